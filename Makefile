@@ -1,0 +1,114 @@
+# unik: build everything into bin/ (objects under build/), test, bench.
+#
+#   make                 build the runtime, unik-cc and the host tools
+#   make test            build and run every test; TESTS=PATTERN runs only matching ones
+#   make bench           run the benchmarks
+#   make asan            build the host code with ASan+UBSan and run the tests with it
+#   make format-check    check the C sources against .clang-format
+
+CC      ?= gcc
+LD      ?= ld
+PYTHON  ?= python3
+O       ?= build
+BIN     ?= bin
+SAN     ?=
+
+VERSION := 0.1.0
+
+# ---------------------------------------------------------------------------------------------
+# Host code: lib/ and cmd/
+
+HOST_CFLAGS := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iinclude -Ilib \
+	-DUNIK_VERSION='"$(VERSION)"' -fno-strict-aliasing
+HOST_LDFLAGS :=
+ifneq ($(SAN),)
+HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_LDFLAGS += -fsanitize=address,undefined
+endif
+HOST_LIBS := -larchive
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+LIBUNIK  := $(O)/lib/libunik.a
+
+UNIKCC_SRCS := $(wildcard cmd/unik-cc/*.c)
+UNIKCC_OBJS := $(UNIKCC_SRCS:%.c=$(O)/%.o)
+
+# ---------------------------------------------------------------------------------------------
+# Guest code: runtime/ (freestanding, never host headers)
+
+GCC_INC := $(shell $(CC) -print-file-name=include)
+RT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
+	-Iinclude -Iruntime -I$(O)/runtime -fno-stack-protector -fno-pic -fno-pie -mno-red-zone \
+	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-ffunction-sections -fdata-sections -fno-strict-aliasing -fno-common \
+	-fno-omit-frame-pointer
+RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
+
+RT_C   := $(wildcard runtime/*.c)
+RT_S   := $(filter-out runtime/mb1.S,$(wildcard runtime/*.S))
+RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
+RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
+
+MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
+
+# ---------------------------------------------------------------------------------------------
+
+all: $(RT_OUT) $(BIN)/unik-cc
+.PHONY: all test bench asan clean format format-check unit-tests test-apps
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBUNIK): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/unik-cc: $(UNIKCC_OBJS) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+
+# The runtime: one relocatable object, the multiboot v1 header object and the linker script.
+$(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/gen-syscall-names.sh
+	@mkdir -p $(dir $@)
+	sh runtime/gen-syscall-names.sh $< > $@.tmp && mv $@.tmp $@
+
+$(O)/runtime/%.o: runtime/%.c $(O)/runtime/syscall_names.h
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/runtime/%.o: runtime/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_ASFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/runtime/unikrt.o: $(RT_OBJS)
+	$(LD) -r -o $@ $^
+
+$(O)/runtime/unik.ld: runtime/unik.ld
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+-include tests/unit/unit.mk
+-include tests/apps/apps.mk
+-include bench/bench.mk
+
+test: all unit-tests test-apps
+	UNIK_BIN_DIR=$(abspath $(BIN)) UNIK_BUILD_DIR=$(abspath $(O)) $(PYTHON) tests/run.py $(if $(TESTS),--filter '$(TESTS)')
+
+asan:
+	$(MAKE) O=build/asan BIN=build/asan/bin SAN=1 test
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(O) -path $(O)/test-output -prune -o -name '*.d' -type f -print 2>/dev/null)

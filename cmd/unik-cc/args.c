@@ -1,0 +1,330 @@
+/* unik-cc's argument parsing: take out the --unik-* options and learn from gcc's options whether
+ * this run compiles or links, what it writes and whether any input is C++. */
+#include "args.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmdline.h"
+
+enum own_opt {
+	OPT_CMDLINE,
+	OPT_ENV,
+	OPT_ROOTFS,
+	OPT_MULTIBOOT,
+	OPT_RUNTIME_DIR,
+	OPT_KEEP_TEMPS,
+};
+
+static const struct {
+	const char *name;
+	bool has_value;
+} own_opts[] = {
+    [OPT_CMDLINE] = {"--unik-cmdline", true},
+    [OPT_ENV] = {"--unik-env", true},
+    [OPT_ROOTFS] = {"--unik-rootfs", true},
+    [OPT_MULTIBOOT] = {"--unik-multiboot", false},
+    [OPT_RUNTIME_DIR] = {"--unik-runtime-dir", true},
+    [OPT_KEEP_TEMPS] = {"--unik-keep-temps", false},
+};
+
+#define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
+
+/* gcc options that, written alone, take the next argument as their value: that argument must
+ * not be mistaken for an input file. */
+static const char *const gcc_separate_value_opts[] = {
+    "-x",
+    "-I",
+    "-L",
+    "-l",
+    "-D",
+    "-U",
+    "-include",
+    "-imacros",
+    "-isystem",
+    "-iquote",
+    "-idirafter",
+    "-iprefix",
+    "-iwithprefix",
+    "-iwithprefixbefore",
+    "-isysroot",
+    "-imultilib",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-Xlinker",
+    "-Xassembler",
+    "-Xpreprocessor",
+    "-T",
+    "-u",
+    "-z",
+    "-e",
+    "-A",
+    "-B",
+    "-aux-info",
+    "--param",
+    "-dumpbase",
+    "-dumpbase-ext",
+    "-dumpdir",
+    "-wrapper",
+    "--sysroot",
+    "--include",
+    "--include-directory",
+    "--include-directory-after",
+    "--include-prefix",
+    "--include-with-prefix",
+    "--imacros",
+    "--define-macro",
+    "--undefine-macro",
+    "--library-directory",
+    "--language",
+    "--for-linker",
+    "--assert",
+    "--entry",
+    "--dumpbase",
+    "--dumpdir",
+    "--prefix",
+};
+
+/* Options after which gcc stops before linking. */
+static const char *const gcc_no_link_opts[] = {"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only"};
+
+/* Linking options that cannot make a unikernel, which is one static executable at a fixed
+ * address. */
+static const char *const gcc_unsupported_link_opts[] = {"-shared", "-pie", "-static-pie"};
+
+static const char *const cxx_suffixes[] = {".cc",  ".cp",  ".cxx", ".cpp",
+                                           ".CPP", ".c++", ".C",   ".ii"};
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return true;
+	return false;
+}
+
+#define IN_LIST(s, list) in_list(s, list, sizeof(list) / sizeof(list[0]))
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t lb = strlen(b);
+	_cleanup_free_ size_t *row = xcalloc(lb + 1, sizeof(*row));
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; a[i - 1]; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static int unknown_option(const char *name, struct unik_error *err)
+{
+	size_t best = (size_t)-1, best_i = 0;
+
+	for (size_t i = 0; i < N_OWN_OPTS; i++) {
+		size_t d = edit_distance(name, own_opts[i].name);
+
+		if (d < best) {
+			best = d;
+			best_i = i;
+		}
+	}
+	if (best <= 2)
+		unik_error_set(err, UNIK_E_INVALID, "unknown option `%s` (did you mean `%s`?)",
+		               name, own_opts[best_i].name);
+	else
+		unik_error_set(err, UNIK_E_INVALID,
+		               "unknown option `%s`; `unik-cc --help` lists unik-cc's own options",
+		               name);
+	return -1;
+}
+
+static void set_string(char **dst, const char *value)
+{
+	free(*dst);
+	*dst = xstrdup(value);
+}
+
+/* Handles one --unik-* option at argv[*i], consuming its value if separate. */
+static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struct unik_error *err)
+{
+	const char *arg = argv[*i];
+	const char *eq = strchr(arg, '=');
+	size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+	const char *value = NULL;
+	size_t opt;
+
+	for (opt = 0; opt < N_OWN_OPTS; opt++)
+		if (strlen(own_opts[opt].name) == name_len &&
+		    strncmp(arg, own_opts[opt].name, name_len) == 0)
+			break;
+	if (opt == N_OWN_OPTS) {
+		_cleanup_free_ char *name = xstrndup(arg, name_len);
+
+		return unknown_option(name, err);
+	}
+	if (own_opts[opt].has_value) {
+		if (eq) {
+			value = eq + 1;
+		} else if (*i + 1 < argc) {
+			value = argv[++*i];
+		} else {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "option `%s` needs a value (`%s VALUE`)", own_opts[opt].name,
+			               own_opts[opt].name);
+			return -1;
+		}
+	} else if (eq) {
+		unik_error_set(err, UNIK_E_INVALID, "option `%s` takes no value; write just `%s`",
+		               own_opts[opt].name, own_opts[opt].name);
+		return -1;
+	}
+
+	switch ((enum own_opt)opt) {
+	case OPT_CMDLINE:
+		set_string(&a->cmdline, value);
+		break;
+	case OPT_ENV:
+		if (!unik_env_word_valid(value)) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "--unik-env `%s`: expected NAME=VALUE, NAME made of letters, "
+			    "digits and _ and not starting with a digit",
+			    value);
+			return -1;
+		}
+		strv_push(&a->env, value);
+		break;
+	case OPT_ROOTFS:
+	case OPT_RUNTIME_DIR:
+		if (*value == '\0') {
+			unik_error_set(err, UNIK_E_INVALID, "option `%s` needs a directory, not ``",
+			               own_opts[opt].name);
+			return -1;
+		}
+		set_string(opt == OPT_ROOTFS ? &a->rootfs : &a->runtime_dir, value);
+		break;
+	case OPT_MULTIBOOT:
+		a->multiboot = true;
+		break;
+	case OPT_KEEP_TEMPS:
+		a->keep_temps = true;
+		break;
+	}
+	return 0;
+}
+
+static bool is_cxx_input(const char *path, const char *lang)
+{
+	if (lang)
+		return unik_str_has_prefix(lang, "c++");
+	for (size_t i = 0; i < sizeof(cxx_suffixes) / sizeof(cxx_suffixes[0]); i++)
+		if (unik_str_has_suffix(path, cxx_suffixes[i]))
+			return true;
+	return false;
+}
+
+static void push_both(struct unikcc_args *a, const char *arg)
+{
+	strv_push(&a->gcc_args, arg);
+	strv_push(&a->link_args, arg);
+}
+
+int unikcc_parse_args(int argc, char **argv, struct unikcc_args *a, struct unik_error *err)
+{
+	const char *lang = NULL; /* the language set by -x, NULL for "by file name" */
+	bool no_link = false, missing_value = false;
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (unik_str_has_prefix(arg, "--unik-")) {
+			if (parse_own(argc, argv, &i, a, err) < 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(arg, "--help") == 0) {
+			a->help = true;
+			continue;
+		}
+		if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) {
+			strv_push(&a->gcc_args, arg);
+			if (i + 1 == argc) {
+				missing_value = true;
+				continue;
+			}
+			set_string(&a->output, argv[++i]);
+			strv_push(&a->gcc_args, argv[i]);
+			continue;
+		}
+		if ((unik_str_has_prefix(arg, "-o") && arg[2] != '\0') ||
+		    unik_str_has_prefix(arg, "--output=")) {
+			set_string(&a->output, arg[1] == 'o' ? arg + 2 : arg + strlen("--output="));
+			strv_push(&a->gcc_args, arg);
+			continue;
+		}
+		push_both(a, arg);
+		if (strcmp(arg, "-v") == 0) {
+			a->verbose = true;
+		} else if (strcmp(arg, "--version") == 0) {
+			a->version = true;
+		} else if (IN_LIST(arg, gcc_no_link_opts)) {
+			no_link = true;
+		} else if (IN_LIST(arg, gcc_unsupported_link_opts)) {
+			if (!a->unsupported)
+				a->unsupported = arg;
+		} else if (IN_LIST(arg, gcc_separate_value_opts)) {
+			if (i + 1 == argc) {
+				missing_value = true;
+				continue;
+			}
+			push_both(a, argv[++i]);
+			if (strcmp(arg, "-x") == 0 || strcmp(arg, "--language") == 0)
+				lang = strcmp(argv[i], "none") == 0 ? NULL : argv[i];
+		} else if (unik_str_has_prefix(arg, "-x") ||
+		           unik_str_has_prefix(arg, "--language=")) {
+			const char *l = arg[1] == 'x' ? arg + 2 : arg + strlen("--language=");
+
+			lang = strcmp(l, "none") == 0 ? NULL : l;
+		} else if (arg[0] == '@') {
+			if (!a->response_file)
+				a->response_file = argv[i];
+		} else if (arg[0] != '-' || arg[1] == '\0') {
+			/* A file name, or "-" for standard input. */
+			a->n_inputs++;
+			if (is_cxx_input(arg, lang))
+				a->cxx = true;
+		}
+	}
+	/* A missing option value is gcc's to report, in its own words. */
+	a->mode = (no_link || missing_value || a->n_inputs == 0) ? UNIKCC_PASS : UNIKCC_LINK;
+	return 0;
+}
+
+void unikcc_args_free(struct unikcc_args *a)
+{
+	strv_free(&a->gcc_args);
+	strv_free(&a->link_args);
+	strv_free(&a->env);
+	free(a->cmdline);
+	free(a->rootfs);
+	free(a->runtime_dir);
+	free(a->output);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,42 @@
+/* unik-cc's command line: its own --unik-* options taken out, gcc's passed on in order, and just
+ * enough of gcc's syntax understood to tell a compile from a link. */
+#ifndef UNIKCC_ARGS_H
+#define UNIKCC_ARGS_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "util.h"
+
+enum unikcc_mode {
+	UNIKCC_PASS, /* compile only, preprocess only, or a query such as --version: gcc does it */
+	UNIKCC_LINK, /* build a unikernel */
+};
+
+struct unikcc_args {
+	enum unikcc_mode mode;
+	struct strv gcc_args;  /* the user's arguments minus unik-cc's own, in order */
+	struct strv link_args; /* the same minus -o, which the link puts last */
+	struct strv env;       /* --unik-env words */
+	char *cmdline;         /* --unik-cmdline, or NULL */
+	char *rootfs;          /* --unik-rootfs, or NULL */
+	char *runtime_dir;     /* --unik-runtime-dir, or NULL */
+	char *output;          /* from -o; NULL when not given */
+	bool multiboot;
+	bool keep_temps;
+	bool verbose; /* -v */
+	bool help;    /* --help: print unik-cc's help and stop */
+	bool version; /* --version */
+	bool cxx;     /* some input is C++ */
+	const char
+	    *unsupported; /* a gcc option unik-cc refuses to link with (-shared, -pie), or NULL */
+	const char *response_file; /* the first @file argument, or NULL */
+	int n_inputs;
+};
+
+/* Parses argv[1..argc) into *a, which the caller releases with unikcc_args_free (also after a
+ * failure).  Fails with UNIK_E_INVALID on a bad --unik-* option. */
+int unikcc_parse_args(int argc, char **argv, struct unikcc_args *a, struct unik_error *err);
+void unikcc_args_free(struct unikcc_args *a);
+
+#endif

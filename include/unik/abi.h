@@ -1,0 +1,41 @@
+/* Guest ABI v1: the numbers and names that an image and whoever boots it agree on.
+ * Shared by runtime/ (the guest) and host code; documented in docs/guest-abi.md. */
+#ifndef UNIK_ABI_H
+#define UNIK_ABI_H
+
+#define UNIK_ABI_VERSION 1
+
+/* Physical (and virtual) address the kernel ELF is linked and loaded at. */
+#define UNIK_LOAD_ADDR 0x100000
+
+/* ELF note that marks a unik kernel: name "unik", type UNIK_NOTE_ABI, 4-byte descriptor holding
+ * UNIK_ABI_VERSION.  Hosts use it to tell a unikernel from any other ELF. */
+#define UNIK_NOTE_NAME "unik"
+#define UNIK_NOTE_ABI  1
+
+/* Xen's PVH entry note, read by QEMU, Xen, Firecracker and Cloud Hypervisor. */
+#define UNIK_XEN_ELFNOTE_PHYS32_ENTRY 18
+
+/* Sections unik-cc fills at link time.  The command line is an env(1)-style string (see
+ * docs/guest-abi.md); the root fs is a newc cpio archive. */
+#define UNIK_SECTION_CMDLINE ".unik.cmdline"
+#define UNIK_SECTION_ROOTFS  ".unik.rootfs"
+
+/* Console: COM1. */
+#define UNIK_COM1_PORT 0x3f8
+
+/* Exit: the last console line, then the status is written to isa-debug-exit. */
+#define UNIK_DEBUG_EXIT_PORT   0xf4
+#define UNIK_CONSOLE_PREFIX    "unik: "
+#define UNIK_EXIT_LINE_PREFIX  "unik: exit status "
+#define UNIK_CRASH_LINE_PREFIX "unik: crash: "
+#define UNIK_UNSUPPORTED_PREFIX "unik: unsupported syscall "
+
+/* A CPU fault, abort() or a fatal signal ends the guest with this status. */
+#define UNIK_EXIT_CRASH 255
+
+/* isa-debug-exit makes QEMU exit with (value << 1) | 1.  Statuses N and N + 128 give the same
+ * QEMU exit code, so the console's exit line is authoritative and this is only the fallback. */
+#define UNIK_QEMU_EXIT_CODE(status) ((((status) & 0xff) << 1 | 1) & 0xff)
+
+#endif

@@ -1,0 +1,139 @@
+/* Boot entries (PVH, multiboot v1 and v2) and the switch to long mode.  Every loader enters in
+ * 32-bit protected mode with paging off; we map the first GiB, enable long mode and call kmain. */
+#include <unik/abi.h>
+#include "boot.h"
+
+	.section .note.unik, "a"
+	.balign 4
+	/* Xen PVH entry point: QEMU, Xen, Firecracker and Cloud Hypervisor read this. */
+	.long 4, 8, UNIK_XEN_ELFNOTE_PHYS32_ENTRY
+	.asciz "Xen"
+	.quad _unik_pvh_entry
+	/* The unik ABI note: hosts recognise a unik kernel and its ABI version by it. */
+	.long 5, 4, UNIK_NOTE_ABI
+	.asciz "unik"
+	.balign 4
+	.long UNIK_ABI_VERSION
+
+	/* Multiboot2 header (GRUB loads ELF64 kernels through it). */
+	.section .unik.mb2hdr, "a"
+	.balign 8
+mb2_header:
+	.long 0xe85250d6
+	.long 0
+	.long mb2_header_end - mb2_header
+	.long 0x100000000 - 0xe85250d6 - (mb2_header_end - mb2_header)
+	.short 0, 0
+	.long 8
+mb2_header_end:
+
+	.section .unik.boot, "ax"
+	.code32
+	.globl _unik_pvh_entry, _unik_entry32
+_unik_pvh_entry:
+	mov $BOOT_MAGIC_PVH, %eax
+_unik_entry32:
+	cli
+	cld
+	mov %eax, %ebp
+	mov %ebx, %esi
+
+	/* Loaders differ in whether they clear .bss; clear it ourselves. */
+	mov $__unik_bss_start, %edi
+	mov $__unik_bss_end, %ecx
+	sub %edi, %ecx
+	xor %eax, %eax
+	rep stosb
+
+	mov %ebp, boot_magic
+	mov %esi, boot_info
+	mov $unik_boot_stack_top, %esp
+
+	/* pml4[0] -> pdpt, pdpt[0] -> pd, pd[0] -> pt (4 KiB pages, page 0 left unmapped so a NULL
+	 * dereference faults), pd[1..511] -> 2 MiB pages.  All user-accessible: the application
+	 * runs in ring 3 over the same identity map. */
+	mov $boot_pdpt + 7, %eax
+	mov %eax, boot_pml4
+	mov $boot_pd + 7, %eax
+	mov %eax, boot_pdpt
+	mov $boot_pt + 7, %eax
+	mov %eax, boot_pd
+	mov $1, %ecx
+1:	mov %ecx, %eax
+	shl $21, %eax
+	or $0x87, %eax
+	mov %eax, boot_pd(,%ecx,8)
+	inc %ecx
+	cmp $512, %ecx
+	jb 1b
+	mov $1, %ecx
+2:	mov %ecx, %eax
+	shl $12, %eax
+	or $7, %eax
+	mov %eax, boot_pt(,%ecx,8)
+	inc %ecx
+	cmp $512, %ecx
+	jb 2b
+
+	lgdt boot_gdt_ptr
+	mov %cr4, %eax
+	or $0x20, %eax			/* PAE */
+	mov %eax, %cr4
+	mov $boot_pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx		/* EFER */
+	rdmsr
+	or $0x101, %eax			/* LME | SCE */
+	wrmsr
+	mov %cr0, %eax
+	and $0x9fffffff, %eax		/* caches on */
+	or $0x80010001, %eax		/* PG | WP | PE */
+	mov %eax, %cr0
+	ljmp $0x08, $long_mode
+
+	.code64
+long_mode:
+	mov $0x10, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+	lea unik_boot_stack_top(%rip), %rsp
+	xor %ebp, %ebp
+	mov boot_magic(%rip), %edi
+	mov boot_info(%rip), %esi
+	call kmain
+3:	cli
+	hlt
+	jmp 3b
+
+	.section .rodata
+	.balign 8
+boot_gdt:
+	.quad 0
+	.quad 0x00209a0000000000	/* 0x08: 64-bit code */
+	.quad 0x00cf92000000ffff	/* 0x10: data */
+boot_gdt_end:
+boot_gdt_ptr:
+	.word boot_gdt_end - boot_gdt - 1
+	.long boot_gdt
+
+	.section .bss
+	.balign 4096
+boot_pml4:	.skip 4096
+boot_pdpt:	.skip 4096
+boot_pd:	.skip 4096
+boot_pt:	.skip 4096
+	/* The boot stack becomes the kernel stack system calls run on. */
+	.globl unik_boot_stack_top
+	.balign 16
+	.skip KSTACK_SIZE
+unik_boot_stack_top:
+	.balign 4
+boot_magic:	.skip 4
+boot_info:	.skip 4
+	.globl boot_pml4
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,157 @@
+/* Reads what the loader handed over (PVH start info, multiboot v1 or v2 information) into one
+ * shape: RAM ranges, reserved ranges, modules and the command line. */
+#include "kernel.h"
+
+struct hvm_start_info {
+	uint32_t magic, version, flags, nr_modules;
+	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+	uint32_t memmap_entries, reserved;
+};
+
+struct hvm_modlist_entry {
+	uint64_t paddr, size, cmdline_paddr, reserved;
+};
+
+struct hvm_memmap_entry {
+	uint64_t addr, size;
+	uint32_t type, reserved;
+};
+
+struct mb1_info {
+	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
+	uint32_t syms[4];
+	uint32_t mmap_length, mmap_addr;
+};
+
+struct mb1_module {
+	uint32_t start, end, cmdline, pad;
+};
+
+struct mb1_mmap {
+	uint32_t size;
+	uint64_t addr, len;
+	uint32_t type;
+} __attribute__((packed));
+
+static void add(struct boot_range *r, int *n, uint64_t start, uint64_t end)
+{
+	if (end > start && *n < BOOT_MAX_RANGES)
+		r[(*n)++] = (struct boot_range){start, end};
+}
+
+static void add_ram(struct boot_info *bi, uint64_t addr, uint64_t size, uint32_t type)
+{
+	if (type == 1)
+		add(bi->ram, &bi->nram, addr, addr + size);
+}
+
+static void add_module(struct boot_info *bi, uint64_t start, uint64_t end)
+{
+	if (end > start && bi->nmodules < BOOT_MAX_MODULES) {
+		bi->modules[bi->nmodules++] = (struct boot_range){start, end};
+		add(bi->reserved, &bi->nreserved, start, end);
+	}
+}
+
+static void set_cmdline(struct boot_info *bi, uint64_t addr)
+{
+	if (!addr)
+		return;
+	bi->cmdline = addr;
+	bi->cmdline_len = k_strlen((const char *)addr);
+	add(bi->reserved, &bi->nreserved, addr, addr + bi->cmdline_len + 1);
+}
+
+static void parse_pvh(struct boot_info *bi, const struct hvm_start_info *si)
+{
+	bi->loader = "pvh";
+	if (si->magic != BOOT_MAGIC_PVH)
+		panic("PVH start info has a bad magic %x", si->magic);
+	add(bi->reserved, &bi->nreserved, (uint64_t)si, (uint64_t)(si + 1));
+	set_cmdline(bi, si->cmdline_paddr);
+	const struct hvm_modlist_entry *m = (const void *)si->modlist_paddr;
+	for (uint32_t i = 0; i < si->nr_modules; i++)
+		add_module(bi, m[i].paddr, m[i].paddr + m[i].size);
+	if (si->version >= 1 && si->memmap_paddr) {
+		const struct hvm_memmap_entry *e = (const void *)si->memmap_paddr;
+		for (uint32_t i = 0; i < si->memmap_entries; i++)
+			add_ram(bi, e[i].addr, e[i].size, e[i].type);
+	}
+	if (!bi->nram)
+		panic("the PVH loader gave no memory map");
+}
+
+static void parse_mb1(struct boot_info *bi, const struct mb1_info *mi)
+{
+	bi->loader = "multiboot";
+	bi->drop_first_word = true;
+	if (mi->flags & (1 << 2))
+		set_cmdline(bi, mi->cmdline);
+	if (mi->flags & (1 << 3)) {
+		const struct mb1_module *m = (const void *)(uint64_t)mi->mods_addr;
+		for (uint32_t i = 0; i < mi->mods_count; i++)
+			add_module(bi, m[i].start, m[i].end);
+	}
+	if (mi->flags & (1 << 6)) {
+		uint64_t p = mi->mmap_addr, end = p + mi->mmap_length;
+		while (p < end) {
+			const struct mb1_mmap *e = (const void *)p;
+			add_ram(bi, e->addr, e->len, e->type);
+			p += e->size + 4;
+		}
+	} else if (mi->flags & 1) {
+		add_ram(bi, 0, (uint64_t)mi->mem_lower << 10, 1);
+		add_ram(bi, 1 << 20, (uint64_t)mi->mem_upper << 10, 1);
+	}
+	if (!bi->nram)
+		panic("the multiboot loader gave no memory map");
+}
+
+static void parse_mb2(struct boot_info *bi, uint64_t info)
+{
+	bi->loader = "multiboot2";
+	/* GRUB builds the multiboot2 command line as it does for v1, kernel path first. */
+	bi->drop_first_word = true;
+	uint32_t total = *(const uint32_t *)info;
+	add(bi->reserved, &bi->nreserved, info, info + total);
+	uint64_t p = info + 8, end = info + total;
+	while (p + 8 <= end) {
+		uint32_t type = *(const uint32_t *)p, size = *(const uint32_t *)(p + 4);
+		if (type == 0)
+			break;
+		if (type == 1) {
+			set_cmdline(bi, p + 8);
+		} else if (type == 3) {
+			const uint32_t *m = (const void *)(p + 8);
+			add_module(bi, m[0], m[1]);
+		} else if (type == 6) {
+			uint32_t esize = *(const uint32_t *)(p + 8);
+			for (uint64_t e = p + 16; esize && e + esize <= p + size; e += esize) {
+				const uint64_t *q = (const void *)e;
+				add_ram(bi, q[0], q[1], *(const uint32_t *)(e + 16));
+			}
+		}
+		p += (size + 7) & ~7u;
+	}
+	if (!bi->nram)
+		panic("the multiboot2 loader gave no memory map");
+}
+
+void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi)
+{
+	k_memset(bi, 0, sizeof(*bi));
+	switch (magic) {
+	case BOOT_MAGIC_PVH:
+		parse_pvh(bi, (const void *)info);
+		break;
+	case BOOT_MAGIC_MB1:
+		add(bi->reserved, &bi->nreserved, info, info + sizeof(struct mb1_info));
+		parse_mb1(bi, (const void *)info);
+		break;
+	case BOOT_MAGIC_MB2:
+		parse_mb2(bi, info);
+		break;
+	default:
+		panic("unknown boot loader (magic %x)", magic);
+	}
+}

@@ -1,0 +1,173 @@
+/* The ways into the kernel from the application (ring 3): the syscall instruction, and the
+ * CPU's exception and interrupt vectors (all on IST stacks, see cpu.c). */
+#include "boot.h"
+
+	.text
+	.code64
+
+	/* syscall: rax = number, rdi rsi rdx r10 r8 r9 = arguments, rcx = return address,
+	 * r11 = saved rflags; FMASK has cleared IF.  The registers are saved as a struct
+	 * syscall_frame (kernel.h) that the C side may rewrite, which is how signal handlers are
+	 * entered and left.  Everything but rax, rcx and r11 is preserved, as on Linux. */
+	.globl unik_syscall_entry, unik_syscall_efault, unik_syscall_gate
+unik_syscall_entry:
+	/* On hardware, syscall lands here in ring 0.  PVM-style nested hypervisors land here
+	 * still in ring 3, and deliver no software interrupt either; an invalid opcode at a known
+	 * address does reach our IDT, in ring 0 on the kernel stack, so that is the way in. */
+	mov %rax, syscall_scratch(%rip)
+	mov %cs, %eax
+	test $3, %al
+	mov syscall_scratch(%rip), %rax
+	jnz 1f
+	mov %rsp, unik_user_rsp(%rip)
+	lea unik_boot_stack_top(%rip), %rsp
+	jmp syscall_common
+1:
+syscall_ud2:
+	ud2
+
+	/* Vector 6 (no IST: from ring 3 it runs on the kernel stack, TSS rsp0).  The syscall
+	 * stub's ud2 is a system call; any other is an invalid opcode. */
+	.globl unik_ud_entry
+unik_ud_entry:
+	cmpq $syscall_ud2, (%rsp)
+	je unik_syscall_gate
+	push $0
+	push $6
+	jmp trap_common
+
+	/* The hardware pushed rip, cs, rflags, rsp, ss on the kernel stack.  The real return
+	 * address and flags are in rcx and r11, as for syscall. */
+unik_syscall_gate:
+	push %rax
+	mov 32(%rsp), %rax
+	mov %rax, unik_user_rsp(%rip)
+	pop %rax
+	add $40, %rsp
+syscall_common:
+	push %rcx
+	push %r11
+	push %r9
+	push %r8
+	push %r10
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rax
+	mov %rsp, %rdi
+	sub $8, %rsp
+	mov %rsp, unik_syscall_sp(%rip)
+	movl $1, in_syscall(%rip)
+	call unik_syscall
+syscall_return:
+	movl $0, in_syscall(%rip)
+	add $16, %rsp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %r10
+	pop %r8
+	pop %r9
+	pop %r11
+	pop %rcx
+	/* iretq rather than sysretq: PVM-style nested hypervisors refuse sysret from a guest. */
+	push $0x1b
+	push unik_user_rsp(%rip)
+	push %r11
+	push $0x23
+	push %rcx
+	iretq
+
+	/* A fault inside a system call on a bad user pointer resumes here (trap.c). */
+unik_syscall_efault:
+	mov $-EFAULT_NUM, %rax
+	jmp syscall_return
+
+	/* Enter the application in ring 3: rdi = entry point, rsi = initial stack pointer. */
+	.globl unik_enter_user
+unik_enter_user:
+	push $0x1b
+	push %rsi
+	push $0x202
+	push $0x23
+	push %rdi
+	xor %ebp, %ebp
+	xor %eax, %eax
+	xor %ebx, %ebx
+	xor %ecx, %ecx
+	xor %edx, %edx
+	xor %esi, %esi
+	xor %edi, %edi
+	xor %r8d, %r8d
+	xor %r9d, %r9d
+	xor %r10d, %r10d
+	xor %r11d, %r11d
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
+	iretq
+
+	/* Exception and interrupt vectors: 16-byte stubs; each pushes a zero error code where the
+	 * CPU does not, then its vector number. */
+	.balign 16
+	.globl unik_vectors
+unik_vectors:
+	.set i, 0
+	.rept 256
+	.balign 16
+	.if (i == 8) || (i >= 10 && i <= 14) || (i == 17) || (i == 21) || (i == 29) || (i == 30)
+	.else
+	push $0
+	.endif
+	push $i
+	jmp trap_common
+	.set i, i + 1
+	.endr
+
+trap_common:
+	push %rax
+	push %rbx
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rbp
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, %rdi
+	cld
+	call unik_trap
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	add $16, %rsp
+	iretq
+
+	.section .data
+	.balign 8
+	.globl unik_user_rsp, unik_syscall_sp, in_syscall
+unik_user_rsp:	.quad 0
+unik_syscall_sp:	.quad 0
+in_syscall:	.long 0
+syscall_scratch:	.quad 0
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,904 @@
+/* File descriptors and the file-system system calls, with Linux's semantics and errors. */
+#include "fs.h"
+
+#define MAX_FDS 1024
+#define W_OK 2
+#define X_OK 1
+
+struct file {
+	int refs;
+	struct inode *ino;
+	uint64_t off; /* byte offset, or entry index for directories */
+	int flags;
+};
+
+static struct {
+	struct file *f;
+	bool cloexec;
+} fdt[MAX_FDS];
+static uint32_t umask_bits = 022;
+extern const struct chardev dev_console;
+
+static struct file *file_new(struct inode *ino, int flags)
+{
+	struct file *f = kzalloc(sizeof(*f));
+	if (!f)
+		return NULL;
+	f->refs = 1;
+	f->ino = ino;
+	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
+	ino->open_count++;
+	return f;
+}
+
+static void file_put(struct file *f)
+{
+	if (--f->refs == 0) {
+		f->ino->open_count--;
+		fs_put(f->ino);
+		kfree(f);
+	}
+}
+
+static int fd_alloc(struct file *f, int min, bool cloexec)
+{
+	for (int fd = min; fd < MAX_FDS; fd++) {
+		if (!fdt[fd].f) {
+			fdt[fd].f = f;
+			fdt[fd].cloexec = cloexec;
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+static struct file *fd_get(long fd)
+{
+	return fd >= 0 && fd < MAX_FDS ? fdt[fd].f : NULL;
+}
+
+void files_init(void)
+{
+	struct inode *con;
+	if (fs_lookup(fs_root_ino, "/dev/console", 0, &con) < 0)
+		panic("no /dev/console");
+	for (int fd = 0; fd < 3; fd++)
+		fd_alloc(file_new(con, fd ? O_WRONLY : O_RDONLY), fd, false);
+}
+
+/* The directory a *at() call's relative path starts from. */
+static int at_base(long dirfd, const char *path, struct inode **base)
+{
+	if (!path)
+		return -EFAULT;
+	if (path[0] == '/' || dirfd == AT_FDCWD) {
+		*base = fs_cwd;
+		return 0;
+	}
+	struct file *f = fd_get(dirfd);
+	if (!f)
+		return -EBADF;
+	if (!S_ISDIR(f->ino->mode))
+		return -ENOTDIR;
+	*base = f->ino;
+	return 0;
+}
+
+static int lookup_at(long dirfd, const char *path, int flags, struct inode **out)
+{
+	struct inode *base;
+	int r = at_base(dirfd, path, &base);
+	return r < 0 ? r : fs_lookup(base, path, flags, out);
+}
+
+static int parent_at(long dirfd, const char *path, struct inode **dir, char *name, bool *slash)
+{
+	struct inode *base;
+	int r = at_base(dirfd, path, &base);
+	return r < 0 ? r : fs_lookup_parent(base, path, dir, name, slash);
+}
+
+long sys_openat(long dirfd, const char *path, long flags, long mode)
+{
+	struct inode *dir, *ino;
+	char name[NAME_MAX + 1];
+	bool slash;
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		return -EOPNOTSUPP;
+	int r = parent_at(dirfd, path, &dir, name, &slash);
+	if (r < 0)
+		return r;
+	ino = fs_dir_find(dir, name);
+	if (ino && S_ISLNK(ino->mode)) {
+		if (flags & O_NOFOLLOW)
+			return (flags & O_PATH) ? 0 : -ELOOP;
+		if ((flags & O_CREAT) && (flags & O_EXCL))
+			return -EEXIST;
+		r = fs_lookup(dir, name, LOOKUP_FOLLOW, &ino);
+		if (r < 0)
+			return r; /* a dangling link is not created through */
+	}
+	if (ino) {
+		if ((flags & O_CREAT) && (flags & O_EXCL))
+			return -EEXIST;
+		if (S_ISDIR(ino->mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
+			return -EISDIR;
+		if ((flags & O_DIRECTORY) && !S_ISDIR(ino->mode))
+			return -ENOTDIR;
+		if (slash && !S_ISDIR(ino->mode))
+			return -ENOTDIR;
+		if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && S_ISREG(ino->mode)) {
+			r = fs_truncate(ino, 0);
+			if (r < 0)
+				return r;
+		}
+	} else {
+		if (!(flags & O_CREAT))
+			return -ENOENT;
+		if (slash || (flags & O_DIRECTORY))
+			return -EISDIR;
+		r = fs_create(dir, name, S_IFREG | ((uint32_t)mode & 07777 & ~umask_bits), &ino);
+		if (r < 0)
+			return r;
+	}
+	struct file *f = file_new(ino, (int)flags);
+	if (!f)
+		return -ENOMEM;
+	int fd = fd_alloc(f, 0, flags & O_CLOEXEC);
+	if (fd < 0)
+		file_put(f);
+	return fd;
+}
+
+long sys_open(const char *path, long flags, long mode)
+{
+	return sys_openat(AT_FDCWD, path, flags, mode);
+}
+
+long sys_creat(const char *path, long mode)
+{
+	return sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+long sys_close(long fd)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	fdt[fd].f = NULL;
+	file_put(f);
+	return 0;
+}
+
+static long do_read(struct file *f, void *buf, uint64_t n, uint64_t off, bool use_off)
+{
+	if ((f->flags & O_ACCMODE) == O_WRONLY && !f->ino->dev)
+		return -EBADF;
+	struct inode *i = f->ino;
+	if (S_ISDIR(i->mode))
+		return -EISDIR;
+	if (i->dev)
+		return i->dev->read(buf, n, f->flags & O_NONBLOCK);
+	long r = fs_read(i, buf, n, use_off ? off : f->off);
+	if (r > 0 && !use_off)
+		f->off += r;
+	return r;
+}
+
+static long do_write(struct file *f, const void *buf, uint64_t n, uint64_t off, bool use_off)
+{
+	if ((f->flags & O_ACCMODE) == O_RDONLY && !f->ino->dev)
+		return -EBADF;
+	struct inode *i = f->ino;
+	if (i->dev)
+		return i->dev->write(buf, n);
+	if (!use_off)
+		off = (f->flags & O_APPEND) ? i->size : f->off;
+	long r = fs_write(i, buf, n, off);
+	if (r > 0 && !use_off)
+		f->off = off + r;
+	return r;
+}
+
+long sys_read(long fd, void *buf, uint64_t n)
+{
+	struct file *f = fd_get(fd);
+	return f ? do_read(f, buf, n, 0, false) : -EBADF;
+}
+
+long sys_write(long fd, const void *buf, uint64_t n)
+{
+	struct file *f = fd_get(fd);
+	return f ? do_write(f, buf, n, 0, false) : -EBADF;
+}
+
+static long check_pos(struct file *f, int64_t off)
+{
+	if (off < 0)
+		return -EINVAL;
+	if (f->ino->dev)
+		return -ESPIPE;
+	return 0;
+}
+
+long sys_pread64(long fd, void *buf, uint64_t n, int64_t off)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	long r = check_pos(f, off);
+	return r < 0 ? r : do_read(f, buf, n, (uint64_t)off, true);
+}
+
+long sys_pwrite64(long fd, const void *buf, uint64_t n, int64_t off)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	long r = check_pos(f, off);
+	return r < 0 ? r : do_write(f, buf, n, (uint64_t)off, true);
+}
+
+static long do_iov(long fd, const struct linux_iovec *iov, long cnt, int64_t off, bool use_off,
+		   bool wr)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (cnt < 0 || cnt > 1024)
+		return -EINVAL;
+	if (use_off) {
+		long r = check_pos(f, off);
+		if (r < 0)
+			return r;
+	}
+	long total = 0;
+	for (long k = 0; k < cnt; k++) {
+		if (!iov[k].iov_len)
+			continue;
+		long r = wr ? do_write(f, iov[k].iov_base, iov[k].iov_len, (uint64_t)off + total, use_off)
+			    : do_read(f, iov[k].iov_base, iov[k].iov_len, (uint64_t)off + total, use_off);
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if ((uint64_t)r < iov[k].iov_len)
+			break;
+	}
+	return total;
+}
+
+long sys_readv(long fd, const struct linux_iovec *iov, long cnt)
+{
+	return do_iov(fd, iov, cnt, 0, false, false);
+}
+
+long sys_writev(long fd, const struct linux_iovec *iov, long cnt)
+{
+	return do_iov(fd, iov, cnt, 0, false, true);
+}
+
+long sys_preadv(long fd, const struct linux_iovec *iov, long cnt, int64_t off)
+{
+	return do_iov(fd, iov, cnt, off, true, false);
+}
+
+long sys_pwritev(long fd, const struct linux_iovec *iov, long cnt, int64_t off)
+{
+	return do_iov(fd, iov, cnt, off, true, true);
+}
+
+long sys_lseek(long fd, int64_t off, long whence)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (f->ino->dev)
+		return -ESPIPE;
+	int64_t size = (int64_t)f->ino->size, base;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (int64_t)f->off;
+		break;
+	case SEEK_END:
+		base = size;
+		break;
+	case SEEK_DATA:
+		if (off >= size)
+			return -6; /* ENXIO */
+		base = 0;
+		break;
+	case SEEK_HOLE:
+		if (off >= size)
+			return -6;
+		base = 0;
+		off = size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (base + off < 0)
+		return -EINVAL;
+	f->off = (uint64_t)(base + off);
+	return (long)f->off;
+}
+
+long sys_fstat(long fd, struct linux_stat *st)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	fs_stat(f->ino, st);
+	return 0;
+}
+
+long sys_newfstatat(long dirfd, const char *path, struct linux_stat *st, long flags)
+{
+	struct inode *i;
+	if (path && !path[0] && (flags & AT_EMPTY_PATH)) {
+		if (dirfd == AT_FDCWD) {
+			fs_stat(fs_cwd, st);
+			return 0;
+		}
+		return sys_fstat(dirfd, st);
+	}
+	int r = lookup_at(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, &i);
+	if (r < 0)
+		return r;
+	fs_stat(i, st);
+	return 0;
+}
+
+long sys_stat(const char *path, struct linux_stat *st)
+{
+	return sys_newfstatat(AT_FDCWD, path, st, 0);
+}
+
+long sys_lstat(const char *path, struct linux_stat *st)
+{
+	return sys_newfstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+static uint8_t dtype(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return DT_DIR;
+	case S_IFREG:
+		return DT_REG;
+	case S_IFLNK:
+		return DT_LNK;
+	case S_IFCHR:
+		return DT_CHR;
+	default:
+		return DT_UNKNOWN;
+	}
+}
+
+long sys_getdents64(long fd, void *buf, uint64_t count)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	struct inode *dir = f->ino;
+	if (!S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	uint64_t pos = 0, used = 0;
+	struct dentry *d = dir->children;
+	for (;; pos++) {
+		const char *name;
+		struct inode *i;
+		if (pos == 0) {
+			name = ".", i = dir;
+		} else if (pos == 1) {
+			name = "..", i = dir->parent;
+		} else {
+			if (!d)
+				break;
+			name = d->name, i = d->ino;
+			d = d->next;
+		}
+		if (pos < f->off)
+			continue;
+		size_t len = k_strlen(name);
+		size_t reclen = (sizeof(struct linux_dirent64) + len + 1 + 7) & ~7UL;
+		if (used + reclen > count) {
+			if (!used)
+				return -EINVAL;
+			break;
+		}
+		struct linux_dirent64 *e = (void *)((char *)buf + used);
+		e->d_ino = i->ino;
+		e->d_off = (int64_t)pos + 1;
+		e->d_reclen = (uint16_t)reclen;
+		e->d_type = dtype(i->mode);
+		k_memcpy(e->d_name, name, len + 1);
+		used += reclen;
+		f->off = pos + 1;
+	}
+	return (long)used;
+}
+
+long sys_mkdirat(long dirfd, const char *path, long mode)
+{
+	struct inode *dir;
+	char name[NAME_MAX + 1];
+	int r = parent_at(dirfd, path, &dir, name, NULL);
+	if (r < 0)
+		return r;
+	if (fs_dir_find(dir, name))
+		return -EEXIST;
+	return fs_create(dir, name, S_IFDIR | ((uint32_t)mode & 07777 & ~umask_bits), NULL);
+}
+
+long sys_mkdir(const char *path, long mode)
+{
+	return sys_mkdirat(AT_FDCWD, path, mode);
+}
+
+long sys_unlinkat(long dirfd, const char *path, long flags)
+{
+	struct inode *dir;
+	char name[NAME_MAX + 1];
+	bool slash;
+	int r = parent_at(dirfd, path, &dir, name, &slash);
+	if (r < 0)
+		return r;
+	if (!(flags & AT_REMOVEDIR) && slash) {
+		struct inode *i = fs_dir_find(dir, name);
+		return !i ? -ENOENT : S_ISDIR(i->mode) ? -EISDIR : -ENOTDIR;
+	}
+	return fs_unlink(dir, name, flags & AT_REMOVEDIR);
+}
+
+long sys_unlink(const char *path)
+{
+	return sys_unlinkat(AT_FDCWD, path, 0);
+}
+
+long sys_rmdir(const char *path)
+{
+	return sys_unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
+}
+
+long sys_renameat2(long odirfd, const char *opath, long ndirfd, const char *npath, long flags)
+{
+	struct inode *od, *nd;
+	char on[NAME_MAX + 1], nn[NAME_MAX + 1];
+	int r = parent_at(odirfd, opath, &od, on, NULL);
+	if (r < 0)
+		return r;
+	r = parent_at(ndirfd, npath, &nd, nn, NULL);
+	if (r < 0)
+		return r;
+	if ((flags & 1) && fs_dir_find(nd, nn)) /* RENAME_NOREPLACE */
+		return fs_dir_find(od, on) ? -EEXIST : -ENOENT;
+	if (flags & ~1L)
+		return -EINVAL;
+	return fs_rename(od, on, nd, nn);
+}
+
+long sys_renameat(long odirfd, const char *opath, long ndirfd, const char *npath)
+{
+	return sys_renameat2(odirfd, opath, ndirfd, npath, 0);
+}
+
+long sys_rename(const char *opath, const char *npath)
+{
+	return sys_renameat2(AT_FDCWD, opath, AT_FDCWD, npath, 0);
+}
+
+long sys_faccessat(long dirfd, const char *path, long amode)
+{
+	struct inode *i;
+	if (amode & ~7L)
+		return -EINVAL;
+	int r = lookup_at(dirfd, path, LOOKUP_FOLLOW, &i);
+	if (r < 0)
+		return r;
+	/* As root: reading and writing are allowed; executing needs some execute bit. */
+	if ((amode & X_OK) && !S_ISDIR(i->mode) && !(i->mode & 0111))
+		return -EACCES;
+	return 0;
+}
+
+long sys_access(const char *path, long amode)
+{
+	return sys_faccessat(AT_FDCWD, path, amode);
+}
+
+long sys_ftruncate(long fd, int64_t len)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (len < 0)
+		return -EINVAL;
+	if ((f->flags & O_ACCMODE) == O_RDONLY || !S_ISREG(f->ino->mode))
+		return S_ISDIR(f->ino->mode) ? -EISDIR : -EINVAL;
+	return fs_truncate(f->ino, (uint64_t)len);
+}
+
+long sys_truncate(const char *path, int64_t len)
+{
+	struct inode *i;
+	int r = fs_lookup(fs_cwd, path, LOOKUP_FOLLOW, &i);
+	if (r < 0)
+		return r;
+	if (len < 0)
+		return -EINVAL;
+	return fs_truncate(i, (uint64_t)len);
+}
+
+long sys_fsync(long fd)
+{
+	return fd_get(fd) ? 0 : -EBADF;
+}
+
+long sys_getcwd(char *buf, uint64_t size)
+{
+	return fs_getcwd(buf, size);
+}
+
+long sys_chdir(const char *path)
+{
+	struct inode *i;
+	int r = fs_lookup(fs_cwd, path, LOOKUP_FOLLOW, &i);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(i->mode))
+		return -ENOTDIR;
+	fs_cwd = i;
+	return 0;
+}
+
+long sys_fchdir(long fd)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (!S_ISDIR(f->ino->mode))
+		return -ENOTDIR;
+	fs_cwd = f->ino;
+	return 0;
+}
+
+long sys_dup(long fd)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	f->refs++;
+	int r = fd_alloc(f, 0, false);
+	if (r < 0)
+		f->refs--;
+	return r;
+}
+
+long sys_dup3(long fd, long newfd, long flags)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (newfd < 0 || newfd >= MAX_FDS)
+		return -EBADF;
+	if (fd == newfd)
+		return -EINVAL;
+	if (flags & ~O_CLOEXEC)
+		return -EINVAL;
+	f->refs++;
+	if (fdt[newfd].f)
+		file_put(fdt[newfd].f);
+	fdt[newfd].f = f;
+	fdt[newfd].cloexec = flags & O_CLOEXEC;
+	return newfd;
+}
+
+long sys_dup2(long fd, long newfd)
+{
+	if (fd == newfd)
+		return fd_get(fd) ? newfd : -EBADF;
+	return sys_dup3(fd, newfd, 0);
+}
+
+long sys_fcntl(long fd, long cmd, long arg)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC: {
+		if (arg < 0 || arg >= MAX_FDS)
+			return -EINVAL;
+		f->refs++;
+		int r = fd_alloc(f, (int)arg, cmd == F_DUPFD_CLOEXEC);
+		if (r < 0)
+			f->refs--;
+		return r;
+	}
+	case F_GETFD:
+		return fdt[fd].cloexec ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		fdt[fd].cloexec = arg & FD_CLOEXEC;
+		return 0;
+	case F_GETFL:
+		return f->flags;
+	case F_SETFL:
+		f->flags = (f->flags & ~(O_APPEND | O_NONBLOCK)) | ((int)arg & (O_APPEND | O_NONBLOCK));
+		return 0;
+	case F_GETLK: {
+		short *type = (short *)arg; /* struct flock starts with l_type */
+		if (type)
+			*type = 2; /* F_UNLCK: one process holds no conflicting locks */
+		return 0;
+	}
+	case F_SETLK:
+	case F_SETLKW:
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+long sys_readlinkat(long dirfd, const char *path, char *buf, long size)
+{
+	struct inode *i;
+	if (size <= 0)
+		return -EINVAL;
+	int r = lookup_at(dirfd, path, 0, &i);
+	if (r < 0)
+		return r;
+	if (!S_ISLNK(i->mode))
+		return -EINVAL;
+	long n = (long)MIN((uint64_t)size, i->size);
+	k_memcpy(buf, i->data, (size_t)n);
+	return n;
+}
+
+long sys_readlink(const char *path, char *buf, long size)
+{
+	return sys_readlinkat(AT_FDCWD, path, buf, size);
+}
+
+long sys_symlinkat(const char *target, long dirfd, const char *path)
+{
+	struct inode *dir, *i;
+	char name[NAME_MAX + 1];
+	if (!target || !target[0])
+		return -ENOENT;
+	int r = parent_at(dirfd, path, &dir, name, NULL);
+	if (r < 0)
+		return r;
+	r = fs_create(dir, name, S_IFLNK | 0777, &i);
+	if (r < 0)
+		return r;
+	long w = fs_write(i, target, k_strlen(target), 0);
+	return w < 0 ? w : 0;
+}
+
+long sys_symlink(const char *target, const char *path)
+{
+	return sys_symlinkat(target, AT_FDCWD, path);
+}
+
+long sys_linkat(long odirfd, const char *opath, long ndirfd, const char *npath, long flags)
+{
+	struct inode *src, *dir;
+	char name[NAME_MAX + 1];
+	int r = lookup_at(odirfd, opath, (flags & AT_SYMLINK_FOLLOW) ? LOOKUP_FOLLOW : 0, &src);
+	if (r < 0)
+		return r;
+	r = parent_at(ndirfd, npath, &dir, name, NULL);
+	return r < 0 ? r : fs_link(dir, name, src);
+}
+
+long sys_link(const char *opath, const char *npath)
+{
+	return sys_linkat(AT_FDCWD, opath, AT_FDCWD, npath, 0);
+}
+
+long sys_fchmodat(long dirfd, const char *path, long mode)
+{
+	struct inode *i;
+	int r = lookup_at(dirfd, path, LOOKUP_FOLLOW, &i);
+	if (r < 0)
+		return r;
+	i->mode = (i->mode & S_IFMT) | ((uint32_t)mode & 07777);
+	i->ctime = fs_now();
+	return 0;
+}
+
+long sys_chmod(const char *path, long mode)
+{
+	return sys_fchmodat(AT_FDCWD, path, mode);
+}
+
+long sys_fchmod(long fd, long mode)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	f->ino->mode = (f->ino->mode & S_IFMT) | ((uint32_t)mode & 07777);
+	return 0;
+}
+
+/* Ownership: everything belongs to root, the only user; changing it is accepted and moot. */
+long sys_fchownat(long dirfd, const char *path, long uid, long gid, long flags)
+{
+	struct inode *i;
+	(void)uid, (void)gid;
+	if (path && !path[0] && (flags & AT_EMPTY_PATH))
+		return fd_get(dirfd) ? 0 : -EBADF;
+	return lookup_at(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, &i);
+}
+
+long sys_utimensat(long dirfd, const char *path, const struct linux_timespec *ts, long flags)
+{
+	struct inode *i;
+	if (!path) {
+		struct file *f = fd_get(dirfd);
+		if (!f)
+			return -EBADF;
+		i = f->ino;
+	} else {
+		int r = lookup_at(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, &i);
+		if (r < 0)
+			return r;
+	}
+	int64_t now = fs_now();
+	for (int k = 0; k < 2; k++) {
+		int64_t *field = k ? &i->mtime : &i->atime;
+		if (!ts || ts[k].tv_nsec == 0x3fffffff) /* UTIME_NOW */
+			*field = now;
+		else if (ts[k].tv_nsec != 0x3ffffffe) /* UTIME_OMIT */
+			*field = ts[k].tv_sec * 1000000000LL + ts[k].tv_nsec;
+	}
+	i->ctime = now;
+	return 0;
+}
+
+long sys_umask(long mask)
+{
+	uint32_t old = umask_bits;
+	umask_bits = (uint32_t)mask & 0777;
+	return old;
+}
+
+long sys_ioctl(long fd, long req, long arg)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (req == FIONBIO) {
+		if (*(int *)arg)
+			f->flags |= O_NONBLOCK;
+		else
+			f->flags &= ~O_NONBLOCK;
+		return 0;
+	}
+	if (req == FIONREAD) {
+		int n = 0;
+		if (f->ino->dev)
+			n = f->ino->dev->readable() ? 1 : 0;
+		else if (S_ISREG(f->ino->mode))
+			n = f->off < f->ino->size ? (int)MIN(f->ino->size - f->off, 0x7fffffffUL) : 0;
+		*(int *)arg = n;
+		return 0;
+	}
+	if (!f->ino->dev || !f->ino->dev->tty)
+		return -ENOTTY;
+	switch (req) {
+	case TIOCGWINSZ:
+		*(struct linux_winsize *)arg = (struct linux_winsize){24, 80, 0, 0};
+		return 0;
+	case TIOCSWINSZ:
+	case TCSETS:
+	case TCSETSW:
+	case TCSETSF:
+		return 0;
+	case TCGETS: {
+		struct linux_termios *t = (void *)arg;
+		k_memset(t, 0, sizeof(*t));
+		t->c_iflag = 0x500; /* ICRNL | IXON */
+		t->c_oflag = 0x5; /* OPOST | ONLCR */
+		t->c_cflag = 0xbf; /* B38400 | CS8 | CREAD */
+		t->c_lflag = 0x8a3b; /* ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN */
+		t->c_cc[0] = 3, t->c_cc[1] = 28, t->c_cc[2] = 127, t->c_cc[3] = 21, t->c_cc[4] = 4;
+		t->c_cc[6] = 1;
+		return 0;
+	}
+	case TIOCGPGRP:
+		*(int *)arg = 1;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static short poll_one(struct linux_pollfd *p)
+{
+	struct file *f = fd_get(p->fd);
+	if (p->fd < 0)
+		return 0;
+	if (!f)
+		return POLLNVAL;
+	short ev = 0;
+	if (f->ino->dev) {
+		if (f->ino->dev->readable())
+			ev |= POLLIN;
+		ev |= POLLOUT;
+	} else {
+		ev = POLLIN | POLLOUT;
+	}
+	return ev & (p->events | POLLERR | POLLHUP | POLLNVAL);
+}
+
+/* Polling: files are always ready; the console is checked, halting 1 ms between checks. */
+long do_poll(struct linux_pollfd *fds, uint64_t n, int64_t timeout_ns)
+{
+	if (n > MAX_FDS)
+		return -EINVAL;
+	uint64_t deadline = timeout_ns > 0 ? clock_monotonic_ns() + (uint64_t)timeout_ns : 0;
+	for (;;) {
+		long ready = 0;
+		for (uint64_t k = 0; k < n; k++) {
+			fds[k].revents = poll_one(&fds[k]);
+			ready += fds[k].revents != 0;
+		}
+		if (ready || timeout_ns == 0)
+			return ready;
+		uint64_t wait = 1000000;
+		if (timeout_ns > 0) {
+			uint64_t now = clock_monotonic_ns();
+			if (now >= deadline)
+				return 0;
+			wait = MIN(wait, deadline - now);
+		}
+		clock_idle(wait);
+	}
+}
+
+long sys_poll(struct linux_pollfd *fds, uint64_t n, long timeout_ms)
+{
+	return do_poll(fds, n, timeout_ms < 0 ? -1 : timeout_ms * 1000000);
+}
+
+long sys_ppoll(struct linux_pollfd *fds, uint64_t n, const struct linux_timespec *ts)
+{
+	return do_poll(fds, n, ts ? ts->tv_sec * 1000000000LL + ts->tv_nsec : -1);
+}
+
+long sys_fstatfs(long fd, struct linux_statfs *s)
+{
+	if (fd >= 0 && !fd_get(fd))
+		return -EBADF;
+	k_memset(s, 0, sizeof(*s));
+	s->f_type = 0x01021994; /* TMPFS_MAGIC */
+	s->f_bsize = s->f_frsize = 4096;
+	s->f_blocks = mem_total_bytes() / 4096;
+	s->f_bfree = s->f_bavail = mem_free_bytes() / 4096;
+	s->f_files = s->f_ffree = 1 << 20;
+	s->f_namelen = NAME_MAX;
+	return 0;
+}
+
+long sys_statfs(const char *path, struct linux_statfs *s)
+{
+	struct inode *i;
+	int r = fs_lookup(fs_cwd, path, LOOKUP_FOLLOW, &i);
+	return r < 0 ? r : sys_fstatfs(-1, s);
+}
+
+/* For mmap of a file: a private copy of its bytes (there is no page cache to share). */
+long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	if (!S_ISREG(f->ino->mode))
+		return f->ino->dev ? -19 /* ENODEV */ : -EACCES;
+	return fs_read(f->ino, buf, len, off);
+}

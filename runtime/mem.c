@@ -1,0 +1,526 @@
+/* Memory: physical pages from the boot memory map (identity mapped), the page tables, the
+ * kernel heap, the demand-paged user stack, and the process's brk/mmap system calls. */
+#include "kernel.h"
+
+#define PTE_P 0x1UL
+#define PTE_W 0x2UL
+#define PTE_U 0x4UL
+#define PTE_PWT 0x8UL
+#define PTE_PCD 0x10UL
+#define PTE_PS 0x80UL
+#define PTE_ADDR 0x000ffffffffff000UL
+#define GIB (1UL << 30)
+#define MIB2 (1UL << 21)
+
+/* The user stack lives outside the identity map, grows on demand like Linux's, and is capped
+ * like Linux's default RLIMIT_STACK. */
+#define STACK_TOP 0x00007ff000000000UL
+#define STACK_MAX (8UL << 20)
+
+extern uint64_t boot_pml4[512];
+
+uint64_t lapic_base = 0xfee00000;
+
+static uint64_t *used_map; /* 1 = page not available */
+static uint64_t *user_map; /* 1 = page belongs to the process (brk or mmap) */
+static uint64_t npages, nfree, ntotal;
+static uint64_t brk_start, brk_cur;
+static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
+
+static inline bool bit(const uint64_t *m, uint64_t pfn)
+{
+	return m[pfn >> 6] >> (pfn & 63) & 1;
+}
+
+static void set_bits(uint64_t *m, uint64_t pfn, uint64_t n, bool v)
+{
+	for (; n; pfn++, n--) {
+		if (v)
+			m[pfn >> 6] |= 1UL << (pfn & 63);
+		else
+			m[pfn >> 6] &= ~(1UL << (pfn & 63));
+	}
+}
+
+/* --- early allocation: before the bitmap exists, below the first GiB the boot map covers --- */
+
+static bool overlaps(const struct boot_range *r, int n, uint64_t s, uint64_t e, uint64_t *below)
+{
+	for (int i = 0; i < n; i++)
+		if (s < r[i].end && r[i].start < e) {
+			*below = r[i].start;
+			return true;
+		}
+	return false;
+}
+
+static uint64_t early_alloc(struct boot_info *bi, uint64_t size)
+{
+	size = PAGE_UP(size);
+	uint64_t kend = PAGE_UP((uint64_t)__unik_image_end);
+	for (int i = bi->nram - 1; i >= 0; i--) {
+		uint64_t lo = MAX(PAGE_UP(bi->ram[i].start), kend);
+		uint64_t top = PAGE_DOWN(MIN(bi->ram[i].end, GIB));
+		while (top >= lo + size) {
+			uint64_t below;
+			if (!overlaps(bi->reserved, bi->nreserved, top - size, top, &below)) {
+				if (bi->nreserved >= BOOT_MAX_RANGES)
+					panic("too many reserved memory ranges");
+				bi->reserved[bi->nreserved++] = (struct boot_range){top - size, top};
+				k_memset((void *)(top - size), 0, size);
+				return top - size;
+			}
+			top = PAGE_DOWN(below);
+		}
+	}
+	panic("out of memory while starting (%lu bytes wanted)", size);
+}
+
+/* --- page tables --- */
+
+static uint64_t *table_next(uint64_t *table, unsigned idx)
+{
+	if (!(table[idx] & PTE_P)) {
+		uint64_t p = pages_alloc(1);
+		if (!p)
+			return NULL;
+		k_memset((void *)p, 0, PAGE_SIZE);
+		table[idx] = p | PTE_P | PTE_W | PTE_U;
+	}
+	return (uint64_t *)(table[idx] & PTE_ADDR);
+}
+
+static void tlb_flush_page(uint64_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags)
+{
+	uint64_t *pdpt = table_next(boot_pml4, (va >> 39) & 511);
+	uint64_t *pd = pdpt ? table_next(pdpt, (va >> 30) & 511) : NULL;
+	uint64_t *pt = pd ? table_next(pd, (va >> 21) & 511) : NULL;
+	if (!pt)
+		return -ENOMEM;
+	pt[(va >> 12) & 511] = pa | flags | PTE_P | PTE_U;
+	tlb_flush_page(va);
+	return 0;
+}
+
+static bool vm_mapped(uint64_t va)
+{
+	uint64_t *t = boot_pml4;
+	for (int shift = 39; shift >= 12; shift -= 9) {
+		uint64_t e = t[(va >> shift) & 511];
+		if (!(e & PTE_P))
+			return false;
+		if (shift == 12 || (e & PTE_PS))
+			return true;
+		t = (uint64_t *)(e & PTE_ADDR);
+	}
+	return true;
+}
+
+bool user_range_ok(const void *p, size_t n)
+{
+	uint64_t a = (uint64_t)p;
+	if (a + n < a || a >= (1UL << 47))
+		return false;
+	for (uint64_t pg = PAGE_DOWN(a); pg < a + n; pg += PAGE_SIZE)
+		if (!vm_mapped(pg))
+			return false;
+	return true;
+}
+
+static bool block_has_ram(struct boot_info *bi, uint64_t s, uint64_t e)
+{
+	for (int i = 0; i < bi->nram; i++)
+		if (s < bi->ram[i].end && bi->ram[i].start < e)
+			return true;
+	for (int i = 0; i < bi->nreserved; i++)
+		if (s < bi->reserved[i].end && bi->reserved[i].start < e)
+			return true;
+	return false;
+}
+
+/* Identity-map every 2 MiB block that holds RAM (the first with 4 KiB pages and page 0 left
+ * out), and the local APIC uncached; everything else faults, as it would in a Linux process. */
+static void map_identity(struct boot_info *bi, uint64_t top)
+{
+	uint64_t *pdpt = (uint64_t *)(boot_pml4[0] & PTE_ADDR);
+	uint64_t *pd0 = (uint64_t *)(pdpt[0] & PTE_ADDR);
+	for (uint64_t b = MIB2; b < GIB; b += MIB2)
+		if (!block_has_ram(bi, b, b + MIB2))
+			pd0[b / MIB2] = 0;
+	uint64_t ngib = (top + GIB - 1) / GIB;
+	if (ngib > 512)
+		ngib = 512;
+	for (uint64_t g = 1; g < ngib; g++) {
+		uint64_t *pd = (uint64_t *)early_alloc(bi, PAGE_SIZE);
+		for (uint64_t b = 0; b < 512; b++) {
+			uint64_t a = g * GIB + b * MIB2;
+			if (block_has_ram(bi, a, a + MIB2))
+				pd[b] = a | PTE_P | PTE_W | PTE_U | PTE_PS;
+		}
+		pdpt[g] = (uint64_t)pd | PTE_P | PTE_W | PTE_U;
+	}
+	lapic_base = rdmsr(0x1b) & PTE_ADDR;
+	uint64_t lg = lapic_base / GIB;
+	if (lg < 512) {
+		if (!(pdpt[lg] & PTE_P))
+			pdpt[lg] = early_alloc(bi, PAGE_SIZE) | PTE_P | PTE_W | PTE_U;
+		uint64_t *pd = (uint64_t *)(pdpt[lg] & PTE_ADDR);
+		uint64_t idx = (lapic_base % GIB) / MIB2;
+		if (!(pd[idx] & PTE_P))
+			pd[idx] = (lapic_base & ~(MIB2 - 1)) | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT;
+	}
+	__asm__ volatile("mov %%cr3, %%rax\n\tmov %%rax, %%cr3" ::: "rax", "memory");
+}
+
+void mem_init(struct boot_info *bi)
+{
+	uint64_t top = 0;
+	for (int i = 0; i < bi->nram; i++)
+		top = MAX(top, bi->ram[i].end);
+	npages = top / PAGE_SIZE;
+	uint64_t words = (npages + 63) / 64;
+	used_map = (uint64_t *)early_alloc(bi, words * 8);
+	user_map = (uint64_t *)early_alloc(bi, words * 8);
+	map_identity(bi, top);
+
+	k_memset(used_map, 0xff, words * 8);
+	for (int i = 0; i < bi->nram; i++) {
+		uint64_t s = PAGE_UP(bi->ram[i].start) / PAGE_SIZE, e = PAGE_DOWN(bi->ram[i].end) / PAGE_SIZE;
+		if (e > s) {
+			set_bits(used_map, s, e - s, false);
+			ntotal += e - s;
+		}
+	}
+	/* The kernel image and everything below it (page 0, BIOS data, the loader's tables). */
+	set_bits(used_map, 0, PAGE_UP((uint64_t)__unik_image_end) / PAGE_SIZE, true);
+	for (int i = 0; i < bi->nreserved; i++) {
+		uint64_t s = PAGE_DOWN(bi->reserved[i].start) / PAGE_SIZE;
+		uint64_t e = MIN(PAGE_UP(bi->reserved[i].end) / PAGE_SIZE, npages);
+		if (e > s)
+			set_bits(used_map, s, e - s, true);
+	}
+	for (uint64_t p = 0; p < npages; p++)
+		nfree += !bit(used_map, p);
+	brk_start = brk_cur = PAGE_UP((uint64_t)__unik_image_end);
+}
+
+/* Highest-first, so the heap that brk grows upwards from the kernel's end stays free longest. */
+uint64_t pages_alloc(size_t n)
+{
+	uint64_t run = 0;
+	if (!n || n > nfree)
+		return 0;
+	for (uint64_t pfn = npages; pfn-- > 0;) {
+		if ((pfn & 63) == 63 && used_map[pfn >> 6] == ~0UL) {
+			run = 0;
+			pfn -= 63;
+			continue;
+		}
+		if (bit(used_map, pfn)) {
+			run = 0;
+		} else if (++run == n) {
+			set_bits(used_map, pfn, n, true);
+			nfree -= n;
+			return pfn * PAGE_SIZE;
+		}
+	}
+	return 0;
+}
+
+static bool range_free(uint64_t pfn, uint64_t n)
+{
+	if (pfn + n > npages || pfn + n < pfn)
+		return false;
+	for (uint64_t i = 0; i < n; i++)
+		if (bit(used_map, pfn + i))
+			return false;
+	return true;
+}
+
+static bool pages_claim(uint64_t addr, size_t n)
+{
+	uint64_t pfn = addr / PAGE_SIZE;
+	if (!range_free(pfn, n))
+		return false;
+	set_bits(used_map, pfn, n, true);
+	nfree -= n;
+	return true;
+}
+
+void pages_free(uint64_t addr, size_t n)
+{
+	uint64_t pfn = addr / PAGE_SIZE;
+	for (size_t i = 0; i < n && pfn + i < npages; i++) {
+		if (bit(used_map, pfn + i)) {
+			set_bits(used_map, pfn + i, 1, false);
+			nfree++;
+		}
+	}
+}
+
+uint64_t mem_total_bytes(void)
+{
+	return ntotal * PAGE_SIZE;
+}
+
+uint64_t mem_free_bytes(void)
+{
+	return nfree * PAGE_SIZE;
+}
+
+/* --- the kernel heap: size classes with a 16-byte header; big blocks take whole pages --- */
+
+#define KH_MAGIC 0x6b6d656d
+#define KH_CLASSES 7 /* 32 .. 2048 */
+struct khdr {
+	uint32_t magic;
+	uint32_t cls; /* class, or KH_CLASSES for page blocks */
+	uint64_t size; /* usable bytes */
+};
+struct kfree_node {
+	struct kfree_node *next;
+};
+static struct kfree_node *kfree_lists[KH_CLASSES];
+
+void *kmalloc(size_t n)
+{
+	size_t need = n + sizeof(struct khdr);
+	for (int c = 0; c < KH_CLASSES; c++) {
+		size_t bs = 32UL << c;
+		if (need > bs)
+			continue;
+		if (!kfree_lists[c]) {
+			uint64_t p = pages_alloc(1);
+			if (!p)
+				panic("kernel out of memory");
+			for (size_t o = 0; o + bs <= PAGE_SIZE; o += bs) {
+				struct kfree_node *f = (void *)(p + o);
+				f->next = kfree_lists[c];
+				kfree_lists[c] = f;
+			}
+		}
+		struct khdr *h = (void *)kfree_lists[c];
+		kfree_lists[c] = kfree_lists[c]->next;
+		*h = (struct khdr){KH_MAGIC, (uint32_t)c, bs - sizeof(*h)};
+		return h + 1;
+	}
+	size_t np = PAGE_UP(need) / PAGE_SIZE;
+	uint64_t p = pages_alloc(np);
+	if (!p)
+		return NULL;
+	struct khdr *h = (void *)p;
+	*h = (struct khdr){KH_MAGIC, KH_CLASSES, np * PAGE_SIZE - sizeof(*h)};
+	return h + 1;
+}
+
+void *kzalloc(size_t n)
+{
+	void *p = kmalloc(n);
+	if (p)
+		k_memset(p, 0, n);
+	return p;
+}
+
+void kfree(void *p)
+{
+	if (!p)
+		return;
+	struct khdr *h = (struct khdr *)p - 1;
+	if (h->magic != KH_MAGIC)
+		panic("kfree of a bad pointer %p", p);
+	h->magic = 0;
+	if (h->cls == KH_CLASSES) {
+		pages_free((uint64_t)h, (h->size + sizeof(*h)) / PAGE_SIZE);
+		return;
+	}
+	struct kfree_node *f = (void *)h;
+	f->next = kfree_lists[h->cls];
+	kfree_lists[h->cls] = f;
+}
+
+void *krealloc(void *p, size_t n)
+{
+	if (!p)
+		return kmalloc(n);
+	struct khdr *h = (struct khdr *)p - 1;
+	if (n <= h->size)
+		return p;
+	void *q = kmalloc(n);
+	if (!q)
+		return NULL;
+	k_memcpy(q, p, h->size);
+	kfree(p);
+	return q;
+}
+
+/* --- the user stack --- */
+
+uint64_t user_stack_top(void)
+{
+	return STACK_TOP;
+}
+
+/* Page faults in the stack's reserve map a fresh page; anything else is a crash. */
+bool mem_handle_fault(uint64_t addr)
+{
+	if (addr >= STACK_TOP || addr < STACK_TOP - STACK_MAX)
+		return false;
+	uint64_t va = PAGE_DOWN(addr);
+	while (stack_low > va) {
+		uint64_t p = pages_alloc(1);
+		if (!p)
+			return false;
+		k_memset((void *)p, 0, PAGE_SIZE);
+		if (vm_map_page(stack_low - PAGE_SIZE, p, PTE_W) < 0)
+			return false;
+		stack_low -= PAGE_SIZE;
+	}
+	return true;
+}
+
+/* --- brk, mmap and friends --- */
+
+static void user_take(uint64_t addr, uint64_t n)
+{
+	set_bits(user_map, addr / PAGE_SIZE, n, true);
+	k_memset((void *)addr, 0, n * PAGE_SIZE);
+}
+
+static bool user_owns(uint64_t addr, uint64_t n)
+{
+	uint64_t pfn = addr / PAGE_SIZE;
+	if (pfn + n > npages)
+		return false;
+	for (uint64_t i = 0; i < n; i++)
+		if (!bit(user_map, pfn + i))
+			return false;
+	return true;
+}
+
+static void user_release(uint64_t addr, uint64_t n)
+{
+	uint64_t pfn = addr / PAGE_SIZE;
+	for (uint64_t i = 0; i < n && pfn + i < npages; i++) {
+		if (bit(user_map, pfn + i)) {
+			set_bits(user_map, pfn + i, 1, false);
+			pages_free((pfn + i) * PAGE_SIZE, 1);
+		}
+	}
+}
+
+long sys_brk(uint64_t addr)
+{
+	if (addr <= brk_start)
+		return (long)brk_cur;
+	uint64_t cur = PAGE_UP(brk_cur), want = PAGE_UP(addr);
+	if (want > cur) {
+		if (!pages_claim(cur, (want - cur) / PAGE_SIZE))
+			return (long)brk_cur;
+		user_take(cur, (want - cur) / PAGE_SIZE);
+	} else if (want < cur) {
+		user_release(want, (cur - want) / PAGE_SIZE);
+	}
+	brk_cur = addr;
+	return (long)brk_cur;
+}
+
+long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off);
+
+long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
+{
+	(void)prot;
+	if (!len || (off & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	if (!(flags & (MAP_SHARED | MAP_PRIVATE)))
+		return -EINVAL;
+	uint64_t n = PAGE_UP(len) / PAGE_SIZE;
+	if (n > npages)
+		return -ENOMEM;
+	uint64_t p;
+	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+		if (addr & (PAGE_SIZE - 1))
+			return -EINVAL;
+		if (user_owns(addr, n)) {
+			if (flags & MAP_FIXED_NOREPLACE)
+				return -EEXIST;
+			k_memset((void *)addr, 0, n * PAGE_SIZE);
+		} else if (pages_claim(addr, n)) {
+			user_take(addr, n);
+		} else {
+			return -ENOMEM;
+		}
+		p = addr;
+	} else {
+		p = pages_alloc(n);
+		if (!p)
+			return -ENOMEM;
+		user_take(p, n);
+	}
+	if (!(flags & MAP_ANONYMOUS)) {
+		long r = file_read_for_mmap((int)fd, (void *)p, len, off);
+		if (r < 0) {
+			user_release(p, n);
+			return r;
+		}
+	}
+	return (long)p;
+}
+
+long sys_munmap(uint64_t addr, uint64_t len)
+{
+	if ((addr & (PAGE_SIZE - 1)) || !len)
+		return -EINVAL;
+	user_release(addr, PAGE_UP(len) / PAGE_SIZE);
+	return 0;
+}
+
+long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, uint64_t new_addr)
+{
+	(void)new_addr;
+	if ((old & (PAGE_SIZE - 1)) || !new_len || (flags & MREMAP_FIXED))
+		return -EINVAL;
+	uint64_t on = PAGE_UP(old_len) / PAGE_SIZE, nn = PAGE_UP(new_len) / PAGE_SIZE;
+	if (!user_owns(old, on))
+		return -EFAULT;
+	if (nn <= on) {
+		user_release(old + nn * PAGE_SIZE, on - nn);
+		return (long)old;
+	}
+	if (pages_claim(old + on * PAGE_SIZE, nn - on)) {
+		user_take(old + on * PAGE_SIZE, nn - on);
+		return (long)old;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	uint64_t p = pages_alloc(nn);
+	if (!p)
+		return -ENOMEM;
+	set_bits(user_map, p / PAGE_SIZE, nn, true);
+	k_memcpy((void *)p, (void *)old, on * PAGE_SIZE);
+	k_memset((void *)(p + on * PAGE_SIZE), 0, (nn - on) * PAGE_SIZE);
+	user_release(old, on);
+	return (long)p;
+}
+
+/* Protection is not enforced: the identity map is read-write, and musl only asks for it to
+ * set up guard pages. */
+long sys_mprotect(uint64_t addr, uint64_t len, long prot)
+{
+	(void)len, (void)prot;
+	return (addr & (PAGE_SIZE - 1)) ? -EINVAL : 0;
+}
+
+long sys_madvise(uint64_t addr, uint64_t len, long advice)
+{
+	if (addr & (PAGE_SIZE - 1))
+		return -EINVAL;
+	/* MADV_DONTNEED promises zeros on the next touch of private anonymous memory. */
+	if (advice == MADV_DONTNEED && user_owns(addr, PAGE_UP(len) / PAGE_SIZE))
+		k_memset((void *)addr, 0, PAGE_UP(len));
+	return 0;
+}

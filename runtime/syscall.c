@@ -1,0 +1,602 @@
+/* The system-call dispatcher, and the calls about the process itself: exit, identity, signals,
+ * time, randomness and limits.  A call the runtime lacks returns -ENOSYS and is named once. */
+#include "kernel.h"
+#include "syscall_names.h"
+#include "sysdefs.h"
+
+/* --- exit --- */
+
+NORETURN void proc_exit(int status)
+{
+	status &= 0xff;
+	kprintf(UNIK_EXIT_LINE_PREFIX "%d\n", status);
+	outb(UNIK_DEBUG_EXIT_PORT, (uint8_t)status);
+	/* No isa-debug-exit: try ACPI soft-off (QEMU pc/q35), then the keyboard controller's reset
+	 * (Firecracker ends the VM on it), then a triple fault. */
+	outw(0x604, 0x2000);
+	outb(0x64, 0xfe);
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) none = {0, 0};
+	__asm__ volatile("lidt %0; int3" : : "m"(none));
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+/* --- randomness: RDRAND where the CPU has it, else a generator seeded from the TSC --- */
+
+static uint64_t rng_state;
+
+static uint64_t splitmix(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+	return z ^ (z >> 31);
+}
+
+static uint64_t random_u64(void)
+{
+	if (cpu_has_rdrand()) {
+		for (int i = 0; i < 10; i++) {
+			uint64_t v;
+			uint8_t ok;
+			__asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
+			if (ok)
+				return v ^ splitmix();
+		}
+	}
+	if (!rng_state)
+		rng_state = rdtsc();
+	rng_state ^= rdtsc();
+	return splitmix();
+}
+
+void random_bytes(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n) {
+		uint64_t v = random_u64();
+		size_t c = MIN(n, sizeof(v));
+		k_memcpy(p, &v, c);
+		p += c;
+		n -= c;
+	}
+}
+
+static long sys_getrandom(void *buf, uint64_t n, long flags)
+{
+	if (flags & ~7L)
+		return -EINVAL;
+	n = MIN(n, 33554431UL);
+	random_bytes(buf, n);
+	return (long)n;
+}
+
+/* --- identity --- */
+
+static long sys_uname(struct linux_utsname *u)
+{
+	k_memset(u, 0, sizeof(*u));
+	/* The Linux system-call ABI is what the application sees, so it is told "Linux", as
+	 * gVisor does; the release and version say what really runs it. */
+	k_memcpy(u->sysname, "Linux", 6);
+	k_memcpy(u->nodename, "unik", 5);
+	k_memcpy(u->release, "6.1.0-unik", 11);
+	k_snprintf(u->version, sizeof(u->version), "unik guest ABI %d", UNIK_ABI_VERSION);
+	k_memcpy(u->machine, "x86_64", 7);
+	k_memcpy(u->domainname, "(none)", 7);
+	return 0;
+}
+
+/* --- signals --- */
+
+static struct linux_sigaction actions[65];
+static uint64_t sigmask;
+
+static long sys_rt_sigaction(long sig, const struct linux_sigaction *act, struct linux_sigaction *old,
+			     uint64_t size)
+{
+	if (size != 8 || sig < 1 || sig > 64)
+		return -EINVAL;
+	if (act && (sig == SIGKILL || sig == 19 /* SIGSTOP */))
+		return -EINVAL;
+	if (old)
+		*old = actions[sig];
+	if (act)
+		actions[sig] = *act;
+	return 0;
+}
+
+static long sys_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uint64_t size)
+{
+	if (size != 8)
+		return -EINVAL;
+	if (old)
+		*old = sigmask;
+	if (set) {
+		if (how == 0)
+			sigmask |= *set;
+		else if (how == 1)
+			sigmask &= ~*set;
+		else if (how == 2)
+			sigmask = *set;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static bool default_ignored(long sig)
+{
+	return sig == 17 || sig == 18 || sig == 23 || sig == 28 || (sig >= 19 && sig <= 22);
+}
+
+static bool default_core(long sig)
+{
+	return sig == 3 || sig == 4 || sig == 5 || sig == 6 || sig == 7 || sig == 8 || sig == 11 ||
+	       sig == 31;
+}
+
+/* A signal the process sends itself is delivered as Linux does: a frame on the application's
+ * stack saves what the interrupted system call must give back, the call "returns" into the
+ * handler, and the handler's return runs sa_restorer (musl's __restore_rt), whose
+ * rt_sigreturn puts everything back. */
+struct sigframe {
+	uint64_t ret; /* the handler's return address: sa_restorer */
+	uint64_t rip, rflags, rsp, rax, rdi, rsi, rdx, r10, r8, r9, mask;
+	struct {
+		int32_t signo, errno_, code, pad;
+		int32_t pid, uid;
+		char rest[104];
+	} info;
+};
+
+#define SA_SIGINFO 4
+#define SA_NODEFER 0x40000000UL
+#define SA_RESETHAND 0x80000000UL
+
+static long deliver(struct syscall_frame *f, long sig, long result)
+{
+	struct linux_sigaction *a = &actions[sig];
+	uint64_t sp = (unik_user_rsp - 128 - sizeof(struct sigframe)) & ~15UL;
+	sp -= 8; /* a handler starts as if called: rsp + 8 is 16-aligned */
+	struct sigframe *fr = (void *)sp;
+	if (!user_range_ok(fr, sizeof(*fr)) && !mem_handle_fault(sp))
+		crash_signal(SIGSEGV, f->rcx, unik_user_rsp, 0);
+	k_memset(fr, 0, sizeof(*fr));
+	fr->ret = a->restorer;
+	fr->rip = f->rcx, fr->rflags = f->r11, fr->rsp = unik_user_rsp, fr->rax = (uint64_t)result;
+	fr->rdi = f->rdi, fr->rsi = f->rsi, fr->rdx = f->rdx, fr->r10 = f->r10, fr->r8 = f->r8;
+	fr->r9 = f->r9, fr->mask = sigmask;
+	fr->info.signo = (int32_t)sig;
+	fr->info.code = -6; /* SI_TKILL */
+	fr->info.pid = 1;
+	if (!(a->flags & SA_NODEFER))
+		sigmask |= 1UL << (sig - 1);
+	sigmask |= a->mask;
+	f->rcx = a->handler;
+	f->rdi = (uint64_t)sig;
+	f->rsi = (a->flags & SA_SIGINFO) ? (uint64_t)&fr->info : 0;
+	f->rdx = 0;
+	unik_user_rsp = sp;
+	if (a->flags & SA_RESETHAND)
+		a->handler = SIG_DFL;
+	return sig; /* rax at the handler's entry: irrelevant, but Linux leaves the number */
+}
+
+static long sys_rt_sigreturn(struct syscall_frame *f)
+{
+	struct sigframe *fr = (void *)(unik_user_rsp - 8);
+	if (!user_range_ok(fr, sizeof(*fr)) || fr->rip >= (1UL << 47))
+		crash_signal(SIGSEGV, f->rcx, unik_user_rsp, 0);
+	f->rcx = fr->rip;
+	/* Only arithmetic flags and DF come back from user memory; IF stays on, IOPL off. */
+	f->r11 = (fr->rflags & 0xcd5) | 0x202;
+	f->rdi = fr->rdi, f->rsi = fr->rsi, f->rdx = fr->rdx, f->r10 = fr->r10, f->r8 = fr->r8;
+	f->r9 = fr->r9;
+	sigmask = fr->mask;
+	unik_user_rsp = fr->rsp;
+	return (long)fr->rax;
+}
+
+static long send_self(struct syscall_frame *f, long sig)
+{
+	if (sig == 0)
+		return 0;
+	if (sig < 1 || sig > 64)
+		return -EINVAL;
+	uint64_t h = actions[sig].handler;
+	bool blocked = (sigmask >> (sig - 1)) & 1;
+	if (sig != SIGKILL && h == SIG_IGN)
+		return 0;
+	if (sig != SIGKILL && h != SIG_DFL && !blocked)
+		return deliver(f, sig, 0);
+	if (blocked && sig != SIGKILL)
+		return 0; /* stays pending: with one thread nobody else will unblock it */
+	if (default_ignored(sig))
+		return 0;
+	if (default_core(sig))
+		crash_signal((int)sig, f->rcx, unik_user_rsp, 0);
+	kprintf(UNIK_CONSOLE_PREFIX "killed by signal %ld\n", sig);
+	proc_exit(128 + (int)sig);
+}
+
+/* --- time --- */
+
+static long put_ts(struct linux_timespec *ts, uint64_t ns)
+{
+	ts->tv_sec = (int64_t)(ns / 1000000000);
+	ts->tv_nsec = (int64_t)(ns % 1000000000);
+	return 0;
+}
+
+static long clock_ns(long id, uint64_t *ns)
+{
+	switch (id) {
+	case CLOCK_REALTIME:
+	case CLOCK_REALTIME_COARSE:
+	case 11: /* CLOCK_TAI */
+		*ns = clock_realtime_ns();
+		return 0;
+	case CLOCK_MONOTONIC:
+	case CLOCK_MONOTONIC_RAW:
+	case CLOCK_MONOTONIC_COARSE:
+	case CLOCK_BOOTTIME:
+	case CLOCK_PROCESS_CPUTIME_ID:
+	case CLOCK_THREAD_CPUTIME_ID:
+		*ns = clock_monotonic_ns();
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static long sys_clock_gettime(long id, struct linux_timespec *ts)
+{
+	uint64_t ns;
+	long r = clock_ns(id, &ns);
+	return r < 0 ? r : put_ts(ts, ns);
+}
+
+static long sys_clock_getres(long id, struct linux_timespec *ts)
+{
+	uint64_t ns;
+	long r = clock_ns(id, &ns);
+	if (r < 0)
+		return r;
+	if (ts)
+		put_ts(ts, 1);
+	return 0;
+}
+
+static long sys_gettimeofday(struct linux_timeval *tv, void *tz)
+{
+	if (tz)
+		k_memset(tz, 0, 8);
+	if (tv) {
+		uint64_t ns = clock_realtime_ns();
+		tv->tv_sec = (int64_t)(ns / 1000000000);
+		tv->tv_usec = (int64_t)(ns % 1000000000 / 1000);
+	}
+	return 0;
+}
+
+static long sys_time(int64_t *t)
+{
+	int64_t s = (int64_t)(clock_realtime_ns() / 1000000000);
+	if (t)
+		*t = s;
+	return s;
+}
+
+static long ts_ns(const struct linux_timespec *ts, uint64_t *ns)
+{
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+		return -EINVAL;
+	uint64_t s = (uint64_t)ts->tv_sec;
+	*ns = s > 1000000000000ULL ? UINT64_MAX / 2 : s * 1000000000 + (uint64_t)ts->tv_nsec;
+	return 0;
+}
+
+static long sys_clock_nanosleep(long id, long flags, const struct linux_timespec *req,
+				struct linux_timespec *rem)
+{
+	uint64_t ns, now;
+	long r = ts_ns(req, &ns);
+	if (r < 0)
+		return r;
+	r = clock_ns(id, &now);
+	if (r < 0)
+		return r;
+	if (id == CLOCK_PROCESS_CPUTIME_ID || id == CLOCK_THREAD_CPUTIME_ID)
+		return -EINVAL;
+	uint64_t mono = clock_monotonic_ns();
+	uint64_t deadline;
+	if (flags & TIMER_ABSTIME)
+		deadline = ns > now ? mono + (ns - now) : mono;
+	else
+		deadline = mono + ns;
+	clock_sleep_until(deadline);
+	if (rem && !(flags & TIMER_ABSTIME))
+		put_ts(rem, 0);
+	return 0;
+}
+
+static long sys_nanosleep(const struct linux_timespec *req, struct linux_timespec *rem)
+{
+	return sys_clock_nanosleep(CLOCK_MONOTONIC, 0, req, rem);
+}
+
+static long sys_times(uint64_t *buf)
+{
+	uint64_t ticks = clock_monotonic_ns() / 10000000;
+	if (buf) {
+		buf[0] = ticks;
+		buf[1] = buf[2] = buf[3] = 0;
+	}
+	return (long)ticks;
+}
+
+static long sys_getrusage(long who, uint64_t *ru)
+{
+	if (who != 0 && who != -1 && who != 1)
+		return -EINVAL;
+	k_memset(ru, 0, 144);
+	if (who != -1) {
+		uint64_t ns = clock_monotonic_ns();
+		ru[0] = ns / 1000000000;
+		ru[1] = ns % 1000000000 / 1000;
+		ru[4] = (mem_total_bytes() - mem_free_bytes()) / 1024; /* ru_maxrss, KiB */
+	}
+	return 0;
+}
+
+/* --- limits and system information --- */
+
+static long sys_prlimit64(long pid, long res, const struct linux_rlimit *nl, struct linux_rlimit *old)
+{
+	if (pid != 0 && pid != 1)
+		return -ESRCH;
+	if (res < 0 || res >= 16)
+		return -EINVAL;
+	static struct linux_rlimit lim[16];
+	static bool init;
+	if (!init) {
+		for (int i = 0; i < 16; i++)
+			lim[i] = (struct linux_rlimit){RLIM_INFINITY, RLIM_INFINITY};
+		lim[RLIMIT_STACK].rlim_cur = 8UL << 20;
+		lim[RLIMIT_NOFILE] = (struct linux_rlimit){1024, 1024};
+		init = true;
+	}
+	if (old)
+		*old = lim[res];
+	if (nl) {
+		if (nl->rlim_cur > nl->rlim_max)
+			return -EINVAL;
+		lim[res] = *nl;
+	}
+	return 0;
+}
+
+static long sys_sysinfo(struct linux_sysinfo *si)
+{
+	k_memset(si, 0, sizeof(*si));
+	si->uptime = (int64_t)(clock_monotonic_ns() / 1000000000);
+	si->totalram = mem_total_bytes();
+	si->freeram = mem_free_bytes();
+	si->procs = 1;
+	si->mem_unit = 1;
+	return 0;
+}
+
+static long sys_sched_getaffinity(long pid, uint64_t size, uint8_t *mask)
+{
+	if (pid != 0 && pid != 1)
+		return -ESRCH;
+	if (size < 8)
+		return -EINVAL;
+	k_memset(mask, 0, 8);
+	mask[0] = 1;
+	return 8;
+}
+
+static long sys_futex(int *uaddr, long op, long val, const struct linux_timespec *timeout)
+{
+	switch (op & ~FUTEX_PRIVATE_FLAG & ~256L /* FUTEX_CLOCK_REALTIME */) {
+	case FUTEX_WAKE:
+		return 0;
+	case FUTEX_WAIT: {
+		if (*uaddr != (int)val)
+			return -EAGAIN;
+		if (!timeout)
+			panic("deadlock: futex wait with no other thread to wake it");
+		uint64_t ns;
+		long r = ts_ns(timeout, &ns);
+		if (r < 0)
+			return r;
+		clock_sleep_until(clock_monotonic_ns() + ns);
+		return -ETIMEDOUT;
+	}
+	default:
+		return -ENOSYS;
+	}
+}
+
+static long sys_prctl(long op, long a1)
+{
+	static char name[16] = "main";
+	if (op == 15) { /* PR_SET_NAME */
+		k_memcpy(name, (const char *)a1, 15);
+		name[15] = 0;
+		return 0;
+	}
+	if (op == 16) { /* PR_GET_NAME */
+		k_memcpy((char *)a1, name, 16);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static long sys_arch_prctl(long code, uint64_t addr)
+{
+	switch (code) {
+	case ARCH_SET_FS:
+		if (addr >= (1UL << 47))
+			return -EPERM;
+		cpu_set_fs_base(addr);
+		return 0;
+	case ARCH_GET_FS:
+		*(uint64_t *)addr = cpu_get_fs_base();
+		return 0;
+	case ARCH_SET_GS:
+		if (addr >= (1UL << 47))
+			return -EPERM;
+		wrmsr(0xc0000102, addr); /* KERNEL_GS_BASE: what swapgs would hand to ring 3 */
+		return 0;
+	case ARCH_GET_GS:
+		*(uint64_t *)addr = rdmsr(0xc0000102);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* --- dispatch --- */
+
+static uint64_t reported[8];
+
+static long unsupported(long nr)
+{
+	if (nr >= 0 && nr < 512 && !(reported[nr / 64] >> (nr % 64) & 1)) {
+		reported[nr / 64] |= 1UL << (nr % 64);
+		const char *name = nr < (long)ARRAY_SIZE(syscall_names) && syscall_names[nr] ? syscall_names[nr] : "unknown";
+		kprintf(UNIK_UNSUPPORTED_PREFIX "%s (%ld)\n", name, nr);
+	} else if (nr < 0 || nr >= 512) {
+		kprintf(UNIK_UNSUPPORTED_PREFIX "unknown (%ld)\n", nr);
+	}
+	return -ENOSYS;
+}
+
+#define P(x) ((void *)(x))
+
+long unik_syscall(struct syscall_frame *f)
+{
+	long nr = (long)f->nr, a0 = (long)f->rdi, a1 = (long)f->rsi, a2 = (long)f->rdx;
+	long a3 = (long)f->r10, a4 = (long)f->r8, a5 = (long)f->r9;
+	switch (nr) {
+	case 0: return sys_read(a0, P(a1), a2);
+	case 1: return sys_write(a0, P(a1), a2);
+	case 2: return sys_open(P(a0), a1, a2);
+	case 3: return sys_close(a0);
+	case 4: return sys_stat(P(a0), P(a1));
+	case 5: return sys_fstat(a0, P(a1));
+	case 6: return sys_lstat(P(a0), P(a1));
+	case 7: return sys_poll(P(a0), a1, a2);
+	case 8: return sys_lseek(a0, a1, a2);
+	case 9: return sys_mmap(a0, a1, a2, a3, a4, a5);
+	case 10: return sys_mprotect(a0, a1, a2);
+	case 11: return sys_munmap(a0, a1);
+	case 12: return sys_brk(a0);
+	case 13: return sys_rt_sigaction(a0, P(a1), P(a2), a3);
+	case 14: return sys_rt_sigprocmask(a0, P(a1), P(a2), a3);
+	case 15: return sys_rt_sigreturn(f);
+	case 16: return sys_ioctl(a0, a1, a2);
+	case 17: return sys_pread64(a0, P(a1), a2, a3);
+	case 18: return sys_pwrite64(a0, P(a1), a2, a3);
+	case 19: return sys_readv(a0, P(a1), a2);
+	case 20: return sys_writev(a0, P(a1), a2);
+	case 21: return sys_access(P(a0), a1);
+	case 24: return 0; /* sched_yield: nothing else to run */
+	case 25: return sys_mremap(a0, a1, a2, a3, a4);
+	case 26: return 0; /* msync: memory is the only backing store */
+	case 28: return sys_madvise(a0, a1, a2);
+	case 32: return sys_dup(a0);
+	case 33: return sys_dup2(a0, a1);
+	case 35: return sys_nanosleep(P(a0), P(a1));
+	case 39: return 1; /* getpid */
+	case 60: proc_exit((int)a0);
+	case 61: return -ECHILD; /* wait4: there are never children */
+	case 62: return a0 == 1 || a0 == 0 || a0 == -1 ? send_self(f, a1) : -ESRCH;
+	case 63: return sys_uname(P(a0));
+	case 72: return sys_fcntl(a0, a1, a2);
+	case 74: case 75: return sys_fsync(a0);
+	case 76: return sys_truncate(P(a0), a1);
+	case 77: return sys_ftruncate(a0, a1);
+	case 79: return sys_getcwd(P(a0), a1);
+	case 80: return sys_chdir(P(a0));
+	case 81: return sys_fchdir(a0);
+	case 82: return sys_rename(P(a0), P(a1));
+	case 83: return sys_mkdir(P(a0), a1);
+	case 84: return sys_rmdir(P(a0));
+	case 85: return sys_creat(P(a0), a1);
+	case 86: return sys_link(P(a0), P(a1));
+	case 87: return sys_unlink(P(a0));
+	case 88: return sys_symlink(P(a0), P(a1));
+	case 89: return sys_readlink(P(a0), P(a1), a2);
+	case 90: return sys_chmod(P(a0), a1);
+	case 91: return sys_fchmod(a0, a1);
+	case 92: case 94: return sys_fchownat(AT_FDCWD, P(a0), a1, a2, nr == 94 ? AT_SYMLINK_NOFOLLOW : 0);
+	case 93: return sys_fchownat(a0, "", a1, a2, AT_EMPTY_PATH);
+	case 95: return sys_umask(a0);
+	case 96: return sys_gettimeofday(P(a0), P(a1));
+	case 97: return sys_prlimit64(0, a0, NULL, P(a1));
+	case 98: return sys_getrusage(a0, P(a1));
+	case 99: return sys_sysinfo(P(a0));
+	case 100: return sys_times(P(a0));
+	case 102: case 104: case 107: case 108: return 0; /* getuid getgid geteuid getegid: root */
+	case 105: case 106: case 113: case 114: case 117: case 119: return a0 == 0 ? 0 : -EPERM;
+	case 110: return 0; /* getppid: started by the hypervisor */
+	case 111: case 121: case 124: return 1; /* getpgrp getpgid getsid */
+	case 112: return -EPERM; /* setsid: already the session leader */
+	case 115: return 0; /* getgroups: none */
+	case 118: case 120: /* getresuid, getresgid */
+		*(uint32_t *)a0 = *(uint32_t *)a1 = *(uint32_t *)a2 = 0;
+		return 0;
+	case 131: /* sigaltstack */
+		if (a1)
+			k_memset(P(a1), 0, 24), ((int *)a1)[2] = 2; /* SS_DISABLE */
+		return 0;
+	case 137: return sys_statfs(P(a0), P(a1));
+	case 138: return sys_fstatfs(a0, P(a1));
+	case 149: case 150: case 151: case 152: return 0; /* mlock family */
+	case 157: return sys_prctl(a0, a1);
+	case 158: return sys_arch_prctl(a0, a1);
+	case 160: return sys_prlimit64(0, a0, P(a1), NULL);
+	case 186: return 1; /* gettid */
+	case 200: return a0 == 1 || a0 == 0 ? send_self(f, a1) : -ESRCH; /* tkill */
+	case 201: return sys_time(P(a0));
+	case 202: return sys_futex(P(a0), a1, a2, P(a3));
+	case 204: return sys_sched_getaffinity(a0, a1, P(a2));
+	case 217: return sys_getdents64(a0, P(a1), a2);
+	case 218: return 1; /* set_tid_address: the one thread's id */
+	case 228: return sys_clock_gettime(a0, P(a1));
+	case 229: return sys_clock_getres(a0, P(a1));
+	case 230: return sys_clock_nanosleep(a0, a1, P(a2), P(a3));
+	case 231: proc_exit((int)a0);
+	case 234: return a1 == 1 ? send_self(f, a2) : -ESRCH; /* tgkill */
+	case 257: return sys_openat(a0, P(a1), a2, a3);
+	case 258: return sys_mkdirat(a0, P(a1), a2);
+	case 260: return sys_fchownat(a0, P(a1), a2, a3, a4);
+	case 262: return sys_newfstatat(a0, P(a1), P(a2), a3);
+	case 263: return sys_unlinkat(a0, P(a1), a2);
+	case 264: return sys_renameat(a0, P(a1), a2, P(a3));
+	case 265: return sys_linkat(a0, P(a1), a2, P(a3), a4);
+	case 266: return sys_symlinkat(P(a0), a1, P(a2));
+	case 267: return sys_readlinkat(a0, P(a1), P(a2), a3);
+	case 268: return sys_fchmodat(a0, P(a1), a2);
+	case 269: case 439: return sys_faccessat(a0, P(a1), a2);
+	case 271: return sys_ppoll(P(a0), a1, P(a2));
+	case 273: return 0; /* set_robust_list */
+	case 280: return sys_utimensat(a0, P(a1), P(a2), a3);
+	case 292: return sys_dup3(a0, a1, a2);
+	case 295: return sys_preadv(a0, P(a1), a2, a3);
+	case 296: return sys_pwritev(a0, P(a1), a2, a3);
+	case 302: return sys_prlimit64(a0, a1, P(a2), P(a3));
+	case 316: return sys_renameat2(a0, P(a1), a2, P(a3), a4);
+	case 318: return sys_getrandom(P(a0), a1, a2);
+	case 324: return 0; /* membarrier: one CPU */
+	default: return unsupported(nr);
+	}
+}

@@ -1,0 +1,21 @@
+# Unit tests: one cmocka binary per tests/unit/test_*.c, linked with libunik; tests/run.py runs
+# every $(O)/tests/unit/test_* with CMOCKA_MESSAGE_OUTPUT=TAP, so objects go to a subfolder and
+# only the test binaries sit there.
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%)
+UNIT_OBJDIR := $(O)/tests/unit/obj
+
+unit-tests: $(UNIT_BINS)
+
+$(UNIT_OBJDIR)/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
+
+# unik-cc's argument parser lives with unik-cc, not in libunik; its test links it directly.
+$(O)/tests/unit/test_unikcc_args: $(O)/cmd/unik-cc/args.o
+$(UNIT_OBJDIR)/test_unikcc_args.o: HOST_CFLAGS += -Icmd/unik-cc
+
+$(UNIT_BINS): $(O)/tests/unit/%: $(UNIT_OBJDIR)/%.o $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBUNIK) $(HOST_LIBS) -lcmocka
