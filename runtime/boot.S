@@ -49,30 +49,28 @@ _unik_entry32:
 	mov %esi, boot_info
 	mov $unik_boot_stack_top, %esp
 
-	/* pml4[0] -> pdpt, pdpt[0] -> pd, pd[0] -> pt (4 KiB pages, page 0 left unmapped so a NULL
-	 * dereference faults), pd[1..511] -> 2 MiB pages.  All user-accessible: the application
-	 * runs in ring 3 over the same identity map. */
+	/* pml4[0] -> pdpt, pdpt[0] -> pd, pd[0] -> boot_pt (4 KiB pages, prebuilt, page 0 left
+	 * unmapped so a NULL dereference faults).  pd[1..] map 2 MiB pages up to the kernel's end
+	 * plus 64 MiB for what the loader placed after it; mem.c maps the rest of RAM.  All
+	 * user-accessible: the application runs in ring 3 over the same identity map.  Loops are
+	 * kept short because some nested hypervisors emulate every ring-0 instruction. */
 	mov $boot_pdpt + 7, %eax
 	mov %eax, boot_pml4
 	mov $boot_pd + 7, %eax
 	mov %eax, boot_pdpt
 	mov $boot_pt + 7, %eax
 	mov %eax, boot_pd
-	mov $1, %ecx
-1:	mov %ecx, %eax
-	shl $21, %eax
-	or $0x87, %eax
-	mov %eax, boot_pd(,%ecx,8)
+	mov $__unik_image_end + (64 << 20) + 0x1fffff, %edx
+	shr $21, %edx
+	cmp $512, %edx
+	jbe 1f
+	mov $512, %edx
+1:	mov $1, %ecx
+	mov $(1 << 21) | 0x87, %eax
+2:	mov %eax, boot_pd(,%ecx,8)
+	add $(1 << 21), %eax
 	inc %ecx
-	cmp $512, %ecx
-	jb 1b
-	mov $1, %ecx
-2:	mov %ecx, %eax
-	shl $12, %eax
-	or $7, %eax
-	mov %eax, boot_pt(,%ecx,8)
-	inc %ecx
-	cmp $512, %ecx
+	cmp %edx, %ecx
 	jb 2b
 
 	lgdt boot_gdt_ptr
@@ -120,12 +118,24 @@ boot_gdt_ptr:
 	.word boot_gdt_end - boot_gdt - 1
 	.long boot_gdt
 
+	/* The first 2 MiB in 4 KiB pages, prebuilt: filling it at boot would cost more time than
+	 * its 4 KiB of file. */
+	.section .data
+	.balign 4096
+	.globl boot_pt
+boot_pt:
+	.quad 0
+	.set pg, 1
+	.rept 511
+	.quad (pg << 12) | 7
+	.set pg, pg + 1
+	.endr
+
 	.section .bss
 	.balign 4096
 boot_pml4:	.skip 4096
 boot_pdpt:	.skip 4096
 boot_pd:	.skip 4096
-boot_pt:	.skip 4096
 	/* The boot stack becomes the kernel stack system calls run on. */
 	.globl unik_boot_stack_top
 	.balign 16
@@ -134,6 +144,6 @@ unik_boot_stack_top:
 	.balign 4
 boot_magic:	.skip 4
 boot_info:	.skip 4
-	.globl boot_pml4
+	.globl boot_pml4, boot_pd
 
 	.section .note.GNU-stack, "", @progbits

@@ -33,6 +33,14 @@ struct mb1_mmap {
 	uint32_t type;
 } __attribute__((packed));
 
+/* Loader structures are read before mem.c maps all of RAM. */
+static const void *early(uint64_t addr, uint64_t size)
+{
+	if (addr + size > boot_mapped_end() || addr + size < addr)
+		panic("boot information at %lx lies beyond the early memory map", addr);
+	return (const void *)addr;
+}
+
 static void add(struct boot_range *r, int *n, uint64_t start, uint64_t end)
 {
 	if (end > start && *n < BOOT_MAX_RANGES)
@@ -58,22 +66,24 @@ static void set_cmdline(struct boot_info *bi, uint64_t addr)
 	if (!addr)
 		return;
 	bi->cmdline = addr;
-	bi->cmdline_len = k_strlen((const char *)addr);
+	early(addr, 1);
+	bi->cmdline_len = k_strnlen((const char *)addr, boot_mapped_end() - addr);
 	add(bi->reserved, &bi->nreserved, addr, addr + bi->cmdline_len + 1);
 }
 
 static void parse_pvh(struct boot_info *bi, const struct hvm_start_info *si)
 {
 	bi->loader = "pvh";
+	bi->memory_clean = true;
 	if (si->magic != BOOT_MAGIC_PVH)
 		panic("PVH start info has a bad magic %x", si->magic);
 	add(bi->reserved, &bi->nreserved, (uint64_t)si, (uint64_t)(si + 1));
 	set_cmdline(bi, si->cmdline_paddr);
-	const struct hvm_modlist_entry *m = (const void *)si->modlist_paddr;
+	const struct hvm_modlist_entry *m = early(si->modlist_paddr, si->nr_modules * sizeof(*m));
 	for (uint32_t i = 0; i < si->nr_modules; i++)
 		add_module(bi, m[i].paddr, m[i].paddr + m[i].size);
 	if (si->version >= 1 && si->memmap_paddr) {
-		const struct hvm_memmap_entry *e = (const void *)si->memmap_paddr;
+		const struct hvm_memmap_entry *e = early(si->memmap_paddr, si->memmap_entries * sizeof(*e));
 		for (uint32_t i = 0; i < si->memmap_entries; i++)
 			add_ram(bi, e[i].addr, e[i].size, e[i].type);
 	}
@@ -88,12 +98,12 @@ static void parse_mb1(struct boot_info *bi, const struct mb1_info *mi)
 	if (mi->flags & (1 << 2))
 		set_cmdline(bi, mi->cmdline);
 	if (mi->flags & (1 << 3)) {
-		const struct mb1_module *m = (const void *)(uint64_t)mi->mods_addr;
+		const struct mb1_module *m = early(mi->mods_addr, mi->mods_count * sizeof(*m));
 		for (uint32_t i = 0; i < mi->mods_count; i++)
 			add_module(bi, m[i].start, m[i].end);
 	}
 	if (mi->flags & (1 << 6)) {
-		uint64_t p = mi->mmap_addr, end = p + mi->mmap_length;
+		uint64_t p = (uint64_t)early(mi->mmap_addr, mi->mmap_length), end = p + mi->mmap_length;
 		while (p < end) {
 			const struct mb1_mmap *e = (const void *)p;
 			add_ram(bi, e->addr, e->len, e->type);
@@ -112,7 +122,8 @@ static void parse_mb2(struct boot_info *bi, uint64_t info)
 	bi->loader = "multiboot2";
 	/* GRUB builds the multiboot2 command line as it does for v1, kernel path first. */
 	bi->drop_first_word = true;
-	uint32_t total = *(const uint32_t *)info;
+	uint32_t total = *(const uint32_t *)early(info, 8);
+	early(info, total);
 	add(bi->reserved, &bi->nreserved, info, info + total);
 	uint64_t p = info + 8, end = info + total;
 	while (p + 8 <= end) {
@@ -142,11 +153,11 @@ void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi)
 	k_memset(bi, 0, sizeof(*bi));
 	switch (magic) {
 	case BOOT_MAGIC_PVH:
-		parse_pvh(bi, (const void *)info);
+		parse_pvh(bi, early(info, sizeof(struct hvm_start_info)));
 		break;
 	case BOOT_MAGIC_MB1:
 		add(bi->reserved, &bi->nreserved, info, info + sizeof(struct mb1_info));
-		parse_mb1(bi, (const void *)info);
+		parse_mb1(bi, early(info, sizeof(struct mb1_info)));
 		break;
 	case BOOT_MAGIC_MB2:
 		parse_mb2(bi, info);

@@ -106,11 +106,13 @@ struct boot_info {
 	int nmodules;
 	uint64_t cmdline, cmdline_len;
 	bool drop_first_word; /* multiboot loaders put the kernel's path first */
+	bool memory_clean; /* RAM outside the reserved ranges is still zero */
 };
 void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi);
 
 /* mem.c: physical pages (identity mapped), page tables, the user stack and the process heap. */
 void mem_init(struct boot_info *bi);
+uint64_t boot_mapped_end(void);
 uint64_t pages_alloc(size_t n);
 void pages_free(uint64_t addr, size_t n);
 uint64_t mem_total_bytes(void);

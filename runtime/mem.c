@@ -17,12 +17,13 @@
 #define STACK_TOP 0x00007ff000000000UL
 #define STACK_MAX (8UL << 20)
 
-extern uint64_t boot_pml4[512];
+extern uint64_t boot_pml4[512], boot_pd[512];
 
 uint64_t lapic_base = 0xfee00000;
 
 static uint64_t *used_map; /* 1 = page not available */
 static uint64_t *user_map; /* 1 = page belongs to the process (brk or mmap) */
+static uint64_t *dirty_map; /* 1 = page may hold something other than zeros */
 static uint64_t npages, nfree, ntotal;
 static uint64_t brk_start, brk_cur;
 static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
@@ -32,14 +33,19 @@ static inline bool bit(const uint64_t *m, uint64_t pfn)
 	return m[pfn >> 6] >> (pfn & 63) & 1;
 }
 
+/* Whole words at a time: under PVM-style nested hypervisors every ring-0 instruction is
+ * emulated, so the runtime's own loops must be short. */
 static void set_bits(uint64_t *m, uint64_t pfn, uint64_t n, bool v)
 {
-	for (; n; pfn++, n--) {
-		if (v)
-			m[pfn >> 6] |= 1UL << (pfn & 63);
-		else
-			m[pfn >> 6] &= ~(1UL << (pfn & 63));
+	for (; n && (pfn & 63); pfn++, n--)
+		m[pfn >> 6] = v ? m[pfn >> 6] | 1UL << (pfn & 63) : m[pfn >> 6] & ~(1UL << (pfn & 63));
+	if (n >= 64) {
+		k_memset(&m[pfn >> 6], v ? 0xff : 0, n / 64 * 8);
+		pfn += n & ~63UL;
+		n &= 63;
 	}
+	for (; n; pfn++, n--)
+		m[pfn >> 6] = v ? m[pfn >> 6] | 1UL << (pfn & 63) : m[pfn >> 6] & ~(1UL << (pfn & 63));
 }
 
 /* --- early allocation: before the bitmap exists, below the first GiB the boot map covers --- */
@@ -54,13 +60,20 @@ static bool overlaps(const struct boot_range *r, int n, uint64_t s, uint64_t e, 
 	return false;
 }
 
+/* What boot.S mapped: the kernel's end plus 64 MiB, in 2 MiB pages, within the first GiB. */
+uint64_t boot_mapped_end(void)
+{
+	uint64_t e = ((uint64_t)__unik_image_end + (64UL << 20) + MIB2 - 1) & ~(MIB2 - 1);
+	return MIN(e, GIB);
+}
+
 static uint64_t early_alloc(struct boot_info *bi, uint64_t size)
 {
 	size = PAGE_UP(size);
 	uint64_t kend = PAGE_UP((uint64_t)__unik_image_end);
 	for (int i = bi->nram - 1; i >= 0; i--) {
 		uint64_t lo = MAX(PAGE_UP(bi->ram[i].start), kend);
-		uint64_t top = PAGE_DOWN(MIN(bi->ram[i].end, GIB));
+		uint64_t top = PAGE_DOWN(MIN(bi->ram[i].end, boot_mapped_end()));
 		while (top >= lo + size) {
 			uint64_t below;
 			if (!overlaps(bi->reserved, bi->nreserved, top - size, top, &below)) {
@@ -132,38 +145,31 @@ bool user_range_ok(const void *p, size_t n)
 	return true;
 }
 
-static bool block_has_ram(struct boot_info *bi, uint64_t s, uint64_t e)
+static void map_range_2m(uint64_t *pdpt, uint64_t start, uint64_t end, struct boot_info *bi)
 {
-	for (int i = 0; i < bi->nram; i++)
-		if (s < bi->ram[i].end && bi->ram[i].start < e)
-			return true;
-	for (int i = 0; i < bi->nreserved; i++)
-		if (s < bi->reserved[i].end && bi->reserved[i].start < e)
-			return true;
-	return false;
+	for (uint64_t a = start & ~(MIB2 - 1); a < end && a < (512 * GIB); a += MIB2) {
+		uint64_t g = a / GIB;
+		if (!(pdpt[g] & PTE_P))
+			pdpt[g] = early_alloc(bi, PAGE_SIZE) | PTE_P | PTE_W | PTE_U;
+		uint64_t *pd = (uint64_t *)(pdpt[g] & PTE_ADDR);
+		if (!(pd[(a % GIB) / MIB2] & PTE_P))
+			pd[(a % GIB) / MIB2] = a | PTE_P | PTE_W | PTE_U | PTE_PS;
+	}
 }
 
-/* Identity-map every 2 MiB block that holds RAM (the first with 4 KiB pages and page 0 left
- * out), and the local APIC uncached; everything else faults, as it would in a Linux process. */
+/* Identity-map every 2 MiB block that holds RAM (the first is boot_pt's 4 KiB pages, page 0
+ * left out), and the local APIC uncached.  The boot code mapped the kernel and what follows it;
+ * blocks past RAM are unmapped again, so a wild pointer faults as it would in Linux. */
 static void map_identity(struct boot_info *bi, uint64_t top)
 {
 	uint64_t *pdpt = (uint64_t *)(boot_pml4[0] & PTE_ADDR);
-	uint64_t *pd0 = (uint64_t *)(pdpt[0] & PTE_ADDR);
-	for (uint64_t b = MIB2; b < GIB; b += MIB2)
-		if (!block_has_ram(bi, b, b + MIB2))
-			pd0[b / MIB2] = 0;
-	uint64_t ngib = (top + GIB - 1) / GIB;
-	if (ngib > 512)
-		ngib = 512;
-	for (uint64_t g = 1; g < ngib; g++) {
-		uint64_t *pd = (uint64_t *)early_alloc(bi, PAGE_SIZE);
-		for (uint64_t b = 0; b < 512; b++) {
-			uint64_t a = g * GIB + b * MIB2;
-			if (block_has_ram(bi, a, a + MIB2))
-				pd[b] = a | PTE_P | PTE_W | PTE_U | PTE_PS;
-		}
-		pdpt[g] = (uint64_t)pd | PTE_P | PTE_W | PTE_U;
-	}
+	uint64_t first_free = top / MIB2 + (top % MIB2 != 0);
+	if (first_free < 512)
+		k_memset(&boot_pd[MAX(first_free, 1UL)], 0, (512 - MAX(first_free, 1UL)) * 8);
+	for (int i = 0; i < bi->nram; i++)
+		map_range_2m(pdpt, bi->ram[i].start, bi->ram[i].end, bi);
+	for (int i = 0; i < bi->nreserved; i++)
+		map_range_2m(pdpt, bi->reserved[i].start, bi->reserved[i].end, bi);
 	lapic_base = rdmsr(0x1b) & PTE_ADDR;
 	uint64_t lg = lapic_base / GIB;
 	if (lg < 512) {
@@ -186,7 +192,12 @@ void mem_init(struct boot_info *bi)
 	uint64_t words = (npages + 63) / 64;
 	used_map = (uint64_t *)early_alloc(bi, words * 8);
 	user_map = (uint64_t *)early_alloc(bi, words * 8);
+	dirty_map = (uint64_t *)early_alloc(bi, words * 8);
 	map_identity(bi, top);
+	/* PVH loaders (QEMU, Firecracker, Xen) hand over RAM they never wrote, which is zero;
+	 * boot loaders such as GRUB leave their own data behind. */
+	if (!bi->memory_clean)
+		k_memset(dirty_map, 0xff, words * 8);
 
 	k_memset(used_map, 0xff, words * 8);
 	for (int i = 0; i < bi->nram; i++) {
@@ -198,19 +209,35 @@ void mem_init(struct boot_info *bi)
 	}
 	/* The kernel image and everything below it (page 0, BIOS data, the loader's tables). */
 	set_bits(used_map, 0, PAGE_UP((uint64_t)__unik_image_end) / PAGE_SIZE, true);
+	set_bits(dirty_map, 0, PAGE_UP((uint64_t)__unik_image_end) / PAGE_SIZE, true);
 	for (int i = 0; i < bi->nreserved; i++) {
 		uint64_t s = PAGE_DOWN(bi->reserved[i].start) / PAGE_SIZE;
 		uint64_t e = MIN(PAGE_UP(bi->reserved[i].end) / PAGE_SIZE, npages);
-		if (e > s)
+		if (e > s) {
 			set_bits(used_map, s, e - s, true);
+			set_bits(dirty_map, s, e - s, true);
+		}
 	}
-	for (uint64_t p = 0; p < npages; p++)
-		nfree += !bit(used_map, p);
+	for (uint64_t w = 0; w < words; w++)
+		nfree += (uint64_t)__builtin_popcountll(~used_map[w]);
+	if (npages & 63)
+		nfree -= 64 - (npages & 63); /* bits past the end read as free */
 	brk_start = brk_cur = PAGE_UP((uint64_t)__unik_image_end);
 }
 
 /* Highest-first, so the heap that brk grows upwards from the kernel's end stays free longest. */
+static uint64_t pages_alloc_clean(size_t n);
+
 uint64_t pages_alloc(size_t n)
+{
+	uint64_t p = pages_alloc_clean(n);
+	if (p)
+		set_bits(dirty_map, p / PAGE_SIZE, n, true);
+	return p;
+}
+
+/* Finds and reserves n pages without touching the dirty map (user_take does that). */
+static uint64_t pages_alloc_clean(size_t n)
 {
 	uint64_t run = 0;
 	if (!n || n > nfree)
@@ -385,10 +412,24 @@ bool mem_handle_fault(uint64_t addr)
 
 /* --- brk, mmap and friends --- */
 
+/* Hands pages to the process, zeroed: only pages that were ever written need clearing. */
 static void user_take(uint64_t addr, uint64_t n)
 {
-	set_bits(user_map, addr / PAGE_SIZE, n, true);
-	k_memset((void *)addr, 0, n * PAGE_SIZE);
+	uint64_t pfn = addr / PAGE_SIZE;
+	set_bits(user_map, pfn, n, true);
+	for (uint64_t i = 0; i < n;) {
+		uint64_t p = pfn + i;
+		if (!(p & 63) && i + 64 <= n && dirty_map[p >> 6] == 0) {
+			dirty_map[p >> 6] = ~0UL;
+			i += 64;
+			continue;
+		}
+		if (bit(dirty_map, p))
+			k_memset((void *)(p * PAGE_SIZE), 0, PAGE_SIZE);
+		else
+			dirty_map[p >> 6] |= 1UL << (p & 63);
+		i++;
+	}
 }
 
 static bool user_owns(uint64_t addr, uint64_t n)
@@ -456,7 +497,7 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 		}
 		p = addr;
 	} else {
-		p = pages_alloc(n);
+		p = pages_alloc_clean(n);
 		if (!p)
 			return -ENOMEM;
 		user_take(p, n);
