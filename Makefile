@@ -1,6 +1,7 @@
 # unik: build everything into bin/ (objects under build/), test, bench.
 #
 #   make                 build the runtime, unik-cc and the host tools
+#   make example         build examples/hello as a unikernel and boot it here
 #   make test            build and run every test; TESTS=PATTERN runs only matching ones
 #   make bench           run the benchmarks
 #   make asan            build the host code with ASan+UBSan and run the tests with it
@@ -55,7 +56,7 @@ MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 # ---------------------------------------------------------------------------------------------
 
 all: $(RT_OUT) $(BIN)/unik-cc
-.PHONY: all test bench asan clean format format-check unit-tests test-apps
+.PHONY: all test bench asan clean format format-check unit-tests test-apps example
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,6 +99,11 @@ $(O)/runtime/unik.ld: runtime/unik.ld
 
 test: all unit-tests test-apps
 	UNIK_BIN_DIR=$(abspath $(BIN)) UNIK_BUILD_DIR=$(abspath $(O)) $(PYTHON) tests/run.py $(if $(TESTS),--filter '$(TESTS)')
+
+# The README's first command: an ordinary Makefile, CC=unik-cc, then boot it under QEMU.
+example: all
+	$(MAKE) -C examples/hello CC='$(abspath $(BIN))/unik-cc'
+	scripts/boot examples/hello/hello hello "from the README"
 
 asan:
 	$(MAKE) O=build/asan BIN=build/asan/bin SAN=1 test
