@@ -83,7 +83,8 @@ static void parse_pvh(struct boot_info *bi, const struct hvm_start_info *si)
 	for (uint32_t i = 0; i < si->nr_modules; i++)
 		add_module(bi, m[i].paddr, m[i].paddr + m[i].size);
 	if (si->version >= 1 && si->memmap_paddr) {
-		const struct hvm_memmap_entry *e = early(si->memmap_paddr, si->memmap_entries * sizeof(*e));
+		const struct hvm_memmap_entry *e =
+		    early(si->memmap_paddr, si->memmap_entries * sizeof(*e));
 		for (uint32_t i = 0; i < si->memmap_entries; i++)
 			add_ram(bi, e[i].addr, e[i].size, e[i].type);
 	}
@@ -103,7 +104,8 @@ static void parse_mb1(struct boot_info *bi, const struct mb1_info *mi)
 			add_module(bi, m[i].start, m[i].end);
 	}
 	if (mi->flags & (1 << 6)) {
-		uint64_t p = (uint64_t)early(mi->mmap_addr, mi->mmap_length), end = p + mi->mmap_length;
+		uint64_t p = (uint64_t)early(mi->mmap_addr, mi->mmap_length),
+		         end = p + mi->mmap_length;
 		while (p < end) {
 			const struct mb1_mmap *e = (const void *)p;
 			add_ram(bi, e->addr, e->len, e->type);

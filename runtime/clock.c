@@ -15,17 +15,17 @@ struct pvclock_wall_clock {
 	uint32_t version, sec, nsec;
 } __attribute__((packed));
 
-#define MSR_KVM_WALL_CLOCK_NEW 0x4b564d00
-#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define MSR_KVM_WALL_CLOCK_NEW   0x4b564d00
+#define MSR_KVM_SYSTEM_TIME_NEW  0x4b564d01
 #define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
 
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_EOI        0xb0
+#define LAPIC_SVR        0xf0
+#define LAPIC_LVT_TIMER  0x320
 #define LAPIC_TIMER_INIT 0x380
-#define LAPIC_TIMER_CUR 0x390
-#define LAPIC_TIMER_DIV 0x3e0
-#define TIMER_VECTOR 0x20
+#define LAPIC_TIMER_CUR  0x390
+#define LAPIC_TIMER_DIV  0x3e0
+#define TIMER_VECTOR     0x20
 
 static struct pvclock_vcpu_time_info pvti __attribute__((aligned(64)));
 static struct pvclock_wall_clock pvwall __attribute__((aligned(16)));
@@ -181,7 +181,8 @@ static int64_t rtc_read_ns(void)
 	unsigned century = v[6] ? bcd(v[6], binary) : 20;
 	if (century < 19 || century > 30)
 		century = 20;
-	int64_t days = days_from_civil((int64_t)century * 100 + year, bcd(v[4], binary), bcd(v[3], binary));
+	int64_t days =
+	    days_from_civil((int64_t)century * 100 + year, bcd(v[4], binary), bcd(v[3], binary));
 	int64_t secs = days * 86400 + hour * 3600 + bcd(v[1], binary) * 60 + bcd(v[0], binary);
 	return secs * 1000000000LL;
 }
@@ -213,8 +214,8 @@ static void lapic_timer_init(void)
 {
 	if (lapic_ready)
 		return;
-	*lapic(LAPIC_SVR) = 0x1ff; /* enabled, spurious vector 0xff */
-	*lapic(LAPIC_TIMER_DIV) = 0xb; /* divide by 1 */
+	*lapic(LAPIC_SVR) = 0x1ff;          /* enabled, spurious vector 0xff */
+	*lapic(LAPIC_TIMER_DIV) = 0xb;      /* divide by 1 */
 	*lapic(LAPIC_LVT_TIMER) = 1u << 16; /* masked while measuring */
 	*lapic(LAPIC_TIMER_INIT) = 0xffffffff;
 	uint64_t t0 = clock_monotonic_ns();

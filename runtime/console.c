@@ -3,16 +3,16 @@
  * KVM instead of one per byte, and never drops a byte on a slow host. */
 #include "kernel.h"
 
-#define COM1 UNIK_COM1_PORT
-#define UART_RBR 0
-#define UART_THR 0
-#define UART_IER 1
-#define UART_FCR 2
-#define UART_LCR 3
-#define UART_MCR 4
-#define UART_LSR 5
-#define LSR_DR 0x01
-#define LSR_THRE 0x20
+#define COM1       UNIK_COM1_PORT
+#define UART_RBR   0
+#define UART_THR   0
+#define UART_IER   1
+#define UART_FCR   2
+#define UART_LCR   3
+#define UART_MCR   4
+#define UART_LSR   5
+#define LSR_DR     0x01
+#define LSR_THRE   0x20
 #define FIFO_DEPTH 16
 
 static bool present;
@@ -40,7 +40,10 @@ void console_write(const char *buf, size_t len)
 			cpu_relax();
 		const char *p = buf;
 		size_t c = n;
-		__asm__ volatile("rep outsb" : "+S"(p), "+c"(c) : "d"((uint16_t)(COM1 + UART_THR)) : "memory");
+		__asm__ volatile("rep outsb"
+		                 : "+S"(p), "+c"(c)
+		                 : "d"((uint16_t)(COM1 + UART_THR))
+		                 : "memory");
 		buf += n;
 		len -= n;
 	}

@@ -1,6 +1,6 @@
-/* CPU set-up: the GDT (kernel and ring-3 segments) with a TSS whose IST stacks every vector uses, the IDT, FPU/SSE/AVX
- * state, the legacy PICs silenced, and the MSRs that make the syscall instruction land in the
- * kernel. */
+/* CPU set-up: the GDT (kernel and ring-3 segments) with a TSS whose IST stacks every vector uses,
+ * the IDT, FPU/SSE/AVX state, the legacy PICs silenced, and the MSRs that make the syscall
+ * instruction land in the kernel. */
 #include "kernel.h"
 
 extern char unik_vectors[];
@@ -47,8 +47,8 @@ static void gdt_init(void)
 	gdt[3] = 0x00cff2000000ffff; /* 0x18: user data (sysret's SS is STAR.user + 8) */
 	gdt[4] = 0x0020fa0000000000; /* 0x20: user 64-bit code (STAR.user + 16) */
 	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
-	gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 | ((limit >> 16) & 0xf) << 48 |
-		 ((base >> 24) & 0xff) << 56;
+	gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 |
+	         ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
 	gdt[6] = base >> 32;
 	tss.rsp[0] = (uint64_t)unik_boot_stack_top;
 	tss.ist[0] = (uint64_t)(ist_fault + sizeof(ist_fault));
@@ -56,20 +56,20 @@ static void gdt_init(void)
 	tss.iomap_base = sizeof(tss);
 	struct desc_ptr p = {sizeof(gdt) - 1, (uint64_t)gdt};
 	__asm__ volatile("lgdt %0\n\t"
-			 "pushq $0x08\n\t"
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "lretq\n"
-			 "1:\n\t"
-			 "movl $0x10, %%eax\n\t"
-			 "movl %%eax, %%ss\n\t"
-			 "movl %%eax, %%ds\n\t"
-			 "movl %%eax, %%es\n\t"
-			 "movw $0x28, %%ax\n\t"
-			 "ltr %%ax"
-			 :
-			 : "m"(p)
-			 : "rax", "memory");
+	                 "pushq $0x08\n\t"
+	                 "leaq 1f(%%rip), %%rax\n\t"
+	                 "pushq %%rax\n\t"
+	                 "lretq\n"
+	                 "1:\n\t"
+	                 "movl $0x10, %%eax\n\t"
+	                 "movl %%eax, %%ss\n\t"
+	                 "movl %%eax, %%ds\n\t"
+	                 "movl %%eax, %%es\n\t"
+	                 "movw $0x28, %%ax\n\t"
+	                 "ltr %%ax"
+	                 :
+	                 : "m"(p)
+	                 : "rax", "memory");
 }
 
 static void idt_init(void)
@@ -129,7 +129,9 @@ static void fpu_init(void)
 		/* AVX-512 state (opmask, ZMM_Hi256, Hi16_ZMM) when the CPU offers all three. */
 		if (avx && (d[0] & 0xe0) == 0xe0)
 			xcr0 |= 0xe0;
-		__asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+		__asm__ volatile("xsetbv"
+		                 :
+		                 : "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
 	}
 	/* MXCSR's reset value (0x1f80) is already what the ABI wants. */
 	__asm__ volatile("fninit");
@@ -161,11 +163,11 @@ void cpu_init(void)
 
 void cpu_enable_syscalls(void)
 {
-	wrmsr(0xc0000080, rdmsr(0xc0000080) | 1);	  /* EFER.SCE */
+	wrmsr(0xc0000080, rdmsr(0xc0000080) | 1); /* EFER.SCE */
 	/* STAR: syscall loads CS 0x08 / SS 0x10; sysret loads CS 0x23 / SS 0x1b. */
 	wrmsr(0xc0000081, (uint64_t)0x10 << 48 | (uint64_t)0x08 << 32);
 	wrmsr(0xc0000082, (uint64_t)unik_syscall_entry); /* LSTAR */
-	wrmsr(0xc0000084, 0x47700);			  /* FMASK: IF, TF, DF, AC, NT, IOPL */
+	wrmsr(0xc0000084, 0x47700);                      /* FMASK: IF, TF, DF, AC, NT, IOPL */
 }
 
 void cpu_set_fs_base(uint64_t v)

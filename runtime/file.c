@@ -2,8 +2,8 @@
 #include "fs.h"
 
 #define MAX_FDS 1024
-#define W_OK 2
-#define X_OK 1
+#define W_OK    2
+#define X_OK    1
 
 struct file {
 	int refs;
@@ -240,7 +240,7 @@ long sys_pwrite64(long fd, const void *buf, uint64_t n, int64_t off)
 }
 
 static long do_iov(long fd, const struct linux_iovec *iov, long cnt, int64_t off, bool use_off,
-		   bool wr)
+                   bool wr)
 {
 	struct file *f = fd_get(fd);
 	if (!f)
@@ -256,8 +256,10 @@ static long do_iov(long fd, const struct linux_iovec *iov, long cnt, int64_t off
 	for (long k = 0; k < cnt; k++) {
 		if (!iov[k].iov_len)
 			continue;
-		long r = wr ? do_write(f, iov[k].iov_base, iov[k].iov_len, (uint64_t)off + total, use_off)
-			    : do_read(f, iov[k].iov_base, iov[k].iov_len, (uint64_t)off + total, use_off);
+		long r = wr ? do_write(f, iov[k].iov_base, iov[k].iov_len, (uint64_t)off + total,
+		                       use_off)
+		            : do_read(f, iov[k].iov_base, iov[k].iov_len, (uint64_t)off + total,
+		                      use_off);
 		if (r < 0)
 			return total ? total : r;
 		total += r;
@@ -627,7 +629,8 @@ long sys_fcntl(long fd, long cmd, long arg)
 	case F_GETFL:
 		return f->flags;
 	case F_SETFL:
-		f->flags = (f->flags & ~(O_APPEND | O_NONBLOCK)) | ((int)arg & (O_APPEND | O_NONBLOCK));
+		f->flags =
+		    (f->flags & ~(O_APPEND | O_NONBLOCK)) | ((int)arg & (O_APPEND | O_NONBLOCK));
 		return 0;
 	case F_GETLK: {
 		short *type = (short *)arg; /* struct flock starts with l_type */
@@ -744,7 +747,8 @@ long sys_utimensat(long dirfd, const char *path, const struct linux_timespec *ts
 			return -EBADF;
 		i = f->ino;
 	} else {
-		int r = lookup_at(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, &i);
+		int r =
+		    lookup_at(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, &i);
 		if (r < 0)
 			return r;
 	}
@@ -784,7 +788,8 @@ long sys_ioctl(long fd, long req, long arg)
 		if (f->ino->dev)
 			n = f->ino->dev->readable() ? 1 : 0;
 		else if (S_ISREG(f->ino->mode))
-			n = f->off < f->ino->size ? (int)MIN(f->ino->size - f->off, 0x7fffffffUL) : 0;
+			n = f->off < f->ino->size ? (int)MIN(f->ino->size - f->off, 0x7fffffffUL)
+			                          : 0;
 		*(int *)arg = n;
 		return 0;
 	}
@@ -802,9 +807,9 @@ long sys_ioctl(long fd, long req, long arg)
 	case TCGETS: {
 		struct linux_termios *t = (void *)arg;
 		k_memset(t, 0, sizeof(*t));
-		t->c_iflag = 0x500; /* ICRNL | IXON */
-		t->c_oflag = 0x5; /* OPOST | ONLCR */
-		t->c_cflag = 0xbf; /* B38400 | CS8 | CREAD */
+		t->c_iflag = 0x500;  /* ICRNL | IXON */
+		t->c_oflag = 0x5;    /* OPOST | ONLCR */
+		t->c_cflag = 0xbf;   /* B38400 | CS8 | CREAD */
 		t->c_lflag = 0x8a3b; /* ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN */
 		t->c_cc[0] = 3, t->c_cc[1] = 28, t->c_cc[2] = 127, t->c_cc[3] = 21, t->c_cc[4] = 4;
 		t->c_cc[6] = 1;

@@ -163,7 +163,7 @@ int fs_lookup(struct inode *base, const char *path, int flags, struct inode **ou
 
 /* Splits off the last component; `dir` is the directory that would hold it. */
 int fs_lookup_parent(struct inode *base, const char *path, struct inode **dir, char *name,
-		     bool *trailing_slash)
+                     bool *trailing_slash)
 {
 	size_t len = k_strnlen(path, PATH_MAX);
 	if (!len)
@@ -290,7 +290,8 @@ int fs_rename(struct inode *odir, const char *oname, struct inode *ndir, const c
 		return r;
 	for (struct dentry **pp = &odir->children; *pp; pp = &(*pp)->next) {
 		struct dentry *d = *pp;
-		if (d->ino == src && !k_strcmp(d->name, oname) && !(odir == ndir && !k_strcmp(oname, nname))) {
+		if (d->ino == src && !k_strcmp(d->name, oname) &&
+		    !(odir == ndir && !k_strcmp(oname, nname))) {
 			*pp = d->next;
 			kfree(d);
 			src->nlink--;

@@ -10,14 +10,14 @@
 #include "boot.h"
 #include "linux.h"
 
-#define PAGE_SIZE 4096UL
-#define PAGE_UP(x) (((uint64_t)(x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
-#define PAGE_DOWN(x) ((uint64_t)(x) & ~(PAGE_SIZE - 1))
+#define PAGE_SIZE     4096UL
+#define PAGE_UP(x)    (((uint64_t)(x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+#define PAGE_DOWN(x)  ((uint64_t)(x) & ~(PAGE_SIZE - 1))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#define NORETURN __attribute__((noreturn))
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define unlikely(x)   __builtin_expect(!!(x), 0)
+#define NORETURN      __attribute__((noreturn))
 
 /* lib.c: string helpers and formatted console output. */
 void *k_memset(void *d, int c, size_t n);
@@ -69,7 +69,9 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 }
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid"
+	                 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+	                 : "a"(leaf), "c"(sub));
 }
 static inline void cpu_relax(void)
 {
@@ -91,7 +93,7 @@ uint64_t cpu_get_fs_base(void);
 bool cpu_has_rdrand(void);
 
 /* boot.c: what the loader told us. */
-#define BOOT_MAX_RANGES 64
+#define BOOT_MAX_RANGES  64
 #define BOOT_MAX_MODULES 8
 struct boot_range {
 	uint64_t start, end;
@@ -106,7 +108,7 @@ struct boot_info {
 	int nmodules;
 	uint64_t cmdline, cmdline_len;
 	bool drop_first_word; /* multiboot loaders put the kernel's path first */
-	bool memory_clean; /* RAM outside the reserved ranges is still zero */
+	bool memory_clean;    /* RAM outside the reserved ranges is still zero */
 };
 void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi);
 

@@ -49,7 +49,8 @@ static void split_words(const char *s, size_t len, struct words *out)
 				if (c == '"')
 					quote = 0;
 				else if (c == '\\' && i + 1 < len &&
-					 (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == '$' || s[i + 1] == '`'))
+				         (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == '$' ||
+				          s[i + 1] == '`'))
 					buf[n++] = s[++i];
 				else
 					buf[n++] = c;
@@ -76,15 +77,15 @@ static bool is_assignment(const char *w)
 	if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '_'))
 		return false;
 	for (p++; *p != '='; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_'))
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
 			return false;
 	return true;
 }
 
 /* Leading NAME=VALUE words (up to an optional "--") are the environment, the rest argv. */
 static void parse_cmdline(const char *s, size_t len, bool drop_first, struct words *env,
-			  struct words *argv)
+                          struct words *argv)
 {
 	struct words w = {0};
 	split_words(s, len, &w);
@@ -142,22 +143,22 @@ static NORETURN void start_process(struct words *argv, struct words *env)
 	tls_phdr.p_align = 64;
 
 	uint64_t aux[][2] = {
-		{AT_PHDR, (uint64_t)&tls_phdr},
-		{AT_PHENT, sizeof(struct linux_phdr)},
-		{AT_PHNUM, 1},
-		{AT_PAGESZ, PAGE_SIZE},
-		{AT_ENTRY, (uint64_t)_start},
-		{AT_UID, 0},
-		{AT_EUID, 0},
-		{AT_GID, 0},
-		{AT_EGID, 0},
-		{AT_SECURE, 0},
-		{AT_HWCAP, cpu_hwcap()},
-		{AT_CLKTCK, 100},
-		{AT_PLATFORM, platform},
-		{AT_RANDOM, random},
-		{AT_EXECFN, argv->n ? argp[0] : 0},
-		{AT_NULL, 0},
+	    {AT_PHDR, (uint64_t)&tls_phdr},
+	    {AT_PHENT, sizeof(struct linux_phdr)},
+	    {AT_PHNUM, 1},
+	    {AT_PAGESZ, PAGE_SIZE},
+	    {AT_ENTRY, (uint64_t)_start},
+	    {AT_UID, 0},
+	    {AT_EUID, 0},
+	    {AT_GID, 0},
+	    {AT_EGID, 0},
+	    {AT_SECURE, 0},
+	    {AT_HWCAP, cpu_hwcap()},
+	    {AT_CLKTCK, 100},
+	    {AT_PLATFORM, platform},
+	    {AT_RANDOM, random},
+	    {AT_EXECFN, argv->n ? argp[0] : 0},
+	    {AT_NULL, 0},
 	};
 	size_t words = 1 + (size_t)argv->n + 1 + (size_t)env->n + 1 + 2 * ARRAY_SIZE(aux);
 	sp = (sp - words * 8) & ~15UL;
@@ -189,15 +190,17 @@ void kmain(uint32_t magic, uint32_t info)
 	if (rootfs_len)
 		fs_load_cpio(__unik_rootfs_start, rootfs_len, true, "embedded root fs");
 	for (int i = 0; i < bi.nmodules; i++)
-		fs_load_cpio((const void *)bi.modules[i].start, bi.modules[i].end - bi.modules[i].start,
-			     true, "initrd");
+		fs_load_cpio((const void *)bi.modules[i].start,
+		             bi.modules[i].end - bi.modules[i].start, true, "initrd");
 	files_init();
 
 	struct words env = {0}, argv = {0};
-	size_t baked_len = k_strnlen(__unik_cmdline_start, (size_t)(__unik_cmdline_end - __unik_cmdline_start));
+	size_t baked_len =
+	    k_strnlen(__unik_cmdline_start, (size_t)(__unik_cmdline_end - __unik_cmdline_start));
 	parse_cmdline(__unik_cmdline_start, baked_len, false, &env, &argv);
 	if (bi.cmdline)
-		parse_cmdline((const char *)bi.cmdline, bi.cmdline_len, bi.drop_first_word, &env, &argv);
+		parse_cmdline((const char *)bi.cmdline, bi.cmdline_len, bi.drop_first_word, &env,
+		              &argv);
 	if (!argv.n)
 		words_push(&argv, k_strdup("app"));
 	const char *slash = argv.v[0];

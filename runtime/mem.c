@@ -2,15 +2,15 @@
  * kernel heap, the demand-paged user stack, and the process's brk/mmap system calls. */
 #include "kernel.h"
 
-#define PTE_P 0x1UL
-#define PTE_W 0x2UL
-#define PTE_U 0x4UL
-#define PTE_PWT 0x8UL
-#define PTE_PCD 0x10UL
-#define PTE_PS 0x80UL
+#define PTE_P    0x1UL
+#define PTE_W    0x2UL
+#define PTE_U    0x4UL
+#define PTE_PWT  0x8UL
+#define PTE_PCD  0x10UL
+#define PTE_PS   0x80UL
 #define PTE_ADDR 0x000ffffffffff000UL
-#define GIB (1UL << 30)
-#define MIB2 (1UL << 21)
+#define GIB      (1UL << 30)
+#define MIB2     (1UL << 21)
 
 /* The user stack lives outside the identity map, grows on demand like Linux's, and is capped
  * like Linux's default RLIMIT_STACK. */
@@ -21,12 +21,15 @@ extern uint64_t boot_pml4[512], boot_pd[512];
 
 uint64_t lapic_base = 0xfee00000;
 
-static uint64_t *used_map; /* 1 = page not available */
-static uint64_t *user_map; /* 1 = page belongs to the process (brk or mmap) */
+static uint64_t *used_map;  /* 1 = page not available */
+static uint64_t *user_map;  /* 1 = page belongs to the process (brk or mmap) */
 static uint64_t *dirty_map; /* 1 = page may hold something other than zeros */
-static uint64_t npages, nfree, ntotal;
+static uint64_t npages, ntotal;
 static uint64_t brk_start, brk_cur;
 static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
+
+static uint64_t pages_alloc_clean(size_t n);
+static uint64_t page_alloc_zeroed(void);
 
 static inline bool bit(const uint64_t *m, uint64_t pfn)
 {
@@ -38,14 +41,16 @@ static inline bool bit(const uint64_t *m, uint64_t pfn)
 static void set_bits(uint64_t *m, uint64_t pfn, uint64_t n, bool v)
 {
 	for (; n && (pfn & 63); pfn++, n--)
-		m[pfn >> 6] = v ? m[pfn >> 6] | 1UL << (pfn & 63) : m[pfn >> 6] & ~(1UL << (pfn & 63));
+		m[pfn >> 6] =
+		    v ? m[pfn >> 6] | 1UL << (pfn & 63) : m[pfn >> 6] & ~(1UL << (pfn & 63));
 	if (n >= 64) {
 		k_memset(&m[pfn >> 6], v ? 0xff : 0, n / 64 * 8);
 		pfn += n & ~63UL;
 		n &= 63;
 	}
 	for (; n; pfn++, n--)
-		m[pfn >> 6] = v ? m[pfn >> 6] | 1UL << (pfn & 63) : m[pfn >> 6] & ~(1UL << (pfn & 63));
+		m[pfn >> 6] =
+		    v ? m[pfn >> 6] | 1UL << (pfn & 63) : m[pfn >> 6] & ~(1UL << (pfn & 63));
 }
 
 /* --- early allocation: before the bitmap exists, below the first GiB the boot map covers --- */
@@ -79,7 +84,8 @@ static uint64_t early_alloc(struct boot_info *bi, uint64_t size)
 			if (!overlaps(bi->reserved, bi->nreserved, top - size, top, &below)) {
 				if (bi->nreserved >= BOOT_MAX_RANGES)
 					panic("too many reserved memory ranges");
-				bi->reserved[bi->nreserved++] = (struct boot_range){top - size, top};
+				bi->reserved[bi->nreserved++] =
+				    (struct boot_range){top - size, top};
 				k_memset((void *)(top - size), 0, size);
 				return top - size;
 			}
@@ -94,10 +100,9 @@ static uint64_t early_alloc(struct boot_info *bi, uint64_t size)
 static uint64_t *table_next(uint64_t *table, unsigned idx)
 {
 	if (!(table[idx] & PTE_P)) {
-		uint64_t p = pages_alloc(1);
+		uint64_t p = page_alloc_zeroed();
 		if (!p)
 			return NULL;
-		k_memset((void *)p, 0, PAGE_SIZE);
 		table[idx] = p | PTE_P | PTE_W | PTE_U;
 	}
 	return (uint64_t *)(table[idx] & PTE_ADDR);
@@ -178,7 +183,8 @@ static void map_identity(struct boot_info *bi, uint64_t top)
 		uint64_t *pd = (uint64_t *)(pdpt[lg] & PTE_ADDR);
 		uint64_t idx = (lapic_base % GIB) / MIB2;
 		if (!(pd[idx] & PTE_P))
-			pd[idx] = (lapic_base & ~(MIB2 - 1)) | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT;
+			pd[idx] =
+			    (lapic_base & ~(MIB2 - 1)) | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT;
 	}
 	__asm__ volatile("mov %%cr3, %%rax\n\tmov %%rax, %%cr3" ::: "rax", "memory");
 }
@@ -201,7 +207,8 @@ void mem_init(struct boot_info *bi)
 
 	k_memset(used_map, 0xff, words * 8);
 	for (int i = 0; i < bi->nram; i++) {
-		uint64_t s = PAGE_UP(bi->ram[i].start) / PAGE_SIZE, e = PAGE_DOWN(bi->ram[i].end) / PAGE_SIZE;
+		uint64_t s = PAGE_UP(bi->ram[i].start) / PAGE_SIZE,
+		         e = PAGE_DOWN(bi->ram[i].end) / PAGE_SIZE;
 		if (e > s) {
 			set_bits(used_map, s, e - s, false);
 			ntotal += e - s;
@@ -218,16 +225,12 @@ void mem_init(struct boot_info *bi)
 			set_bits(dirty_map, s, e - s, true);
 		}
 	}
-	for (uint64_t w = 0; w < words; w++)
-		nfree += (uint64_t)__builtin_popcountll(~used_map[w]);
-	if (npages & 63)
-		nfree -= 64 - (npages & 63); /* bits past the end read as free */
+	if (npages & 63) /* bits past the end must never look free */
+		used_map[npages >> 6] |= ~0UL << (npages & 63);
 	brk_start = brk_cur = PAGE_UP((uint64_t)__unik_image_end);
 }
 
 /* Highest-first, so the heap that brk grows upwards from the kernel's end stays free longest. */
-static uint64_t pages_alloc_clean(size_t n);
-
 uint64_t pages_alloc(size_t n)
 {
 	uint64_t p = pages_alloc_clean(n);
@@ -236,11 +239,22 @@ uint64_t pages_alloc(size_t n)
 	return p;
 }
 
+/* One page of zeros, cleared only if it was ever written. */
+static uint64_t page_alloc_zeroed(void)
+{
+	uint64_t p = pages_alloc_clean(1);
+	if (p && bit(dirty_map, p / PAGE_SIZE))
+		k_memset((void *)p, 0, PAGE_SIZE);
+	if (p)
+		set_bits(dirty_map, p / PAGE_SIZE, 1, true);
+	return p;
+}
+
 /* Finds and reserves n pages without touching the dirty map (user_take does that). */
 static uint64_t pages_alloc_clean(size_t n)
 {
 	uint64_t run = 0;
-	if (!n || n > nfree)
+	if (!n)
 		return 0;
 	for (uint64_t pfn = npages; pfn-- > 0;) {
 		if ((pfn & 63) == 63 && used_map[pfn >> 6] == ~0UL) {
@@ -252,7 +266,6 @@ static uint64_t pages_alloc_clean(size_t n)
 			run = 0;
 		} else if (++run == n) {
 			set_bits(used_map, pfn, n, true);
-			nfree -= n;
 			return pfn * PAGE_SIZE;
 		}
 	}
@@ -275,7 +288,6 @@ static bool pages_claim(uint64_t addr, size_t n)
 	if (!range_free(pfn, n))
 		return false;
 	set_bits(used_map, pfn, n, true);
-	nfree -= n;
 	return true;
 }
 
@@ -283,10 +295,8 @@ void pages_free(uint64_t addr, size_t n)
 {
 	uint64_t pfn = addr / PAGE_SIZE;
 	for (size_t i = 0; i < n && pfn + i < npages; i++) {
-		if (bit(used_map, pfn + i)) {
+		if (bit(used_map, pfn + i))
 			set_bits(used_map, pfn + i, 1, false);
-			nfree++;
-		}
 	}
 }
 
@@ -295,24 +305,29 @@ uint64_t mem_total_bytes(void)
 	return ntotal * PAGE_SIZE;
 }
 
+/* Counted when asked (sysinfo, statfs): keeping a running count costs every allocation. */
 uint64_t mem_free_bytes(void)
 {
-	return nfree * PAGE_SIZE;
+	uint64_t n = 0;
+	for (uint64_t w = 0; w < (npages + 63) / 64; w++)
+		n += (uint64_t)__builtin_popcountll(~used_map[w]);
+	return n * PAGE_SIZE;
 }
 
 /* --- the kernel heap: size classes with a 16-byte header; big blocks take whole pages --- */
 
-#define KH_MAGIC 0x6b6d656d
+#define KH_MAGIC   0x6b6d656d
 #define KH_CLASSES 7 /* 32 .. 2048 */
 struct khdr {
 	uint32_t magic;
-	uint32_t cls; /* class, or KH_CLASSES for page blocks */
+	uint32_t cls;  /* class, or KH_CLASSES for page blocks */
 	uint64_t size; /* usable bytes */
 };
 struct kfree_node {
 	struct kfree_node *next;
 };
 static struct kfree_node *kfree_lists[KH_CLASSES];
+static uint64_t bump_next[KH_CLASSES], bump_end[KH_CLASSES];
 
 void *kmalloc(size_t n)
 {
@@ -321,18 +336,22 @@ void *kmalloc(size_t n)
 		size_t bs = 32UL << c;
 		if (need > bs)
 			continue;
-		if (!kfree_lists[c]) {
-			uint64_t p = pages_alloc(1);
-			if (!p)
-				panic("kernel out of memory");
-			for (size_t o = 0; o + bs <= PAGE_SIZE; o += bs) {
-				struct kfree_node *f = (void *)(p + o);
-				f->next = kfree_lists[c];
-				kfree_lists[c] = f;
+		struct khdr *h;
+		if (kfree_lists[c]) {
+			h = (void *)kfree_lists[c];
+			kfree_lists[c] = kfree_lists[c]->next;
+		} else {
+			/* Carve blocks from a page as they are asked for, not all at once. */
+			if (bump_next[c] + bs > bump_end[c]) {
+				uint64_t p = pages_alloc(1);
+				if (!p)
+					panic("kernel out of memory");
+				bump_next[c] = p;
+				bump_end[c] = p + PAGE_SIZE;
 			}
+			h = (void *)bump_next[c];
+			bump_next[c] += bs;
 		}
-		struct khdr *h = (void *)kfree_lists[c];
-		kfree_lists[c] = kfree_lists[c]->next;
 		*h = (struct khdr){KH_MAGIC, (uint32_t)c, bs - sizeof(*h)};
 		return h + 1;
 	}
@@ -399,10 +418,9 @@ bool mem_handle_fault(uint64_t addr)
 		return false;
 	uint64_t va = PAGE_DOWN(addr);
 	while (stack_low > va) {
-		uint64_t p = pages_alloc(1);
+		uint64_t p = page_alloc_zeroed();
 		if (!p)
 			return false;
-		k_memset((void *)p, 0, PAGE_SIZE);
 		if (vm_map_page(stack_low - PAGE_SIZE, p, PTE_W) < 0)
 			return false;
 		stack_low -= PAGE_SIZE;

@@ -3,17 +3,34 @@
 #include "kernel.h"
 
 static const char *const names[32] = {
-	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range exceeded",
-	"invalid opcode", "device not available", "double fault", "coprocessor segment overrun",
-	"invalid TSS", "segment not present", "stack fault", "general protection fault",
-	"page fault", NULL, "x87 floating-point error", "alignment check", "machine check",
-	"SIMD floating-point error", "virtualization exception", "control protection",
+    "divide error",
+    "debug",
+    "NMI",
+    "breakpoint",
+    "overflow",
+    "bound range exceeded",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack fault",
+    "general protection fault",
+    "page fault",
+    NULL,
+    "x87 floating-point error",
+    "alignment check",
+    "machine check",
+    "SIMD floating-point error",
+    "virtualization exception",
+    "control protection",
 };
 
 static const char *const signames[32] = {
-	[1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL", [5] = "SIGTRAP",
-	[6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE", [9] = "SIGKILL", [10] = "SIGUSR1",
-	[11] = "SIGSEGV", [12] = "SIGUSR2", [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM",
+    [1] = "SIGHUP",   [2] = "SIGINT",   [3] = "SIGQUIT",  [4] = "SIGILL",   [5] = "SIGTRAP",
+    [6] = "SIGABRT",  [7] = "SIGBUS",   [8] = "SIGFPE",   [9] = "SIGKILL",  [10] = "SIGUSR1",
+    [11] = "SIGSEGV", [12] = "SIGUSR2", [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM",
 };
 
 static bool in_text(uint64_t a)
@@ -33,8 +50,8 @@ static void backtrace(uint64_t rsp, uint64_t rbp)
 	char line[200];
 	int n = k_snprintf(line, sizeof(line), UNIK_CRASH_LINE_PREFIX "return addresses:");
 	int found = 0;
-	for (int depth = 0; depth < 16 && rbp && !(rbp & 7) && rbp >= rsp && readable(rbp) &&
-			    readable(rbp + 8);
+	for (int depth = 0;
+	     depth < 16 && rbp && !(rbp & 7) && rbp >= rsp && readable(rbp) && readable(rbp + 8);
 	     depth++) {
 		uint64_t ret = ((uint64_t *)rbp)[1];
 		if (!in_text(ret))
@@ -91,11 +108,13 @@ void unik_trap(struct trap_frame *f)
 	kprintf(UNIK_CRASH_LINE_PREFIX "%s (vector %lu) in %s\n", what, f->vector, proc_name);
 	if (f->vector == 14)
 		kprintf(UNIK_CRASH_LINE_PREFIX "%s address %lx (%s, %s)\n",
-			cr2 < PAGE_SIZE ? "NULL pointer dereference at" : "faulting", cr2,
-			f->error & 2 ? "write" : f->error & 16 ? "instruction fetch" : "read",
-			f->error & 1 ? "protection violation" : "not mapped");
-	kprintf(UNIK_CRASH_LINE_PREFIX "rip %lx rsp %lx rbp %lx error %lx cs %lx rflags %lx\n", f->rip,
-		f->rsp, f->rbp, f->error, f->cs, f->rflags);
+		        cr2 < PAGE_SIZE ? "NULL pointer dereference at" : "faulting", cr2,
+		        f->error & 2    ? "write"
+		        : f->error & 16 ? "instruction fetch"
+		                        : "read",
+		        f->error & 1 ? "protection violation" : "not mapped");
+	kprintf(UNIK_CRASH_LINE_PREFIX "rip %lx rsp %lx rbp %lx error %lx cs %lx rflags %lx\n",
+	        f->rip, f->rsp, f->rbp, f->error, f->cs, f->rflags);
 	backtrace(f->rsp, f->rbp);
 	proc_exit(UNIK_EXIT_CRASH);
 }

@@ -25,10 +25,10 @@
 #define UNIK_COM1_PORT 0x3f8
 
 /* Exit: the last console line, then the status is written to isa-debug-exit. */
-#define UNIK_DEBUG_EXIT_PORT   0xf4
-#define UNIK_CONSOLE_PREFIX    "unik: "
-#define UNIK_EXIT_LINE_PREFIX  "unik: exit status "
-#define UNIK_CRASH_LINE_PREFIX "unik: crash: "
+#define UNIK_DEBUG_EXIT_PORT    0xf4
+#define UNIK_CONSOLE_PREFIX     "unik: "
+#define UNIK_EXIT_LINE_PREFIX   "unik: exit status "
+#define UNIK_CRASH_LINE_PREFIX  "unik: crash: "
 #define UNIK_UNSUPPORTED_PREFIX "unik: unsupported syscall "
 
 /* A CPU fault, abort() or a fatal signal ends the guest with this status. */
@@ -36,6 +36,6 @@
 
 /* isa-debug-exit makes QEMU exit with (value << 1) | 1.  Statuses N and N + 128 give the same
  * QEMU exit code, so the console's exit line is authoritative and this is only the fallback. */
-#define UNIK_QEMU_EXIT_CODE(status) ((((status) & 0xff) << 1 | 1) & 0xff)
+#define UNIK_QEMU_EXIT_CODE(status) ((((status)&0xff) << 1 | 1) & 0xff)
 
 #endif
