@@ -16,6 +16,7 @@
 #define FIFO_DEPTH 16
 
 static bool present;
+static char last = '\n'; /* the last byte sent: runtime lines must start on a line of their own */
 
 void console_init(void)
 {
@@ -32,8 +33,9 @@ void console_init(void)
 
 void console_write(const char *buf, size_t len)
 {
-	if (!present)
+	if (!present || !len)
 		return;
+	last = buf[len - 1];
 	while (len) {
 		size_t n = MIN(len, (size_t)FIFO_DEPTH);
 		while (!(inb(COM1 + UART_LSR) & LSR_THRE))
@@ -47,6 +49,12 @@ void console_write(const char *buf, size_t len)
 		buf += n;
 		len -= n;
 	}
+}
+
+void console_start_line(void)
+{
+	if (last != '\n')
+		console_write("\n", 1);
 }
 
 bool console_readable(void)

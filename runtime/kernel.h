@@ -81,6 +81,7 @@ static inline void cpu_relax(void)
 /* console.c: COM1. */
 void console_init(void);
 void console_write(const char *buf, size_t len);
+void console_start_line(void);
 bool console_readable(void);
 size_t console_read(char *buf, size_t len, bool block);
 

@@ -205,6 +205,7 @@ void kprintf(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = k_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	console_start_line();
 	console_write(buf, MIN((size_t)n, sizeof(buf) - 1));
 }
 

@@ -28,7 +28,6 @@ static uint64_t npages, ntotal;
 static uint64_t brk_start, brk_cur;
 static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
 
-static uint64_t pages_alloc_clean(size_t n);
 static uint64_t page_alloc_zeroed(void);
 
 static inline bool bit(const uint64_t *m, uint64_t pfn)
@@ -230,54 +229,118 @@ void mem_init(struct boot_info *bi)
 	brk_start = brk_cur = PAGE_UP((uint64_t)__unik_image_end);
 }
 
-/* Highest-first, so the heap that brk grows upwards from the kernel's end stays free longest. */
-uint64_t pages_alloc(size_t n)
-{
-	uint64_t p = pages_alloc_clean(n);
-	if (p)
-		set_bits(dirty_map, p / PAGE_SIZE, n, true);
-	return p;
-}
+/* --- the page bitmaps, scanned a word (64 pages) at a time --- */
 
-/* One page of zeros, cleared only if it was ever written. */
-static uint64_t page_alloc_zeroed(void)
+/* Bits of word w that fall in [pfn, pfn + n). */
+static uint64_t word_mask(uint64_t w, uint64_t pfn, uint64_t n)
 {
-	uint64_t p = pages_alloc_clean(1);
-	if (p && bit(dirty_map, p / PAGE_SIZE))
-		k_memset((void *)p, 0, PAGE_SIZE);
-	if (p)
-		set_bits(dirty_map, p / PAGE_SIZE, 1, true);
-	return p;
-}
-
-/* Finds and reserves n pages without touching the dirty map (user_take does that). */
-static uint64_t pages_alloc_clean(size_t n)
-{
-	uint64_t run = 0;
-	if (!n)
+	uint64_t lo = MAX(pfn, w * 64), hi = MIN(pfn + n, w * 64 + 64);
+	if (hi <= lo)
 		return 0;
-	for (uint64_t pfn = npages; pfn-- > 0;) {
-		if ((pfn & 63) == 63 && used_map[pfn >> 6] == ~0UL) {
-			run = 0;
-			pfn -= 63;
-			continue;
+	uint64_t len = hi - lo;
+	return (len == 64 ? ~0UL : ((1UL << len) - 1)) << (lo & 63);
+}
+
+static uint64_t busy(bool clean_only, uint64_t w)
+{
+	return clean_only ? used_map[w] | dirty_map[w] : used_map[w];
+}
+
+/* First run of n pages in [lo, hi) whose bits are all clear in used_map (and, with clean_only,
+ * in dirty_map), searching upwards or downwards.  Returns the run's first page, or -1. */
+static int64_t find_run(uint64_t n, uint64_t lo, uint64_t hi, bool down, bool clean_only)
+{
+	uint64_t run = 0, edge = 0;
+	if (!n || hi > npages || lo >= hi || n > hi - lo)
+		return -1;
+	if (!down) {
+		for (uint64_t p = lo; p < hi;) {
+			if (!(p & 63) && p + 64 <= hi) {
+				uint64_t w = busy(clean_only, p >> 6);
+				if (w == 0 || w == ~0UL) {
+					if (w)
+						run = 0;
+					else if (!run)
+						edge = p;
+					run = w ? 0 : run + 64;
+					p += 64;
+					if (run >= n)
+						return (int64_t)edge;
+					continue;
+				}
+			}
+			if (busy(clean_only, p >> 6) >> (p & 63) & 1) {
+				run = 0;
+			} else {
+				if (!run)
+					edge = p;
+				if (++run >= n)
+					return (int64_t)edge;
+			}
+			p++;
 		}
-		if (bit(used_map, pfn)) {
+		return -1;
+	}
+	for (uint64_t p = hi; p > lo;) {
+		if (!(p & 63) && p >= lo + 64) {
+			uint64_t w = busy(clean_only, (p - 64) >> 6);
+			if (w == 0 || w == ~0UL) {
+				if (!w && !run)
+					edge = p;
+				run = w ? 0 : run + 64;
+				p -= 64;
+				if (run >= n)
+					return (int64_t)(edge - n);
+				continue;
+			}
+		}
+		p--;
+		if (busy(clean_only, p >> 6) >> (p & 63) & 1) {
 			run = 0;
-		} else if (++run == n) {
-			set_bits(used_map, pfn, n, true);
-			return pfn * PAGE_SIZE;
+		} else {
+			if (!run)
+				edge = p + 1;
+			if (++run >= n)
+				return (int64_t)(edge - n);
 		}
 	}
-	return 0;
+	return -1;
+}
+
+/* Kernel pages come from the top of RAM down; the process's mmap regions from the bottom up,
+ * so the newest mapping usually has free pages above it and mremap can grow it in place. */
+uint64_t pages_alloc(size_t n)
+{
+	int64_t p = find_run(n, 0, npages, true, false);
+	if (p < 0)
+		return 0;
+	set_bits(used_map, (uint64_t)p, n, true);
+	set_bits(dirty_map, (uint64_t)p, n, true);
+	return (uint64_t)p * PAGE_SIZE;
+}
+
+/* One page of zeros: a page nobody ever wrote if there is one, else one cleared here. */
+static uint64_t page_alloc_zeroed(void)
+{
+	int64_t p = find_run(1, 0, npages, true, true);
+	bool clean = p >= 0;
+	if (!clean)
+		p = find_run(1, 0, npages, true, false);
+	if (p < 0)
+		return 0;
+	set_bits(used_map, (uint64_t)p, 1, true);
+	set_bits(dirty_map, (uint64_t)p, 1, true);
+	if (!clean)
+		k_memset((void *)(p * PAGE_SIZE), 0, PAGE_SIZE);
+	return (uint64_t)p * PAGE_SIZE;
 }
 
 static bool range_free(uint64_t pfn, uint64_t n)
 {
 	if (pfn + n > npages || pfn + n < pfn)
 		return false;
-	for (uint64_t i = 0; i < n; i++)
-		if (bit(used_map, pfn + i))
+	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++)
+		if (used_map[w] & word_mask(w, pfn, n))
 			return false;
 	return true;
 }
@@ -285,7 +348,7 @@ static bool range_free(uint64_t pfn, uint64_t n)
 static bool pages_claim(uint64_t addr, size_t n)
 {
 	uint64_t pfn = addr / PAGE_SIZE;
-	if (!range_free(pfn, n))
+	if (!n || !range_free(pfn, n))
 		return false;
 	set_bits(used_map, pfn, n, true);
 	return true;
@@ -294,10 +357,10 @@ static bool pages_claim(uint64_t addr, size_t n)
 void pages_free(uint64_t addr, size_t n)
 {
 	uint64_t pfn = addr / PAGE_SIZE;
-	for (size_t i = 0; i < n && pfn + i < npages; i++) {
-		if (bit(used_map, pfn + i))
-			set_bits(used_map, pfn + i, 1, false);
-	}
+	if (pfn + n > npages)
+		n = pfn < npages ? npages - pfn : 0;
+	if (n)
+		set_bits(used_map, pfn, n, false);
 }
 
 uint64_t mem_total_bytes(void)
@@ -435,41 +498,53 @@ static void user_take(uint64_t addr, uint64_t n)
 {
 	uint64_t pfn = addr / PAGE_SIZE;
 	set_bits(user_map, pfn, n, true);
-	for (uint64_t i = 0; i < n;) {
-		uint64_t p = pfn + i;
-		if (!(p & 63) && i + 64 <= n && dirty_map[p >> 6] == 0) {
-			dirty_map[p >> 6] = ~0UL;
-			i += 64;
-			continue;
+	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
+		uint64_t m = word_mask(w, pfn, n), d = dirty_map[w] & m;
+		while (d) {
+			int b = __builtin_ctzll(d);
+			k_memset((void *)((w * 64 + (uint64_t)b) * PAGE_SIZE), 0, PAGE_SIZE);
+			d &= d - 1;
 		}
-		if (bit(dirty_map, p))
-			k_memset((void *)(p * PAGE_SIZE), 0, PAGE_SIZE);
-		else
-			dirty_map[p >> 6] |= 1UL << (p & 63);
-		i++;
+		dirty_map[w] |= m;
 	}
 }
 
 static bool user_owns(uint64_t addr, uint64_t n)
 {
 	uint64_t pfn = addr / PAGE_SIZE;
-	if (pfn + n > npages)
+	if (!n || pfn + n > npages || pfn + n < pfn)
 		return false;
-	for (uint64_t i = 0; i < n; i++)
-		if (!bit(user_map, pfn + i))
+	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
+		uint64_t m = word_mask(w, pfn, n);
+		if ((user_map[w] & m) != m)
 			return false;
+	}
 	return true;
 }
 
 static void user_release(uint64_t addr, uint64_t n)
 {
 	uint64_t pfn = addr / PAGE_SIZE;
-	for (uint64_t i = 0; i < n && pfn + i < npages; i++) {
-		if (bit(user_map, pfn + i)) {
-			set_bits(user_map, pfn + i, 1, false);
-			pages_free((pfn + i) * PAGE_SIZE, 1);
-		}
+	if (pfn >= npages || !n)
+		return;
+	n = MIN(n, npages - pfn);
+	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
+		uint64_t mine = user_map[w] & word_mask(w, pfn, n);
+		user_map[w] &= ~mine;
+		used_map[w] &= ~mine;
 	}
+}
+
+/* Where anonymous mappings start: a slice of RAM above the kernel is left for brk. */
+static int64_t user_find(uint64_t n)
+{
+	uint64_t base = brk_start / PAGE_SIZE + ntotal / 8;
+	int64_t p = find_run(n, base, npages, false, true);
+	if (p < 0)
+		p = find_run(n, brk_start / PAGE_SIZE, npages, false, true);
+	if (p < 0)
+		p = find_run(n, brk_start / PAGE_SIZE, npages, false, false);
+	return p;
 }
 
 long sys_brk(uint64_t addr)
@@ -515,9 +590,11 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 		}
 		p = addr;
 	} else {
-		p = pages_alloc_clean(n);
-		if (!p)
+		int64_t f = user_find(n);
+		if (f < 0)
 			return -ENOMEM;
+		p = (uint64_t)f * PAGE_SIZE;
+		set_bits(used_map, (uint64_t)f, n, true);
 		user_take(p, n);
 	}
 	if (!(flags & MAP_ANONYMOUS)) {
@@ -556,12 +633,15 @@ long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, ui
 	}
 	if (!(flags & MREMAP_MAYMOVE))
 		return -ENOMEM;
-	uint64_t p = pages_alloc(nn);
-	if (!p)
+	int64_t f = user_find(nn);
+	if (f < 0)
 		return -ENOMEM;
-	set_bits(user_map, p / PAGE_SIZE, nn, true);
+	uint64_t p = (uint64_t)f * PAGE_SIZE;
+	set_bits(used_map, (uint64_t)f, nn, true);
+	user_take(p + on * PAGE_SIZE, nn - on);
+	set_bits(user_map, (uint64_t)f, on, true);
+	set_bits(dirty_map, (uint64_t)f, on, true);
 	k_memcpy((void *)p, (void *)old, on * PAGE_SIZE);
-	k_memset((void *)(p + on * PAGE_SIZE), 0, (nn - on) * PAGE_SIZE);
 	user_release(old, on);
 	return (long)p;
 }

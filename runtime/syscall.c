@@ -472,9 +472,11 @@ static long unsupported(long nr)
 {
 	if (nr >= 0 && nr < 512 && !(reported[nr / 64] >> (nr % 64) & 1)) {
 		reported[nr / 64] |= 1UL << (nr % 64);
-		const char *name = nr < (long)ARRAY_SIZE(syscall_names) && syscall_names[nr]
-		                       ? syscall_names[nr]
-		                       : "unknown";
+		const char *name = syscall_names, *end = syscall_names + sizeof(syscall_names) - 1;
+		for (long i = 0; i < nr && name < end; i++)
+			name += k_strlen(name) + 1;
+		if (name >= end || !*name)
+			name = "unknown";
 		kprintf(UNIK_UNSUPPORTED_PREFIX "%s (%ld)\n", name, nr);
 	} else if (nr < 0 || nr >= 512) {
 		kprintf(UNIK_UNSUPPORTED_PREFIX "unknown (%ld)\n", nr);
