@@ -39,7 +39,7 @@ UNIKCC_OBJS := $(UNIKCC_SRCS:%.c=$(O)/%.o)
 # Guest code: runtime/ (freestanding, never host headers)
 
 GCC_INC := $(shell $(CC) -print-file-name=include)
-RT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
+RT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os $(if $(RT_DEBUG),-g) -ffreestanding -nostdinc -isystem $(GCC_INC) \
 	-Iinclude -Iruntime -I$(O)/runtime -fno-stack-protector -fno-pic -fno-pie -mno-red-zone \
 	-mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-ffunction-sections -fdata-sections -fno-strict-aliasing -fno-common \

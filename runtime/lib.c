@@ -211,13 +211,11 @@ void kprintf(const char *fmt, ...)
 
 void panic(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[400];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = k_vsnprintf(buf, sizeof(buf), fmt, ap);
+	k_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	kprintf(UNIK_CRASH_LINE_PREFIX "runtime panic: ");
-	console_write(buf, MIN((size_t)n, sizeof(buf) - 1));
-	kprintf("\n");
+	kprintf(UNIK_CRASH_LINE_PREFIX "runtime panic: %s\n", buf);
 	proc_exit(UNIK_EXIT_CRASH);
 }
