@@ -137,6 +137,7 @@ uint64_t clock_realtime_ns(void);
 void clock_sleep_until(uint64_t deadline_ns);
 void clock_timer_irq(void);
 void clock_idle(uint64_t max_ns);
+uint64_t clock_vdso(void);
 
 /* trap.c */
 struct trap_frame {

@@ -158,6 +158,7 @@ static NORETURN void start_process(struct words *argv, struct words *env)
 	    {AT_PLATFORM, platform},
 	    {AT_RANDOM, random},
 	    {AT_EXECFN, argv->n ? argp[0] : 0},
+	    {AT_SYSINFO_EHDR, clock_vdso()},
 	    {AT_NULL, 0},
 	};
 	size_t words = 1 + (size_t)argv->n + 1 + (size_t)env->n + 1 + 2 * ARRAY_SIZE(aux);
