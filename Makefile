@@ -19,7 +19,7 @@ VERSION := 0.1.0
 # ---------------------------------------------------------------------------------------------
 # Host code: lib/ and cmd/
 
-HOST_CFLAGS := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iinclude -Ilib \
+HOST_CFLAGS := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iinclude -Ilib -I. \
 	-DUNIK_VERSION='"$(VERSION)"' -fno-strict-aliasing
 HOST_LDFLAGS :=
 ifneq ($(SAN),)
@@ -34,6 +34,19 @@ LIBUNIK  := $(O)/lib/libunik.a
 
 UNIKCC_SRCS := $(wildcard cmd/unik-cc/*.c)
 UNIKCC_OBJS := $(UNIKCC_SRCS:%.c=$(O)/%.o)
+
+# The core the daemon, the CLI and unik-oci share: compilers, image formats, providers, daemon.
+CORE_SRCS := $(wildcard daemon/*.c compilers/*.c compilers/*/*.c images/*.c images/*/*.c \
+	providers/*.c providers/*/*.c)
+CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
+LIBCORE   := $(O)/libunikcore.a
+CORE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 -lpthread
+
+UNIK_SRCS := $(wildcard cmd/unik/*.c)
+UNIK_OBJS := $(UNIK_SRCS:%.c=$(O)/%.o)
+SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
+SHIM_OBJS := $(SHIM_SRCS:%.c=$(O)/%.o)
+HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(SHIM_SRCS),$(BIN)/unik-shim)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -55,7 +68,7 @@ MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
 # ---------------------------------------------------------------------------------------------
 
-all: $(RT_OUT) $(BIN)/unik-cc
+all: $(RT_OUT) $(HOST_BINS)
 .PHONY: all test bench asan clean format format-check unit-tests test-apps example
 
 $(O)/%.o: %.c
@@ -67,6 +80,18 @@ $(LIBUNIK): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/unik-cc: $(UNIKCC_OBJS) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+
+$(LIBCORE): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/unik: $(UNIK_OBJS) $(LIBCORE) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(UNIK_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
+
+$(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 

@@ -16,6 +16,10 @@ $(UNIT_OBJDIR)/%.o: tests/unit/%.c
 $(O)/tests/unit/test_unikcc_args: $(O)/cmd/unik-cc/args.o
 $(UNIT_OBJDIR)/test_unikcc_args.o: HOST_CFLAGS += -Icmd/unik-cc
 
-$(UNIT_BINS): $(O)/tests/unit/%: $(UNIT_OBJDIR)/%.o $(LIBUNIK)
+# Tests of the core (daemon, compilers, images, providers) link libunikcore as well.
+UNIT_CORE := $(if $(CORE_OBJS),$(LIBCORE))
+
+$(UNIT_BINS): $(O)/tests/unit/%: $(UNIT_OBJDIR)/%.o $(UNIT_CORE) $(LIBUNIK)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBUNIK) $(HOST_LIBS) -lcmocka
+	$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_CORE) $(LIBUNIK) \
+		$(if $(UNIT_CORE),$(CORE_LIBS),$(HOST_LIBS)) -lcmocka
