@@ -35,18 +35,11 @@ _unik_pvh_entry:
 _unik_entry32:
 	cli
 	cld
-	mov %eax, %ebp
-	mov %ebx, %esi
-
-	/* Loaders differ in whether they clear .bss; clear it ourselves. */
-	mov $__unik_bss_start, %edi
-	mov $__unik_bss_end, %ecx
-	sub %edi, %ecx
-	xor %eax, %eax
-	rep stosb
-
-	mov %ebp, boot_magic
-	mov %esi, boot_info
+	/* .bss is not cleared here: ELF loaders (PVH, multiboot2) zero-fill past the file size and
+	 * multiboot v1 loaders zero up to bss_end_addr, as their specifications require.  Clearing
+	 * it again costs tens of milliseconds where ring 0 is emulated. */
+	mov %eax, boot_magic
+	mov %ebx, boot_info
 	mov $unik_boot_stack_top, %esp
 
 	/* pml4[0] -> pdpt, pdpt[0] -> pd, pd[0] -> boot_pt (4 KiB pages, prebuilt, page 0 left

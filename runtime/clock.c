@@ -118,11 +118,17 @@ static uint64_t calibrate_tsc_hz(void)
 	return (t1 - t0) * 1193182 / ticks;
 }
 
+static uint64_t calibrate_r0(uint64_t u0, uint64_t u1, uint64_t u2)
+{
+	(void)u0, (void)u1, (void)u2;
+	return calibrate_tsc_hz();
+}
+
 static void tsc_calibrate(void)
 {
 	if (tsc_calibrated)
 		return;
-	uint64_t hz = calibrate_tsc_hz();
+	uint64_t hz = ring0(calibrate_r0, 0, 0, 0);
 	tsc_mult = ((uint64_t)1000000000 << 32) / hz;
 	tsc_calibrated = true;
 }
@@ -191,12 +197,18 @@ static int64_t rtc_read_ns(void)
 	return secs * 1000000000LL;
 }
 
+static uint64_t rtc_r0(uint64_t u0, uint64_t u1, uint64_t u2)
+{
+	(void)u0, (void)u1, (void)u2;
+	return (uint64_t)rtc_read_ns();
+}
+
 void clock_init(void)
 {
 	tsc_base = rdtsc();
 	if (kvm_clock_available()) {
-		wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvti | 1);
-		wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)&pvwall);
+		cpu_wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvti | 1);
+		cpu_wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)&pvwall);
 		use_pvclock = true;
 		/* The wall clock KVM reports is the time at which system_time was zero. */
 		wall_base_ns = (int64_t)pvwall.sec * 1000000000LL + pvwall.nsec;
@@ -206,7 +218,7 @@ void clock_init(void)
 uint64_t clock_realtime_ns(void)
 {
 	if (wall_base_ns < 0) {
-		int64_t rtc = rtc_read_ns();
+		int64_t rtc = (int64_t)ring0(rtc_r0, 0, 0, 0);
 		uint64_t mono = clock_monotonic_ns();
 		wall_base_ns = rtc < 0 ? 0 : rtc - (int64_t)mono;
 	}
@@ -241,9 +253,10 @@ void clock_timer_irq(void)
 	*lapic(LAPIC_EOI) = 0;
 }
 
-/* Halt until the deadline, or until max_ns have passed, whichever is first. */
-static void halt_for(uint64_t ns)
+/* Halt until the deadline, or until max_ns have passed, whichever is first.  Ring 0. */
+static uint64_t halt_r0(uint64_t ns, uint64_t u1, uint64_t u2)
 {
+	(void)u1, (void)u2;
 	lapic_timer_init();
 	if (ns > 1000000000)
 		ns = 1000000000; /* callers loop; this keeps ns * lapic_hz within 64 bits */
@@ -256,6 +269,12 @@ static void halt_for(uint64_t ns)
 	/* sti's one-instruction shadow makes "sti; hlt" race-free against the interrupt. */
 	__asm__ volatile("sti; hlt; cli" ::: "memory");
 	*lapic(LAPIC_TIMER_INIT) = 0;
+	return 0;
+}
+
+static void halt_for(uint64_t ns)
+{
+	ring0(halt_r0, ns, 0, 0);
 }
 
 void clock_sleep_until(uint64_t deadline_ns)

@@ -31,11 +31,11 @@ void console_init(void)
 	present = inb(COM1 + UART_LSR) != 0xff;
 }
 
-void console_write(const char *buf, size_t len)
+static uint64_t console_write_r0(uint64_t b, uint64_t l, uint64_t unused)
 {
-	if (!present || !len)
-		return;
-	last = buf[len - 1];
+	const char *buf = (const char *)b;
+	size_t len = l;
+	(void)unused;
 	while (len) {
 		size_t n = MIN(len, (size_t)FIFO_DEPTH);
 		while (!(inb(COM1 + UART_LSR) & LSR_THRE))
@@ -49,6 +49,15 @@ void console_write(const char *buf, size_t len)
 		buf += n;
 		len -= n;
 	}
+	return 0;
+}
+
+void console_write(const char *buf, size_t len)
+{
+	if (!present || !len)
+		return;
+	last = buf[len - 1];
+	ring0(console_write_r0, (uint64_t)buf, len, 0);
 }
 
 void console_start_line(void)
@@ -57,20 +66,34 @@ void console_start_line(void)
 		console_write("\n", 1);
 }
 
+static uint64_t lsr_r0(uint64_t u0, uint64_t u1, uint64_t u2)
+{
+	(void)u0, (void)u1, (void)u2;
+	return inb(COM1 + UART_LSR);
+}
+
 bool console_readable(void)
 {
-	return present && (inb(COM1 + UART_LSR) & LSR_DR);
+	return present && (ring0(lsr_r0, 0, 0, 0) & LSR_DR);
+}
+
+static uint64_t console_read_r0(uint64_t b, uint64_t len, uint64_t unused)
+{
+	char *buf = (char *)b;
+	size_t n = 0;
+	(void)unused;
+	while (n < len && (inb(COM1 + UART_LSR) & LSR_DR))
+		buf[n++] = (char)inb(COM1 + UART_RBR);
+	return n;
 }
 
 /* Reads what has arrived; when blocking, waits (halting between checks) for the first byte. */
 size_t console_read(char *buf, size_t len, bool block)
 {
-	size_t n = 0;
 	if (!present || !len)
 		return 0;
 	for (;;) {
-		while (n < len && (inb(COM1 + UART_LSR) & LSR_DR))
-			buf[n++] = (char)inb(COM1 + UART_RBR);
+		size_t n = ring0(console_read_r0, (uint64_t)buf, len, 0);
 		if (n || !block)
 			return n;
 		clock_idle(1000000);

@@ -36,6 +36,7 @@ static uint64_t gdt[7] __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 static uint8_t ist_fault[ISTACK_SIZE] __attribute__((aligned(16)));
 static uint8_t ist_double[ISTACK_SIZE] __attribute__((aligned(16)));
+static uint8_t ist_ring0[ISTACK_SIZE] __attribute__((aligned(16)));
 static uint32_t hwcap;
 static bool rdrand, fsgsbase;
 
@@ -53,6 +54,7 @@ static void gdt_init(void)
 	tss.rsp[0] = (uint64_t)unik_boot_stack_top;
 	tss.ist[0] = (uint64_t)(ist_fault + sizeof(ist_fault));
 	tss.ist[1] = (uint64_t)(ist_double + sizeof(ist_double));
+	tss.ist[2] = (uint64_t)(ist_ring0 + sizeof(ist_ring0));
 	tss.iomap_base = sizeof(tss);
 	struct desc_ptr p = {sizeof(gdt) - 1, (uint64_t)gdt};
 	__asm__ volatile("lgdt %0\n\t"
@@ -89,11 +91,10 @@ static void idt_init(void)
 		idt[i].off_hi = h >> 32;
 		idt[i].zero = 0;
 	}
-	/* Invalid opcode doubles as the system-call gate under PVM (entry.S).  It runs on the
-	 * kernel stack (TSS rsp0) rather than an IST stack, so faults taken while serving a call
-	 * cannot overwrite it. */
+	/* Invalid opcode doubles as the door of ring0() (entry.S), on a stack of its own: kernel
+	 * code running in ring 3 uses the kernel stack, which a fault must not overwrite. */
 	uint64_t g = (uint64_t)unik_ud_entry;
-	idt[6] = (struct idt_entry){g & 0xffff, 0x08, 0, 0x8e, (g >> 16) & 0xffff, g >> 32, 0};
+	idt[6] = (struct idt_entry){g & 0xffff, 0x08, 3, 0x8e, (g >> 16) & 0xffff, g >> 32, 0};
 	struct desc_ptr p = {sizeof(idt) - 1, (uint64_t)idt};
 	__asm__ volatile("lidt %0" : : "m"(p));
 }
@@ -175,16 +176,72 @@ void cpu_set_fs_base(uint64_t v)
 	if (fsgsbase)
 		__asm__ volatile("wrfsbase %0" : : "r"(v));
 	else
-		wrmsr(0xc0000100, v);
+		cpu_wrmsr(0xc0000100, v);
 }
 
 uint64_t cpu_get_fs_base(void)
 {
 	uint64_t v;
 	if (!fsgsbase)
-		return rdmsr(0xc0000100);
+		return cpu_rdmsr(0xc0000100);
 	__asm__ volatile("rdfsbase %0" : "=r"(v));
 	return v;
+}
+
+bool cpu_in_ring0(void)
+{
+	uint16_t cs;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	return !(cs & 3);
+}
+
+extern uint64_t unik_ring0_call(ring0_fn fn, uint64_t a, uint64_t b, uint64_t c);
+
+uint64_t ring0(ring0_fn fn, uint64_t a, uint64_t b, uint64_t c)
+{
+	return cpu_in_ring0() ? fn(a, b, c) : unik_ring0_call(fn, a, b, c);
+}
+
+static uint64_t wrmsr_r0(uint64_t msr, uint64_t v, uint64_t unused)
+{
+	(void)unused;
+	wrmsr((uint32_t)msr, v);
+	return 0;
+}
+
+static uint64_t rdmsr_r0(uint64_t msr, uint64_t u1, uint64_t u2)
+{
+	(void)u1, (void)u2;
+	return rdmsr((uint32_t)msr);
+}
+
+void cpu_wrmsr(uint32_t msr, uint64_t v)
+{
+	ring0(wrmsr_r0, msr, v, 0);
+}
+
+uint64_t cpu_rdmsr(uint32_t msr)
+{
+	return ring0(rdmsr_r0, msr, 0, 0);
+}
+
+/* Leaves ring 0 for good, continuing in fn on the current stack: after the privileged set-up,
+ * the runtime's own work runs in ring 3 like the application's (see entry.S for why). */
+void cpu_drop_to_ring3(void (*fn)(void))
+{
+	__asm__ volatile("mov %%rsp, %%rax\n\t"
+	                 "and $-16, %%rax\n\t"
+	                 "sub $8, %%rax\n\t"
+	                 "pushq $0x1b\n\t"
+	                 "pushq %%rax\n\t"
+	                 "pushq $0x002\n\t"
+	                 "pushq $0x23\n\t"
+	                 "pushq %0\n\t"
+	                 "iretq"
+	                 :
+	                 : "r"(fn)
+	                 : "rax", "memory");
+	__builtin_unreachable();
 }
 
 uint32_t cpu_hwcap(void)

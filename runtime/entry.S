@@ -1,5 +1,6 @@
-/* The ways into the kernel from the application (ring 3): the syscall instruction, and the
- * CPU's exception and interrupt vectors (all on IST stacks, see cpu.c). */
+/* The ways into the kernel: the syscall instruction, the CPU's exception and interrupt vectors
+ * (all on IST stacks, see cpu.c), and ring0() for privileged work from kernel code that runs in
+ * ring 3. */
 #include "boot.h"
 
 	.text
@@ -8,43 +9,16 @@
 	/* syscall: rax = number, rdi rsi rdx r10 r8 r9 = arguments, rcx = return address,
 	 * r11 = saved rflags; FMASK has cleared IF.  The registers are saved as a struct
 	 * syscall_frame (kernel.h) that the C side may rewrite, which is how signal handlers are
-	 * entered and left.  Everything but rax, rcx and r11 is preserved, as on Linux. */
-	.globl unik_syscall_entry, unik_syscall_efault, unik_syscall_gate
+	 * entered and left.  Everything but rax, rcx and r11 is preserved, as on Linux.
+	 *
+	 * On hardware, syscall lands here in ring 0.  PVM-style nested hypervisors land here still
+	 * in ring 3, where they would emulate every ring-0 instruction anyway: the handler then
+	 * simply runs in ring 3, natively, and reaches ring 0 through ring0() only for the
+	 * privileged steps (port I/O, halting, MSRs). */
+	.globl unik_syscall_entry, unik_syscall_efault
 unik_syscall_entry:
-	/* On hardware, syscall lands here in ring 0.  PVM-style nested hypervisors land here
-	 * still in ring 3, and deliver no software interrupt either; an invalid opcode at a known
-	 * address does reach our IDT, in ring 0 on the kernel stack, so that is the way in. */
-	mov %rax, syscall_scratch(%rip)
-	mov %cs, %eax
-	test $3, %al
-	mov syscall_scratch(%rip), %rax
-	jnz 1f
 	mov %rsp, unik_user_rsp(%rip)
 	lea unik_boot_stack_top(%rip), %rsp
-	jmp syscall_common
-1:
-syscall_ud2:
-	ud2
-
-	/* Vector 6 (no IST: from ring 3 it runs on the kernel stack, TSS rsp0).  The syscall
-	 * stub's ud2 is a system call; any other is an invalid opcode. */
-	.globl unik_ud_entry
-unik_ud_entry:
-	cmpq $syscall_ud2, (%rsp)
-	je unik_syscall_gate
-	push $0
-	push $6
-	jmp trap_common
-
-	/* The hardware pushed rip, cs, rflags, rsp, ss on the kernel stack.  The real return
-	 * address and flags are in rcx and r11, as for syscall. */
-unik_syscall_gate:
-	push %rax
-	mov 32(%rsp), %rax
-	mov %rax, unik_user_rsp(%rip)
-	pop %rax
-	add $40, %rsp
-syscall_common:
 	push %rcx
 	push %r11
 	push %r9
@@ -54,6 +28,9 @@ syscall_common:
 	push %rsi
 	push %rdi
 	push %rax
+	mov %cs, %eax
+	and $3, %eax
+	mov %eax, syscall_ring(%rip)
 	mov %rsp, %rdi
 	sub $8, %rsp
 	mov %rsp, unik_syscall_sp(%rip)
@@ -70,18 +47,51 @@ syscall_return:
 	pop %r9
 	pop %r11
 	pop %rcx
-	/* iretq rather than sysretq: PVM-style nested hypervisors refuse sysret from a guest. */
+	cmpl $0, syscall_ring(%rip)
+	jne 1f
+	/* From ring 0: iretq rather than sysretq, which PVM-style hypervisors refuse. */
 	push $0x1b
 	push unik_user_rsp(%rip)
 	push %r11
 	push $0x23
 	push %rcx
 	iretq
+1:	push %r11
+	popfq
+	mov unik_user_rsp(%rip), %rsp
+	jmp *%rcx
 
 	/* A fault inside a system call on a bad user pointer resumes here (trap.c). */
 unik_syscall_efault:
 	mov $-EFAULT_NUM, %rax
 	jmp syscall_return
+
+	/* uint64_t unik_ring0_call(fn, a, b, c): from ring 3, run fn(a, b, c) in ring 0.  The
+	 * invalid opcode at a known address is the door (vector 6, its own IST stack): PVM-style
+	 * hypervisors deliver exceptions to the guest's IDT but neither software interrupts nor a
+	 * privilege change for syscall. */
+	.globl unik_ring0_call
+unik_ring0_call:
+unik_ring0_ud2:
+	ud2
+	ret
+
+	.globl unik_ud_entry
+unik_ud_entry:
+	cmpq $unik_ring0_ud2, (%rsp)
+	jne 1f
+	mov %rdi, %rax
+	mov %rsi, %rdi
+	mov %rdx, %rsi
+	mov %rcx, %rdx
+	sub $8, %rsp
+	call *%rax
+	add $8, %rsp
+	addq $2, (%rsp)
+	iretq
+1:	push $0
+	push $6
+	jmp trap_common
 
 	/* Enter the application in ring 3: rdi = entry point, rsi = initial stack pointer. */
 	.globl unik_enter_user
@@ -168,6 +178,7 @@ trap_common:
 unik_user_rsp:	.quad 0
 unik_syscall_sp:	.quad 0
 in_syscall:	.long 0
-syscall_scratch:	.quad 0
+	.globl syscall_ring
+syscall_ring:	.long 0
 
 	.section .note.GNU-stack, "", @progbits

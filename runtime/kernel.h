@@ -89,6 +89,13 @@ size_t console_read(char *buf, size_t len, bool block);
 void cpu_init(void);
 void cpu_enable_syscalls(void);
 uint32_t cpu_hwcap(void);
+/* Privileged work from code that may run in ring 3 (see entry.S): fn runs in ring 0. */
+typedef uint64_t (*ring0_fn)(uint64_t, uint64_t, uint64_t);
+uint64_t ring0(ring0_fn fn, uint64_t a, uint64_t b, uint64_t c);
+bool cpu_in_ring0(void);
+void cpu_wrmsr(uint32_t msr, uint64_t v);
+uint64_t cpu_rdmsr(uint32_t msr);
+NORETURN void cpu_drop_to_ring3(void (*fn)(void));
 void cpu_set_fs_base(uint64_t v);
 uint64_t cpu_get_fs_base(void);
 bool cpu_has_rdrand(void);
@@ -162,7 +169,7 @@ long unik_syscall(struct syscall_frame *f);
 extern uint64_t unik_user_rsp;
 NORETURN void proc_exit(int status);
 void random_bytes(void *buf, size_t n);
-extern int in_syscall;
+extern int in_syscall, syscall_ring;
 extern uint64_t unik_syscall_sp;
 extern char unik_syscall_efault[];
 

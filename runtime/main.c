@@ -175,15 +175,16 @@ static NORETURN void start_process(struct words *argv, struct words *env)
 	kfree(argp);
 
 	fs_clock_ready = true;
-	cpu_enable_syscalls();
 	unik_enter_user(_start, sp);
 }
 
-void kmain(uint32_t magic, uint32_t info)
+static uint32_t boot_magic_value, boot_info_value;
+
+/* Everything after the privileged set-up runs in ring 3, natively even where a hypervisor
+ * emulates ring 0; the few privileged steps go through ring0(). */
+static NORETURN void kmain_ring3(void)
 {
-	console_init();
-	cpu_init();
-	boot_parse(magic, info, &bi);
+	boot_parse(boot_magic_value, boot_info_value, &bi);
 	mem_init(&bi);
 	clock_init();
 	fs_init();
@@ -210,4 +211,14 @@ void kmain(uint32_t magic, uint32_t info)
 			slash = c + 1;
 	proc_name = slash;
 	start_process(&argv, &env);
+}
+
+void kmain(uint32_t magic, uint32_t info)
+{
+	console_init();
+	cpu_init();
+	cpu_enable_syscalls();
+	boot_magic_value = magic;
+	boot_info_value = info;
+	cpu_drop_to_ring3(kmain_ring3);
 }

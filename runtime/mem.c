@@ -107,11 +107,6 @@ static uint64_t *table_next(uint64_t *table, unsigned idx)
 	return (uint64_t *)(table[idx] & PTE_ADDR);
 }
 
-static void tlb_flush_page(uint64_t va)
-{
-	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
-}
-
 int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags)
 {
 	uint64_t *pdpt = table_next(boot_pml4, (va >> 39) & 511);
@@ -119,8 +114,8 @@ int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags)
 	uint64_t *pt = pd ? table_next(pd, (va >> 21) & 511) : NULL;
 	if (!pt)
 		return -ENOMEM;
+	/* Only ever called for pages that were not present, which no TLB caches: no flush. */
 	pt[(va >> 12) & 511] = pa | flags | PTE_P | PTE_U;
-	tlb_flush_page(va);
 	return 0;
 }
 
@@ -149,6 +144,13 @@ bool user_range_ok(const void *p, size_t n)
 	return true;
 }
 
+static uint64_t tlb_flush_r0(uint64_t u0, uint64_t u1, uint64_t u2)
+{
+	(void)u0, (void)u1, (void)u2;
+	__asm__ volatile("mov %%cr3, %%rax\n\tmov %%rax, %%cr3" ::: "rax", "memory");
+	return 0;
+}
+
 static void map_range_2m(uint64_t *pdpt, uint64_t start, uint64_t end, struct boot_info *bi)
 {
 	for (uint64_t a = start & ~(MIB2 - 1); a < end && a < (512 * GIB); a += MIB2) {
@@ -174,7 +176,7 @@ static void map_identity(struct boot_info *bi, uint64_t top)
 		map_range_2m(pdpt, bi->ram[i].start, bi->ram[i].end, bi);
 	for (int i = 0; i < bi->nreserved; i++)
 		map_range_2m(pdpt, bi->reserved[i].start, bi->reserved[i].end, bi);
-	lapic_base = rdmsr(0x1b) & PTE_ADDR;
+	lapic_base = cpu_rdmsr(0x1b) & PTE_ADDR;
 	uint64_t lg = lapic_base / GIB;
 	if (lg < 512) {
 		if (!(pdpt[lg] & PTE_P))
@@ -185,7 +187,7 @@ static void map_identity(struct boot_info *bi, uint64_t top)
 			pd[idx] =
 			    (lapic_base & ~(MIB2 - 1)) | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT;
 	}
-	__asm__ volatile("mov %%cr3, %%rax\n\tmov %%rax, %%cr3" ::: "rax", "memory");
+	ring0(tlb_flush_r0, 0, 0, 0);
 }
 
 void mem_init(struct boot_info *bi)

@@ -6,10 +6,9 @@
 
 /* --- exit --- */
 
-NORETURN void proc_exit(int status)
+static uint64_t exit_r0(uint64_t status, uint64_t u1, uint64_t u2)
 {
-	status &= 0xff;
-	kprintf(UNIK_EXIT_LINE_PREFIX "%d\n", status);
+	(void)u1, (void)u2;
 	outb(UNIK_DEBUG_EXIT_PORT, (uint8_t)status);
 	/* No isa-debug-exit: try ACPI soft-off (QEMU pc/q35), then the keyboard controller's reset
 	 * (Firecracker ends the VM on it), then a triple fault. */
@@ -22,6 +21,15 @@ NORETURN void proc_exit(int status)
 	__asm__ volatile("lidt %0; int3" : : "m"(none));
 	for (;;)
 		__asm__ volatile("cli; hlt");
+	return 0;
+}
+
+NORETURN void proc_exit(int status)
+{
+	status &= 0xff;
+	kprintf(UNIK_EXIT_LINE_PREFIX "%d\n", status);
+	ring0(exit_r0, (uint64_t)status, 0, 0);
+	__builtin_unreachable();
 }
 
 /* --- randomness: RDRAND where the CPU has it, else a generator seeded from the TSC --- */
@@ -454,10 +462,10 @@ static long sys_arch_prctl(long code, uint64_t addr)
 	case ARCH_SET_GS:
 		if (addr >= (1UL << 47))
 			return -EPERM;
-		wrmsr(0xc0000102, addr); /* KERNEL_GS_BASE: what swapgs would hand to ring 3 */
+		cpu_wrmsr(0xc0000102, addr); /* KERNEL_GS_BASE: what swapgs would hand to ring 3 */
 		return 0;
 	case ARCH_GET_GS:
-		*(uint64_t *)addr = rdmsr(0xc0000102);
+		*(uint64_t *)addr = cpu_rdmsr(0xc0000102);
 		return 0;
 	default:
 		return -EINVAL;

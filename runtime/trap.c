@@ -93,9 +93,14 @@ void unik_trap(struct trap_frame *f)
 		if (mem_handle_fault(cr2))
 			return;
 		/* A bad pointer passed to a system call fails the call, as on Linux. */
-		if (in_syscall && (f->cs & 3) == 0) {
+		if (in_syscall) {
+			/* The call may have been served in ring 3 and faulted in ring 0 inside
+			 * ring0(): resume in the ring the call runs in, interrupts off. */
 			f->rip = (uint64_t)unik_syscall_efault;
 			f->rsp = unik_syscall_sp;
+			f->cs = syscall_ring ? 0x23 : 0x08;
+			f->ss = syscall_ring ? 0x1b : 0x10;
+			f->rflags = 0x002;
 			in_syscall = 0;
 			return;
 		}
