@@ -1,0 +1,20 @@
+# Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
+# the floor stub and reports boot time ratio, image size and the least memory hello runs in.
+
+BENCH_DIR := $(O)/bench
+
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello
+	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
+		--json $(BENCH_DIR)/results.json $(BENCH_ARGS)
+
+# The floor: a 32-bit multiboot v1 stub that prints one line and exits.
+$(BENCH_DIR)/floor.elf: bench/floor/floor.S
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,-Ttext=0x100000 -Wl,--build-id=none -o $@ $<
+
+$(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o $(O)/runtime/mb1.o \
+		$(O)/runtime/unik.ld
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -o $@ $< || { rm -f $@; exit 1; }
+
+.PHONY: bench

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""unik's benchmarks: boot-to-exit time of examples/hello against the floor stub (a multiboot
+kernel that does nothing but print and exit) under the same QEMU flags, the size of the hello
+image, and the least guest memory it runs in.  Reports; fails only if hello does not run."""
+
+import argparse
+import json
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'lib'))
+
+from qemu import qemu_command, kvm_usable  # noqa: E402
+
+TARGETS = {
+    'boot_ratio': (1.5, 1.2),
+    'size_kib': (128, 64),
+    'min_mem_mib': (4, 4),
+}
+
+
+def run_once(kernel, accel, mem, cmdline, timeout=30):
+    """Boot once; returns (seconds, qemu exit code, console text)."""
+    with tempfile.NamedTemporaryFile(prefix='unik-bench-', suffix='.log', delete=False) as f:
+        console = f.name
+    try:
+        cmd = qemu_command(kernel, cmdline, accel, 'microvm', mem, None, console)
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+        dt = time.perf_counter() - t0
+        with open(console, 'rb') as f:
+            text = f.read().decode('utf-8', 'replace').replace('\r\n', '\n')
+        return dt, rc, text
+    finally:
+        os.unlink(console)
+
+
+def loadable_bytes(path):
+    """Bytes of the file that PT_LOAD segments cover (what a loader copies), and the memory
+    they take (with .bss)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    phoff, = struct.unpack_from('<Q', data, 0x20)
+    phentsize, phnum = struct.unpack_from('<HH', data, 0x36)
+    filesz = memsz = 0
+    for i in range(phnum):
+        p_type, _, _, _, _, p_filesz, p_memsz = struct.unpack_from('<IIQQQQQ', data,
+                                                                    phoff + i * phentsize)
+        if p_type == 1:
+            filesz += p_filesz
+            memsz += p_memsz
+    return filesz, memsz
+
+
+def stripped_bytes(path):
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, 'stripped')
+        try:
+            subprocess.run(['strip', '-o', out, path], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return os.path.getsize(out)
+
+
+def hello_ok(rc, text):
+    return rc == 1 and text.rstrip('\n').endswith('unik: exit status 0') and 'Hello' in text
+
+
+def floor_ok(rc, text):
+    return rc == 1 and text == 'floor\n'
+
+
+def fmt_target(key, value, unit, lower_is_better=True):
+    target, aim = TARGETS[key]
+    if value is None:
+        verdict = 'n/a'
+    elif value <= aim:
+        verdict = 'meets aim'
+    elif value <= target:
+        verdict = 'meets target'
+    else:
+        verdict = 'MISSES target'
+    return '<= %s%s (aim <= %s%s): %s' % (target, unit, aim, unit, verdict)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--hello', required=True)
+    ap.add_argument('--floor', required=True)
+    ap.add_argument('--json', required=True)
+    ap.add_argument('--runs', type=int, default=int(os.environ.get('BENCH_RUNS', 15)))
+    ap.add_argument('--mem', default='128M', help='guest memory for the timing runs')
+    ap.add_argument('--accel', choices=['kvm', 'tcg'], help='default: kvm when usable')
+    args = ap.parse_args()
+
+    accel = args.accel or ('kvm' if kvm_usable() is None else 'tcg')
+    cmdline = 'hello bench'
+
+    # Does it run at all?
+    dt, rc, text = run_once(args.hello, accel, args.mem, cmdline)
+    if not hello_ok(rc, text):
+        print('bench: hello does not run (qemu exit %s); console:\n%s' % (rc, text[-2000:]))
+        return 1
+    dt, rc, text = run_once(args.floor, accel, args.mem, '')
+    if not floor_ok(rc, text):
+        print('bench: the floor stub does not run (qemu exit %s); console: %r' % (rc, text))
+        return 1
+
+    # Boot to exit, interleaved so that drift in the machine hits both alike.
+    hello_t, floor_t, ratios = [], [], []
+    for i in range(args.runs):
+        order = [('floor', args.floor, ''), ('hello', args.hello, cmdline)]
+        if i % 2:
+            order.reverse()
+        got = {}
+        for name, kernel, cl in order:
+            dt, rc, text = run_once(kernel, accel, args.mem, cl)
+            ok = hello_ok(rc, text) if name == 'hello' else floor_ok(rc, text)
+            if not ok:
+                print('bench: run %d of %s failed (qemu exit %s): %r' % (i, name, rc, text[-500:]))
+                return 1
+            got[name] = dt
+        hello_t.append(got['hello'])
+        floor_t.append(got['floor'])
+        ratios.append(got['hello'] / got['floor'])
+    med_hello = statistics.median(hello_t)
+    med_floor = statistics.median(floor_t)
+    med_ratio = statistics.median(ratios)
+
+    # Size.
+    size = os.path.getsize(args.hello)
+    size_kib = size / 1024
+    load_file, load_mem = loadable_bytes(args.hello)
+    stripped = stripped_bytes(args.hello)
+
+    # The least memory (MiB) hello runs in: bisect, checking the bound first.
+    def runs_in(m):
+        _, rc, text = run_once(args.hello, accel, '%dM' % m, cmdline, timeout=20)
+        return hello_ok(rc, text)
+
+    probes = {}
+    lo, hi = 1, 64
+    if not runs_in(hi):
+        min_mem = None
+    else:
+        probes[hi] = True
+        if runs_in(lo):
+            hi = lo
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            probes[mid] = runs_in(mid)
+            if probes[mid]:
+                hi = mid
+            else:
+                lo = mid
+        min_mem = hi
+
+    res = {
+        'accel': accel,
+        'machine': 'microvm',
+        'mem': args.mem,
+        'runs': args.runs,
+        'boot': {
+            'hello_median_s': med_hello,
+            'floor_median_s': med_floor,
+            'median_ratio': med_ratio,
+            'hello_s': hello_t,
+            'floor_s': floor_t,
+            'target_ratio': TARGETS['boot_ratio'][0],
+            'aim_ratio': TARGETS['boot_ratio'][1],
+        },
+        'size': {'bytes': size, 'kib': size_kib, 'target_kib': TARGETS['size_kib'][0],
+                 'aim_kib': TARGETS['size_kib'][1], 'stripped_bytes': stripped,
+                 'loaded_file_bytes': load_file, 'loaded_memory_bytes': load_mem},
+        'min_mem': {'mib': min_mem, 'target_mib': TARGETS['min_mem_mib'][0],
+                    'probes': {str(k): v for k, v in sorted(probes.items())}},
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, 'w') as f:
+        json.dump(res, f, indent=2)
+
+    print('unik bench (%s, microvm, -m %s, %d interleaved runs each)' % (accel, args.mem,
+                                                                         args.runs))
+    print('%-28s %14s   %s' % ('measure', 'value', 'target'))
+    print('-' * 90)
+    print('%-28s %10.1f ms' % ('floor boot-to-exit (median)', med_floor * 1000))
+    print('%-28s %10.1f ms' % ('hello boot-to-exit (median)', med_hello * 1000))
+    print('%-28s %10.2f x    %s' % ('hello / floor (median ratio)', med_ratio,
+                                  fmt_target('boot_ratio', med_ratio, 'x')))
+    print('%-28s %10.1f KiB   %s' % ('hello ELF size', size_kib,
+                                       fmt_target('size_kib', size_kib, ' KiB')))
+    print('%-28s %10.1f KiB' % ('  stripped', stripped / 1024 if stripped else float('nan')))
+    print('%-28s %10.1f KiB   (%.1f KiB in memory with .bss)'
+          % ('  loaded (PT_LOAD bytes)', load_file / 1024, load_mem / 1024))
+    print('%-28s %14s   %s' % ('least memory hello runs in',
+                               '%d MiB' % min_mem if min_mem else '> 64 MiB ',
+                               fmt_target('min_mem_mib', min_mem, ' MiB')))
+    print('results: %s' % args.json)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

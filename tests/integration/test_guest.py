@@ -1,0 +1,504 @@
+"""Guest ABI v1 end to end: real boots of the programs in tests/apps/ under microvm (PVH), each
+under KVM and TCG, asserting on the console output and the exit status."""
+
+import os
+import re
+import time
+
+from harness import Failure, Skip, accels, timeout, fail, check_equal, out_dir, REPO
+from qemu import boot
+from apps import app, run_native, make_cpio, APPS_SRC
+
+
+def native_agrees(name, args, expected_app, expected_status, env=None, argv0=None):
+    """Run the musl-gcc build under a pty and check it agrees with what the test expects of
+    the guest, so that the expectation itself is Linux's behaviour.  Silently nothing when no
+    native build exists (the guest assertions still run)."""
+    path = os.path.join(os.path.dirname(app(name)), name + '.native')
+    if not os.path.exists(path):
+        return
+    got, status = run_native(path, args, env=env or {}, argv0=argv0)
+    if got != expected_app or status != expected_status:
+        fail('the native run of %s disagrees with the expectation (status %d, want %d)'
+             % (name, status, expected_status), 'native output:\n%s\nexpected:\n%s'
+             % (got, expected_app))
+
+
+def app_text(r):
+    """The application output with the single newline the runtime may add before its exit line
+    after an unterminated line taken into account: returns it as written."""
+    return r.app
+
+
+def args_expectation(argv, env):
+    out = 'argc=%d\n' % len(argv)
+    out += ''.join('argv[%d]=<%s>\n' % (i, a) for i, a in enumerate(argv))
+    out += ''.join('env <%s>\n' % e for e in sorted(env))
+    home = [e.split('=', 1)[1] for e in env if e.startswith('HOME=')]
+    out += 'getenv(HOME)=<%s>\n' % (home[0] if home else '(null)')
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+@accels
+def test_hello(accel):
+    r = boot(app('hello'), 'hello world', accel=accel)
+    r.expect_status(0).expect_app('hello from unik\nargv[0]=<hello>\nargv[1]=<world>\n')
+    native_agrees('hello', ['world'], r.app, 0, argv0='hello')
+
+
+@accels
+def test_argv_quoting(accel):
+    cmdline = ('args  plain   \'single quoted\' "double quoted" "esc \\"q\\" \\\\ back" \'\' "" '
+               '"it\'s" \'say "hi"\' con\'cat\'"enated" \'  lead trail  \' last')
+    argv = ['args', 'plain', 'single quoted', 'double quoted', 'esc "q" \\ back', '', '',
+            "it's", 'say "hi"', 'concatenated', '  lead trail  ', 'last']
+    r = boot(app('args'), cmdline, accel=accel)
+    want = args_expectation(argv, [])
+    r.expect_status(0).expect_app(want)
+    native_agrees('args', argv[1:], want, 0, argv0='args')
+
+
+@accels
+def test_env_from_boot_line(accel):
+    cmdline = 'FOO=bar EMPTY= GREETING="hello world" HOME=/root args x Y=1'
+    env = ['FOO=bar', 'EMPTY=', 'GREETING=hello world', 'HOME=/root']
+    r = boot(app('args'), cmdline, accel=accel)
+    want = args_expectation(['args', 'x', 'Y=1'], env)
+    r.expect_status(0).expect_app(want)
+    native_agrees('args', ['x', 'Y=1'], want, 0, env=dict(e.split('=', 1) for e in env),
+                  argv0='args')
+
+
+@accels
+def test_baked_defaults(accel):
+    kernel = app('baked')
+    baked_argv = ['baked-args', 'one', 'two words', 'three']
+    baked_env = ['BAKED_ENV=from-build', 'SHARED=baked']
+
+    # Empty boot line: the whole baked command line, plus the baked environment.
+    r = boot(kernel, '', accel=accel, tag='empty')
+    r.expect_status(0).expect_app(
+        args_expectation(baked_argv, baked_env + ['BAKED_CMDLINE_ENV=1']))
+
+    # Only environment words: they add to and override the baked environment; baked argv.
+    r = boot(kernel, 'SHARED=boot NEW="n 1"', accel=accel, tag='envonly')
+    r.expect_status(0)
+    lines = r.app.split('\n')
+    got_argv = [l for l in lines if l.startswith('argv[') or l.startswith('argc=')]
+    check_equal('argv with an env-only boot line',
+                '\n'.join(got_argv) + '\n',
+                ''.join(l for l in args_expectation(baked_argv, []).splitlines(True)
+                        if l.startswith('arg')))
+    for e in ['BAKED_ENV=from-build', 'SHARED=boot', 'NEW=n 1']:
+        if 'env <%s>' % e not in lines:
+            r.fail('env %s missing with an env-only boot line' % e)
+    if 'env <SHARED=baked>' in lines:
+        r.fail('the boot line did not override the baked SHARED')
+
+    # A full boot line: its argv replaces the baked one; baked env still applies.
+    r = boot(kernel, 'SHARED=boot prog "a b"', accel=accel, tag='full')
+    r.expect_status(0)
+    lines = r.app.split('\n')
+    check_equal('argv with a full boot line', [l for l in lines if l.startswith('arg')],
+                ['argc=2', 'argv[0]=<prog>', 'argv[1]=<a b>'])
+    for e in ['BAKED_ENV=from-build', 'SHARED=boot']:
+        if 'env <%s>' % e not in lines:
+            r.fail('env %s missing with a full boot line' % e)
+
+
+# ---------------------------------------------------------------------------------------------
+# stdio and exit
+
+
+@accels
+def test_stdio_is_a_tty(accel):
+    r = boot(app('stdio'), 'stdio isatty', accel=accel)
+    r.expect_status(0)
+    if not re.fullmatch(r'isatty\(0\)=\d isatty\(1\)=1 isatty\(2\)=1\n', r.app):
+        r.fail('stdout and stderr should be terminals: %r' % r.app)
+
+
+@accels
+def test_stdio_flush_at_exit(accel):
+    r = boot(app('stdio'), 'stdio nonl', accel=accel, tag='return')
+    r.expect_status(0)
+    # The runtime may end the unterminated line before its exit line.
+    if r.app not in ('first line\nno newline at the end', 'first line\nno newline at the end\n'):
+        r.fail('unterminated output not flushed at return from main: %r' % r.app)
+    native_agrees('stdio', ['nonl'], 'first line\nno newline at the end', 0)
+
+    r = boot(app('stdio'), 'stdio exit', accel=accel, tag='exit')
+    r.expect_status(4)
+    if r.app.rstrip('\n') != 'flushed by exit':
+        r.fail('unterminated output not flushed by exit(): %r' % r.app)
+
+
+@accels
+def test_stdio_line_buffering_order(accel):
+    want = '[stderr]\nab\ne1e2\no1o2\n'
+    r = boot(app('stdio'), 'stdio order', accel=accel)
+    r.expect_status(0).expect_app(want)
+    native_agrees('stdio', ['order'], want, 0)
+
+    want = 'partial direct\nputs line\n'
+    r = boot(app('stdio'), 'stdio fflush', accel=accel, tag='fflush')
+    r.expect_status(0).expect_app(want)
+    native_agrees('stdio', ['fflush'], want, 0)
+
+
+@accels
+def test_stdio_underscore_exit_loses_unterminated(accel):
+    r = boot(app('stdio'), 'stdio _exit', accel=accel)
+    r.expect_status(3)
+    if r.app.rstrip('\n') != 'kept line':
+        r.fail('_exit: want only "kept line", got %r' % r.app)
+    native_agrees('stdio', ['_exit'], 'kept line\n', 3)
+
+
+@accels
+def test_exit_codes(accel):
+    for how, n in [('return', 0), ('return', 1), ('return', 42), ('exit', 255), ('exit', 42),
+                   ('return', 200), ('exit', 0)]:
+        r = boot(app('exitcode'), 'exitcode %s %d' % (how, n), accel=accel,
+                 tag='%s-%d' % (how, n))
+        want = '%s %d\n' % ('returning' if how == 'return' else 'exiting', n)
+        r.expect_status(n).expect_app(want)
+    native_agrees('exitcode', ['return', '42'], 'returning 42\n', 42)
+
+
+@accels
+def test_atexit_order(accel):
+    want = 'main done\natexit handler 3\natexit handler 2\natexit handler 1\n'
+    r = boot(app('exitcode'), 'exitcode atexit', accel=accel)
+    r.expect_status(7).expect_app(want)
+    native_agrees('exitcode', ['atexit'], want, 7)
+
+
+@accels
+def test_setjmp_longjmp(accel):
+    want = ('setjmp returned 0 (depth 0)\nsetjmp returned 50 (depth 5)\n'
+            'setjmp returned 50 (depth 5)\nrounds 3\n')
+    r = boot(app('exitcode'), 'exitcode setjmp', accel=accel)
+    r.expect_status(0).expect_app(want)
+    native_agrees('exitcode', ['setjmp'], want, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory, libm, formatting
+
+
+@accels
+@timeout(600)
+def test_malloc_stress(accel):
+    r = boot(app('malloc'), 'malloc', accel=accel, mem='256M', timeout=400)
+    want = ('small blocks ok\nrealloc growth ok (reached 17176631 bytes)\nbig blocks ok\n'
+            'malloc: 0 failures\n')
+    r.expect_status(0).expect_app(want)
+
+
+@accels
+def test_libm_and_printf(accel):
+    with open(os.path.join(APPS_SRC, 'mathfmt.expected')) as f:
+        want = f.read()
+    r = boot(app('mathfmt'), 'mathfmt', accel=accel)
+    r.expect_status(0).expect_app(want)
+    native_agrees('mathfmt', [], want, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clocks
+
+
+@accels
+def test_clock_across_sleeps(accel):
+    host_before = time.time()
+    r = boot(app('clock'), 'clock 500', accel=accel, timeout=120)
+    host_after = time.time()
+    r.expect_status(0)
+    vals = {}
+    for line in r.app.split('\n'):
+        if not line:
+            continue
+        head, *kvs = line.split(' ')
+        for kv in kvs:
+            k, _, v = kv.partition('=')
+            vals['%s.%s' % (head, k)] = int(v)
+    needed = ['nanosleep.elapsed_ns', 'usleep.elapsed_ns', 'clock_nanosleep.elapsed_ns',
+              'clock_nanosleep_abs.elapsed_ns', 'monotonic.backwards', 'total.monotonic_ns',
+              'wall_start.time', 'wall_end.time', 'wall_start.realtime_ns',
+              'wall_end.realtime_ns', 'wall_start.gettimeofday_us', 'wall_end.gettimeofday_us']
+    missing = [k for k in needed if k not in vals]
+    if missing:
+        r.fail('clock output lacks %s' % ', '.join(missing))
+    slack = 2 * 10**9
+    for what, req in [('nanosleep', 500 * 10**6), ('usleep', 500 * 10**6),
+                      ('clock_nanosleep', 500 * 10**6), ('clock_nanosleep_abs', 100 * 10**6)]:
+        got = vals[what + '.elapsed_ns']
+        if got < req:
+            r.fail('%s of %d ns took only %d ns by CLOCK_MONOTONIC' % (what, req, got))
+        if got > req + slack:
+            r.fail('%s of %d ns took %d ns by CLOCK_MONOTONIC (more than 2 s late)'
+                   % (what, req, got))
+    if vals.get('clock_nanosleep.rc') or vals.get('clock_nanosleep_abs.rc'):
+        r.fail('clock_nanosleep returned an error')
+    if vals['monotonic.backwards']:
+        r.fail('CLOCK_MONOTONIC went backwards %d times' % vals['monotonic.backwards'])
+    total = vals['total.monotonic_ns']
+    if total > r.duration * 1e9:
+        r.fail('the guest measured %.3f s but QEMU ran only %.3f s by the host clock'
+               % (total / 1e9, r.duration))
+    # Wall clock: after 2024, within a day of the host, and advancing across the sleeps.
+    for k in ['wall_start.time', 'wall_end.time']:
+        v = vals[k]
+        if v < 1704067200 or abs(v - host_before) > 86400:
+            r.fail('%s=%d is not plausible (host time %d)' % (k, v, host_before))
+    rt0, rt1 = vals['wall_start.realtime_ns'], vals['wall_end.realtime_ns']
+    if abs(rt0 / 1e9 - vals['wall_start.time']) > 2:
+        r.fail('CLOCK_REALTIME (%d ns) and time() (%d) disagree' % (rt0, vals['wall_start.time']))
+    if abs(vals['wall_start.gettimeofday_us'] / 1e6 - rt0 / 1e9) > 2:
+        r.fail('gettimeofday and CLOCK_REALTIME disagree')
+    adv = (rt1 - rt0) / 1e9
+    if adv < 1.6 - 0.05 or adv > (host_after - host_before) + 1:
+        r.fail('CLOCK_REALTIME advanced %.3f s across 1.6 s of sleeps (host saw %.3f s)'
+               % (adv, host_after - host_before))
+    if vals['wall_end.time'] < vals['wall_start.time'] + 1:
+        r.fail('time() did not advance across 1.6 s of sleeps')
+    if vals['wall_end.gettimeofday_us'] <= vals['wall_start.gettimeofday_us']:
+        r.fail('gettimeofday did not advance')
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _files_ok(r, where):
+    r.expect_status(0)
+    fails = [l for l in r.app.split('\n') if l.startswith('FAIL')]
+    if fails:
+        r.fail('%d file system checks failed in %s: %s' % (len(fails), where, '; '.join(fails)[:800]))
+    m = re.search(r'^files: (\d+) checks, 0 failed$', r.app, re.M)
+    if not m or int(m.group(1)) < 100:
+        r.fail('file system check summary missing or short')
+
+
+@accels
+def test_files_tmp(accel):
+    _files_ok(boot(app('files'), 'files /tmp', accel=accel), '/tmp')
+
+
+@accels
+def test_files_root(accel):
+    _files_ok(boot(app('files'), 'files /', accel=accel), '/')
+
+
+def fnv1a64(data):
+    h = 1469598103934665603
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xffffffffffffffff
+    return h
+
+
+def tree_expectation(entries, roots):
+    """What tree.c prints for the given {path: bytes or None (directory)} under roots."""
+    out = []
+
+    def walk(p):
+        c = entries[p]
+        if c is None:
+            out.append('d %s' % p)
+            kids = sorted(k[len(p) + 1:] for k in entries
+                          if k.startswith(p.rstrip('/') + '/') and '/' not in k[len(p) + 1:]
+                          and k != p)
+            for k in kids:
+                walk(p.rstrip('/') + '/' + k)
+        else:
+            out.append('f %s %d %016x' % (p, len(c), fnv1a64(c)))
+
+    for r in roots:
+        walk(r)
+    return '\n'.join(out) + '\ntree: 0 errors\n'
+
+
+def initrd_entries():
+    blob = bytes((i * 131 + 7) & 0xff for i in range(70000))
+    return [
+        ('init-data', None),
+        ('init-data/readme.txt', b'seeded from an initrd\n'),
+        ('init-data/empty', b''),
+        ('init-data/blob.bin', blob),
+        ('init-data/dir', None),
+        ('init-data/dir/deeper', None),
+        ('init-data/dir/deeper/leaf.txt', b'leaf\n' * 100),
+    ]
+
+
+@accels
+def test_initrd_files(accel):
+    ents = initrd_entries()
+    cpio = make_cpio(ents, os.path.join(out_dir(), 'root.cpio'))
+    r = boot(app('tree'), 'tree /init-data', accel=accel, initrd=cpio)
+    want = tree_expectation({'/' + n: c for n, c in ents}, ['/init-data'])
+    r.expect_status(0).expect_app(want)
+    # The seeded tree is writable like the rest.
+    r = boot(app('files'), 'files /init-data/dir', accel=accel, initrd=cpio, tag='files')
+    _files_ok(r, '/init-data/dir')
+
+
+@accels
+def test_initrd_with_cpio_tool(accel):
+    """An archive made by cpio(1) -H newc, as users would."""
+    import shutil
+    import subprocess
+    if not shutil.which('cpio'):
+        raise Skip('cpio(1) is not installed')
+    src = os.path.join(out_dir(), 'tree')
+    os.makedirs(os.path.join(src, 'etc', 'conf.d'))
+    files = {'etc/hosts': b'127.0.0.1 localhost\n', 'etc/conf.d/app.conf': b'key = value\n' * 3}
+    for n, c in files.items():
+        with open(os.path.join(src, n), 'wb') as f:
+            f.write(c)
+    names = ['etc', 'etc/conf.d', 'etc/conf.d/app.conf', 'etc/hosts']
+    archive = os.path.join(out_dir(), 'tool.cpio')
+    with open(archive, 'wb') as f:
+        subprocess.run(['cpio', '-o', '-H', 'newc', '--quiet'], cwd=src, check=True,
+                       input=('\n'.join(names) + '\n').encode(), stdout=f)
+    r = boot(app('tree'), 'tree /etc', accel=accel, initrd=archive)
+    ents = {'/etc': None, '/etc/conf.d': None}
+    ents.update({'/' + n: c for n, c in files.items()})
+    r.expect_status(0).expect_app(tree_expectation(ents, ['/etc']))
+
+
+def rootfs_data_entries():
+    base = os.path.join(APPS_SRC, 'rootfs-data')
+    ents = {}
+    for root, dirs, files in os.walk(base):
+        rel = '/' + os.path.relpath(root, base) if root != base else '/'
+        if rel != '/':
+            ents[rel] = None
+        for fn in files:
+            with open(os.path.join(root, fn), 'rb') as f:
+                ents[(rel.rstrip('/')) + '/' + fn] = f.read()
+    return ents
+
+
+@accels
+def test_embedded_rootfs(accel):
+    ents = rootfs_data_entries()
+    r = boot(app('rootfs'), '', accel=accel)
+    r.expect_status(0).expect_app(tree_expectation(ents, ['/data', '/etc']))
+    # The boot line replaces the baked arguments; /tmp exists next to the embedded tree.
+    r = boot(app('rootfs'), 'tree /data/sub /tmp', accel=accel, tag='override')
+    ents['/tmp'] = None
+    r.expect_status(0).expect_app(tree_expectation(ents, ['/data/sub', '/tmp']))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lots of output
+
+
+def bigout_expectation(lines):
+    alnum = b'abcdefghijklmnopqrstuvwxyz0123456789'
+    s = 1
+    out = bytearray()
+    for i in range(lines):
+        out += b'%07u ' % i
+        for _ in range(64):
+            s = (s * 1664525 + 1013904223) & 0xffffffff
+            out.append(alnum[(s >> 24) % 36])
+        out.append(10)
+    return bytes(out)
+
+
+@accels
+@timeout(900)
+def test_bulk_output_intact(accel):
+    lines = 57456  # about 4 MiB
+    r = boot(app('bigout'), 'bigout %d' % lines, accel=accel, timeout=800)
+    r.expect_status(0)
+    want = bigout_expectation(lines)
+    summary = 'bigout done lines=%d bytes=%d fnv=%016x\n' % (lines, len(want), fnv1a64(want))
+    got = r.app.encode()
+    if got == want + summary.encode():
+        return
+    # Say where it first went wrong.
+    n = min(len(got), len(want))
+    i = next((k for k in range(n) if got[k] != want[k]), n)
+    line = want[:i].count(b'\n')
+    r.fail('%d MB of output not intact: got %d bytes, want %d; first difference at byte %d '
+           '(line %d): got %r, want %r' % (len(want) >> 20, len(got), len(want) + len(summary), i,
+                                           line, got[i:i + 40], want[i:i + 40]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Crashes and unsupported system calls
+
+
+def _crashed(r):
+    r.expect_status(255)
+    if not r.crash:
+        r.fail('no "unik: crash: " report')
+    before = r.console.find('before the crash\n')
+    if before < 0 or before > r.console.find('unik: crash: '):
+        r.fail('the output before the crash is missing or after the report')
+    if 'still alive' in r.console:
+        r.fail('the program went on after the crash')
+
+
+@accels
+def test_crash_null_dereference(accel):
+    _crashed(boot(app('crash'), 'crash null', accel=accel))
+
+
+@accels
+def test_crash_abort(accel):
+    _crashed(boot(app('crash'), 'crash abort', accel=accel))
+
+
+@accels
+def test_unsupported_syscall_reported_once(accel):
+    r = boot(app('unsupported'), 'unsupported', accel=accel)
+    r.expect_status(0)
+    r.expect_app('call 1: r=-1 errno=ENOSYS\ncall 2: r=-1 errno=ENOSYS\ncarried on\n')
+    reports = [l for l in r.runtime_lines if l.startswith('unik: unsupported syscall ')]
+    fork = [l for l in reports if re.fullmatch(r'unik: unsupported syscall fork \(57\)', l)]
+    if len(fork) != 1:
+        r.fail('want exactly one "unik: unsupported syscall fork (57)" line, got %d: %r'
+               % (len(fork), reports))
+    if r.console.index(fork[0]) > r.console.index('call 1:'):
+        r.fail('the unsupported report comes after the first call returned')
+
+
+# ---------------------------------------------------------------------------------------------
+# Other ways in
+
+
+def test_multiboot_pc_hello():
+    """The multiboot v1 variant through SeaBIOS and QEMU's multiboot loader on -M pc."""
+    r = boot(app('hello', 'mb1.elf'), 'hello first "second arg"', accel='tcg', machine='pc',
+             timeout=120)
+    r.expect_status(0).expect_app(
+        'hello from unik\nargv[0]=<hello>\nargv[1]=<first>\nargv[2]=<second arg>\n')
+
+
+def test_multiboot_pc_env():
+    r = boot(app('args', 'mb1.elf'), 'A=1 B="x y" args z', accel='tcg', machine='pc',
+             timeout=120)
+    r.expect_status(0).expect_app(args_expectation(['args', 'z'], ['A=1', 'B=x y']))
+
+
+def test_multiboot_pc_empty_cmdline():
+    """With no -append, multiboot still passes the kernel path; the runtime must drop it and
+    fall back to the baked argv[0] (the output's basename)."""
+    r = boot(app('hello', 'mb1.elf'), '', accel='tcg', machine='pc', timeout=120)
+    r.expect_status(0).expect_app('hello from unik\nargv[0]=<hello.mb1.elf>\n')
+
+
+@accels
+def test_multifile_makefile_app(accel):
+    r = boot(app('multifile'), 'multifile alpha beta gamma12', accel=accel)
+    r.expect_status(3).expect_app(
+        'multifile: words=3 letters=14 mean=4.667 sqrt(letters)=3.7417\n')
