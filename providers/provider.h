@@ -27,7 +27,7 @@ enum unik_instance_state {
 	UNIK_STATE_RUNNING,
 	UNIK_STATE_EXITED,  /* the guest printed "unik: exit status N"; exit_code = N */
 	UNIK_STATE_CRASHED, /* the guest crashed (exit 255 with a crash report), or the VM died
-			       without an exit status */
+	                       without an exit status */
 	UNIK_STATE_STOPPED, /* stopped on request (unik stop) */
 };
 
@@ -36,9 +36,9 @@ const char *unik_instance_state_name(enum unik_instance_state s); /* static stri
 /* What the provider reports about a running or finished instance. */
 struct unik_instance_status {
 	enum unik_instance_state state;
-	int exit_code;  /* valid for EXITED and CRASHED (255 for a crash; -1 if unknown) */
-	pid_t pid;      /* the VM's process on this host, 0 if none */
-	char ip[64];    /* empty when the instance has no network */
+	int exit_code;    /* valid for EXITED and CRASHED (255 for a crash; -1 if unknown) */
+	pid_t pid;        /* the VM's process on this host, 0 if none */
+	char ip[64];      /* empty when the instance has no network */
 	char detail[256]; /* e.g. "killed by signal 9", the crash line, ... ; may be empty */
 };
 
@@ -46,8 +46,8 @@ struct unik_instance_status {
  * writes into the instance directory itself (e.g. <dir>/provider.state); the daemon stores only
  * the instance directory and hands it back.  This is what lets a restarted daemon adopt. */
 struct unik_provider {
-	const char *name;        /* "qemu" */
-	const char *description; /* one line for `unik providers` */
+	const char *name;         /* "qemu" */
+	const char *description;  /* one line for `unik providers` */
 	const char *image_format; /* the image format it runs: "elf" for qemu */
 
 	/* Whether it can run on this host now; on false, *reason (static or malloc'd by the
@@ -59,12 +59,12 @@ struct unik_provider {
 	 * it runs in its own session, and its exit status is recorded in <instance_dir> by a
 	 * supervisor so that status() works after a daemon restart. */
 	int (*run)(const struct unik_run_spec *spec, struct unik_instance_status *st,
-		   struct unik_error *err);
+	           struct unik_error *err);
 
 	/* The current status, from <instance_dir> and the live process.  Cheap; safe to call
 	 * often, from any thread, and on instances started by an earlier daemon. */
 	int (*status)(const char *instance_dir, struct unik_instance_status *st,
-		      struct unik_error *err);
+	              struct unik_error *err);
 
 	/* Stops a running instance: a graceful request first (QMP), then force after
 	 * timeout_ms (or at once if force).  The state becomes STOPPED.  Idempotent. */

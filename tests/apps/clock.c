@@ -25,12 +25,13 @@ int main(int argc, char **argv)
 	int64_t t0, t1;
 
 	gettimeofday(&tv, NULL);
-	printf("wall_start time=%lld realtime_ns=%lld gettimeofday_us=%lld\n", (long long)time(NULL),
-	       (long long)ns(CLOCK_REALTIME), (long long)tv.tv_sec * 1000000 + tv.tv_usec);
+	printf("wall_start time=%lld realtime_ns=%lld gettimeofday_us=%lld\n",
+	       (long long)time(NULL), (long long)ns(CLOCK_REALTIME),
+	       (long long)tv.tv_sec * 1000000 + tv.tv_usec);
 	int64_t first = ns(CLOCK_MONOTONIC);
 
 	t0 = ns(CLOCK_MONOTONIC);
-	struct timespec req = { ms / 1000, (ms % 1000) * 1000000 };
+	struct timespec req = {ms / 1000, (ms % 1000) * 1000000};
 	if (nanosleep(&req, NULL) != 0)
 		perror("nanosleep");
 	t1 = ns(CLOCK_MONOTONIC);

@@ -8,9 +8,18 @@
 static jmp_buf jb;
 static volatile int depth;
 
-static void h1(void) { printf("atexit handler 1\n"); }
-static void h2(void) { printf("atexit handler 2\n"); }
-static void h3(void) { printf("atexit handler 3\n"); }
+static void h1(void)
+{
+	printf("atexit handler 1\n");
+}
+static void h2(void)
+{
+	printf("atexit handler 2\n");
+}
+static void h3(void)
+{
+	printf("atexit handler 3\n");
+}
 
 static void dive(int n)
 {

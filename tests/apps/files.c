@@ -27,26 +27,26 @@ static void check(int ok, const char *what, const char *fmt, long a, long b)
 }
 
 /* A call that must succeed. */
-#define OK(expr, what) \
-	do { \
-		errno = 0; \
-		long r_ = (long)(expr); \
-		check(r_ >= 0, what, "returned %ld, errno %ld", r_, errno); \
+#define OK(expr, what)                                                                             \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long r_ = (long)(expr);                                                            \
+		check(r_ >= 0, what, "returned %ld, errno %ld", r_, errno);                        \
 	} while (0)
 
 /* A call that must fail with errno E. */
-#define ERR(expr, E, what) \
-	do { \
-		errno = 0; \
-		long r_ = (long)(expr); \
-		check(r_ == -1 && errno == (E), what, "returned %ld, errno %ld (want -1, " #E ")", r_, \
-		      errno); \
+#define ERR(expr, E, what)                                                                         \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long r_ = (long)(expr);                                                            \
+		check(r_ == -1 && errno == (E), what, "returned %ld, errno %ld (want -1, " #E ")", \
+		      r_, errno);                                                                  \
 	} while (0)
 
-#define EQ(got, want, what) \
-	do { \
-		long g_ = (long)(got), w_ = (long)(want); \
-		check(g_ == w_, what, "got %ld, want %ld", g_, w_); \
+#define EQ(got, want, what)                                                                        \
+	do {                                                                                       \
+		long g_ = (long)(got), w_ = (long)(want);                                          \
+		check(g_ == w_, what, "got %ld, want %ld", g_, w_);                                \
 	} while (0)
 
 static char *path(const char *dir, const char *name)
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 	OK(rename(path(top, "c.txt"), path(top, "moved")), "rename over an existing file");
 	EQ(fsize(path(top, "moved")), 1, "replaced file has the new contents");
 	{
-		static const char *const want[] = { "b.txt", "sub", "moved" };
+		static const char *const want[] = {"b.txt", "sub", "moved"};
 		check(listing_has(top, want, 3, 1), "readdir lists exactly b.txt sub moved . ..",
 		      "%ld%ld", 0, 0);
 	}

@@ -7,13 +7,13 @@
 
 static int failures;
 
-#define CHECK(cond, ...) \
-	do { \
-		if (!(cond)) { \
-			failures++; \
-			printf("FAIL: " __VA_ARGS__); \
-			printf("\n"); \
-		} \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			failures++;                                                                \
+			printf("FAIL: " __VA_ARGS__);                                              \
+			printf("\n");                                                              \
+		}                                                                                  \
 	} while (0)
 
 static uint32_t rng = 12345;
@@ -53,12 +53,13 @@ static void small_blocks(void)
 			CHECK(blk[i] != NULL, "malloc(%zu) failed", len[i]);
 			if (!blk[i])
 				return;
-			CHECK(((uintptr_t)blk[i] & 15) == 0, "malloc(%zu) = %p is not 16-byte aligned",
-			      len[i], (void *)blk[i]);
+			CHECK(((uintptr_t)blk[i] & 15) == 0,
+			      "malloc(%zu) = %p is not 16-byte aligned", len[i], (void *)blk[i]);
 			fill(blk[i], len[i], (unsigned)i);
 		}
 		for (int i = 0; i < N; i++)
-			CHECK(verify(blk[i], len[i], (unsigned)i) == len[i], "small block %d corrupted", i);
+			CHECK(verify(blk[i], len[i], (unsigned)i) == len[i],
+			      "small block %d corrupted", i);
 	}
 	for (int i = 0; i < N; i++)
 		free(blk[i]);

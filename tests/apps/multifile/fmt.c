@@ -9,6 +9,6 @@ const char *fmt_stat(const struct wordstat *ws)
 	static char buf[128];
 
 	snprintf(buf, sizeof buf, "words=%d letters=%d mean=%.3f sqrt(letters)=%.4f", ws->words,
-		 ws->letters, ws->mean, sqrt((double)ws->letters));
+	         ws->letters, ws->mean, sqrt((double)ws->letters));
 	return buf;
 }

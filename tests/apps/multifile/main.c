@@ -5,7 +5,7 @@
 
 int main(int argc, char **argv)
 {
-	struct wordstat ws = { 0, 0, 0.0 };
+	struct wordstat ws = {0, 0, 0.0};
 
 	for (int i = 1; i < argc; i++)
 		wordstat_add(&ws, argv[i]);
