@@ -120,9 +120,10 @@ $(O)/runtime/unik.ld: runtime/unik.ld
 
 -include tests/unit/unit.mk
 -include tests/apps/apps.mk
+-include tests/tools/tools.mk
 -include bench/bench.mk
 
-test: all unit-tests test-apps
+test: all unit-tests test-apps test-tools
 	UNIK_BIN_DIR=$(abspath $(BIN)) UNIK_BUILD_DIR=$(abspath $(O)) $(PYTHON) tests/run.py $(if $(TESTS),--filter '$(TESTS)')
 
 # The README's first command: an ordinary Makefile, CC=unik-cc, then boot it under QEMU.

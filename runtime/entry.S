@@ -28,17 +28,32 @@ unik_syscall_entry:
 	push %rsi
 	push %rdi
 	push %rax
+	mov %rsp, %rdi
+	/* Callee-saved registers too: a fault on a bad user pointer abandons the C frames that
+	 * would have restored them (unik_syscall_efault). */
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
 	mov %cs, %eax
 	and $3, %eax
 	mov %eax, syscall_ring(%rip)
-	mov %rsp, %rdi
 	sub $8, %rsp
 	mov %rsp, unik_syscall_sp(%rip)
 	movl $1, in_syscall(%rip)
 	call unik_syscall
 syscall_return:
 	movl $0, in_syscall(%rip)
-	add $16, %rsp
+	add $8, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	add $8, %rsp
 	pop %rdi
 	pop %rsi
 	pop %rdx

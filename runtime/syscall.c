@@ -101,7 +101,7 @@ static long sys_uname(struct linux_utsname *u)
 /* --- signals --- */
 
 static struct linux_sigaction actions[65];
-static uint64_t sigmask;
+static uint64_t sigmask, sigpending;
 
 static long sys_rt_sigaction(long sig, const struct linux_sigaction *act,
                              struct linux_sigaction *old, uint64_t size)
@@ -132,6 +132,7 @@ static long sys_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uin
 			sigmask = *set;
 		else
 			return -EINVAL;
+		sigmask &= ~(1UL << (SIGKILL - 1) | 1UL << (19 - 1)); /* SIGKILL, SIGSTOP */
 	}
 	return 0;
 }
@@ -209,26 +210,33 @@ static long sys_rt_sigreturn(struct syscall_frame *f)
 	return (long)fr->rax;
 }
 
+/* The action for a signal that is not blocked: ignore, run the handler, or the default. */
+static long act(struct syscall_frame *f, long sig, long result)
+{
+	uint64_t h = actions[sig].handler;
+	if (sig != SIGKILL && h == SIG_IGN)
+		return result;
+	if (sig != SIGKILL && h != SIG_DFL)
+		return deliver(f, sig, result);
+	if (default_ignored(sig))
+		return result;
+	if (default_core(sig))
+		crash_signal((int)sig, f->rcx, unik_user_rsp, 0);
+	kprintf(UNIK_CONSOLE_PREFIX "killed by signal %ld\n", sig);
+	proc_exit(128 + (int)sig);
+}
+
 static long send_self(struct syscall_frame *f, long sig)
 {
 	if (sig == 0)
 		return 0;
 	if (sig < 1 || sig > 64)
 		return -EINVAL;
-	uint64_t h = actions[sig].handler;
-	bool blocked = (sigmask >> (sig - 1)) & 1;
-	if (sig != SIGKILL && h == SIG_IGN)
+	if ((sigmask >> (sig - 1)) & 1) {
+		sigpending |= 1UL << (sig - 1); /* delivered once unblocked, see unik_syscall */
 		return 0;
-	if (sig != SIGKILL && h != SIG_DFL && !blocked)
-		return deliver(f, sig, 0);
-	if (blocked && sig != SIGKILL)
-		return 0; /* stays pending: with one thread nobody else will unblock it */
-	if (default_ignored(sig))
-		return 0;
-	if (default_core(sig))
-		crash_signal((int)sig, f->rcx, unik_user_rsp, 0);
-	kprintf(UNIK_CONSOLE_PREFIX "killed by signal %ld\n", sig);
-	proc_exit(128 + (int)sig);
+	}
+	return act(f, sig, 0);
 }
 
 /* --- time --- */
@@ -494,7 +502,23 @@ static long unsupported(long nr)
 
 #define P(x) ((void *)(x))
 
+static long dispatch(struct syscall_frame *f);
+
+/* Every system call leaves through here: like Linux, a signal that became deliverable (sent
+ * while blocked, then unblocked) is acted on before the application runs again. */
 long unik_syscall(struct syscall_frame *f)
+{
+	long r = dispatch(f);
+	uint64_t ready = sigpending & ~sigmask;
+	if (ready) {
+		long sig = __builtin_ctzll(ready) + 1;
+		sigpending &= ~(1UL << (sig - 1));
+		r = act(f, sig, r);
+	}
+	return r;
+}
+
+static long dispatch(struct syscall_frame *f)
 {
 	long nr = (long)f->nr, a0 = (long)f->rdi, a1 = (long)f->rsi, a2 = (long)f->rdx;
 	long a3 = (long)f->r10, a4 = (long)f->r8, a5 = (long)f->r9;

@@ -111,6 +111,8 @@ void unik_trap(struct trap_frame *f)
 	}
 	const char *what = names[f->vector] ? names[f->vector] : "exception";
 	kprintf(UNIK_CRASH_LINE_PREFIX "%s (vector %lu) in %s\n", what, f->vector, proc_name);
+	if (f->vector == 14 && cr2 < user_stack_top() && cr2 >= user_stack_top() - (9UL << 20))
+		kprintf(UNIK_CRASH_LINE_PREFIX "stack overflow: the 8 MiB stack is used up\n");
 	if (f->vector == 14)
 		kprintf(UNIK_CRASH_LINE_PREFIX "%s address %lx (%s, %s)\n",
 		        cr2 < PAGE_SIZE ? "NULL pointer dereference at" : "faulting", cr2,

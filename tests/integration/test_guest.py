@@ -473,6 +473,63 @@ def test_unsupported_syscall_reported_once(accel):
 
 
 # ---------------------------------------------------------------------------------------------
+# The process: signals, bad pointers, the stack, identity
+
+
+@accels
+def test_signal_handlers(accel):
+    """raise() blocks signals around tkill, so delivery must wait for the unblocking call;
+    handlers return through sa_restorer; SA_SIGINFO, SA_RESETHAND, SIG_IGN and a blocked signal
+    behave as on Linux."""
+    r = boot(app('process'), 'process signals', accel=accel)
+    r.expect_status(0).expect_app(
+        'handler: signal 10\nafter raise: got=10\nhandler: signal 10\n'
+        'double survives: 3.00 got=20\nsiginfo: signo=12 code_is_tkill=1 got=32\n'
+        'reset to default: 1\nignored: got=32\nblocked: got=32\n')
+    native_agrees('process', ['signals'], r.app, 0, argv0='process')
+
+
+@accels
+def test_sigterm_default_action(accel):
+    r = boot(app('process'), 'process sigterm', accel=accel)
+    r.expect_status(143).expect_app('sending SIGTERM to myself\n')
+    if 'unik: killed by signal 15' not in r.runtime_lines:
+        r.fail('no "unik: killed by signal 15" line')
+
+
+@accels
+def test_bad_pointer_is_efault(accel):
+    r = boot(app('process'), 'process efault', accel=accel)
+    r.expect_status(0).expect_app('write(bad pointer) = -1 errno=EFAULT\n'
+                                  'open(bad pointer) = -1 errno=EFAULT\n')
+    native_agrees('process', ['efault'], r.app, 0, argv0='process')
+
+
+@accels
+def test_stack_grows_to_megabytes(accel):
+    r = boot(app('process'), 'process stack', accel=accel, mem='64M')
+    r.expect_status(0).expect_app('deep recursion: 5165\n')
+    native_agrees('process', ['stack'], r.app, 0, argv0='process')
+
+
+@accels
+def test_stack_overflow_is_a_crash(accel):
+    r = boot(app('process'), 'process overflow', accel=accel, mem='64M')
+    r.expect_status(255)
+    if 'unik: crash: stack overflow: the 8 MiB stack is used up' not in r.runtime_lines:
+        r.fail('no stack overflow line in the crash report')
+
+
+@accels
+def test_identity_and_devices(accel):
+    r = boot(app('process'), 'process identity', accel=accel)
+    r.expect_status(0).expect_app(
+        'uname: Linux x86_64\npid=1 ppid=0 uid=0 gid=0\nisatty: stdin=1 stdout=1 stderr=1\n'
+        'cpus=1 pagesize=4096\nstack limit=8388608\ngetrandom: 16 16 differ=1\n'
+        '/dev/zero read=8 zero=1 /dev/null write=3\n')
+
+
+# ---------------------------------------------------------------------------------------------
 # Other ways in
 
 

@@ -1,0 +1,324 @@
+/* unik-shim: the supervisor of one VM, as conmon is of a container.  It detaches from whoever
+ * started it (so a daemon may die and come back), runs QEMU as its child, records both PIDs with
+ * their start times, forwards SIGTERM, and writes QEMU's wait status into the instance directory
+ * when it ends.  Usage: unik-shim --dir DIR [--ready-fd N] -- PROGRAM [ARGS...] */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "util.h"
+
+/* Names shared with providers/qemu (qemu.h): the records in the instance directory. */
+#define PID_FILE      "qemu.pid"
+#define SHIM_PID_FILE "shim.pid"
+#define EXIT_FILE     "exit"
+#define ERR_FILE      "qemu.err"
+#define LOG_FILE      "shim.log"
+
+static volatile sig_atomic_t child_pid;
+
+static void forward(int sig)
+{
+	int saved = errno;
+
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+	errno = saved;
+}
+
+static void usage(void)
+{
+	fputs("usage: unik-shim --dir DIR [--ready-fd N] -- PROGRAM [ARGS...]\n", stderr);
+	exit(2);
+}
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "unik-shim[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* Start time of pid (/proc/PID/stat field 22), 0 when unreadable.  The provider compares it
+ * with /proc later to tell a live VM from a recycled PID. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (int field = 2; field < 22 && p; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Writes a small file atomically (temporary name, then rename) relative to dirfd.  No fsync:
+ * PIDs mean nothing after a host crash, and this is on the start path. */
+static int write_small(int dirfd, const char *name, const char *text)
+{
+	_cleanup_free_ char *tmp = xasprintf(".%s.tmp", name);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -1;
+	if (unik_write_all(fd, text, strlen(text)) < 0) {
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	return renameat(dirfd, tmp, dirfd, name);
+}
+
+static int write_pid(int dirfd, const char *name, pid_t pid)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "%d %llu\n", (int)pid, start_time(pid));
+	return write_small(dirfd, name, text);
+}
+
+static void ready(int fd, const char *text)
+{
+	if (fd < 0)
+		return;
+	/* The starter may be gone already; SIGPIPE is ignored. */
+	(void)unik_write_all(fd, text, strlen(text));
+	close(fd);
+}
+
+static void write_exit(const char *dir, pid_t pid, int ws, const char *error)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, EXIT_FILE);
+	_cleanup_free_ char *text = NULL;
+	struct unik_error err;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (error)
+		text = xasprintf("pid=%d\nerror=%s\nfinished=%lld.%09ld\n", (int)pid, error,
+		                 (long long)ts.tv_sec, ts.tv_nsec);
+	else if (WIFEXITED(ws))
+		text = xasprintf("pid=%d\nwait_status=%d\nexit_code=%d\nfinished=%lld.%09ld\n",
+		                 (int)pid, ws, WEXITSTATUS(ws), (long long)ts.tv_sec, ts.tv_nsec);
+	else
+		text = xasprintf("pid=%d\nwait_status=%d\nsignal=%d\nfinished=%lld.%09ld\n",
+		                 (int)pid, ws, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0,
+		                 (long long)ts.tv_sec, ts.tv_nsec);
+	/* Synced: how the VM ended is the one record worth keeping across a host crash. */
+	if (unik_write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
+		logmsg("%s", err.msg);
+}
+
+/* Closes every descriptor above keep (the daemon's are not ours to hold open). */
+static void close_others(int keep)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = keep + 1; fd < 1024; fd++)
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL;
+	int ready_fd = -1, i, dirfd, errfd, devnull, pfd[2], ws, child_errno = 0;
+	char **prog;
+	struct sigaction sa;
+	sigset_t mask, old;
+	pid_t pid;
+	ssize_t n;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc)
+			ready_fd = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else
+			usage();
+	}
+	if (!dir || i >= argc)
+		usage();
+	prog = argv + i;
+
+	/* Descriptors: 0 /dev/null, 1 and 2 shim.log, 3 the ready pipe, nothing else. */
+	if (ready_fd >= 0 && ready_fd != 3) {
+		if (dup2(ready_fd, 3) < 0)
+			ready_fd = -1;
+		else
+			ready_fd = 3;
+	}
+	close_others(ready_fd >= 0 ? 3 : 2);
+	if (ready_fd >= 0)
+		fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "error %d open `%s`: %s\n", errno, dir, strerror(errno));
+		ready(ready_fd, msg);
+		return 1;
+	}
+	devnull = open("/dev/null", O_RDWR);
+	{
+		int logfd = openat(dirfd, LOG_FILE, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(devnull, 0);
+		dup2(logfd >= 0 ? logfd : devnull, 1);
+		dup2(logfd >= 0 ? logfd : devnull, 2);
+		if (logfd > 2)
+			close(logfd);
+		if (devnull > 2)
+			close(devnull);
+	}
+
+	/* Detach: a new session, then fork so the supervisor is no session leader and no child of
+	 * the starter, which only has to reap the short-lived first process. */
+	(void)setsid();
+	pid = fork();
+	if (pid < 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "error %d fork: %s\n", errno, strerror(errno));
+		ready(ready_fd, msg);
+		return 1;
+	}
+	if (pid > 0)
+		_exit(0);
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	/* Held until QEMU's PID is known, so a SIGTERM sent right away is forwarded, not lost. */
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	write_pid(dirfd, SHIM_PID_FILE, getpid());
+	errfd = openat(dirfd, ERR_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "error %d pipe: %s\n", errno, strerror(errno));
+		ready(ready_fd, msg);
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGTERM, &dfl, NULL);
+		sigaction(SIGINT, &dfl, NULL);
+		sigaction(SIGPIPE, &dfl, NULL);
+		sigaction(SIGHUP, &dfl, NULL);
+		sigemptyset(&mask);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
+		if (errfd >= 0) {
+			dup2(errfd, 1);
+			dup2(errfd, 2);
+		}
+		/* QEMU runs in the instance directory: a QMP socket path too long for a socket
+		 * address is given relative to it. */
+		if (fchdir(dirfd) == 0)
+			execvp(prog[0], prog);
+		child_errno = errno;
+		(void)!write(pfd[1], &child_errno, sizeof(child_errno));
+		_exit(127);
+	}
+	if (pid < 0) {
+		int e = errno;
+		_cleanup_free_ char *msg = xasprintf("fork: %s", strerror(e));
+		_cleanup_free_ char *line = xasprintf("error %d %s\n", e, msg);
+
+		write_exit(dir, 0, 0, msg);
+		ready(ready_fd, line);
+		return 1;
+	}
+	child_pid = pid;
+	close(pfd[1]);
+	if (errfd >= 0)
+		close(errfd);
+	write_pid(dirfd, PID_FILE, pid);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+
+	/* EOF on the pipe means the exec succeeded (the descriptor closed with it). */
+	do {
+		n = read(pfd[0], &child_errno, sizeof(child_errno));
+	} while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(child_errno)) {
+		char msg[512];
+
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+			;
+		child_pid = 0;
+		snprintf(msg, sizeof(msg), "run `%s`: %s", prog[0], strerror(child_errno));
+		logmsg("%s", msg);
+		write_exit(dir, pid, ws, msg);
+		unlinkat(dirfd, PID_FILE, 0);
+		{
+			_cleanup_free_ char *line = xasprintf("error %d %s\n", child_errno, msg);
+
+			ready(ready_fd, line);
+		}
+		return 1;
+	}
+	{
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "ok %d\n", (int)pid);
+		ready(ready_fd, msg);
+	}
+
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR) {
+			logmsg("wait for %d: %s", (int)pid, strerror(errno));
+			return 1;
+		}
+	}
+	child_pid = 0;
+	write_exit(dir, pid, ws, NULL);
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* How a guest ended, read from its console: the last "unik: exit status N" line is authoritative
+ * (docs/guest-abi.md), and "unik: crash: " lines mark a crash. */
+#include "providers/qemu/qemu.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EXIT_PREFIX  "unik: exit status "
+#define CRASH_PREFIX "unik: crash: "
+
+/* A crash report and its exit line are a few hundred bytes; the tail also has to survive an
+ * application that printed a long line just before the end. */
+#define CONSOLE_TAIL 65536
+
+static int parse_status(const char *s, size_t len)
+{
+	int n = 0;
+
+	if (len == 0 || len > 3)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (s[i] - '0');
+	}
+	return n <= 255 ? n : -1;
+}
+
+static void parse_line(const char *line, size_t len, struct qemu_console_end *out)
+{
+	size_t ep = strlen(EXIT_PREFIX), cp = strlen(CRASH_PREFIX);
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len > ep && !memcmp(line, EXIT_PREFIX, ep)) {
+		int n = parse_status(line + ep, len - ep);
+
+		if (n >= 0)
+			out->exit_status = n;
+	} else if (len >= cp && !memcmp(line, CRASH_PREFIX, cp)) {
+		if (!out->crashed) {
+			size_t n = len;
+
+			if (n >= sizeof(out->crash_line))
+				n = sizeof(out->crash_line) - 1;
+			memcpy(out->crash_line, line, n);
+			out->crash_line[n] = '\0';
+		}
+		out->crashed = true;
+	}
+}
+
+void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *out)
+{
+	const char *p = text, *end = text + len;
+
+	out->exit_status = -1;
+	out->crashed = false;
+	out->crash_line[0] = '\0';
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		/* A last line without its newline counts: it is only read once the VM has ended. */
+		if (!nl)
+			nl = end;
+		parse_line(p, (size_t)(nl - p), out);
+		p = nl + 1;
+	}
+}
+
+void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	off_t off = 0;
+	ssize_t n;
+	size_t got = 0, want;
+	const char *start;
+
+	qemu_console_parse("", 0, out);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	if (st.st_size > CONSOLE_TAIL)
+		off = st.st_size - CONSOLE_TAIL;
+	want = (size_t)(st.st_size - off);
+	buf = xmalloc(want + 1);
+	while (got < want) {
+		n = pread(fd, buf + got, want - got, off + (off_t)got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	start = buf;
+	if (off > 0) {
+		/* Cut into the middle of a line: skip to the next whole one. */
+		const char *nl = memchr(buf, '\n', got);
+
+		if (!nl)
+			return;
+		start = nl + 1;
+	}
+	qemu_console_parse(start, got - (size_t)(start - buf), out);
+}

@@ -1,0 +1,633 @@
+/* The qemu provider: each instance is one QEMU process (microvm, PVH direct boot, KVM or TCG)
+ * supervised by unik-shim, with everything about it kept in its instance directory so that any
+ * daemon process, including one started later, can tell its state, stop it and clean up. */
+#include "providers/qemu/qemu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+
+extern char **environ;
+
+#define QEMU_DEFAULT "qemu-system-x86_64"
+
+/* How long run() waits for unik-shim to report that QEMU was exec'd: it takes about a
+ * millisecond; anything near this means the host is in trouble. */
+#define SHIM_READY_TIMEOUT_MS 10000
+
+static const char *qemu_program(void)
+{
+	const char *q = getenv("UNIK_QEMU");
+
+	return q && *q ? q : QEMU_DEFAULT;
+}
+
+/* The absolute path of prog found in PATH (or prog itself when it has a slash), NULL if it is
+ * not an executable file there.  Caller frees. */
+static char *find_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	const char *p;
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		_cleanup_free_ char *dir = n ? xstrndup(p, n) : xstrdup(".");
+		char *cand = unik_path_join(dir, prog);
+		struct stat st;
+
+		if (access(cand, X_OK) == 0 && stat(cand, &st) == 0 && S_ISREG(st.st_mode))
+			return cand;
+		free(cand);
+		if (!colon)
+			return NULL;
+		p = colon + 1;
+	}
+}
+
+/* unik-shim: $UNIK_SHIM, else next to the running program (bin/unik beside bin/unik-shim),
+ * else in PATH.  Caller frees; NULL when not found. */
+static char *find_shim(void)
+{
+	const char *env = getenv("UNIK_SHIM");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env)
+		return access(env, X_OK) == 0 ? xstrdup(env) : NULL;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *cand = unik_path_join(exe, "unik-shim");
+
+			if (access(cand, X_OK) == 0)
+				return cand;
+			free(cand);
+		}
+	}
+	return find_in_path("unik-shim");
+}
+
+static bool qemu_available(char *reason, size_t reason_len)
+{
+	_cleanup_free_ char *q = find_in_path(qemu_program());
+	_cleanup_free_ char *shim = NULL;
+
+	if (!q) {
+		snprintf(reason, reason_len,
+		         "%s is not installed or not in PATH (Debian: apt-get install "
+		         "qemu-system-x86)",
+		         qemu_program());
+		return false;
+	}
+	shim = find_shim();
+	if (!shim) {
+		snprintf(reason, reason_len,
+		         "unik-shim was not found (set UNIK_SHIM, or install it next to unik)");
+		return false;
+	}
+	return true;
+}
+
+/* ---- small files in the instance directory --------------------------------------------------- */
+
+static char *dir_file(const char *dir, const char *name)
+{
+	return unik_path_join(dir, name);
+}
+
+/* Reads a small file into buf (NUL-terminated); -1 when it is missing. */
+static ssize_t read_small(const char *dir, const char *name, char *buf, size_t size)
+{
+	_cleanup_free_ char *path = dir_file(dir, name);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
+	while (got + 1 < size) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* The value of "key=" in a key=value text, copied into out (empty when absent). */
+static bool kv_get(const char *text, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			size_t n = len - klen - 1;
+
+			if (n >= size)
+				n = size - 1;
+			memcpy(out, p + klen + 1, n);
+			out[n] = '\0';
+			return true;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	out[0] = '\0';
+	return false;
+}
+
+/* Writes a file without syncing it: these records only matter while the host is up. */
+static int write_plain(const char *dir, const char *name, const char *text, struct unik_error *err)
+{
+	_cleanup_free_ char *path = dir_file(dir, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || unik_write_all(fd, text, strlen(text)) < 0) {
+		unik_error_sys(err, errno, "write `%s`", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The last non-empty line of a log in the directory, for error messages. */
+static void last_line(const char *dir, const char *name, char *out, size_t size)
+{
+	char buf[4096];
+	ssize_t n = read_small(dir, name, buf, sizeof(buf));
+	char *end, *start;
+
+	out[0] = '\0';
+	if (n <= 0)
+		return;
+	end = buf + n;
+	while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	*end = '\0';
+	start = end;
+	while (start > buf && start[-1] != '\n')
+		start--;
+	n = (ssize_t)strlen(start);
+	if ((size_t)n >= size)
+		n = (ssize_t)size - 1;
+	memcpy(out, start, (size_t)n);
+	out[n] = '\0';
+}
+
+/* ---- run ----------------------------------------------------------------------------------- */
+
+static char *absolute(const char *what, const char *path, struct unik_error *err)
+{
+	char *r = realpath(path, NULL);
+
+	if (!r)
+		unik_error_sys(err, errno, "%s `%s`", what, path);
+	return r;
+}
+
+static int write_records(const struct unik_run_spec *spec, const struct qemu_config *c,
+                         const struct strv *argv, struct unik_error *err)
+{
+	_cleanup_free_ char *state = NULL;
+	struct strv words = {0};
+	char *cmd;
+	size_t len = 0;
+	int rc;
+
+	state = xasprintf("provider=qemu\ninstance_id=%s\naccel=%s\nqemu=%s\nkernel=%s\n"
+	                  "initrd=%s\nmemory_mb=%llu\n",
+	                  spec->instance_id ? spec->instance_id : "", c->accel, c->qemu, c->kernel,
+	                  c->initrd ? c->initrd : "", (unsigned long long)c->memory_mb);
+	if (write_plain(c->dir, QEMU_STATE_FILE, state, err) < 0)
+		return -1;
+	/* The command line as a shell would take it, for whoever debugs the instance. */
+	for (size_t i = 0; i < argv->n; i++) {
+		strv_push_take(&words, unik_cmdline_quote_word(argv->v[i]));
+		len += strlen(words.v[i]) + 1;
+	}
+	cmd = xmalloc(len + 1);
+	len = 0;
+	for (size_t i = 0; i < words.n; i++) {
+		size_t n = strlen(words.v[i]);
+
+		memcpy(cmd + len, words.v[i], n);
+		len += n;
+		cmd[len++] = i + 1 < words.n ? ' ' : '\n';
+	}
+	cmd[len] = '\0';
+	strv_free(&words);
+	rc = write_plain(c->dir, "qemu.cmd", cmd, err);
+	free(cmd);
+	return rc;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the shim's one-line report ("ok PID" or "error ERRNO MESSAGE") from fd. */
+static int read_ready(int fd, char *buf, size_t size)
+{
+	long long deadline = now_ms() + SHIM_READY_TIMEOUT_MS;
+	size_t got = 0;
+
+	while (got + 1 < size) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		long long left = deadline - now_ms();
+		int rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
+		ssize_t n;
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return -1;
+		n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	buf[got] = '\0';
+	return (int)got;
+}
+
+static int spawn_shim(const char *shim, const char *dir, const struct strv *qargv, int ready_w,
+                      pid_t *pid, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv argv = {0};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	int rc;
+
+	strv_push(&argv, shim);
+	strv_push(&argv, "--dir");
+	strv_push(&argv, dir);
+	strv_push(&argv, "--ready-fd");
+	strv_push(&argv, "3");
+	strv_push(&argv, "--");
+	strv_extend(&argv, qargv);
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&defaults);
+	sigdelset(&defaults, SIGKILL);
+	sigdelset(&defaults, SIGSTOP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (!rc)
+		rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+	if (!rc)
+		rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
+	if (!rc)
+		rc = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
+	/* dup2 clears close-on-exec on the copy; glibc does so even when ready_w is already 3. */
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, ready_w, 3);
+	if (!rc)
+		rc = posix_spawn(pid, shim, &fa, &attr, strv_argv(&argv), environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		unik_error_sys(err, rc, "run `%s`", shim);
+		return -1;
+	}
+	return 0;
+}
+
+static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+                    struct unik_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL;
+	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_close_ int ready_r = -1;
+	struct qemu_config c = {0};
+	char report[1024];
+	int pfd[2], ws, n;
+	pid_t pid;
+
+	memset(st, 0, sizeof(*st));
+	st->state = UNIK_STATE_PENDING;
+	st->exit_code = -1;
+	if (!spec->instance_dir || !spec->kernel) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "qemu: an instance needs a directory and a kernel");
+		return -1;
+	}
+	if (!(dir = absolute("instance directory", spec->instance_dir, err)) ||
+	    !(kernel = absolute("kernel", spec->kernel, err)) ||
+	    (spec->initrd && !(initrd = absolute("initrd", spec->initrd, err))))
+		return -1;
+	if (access(kernel, R_OK) < 0 || (initrd && access(initrd, R_OK) < 0)) {
+		unik_error_sys(err, errno, "read `%s`", access(kernel, R_OK) < 0 ? kernel : initrd);
+		return -1;
+	}
+	shim = find_shim();
+	if (!shim) {
+		unik_error_set(
+		    err, UNIK_E_UNSUPPORTED,
+		    "qemu: unik-shim was not found (set UNIK_SHIM, or install it next to "
+		    "unik)");
+		return -1;
+	}
+	c.qemu = qemu_program();
+	c.accel = qemu_pick_accel();
+	c.dir = dir;
+	c.kernel = kernel;
+	c.initrd = initrd;
+	c.cmdline = spec->cmdline ? spec->cmdline : "";
+	c.memory_mb = spec->memory_mb;
+	if (qemu_build_argv(&c, &argv, err) < 0 || write_records(spec, &c, &argv, err) < 0)
+		return -1;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		unik_error_sys(err, errno, "qemu: pipe");
+		return -1;
+	}
+	ready_r = pfd[0];
+	if (spawn_shim(shim, dir, &argv, pfd[1], &pid, err) < 0) {
+		close(pfd[1]);
+		return -1;
+	}
+	close(pfd[1]);
+	n = read_ready(ready_r, report, sizeof(report));
+	/* The first shim process forks the supervisor and exits at once: reap it. */
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (n > 3 && !strncmp(report, "ok ", 3)) {
+		st->state = UNIK_STATE_RUNNING;
+		st->pid = (pid_t)atoi(report + 3);
+		return 0;
+	}
+	if (n > 6 && !strncmp(report, "error ", 6)) {
+		/* "error ERRNO MESSAGE" */
+		char *nl = strchr(report, '\n'), *msg;
+		long e = strtol(report + 6, &msg, 10);
+
+		if (nl)
+			*nl = '\0';
+		if (*msg == ' ')
+			msg++;
+		unik_error_set(err, e > 0 ? unik_error_code_from_errno((int)e) : UNIK_E_IO,
+		               "qemu: %s", msg);
+	} else {
+		char line[256];
+
+		last_line(dir, QEMU_SHIM_LOG_FILE, line, sizeof(line));
+		unik_error_set(err, UNIK_E_IO, "qemu: unik-shim %s%s%s",
+		               n < 0 ? "did not report in time" : "ended without starting QEMU",
+		               line[0] ? ": " : "", line);
+	}
+	return -1;
+}
+
+/* ---- status -------------------------------------------------------------------------------- */
+
+/* How long status() waits, in the rare moment between QEMU's end and the shim's record of it,
+ * for that record. */
+#define SHIM_RECORD_WAIT_MS 200
+
+static bool file_exists(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = dir_file(dir, name);
+
+	return access(path, F_OK) == 0;
+}
+
+/* Messages are cut to fit; a va_list keeps the compiler from warning about that. */
+static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* The state of an instance whose VM process is gone, from its records. */
+static void ended_status(const char *dir, const char *exitrec, bool have_exit,
+                         struct unik_instance_status *st)
+{
+	struct qemu_console_end con;
+	char val[200], errline[160];
+
+	qemu_console_read_end(dir, &con);
+	if (con.crashed) {
+		st->state = UNIK_STATE_CRASHED;
+		st->exit_code = 255;
+		set_detail(st, "%s", con.crash_line);
+		return;
+	}
+	/* The guest's own word (docs/guest-abi.md): QEMU's exit code folds N and N + 128. */
+	if (con.exit_status >= 0) {
+		st->state = UNIK_STATE_EXITED;
+		st->exit_code = con.exit_status;
+		return;
+	}
+	if (file_exists(dir, QEMU_STOPPED_FILE)) {
+		st->state = UNIK_STATE_STOPPED;
+		set_detail(st, "stopped on request");
+		return;
+	}
+	st->state = UNIK_STATE_CRASHED;
+	st->exit_code = -1;
+	if (!have_exit) {
+		set_detail(st,
+		           "qemu ended, and its supervisor (unik-shim) recorded no exit status");
+	} else if (kv_get(exitrec, "error", val, sizeof(val))) {
+		set_detail(st, "%s", val);
+	} else if (kv_get(exitrec, "signal", val, sizeof(val))) {
+		set_detail(st, "qemu killed by signal %s", val);
+	} else {
+		kv_get(exitrec, "exit_code", val, sizeof(val));
+		last_line(dir, QEMU_ERR_FILE, errline, sizeof(errline));
+		if (errline[0])
+			set_detail(st, "qemu exited with status %s: %s", val[0] ? val : "?",
+			           errline);
+		else
+			set_detail(
+			    st, "qemu exited with status %s without an exit status from the guest",
+			    val[0] ? val : "?");
+	}
+}
+
+static int qemu_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+{
+	struct qemu_proc vm, shim;
+	struct stat sb;
+	char exitrec[1024];
+	bool have_vm, have_exit, have_shim;
+
+	memset(st, 0, sizeof(*st));
+	st->exit_code = -1;
+	if (stat(dir, &sb) < 0) {
+		unik_error_sys(err, errno, "qemu: instance directory `%s`", dir);
+		return -1;
+	}
+	have_vm = qemu_proc_read(dir, QEMU_PID_FILE, &vm) == 0;
+	if (have_vm && qemu_proc_alive(&vm)) {
+		st->state = UNIK_STATE_RUNNING;
+		st->pid = vm.pid;
+		return 0;
+	}
+	have_exit = read_small(dir, QEMU_EXIT_FILE, exitrec, sizeof(exitrec)) >= 0;
+	have_shim = qemu_proc_read(dir, QEMU_SHIM_PID_FILE, &shim) == 0;
+	if (!have_exit && have_shim && qemu_proc_alive(&shim)) {
+		if (!have_vm) {
+			/* Starting: the shim has not recorded QEMU's PID yet. */
+			st->state = UNIK_STATE_PENDING;
+			return 0;
+		}
+		/* QEMU just ended and the shim is writing down how. */
+		qemu_proc_wait_gone(&shim, SHIM_RECORD_WAIT_MS);
+		have_exit = read_small(dir, QEMU_EXIT_FILE, exitrec, sizeof(exitrec)) >= 0;
+	}
+	if (!have_vm && !have_exit && !have_shim) {
+		/* Nothing was started here (or remove() cleared the records). */
+		st->state = UNIK_STATE_PENDING;
+		return 0;
+	}
+	ended_status(dir, have_exit ? exitrec : "", have_exit, st);
+	return 0;
+}
+
+/* ---- stop ---------------------------------------------------------------------------------- */
+
+/* After SIGKILL a process ends within milliseconds unless the host is stuck. */
+#define KILL_WAIT_MS 5000
+
+static int qemu_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+{
+	struct unik_instance_status st;
+	struct qemu_proc vm, shim;
+	bool have_vm, have_shim;
+	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+	if (qemu_status(dir, &st, err) < 0)
+		return -1;
+	if (st.state != UNIK_STATE_RUNNING && st.state != UNIK_STATE_PENDING)
+		return 0; /* ended already: nothing to do, and its state stays as it ended */
+	have_vm = qemu_proc_read(dir, QEMU_PID_FILE, &vm) == 0;
+	have_shim = qemu_proc_read(dir, QEMU_SHIM_PID_FILE, &shim) == 0;
+	if (!have_vm && !have_shim)
+		return 0; /* never started */
+	if (write_plain(dir, QEMU_STOPPED_FILE, "stopped on request\n", err) < 0)
+		return -1;
+	if (!have_vm) {
+		/* Still starting: the shim forwards SIGTERM to QEMU once it has one. */
+		qemu_proc_kill(&shim, SIGTERM);
+		if (!qemu_proc_wait_gone(&shim, timeout_ms)) {
+			qemu_proc_kill(&shim, SIGKILL);
+			qemu_proc_wait_gone(&shim, KILL_WAIT_MS);
+		}
+		have_vm = qemu_proc_read(dir, QEMU_PID_FILE, &vm) == 0;
+		if (have_vm)
+			qemu_proc_kill(&vm, SIGKILL);
+		return 0;
+	}
+	if (!force) {
+		_cleanup_free_ char *sock = dir_file(dir, QEMU_QMP_FILE);
+		struct qemu_qmp *q = NULL;
+		struct unik_error qerr;
+
+		if (qemu_qmp_open(sock, timeout_ms, &q, &qerr) == 0 &&
+		    qemu_qmp_execute(q, "quit", NULL, &qerr) == 0) {
+			/* QEMU answers, then exits. */
+		} else {
+			/* No monitor yet (QEMU still initialising) or a broken one: QEMU also
+			 * shuts down cleanly on SIGTERM. */
+			qemu_proc_kill(&vm, SIGTERM);
+		}
+		qemu_qmp_close(q);
+		long long left = deadline - now_ms();
+
+		if (qemu_proc_wait_gone(&vm, left > 0 ? (int)left : 0))
+			goto ended;
+	}
+	qemu_proc_kill(&vm, SIGKILL);
+	if (!qemu_proc_wait_gone(&vm, KILL_WAIT_MS)) {
+		unik_error_set(err, UNIK_E_IO, "qemu: process %d survived SIGKILL", (int)vm.pid);
+		return -1;
+	}
+ended:
+	/* Let the shim record the end, so status() right after stop() is final. */
+	if (have_shim)
+		qemu_proc_wait_gone(&shim, SHIM_RECORD_WAIT_MS * 5);
+	return 0;
+}
+
+/* ---- remove -------------------------------------------------------------------------------- */
+
+static int qemu_remove(const char *dir, struct unik_error *err)
+{
+	static const char *const files[] = {QEMU_QMP_FILE, QEMU_PID_FILE, QEMU_SHIM_PID_FILE,
+	                                    ".qemu.pid.tmp", ".shim.pid.tmp"};
+	struct unik_instance_status st;
+
+	if (qemu_status(dir, &st, err) < 0)
+		return -1;
+	if (st.state == UNIK_STATE_RUNNING ||
+	    (st.state == UNIK_STATE_PENDING && file_exists(dir, QEMU_SHIM_PID_FILE))) {
+		unik_error_set(err, UNIK_E_STATE,
+		               "qemu: the instance in `%s` is running; stop it first", dir);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		_cleanup_free_ char *path = dir_file(dir, files[i]);
+
+		if (unlink(path) < 0 && errno != ENOENT) {
+			unik_error_sys(err, errno, "qemu: remove `%s`", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const struct unik_provider unik_provider_qemu = {
+    .name = "qemu",
+    .description = "local QEMU microvm per instance (KVM when /dev/kvm opens, else TCG)",
+    .image_format = "elf",
+    .available = qemu_available,
+    .run = qemu_run,
+    .status = qemu_status,
+    .stop = qemu_stop,
+    .remove = qemu_remove,
+};

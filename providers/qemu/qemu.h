@@ -1,0 +1,107 @@
+/* The qemu provider's internals, split out so unit tests can reach them: the QEMU command line,
+ * the console's exit-line parser, the instance directory's records and a small QMP client. */
+#ifndef UNIK_PROVIDER_QEMU_H
+#define UNIK_PROVIDER_QEMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "util.h"
+#include "providers/provider.h"
+
+extern const struct unik_provider unik_provider_qemu;
+
+/* Files in an instance directory (see docs/providers.md). */
+#define QEMU_CONSOLE_FILE  "console.log"
+#define QEMU_QMP_FILE      "qmp.sock"
+#define QEMU_PID_FILE      "qemu.pid"
+#define QEMU_SHIM_PID_FILE "shim.pid"
+#define QEMU_EXIT_FILE     "exit"
+#define QEMU_ERR_FILE      "qemu.err"
+#define QEMU_SHIM_LOG_FILE "shim.log"
+#define QEMU_STOPPED_FILE  "stopped"
+#define QEMU_STATE_FILE    "provider.state"
+
+/* ---- command line (argv.c) ------------------------------------------------------------------ */
+
+struct qemu_config {
+	const char *qemu;   /* program, "qemu-system-x86_64" */
+	const char *accel;  /* "kvm" or "tcg" */
+	const char *dir;    /* instance directory (absolute) */
+	const char *kernel; /* absolute */
+	const char *initrd; /* absolute, or NULL */
+	const char *cmdline;
+	uint64_t memory_mb;
+};
+
+/* The accelerator to use: "tcg" when UNIK_ACCEL=tcg or /dev/kvm does not open read-write, else
+ * "kvm".  Static string. */
+const char *qemu_pick_accel(void);
+
+/* Appends QEMU's whole argument vector (argv[0] first) to *out.  The QMP socket is named by its
+ * absolute path when that fits a unix socket address, else relative to the instance directory
+ * (QEMU runs there).  Fails with UNIK_E_INVALID on a missing field or a zero memory size. */
+int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err);
+
+/* ---- console (console.c) -------------------------------------------------------------------- */
+
+struct qemu_console_end {
+	int exit_status;      /* N of the last "unik: exit status N" line, or -1 */
+	bool crashed;         /* a "unik: crash: " line was seen */
+	char crash_line[200]; /* the first crash line ("unik: crash: ..."), when crashed */
+};
+
+/* Scans console text (the tail of console.log of an ended VM; a partial first line is the
+ * caller's to skip) for the runtime's ending lines, which must start a line.  "\r\n" endings are
+ * accepted, and so is a last line without its newline. */
+void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *out);
+
+/* Reads the last bytes of <dir>/console.log and parses them.  A missing log is an empty one. */
+void qemu_console_read_end(const char *dir, struct qemu_console_end *out);
+
+/* ---- processes (proc.c) --------------------------------------------------------------------- */
+
+/* A process identity that survives PID reuse: the PID and its start time (/proc/PID/stat,
+ * field 22, clock ticks since boot). */
+struct qemu_proc {
+	pid_t pid;
+	unsigned long long start;
+};
+
+/* Reads "PID START" from a pid file. -1 when the file is missing or malformed. */
+int qemu_proc_read(const char *dir, const char *file, struct qemu_proc *p);
+
+/* True when p is alive (not a zombie) and is still the process that was recorded. */
+bool qemu_proc_alive(const struct qemu_proc *p);
+
+/* A pollable descriptor for p (pidfd) that becomes readable when it ends; -1 when p is gone,
+ * recycled, or pidfds are not supported (errno says which: ESRCH or ENOSYS). */
+int qemu_proc_open(const struct qemu_proc *p);
+
+/* Waits up to timeout_ms for p to end (pidfd poll, else a 1 ms poll).  True once it ended. */
+bool qemu_proc_wait_gone(const struct qemu_proc *p, int timeout_ms);
+
+/* Sends sig to p unless p is gone or recycled. */
+void qemu_proc_kill(const struct qemu_proc *p, int sig);
+
+/* ---- QMP (qmp.c) ---------------------------------------------------------------------------- */
+
+struct qemu_qmp;
+
+/* Connects to a QMP socket, reads the greeting and negotiates capabilities.  timeout_ms bounds
+ * the whole session, later commands included.  *out is the caller's, released with
+ * qemu_qmp_close. */
+int qemu_qmp_open(const char *sock_path, int timeout_ms, struct qemu_qmp **out,
+                  struct unik_error *err);
+
+/* Runs one command ("quit", "query-status", ...) without arguments and waits for its answer,
+ * skipping events.  *ret (if not NULL) gets the JSON text of "return" (caller frees).  A QMP
+ * error fails with its description. */
+int qemu_qmp_execute(struct qemu_qmp *q, const char *command, char **ret, struct unik_error *err);
+
+void qemu_qmp_close(struct qemu_qmp *q);
+
+#endif

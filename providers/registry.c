@@ -1,0 +1,42 @@
+/* The provider registry: the compiled-in providers, lookup by name, and state names. */
+#include <string.h>
+
+#include "providers/provider.h"
+#include "providers/qemu/qemu.h"
+
+const struct unik_provider *const unik_providers[] = {
+    &unik_provider_qemu,
+    NULL,
+};
+
+const struct unik_provider *unik_provider_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; unik_providers[i]; i++)
+		if (!strcmp(unik_providers[i]->name, name))
+			return unik_providers[i];
+	return NULL;
+}
+
+const char *unik_provider_default(void)
+{
+	return "qemu";
+}
+
+const char *unik_instance_state_name(enum unik_instance_state s)
+{
+	switch (s) {
+	case UNIK_STATE_PENDING:
+		return "pending";
+	case UNIK_STATE_RUNNING:
+		return "running";
+	case UNIK_STATE_EXITED:
+		return "exited";
+	case UNIK_STATE_CRASHED:
+		return "crashed";
+	case UNIK_STATE_STOPPED:
+		return "stopped";
+	}
+	return "unknown";
+}

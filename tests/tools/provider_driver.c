@@ -1,0 +1,136 @@
+/* A command-line door onto the provider interface, so Python tests can drive a provider the way
+ * the daemon does, from separate processes:
+ *   provider_driver [-p PROVIDER] run DIR KERNEL CMDLINE MEM_MB [INITRD]
+ *   provider_driver [-p PROVIDER] status DIR
+ *   provider_driver [-p PROVIDER] stop DIR [--force] [--timeout MS]
+ *   provider_driver [-p PROVIDER] remove DIR
+ *   provider_driver [-p PROVIDER] available
+ * Prints key=value lines (state, exit_code, pid, detail, elapsed_us); on failure prints
+ * error=MESSAGE and code=NAME and exits 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "providers/provider.h"
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void print_status(const struct unik_instance_status *st)
+{
+	printf("state=%s\nexit_code=%d\npid=%d\ndetail=%s\n", unik_instance_state_name(st->state),
+	       st->exit_code, (int)st->pid, st->detail);
+}
+
+static int failed(const struct unik_error *err)
+{
+	printf("error=%s\ncode=%s\n", err->msg, unik_error_code_name(err->code));
+	return 1;
+}
+
+static int usage(void)
+{
+	fputs("usage: provider_driver [-p PROVIDER] run DIR KERNEL CMDLINE MEM_MB [INITRD] | "
+	      "status DIR | stop DIR [--force] [--timeout MS] | remove DIR | available\n",
+	      stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const struct unik_provider *p;
+	const char *name = unik_provider_default();
+	struct unik_instance_status st;
+	struct unik_error err = {0};
+	long long t0;
+	int i = 1, rc;
+
+	if (argc > 2 && !strcmp(argv[1], "-p")) {
+		name = argv[2];
+		i = 3;
+	}
+	p = unik_provider_find(name);
+	if (!p) {
+		fprintf(stderr, "provider_driver: no provider `%s`\n", name);
+		return 2;
+	}
+	if (i >= argc)
+		return usage();
+	const char *verb = argv[i++];
+
+	if (!strcmp(verb, "available") && i == argc) {
+		char reason[512] = "";
+		bool ok = p->available(reason, sizeof(reason));
+
+		printf("available=%s\nreason=%s\nimage_format=%s\n", ok ? "yes" : "no", reason,
+		       p->image_format);
+		return ok ? 0 : 1;
+	}
+	if (!strcmp(verb, "run") && (argc - i == 4 || argc - i == 5)) {
+		struct unik_run_spec spec = {
+		    .instance_id = "0123456789ab",
+		    .instance_name = "driver",
+		    .instance_dir = argv[i],
+		    .kernel = argv[i + 1],
+		    .cmdline = argv[i + 2],
+		    .memory_mb = strtoull(argv[i + 3], NULL, 10),
+		    .initrd = argc - i == 5 ? argv[i + 4] : NULL,
+		};
+
+		t0 = now_us();
+		rc = p->run(&spec, &st, &err);
+		long long dt = now_us() - t0;
+
+		if (rc < 0)
+			return failed(&err);
+		print_status(&st);
+		printf("elapsed_us=%lld\n", dt);
+		return 0;
+	}
+	if (!strcmp(verb, "status") && argc - i == 1) {
+		t0 = now_us();
+		rc = p->status(argv[i], &st, &err);
+		long long dt = now_us() - t0;
+
+		if (rc < 0)
+			return failed(&err);
+		print_status(&st);
+		printf("elapsed_us=%lld\n", dt);
+		return 0;
+	}
+	if (!strcmp(verb, "stop") && argc - i >= 1) {
+		const char *dir = argv[i++];
+		bool force = false;
+		int timeout_ms = 5000;
+
+		for (; i < argc; i++) {
+			if (!strcmp(argv[i], "--force"))
+				force = true;
+			else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+				timeout_ms = atoi(argv[++i]);
+			else
+				return usage();
+		}
+		t0 = now_us();
+		rc = p->stop(dir, force, timeout_ms, &err);
+		long long dt = now_us() - t0;
+
+		if (rc < 0)
+			return failed(&err);
+		printf("stopped=yes\nelapsed_us=%lld\n", dt);
+		return 0;
+	}
+	if (!strcmp(verb, "remove") && argc - i == 1) {
+		if (p->remove(argv[i], &err) < 0)
+			return failed(&err);
+		printf("removed=yes\n");
+		return 0;
+	}
+	return usage();
+}
