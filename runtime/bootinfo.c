@@ -122,8 +122,8 @@ static void parse_mb1(struct boot_info *bi, const struct mb1_info *mi)
 static void parse_mb2(struct boot_info *bi, uint64_t info)
 {
 	bi->loader = "multiboot2";
-	/* GRUB builds the multiboot2 command line as it does for v1, kernel path first. */
-	bi->drop_first_word = true;
+	/* GRUB's multiboot2 command line holds only the arguments (checked by booting a GRUB
+	 * disk); QEMU's multiboot v1 loader, by contrast, puts the kernel's path first. */
 	uint32_t total = *(const uint32_t *)early(info, 8);
 	early(info, total);
 	add(bi->reserved, &bi->nreserved, info, info + total);
