@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "proc.h"
 #include "util.h"
 
 /* Names shared with providers/qemu (qemu.h): the records in the instance directory. */
@@ -55,30 +56,12 @@ static void logmsg(const char *fmt, ...)
 	fflush(stderr);
 }
 
-/* Start time of pid (/proc/PID/stat field 22), 0 when unreadable.  The provider compares it
- * with /proc later to tell a live VM from a recycled PID. */
+/* Start time of pid, 0 when unreadable.  The provider compares it with /proc later to tell a
+ * live VM from a recycled PID. */
 static unsigned long long start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	for (int field = 2; field < 22 && p; field++) {
-		p = strchr(p + 1, ' ');
-	}
-	return p ? strtoull(p + 1, NULL, 10) : 0;
+	unsigned long long start = 0;
+	return unik_proc_stat(pid, NULL, &start) == 0 ? start : 0;
 }
 
 /* Writes a small file atomically (temporary name, then rename) relative to dirfd.  No fsync:

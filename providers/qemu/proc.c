@@ -2,6 +2,7 @@
  * liveness checked against the recorded start time so a recycled PID is never mistaken for the
  * VM, and waiting for their end through pidfds. */
 #include "providers/qemu/qemu.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,44 +40,12 @@ int qemu_proc_read(const char *dir, const char *file, struct qemu_proc *p)
 	return 0;
 }
 
-/* State letter and start time of pid from /proc/PID/stat; -1 when it does not exist. */
-static int proc_stat(pid_t pid, char *state, unsigned long long *start)
-{
-	char path[64], buf[1024], *p;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* comm (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
-	*state = *p;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
-}
-
 bool qemu_proc_alive(const struct qemu_proc *p)
 {
 	unsigned long long start;
 	char state;
 
-	if (p->pid <= 0 || proc_stat(p->pid, &state, &start) < 0)
+	if (p->pid <= 0 || unik_proc_stat(p->pid, &state, &start) < 0)
 		return false;
 	return start == p->start && state != 'Z' && state != 'X';
 }

@@ -1,0 +1,12 @@
+/* Facts about host processes from /proc, for supervisors that must tell a live process from a
+ * recycled PID (unik-shim, the providers, unik-oci). */
+#ifndef UNIK_PROC_H
+#define UNIK_PROC_H
+
+#include <sys/types.h>
+
+/* The state letter (R, S, Z, ...) and start time (clock ticks since boot, field 22 of
+ * /proc/PID/stat) of pid.  Returns -1 when the process does not exist or cannot be read. */
+int unik_proc_stat(pid_t pid, char *state, unsigned long long *start);
+
+#endif
