@@ -86,7 +86,8 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 	strv_push(out, "-nographic");
 	strv_push(out, "-no-reboot");
 	strv_push(out, "-chardev");
-	strv_pushf(out, "file,id=con,path=%s/%s", dir, QEMU_CONSOLE_FILE);
+	/* append: a restarted instance keeps its earlier console (docs/api/rest.md). */
+	strv_pushf(out, "file,id=con,path=%s/%s,append=on", dir, QEMU_CONSOLE_FILE);
 	strv_push(out, "-serial");
 	strv_push(out, "chardev:con");
 	strv_push(out, "-device");

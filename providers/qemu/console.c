@@ -3,6 +3,8 @@
 #include "providers/qemu/qemu.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,6 +72,17 @@ void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *o
 	}
 }
 
+off_t qemu_console_start(const char *dir)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, QEMU_CONSOLE_START_FILE);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+
+	if (unik_read_file(path, &text, &len, NULL) < 0)
+		return 0;
+	return (off_t)strtoll(text, NULL, 10);
+}
+
 void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
 {
 	_cleanup_free_ char *path = unik_path_join(dir, QEMU_CONSOLE_FILE);
@@ -87,6 +100,13 @@ void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
 		return;
 	if (st.st_size > CONSOLE_TAIL)
 		off = st.st_size - CONSOLE_TAIL;
+	/* A restarted instance appends to its console: only this run's output counts. */
+	off_t run_start = qemu_console_start(dir);
+	bool at_line = false;
+	if (run_start > off && run_start <= st.st_size) {
+		off = run_start;
+		at_line = true;
+	}
 	want = (size_t)(st.st_size - off);
 	buf = xmalloc(want + 1);
 	while (got < want) {
@@ -96,7 +116,7 @@ void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
 		got += (size_t)n;
 	}
 	start = buf;
-	if (off > 0) {
+	if (off > 0 && !at_line) {
 		/* Cut into the middle of a line: skip to the next whole one. */
 		const char *nl = memchr(buf, '\n', got);
 

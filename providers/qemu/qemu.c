@@ -331,6 +331,27 @@ static int spawn_shim(const char *shim, const char *dir, const struct strv *qarg
 	return 0;
 }
 
+/* A restart reuses the directory: forget how the previous run ended, and note where this run's
+ * output will begin in the console log it appends to. */
+static int forget_previous_run(const char *dir, struct unik_error *err)
+{
+	static const char *const stale[] = {QEMU_EXIT_FILE, QEMU_STOPPED_FILE, QEMU_PID_FILE,
+	                                    QEMU_SHIM_PID_FILE, QEMU_ERR_FILE};
+	_cleanup_free_ char *console = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	struct stat sb;
+	char text[32];
+
+	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		_cleanup_free_ char *p = unik_path_join(dir, stale[i]);
+		if (unlink(p) < 0 && errno != ENOENT) {
+			unik_error_sys(err, errno, "qemu: remove `%s`", p);
+			return -1;
+		}
+	}
+	snprintf(text, sizeof(text), "%lld\n", stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
+	return write_plain(dir, QEMU_CONSOLE_START_FILE, text, err);
+}
+
 static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
                     struct unik_error *err)
 {
@@ -373,7 +394,8 @@ static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_statu
 	c.initrd = initrd;
 	c.cmdline = spec->cmdline ? spec->cmdline : "";
 	c.memory_mb = spec->memory_mb;
-	if (qemu_build_argv(&c, &argv, err) < 0 || write_records(spec, &c, &argv, err) < 0)
+	if (qemu_build_argv(&c, &argv, err) < 0 || forget_previous_run(dir, err) < 0 ||
+	    write_records(spec, &c, &argv, err) < 0)
 		return -1;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {

@@ -24,6 +24,7 @@ extern const struct unik_provider unik_provider_qemu;
 #define QEMU_SHIM_LOG_FILE "shim.log"
 #define QEMU_STOPPED_FILE  "stopped"
 #define QEMU_STATE_FILE    "provider.state"
+#define QEMU_CONSOLE_START_FILE "console.start" /* where this run's console output begins */
 
 /* ---- command line (argv.c) ------------------------------------------------------------------ */
 
@@ -58,6 +59,9 @@ struct qemu_console_end {
  * caller's to skip) for the runtime's ending lines, which must start a line.  "\r\n" endings are
  * accepted, and so is a last line without its newline. */
 void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *out);
+
+/* Where the current run's output begins in console.log (0 for a first run). */
+off_t qemu_console_start(const char *dir);
 
 /* Reads the last bytes of <dir>/console.log and parses them.  A missing log is an empty one. */
 void qemu_console_read_end(const char *dir, struct qemu_console_end *out);

@@ -1,0 +1,602 @@
+/* The unik CLI's plumbing: finding the daemon (and starting one on the default socket when none
+ * answers, so a newcomer's first command just works), requests with their errors printed, and
+ * output as aligned tables or JSON. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmdline.h"
+
+#define AUTOSTART_WAIT_MS 10000
+#define AUTOSTART_POLL_MS 5
+
+volatile sig_atomic_t cli_interrupted;
+
+static void on_signal(int sig)
+{
+	cli_interrupted = sig;
+}
+
+void cli_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+char *cli_home(void)
+{
+	const char *h = getenv("UNIK_HOME");
+	const char *home = getenv("HOME");
+
+	if (h && *h)
+		return xstrdup(h);
+	if (!home || !*home) {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw && pw->pw_dir ? pw->pw_dir : "/";
+	}
+	return unik_path_join(home, ".unik");
+}
+
+/* 0 when something accepts connections on path, else the errno of the attempt. */
+static int probe_socket(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, r = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = errno;
+	close(fd);
+	return r;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !cli_interrupted)
+		;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void print_log_tail(const char *log)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	const char *start;
+	int lines = 0;
+
+	if (unik_read_file(log, &text, &len, NULL) < 0 || len == 0)
+		return;
+	start = text + len;
+	while (start > text && lines <= 10)
+		if (*--start == '\n')
+			lines++;
+	if (*start == '\n')
+		start++;
+	fprintf(stderr, "unik: the end of %s:\n%s", log, start);
+	if (text[len - 1] != '\n')
+		fputc('\n', stderr);
+}
+
+/* Whether the daemon we started has finished starting: it writes daemon.pid last, after
+ * recovering its state, and a request served before that could race with the recovery. */
+static bool daemon_ready(const char *home, pid_t pid, time_t started)
+{
+	_cleanup_free_ char *path = unik_path_join(home, "daemon.pid");
+	_cleanup_free_ char *text = NULL;
+	struct stat st;
+
+	if (unik_read_file(path, &text, NULL, NULL) < 0)
+		return false;
+	if (atoi(text) == (int)pid)
+		return true;
+	return stat(path, &st) == 0 && st.st_mtime >= started;
+}
+
+/* Starts `unik daemon` in its own session with its output in the log, and waits until it
+ * answers on sock.  The daemon is a grandchild, so it never becomes our zombie. */
+static int start_daemon(const char *home, const char *sock, struct unik_error *err)
+{
+	_cleanup_free_ char *log = unik_path_join(home, "daemon.log");
+	_cleanup_close_ int logfd = -1;
+	int pfd[2];
+	pid_t child, daemon_pid = 0;
+	int status;
+	long deadline;
+	time_t started = time(NULL);
+
+	if (mkdir(home, 0700) < 0 && errno != EEXIST) {
+		unik_error_sys(err, errno, "create `%s`", home);
+		return -1;
+	}
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0) {
+		unik_error_sys(err, errno, "open `%s`", log);
+		return -1;
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		unik_error_sys(err, errno, "pipe");
+		return -1;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		unik_error_sys(err, errno, "fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (child == 0) {
+		pid_t gc;
+
+		close(pfd[0]);
+		setsid();
+		gc = fork();
+		if (gc == 0) {
+			char *const argv[] = {"unik", "daemon", NULL};
+			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			if (null >= 0)
+				dup2(null, 0);
+			dup2(logfd, 1);
+			dup2(logfd, 2);
+			execv("/proc/self/exe", argv);
+			dprintf(2, "unik: cannot run /proc/self/exe daemon: %s\n", strerror(errno));
+			_exit(127);
+		}
+		if (gc > 0)
+			unik_write_all(pfd[1], &gc, sizeof(gc));
+		_exit(gc > 0 ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &daemon_pid, sizeof(daemon_pid)) != (ssize_t)sizeof(daemon_pid))
+		daemon_pid = 0;
+	close(pfd[0]);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (daemon_pid <= 0) {
+		unik_error_set(err, UNIK_E_IO, "could not start `unik daemon`");
+		return -1;
+	}
+	deadline = now_ms() + AUTOSTART_WAIT_MS;
+	for (;;) {
+		if (probe_socket(sock) == 0 && daemon_ready(home, daemon_pid, started))
+			break;
+		if (kill(daemon_pid, 0) < 0 && errno == ESRCH) {
+			unik_error_set(err, UNIK_E_IO,
+			               "the daemon it started (`unik daemon`) exited");
+			print_log_tail(log);
+			return -1;
+		}
+		if (cli_interrupted) {
+			unik_error_set(err, UNIK_E_IO, "interrupted while waiting for the daemon");
+			return -1;
+		}
+		if (now_ms() > deadline) {
+			unik_error_set(
+			    err, UNIK_E_IO,
+			    "the daemon it started (pid %d) does not answer on %s after %d s",
+			    (int)daemon_pid, sock, AUTOSTART_WAIT_MS / 1000);
+			print_log_tail(log);
+			return -1;
+		}
+		sleep_ms(AUTOSTART_POLL_MS);
+	}
+	fprintf(stderr, "unik: started the daemon (log: %s)\n", log);
+	return 0;
+}
+
+struct unik_client *cli_client(struct cli *cli)
+{
+	_cleanup_free_ char *home = NULL, *cfg_path = NULL, *cfg_host = NULL, *sock = NULL,
+	                    *base = NULL;
+	const char *host = cli->host;
+	const char *token = cli->token;
+	struct unik_error err = {0};
+
+	if (cli->client)
+		return cli->client;
+	if (!token || !*token)
+		token = getenv("UNIK_TOKEN");
+	if (!host || !*host)
+		host = getenv("UNIK_HOST");
+	home = cli_home();
+	if (!host || !*host) {
+		cfg_path = unik_path_join(home, "client-config.yaml");
+		if (unik_client_config_load(cfg_path, &cfg_host, &err) < 0) {
+			fprintf(stderr, "unik: %s\n", err.msg);
+			return NULL;
+		}
+		host = cfg_host;
+	}
+	if (host && *host) {
+		if (unik_client_parse_host(host, &sock, &base, &err) < 0) {
+			fprintf(stderr, "unik: %s\n", err.msg);
+			return NULL;
+		}
+	} else {
+		int why;
+
+		sock = unik_path_join(home, "daemon.sock");
+		why = probe_socket(sock);
+		if ((why == ENOENT || why == ECONNREFUSED) && !cli->no_autostart &&
+		    start_daemon(home, sock, &err) < 0) {
+			fprintf(stderr,
+			        "unik: cannot reach the unik daemon at unix socket %s, and %s\n",
+			        sock, err.msg);
+			return NULL;
+		}
+	}
+	cli->client = unik_client_new(sock, base, token);
+	unik_client_set_cancel(cli->client, &cli_interrupted);
+	return cli->client;
+}
+
+int cli_fail(const struct unik_error *err)
+{
+	fprintf(stderr, "unik: %s\n", err->msg);
+	return CLI_FAILED;
+}
+
+json_t *cli_request(struct cli *cli, const char *method, const char *path, json_t *body)
+{
+	struct unik_client *c = cli_client(cli);
+	struct unik_error err = {0};
+	json_t *out = NULL;
+
+	if (!c)
+		return NULL;
+	if (unik_client_json(c, method, path, body, &out, &err) < 0) {
+		cli_fail(&err);
+		return NULL;
+	}
+	return out;
+}
+
+int cli_each_ref(struct cli *cli, const struct strv *refs, const char *method, const char *fmt,
+                 const char *query)
+{
+	json_t *all = json_array();
+	int rc = CLI_OK;
+
+	for (size_t i = 0; i < refs->n; i++) {
+		_cleanup_free_ char *p = cli_path(fmt, refs->v[i]);
+		_cleanup_free_ char *full = xasprintf("%s%s", p, query ? query : "");
+		json_t *j = cli_request(cli, method, full, NULL);
+
+		if (!j) {
+			rc = CLI_FAILED;
+			if (!cli->client)
+				break;
+			continue;
+		}
+		if (cli->json && json_is_null(j))
+			json_array_append_new(all, json_string(refs->v[i]));
+		else if (cli->json)
+			json_array_append(all, j);
+		else
+			printf("%s\n", refs->v[i]);
+		json_decref(j);
+	}
+	if (cli->json)
+		cli_print_json(all);
+	json_decref(all);
+	return rc;
+}
+
+static int to_stdout(void *ctx, const char *data, size_t len)
+{
+	(void)ctx;
+	if (fwrite(data, 1, len, stdout) != len)
+		return 1;
+	fflush(stdout);
+	return 0;
+}
+
+int cli_stream_to_stdout(struct cli *cli, const char *path)
+{
+	struct unik_client *c = cli_client(cli);
+	struct unik_error err = {0};
+	int r;
+
+	if (!c)
+		return -1;
+	r = unik_client_stream(c, "GET", path, to_stdout, NULL, &err);
+	fflush(stdout);
+	if (r < 0) {
+		if (!cli_interrupted)
+			cli_fail(&err);
+		return -1;
+	}
+	return 0;
+}
+
+long cli_parse_mem(const char *s)
+{
+	char *end = NULL;
+	long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'G' || *end == 'g') {
+		v *= 1024;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		end++;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v <= 0 || v > (1LL << 30))
+		return -1;
+	return (long)v;
+}
+
+json_t *cli_env_object(const struct cli *cli, const struct strv *env)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < env->n; i++) {
+		const char *w = env->v[i], *eq = strchr(w, '=');
+		_cleanup_free_ char *name = eq ? xstrndup(w, (size_t)(eq - w)) : xstrdup(w);
+		const char *value = eq ? eq + 1 : getenv(name);
+
+		if (!unik_env_name_valid(name, strlen(name))) {
+			cli_usage_error(cli,
+			                "--env `%s`: want NAME=VALUE with NAME a letter or `_` "
+			                "followed by letters, digits or `_`",
+			                w);
+			json_decref(o);
+			return NULL;
+		}
+		if (!value) {
+			cli_usage_error(cli, "--env `%s`: no `=VALUE`, and $%s is not set", w,
+			                name);
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, name, json_string(value));
+	}
+	return o;
+}
+
+char *cli_path(const char *fmt, const char *ref)
+{
+	_cleanup_free_ char *esc = unik_client_escape(ref);
+
+	return xasprintf(fmt, esc);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Output */
+
+void cli_print_json(const json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	putchar('\n');
+}
+
+static const json_t *lookup(const json_t *row, const char *field)
+{
+	_cleanup_free_ char *copy = xstrdup(field);
+	char *save = NULL;
+	const json_t *j = row;
+
+	for (char *tok = strtok_r(copy, ".", &save); tok && j; tok = strtok_r(NULL, ".", &save))
+		j = json_object_get(j, tok);
+	return j;
+}
+
+static const char *scalar_text(const json_t *v, char *buf, size_t len)
+{
+	if (!v || json_is_null(v))
+		return "";
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%g", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+	else if (json_is_array(v)) {
+		size_t i, used = 0;
+		json_t *e;
+
+		buf[0] = '\0';
+		json_array_foreach(v, i, e)
+		{
+			char one[256];
+			const char *t = scalar_text(e, one, sizeof(one));
+			int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", t);
+
+			if (w < 0 || (size_t)w >= len - used)
+				break;
+			used += (size_t)w;
+		}
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT);
+
+		snprintf(buf, len, "%s", s ? s : "");
+		free(s);
+	}
+	return buf;
+}
+
+const char *cli_field(const json_t *row, const char *field, char *buf, size_t len)
+{
+	return scalar_text(lookup(row, field), buf, len);
+}
+
+void cli_human_size(double bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	size_t u = 0;
+
+	while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", bytes, units[u]);
+}
+
+const char *cli_fmt_size(const json_t *row, const char *field, char *buf, size_t len)
+{
+	const json_t *v = lookup(row, field);
+
+	if (!json_is_number(v))
+		return scalar_text(v, buf, len);
+	cli_human_size(json_number_value(v), buf, len);
+	return buf;
+}
+
+const char *cli_fmt_age(const json_t *row, const char *field, char *buf, size_t len)
+{
+	const char *s = json_string_value(lookup(row, field));
+	struct tm tm;
+	time_t then, now = time(NULL);
+	long d;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !*s)
+		return "";
+	if (!strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+		return s;
+	then = timegm(&tm);
+	d = (long)difftime(now, then);
+	if (d < 0)
+		d = 0;
+	if (d < 60)
+		snprintf(buf, len, "%ld second%s ago", d, d == 1 ? "" : "s");
+	else if (d < 3600)
+		snprintf(buf, len, "%ld minute%s ago", d / 60, d / 60 == 1 ? "" : "s");
+	else if (d < 86400)
+		snprintf(buf, len, "%ld hour%s ago", d / 3600, d / 3600 == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "%ld day%s ago", d / 86400, d / 86400 == 1 ? "" : "s");
+	return buf;
+}
+
+const char *cli_fmt_list(const json_t *row, const char *field, char *buf, size_t len)
+{
+	return scalar_text(lookup(row, field), buf, len);
+}
+
+void cli_print_table(const struct cli *cli, const json_t *rows, const struct cli_column *cols,
+                     size_t ncols)
+{
+	size_t nrows = json_is_array(rows) ? json_array_size(rows) : 0;
+	_cleanup_free_ size_t *width = xcalloc(ncols, sizeof(*width));
+	_cleanup_free_ char **cells = xcalloc((nrows + 1) * ncols, sizeof(*cells));
+
+	if (cli->json) {
+		cli_print_json(rows);
+		return;
+	}
+	for (size_t c = 0; c < ncols; c++)
+		cells[c] = xstrdup(cols[c].heading);
+	for (size_t r = 0; r < nrows; r++) {
+		const json_t *row = json_array_get(rows, r);
+
+		for (size_t c = 0; c < ncols; c++) {
+			char buf[512];
+			const char *t = cols[c].format
+			                    ? cols[c].format(row, cols[c].field, buf, sizeof(buf))
+			                    : cli_field(row, cols[c].field, buf, sizeof(buf));
+
+			cells[(r + 1) * ncols + c] = xstrdup(t);
+		}
+	}
+	for (size_t i = 0; i < (nrows + 1) * ncols; i++)
+		if (strlen(cells[i]) > width[i % ncols])
+			width[i % ncols] = strlen(cells[i]);
+	for (size_t r = 0; r <= nrows; r++) {
+		for (size_t c = 0; c < ncols; c++) {
+			const char *t = cells[r * ncols + c];
+
+			if (c + 1 < ncols)
+				printf("%-*s   ", (int)width[c], t);
+			else
+				printf("%s\n", t);
+		}
+	}
+	for (size_t i = 0; i < (nrows + 1) * ncols; i++)
+		free(cells[i]);
+}
+
+static void flatten(const json_t *obj, const char *prefix, struct strv *keys, struct strv *vals)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		_cleanup_free_ char *key = *prefix ? xasprintf("%s.%s", prefix, k) : xstrdup(k);
+
+		if (json_is_object(v) && json_object_size(v) > 0) {
+			flatten(v, key, keys, vals);
+		} else {
+			char buf[1024];
+
+			strv_push(keys, key);
+			strv_push(vals, json_is_object(v) ? "" : scalar_text(v, buf, sizeof(buf)));
+		}
+	}
+}
+
+void cli_print_object(const struct cli *cli, const json_t *obj)
+{
+	_cleanup_strv_ struct strv keys = {0}, vals = {0};
+	size_t w = 0;
+
+	if (cli->json || !json_is_object(obj)) {
+		cli_print_json(obj);
+		return;
+	}
+	flatten(obj, "", &keys, &vals);
+	for (size_t i = 0; i < keys.n; i++)
+		if (strlen(keys.v[i]) > w)
+			w = strlen(keys.v[i]);
+	for (size_t i = 0; i < keys.n; i++)
+		printf("%s:%*s  %s\n", keys.v[i], (int)(w - strlen(keys.v[i])), "", vals.v[i]);
+}

@@ -1,0 +1,43 @@
+/* unik help: the table of verbs, or one verb's help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_help(struct cli *cli, int argc, char **argv)
+{
+	const struct cli_verb *v;
+
+	if (argc >= 2 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) {
+		char *sub[] = {argv[1], "--help", NULL};
+		struct cli c = {0};
+
+		if (!(v = cli_find_verb(argv[1])))
+			return cli_usage_error(cli, "unknown verb `%s`", argv[1]);
+		c.verb = v->name;
+		c.typed = argv[1];
+		return v->fn(&c, 2, sub);
+	}
+	puts("Usage: unik [--host HOST[:PORT]] VERB [options] [arguments]\n"
+	     "\n"
+	     "unik builds C programs into unikernels and runs them as virtual machines.\n"
+	     "\n"
+	     "Verbs:");
+	for (v = cli_verbs; v->name; v++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "%s%s%s", v->name, v->alias ? ", " : "",
+		         v->alias ? v->alias : "");
+		printf("  %-26s%s\n", name, v->summary);
+	}
+	puts("\n"
+	     "Run `unik VERB --help` for a verb's options and examples.  The daemon is found\n"
+	     "through --host, $UNIK_HOST, $UNIK_HOME/client-config.yaml (unik target), else the\n"
+	     "socket $UNIK_HOME/daemon.sock (UNIK_HOME defaults to ~/.unik), where a daemon is\n"
+	     "started when none answers.  $UNIK_TOKEN (or --token) is sent as a bearer token.\n"
+	     "\n"
+	     "A first unikernel:\n"
+	     "  unik build --name hello --path examples/hello\n"
+	     "  unik run hello");
+	return CLI_OK;
+}

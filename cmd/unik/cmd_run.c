@@ -1,0 +1,263 @@
+/* unik run: create an instance of an image and, unless -d, stay attached to its console until
+ * the guest ends, then exit with the guest's exit status.  Ctrl-C stops the instance. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmdline.h"
+
+struct run_args {
+	const char *image, *name, *mem, *args, *provider;
+	struct strv env, guest, vols;
+	bool detach, rm, debug, no_cleanup;
+	char *image_word; /* IMAGE taken from the words, owned */
+};
+
+static const struct cli_help run_help = {
+    "unik run [options] IMAGE [ARGS...]\n"
+    "       unik run --instanceName NAME --imageName IMAGE [--env K=V]... [--instanceMemory MB]",
+    "Creates an instance of IMAGE and boots it.  Words after IMAGE become the guest's\n"
+    "arguments (argv[1] on, with IMAGE as argv[0]) in place of the image's default ones,\n"
+    "and -e K=V adds to its environment.  --args gives the whole command line (argv[0]\n"
+    "first) in the guest's shell-like syntax.  Options go before IMAGE.\n"
+    "\n"
+    "By default the console streams to the terminal until the guest ends, and unik\n"
+    "exits with the guest's exit status (255 for a crash); Ctrl-C stops the instance and\n"
+    "exits 130.  With -d it prints the instance's name and returns at once.",
+    "  unik run hello\n"
+    "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
+    "  unik run -d --name web web && unik logs -f web\n"
+    "  unik run --instanceName i1 --imageName hello --env K=V\n",
+};
+
+#define RUN_NOPTS 11
+static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
+{
+	const struct cli_opt opts[RUN_NOPTS] = {
+	    {0, "name|instanceName", CLI_OPT_STR, &a->name, "NAME",
+	     "the instance's name (default: IMAGE-xxxx)"},
+	    {0, "image|imageName", CLI_OPT_STR, &a->image, "IMAGE",
+	     "the image (or the first word)"},
+	    {'e', "env", CLI_OPT_LIST, &a->env, "K=V", "guest environment variable (repeatable)"},
+	    {'m', "mem|memory|instanceMemory", CLI_OPT_STR, &a->mem, "MB", "guest memory in MiB"},
+	    {'d', "detach", CLI_OPT_BOOL, &a->detach, NULL, "print the name and return at once"},
+	    {0, "args", CLI_OPT_STR, &a->args, "'ARGV0 ARG...'",
+	     "the guest command line, shell-quoted words (ARGS... are appended)"},
+	    {0, "provider", CLI_OPT_STR, &a->provider, "PROVIDER", "where to run (default qemu)"},
+	    {0, "rm", CLI_OPT_BOOL, &a->rm, NULL, "delete the instance once it has ended"},
+	    {0, "vol", CLI_OPT_LIST, &a->vols, "VOLUME:MOUNT",
+	     "UniK's volumes (not supported yet)"},
+	    {0, "debug-mode", CLI_OPT_BOOL, &a->debug, NULL, "accepted for UniK; no effect"},
+	    {0, "no-cleanup", CLI_OPT_BOOL, &a->no_cleanup, NULL, "accepted for UniK; no effect"},
+	};
+
+	memcpy(o, opts, sizeof(opts));
+}
+
+/* 0, 1 for help, -1 with err on a usage error. */
+static int run_parse_args(struct cli *cli, int argc, char **argv, struct run_args *a,
+                          struct unik_error *err)
+{
+	struct cli_opt opts[RUN_NOPTS];
+	_cleanup_strv_ struct strv pos = {0};
+	size_t first = 0;
+	int r;
+
+	run_opts(a, opts);
+	r = cli_parse_args(cli, argc, argv, opts, RUN_NOPTS, CLI_STOP_AT_POSITIONAL, &pos, err);
+	if (r != 0)
+		return r;
+	if (!a->image) {
+		if (pos.n == 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "which image? (unik run IMAGE [ARGS...])");
+			return -1;
+		}
+		a->image = a->image_word = xstrdup(pos.v[0]);
+		first = 1;
+	}
+	for (size_t i = first; i < pos.n; i++)
+		strv_push(&a->guest, pos.v[i]);
+	if (a->vols.n) {
+		unik_error_set(err, UNIK_E_INVALID, "--vol: volumes are not supported yet");
+		return -1;
+	}
+	if (a->mem && cli_parse_mem(a->mem) < 0) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "--mem `%s`: want a size in MiB such as 64 or 64M", a->mem);
+		return -1;
+	}
+	return 0;
+}
+
+static void run_args_free(struct run_args *a)
+{
+	strv_free(&a->env);
+	strv_free(&a->guest);
+	strv_free(&a->vols);
+	free(a->image_word);
+}
+
+/* The guest command line the daemon is sent (its "args" is a whole command line, argv[0]
+ * included, in the guest grammar): --args as given, else the image's name as argv[0]; then the
+ * words after IMAGE, each quoted.  NULL when there is neither, so the image's defaults apply. */
+static char *run_guest_args(const struct run_args *a)
+{
+	_cleanup_strv_ struct strv words = {0};
+	size_t len = 1;
+	char *out, *w;
+
+	if (a->args && *a->args)
+		strv_push(&words, a->args);
+	else if (a->guest.n)
+		strv_push_take(&words, unik_cmdline_quote_word(a->image));
+	for (size_t i = 0; i < a->guest.n; i++)
+		strv_push_take(&words, unik_cmdline_quote_word(a->guest.v[i]));
+	if (!words.n)
+		return NULL;
+	for (size_t i = 0; i < words.n; i++)
+		len += strlen(words.v[i]) + 1;
+	out = w = xmalloc(len);
+	for (size_t i = 0; i < words.n; i++) {
+		size_t n = strlen(words.v[i]);
+
+		if (i)
+			*w++ = ' ';
+		memcpy(w, words.v[i], n);
+		w += n;
+	}
+	*w = '\0';
+	return out;
+}
+
+static json_t *run_body(struct cli *cli, const struct run_args *a)
+{
+	_cleanup_free_ char *args = run_guest_args(a);
+	json_t *body = json_pack("{s:s}", "image", a->image);
+
+	if (a->name)
+		json_object_set_new(body, "name", json_string(a->name));
+	if (args)
+		json_object_set_new(body, "args", json_string(args));
+	if (a->env.n) {
+		json_t *env = cli_env_object(cli, &a->env);
+
+		if (!env) {
+			json_decref(body);
+			return NULL;
+		}
+		json_object_set_new(body, "env", env);
+	}
+	if (a->mem)
+		json_object_set_new(body, "memory_mb", json_integer(cli_parse_mem(a->mem)));
+	if (a->provider)
+		json_object_set_new(body, "provider", json_string(a->provider));
+	return body;
+}
+
+/* The exit status `unik run` ends with for an ended instance. */
+static int exit_status_of(const json_t *inst, const char *name)
+{
+	const char *state = json_string_value(json_object_get(inst, "state"));
+	const json_t *code = json_object_get(inst, "exit_code");
+	const char *detail = json_string_value(json_object_get(inst, "detail"));
+
+	if (state && !strcmp(state, "exited"))
+		return json_is_integer(code) ? (int)(json_integer_value(code) & 255) : 0;
+	if (state && !strcmp(state, "crashed")) {
+		fprintf(stderr, "unik: instance %s crashed%s%s\n", name,
+		        detail && *detail ? ": " : "", detail ? detail : "");
+		return json_is_integer(code) && json_integer_value(code) >= 0
+		           ? (int)(json_integer_value(code) & 255)
+		           : 255;
+	}
+	if (state && !strcmp(state, "stopped")) {
+		fprintf(stderr, "unik: instance %s was stopped\n", name);
+		return 143;
+	}
+	fprintf(stderr, "unik: instance %s ended in state %s\n", name, state ? state : "(none)");
+	return CLI_FAILED;
+}
+
+static int attach(struct cli *cli, const char *ref, const char *name, bool rm)
+{
+	_cleanup_free_ char *logs = cli_path("/v1/instances/%s/logs?follow=true", ref);
+	_cleanup_free_ char *wait = cli_path("/v1/instances/%s/wait", ref);
+	json_t *inst;
+	int rc;
+
+	if (cli_stream_to_stdout(cli, logs) < 0 && !cli_interrupted)
+		return CLI_FAILED;
+	if (cli_interrupted) {
+		_cleanup_free_ char *stop = cli_path("/v1/instances/%s/stop", ref);
+		json_t *j;
+
+		/* Let the stop request itself through; a second Ctrl-C cuts it short. */
+		cli_interrupted = 0;
+		fprintf(stderr, "\nunik: stopping %s\n", name);
+		j = cli_request(cli, "POST", stop, NULL);
+		json_decref(j);
+		return 130;
+	}
+	if (!(inst = cli_request(cli, "GET", wait, NULL)))
+		return cli_interrupted ? 130 : CLI_FAILED;
+	rc = exit_status_of(inst, name);
+	json_decref(inst);
+	if (rm) {
+		_cleanup_free_ char *del = cli_path("/v1/instances/%s", ref);
+
+		json_decref(cli_request(cli, "DELETE", del, NULL));
+	}
+	return rc;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	struct run_args a = {0};
+	struct unik_error err = {0};
+	json_t *body = NULL, *inst = NULL;
+	const char *name, *id;
+	int r, rc;
+
+	r = run_parse_args(cli, argc, argv, &a, &err);
+	if (r == 1) {
+		struct cli_opt opts[RUN_NOPTS];
+
+		run_opts(&a, opts);
+		cli_print_help(cli, opts, RUN_NOPTS, &run_help);
+		rc = CLI_OK;
+		goto out;
+	}
+	if (r < 0) {
+		rc = cli_usage_error(cli, "%s", err.msg);
+		goto out;
+	}
+	if (!(body = run_body(cli, &a))) {
+		rc = CLI_USAGE;
+		goto out;
+	}
+	cli_catch_signals();
+	if (!(inst = cli_request(cli, "POST", "/v1/instances", body))) {
+		rc = cli_interrupted ? 130 : CLI_FAILED;
+		goto out;
+	}
+	name = json_string_value(json_object_get(inst, "name"));
+	id = json_string_value(json_object_get(inst, "id"));
+	if (!name)
+		name = a.name ? a.name : "?";
+	if (a.detach) {
+		if (cli->json)
+			cli_print_json(inst);
+		else
+			printf("%s\n", name);
+		fflush(stdout);
+		rc = CLI_OK;
+		goto out;
+	}
+	rc = attach(cli, id ? id : name, name, a.rm);
+out:
+	json_decref(body);
+	json_decref(inst);
+	run_args_free(&a);
+	return rc;
+}

@@ -1,0 +1,294 @@
+/* The rump backend: unmodified POSIX C programs on unik's runtime, built with their own Makefile
+ * and CC=unik-cc, or, without a Makefile, every top-level .c file compiled into one kernel. */
+#include "compilers/compiler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "images/format.h"
+#include "unik_spawn.h"
+#include "util.h"
+
+static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(int fd, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	if (n > 0)
+		(void)unik_write_all(fd, buf, (size_t)n);
+}
+
+/* A snapshot of the regular files under a tree, to tell which ones a build wrote. */
+struct file_sig {
+	char *path;
+	struct timespec mtime;
+	off_t size;
+};
+
+struct snapshot {
+	struct file_sig *v;
+	size_t n, cap;
+};
+
+static void snap_free(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].path);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static void snap_walk(const char *dir, int depth, struct snapshot *s)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (depth > 12 || s->n > 100000 || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		_cleanup_free_ char *p = unik_path_join(dir, de->d_name);
+		if (lstat(p, &sb) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			snap_walk(p, depth + 1, s);
+		} else if (S_ISREG(sb.st_mode)) {
+			if (s->n == s->cap) {
+				s->cap = s->cap ? s->cap * 2 : 64;
+				s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+			}
+			s->v[s->n++] =
+			    (struct file_sig){unik_steal_ptr(&p), sb.st_mtim, sb.st_size};
+		}
+	}
+	closedir(d);
+}
+
+static const struct file_sig *snap_find(const struct snapshot *s, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].path, path) == 0)
+			return &s->v[i];
+	return NULL;
+}
+
+static bool is_elf(const char *path)
+{
+	unsigned char m[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, m, 4);
+	close(fd);
+	return n == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
+}
+
+/* The unik kernels the build wrote or changed. */
+static void new_kernels(const struct snapshot *before, const char *src, struct strv *out)
+{
+	struct snapshot after = {0};
+
+	snap_walk(src, 0, &after);
+	for (size_t i = 0; i < after.n; i++) {
+		const struct file_sig *b = snap_find(before, after.v[i].path);
+
+		if (b && b->size == after.v[i].size && b->mtime.tv_sec == after.v[i].mtime.tv_sec &&
+		    b->mtime.tv_nsec == after.v[i].mtime.tv_nsec)
+			continue;
+		if (is_elf(after.v[i].path) && unik_elf_check_kernel(after.v[i].path, NULL) == 0)
+			strv_push(out, after.v[i].path);
+	}
+	snap_free(&after);
+}
+
+static bool has_makefile(const char *src)
+{
+	static const char *const names[] = {"GNUmakefile", "makefile", "Makefile", NULL};
+
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *p = unik_path_join(src, names[i]);
+		if (access(p, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int run_logged(const char *const *argv, const char *cwd, int log_fd, const char *what,
+                      struct unik_error *err)
+{
+	struct unik_spawn_opts o = UNIK_SPAWN_OPTS_INIT;
+	int status;
+
+	o.stdin_fd = UNIK_SPAWN_DEVNULL;
+	o.stdout_fd = log_fd;
+	o.stderr_fd = log_fd;
+	o.cwd = cwd;
+	logf_(log_fd, "$");
+	for (size_t i = 0; argv[i]; i++) {
+		_cleanup_free_ char *q = unik_cmdline_quote_word(argv[i]);
+		logf_(log_fd, " %s", q);
+	}
+	logf_(log_fd, "\n");
+	if (unik_spawn(argv, &o, &status, err) < 0) {
+		unik_error_prefix(err, "run %s", what);
+		return -1;
+	}
+	if (status != 0) {
+		unik_error_set(err, UNIK_E_INVALID, "%s exited with status %d", what, status);
+		return -1;
+	}
+	return 0;
+}
+
+static int build_make(const char *src, const struct unik_manifest *m, const char *cc, int log_fd,
+                      char **kernel, struct unik_error *err)
+{
+	struct snapshot before = {0};
+	_cleanup_strv_ struct strv found = {0};
+	_cleanup_free_ char *ccarg = xasprintf("CC=%s", cc);
+	const char *argv[] = {"make", "-C", src, ccarg, NULL};
+	int rc = -1;
+
+	snap_walk(src, 0, &before);
+	if (run_logged(argv, NULL, log_fd, "make", err) < 0)
+		goto out;
+	if (m->binary) {
+		_cleanup_free_ char *p = unik_path_join(src, m->binary);
+
+		if (access(p, F_OK) < 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "make succeeded but did not produce \"%s\" (named by %s)",
+			               m->binary, m->file ? m->file : "the build options");
+			goto out;
+		}
+		*kernel = unik_steal_ptr(&p);
+		rc = 0;
+		goto out;
+	}
+	new_kernels(&before, src, &found);
+	if (found.n == 1) {
+		*kernel = xstrdup(found.v[0]);
+		rc = 0;
+	} else if (found.n == 0) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "make succeeded but produced no unik kernel: does the Makefile link "
+		               "with $(CC)?  Name the program with \"binary:\" in a Unikfile (or "
+		               "binary_name in manifest.yaml)");
+	} else {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "make produced %zu kernels (%s, %s, ...): name the one to use with "
+		               "\"binary:\" in a Unikfile (or binary_name in manifest.yaml)",
+		               found.n, found.v[0] + strlen(src) + 1, found.v[1] + strlen(src) + 1);
+	}
+out:
+	snap_free(&before);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int build_sources(const char *src, const struct unik_manifest *m, const char *out_dir,
+                         const char *cc, int log_fd, char **kernel, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv files = {0};
+	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_free_ char *out = NULL;
+	const char *base;
+	DIR *d = opendir(src);
+	struct dirent *de;
+
+	if (!d) {
+		unik_error_sys(err, errno, "open %s", src);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (unik_str_has_suffix(de->d_name, ".c") && strlen(de->d_name) > 2)
+			strv_push(&files, de->d_name);
+	closedir(d);
+	if (files.n == 0) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "nothing to build: the source has no Makefile and no .c files at its "
+		    "top level");
+		return -1;
+	}
+	qsort(files.v, files.n, sizeof(*files.v), cmp_str);
+	base = m->binary ? strrchr(m->binary, '/') : NULL;
+	base = base ? base + 1 : (m->binary ? m->binary : (m->name ? m->name : "app"));
+	out = unik_path_join(out_dir, base);
+	strv_push(&argv, cc);
+	strv_push(&argv, "-O2");
+	strv_push(&argv, "-o");
+	strv_push(&argv, out);
+	for (size_t i = 0; i < files.n; i++)
+		strv_pushf(&argv, "./%s", files.v[i]);
+	strv_push(&argv, "-lm");
+	if (run_logged((const char *const *)strv_argv(&argv), src, log_fd, "unik-cc", err) < 0)
+		return -1;
+	*kernel = unik_steal_ptr(&out);
+	return 0;
+}
+
+static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
+                      int log_fd, char **kernel, struct unik_error *err)
+{
+	_cleanup_free_ char *cc = unik_cc_path();
+	_cleanup_free_ char *k = NULL;
+	int r;
+
+	if (access(cc, X_OK) < 0 && strchr(cc, '/')) {
+		unik_error_sys(err, errno, "unik-cc (%s) cannot be run; set UNIK_CC", cc);
+		return -1;
+	}
+	if (has_makefile(src_dir))
+		r = build_make(src_dir, m, cc, log_fd, &k, err);
+	else
+		r = build_sources(src_dir, m, out_dir, cc, log_fd, &k, err);
+	if (r < 0)
+		return -1;
+	if (unik_elf_check_kernel(k, err) < 0)
+		return -1;
+	*kernel = unik_steal_ptr(&k);
+	return 0;
+}
+
+static const char *const rump_languages[] = {"c", NULL};
+
+const struct unik_compiler unik_compiler_rump = {
+    .name = "rump",
+    .base = "rump",
+    .languages = rump_languages,
+    .description = "unmodified POSIX C programs on unik's runtime, built with unik-cc",
+    .usage = "A directory with a Makefile that compiles and links with $(CC): unik runs\n"
+             "`make CC=unik-cc` in it.  The program to boot is named by \"binary:\" in a\n"
+             "Unikfile (or binary_name in UniK's manifest.yaml); without one, the single\n"
+             "unik kernel the build wrote is used.  Without a Makefile, every .c file at the\n"
+             "top of the directory is compiled with `unik-cc -O2 -o app *.c -lm`.\n"
+             "A Unikfile can also set name, args, env, memory and files (a directory that\n"
+             "becomes the guest's root file system); see docs/unikfile.md.\n",
+    .build = rump_build,
+};

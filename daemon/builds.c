@@ -1,0 +1,699 @@
+/* Builds: a request is checked and its source unpacked (or cloned) before it is acknowledged;
+ * then a worker runs the compiler, logging to builds/<id>/build.log, and stores the image. */
+#include "daemon/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "compilers/compiler.h"
+#include "images/store.h"
+#include "names.h"
+#include "untar.h"
+
+static pthread_t *workers;
+static size_t nworkers;
+static struct build **queue;
+static size_t nqueue;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+
+char *build_log_path(const char *id)
+{
+	return xasprintf("%s/%s/build.log", D.builds_dir, id);
+}
+
+void build_opts_free(struct build_opts *bo)
+{
+	free(bo->name);
+	free(bo->base);
+	free(bo->language);
+	free(bo->provider);
+	free(bo->args);
+	free(bo->git);
+	json_decref(bo->env);
+	memset(bo, 0, sizeof(*bo));
+}
+
+static int opt_str(json_t *v, const char *key, char **out, struct unik_error *err)
+{
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		unik_error_set(err, UNIK_E_INVALID, "option \"%s\" must be a string", key);
+		return -1;
+	}
+	if (json_string_length(v) > 4096 || strlen(json_string_value(v)) != json_string_length(v)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "option \"%s\" is not valid: longer than 4096 bytes or holds a NUL",
+		               key);
+		return -1;
+	}
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+int env_object_check(json_t *env, const char *what, struct unik_error *err);
+int env_object_check(json_t *env, const char *what, struct unik_error *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(env)) {
+		unik_error_set(err, UNIK_E_INVALID, "%s must be an object of strings", what);
+		return -1;
+	}
+	json_object_foreach(env, k, v)
+	{
+		if (!unik_env_name_valid(k, strlen(k))) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "%s: \"%.60s\" is not a valid environment variable name",
+			               what, k);
+			return -1;
+		}
+		if (!json_is_string(v) || json_string_length(v) > 4096 ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			unik_error_set(err, UNIK_E_INVALID, "%s: the value of %s must be a string",
+			               what, k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
+{
+	static const char *const keys[] = {"name", "base",  "language", "provider",  "args",
+	                                   "env",  "force", "git",      "memory_mb", NULL};
+	const char *k;
+	json_t *v;
+
+	memset(bo, 0, sizeof(*bo));
+	if (!json_is_object(o)) {
+		unik_error_set(err, UNIK_E_INVALID, "the build options must be a JSON object");
+		return -1;
+	}
+	json_object_foreach(o, k, v)
+	{
+		bool known = false;
+
+		for (size_t i = 0; keys[i] && !known; i++)
+			known = strcmp(keys[i], k) == 0;
+		if (!known) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "unknown build option \"%.60s\" (known: name, base, language, "
+			    "provider, args, env, memory_mb, force, git)",
+			    k);
+			goto fail;
+		}
+		if ((strcmp(k, "name") == 0 && opt_str(v, k, &bo->name, err) < 0) ||
+		    (strcmp(k, "base") == 0 && opt_str(v, k, &bo->base, err) < 0) ||
+		    (strcmp(k, "language") == 0 && opt_str(v, k, &bo->language, err) < 0) ||
+		    (strcmp(k, "provider") == 0 && opt_str(v, k, &bo->provider, err) < 0) ||
+		    (strcmp(k, "args") == 0 && opt_str(v, k, &bo->args, err) < 0) ||
+		    (strcmp(k, "git") == 0 && opt_str(v, k, &bo->git, err) < 0))
+			goto fail;
+		if (strcmp(k, "env") == 0 && !json_is_null(v)) {
+			if (env_object_check(v, "option \"env\"", err) < 0)
+				goto fail;
+			bo->env = json_incref(v);
+		}
+		if (strcmp(k, "force") == 0) {
+			if (!json_is_boolean(v)) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "option \"force\" must be true or false");
+				goto fail;
+			}
+			bo->force = json_is_true(v);
+		}
+		if (strcmp(k, "memory_mb") == 0 && !json_is_null(v)) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 1024 * 1024) {
+				unik_error_set(
+				    err, UNIK_E_INVALID,
+				    "option \"memory_mb\" must be a whole number of MiB (1 to "
+				    "1048576)");
+				goto fail;
+			}
+			bo->memory_mb = json_integer_value(v);
+		}
+	}
+	if (bo->name && unik_name_check("image name", bo->name, err) < 0)
+		goto fail;
+	if (bo->args) {
+		struct unik_cmdline c = {0};
+		int r = unik_cmdline_split(bo->args, &c, err);
+
+		unik_cmdline_free(&c);
+		if (r < 0) {
+			unik_error_prefix(err, "option \"args\"");
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	build_opts_free(bo);
+	return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* git */
+
+static int git_fail(const char *what, struct unik_error *err)
+{
+	const git_error *e = git_error_last();
+
+	unik_error_set(err, UNIK_E_INVALID, "%s: %s", what, e && e->message ? e->message : "error");
+	return -1;
+}
+
+static int git_fetch_source(const char *spec, const char *dest, struct unik_error *err)
+{
+	_cleanup_free_ char *url = xstrdup(spec);
+	char *hash = strrchr(url, '#');
+	const char *ref = NULL;
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	git_clone_options co;
+	int rc = -1;
+
+	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
+
+	if (hash) {
+		*hash = '\0';
+		ref = hash + 1;
+		if (!*ref)
+			ref = NULL;
+	}
+	if (!*url || url[0] == '-') {
+		unik_error_set(err, UNIK_E_INVALID, "option \"git\": an empty or bad URL");
+		return -1;
+	}
+	if (ref && (ref[0] == '-' || strlen(ref) > 200)) {
+		unik_error_set(err, UNIK_E_INVALID, "option \"git\": bad ref \"%.60s\"", ref);
+		return -1;
+	}
+	if (git_clone(&repo, url, dest, &co) < 0) {
+		_cleanup_free_ char *what = xasprintf("git clone %.200s", url);
+		git_fail(what, err);
+		goto out;
+	}
+	if (ref) {
+		_cleanup_free_ char *remote = xasprintf("origin/%s", ref);
+
+		if (git_revparse_single(&obj, repo, remote) < 0 &&
+		    git_revparse_single(&obj, repo, ref) < 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "git %.200s: no branch, tag or commit \"%s\"", url, ref);
+			goto out;
+		}
+		git_object *commit = NULL;
+		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+			git_fail("git: ref is not a commit", err);
+			goto out;
+		}
+		git_object_free(obj);
+		obj = commit;
+		git_checkout_options opts;
+		git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+		opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
+		if (git_checkout_tree(repo, obj, &opts) < 0 ||
+		    git_repository_set_head_detached(repo, git_object_id(obj)) < 0) {
+			git_fail("git checkout", err);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	git_object_free(obj);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void blog(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void blog(int fd, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)unik_write_all(fd, buf, (size_t)n);
+}
+
+static void building_remove(const char *name)
+{
+	for (size_t i = 0; i < D.building.n; i++)
+		if (strcmp(D.building.v[i], name) == 0) {
+			free(D.building.v[i]);
+			memmove(&D.building.v[i], &D.building.v[i + 1],
+			        (D.building.n - i) * sizeof(char *));
+			D.building.n--;
+			return;
+		}
+}
+
+static bool building_has(const char *name)
+{
+	for (size_t i = 0; i < D.building.n; i++)
+		if (strcmp(D.building.v[i], name) == 0)
+			return true;
+	return false;
+}
+
+int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
+                 struct unik_error *err)
+{
+	struct unik_manifest *m = xcalloc(1, sizeof(*m));
+	struct build *b = NULL;
+	char id[ID_LEN + 1];
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *src = NULL;
+	_cleanup_free_ char *logp = NULL;
+	const struct unik_compiler *comp;
+	const char *name;
+	int fd;
+
+	new_id(id);
+	dir = unik_path_join(D.builds_dir, id);
+	src = unik_path_join(dir, "src");
+	if (!upload_path && !bo->git) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "no source: send a multipart part \"source\" (a gzip tar) or a \"git\" "
+		    "URL");
+		goto fail_early;
+	}
+	if (upload_path && bo->git) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "give either a \"source\" upload or \"git\", not both");
+		goto fail_early;
+	}
+	if (mkdir(dir, 0700) < 0 || mkdir(src, 0700) < 0) {
+		unik_error_sys(err, errno, "create %s", src);
+		goto fail;
+	}
+	if (upload_path) {
+		struct unik_untar_limits lim = UNIK_UNTAR_LIMITS_DEFAULT;
+
+		lim.max_bytes = (uint64_t)D.cfg.max_upload_mb << 20;
+		lim.max_files = (uint64_t)D.cfg.max_files;
+		if (unik_untar(upload_path, src, &lim, NULL, err) < 0)
+			goto fail;
+	} else {
+		unik_rmtree(src, NULL);
+		if (git_fetch_source(bo->git, src, err) < 0)
+			goto fail;
+	}
+	if (unik_manifest_load(src, m, err) < 0)
+		goto fail;
+	name = bo->name ? bo->name : m->name;
+	if (!name) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "the image needs a name: give option \"name\" or \"name:\" in a Unikfile");
+		goto fail;
+	}
+	comp = unik_compiler_find(bo->base ? bo->base : m->base,
+	                          bo->language ? bo->language : m->language, err);
+	if (!comp)
+		goto fail;
+	if (!bo->provider)
+		bo->provider = xstrdup(D.cfg.default_provider ? D.cfg.default_provider
+		                                              : unik_provider_default());
+	if (!unik_provider_find(bo->provider)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "unknown provider \"%.60s\" (see unik providers)", bo->provider);
+		goto fail;
+	}
+	if (!bo->name)
+		bo->name = xstrdup(name);
+	if (!bo->base)
+		bo->base = xstrdup(comp->base);
+	if (!bo->language)
+		bo->language = xstrdup(m->language ? m->language : comp->languages[0]);
+
+	logp = build_log_path(id);
+	fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		unik_error_sys(err, errno, "create %s", logp);
+		goto fail;
+	}
+	blog(fd, "unik: build %s of image %s (compiler %s, language %s, provider %s)", id, bo->name,
+	     comp->name, bo->language, bo->provider);
+	if (m->file)
+		blog(fd, "unik: read %s", m->file);
+	close(fd);
+
+	b = xcalloc(1, sizeof(*b));
+	memcpy(b->id, id, sizeof(id));
+	b->image = xstrdup(bo->name);
+	b->created = now_rfc3339();
+	b->state = BUILD_RUNNING;
+	b->opts = *bo;
+	memset(bo, 0, sizeof(*bo));
+	b->manifest = m;
+	b->compiler = comp;
+
+	lock();
+	if (D.stopping) {
+		unlock();
+		unik_error_set(err, UNIK_E_STATE, "the daemon is stopping");
+		goto fail;
+	}
+	if (!b->opts.force && find_image_name(b->image)) {
+		unlock();
+		unik_error_set(err, UNIK_E_EXISTS,
+		               "image \"%s\" exists: delete it first or build with force",
+		               b->image);
+		goto fail;
+	}
+	if (building_has(b->image)) {
+		unlock();
+		unik_error_set(err, UNIK_E_EXISTS, "a build of image \"%s\" is already under way",
+		               b->image);
+		goto fail;
+	}
+	b->seq = ++D.seq;
+	if (save_build(b, err) < 0) {
+		unlock();
+		goto fail;
+	}
+	strv_push(&D.building, b->image);
+	add_build(b);
+	*out = build_json(b);
+	queue = xrealloc(queue, (nqueue + 1) * sizeof(*queue));
+	queue[nqueue++] = b;
+	pthread_cond_signal(&queue_cond);
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	return 0;
+fail:
+	unik_rmtree(dir, NULL);
+fail_early:
+	if (b) {
+		b->manifest = NULL;
+		build_free(b);
+	}
+	unik_manifest_free(m);
+	free(m);
+	build_opts_free(bo);
+	return -1;
+}
+
+static void merge_env(json_t *into, const struct strv *words)
+{
+	for (size_t i = 0; i < words->n; i++) {
+		const char *eq = strchr(words->v[i], '=');
+		_cleanup_free_ char *k = NULL;
+
+		if (!eq)
+			continue;
+		k = xstrndup(words->v[i], (size_t)(eq - words->v[i]));
+		json_object_set_new(into, k, json_string(eq + 1));
+	}
+}
+
+static int do_build(struct build *b, int fd, struct unik_error *err)
+{
+	const struct unik_compiler *comp = b->compiler;
+	struct unik_manifest *m = b->manifest;
+	_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
+	_cleanup_free_ char *src = unik_path_join(dir, "src");
+	_cleanup_free_ char *outd = unik_path_join(dir, "out");
+	_cleanup_free_ char *kernel = NULL;
+	_cleanup_free_ char *rootfs = NULL;
+	_cleanup_free_ char *meta_text = NULL;
+	struct unik_image_files files;
+	struct image *im, *old = NULL;
+	json_t *meta;
+
+	if (mkdir(outd, 0700) < 0 && errno != EEXIST) {
+		unik_error_sys(err, errno, "create %s", outd);
+		return -1;
+	}
+	if (comp->build(src, m, outd, fd, &kernel, err) < 0)
+		return -1;
+	blog(fd, "unik: kernel %s", kernel + strlen(dir) + 1);
+	if (m->files) {
+		char real_src[PATH_MAX], real_files[PATH_MAX];
+		_cleanup_free_ char *fp = unik_path_join(src, m->files);
+		struct stat sb;
+
+		if (!realpath(src, real_src) || !realpath(fp, real_files) ||
+		    stat(real_files, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "%s: \"files\" names %s, which is not a directory in the source",
+			    m->file ? m->file : "Unikfile", m->files);
+			return -1;
+		}
+		if (strncmp(real_files, real_src, strlen(real_src)) != 0) {
+			unik_error_set(err, UNIK_E_INVALID, "\"files\" leaves the source tree");
+			return -1;
+		}
+		rootfs = xstrdup(real_files);
+		blog(fd, "unik: root fs from %s", m->files);
+	}
+
+	im = xcalloc(1, sizeof(*im));
+	new_id(im->id);
+	im->name = xstrdup(b->image);
+	im->base = xstrdup(b->opts.base);
+	im->language = xstrdup(b->opts.language);
+	im->compiler = xstrdup(comp->name);
+	im->provider = xstrdup(b->opts.provider);
+	im->args = xstrdup(b->opts.args ? b->opts.args : m->args ? m->args : "");
+	im->env = json_object();
+	merge_env(im->env, &m->env);
+	if (b->opts.env)
+		json_object_update(im->env, b->opts.env);
+	im->memory_mb = b->opts.memory_mb ? b->opts.memory_mb
+	                : m->memory_mb    ? (int64_t)m->memory_mb
+	                                  : 64;
+	im->created = now_rfc3339();
+	im->build_id = xstrdup(b->id);
+	meta = image_json(im);
+	meta_text = json_dumps(meta, JSON_INDENT(2));
+	json_decref(meta);
+	if (unik_image_store_put(D.images_dir, im->id, kernel, rootfs, meta_text, fd, &files, err) <
+	    0) {
+		image_free(im);
+		return -1;
+	}
+	im->elf_size = files.elf_size;
+	im->rootfs_size = files.rootfs_size;
+
+	lock();
+	old = find_image_name(im->name);
+	if (old && !b->opts.force) {
+		unlock();
+		unik_image_store_remove(D.images_dir, im->id, NULL);
+		image_free(im);
+		unik_error_set(err, UNIK_E_EXISTS, "image \"%s\" was created meanwhile", b->image);
+		return -1;
+	}
+	db_begin();
+	if ((old && db_del_image(old->id, err) < 0) || (im->seq = ++D.seq, 0) ||
+	    db_put_image(im, err) < 0) {
+		db_rollback();
+		unlock();
+		unik_image_store_remove(D.images_dir, im->id, NULL);
+		image_free(im);
+		return -1;
+	}
+	b->state = BUILD_SUCCEEDED;
+	b->finished = now_rfc3339();
+	b->image_id = xstrdup(im->id);
+	if (db_put_build(b, err) < 0 || db_commit(err) < 0) {
+		db_rollback();
+		b->state = BUILD_RUNNING;
+		free(b->finished);
+		b->finished = NULL;
+		unlock();
+		unik_image_store_remove(D.images_dir, im->id, NULL);
+		image_free(im);
+		return -1;
+	}
+	if (old)
+		remove_image(old);
+	add_image(im);
+	blog(fd, "unik: image %s (%s), %llu bytes", im->name, im->id,
+	     (unsigned long long)(im->elf_size + im->rootfs_size));
+	building_remove(b->image);
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	if (old) {
+		unik_image_store_remove(D.images_dir, old->id, NULL);
+		image_free(old);
+	}
+	return 0;
+}
+
+static void run_build(struct build *b)
+{
+	_cleanup_free_ char *logp = build_log_path(b->id);
+	_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
+	_cleanup_free_ char *src = unik_path_join(dir, "src");
+	_cleanup_free_ char *outd = unik_path_join(dir, "out");
+	struct unik_error err = {0};
+	int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (do_build(b, fd, &err) < 0) {
+		blog(fd, "unik: build failed: %s", err.msg);
+		lock();
+		b->state = BUILD_FAILED;
+		b->error = xstrdup(err.msg);
+		b->finished = now_rfc3339();
+		if (save_build(b, &err) < 0)
+			fprintf(stderr, "unik daemon: %s\n", err.msg);
+		building_remove(b->image);
+		pthread_cond_broadcast(&D.changed);
+		unlock();
+	}
+	close(fd);
+	unik_rmtree(src, NULL);
+	unik_rmtree(outd, NULL);
+	lock();
+	if (b->manifest) {
+		unik_manifest_free(b->manifest);
+		free(b->manifest);
+		b->manifest = NULL;
+	}
+	build_opts_free(&b->opts);
+	unlock();
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct build *b;
+
+		lock();
+		while (!nqueue && !D.stopping)
+			pthread_cond_wait(&queue_cond, &D.lock);
+		if (D.stopping) {
+			unlock();
+			return NULL;
+		}
+		b = queue[0];
+		memmove(&queue[0], &queue[1], (nqueue - 1) * sizeof(*queue));
+		nqueue--;
+		unlock();
+		run_build(b);
+	}
+}
+
+bool build_ended(const char *id)
+{
+	struct build *b;
+	bool r;
+
+	lock();
+	b = find_build(id);
+	r = !b || b->state != BUILD_RUNNING;
+	unlock();
+	return r;
+}
+
+enum build_state build_wait(const char *id)
+{
+	enum build_state s = BUILD_FAILED;
+
+	lock();
+	for (;;) {
+		struct build *b = find_build(id);
+
+		if (!b)
+			break;
+		s = b->state;
+		if (s != BUILD_RUNNING || D.stopping)
+			break;
+		pthread_cond_wait(&D.changed, &D.lock);
+	}
+	unlock();
+	return s;
+}
+
+int builds_recover(struct unik_error *err)
+{
+	/* Builds a previous daemon did not finish cannot be resumed.  Called with the lock held,
+	 * before any request can add a build. */
+	for (size_t i = 0; i < D.nbuilds; i++) {
+		struct build *b = D.builds[i];
+
+		if (b->state != BUILD_RUNNING)
+			continue;
+		_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
+		_cleanup_free_ char *src = unik_path_join(dir, "src");
+		_cleanup_free_ char *outd = unik_path_join(dir, "out");
+		_cleanup_free_ char *logp = build_log_path(b->id);
+		int fd;
+
+		unik_rmtree(src, NULL);
+		unik_rmtree(outd, NULL);
+		b->state = BUILD_FAILED;
+		b->error = xstrdup("the daemon stopped during the build");
+		b->finished = now_rfc3339();
+		if ((fd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
+			blog(fd, "unik: build failed: %s", b->error);
+			close(fd);
+		}
+		if (save_build(b, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int builds_start(struct unik_error *err)
+{
+	git_libgit2_init();
+	nworkers = (size_t)D.cfg.max_parallel;
+	workers = xcalloc(nworkers, sizeof(*workers));
+	for (size_t i = 0; i < nworkers; i++)
+		if (pthread_create(&workers[i], NULL, worker, NULL) != 0) {
+			unik_error_set(err, UNIK_E_IO, "cannot start build workers");
+			nworkers = i;
+			return -1;
+		}
+	return 0;
+}
+
+void builds_stop(void)
+{
+	/* Running builds finish; queued ones are failed when the next daemon starts. */
+	lock();
+	pthread_cond_broadcast(&queue_cond);
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	for (size_t i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+	free(queue);
+	queue = NULL;
+	nqueue = 0;
+	git_libgit2_shutdown();
+}

@@ -1,0 +1,160 @@
+/* daemon-config.yaml: read with libyaml and checked strictly, so a typo stops the daemon with
+ * the line to fix instead of being ignored (docs/daemon.md lists the keys). */
+#include "daemon/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamlx.h"
+
+#define FNAME "daemon-config.yaml"
+
+void config_free(struct daemon_config *c)
+{
+	strv_free(&c->listen);
+	free(c->token);
+	free(c->default_provider);
+	memset(c, 0, sizeof(*c));
+}
+
+static int parse_providers(const struct yamlx_node *n, struct unik_error *err)
+{
+	/* UniK's shape: providers: {qemu: [{name: ..., no_graphic: true}], ...}.  Provider
+	 * settings are accepted and checked for shape; the qemu provider needs none yet. */
+	static const char *const qemu_keys[] = {"name", "no_graphic", "debugger_port", NULL};
+
+	if (yamlx_is_null(n))
+		return 0;
+	if (yamlx_expect(n, YAMLX_MAP, FNAME, "\"providers\"", err) < 0)
+		return -1;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct yamlx_node *list = n->vals[i];
+		const char *pname = n->keys[i]->value;
+
+		if (yamlx_is_null(list))
+			continue;
+		if (yamlx_expect(list, YAMLX_SEQ, FNAME, "a provider's settings", err) < 0)
+			return -1;
+		for (size_t j = 0; j < list->n; j++) {
+			const struct yamlx_node *item = list->vals[j];
+
+			if (yamlx_expect(item, YAMLX_MAP, FNAME, "a provider entry", err) < 0)
+				return -1;
+			if (strcmp(pname, "qemu") == 0 &&
+			    yamlx_check_keys(item, qemu_keys, FNAME, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_listen(const char *s, int line, struct unik_error *err)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == s) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               FNAME " line %d: listen address \"%.60s\" must be ADDR:PORT", line,
+		               s);
+		return -1;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || !colon[1]) {
+		unik_error_set(err, UNIK_E_INVALID, FNAME " line %d: bad port in \"%.60s\"", line,
+		               s);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct daemon_config *c, struct unik_error *err)
+{
+	static const char *const keys[] = {"listen",    "token",   "default_provider", "build",
+	                                   "providers", "hub_url", "log_level",        NULL};
+	static const char *const build_keys[] = {"max_parallel", "max_upload_mb", "max_files",
+	                                         NULL};
+	_cleanup_free_ char *buf = NULL;
+	struct yamlx_node *root = NULL;
+	const struct yamlx_node *n;
+	size_t len;
+	struct unik_error e2;
+	int rc = -1;
+
+	c->max_parallel = 4;
+	c->max_upload_mb = 256;
+	c->max_files = 20000;
+	if (unik_read_file(path, &buf, &len, &e2) < 0) {
+		if (e2.code == UNIK_E_NOTFOUND)
+			return 0;
+		unik_error_set(err, e2.code, "%s", e2.msg);
+		return -1;
+	}
+	if (yamlx_parse(buf, len, FNAME, &root, err) < 0)
+		return -1;
+	if (yamlx_expect(root, YAMLX_MAP, FNAME, "the file", err) < 0 ||
+	    yamlx_check_keys(root, keys, FNAME, err) < 0)
+		goto out;
+	if ((n = yamlx_get(root, "listen")) && !yamlx_is_null(n)) {
+		if (n->kind == YAMLX_SCALAR) {
+			if (check_listen(n->value, n->line, err) < 0)
+				goto out;
+			strv_push(&c->listen, n->value);
+		} else {
+			if (yamlx_expect(n, YAMLX_SEQ, FNAME, "\"listen\"", err) < 0)
+				goto out;
+			for (size_t i = 0; i < n->n; i++) {
+				char *s;
+
+				if (yamlx_str(n->vals[i], FNAME, "a listen address", &s, err) < 0)
+					goto out;
+				strv_push_take(&c->listen, s);
+				if (check_listen(s, n->vals[i]->line, err) < 0)
+					goto out;
+			}
+		}
+	}
+	if ((n = yamlx_get(root, "token")) && !yamlx_is_null(n)) {
+		if (yamlx_str(n, FNAME, "\"token\"", &c->token, err) < 0)
+			goto out;
+		if (strlen(c->token) < 8) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               FNAME
+			               " line %d: \"token\" is too short (8 characters at least)",
+			               n->line);
+			goto out;
+		}
+	}
+	if ((n = yamlx_get(root, "default_provider")) && !yamlx_is_null(n) &&
+	    yamlx_str(n, FNAME, "\"default_provider\"", &c->default_provider, err) < 0)
+		goto out;
+	if ((n = yamlx_get(root, "build")) && !yamlx_is_null(n)) {
+		const struct yamlx_node *v;
+
+		if (yamlx_expect(n, YAMLX_MAP, FNAME, "\"build\"", err) < 0 ||
+		    yamlx_check_keys(n, build_keys, FNAME, err) < 0)
+			goto out;
+		if ((v = yamlx_get(n, "max_parallel")) &&
+		    yamlx_int(v, FNAME, "\"max_parallel\"", 1, 256, &c->max_parallel, err) < 0)
+			goto out;
+		if ((v = yamlx_get(n, "max_upload_mb")) &&
+		    yamlx_int(v, FNAME, "\"max_upload_mb\"", 1, 65536, &c->max_upload_mb, err) < 0)
+			goto out;
+		if ((v = yamlx_get(n, "max_files")) &&
+		    yamlx_int(v, FNAME, "\"max_files\"", 1, 10000000, &c->max_files, err) < 0)
+			goto out;
+	}
+	if ((n = yamlx_get(root, "providers")) && parse_providers(n, err) < 0)
+		goto out;
+	if ((n = yamlx_get(root, "hub_url")) && !yamlx_is_null(n) &&
+	    yamlx_expect(n, YAMLX_SCALAR, FNAME, "\"hub_url\"", err) < 0)
+		goto out;
+	if ((n = yamlx_get(root, "log_level")) && !yamlx_is_null(n) &&
+	    yamlx_expect(n, YAMLX_SCALAR, FNAME, "\"log_level\"", err) < 0)
+		goto out;
+	rc = 0;
+out:
+	yamlx_free(root);
+	return rc;
+}

@@ -1,0 +1,807 @@
+/* The daemon's HTTP server: libmicrohttpd on the unix socket (and TCP listeners when asked),
+ * a thread per connection, bodies collected (JSON) or streamed to a file (multipart uploads),
+ * bearer-token checks, routing, and chunked streaming of logs. */
+#include "daemon/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/internal.h"
+
+#define JSON_BODY_MAX (1u << 20)
+#define FORM_MAX      (64u << 10)
+
+struct listener {
+	struct MHD_Daemon *mhd;
+	int fd;
+	bool tcp;
+	bool need_token;
+	char *addr;
+};
+
+static struct listener *listeners;
+static size_t nlisteners;
+
+/* Per request: what arrives before the handler runs. */
+struct conn {
+	struct listener *l;
+	const struct route *route;
+	bool method_mismatch;
+	int early_status;
+	struct unik_error early;
+	char *buf;
+	size_t len, cap;
+	bool multipart;
+	struct MHD_PostProcessor *pp;
+	int upload_fd;
+	char *upload_path;
+	uint64_t upload_bytes, discarded;
+	json_t *form;
+	size_t form_bytes;
+	bool got_file;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Replies */
+
+static void add_common_headers(struct MHD_Response *resp, const char *ctype)
+{
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+void reply_json(struct req *r, int status, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t len = strlen(text);
+
+	json_decref(j);
+	text = xrealloc(text, len + 2);
+	text[len++] = '\n';
+	text[len] = '\0';
+	r->resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	add_common_headers(r->resp, "application/json");
+	r->status = status;
+}
+
+void reply_raw_json(struct req *r, int status, char *text, size_t len)
+{
+	r->resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	add_common_headers(r->resp, "application/json");
+	r->status = status;
+}
+
+void reply_text(struct req *r, int status, const char *text)
+{
+	r->resp =
+	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	add_common_headers(r->resp, "text/plain; charset=utf-8");
+	r->status = status;
+}
+
+static void error_reply(struct req *r, int status, const char *code, const char *msg)
+{
+	if (r->compat) {
+		_cleanup_free_ char *t = xasprintf("%s\n", msg);
+		reply_text(r, status, t);
+		return;
+	}
+	reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* The error codes of docs/api/rest.md. */
+static const char *api_code(int code, int status)
+{
+	if (status == 401)
+		return "unauthorized";
+	if (status == 413)
+		return "too_large";
+	if (status == 405)
+		return "invalid";
+	switch (code) {
+	case UNIK_E_INVALID:
+		return "invalid";
+	case UNIK_E_NOTFOUND:
+		return "not_found";
+	case UNIK_E_EXISTS:
+		return "exists";
+	case UNIK_E_STATE:
+		return "state";
+	case UNIK_E_PERM:
+		return "forbidden";
+	case UNIK_E_UNSUPPORTED:
+		return "unsupported";
+	default:
+		return "internal";
+	}
+}
+
+static void error_reply_status(struct req *r, const struct unik_error *err, int status)
+{
+	int code = err->code ? err->code : UNIK_E_INTERNAL;
+
+	if (!status)
+		status = unik_error_http_status(code);
+	error_reply(r, status, api_code(code, status), err->msg[0] ? err->msg : "internal error");
+}
+
+void reply_error(struct req *r, const struct unik_error *err)
+{
+	error_reply_status(r, err, 0);
+}
+
+void reply_errorf(struct req *r, int code, const char *fmt, ...)
+{
+	struct unik_error e = {.code = code};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	reply_error(r, &e);
+}
+
+const char *req_query(struct req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+bool req_query_bool(struct req *r, const char *key)
+{
+	const char *v = req_query(r, key);
+
+	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 ||
+	             strcmp(v, "") == 0);
+}
+
+json_t *req_json(struct req *r, bool allow_empty)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (r->multipart) {
+		reply_errorf(r, UNIK_E_INVALID, "this route takes a JSON body, not multipart");
+		return NULL;
+	}
+	if (r->body_len == 0 && allow_empty)
+		return json_object();
+	j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!j) {
+		reply_errorf(r, UNIK_E_INVALID,
+		             "bad JSON in the request body (line %d, column %d): %s", je.line,
+		             je.column, je.text);
+		return NULL;
+	}
+	return j;
+}
+
+bool req_gone(void *arg)
+{
+	struct req *r = arg;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct pollfd p;
+
+	if (!ci)
+		return false;
+	p.fd = ci->connect_fd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Streaming a log */
+
+struct tail {
+	char *path;
+	int fd;
+	uint64_t off;
+	bool follow, truncate_after;
+	bool (*ended)(const char *id);
+	char id[ID_LEN + 1];
+	int sock;
+	bool draining;
+};
+
+static bool sock_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static ssize_t tail_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct tail *t = cls;
+
+	(void)pos;
+	for (;;) {
+		if (t->fd < 0)
+			t->fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (t->fd >= 0) {
+			ssize_t n = pread(t->fd, buf, max, (off_t)t->off);
+
+			if (n > 0) {
+				t->off += (uint64_t)n;
+				return n;
+			}
+		}
+		if (!t->follow || t->draining)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (t->ended(t->id)) {
+			/* Read once more: what was written before the end is still to come. */
+			t->draining = true;
+			continue;
+		}
+		if (D.stopping)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (sock_gone(t->sock))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		struct timespec ts = {0, 30 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void tail_free(void *cls)
+{
+	struct tail *t = cls;
+
+	if (t->truncate_after && t->fd >= 0) {
+		int wfd = open(t->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (wfd >= 0) {
+			(void)ftruncate(wfd, 0);
+			close(wfd);
+		}
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t->path);
+	free(t);
+}
+
+static bool never_ends(const char *id)
+{
+	(void)id;
+	return true;
+}
+
+void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(const char *id),
+                const char *id, bool truncate_after)
+{
+	struct tail *t = xcalloc(1, sizeof(*t));
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	t->path = xstrdup(path);
+	t->fd = -1;
+	t->follow = follow;
+	t->truncate_after = truncate_after;
+	t->ended = ended ? ended : never_ends;
+	snprintf(t->id, sizeof(t->id), "%s", id ? id : "");
+	t->sock = ci ? ci->connect_fd : -1;
+	r->resp =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, tail_read, t, tail_free);
+	add_common_headers(r->resp, "text/plain; charset=utf-8");
+	MHD_add_response_header(r->resp, "X-Content-Type-Options", "nosniff");
+	r->status = 200;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Routing */
+
+static int split_path(const char *url, char *copy, size_t copy_len, char **segs)
+{
+	int n = 0;
+	char *save = NULL;
+
+	if (strlen(url) >= copy_len)
+		return -1;
+	snprintf(copy, copy_len, "%s", url);
+	for (char *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+		if (n == MAX_SEGS)
+			return -1;
+		segs[n++] = s;
+	}
+	return n;
+}
+
+static const struct route *find_route(const char *method, const char *url, bool *mismatch)
+{
+	char copy[2048];
+	char *segs[MAX_SEGS];
+	int n = split_path(url, copy, sizeof(copy), segs);
+
+	*mismatch = false;
+	if (n < 0)
+		return NULL;
+	for (const struct route *rt = daemon_routes; rt->pattern; rt++) {
+		char pcopy[256];
+		char *psegs[MAX_SEGS];
+		int pn = split_path(rt->pattern, pcopy, sizeof(pcopy), psegs);
+		bool ok = pn == n;
+
+		for (int i = 0; ok && i < n; i++)
+			ok = strcmp(psegs[i], "*") == 0 || strcmp(psegs[i], segs[i]) == 0;
+		if (!ok)
+			continue;
+		if (strcmp(rt->method, method) == 0)
+			return rt;
+		*mismatch = true;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bodies */
+
+static bool token_ok(struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	const char *tok = D.cfg.token;
+	size_t tl, hl;
+	unsigned char diff = 0;
+
+	if (!tok)
+		return false;
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	tl = strlen(tok);
+	hl = strlen(h);
+	for (size_t i = 0; i < tl; i++)
+		diff |= (unsigned char)(tok[i] ^ (i < hl ? h[i] : 0));
+	return diff == 0 && hl == tl;
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+	struct conn *cx = cls;
+
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (cx->early_status)
+		return MHD_YES;
+	if (!key) {
+		cx->early_status = 400;
+		unik_error_set(&cx->early, UNIK_E_INVALID,
+		               "malformed multipart body: a part without a name");
+		return MHD_YES;
+	}
+	if (strcmp(key, "source") == 0 || strcmp(key, "tarfile") == 0 || filename) {
+		if (strcmp(key, "source") != 0 && strcmp(key, "tarfile") != 0) {
+			cx->early_status = 400;
+			unik_error_set(
+			    &cx->early, UNIK_E_INVALID,
+			    "unexpected file part \"%.60s\" (the source goes in \"source\")", key);
+			return MHD_YES;
+		}
+		if (cx->upload_fd < 0) {
+			_cleanup_free_ char *tmpl = xasprintf("%s/upload-XXXXXX", D.tmp_dir);
+			cx->upload_fd = mkostemp(tmpl, O_CLOEXEC);
+			if (cx->upload_fd < 0) {
+				cx->early_status = 500;
+				unik_error_sys(&cx->early, errno, "create %s", tmpl);
+				return MHD_YES;
+			}
+			cx->upload_path = unik_steal_ptr(&tmpl);
+		} else if (off == 0 && size > 0 && cx->got_file && cx->upload_bytes > 0) {
+			cx->early_status = 400;
+			unik_error_set(&cx->early, UNIK_E_INVALID, "more than one source part");
+			return MHD_YES;
+		}
+		cx->got_file = true;
+		cx->upload_bytes += size;
+		if (cx->upload_bytes > (uint64_t)D.cfg.max_upload_mb << 20) {
+			cx->early_status = 413;
+			unik_error_set(&cx->early, UNIK_E_INVALID,
+			               "the upload is larger than %lld MiB (build.max_upload_mb)",
+			               (long long)D.cfg.max_upload_mb);
+			return MHD_YES;
+		}
+		if (size && pwrite(cx->upload_fd, data, size, (off_t)off) != (ssize_t)size) {
+			cx->early_status = 500;
+			unik_error_sys(&cx->early, errno, "write the upload");
+		}
+		return MHD_YES;
+	}
+	cx->form_bytes += size;
+	if (cx->form_bytes > FORM_MAX || json_object_size(cx->form) > 64) {
+		cx->early_status = 413;
+		unik_error_set(&cx->early, UNIK_E_INVALID, "the form fields are too large");
+		return MHD_YES;
+	}
+	const char *old = json_string_value(json_object_get(cx->form, key));
+	_cleanup_free_ char *v =
+	    xasprintf("%s%.*s", old && off ? old : "", (int)size, data ? data : "");
+	json_t *js = json_string(v);
+	json_object_set_new(cx->form, key, js ? js : json_string(""));
+	return MHD_YES;
+}
+
+static void conn_free(struct conn *cx)
+{
+	if (!cx)
+		return;
+	if (cx->pp)
+		MHD_destroy_post_processor(cx->pp);
+	if (cx->upload_fd >= 0)
+		close(cx->upload_fd);
+	if (cx->upload_path)
+		unlink(cx->upload_path);
+	free(cx->upload_path);
+	free(cx->buf);
+	json_decref(cx->form);
+	free(cx);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	conn_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct req *r)
+{
+	enum MHD_Result ret;
+
+	if (!r->resp) {
+		struct unik_error e = {.code = UNIK_E_INTERNAL};
+		snprintf(e.msg, sizeof(e.msg), "the handler gave no answer");
+		reply_error(r, &e);
+	}
+	ret = MHD_queue_response(c, (unsigned)r->status, r->resp);
+	MHD_destroy_response(r->resp);
+	return ret;
+}
+
+static enum MHD_Result early_reply(struct MHD_Connection *c, const char *url, int status,
+                                   const struct unik_error *err)
+{
+	struct req r = {.c = c, .compat = strncmp(url, "/v1/", 4) != 0 && strcmp(url, "/v1") != 0};
+
+	error_reply_status(&r, err, status);
+	if (status == 401)
+		MHD_add_response_header(r.resp, "WWW-Authenticate", "Bearer");
+	return queue(c, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct conn *cx = *con_cls;
+
+	(void)version;
+	if (!cx) {
+		const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+		const char *clen =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+		cx = xcalloc(1, sizeof(*cx));
+		cx->l = l;
+		cx->upload_fd = -1;
+		cx->form = json_object();
+		*con_cls = cx;
+		if (l->need_token && !token_ok(c)) {
+			struct unik_error e = {.code = UNIK_E_PERM};
+			snprintf(e.msg, sizeof(e.msg),
+			         "this daemon needs a token: send \"Authorization: Bearer TOKEN\" "
+			         "(unik --token or UNIK_TOKEN)");
+			cx->early_status = 401;
+			cx->early = e;
+			return MHD_YES;
+		}
+		cx->route = find_route(method, url, &cx->method_mismatch);
+		if (!cx->route) {
+			cx->early_status = cx->method_mismatch ? 405 : 404;
+			unik_error_set(&cx->early,
+			               cx->method_mismatch ? UNIK_E_INVALID : UNIK_E_NOTFOUND,
+			               cx->method_mismatch ? "%s is not allowed on %.200s"
+			                                   : "no such route: %s %.200s",
+			               method, url);
+			return MHD_YES;
+		}
+		if (cx->route->upload && ctype &&
+		    strncasecmp(ctype, "multipart/form-data", 19) == 0) {
+			if (clen && strtoull(clen, NULL, 10) >
+			                ((uint64_t)D.cfg.max_upload_mb << 20) + FORM_MAX) {
+				struct unik_error e;
+				unik_error_set(
+				    &e, UNIK_E_INVALID,
+				    "the upload is larger than %lld MiB (build.max_upload_mb)",
+				    (long long)D.cfg.max_upload_mb);
+				cx->early_status = 413;
+				return early_reply(c, url, 413, &e);
+			}
+			cx->multipart = true;
+			cx->pp = MHD_create_post_processor(c, 64 * 1024, on_part, cx);
+			if (!cx->pp) {
+				cx->early_status = 400;
+				unik_error_set(
+				    &cx->early, UNIK_E_INVALID,
+				    "malformed multipart request: the Content-Type has no "
+				    "boundary");
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (cx->early_status) {
+			cx->discarded += n;
+			/* Do not read gigabytes only to refuse them. */
+			return cx->discarded > (64u << 20) ? MHD_NO : MHD_YES;
+		}
+		if (cx->multipart) {
+			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES &&
+			    !cx->early_status) {
+				cx->early_status = 400;
+				unik_error_set(&cx->early, UNIK_E_INVALID,
+				               "malformed multipart body");
+			}
+			return MHD_YES;
+		}
+		if (cx->len + n > JSON_BODY_MAX) {
+			cx->early_status = 413;
+			unik_error_set(&cx->early, UNIK_E_INVALID,
+			               "the request body is larger than %u bytes", JSON_BODY_MAX);
+			return MHD_YES;
+		}
+		if (cx->len + n + 1 > cx->cap) {
+			cx->cap = (cx->len + n + 1) * 2;
+			cx->buf = xrealloc(cx->buf, cx->cap);
+		}
+		memcpy(cx->buf + cx->len, upload_data, n);
+		cx->len += n;
+		return MHD_YES;
+	}
+	if (cx->multipart && cx->pp && !cx->early_status) {
+		MHD_destroy_post_processor(cx->pp);
+		cx->pp = NULL;
+		if (cx->upload_fd >= 0 && fsync(cx->upload_fd) < 0 && !cx->early_status) {
+			cx->early_status = 500;
+			unik_error_sys(&cx->early, errno, "write the upload");
+		}
+	}
+	if (cx->early_status)
+		return early_reply(c, url, cx->early_status, &cx->early);
+
+	struct req r = {
+	    .c = c,
+	    .method = method,
+	    .path = url,
+	    .compat = cx->route->compat,
+	    .body = cx->buf ? cx->buf : "",
+	    .body_len = cx->len,
+	    .multipart = cx->multipart,
+	    .upload_path = cx->got_file ? cx->upload_path : NULL,
+	    .form = cx->form,
+	};
+	char copy[2048];
+
+	if (cx->buf)
+		cx->buf[cx->len] = '\0';
+	r.nseg = split_path(url, copy, sizeof(copy), r.segs);
+	cx->route->fn(&r);
+	return queue(c, &r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Listeners */
+
+static int tcp_socket(const char *spec, bool *loopback, struct unik_error *err)
+{
+	_cleanup_free_ char *host = xstrdup(spec);
+	char *colon = strrchr(host, ':');
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int fd, one = 1;
+	long port;
+
+	if (!colon) {
+		unik_error_set(err, UNIK_E_INVALID, "listen address \"%s\" must be ADDR:PORT",
+		               spec);
+		return -1;
+	}
+	*colon = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port > 65535) {
+		unik_error_set(err, UNIK_E_INVALID, "bad port in \"%s\"", spec);
+		return -1;
+	}
+	char *h = host;
+	if (h[0] == '[') {
+		h++;
+		char *rb = strchr(h, ']');
+		if (rb)
+			*rb = '\0';
+	}
+	if (!*h || strcmp(h, "localhost") == 0)
+		h = *h ? "127.0.0.1" : "0.0.0.0";
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*s4);
+		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	} else if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*s6);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	} else {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "listen address \"%s\": give a numeric IP address (or localhost)",
+		               spec);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		unik_error_sys(err, errno, "socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 512) < 0) {
+		unik_error_sys(err, errno, "listen on %s", spec);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int unix_socket(const char *path, struct unik_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "the socket path %s is too long for a unix socket (UNIK_HOME is too "
+		               "deep)",
+		               path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* A socket file nobody answers on is left over from a daemon that died: replace it. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		unik_error_sys(err, errno, "socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		unik_error_set(err, UNIK_E_EXISTS, "a daemon is already running on %s", path);
+		return -1;
+	}
+	close(fd);
+	struct stat sb;
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			unik_error_set(err, UNIK_E_EXISTS,
+			               "%s exists and is not a socket; remove it if it is stale",
+			               path);
+			return -1;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		unik_error_sys(err, errno, "socket");
+		return -1;
+	}
+	mode_t old = umask(0177);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 512) < 0) {
+		unik_error_sys(err, errno, "listen on %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int start_mhd(struct listener *l, struct unik_error *err)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	                 MHD_USE_POLL | MHD_USE_ITC;
+
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET,
+	                          l->fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
+	                          MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)512, MHD_OPTION_END);
+	if (!l->mhd) {
+		unik_error_set(err, UNIK_E_IO, "cannot start the HTTP server on %s", l->addr);
+		return -1;
+	}
+	return 0;
+}
+
+int http_start(struct unik_error *err)
+{
+	size_t n = 1 + D.cfg.listen.n;
+
+	listeners = xcalloc(n, sizeof(*listeners));
+	listeners[0].fd = unix_socket(D.sock_path, err);
+	listeners[0].addr = xstrdup(D.sock_path);
+	if (listeners[0].fd < 0)
+		return -1;
+	nlisteners = 1;
+	for (size_t i = 0; i < D.cfg.listen.n; i++) {
+		struct listener *l = &listeners[nlisteners];
+		bool loopback = false;
+
+		l->fd = tcp_socket(D.cfg.listen.v[i], &loopback, err);
+		if (l->fd < 0)
+			return -1;
+		nlisteners++;
+		l->tcp = true;
+		l->addr = xstrdup(D.cfg.listen.v[i]);
+		if (!loopback && !D.cfg.token) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "listening on %s (not loopback) needs a token: --token, "
+			               "UNIK_TOKEN or \"token:\" in daemon-config.yaml",
+			               l->addr);
+			return -1;
+		}
+		l->need_token = D.cfg.token != NULL;
+	}
+	for (size_t i = 0; i < nlisteners; i++)
+		if (start_mhd(&listeners[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+void http_quiesce(void);
+void http_quiesce(void)
+{
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].mhd) {
+			MHD_socket s = MHD_quiesce_daemon(listeners[i].mhd);
+			if (s != MHD_INVALID_SOCKET)
+				close(s);
+			listeners[i].fd = -1;
+		}
+	if (nlisteners)
+		unlink(D.sock_path);
+}
+
+void http_stop(void)
+{
+	for (size_t i = 0; i < nlisteners; i++) {
+		if (listeners[i].mhd)
+			MHD_stop_daemon(listeners[i].mhd);
+		if (listeners[i].fd >= 0)
+			close(listeners[i].fd);
+		free(listeners[i].addr);
+	}
+	free(listeners);
+	listeners = NULL;
+	nlisteners = 0;
+}

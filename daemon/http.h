@@ -1,0 +1,58 @@
+/* The daemon's HTTP layer as the route handlers see it: one request in, one reply out. */
+#ifndef UNIK_DAEMON_HTTP_H
+#define UNIK_DAEMON_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+#define MAX_SEGS 8
+
+struct req {
+	struct MHD_Connection *c;
+	const char *method;
+	const char *path;
+	char *segs[MAX_SEGS];
+	int nseg;
+	bool compat; /* the original UniK's routes: plain-text errors */
+	/* body */
+	const char *body; /* NUL-terminated, "" when none (JSON routes) */
+	size_t body_len;
+	bool multipart;
+	const char *upload_path; /* the file part ("source" or "tarfile"), or NULL */
+	json_t *form;            /* the other multipart parts, name -> string */
+	/* reply */
+	struct MHD_Response *resp;
+	int status;
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* segments, "*" matches one */
+	void (*fn)(struct req *r);
+	bool compat;
+	bool upload; /* accepts multipart/form-data */
+};
+
+extern const struct route daemon_routes[];
+
+const char *req_query(struct req *r, const char *key);
+bool req_query_bool(struct req *r, const char *key);
+/* The JSON body, or NULL after replying 400. */
+json_t *req_json(struct req *r, bool allow_empty);
+
+void reply_json(struct req *r, int status, json_t *j);                  /* takes the reference */
+void reply_raw_json(struct req *r, int status, char *text, size_t len); /* takes text */
+void reply_text(struct req *r, int status, const char *text);
+void reply_error(struct req *r, const struct unik_error *err);
+void reply_errorf(struct req *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Streams a file; with follow, waits for more until ended(id) and the file is drained. */
+void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(const char *id),
+                const char *id, bool truncate_after);
+/* True once the client has hung up (for handlers that block). */
+bool req_gone(void *r);
+
+#endif

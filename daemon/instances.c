@@ -1,0 +1,699 @@
+/* Instances: run an image through its provider, watch it (a monitor thread polls the provider),
+ * stop, start again, delete, and adopt what an earlier daemon left running. */
+#include "daemon/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "compilers/compiler.h"
+#include "images/store.h"
+#include "names.h"
+
+int env_object_check(json_t *env, const char *what, struct unik_error *err);
+
+static pthread_t monitor_thread;
+static bool monitor_running;
+
+bool state_final(enum unik_instance_state s)
+{
+	return s == UNIK_STATE_EXITED || s == UNIK_STATE_CRASHED || s == UNIK_STATE_STOPPED;
+}
+
+static char *inst_dir(const char *id)
+{
+	return unik_path_join(D.instances_dir, id);
+}
+
+int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
+{
+	static const char *const keys[] = {"name",      "image",    "args", "env",
+	                                   "memory_mb", "provider", NULL};
+	const char *k;
+	json_t *v;
+
+	memset(rr, 0, sizeof(*rr));
+	if (!json_is_object(o)) {
+		unik_error_set(err, UNIK_E_INVALID, "the request body must be a JSON object");
+		return -1;
+	}
+	json_object_foreach(o, k, v)
+	{
+		bool known = false;
+
+		for (size_t i = 0; keys[i] && !known; i++)
+			known = strcmp(keys[i], k) == 0;
+		if (!known) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "unknown key \"%.60s\" (known: name, image, args, env, memory_mb, "
+			    "provider)",
+			    k);
+			return -1;
+		}
+		if (json_is_null(v))
+			continue;
+		if (strcmp(k, "env") == 0) {
+			if (env_object_check(v, "\"env\"", err) < 0)
+				return -1;
+			rr->env = v;
+		} else if (strcmp(k, "memory_mb") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 1024 * 1024) {
+				unik_error_set(
+				    err, UNIK_E_INVALID,
+				    "\"memory_mb\" must be a whole number of MiB (1 to 1048576)");
+				return -1;
+			}
+			rr->memory_mb = json_integer_value(v);
+		} else {
+			if (!json_is_string(v) || json_string_length(v) > 65536 ||
+			    strlen(json_string_value(v)) != json_string_length(v)) {
+				unik_error_set(err, UNIK_E_INVALID, "\"%s\" must be a string", k);
+				return -1;
+			}
+			if (strcmp(k, "name") == 0)
+				rr->name = json_string_value(v);
+			else if (strcmp(k, "image") == 0)
+				rr->image = json_string_value(v);
+			else if (strcmp(k, "args") == 0)
+				rr->args = json_string_value(v);
+			else
+				rr->provider = json_string_value(v);
+		}
+	}
+	if (!rr->image) {
+		unik_error_set(err, UNIK_E_INVALID, "\"image\" is required");
+		return -1;
+	}
+	if (rr->name && unik_name_check("instance name", rr->name, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Image defaults, then the request: env words first (request variables replace the image's),
+ * then the arguments (the request's replace the image's). */
+static int compose_cmdline(const struct image *im, const struct run_req *rr, char **out,
+                           struct unik_error *err)
+{
+	struct unik_cmdline c = {0};
+	json_t *env = json_deep_copy(im->env);
+	_cleanup_strv_ struct strv envw = {0};
+	_cleanup_strv_ struct strv argv = {0};
+	const char *args = rr->args ? rr->args : im->args;
+	const char *k;
+	json_t *v;
+	int rc = -1;
+
+	if (unik_cmdline_split(args ? args : "", &c, err) < 0) {
+		unik_error_prefix(err, "\"args\"");
+		goto out;
+	}
+	for (size_t i = 0; i < c.env.n; i++) {
+		const char *eq = strchr(c.env.v[i], '=');
+		_cleanup_free_ char *name = xstrndup(c.env.v[i], (size_t)(eq - c.env.v[i]));
+		json_object_set_new(env, name, json_string(eq + 1));
+	}
+	if (rr->env)
+		json_object_update(env, rr->env);
+	json_object_foreach(env, k, v) strv_pushf(&envw, "%s=%s", k, json_string_value(v));
+	strv_extend(&argv, &c.argv);
+	rc = unik_cmdline_compose(&envw, &argv, out, err);
+out:
+	unik_cmdline_free(&c);
+	json_decref(env);
+	return rc;
+}
+
+static void apply_status(struct instance *in, const struct unik_instance_status *st)
+{
+	bool was_final = state_final(in->state);
+
+	in->state = st->state;
+	in->exit_code = (st->state == UNIK_STATE_EXITED || st->state == UNIK_STATE_CRASHED)
+	                    ? st->exit_code
+	                    : -1;
+	in->pid = st->pid;
+	snprintf(in->ip, sizeof(in->ip), "%s", st->ip);
+	snprintf(in->detail, sizeof(in->detail), "%s", st->detail);
+	if (state_final(st->state) && !was_final) {
+		free(in->finished);
+		in->finished = now_rfc3339();
+	}
+}
+
+static int launch(struct instance *in, const struct unik_provider *p, struct unik_error *err)
+{
+	_cleanup_free_ char *dir = inst_dir(in->id);
+	_cleanup_free_ char *kernel = unik_image_kernel_path(D.images_dir, in->image_id);
+	_cleanup_free_ char *initrd = unik_image_rootfs_path(D.images_dir, in->image_id);
+	struct unik_run_spec spec = {
+	    .instance_id = in->id,
+	    .instance_name = in->name,
+	    .instance_dir = dir,
+	    .kernel = kernel,
+	    .initrd = initrd,
+	    .cmdline = in->cmdline,
+	    .memory_mb = (uint64_t)in->memory_mb,
+	};
+	struct unik_instance_status st = {0};
+
+	if (access(kernel, R_OK) < 0) {
+		unik_error_sys(err, errno, "the image's kernel %s", kernel);
+		return -1;
+	}
+	if (p->run(&spec, &st, err) < 0)
+		return -1;
+	lock();
+	apply_status(in, &st);
+	free(in->started);
+	in->started = now_rfc3339();
+	if (!state_final(in->state)) {
+		free(in->finished);
+		in->finished = NULL;
+	}
+	unlock();
+	return 0;
+}
+
+int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
+{
+	struct instance *in = xcalloc(1, sizeof(*in));
+	const struct unik_provider *p;
+	_cleanup_free_ char *dir = NULL;
+	struct image *im;
+
+	lock();
+	im = resolve_image(rr->image, err);
+	if (!im) {
+		unlock();
+		goto fail_free;
+	}
+	new_id(in->id);
+	in->image = xstrdup(im->name);
+	in->image_id = xstrdup(im->id);
+	in->provider = xstrdup(rr->provider ? rr->provider : im->provider);
+	in->memory_mb = rr->memory_mb ? rr->memory_mb : im->memory_mb ? im->memory_mb : 64;
+	in->exit_code = -1;
+	in->state = UNIK_STATE_PENDING;
+	in->created = now_rfc3339();
+	in->busy = true;
+	in->args = xstrdup(rr->args ? rr->args : im->args ? im->args : "");
+	in->env = json_deep_copy(im->env);
+	if (rr->env)
+		json_object_update(in->env, rr->env);
+	if (compose_cmdline(im, rr, &in->cmdline, err) < 0) {
+		unlock();
+		goto fail_free;
+	}
+	if (rr->name) {
+		in->name = xstrdup(rr->name);
+	} else {
+		for (int tries = 0; tries < 100 && !in->name; tries++) {
+			char suffix[ID_LEN + 1];
+			char *cand;
+
+			new_id(suffix);
+			suffix[4] = '\0';
+			cand = strlen(im->name) > 58 ? xasprintf("%.58s-%s", im->name, suffix)
+			                             : xasprintf("%s-%s", im->name, suffix);
+			if (find_instance_name(cand))
+				free(cand);
+			else
+				in->name = cand;
+		}
+	}
+	if (!in->name || find_instance_name(in->name)) {
+		unlock();
+		unik_error_set(err, UNIK_E_EXISTS, "instance \"%s\" exists: pick another name",
+		               in->name ? in->name : "");
+		goto fail_free;
+	}
+	p = unik_provider_find(in->provider);
+	if (!p) {
+		unlock();
+		unik_error_set(err, UNIK_E_INVALID,
+		               "unknown provider \"%.60s\" (see unik providers)", in->provider);
+		goto fail_free;
+	}
+	if (D.stopping) {
+		unlock();
+		unik_error_set(err, UNIK_E_STATE, "the daemon is stopping");
+		goto fail_free;
+	}
+	in->seq = ++D.seq;
+	if (save_instance(in, err) < 0) {
+		unlock();
+		goto fail_free;
+	}
+	add_instance(in);
+	unlock();
+
+	dir = inst_dir(in->id);
+	if (mkdir(dir, 0700) < 0) {
+		unik_error_sys(err, errno, "create %s", dir);
+		goto fail_remove;
+	}
+	if (launch(in, p, err) < 0)
+		goto fail_remove;
+	lock();
+	in->busy = false;
+	if (save_instance(in, err) < 0) {
+		/* It runs, but could not be recorded: stop it rather than lose track of it. */
+		unlock();
+		p->stop(dir, true, 0, NULL);
+		goto fail_remove;
+	}
+	*out = instance_json(in);
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	return 0;
+fail_remove:
+	if (dir) {
+		p->remove(dir, NULL);
+		unik_rmtree(dir, NULL);
+	}
+	lock();
+	db_begin();
+	db_del_instance(in->id, NULL);
+	db_commit(NULL);
+	remove_instance(in);
+	unlock();
+fail_free:
+	instance_free(in);
+	return -1;
+}
+
+/* Looks up ref and marks it busy, so concurrent stop/start/delete calls wait their turn. */
+static struct instance *claim(const char *ref, struct unik_error *err)
+{
+	struct instance *in;
+
+	lock();
+	for (;;) {
+		in = resolve_instance(ref, err);
+		if (!in || !in->busy)
+			break;
+		pthread_cond_wait(&D.changed, &D.lock);
+	}
+	if (in)
+		in->busy = true;
+	unlock();
+	return in;
+}
+
+static void release(struct instance *in)
+{
+	lock();
+	in->busy = false;
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+}
+
+static const struct unik_provider *provider_of(const struct instance *in, struct unik_error *err)
+{
+	const struct unik_provider *p = unik_provider_find(in->provider);
+
+	if (!p)
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "instance %s runs on provider \"%s\", which this unik does not have",
+		               in->name, in->provider);
+	return p;
+}
+
+static int refresh(struct instance *in, const struct unik_provider *p, struct unik_error *err)
+{
+	_cleanup_free_ char *dir = inst_dir(in->id);
+	struct unik_instance_status st = {0};
+
+	if (p->status(dir, &st, err) < 0)
+		return -1;
+	lock();
+	apply_status(in, &st);
+	unlock();
+	return 0;
+}
+
+int inst_stop(const char *ref, json_t **out, struct unik_error *err)
+{
+	struct instance *in = claim(ref, err);
+	const struct unik_provider *p;
+	_cleanup_free_ char *dir = NULL;
+	int rc = -1;
+
+	if (!in)
+		return -1;
+	if (!(p = provider_of(in, err)))
+		goto out;
+	dir = inst_dir(in->id);
+	if (!state_final(in->state)) {
+		if (p->stop(dir, false, 10000, err) < 0)
+			goto out;
+		if (refresh(in, p, err) < 0)
+			goto out;
+	}
+	lock();
+	rc = save_instance(in, err);
+	if (rc == 0)
+		*out = instance_json(in);
+	unlock();
+out:
+	release(in);
+	return rc;
+}
+
+int inst_start(const char *ref, json_t **out, struct unik_error *err)
+{
+	struct instance *in = claim(ref, err);
+	const struct unik_provider *p;
+	_cleanup_free_ char *dir = NULL;
+	int rc = -1;
+
+	if (!in)
+		return -1;
+	if (!(p = provider_of(in, err)))
+		goto out;
+	if (!state_final(in->state)) {
+		unik_error_set(err, UNIK_E_STATE, "instance %s is %s: stop it first", in->name,
+		               unik_instance_state_name(in->state));
+		goto out;
+	}
+	dir = inst_dir(in->id);
+	/* The provider frees what the last run left (console.log stays, and is appended to). */
+	p->remove(dir, NULL);
+	mkdir(dir, 0700);
+	if (launch(in, p, err) < 0)
+		goto out;
+	lock();
+	rc = save_instance(in, err);
+	if (rc == 0)
+		*out = instance_json(in);
+	unlock();
+out:
+	release(in);
+	return rc;
+}
+
+static int delete_claimed(struct instance *in, bool force, struct unik_error *err)
+{
+	const struct unik_provider *p = unik_provider_find(in->provider);
+	_cleanup_free_ char *dir = inst_dir(in->id);
+
+	if (!state_final(in->state)) {
+		if (!force) {
+			unik_error_set(err, UNIK_E_STATE,
+			               "instance %s is %s: stop it first or delete with force",
+			               in->name, unik_instance_state_name(in->state));
+			return -1;
+		}
+		if (p && p->stop(dir, true, 0, err) < 0)
+			return -1;
+	}
+	if (p)
+		p->remove(dir, NULL);
+	if (unik_rmtree(dir, err) < 0)
+		return -1;
+	lock();
+	db_begin();
+	if (db_del_instance(in->id, err) < 0 || db_commit(err) < 0) {
+		db_rollback();
+		unlock();
+		return -1;
+	}
+	remove_instance(in);
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	instance_free(in);
+	return 0;
+}
+
+int inst_delete(const char *ref, bool force, struct unik_error *err)
+{
+	struct instance *in = claim(ref, err);
+
+	if (!in)
+		return -1;
+	if (delete_claimed(in, force, err) < 0) {
+		release(in);
+		return -1;
+	}
+	return 0;
+}
+
+int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
+              struct unik_error *err)
+{
+	struct instance *in;
+	char id[ID_LEN + 1];
+
+	lock();
+	in = resolve_instance(ref, err);
+	if (!in) {
+		unlock();
+		return -1;
+	}
+	memcpy(id, in->id, sizeof(id));
+	for (;;) {
+		struct timespec ts;
+
+		in = NULL;
+		for (size_t i = 0; i < D.ninsts; i++)
+			if (strcmp(D.insts[i]->id, id) == 0)
+				in = D.insts[i];
+		if (!in) {
+			unlock();
+			unik_error_set(err, UNIK_E_NOTFOUND, "instance %s was deleted", ref);
+			return -1;
+		}
+		if (state_final(in->state) && !in->busy) {
+			*out = instance_json(in);
+			unlock();
+			return 0;
+		}
+		if (D.stopping || (gone && gone(ctx))) {
+			unlock();
+			unik_error_set(err, UNIK_E_STATE, "the daemon is stopping");
+			return -1;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&D.changed, &D.lock, &ts);
+	}
+}
+
+int inst_log(const char *ref, char **path, char id[ID_LEN + 1], struct unik_error *err)
+{
+	struct instance *in;
+
+	lock();
+	in = resolve_instance(ref, err);
+	if (in) {
+		memcpy(id, in->id, ID_LEN + 1);
+		*path = xasprintf("%s/%s/console.log", D.instances_dir, in->id);
+	}
+	unlock();
+	return in ? 0 : -1;
+}
+
+bool inst_ended(const char *id)
+{
+	bool r = true;
+
+	lock();
+	for (size_t i = 0; i < D.ninsts; i++)
+		if (strcmp(D.insts[i]->id, id) == 0)
+			r = state_final(D.insts[i]->state) && !D.insts[i]->busy;
+	unlock();
+	return r;
+}
+
+int image_delete(const char *ref, bool force, struct unik_error *err)
+{
+	struct image *im;
+	_cleanup_strv_ struct strv users = {0};
+
+	lock();
+	im = resolve_image(ref, err);
+	if (!im) {
+		unlock();
+		return -1;
+	}
+	for (size_t i = 0; i < D.ninsts; i++)
+		if (strcmp(D.insts[i]->image_id, im->id) == 0)
+			strv_push(&users, D.insts[i]->id);
+	if (users.n && !force) {
+		unlock();
+		unik_error_set(err, UNIK_E_STATE,
+		               "image %s is used by %zu instance(s): delete them first or delete "
+		               "the image with force",
+		               im->name, users.n);
+		return -1;
+	}
+	char id[ID_LEN + 1];
+	memcpy(id, im->id, sizeof(id));
+	unlock();
+	for (size_t i = 0; i < users.n; i++) {
+		struct unik_error e2;
+		struct instance *in = claim(users.v[i], &e2);
+
+		if (in && delete_claimed(in, true, err) < 0) {
+			release(in);
+			return -1;
+		}
+	}
+	lock();
+	im = NULL;
+	for (size_t i = 0; i < D.nimages; i++)
+		if (strcmp(D.images[i]->id, id) == 0)
+			im = D.images[i];
+	if (!im) {
+		unlock();
+		return 0;
+	}
+	db_begin();
+	if (db_del_image(im->id, err) < 0 || db_commit(err) < 0) {
+		db_rollback();
+		unlock();
+		return -1;
+	}
+	remove_image(im);
+	unlock();
+	unik_image_store_remove(D.images_dir, im->id, NULL);
+	image_free(im);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Monitor */
+
+static void poll_once(void)
+{
+	_cleanup_strv_ struct strv ids = {0};
+	_cleanup_strv_ struct strv provs = {0};
+
+	lock();
+	for (size_t i = 0; i < D.ninsts; i++) {
+		struct instance *in = D.insts[i];
+
+		if (!state_final(in->state) && !in->busy) {
+			strv_push(&ids, in->id);
+			strv_push(&provs, in->provider);
+		}
+	}
+	unlock();
+	for (size_t i = 0; i < ids.n; i++) {
+		const struct unik_provider *p = unik_provider_find(provs.v[i]);
+		_cleanup_free_ char *dir = inst_dir(ids.v[i]);
+		struct unik_instance_status st = {0};
+		struct unik_error err = {0};
+
+		if (!p) {
+			st.state = UNIK_STATE_CRASHED;
+			st.exit_code = -1;
+			snprintf(st.detail, sizeof(st.detail), "provider %s is not available",
+			         provs.v[i]);
+		} else if (p->status(dir, &st, &err) < 0) {
+			if (err.code != UNIK_E_NOTFOUND)
+				continue;
+			st.state = UNIK_STATE_CRASHED;
+			st.exit_code = -1;
+			snprintf(st.detail, sizeof(st.detail), "lost: %.200s", err.msg);
+		}
+		lock();
+		for (size_t j = 0; j < D.ninsts; j++) {
+			struct instance *in = D.insts[j];
+
+			if (strcmp(in->id, ids.v[i]) != 0 || in->busy || state_final(in->state))
+				continue;
+			if (in->state != st.state || in->pid != st.pid ||
+			    strcmp(in->ip, st.ip) != 0) {
+				apply_status(in, &st);
+				if (save_instance(in, &err) < 0)
+					fprintf(stderr, "unik daemon: %s\n", err.msg);
+				pthread_cond_broadcast(&D.changed);
+			}
+		}
+		unlock();
+	}
+}
+
+static void *monitor(void *arg)
+{
+	(void)arg;
+	while (!D.stopping) {
+		struct timespec ts = {0, 100 * 1000000L};
+
+		poll_once();
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int instances_start(struct unik_error *err)
+{
+	/* Adopt: whatever an earlier daemon left pending or running is asked about now. */
+	poll_once();
+	if (pthread_create(&monitor_thread, NULL, monitor, NULL) != 0) {
+		unik_error_set(err, UNIK_E_IO, "cannot start the instance monitor");
+		return -1;
+	}
+	monitor_running = true;
+	return 0;
+}
+
+void instances_stop(void)
+{
+	if (monitor_running)
+		pthread_join(monitor_thread, NULL);
+	monitor_running = false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Discovery */
+
+json_t *providers_json(void)
+{
+	json_t *a = json_array();
+	const char *def = D.cfg.default_provider ? D.cfg.default_provider : unik_provider_default();
+
+	for (size_t i = 0; unik_providers[i]; i++) {
+		const struct unik_provider *p = unik_providers[i];
+		char reason[256] = "";
+		bool ok = p->available(reason, sizeof(reason));
+
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "name", p->name, "description",
+		                 p->description, "default", strcmp(p->name, def) == 0, "available",
+		                 ok, "reason", ok ? "" : reason, "image_format", p->image_format));
+	}
+	return a;
+}
+
+json_t *compilers_json(void)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; unik_compilers[i]; i++) {
+		const struct unik_compiler *c = unik_compilers[i];
+		json_t *langs = json_array(), *provs = json_array();
+
+		for (size_t j = 0; c->languages[j]; j++)
+			json_array_append_new(langs, json_string(c->languages[j]));
+		for (size_t j = 0; unik_providers[j]; j++)
+			if (strcmp(unik_providers[j]->image_format, "elf") == 0)
+				json_array_append_new(provs, json_string(unik_providers[j]->name));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o, s:s}", "name", c->name,
+		                                   "base", c->base, "languages", langs, "providers",
+		                                   provs, "description", c->description));
+	}
+	return a;
+}

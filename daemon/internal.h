@@ -1,0 +1,180 @@
+/* The daemon's insides, shared by its files: the state kept in memory and in SQLite, the core
+ * operations both REST dialects (v1 and the original UniK's) call, and the HTTP glue. */
+#ifndef UNIK_DAEMON_INTERNAL_H
+#define UNIK_DAEMON_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "error.h"
+#include "providers/provider.h"
+#include "util.h"
+
+#define ID_LEN 12
+
+/* daemon-config.yaml (config.c) */
+struct daemon_config {
+	struct strv listen; /* "ADDR:PORT" */
+	char *token;
+	char *default_provider;
+	int64_t max_parallel;
+	int64_t max_upload_mb;
+	int64_t max_files;
+};
+
+int config_load(const char *path, struct daemon_config *c, struct unik_error *err);
+void config_free(struct daemon_config *c);
+
+struct image {
+	char id[ID_LEN + 1];
+	char *name, *base, *language, *compiler, *provider, *args, *created, *build_id;
+	json_t *env; /* object */
+	int64_t memory_mb;
+	uint64_t elf_size, rootfs_size;
+	int64_t seq;
+};
+
+enum build_state { BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED };
+
+struct build_opts {
+	char *name, *base, *language, *provider, *args, *git;
+	json_t *env; /* object or NULL */
+	int64_t memory_mb;
+	bool force;
+};
+
+struct build {
+	char id[ID_LEN + 1];
+	char *image, *error, *created, *finished, *image_id;
+	enum build_state state;
+	int64_t seq;
+	/* only while it runs in this daemon: */
+	struct build_opts opts;
+	void *manifest; /* struct unik_manifest * */
+	const void *compiler;
+};
+
+struct instance {
+	char id[ID_LEN + 1];
+	char *name, *image, *image_id, *provider, *args, *cmdline, *created, *started, *finished;
+	json_t *env;
+	enum unik_instance_state state;
+	int exit_code; /* -1: none */
+	int pid;
+	char ip[64];
+	char detail[256];
+	int64_t memory_mb;
+	int64_t seq;
+	bool busy; /* a stop/start/delete/run is under way */
+};
+
+struct daemon {
+	char *home, *images_dir, *instances_dir, *builds_dir, *tmp_dir, *sock_path, *pid_path;
+	struct daemon_config cfg;
+	sqlite3 *db;
+	pthread_mutex_t lock;   /* everything below, and the db */
+	pthread_cond_t changed; /* any state change: builds, instances */
+	struct image **images;
+	size_t nimages;
+	struct build **builds;
+	size_t nbuilds;
+	struct instance **insts;
+	size_t ninsts;
+	int64_t seq;
+	struct strv building; /* image names with a build queued or running */
+	uint64_t inst_gen;    /* bumped on every change to an instance (caches key on it) */
+	atomic_bool stopping;
+};
+
+extern struct daemon D;
+
+/* ---- util (state.c) ---- */
+void new_id(char out[ID_LEN + 1]);
+char *now_rfc3339(void);
+void lock(void);
+void unlock(void);
+json_t *jstr_or_null(const char *s);
+
+/* ---- state.c: SQLite and the in-memory model (callers hold the lock) ---- */
+int state_open(struct unik_error *err);
+void state_close(void);
+int db_begin(void);
+int db_commit(struct unik_error *err);
+void db_rollback(void);
+int db_put_image(const struct image *im, struct unik_error *err);
+int db_del_image(const char *id, struct unik_error *err);
+int db_put_build(const struct build *b, struct unik_error *err);
+int db_put_instance(const struct instance *in, struct unik_error *err);
+int db_del_instance(const char *id, struct unik_error *err);
+/* one statement in its own transaction */
+int save_build(const struct build *b, struct unik_error *err);
+int save_instance(const struct instance *in, struct unik_error *err);
+
+json_t *image_json(const struct image *im);
+json_t *build_json(const struct build *b);
+json_t *instance_json(const struct instance *in);
+void image_free(struct image *im);
+void build_free(struct build *b);
+void instance_free(struct instance *in);
+
+void add_image(struct image *im);
+void remove_image(struct image *im); /* unlinks from the list, does not free */
+void add_build(struct build *b);
+void add_instance(struct instance *in);
+void remove_instance(struct instance *in);
+
+struct build *find_build(const char *id);
+/* by exact id, exact name, then a unique prefix of either; NULL with NOTFOUND or (ambiguous)
+ * EXISTS... STATE error */
+struct image *resolve_image(const char *ref, struct unik_error *err);
+struct instance *resolve_instance(const char *ref, struct unik_error *err);
+struct image *find_image_name(const char *name);
+struct instance *find_instance_name(const char *name);
+
+/* ---- builds.c ---- */
+int builds_recover(struct unik_error *err); /* fail interrupted builds; lock held */
+int builds_start(struct unik_error *err);   /* the workers */
+void builds_stop(void);
+int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err);
+void build_opts_free(struct build_opts *bo);
+/* Takes the upload file (removed afterwards) or bo->git; on success *out is the new build's
+ * JSON (201).  bo is taken over in both cases. */
+int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
+                 struct unik_error *err);
+/* Blocks until the build has ended (or the daemon stops); returns its state. */
+enum build_state build_wait(const char *id);
+char *build_log_path(const char *id);
+bool build_ended(const char *id);
+
+/* ---- instances.c ---- */
+struct run_req {
+	const char *name, *image, *args, *provider;
+	json_t *env; /* object or NULL */
+	int64_t memory_mb;
+};
+int instances_start(struct unik_error *err); /* adopt, then monitor */
+void instances_stop(void);
+int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err);
+int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err);
+int inst_stop(const char *ref, json_t **out, struct unik_error *err);
+int inst_start(const char *ref, json_t **out, struct unik_error *err);
+int inst_delete(const char *ref, bool force, struct unik_error *err);
+int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
+              struct unik_error *err);
+/* The console log's path and whether the instance has ended (for log streaming). */
+int inst_log(const char *ref, char **path, char id[ID_LEN + 1], struct unik_error *err);
+bool inst_ended(const char *id);
+int image_delete(const char *ref, bool force, struct unik_error *err);
+bool state_final(enum unik_instance_state s);
+json_t *providers_json(void);
+json_t *compilers_json(void);
+
+/* ---- http.c ---- */
+int http_start(struct unik_error *err);
+void http_stop(void);
+
+#endif

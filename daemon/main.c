@@ -1,0 +1,223 @@
+/* `unik daemon`: options, $UNIK_HOME, the pid file, start-up in order (config, state, adopt
+ * instances, build workers, listeners) and a clean stop on SIGTERM or SIGINT. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/internal.h"
+
+void http_quiesce(void);
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	(void)!write(sig_pipe[1], &c, 1);
+	errno = saved;
+}
+
+static const char usage[] =
+    "usage: unik daemon [--home DIR] [--listen ADDR:PORT]... [--token TOKEN]\n"
+    "\n"
+    "Runs unik's daemon in the foreground: the REST API on $UNIK_HOME/daemon.sock\n"
+    "(mode 0600) and, with --listen, on TCP too.  A TCP address that is not loopback\n"
+    "needs a token (--token, $UNIK_TOKEN or \"token:\" in daemon-config.yaml), which\n"
+    "clients send as \"Authorization: Bearer TOKEN\".  See docs/daemon.md.\n"
+    "\n"
+    "  --home DIR          state directory (default $UNIK_HOME, else ~/.unik)\n"
+    "  --listen ADDR:PORT  also serve on TCP (repeatable), e.g. 127.0.0.1:3000\n"
+    "  --token TOKEN       require this bearer token on TCP\n"
+    "  --foreground        stay in the foreground (the default)\n"
+    "  --help              this text\n";
+
+static int mkdir_0700(const char *p)
+{
+	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "unik daemon: create %s: %s\n", p, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static char *default_home(void)
+{
+	const char *h = getenv("UNIK_HOME");
+
+	if (h && *h)
+		return xstrdup(h);
+	h = getenv("HOME");
+	return unik_path_join(h && *h ? h : "/root", ".unik");
+}
+
+int unik_daemon_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"home", required_argument, NULL, 'H'},  {"listen", required_argument, NULL, 'l'},
+	    {"token", required_argument, NULL, 't'}, {"foreground", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	_cleanup_strv_ struct strv listen = {0};
+	_cleanup_free_ char *home = NULL;
+	_cleanup_free_ char *token = NULL;
+	_cleanup_free_ char *cfg_path = NULL;
+	struct unik_error err = {0};
+	int c, rc = 1;
+	bool started_http = false;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			free(home);
+			home = xstrdup(optarg);
+			break;
+		case 'l':
+			strv_push(&listen, optarg);
+			break;
+		case 't':
+			free(token);
+			token = xstrdup(optarg);
+			break;
+		case 'f':
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "unik daemon: unknown option %s\n%s", argv[optind - 1],
+			        usage);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "unik daemon: unexpected argument %s\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!home)
+		home = default_home();
+
+	memset(&D, 0, sizeof(D));
+	pthread_mutex_init(&D.lock, NULL);
+	pthread_cond_init(&D.changed, NULL);
+	D.home = xstrdup(home);
+	D.images_dir = unik_path_join(home, "images");
+	D.instances_dir = unik_path_join(home, "instances");
+	D.builds_dir = unik_path_join(home, "builds");
+	D.tmp_dir = unik_path_join(home, "tmp");
+	D.sock_path = unik_path_join(home, "daemon.sock");
+	D.pid_path = unik_path_join(home, "daemon.pid");
+	if (mkdir_0700(home) < 0 || mkdir_0700(D.images_dir) < 0 ||
+	    mkdir_0700(D.instances_dir) < 0 || mkdir_0700(D.builds_dir) < 0 ||
+	    mkdir_0700(D.tmp_dir) < 0)
+		return 1;
+	(void)chmod(home, 0700);
+
+	cfg_path = unik_path_join(home, "daemon-config.yaml");
+	if (config_load(cfg_path, &D.cfg, &err) < 0) {
+		fprintf(stderr, "unik daemon: %s\n", err.msg);
+		config_free(&D.cfg);
+		return 1;
+	}
+	strv_extend(&D.cfg.listen, &listen);
+	if (token) {
+		free(D.cfg.token);
+		D.cfg.token = xstrdup(token);
+	} else if (getenv("UNIK_TOKEN") && *getenv("UNIK_TOKEN") && !D.cfg.token) {
+		D.cfg.token = xstrdup(getenv("UNIK_TOKEN"));
+	}
+	if (D.cfg.default_provider && !unik_provider_find(D.cfg.default_provider)) {
+		fprintf(
+		    stderr,
+		    "unik daemon: daemon-config.yaml: default_provider \"%s\" is not compiled in\n",
+		    D.cfg.default_provider);
+		goto out;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sig_pipe, O_CLOEXEC) < 0) {
+		perror("unik daemon: pipe");
+		goto out;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	/* The socket first: it says whether another daemon owns this home. */
+	if (http_start(&err) < 0) {
+		fprintf(stderr, "unik daemon: %s\n", err.msg);
+		http_stop();
+		goto out;
+	}
+	started_http = true;
+	/* Requests wait on the lock until the state is loaded. */
+	lock();
+	if (state_open(&err) < 0 || builds_recover(&err) < 0) {
+		unlock();
+		fprintf(stderr, "unik daemon: %s\n", err.msg);
+		goto out;
+	}
+	unlock();
+	if (builds_start(&err) < 0 || instances_start(&err) < 0) {
+		fprintf(stderr, "unik daemon: %s\n", err.msg);
+		goto out;
+	}
+	{
+		_cleanup_free_ char *pid = xasprintf("%d\n", (int)getpid());
+		if (unik_write_file_atomic(D.pid_path, pid, strlen(pid), 0600, &err) < 0)
+			fprintf(stderr, "unik daemon: %s\n", err.msg);
+	}
+	fprintf(stderr, "unik daemon: listening on %s", D.sock_path);
+	for (size_t i = 0; i < D.cfg.listen.n; i++)
+		fprintf(stderr, " and %s", D.cfg.listen.v[i]);
+	fprintf(stderr, " (pid %d, home %s)\n", (int)getpid(), home);
+
+	for (;;) {
+		unsigned char sig;
+		ssize_t n = read(sig_pipe[0], &sig, 1);
+
+		if (n == 1) {
+			fprintf(stderr,
+			        "unik daemon: signal %d: stopping (instances keep running)\n", sig);
+			break;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	rc = 0;
+out:
+	D.stopping = true;
+	if (started_http)
+		http_quiesce();
+	lock();
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	builds_stop();
+	instances_stop();
+	http_stop();
+	lock();
+	state_close();
+	unlock();
+	if (rc == 0)
+		unlink(D.pid_path);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (sig_pipe[0] >= 0) {
+		close(sig_pipe[0]);
+		close(sig_pipe[1]);
+		sig_pipe[0] = sig_pipe[1] = -1;
+	}
+	config_free(&D.cfg);
+	return rc;
+}

@@ -1,0 +1,688 @@
+/* The REST routes: unik's /v1 API (docs/api/rest.md) and the original UniK's routes, both thin
+ * doors onto the same core operations (builds.c, instances.c); only the shapes differ. */
+#include "daemon/http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compilers/compiler.h"
+#include "daemon/internal.h"
+#include "names.h"
+
+static const char *seg(struct req *r, int i)
+{
+	return i < r->nseg ? r->segs[i] : "";
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* v1 */
+
+static void v1_version(struct req *r)
+{
+	reply_json(
+	    r, 200,
+	    json_pack("{s:s, s:s, s:i}", "version", UNIK_VERSION, "api", "v1", "guest_abi", 1));
+}
+
+static void v1_providers(struct req *r)
+{
+	reply_json(r, 200, providers_json());
+}
+
+static void v1_compilers(struct req *r)
+{
+	reply_json(r, 200, compilers_json());
+}
+
+static void v1_compiler(struct req *r)
+{
+	struct unik_error err = {0};
+	const struct unik_compiler *c =
+	    unik_compiler_find(seg(r, 2), req_query(r, "language"), &err);
+	const char *prov = req_query(r, "provider");
+
+	if (!c) {
+		err.code = UNIK_E_NOTFOUND;
+		reply_error(r, &err);
+		return;
+	}
+	if (prov && !unik_provider_find(prov)) {
+		reply_errorf(r, UNIK_E_NOTFOUND, "no provider \"%.60s\"", prov);
+		return;
+	}
+	json_t *all = compilers_json(), *one = NULL, *v;
+	size_t i;
+
+	json_array_foreach(all, i, v) if (strcmp(json_string_value(json_object_get(v, "name")),
+	                                         c->name) == 0) one = json_incref(v);
+	json_decref(all);
+	json_object_set_new(one, "usage", json_string(c->usage));
+	reply_json(r, 200, one);
+}
+
+static void builds_post(struct req *r)
+{
+	struct build_opts bo;
+	struct unik_error err = {0};
+	json_t *opts = NULL, *out = NULL;
+
+	if (r->multipart) {
+		const char *text = json_string_value(json_object_get(r->form, "options"));
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(r->form, k, v) if (strcmp(k, "options") != 0)
+		{
+			reply_errorf(r, UNIK_E_INVALID,
+			             "unexpected form part \"%.60s\" (parts: source, options)", k);
+			return;
+		}
+		if (text) {
+			json_error_t je;
+
+			opts = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+			if (!opts) {
+				reply_errorf(r, UNIK_E_INVALID,
+				             "bad JSON in the \"options\" part: %s", je.text);
+				return;
+			}
+		} else {
+			opts = json_object();
+		}
+		if (!r->upload_path) {
+			json_decref(opts);
+			reply_errorf(
+			    r, UNIK_E_INVALID,
+			    "the request has no \"source\" part (a gzip tar of the source)");
+			return;
+		}
+	} else if (!(opts = req_json(r, false))) {
+		return;
+	}
+	if (build_opts_parse(opts, &bo, &err) < 0 ||
+	    build_submit(&bo, r->multipart ? r->upload_path : NULL, &out, &err) < 0) {
+		json_decref(opts);
+		reply_error(r, &err);
+		return;
+	}
+	json_decref(opts);
+	reply_json(r, 201, out);
+}
+
+static json_t *list_newest_first(void **items, size_t n, json_t *(*fn)(const void *))
+{
+	json_t *a = json_array();
+
+	for (size_t i = n; i-- > 0;)
+		json_array_append_new(a, fn(items[i]));
+	return a;
+}
+
+static json_t *build_json_v(const void *b)
+{
+	return build_json(b);
+}
+
+static void builds_list(struct req *r)
+{
+	json_t *a;
+
+	lock();
+	a = list_newest_first((void **)D.builds, D.nbuilds, build_json_v);
+	unlock();
+	reply_json(r, 200, a);
+}
+
+static struct build *build_ref(struct req *r, const char *id)
+{
+	struct build *b = find_build(id);
+
+	if (!b) {
+		size_t n = 0, l = strlen(id);
+		for (size_t i = 0; l && i < D.nbuilds; i++)
+			if (strncmp(D.builds[i]->id, id, l) == 0) {
+				b = D.builds[i];
+				n++;
+			}
+		if (n != 1)
+			b = NULL;
+		if (!b)
+			reply_errorf(
+			    r, n > 1 ? UNIK_E_STATE : UNIK_E_NOTFOUND,
+			    n > 1 ? "build id \"%.40s\" is ambiguous" : "no build \"%.40s\"", id);
+	}
+	return b;
+}
+
+static void builds_get(struct req *r)
+{
+	struct build *b;
+	json_t *j = NULL;
+
+	lock();
+	if ((b = build_ref(r, seg(r, 2))))
+		j = build_json(b);
+	unlock();
+	if (j)
+		reply_json(r, 200, j);
+}
+
+static void builds_log(struct req *r)
+{
+	struct build *b;
+	char id[ID_LEN + 1] = "";
+
+	lock();
+	if ((b = build_ref(r, seg(r, 2))))
+		memcpy(id, b->id, sizeof(id));
+	unlock();
+	if (!b)
+		return;
+	_cleanup_free_ char *p = build_log_path(id);
+	reply_tail(r, p, req_query_bool(r, "follow"), build_ended, id, false);
+}
+
+static void images_list(struct req *r)
+{
+	json_t *a = json_array();
+
+	lock();
+	for (size_t i = 0; i < D.nimages; i++)
+		json_array_append_new(a, image_json(D.images[i]));
+	unlock();
+	reply_json(r, 200, a);
+}
+
+static void images_get(struct req *r)
+{
+	struct unik_error err = {0};
+	struct image *im;
+	json_t *j = NULL;
+
+	lock();
+	if ((im = resolve_image(seg(r, 2), &err)))
+		j = image_json(im);
+	unlock();
+	if (j)
+		reply_json(r, 200, j);
+	else
+		reply_error(r, &err);
+}
+
+static void images_delete(struct req *r)
+{
+	struct unik_error err = {0};
+
+	if (image_delete(seg(r, 2), req_query_bool(r, "force"), &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_text(r, 204, "");
+}
+
+/* The list is asked for far more often than instances change: keep its text until they do. */
+static char *list_cache;
+static size_t list_cache_len;
+static uint64_t list_cache_gen = UINT64_MAX;
+
+static void instances_list(struct req *r)
+{
+	char *copy;
+	size_t len;
+
+	lock();
+	if (list_cache_gen != D.inst_gen || !list_cache) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < D.ninsts; i++)
+			json_array_append_new(a, instance_json(D.insts[i]));
+		free(list_cache);
+		list_cache = json_dumps(a, JSON_COMPACT);
+		list_cache_len = strlen(list_cache);
+		list_cache_gen = D.inst_gen;
+		json_decref(a);
+	}
+	len = list_cache_len;
+	copy = xmalloc(len + 1);
+	memcpy(copy, list_cache, len);
+	copy[len++] = '\n';
+	unlock();
+	reply_raw_json(r, 200, copy, len);
+}
+
+static void instances_post(struct req *r)
+{
+	struct unik_error err = {0};
+	struct run_req rr;
+	json_t *body = req_json(r, false), *out = NULL;
+
+	if (!body)
+		return;
+	if (run_req_parse(body, &rr, &err) < 0 || inst_run(&rr, &out, &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_json(r, 201, out);
+	json_decref(body);
+}
+
+static void instances_get(struct req *r)
+{
+	struct unik_error err = {0};
+	struct instance *in;
+	json_t *j = NULL;
+
+	lock();
+	if ((in = resolve_instance(seg(r, 2), &err)))
+		j = instance_json(in);
+	unlock();
+	if (j)
+		reply_json(r, 200, j);
+	else
+		reply_error(r, &err);
+}
+
+static void instances_op(struct req *r, int (*op)(const char *, json_t **, struct unik_error *))
+{
+	struct unik_error err = {0};
+	json_t *out = NULL;
+
+	if (op(seg(r, r->compat ? 1 : 2), &out, &err) < 0)
+		reply_error(r, &err);
+	else if (r->compat) {
+		json_decref(out);
+		reply_text(r, 200, "");
+	} else {
+		reply_json(r, 200, out);
+	}
+}
+
+static void instances_stop_h(struct req *r)
+{
+	instances_op(r, inst_stop);
+}
+
+static void instances_start_h(struct req *r)
+{
+	instances_op(r, inst_start);
+}
+
+static void instances_delete(struct req *r)
+{
+	struct unik_error err = {0};
+
+	if (inst_delete(seg(r, r->compat ? 1 : 2), req_query_bool(r, "force"), &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_text(r, 204, "");
+}
+
+static void instances_logs(struct req *r)
+{
+	struct unik_error err = {0};
+	_cleanup_free_ char *path = NULL;
+	char id[ID_LEN + 1];
+
+	if (inst_log(seg(r, r->compat ? 1 : 2), &path, id, &err) < 0) {
+		reply_error(r, &err);
+		return;
+	}
+	reply_tail(r, path, req_query_bool(r, "follow"), inst_ended, id,
+	           r->compat && req_query_bool(r, "delete"));
+}
+
+static void instances_wait(struct req *r)
+{
+	struct unik_error err = {0};
+	json_t *out = NULL;
+
+	if (inst_wait(seg(r, 2), req_gone, r, &out, &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_json(r, 200, out);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The original UniK's shapes */
+
+static json_t *unik_image(json_t *im)
+{
+	const char *prov = json_string_value(json_object_get(im, "provider"));
+	char infra[32];
+	size_t i;
+
+	for (i = 0; prov && prov[i] && i < sizeof(infra) - 1; i++)
+		infra[i] = (char)toupper((unsigned char)prov[i]);
+	infra[i] = '\0';
+	json_int_t size = json_integer_value(json_object_get(im, "size_bytes"));
+	return json_pack("{s:O, s:O, s:I, s:s, s:O, s:{s:s, s:s}, s:{s:[], s:O, s:i, s:s, s:s}}",
+	                 "Id", json_object_get(im, "id"), "Name", json_object_get(im, "name"),
+	                 "SizeMb", (json_int_t)((size + (1 << 20) - 1) >> 20), "Infrastructure",
+	                 infra, "Created", json_object_get(im, "created"), "StageSpec",
+	                 "ImageFormat", "elf", "XenVirtualizationType", "", "RunSpec",
+	                 "DeviceMappings", "DefaultInstanceMemory",
+	                 json_object_get(im, "memory_mb"), "MinInstanceDiskMB", 0, "StorageDriver",
+	                 "", "Compiler", json_string_value(json_object_get(im, "compiler")));
+}
+
+static json_t *unik_instance(json_t *in)
+{
+	const char *st = json_string_value(json_object_get(in, "state"));
+	const char *prov = json_string_value(json_object_get(in, "provider"));
+	const char *ust = strcmp(st, "exited") == 0    ? "terminated"
+	                  : strcmp(st, "crashed") == 0 ? "error"
+	                                               : st;
+	char infra[32];
+	size_t i;
+
+	for (i = 0; prov && prov[i] && i < sizeof(infra) - 1; i++)
+		infra[i] = (char)toupper((unsigned char)prov[i]);
+	infra[i] = '\0';
+	return json_pack("{s:O, s:O, s:s, s:O, s:O, s:s, s:O}", "Id", json_object_get(in, "id"),
+	                 "Name", json_object_get(in, "name"), "State", ust, "IpAddress",
+	                 json_object_get(in, "ip"), "ImageId", json_object_get(in, "image_id"),
+	                 "Infrastructure", infra, "Created", json_object_get(in, "created"));
+}
+
+static json_t *map_array(json_t *a, json_t *(*fn)(json_t *))
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(a, i, v) json_array_append_new(out, fn(v));
+	json_decref(a);
+	return out;
+}
+
+static void u_images(struct req *r)
+{
+	json_t *a = json_array();
+
+	lock();
+	for (size_t i = 0; i < D.nimages; i++)
+		json_array_append_new(a, image_json(D.images[i]));
+	unlock();
+	reply_json(r, 200, map_array(a, unik_image));
+}
+
+static void u_image(struct req *r)
+{
+	struct unik_error err = {0};
+	struct image *im;
+	json_t *j = NULL;
+
+	lock();
+	if ((im = resolve_image(seg(r, 1), &err)))
+		j = image_json(im);
+	unlock();
+	if (!j) {
+		reply_error(r, &err);
+		return;
+	}
+	reply_json(r, 200, unik_image(j));
+	json_decref(j);
+}
+
+static void u_image_delete(struct req *r)
+{
+	struct unik_error err = {0};
+
+	if (image_delete(seg(r, 1), req_query_bool(r, "force"), &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_text(r, 204, "");
+}
+
+static const char *form_value(struct req *r, const char *key)
+{
+	const char *v = json_string_value(json_object_get(r->form, key));
+
+	return v ? v : req_query(r, key);
+}
+
+static void u_image_create(struct req *r)
+{
+	struct unik_error err = {0};
+	struct build_opts bo;
+	json_t *opts = json_object(), *out = NULL;
+	static const char *const map[][2] = {{"base", "base"},
+	                                     {"lang", "language"},
+	                                     {"provider", "provider"},
+	                                     {"args", "args"},
+	                                     {NULL, NULL}};
+	const char *v;
+
+	if (!r->multipart || !r->upload_path) {
+		json_decref(opts);
+		reply_errorf(r, UNIK_E_INVALID,
+		             "send the source as a multipart file part \"tarfile\"");
+		return;
+	}
+	json_object_set_new(opts, "name", json_string(seg(r, 1)));
+	for (size_t i = 0; map[i][0]; i++)
+		if ((v = form_value(r, map[i][0])) && *v)
+			json_object_set_new(opts, map[i][1], json_string(v));
+	if ((v = form_value(r, "force")))
+		json_object_set_new(opts, "force", json_boolean(strcmp(v, "true") == 0));
+	if ((v = form_value(r, "mounts")) && *v) {
+		json_decref(opts);
+		reply_errorf(r, UNIK_E_UNSUPPORTED, "mount points (volumes) are not supported yet");
+		return;
+	}
+	if (build_opts_parse(opts, &bo, &err) < 0 ||
+	    build_submit(&bo, r->upload_path, &out, &err) < 0) {
+		json_decref(opts);
+		reply_error(r, &err);
+		return;
+	}
+	json_decref(opts);
+	const char *bid = json_string_value(json_object_get(out, "id"));
+	char id[ID_LEN + 1];
+
+	snprintf(id, sizeof(id), "%s", bid);
+	json_decref(out);
+	/* UniK's client waits for the image in the answer. */
+	if (build_wait(id) != BUILD_SUCCEEDED) {
+		struct build *b;
+		_cleanup_free_ char *msg = NULL;
+
+		lock();
+		b = find_build(id);
+		msg = xasprintf("build failed: %s (log: GET /v1/builds/%s/log)",
+		                b && b->error ? b->error : "the daemon stopped", id);
+		unlock();
+		reply_text(r, 500, msg);
+		return;
+	}
+	lock();
+	struct build *b = find_build(id);
+	struct image *im = NULL;
+	for (size_t i = 0; b && b->image_id && i < D.nimages; i++)
+		if (strcmp(D.images[i]->id, b->image_id) == 0)
+			im = D.images[i];
+	json_t *j = im ? image_json(im) : NULL;
+	unlock();
+	if (!j) {
+		reply_text(r, 500, "the image was removed right after its build");
+		return;
+	}
+	reply_json(r, 201, unik_image(j));
+	json_decref(j);
+}
+
+static void u_instances(struct req *r)
+{
+	json_t *a = json_array();
+
+	lock();
+	for (size_t i = 0; i < D.ninsts; i++)
+		json_array_append_new(a, instance_json(D.insts[i]));
+	unlock();
+	reply_json(r, 200, map_array(a, unik_instance));
+}
+
+static void u_instance(struct req *r)
+{
+	struct unik_error err = {0};
+	struct instance *in;
+	json_t *j = NULL;
+
+	lock();
+	if ((in = resolve_instance(seg(r, 1), &err)))
+		j = instance_json(in);
+	unlock();
+	if (!j) {
+		reply_error(r, &err);
+		return;
+	}
+	reply_json(r, 200, unik_instance(j));
+	json_decref(j);
+}
+
+static void u_run(struct req *r)
+{
+	static const char *const keys[] = {"InstanceName", "ImageName", "Mounts",    "Env",
+	                                   "MemoryMb",     "NoCleanup", "DebugMode", NULL};
+	struct unik_error err = {0};
+	json_t *body = req_json(r, false), *out = NULL, *v;
+	struct run_req rr = {0};
+	const char *k;
+
+	if (!body)
+		return;
+	if (!json_is_object(body)) {
+		reply_errorf(r, UNIK_E_INVALID, "the body must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(body, k, v)
+	{
+		bool known = false;
+		for (size_t i = 0; keys[i] && !known; i++)
+			known = strcmp(keys[i], k) == 0;
+		if (!known) {
+			reply_errorf(r, UNIK_E_INVALID, "unknown key \"%.60s\"", k);
+			goto out;
+		}
+	}
+	rr.name = json_string_value(json_object_get(body, "InstanceName"));
+	rr.image = json_string_value(json_object_get(body, "ImageName"));
+	if (rr.name && !*rr.name)
+		rr.name = NULL;
+	v = json_object_get(body, "Env");
+	if (json_is_object(v) && json_object_size(v))
+		rr.env = v;
+	v = json_object_get(body, "MemoryMb");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		rr.memory_mb = json_integer_value(v);
+	v = json_object_get(body, "Mounts");
+	if (json_is_object(v) && json_object_size(v)) {
+		reply_errorf(r, UNIK_E_UNSUPPORTED, "volumes are not supported yet");
+		goto out;
+	}
+	json_t *v1 = json_object();
+	if (rr.name)
+		json_object_set_new(v1, "name", json_string(rr.name));
+	if (rr.image)
+		json_object_set_new(v1, "image", json_string(rr.image));
+	if (rr.env)
+		json_object_set(v1, "env", rr.env);
+	if (rr.memory_mb)
+		json_object_set_new(v1, "memory_mb", json_integer(rr.memory_mb));
+	if (run_req_parse(v1, &rr, &err) < 0 || inst_run(&rr, &out, &err) < 0)
+		reply_error(r, &err);
+	else {
+		reply_json(r, 201, unik_instance(out));
+		json_decref(out);
+	}
+	json_decref(v1);
+out:
+	json_decref(body);
+}
+
+static void u_compilers(struct req *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; unik_compilers[i]; i++)
+		for (size_t j = 0; unik_compilers[i]->languages[j]; j++)
+			for (size_t k = 0; unik_providers[k]; k++)
+				json_array_append_new(
+				    a, json_sprintf("%s-%s-%s", unik_compilers[i]->base,
+				                    unik_compilers[i]->languages[j],
+				                    unik_providers[k]->name));
+	reply_json(r, 200, a);
+}
+
+static void u_providers(struct req *r)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; unik_providers[k]; k++)
+		json_array_append_new(a, json_string(unik_providers[k]->name));
+	reply_json(r, 200, a);
+}
+
+static void u_describe_compiler(struct req *r)
+{
+	struct unik_error err = {0};
+	const struct unik_compiler *c =
+	    unik_compiler_find(req_query(r, "base"), req_query(r, "lang"), &err);
+
+	if (!c) {
+		err.code = UNIK_E_NOTFOUND;
+		reply_error(r, &err);
+		return;
+	}
+	reply_text(r, 200, c->usage);
+}
+
+static void u_volumes(struct req *r)
+{
+	reply_errorf(r, UNIK_E_UNSUPPORTED, "volumes are not supported yet");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+const struct route daemon_routes[] = {
+    {"GET", "/v1/version", v1_version, false, false},
+    {"GET", "/v1/providers", v1_providers, false, false},
+    {"GET", "/v1/compilers", v1_compilers, false, false},
+    {"GET", "/v1/compilers/*", v1_compiler, false, false},
+    {"POST", "/v1/builds", builds_post, false, true},
+    {"GET", "/v1/builds", builds_list, false, false},
+    {"GET", "/v1/builds/*", builds_get, false, false},
+    {"GET", "/v1/builds/*/log", builds_log, false, false},
+    {"GET", "/v1/images", images_list, false, false},
+    {"GET", "/v1/images/*", images_get, false, false},
+    {"DELETE", "/v1/images/*", images_delete, false, false},
+    {"GET", "/v1/instances", instances_list, false, false},
+    {"POST", "/v1/instances", instances_post, false, false},
+    {"GET", "/v1/instances/*", instances_get, false, false},
+    {"DELETE", "/v1/instances/*", instances_delete, false, false},
+    {"POST", "/v1/instances/*/stop", instances_stop_h, false, false},
+    {"POST", "/v1/instances/*/start", instances_start_h, false, false},
+    {"GET", "/v1/instances/*/logs", instances_logs, false, false},
+    {"GET", "/v1/instances/*/wait", instances_wait, false, false},
+    /* the original UniK's */
+    {"GET", "/images", u_images, true, false},
+    {"GET", "/images/*", u_image, true, false},
+    {"DELETE", "/images/*", u_image_delete, true, false},
+    {"POST", "/images/*/create", u_image_create, true, true},
+    {"GET", "/instances", u_instances, true, false},
+    {"POST", "/instances/run", u_run, true, false},
+    {"GET", "/instances/*", u_instance, true, false},
+    {"DELETE", "/instances/*", instances_delete, true, false},
+    {"POST", "/instances/*/start", instances_start_h, true, false},
+    {"POST", "/instances/*/stop", instances_stop_h, true, false},
+    {"GET", "/instances/*/logs", instances_logs, true, false},
+    {"GET", "/available_compilers", u_compilers, true, false},
+    {"GET", "/available_providers", u_providers, true, false},
+    {"GET", "/describe_compiler", u_describe_compiler, true, false},
+    {"GET", "/volumes", u_volumes, true, false},
+    {"GET", "/volumes/*", u_volumes, true, false},
+    {"POST", "/volumes/*", u_volumes, true, true},
+    {"DELETE", "/volumes/*", u_volumes, true, false},
+    {"POST", "/volumes/*/attach/*", u_volumes, true, false},
+    {"POST", "/volumes/*/detach", u_volumes, true, false},
+    {NULL, NULL, NULL, false, false},
+};

@@ -1,0 +1,96 @@
+/* The image store's files: see store.h. */
+#include "images/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpio.h"
+#include "images/format.h"
+#include "util.h"
+
+static void warn_line(void *ctx, const char *path, const char *reason)
+{
+	int fd = *(int *)ctx;
+	_cleanup_free_ char *line = NULL;
+
+	if (fd < 0)
+		return;
+	line = xasprintf("root fs: %s: %s\n", path, reason);
+	(void)unik_write_all(fd, line, strlen(line));
+}
+
+int unik_image_store_put(const char *images_dir, const char *id, const char *kernel,
+                         const char *rootfs_dir, const char *meta_json, int warn_fd,
+                         struct unik_image_files *files, struct unik_error *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s/.new-%s", images_dir, id);
+	_cleanup_free_ char *final = unik_path_join(images_dir, id);
+	_cleanup_free_ char *elf = unik_path_join(tmp, "kernel.elf");
+	_cleanup_free_ char *cpio = unik_path_join(tmp, "rootfs.cpio");
+	_cleanup_free_ char *meta = unik_path_join(tmp, "image.json");
+	struct unik_artifacts a = {.kernel = kernel};
+	const struct unik_image_format *fmt = unik_image_format_find("elf");
+	struct stat sb;
+
+	memset(files, 0, sizeof(*files));
+	if (mkdir(images_dir, 0700) < 0 && errno != EEXIST) {
+		unik_error_sys(err, errno, "create %s", images_dir);
+		return -1;
+	}
+	unik_rmtree(tmp, NULL);
+	if (mkdir(tmp, 0700) < 0) {
+		unik_error_sys(err, errno, "create %s", tmp);
+		return -1;
+	}
+	if (fmt->pack(&a, elf, &files->elf_size, err) < 0)
+		goto fail;
+	if (rootfs_dir) {
+		if (unik_cpio_pack(rootfs_dir, cpio, warn_line, &warn_fd, err) < 0) {
+			unik_error_prefix(err, "pack the root fs");
+			goto fail;
+		}
+		if (stat(cpio, &sb) == 0)
+			files->rootfs_size = (uint64_t)sb.st_size;
+	}
+	if (unik_write_file_atomic(meta, meta_json, strlen(meta_json), 0644, err) < 0)
+		goto fail;
+	unik_rmtree(final, NULL);
+	if (rename(tmp, final) < 0) {
+		unik_error_sys(err, errno, "rename %s to %s", tmp, final);
+		goto fail;
+	}
+	return 0;
+fail:
+	unik_rmtree(tmp, NULL);
+	return -1;
+}
+
+int unik_image_store_remove(const char *images_dir, const char *id, struct unik_error *err)
+{
+	_cleanup_free_ char *d = unik_path_join(images_dir, id);
+
+	if (!*id || strchr(id, '/') || strcmp(id, "..") == 0 || strcmp(id, ".") == 0) {
+		unik_error_set(err, UNIK_E_INTERNAL, "bad image id \"%s\"", id);
+		return -1;
+	}
+	return unik_rmtree(d, err);
+}
+
+char *unik_image_kernel_path(const char *images_dir, const char *id)
+{
+	return xasprintf("%s/%s/kernel.elf", images_dir, id);
+}
+
+char *unik_image_rootfs_path(const char *images_dir, const char *id)
+{
+	char *p = xasprintf("%s/%s/rootfs.cpio", images_dir, id);
+
+	if (access(p, F_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}

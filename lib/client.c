@@ -1,0 +1,690 @@
+/* The unik daemon's REST client over libcurl.  Every request goes through curl's multi interface
+ * so that a cancel flag set by a signal handler (Ctrl-C in `unik run`) ends even a stream that
+ * is waiting for data, within one poll interval. */
+#include "client.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "util.h"
+
+#ifndef UNIK_VERSION
+#define UNIK_VERSION "unknown"
+#endif
+
+#define POLL_MS            50
+#define CONNECT_TIMEOUT_MS 5000
+#define ERROR_BODY_MAX     (1 << 20)
+
+/* ------------------------------------------------------------------------------------------- */
+/* client-config.yaml */
+
+static int yaml_fail(yaml_parser_t *p, struct unik_error *err)
+{
+	unik_error_set(err, UNIK_E_INVALID, "line %zu: %s", (size_t)p->problem_mark.line + 1,
+	               p->problem ? p->problem : "malformed YAML");
+	return -1;
+}
+
+int unik_client_config_parse(const char *text, size_t len, char **host, struct unik_error *err)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, r = -1;
+	bool want_key = true, is_host = false, done = false;
+	_cleanup_free_ char *found = NULL;
+
+	*host = NULL;
+	if (!yaml_parser_initialize(&p))
+		abort();
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			yaml_fail(&p, err);
+			goto out;
+		}
+		size_t line = ev.start_mark.line + 1;
+
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (depth == 0 && ev.type == YAML_SEQUENCE_START_EVENT) {
+				unik_error_set(
+				    err, UNIK_E_INVALID,
+				    "line %zu: expected a mapping such as host: \"h:port\"", line);
+				yaml_event_delete(&ev);
+				goto out;
+			}
+			if (depth == 1 && is_host) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "line %zu: host must be a string such as \"h:port\"",
+				               line);
+				yaml_event_delete(&ev);
+				goto out;
+			}
+			depth++;
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			/* A nested value of some other key ends with its collection. */
+			depth--;
+			if (depth == 1)
+				want_key = true;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (depth == 0) {
+				/* An empty document reads as one empty plain scalar. */
+				if (ev.data.scalar.length != 0) {
+					unik_error_set(err, UNIK_E_INVALID,
+					               "line %zu: expected a mapping such as host: "
+					               "\"h:port\"",
+					               line);
+					yaml_event_delete(&ev);
+					goto out;
+				}
+			} else if (depth == 1 && want_key) {
+				is_host = strcmp((char *)ev.data.scalar.value, "host") == 0;
+				want_key = false;
+			} else if (depth == 1) {
+				if (is_host) {
+					free(found);
+					found = xstrndup((char *)ev.data.scalar.value,
+					                 ev.data.scalar.length);
+				}
+				want_key = true;
+				is_host = false;
+			}
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	if (found && *found)
+		*host = unik_steal_ptr(&found);
+	r = 0;
+out:
+	yaml_parser_delete(&p);
+	return r;
+}
+
+int unik_client_config_load(const char *path, char **host, struct unik_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	struct unik_error e;
+
+	*host = NULL;
+	if (unik_read_file(path, &text, &len, &e) < 0) {
+		if (e.code == UNIK_E_NOTFOUND)
+			return 0;
+		if (err)
+			*err = e;
+		return -1;
+	}
+	if (unik_client_config_parse(text, len, host, err) < 0) {
+		unik_error_prefix(err, "%s", path);
+		return -1;
+	}
+	return 0;
+}
+
+int unik_client_config_write(const char *path, const char *host, struct unik_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t n = strlen(host);
+	_cleanup_free_ char *q = xmalloc(2 * n + 1);
+	char *w = q;
+
+	for (size_t i = 0; i < n; i++) {
+		if (host[i] == '"' || host[i] == '\\')
+			*w++ = '\\';
+		*w++ = host[i];
+	}
+	*w = '\0';
+	text = xasprintf("host: \"%s\"\n", q);
+	return unik_write_file_atomic(path, text, strlen(text), 0644, err);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Hosts */
+
+static int parse_port(const char *s, const char *host, struct unik_error *err)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 1 || v > 65535) {
+		unik_error_set(err, UNIK_E_INVALID, "host `%s`: bad port `%s` (want 1-65535)", host,
+		               s);
+		return -1;
+	}
+	return (int)v;
+}
+
+int unik_client_parse_host(const char *host, char **socket_path, char **base_url,
+                           struct unik_error *err)
+{
+	_cleanup_free_ char *name = NULL;
+	const char *colon;
+	int port = UNIK_CLIENT_DEFAULT_PORT;
+
+	*socket_path = NULL;
+	*base_url = NULL;
+	if (!host || !*host) {
+		unik_error_set(err, UNIK_E_INVALID, "empty host");
+		return -1;
+	}
+	if (unik_str_has_prefix(host, "unix:")) {
+		const char *p = host + 5;
+
+		while (p[0] == '/' && p[1] == '/')
+			p++;
+		if (!*p) {
+			unik_error_set(err, UNIK_E_INVALID, "host `%s`: no socket path", host);
+			return -1;
+		}
+		*socket_path = xstrdup(p);
+		return 0;
+	}
+	if (host[0] == '/') {
+		*socket_path = xstrdup(host);
+		return 0;
+	}
+	if (unik_str_has_prefix(host, "http://") || unik_str_has_prefix(host, "https://")) {
+		size_t n = strlen(host);
+
+		while (n > 0 && host[n - 1] == '/')
+			n--;
+		*base_url = xstrndup(host, n);
+		return 0;
+	}
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+
+		if (!close) {
+			unik_error_set(err, UNIK_E_INVALID, "host `%s`: missing `]`", host);
+			return -1;
+		}
+		name = xstrndup(host, (size_t)(close - host) + 1);
+		if (close[1] == ':') {
+			if ((port = parse_port(close + 2, host, err)) < 0)
+				return -1;
+		} else if (close[1]) {
+			unik_error_set(err, UNIK_E_INVALID, "host `%s`: unexpected `%s`", host,
+			               close + 1);
+			return -1;
+		}
+	} else if ((colon = strchr(host, ':')) && !strchr(colon + 1, ':')) {
+		name = xstrndup(host, (size_t)(colon - host));
+		if (!*name) {
+			unik_error_set(err, UNIK_E_INVALID, "host `%s`: no host name before `:`",
+			               host);
+			return -1;
+		}
+		if ((port = parse_port(colon + 1, host, err)) < 0)
+			return -1;
+	} else if (colon) {
+		name = xasprintf("[%s]", host); /* a bare IPv6 address */
+	} else {
+		name = xstrdup(host);
+	}
+	*base_url = xasprintf("http://%s:%d", name, port);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* The client */
+
+struct unik_client {
+	CURL *easy;
+	CURLM *multi;
+	char *socket_path;
+	char *base_url;
+	char *auth;
+	char *where;
+	const volatile sig_atomic_t *cancel;
+	long last_status;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+struct xfer {
+	struct unik_client *c;
+	unik_client_data_fn fn;
+	void *ctx;
+	bool stopped;
+	struct buf body;
+	unik_client_progress_fn progress;
+	void *progress_ctx;
+};
+
+static bool curl_ready;
+
+struct unik_client *unik_client_new(const char *socket_path, const char *base_url,
+                                    const char *token)
+{
+	struct unik_client *c = xcalloc(1, sizeof(*c));
+
+	if (!curl_ready) {
+		/* TLS set-up costs milliseconds that a local socket never needs. */
+		long flags = base_url && unik_str_has_prefix(base_url, "https:")
+		                 ? CURL_GLOBAL_DEFAULT
+		                 : CURL_GLOBAL_NOTHING;
+
+		if (curl_global_init(flags) != CURLE_OK)
+			abort();
+		curl_ready = true;
+	}
+	c->easy = curl_easy_init();
+	c->multi = curl_multi_init();
+	if (!c->easy || !c->multi) {
+		fputs("unik: cannot set up libcurl\n", stderr);
+		abort();
+	}
+	if (socket_path) {
+		c->socket_path = xstrdup(socket_path);
+		c->base_url = xstrdup("http://localhost");
+		c->where = xasprintf("unix socket %s", socket_path);
+	} else {
+		c->base_url = xstrdup(base_url ? base_url : "http://127.0.0.1:3000");
+		c->where = xstrdup(c->base_url);
+	}
+	if (token && *token)
+		c->auth = xasprintf("Authorization: Bearer %s", token);
+	return c;
+}
+
+void unik_client_free(struct unik_client *c)
+{
+	if (!c)
+		return;
+	curl_multi_cleanup(c->multi);
+	curl_easy_cleanup(c->easy);
+	free(c->socket_path);
+	free(c->base_url);
+	free(c->auth);
+	free(c->where);
+	free(c);
+}
+
+const char *unik_client_where(const struct unik_client *c)
+{
+	return c->where;
+}
+
+void unik_client_set_cancel(struct unik_client *c, const volatile sig_atomic_t *flag)
+{
+	c->cancel = flag;
+}
+
+long unik_client_last_status(const struct unik_client *c)
+{
+	return c->last_status;
+}
+
+char *unik_client_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = xmalloc(3 * n + 1), *w = out;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			*w++ = (char)ch;
+		} else {
+			*w++ = '%';
+			*w++ = hex[ch >> 4];
+			*w++ = hex[ch & 15];
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+int unik_client_error_code(const char *name, long status)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} names[] = {
+	    {"invalid", UNIK_E_INVALID},    {"too_large", UNIK_E_INVALID},
+	    {"unauthorized", UNIK_E_PERM},  {"forbidden", UNIK_E_PERM},
+	    {"not_found", UNIK_E_NOTFOUND}, {"exists", UNIK_E_EXISTS},
+	    {"state", UNIK_E_STATE},        {"unsupported", UNIK_E_UNSUPPORTED},
+	    {"internal", UNIK_E_INTERNAL},
+	};
+
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i].name) == 0)
+			return names[i].code;
+	switch (status) {
+	case 400:
+	case 413:
+	case 422:
+		return UNIK_E_INVALID;
+	case 401:
+	case 403:
+		return UNIK_E_PERM;
+	case 404:
+		return UNIK_E_NOTFOUND;
+	case 409:
+	case 412:
+		return UNIK_E_STATE;
+	case 501:
+		return UNIK_E_UNSUPPORTED;
+	default:
+		return UNIK_E_IO;
+	}
+}
+
+/* The daemon's error body into err: its JSON message, else the text itself. */
+static void error_from_body(struct buf *b, long status, struct unik_error *err)
+{
+	json_error_t jerr;
+	json_t *j = b->len ? json_loadb(b->data, b->len, 0, &jerr) : NULL;
+	json_t *e = j ? json_object_get(j, "error") : NULL;
+	const char *code = NULL, *msg = NULL;
+
+	if (json_is_object(e)) {
+		code = json_string_value(json_object_get(e, "code"));
+		msg = json_string_value(json_object_get(e, "message"));
+	} else if (json_is_string(e)) {
+		msg = json_string_value(e);
+	} else if (j && json_is_string(json_object_get(j, "message"))) {
+		msg = json_string_value(json_object_get(j, "message"));
+	}
+	if (msg && *msg) {
+		unik_error_set(err, unik_client_error_code(code, status), "%s", msg);
+	} else if (!j && b->len) {
+		size_t n = b->len;
+
+		while (n > 0 && isspace((unsigned char)b->data[n - 1]))
+			n--;
+		unik_error_set(err, unik_client_error_code(NULL, status), "%.*s", (int)n, b->data);
+	} else {
+		unik_error_set(err, unik_client_error_code(NULL, status),
+		               "the daemon answered HTTP %ld with no message", status);
+	}
+	json_decref(j);
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud)
+{
+	struct xfer *x = ud;
+	size_t len = size * n;
+	long status = 0;
+
+	curl_easy_getinfo(x->c->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (x->fn && status >= 200 && status < 300) {
+		if (x->fn(x->ctx, p, len) != 0) {
+			x->stopped = true;
+			return 0;
+		}
+		return len;
+	}
+	if (x->fn && x->body.len + len > ERROR_BODY_MAX)
+		return len;
+	buf_add(&x->body, p, len);
+	return len;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	if (x->progress && ultotal > 0)
+		x->progress(x->progress_ctx, (uint64_t)ulnow, (uint64_t)ultotal);
+	return x->c->cancel && *x->c->cancel ? 1 : 0;
+}
+
+static void lower_first(char *s)
+{
+	if (s[0] && isupper((unsigned char)s[0]) && !isupper((unsigned char)s[1]))
+		s[0] = (char)tolower((unsigned char)s[0]);
+}
+
+static void transport_error(struct unik_client *c, CURLcode res, bool got_answer,
+                            struct unik_error *err)
+{
+	long os_errno = 0;
+	char why[CURL_ERROR_SIZE + 64];
+
+	curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
+	if (os_errno &&
+	    (res == CURLE_COULDNT_CONNECT || res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR))
+		snprintf(why, sizeof(why), "%s", strerror((int)os_errno));
+	else if (c->errbuf[0])
+		snprintf(why, sizeof(why), "%s", c->errbuf);
+	else
+		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
+	lower_first(why);
+	if (got_answer)
+		unik_error_set(err, UNIK_E_IO, "lost the connection to the unik daemon at %s: %s",
+		               c->where, why);
+	else
+		unik_error_set(err, UNIK_E_IO, "cannot reach the unik daemon at %s: %s", c->where,
+		               why);
+}
+
+/* Runs the request set up on c->easy.  0 on a 2xx, 1 when x->fn asked to stop, -1 otherwise. */
+static int perform(struct unik_client *c, struct xfer *x, struct unik_error *err)
+{
+	CURLcode res = CURLE_OK;
+	bool done = false, cancelled = false;
+	long status = 0;
+
+	c->last_status = 0;
+	if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
+		unik_error_set(err, UNIK_E_INTERNAL, "libcurl refused the request");
+		return -1;
+	}
+	for (;;) {
+		int running = 0, left = 0;
+		CURLMcode mc = curl_multi_perform(c->multi, &running);
+		CURLMsg *msg;
+
+		while ((msg = curl_multi_info_read(c->multi, &left)))
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy) {
+				res = msg->data.result;
+				done = true;
+			}
+		if (done)
+			break;
+		if (c->cancel && *c->cancel) {
+			cancelled = true;
+			break;
+		}
+		if (mc != CURLM_OK) {
+			unik_error_set(err, UNIK_E_IO, "libcurl: %s", curl_multi_strerror(mc));
+			curl_multi_remove_handle(c->multi, c->easy);
+			return -1;
+		}
+		if (!running) {
+			res = CURLE_RECV_ERROR;
+			break;
+		}
+		/* A signal interrupts the poll; the flag is checked on the next round. */
+		curl_multi_poll(c->multi, NULL, 0, POLL_MS, NULL);
+	}
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_multi_remove_handle(c->multi, c->easy);
+	if (cancelled || (res == CURLE_ABORTED_BY_CALLBACK && c->cancel && *c->cancel)) {
+		unik_error_set(err, UNIK_E_IO, "interrupted");
+		return -1;
+	}
+	if (res == CURLE_WRITE_ERROR && x->stopped) {
+		c->last_status = status;
+		return 1;
+	}
+	if (res != CURLE_OK) {
+		transport_error(c, res, status != 0, err);
+		return -1;
+	}
+	c->last_status = status;
+	if (status < 200 || status >= 300) {
+		error_from_body(&x->body, status, err);
+		return -1;
+	}
+	return 0;
+}
+
+static struct curl_slist *setup(struct unik_client *c, const char *method, const char *path,
+                                struct xfer *x, bool json_body)
+{
+	_cleanup_free_ char *url = xasprintf("%s%s", c->base_url, path);
+	struct curl_slist *h = NULL;
+	CURL *e = c->easy;
+
+	curl_easy_reset(e);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	if (c->socket_path)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "unik/" UNIK_VERSION);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+	if (c->auth)
+		h = curl_slist_append(h, c->auth);
+	/* Never wait for a 100 Continue before sending a body. */
+	h = curl_slist_append(h, "Expect:");
+	if (json_body)
+		h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Accept: application/json, text/plain");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(method, "POST") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	return h;
+}
+
+int unik_client_json(struct unik_client *c, const char *method, const char *path, json_t *body,
+                     json_t **out, struct unik_error *err)
+{
+	struct xfer x = {.c = c};
+	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct curl_slist *h = setup(c, method, path, &x, body != NULL);
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, text ? text : "");
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
+	}
+	r = perform(c, &x, err);
+	curl_slist_free_all(h);
+	if (r == 0 && out) {
+		json_error_t jerr;
+
+		if (x.body.len == 0) {
+			*out = json_null();
+		} else if (!(*out = json_loadb(x.body.data, x.body.len, 0, &jerr))) {
+			unik_error_set(err, UNIK_E_IO, "%s %s: the daemon's answer is not JSON: %s",
+			               method, path, jerr.text);
+			r = -1;
+		}
+	}
+	free(x.body.data);
+	return r;
+}
+
+int unik_client_stream(struct unik_client *c, const char *method, const char *path,
+                       unik_client_data_fn fn, void *ctx, struct unik_error *err)
+{
+	struct xfer x = {.c = c, .fn = fn, .ctx = ctx};
+	struct curl_slist *h = setup(c, method, path, &x, false);
+	int r;
+
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	r = perform(c, &x, err);
+	curl_slist_free_all(h);
+	free(x.body.data);
+	return r;
+}
+
+int unik_client_upload(struct unik_client *c, const char *path,
+                       const struct unik_client_part *parts, size_t nparts,
+                       unik_client_progress_fn progress, void *progress_ctx, json_t **out,
+                       struct unik_error *err)
+{
+	struct xfer x = {.c = c, .progress = progress, .progress_ctx = progress_ctx};
+	struct curl_slist *h = setup(c, "POST", path, &x, false);
+	curl_mime *mime = curl_mime_init(c->easy);
+	int r;
+
+	if (out)
+		*out = NULL;
+	for (size_t i = 0; i < nparts; i++) {
+		curl_mimepart *part = curl_mime_addpart(mime);
+
+		curl_mime_name(part, parts[i].name);
+		curl_mime_data(part, parts[i].data, parts[i].len);
+		if (parts[i].filename)
+			curl_mime_filename(part, parts[i].filename);
+		if (parts[i].type)
+			curl_mime_type(part, parts[i].type);
+	}
+	curl_easy_setopt(c->easy, CURLOPT_MIMEPOST, mime);
+	r = perform(c, &x, err);
+	curl_slist_free_all(h);
+	curl_easy_setopt(c->easy, CURLOPT_MIMEPOST, NULL);
+	curl_mime_free(mime);
+	if (r == 0 && out) {
+		json_error_t jerr;
+
+		if (x.body.len == 0) {
+			*out = json_null();
+		} else if (!(*out = json_loadb(x.body.data, x.body.len, 0, &jerr))) {
+			unik_error_set(err, UNIK_E_IO,
+			               "POST %s: the daemon's answer is not JSON: %s", path,
+			               jerr.text);
+			r = -1;
+		}
+	}
+	free(x.body.data);
+	return r;
+}

@@ -1,0 +1,31 @@
+/* libFuzzer entry point: the REST bodies' JSON parsers (build options, run requests). */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/internal.h"
+
+int unik_fuzz_options(const uint8_t *data, size_t size);
+int unik_fuzz_options(const uint8_t *data, size_t size)
+{
+	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	struct build_opts bo;
+	struct run_req rr;
+	struct unik_error err;
+
+	if (!j)
+		return 0;
+	if (build_opts_parse(j, &bo, &err) == 0)
+		build_opts_free(&bo);
+	run_req_parse(j, &rr, &err);
+	json_decref(j);
+	return 0;
+}
+
+#ifndef UNIK_FUZZ_NO_MAIN
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return unik_fuzz_options(data, size);
+}
+#endif
