@@ -42,11 +42,17 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
 LIBCORE   := $(O)/libunikcore.a
 CORE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 -lpthread
 
+# bin/unik, the CLI, links only what a client needs, so each command starts fast; the daemon's
+# libraries go into bin/unik-daemon, which `unik daemon` runs.
 UNIK_SRCS := $(wildcard cmd/unik/*.c)
 UNIK_OBJS := $(UNIK_SRCS:%.c=$(O)/%.o)
+UNIK_LIBS := -lcurl -ljansson -lyaml -larchive
+DAEMON_SRCS := $(wildcard cmd/unik-daemon/*.c)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(O)/%.o)
 SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(O)/%.o)
-HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(SHIM_SRCS),$(BIN)/unik-shim)
+HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(DAEMON_SRCS),$(BIN)/unik-daemon) \
+	$(if $(SHIM_SRCS),$(BIN)/unik-shim)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -87,9 +93,13 @@ $(LIBCORE): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/unik: $(UNIK_OBJS) $(LIBCORE) $(LIBUNIK)
+$(BIN)/unik: $(UNIK_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $(UNIK_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
+	$(CC) $(HOST_LDFLAGS) -Wl,--as-needed -o $@ $(UNIK_OBJS) $(LIBUNIK) $(UNIK_LIBS)
+
+$(BIN)/unik-daemon: $(DAEMON_OBJS) $(LIBCORE) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
 
 $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
@@ -121,15 +131,17 @@ $(O)/runtime/unik.ld: runtime/unik.ld
 -include tests/unit/unit.mk
 -include tests/apps/apps.mk
 -include tests/tools/tools.mk
+-include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 
 test: all unit-tests test-apps test-tools
 	UNIK_BIN_DIR=$(abspath $(BIN)) UNIK_BUILD_DIR=$(abspath $(O)) $(PYTHON) tests/run.py $(if $(TESTS),--filter '$(TESTS)')
 
-# The README's first command: an ordinary Makefile, CC=unik-cc, then boot it under QEMU.
+# The README's first command: unik builds examples/hello (its Makefile, CC=unik-cc) through the
+# daemon, which the CLI starts on first use, then runs it on the local qemu provider attached.
 example: all
-	$(MAKE) -C examples/hello CC='$(abspath $(BIN))/unik-cc'
-	scripts/boot examples/hello/hello hello "from the README"
+	$(BIN)/unik build --force --name hello --path examples/hello
+	$(BIN)/unik run --rm hello "from the README"
 
 asan:
 	$(MAKE) O=build/asan BIN=build/asan/bin SAN=1 test
