@@ -348,7 +348,8 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 			return -1;
 		}
 	}
-	snprintf(text, sizeof(text), "%lld\n", stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
+	snprintf(text, sizeof(text), "%lld\n",
+	         stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
 	return write_plain(dir, QEMU_CONSOLE_START_FILE, text, err);
 }
 

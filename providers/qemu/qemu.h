@@ -15,15 +15,15 @@
 extern const struct unik_provider unik_provider_qemu;
 
 /* Files in an instance directory (see docs/providers.md). */
-#define QEMU_CONSOLE_FILE  "console.log"
-#define QEMU_QMP_FILE      "qmp.sock"
-#define QEMU_PID_FILE      "qemu.pid"
-#define QEMU_SHIM_PID_FILE "shim.pid"
-#define QEMU_EXIT_FILE     "exit"
-#define QEMU_ERR_FILE      "qemu.err"
-#define QEMU_SHIM_LOG_FILE "shim.log"
-#define QEMU_STOPPED_FILE  "stopped"
-#define QEMU_STATE_FILE    "provider.state"
+#define QEMU_CONSOLE_FILE       "console.log"
+#define QEMU_QMP_FILE           "qmp.sock"
+#define QEMU_PID_FILE           "qemu.pid"
+#define QEMU_SHIM_PID_FILE      "shim.pid"
+#define QEMU_EXIT_FILE          "exit"
+#define QEMU_ERR_FILE           "qemu.err"
+#define QEMU_SHIM_LOG_FILE      "shim.log"
+#define QEMU_STOPPED_FILE       "stopped"
+#define QEMU_STATE_FILE         "provider.state"
 #define QEMU_CONSOLE_START_FILE "console.start" /* where this run's console output begins */
 
 /* ---- command line (argv.c) ------------------------------------------------------------------ */
