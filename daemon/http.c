@@ -436,6 +436,19 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
+/* The upload is consumed (unpacked or refused) by the time a reply is queued: remove it first,
+ * so a client that sees the reply never sees the temporary file. */
+static void upload_discard(struct conn *cx)
+{
+	if (cx->upload_fd >= 0)
+		close(cx->upload_fd);
+	cx->upload_fd = -1;
+	if (cx->upload_path)
+		unlink(cx->upload_path);
+	free(cx->upload_path);
+	cx->upload_path = NULL;
+}
+
 static void conn_free(struct conn *cx)
 {
 	if (!cx)
@@ -588,8 +601,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			unik_error_sys(&cx->early, errno, "write the upload");
 		}
 	}
-	if (cx->early_status)
+	if (cx->early_status) {
+		upload_discard(cx);
 		return early_reply(c, url, cx->early_status, &cx->early);
+	}
 
 	struct req r = {
 	    .c = c,
@@ -608,6 +623,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cx->buf[cx->len] = '\0';
 	r.nseg = split_path(url, copy, sizeof(copy), r.segs);
 	cx->route->fn(&r);
+	upload_discard(cx);
 	return queue(c, &r);
 }
 
@@ -772,6 +788,13 @@ int http_start(struct unik_error *err)
 		}
 		l->need_token = D.cfg.token != NULL;
 	}
+	return 0;
+}
+
+/* Serving starts only once the daemon is fully up; until then connections wait in the
+ * listen backlog, so no client ever sees a half-started daemon. */
+int http_serve(struct unik_error *err)
+{
 	for (size_t i = 0; i < nlisteners; i++)
 		if (start_mhd(&listeners[i], err) < 0)
 			return -1;

@@ -174,7 +174,8 @@ json_t *providers_json(void);
 json_t *compilers_json(void);
 
 /* ---- http.c ---- */
-int http_start(struct unik_error *err);
+int http_start(struct unik_error *err); /* binds the sockets */
+int http_serve(struct unik_error *err); /* starts answering on them */
 void http_stop(void);
 
 #endif

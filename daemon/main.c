@@ -153,14 +153,15 @@ int unik_daemon_main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 
-	/* The socket first: it says whether another daemon owns this home. */
+	/* The socket first: it says whether another daemon owns this home.  It answers only once
+	 * the state is loaded and the workers run (http_serve below). */
 	if (http_start(&err) < 0) {
 		fprintf(stderr, "unik daemon: %s\n", err.msg);
 		http_stop();
 		goto out;
 	}
 	started_http = true;
-	/* Requests wait on the lock until the state is loaded. */
+	/* Requests cannot arrive yet: the sockets answer only after http_serve(). */
 	lock();
 	if (state_open(&err) < 0 || builds_recover(&err) < 0) {
 		unlock();
@@ -176,6 +177,10 @@ int unik_daemon_main(int argc, char **argv)
 		_cleanup_free_ char *pid = xasprintf("%d\n", (int)getpid());
 		if (unik_write_file_atomic(D.pid_path, pid, strlen(pid), 0600, &err) < 0)
 			fprintf(stderr, "unik daemon: %s\n", err.msg);
+	}
+	if (http_serve(&err) < 0) {
+		fprintf(stderr, "unik daemon: %s\n", err.msg);
+		goto out;
 	}
 	fprintf(stderr, "unik daemon: listening on %s", D.sock_path);
 	for (size_t i = 0; i < D.cfg.listen.n; i++)
