@@ -51,8 +51,10 @@ DAEMON_SRCS := $(wildcard cmd/unik-daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(O)/%.o)
 SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(O)/%.o)
+PACK_SRCS := $(wildcard cmd/unik-pack/*.c)
+PACK_OBJS := $(PACK_SRCS:%.c=$(O)/%.o)
 HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(DAEMON_SRCS),$(BIN)/unik-daemon) \
-	$(if $(SHIM_SRCS),$(BIN)/unik-shim)
+	$(if $(SHIM_SRCS),$(BIN)/unik-shim) $(if $(PACK_SRCS),$(BIN)/unik-pack)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -100,6 +102,10 @@ $(BIN)/unik: $(UNIK_OBJS) $(LIBUNIK)
 $(BIN)/unik-daemon: $(DAEMON_OBJS) $(LIBCORE) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
+
+$(BIN)/unik-pack: $(PACK_OBJS) $(LIBCORE) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(PACK_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
 
 $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)

@@ -3,11 +3,13 @@
 
 BENCH_DIR := $(O)/bench
 
-bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--json $(BENCH_DIR)/results.json $(BENCH_ARGS)
 	$(PYTHON) bench/bench_cli.py --unik $(BIN)/unik --json $(BENCH_DIR)/cli.json
 	$(PYTHON) bench/bench_api.py --unik $(BIN)/unik --json $(BENCH_DIR)/api.json
+	$(PYTHON) bench/bench_disk.py --unik-pack $(BIN)/unik-pack --kernel $(O)/tests/apps/hello.elf \
+		--json $(BENCH_DIR)/disk.json
 
 # The floor: a 32-bit multiboot v1 stub that prints one line and exits.
 $(BENCH_DIR)/floor.elf: bench/floor/floor.S
