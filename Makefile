@@ -46,7 +46,7 @@ CORE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 -lp
 # libraries go into bin/unik-daemon, which `unik daemon` runs.
 UNIK_SRCS := $(wildcard cmd/unik/*.c)
 UNIK_OBJS := $(UNIK_SRCS:%.c=$(O)/%.o)
-UNIK_LIBS := -lcurl -ljansson -lyaml -larchive
+UNIK_LIBS := -lcurl -ljansson -lyaml
 DAEMON_SRCS := $(wildcard cmd/unik-daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(O)/%.o)
 SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
