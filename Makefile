@@ -53,8 +53,11 @@ SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(O)/%.o)
 PACK_SRCS := $(wildcard cmd/unik-pack/*.c)
 PACK_OBJS := $(PACK_SRCS:%.c=$(O)/%.o)
+OCI_SRCS := $(wildcard cmd/unik-oci/*.c)
+OCI_OBJS := $(OCI_SRCS:%.c=$(O)/%.o)
 HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(DAEMON_SRCS),$(BIN)/unik-daemon) \
-	$(if $(SHIM_SRCS),$(BIN)/unik-shim) $(if $(PACK_SRCS),$(BIN)/unik-pack)
+	$(if $(SHIM_SRCS),$(BIN)/unik-shim) $(if $(PACK_SRCS),$(BIN)/unik-pack) \
+	$(if $(OCI_SRCS),$(BIN)/unik-oci)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -106,6 +109,10 @@ $(BIN)/unik-daemon: $(DAEMON_OBJS) $(LIBCORE) $(LIBUNIK)
 $(BIN)/unik-pack: $(PACK_OBJS) $(LIBCORE) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $(PACK_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
+
+$(BIN)/unik-oci: $(OCI_OBJS) $(LIBCORE) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(OCI_OBJS) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
 
 $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)

@@ -10,6 +10,8 @@ bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps
 	$(PYTHON) bench/bench_api.py --unik $(BIN)/unik --json $(BENCH_DIR)/api.json
 	$(PYTHON) bench/bench_disk.py --unik-pack $(BIN)/unik-pack --kernel $(O)/tests/apps/hello.elf \
 		--json $(BENCH_DIR)/disk.json
+	$(PYTHON) bench/bench_oci.py --unik-oci $(BIN)/unik-oci --unik-cc $(BIN)/unik-cc \
+		--json $(BENCH_DIR)/oci.json
 
 # The floor: a 32-bit multiboot v1 stub that prints one line and exits.
 $(BENCH_DIR)/floor.elf: bench/floor/floor.S

@@ -1,0 +1,444 @@
+/* create and run: read the bundle, hand ordinary containers to runc, and for a unikernel set up
+ * the state directory, the console and the init process that waits for start. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "oci.h"
+#include "proc.h"
+#include "providers/qemu/qemu.h"
+
+static const char create_usage[] =
+    "usage: unik-oci create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET]\n"
+    "                       [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID\n\n"
+    "Creates the container: a unikernel's init process is left waiting for `start`.\n";
+
+static const char run_usage[] =
+    "usage: unik-oci run [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET]\n"
+    "                    [--detach] [--keep] [--no-pivot] [--no-new-keyring] ID\n\n"
+    "Creates and starts the container and waits for it, exiting with its status (or returns\n"
+    "at once with --detach).\n";
+
+struct create_opts {
+	const char *bundle, *pid_file, *console_socket, *detach, *keep;
+	const char *no_pivot, *no_new_keyring, *preserve_fds, *no_subreaper, *pidfd_socket;
+	const char *id;
+};
+
+static int mkdir_p(const char *path, mode_t mode, struct unik_error *err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			unik_error_sys(err, errno, "create `%s`", p);
+			return -1;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST) {
+		unik_error_sys(err, errno, "create `%s`", p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends the pty master to the engine over --console-socket, as runc does (SCM_RIGHTS, with the
+ * terminal's name as the message). */
+static int send_console(const char *sock_path, int master, const char *name, struct unik_error *err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	_cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		unik_error_set(err, UNIK_E_INVALID, "console socket path `%s` is too long",
+		               sock_path);
+		return -1;
+	}
+	memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
+	if (s < 0 || connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		unik_error_sys(err, errno, "connect to the console socket `%s`", sock_path);
+		return -1;
+	}
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(s, &msg, MSG_NOSIGNAL) < 0) {
+		unik_error_sys(err, errno, "send the console to `%s`", sock_path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens a pseudo-terminal, sends its master away and returns the slave (or -1). */
+static int make_console(const char *sock_path, struct unik_error *err)
+{
+	_cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char name[PATH_MAX];
+	int slave;
+
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+	    ptsname_r(master, name, sizeof(name)) != 0) {
+		unik_error_sys(err, errno, "allocate a pseudo-terminal");
+		return -1;
+	}
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) {
+		unik_error_sys(err, errno, "open `%s`", name);
+		return -1;
+	}
+	if (send_console(sock_path, master, name, err) < 0) {
+		close(slave);
+		return -1;
+	}
+	return slave;
+}
+
+/* Reads the init process's "ok" or "error ..." line. */
+static int wait_ready(int fd, struct unik_error *err)
+{
+	char buf[1100];
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (!strncmp(buf, "ok\n", 3))
+		return 0;
+	while (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	unik_error_set(err, UNIK_E_IO, "the container's init process failed: %s",
+	               len > 6 ? buf + 6 : "it died before it was ready");
+	return -1;
+}
+
+/* Creates a unikernel container; returns the init process's PID, or -1.  On failure nothing is
+ * left behind: no process and no state directory. */
+static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
+                              struct oci_config *cfg, const char *kernel, bool wait_for_start,
+                              struct unik_error *err)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *cmdline = NULL;
+	_cleanup_free_ char *fifo = NULL;
+	_cleanup_free_ char *rec = NULL;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_strv_ struct strv qargv = {0};
+	_cleanup_close_ int lockfd = -1;
+	_cleanup_close_ int slave = -1;
+	struct oci_state st = {0};
+	struct qemu_config qc = {0};
+	const char *qemu = getenv("UNIK_QEMU");
+	uint64_t mem;
+	int ready[2] = {-1, -1};
+	pid_t pid = -1;
+
+	if (oci_guest_cmdline(cfg, &cmdline, err) < 0 || oci_guest_memory_mb(cfg, &mem, err) < 0)
+		return -1;
+	dir = oci_container_dir(o->id, err);
+	if (!dir)
+		return -1;
+	if (cfg->terminal && !o->console_socket && wait_for_start) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "process.terminal is set but no --console-socket was given");
+		return -1;
+	}
+	if (mkdir_p(oci_g.root, 0711, err) < 0)
+		return -1;
+	if (mkdir(dir, 0711) < 0) {
+		if (errno == EEXIST)
+			unik_error_set(err, UNIK_E_EXISTS, "container with id %s already exists",
+			               o->id);
+		else
+			unik_error_sys(err, errno, "create `%s`", dir);
+		return -1;
+	}
+	lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
+		unik_error_sys(err, errno, "lock `%s`", dir);
+		goto fail;
+	}
+
+	qc.qemu = qemu && qemu[0] ? qemu : "qemu-system-x86_64";
+	qc.accel = qemu_pick_accel();
+	qc.dir = dir;
+	qc.kernel = kernel;
+	qc.cmdline = cmdline;
+	qc.memory_mb = mem;
+	if (qemu_build_argv(&qc, &qargv, err) < 0)
+		goto fail;
+	/* The provider's console goes to a file; here it goes to init's pipe (QEMU's stdout). */
+	for (size_t i = 0; i + 1 < qargv.n; i++) {
+		if (!strcmp(qargv.v[i], "-chardev")) {
+			free(qargv.v[i + 1]);
+			qargv.v[i + 1] = xstrdup("stdio,id=con,signal=off");
+		}
+	}
+
+	st.id = xstrdup(o->id);
+	st.oci_version = xstrdup(cfg->oci_version[0] ? cfg->oci_version : OCI_SPEC_VERSION);
+	st.bundle = xstrdup(bundle);
+	st.rootfs = xstrdup(cfg->root_path);
+	st.created = oci_now_rfc3339();
+	st.owner = xstrdup("");
+	st.kernel = xstrdup(kernel);
+	st.cmdline = xstrdup(cmdline);
+	st.accel = xstrdup(qc.accel);
+	st.memory_mb = mem;
+	st.terminal = cfg->terminal;
+	st.annotations = json_incref(cfg->annotations);
+	rec = unik_path_join(dir, OCI_STATE_FILE);
+	text = oci_state_dump(&st);
+	if (unik_write_file_atomic(rec, text, strlen(text), 0600, err) < 0)
+		goto fail;
+
+	if (wait_for_start) {
+		fifo = unik_path_join(dir, OCI_FIFO_FILE);
+		if (mkfifo(fifo, 0600) < 0) {
+			unik_error_sys(err, errno, "create `%s`", fifo);
+			goto fail;
+		}
+	}
+	if (o->console_socket && cfg->terminal) {
+		slave = make_console(o->console_socket, err);
+		if (slave < 0)
+			goto fail;
+	}
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		unik_error_sys(err, errno, "pipe");
+		goto fail;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		unik_error_sys(err, errno, "fork");
+		goto fail;
+	}
+	if (pid == 0) {
+		struct oci_init_args ia = {.dir = dir,
+		                           .qemu_argv = (char *const *)strv_argv(&qargv),
+		                           .ready_fd = ready[1],
+		                           .wait_for_start = wait_for_start};
+
+		close(ready[0]);
+		close(lockfd);
+		/* Its own session, so the engine's terminal or process group signals reach it only
+		 * through kill; with a console the pty becomes its controlling terminal. */
+		setsid();
+		if (slave >= 0) {
+			ioctl(slave, TIOCSCTTY, 0);
+			if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+				_exit(255);
+		}
+		oci_init_main(&ia);
+	}
+	close(ready[1]);
+	ready[1] = -1;
+	if (wait_ready(ready[0], err) < 0) {
+		close(ready[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+		goto fail;
+	}
+	close(ready[0]);
+	st.pid = pid;
+	if (unik_proc_stat(pid, NULL, &st.pid_start) < 0) {
+		unik_error_set(err, UNIK_E_IO, "the container's init process %d vanished",
+		               (int)pid);
+		goto fail;
+	}
+	free(text);
+	text = oci_state_dump(&st);
+	if (unik_write_file_atomic(rec, text, strlen(text), 0600, err) < 0)
+		goto fail;
+	if (o->pid_file && oci_write_pid_file(o->pid_file, pid, err) < 0)
+		goto fail;
+	oci_state_free(&st);
+	return pid;
+
+fail:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (ready[0] >= 0)
+		close(ready[0]);
+	if (ready[1] >= 0)
+		close(ready[1]);
+	unik_rmtree(dir, NULL);
+	oci_state_free(&st);
+	return -1;
+}
+
+static int parse(int argc, char **argv, bool run, struct create_opts *o)
+{
+	const struct oci_opt opts[] = {
+	    {"bundle", 'b', true, &o->bundle},
+	    {"pid-file", 0, true, &o->pid_file},
+	    {"console-socket", 0, true, &o->console_socket},
+	    {"no-pivot", 0, false, &o->no_pivot},
+	    {"no-new-keyring", 0, false, &o->no_new_keyring},
+	    {"preserve-fds", 0, true, &o->preserve_fds},
+	    {"pidfd-socket", 0, true, &o->pidfd_socket},
+	    {"detach", run ? 'd' : 0, false, run ? &o->detach : &o->no_subreaper},
+	    {"keep", 0, false, &o->keep},
+	    {"no-subreaper", 0, false, &o->no_subreaper},
+	    {NULL, 0, false, NULL},
+	};
+	_cleanup_strv_ struct strv pos = {0};
+	struct unik_error err;
+
+	memset(o, 0, sizeof(*o));
+	if (oci_parse_opts(argc, argv, opts, run ? run_usage : create_usage, &pos) < 0)
+		return -1;
+	if (pos.n != 1) {
+		unik_error_set(&err, UNIK_E_INVALID,
+		               "%s: expected exactly one container id (see "
+		               "unik-oci %s --help)",
+		               argv[0], argv[0]);
+		oci_fail(&err);
+		return -1;
+	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], pos.v[0]))
+			o->id = argv[i];
+	return 0;
+}
+
+/* Reads the bundle and decides.  Returns 1 for a unikernel (cfg and kernel filled), 0 after a
+ * failed hand-over to runc (err set), -1 on an error. */
+static int prepare(const struct create_opts *o, char **bundle, struct oci_config *cfg,
+                   char **kernel, struct unik_error *err)
+{
+	char cwd[PATH_MAX];
+	int r;
+
+	if (!o->bundle || o->bundle[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			unik_error_sys(err, errno, "getcwd");
+			return -1;
+		}
+		*bundle = o->bundle ? unik_path_join(cwd, o->bundle) : xstrdup(cwd);
+	} else {
+		*bundle = xstrdup(o->bundle);
+	}
+	if (oci_config_load(*bundle, cfg, err) < 0) {
+		unik_error_prefix(err, "bundle `%s`", *bundle);
+		return -1;
+	}
+	r = oci_detect_kernel(cfg, kernel, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		oci_delegate(err);
+		unik_error_prefix(err, "`%s` in the root fs is not a unik kernel", cfg->args.v[0]);
+		return 0;
+	}
+	return 1;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	struct create_opts o;
+	struct oci_config cfg = {0};
+	_cleanup_free_ char *bundle = NULL;
+	_cleanup_free_ char *kernel = NULL;
+	struct unik_error err;
+	int rc = 1;
+
+	if (parse(argc, argv, false, &o) < 0)
+		return 1;
+	if (prepare(&o, &bundle, &cfg, &kernel, &err) <= 0)
+		goto out;
+	if (create_unikernel(&o, bundle, &cfg, kernel, true, &err) < 0)
+		goto out;
+	rc = 0;
+out:
+	oci_config_free(&cfg);
+	return rc ? oci_fail(&err) : 0;
+}
+
+static volatile sig_atomic_t fwd_pid;
+
+static void forward(int sig)
+{
+	if (fwd_pid > 0)
+		kill((pid_t)fwd_pid, sig);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct create_opts o;
+	struct oci_config cfg = {0};
+	_cleanup_free_ char *bundle = NULL;
+	_cleanup_free_ char *kernel = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct unik_error err;
+	struct sigaction sa = {.sa_handler = forward};
+	pid_t pid;
+	int wst, status;
+
+	if (parse(argc, argv, true, &o) < 0)
+		return 1;
+	if (prepare(&o, &bundle, &cfg, &kernel, &err) <= 0) {
+		oci_config_free(&cfg);
+		return oci_fail(&err);
+	}
+	/* Detached, it is create + start; in the foreground no FIFO is needed and this process
+	 * waits for the init process, as runc run does. */
+	pid = create_unikernel(&o, bundle, &cfg, kernel, o.detach != NULL, &err);
+	oci_config_free(&cfg);
+	if (pid < 0)
+		return oci_fail(&err);
+	if (o.detach) {
+		char *sargv[] = {"start", (char *)o.id, NULL};
+		return cmd_start(2, sargv);
+	}
+	fwd_pid = pid;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+		;
+	status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+	if (!o.keep) {
+		dir = oci_container_dir(o.id, NULL);
+		if (dir)
+			unik_rmtree(dir, NULL);
+	}
+	return status;
+}

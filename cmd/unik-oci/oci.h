@@ -1,0 +1,107 @@
+/* unik-oci: an OCI runtime (runc's command line) that boots unikernel containers under QEMU and
+ * hands every other container to runc.  Shared declarations of its verbs. */
+#ifndef UNIK_OCI_H
+#define UNIK_OCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "oci_config.h"
+#include "oci_state.h"
+#include "util.h"
+
+#define OCI_DEFAULT_ROOT "/run/unik-oci"
+#define OCI_SPEC_VERSION "1.0.2"
+
+/* Global options (runc's), set by main. */
+struct oci_globals {
+	const char *root;
+	const char *log_path;
+	bool log_json;
+	bool debug;
+	int argc; /* the whole command line, to hand to runc unchanged */
+	char **argv;
+};
+extern struct oci_globals oci_g;
+
+/* ---- log.c ---- */
+/* Logs at level ("error", "warning", "info", "debug") to --log in the chosen format, or to
+ * stderr as "unik-oci: msg" when there is no --log.  debug lines appear only with --debug. */
+void oci_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs err as an error and returns the exit status for a failed verb (1). */
+int oci_fail(const struct unik_error *err);
+
+/* ---- container.c ---- */
+/* A container's directory <root>/<id>, checked for a safe id.  Caller frees. */
+char *oci_container_dir(const char *id, struct unik_error *err);
+
+/* True when <root>/<id> holds a unik-oci record; false for anything else (runc's or nothing). */
+bool oci_is_unik_container(const char *id);
+
+/* Locks and loads a unik container: *lockfd (caller closes, which unlocks) holds flock on its
+ * directory, exclusive or shared.  Fails with UNIK_E_NOTFOUND "container ID does not exist". */
+int oci_container_open(const char *id, bool exclusive, char **dir, int *lockfd,
+                       struct oci_state *st, struct unik_error *err);
+
+/* "created", "running" or "stopped", from the init process and the exec FIFO; "creating" while
+ * create has not recorded the init process. */
+const char *oci_container_status(const char *dir, const struct oci_state *st);
+
+/* The QEMU process recorded in dir (0 when none); *start gets its start time. */
+pid_t oci_container_qemu(const char *dir, unsigned long long *start);
+
+/* Sends sig to a recorded process unless it is gone or its PID was reused. */
+int oci_signal_proc(pid_t pid, unsigned long long start, int sig);
+bool oci_proc_alive(pid_t pid, unsigned long long start);
+
+/* Writes a PID file as runc does (the number alone, atomically). */
+int oci_write_pid_file(const char *path, pid_t pid, struct unik_error *err);
+
+/* The runc binary (UNIK_OCI_RUNC, else runc in PATH or /usr/sbin, /usr/bin, /usr/local/sbin,
+ * /usr/local/bin), or NULL.  Static storage. */
+const char *oci_runc_path(void);
+
+/* Replaces this process with runc and the same arguments.  Returns only on failure. */
+int oci_delegate(struct unik_error *err);
+
+/* ---- init.c ---- */
+struct oci_init_args {
+	const char *dir;        /* the container's state directory */
+	char *const *qemu_argv; /* QEMU's argument vector */
+	int ready_fd;           /* report "ok\n" or an error line here, then close */
+	bool wait_for_start;    /* block on the exec FIFO (create), or run at once */
+};
+/* The container's init process (the child create forks): waits for start, runs QEMU with the
+ * console copied to stdout, and exits with the guest's status.  Never returns. */
+void oci_init_main(const struct oci_init_args *a) __attribute__((noreturn));
+
+/* Signal names and numbers: "TERM", "SIGTERM", "15".  -1 when unknown. */
+int oci_parse_signal(const char *s);
+
+/* ---- verbs ---- */
+int cmd_create(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_spec(int argc, char **argv);
+
+/* Small option parser shared by the verbs: runc accepts "--opt value", "--opt=value" and the
+ * one-dash forms.  Options are described by a NULL-terminated table. */
+struct oci_opt {
+	const char *name; /* long name without dashes */
+	char short_name;  /* or 0 */
+	bool has_value;
+	const char **value; /* set to the value (has_value) or "true" (a flag) */
+};
+/* Parses argv[1..]; leaves the positional arguments in *pos (not copied).  On --help/-h prints
+ * usage and exits 0.  Fails (returns -1 after logging) on an unknown option. */
+int oci_parse_opts(int argc, char **argv, const struct oci_opt *opts, const char *usage,
+                   struct strv *pos);
+
+#endif

@@ -1,0 +1,472 @@
+/* config.json for unik-oci: the fields it uses, checked with messages that name them; the unik
+ * note that marks a kernel; and the mapping of a container's process onto the guest. */
+#include "oci_config.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "unik/abi.h"
+
+#define CFG "config.json"
+
+void oci_config_free(struct oci_config *c)
+{
+	free(c->oci_version);
+	strv_free(&c->args);
+	strv_free(&c->env);
+	free(c->cwd);
+	free(c->root_path);
+	json_decref(c->annotations);
+	memset(c, 0, sizeof(*c));
+}
+
+static int bad(struct unik_error *err, const char *field, const char *what)
+{
+	unik_error_set(err, UNIK_E_INVALID, CFG ": %s %s", field, what);
+	return -1;
+}
+
+static int string_array(json_t *arr, const char *field, bool need_one, struct strv *out,
+                        struct unik_error *err)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(arr) || (need_one && json_array_size(arr) == 0))
+		return bad(err, field,
+		           need_one ? "must be a non-empty array of strings"
+		                    : "must be an array of strings");
+	json_array_foreach(arr, i, v)
+	{
+		if (!json_is_string(v))
+			return bad(err, field, "must be an array of strings");
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return bad(err, field, "holds a string with a NUL character");
+		strv_push(out, json_string_value(v));
+	}
+	return 0;
+}
+
+int oci_config_parse(const char *text, size_t len, const char *bundle, struct oci_config *out,
+                     struct unik_error *err)
+{
+	json_error_t jerr;
+	json_t *root, *v, *process, *rootfs, *linux_, *ann;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->annotations = json_object();
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		unik_error_set(err, UNIK_E_INVALID, CFG " line %d column %d: %s", jerr.line,
+		               jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		unik_error_set(err, UNIK_E_INVALID, CFG ": the document must be a JSON object");
+		goto out;
+	}
+	v = json_object_get(root, "ociVersion");
+	if (v && !json_is_string(v)) {
+		bad(err, "ociVersion", "must be a string");
+		goto out;
+	}
+	out->oci_version = xstrdup(v ? json_string_value(v) : "");
+
+	process = json_object_get(root, "process");
+	if (!json_is_object(process)) {
+		bad(err, "process", process ? "must be an object" : "is missing");
+		goto out;
+	}
+	if (string_array(json_object_get(process, "args"), "process.args", true, &out->args, err) <
+	    0)
+		goto out;
+	if (out->args.v[0][0] == '\0') {
+		bad(err, "process.args[0]", "is empty");
+		goto out;
+	}
+	v = json_object_get(process, "env");
+	if (v && string_array(v, "process.env", false, &out->env, err) < 0)
+		goto out;
+	v = json_object_get(process, "cwd");
+	if (v && (!json_is_string(v) || json_string_value(v)[0] != '/')) {
+		bad(err, "process.cwd", "must be an absolute path");
+		goto out;
+	}
+	out->cwd = xstrdup(v ? json_string_value(v) : "/");
+	v = json_object_get(process, "terminal");
+	if (v && !json_is_boolean(v)) {
+		bad(err, "process.terminal", "must be true or false");
+		goto out;
+	}
+	out->terminal = v && json_is_true(v);
+
+	rootfs = json_object_get(root, "root");
+	if (!json_is_object(rootfs)) {
+		bad(err, "root", rootfs ? "must be an object" : "is missing");
+		goto out;
+	}
+	v = json_object_get(rootfs, "path");
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		bad(err, "root.path", v ? "must be a non-empty string" : "is missing");
+		goto out;
+	}
+	if (json_string_value(v)[0] == '/' || !bundle)
+		out->root_path = xstrdup(json_string_value(v));
+	else
+		out->root_path = unik_path_join(bundle, json_string_value(v));
+
+	linux_ = json_object_get(root, "linux");
+	if (linux_ && !json_is_object(linux_)) {
+		bad(err, "linux", "must be an object");
+		goto out;
+	}
+	v = json_object_get(json_object_get(json_object_get(linux_, "resources"), "memory"),
+	                    "limit");
+	if (v && !json_is_integer(v)) {
+		bad(err, "linux.resources.memory.limit", "must be an integer (bytes)");
+		goto out;
+	}
+	out->memory_limit = v && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+
+	ann = json_object_get(root, "annotations");
+	if (ann) {
+		const char *k;
+
+		if (!json_is_object(ann)) {
+			bad(err, "annotations", "must be an object of strings");
+			goto out;
+		}
+		json_object_foreach(ann, k, v)
+		{
+			if (!json_is_string(v)) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               CFG ": annotation \"%s\" must be a string", k);
+				goto out;
+			}
+		}
+		json_decref(out->annotations);
+		out->annotations = json_incref(ann);
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int oci_config_load(const char *bundle, struct oci_config *out, struct unik_error *err)
+{
+	_cleanup_free_ char *path = unik_path_join(bundle, CFG);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (unik_read_file(path, &text, &len, err) < 0)
+		return -1;
+	return oci_config_parse(text, len, bundle, out, err);
+}
+
+const char *oci_config_annotation(const struct oci_config *c, const char *key)
+{
+	return json_string_value(json_object_get(c->annotations, key));
+}
+
+/* ---- the unik note ------------------------------------------------------------------------- */
+
+typedef bool (*read_at_fn)(void *ctx, uint64_t off, void *buf, size_t len);
+
+static bool find_unik_note(read_at_fn rd, void *ctx)
+{
+	Elf64_Ehdr eh;
+
+	if (!rd(ctx, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
+		return false;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		uint8_t notes[4096];
+		size_t n, off = 0;
+
+		if (!rd(ctx, eh.e_phoff + (uint64_t)i * sizeof(ph), &ph, sizeof(ph)))
+			return false;
+		if (ph.p_type != PT_NOTE)
+			continue;
+		/* The unik note sits with the PVH note in a small segment; a huge one is not ours.
+		 */
+		n = ph.p_filesz < sizeof(notes) ? (size_t)ph.p_filesz : sizeof(notes);
+		if (!rd(ctx, ph.p_offset, notes, n))
+			continue;
+		while (off + sizeof(Elf64_Nhdr) <= n) {
+			Elf64_Nhdr nh;
+			size_t name_off, desc_off, next;
+
+			memcpy(&nh, notes + off, sizeof(nh));
+			name_off = off + sizeof(nh);
+			desc_off = name_off + ((nh.n_namesz + 3u) & ~3u);
+			next = desc_off + ((nh.n_descsz + 3u) & ~3u);
+			if (nh.n_namesz > n || nh.n_descsz > n || next > n)
+				break;
+			if (nh.n_type == UNIK_NOTE_ABI && nh.n_namesz >= 4 && nh.n_namesz <= 5 &&
+			    !memcmp(notes + name_off, UNIK_NOTE_NAME, 4) &&
+			    (nh.n_namesz == 4 || notes[name_off + 4] == '\0'))
+				return true;
+			off = next;
+		}
+	}
+	return false;
+}
+
+struct membuf {
+	const uint8_t *p;
+	size_t len;
+};
+
+static bool mem_read_at(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	struct membuf *m = ctx;
+
+	if (off > m->len || len > m->len - off)
+		return false;
+	memcpy(buf, m->p + off, len);
+	return true;
+}
+
+bool oci_elf_buf_is_unik(const void *buf, size_t len)
+{
+	struct membuf m = {.p = buf, .len = len};
+	return find_unik_note(mem_read_at, &m);
+}
+
+static bool fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	ssize_t n;
+
+	if (off > (uint64_t)INT64_MAX)
+		return false;
+	do {
+		n = pread(fd, buf, len, (off_t)off);
+	} while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len;
+}
+
+int oci_elf_is_unik(const char *path, struct unik_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0) {
+		unik_error_sys(err, errno, "open `%s`", path);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return find_unik_note(fd_read_at, &fd) ? 1 : 0;
+}
+
+/* ---- paths inside the root fs ---------------------------------------------------------------- */
+
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+struct unik_open_how {
+	uint64_t flags, mode, resolve;
+};
+
+/* Opens path (absolute, as the container sees it) below root as O_PATH, resolving links inside
+ * root.  -1 with errno on failure. */
+static int open_in_root(int rootfd, const char *path)
+{
+	while (*path == '/')
+		path++;
+	if (!*path)
+		path = ".";
+#ifdef SYS_openat2
+	struct unik_open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+#endif
+	return openat(rootfd, path, O_PATH | O_CLOEXEC);
+}
+
+static int try_path(int rootfd, const char *path, char **host)
+{
+	char link[64], target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd = open_in_root(rootfd, path);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+		return -1;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	target[n] = '\0';
+	*host = xstrdup(target);
+	return 0;
+}
+
+int oci_resolve_in_root(const char *root, const char *cwd, const struct strv *env, const char *name,
+                        char **host, struct unik_error *err)
+{
+	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+	*host = NULL;
+	if (rootfd < 0) {
+		unik_error_sys(err, errno, "open the root file system `%s`", root);
+		return -1;
+	}
+	if (strchr(name, '/')) {
+		_cleanup_free_ char *p =
+		    name[0] == '/' ? xstrdup(name) : unik_path_join(cwd ? cwd : "/", name);
+
+		if (try_path(rootfd, p, host) == 0)
+			return 0;
+		unik_error_sys(err, errno, "`%s` in the root file system `%s`", name, root);
+		return -1;
+	}
+	for (size_t i = 0; i < env->n; i++)
+		if (unik_str_has_prefix(env->v[i], "PATH="))
+			path = env->v[i] + 5;
+	for (const char *p = path; *p;) {
+		const char *end = strchrnul(p, ':');
+		_cleanup_free_ char *dir = xstrndup(p, (size_t)(end - p));
+		_cleanup_free_ char *cand = unik_path_join(dir[0] ? dir : ".", name);
+
+		if (try_path(rootfd, cand, host) == 0)
+			return 0;
+		p = *end ? end + 1 : end;
+	}
+	unik_error_set(err, UNIK_E_NOTFOUND, "`%s` not found in PATH in the root file system `%s`",
+	               name, root);
+	return -1;
+}
+
+int oci_detect_kernel(const struct oci_config *c, char **kernel, struct unik_error *err)
+{
+	const char *ann = oci_config_annotation(c, OCI_ANNOTATION_KERNEL);
+	_cleanup_free_ char *host = NULL;
+	int r;
+
+	*kernel = NULL;
+	if (ann) {
+		if (!ann[0]) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "annotation " OCI_ANNOTATION_KERNEL
+			               " is empty: it names the kernel inside the root fs");
+			return -1;
+		}
+		if (oci_resolve_in_root(c->root_path, c->cwd, &c->env, ann, &host, err) < 0) {
+			unik_error_prefix(err,
+			                  "unikernel kernel (annotation " OCI_ANNOTATION_KERNEL
+			                  "=%s) is missing",
+			                  ann);
+			return -1;
+		}
+		r = oci_elf_is_unik(host, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "annotation " OCI_ANNOTATION_KERNEL
+			               "=%s: `%s` is not a unik "
+			               "kernel (no \"unik\" ELF note; build it with unik-cc)",
+			               ann, host);
+			return -1;
+		}
+		*kernel = unik_steal_ptr(&host);
+		return 1;
+	}
+	/* No annotation: whatever args[0] is not (missing, a script, a Linux binary) is runc's. */
+	if (oci_resolve_in_root(c->root_path, c->cwd, &c->env, c->args.v[0], &host, NULL) < 0)
+		return 0;
+	if (oci_elf_is_unik(host, NULL) != 1)
+		return 0;
+	*kernel = unik_steal_ptr(&host);
+	return 1;
+}
+
+/* ---- the guest ----------------------------------------------------------------------------- */
+
+int oci_guest_cmdline(const struct oci_config *c, char **out, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv env = {0};
+	_cleanup_strv_ struct strv argv = {0};
+	const char *a0 = c->args.v[0];
+	const char *slash = strrchr(a0, '/');
+
+	for (size_t i = 0; i < c->env.n; i++) {
+		const char *w = c->env.v[i];
+
+		if (unik_str_has_prefix(w, "PATH=") || !unik_env_word_valid(w))
+			continue;
+		strv_push(&env, w);
+	}
+	strv_push(&argv, slash && slash[1] ? slash + 1 : a0);
+	for (size_t i = 1; i < c->args.n; i++)
+		strv_push(&argv, c->args.v[i]);
+	if (unik_cmdline_compose(&env, &argv, out, err) < 0) {
+		unik_error_prefix(err, "guest command line");
+		return -1;
+	}
+	return 0;
+}
+
+int oci_guest_memory_mb(const struct oci_config *c, uint64_t *mb, struct unik_error *err)
+{
+	const char *ann = oci_config_annotation(c, OCI_ANNOTATION_MEMORY);
+	const uint64_t mib = 1024 * 1024;
+
+	if (c->memory_limit > 0) {
+		*mb = ((uint64_t)c->memory_limit + mib - 1) / mib;
+		if (*mb < 8) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "memory limit %" PRId64
+			               " bytes is too small for a unikernel "
+			               "(at least 8 MiB, e.g. --memory 64m)",
+			               c->memory_limit);
+			return -1;
+		}
+		return 0;
+	}
+	if (ann) {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(ann, &end, 10);
+		if (errno || end == ann || *end || ann[0] == '-' || v < 8 || v > 1024 * 1024) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "annotation " OCI_ANNOTATION_MEMORY
+			               "=\"%s\" must be a number of "
+			               "MiB between 8 and 1048576",
+			               ann);
+			return -1;
+		}
+		*mb = v;
+		return 0;
+	}
+	*mb = OCI_DEFAULT_MEMORY_MB;
+	return 0;
+}

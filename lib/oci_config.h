@@ -1,0 +1,83 @@
+/* What unik-oci reads from an OCI bundle's config.json, how it tells a unikernel from an ordinary
+ * container, and how a container's process (args, env, memory limit) becomes the guest's command
+ * line and memory size (docs/oci.md). */
+#ifndef UNIK_OCI_CONFIG_H
+#define UNIK_OCI_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "util.h"
+
+/* Annotations unik-oci understands (podman --annotation, Kubernetes pod annotations, ctr). */
+#define OCI_ANNOTATION_KERNEL "org.unik.kernel" /* kernel path inside the root fs */
+#define OCI_ANNOTATION_MEMORY "org.unik.memory" /* guest memory in MiB without a memory limit */
+
+#define OCI_DEFAULT_MEMORY_MB 64
+
+/* The parts of config.json unik-oci uses.  Owned by whoever called oci_config_parse; released
+ * with oci_config_free. */
+struct oci_config {
+	char *oci_version;    /* "1.0.2-dev"; "" when absent */
+	struct strv args;     /* process.args, at least one word */
+	struct strv env;      /* process.env, "NAME=VALUE" as given */
+	char *cwd;            /* process.cwd, "/" when absent */
+	bool terminal;        /* process.terminal */
+	char *root_path;      /* root.path made absolute against the bundle */
+	int64_t memory_limit; /* linux.resources.memory.limit in bytes; 0 when absent or <= 0 */
+	json_t *annotations;  /* an object of strings (never NULL; empty when absent) */
+};
+
+/* Parses the text of config.json; bundle (absolute) anchors a relative root.path.  Fails with
+ * UNIK_E_INVALID and a message naming the field ("config.json: process.args must be a non-empty
+ * array of strings") or the place of a syntax error ("config.json line 3 column 7: ...").
+ * Fields unik-oci does not use are not checked.  *out is zeroed first and needs oci_config_free
+ * after a failure too. */
+int oci_config_parse(const char *text, size_t len, const char *bundle, struct oci_config *out,
+                     struct unik_error *err);
+
+/* Reads <bundle>/config.json and parses it. */
+int oci_config_load(const char *bundle, struct oci_config *out, struct unik_error *err);
+
+void oci_config_free(struct oci_config *c);
+
+/* The annotation's value, or NULL.  Owned by c. */
+const char *oci_config_annotation(const struct oci_config *c, const char *key);
+
+/* 1 when path is a regular file holding an x86-64 ELF with the unik note (name "unik", type 1),
+ * 0 when it is anything else (not ELF, another ELF, unreadable), -1 with err when it cannot be
+ * opened at all. */
+int oci_elf_is_unik(const char *path, struct unik_error *err);
+
+/* Same, on bytes already in memory (for tests and the fuzzer). */
+bool oci_elf_buf_is_unik(const void *buf, size_t len);
+
+/* Finds the file a container path names inside root (absolute host path), resolving symbolic
+ * links as if root were "/" (openat2 RESOLVE_IN_ROOT where the kernel has it).  A name without a
+ * slash is searched in the PATH of env (process.env), as runc does.  *host is the resolved host
+ * path (caller frees).  Fails with UNIK_E_NOTFOUND when nothing is there. */
+int oci_resolve_in_root(const char *root, const char *cwd, const struct strv *env, const char *name,
+                        char **host, struct unik_error *err);
+
+/* Decides whether the bundle is a unikernel.  Returns 1 with *kernel (host path, caller frees)
+ * when process.args[0] resolves inside the root fs to a unik kernel or the org.unik.kernel
+ * annotation names one; 0 when it is an ordinary container (hand it to runc); -1 on an error
+ * that must not be handed on: the annotation names a missing file or a file that is not a unik
+ * kernel. */
+int oci_detect_kernel(const struct oci_config *c, char **kernel, struct unik_error *err);
+
+/* The guest command line (guest ABI: env(1) style): every process.env word except PATH (a
+ * unikernel has one program and no exec; the image's PATH means nothing there) and words that
+ * are not NAME=VALUE, then basename(args[0]) as argv[0] and the other args as they are.
+ * Caller frees *out. */
+int oci_guest_cmdline(const struct oci_config *c, char **out, struct unik_error *err);
+
+/* Guest memory in MiB: the memory limit (docker --memory) rounded up to whole MiB, else the
+ * org.unik.memory annotation, else OCI_DEFAULT_MEMORY_MB.  Fails on a malformed annotation or a
+ * limit under 8 MiB, which no unik guest boots in. */
+int oci_guest_memory_mb(const struct oci_config *c, uint64_t *mb, struct unik_error *err);
+
+#endif
