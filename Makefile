@@ -40,7 +40,7 @@ CORE_SRCS := $(wildcard daemon/*.c compilers/*.c compilers/*/*.c images/*.c imag
 	providers/*.c providers/*/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
 LIBCORE   := $(O)/libunikcore.a
-CORE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 -lpthread
+CORE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 -lcrypto -lpthread
 
 # bin/unik, the CLI, links only what a client needs, so each command starts fast; the daemon's
 # libraries go into bin/unik-daemon, which `unik daemon` runs.

@@ -15,6 +15,7 @@
 
 #include "cmdline.h"
 #include "compilers/compiler.h"
+#include "images/format.h"
 #include "images/store.h"
 #include "names.h"
 #include "untar.h"
@@ -39,6 +40,7 @@ void build_opts_free(struct build_opts *bo)
 	free(bo->args);
 	free(bo->git);
 	json_decref(bo->env);
+	strv_free(&bo->formats);
 	memset(bo, 0, sizeof(*bo));
 }
 
@@ -58,6 +60,43 @@ static int opt_str(json_t *v, const char *key, char **out, struct unik_error *er
 	}
 	free(*out);
 	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+/* "formats": ["raw", "qcow2"]: known names; elf, which every image has, and repeats are
+ * dropped. */
+static int opt_formats(json_t *v, struct strv *out, struct unik_error *err)
+{
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(v)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "option \"formats\" must be an array of format names (%s)",
+		               unik_image_format_names());
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+	{
+		const char *name = json_string_value(e);
+		bool seen = false;
+
+		if (!name) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "option \"formats\": item %zu is not a string", i);
+			return -1;
+		}
+		if (!unik_image_format_find(name)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "option \"formats\": unknown format \"%.60s\" (known: %s)",
+			               name, unik_image_format_names());
+			return -1;
+		}
+		for (size_t j = 0; j < out->n && !seen; j++)
+			seen = strcmp(out->v[j], name) == 0;
+		if (!seen && strcmp(name, "elf") != 0)
+			strv_push(out, name);
+	}
 	return 0;
 }
 
@@ -91,8 +130,8 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 
 int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 {
-	static const char *const keys[] = {"name", "base",  "language", "provider",  "args",
-	                                   "env",  "force", "git",      "memory_mb", NULL};
+	static const char *const keys[] = {"name",  "base", "language",  "provider", "args", "env",
+	                                   "force", "git",  "memory_mb", "formats",  NULL};
 	const char *k;
 	json_t *v;
 
@@ -111,7 +150,7 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 			unik_error_set(
 			    err, UNIK_E_INVALID,
 			    "unknown build option \"%.60s\" (known: name, base, language, "
-			    "provider, args, env, memory_mb, force, git)",
+			    "provider, args, env, memory_mb, formats, force, git)",
 			    k);
 			goto fail;
 		}
@@ -127,6 +166,9 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 				goto fail;
 			bo->env = json_incref(v);
 		}
+		if (strcmp(k, "formats") == 0 && !json_is_null(v) &&
+		    opt_formats(v, &bo->formats, err) < 0)
+			goto fail;
 		if (strcmp(k, "force") == 0) {
 			if (!json_is_boolean(v)) {
 				unik_error_set(err, UNIK_E_INVALID,
@@ -432,6 +474,37 @@ static void merge_env(json_t *into, const struct strv *words)
 	}
 }
 
+/* Packs the stored (not yet listed) image in each format asked for, logging each, and records
+ * them in its image.json. */
+static int pack_formats(struct image *im, const struct strv *formats, int fd,
+                        struct unik_error *err)
+{
+	_cleanup_free_ char *cmdline = NULL, *meta_text = NULL;
+	json_t *meta;
+
+	if (!formats->n)
+		return 0;
+	if (image_cmdline(im, &cmdline, err) < 0)
+		return -1;
+	for (size_t i = 0; i < formats->n; i++) {
+		const struct unik_image_format *f = unik_image_format_find(formats->v[i]);
+		uint64_t size = 0;
+
+		blog(fd, "unik: packing %s (%s)%s%s", f->name, f->file,
+		     cmdline ? ", command line " : "", cmdline ? cmdline : "");
+		if (unik_image_store_pack(D.images_dir, im->id, f, cmdline, im->name,
+		                          im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0, &size,
+		                          err) < 0)
+			return -1;
+		blog(fd, "unik: packed %s: %llu bytes", f->name, (unsigned long long)size);
+		image_set_format(im, f->name, size);
+	}
+	meta = image_json(im);
+	meta_text = json_dumps(meta, JSON_INDENT(2));
+	json_decref(meta);
+	return unik_image_store_write_meta(D.images_dir, im->id, meta_text, err);
+}
+
 static int do_build(struct build *b, int fd, struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
@@ -501,6 +574,12 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	}
 	im->elf_size = files.elf_size;
 	im->rootfs_size = files.rootfs_size;
+	image_set_format(im, "elf", files.elf_size);
+	if (pack_formats(im, &b->opts.formats, fd, err) < 0) {
+		unik_image_store_remove(D.images_dir, im->id, NULL);
+		image_free(im);
+		return -1;
+	}
 
 	lock();
 	old = find_image_name(im->name);
@@ -542,7 +621,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	pthread_cond_broadcast(&D.changed);
 	unlock();
 	if (old) {
-		unik_image_store_remove(D.images_dir, old->id, NULL);
+		image_files_remove(old->id, NULL);
 		image_free(old);
 	}
 	return 0;

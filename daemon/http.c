@@ -202,6 +202,23 @@ bool req_gone(void *arg)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+void reply_file(struct req *r, int fd, uint64_t size, const char *ctype, const char *filename)
+{
+	_cleanup_free_ char *disp = NULL;
+
+	r->resp = MHD_create_response_from_fd64(size, fd);
+	if (!r->resp) {
+		close(fd);
+		reply_errorf(r, UNIK_E_IO, "cannot send the file");
+		return;
+	}
+	add_common_headers(r->resp, ctype);
+	/* The name is an image name and a format name: no quotes or backslashes in either. */
+	disp = xasprintf("attachment; filename=\"%s\"", filename);
+	MHD_add_response_header(r->resp, "Content-Disposition", disp);
+	r->status = 200;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Streaming a log */
 

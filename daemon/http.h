@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -49,6 +50,8 @@ void reply_text(struct req *r, int status, const char *text);
 void reply_error(struct req *r, const struct unik_error *err);
 void reply_errorf(struct req *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends the file open on fd (taken over), size bytes, as an attachment named filename. */
+void reply_file(struct req *r, int fd, uint64_t size, const char *ctype, const char *filename);
 /* Streams a file; with follow, waits for more until ended(id) and the file is drained. */
 void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(const char *id),
                 const char *id, bool truncate_after);

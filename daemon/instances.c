@@ -130,6 +130,22 @@ out:
 	return rc;
 }
 
+int image_cmdline(const struct image *im, char **out, struct unik_error *err)
+{
+	struct run_req rr = {0};
+
+	*out = NULL;
+	if (compose_cmdline(im, &rr, out, err) < 0) {
+		unik_error_prefix(err, "image %s", im->name);
+		return -1;
+	}
+	if (!**out) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
 static void apply_status(struct instance *in, const struct unik_instance_status *st)
 {
 	bool was_final = state_final(in->state);
@@ -152,6 +168,7 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	_cleanup_free_ char *dir = inst_dir(in->id);
 	_cleanup_free_ char *kernel = unik_image_kernel_path(D.images_dir, in->image_id);
 	_cleanup_free_ char *initrd = unik_image_rootfs_path(D.images_dir, in->image_id);
+	_cleanup_free_ char *image = NULL;
 	struct unik_run_spec spec = {
 	    .instance_id = in->id,
 	    .instance_name = in->name,
@@ -163,10 +180,12 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	};
 	struct unik_instance_status st = {0};
 
-	if (access(kernel, R_OK) < 0) {
-		unik_error_sys(err, errno, "the image's kernel %s", kernel);
+	/* The provider's format, made now if the image lacks it, and checked: a damaged file is
+	 * an error here, not a hang or a garbage boot. */
+	if (image_format_get(in->image_id, p->image_format, false, true, NULL, &image, NULL, NULL,
+	                     NULL, err) < 0)
 		return -1;
-	}
+	spec.image = image;
 	if (p->run(&spec, &st, err) < 0)
 		return -1;
 	lock();
@@ -567,7 +586,7 @@ int image_delete(const char *ref, bool force, struct unik_error *err)
 	}
 	remove_image(im);
 	unlock();
-	unik_image_store_remove(D.images_dir, im->id, NULL);
+	image_files_remove(im->id, NULL);
 	image_free(im);
 	return 0;
 }

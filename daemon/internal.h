@@ -35,6 +35,7 @@ struct image {
 	json_t *env; /* object */
 	int64_t memory_mb;
 	uint64_t elf_size, rootfs_size;
+	json_t *formats; /* the formats it has been packed in: name -> {"size_bytes": N} */
 	int64_t seq;
 };
 
@@ -42,7 +43,8 @@ enum build_state { BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED };
 
 struct build_opts {
 	char *name, *base, *language, *provider, *args, *git;
-	json_t *env; /* object or NULL */
+	json_t *env;         /* object or NULL */
+	struct strv formats; /* formats to pack besides elf (known names, no repeats) */
 	int64_t memory_mb;
 	bool force;
 };
@@ -150,6 +152,20 @@ enum build_state build_wait(const char *id);
 char *build_log_path(const char *id);
 bool build_ended(const char *id);
 
+/* ---- formats.c: an image's files in each format, made on demand ---- */
+/* Records that im has a file in format name of size bytes (lock held). */
+void image_set_format(struct image *im, const char *name, uint64_t size);
+/* Makes sure image ref has its file in format (packed now if it has none, or again when
+ * force), and with check validates it (a damaged file is UNIK_E_STATE, saying what is wrong and
+ * how to fix it).  Out parameters may be NULL: *fd a read-only descriptor of the file, *path its
+ * path, *size its size, *out the image's JSON afterwards, *name the image's name.  Lock not
+ * held. */
+int image_format_get(const char *ref, const char *format, bool force, bool check, int *fd,
+                     char **path, uint64_t *size, json_t **out, char **name,
+                     struct unik_error *err);
+/* Removes an image's directory, waiting for a pack under way in it (lock not held). */
+int image_files_remove(const char *id, struct unik_error *err);
+
 /* ---- instances.c ---- */
 struct run_req {
 	const char *name, *image, *args, *provider;
@@ -169,6 +185,9 @@ int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
 int inst_log(const char *ref, char **path, char id[ID_LEN + 1], struct unik_error *err);
 bool inst_ended(const char *id);
 int image_delete(const char *ref, bool force, struct unik_error *err);
+/* The image's default guest command line, its args and env composed; *out is NULL when that is
+ * empty (the kernel's baked defaults).  Lock held. */
+int image_cmdline(const struct image *im, char **out, struct unik_error *err);
 bool state_final(enum unik_instance_state s);
 json_t *providers_json(void);
 json_t *compilers_json(void);

@@ -221,6 +221,36 @@ static void images_delete(struct req *r)
 		reply_text(r, 204, "");
 }
 
+/* GET streams the image's file in a format, POST only makes it: both pack it first when the
+ * image lacks it (or again with ?force=true), and check it, so nothing damaged goes out. */
+static void images_format_get(struct req *r)
+{
+	struct unik_error err = {0};
+	_cleanup_free_ char *name = NULL, *filename = NULL;
+	uint64_t size = 0;
+	int fd = -1;
+
+	if (image_format_get(seg(r, 2), seg(r, 4), req_query_bool(r, "force"), true, &fd, NULL,
+	                     &size, NULL, &name, &err) < 0) {
+		reply_error(r, &err);
+		return;
+	}
+	filename = xasprintf("%s.%s", name, seg(r, 4));
+	reply_file(r, fd, size, "application/octet-stream", filename);
+}
+
+static void images_format_post(struct req *r)
+{
+	struct unik_error err = {0};
+	json_t *out = NULL;
+
+	if (image_format_get(seg(r, 2), seg(r, 4), req_query_bool(r, "force"), true, NULL, NULL,
+	                     NULL, &out, NULL, &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_json(r, 200, out);
+}
+
 /* The list is asked for far more often than instances change: keep its text until they do. */
 static char *list_cache;
 static size_t list_cache_len;
@@ -655,6 +685,8 @@ const struct route daemon_routes[] = {
     {"GET", "/v1/images", images_list, false, false},
     {"GET", "/v1/images/*", images_get, false, false},
     {"DELETE", "/v1/images/*", images_delete, false, false},
+    {"GET", "/v1/images/*/formats/*", images_format_get, false, false},
+    {"POST", "/v1/images/*/formats/*", images_format_post, false, false},
     {"GET", "/v1/instances", instances_list, false, false},
     {"POST", "/v1/instances", instances_post, false, false},
     {"GET", "/v1/instances/*", instances_get, false, false},

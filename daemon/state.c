@@ -86,8 +86,14 @@ json_t *image_json(const struct image *im)
 	json_object_set_new(o, "created", json_string(im->created));
 	json_object_set_new(o, "size_bytes",
 	                    json_integer((json_int_t)(im->elf_size + im->rootfs_size)));
-	json_object_set_new(o, "formats",
-	                    json_pack("{s:{s:I}}", "elf", "size_bytes", (json_int_t)im->elf_size));
+	{
+		json_t *f = im->formats ? json_deep_copy(im->formats) : json_object();
+
+		if (!json_object_get(f, "elf"))
+			json_object_set_new(
+			    f, "elf", json_pack("{s:I}", "size_bytes", (json_int_t)im->elf_size));
+		json_object_set_new(o, "formats", f);
+	}
 	json_object_set_new(o, "rootfs_bytes", json_integer((json_int_t)im->rootfs_size));
 	json_object_set_new(o, "args", json_string(im->args ? im->args : ""));
 	json_object_set_new(o, "env", im->env ? json_deep_copy(im->env) : json_object());
@@ -119,6 +125,19 @@ static struct image *image_from_json(json_t *o)
 	im->elf_size = (uint64_t)json_integer_value(
 	    json_object_get(json_object_get(json_object_get(o, "formats"), "elf"), "size_bytes"));
 	im->rootfs_size = (uint64_t)json_integer_value(json_object_get(o, "rootfs_bytes"));
+	{
+		const char *k;
+		json_t *v;
+
+		im->formats = json_object();
+		json_object_foreach(json_object_get(o, "formats"), k, v)
+		{
+			json_t *sz = json_object_get(v, "size_bytes");
+
+			if (json_is_integer(sz) && json_integer_value(sz) >= 0)
+				image_set_format(im, k, (uint64_t)json_integer_value(sz));
+		}
+	}
 	if (!im->name || !im->base || !im->language || !im->compiler || !im->provider ||
 	    !im->created) {
 		image_free(im);
@@ -250,6 +269,7 @@ void image_free(struct image *im)
 	free(im->created);
 	free(im->build_id);
 	json_decref(im->env);
+	json_decref(im->formats);
 	free(im);
 }
 

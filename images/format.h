@@ -1,5 +1,6 @@
 /* Image formats: how a built kernel (and its root fs) is packed into what a provider boots.
- * One packer per format behind this table; `elf` (the kernel as is) today, disk formats later. */
+ * One packer per format behind this table: `elf` (the kernel as is, images/elf/) and the disk
+ * images of images/disk/ (raw, qcow2, vmdk, vhd, iso). */
 #ifndef UNIK_IMAGE_FORMAT_H
 #define UNIK_IMAGE_FORMAT_H
 
@@ -11,19 +12,30 @@
 struct unik_artifacts {
 	const char *kernel; /* the kernel ELF */
 	const char *rootfs; /* newc cpio of the root fs, or NULL */
+	/* The guest command line disk formats bake into their boot configuration, or NULL for the
+	 * kernel's baked defaults.  `elf` ignores rootfs and cmdline: those are given at boot. */
+	const char *cmdline;
+	const char *name;   /* the image's name (the `oci` format tags with it) */
+	uint64_t memory_mb; /* its default guest memory, 0 if none (recorded by `oci`) */
 };
 
 struct unik_image_format {
 	const char *name; /* "elf" */
 	const char *description;
+	const char *file; /* its file in an image's directory: "kernel.elf", "disk.raw" */
 	/* Writes the image in this format to out_path (appears complete or not at all); *size is
 	 * its size in bytes. */
 	int (*pack)(const struct unik_artifacts *a, const char *out_path, uint64_t *size,
 	            struct unik_error *err);
+	/* 0 if path is a sound image in this format, checked before it is handed out or booted;
+	 * else UNIK_E_INVALID saying what is wrong ("truncated: ..."). */
+	int (*check)(const char *path, struct unik_error *err);
 };
 
 extern const struct unik_image_format *const unik_image_formats[]; /* NULL-terminated */
 const struct unik_image_format *unik_image_format_find(const char *name);
+/* "elf, raw, qcow2, ...": the names in the table's order, for messages.  Static storage. */
+const char *unik_image_format_names(void);
 
 /* 0 if path is a unik kernel: an x86-64 ELF executable carrying the "unik" ABI note
  * (include/unik/abi.h); else UNIK_E_INVALID saying what it is instead. */

@@ -94,3 +94,46 @@ char *unik_image_rootfs_path(const char *images_dir, const char *id)
 	free(p);
 	return NULL;
 }
+
+char *unik_image_format_path(const char *images_dir, const char *id,
+                             const struct unik_image_format *f)
+{
+	return xasprintf("%s/%s/%s", images_dir, id, f->file);
+}
+
+int unik_image_store_pack(const char *images_dir, const char *id, const struct unik_image_format *f,
+                          const char *cmdline, const char *name, uint64_t memory_mb, uint64_t *size,
+                          struct unik_error *err)
+{
+	_cleanup_free_ char *kernel = unik_image_kernel_path(images_dir, id);
+	_cleanup_free_ char *rootfs = unik_image_rootfs_path(images_dir, id);
+	_cleanup_free_ char *out = unik_image_format_path(images_dir, id, f);
+	struct unik_artifacts a = {.kernel = kernel,
+	                           .rootfs = rootfs,
+	                           .cmdline = cmdline,
+	                           .name = name,
+	                           .memory_mb = memory_mb};
+	struct stat sb;
+
+	if (strcmp(out, kernel) == 0) {
+		if (f->check(kernel, err) < 0)
+			return -1;
+	} else if (f->pack(&a, out, size, err) < 0) {
+		unik_error_prefix(err, "pack %s", f->name);
+		return -1;
+	}
+	if (stat(out, &sb) < 0) {
+		unik_error_sys(err, errno, "stat %s", out);
+		return -1;
+	}
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+int unik_image_store_write_meta(const char *images_dir, const char *id, const char *meta_json,
+                                struct unik_error *err)
+{
+	_cleanup_free_ char *meta = xasprintf("%s/%s/image.json", images_dir, id);
+
+	return unik_write_file_atomic(meta, meta_json, strlen(meta_json), 0644, err);
+}

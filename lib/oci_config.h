@@ -14,6 +14,8 @@
 
 /* Annotations unik-oci understands (podman --annotation, Kubernetes pod annotations, ctr). */
 #define OCI_ANNOTATION_KERNEL "org.unik.kernel" /* kernel path inside the root fs */
+/* A newc cpio next to the kernel, KERNEL + this suffix, is the guest's root fs (initrd). */
+#define OCI_ROOTFS_SUFFIX     ".rootfs.cpio"
 #define OCI_ANNOTATION_MEMORY "org.unik.memory" /* guest memory in MiB without a memory limit */
 
 #define OCI_DEFAULT_MEMORY_MB 64

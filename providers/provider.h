@@ -16,6 +16,7 @@ struct unik_run_spec {
 	const char *instance_name; /* the user's name */
 	const char *instance_dir;  /* $UNIK_HOME/instances/<id>, exists and is empty */
 	const char *kernel;        /* path of the image's kernel ELF (format "elf") */
+	const char *image;         /* path of the image in the provider's image_format, checked */
 	const char *initrd;        /* newc cpio with the image's root fs, or NULL */
 	const char *cmdline;       /* the guest command line (docs/guest-abi.md), "" for defaults */
 	uint64_t memory_mb;        /* guest memory */

@@ -195,6 +195,10 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	qc.kernel = kernel;
 	qc.cmdline = cmdline;
 	qc.memory_mb = mem;
+	/* The image's root fs, when it ships one next to the kernel (images/oci/oci.c). */
+	_cleanup_free_ char *rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
+	if (access(rootfs, R_OK) == 0)
+		qc.initrd = rootfs;
 	if (qemu_build_argv(&qc, &qargv, err) < 0)
 		goto fail;
 	/* The provider's console goes to a file; here it goes to init's pipe (QEMU's stdout). */

@@ -522,6 +522,44 @@ const char *cli_fmt_list(const json_t *row, const char *field, char *buf, size_t
 	return scalar_text(lookup(row, field), buf, len);
 }
 
+static void short_size(double bytes, char *buf, size_t len)
+{
+	if (bytes < 1024)
+		snprintf(buf, len, "%.0fB", bytes);
+	else if (bytes < 1024 * 1024)
+		snprintf(buf, len, "%.0fK", bytes / 1024);
+	else if (bytes < 1024.0 * 1024 * 1024)
+		snprintf(buf, len, "%.1fM", bytes / (1024 * 1024));
+	else
+		snprintf(buf, len, "%.1fG", bytes / (1024.0 * 1024 * 1024));
+}
+
+const char *cli_fmt_formats(const json_t *row, const char *field, char *buf, size_t len)
+{
+	const json_t *f = lookup(row, field);
+	const char *k;
+	json_t *v;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!json_is_object(f))
+		return buf;
+	json_object_foreach((json_t *)f, k, v)
+	{
+		const json_t *sz = json_object_get(v, "size_bytes");
+		char s[32] = "?";
+		int w;
+
+		if (json_is_number(sz))
+			short_size(json_number_value(sz), s, sizeof(s));
+		w = snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "", k, s);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
+}
+
 void cli_print_table(const struct cli *cli, const json_t *rows, const struct cli_column *cols,
                      size_t ncols)
 {

@@ -53,6 +53,7 @@ int cmd_build(struct cli *cli, int argc, char **argv);
 int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_describe_image(struct cli *cli, int argc, char **argv);
 int cmd_rmi(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_ps(struct cli *cli, int argc, char **argv);
 int cmd_describe_instance(struct cli *cli, int argc, char **argv);
@@ -166,6 +167,8 @@ void cli_print_table(const struct cli *cli, const json_t *rows, const struct cli
 const char *cli_fmt_size(const json_t *row, const char *field, char *buf, size_t len);
 const char *cli_fmt_age(const json_t *row, const char *field, char *buf, size_t len);
 const char *cli_fmt_list(const json_t *row, const char *field, char *buf, size_t len);
+/* An image's "formats" object as "elf 96K, raw 1.0M". */
+const char *cli_fmt_formats(const json_t *row, const char *field, char *buf, size_t len);
 
 /* A value of row as text ("" for null or missing), formatted into buf when not a string. */
 const char *cli_field(const json_t *row, const char *field, char *buf, size_t len);

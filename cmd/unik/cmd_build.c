@@ -14,7 +14,7 @@
 
 struct build_args {
 	const char *name, *path, *base, *lang, *provider, *args, *mem, *git;
-	struct strv env, mounts;
+	struct strv env, mounts, formats;
 	bool force, no_cleanup;
 };
 
@@ -98,6 +98,20 @@ static json_t *build_options(struct cli *cli, const struct build_args *a, const 
 		}
 		json_object_set_new(o, "memory_mb", json_integer(mb));
 	}
+	if (a->formats.n) {
+		json_t *fs = json_array();
+
+		/* --format raw,qcow2 and --format raw --format qcow2 alike. */
+		for (size_t i = 0; i < a->formats.n; i++) {
+			_cleanup_free_ char *copy = xstrdup(a->formats.v[i]);
+			char *save = NULL;
+
+			for (char *t = strtok_r(copy, ", ", &save); t;
+			     t = strtok_r(NULL, ", ", &save))
+				json_array_append_new(fs, json_string(t));
+		}
+		json_object_set_new(o, "formats", fs);
+	}
 	if (a->force)
 		json_object_set_new(o, "force", json_true());
 	if (a->git)
@@ -164,7 +178,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	    "there is no Makefile.  See `unik describe-compiler rump`.",
 	    "  unik build --name hello --path examples/hello\n"
 	    "  unik build -n web -e PORT=8080 --mem 128 ./web\n"
-	    "  unik build --name tool --git https://example.org/tool.git#v1.2\n",
+	    "  unik build --name tool --git https://example.org/tool.git#v1.2\n"
+	    "  unik build --name hello --format raw,qcow2 examples/hello\n",
 	};
 	struct build_args a = {0};
 	const struct cli_opt opts[] = {
@@ -181,6 +196,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	    {'e', "env", CLI_OPT_LIST, &a.env, "K=V", "default guest environment (repeatable)"},
 	    {'m', "mem|memory|instanceMemory", CLI_OPT_STR, &a.mem, "MB",
 	     "default guest memory in MiB"},
+	    {0, "format|formats", CLI_OPT_LIST, &a.formats, "FORMAT[,FORMAT...]",
+	     "also pack raw, qcow2, vmdk, vhd or iso (elf always; repeatable)"},
 	    {'f', "force", CLI_OPT_BOOL, &a.force, NULL, "replace an image of the same name"},
 	    {0, "no-cleanup", CLI_OPT_BOOL, &a.no_cleanup, NULL, "accepted for UniK; no effect"},
 	    {0, "mountpoint", CLI_OPT_LIST, &a.mounts, "DIR",
@@ -297,5 +314,6 @@ out_rc:
 	json_decref(b);
 	strv_free(&a.env);
 	strv_free(&a.mounts);
+	strv_free(&a.formats);
 	return rc;
 }

@@ -5,7 +5,8 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
 	    "unik images [options]",
-	    "Lists the images the daemon has built: name, id, compiler, provider, size and age.",
+	    "Lists the images the daemon has built: name, id, compiler, provider, size, the\n"
+	    "formats it has been packed in with their sizes, and age.",
 	    "  unik images\n"
 	    "  unik images -o json\n",
 	};
@@ -15,6 +16,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 	    {"COMPILER", "compiler", NULL},
 	    {"PROVIDER", "provider", NULL},
 	    {"SIZE", "size_bytes", cli_fmt_size},
+	    {"FORMATS", "formats", cli_fmt_formats},
 	    {"CREATED", "created", cli_fmt_age},
 	};
 	_cleanup_strv_ struct strv pos = {0};

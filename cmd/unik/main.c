@@ -12,6 +12,7 @@ const struct cli_verb cli_verbs[] = {
     {"images", NULL, cmd_images, "list images"},
     {"describe-image", NULL, cmd_describe_image, "show everything about one image"},
     {"rmi", "delete-image", cmd_rmi, "delete images"},
+    {"export", NULL, cmd_export, "write an image as a disk (raw, qcow2, vmdk, vhd, iso) or ELF"},
     {"run", NULL, cmd_run, "run an image as a new instance (attached, or -d)"},
     {"ps", "instances", cmd_ps, "list instances"},
     {"describe-instance", NULL, cmd_describe_instance, "show everything about one instance"},

@@ -62,6 +62,31 @@ int unik_elf_check_kernel(const char *path, struct unik_error *err)
 		unik_error_set(err, UNIK_E_INVALID, "%s: bad program headers", path);
 		return -1;
 	}
+	/* A truncated kernel would load short segments and boot into garbage: refuse it here. */
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, p + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_LOAD &&
+		    (ph.p_offset > len || ph.p_filesz > len - ph.p_offset)) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "%s: truncated: segment %u ends at byte %llu but the file has "
+			    "%zu bytes",
+			    path, i, (unsigned long long)(ph.p_offset + ph.p_filesz), len);
+			return -1;
+		}
+	}
+	if (eh.e_shoff &&
+	    (eh.e_shoff > len || (uint64_t)eh.e_shnum * eh.e_shentsize > len - eh.e_shoff)) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "%s: truncated: the section headers end at byte %llu but the file "
+		    "has %zu bytes",
+		    path, (unsigned long long)(eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize),
+		    len);
+		return -1;
+	}
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
@@ -100,5 +125,7 @@ static int elf_pack(const struct unik_artifacts *a, const char *out_path, uint64
 const struct unik_image_format unik_image_format_elf = {
     .name = "elf",
     .description = "the kernel ELF, booted directly (QEMU -kernel, Xen PVH, Firecracker)",
+    .file = "kernel.elf",
     .pack = elf_pack,
+    .check = unik_elf_check_kernel,
 };

@@ -1,0 +1,198 @@
+/* unik export: write an image in one format (raw, qcow2, vmdk, vhd, iso, elf) to a file or to
+ * stdout; the daemon packs the format first when the image lacks it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define PROGRESS_MIN_BYTES (1u << 20)
+
+struct sink {
+	int fd;
+	uint64_t written, total;
+	bool progress;
+	int last_pct;
+	int err; /* errno of a failed write */
+};
+
+static int to_sink(void *ctx, const char *data, size_t len)
+{
+	struct sink *s = ctx;
+
+	if (unik_write_all(s->fd, data, len) < 0) {
+		s->err = errno;
+		return 1;
+	}
+	s->written += len;
+	if (s->progress && s->total) {
+		int pct = (int)(s->written * 100 / s->total);
+		char a[32], b[32];
+
+		if (pct != s->last_pct) {
+			s->last_pct = pct;
+			cli_human_size((double)s->written, a, sizeof(a));
+			cli_human_size((double)s->total, b, sizeof(b));
+			fprintf(stderr, "\rexporting: %s of %s (%d%%)   ", a, b, pct);
+		}
+	}
+	return 0;
+}
+
+/* A temporary file next to path, so that the rename into place is atomic. */
+static int open_temp(const char *path, char **tmp_out)
+{
+	_cleanup_free_ char *copy = xstrdup(path), *copy2 = xstrdup(path);
+	char *tmp = xasprintf("%s/.%s.unik-XXXXXX", dirname(copy), basename(copy2));
+	mode_t um = umask(0);
+	int fd;
+
+	umask(um);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	(void)fchmod(fd, 0666 & ~um);
+	*tmp_out = tmp;
+	return fd;
+}
+
+int cmd_export(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_help help = {
+	    "unik export [options] IMAGE --format FORMAT [-o FILE|-]",
+	    "Writes IMAGE in FORMAT (elf, raw, qcow2, vmdk, vhd or iso) to FILE, which appears\n"
+	    "complete or not at all (default: NAME.FORMAT in the current directory), or to\n"
+	    "stdout with `-o -`.  The daemon packs the format first when the image was not\n"
+	    "built with it, and checks the file before sending it.  Shows progress on a\n"
+	    "terminal.  See docs/images.md for booting each format.",
+	    "  unik export hello --format raw -o hello.raw\n"
+	    "  unik export hello --format qcow2 -o - | ssh host 'cat > hello.qcow2'\n"
+	    "  unik export hello --format iso --remake\n",
+	};
+	const char *image = NULL, *format = NULL, *file = NULL;
+	bool remake = false;
+	const struct cli_opt opts[] = {
+	    {0, "image|imageName|name", CLI_OPT_STR, &image, "IMAGE", "the image"},
+	    {0, "format", CLI_OPT_STR, &format, "FORMAT", "elf, raw, qcow2, vmdk, vhd or iso"},
+	    {'o', "file", CLI_OPT_STR, &file, "FILE",
+	     "where to write it (`-` for stdout; JSON is --output json)"},
+	    {0, "remake", CLI_OPT_BOOL, &remake, NULL, "pack the format again even if it exists"},
+	};
+	_cleanup_strv_ struct strv pos = {0};
+	_cleanup_free_ char *post_path = NULL, *get_path = NULL, *dest = NULL, *tmp = NULL;
+	struct sink s = {.fd = -1, .last_pct = -1};
+	struct unik_error err = {0};
+	const char *name;
+	json_t *im = NULL;
+	bool to_stdout;
+	int rc;
+
+	if (cli_parse(cli, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), 0, &help, &pos, &rc))
+		return rc;
+	if (!image && pos.n == 1)
+		image = pos.v[0];
+	else if (pos.n > (image ? 0u : 1u))
+		return cli_usage_error(cli, "takes one image (got `%s` too)", pos.v[pos.n - 1]);
+	if (!image)
+		return cli_usage_error(cli, "which image? (unik export IMAGE --format FORMAT)");
+	if (!format)
+		return cli_usage_error(
+		    cli, "which format? (--format elf, raw, qcow2, vmdk, vhd or iso)");
+	to_stdout = file && strcmp(file, "-") == 0;
+	if (to_stdout && isatty(1))
+		return cli_usage_error(cli, "stdout is a terminal: give -o FILE, or redirect it");
+
+	/* Make it first: the answer says how big it is, for the progress. */
+	{
+		_cleanup_free_ char *p = cli_path("/v1/images/%s/formats/", image);
+		_cleanup_free_ char *f = cli_path("%s", format);
+
+		post_path = xasprintf("%s%s%s", p, f, remake ? "?force=true" : "");
+		get_path = xasprintf("%s%s", p, f);
+	}
+	cli_catch_signals();
+	if (!(im = cli_request(cli, "POST", post_path, NULL)))
+		return cli_interrupted ? 130 : CLI_FAILED;
+	name = json_string_value(json_object_get(im, "name"));
+	if (!name)
+		name = image;
+	s.total = (uint64_t)json_integer_value(
+	    json_object_get(json_object_get(json_object_get(im, "formats"), format), "size_bytes"));
+	dest = file ? xstrdup(file) : xasprintf("%s.%s", name, format);
+
+	if (to_stdout) {
+		s.fd = 1;
+	} else {
+		s.fd = open_temp(dest, &tmp);
+		if (s.fd < 0) {
+			fprintf(stderr, "unik: cannot create a file next to `%s`: %s\n", dest,
+			        strerror(errno));
+			rc = CLI_FAILED;
+			goto out;
+		}
+		s.progress = isatty(2) && s.total >= PROGRESS_MIN_BYTES;
+	}
+	rc = unik_client_stream(cli->client, "GET", get_path, to_sink, &s, &err);
+	if (s.progress && s.last_pct >= 0)
+		fputc('\n', stderr);
+	if (rc != 0) {
+		if (rc > 0)
+			fprintf(stderr, "unik: write `%s`: %s\n", to_stdout ? "stdout" : dest,
+			        strerror(s.err));
+		else if (!cli_interrupted)
+			cli_fail(&err);
+		rc = cli_interrupted ? 130 : CLI_FAILED;
+		goto out;
+	}
+	if (s.total && s.written != s.total) {
+		fprintf(stderr,
+		        "unik: the daemon sent %llu bytes of %llu: the export is incomplete\n",
+		        (unsigned long long)s.written, (unsigned long long)s.total);
+		rc = CLI_FAILED;
+		goto out;
+	}
+	if (!to_stdout) {
+		if (fsync(s.fd) < 0 || close(s.fd) < 0) {
+			s.fd = -1;
+			fprintf(stderr, "unik: write `%s`: %s\n", dest, strerror(errno));
+			rc = CLI_FAILED;
+			goto out;
+		}
+		s.fd = -1;
+		if (rename(tmp, dest) < 0) {
+			fprintf(stderr, "unik: rename to `%s`: %s\n", dest, strerror(errno));
+			rc = CLI_FAILED;
+			goto out;
+		}
+		free(tmp);
+		tmp = NULL;
+	}
+	if (cli->json) {
+		json_t *j =
+		    json_pack("{s:s, s:s, s:I, s:s}", "image", name, "format", format, "size_bytes",
+		              (json_int_t)s.written, "file", to_stdout ? "-" : dest);
+		if (!to_stdout)
+			cli_print_json(j);
+		json_decref(j);
+	} else if (!to_stdout) {
+		char size[32];
+
+		cli_human_size((double)s.written, size, sizeof(size));
+		printf("exported %s (%s, %s) to %s\n", name, format, size, dest);
+	}
+	rc = CLI_OK;
+out:
+	if (s.fd >= 0 && !to_stdout)
+		close(s.fd);
+	if (tmp)
+		unlink(tmp);
+	json_decref(im);
+	return rc;
+}

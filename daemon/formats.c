@@ -1,0 +1,195 @@
+/* An image's files in each format (images/format.h): packed at build time when asked for, and
+ * on demand when exported or when a provider needs a format the image lacks.  Packs and removals
+ * of image files are serialized by pack_lock (taken before D.lock, never inside it), so a pack
+ * never writes into a directory that is being removed. */
+#include "daemon/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "images/format.h"
+#include "images/store.h"
+
+static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void image_set_format(struct image *im, const char *name, uint64_t size)
+{
+	json_t *old = im->formats ? im->formats : json_object();
+	json_t *f = json_object(), *v;
+	const char *k;
+
+	/* Kept in the table's order, so listings read the same for every image. */
+	for (size_t i = 0; unik_image_formats[i]; i++) {
+		const char *n = unik_image_formats[i]->name;
+
+		if (strcmp(n, name) == 0)
+			json_object_set_new(f, n,
+			                    json_pack("{s:I}", "size_bytes", (json_int_t)size));
+		else if ((v = json_object_get(old, n)))
+			json_object_set(f, n, v);
+	}
+	json_object_foreach(old, k, v) if (!json_object_get(f, k)) json_object_set(f, k, v);
+	if (!json_object_get(f, name))
+		json_object_set_new(f, name, json_pack("{s:I}", "size_bytes", (json_int_t)size));
+	json_decref(old);
+	im->formats = f;
+	if (strcmp(name, "elf") == 0)
+		im->elf_size = size;
+}
+
+static struct image *find_image_id(const char *id)
+{
+	for (size_t i = 0; i < D.nimages; i++)
+		if (strcmp(D.images[i]->id, id) == 0)
+			return D.images[i];
+	return NULL;
+}
+
+/* Records a format's size in the index and in image.json, when it changed (lock held). */
+static int record_format(struct image *im, const char *format, uint64_t size,
+                         struct unik_error *err)
+{
+	json_t *cur = json_object_get(json_object_get(im->formats, format), "size_bytes");
+	_cleanup_free_ char *meta_text = NULL;
+	json_t *meta;
+
+	if (json_is_integer(cur) && (uint64_t)json_integer_value(cur) == size)
+		return 0;
+	image_set_format(im, format, size);
+	db_begin();
+	if (db_put_image(im, err) < 0 || db_commit(err) < 0) {
+		db_rollback();
+		return -1;
+	}
+	meta = image_json(im);
+	meta_text = json_dumps(meta, JSON_INDENT(2));
+	json_decref(meta);
+	return unik_image_store_write_meta(D.images_dir, im->id, meta_text, err);
+}
+
+/* Turns a failed check of f's file into the error the caller sees: what is wrong, and the fix. */
+static void damaged(struct unik_error *err, const char *im_name, const struct unik_image_format *f)
+{
+	struct unik_error e = *err;
+
+	if (strcmp(f->name, "elf") == 0)
+		unik_error_set(err, UNIK_E_STATE,
+		               "image %s: its kernel (%s) is damaged: %s; build the image again",
+		               im_name, f->file, e.msg);
+	else
+		unik_error_set(err, UNIK_E_STATE,
+		               "image %s: its %s file %s is damaged: %s; make it again with `unik "
+		               "export %s --format %s --remake` (POST "
+		               "/v1/images/%s/formats/%s?force=true)",
+		               im_name, f->name, f->file, e.msg, im_name, f->name, im_name,
+		               f->name);
+}
+
+int image_format_get(const char *ref, const char *format, bool force, bool check, int *fd,
+                     char **path, uint64_t *size, json_t **out, char **name, struct unik_error *err)
+{
+	const struct unik_image_format *f = unik_image_format_find(format);
+	_cleanup_free_ char *cmdline = NULL, *file = NULL, *im_name = NULL;
+	char id[ID_LEN + 1];
+	struct image *im;
+	struct stat sb;
+	uint64_t sz = 0, mem = 0;
+	int rfd = -1, rc = -1;
+
+	if (!f) {
+		unik_error_set(err, UNIK_E_INVALID, "unknown image format \"%.60s\" (known: %s)",
+		               format, unik_image_format_names());
+		return -1;
+	}
+	pthread_mutex_lock(&pack_lock);
+	lock();
+	im = resolve_image(ref, err);
+	if (im) {
+		memcpy(id, im->id, sizeof(id));
+		im_name = xstrdup(im->name);
+		mem = im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0;
+		if (image_cmdline(im, &cmdline, err) < 0)
+			im = NULL;
+	}
+	unlock();
+	if (!im)
+		goto out;
+	file = unik_image_format_path(D.images_dir, id, f);
+	if (force || stat(file, &sb) < 0) {
+		const struct unik_image_format *elf = unik_image_format_find("elf");
+		_cleanup_free_ char *kernel = unik_image_kernel_path(D.images_dir, id);
+
+		/* Nothing is packed from a damaged kernel. */
+		if (elf->check(kernel, err) < 0) {
+			damaged(err, im_name, elf);
+			goto out;
+		}
+		if (unik_image_store_pack(D.images_dir, id, f, cmdline, im_name, mem, &sz, err) <
+		    0) {
+			unik_error_prefix(err, "image %s", im_name);
+			goto out;
+		}
+	} else {
+		sz = (uint64_t)sb.st_size;
+	}
+	if (check && f->check(file, err) < 0) {
+		damaged(err, im_name, f);
+		goto out;
+	}
+	if (fd) {
+		rfd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (rfd < 0 || fstat(rfd, &sb) < 0) {
+			unik_error_sys(err, errno, "open %s", file);
+			goto out;
+		}
+		sz = (uint64_t)sb.st_size;
+	}
+	lock();
+	im = find_image_id(id);
+	if (!im) {
+		unlock();
+		unik_error_set(err, UNIK_E_NOTFOUND, "image %s was deleted meanwhile", im_name);
+		goto out;
+	}
+	if (record_format(im, f->name, sz, err) < 0) {
+		unlock();
+		goto out;
+	}
+	if (out)
+		*out = image_json(im);
+	unlock();
+	if (fd) {
+		*fd = rfd;
+		rfd = -1;
+	}
+	if (path) {
+		*path = file;
+		file = NULL;
+	}
+	if (size)
+		*size = sz;
+	if (name) {
+		*name = im_name;
+		im_name = NULL;
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&pack_lock);
+	if (rfd >= 0)
+		close(rfd);
+	return rc;
+}
+
+int image_files_remove(const char *id, struct unik_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&pack_lock);
+	r = unik_image_store_remove(D.images_dir, id, err);
+	pthread_mutex_unlock(&pack_lock);
+	return r;
+}

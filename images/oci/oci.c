@@ -1,0 +1,216 @@
+/* Writes a docker-archive tarball: manifest.json, the image config and one layer holding
+ * /<name> (the kernel, the entrypoint) and /<name>.rootfs.cpio.  Reproducible: fixed times and
+ * owners, so the same kernel always gives the same image id. */
+#include "images/oci/oci.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/oci_config.h"
+#include "util.h"
+
+#define EPOCH_TEXT "1970-01-01T00:00:00Z"
+
+char *unik_oci_tag(const char *name, struct unik_error *err)
+{
+	size_t n = name ? strlen(name) : 0;
+	bool ok = n > 0 && n <= 128 && isalnum((unsigned char)name[0]) &&
+	          isalnum((unsigned char)name[n - 1]);
+	char *tag = xmalloc(n + sizeof(":latest"));
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = (char)tolower((unsigned char)name[i]);
+		bool sep = c == '.' || c == '_' || c == '-';
+		/* Docker allows one '.', one or two '_', or any run of '-' between alphanumerics.
+		 */
+		if (!isalnum((unsigned char)c) && !sep)
+			ok = false;
+		if (c == '.' && i + 1 < n && !isalnum((unsigned char)name[i + 1]))
+			ok = false;
+		tag[i] = c;
+	}
+	if (!ok) {
+		free(tag);
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "image name \"%s\" cannot be a Docker repository name (use lower-case "
+		    "letters, digits and single '.', '_' or '-' between them)",
+		    name ? name : "");
+		return NULL;
+	}
+	memcpy(tag + n, ":latest", sizeof(":latest"));
+	return tag;
+}
+
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* One regular file entry with fixed metadata. */
+static int add_file(struct archive *a, const char *path, const void *data, size_t len, int mode,
+                    struct unik_error *err)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, mode);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_mtime(e, 0, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	int r = archive_write_header(a, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK || (len && archive_write_data(a, data, len) != (la_ssize_t)len)) {
+		unik_error_set(err, UNIK_E_IO, "write %s into the image: %s", path,
+		               archive_error_string(a));
+		return -1;
+	}
+	return 0;
+}
+
+struct membuf {
+	char *p;
+	size_t len, cap;
+};
+
+static la_ssize_t mem_write(struct archive *a, void *cls, const void *buf, size_t n)
+{
+	struct membuf *m = cls;
+
+	(void)a;
+	if (m->len + n > m->cap) {
+		m->cap = (m->len + n) * 2;
+		m->p = xrealloc(m->p, m->cap);
+	}
+	memcpy(m->p + m->len, buf, n);
+	m->len += n;
+	return (la_ssize_t)n;
+}
+
+/* The layer: a plain tar built in memory (it is small: a kernel and maybe a root fs). */
+static int build_layer(const struct unik_oci_image_spec *s, const char *base, struct membuf *m,
+                       struct unik_error *err)
+{
+	_cleanup_free_ char *kernel = NULL, *rootfs = NULL;
+	size_t klen = 0, rlen = 0;
+	struct archive *a = archive_write_new();
+	int r = -1;
+
+	if (unik_read_file(s->kernel, &kernel, &klen, err) < 0 ||
+	    (s->rootfs && unik_read_file(s->rootfs, &rootfs, &rlen, err) < 0))
+		goto out;
+	if (archive_write_set_format_ustar(a) != ARCHIVE_OK ||
+	    archive_write_open(a, m, NULL, mem_write, NULL) != ARCHIVE_OK) {
+		unik_error_set(err, UNIK_E_INTERNAL, "start the layer: %s",
+		               archive_error_string(a));
+		goto out;
+	}
+	_cleanup_free_ char *rootfs_name = xasprintf("%s" OCI_ROOTFS_SUFFIX, base);
+	if (add_file(a, base, kernel, klen, 0755, err) < 0 ||
+	    (rootfs && add_file(a, rootfs_name, rootfs, rlen, 0644, err) < 0))
+		goto out;
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		unik_error_set(err, UNIK_E_IO, "finish the layer: %s", archive_error_string(a));
+		goto out;
+	}
+	r = 0;
+out:
+	archive_write_free(a);
+	return r;
+}
+
+static json_t *strings(const char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
+{
+	_cleanup_free_ char *tag = unik_oci_tag(s->name, err);
+	struct membuf layer = {0};
+	char layer_hex[65], config_hex[65];
+	int r = -1;
+
+	if (!tag)
+		return -1;
+	/* The kernel's file name is the image name, so the guest's argv[0] is the name. */
+	_cleanup_free_ char *base = xstrndup(tag, strlen(tag) - strlen(":latest"));
+	if (build_layer(s, base, &layer, err) < 0)
+		goto out;
+	sha256_hex(layer.p, layer.len, layer_hex);
+
+	_cleanup_free_ char *entry = xasprintf("/%s", base);
+	char mem[32] = "";
+	if (s->memory_mb)
+		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)s->memory_mb);
+	json_t *labels =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", OCI_ANNOTATION_KERNEL, entry, "org.unik.cmdline",
+	              s->cmdline ? s->cmdline : "", "org.unik.memory", mem, "org.unik.monitor",
+	              "qemu", "org.unik.abi", "1");
+	json_t *config = json_pack(
+	    "{s:s, s:s, s:s, s:{s:[s], s:o, s:o, s:o}, s:{s:s, s:[s+]}, s:[{s:s, s:s}]}",
+	    "architecture", "amd64", "os", "linux", "created", EPOCH_TEXT, "config", "Entrypoint",
+	    entry, "Cmd", strings(s->args), "Env", strings(s->env), "Labels", labels, "rootfs",
+	    "type", "layers", "diff_ids", "sha256:", layer_hex, "history", "created", EPOCH_TEXT,
+	    "created_by", "unik build (docker-archive written by unik)");
+	_cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(config);
+	sha256_hex(config_text, strlen(config_text), config_hex);
+
+	_cleanup_free_ char *config_name = xasprintf("%s.json", config_hex);
+	_cleanup_free_ char *layer_name = xasprintf("%s/layer.tar", layer_hex);
+	json_t *manifest = json_pack("[{s:s, s:[s], s:[s]}]", "Config", config_name, "RepoTags",
+	                             tag, "Layers", layer_name);
+	_cleanup_free_ char *manifest_text = json_dumps(manifest, JSON_COMPACT);
+	json_decref(manifest);
+
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", s->out, (int)getpid());
+	struct archive *a = archive_write_new();
+	if (archive_write_set_format_ustar(a) != ARCHIVE_OK ||
+	    archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+		unik_error_set(err, UNIK_E_IO, "create `%s`: %s", tmp, archive_error_string(a));
+		archive_write_free(a);
+		goto out;
+	}
+	if (add_file(a, layer_name, layer.p, layer.len, 0644, err) < 0 ||
+	    add_file(a, config_name, config_text, strlen(config_text), 0644, err) < 0 ||
+	    add_file(a, "manifest.json", manifest_text, strlen(manifest_text), 0644, err) < 0 ||
+	    archive_write_close(a) != ARCHIVE_OK) {
+		if (!err || !err->code)
+			unik_error_set(err, UNIK_E_IO, "write `%s`: %s", tmp,
+			               archive_error_string(a));
+		archive_write_free(a);
+		unlink(tmp);
+		goto out;
+	}
+	archive_write_free(a);
+	if (rename(tmp, s->out) < 0) {
+		unik_error_sys(err, errno, "rename `%s` to `%s`", tmp, s->out);
+		unlink(tmp);
+		goto out;
+	}
+	r = 0;
+out:
+	free(layer.p);
+	return r;
+}
