@@ -1,6 +1,7 @@
 /* The unik CLI's plumbing: finding the daemon (and starting one on the default socket when none
  * answers, so a newcomer's first command just works), requests with their errors printed, and
  * output as aligned tables or JSON. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -637,4 +638,55 @@ void cli_print_object(const struct cli *cli, const json_t *obj)
 			w = strlen(keys.v[i]);
 	for (size_t i = 0; i < keys.n; i++)
 		printf("%s:%*s  %s\n", keys.v[i], (int)(w - strlen(keys.v[i])), "", vals.v[i]);
+}
+
+int cli_list_verb(struct cli *cli, int argc, char **argv, const struct cli_help *help,
+                  const char *path, const struct cli_column *cols, size_t ncols)
+{
+	_cleanup_strv_ struct strv pos = {0};
+	json_t *j;
+	int rc;
+
+	if (cli_parse(cli, argc, argv, NULL, 0, 0, help, &pos, &rc))
+		return rc;
+	if (pos.n)
+		return cli_usage_error(cli, "takes no arguments (got `%s`)", pos.v[0]);
+	if (!(j = cli_request(cli, "GET", path, NULL)))
+		return CLI_FAILED;
+	cli_print_table(cli, j, cols, ncols);
+	json_decref(j);
+	return CLI_OK;
+}
+
+int cli_describe_verb(struct cli *cli, int argc, char **argv, const struct cli_help *help,
+                      const char *flags, const char *noun, const char *collection)
+{
+	const char *ref = NULL;
+	_cleanup_free_ char *meta = xstrdup(noun);
+	for (char *c = meta; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	_cleanup_free_ char *what = xasprintf("the %s", noun);
+	const struct cli_opt opts[] = {
+	    {0, flags, CLI_OPT_STR, &ref, meta, what},
+	};
+	_cleanup_strv_ struct strv pos = {0};
+	_cleanup_free_ char *path = NULL;
+	json_t *j;
+	int rc;
+
+	if (cli_parse(cli, argc, argv, opts, 1, 0, help, &pos, &rc))
+		return rc;
+	if (!ref && pos.n == 1)
+		ref = pos.v[0];
+	else if (pos.n > (ref ? 0u : 1u))
+		return cli_usage_error(cli, "takes one %s (got `%s` too)", noun, pos.v[pos.n - 1]);
+	if (!ref)
+		return cli_usage_error(cli, "which %s? (%s)", noun, help->usage);
+	_cleanup_free_ char *esc = unik_client_escape(ref);
+	path = xasprintf("%s/%s", collection, esc);
+	if (!(j = cli_request(cli, "GET", path, NULL)))
+		return CLI_FAILED;
+	cli_print_object(cli, j);
+	json_decref(j);
+	return CLI_OK;
 }

@@ -179,6 +179,14 @@ void cli_human_size(double bytes, char *buf, size_t len);
 /* Prints key: value lines for an object (describe-*), or JSON when cli->json. */
 void cli_print_object(const struct cli *cli, const json_t *obj);
 
+/* The two shapes most verbs have.  A list verb takes no arguments, GETs path and prints the
+ * rows as a table (or JSON).  A describe verb takes one reference, as its only argument or
+ * through one of the `|`-separated option spellings in flags, and GETs collection/<ref>. */
+int cli_list_verb(struct cli *cli, int argc, char **argv, const struct cli_help *help,
+                  const char *path, const struct cli_column *cols, size_t ncols);
+int cli_describe_verb(struct cli *cli, int argc, char **argv, const struct cli_help *help,
+                      const char *flags, const char *noun, const char *collection);
+
 /* "64", "64M", "64MB", "64MiB", "1G": a memory size in MiB; -1 when it is none. */
 long cli_parse_mem(const char *s);
 

@@ -17,17 +17,6 @@ int cmd_compilers(struct cli *cli, int argc, char **argv)
 	    {"PROVIDERS", "providers", cli_fmt_list},
 	    {"DESCRIPTION", "description", NULL},
 	};
-	_cleanup_strv_ struct strv pos = {0};
-	json_t *j;
-	int rc;
-
-	if (cli_parse(cli, argc, argv, NULL, 0, 0, &help, &pos, &rc))
-		return rc;
-	if (pos.n)
-		return cli_usage_error(cli, "takes no arguments (got `%s`)", pos.v[0]);
-	if (!(j = cli_request(cli, "GET", "/v1/compilers", NULL)))
-		return CLI_FAILED;
-	cli_print_table(cli, j, cols, sizeof(cols) / sizeof(cols[0]));
-	json_decref(j);
-	return CLI_OK;
+	return cli_list_verb(cli, argc, argv, &help, "/v1/compilers", cols,
+	                     sizeof(cols) / sizeof(cols[0]));
 }
