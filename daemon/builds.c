@@ -142,18 +142,8 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 	}
 	json_object_foreach(o, k, v)
 	{
-		bool known = false;
-
-		for (size_t i = 0; keys[i] && !known; i++)
-			known = strcmp(keys[i], k) == 0;
-		if (!known) {
-			unik_error_set(
-			    err, UNIK_E_INVALID,
-			    "unknown build option \"%.60s\" (known: name, base, language, "
-			    "provider, args, env, memory_mb, formats, force, git)",
-			    k);
+		if (!json_key_known(k, keys, "build option", err))
 			goto fail;
-		}
 		if ((strcmp(k, "name") == 0 && opt_str(v, k, &bo->name, err) < 0) ||
 		    (strcmp(k, "base") == 0 && opt_str(v, k, &bo->base, err) < 0) ||
 		    (strcmp(k, "language") == 0 && opt_str(v, k, &bo->language, err) < 0) ||

@@ -44,18 +44,8 @@ int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 	}
 	json_object_foreach(o, k, v)
 	{
-		bool known = false;
-
-		for (size_t i = 0; keys[i] && !known; i++)
-			known = strcmp(keys[i], k) == 0;
-		if (!known) {
-			unik_error_set(
-			    err, UNIK_E_INVALID,
-			    "unknown key \"%.60s\" (known: name, image, args, env, memory_mb, "
-			    "provider)",
-			    k);
+		if (!json_key_known(k, keys, "key", err))
 			return -1;
-		}
 		if (json_is_null(v))
 			continue;
 		if (strcmp(k, "env") == 0) {

@@ -95,6 +95,10 @@ struct daemon {
 extern struct daemon D;
 
 /* ---- util (state.c) ---- */
+/* Whether key is one of the NULL-ended keys; if not, err names it and lists the known ones
+ * ("unknown build option \"x\" (known: name, base, ...)"). */
+bool json_key_known(const char *key, const char *const *keys, const char *what,
+                    struct unik_error *err);
 void new_id(char out[ID_LEN + 1]);
 char *now_rfc3339(void);
 void lock(void);

@@ -41,6 +41,24 @@ void new_id(char out[ID_LEN + 1])
 	out[ID_LEN] = '\0';
 }
 
+bool json_key_known(const char *key, const char *const *keys, const char *what,
+                    struct unik_error *err)
+{
+	char known[256] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; keys[i]; i++) {
+		if (strcmp(keys[i], key) == 0)
+			return true;
+		n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s",
+		                      i ? ", " : "", keys[i]);
+		if (n >= sizeof(known))
+			n = sizeof(known) - 1;
+	}
+	unik_error_set(err, UNIK_E_INVALID, "unknown %s \"%.60s\" (known: %s)", what, key, known);
+	return false;
+}
+
 char *now_rfc3339(void)
 {
 	struct timespec ts;
