@@ -40,7 +40,11 @@ CORE_SRCS := $(wildcard daemon/*.c compilers/*.c compilers/*/*.c images/*.c imag
 	providers/*.c providers/*/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
 LIBCORE   := $(O)/libunikcore.a
-CORE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 -lcrypto -lpthread
+# The providers' own libraries: libvirt (kvm), libxenlight and libxlutil (xen), libxml2 for the
+# AWS APIs' XML.  --as-needed keeps them out of programs that never reach those providers.
+CORE_LIBS := -Wl,--as-needed -lmicrohttpd -ljansson -lsqlite3 -lyaml -lcurl -larchive -lgit2 \
+	-lvirt -lxenlight -lxlutil -lxentoollog -lxml2 -lcrypto -lpthread
+$(O)/providers/aws/%.o: HOST_CFLAGS += -I/usr/include/libxml2
 
 # bin/unik, the CLI, links only what a client needs, so each command starts fast; the daemon's
 # libraries go into bin/unik-daemon, which `unik daemon` runs.

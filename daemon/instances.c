@@ -677,7 +677,7 @@ json_t *providers_json(void)
 	for (size_t i = 0; unik_providers[i]; i++) {
 		const struct unik_provider *p = unik_providers[i];
 		char reason[256] = "";
-		bool ok = p->available(reason, sizeof(reason));
+		bool ok = p->available(NULL, reason, sizeof(reason));
 
 		json_array_append_new(
 		    a, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "name", p->name, "description",

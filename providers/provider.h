@@ -20,6 +20,29 @@ struct unik_run_spec {
 	const char *initrd;        /* newc cpio with the image's root fs, or NULL */
 	const char *cmdline;       /* the guest command line (docs/guest-abi.md), "" for defaults */
 	uint64_t memory_mb;        /* guest memory */
+	const char *image_id;      /* the image's id, [a-z0-9]{12} */
+	const char *image_dir;     /* $UNIK_HOME/images/<id>: where stage() recorded its work */
+	/* Provider options, "key=value" words, NULL-ended (never NULL itself): daemon-config.yaml
+	 * first (providers: {kvm: [{uri: ...}]}), then the request's (--provider-opt); for a key
+	 * given twice the later word wins (unik_provider_opt() returns it).  Keys are checked
+	 * against the provider's opt_keys before run() is called. */
+	const char *const *opts;
+};
+
+/* What stage() gets: copy an image to where the provider runs it from (an AMI for aws). */
+struct unik_stage_spec {
+	const char *image_id;   /* [a-z0-9]{12} */
+	const char *image_name; /* the user's name */
+	const char *image_dir;  /* $UNIK_HOME/images/<id>: record what was made here, e.g.
+	                           <image_dir>/aws.state, so run() and unstage() find it */
+	const char *image;      /* path of the image in the provider's image_format, checked */
+	const char *kernel;     /* the kernel ELF */
+	const char *cmdline;    /* the image's baked default command line */
+	uint64_t memory_mb;     /* the image's default memory */
+	const char *const *opts; /* as in unik_run_spec */
+	/* Progress for the user ("uploading 3/8 parts"), one line at a time, no newline. */
+	void (*progress)(void *ctx, const char *line);
+	void *ctx;
 };
 
 /* The states of docs/api (instances): pending -> running -> exited | crashed | stopped. */
@@ -41,6 +64,10 @@ struct unik_instance_status {
 	pid_t pid;        /* the VM's process on this host, 0 if none */
 	char ip[64];      /* empty when the instance has no network */
 	char detail[256]; /* e.g. "killed by signal 9", the crash line, ... ; may be empty */
+	/* The provider's own handle, for describe-instance: what an operator types into the
+	 * host's tools (virsh, xl, aws).  Empty when the provider has none. */
+	char handle[128];    /* domain name "unik-hello-ab12cd34ef56", EC2 "i-0abc..." */
+	char handle_id[64];  /* domain UUID; empty if none */
 };
 
 /* A provider's private per-instance record is a JSON-free, flat key=value text the provider
@@ -50,10 +77,14 @@ struct unik_provider {
 	const char *name;         /* "qemu" */
 	const char *description;  /* one line for `unik providers` */
 	const char *image_format; /* the image format it runs: "elf" for qemu */
+	/* The option keys run(), stage() and available() understand (NULL-ended), each with a
+	 * one-line help in opt_help[i]; the daemon refuses any other key with a hint. */
+	const char *const *opt_keys;
+	const char *const *opt_help;
 
-	/* Whether it can run on this host now; on false, *reason (static or malloc'd by the
-	 * provider into the buffer) says why, e.g. "qemu-system-x86_64 is not installed". */
-	bool (*available)(char *reason, size_t reason_len);
+	/* Whether it can run on this host now with these options; on false, reason says why,
+	 * e.g. "qemu-system-x86_64 is not installed", or libvirt's own message. */
+	bool (*available)(const char *const *opts, char *reason, size_t reason_len);
 
 	/* Starts the instance and returns once the VM process exists (state RUNNING) or failed.
 	 * The guest console goes to <instance_dir>/console.log.  The VM must survive the daemon:
@@ -74,7 +105,24 @@ struct unik_provider {
 	/* Frees what the provider holds for a finished instance (sockets, pid files) but leaves
 	 * console.log alone.  The daemon removes the directory afterwards. */
 	int (*remove)(const char *instance_dir, struct unik_error *err);
+
+	/* Optional.  Starts a finished instance again in place (the same domain, the same EC2
+	 * instance), appending to console.log.  When NULL, the daemon calls remove() and run()
+	 * with the instance's original spec instead. */
+	int (*start)(const char *instance_dir, struct unik_instance_status *st,
+	             struct unik_error *err);
+
+	/* Optional: for providers that run images from somewhere else (aws: an AMI).  Idempotent:
+	 * returns at once when <image_dir> records a finished stage.  The daemon calls it after a
+	 * build for this provider, and before run() when the image was built for another one. */
+	int (*stage)(const struct unik_stage_spec *spec, struct unik_error *err);
+	/* Optional: undoes stage() (deregister the AMI, delete the snapshot) when the image is
+	 * removed.  Idempotent; a no-op when nothing was staged. */
+	int (*unstage)(const char *image_dir, const char *const *opts, struct unik_error *err);
 };
+
+/* The value of key in a "key=value" list (the last one given), or NULL. */
+const char *unik_provider_opt(const char *const *opts, const char *key);
 
 /* The registry: NULL-terminated list of compiled-in providers, and lookup by name. */
 extern const struct unik_provider *const unik_providers[];

@@ -40,3 +40,14 @@ const char *unik_instance_state_name(enum unik_instance_state s)
 	}
 	return "unknown";
 }
+
+const char *unik_provider_opt(const char *const *opts, const char *key)
+{
+	const char *r = NULL;
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; opts && opts[i]; i++)
+		if (strncmp(opts[i], key, kl) == 0 && opts[i][kl] == '=')
+			r = opts[i] + kl + 1;
+	return r;
+}

@@ -90,8 +90,9 @@ static char *find_shim(void)
 	return find_in_path("unik-shim");
 }
 
-static bool qemu_available(char *reason, size_t reason_len)
+static bool qemu_available(const char *const *opts, char *reason, size_t reason_len)
 {
+	(void)opts;
 	_cleanup_free_ char *q = find_in_path(qemu_program());
 	_cleanup_free_ char *shim = NULL;
 
@@ -644,10 +645,15 @@ static int qemu_remove(const char *dir, struct unik_error *err)
 	return 0;
 }
 
+static const char *const qemu_opt_keys[] = {NULL};
+static const char *const qemu_opt_help[] = {NULL};
+
 const struct unik_provider unik_provider_qemu = {
     .name = "qemu",
     .description = "local QEMU microvm per instance (KVM when /dev/kvm opens, else TCG)",
     .image_format = "elf",
+    .opt_keys = qemu_opt_keys,
+    .opt_help = qemu_opt_help,
     .available = qemu_available,
     .run = qemu_run,
     .status = qemu_status,
