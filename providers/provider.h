@@ -31,14 +31,14 @@ struct unik_run_spec {
 
 /* What stage() gets: copy an image to where the provider runs it from (an AMI for aws). */
 struct unik_stage_spec {
-	const char *image_id;   /* [a-z0-9]{12} */
-	const char *image_name; /* the user's name */
-	const char *image_dir;  /* $UNIK_HOME/images/<id>: record what was made here, e.g.
-	                           <image_dir>/aws.state, so run() and unstage() find it */
-	const char *image;      /* path of the image in the provider's image_format, checked */
-	const char *kernel;     /* the kernel ELF */
-	const char *cmdline;    /* the image's baked default command line */
-	uint64_t memory_mb;     /* the image's default memory */
+	const char *image_id;    /* [a-z0-9]{12} */
+	const char *image_name;  /* the user's name */
+	const char *image_dir;   /* $UNIK_HOME/images/<id>: record what was made here, e.g.
+	                            <image_dir>/aws.state, so run() and unstage() find it */
+	const char *image;       /* path of the image in the provider's image_format, checked */
+	const char *kernel;      /* the kernel ELF */
+	const char *cmdline;     /* the image's baked default command line */
+	uint64_t memory_mb;      /* the image's default memory */
 	const char *const *opts; /* as in unik_run_spec */
 	/* Progress for the user ("uploading 3/8 parts"), one line at a time, no newline. */
 	void (*progress)(void *ctx, const char *line);
@@ -66,8 +66,8 @@ struct unik_instance_status {
 	char detail[256]; /* e.g. "killed by signal 9", the crash line, ... ; may be empty */
 	/* The provider's own handle, for describe-instance: what an operator types into the
 	 * host's tools (virsh, xl, aws).  Empty when the provider has none. */
-	char handle[128];    /* domain name "unik-hello-ab12cd34ef56", EC2 "i-0abc..." */
-	char handle_id[64];  /* domain UUID; empty if none */
+	char handle[128];   /* domain name "unik-hello-ab12cd34ef56", EC2 "i-0abc..." */
+	char handle_id[64]; /* domain UUID; empty if none */
 };
 
 /* A provider's private per-instance record is a JSON-free, flat key=value text the provider

@@ -16,14 +16,14 @@
 struct aws_config {
 	char *access_key_id;
 	char *secret_access_key;
-	char *session_token;  /* NULL when none */
-	char *region;         /* "us-east-1" */
-	char *profile;        /* the profile read, "default" unless chosen */
-	char *source;         /* where the keys came from, for messages: "environment",
-	                         "/root/.aws/credentials [prod]" */
-	char *ec2_endpoint;   /* "https://ec2.us-east-1.amazonaws.com", or the override */
-	char *s3_endpoint;    /* "https://s3.us-east-1.amazonaws.com", or the override */
-	bool s3_path_style;   /* path-style addressing (always with an endpoint override) */
+	char *session_token; /* NULL when none */
+	char *region;        /* "us-east-1" */
+	char *profile;       /* the profile read, "default" unless chosen */
+	char *source;        /* where the keys came from, for messages: "environment",
+	                        "/root/.aws/credentials [prod]" */
+	char *ec2_endpoint;  /* "https://ec2.us-east-1.amazonaws.com", or the override */
+	char *s3_endpoint;   /* "https://s3.us-east-1.amazonaws.com", or the override */
+	bool s3_path_style;  /* path-style addressing (always with an endpoint override) */
 };
 
 /* The standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then
@@ -41,14 +41,14 @@ void aws_config_free(struct aws_config *c);
  * percent-encoded by aws_uri_encode) or "". */
 struct aws_sign_req {
 	const char *method;
-	const char *host;    /* as in the Host header: "s3.amazonaws.com" or "127.0.0.1:4568" */
-	const char *path;    /* the encoded path, "/" at least */
+	const char *host; /* as in the Host header: "s3.amazonaws.com" or "127.0.0.1:4568" */
+	const char *path; /* the encoded path, "/" at least */
 	const char *query;
 	const char *const *headers; /* "Name: value" lines, NULL-ended; no Host, no X-Amz-Date */
 	const char *payload_sha256; /* hex, or "UNSIGNED-PAYLOAD" */
 	const char *service;        /* "ec2", "s3" */
 	const char *region;
-	time_t when;                /* the signing time (UTC) */
+	time_t when; /* the signing time (UTC) */
 };
 
 /* Fills out with the headers to add, NULL-ended "Name: value" lines the caller frees with
@@ -97,9 +97,8 @@ int aws_request(const struct aws_config *c, const struct aws_call *call, struct 
  * 10,000 parts).  Resumable: the upload id and finished parts are kept in state_path, and a
  * second call after an interruption sends only the missing parts.  progress gets a line per
  * part.  Creates the bucket when missing. */
-int aws_s3_upload(const struct aws_config *c, const char *bucket, const char *key,
-                  const char *file, const char *state_path,
-                  void (*progress)(void *ctx, const char *line), void *ctx,
+int aws_s3_upload(const struct aws_config *c, const char *bucket, const char *key, const char *file,
+                  const char *state_path, void (*progress)(void *ctx, const char *line), void *ctx,
                   struct unik_error *err);
 int aws_s3_delete(const struct aws_config *c, const char *bucket, const char *key,
                   struct unik_error *err);
