@@ -4,7 +4,10 @@
  *   provider_driver [-p PROVIDER] status DIR
  *   provider_driver [-p PROVIDER] stop DIR [--force] [--timeout MS]
  *   provider_driver [-p PROVIDER] remove DIR
+ *   provider_driver [-p PROVIDER] start DIR
  *   provider_driver [-p PROVIDER] available
+ * Global options, before the verb: -o KEY=VALUE (a provider option, repeatable), -i ID (the
+ * instance id, default 0123456789ab) and -n NAME (the instance name, default "driver").
  * Prints key=value lines (state, exit_code, pid, detail, elapsed_us); on failure prints
  * error=MESSAGE and code=NAME and exits 1. */
 #include <stdio.h>
@@ -24,8 +27,9 @@ static long long now_us(void)
 
 static void print_status(const struct unik_instance_status *st)
 {
-	printf("state=%s\nexit_code=%d\npid=%d\ndetail=%s\n", unik_instance_state_name(st->state),
-	       st->exit_code, (int)st->pid, st->detail);
+	printf("state=%s\nexit_code=%d\npid=%d\ndetail=%s\nhandle=%s\nhandle_id=%s\n",
+	       unik_instance_state_name(st->state), st->exit_code, (int)st->pid, st->detail,
+	       st->handle, st->handle_id);
 }
 
 static int failed(const struct unik_error *err)
@@ -36,8 +40,9 @@ static int failed(const struct unik_error *err)
 
 static int usage(void)
 {
-	fputs("usage: provider_driver [-p PROVIDER] run DIR KERNEL CMDLINE MEM_MB [INITRD] | "
-	      "status DIR | stop DIR [--force] [--timeout MS] | remove DIR | available\n",
+	fputs("usage: provider_driver [-p PROVIDER] [-o KEY=VALUE]... [-i ID] [-n NAME] "
+	      "run DIR KERNEL CMDLINE MEM_MB [INITRD] | status DIR | "
+	      "stop DIR [--force] [--timeout MS] | start DIR | remove DIR | available\n",
 	      stderr);
 	return 2;
 }
@@ -48,12 +53,23 @@ int main(int argc, char **argv)
 	const char *name = unik_provider_default();
 	struct unik_instance_status st;
 	struct unik_error err = {0};
+	const char *opts[64] = {NULL};
+	const char *id = "0123456789ab", *iname = "driver";
+	size_t nopts = 0;
 	long long t0;
 	int i = 1, rc;
 
-	if (argc > 2 && !strcmp(argv[1], "-p")) {
-		name = argv[2];
-		i = 3;
+	for (; i + 1 < argc && argv[i][0] == '-' && argv[i][1] && !argv[i][2]; i += 2) {
+		if (argv[i][1] == 'p')
+			name = argv[i + 1];
+		else if (argv[i][1] == 'i')
+			id = argv[i + 1];
+		else if (argv[i][1] == 'n')
+			iname = argv[i + 1];
+		else if (argv[i][1] == 'o' && nopts + 1 < sizeof(opts) / sizeof(opts[0]))
+			opts[nopts++] = argv[i + 1];
+		else
+			return usage();
 	}
 	p = unik_provider_find(name);
 	if (!p) {
@@ -66,7 +82,7 @@ int main(int argc, char **argv)
 
 	if (!strcmp(verb, "available") && i == argc) {
 		char reason[512] = "";
-		bool ok = p->available(reason, sizeof(reason));
+		bool ok = p->available(opts, reason, sizeof(reason));
 
 		printf("available=%s\nreason=%s\nimage_format=%s\n", ok ? "yes" : "no", reason,
 		       p->image_format);
@@ -74,8 +90,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "run") && (argc - i == 4 || argc - i == 5)) {
 		struct unik_run_spec spec = {
-		    .instance_id = "0123456789ab",
-		    .instance_name = "driver",
+		    .instance_id = id,
+		    .instance_name = iname,
+		    .image = argv[i + 1],
+		    .image_id = "ba9876543210",
+		    .opts = opts,
 		    .instance_dir = argv[i],
 		    .kernel = argv[i + 1],
 		    .cmdline = argv[i + 2],
@@ -124,6 +143,21 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			return failed(&err);
 		printf("stopped=yes\nelapsed_us=%lld\n", dt);
+		return 0;
+	}
+	if (!strcmp(verb, "start") && argc - i == 1) {
+		if (!p->start) {
+			fprintf(stderr, "provider_driver: provider `%s` has no start\n", name);
+			return 2;
+		}
+		t0 = now_us();
+		rc = p->start(argv[i], &st, &err);
+		long long dt = now_us() - t0;
+
+		if (rc < 0)
+			return failed(&err);
+		print_status(&st);
+		printf("elapsed_us=%lld\n", dt);
 		return 0;
 	}
 	if (!strcmp(verb, "remove") && argc - i == 1) {
