@@ -40,6 +40,7 @@ void build_opts_free(struct build_opts *bo)
 	free(bo->args);
 	free(bo->git);
 	json_decref(bo->env);
+	json_decref(bo->provider_opts);
 	strv_free(&bo->formats);
 	memset(bo, 0, sizeof(*bo));
 }
@@ -130,8 +131,9 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 
 int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 {
-	static const char *const keys[] = {"name",  "base", "language",  "provider", "args", "env",
-	                                   "force", "git",  "memory_mb", "formats",  NULL};
+	static const char *const keys[] = {"name",      "base",    "language",      "provider",
+	                                   "args",      "env",     "force",         "git",
+	                                   "memory_mb", "formats", "provider_opts", NULL};
 	const char *k;
 	json_t *v;
 
@@ -155,6 +157,11 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 			if (env_object_check(v, "option \"env\"", err) < 0)
 				goto fail;
 			bo->env = json_incref(v);
+		}
+		if (strcmp(k, "provider_opts") == 0 && !json_is_null(v)) {
+			if (provider_opts_check(v, err) < 0)
+				goto fail;
+			bo->provider_opts = json_incref(v);
 		}
 		if (strcmp(k, "formats") == 0 && !json_is_null(v) &&
 		    opt_formats(v, &bo->formats, err) < 0)
@@ -375,6 +382,12 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 		unik_error_set(err, UNIK_E_INVALID,
 		               "unknown provider \"%.60s\" (see unik providers)", bo->provider);
 		goto fail;
+	} else {
+		_cleanup_strv_ struct strv check = {0};
+
+		if (provider_opts_make(unik_provider_find(bo->provider), bo->provider_opts, &check,
+		                       err) < 0)
+			goto fail;
 	}
 	if (!bo->name)
 		bo->name = xstrdup(name);
@@ -495,6 +508,8 @@ static int pack_formats(struct image *im, const struct strv *formats, int fd,
 	return unik_image_store_write_meta(D.images_dir, im->id, meta_text, err);
 }
 
+static int stage_built(struct build *b, int fd, struct unik_error *err);
+
 static int do_build(struct build *b, int fd, struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
@@ -507,6 +522,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	_cleanup_free_ char *meta_text = NULL;
 	struct unik_image_files files;
 	struct image *im, *old = NULL;
+	bool staging;
 	json_t *meta;
 
 	if (mkdir(outd, 0700) < 0 && errno != EEXIST) {
@@ -537,6 +553,8 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		blog(fd, "unik: root fs from %s", m->files);
 	}
 
+	staging =
+	    unik_provider_find(b->opts.provider) && unik_provider_find(b->opts.provider)->stage;
 	im = xcalloc(1, sizeof(*im));
 	new_id(im->id);
 	im->name = xstrdup(b->image);
@@ -589,8 +607,11 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		image_free(im);
 		return -1;
 	}
-	b->state = BUILD_SUCCEEDED;
-	b->finished = now_rfc3339();
+	/* A build that stages (aws) succeeds only once staged: it stays running meanwhile. */
+	if (!staging) {
+		b->state = BUILD_SUCCEEDED;
+		b->finished = now_rfc3339();
+	}
 	b->image_id = xstrdup(im->id);
 	if (db_put_build(b, err) < 0 || db_commit(err) < 0) {
 		db_rollback();
@@ -607,13 +628,58 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	add_image(im);
 	blog(fd, "unik: image %s (%s), %llu bytes", im->name, im->id,
 	     (unsigned long long)(im->elf_size + im->rootfs_size));
-	building_remove(b->image);
+	if (!staging)
+		building_remove(b->image);
 	pthread_cond_broadcast(&D.changed);
 	unlock();
 	if (old) {
 		image_files_remove(old->id, NULL);
 		image_free(old);
 	}
+	if (!staging)
+		return 0;
+	if (stage_built(b, fd, err) < 0)
+		return -1;
+	lock();
+	b->state = BUILD_SUCCEEDED;
+	b->finished = now_rfc3339();
+	if (save_build(b, err) < 0)
+		fprintf(stderr, "unik daemon: %s\n", err->msg);
+	building_remove(b->image);
+	pthread_cond_broadcast(&D.changed);
+	unlock();
+	return 0;
+}
+
+static void stage_note(void *ctx, const char *line)
+{
+	blog(*(int *)ctx, "unik: %s", line);
+}
+
+/* A build for a provider that runs images from elsewhere (aws) stages the image there.  The
+ * image is already in the store: if staging fails, the build fails but the image stays, and
+ * the first `unik run` on that provider resumes the staging. */
+static int stage_built(struct build *b, int fd, struct unik_error *err)
+{
+	const struct unik_provider *p = unik_provider_find(b->opts.provider);
+	char image_id[ID_LEN + 1];
+
+	if (!p || !p->stage)
+		return 0;
+	lock();
+	snprintf(image_id, sizeof(image_id), "%s", b->image_id ? b->image_id : "");
+	unlock();
+	blog(fd, "unik: staging image %s on %s", b->image, p->name);
+	if (image_stage(image_id, p, b->opts.provider_opts, stage_note, &fd, err) < 0) {
+		_cleanup_free_ char *msg = xstrdup(err->msg);
+
+		unik_error_set(
+		    err, err->code,
+		    "%s (the image is kept: `unik run --provider %s %s` resumes staging)", msg,
+		    p->name, b->image);
+		return -1;
+	}
+	blog(fd, "unik: staged image %s on %s", b->image, p->name);
 	return 0;
 }
 

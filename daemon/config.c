@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "providers/provider.h"
 #include "yamlx.h"
 
 #define FNAME "daemon-config.yaml"
@@ -14,17 +15,64 @@ void config_free(struct daemon_config *c)
 	strv_free(&c->listen);
 	free(c->token);
 	free(c->default_provider);
+	json_decref(c->provider_opts);
 	memset(c, 0, sizeof(*c));
 }
 
-static int parse_providers(const struct yamlx_node *n, struct unik_error *err)
+/* One entry of a provider other than qemu: scalar options, checked against the provider's keys
+ * ("name" is UniK's label for an entry and is ignored). */
+static int provider_entry(const char *pname, const struct yamlx_node *item, struct daemon_config *c,
+                          struct unik_error *err)
 {
-	/* UniK's shape: providers: {qemu: [{name: ..., no_graphic: true}], ...}.  Provider
-	 * settings are accepted and checked for shape; the qemu provider needs none yet. */
+	const struct unik_provider *p = unik_provider_find(pname);
+	json_t *list;
+
+	if (!p) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               FNAME " line %d: unknown provider \"%.60s\" (see unik providers)",
+		               item->line, pname);
+		return -1;
+	}
+	list = json_object_get(c->provider_opts, pname);
+	if (!list) {
+		list = json_array();
+		json_object_set_new(c->provider_opts, pname, list);
+	}
+	for (size_t k = 0; k < item->n; k++) {
+		const char *key = item->keys[k]->value;
+		const struct yamlx_node *v = item->vals[k];
+		bool known = false;
+
+		if (strcmp(key, "name") == 0)
+			continue;
+		for (size_t j = 0; p->opt_keys && p->opt_keys[j]; j++)
+			known = known || strcmp(p->opt_keys[j], key) == 0;
+		if (!known) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               FNAME
+			               " line %d: provider %s has no option \"%.60s\" (see unik "
+			               "providers -o json)",
+			               item->keys[k]->line, pname, key);
+			return -1;
+		}
+		if (yamlx_expect(v, YAMLX_SCALAR, FNAME, "a provider option", err) < 0)
+			return -1;
+		json_array_append_new(list, json_sprintf("%s=%s", key, v->value ? v->value : ""));
+	}
+	return 0;
+}
+
+static int parse_providers(const struct yamlx_node *n, struct daemon_config *c,
+                           struct unik_error *err)
+{
+	/* UniK's shape: providers: {qemu: [{name: ..., no_graphic: true}], ...}.  The qemu
+	 * provider takes UniK's keys and needs none; the others take their own options
+	 * (providers/<name>: opt_keys), e.g. kvm: [{uri: "qemu:///system"}]. */
 	static const char *const qemu_keys[] = {"name", "no_graphic", "debugger_port", NULL};
 
 	if (yamlx_is_null(n))
 		return 0;
+	c->provider_opts = json_object();
 	if (yamlx_expect(n, YAMLX_MAP, FNAME, "\"providers\"", err) < 0)
 		return -1;
 	for (size_t i = 0; i < n->n; i++) {
@@ -40,8 +88,12 @@ static int parse_providers(const struct yamlx_node *n, struct unik_error *err)
 
 			if (yamlx_expect(item, YAMLX_MAP, FNAME, "a provider entry", err) < 0)
 				return -1;
-			if (strcmp(pname, "qemu") == 0 &&
-			    yamlx_check_keys(item, qemu_keys, FNAME, err) < 0)
+			if (strcmp(pname, "qemu") == 0) {
+				if (yamlx_check_keys(item, qemu_keys, FNAME, err) < 0)
+					return -1;
+				continue;
+			}
+			if (provider_entry(pname, item, c, err) < 0)
 				return -1;
 		}
 	}
@@ -145,7 +197,7 @@ int config_load(const char *path, struct daemon_config *c, struct unik_error *er
 		    yamlx_int(v, FNAME, "\"max_files\"", 1, 10000000, &c->max_files, err) < 0)
 			goto out;
 	}
-	if ((n = yamlx_get(root, "providers")) && parse_providers(n, err) < 0)
+	if ((n = yamlx_get(root, "providers")) && parse_providers(n, c, err) < 0)
 		goto out;
 	if ((n = yamlx_get(root, "hub_url")) && !yamlx_is_null(n) &&
 	    yamlx_expect(n, YAMLX_SCALAR, FNAME, "\"hub_url\"", err) < 0)

@@ -3,6 +3,7 @@
 #include "daemon/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,8 @@ static char *inst_dir(const char *id)
 
 int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 {
-	static const char *const keys[] = {"name",      "image",    "args", "env",
-	                                   "memory_mb", "provider", NULL};
+	static const char *const keys[] = {"name",      "image",    "args",          "env",
+	                                   "memory_mb", "provider", "provider_opts", NULL};
 	const char *k;
 	json_t *v;
 
@@ -52,6 +53,10 @@ int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 			if (env_object_check(v, "\"env\"", err) < 0)
 				return -1;
 			rr->env = v;
+		} else if (strcmp(k, "provider_opts") == 0) {
+			if (provider_opts_check(v, err) < 0)
+				return -1;
+			rr->provider_opts = v;
 		} else if (strcmp(k, "memory_mb") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > 1024 * 1024) {
@@ -147,15 +152,137 @@ static void apply_status(struct instance *in, const struct unik_instance_status 
 	in->pid = st->pid;
 	snprintf(in->ip, sizeof(in->ip), "%s", st->ip);
 	snprintf(in->detail, sizeof(in->detail), "%s", st->detail);
+	if (st->handle[0])
+		snprintf(in->handle, sizeof(in->handle), "%s", st->handle);
+	if (st->handle_id[0])
+		snprintf(in->handle_id, sizeof(in->handle_id), "%s", st->handle_id);
 	if (state_final(st->state) && !was_final) {
 		free(in->finished);
 		in->finished = now_rfc3339();
 	}
 }
 
+int provider_opts_check(json_t *v, struct unik_error *err)
+{
+	const char *k;
+	json_t *s;
+
+	if (!json_is_object(v)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "\"provider_opts\" must be an object of strings, e.g. "
+		               "{\"uri\": \"qemu:///system\"}");
+		return -1;
+	}
+	json_object_foreach(v, k, s)
+	{
+		if (!*k || strlen(k) > 64 ||
+		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(k)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "\"provider_opts\": bad key \"%.60s\" (lower case letters, "
+			               "digits and _)",
+			               k);
+			return -1;
+		}
+		if (!json_is_string(s) || json_string_length(s) > 4096 ||
+		    strlen(json_string_value(s)) != json_string_length(s)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "\"provider_opts\": the value of %s must be a string", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *out,
+                       struct unik_error *err)
+{
+	json_t *cfg = D.cfg.provider_opts ? json_object_get(D.cfg.provider_opts, p->name) : NULL;
+	const char *k;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(cfg, i, v) strv_push(out, json_string_value(v));
+	json_object_foreach(req, k, v)
+	{
+		char what[96];
+
+		if (!p->opt_keys || !p->opt_keys[0]) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "provider %s takes no options (got \"%.60s\")", p->name, k);
+			return -1;
+		}
+		snprintf(what, sizeof(what), "option of provider %s", p->name);
+		if (!json_key_known(k, p->opt_keys, what, err))
+			return -1;
+		strv_pushf(out, "%s=%s", k, json_string_value(v));
+	}
+	return 0;
+}
+
+int image_stage(const char *image_id, const struct unik_provider *p, json_t *req_opts,
+                void (*log)(void *ctx, const char *line), void *ctx, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv opts = {0};
+	_cleanup_free_ char *image = NULL, *name = NULL, *cmdline = NULL;
+	_cleanup_free_ char *image_dir = unik_path_join(D.images_dir, image_id);
+	_cleanup_free_ char *kernel = unik_image_kernel_path(D.images_dir, image_id);
+	struct unik_stage_spec spec = {0};
+	uint64_t mem = 64;
+	int rc = 0;
+
+	if (!p->stage)
+		return 0;
+	if (provider_opts_make(p, req_opts, &opts, err) < 0)
+		return -1;
+	if (image_format_get(image_id, p->image_format, false, true, NULL, &image, NULL, NULL,
+	                     &name, err) < 0)
+		return -1;
+	lock();
+	for (size_t i = 0; i < D.nimages; i++)
+		if (strcmp(D.images[i]->id, image_id) == 0) {
+			mem = D.images[i]->memory_mb > 0 ? (uint64_t)D.images[i]->memory_mb : 64;
+			rc = image_cmdline(D.images[i], &cmdline, err);
+		}
+	unlock();
+	if (rc < 0)
+		return -1;
+	spec.image_id = image_id;
+	spec.image_name = name;
+	spec.image_dir = image_dir;
+	spec.image = image;
+	spec.kernel = kernel;
+	spec.cmdline = cmdline ? cmdline : "";
+	spec.memory_mb = mem;
+	spec.opts = (const char *const *)opts.v;
+	spec.progress = log;
+	spec.ctx = ctx;
+	if (p->stage(&spec, err) < 0) {
+		unik_error_prefix(err, "staging image %s on %s", name, p->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void console_note(void *ctx, const char *line)
+{
+	const char *dir = ctx;
+	_cleanup_free_ char *path = unik_path_join(dir, "console.log");
+	_cleanup_free_ char *text = xasprintf("unik: %s\n", line);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0) {
+		/* a progress note is not worth failing the run */
+	}
+	close(fd);
+}
+
 static int launch(struct instance *in, const struct unik_provider *p, struct unik_error *err)
 {
 	_cleanup_free_ char *dir = inst_dir(in->id);
+	_cleanup_free_ char *image_dir = unik_path_join(D.images_dir, in->image_id);
+	_cleanup_strv_ struct strv opts = {0};
 	_cleanup_free_ char *kernel = unik_image_kernel_path(D.images_dir, in->image_id);
 	_cleanup_free_ char *initrd = unik_image_rootfs_path(D.images_dir, in->image_id);
 	_cleanup_free_ char *image = NULL;
@@ -167,8 +294,24 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	    .initrd = initrd,
 	    .cmdline = in->cmdline,
 	    .memory_mb = (uint64_t)in->memory_mb,
+	    .image_id = in->image_id,
+	    .image_dir = image_dir,
 	};
 	struct unik_instance_status st = {0};
+	char reason[512] = "";
+
+	if (provider_opts_make(p, in->provider_opts, &opts, err) < 0)
+		return -1;
+	spec.opts = (const char *const *)opts.v;
+	if (!p->available(spec.opts, reason, sizeof(reason))) {
+		unik_error_set(err, UNIK_E_UNSUPPORTED, "provider %s is unavailable: %s", p->name,
+		               reason);
+		return -1;
+	}
+	/* A provider that runs images from elsewhere (an AMI) gets the image there first; this
+	 * returns at once when it already is. */
+	if (p->stage && image_stage(in->image_id, p, in->provider_opts, console_note, dir, err) < 0)
+		return -1;
 
 	/* The provider's format, made now if the image lacks it, and checked: a damaged file is
 	 * an error here, not a hang or a garbage boot. */
@@ -214,6 +357,7 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	in->busy = true;
 	in->args = xstrdup(rr->args ? rr->args : im->args ? im->args : "");
 	in->env = json_deep_copy(im->env);
+	in->provider_opts = rr->provider_opts ? json_deep_copy(rr->provider_opts) : json_object();
 	if (rr->env)
 		json_object_update(in->env, rr->env);
 	if (compose_cmdline(im, rr, &in->cmdline, err) < 0) {
@@ -249,6 +393,14 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 		unik_error_set(err, UNIK_E_INVALID,
 		               "unknown provider \"%.60s\" (see unik providers)", in->provider);
 		goto fail_free;
+	}
+	{
+		_cleanup_strv_ struct strv check = {0};
+
+		if (provider_opts_make(p, in->provider_opts, &check, err) < 0) {
+			unlock();
+			goto fail_free;
+		}
 	}
 	if (D.stopping) {
 		unlock();
@@ -393,11 +545,29 @@ int inst_start(const char *ref, json_t **out, struct unik_error *err)
 		goto out;
 	}
 	dir = inst_dir(in->id);
-	/* The provider frees what the last run left (console.log stays, and is appended to). */
-	p->remove(dir, NULL);
-	mkdir(dir, 0700);
-	if (launch(in, p, err) < 0)
-		goto out;
+	if (p->start) {
+		/* The same VM again, in place (the same domain, the same EC2 instance). */
+		struct unik_instance_status st = {0};
+
+		if (p->start(dir, &st, err) < 0)
+			goto out;
+		lock();
+		apply_status(in, &st);
+		free(in->started);
+		in->started = now_rfc3339();
+		if (!state_final(in->state)) {
+			free(in->finished);
+			in->finished = NULL;
+		}
+		unlock();
+	} else {
+		/* The provider frees what the last run left (console.log stays, and is appended
+		 * to). */
+		p->remove(dir, NULL);
+		mkdir(dir, 0700);
+		if (launch(in, p, err) < 0)
+			goto out;
+	}
 	lock();
 	rc = save_instance(in, err);
 	if (rc == 0)
@@ -559,6 +729,21 @@ int image_delete(const char *ref, bool force, struct unik_error *err)
 			return -1;
 		}
 	}
+	/* What providers staged elsewhere (an AMI and its snapshot) goes first: if that fails,
+	 * the image stays, so nothing is left behind unaccounted for. */
+	for (size_t i = 0; unik_providers[i]; i++) {
+		const struct unik_provider *p = unik_providers[i];
+		_cleanup_free_ char *image_dir = unik_path_join(D.images_dir, id);
+		_cleanup_strv_ struct strv opts = {0};
+
+		if (!p->unstage)
+			continue;
+		provider_opts_make(p, NULL, &opts, NULL);
+		if (p->unstage(image_dir, (const char *const *)opts.v, err) < 0) {
+			unik_error_prefix(err, "removing what provider %s staged", p->name);
+			return -1;
+		}
+	}
 	lock();
 	im = NULL;
 	for (size_t i = 0; i < D.nimages; i++)
@@ -676,13 +861,23 @@ json_t *providers_json(void)
 
 	for (size_t i = 0; unik_providers[i]; i++) {
 		const struct unik_provider *p = unik_providers[i];
-		char reason[256] = "";
-		bool ok = p->available(NULL, reason, sizeof(reason));
+		char reason[512] = "";
+		_cleanup_strv_ struct strv opts = {0};
+		json_t *keys = json_object();
+		bool ok;
 
-		json_array_append_new(
-		    a, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "name", p->name, "description",
-		                 p->description, "default", strcmp(p->name, def) == 0, "available",
-		                 ok, "reason", ok ? "" : reason, "image_format", p->image_format));
+		provider_opts_make(p, NULL, &opts, NULL);
+		ok = p->available((const char *const *)opts.v, reason, sizeof(reason));
+		for (size_t k = 0; p->opt_keys && p->opt_keys[k]; k++)
+			json_object_set_new(
+			    keys, p->opt_keys[k],
+			    json_string(p->opt_help && p->opt_help[k] ? p->opt_help[k] : ""));
+		json_array_append_new(a,
+		                      json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:o}", "name",
+		                                p->name, "description", p->description, "default",
+		                                strcmp(p->name, def) == 0, "available", ok,
+		                                "reason", ok ? "" : reason, "image_format",
+		                                p->image_format, "options", keys));
 	}
 	return a;
 }

@@ -24,6 +24,7 @@ struct daemon_config {
 	int64_t max_parallel;
 	int64_t max_upload_mb;
 	int64_t max_files;
+	json_t *provider_opts; /* provider name -> array of "key=value" (providers: in the file) */
 };
 
 int config_load(const char *path, struct daemon_config *c, struct unik_error *err);
@@ -43,8 +44,9 @@ enum build_state { BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED };
 
 struct build_opts {
 	char *name, *base, *language, *provider, *args, *git;
-	json_t *env;         /* object or NULL */
-	struct strv formats; /* formats to pack besides elf (known names, no repeats) */
+	json_t *env;           /* object or NULL */
+	struct strv formats;   /* formats to pack besides elf (known names, no repeats) */
+	json_t *provider_opts; /* object of strings or NULL (--provider-opt) */
 	int64_t memory_mb;
 	bool force;
 };
@@ -69,6 +71,9 @@ struct instance {
 	int pid;
 	char ip[64];
 	char detail[256];
+	char handle[128];      /* the provider's own name for it (domain, EC2 id) */
+	char handle_id[64];    /* and its UUID, if any */
+	json_t *provider_opts; /* object of strings: the request's provider options */
 	int64_t memory_mb;
 	int64_t seq;
 	bool busy; /* a stop/start/delete/run is under way */
@@ -173,9 +178,21 @@ int image_files_remove(const char *id, struct unik_error *err);
 /* ---- instances.c ---- */
 struct run_req {
 	const char *name, *image, *args, *provider;
-	json_t *env; /* object or NULL */
+	json_t *env;           /* object or NULL */
+	json_t *provider_opts; /* object of strings or NULL */
 	int64_t memory_mb;
 };
+/* Checks a "provider_opts" value: an object of short strings with lower-case keys. */
+int provider_opts_check(json_t *v, struct unik_error *err);
+/* The options p gets: daemon-config.yaml's for p, then req's (object or NULL), each key checked
+ * against p->opt_keys.  out gets "key=value" words and is NULL-ended (out->v usable as
+ * unik_run_spec.opts). */
+int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *out,
+                       struct unik_error *err);
+/* Stages image id for p when p has stage(): makes p's format, then p->stage() with progress
+ * lines through log(ctx, line).  0 at once for providers without stage. */
+int image_stage(const char *image_id, const struct unik_provider *p, json_t *req_opts,
+                void (*log)(void *ctx, const char *line), void *ctx, struct unik_error *err);
 int instances_start(struct unik_error *err); /* adopt, then monitor */
 void instances_stop(void);
 int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err);

@@ -233,6 +233,10 @@ json_t *instance_json(const struct instance *in)
 	json_object_set_new(o, "started", jstr_or_null(in->started));
 	json_object_set_new(o, "finished", jstr_or_null(in->finished));
 	json_object_set_new(o, "detail", json_string(in->detail));
+	json_object_set_new(o, "provider_handle", json_string(in->handle));
+	json_object_set_new(o, "provider_handle_id", json_string(in->handle_id));
+	json_object_set_new(o, "provider_opts",
+	                    in->provider_opts ? json_deep_copy(in->provider_opts) : json_object());
 	return o;
 }
 
@@ -265,6 +269,15 @@ static struct instance *instance_from_json(json_t *o)
 		snprintf(in->ip, sizeof(in->ip), "%s", s);
 	if ((s = jget_str(o, "detail")))
 		snprintf(in->detail, sizeof(in->detail), "%s", s);
+	if ((s = jget_str(o, "provider_handle")))
+		snprintf(in->handle, sizeof(in->handle), "%s", s);
+	if ((s = jget_str(o, "provider_handle_id")))
+		snprintf(in->handle_id, sizeof(in->handle_id), "%s", s);
+	in->provider_opts = json_deep_copy(json_object_get(o, "provider_opts"));
+	if (!json_is_object(in->provider_opts)) {
+		json_decref(in->provider_opts);
+		in->provider_opts = json_object();
+	}
 	if (!in->name || !in->image || !in->image_id || !in->provider || !in->created) {
 		instance_free(in);
 		return NULL;
@@ -308,6 +321,7 @@ void instance_free(struct instance *in)
 {
 	if (!in)
 		return;
+	json_decref(in->provider_opts);
 	free(in->name);
 	free(in->image);
 	free(in->image_id);

@@ -398,6 +398,29 @@ json_t *cli_env_object(const struct cli *cli, const struct strv *env)
 	return o;
 }
 
+json_t *cli_provider_opts(const struct cli *cli, const struct strv *words)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < words->n; i++) {
+		const char *w = words->v[i], *eq = strchr(w, '=');
+		_cleanup_free_ char *key = eq ? xstrndup(w, (size_t)(eq - w)) : NULL;
+
+		if (!key || !*key ||
+		    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key)) {
+			cli_usage_error(
+			    cli,
+			    "--provider-opt `%s`: want KEY=VALUE, with KEY in lower "
+			    "case (see unik providers -o json for each provider's keys)",
+			    w);
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, key, json_string(eq + 1));
+	}
+	return o;
+}
+
 char *cli_path(const char *fmt, const char *ref)
 {
 	_cleanup_free_ char *esc = unik_client_escape(ref);

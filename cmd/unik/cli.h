@@ -192,6 +192,9 @@ long cli_parse_mem(const char *s);
 
 /* K=V words (a bare K takes our own $K) as a JSON object; NULL after printing a usage error. */
 json_t *cli_env_object(const struct cli *cli, const struct strv *env);
+/* --provider-opt KEY=VALUE words as the JSON object the daemon takes as "provider_opts", or
+ * NULL after a usage error. */
+json_t *cli_provider_opts(const struct cli *cli, const struct strv *words);
 
 /* A path with one escaped reference: fmt has one %s. Caller frees. */
 char *cli_path(const char *fmt, const char *ref);

@@ -14,7 +14,7 @@
 
 struct build_args {
 	const char *name, *path, *base, *lang, *provider, *args, *mem, *git;
-	struct strv env, mounts, formats;
+	struct strv env, mounts, formats, popts;
 	bool force, no_cleanup;
 };
 
@@ -76,6 +76,15 @@ static json_t *build_options(struct cli *cli, const struct build_args *a, const 
 		json_object_set_new(o, "language", json_string(a->lang));
 	if (a->provider)
 		json_object_set_new(o, "provider", json_string(a->provider));
+	if (a->popts.n) {
+		json_t *po = cli_provider_opts(cli, &a->popts);
+
+		if (!po) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, "provider_opts", po);
+	}
 	if (a->args)
 		json_object_set_new(o, "args", json_string(a->args));
 	if (a->env.n) {
@@ -179,7 +188,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	    "  unik build --name hello --path examples/hello\n"
 	    "  unik build -n web -e PORT=8080 --mem 128 ./web\n"
 	    "  unik build --name tool --git https://example.org/tool.git#v1.2\n"
-	    "  unik build --name hello --format raw,qcow2 examples/hello\n",
+	    "  unik build --name hello --format raw,qcow2 examples/hello\n"
+	    "  unik build --name hello --provider aws --provider-opt region=eu-west-1 "
+	    "examples/hello\n",
 	};
 	struct build_args a = {0};
 	const struct cli_opt opts[] = {
@@ -190,7 +201,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	    {0, "base", CLI_OPT_STR, &a.base, "BASE", "the compiler (default rump)"},
 	    {0, "language|lang", CLI_OPT_STR, &a.lang, "LANG", "the language (default c)"},
 	    {0, "provider", CLI_OPT_STR, &a.provider, "PROVIDER",
-	     "the provider to build for (default qemu)"},
+	     "the provider to build for (default qemu); aws stages an AMI"},
+	    {0, "provider-opt", CLI_OPT_LIST, &a.popts, "KEY=VALUE",
+	     "a provider option, e.g. region=eu-west-1 for aws (repeatable)"},
 	    {0, "args", CLI_OPT_STR, &a.args, "'ARGV0 ARG...'",
 	     "the default guest command line, shell-quoted words"},
 	    {'e', "env", CLI_OPT_LIST, &a.env, "K=V", "default guest environment (repeatable)"},
@@ -313,6 +326,7 @@ out_rc:
 	json_decref(options);
 	json_decref(b);
 	strv_free(&a.env);
+	strv_free(&a.popts);
 	strv_free(&a.mounts);
 	strv_free(&a.formats);
 	return rc;

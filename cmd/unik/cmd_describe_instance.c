@@ -6,7 +6,9 @@ int cmd_describe_instance(struct cli *cli, int argc, char **argv)
 	static const struct cli_help help = {
 	    "unik describe-instance [options] INSTANCE",
 	    "Shows one instance: its image, state, exit status, process, IP address, memory,\n"
-	    "arguments and environment.  INSTANCE is a name, an id or a unique prefix of either.",
+	    "arguments and environment, and the provider's own handle for it (the libvirt or\n"
+	    "Xen domain's name and UUID, the EC2 instance id).  INSTANCE is a name, an id or a\n"
+	    "unique prefix of either.",
 	    "  unik describe-instance i1\n"
 	    "  unik describe-instance --instance i1 -o json\n",
 	};

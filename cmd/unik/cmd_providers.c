@@ -16,7 +16,10 @@ static const char *fmt_available(const json_t *row, const char *field, char *buf
 
 	if (json_is_true(json_object_get(row, field)))
 		return "yes";
-	snprintf(buf, len, "no%s%s", reason && *reason ? ": " : "", reason ? reason : "");
+	if (reason && *reason)
+		snprintf(buf, len, "unavailable (%s)", reason);
+	else
+		snprintf(buf, len, "unavailable");
 	return buf;
 }
 

@@ -8,7 +8,7 @@
 
 struct run_args {
 	const char *image, *name, *mem, *args, *provider;
-	struct strv env, guest, vols;
+	struct strv env, guest, vols, popts;
 	bool detach, rm, debug, no_cleanup;
 	char *image_word; /* IMAGE taken from the words, owned */
 };
@@ -27,10 +27,11 @@ static const struct cli_help run_help = {
     "  unik run hello\n"
     "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
     "  unik run -d --name web web && unik logs -f web\n"
+    "  unik run --provider kvm --provider-opt uri=qemu:///system hello\n"
     "  unik run --instanceName i1 --imageName hello --env K=V\n",
 };
 
-#define RUN_NOPTS 11
+#define RUN_NOPTS 12
 static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 {
 	const struct cli_opt opts[RUN_NOPTS] = {
@@ -44,6 +45,8 @@ static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 	    {0, "args", CLI_OPT_STR, &a->args, "'ARGV0 ARG...'",
 	     "the guest command line, shell-quoted words (ARGS... are appended)"},
 	    {0, "provider", CLI_OPT_STR, &a->provider, "PROVIDER", "where to run (default qemu)"},
+	    {0, "provider-opt", CLI_OPT_LIST, &a->popts, "KEY=VALUE",
+	     "a provider option, e.g. uri=qemu:///system for kvm (repeatable)"},
 	    {0, "rm", CLI_OPT_BOOL, &a->rm, NULL, "delete the instance once it has ended"},
 	    {0, "vol", CLI_OPT_LIST, &a->vols, "VOLUME:MOUNT",
 	     "UniK's volumes (not supported yet)"},
@@ -95,6 +98,7 @@ static void run_args_free(struct run_args *a)
 	strv_free(&a->env);
 	strv_free(&a->guest);
 	strv_free(&a->vols);
+	strv_free(&a->popts);
 	free(a->image_word);
 }
 
@@ -152,6 +156,15 @@ static json_t *run_body(struct cli *cli, const struct run_args *a)
 		json_object_set_new(body, "memory_mb", json_integer(cli_parse_mem(a->mem)));
 	if (a->provider)
 		json_object_set_new(body, "provider", json_string(a->provider));
+	if (a->popts.n) {
+		json_t *po = cli_provider_opts(cli, &a->popts);
+
+		if (!po) {
+			json_decref(body);
+			return NULL;
+		}
+		json_object_set_new(body, "provider_opts", po);
+	}
 	return body;
 }
 
