@@ -56,6 +56,12 @@ struct aws_sign_req {
  * Authorization. */
 int aws_sigv4_sign(const struct aws_config *c, const struct aws_sign_req *r, char ***out,
                    struct unik_error *err);
+/* aws_sigv4_sign that also hands back the canonical request and the string to sign (either
+ * pointer may be NULL; the caller frees them), for tests and debugging. */
+int aws_sigv4_sign_debug(const struct aws_config *c, const struct aws_sign_req *r, char ***out,
+                         char **canonical_request, char **string_to_sign, struct unik_error *err);
+/* Frees a NULL-ended vector of strings such as aws_sigv4_sign's out. */
+void aws_strv_free(char **v);
 /* RFC 3986 encoding as SigV4 wants (unreserved kept; '/' kept when keep_slash). */
 char *aws_uri_encode(const char *s, bool keep_slash);
 /* Lowercase hex SHA-256 of data into hex[65]. */
@@ -68,8 +74,11 @@ struct aws_response {
 	char *body; /* NUL-terminated */
 	size_t body_len;
 	char **headers; /* "name: value" lines, lowercase names, NULL-ended */
+	char *error_code; /* AWS's error code ("NoSuchBucket") when the call failed, else NULL */
 };
 void aws_response_free(struct aws_response *r);
+/* The value of header name (any case) in r, or NULL; points into r. */
+const char *aws_response_header(const struct aws_response *r, const char *name);
 
 struct aws_call {
 	const char *service; /* "ec2", "s3" */
@@ -84,10 +93,14 @@ struct aws_call {
 };
 
 /* Signs and sends, retrying throttling (RequestLimitExceeded, Throttling, SlowDown, 503) and
- * connection errors with exponential backoff and jitter (6 tries).  A non-2xx answer becomes
- * an error carrying AWS's own code and message: "AWS EC2: InvalidAMIID.NotFound: The image id
- * '[ami-1]' does not exist"; expired credentials (ExpiredToken, RequestExpired,
- * ExpiredTokenException) get UNIK_E_PERM and a hint to renew them.  resp may be NULL. */
+ * connection errors with exponential backoff and jitter (6 tries; the base delay, 500 ms, can be
+ * set with UNIK_AWS_RETRY_BASE_MS).  A non-2xx answer becomes an error carrying AWS's own code
+ * and message: "AWS EC2: InvalidAMIID.NotFound: The image id '[ami-1]' does not exist";
+ * expired credentials (ExpiredToken, RequestExpired, ExpiredTokenException) get UNIK_E_PERM and
+ * a hint to renew them; 404-style codes get UNIK_E_NOTFOUND, other 4xx UNIK_E_INVALID (or
+ * UNIK_E_PERM for refusals), 5xx UNIK_E_IO.  resp may be NULL; when given, it holds the last
+ * answer on failure too (with error_code set), and the caller frees it either way.
+ * The Host header is derived from the endpoint and must not be among headers. */
 int aws_request(const struct aws_config *c, const struct aws_call *call, struct aws_response *resp,
                 struct unik_error *err);
 
@@ -100,8 +113,14 @@ int aws_request(const struct aws_config *c, const struct aws_call *call, struct 
 int aws_s3_upload(const struct aws_config *c, const char *bucket, const char *key, const char *file,
                   const char *state_path, void (*progress)(void *ctx, const char *line), void *ctx,
                   struct unik_error *err);
+/* Deletes s3://bucket/key; a key or bucket that does not exist is not an error. */
 int aws_s3_delete(const struct aws_config *c, const char *bucket, const char *key,
                   struct unik_error *err);
+/* The endpoint ("https://bucket.s3.us-east-1.amazonaws.com" or, path-style,
+ * "http://127.0.0.1:4568") and the encoded path ("/key" or "/bucket/key") of an object; key may
+ * be "" for the bucket itself.  Caller frees both. */
+void aws_s3_location(const struct aws_config *c, const char *bucket, const char *key,
+                     char **endpoint, char **path);
 
 /* ---- EC2 Query API (ec2.c) ---- */
 
