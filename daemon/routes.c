@@ -643,12 +643,15 @@ static void u_compilers(struct req *r)
 	reply_json(r, 200, a);
 }
 
+/* UniK lists the providers its daemon can use: those available on this host. */
 static void u_providers(struct req *r)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *all = providers_json(), *p;
+	size_t k;
 
-	for (size_t k = 0; unik_providers[k]; k++)
-		json_array_append_new(a, json_string(unik_providers[k]->name));
+	json_array_foreach(all, k, p) if (json_is_true(json_object_get(p, "available")))
+	    json_array_append(a, json_object_get(p, "name"));
+	json_decref(all);
 	reply_json(r, 200, a);
 }
 

@@ -1,4 +1,4 @@
-/* unik export: write an image in one format (raw, qcow2, vmdk, vhd, iso, elf) to a file or to
+/* unik export: write an image in one format (raw, qcow2, vmdk, vhd, iso, xl, elf) to a file or to
  * stdout; the daemon packs the format first when the image lacks it. */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,20 +67,22 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
 	    "unik export [options] IMAGE --format FORMAT [-o FILE|-]",
-	    "Writes IMAGE in FORMAT (elf, raw, qcow2, vmdk, vhd or iso) to FILE, which appears\n"
-	    "complete or not at all (default: NAME.FORMAT in the current directory), or to\n"
+	    "Writes IMAGE in FORMAT (elf, raw, qcow2, vmdk, vhd, iso, or xl: a Xen xl.cfg that\n"
+	    "boots the store's kernel) to FILE, which appears complete or not at all\n"
+	    "(default: NAME.FORMAT in the current directory), or to\n"
 	    "stdout with `-o -`.  The daemon packs the format first when the image was not\n"
 	    "built with it, and checks the file before sending it.  Shows progress on a\n"
 	    "terminal.  See docs/images.md for booting each format.",
 	    "  unik export hello --format raw -o hello.raw\n"
 	    "  unik export hello --format qcow2 -o - | ssh host 'cat > hello.qcow2'\n"
-	    "  unik export hello --format iso --remake\n",
+	    "  unik export hello --format iso --remake\n"
+	    "  unik export hello --format xl -o hello.cfg && xl create hello.cfg\n",
 	};
 	const char *image = NULL, *format = NULL, *file = NULL;
 	bool remake = false;
 	const struct cli_opt opts[] = {
 	    {0, "image|imageName|name", CLI_OPT_STR, &image, "IMAGE", "the image"},
-	    {0, "format", CLI_OPT_STR, &format, "FORMAT", "elf, raw, qcow2, vmdk, vhd or iso"},
+	    {0, "format", CLI_OPT_STR, &format, "FORMAT", "elf, raw, qcow2, vmdk, vhd, iso or xl"},
 	    {'o', "file", CLI_OPT_STR, &file, "FILE",
 	     "where to write it (`-` for stdout; JSON is --output json)"},
 	    {0, "remake", CLI_OPT_BOOL, &remake, NULL, "pack the format again even if it exists"},
@@ -104,7 +106,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "which image? (unik export IMAGE --format FORMAT)");
 	if (!format)
 		return cli_usage_error(
-		    cli, "which format? (--format elf, raw, qcow2, vmdk, vhd or iso)");
+		    cli, "which format? (--format elf, raw, qcow2, vmdk, vhd, iso or xl)");
 	to_stdout = file && strcmp(file, "-") == 0;
 	if (to_stdout && isatty(1))
 		return cli_usage_error(cli, "stdout is a terminal: give -o FILE, or redirect it");

@@ -17,7 +17,10 @@ def test_unik_routes_end_to_end():
         'manifest.yaml': 'binary_name: hello\n',
         'tick.c': TICK_C})
     with Daemon() as d:
-        assert d.ok('GET', '/available_providers') == ['qemu']
+        provs = d.ok('GET', '/available_providers')
+        assert 'qemu' in provs, provs
+        if not os.path.exists('/proc/xen/capabilities'):
+            assert 'xen' not in provs, provs  # only what can run here
         assert 'rump-c-qemu' in d.ok('GET', '/available_compilers')
         r = d.get('/describe_compiler?base=rump&lang=c&provider=qemu')
         assert r.status == 200 and 'Makefile' in r.text, r.text
