@@ -1,6 +1,7 @@
 /* Image formats: how a built kernel (and its root fs) is packed into what a provider boots.
  * One packer per format behind this table: `elf` (the kernel as is, images/elf/) and the disk
- * images of images/disk/ (raw, qcow2, vmdk, vhd, iso). */
+ * images of images/disk/ (raw, qcow2, vmdk, vhd, iso), `oci` (images/oci/) and `xl`, an xl.cfg
+ * for Xen (images/xl/). */
 #ifndef UNIK_IMAGE_FORMAT_H
 #define UNIK_IMAGE_FORMAT_H
 

@@ -3,9 +3,13 @@
 
 #include "providers/provider.h"
 #include "providers/qemu/qemu.h"
+#include "providers/aws/awsprov.h"
+#include "providers/xen/xen.h"
 
 const struct unik_provider *const unik_providers[] = {
     &unik_provider_qemu,
+    &unik_provider_xen,
+    &unik_provider_aws,
     NULL,
 };
 

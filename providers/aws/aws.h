@@ -27,10 +27,16 @@ struct aws_config {
 };
 
 /* The standard chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then
- * ~/.aws/credentials and ~/.aws/config ("[profile NAME]") for AWS_PROFILE or opts' profile=.
+ * ~/.aws/credentials and ~/.aws/config ("[profile NAME]") for AWS_PROFILE or opts' profile=
+ * (a profile named in opts skips the environment's keys, as the AWS SDKs do); the files are
+ * AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE when set.
  * Region: opts region=, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, "us-east-1".
  * Endpoints: opts endpoint_url= (all services), s3_endpoint_url=, ec2_endpoint_url=,
- * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3/_EC2.  opts is a NULL-ended "key=value" list. */
+ * AWS_ENDPOINT_URL_S3/_EC2, AWS_ENDPOINT_URL, the profile's endpoint_url.  s3_path_style=
+ * (opts) or the profile's "s3 =\n  addressing_style = path" forces path-style addressing.
+ * opts is a NULL-ended "key=value" list (or NULL); keys it does not know are ignored, so the
+ * provider can pass all of its options.  No credentials anywhere is UNIK_E_PERM with a message
+ * that names every place looked at.  Free with aws_config_free. */
 int aws_config_load(const char *const *opts, struct aws_config *c, struct unik_error *err);
 void aws_config_free(struct aws_config *c);
 
@@ -73,10 +79,13 @@ struct aws_response {
 	long status;
 	char *body; /* NUL-terminated */
 	size_t body_len;
-	char **headers; /* "name: value" lines, lowercase names, NULL-ended */
+	char **headers;   /* "name: value" lines, lowercase names, NULL-ended */
 	char *error_code; /* AWS's error code ("NoSuchBucket") when the call failed, else NULL */
 };
 void aws_response_free(struct aws_response *r);
+/* AWS's error Code and Message from an EC2 (<Response><Errors><Error>) or S3 (<Error>) body;
+ * -1 when there is none.  The caller frees both. */
+int aws_parse_error(const char *body, size_t len, char **code, char **message);
 /* The value of header name (any case) in r, or NULL; points into r. */
 const char *aws_response_header(const struct aws_response *r, const char *name);
 
@@ -107,9 +116,16 @@ int aws_request(const struct aws_config *c, const struct aws_call *call, struct 
 /* ---- S3 (s3.c) ---- */
 
 /* Uploads file to s3://bucket/key by multipart upload (8 MiB parts, or larger to stay within
- * 10,000 parts).  Resumable: the upload id and finished parts are kept in state_path, and a
- * second call after an interruption sends only the missing parts.  progress gets a line per
- * part.  Creates the bucket when missing. */
+ * 10,000 parts; UNIK_AWS_PART_SIZE=BYTES or =NM sets them, 5 MiB at least); a file of one part
+ * goes in one PUT.  Resumable: the upload id, part size, file size and mtime and the ETags of
+ * finished parts are kept in state_path (JSON, written after each part), and a second call
+ * after an interruption sends only the missing parts (checked with ListParts where the server
+ * has it); a changed file starts over.  A refusal no retry can cure (a 4xx other than
+ * credentials) aborts the multipart upload and removes state_path; expired credentials,
+ * throttling and network trouble keep it for the next call.  state_path is removed on
+ * success.  progress (may be NULL) gets lines like "uploading disk.raw: part 3/8, 24 MiB of
+ * 60 MiB".  Creates the bucket when missing (with a LocationConstraint outside us-east-1).
+ * For tests, UNIK_AWS_FAIL_AFTER_PARTS=N fails the call after N parts. */
 int aws_s3_upload(const struct aws_config *c, const char *bucket, const char *key, const char *file,
                   const char *state_path, void (*progress)(void *ctx, const char *line), void *ctx,
                   struct unik_error *err);

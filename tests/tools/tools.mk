@@ -10,3 +10,12 @@ $(TOOLS_DIR)/provider_driver: $(O)/tests/tools/provider_driver.o $(LIBCORE) $(LI
 test-tools: $(TOOLS_DIR)/provider_driver
 
 .PHONY: test-tools
+
+# The AWS layer's doors (tests/integration/test_aws_*.py): the SigV4 signer and S3 uploads.
+AWS_TOOLS := $(TOOLS_DIR)/aws_sign $(TOOLS_DIR)/aws_s3 $(TOOLS_DIR)/aws_stage
+
+$(AWS_TOOLS): $(TOOLS_DIR)/%: $(O)/tests/tools/%.o $(LIBCORE) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
+
+test-tools: $(AWS_TOOLS)

@@ -1,0 +1,1167 @@
+/* The aws provider: stage() turns an image's raw disk into an AMI (S3 upload, ImportSnapshot,
+ * RegisterImage), run() starts an EC2 instance from it, and status() follows the instance and
+ * copies its serial console into console.log.  Everything needed to find the instance again is
+ * in the instance directory, so a restarted daemon adopts it; calls to AWS are rate-limited
+ * because the daemon asks for the status every 100 ms. */
+#include "providers/aws/awsprov.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "providers/aws/aws.h"
+#include "providers/aws/ec2.h"
+#include "providers/qemu/qemu.h"
+
+/* At most one DescribeInstances (and one GetConsoleOutput) per instance in this period. */
+#define STATUS_PERIOD_MS 2000
+/* How long an instance EC2 reports as ended may go without an exit line before it counts as
+ * crashed: EC2's console snapshot lags behind the guest. */
+#define CONSOLE_GRACE_S 30
+/* Limits on waiting for AWS's long operations. */
+#define IMPORT_LIMIT_S   (4 * 3600)
+#define IMAGE_LIMIT_S    1800
+#define STOPPED_LIMIT_MS (10 * 60 * 1000)
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- key=value records ------------------------------------------------------------------- */
+
+/* A flat "key=value" text file: lines kept in order, set() replaces or appends. */
+struct kv {
+	struct strv lines;
+};
+
+static void kv_free(struct kv *kv)
+{
+	strv_free(&kv->lines);
+}
+#define _cleanup_kv_ __attribute__((cleanup(kv_free)))
+
+/* Loads path; a missing file is an empty record. */
+static int kv_load(const char *path, struct kv *kv, struct unik_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct unik_error e = {0};
+
+	memset(kv, 0, sizeof(*kv));
+	if (unik_read_file(path, &text, NULL, &e) < 0) {
+		if (e.code == UNIK_E_NOTFOUND)
+			return 0;
+		if (err)
+			*err = e;
+		return -1;
+	}
+	for (char *p = text; *p;) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (*p && *p != '#')
+			strv_push(&kv->lines, p);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static const char *kv_get(const struct kv *kv, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < kv->lines.n; i++)
+		if (!strncmp(kv->lines.v[i], key, kl) && kv->lines.v[i][kl] == '=')
+			return kv->lines.v[i] + kl + 1;
+	return NULL;
+}
+
+static void kv_set(struct kv *kv, const char *key, const char *value)
+{
+	size_t kl = strlen(key);
+	char *line = xasprintf("%s=%s", key, value ? value : "");
+
+	for (size_t i = 0; i < kv->lines.n; i++)
+		if (!strncmp(kv->lines.v[i], key, kl) && kv->lines.v[i][kl] == '=') {
+			free(kv->lines.v[i]);
+			kv->lines.v[i] = line;
+			return;
+		}
+	strv_push_take(&kv->lines, line);
+}
+
+static void kv_del(struct kv *kv, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < kv->lines.n; i++)
+		if (!strncmp(kv->lines.v[i], key, kl) && kv->lines.v[i][kl] == '=') {
+			free(kv->lines.v[i]);
+			memmove(&kv->lines.v[i], &kv->lines.v[i + 1],
+			        (kv->lines.n - i) * sizeof(char *));
+			kv->lines.n--;
+			return;
+		}
+}
+
+static int kv_save(const char *path, const struct kv *kv, struct unik_error *err)
+{
+	size_t len = 0, at = 0;
+	_cleanup_free_ char *text = NULL;
+
+	for (size_t i = 0; i < kv->lines.n; i++)
+		len += strlen(kv->lines.v[i]) + 1;
+	text = xmalloc(len + 1);
+	for (size_t i = 0; i < kv->lines.n; i++) {
+		size_t n = strlen(kv->lines.v[i]);
+
+		memcpy(text + at, kv->lines.v[i], n);
+		at += n;
+		text[at++] = '\n';
+	}
+	text[at] = '\0';
+	return unik_write_file_atomic(path, text, at, 0644, err);
+}
+
+/* "<region>.<key>": the image records are per region. */
+static const char *rget(const struct kv *kv, const char *region, const char *key)
+{
+	_cleanup_free_ char *k = xasprintf("%s.%s", region, key);
+	const char *v = kv_get(kv, k);
+
+	return v && *v ? v : NULL;
+}
+
+static void rset(struct kv *kv, const char *region, const char *key, const char *value)
+{
+	_cleanup_free_ char *k = xasprintf("%s.%s", region, key);
+
+	if (value)
+		kv_set(kv, k, value);
+	else
+		kv_del(kv, k);
+}
+
+/* ---- small files --------------------------------------------------------------------------- */
+
+static bool dir_has(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, name);
+
+	return access(p, F_OK) == 0;
+}
+
+static int dir_write(const char *dir, const char *name, const char *text, struct unik_error *err)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, name);
+
+	return unik_write_file_atomic(p, text, strlen(text), 0644, err);
+}
+
+static int dir_unlink(const char *dir, const char *name, struct unik_error *err)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, name);
+
+	if (unlink(p) < 0 && errno != ENOENT) {
+		unik_error_sys(err, errno, "aws: remove `%s`", p);
+		return -1;
+	}
+	return 0;
+}
+
+static int append_file(const char *path, const char *data, size_t len, struct unik_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0 || unik_write_all(fd, data, len) < 0) {
+		unik_error_sys(err, errno, "aws: write `%s`", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- pieces exposed for tests -------------------------------------------------------------- */
+
+size_t aws_console_seen(const char *old, size_t olen, const char *snap, size_t slen)
+{
+	if (olen == 0 || slen == 0)
+		return 0;
+	if (slen >= olen && !memcmp(old, snap, olen))
+		return olen;
+	for (size_t k = olen < slen ? olen : slen; k > 0; k--)
+		if (old[olen - k] == snap[0] && !memcmp(old + olen - k, snap, k))
+			return k;
+	return 0;
+}
+
+char *aws_default_bucket(const char *region, const char *access_key_id)
+{
+	char hex[65];
+
+	aws_sha256_hex(access_key_id, strlen(access_key_id), hex);
+	hex[10] = '\0';
+	return xasprintf("unik-%s-%s", region, hex);
+}
+
+char *aws_ami_name(const char *image_name, const char *image_id, long long stamp)
+{
+	char *name = xasprintf("unik-%.60s-%s-%lld",
+	                       image_name && *image_name ? image_name : "image", image_id, stamp);
+
+	for (char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("()[]./'@_-", *p)))
+			*p = '-';
+	return name;
+}
+
+/* ---- options and configuration --------------------------------------------------------------- */
+
+static const char *const aws_opt_keys[] = {
+    "profile",       "region", "endpoint_url",   "s3_endpoint_url", "ec2_endpoint_url", "bucket",
+    "instance_type", "subnet", "security_group", "key_name",        "import_role",      NULL,
+};
+static const char *const aws_opt_help[] = {
+    "the profile in ~/.aws/credentials and ~/.aws/config (default: $AWS_PROFILE or default)",
+    "the AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's, us-east-1)",
+    "one endpoint for every service (an emulator, a VPC endpoint)",
+    "the S3 endpoint (path-style addressing)",
+    "the EC2 endpoint",
+    "the S3 bucket disks are uploaded through (default: unik-<region>-<hash of the access key>)",
+    "the EC2 instance type (default: from the memory size, see docs/providers/aws.md)",
+    "the VPC subnet id to launch into (default: the default VPC's)",
+    "a security group id for the instance",
+    "an EC2 key pair name (the guest has no SSH server; recorded on the instance only)",
+    "the IAM role ImportSnapshot uses to read S3 (default: vmimport)",
+    NULL,
+};
+
+static bool aws_available(const char *const *opts, char *reason, size_t reason_len)
+{
+	struct aws_config c = {0};
+	struct unik_error err = {0};
+
+	if (aws_config_load(opts, &c, &err) < 0) {
+		snprintf(reason, reason_len, "%s", err.msg);
+		return false;
+	}
+	aws_config_free(&c);
+	return true;
+}
+
+static void progress(const struct unik_stage_spec *spec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress(const struct unik_stage_spec *spec, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!spec->progress)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	spec->progress(spec->ctx, line);
+}
+
+/* aws_s3_upload's progress, handed on with a prefix. */
+static void upload_progress(void *ctx, const char *line)
+{
+	const struct unik_stage_spec *spec = ctx;
+
+	progress(spec, "uploading to S3: %s", line);
+}
+
+/* ---- stage --------------------------------------------------------------------------------- */
+
+static int save_image_state(const char *path, const struct kv *kv, struct unik_error *err)
+{
+	if (kv_save(path, kv, err) < 0) {
+		unik_error_prefix(err, "aws: record the stage");
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits for the import task to finish; its snapshot id into snap (64 bytes). */
+static int wait_import(const struct aws_config *c, const struct unik_stage_spec *spec,
+                       const char *task, char *snap, struct unik_error *err)
+{
+	long long deadline = now_ms() + IMPORT_LIMIT_S * 1000LL, delay = 1000;
+	char last[320] = "";
+
+	for (;;) {
+		struct ec2_import_task t;
+		char line[320];
+
+		if (aws_ec2_describe_import_task(c, task, &t, err) < 0)
+			return -1;
+		if (!strcmp(t.status, "completed")) {
+			if (!t.snapshot[0]) {
+				unik_error_set(err, UNIK_E_IO,
+				               "aws: import task %s completed without a snapshot",
+				               task);
+				return -1;
+			}
+			snprintf(snap, 64, "%s", t.snapshot);
+			progress(spec, "importing snapshot: completed: %s", t.snapshot);
+			return 0;
+		}
+		if (!strcmp(t.status, "deleted") || !strcmp(t.status, "deleting")) {
+			unik_error_set(err, UNIK_E_IO, "aws: ImportSnapshot %s failed: %s", task,
+			               t.message[0] ? t.message : t.status);
+			return -1;
+		}
+		snprintf(line, sizeof(line), "importing snapshot: %s%s%s%s%s", t.status,
+		         t.progress[0] ? " " : "", t.progress, t.progress[0] ? "%" : "",
+		         t.message[0] ? "" : "");
+		if (t.message[0]) {
+			size_t n = strlen(line);
+
+			snprintf(line + n, sizeof(line) - n, " (%s)", t.message);
+		}
+		if (strcmp(line, last)) {
+			progress(spec, "%s", line);
+			snprintf(last, sizeof(last), "%s", line);
+		}
+		if (now_ms() > deadline) {
+			unik_error_set(
+			    err, UNIK_E_IO,
+			    "aws: ImportSnapshot %s still %s after %d hours; run the stage "
+			    "again to keep waiting",
+			    task, t.status, IMPORT_LIMIT_S / 3600);
+			return -1;
+		}
+		sleep_ms(delay);
+		delay = delay * 3 / 2 > 15000 ? 15000 : delay * 3 / 2;
+	}
+}
+
+static int wait_image(const struct aws_config *c, const struct unik_stage_spec *spec,
+                      const char *ami, struct unik_error *err)
+{
+	long long deadline = now_ms() + IMAGE_LIMIT_S * 1000LL, delay = 1000;
+
+	for (;;) {
+		char state[32];
+
+		if (aws_ec2_describe_image(c, ami, state, sizeof(state), err) < 0)
+			return -1;
+		if (!strcmp(state, "available"))
+			return 0;
+		if (strcmp(state, "pending")) {
+			unik_error_set(err, UNIK_E_IO, "aws: the AMI %s is %s", ami, state);
+			return -1;
+		}
+		if (now_ms() > deadline) {
+			unik_error_set(err, UNIK_E_IO, "aws: the AMI %s is still pending", ami);
+			return -1;
+		}
+		progress(spec, "registering image: %s is pending", ami);
+		sleep_ms(delay);
+		delay = delay * 2 > 10000 ? 10000 : delay * 2;
+	}
+}
+
+static int do_stage(const struct aws_config *c, const struct unik_stage_spec *spec,
+                    struct unik_error *err)
+{
+	_cleanup_free_ char *state_path = unik_path_join(spec->image_dir, AWS_IMAGE_STATE_FILE);
+	_cleanup_free_ char *upload_path = unik_path_join(spec->image_dir, AWS_UPLOAD_STATE_FILE);
+	_cleanup_free_ char *bucket = NULL, *key = NULL;
+	_cleanup_kv_ struct kv kv = {0};
+	const char *region = c->region;
+	char snap[64] = "";
+
+	if (kv_load(state_path, &kv, err) < 0)
+		return -1;
+	if (rget(&kv, region, "done"))
+		return 0;
+	if (spec->cmdline && !kv_get(&kv, "cmdline"))
+		kv_set(&kv, "cmdline", spec->cmdline);
+	if (rget(&kv, region, "bucket"))
+		bucket = xstrdup(rget(&kv, region, "bucket"));
+	else if (unik_provider_opt(spec->opts, "bucket"))
+		bucket = xstrdup(unik_provider_opt(spec->opts, "bucket"));
+	else
+		bucket = aws_default_bucket(region, c->access_key_id);
+	key = xasprintf("unik/%s/disk.raw", spec->image_id);
+	rset(&kv, region, "bucket", bucket);
+	rset(&kv, region, "key", key);
+	/* Where the AMI lives, so that unstage() (rmi, without options) reaches it. */
+	rset(&kv, region, "ec2_endpoint_url", c->ec2_endpoint);
+	rset(&kv, region, "s3_endpoint_url", c->s3_endpoint);
+	rset(&kv, region, "profile", unik_provider_opt(spec->opts, "profile"));
+	kv_set(&kv, "image_id", spec->image_id);
+
+	if (!rget(&kv, region, "snapshot") && !rget(&kv, region, "task")) {
+		_cleanup_free_ char *task = NULL, *desc = NULL;
+		const char *role = unik_provider_opt(spec->opts, "import_role");
+
+		progress(spec, "uploading %s to s3://%s/%s", spec->image, bucket, key);
+		if (aws_s3_upload(c, bucket, key, spec->image, upload_path, upload_progress,
+		                  (void *)spec, err) < 0) {
+			unik_error_prefix(err, "aws: upload the disk to s3://%s/%s", bucket, key);
+			return -1;
+		}
+		desc = xasprintf("unik image %s (%s)", spec->image_id,
+		                 spec->image_name ? spec->image_name : "");
+		if (aws_ec2_import_snapshot(c, bucket, key, desc, role, &task, err) < 0) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			if (strstr(msg, "role") || strstr(msg, "vmimport"))
+				unik_error_set(
+				    err, err->code,
+				    "aws: %s (ImportSnapshot needs the IAM service role `%s`: "
+				    "see docs/providers/aws.md)",
+				    msg, role && *role ? role : "vmimport");
+			else
+				unik_error_prefix(err, "aws");
+			return -1;
+		}
+		rset(&kv, region, "task", task);
+		if (save_image_state(state_path, &kv, err) < 0)
+			return -1;
+		progress(spec, "importing snapshot: task %s", task);
+	}
+	if (!rget(&kv, region, "snapshot")) {
+		if (wait_import(c, spec, rget(&kv, region, "task"), snap, err) < 0) {
+			if (strstr(err->msg, "failed:")) {
+				/* A failed task is final: the next stage starts a new one. */
+				rset(&kv, region, "task", NULL);
+				save_image_state(state_path, &kv, NULL);
+			}
+			return -1;
+		}
+		rset(&kv, region, "snapshot", snap);
+		if (save_image_state(state_path, &kv, err) < 0)
+			return -1;
+	}
+	if (!rget(&kv, region, "ami")) {
+		_cleanup_free_ char *name =
+		    aws_ami_name(spec->image_name, spec->image_id, (long long)time(NULL));
+		_cleanup_free_ char *ami = NULL;
+		_cleanup_free_ char *desc = xasprintf("unik image %s", spec->image_id);
+
+		if (aws_ec2_register_image(c, name, desc, rget(&kv, region, "snapshot"), &ami,
+		                           err) < 0) {
+			unik_error_prefix(err, "aws");
+			return -1;
+		}
+		rset(&kv, region, "ami", ami);
+		rset(&kv, region, "ami_name", name);
+		if (save_image_state(state_path, &kv, err) < 0)
+			return -1;
+		progress(spec, "registered %s (%s)", ami, name);
+	}
+	if (wait_image(c, spec, rget(&kv, region, "ami"), err) < 0) {
+		unik_error_prefix(err, "aws");
+		return -1;
+	}
+	/* The AMI holds the disk now: the S3 object was only the way in. */
+	if (aws_s3_delete(c, bucket, key, err) < 0) {
+		unik_error_prefix(err, "aws: delete the temporary s3://%s/%s", bucket, key);
+		return -1;
+	}
+	if (unlink(upload_path) < 0 && errno != ENOENT) {
+		unik_error_sys(err, errno, "aws: remove `%s`", upload_path);
+		return -1;
+	}
+	rset(&kv, region, "task", NULL);
+	rset(&kv, region, "done", "1");
+	if (save_image_state(state_path, &kv, err) < 0)
+		return -1;
+	progress(spec, "staged as %s in %s", rget(&kv, region, "ami"), region);
+	return 0;
+}
+
+static int aws_stage(const struct unik_stage_spec *spec, struct unik_error *err)
+{
+	struct aws_config c = {0};
+	int rc;
+
+	if (!spec->image_dir || !spec->image || !spec->image_id) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "aws: staging needs the image, its id and its directory");
+		return -1;
+	}
+	if (aws_config_load(spec->opts, &c, err) < 0)
+		return -1;
+	rc = do_stage(&c, spec, err);
+	aws_config_free(&c);
+	return rc;
+}
+
+static int aws_unstage(const char *image_dir, const char *const *opts, struct unik_error *err)
+{
+	_cleanup_free_ char *state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
+	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_strv_ struct strv regions = {0};
+	int rc = 0;
+
+	if (kv_load(state_path, &kv, err) < 0)
+		return -1;
+	/* Every region this image was staged in: keys "<region>.bucket". */
+	for (size_t i = 0; i < kv.lines.n; i++) {
+		const char *dot = strstr(kv.lines.v[i], ".bucket=");
+
+		if (dot)
+			strv_push_take(&regions,
+			               xstrndup(kv.lines.v[i], (size_t)(dot - kv.lines.v[i])));
+	}
+	for (size_t i = 0; i < regions.n && rc == 0; i++) {
+		const char *region = regions.v[i];
+		_cleanup_strv_ struct strv o = {0};
+		struct aws_config c = {0};
+		const char *ami = rget(&kv, region, "ami"), *snap = rget(&kv, region, "snapshot");
+
+		/* The options given, then what the stage recorded: the AMI is where it was made. */
+		for (size_t j = 0; opts && opts[j]; j++)
+			strv_push(&o, opts[j]);
+		strv_pushf(&o, "region=%s", region);
+		if (rget(&kv, region, "ec2_endpoint_url"))
+			strv_pushf(&o, "ec2_endpoint_url=%s",
+			           rget(&kv, region, "ec2_endpoint_url"));
+		if (rget(&kv, region, "s3_endpoint_url"))
+			strv_pushf(&o, "s3_endpoint_url=%s", rget(&kv, region, "s3_endpoint_url"));
+		if (rget(&kv, region, "profile"))
+			strv_pushf(&o, "profile=%s", rget(&kv, region, "profile"));
+		if (aws_config_load((const char *const *)strv_argv(&o), &c, err) < 0)
+			return -1;
+		if (ami && aws_ec2_deregister_image(&c, ami, err) < 0 &&
+		    !aws_ec2_error_is(err, ".NotFound") && !aws_ec2_error_is(err, ".Unavailable"))
+			rc = -1;
+		if (rc == 0)
+			rset(&kv, region, "ami", NULL);
+		if (rc == 0 && snap && aws_ec2_delete_snapshot(&c, snap, err) < 0 &&
+		    !aws_ec2_error_is(err, ".NotFound"))
+			rc = -1;
+		if (rc == 0) {
+			const char *bucket = rget(&kv, region, "bucket"),
+			           *key = rget(&kv, region, "key");
+
+			/* An interrupted stage may have left its upload behind. */
+			if (!rget(&kv, region, "done") && bucket && key)
+				aws_s3_delete(&c, bucket, key, NULL);
+			rset(&kv, region, "snapshot", NULL);
+			rset(&kv, region, "done", NULL);
+			rset(&kv, region, "task", NULL);
+			rset(&kv, region, "ami_name", NULL);
+			rset(&kv, region, "bucket", NULL);
+			rset(&kv, region, "key", NULL);
+			rset(&kv, region, "ec2_endpoint_url", NULL);
+			rset(&kv, region, "s3_endpoint_url", NULL);
+			rset(&kv, region, "profile", NULL);
+		}
+		aws_config_free(&c);
+		if (rc < 0)
+			unik_error_prefix(err, "aws: unstage from %s", region);
+	}
+	if (kv_save(state_path, &kv, rc < 0 ? NULL : err) < 0)
+		return -1;
+	return rc;
+}
+
+/* ---- instances: records and the status cache ---------------------------------------------- */
+
+/* The configuration an instance was started with, from its provider.state. */
+static int instance_config(const struct kv *st, struct aws_config *c, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv o = {0};
+	const char *keys[] = {"profile", "region", "ec2_endpoint_url", "s3_endpoint_url"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = kv_get(st, keys[i]);
+
+		if (v && *v)
+			strv_pushf(&o, "%s=%s", keys[i], v);
+	}
+	return aws_config_load((const char *const *)strv_argv(&o), c, err);
+}
+
+static int load_instance(const char *dir, struct kv *st, struct unik_error *err)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, AWS_STATE_FILE);
+	struct stat sb;
+
+	if (stat(dir, &sb) < 0) {
+		unik_error_sys(err, errno, "aws: instance directory `%s`", dir);
+		return -1;
+	}
+	return kv_load(p, st, err);
+}
+
+struct cache_entry {
+	char *dir;
+	long long at;
+	bool no_latest; /* GetConsoleOutput refused Latest=true (not a Nitro instance) */
+	struct unik_instance_status st;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_entry *cache;
+static size_t cache_n;
+
+static struct cache_entry *cache_find(const char *dir)
+{
+	for (size_t i = 0; i < cache_n; i++)
+		if (!strcmp(cache[i].dir, dir))
+			return &cache[i];
+	cache = xrealloc(cache, (cache_n + 1) * sizeof(*cache));
+	memset(&cache[cache_n], 0, sizeof(*cache));
+	cache[cache_n].dir = xstrdup(dir);
+	return &cache[cache_n++];
+}
+
+static void cache_forget(const char *dir)
+{
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < cache_n; i++)
+		if (!strcmp(cache[i].dir, dir)) {
+			free(cache[i].dir);
+			cache[i] = cache[--cache_n];
+			break;
+		}
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Fetches EC2's console snapshot and appends what is new to console.log. */
+static int console_refresh(const struct aws_config *c, const char *dir, const char *iid,
+                           bool *no_latest, struct unik_error *err)
+{
+	_cleanup_free_ char *snap_path = unik_path_join(dir, AWS_CONSOLE_SNAP_FILE);
+	_cleanup_free_ char *log_path = unik_path_join(dir, AWS_CONSOLE_FILE);
+	_cleanup_free_ char *snap = NULL, *old = NULL;
+	size_t slen = 0, olen = 0, seen;
+
+	if (aws_ec2_console_output(c, iid, !*no_latest, &snap, &slen, err) < 0) {
+		if (*no_latest || (!aws_ec2_error_is(err, "UnsupportedOperation") &&
+		                   !aws_ec2_error_is(err, "InvalidParameterCombination") &&
+		                   !aws_ec2_error_is(err, "InvalidParameter")))
+			return -1;
+		*no_latest = true;
+		if (aws_ec2_console_output(c, iid, false, &snap, &slen, err) < 0)
+			return -1;
+	}
+	if (slen == 0)
+		return 0;
+	if (unik_read_file(snap_path, &old, &olen, NULL) < 0) {
+		old = NULL;
+		olen = 0;
+	}
+	seen = aws_console_seen(old, olen, snap, slen);
+	if (seen == slen)
+		return 0;
+	if (append_file(log_path, snap + seen, slen - seen, err) < 0)
+		return -1;
+	return unik_write_file_atomic(snap_path, snap, slen, 0644, err);
+}
+
+static bool console_ends_line(const char *dir)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, AWS_CONSOLE_FILE);
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	char last = 0;
+
+	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size == 0)
+		return false;
+	return pread(fd, &last, 1, sb.st_size - 1) == 1 && last == '\n';
+}
+
+static long long read_number(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, name);
+	_cleanup_free_ char *text = NULL;
+
+	if (unik_read_file(p, &text, NULL, NULL) < 0)
+		return -1;
+	return strtoll(text, NULL, 10);
+}
+
+static void write_final(const char *dir, const struct unik_instance_status *st)
+{
+	_cleanup_free_ char *text =
+	    xasprintf("state=%s\nexit_code=%d\nip=%s\ndetail=%s\n",
+	              unik_instance_state_name(st->state), st->exit_code, st->ip, st->detail);
+
+	dir_write(dir, AWS_FINAL_FILE, text, NULL);
+}
+
+static bool read_final(const char *dir, struct unik_instance_status *st)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, AWS_FINAL_FILE);
+	_cleanup_kv_ struct kv kv = {0};
+	const char *s, *v;
+
+	if (!dir_has(dir, AWS_FINAL_FILE) || kv_load(p, &kv, NULL) < 0 ||
+	    !(s = kv_get(&kv, "state")))
+		return false;
+	if (!strcmp(s, "exited"))
+		st->state = UNIK_STATE_EXITED;
+	else if (!strcmp(s, "crashed"))
+		st->state = UNIK_STATE_CRASHED;
+	else if (!strcmp(s, "stopped"))
+		st->state = UNIK_STATE_STOPPED;
+	else
+		return false;
+	st->exit_code = (v = kv_get(&kv, "exit_code")) ? atoi(v) : -1;
+	snprintf(st->ip, sizeof(st->ip), "%s", (v = kv_get(&kv, "ip")) ? v : "");
+	snprintf(st->detail, sizeof(st->detail), "%s", (v = kv_get(&kv, "detail")) ? v : "");
+	return true;
+}
+
+static void fill_handles(const struct kv *kv, struct unik_instance_status *st)
+{
+	const char *v;
+
+	snprintf(st->handle, sizeof(st->handle), "%s", (v = kv_get(kv, "ec2_instance")) ? v : "");
+	snprintf(st->handle_id, sizeof(st->handle_id), "%s", (v = kv_get(kv, "ami")) ? v : "");
+}
+
+/* Asks AWS and decides the state (no cache). */
+static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
+                        struct unik_instance_status *st, struct unik_error *err)
+{
+	const char *iid = kv_get(kv, "ec2_instance");
+	struct aws_config c = {0};
+	struct ec2_instance in;
+	struct qemu_console_end con;
+	struct unik_error cerr = {0};
+	bool ended, running, stopped_marker = dir_has(dir, AWS_STOPPED_FILE);
+	int rc = -1;
+
+	if (instance_config(kv, &c, err) < 0)
+		return -1;
+	if (aws_ec2_describe_instance(&c, iid, &in, err) < 0) {
+		if (!aws_ec2_error_is(err, ".NotFound"))
+			goto out;
+		/* Gone (terminated long ago, or by someone else). */
+		unik_error_clear(err);
+		snprintf(in.state, sizeof(in.state), "terminated");
+		snprintf(in.reason, sizeof(in.reason), "the EC2 instance %s no longer exists", iid);
+		in.public_ip[0] = in.private_ip[0] = '\0';
+	} else if (strcmp(in.state, "terminated") && strcmp(in.state, "pending")) {
+		/* The console is worth keeping even when AWS refuses it now; a failure here is
+		 * only noted. */
+		if (console_refresh(&c, dir, iid, no_latest, &cerr) < 0)
+			fprintf(stderr, "aws: console of %s: %s\n", iid, cerr.msg);
+	}
+	snprintf(st->ip, sizeof(st->ip), "%s", in.public_ip[0] ? in.public_ip : in.private_ip);
+	running = !strcmp(in.state, "running") || !strcmp(in.state, "pending");
+	ended = !strcmp(in.state, "stopped") || !strcmp(in.state, "terminated");
+	qemu_console_read_end(dir, &con);
+	if (running && !console_ends_line(dir))
+		con.exit_status = -1, con.crashed = false;
+
+	if (con.crashed || con.exit_status >= 0) {
+		st->state = con.crashed ? UNIK_STATE_CRASHED : UNIK_STATE_EXITED;
+		st->exit_code = con.crashed ? 255 : con.exit_status;
+		if (con.crashed)
+			set_detail(st, "%s", con.crash_line);
+		/* The guest ended; an instance still running would be billed for nothing. */
+		if (running && !dir_has(dir, AWS_AUTOSTOP_FILE) &&
+		    aws_ec2_stop_instance(&c, iid, true, &cerr) == 0)
+			dir_write(dir, AWS_AUTOSTOP_FILE, "stopped after the guest's exit line\n",
+			          NULL);
+	} else if (running) {
+		st->state = !strcmp(in.state, "pending") ? UNIK_STATE_PENDING : UNIK_STATE_RUNNING;
+		if (stopped_marker)
+			set_detail(st, "stopping");
+	} else if (stopped_marker) {
+		st->state = UNIK_STATE_STOPPED;
+		set_detail(st, "stopped on request (EC2: %s)", in.state);
+	} else {
+		long long first = read_number(dir, AWS_ENDED_FILE), now = (long long)time(NULL);
+
+		if (first < 0) {
+			char text[32];
+
+			snprintf(text, sizeof(text), "%lld\n", now);
+			dir_write(dir, AWS_ENDED_FILE, text, NULL);
+			first = now;
+		}
+		if (now - first < CONSOLE_GRACE_S) {
+			st->state = UNIK_STATE_RUNNING;
+			set_detail(st, "EC2 says %s; waiting for the console's last lines",
+			           in.state);
+		} else {
+			st->state = UNIK_STATE_CRASHED;
+			set_detail(
+			    st, "the EC2 instance is %s without an exit status from the guest%s%s",
+			    in.state, in.reason[0] ? ": " : "", in.reason);
+		}
+	}
+	if (ended && st->state != UNIK_STATE_RUNNING && st->state != UNIK_STATE_PENDING)
+		write_final(dir, st);
+	rc = 0;
+out:
+	aws_config_free(&c);
+	return rc;
+}
+
+static int aws_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+{
+	_cleanup_kv_ struct kv kv = {0};
+	struct cache_entry *e;
+	bool no_latest;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->exit_code = -1;
+	if (load_instance(dir, &kv, err) < 0)
+		return -1;
+	fill_handles(&kv, st);
+	if (!kv_get(&kv, "ec2_instance")) {
+		st->state = UNIK_STATE_PENDING; /* nothing started here */
+		return 0;
+	}
+	if (read_final(dir, st))
+		return 0;
+	pthread_mutex_lock(&cache_lock);
+	e = cache_find(dir);
+	if (e->at && now_ms() - e->at < STATUS_PERIOD_MS) {
+		*st = e->st;
+		pthread_mutex_unlock(&cache_lock);
+		return 0;
+	}
+	/* Claim this period before the slow call, so other threads take the cached answer. */
+	e->at = now_ms();
+	no_latest = e->no_latest;
+	pthread_mutex_unlock(&cache_lock);
+
+	rc = fresh_status(dir, &kv, &no_latest, st, err);
+	fill_handles(&kv, st);
+
+	pthread_mutex_lock(&cache_lock);
+	e = cache_find(dir);
+	if (rc == 0) {
+		e->st = *st;
+		e->no_latest = no_latest;
+	} else {
+		e->at = 0;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return rc;
+}
+
+/* ---- run, stop, start, remove -------------------------------------------------------------- */
+
+/* This run's output begins where console.log ends now (the daemon may have written staging
+ * notes there; a restart appends to the previous run's output). */
+static int mark_console_start(const char *dir, struct unik_error *err)
+{
+	_cleanup_free_ char *log = unik_path_join(dir, AWS_CONSOLE_FILE);
+	_cleanup_close_ int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	struct stat sb;
+	char text[32];
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		unik_error_sys(err, errno, "aws: open `%s`", log);
+		return -1;
+	}
+	snprintf(text, sizeof(text), "%lld\n", (long long)sb.st_size);
+	return dir_write(dir, QEMU_CONSOLE_START_FILE, text, err);
+}
+
+static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+                   struct unik_error *err)
+{
+	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *rec = NULL;
+	_cleanup_kv_ struct kv kv = {0};
+	struct aws_config c = {0};
+	const char *itype, *ami, *baked, *profile;
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	st->exit_code = -1;
+	if (!spec->instance_dir || !spec->image) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "aws: an instance needs a directory and an image");
+		return -1;
+	}
+	if (spec->image_dir) {
+		image_dir = xstrdup(spec->image_dir);
+	} else {
+		/* The image lives in its image directory: stage records go next to it. */
+		const char *slash = strrchr(spec->image, '/');
+
+		image_dir =
+		    slash ? xstrndup(spec->image, (size_t)(slash - spec->image) + 1) : xstrdup(".");
+	}
+	if (aws_config_load(spec->opts, &c, err) < 0)
+		return -1;
+	itype = unik_provider_opt(spec->opts, "instance_type");
+	if (!itype || !*itype)
+		itype = aws_instance_type_for(spec->memory_mb);
+	if (!itype) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "aws: no instance type has %llu MiB; choose one with "
+		               "--provider-opt instance_type=TYPE",
+		               (unsigned long long)spec->memory_mb);
+		goto out;
+	}
+	state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
+	if (kv_load(state_path, &kv, err) < 0)
+		goto out;
+	if (!rget(&kv, c.region, "done")) {
+		/* Not staged in this region yet (the daemon stages after a build for aws; an image
+		 * built for another provider is staged on its first run). */
+		struct unik_stage_spec ss = {
+		    .image_id = spec->image_id ? spec->image_id : "image",
+		    .image_name = spec->instance_name,
+		    .image_dir = image_dir,
+		    .image = spec->image,
+		    .kernel = spec->kernel,
+		    .cmdline = NULL,
+		    .memory_mb = spec->memory_mb,
+		    .opts = spec->opts,
+		};
+
+		if (do_stage(&c, &ss, err) < 0)
+			goto out;
+		kv_free(&kv);
+		if (kv_load(state_path, &kv, err) < 0)
+			goto out;
+	}
+	ami = rget(&kv, c.region, "ami");
+	baked = kv_get(&kv, "cmdline");
+	if (spec->cmdline && *spec->cmdline && (!baked || strcmp(baked, spec->cmdline))) {
+		unik_error_set(
+		    err, UNIK_E_UNSUPPORTED,
+		    "aws: an AMI boots the command line baked into its disk (%s%s%s); it "
+		    "cannot take `%s` at run time, because EC2 user data never reaches a "
+		    "unik guest (it has no metadata client): build the image with the "
+		    "command line you want",
+		    baked ? "`" : "", baked ? baked : "unknown: staged without one",
+		    baked ? "`" : "", spec->cmdline);
+		goto out;
+	}
+
+	struct ec2_run_params rp = {
+	    .image_id = ami,
+	    .instance_type = itype,
+	    .subnet = unik_provider_opt(spec->opts, "subnet"),
+	    .security_group = unik_provider_opt(spec->opts, "security_group"),
+	    .key_name = unik_provider_opt(spec->opts, "key_name"),
+	    .unik_id = spec->instance_id,
+	    .unik_name = spec->instance_name,
+	};
+	if (aws_ec2_run_instance(&c, &rp, &iid, err) < 0) {
+		unik_error_prefix(err, "aws");
+		goto out;
+	}
+	/* Only a profile named in the options is recorded: naming one makes the SDK chain skip
+	 * the environment's keys, which may be where the credentials came from. */
+	profile = unik_provider_opt(spec->opts, "profile");
+	rec = xasprintf("provider=aws\ninstance_id=%s\nec2_instance=%s\nami=%s\nregion=%s\n"
+	                "profile=%s\nec2_endpoint_url=%s\ninstance_type=%s\nimage_dir=%s\n",
+	                spec->instance_id ? spec->instance_id : "", iid, ami, c.region,
+	                profile ? profile : "", c.ec2_endpoint, itype, image_dir);
+	if (dir_write(spec->instance_dir, AWS_STATE_FILE, rec, err) < 0) {
+		struct unik_error terr;
+
+		/* Without its record nobody could find the instance again: do not leave it. */
+		aws_ec2_terminate_instance(&c, iid, &terr);
+		goto out;
+	}
+	if (mark_console_start(spec->instance_dir, err) < 0)
+		goto out;
+	cache_forget(spec->instance_dir);
+	st->state = UNIK_STATE_PENDING;
+	snprintf(st->handle, sizeof(st->handle), "%s", iid);
+	snprintf(st->handle_id, sizeof(st->handle_id), "%s", ami);
+	set_detail(st, "%s in %s", itype, c.region);
+	rc = 0;
+out:
+	aws_config_free(&c);
+	return rc;
+}
+
+static bool is_state(const struct ec2_instance *in, const char *a, const char *b)
+{
+	return !strcmp(in->state, a) || (b && !strcmp(in->state, b));
+}
+
+/* Polls DescribeInstances until the instance is in state a or b, or timeout_ms passed. */
+static int wait_state(const struct aws_config *c, const char *iid, const char *a, const char *b,
+                      int timeout_ms, bool *reached, struct unik_error *err)
+{
+	long long deadline = now_ms() + timeout_ms, delay = 250;
+	struct ec2_instance in;
+
+	for (;;) {
+		if (aws_ec2_describe_instance(c, iid, &in, err) < 0)
+			return -1;
+		if (is_state(&in, a, b) || now_ms() >= deadline) {
+			*reached = is_state(&in, a, b);
+			return 0;
+		}
+		sleep_ms(delay);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+}
+
+static int aws_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+{
+	_cleanup_kv_ struct kv kv = {0};
+	struct unik_instance_status st;
+	struct aws_config c = {0};
+	const char *iid;
+	bool reached = false;
+	int rc = -1;
+
+	cache_forget(dir);
+	if (aws_status(dir, &st, err) < 0)
+		return -1;
+	if (st.state != UNIK_STATE_RUNNING && st.state != UNIK_STATE_PENDING)
+		return 0; /* ended already, and keeps the state it ended with */
+	if (load_instance(dir, &kv, err) < 0)
+		return -1;
+	iid = kv_get(&kv, "ec2_instance");
+	if (!iid)
+		return 0;
+	if (dir_write(dir, AWS_STOPPED_FILE, "stopped on request\n", err) < 0 ||
+	    instance_config(&kv, &c, err) < 0)
+		return -1;
+	if (!force) {
+		if (aws_ec2_stop_instance(&c, iid, false, err) < 0 ||
+		    wait_state(&c, iid, "stopped", "terminated", timeout_ms, &reached, err) < 0)
+			goto out;
+	}
+	if (!reached && aws_ec2_stop_instance(&c, iid, true, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		unik_error_prefix(err, "aws: stop %s", iid);
+	cache_forget(dir);
+	aws_config_free(&c);
+	return rc;
+}
+
+static int aws_start(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+{
+	static const char *const stale[] = {AWS_STOPPED_FILE, AWS_FINAL_FILE, AWS_ENDED_FILE,
+	                                    AWS_AUTOSTOP_FILE, AWS_CONSOLE_SNAP_FILE};
+	_cleanup_kv_ struct kv kv = {0};
+	struct aws_config c = {0};
+	const char *iid;
+	bool reached = false;
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	st->exit_code = -1;
+	if (load_instance(dir, &kv, err) < 0)
+		return -1;
+	if (!(iid = kv_get(&kv, "ec2_instance"))) {
+		unik_error_set(err, UNIK_E_STATE, "aws: nothing was started in `%s`", dir);
+		return -1;
+	}
+	if (instance_config(&kv, &c, err) < 0)
+		return -1;
+	/* An instance that just ended may still be stopping; EC2 starts only stopped ones. */
+	if (wait_state(&c, iid, "stopped", "terminated", STOPPED_LIMIT_MS, &reached, err) < 0)
+		goto out;
+	if (aws_ec2_start_instance(&c, iid, err) < 0)
+		goto out;
+	/* EC2's console starts afresh with the new boot. */
+	if (mark_console_start(dir, err) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
+		if (dir_unlink(dir, stale[i], err) < 0)
+			goto out;
+	cache_forget(dir);
+	st->state = UNIK_STATE_PENDING;
+	fill_handles(&kv, st);
+	rc = 0;
+out:
+	if (rc < 0)
+		unik_error_prefix(err, "aws: start %s", iid);
+	aws_config_free(&c);
+	return rc;
+}
+
+static int aws_remove(const char *dir, struct unik_error *err)
+{
+	_cleanup_kv_ struct kv kv = {0};
+	struct unik_instance_status st;
+	struct aws_config c = {0};
+	const char *iid;
+	int rc = 0;
+
+	cache_forget(dir);
+	if (load_instance(dir, &kv, err) < 0)
+		return -1;
+	if (!(iid = kv_get(&kv, "ec2_instance")))
+		return 0;
+	if (aws_status(dir, &st, err) < 0)
+		return -1;
+	if (st.state == UNIK_STATE_RUNNING || st.state == UNIK_STATE_PENDING) {
+		unik_error_set(err, UNIK_E_STATE, "aws: the instance %s is running; stop it first",
+		               iid);
+		return -1;
+	}
+	if (instance_config(&kv, &c, err) < 0)
+		return -1;
+	if (aws_ec2_terminate_instance(&c, iid, err) < 0 && !aws_ec2_error_is(err, ".NotFound")) {
+		unik_error_prefix(err, "aws: terminate");
+		rc = -1;
+	} else {
+		unik_error_clear(err);
+		dir_write(dir, "terminated", iid, NULL);
+	}
+	cache_forget(dir);
+	aws_config_free(&c);
+	return rc;
+}
+
+const struct unik_provider unik_provider_aws = {
+    .name = "aws",
+    .description = "Amazon EC2: images become AMIs (S3 + ImportSnapshot), instances EC2 "
+                   "instances",
+    .image_format = "raw",
+    .opt_keys = aws_opt_keys,
+    .opt_help = aws_opt_help,
+    .available = aws_available,
+    .run = aws_run,
+    .status = aws_status,
+    .stop = aws_stop,
+    .remove = aws_remove,
+    .start = aws_start,
+    .stage = aws_stage,
+    .unstage = aws_unstage,
+};

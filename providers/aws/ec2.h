@@ -1,0 +1,103 @@
+/* Typed EC2 calls over aws_ec2_call (ec2.c) and the parsers of their XML answers, split out so
+ * unit tests can feed them canned responses.  Strings in the structs are copied into fixed
+ * buffers or owned by the caller as stated. */
+#ifndef UNIK_PROVIDER_AWS_EC2_H
+#define UNIK_PROVIDER_AWS_EC2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "util.h"
+#include "providers/aws/aws.h"
+
+#define EC2_API_VERSION "2016-11-15"
+
+/* The form body "Action=A&Version=2016-11-15&k=v&..." with keys and values percent-encoded
+ * (aws_uri_encode).  params: "Name=value" words, NULL-ended (may be NULL).  Caller frees. */
+char *aws_ec2_form(const char *action, const char *const *params);
+
+/* The text of the first element named name (local name, any namespace) below the document's
+ * root, in document order; NULL when absent or the XML does not parse.  Caller frees. */
+char *aws_ec2_xml_text(const char *xml, size_t len, const char *name);
+
+/* True when err carries an AWS error code ending in suffix (".NotFound",
+ * "InvalidAMIID.Unavailable"). */
+bool aws_ec2_error_is(const struct unik_error *err, const char *suffix);
+
+/* ---- import ---- */
+
+struct ec2_import_task {
+	char status[32];   /* "active", "completed", "deleting", "deleted" */
+	char progress[16]; /* "42" or "" */
+	char message[256]; /* statusMessage, e.g. "converting", or the failure's reason */
+	char snapshot[64]; /* once completed */
+};
+
+/* role: the IAM role EC2 reads the bucket as, NULL for the default (vmimport). */
+int aws_ec2_import_snapshot(const struct aws_config *c, const char *bucket, const char *key,
+                            const char *description, const char *role, char **task_id,
+                            struct unik_error *err);
+int aws_ec2_parse_import_task(const char *xml, size_t len, struct ec2_import_task *t,
+                              struct unik_error *err);
+int aws_ec2_describe_import_task(const struct aws_config *c, const char *task_id,
+                                 struct ec2_import_task *t, struct unik_error *err);
+
+/* ---- images and snapshots ---- */
+
+int aws_ec2_register_image(const struct aws_config *c, const char *name, const char *description,
+                           const char *snapshot_id, char **ami, struct unik_error *err);
+/* state: "pending", "available", "failed", ... */
+int aws_ec2_describe_image(const struct aws_config *c, const char *ami, char *state,
+                           size_t state_len, struct unik_error *err);
+int aws_ec2_deregister_image(const struct aws_config *c, const char *ami, struct unik_error *err);
+int aws_ec2_delete_snapshot(const struct aws_config *c, const char *snapshot,
+                            struct unik_error *err);
+
+/* ---- instances ---- */
+
+struct ec2_run_params {
+	const char *image_id;
+	const char *instance_type;
+	const char *subnet;         /* or NULL */
+	const char *security_group; /* or NULL */
+	const char *key_name;       /* or NULL */
+	const char *user_data;      /* raw bytes as text, base64-encoded here; or NULL */
+	const char *unik_id;        /* tag unik:instance */
+	const char *unik_name;      /* tags unik:name and Name */
+};
+
+int aws_ec2_run_instance(const struct aws_config *c, const struct ec2_run_params *p,
+                         char **instance_id, struct unik_error *err);
+
+struct ec2_instance {
+	char state[32]; /* pending, running, shutting-down, terminated, stopping, stopped */
+	char public_ip[64];
+	char private_ip[64];
+	char reason[256]; /* stateReason message, may be empty */
+};
+
+int aws_ec2_parse_instance(const char *xml, size_t len, struct ec2_instance *out,
+                           struct unik_error *err);
+int aws_ec2_describe_instance(const struct aws_config *c, const char *instance_id,
+                              struct ec2_instance *out, struct unik_error *err);
+
+/* The console snapshot, base64-decoded into *out (caller frees; NUL-terminated, *len without
+ * it); empty when EC2 has none yet.  latest asks for the newest output (Nitro only). */
+int aws_ec2_console_output(const struct aws_config *c, const char *instance_id, bool latest,
+                           char **out, size_t *len, struct unik_error *err);
+/* Base64 (RFC 4648) both ways; decode skips whitespace and fails (-1) on other junk. */
+char *aws_base64_encode(const void *data, size_t len);
+int aws_base64_decode(const char *text, char **out, size_t *len);
+
+int aws_ec2_stop_instance(const struct aws_config *c, const char *instance_id, bool force,
+                          struct unik_error *err);
+int aws_ec2_start_instance(const struct aws_config *c, const char *instance_id,
+                           struct unik_error *err);
+int aws_ec2_terminate_instance(const struct aws_config *c, const char *instance_id,
+                               struct unik_error *err);
+
+/* The instance type for a memory size (MiB), from the table in docs/providers/aws.md. */
+const char *aws_instance_type_for(unsigned long long memory_mb);
+
+#endif

@@ -1,0 +1,485 @@
+"""The aws provider end to end against emulators: s3rver (npm) for S3 and tests/tools/fake_ec2.py
+for EC2, which checks every request's SigV4 signature with botocore, really reads the uploaded
+disk from s3rver on ImportSnapshot and really boots it (QEMU, -M pc, BIOS, GRUB) on RunInstances.
+Staging goes through tests/tools/aws_stage (stage/unstage), instances through
+tests/tools/provider_driver, one process per call as a daemon and its restarts would make them."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+from harness import Skip, Failure, fail, out_dir, build_dir, bin_dir, tail, timeout, REPO
+from apps import app
+
+AKID = 'S3RVER'
+SECRET = 'S3RVER'
+TOKEN = 'unik-test-session-token'
+REGION = 'us-east-1'
+BUCKET = 'unik-test-bucket'
+FAKE = os.path.join(REPO, 'tests', 'tools', 'fake_ec2.py')
+
+_counter = [0]
+
+
+def botocore_python():
+    """An interpreter that imports botocore (Debian's python3-botocore is for /usr/bin/python3;
+    the python3 in PATH may be another)."""
+    for py in ('/usr/bin/python3', sys.executable, shutil.which('python3')):
+        if py and os.access(py, os.X_OK) and subprocess.run(
+                [py, '-c', 'import botocore.auth'], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL).returncode == 0:
+            return py
+    raise Skip('no Python here imports botocore (apt-get install python3-botocore)')
+
+
+def tool(name):
+    p = os.path.join(build_dir(), 'tests', 'tools', name)
+    if not os.access(p, os.X_OK):
+        raise Failure('%s is missing (run make test-tools)' % p)
+    return p
+
+
+def need_tools():
+    for t in ('grub-mkimage', 'mkfs.fat', 'mcopy', 'qemu-system-x86_64'):
+        if not shutil.which(t, path=os.environ.get('PATH', '') + ':/usr/sbin:/sbin'):
+            raise Skip('%s is not installed' % t)
+    if not os.path.isdir('/usr/lib/grub/i386-pc'):
+        raise Skip('/usr/lib/grub/i386-pc is missing (grub-pc-bin)')
+
+
+def pack_raw(kernel, cmdline, name):
+    out = os.path.join(out_dir(), name + '.raw')
+    cmd = [os.path.join(bin_dir(), 'unik-pack'), '--kernel', app(kernel), '--format', 'raw',
+           '--cmdline', cmdline, '-o', out]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    if p.returncode != 0:
+        fail('unik-pack failed', p.stdout)
+    return out
+
+
+class Env:
+    """s3rver and the fake EC2, with the environment and options that point unik at them."""
+
+    def __init__(self):
+        from s3rver import S3rver
+        self.py = botocore_python()
+        self.s3 = S3rver()
+        self.fake = None
+
+    def __enter__(self):
+        self.s3.__enter__()
+        d = out_dir()
+        self.fake_log = open(os.path.join(d, 'fake_ec2.log'), 'ab')
+        self.fake = subprocess.Popen(
+            [self.py, FAKE, '--access-key', AKID, '--secret-key', SECRET, '--session-token',
+             TOKEN, '--region', REGION, '--s3-endpoint', self.s3.url, '--data-dir',
+             os.path.join(d, 'fake-ec2-data'), '--import-delay', '0.3'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.fake_log,
+            start_new_session=True)
+        line = self.fake.stdout.readline().decode()
+        if not line.startswith('listening on '):
+            self.__exit__(None, None, None)
+            fail('fake_ec2.py did not start: %r' % line, self.fake_logs())
+        self.ec2_url = 'http://127.0.0.1:%d' % int(line.split()[2])
+        home = os.path.join(d, 'home')
+        os.makedirs(home, exist_ok=True)
+        self.env = dict(os.environ, HOME=home, AWS_ACCESS_KEY_ID=AKID,
+                        AWS_SECRET_ACCESS_KEY=SECRET, AWS_SESSION_TOKEN=TOKEN,
+                        AWS_CONFIG_FILE=os.path.join(home, 'none'),
+                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(home, 'none'))
+        for k in ('AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL',
+                  'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_EC2'):
+            self.env.pop(k, None)
+        self.opts = ['region=' + REGION, 's3_endpoint_url=' + self.s3.url,
+                     'ec2_endpoint_url=' + self.ec2_url, 'bucket=' + BUCKET]
+        return self
+
+    def __exit__(self, *exc):
+        if self.fake and self.fake.poll() is None:
+            self.fake.terminate()
+            try:
+                self.fake.wait(15)
+            except subprocess.TimeoutExpired:
+                self.fake.kill()
+                self.fake.wait()
+        self.fake_log.close()
+        self.s3.__exit__(*exc)
+        return False
+
+    def fake_logs(self):
+        with open(os.path.join(out_dir(), 'fake_ec2.log'), 'rb') as f:
+            return tail(f.read(), 40)
+
+    def control(self, path, method='POST'):
+        req = urllib.request.Request(self.ec2_url + path, data=b'' if method == 'POST' else None,
+                                     method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read().decode())
+
+    def stats(self):
+        return self.control('/_fake/stats', 'GET')
+
+    def check_signatures(self):
+        bad = self.stats()['signature_failures']
+        if bad:
+            fail('%d EC2 requests failed botocore\'s signature check' % len(bad), bad[0])
+
+    def call(self, exe, *args, ok=True, opts=None, env=None):
+        cmd = [tool(exe)]
+        for o in (self.opts if opts is None else opts):
+            cmd += ['-o', o]
+        cmd += [str(a) for a in args]
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env or self.env, timeout=600)
+        with open(os.path.join(out_dir(), 'driver.log'), 'a') as f:
+            f.write('$ %s\n%s%s[exit %d]\n' % (' '.join(cmd), p.stdout, p.stderr, p.returncode))
+        res = {'_progress': []}
+        for line in p.stdout.splitlines():
+            k, _, v = line.partition('=')
+            if k == 'progress':
+                res['_progress'].append(v)
+            else:
+                res[k] = v
+        res['_rc'] = p.returncode
+        if ok and p.returncode != 0:
+            verb = [a for a in args if a in ('run', 'status', 'stop', 'start', 'remove',
+                                             'available', 'stage', 'unstage')][:1]
+            fail('%s %s failed (exit %d): %s' % (exe, ''.join(verb), p.returncode,
+                                                 res.get('error', p.stderr.strip())),
+                 self.fake_logs())
+        return res
+
+    def driver(self, *args, **kw):
+        return self.call('provider_driver', '-p', 'aws', *args, **kw)
+
+    def stage(self, image, image_id, name, cmdline, **kw):
+        image_dir = os.path.dirname(image)
+        return self.call('aws_stage', 'stage', image_dir, image, image_id, name, cmdline, **kw)
+
+
+def image_dir_for(tag):
+    d = os.path.join(out_dir(), 'image-' + tag)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def staged_image(env, kernel, cmdline, tag, image_id):
+    d = image_dir_for(tag)
+    raw = pack_raw(kernel, cmdline, tag)
+    image = os.path.join(d, 'disk.raw')
+    shutil.move(raw, image)
+    r = env.stage(image, image_id, tag, cmdline)
+    return image, r
+
+
+def read_state(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip('\n').partition('=')
+            out[k] = v
+    return out
+
+
+def new_dir(tag):
+    _counter[0] += 1
+    d = os.path.join(out_dir(), 'inst-%d-%s' % (_counter[0], tag))
+    os.makedirs(d)
+    return d
+
+
+def console(d):
+    try:
+        with open(os.path.join(d, 'console.log'), 'rb') as f:
+            return f.read().decode('utf-8', 'replace').replace('\r\n', '\n')
+    except FileNotFoundError:
+        return ''
+
+
+def wait_state(env, d, states, limit=180):
+    deadline = time.monotonic() + limit
+    while True:
+        st = env.driver('status', d)
+        if st['state'] in states:
+            return st
+        if time.monotonic() > deadline:
+            fail('instance still %s after %ds, wanted %s' % (st['state'], limit, states),
+                 'console:\n%s\n%s' % (tail(console(d)), env.fake_logs()))
+        time.sleep(0.5)
+
+
+def wait_console(env, d, needle, limit=180):
+    deadline = time.monotonic() + limit
+    while needle not in console(d):
+        env.driver('status', d)
+        if time.monotonic() > deadline:
+            fail('console never showed %r' % needle, tail(console(d)) + '\n' + env.fake_logs())
+        time.sleep(0.5)
+
+
+def s3_has(env, key):
+    try:
+        env.s3.get(BUCKET, key)
+        return True
+    except Failure:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+
+@timeout(600)
+def test_lifecycle():
+    """stage (upload, import, register, S3 clean-up), run to exit 0 with hello's output,
+    start in place, a second image stopped and started, remove (terminate), unstage."""
+    need_tools()
+    with Env() as env:
+        image, r = staged_image(env, 'hello', 'hello', 'hello', 'aaaaaaaaaaa1')
+        with open(image, 'rb') as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        steps = ' | '.join(r['_progress'])
+        for want in ('uploading', 'importing snapshot', 'registered', 'staged as'):
+            if want not in steps:
+                fail('stage progress never said %r' % want, steps)
+        st = read_state(os.path.join(os.path.dirname(image), 'aws.state'))
+        ami, snap = st.get(REGION + '.ami'), st.get(REGION + '.snapshot')
+        if st.get(REGION + '.done') != '1' or not ami or not snap or st.get('cmdline') != 'hello':
+            fail('aws.state does not record a finished stage: %r' % st)
+        s = env.stats()
+        if s['snapshots'][snap]['sha256'] != digest:
+            fail('the fake imported %s, not the disk (%s)' % (s['snapshots'][snap]['sha256'],
+                                                               digest))
+        if s['images'][ami]['snapshot'] != snap:
+            fail('the AMI is not registered on the imported snapshot: %r' % s['images'])
+        if s3_has(env, 'unik/aaaaaaaaaaa1/disk.raw'):
+            fail('the temporary S3 object was not deleted after the stage')
+        if os.path.exists(os.path.join(os.path.dirname(image), 'aws-upload.state')):
+            fail('aws-upload.state was left behind')
+        # Idempotent: a finished stage asks AWS nothing.
+        before = sum(s['calls'].values())
+        env.stage(image, 'aaaaaaaaaaa1', 'hello', 'hello')
+        if sum(env.stats()['calls'].values()) != before:
+            fail('a second stage of a staged image called EC2')
+
+        # run: the instance boots the AMI and ends with the guest's exit status.
+        d = new_dir('hello')
+        r = env.driver('-i', 'hello0000001', '-n', 'greeter', 'run', d, image, '', 256)
+        if r['state'] not in ('pending', 'running') or not r['handle'].startswith('i-') or \
+                r['handle_id'] != ami:
+            fail('run did not report the EC2 instance: %r' % r)
+        iid = r['handle']
+        inst = env.stats()['instances'][iid]
+        want_tags = {'unik:instance': 'hello0000001', 'unik:name': 'greeter',
+                     'Name': 'unik-greeter'}
+        if inst['tags'] != want_tags or inst['type'] != 't3.nano' or inst['image'] != ami:
+            fail('RunInstances got %r' % inst)
+        st = wait_state(env, d, ('exited', 'crashed'))
+        if st['state'] != 'exited' or st['exit_code'] != '0':
+            fail('expected exited(0), got %r' % st, console(d))
+        text = console(d)
+        if 'hello from unik\nargv[0]=<hello>\n' not in text or \
+                text.count('unik: exit status 0') != 1:
+            fail('console.log does not hold hello\'s output once', text)
+        rec = read_state(os.path.join(d, 'provider.state'))
+        if rec.get('ec2_instance') != iid or rec.get('region') != REGION:
+            fail('provider.state: %r' % rec)
+
+        # A different command line cannot reach an AMI: refused, with the reason.
+        d2 = new_dir('cmdline')
+        r = env.driver('run', d2, image, 'hello other', 64, ok=False)
+        if r['_rc'] == 0 or 'baked' not in r.get('error', '') or \
+                r.get('code') != 'unsupported':
+            fail('a run with another command line was not refused clearly: %r' % r)
+
+        # start: the same instance boots again; console.log gets a second run.
+        r = env.driver('start', d)
+        if r['handle'] != iid:
+            fail('start answered for another instance: %r' % r)
+        st = wait_state(env, d, ('exited', 'crashed'))
+        if st['state'] != 'exited' or st['exit_code'] != '0':
+            fail('after start: expected exited(0), got %r' % st, console(d))
+        if console(d).count('unik: exit status 0') != 2:
+            fail('console.log should hold two runs', console(d))
+        if env.stats()['instances'][iid]['boots'] != 2:
+            fail('start did not boot the same instance again')
+
+        # remove: terminate.
+        env.driver('remove', d)
+        deadline = time.monotonic() + 30
+        while env.stats()['instances'][iid]['state'] != 'terminated':
+            if time.monotonic() > deadline:
+                fail('remove did not terminate %s' % iid)
+            time.sleep(0.2)
+
+        # A long-running guest: stop (graceful), start again, stop --force.
+        image2, _ = staged_image(env, 'clock', 'clock 600000', 'clock', 'aaaaaaaaaaa2')
+        d3 = new_dir('clock')
+        r = env.driver('run', d3, image2, '', 512)
+        iid2 = r['handle']
+        wait_console(env, d3, 'wall_start')
+        st = env.driver('status', d3)
+        if st['state'] != 'running':
+            fail('a sleeping guest is %r' % st)
+        env.driver('stop', d3, '--timeout', '5000')
+        st = env.driver('status', d3)
+        if st['state'] != 'stopped':
+            fail('after stop: %r' % st)
+        env.driver('start', d3)
+        wait_state(env, d3, ('running',))
+        wait_console(env, d3, 'wall_start', 120)
+        env.driver('stop', d3, '--force')
+        st = wait_state(env, d3, ('stopped', 'crashed', 'exited'))
+        if st['state'] != 'stopped':
+            fail('after stop --force: %r' % st)
+        deadline = time.monotonic() + 30
+        while env.stats()['instances'][iid2]['state'] != 'stopped':
+            if time.monotonic() > deadline:
+                fail('EC2 does not have %s stopped' % iid2)
+            time.sleep(0.2)
+        env.driver('remove', d3)
+
+        # unstage: deregister and delete the snapshot; twice is fine.
+        for img in (image, image2):
+            env.call('aws_stage', 'unstage', os.path.dirname(img))
+            env.call('aws_stage', 'unstage', os.path.dirname(img))
+        s = env.stats()
+        if s['images'] or s['snapshots']:
+            fail('unstage left images %r and snapshots %r' % (list(s['images']),
+                                                              list(s['snapshots'])))
+        env.check_signatures()
+
+
+@timeout(300)
+def test_throttling_retried():
+    """RequestLimitExceeded is retried with backoff in stage and run; past the retries the
+    user gets AWS's own code."""
+    need_tools()
+    with Env() as env:
+        env.control('/_fake/throttle?action=ImportSnapshot&count=2')
+        env.control('/_fake/throttle?action=DescribeImportSnapshotTasks&count=2')
+        env.control('/_fake/throttle?action=RegisterImage&count=3')
+        image, _ = staged_image(env, 'hello', 'hello', 'thr', 'bbbbbbbbbbb1')
+        s = env.stats()
+        want = {'ImportSnapshot': 2, 'DescribeImportSnapshotTasks': 2, 'RegisterImage': 3}
+        if s['throttled'] != want:
+            fail('throttled calls: %r, wanted %r' % (s['throttled'], want))
+        if s['calls']['ImportSnapshot'] != 3 or s['calls']['RegisterImage'] != 4:
+            fail('throttled calls were not retried: %r' % s['calls'])
+        # Backoff: the four RegisterImage tries are spread out (full jitter over 0.5, 1 and
+        # 2 s windows), not fired back to back.
+        t = s['call_times']['RegisterImage']
+        if t[-1] - t[0] < 0.1:
+            fail('four RegisterImage tries within %.3fs: no backoff' % (t[-1] - t[0]))
+        env.control('/_fake/throttle?action=RunInstances&count=1')
+        d = new_dir('thr')
+        r = env.driver('run', d, image, '', 128)
+        wait_state(env, d, ('exited',))
+        d2 = new_dir('thr2')
+        env.control('/_fake/throttle?action=RunInstances&count=50')
+        r = env.driver('run', d2, image, '', 128, ok=False)
+        env.control('/_fake/throttle?action=RunInstances&count=0')
+        if r['_rc'] == 0 or 'RequestLimitExceeded' not in r.get('error', ''):
+            fail('a run throttled past its retries did not report RequestLimitExceeded: %r' % r)
+        env.check_signatures()
+
+
+@timeout(300)
+def test_errors_reach_the_user():
+    """AWS's own error code and message (a bad instance type), expired credentials with a
+    clear hint, and available() without credentials."""
+    need_tools()
+    with Env() as env:
+        image, _ = staged_image(env, 'hello', 'hello', 'err', 'ccccccccccc1')
+        d = new_dir('badtype')
+        r = env.driver('-o', 'instance_type=x9.bogus', 'run', d, image, '', 128, ok=False)
+        msg = r.get('error', '')
+        if r['_rc'] == 0 or 'InvalidParameterValue' not in msg or \
+                "Invalid value 'x9.bogus' for InstanceType" not in msg:
+            fail('a bad instance type did not bring back AWS\'s code and message: %r' % r)
+
+        d = new_dir('expired')
+        r = env.driver('run', d, image, '', 128)
+        env.control('/_fake/expire?on=1')
+        r = env.driver('status', d, ok=False)
+        env.control('/_fake/expire?on=0')
+        msg = r.get('error', '')
+        if r['_rc'] == 0 or 'RequestExpired' not in msg or 'expired' not in msg.lower() or \
+                r.get('code') != 'permission_denied':
+            fail('expired credentials did not give a clear error: %r' % r)
+        wait_state(env, d, ('exited',))
+
+        r = env.driver('available')
+        if r.get('available') != 'yes' or r.get('image_format') != 'raw':
+            fail('available with credentials: %r' % r)
+        bare = {k: v for k, v in env.env.items() if not k.startswith('AWS_ACCESS') and
+                not k.startswith('AWS_SECRET') and k != 'AWS_SESSION_TOKEN'}
+        r = env.driver('available', ok=False, env=bare)
+        if r.get('available') != 'no' or 'AWS_ACCESS_KEY_ID' not in r.get('reason', ''):
+            fail('available without credentials: %r' % r)
+        env.check_signatures()
+
+
+def cli_home(name):
+    """test_cli.py's Home: a private UNIK_HOME whose daemon the first command starts."""
+    import importlib.util
+    path = os.path.join(REPO, 'tests', 'integration', 'test_cli.py')
+    spec = importlib.util.spec_from_file_location('unik_aws_test_cli', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.need_core()
+    return mod.Home(name), mod.HELLO
+
+
+@timeout(600)
+def test_cli_build_run_rm_rmi():
+    """Through the daemon and the CLI: `unik build --provider aws` stages the image (an AMI),
+    `unik run --provider aws` shows the guest's output and its exit status, `unik rm`
+    terminates the instance and `unik rmi` deregisters the AMI and deletes its snapshot."""
+    need_tools()
+    with Env() as env:
+        h, hello = cli_home('cli-aws')
+        with h:
+            for k in ('HOME', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+                      'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE'):
+                h.env[k] = env.env[k]
+            for k in ('AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL'):
+                h.env.pop(k, None)
+            popts = []
+            for o in env.opts:
+                popts += ['--provider-opt', o]
+            h.ok(['build', '--name', 'hello', '--path', hello, '--provider', 'aws'] + popts,
+                 timeout=300)
+            s = env.stats()
+            if len(s['images']) != 1 or len(s['snapshots']) != 1:
+                fail('unik build --provider aws did not make one AMI: %r' % s['images'])
+            ami = list(s['images'])[0]
+            p = h.ok(['run', '--provider', 'aws'] + popts + ['--name', 'cloudy', 'hello'],
+                     timeout=300)
+            if 'Hello from a unikernel!' not in p.stdout:
+                fail("the guest's greeting is not on the CLI's output", p.stdout + p.stderr)
+            insts = env.stats()['instances']
+            if len(insts) != 1:
+                fail('one run made %d EC2 instances' % len(insts))
+            iid, inst = list(insts.items())[0]
+            if inst['image'] != ami or inst['tags'].get('unik:name') != 'cloudy':
+                fail('RunInstances got %r' % inst)
+            d = h.json(['describe-instance', 'cloudy'])
+            if iid not in json.dumps(d):
+                fail('describe-instance does not show the EC2 instance id %s' % iid,
+                     json.dumps(d)[:2000])
+            h.ok(['rm', 'cloudy'])
+            deadline = time.monotonic() + 30
+            while env.stats()['instances'][iid]['state'] != 'terminated':
+                if time.monotonic() > deadline:
+                    fail('unik rm did not terminate %s' % iid)
+                time.sleep(0.2)
+            h.ok(['rmi', 'hello'])
+            s = env.stats()
+            if s['images'] or s['snapshots']:
+                fail('unik rmi left %r and %r' % (list(s['images']), list(s['snapshots'])))
+            env.check_signatures()
