@@ -1,21 +1,7 @@
 /* Reads what the loader handed over (PVH start info, multiboot v1 or v2 information) into one
  * shape: RAM ranges, reserved ranges, modules and the command line. */
 #include "kernel.h"
-
-struct hvm_start_info {
-	uint32_t magic, version, flags, nr_modules;
-	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
-	uint32_t memmap_entries, reserved;
-};
-
-struct hvm_modlist_entry {
-	uint64_t paddr, size, cmdline_paddr, reserved;
-};
-
-struct hvm_memmap_entry {
-	uint64_t addr, size;
-	uint32_t type, reserved;
-};
+#include "xen.h"
 
 struct mb1_info {
 	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
@@ -71,7 +57,7 @@ static void set_cmdline(struct boot_info *bi, uint64_t addr)
 	add(bi->reserved, &bi->nreserved, addr, addr + bi->cmdline_len + 1);
 }
 
-static void parse_pvh(struct boot_info *bi, const struct hvm_start_info *si)
+static void parse_pvh(struct boot_info *bi, const struct unik_xen_start_info *si)
 {
 	bi->loader = "pvh";
 	bi->memory_clean = true;
@@ -79,14 +65,22 @@ static void parse_pvh(struct boot_info *bi, const struct hvm_start_info *si)
 		panic("PVH start info has a bad magic %x", si->magic);
 	add(bi->reserved, &bi->nreserved, (uint64_t)si, (uint64_t)(si + 1));
 	set_cmdline(bi, si->cmdline_paddr);
-	const struct hvm_modlist_entry *m = early(si->modlist_paddr, si->nr_modules * sizeof(*m));
+	const struct unik_xen_modlist_entry *m =
+	    early(si->modlist_paddr, si->nr_modules * sizeof(*m));
 	for (uint32_t i = 0; i < si->nr_modules; i++)
 		add_module(bi, m[i].paddr, m[i].paddr + m[i].size);
 	if (si->version >= 1 && si->memmap_paddr) {
-		const struct hvm_memmap_entry *e =
+		const struct unik_xen_memmap_entry *e =
 		    early(si->memmap_paddr, si->memmap_entries * sizeof(*e));
 		for (uint32_t i = 0; i < si->memmap_entries; i++)
 			add_ram(bi, e[i].addr, e[i].size, e[i].type);
+	}
+	/* Start info version 0 (Xen before 4.11) has no map: Xen itself gives it. */
+	if (!bi->nram) {
+		struct unik_xen_e820 x[BOOT_MAX_RANGES];
+		int n = xen_memory_map(x, BOOT_MAX_RANGES);
+		for (int i = 0; i < n; i++)
+			add_ram(bi, x[i].addr, x[i].size, x[i].type);
 	}
 	if (!bi->nram)
 		panic("the PVH loader gave no memory map");
@@ -155,7 +149,7 @@ void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi)
 	k_memset(bi, 0, sizeof(*bi));
 	switch (magic) {
 	case BOOT_MAGIC_PVH:
-		parse_pvh(bi, early(info, sizeof(struct hvm_start_info)));
+		parse_pvh(bi, early(info, sizeof(struct unik_xen_start_info)));
 		break;
 	case BOOT_MAGIC_MB1:
 		add(bi->reserved, &bi->nreserved, info, info + sizeof(struct mb1_info));

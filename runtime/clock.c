@@ -1,7 +1,8 @@
-/* Time: a monotonic clock from the TSC (scaled by KVM's pvclock when the hypervisor offers it,
- * else calibrated against the PIT on first use), wall time from pvclock or the CMOS clock, and
- * sleeping that halts the CPU until the local APIC timer fires. */
+/* Time: a monotonic clock from the TSC (scaled by KVM's or Xen's pvclock when the hypervisor
+ * offers one, else calibrated against the PIT on first use), wall time from pvclock or the CMOS
+ * clock, and sleeping that halts the CPU until the local APIC timer fires. */
 #include "kernel.h"
+#include "xen.h"
 
 struct pvclock_vcpu_time_info {
 	uint32_t version, pad0;
@@ -27,7 +28,9 @@ struct pvclock_wall_clock {
 #define LAPIC_TIMER_DIV  0x3e0
 #define TIMER_VECTOR     0x20
 
-static struct pvclock_vcpu_time_info pvti __attribute__((aligned(64)));
+static struct pvclock_vcpu_time_info kvm_pvti __attribute__((aligned(64)));
+/* KVM's copy above, or vCPU 0's in Xen's shared info page: the same layout. */
+static const struct pvclock_vcpu_time_info *pvti = &kvm_pvti;
 static struct pvclock_wall_clock pvwall __attribute__((aligned(16)));
 static bool use_pvclock;
 static uint64_t tsc_base, tsc_mult; /* ns = (tsc - tsc_base) * tsc_mult >> 32 */
@@ -61,15 +64,15 @@ static uint64_t pvclock_ns(void)
 	uint32_t v;
 	uint64_t ns;
 	do {
-		v = __atomic_load_n(&pvti.version, __ATOMIC_ACQUIRE);
-		uint64_t delta = rdtsc() - pvti.tsc_timestamp;
-		if (pvti.tsc_shift >= 0)
-			delta <<= pvti.tsc_shift;
+		v = __atomic_load_n(&pvti->version, __ATOMIC_ACQUIRE);
+		uint64_t delta = rdtsc() - pvti->tsc_timestamp;
+		if (pvti->tsc_shift >= 0)
+			delta <<= pvti->tsc_shift;
 		else
-			delta >>= -pvti.tsc_shift;
-		ns = pvti.system_time + scale(delta, pvti.tsc_to_system_mul, 32);
+			delta >>= -pvti->tsc_shift;
+		ns = pvti->system_time + scale(delta, pvti->tsc_to_system_mul, 32);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	} while ((v & 1) || v != __atomic_load_n(&pvti.version, __ATOMIC_ACQUIRE));
+	} while ((v & 1) || v != __atomic_load_n(&pvti->version, __ATOMIC_ACQUIRE));
 	return ns;
 }
 
@@ -207,11 +210,19 @@ void clock_init(void)
 {
 	tsc_base = rdtsc();
 	if (kvm_clock_available()) {
-		cpu_wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvti | 1);
+		cpu_wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&kvm_pvti | 1);
 		cpu_wrmsr(MSR_KVM_WALL_CLOCK_NEW, (uint64_t)&pvwall);
 		use_pvclock = true;
 		/* The wall clock KVM reports is the time at which system_time was zero. */
 		wall_base_ns = (int64_t)pvwall.sec * 1000000000LL + pvwall.nsec;
+		return;
+	}
+	/* Xen PVH has neither PIT nor CMOS clock; its shared info page holds both clocks, with
+	 * the wall clock likewise the time at which system_time was zero. */
+	const void *xt = xen_clock(&wall_base_ns);
+	if (xt) {
+		pvti = xt;
+		use_pvclock = true;
 	}
 }
 

@@ -78,7 +78,7 @@ static inline void cpu_relax(void)
 	__asm__ volatile("pause" ::: "memory");
 }
 
-/* console.c: COM1. */
+/* console.c: COM1, or Xen's PV console (xen.c). */
 void console_init(void);
 void console_write(const char *buf, size_t len);
 void console_start_line(void);
@@ -168,6 +168,7 @@ struct syscall_frame {
 long unik_syscall(struct syscall_frame *f);
 extern uint64_t unik_user_rsp;
 NORETURN void proc_exit(int status);
+NORETURN void proc_exit_crash(void); /* after a crash report: status 255 */
 void random_bytes(void *buf, size_t n);
 extern int in_syscall, syscall_ring;
 extern uint64_t unik_syscall_sp;

@@ -217,5 +217,5 @@ void panic(const char *fmt, ...)
 	k_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	kprintf(UNIK_CRASH_LINE_PREFIX "runtime panic: %s\n", buf);
-	proc_exit(UNIK_EXIT_CRASH);
+	proc_exit_crash();
 }

@@ -3,12 +3,16 @@
 #include "kernel.h"
 #include "syscall_names.h"
 #include "sysdefs.h"
+#include "xen.h"
 
 /* --- exit --- */
+
+static bool crashed; /* a crash report was printed: Xen is told of a crash, not a power-off */
 
 static uint64_t exit_r0(uint64_t status, uint64_t u1, uint64_t u2)
 {
 	(void)u1, (void)u2;
+	xen_shutdown(crashed); /* returns only when not under Xen (or Xen refused) */
 	outb(UNIK_DEBUG_EXIT_PORT, (uint8_t)status);
 	/* No isa-debug-exit: try ACPI soft-off (QEMU pc/q35), then the keyboard controller's reset
 	 * (Firecracker ends the VM on it), then a triple fault. */
@@ -30,6 +34,12 @@ NORETURN void proc_exit(int status)
 	kprintf(UNIK_EXIT_LINE_PREFIX "%d\n", status);
 	ring0(exit_r0, (uint64_t)status, 0, 0);
 	__builtin_unreachable();
+}
+
+NORETURN void proc_exit_crash(void)
+{
+	crashed = true;
+	proc_exit(UNIK_EXIT_CRASH);
 }
 
 /* --- randomness: RDRAND where the CPU has it, else a generator seeded from the TSC --- */

@@ -76,7 +76,7 @@ NORETURN void crash_signal(int sig, uint64_t rip, uint64_t rsp, uint64_t rbp)
 	kprintf(UNIK_CRASH_LINE_PREFIX "%s (signal %d) in %s\n", name, sig, proc_name);
 	kprintf(UNIK_CRASH_LINE_PREFIX "rip %lx rsp %lx\n", rip, rsp);
 	backtrace(rsp, rbp);
-	proc_exit(UNIK_EXIT_CRASH);
+	proc_exit_crash();
 }
 
 void unik_trap(struct trap_frame *f)
@@ -123,5 +123,5 @@ void unik_trap(struct trap_frame *f)
 	kprintf(UNIK_CRASH_LINE_PREFIX "rip %lx rsp %lx rbp %lx error %lx cs %lx rflags %lx\n",
 	        f->rip, f->rsp, f->rbp, f->error, f->cs, f->rflags);
 	backtrace(f->rsp, f->rbp);
-	proc_exit(UNIK_EXIT_CRASH);
+	proc_exit_crash();
 }
