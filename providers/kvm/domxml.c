@@ -1,0 +1,262 @@
+/* The libvirt domain XML of a kvm-provider instance: direct PVH boot of the kernel ELF, COM1 into
+ * console.log (appended), isa-debug-exit for the guest's exit status, and a <metadata> element
+ * that marks the domain as unik's.  A pure function, pinned by golden files. */
+#include "providers/kvm/kvm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *kvm_xml_escape(const char *s)
+{
+	size_t n = 0;
+	char *out, *p;
+
+	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+		switch (*q) {
+		case '&':
+			n += 5;
+			break;
+		case '<':
+		case '>':
+			n += 4;
+			break;
+		case '\'':
+		case '"':
+			n += 6;
+			break;
+		default:
+			n += (*q < 0x20 && *q != '\t' && *q != '\n') || *q == 0x7f ? 3 : 1;
+		}
+	}
+	out = xmalloc(n + 1);
+	p = out;
+	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+		const char *rep = NULL;
+
+		switch (*q) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '\'':
+			rep = "&apos;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		default:
+			if ((*q < 0x20 && *q != '\t' && *q != '\n') || *q == 0x7f)
+				rep =
+				    "\xef\xbf\xbd"; /* U+FFFD: XML 1.0 has no way to carry these */
+		}
+		if (rep) {
+			size_t l = strlen(rep);
+
+			memcpy(p, rep, l);
+			p += l;
+		} else {
+			*p++ = (char)*q;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+char *kvm_domain_name(const char *instance_name, const char *instance_id)
+{
+	char part[33];
+	size_t n = 0;
+
+	for (const char *q = instance_name ? instance_name : ""; *q && n < sizeof(part) - 1; q++) {
+		char c = *q;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+
+		part[n++] = ok ? c : '-';
+	}
+	/* No leading dot (a hidden file in libvirt's directories) or dangling dashes. */
+	while (n > 0 && (part[n - 1] == '-' || part[n - 1] == '.'))
+		n--;
+	part[n] = '\0';
+	size_t skip = strspn(part, "-.");
+
+	if (!part[skip])
+		return xasprintf("unik-%s", instance_id);
+	return xasprintf("unik-%s-%s", part + skip, instance_id);
+}
+
+char *kvm_xml_attr(const char *xml, const char *attr)
+{
+	size_t al = strlen(attr);
+	const char *p = xml ? strchr(xml, '<') : NULL;
+
+	if (!p)
+		return NULL;
+	/* Only the first element's start tag: up to its first '>'. */
+	const char *end = strchr(p, '>');
+
+	if (!end)
+		return NULL;
+	for (const char *q = p + 1; q + al + 2 < end; q++) {
+		char quote;
+		const char *v, *ve;
+
+		if ((q[-1] != ' ' && q[-1] != '\t' && q[-1] != '\n') || strncmp(q, attr, al) ||
+		    q[al] != '=')
+			continue;
+		quote = q[al + 1];
+		if (quote != '"' && quote != '\'')
+			continue;
+		v = q + al + 2;
+		ve = memchr(v, quote, (size_t)(end - v));
+		if (!ve)
+			return NULL;
+		/* Decode the five predefined entities: ids never have any, but be exact. */
+		char *out = xmalloc((size_t)(ve - v) + 1), *o = out;
+		static const struct {
+			const char *ent;
+			char c;
+		} ents[] = {{"&amp;", '&'},
+		            {"&lt;", '<'},
+		            {"&gt;", '>'},
+		            {"&apos;", '\''},
+		            {"&quot;", '"'}};
+
+		while (v < ve) {
+			size_t i;
+
+			for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+				size_t el = strlen(ents[i].ent);
+
+				if ((size_t)(ve - v) >= el && !strncmp(v, ents[i].ent, el)) {
+					*o++ = ents[i].c;
+					v += el;
+					break;
+				}
+			}
+			if (i == sizeof(ents) / sizeof(ents[0]))
+				*o++ = *v++;
+		}
+		*o = '\0';
+		return out;
+	}
+	return NULL;
+}
+
+/* fprintf of one element whose text is an escaped value. */
+static void elem(FILE *f, const char *indent, const char *tag, const char *value)
+{
+	_cleanup_free_ char *v = kvm_xml_escape(value);
+
+	fprintf(f, "%s<%s>%s</%s>\n", indent, tag, v, tag);
+}
+
+int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_error *err)
+{
+	_cleanup_free_ char *name = NULL, *id = NULL, *image = NULL, *console = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (!p->name || !*p->name || !p->type || !p->machine || !p->instance_id || !p->kernel ||
+	    !p->cmdline || !p->console) {
+		unik_error_set(err, UNIK_E_INVALID, "kvm domain XML: missing a required setting");
+		return -1;
+	}
+	if (strcmp(p->type, "kvm") && strcmp(p->type, "qemu")) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "kvm domain XML: domain type `%s` (expected kvm or qemu)", p->type);
+		return -1;
+	}
+	if (strcmp(p->machine, "microvm") && strcmp(p->machine, "pc") &&
+	    strcmp(p->machine, "q35")) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "kvm: machine `%s` is not one unik boots (microvm, pc or q35)",
+		               p->machine);
+		return -1;
+	}
+	if (p->memory_mb == 0) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "kvm domain XML: memory must be at least 1 MiB");
+		return -1;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		unik_error_sys(err, errno, "kvm domain XML");
+		return -1;
+	}
+	name = kvm_xml_escape(p->name);
+	id = kvm_xml_escape(p->instance_id);
+	image = p->image_id ? kvm_xml_escape(p->image_id) : NULL;
+	console = kvm_xml_escape(p->console);
+
+	fprintf(f, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
+	        p->type);
+	fprintf(f, "  <name>%s</name>\n", name);
+	fprintf(f, "  <title>unik instance %s</title>\n", id);
+	fprintf(f, "  <metadata>\n");
+	fprintf(f, "    <%s:instance xmlns:%s='%s' id='%s'", KVM_XMLNS_PREFIX, KVM_XMLNS_PREFIX,
+	        KVM_XMLNS, id);
+	if (image)
+		fprintf(f, " image='%s'", image);
+	fprintf(f, "/>\n");
+	fprintf(f, "  </metadata>\n");
+	fprintf(f, "  <memory unit='MiB'>%llu</memory>\n", (unsigned long long)p->memory_mb);
+	fprintf(f, "  <vcpu>1</vcpu>\n");
+	fprintf(f, "  <os>\n");
+	fprintf(f, "    <type arch='x86_64' machine='%s'>hvm</type>\n", p->machine);
+	elem(f, "    ", "kernel", p->kernel);
+	if (p->initrd)
+		elem(f, "    ", "initrd", p->initrd);
+	if (*p->cmdline)
+		elem(f, "    ", "cmdline", p->cmdline);
+	fprintf(f, "  </os>\n");
+	/* The host's CPU under KVM (as the qemu provider's -cpu max); TCG's most capable model. */
+	fprintf(f, "  <cpu mode='%s'/>\n",
+	        !strcmp(p->type, "kvm") ? "host-passthrough" : "maximum");
+	fprintf(f, "  <clock offset='utc'/>\n");
+	/* The guest never restarts: every way it ends ends the domain. */
+	fprintf(f, "  <on_poweroff>destroy</on_poweroff>\n");
+	fprintf(f, "  <on_reboot>destroy</on_reboot>\n");
+	fprintf(f, "  <on_crash>destroy</on_crash>\n");
+	fprintf(f, "  <devices>\n");
+	fprintf(f, "    <serial type='file'>\n");
+	fprintf(f, "      <source path='%s' append='on'/>\n", console);
+	fprintf(f, "      <target port='0'/>\n");
+	fprintf(f, "    </serial>\n");
+	/* microvm has no PCI bus: libvirt's default USB controller and balloon would need one. */
+	fprintf(f, "    <controller type='usb' model='none'/>\n");
+	fprintf(f, "    <memballoon model='none'/>\n");
+	fprintf(f, "  </devices>\n");
+	if (p->dac_label) {
+		_cleanup_free_ char *label = kvm_xml_escape(p->dac_label);
+
+		/* QEMU runs as the owner of $UNIK_HOME, which it must read (0700), and nothing is
+		 * relabelled: libvirt leaves unik's files alone. */
+		fprintf(f, "  <seclabel type='static' model='dac' relabel='no'>\n");
+		fprintf(f, "    <label>%s</label>\n", label);
+		fprintf(f, "  </seclabel>\n");
+	}
+	/* libvirt has no element for isa-debug-exit, through which the guest ends QEMU with its
+	 * exit status (docs/guest-abi.md). */
+	fprintf(f, "  <qemu:commandline>\n");
+	fprintf(f, "    <qemu:arg value='-device'/>\n");
+	fprintf(f, "    <qemu:arg value='isa-debug-exit,iobase=0xf4,iosize=4'/>\n");
+	fprintf(f, "  </qemu:commandline>\n");
+	fprintf(f, "</domain>\n");
+	if (fclose(f) != 0) {
+		free(buf);
+		unik_error_set(err, UNIK_E_IO, "kvm domain XML: out of memory");
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}

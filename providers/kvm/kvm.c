@@ -1,0 +1,724 @@
+/* The kvm provider: each instance is one libvirt domain (KVM, or QEMU's TCG where libvirt offers
+ * no KVM) that boots the kernel ELF directly.  The instance directory records which domain
+ * (provider.state), so any daemon process, including one started later, adopts it; a domain is
+ * only ever stopped or removed when its unik <metadata> names the same instance. */
+#include "providers/kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "providers/qemu/qemu.h"
+
+/* What provider.state holds. */
+struct kvm_record {
+	char instance_id[64];
+	char uri[512];
+	char domain[128];
+	char uuid[VIR_UUID_STRING_BUFLEN];
+};
+
+static const char *opt_uri(const char *const *opts)
+{
+	const char *u = unik_provider_opt(opts, "uri");
+
+	return u && *u ? u : KVM_DEFAULT_URI;
+}
+
+/* Messages are cut to fit; a va_list keeps the compiler from warning about that. */
+static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the instance directory ----------------------------------------------------------------- */
+
+static int write_plain(const char *dir, const char *name, const char *text, struct unik_error *err)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || unik_write_all(fd, text, strlen(text)) < 0) {
+		unik_error_sys(err, errno, "kvm: write `%s`", path);
+		return -1;
+	}
+	return 0;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, name);
+
+	return access(path, F_OK) == 0;
+}
+
+static void kv_get(const char *text, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+
+	out[0] = '\0';
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			size_t n = len - klen - 1;
+
+			if (n >= size)
+				n = size - 1;
+			memcpy(out, p + klen + 1, n);
+			out[n] = '\0';
+			return;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* 1 with *r filled, 0 when the directory has no record (nothing was defined), -1 on error. */
+static int read_record(const char *dir, struct kvm_record *r, struct unik_error *err)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, KVM_STATE_FILE);
+	_cleanup_free_ char *text = NULL;
+	struct stat sb;
+
+	memset(r, 0, sizeof(*r));
+	if (stat(dir, &sb) < 0) {
+		unik_error_sys(err, errno, "kvm: instance directory `%s`", dir);
+		return -1;
+	}
+	if (unik_read_file(path, &text, NULL, NULL) < 0)
+		return 0;
+	kv_get(text, "instance_id", r->instance_id, sizeof(r->instance_id));
+	kv_get(text, "uri", r->uri, sizeof(r->uri));
+	kv_get(text, "domain", r->domain, sizeof(r->domain));
+	kv_get(text, "uuid", r->uuid, sizeof(r->uuid));
+	if (!r->uri[0] || !r->uuid[0] || !r->domain[0]) {
+		unik_error_set(err, UNIK_E_INTERNAL, "kvm: `%s` lacks uri, domain or uuid", path);
+		return -1;
+	}
+	return 1;
+}
+
+/* A new run (first or restart): forget how the previous one ended, and note where its output
+ * begins in the console log it appends to (qemu_console_read_end reads only from there). */
+static int forget_previous_run(const char *dir, struct unik_error *err)
+{
+	_cleanup_free_ char *console = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	_cleanup_free_ char *stopped = unik_path_join(dir, KVM_STOPPED_FILE);
+	struct stat sb;
+	char text[32];
+
+	if (unlink(stopped) < 0 && errno != ENOENT) {
+		unik_error_sys(err, errno, "kvm: remove `%s`", stopped);
+		return -1;
+	}
+	snprintf(text, sizeof(text), "%lld\n",
+	         stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
+	return write_plain(dir, QEMU_CONSOLE_START_FILE, text, err);
+}
+
+/* QEMU's PID from libvirt's pid file, for a local system daemon; 0 when unknown. */
+static pid_t domain_pid(const struct kvm_record *r)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+
+	if (strncmp(r->uri, "qemu:///system", 14))
+		return 0;
+	path = xasprintf("/run/libvirt/qemu/%s.pid", r->domain);
+	if (unik_read_file(path, &text, NULL, NULL) < 0)
+		return 0;
+	return (pid_t)atoi(text);
+}
+
+/* Whether QEMU's process has ended (gone, or a zombie that the host has not reaped yet): libvirt
+ * reports the domain shut off only once the PID is gone, which a slow init delays by seconds. */
+static bool pid_ended(pid_t pid)
+{
+	char path[64], buf[512];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	const char *paren;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+static void fill_handle(const struct kvm_record *r, struct unik_instance_status *st)
+{
+	snprintf(st->handle, sizeof(st->handle), "%s", r->domain);
+	snprintf(st->handle_id, sizeof(st->handle_id), "%s", r->uuid);
+}
+
+/* ---- libvirt helpers ------------------------------------------------------------------------ */
+
+static int last_code(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	return e ? e->code : 0;
+}
+
+/* The domain of a record; NULL with *gone set when libvirt no longer has it. */
+static virDomainPtr lookup(struct kvm_conn *c, const struct kvm_record *r, bool *gone,
+                           struct unik_error *err)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(c->conn, r->uuid);
+
+	*gone = false;
+	if (dom)
+		return dom;
+	if (last_code() == VIR_ERR_NO_DOMAIN) {
+		*gone = true;
+		return NULL;
+	}
+	unik_error_set(err, UNIK_E_IO, "kvm: look up domain %s (%s): %s", r->domain, r->uuid,
+	               kvm_last_error());
+	return NULL;
+}
+
+/* Whether dom carries unik's metadata for instance id: unik acts on no other domain. */
+static int check_ours(virDomainPtr dom, const struct kvm_record *r, struct unik_error *err)
+{
+	_cleanup_free_ char *meta =
+	    virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, KVM_XMLNS, 0);
+	_cleanup_free_ char *id = kvm_xml_attr(meta, "id");
+
+	if (id && r->instance_id[0] && !strcmp(id, r->instance_id))
+		return 0;
+	unik_error_set(err, UNIK_E_STATE,
+	               "kvm: domain %s (%s) is not unik's instance %s (its unik metadata %s); "
+	               "leaving it alone",
+	               r->domain, r->uuid, r->instance_id[0] ? r->instance_id : "?",
+	               id ? "names another instance" : "is missing");
+	return -1;
+}
+
+static const char *shutoff_reason(int reason)
+{
+	switch (reason) {
+	case VIR_DOMAIN_SHUTOFF_SHUTDOWN:
+		return "shut down";
+	case VIR_DOMAIN_SHUTOFF_DESTROYED:
+		return "destroyed";
+	case VIR_DOMAIN_SHUTOFF_CRASHED:
+		return "crashed";
+	case VIR_DOMAIN_SHUTOFF_FAILED:
+		return "failed to start";
+	default:
+		return "shut off";
+	}
+}
+
+/* ---- status -------------------------------------------------------------------------------- */
+
+static void ended_status(const char *dir, const char *why, struct unik_instance_status *st);
+
+/* A running domain, unless its QEMU has already ended with the guest's exit line on the
+ * console: then that is the state, seconds before libvirt gets to say so. */
+static void running_status(const char *dir, const struct kvm_record *r,
+                           struct unik_instance_status *st)
+{
+	pid_t pid = domain_pid(r);
+
+	if (pid_ended(pid)) {
+		struct qemu_console_end con;
+
+		qemu_console_read_end(dir, &con);
+		if (con.exit_status >= 0 || con.crashed) {
+			ended_status(dir, "", st);
+			return;
+		}
+	}
+	st->state = UNIK_STATE_RUNNING;
+	st->pid = pid;
+}
+
+/* The state of an instance whose domain is not running, from its console and records. */
+static void ended_status(const char *dir, const char *why, struct unik_instance_status *st)
+{
+	struct qemu_console_end con;
+
+	qemu_console_read_end(dir, &con);
+	st->pid = 0;
+	if (con.crashed) {
+		st->state = UNIK_STATE_CRASHED;
+		st->exit_code = 255;
+		set_detail(st, "%s", con.crash_line);
+		return;
+	}
+	if (con.exit_status >= 0) {
+		st->state = UNIK_STATE_EXITED;
+		st->exit_code = con.exit_status;
+		return;
+	}
+	if (file_exists(dir, KVM_STOPPED_FILE)) {
+		st->state = UNIK_STATE_STOPPED;
+		set_detail(st, "stopped on request");
+		return;
+	}
+	st->state = UNIK_STATE_CRASHED;
+	st->exit_code = -1;
+	set_detail(st, "%s, without an exit status from the guest", why);
+}
+
+static void status_init(struct unik_instance_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = UNIK_STATE_PENDING;
+	st->exit_code = -1;
+}
+
+static int kvm_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+{
+	struct kvm_record r;
+	struct kvm_conn c;
+	virDomainPtr dom;
+	unsigned long gen;
+	int state = 0, reason = 0, rc;
+	bool gone;
+	char why[200];
+
+	status_init(st);
+	rc = read_record(dir, &r, err);
+	if (rc <= 0)
+		return rc; /* 0: nothing defined here (yet, or ever): pending */
+	fill_handle(&r, st);
+	/* QEMU gone with the guest's last word on the console: ended, whatever libvirt (busy
+	 * tearing the domain down, and holding it locked meanwhile) would answer later. */
+	if (pid_ended(domain_pid(&r))) {
+		struct qemu_console_end con;
+
+		qemu_console_read_end(dir, &con);
+		if (con.exit_status >= 0 || con.crashed) {
+			ended_status(dir, "", st);
+			return 0;
+		}
+	}
+	if (kvm_conn_get(r.uri, &c, err) < 0) {
+		struct qemu_console_end con;
+
+		/* The guest's last word settles it even while libvirtd is away. */
+		qemu_console_read_end(dir, &con);
+		if (con.crashed || con.exit_status >= 0) {
+			ended_status(dir, "", st);
+			return 0;
+		}
+		return -1;
+	}
+	gen = kvm_event_gen();
+	if (kvm_event_state(r.uuid) == 1) {
+		/* The lifecycle events say it runs: no round trip to libvirtd. */
+		kvm_conn_put(&c);
+		running_status(dir, &r, st);
+		return 0;
+	}
+	dom = lookup(&c, &r, &gone, err);
+	if (!dom) {
+		kvm_conn_put(&c);
+		if (!gone)
+			return -1;
+		snprintf(why, sizeof(why), "domain %s no longer exists", r.domain);
+		ended_status(dir, why, st);
+		return 0;
+	}
+	rc = virDomainGetState(dom, &state, &reason, 0);
+	if (rc < 0) {
+		unik_error_set(err, UNIK_E_IO, "kvm: state of domain %s: %s", r.domain,
+		               kvm_last_error());
+		virDomainFree(dom);
+		kvm_conn_put(&c);
+		return -1;
+	}
+	virDomainFree(dom);
+	kvm_conn_put(&c);
+	switch (state) {
+	case VIR_DOMAIN_RUNNING:
+	case VIR_DOMAIN_BLOCKED:
+	case VIR_DOMAIN_PAUSED:
+	case VIR_DOMAIN_SHUTDOWN: /* going down: still running until libvirt says otherwise */
+	case VIR_DOMAIN_PMSUSPENDED:
+		kvm_event_note(r.uuid, 1, gen);
+		running_status(dir, &r, st);
+		return 0;
+	default:
+		kvm_event_note(r.uuid, 0, gen);
+		snprintf(why, sizeof(why), "domain %s %s", r.domain,
+		         state == VIR_DOMAIN_SHUTOFF ? shutoff_reason(reason) : "ended");
+		ended_status(dir, why, st);
+		return 0;
+	}
+}
+
+/* ---- run and start ------------------------------------------------------------------------- */
+
+static char *absolute(const char *what, const char *path, struct unik_error *err)
+{
+	char *r = realpath(path, NULL);
+
+	if (!r)
+		unik_error_sys(err, errno, "kvm: %s `%s`", what, path);
+	return r;
+}
+
+/* Boots a defined domain; on failure err has libvirt's message (QEMU's, for a bad kernel). */
+static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
+                  struct unik_instance_status *st, struct unik_error *err)
+{
+	unsigned long gen = kvm_event_gen();
+
+	fill_handle(r, st);
+	/* Created paused, then resumed: libvirt finishes its start-up before the guest runs.
+	 * Otherwise a guest that is done within a few milliseconds (KVM) ends before libvirt's last
+	 * start-up steps, and libvirt calls the start failed after waiting for QEMU to go. */
+	if (virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED) < 0 ||
+	    virDomainResume(dom) < 0) {
+		struct qemu_console_end con;
+
+		/* A guest can be done before libvirt is (its last monitor commands after resuming
+		 * QEMU), and libvirt then calls the start failed: the guest's exit line says it
+		 * ran. */
+		qemu_console_read_end(dir, &con);
+		if (con.exit_status >= 0 || con.crashed) {
+			ended_status(dir, "", st);
+			return 0;
+		}
+		unik_error_set(err, UNIK_E_IO, "kvm: start domain %s: %s", r->domain,
+		               kvm_last_error());
+		/* Started but not resumed: no paused domain is left behind. */
+		if (virDomainIsActive(dom) == 1)
+			virDomainDestroy(dom);
+		return -1;
+	}
+	kvm_event_note(r->uuid, 1, gen);
+	st->state = UNIK_STATE_RUNNING;
+	st->pid = domain_pid(r);
+	return 0;
+}
+
+static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+                   struct unik_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
+	_cleanup_free_ char *console = NULL, *xml = NULL, *label = NULL, *state = NULL;
+	const char *uri = opt_uri(spec->opts), *machine = unik_provider_opt(spec->opts, "machine");
+	const char *accel = getenv("UNIK_ACCEL");
+	struct kvm_domain_params p = {0};
+	struct kvm_record r = {0};
+	struct kvm_conn c;
+	virDomainPtr dom;
+	int rc = -1;
+
+	status_init(st);
+	if (!spec->instance_dir || !spec->kernel || !spec->instance_id) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "kvm: an instance needs an id, a directory and a kernel");
+		return -1;
+	}
+	if (!(dir = absolute("instance directory", spec->instance_dir, err)) ||
+	    !(kernel = absolute("kernel", spec->kernel, err)) ||
+	    (spec->initrd && !(initrd = absolute("initrd", spec->initrd, err))))
+		return -1;
+	if (access(kernel, R_OK) < 0 || (initrd && access(initrd, R_OK) < 0)) {
+		unik_error_sys(err, errno, "kvm: read `%s`",
+		               access(kernel, R_OK) < 0 ? kernel : initrd);
+		return -1;
+	}
+	if (kvm_conn_get(uri, &c, err) < 0)
+		return -1;
+	name = kvm_domain_name(spec->instance_name, spec->instance_id);
+	console = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	if (c.system)
+		label = xasprintf("+%u:+%u", (unsigned)geteuid(), (unsigned)getegid());
+	p.name = name;
+	p.type = (accel && !strcmp(accel, "tcg")) || !c.has_kvm ? "qemu" : "kvm";
+	p.machine = machine && *machine ? machine : c.has_microvm ? "microvm" : "pc";
+	p.instance_id = spec->instance_id;
+	p.image_id = spec->image_id;
+	p.kernel = kernel;
+	p.initrd = initrd;
+	p.cmdline = spec->cmdline ? spec->cmdline : "";
+	p.console = console;
+	p.memory_mb = spec->memory_mb;
+	p.dac_label = label;
+	if (kvm_domain_xml(&p, &xml, err) < 0)
+		goto out;
+	dom = virDomainLookupByName(c.conn, name);
+	if (dom) {
+		virDomainFree(dom);
+		unik_error_set(err, UNIK_E_EXISTS,
+		               "kvm: a libvirt domain named %s exists already; unik does not reuse "
+		               "a domain it did not define for this run (if it is a leftover: "
+		               "virsh -c %s undefine %s)",
+		               name, uri, name);
+		goto out;
+	}
+	if (write_plain(dir, KVM_XML_FILE, xml, err) < 0 || forget_previous_run(dir, err) < 0)
+		goto out;
+	dom = virDomainDefineXMLFlags(c.conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+	if (!dom) {
+		unik_error_set(err, UNIK_E_IO, "kvm: define domain %s: %s", name, kvm_last_error());
+		goto out;
+	}
+	snprintf(r.instance_id, sizeof(r.instance_id), "%s", spec->instance_id);
+	snprintf(r.uri, sizeof(r.uri), "%s", uri);
+	snprintf(r.domain, sizeof(r.domain), "%s", name);
+	if (virDomainGetUUIDString(dom, r.uuid) < 0) {
+		unik_error_set(err, UNIK_E_IO, "kvm: UUID of domain %s: %s", name,
+		               kvm_last_error());
+		virDomainUndefine(dom);
+		virDomainFree(dom);
+		goto out;
+	}
+	/* Recorded before the boot, so that whatever happens next a later remove() finds it. */
+	state = xasprintf("provider=kvm\ninstance_id=%s\nuri=%s\ndomain=%s\nuuid=%s\ntype=%s\n"
+	                  "machine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n",
+	                  r.instance_id, r.uri, r.domain, r.uuid, p.type, p.machine, kernel,
+	                  initrd ? initrd : "", (unsigned long long)p.memory_mb);
+	if (write_plain(dir, KVM_STATE_FILE, state, err) < 0) {
+		virDomainUndefine(dom);
+		virDomainFree(dom);
+		goto out;
+	}
+	if (create(dir, dom, &r, st, err) < 0) {
+		/* Nothing ran: leave no domain behind, and no record of one. */
+		_cleanup_free_ char *sp = unik_path_join(dir, KVM_STATE_FILE);
+
+		virDomainUndefine(dom);
+		unlink(sp);
+		virDomainFree(dom);
+		status_init(st);
+		goto out;
+	}
+	virDomainFree(dom);
+	rc = 0;
+out:
+	kvm_conn_put(&c);
+	return rc;
+}
+
+/* The record, connection and domain of an instance that unik defined; errors when any of them
+ * is missing or the domain is not this instance's. */
+static virDomainPtr open_ours(const char *dir, struct kvm_record *r, struct kvm_conn *c, bool *gone,
+                              struct unik_error *err)
+{
+	virDomainPtr dom;
+	int rc = read_record(dir, r, err);
+
+	*gone = false;
+	c->conn = NULL;
+	if (rc <= 0) {
+		*gone = rc == 0;
+		return NULL;
+	}
+	if (kvm_conn_get(r->uri, c, err) < 0)
+		return NULL;
+	dom = lookup(c, r, gone, err);
+	if (dom && check_ours(dom, r, err) < 0) {
+		virDomainFree(dom);
+		dom = NULL;
+	}
+	if (!dom)
+		kvm_conn_put(c);
+	return dom;
+}
+
+static int kvm_start(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+{
+	struct kvm_record r;
+	struct kvm_conn c;
+	bool gone;
+	int rc = -1;
+	virDomainPtr dom;
+
+	status_init(st);
+	dom = open_ours(dir, &r, &c, &gone, err);
+	if (!dom) {
+		if (gone)
+			unik_error_set(err, UNIK_E_NOTFOUND,
+			               "kvm: the instance in `%s` has no libvirt domain any more "
+			               "(undefined); run the image again",
+			               dir);
+		return -1;
+	}
+	if (virDomainIsActive(dom) == 1) {
+		unik_error_set(err, UNIK_E_STATE, "kvm: domain %s is running already", r.domain);
+	} else if (forget_previous_run(dir, err) == 0) {
+		rc = create(dir, dom, &r, st, err);
+	}
+	virDomainFree(dom);
+	kvm_conn_put(&c);
+	return rc;
+}
+
+/* ---- stop and remove ----------------------------------------------------------------------- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits up to timeout_ms for dom to be inactive, woken by lifecycle events. */
+static bool wait_inactive(virDomainPtr dom, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	unsigned long seen = kvm_event_gen();
+
+	for (;;) {
+		int active = virDomainIsActive(dom);
+		long long left = deadline - now_ms();
+
+		if (active == 0)
+			return true;
+		if (left <= 0)
+			return false;
+		/* Events wake us at once; the poll every 50 ms covers a connection without them. */
+		kvm_wait_event(&seen, left < 50 ? (int)left : 50);
+	}
+}
+
+static int kvm_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+{
+	struct kvm_record r;
+	struct kvm_conn c;
+	virDomainPtr dom;
+	bool gone;
+	int rc = -1;
+
+	dom = open_ours(dir, &r, &c, &gone, err);
+	if (!dom)
+		return gone ? 0 : -1; /* never defined, or gone: nothing runs */
+	if (virDomainIsActive(dom) != 1) {
+		rc = 0; /* ended already: its state stays as it ended */
+		goto out;
+	}
+	if (write_plain(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0)
+		goto out;
+	/* The graceful way: QEMU is asked to terminate (SIGTERM) and exits cleanly, as the qemu
+	 * provider's QMP "quit".  An ACPI shutdown would go unanswered: microvm has no ACPI, and
+	 * the runtime ends only by itself. */
+	if (!force) {
+		virDomainDestroyFlags(dom, VIR_DOMAIN_DESTROY_GRACEFUL);
+		if (wait_inactive(dom, timeout_ms > 0 ? timeout_ms : 0)) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) {
+		unik_error_set(err, UNIK_E_IO, "kvm: destroy domain %s: %s", r.domain,
+		               kvm_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == 0)
+		kvm_event_note(r.uuid, 0, kvm_event_gen());
+	virDomainFree(dom);
+	kvm_conn_put(&c);
+	return rc;
+}
+
+static int kvm_remove(const char *dir, struct unik_error *err)
+{
+	struct kvm_record r;
+	struct kvm_conn c;
+	virDomainPtr dom;
+	bool gone;
+	int rc = -1;
+
+	dom = open_ours(dir, &r, &c, &gone, err);
+	if (!dom)
+		return gone ? 0 : -1;
+	/* Destroyed on request: it ends as stopped, as after stop(). */
+	if (virDomainIsActive(dom) == 1 &&
+	    (write_plain(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0 ||
+	     (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1))) {
+		unik_error_set(err, UNIK_E_IO, "kvm: destroy domain %s: %s", r.domain,
+		               kvm_last_error());
+		goto out;
+	}
+	if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+	                                    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+	                                    VIR_DOMAIN_UNDEFINE_NVRAM |
+	                                    VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0 &&
+	    virDomainUndefine(dom) < 0) {
+		unik_error_set(err, UNIK_E_IO, "kvm: undefine domain %s: %s", r.domain,
+		               kvm_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	virDomainFree(dom);
+	kvm_conn_put(&c);
+	return rc;
+}
+
+/* ---- availability -------------------------------------------------------------------------- */
+
+static bool kvm_available(const char *const *opts, char *reason, size_t reason_len)
+{
+	struct unik_error err = {0};
+	struct kvm_conn c;
+	const char *uri = opt_uri(opts);
+	const char *machine = unik_provider_opt(opts, "machine");
+
+	if (machine && strcmp(machine, "microvm") && strcmp(machine, "pc") &&
+	    strcmp(machine, "q35")) {
+		snprintf(reason, reason_len, "machine=%s: unik boots microvm, pc or q35", machine);
+		return false;
+	}
+	if (kvm_conn_get(uri, &c, &err) < 0) {
+		snprintf(reason, reason_len, "%s", err.msg);
+		return false;
+	}
+	kvm_conn_put(&c);
+	return true;
+}
+
+static const char *const kvm_opt_keys[] = {"uri", "machine", NULL};
+static const char *const kvm_opt_help[] = {
+    "libvirt connection URI (default qemu:///system)",
+    "machine type: microvm (default where libvirt has it), pc or q35",
+    NULL,
+};
+
+const struct unik_provider unik_provider_kvm = {
+    .name = "kvm",
+    .description = "libvirt domain per instance (KVM where libvirt offers it, else TCG)",
+    .image_format = "elf",
+    .opt_keys = kvm_opt_keys,
+    .opt_help = kvm_opt_help,
+    .available = kvm_available,
+    .run = kvm_run,
+    .status = kvm_status,
+    .stop = kvm_stop,
+    .remove = kvm_remove,
+    .start = kvm_start,
+};

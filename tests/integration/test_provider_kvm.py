@@ -1,0 +1,611 @@
+"""The kvm provider end to end against a real libvirtd (started here, as root and without systemd,
+when it is not already running), through tests/tools/provider_driver, one process per call as a
+daemon and its restarts would make them: real boots under KVM and TCG, console and exit status,
+stop and start, removal, adoption, domains unik did not create, and libvirtd going away."""
+
+import fcntl
+import json
+import importlib.util
+import os
+import random
+import re
+import shutil
+import signal
+import string
+import subprocess
+import time
+from xml.etree import ElementTree
+
+from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout
+from qemu import resolve_accel
+from apps import app
+
+URI = 'qemu:///system'
+SOCK = '/run/libvirt/libvirt-sock'
+PIDFILE = '/run/libvirtd.pid'
+
+_counter = [0]
+# Tests run in parallel: every test here holds a shared lock on this file, and the one that
+# stops libvirtd an exclusive one, so it never pulls libvirtd from under another.
+LOCK = os.path.join(build_dir(), 'test-output', '.libvirtd.lock')
+_lock_fd = [None]
+
+
+# ---- libvirtd --------------------------------------------------------------------------------
+
+
+def _virsh(*args, check=False, timeout=30):
+    p = subprocess.run(['virsh', '-c', URI] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    with open(os.path.join(out_dir(), 'virsh.log'), 'a') as f:
+        f.write('$ virsh %s\n%s%s[exit %d]\n' % (' '.join(map(str, args)), p.stdout, p.stderr,
+                                                  p.returncode))
+    if check and p.returncode != 0:
+        fail('virsh %s failed: %s' % (args[0], p.stderr.strip()))
+    return p
+
+
+def _libvirtd_answers():
+    if not os.path.exists(SOCK):
+        return False
+    try:
+        return _virsh('version', timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _which(prog):
+    for d in ('/usr/sbin', '/usr/bin', '/sbin', '/bin'):
+        if os.access(os.path.join(d, prog), os.X_OK):
+            return os.path.join(d, prog)
+    return None
+
+
+def _lock(mode):
+    if _lock_fd[0] is None:
+        os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+        _lock_fd[0] = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fcntl.flock(_lock_fd[0], mode)
+
+
+def start_libvirtd():
+    """Makes sure a libvirtd answers on the system socket; Skip when none can be started."""
+    if _libvirtd_answers():
+        return
+    # One starter at a time.
+    fd = os.open(LOCK + '.start', os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _start_libvirtd()
+    finally:
+        os.close(fd)
+
+
+def _start_libvirtd():
+    if _libvirtd_answers():
+        return
+    if os.geteuid() != 0:
+        raise Skip('libvirtd is not running and starting it needs root')
+    for prog in ('virtlogd', 'libvirtd', 'virsh'):
+        if not _which(prog):
+            raise Skip('%s is not installed (apt-get install libvirt-daemon-system '
+                       'libvirt-clients)' % prog)
+    log = os.path.join(out_dir(), 'libvirtd-start.log')
+    with open(log, 'a') as f:
+        if not os.path.exists('/run/libvirt/virtlogd-sock'):
+            subprocess.run([_which('virtlogd'), '-d'], stdin=subprocess.DEVNULL, stdout=f,
+                           stderr=f, timeout=30)
+        subprocess.run([_which('libvirtd'), '-d'], stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                       timeout=30)
+    deadline = time.monotonic() + 20
+    while not _libvirtd_answers():
+        if time.monotonic() > deadline:
+            with open(log) as f:
+                raise Skip('libvirtd could not be started: %s' % (f.read().strip()[-300:]
+                                                                   or 'no answer on ' + SOCK))
+        time.sleep(0.1)
+
+
+def libvirtd_pid():
+    try:
+        with open(PIDFILE) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def need(accel=None, exclusive=False):
+    _lock(fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    start_libvirtd()
+    if accel:
+        resolve_accel(accel)
+
+
+# ---- the driver -------------------------------------------------------------------------------
+
+
+def driver():
+    p = os.path.join(build_dir(), 'tests', 'tools', 'provider_driver')
+    if not os.access(p, os.X_OK):
+        raise Failure('%s is missing (run make test-tools)' % p)
+    return p
+
+
+def driver_env(accel):
+    env = dict(os.environ)
+    if accel == 'tcg':
+        env['UNIK_ACCEL'] = 'tcg'
+    else:
+        env.pop('UNIK_ACCEL', None)
+    return env
+
+
+def call(accel, *args, ok=True, inst=None, opts=(), limit=60):
+    """Runs the driver once (provider kvm, instance id/name from inst); returns its key=value
+    output as a dict, with '_rc' and '_elapsed' (seconds, measured here)."""
+    cmd = [driver(), '-p', 'kvm']
+    for o in opts:
+        cmd += ['-o', o]
+    if inst:
+        cmd += ['-i', inst['id'], '-n', inst['name']]
+    cmd += [str(a) for a in args]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, env=driver_env(accel), timeout=limit)
+    elapsed = time.monotonic() - t0
+    with open(os.path.join(out_dir(), 'driver.log'), 'a') as f:
+        f.write('$ %s\n%s%s[exit %d, %.3fs]\n' % (' '.join(cmd), p.stdout, p.stderr,
+                                                   p.returncode, elapsed))
+    res = {}
+    for line in p.stdout.splitlines():
+        k, _, v = line.partition('=')
+        res[k] = v
+    if ok and p.returncode != 0:
+        fail('provider_driver %s failed (exit %d): %s' % (args[0], p.returncode,
+                                                         res.get('error', p.stderr.strip())))
+    res['_rc'] = p.returncode
+    res['_elapsed'] = elapsed
+    return res
+
+
+_created = []
+
+
+def new_inst(tag):
+    """A fresh instance: directory, unik-style id and name."""
+    _counter[0] += 1
+    d = os.path.join(out_dir(), 'inst-%d-%s' % (_counter[0], tag))
+    os.makedirs(d)
+    iid = ''.join(random.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+    inst = {'dir': d, 'id': iid, 'name': 'kvmtest-' + tag}
+    _created.append(inst)
+    return inst
+
+
+def domain_of(inst):
+    return 'unik-%s-%s' % (inst['name'], inst['id'])
+
+
+def console(inst):
+    try:
+        with open(os.path.join(inst['dir'], 'console.log'), 'rb') as f:
+            return f.read().decode('utf-8', 'replace').replace('\r\n', '\n')
+    except FileNotFoundError:
+        return ''
+
+
+def context(inst):
+    parts = ['instance dir %s' % inst['dir']]
+    for name in ('console.log', 'provider.state', 'domain.xml'):
+        p = os.path.join(inst['dir'], name)
+        if os.path.exists(p):
+            with open(p, 'rb') as f:
+                data = f.read()[-3000:].decode('utf-8', 'replace')
+            parts.append('--- %s ---\n%s' % (name, data))
+    qlog = '/var/log/libvirt/qemu/%s.log' % domain_of(inst)
+    if os.path.exists(qlog):
+        with open(qlog, 'rb') as f:
+            parts.append('--- %s ---\n%s' % (qlog, f.read()[-1500:].decode('utf-8', 'replace')))
+    return '\n'.join(parts)
+
+
+def run(accel, inst, kernel, cmdline, mem=64, opts=()):
+    r = call(accel, 'run', inst['dir'], kernel, cmdline, mem, inst=inst, opts=opts)
+    # A guest that ends within libvirt's start-up (a few ms under KVM) is reported as ended.
+    if r.get('state') not in ('running', 'exited', 'crashed'):
+        raise Failure('run did not report a running domain: %r' % r, context(inst))
+    if r.get('handle') != domain_of(inst) or not re.fullmatch(r'[0-9a-f-]{36}',
+                                                               r.get('handle_id', '')):
+        raise Failure('run reported handle %r / %r' % (r.get('handle'), r.get('handle_id')),
+                      context(inst))
+    return r
+
+
+def status(accel, inst):
+    return call(accel, 'status', inst['dir'])
+
+
+def wait_ended(accel, inst, limit=60):
+    deadline = time.monotonic() + limit
+    while True:
+        st = status(accel, inst)
+        if st['state'] not in ('pending', 'running'):
+            return st
+        if time.monotonic() > deadline:
+            raise Failure('instance still %s after %ds' % (st['state'], limit), context(inst))
+        time.sleep(0.05)
+
+
+def wait_console(inst, needle, limit=30):
+    deadline = time.monotonic() + limit
+    while needle not in console(inst):
+        if time.monotonic() > deadline:
+            raise Failure('console never showed %r' % needle, context(inst))
+        time.sleep(0.02)
+
+
+def expect(st, state, code, inst):
+    if st['state'] != state or int(st['exit_code']) != code:
+        raise Failure('expected %s(%d), got %s(%s) detail=%r' % (
+            state, code, st['state'], st['exit_code'], st.get('detail')), context(inst))
+
+
+def domains(all_=True):
+    """Names of the libvirt domains (all, or only the running ones)."""
+    p = _virsh('list', '--name', *(['--all'] if all_ else []), check=True)
+    return set(l.strip() for l in p.stdout.splitlines() if l.strip())
+
+
+def domain_type(inst):
+    p = _virsh('dumpxml', domain_of(inst), check=True)
+    m = re.search(r"<domain type='(\w+)'", p.stdout)
+    return m.group(1) if m else None
+
+
+def cleanup(fn):
+    """Removes, at the end of the test, every domain it defined (through the provider, then by
+    force with virsh for anything left), and fails the test if the provider left one."""
+
+    def wrapper(**kwargs):
+        del _created[:]
+        try:
+            fn(**kwargs)
+        finally:
+            left = []
+            if os.path.exists(SOCK):
+                names = domains() if _libvirtd_answers() else set()
+                for inst in list(_created):
+                    if domain_of(inst) in names:
+                        try:
+                            call('tcg', 'remove', inst['dir'], ok=False)
+                        except (Failure, OSError, subprocess.SubprocessError):
+                            pass  # virsh below cleans up, and the test fails
+                names = domains() if _libvirtd_answers() else set()
+                for inst in _created:
+                    if domain_of(inst) in names:
+                        left.append(domain_of(inst))
+                        _virsh('destroy', domain_of(inst))
+                        _virsh('undefine', domain_of(inst))
+        if left:
+            fail('domains left behind: %s' % left)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    for attr in ('unik_variants', 'unik_timeout'):
+        if hasattr(fn, attr):
+            setattr(wrapper, attr, getattr(fn, attr))
+    return wrapper
+
+
+# ---- tests ------------------------------------------------------------------------------------
+
+
+def test_available():
+    need()
+    r = call('tcg', 'available', ok=False)
+    if r['available'] != 'yes':
+        fail('kvm provider not available: %s' % r.get('reason'))
+    if r['image_format'] != 'elf':
+        fail('image format %r' % r['image_format'])
+    r = call('tcg', 'available', ok=False, opts=['machine=virt'])
+    if r['available'] != 'no' or 'microvm, pc or q35' not in r['reason']:
+        fail('machine=virt: %r' % r)
+
+
+@accels
+@cleanup
+def test_hello(accel):
+    need(accel)
+    inst = new_inst('hello')
+    # As under $UNIK_HOME (0700): QEMU must still read the kernel and libvirt write the log.
+    private = os.path.join(inst['dir'], 'private')
+    os.makedirs(private, mode=0o700)
+    os.chmod(inst['dir'], 0o700)
+    kernel = os.path.join(private, 'hello.elf')
+    shutil.copyfile(app('hello'), kernel)
+    r = run(accel, inst, kernel, 'hello world')
+    st = wait_ended(accel, inst)
+    expect(st, 'exited', 0, inst)
+    text = console(inst)
+    if text != 'hello from unik\nargv[0]=<hello>\nargv[1]=<world>\nunik: exit status 0\n':
+        fail('console.log differs', context(inst))
+    if st['handle'] != r['handle'] or st['handle_id'] != r['handle_id']:
+        fail('status handle %r/%r differs from run\'s' % (st['handle'], st['handle_id']))
+    want = 'kvm' if accel == 'kvm' else 'qemu'
+    if domain_type(inst) != want:
+        fail('domain type %r under %s' % (domain_type(inst), accel), context(inst))
+    uuid = _virsh('domuuid', domain_of(inst), check=True).stdout.strip()
+    if uuid != r['handle_id']:
+        fail('virsh says UUID %s, the provider %s' % (uuid, r['handle_id']))
+    with open(os.path.join(inst['dir'], 'provider.state')) as f:
+        rec = f.read()
+    for line in ('uri=%s\n' % URI, 'domain=%s\n' % domain_of(inst), 'uuid=%s\n' % uuid,
+                 'instance_id=%s\n' % inst['id']):
+        if line not in rec:
+            fail('provider.state lacks %r' % line, rec)
+
+
+@accels
+@cleanup
+def test_exit_codes(accel):
+    need(accel)
+    insts = {}
+    for code in (3, 200):
+        inst = new_inst('exit%d' % code)
+        run(accel, inst, app('exitcode'), 'exitcode exit %d' % code)
+        insts[code] = inst
+    crash = new_inst('crash')
+    run(accel, crash, app('crash'), 'crash null')
+    for code, inst in insts.items():
+        st = wait_ended(accel, inst)
+        expect(st, 'exited', code, inst)
+        if 'exiting %d\n' % code not in console(inst):
+            fail('console lacks the app output', context(inst))
+        if st['pid'] != '0':
+            fail('an ended instance reports pid %s' % st['pid'])
+    st = wait_ended(accel, crash)
+    expect(st, 'crashed', 255, crash)
+    if not st['detail'].startswith('unik: crash: '):
+        fail('crash detail is %r' % st['detail'], context(crash))
+
+
+@accels
+@cleanup
+def test_stop_start_remove(accel):
+    need(accel)
+    inst = new_inst('stop')
+    r = run(accel, inst, app('clock'), 'clock 600000')
+    if int(r['pid']) <= 0 or not os.path.exists('/proc/%s' % r['pid']):
+        fail('run reported pid %r' % r['pid'], context(inst))
+    wait_console(inst, 'wall_start')
+    st = status(accel, inst)
+    if st['state'] != 'running' or st['pid'] != r['pid']:
+        fail('not running before stop: %r' % st, context(inst))
+    if domain_of(inst) not in domains(all_=False):
+        fail('virsh list does not show %s running' % domain_of(inst))
+    call(accel, 'stop', inst['dir'], '--timeout', 10000)
+    expect(status(accel, inst), 'stopped', -1, inst)
+    if domain_of(inst) in domains(all_=False):
+        fail('the domain still runs after stop')
+    # Idempotent, also forced.
+    call(accel, 'stop', inst['dir'])
+    call(accel, 'stop', inst['dir'], '--force')
+    expect(status(accel, inst), 'stopped', -1, inst)
+    # start(): the same domain again, the console appended to.
+    r2 = call(accel, 'start', inst['dir'])
+    if r2['state'] != 'running' or r2['handle_id'] != r['handle_id']:
+        fail('start: %r' % r2, context(inst))
+    deadline = time.monotonic() + 30
+    while console(inst).count('wall_start') < 2:
+        if time.monotonic() > deadline:
+            fail('the restarted guest did not append to console.log', context(inst))
+        time.sleep(0.02)
+    r3 = call(accel, 'start', inst['dir'], ok=False)
+    if r3['_rc'] == 0 or r3.get('code') != 'bad_state':
+        fail('start of a running instance: %r' % r3)
+    call(accel, 'stop', inst['dir'], '--force')
+    expect(status(accel, inst), 'stopped', -1, inst)
+    # A restarted instance that then exits by itself reports its own status, not "stopped".
+    call(accel, 'start', inst['dir'])
+    call(accel, 'remove', inst['dir'])
+    if domain_of(inst) in domains():
+        fail('remove left the domain defined', context(inst))
+    if 'wall_start' not in console(inst):
+        fail('remove deleted console.log')
+    expect(status(accel, inst), 'stopped', -1, inst)
+    call(accel, 'remove', inst['dir'])  # idempotent
+
+
+@accels
+@cleanup
+def test_restart_then_exit(accel):
+    """A finished instance started again runs anew: its exit status is this run's."""
+    need(accel)
+    inst = new_inst('again')
+    run(accel, inst, app('exitcode'), 'exitcode exit 5')
+    expect(wait_ended(accel, inst), 'exited', 5, inst)
+    call(accel, 'start', inst['dir'])
+    expect(wait_ended(accel, inst), 'exited', 5, inst)
+    if console(inst).count('unik: exit status 5\n') != 2:
+        fail('console.log does not hold both runs', context(inst))
+
+
+@accels
+@cleanup
+def test_adoption(accel):
+    """One process runs the instance and is gone; fresh processes see it running, the domain is
+    in virsh list, and its end is seen without any process having watched it."""
+    need(accel)
+    inst = new_inst('adopt')
+    r = run(accel, inst, app('clock'), 'clock 1500')
+    st = status(accel, inst)
+    if st['state'] != 'running' or st['handle_id'] != r['handle_id']:
+        fail('a fresh process sees %r' % st, context(inst))
+    if domain_of(inst) not in domains(all_=False):
+        fail('virsh list does not show the domain running')
+    st = wait_ended(accel, inst)
+    expect(st, 'exited', 0, inst)
+
+
+@cleanup
+def test_escaped_cmdline():
+    """Markup in the command line reaches the guest intact and the XML escaped."""
+    need()
+    inst = new_inst('escape')
+    run('tcg', inst, app('args'), 'args \'<&>\' "it\'s" a&b')
+    expect(wait_ended('tcg', inst), 'exited', 0, inst)
+    text = console(inst)
+    for want in ('argv[1]=<<&>>\n', "argv[2]=<it's>\n", 'argv[3]=<a&b>\n'):
+        if want not in text:
+            fail('console lacks %r' % want, context(inst))
+    xml = _virsh('dumpxml', domain_of(inst), check=True).stdout
+    got = ElementTree.fromstring(xml).findtext('os/cmdline')
+    if got != 'args \'<&>\' "it\'s" a&b':
+        fail('libvirt holds the command line %r' % got, xml)
+
+
+@cleanup
+def test_foreign_domain_untouched():
+    """A domain unik did not define is never stopped, removed or reused, even when its name
+    looks like unik's or an instance record points at it."""
+    need()
+    inst = new_inst('foreign')
+    name = domain_of(inst)
+    kernel = app('clock')
+    xml_path = os.path.join(out_dir(), 'foreign.xml')
+    with open(xml_path, 'w') as f:
+        f.write("""<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>32</memory>
+  <os><type arch='x86_64' machine='microvm'>hvm</type><kernel>%s</kernel>
+  <cmdline>clock 600000</cmdline></os>
+  <devices><controller type='usb' model='none'/><memballoon model='none'/></devices>
+</domain>
+""" % (name, kernel))
+    _virsh('define', xml_path, check=True)
+    try:
+        _virsh('start', name, check=True)
+        uuid = _virsh('domuuid', name, check=True).stdout.strip()
+        # run() will not take over the name.
+        r = call('tcg', 'run', inst['dir'], kernel, 'clock 1', 64, inst=inst, ok=False)
+        if r['_rc'] == 0 or r.get('code') != 'exists' or name not in r.get('error', ''):
+            fail('run over a foreign domain: %r' % r)
+        # A record that points at it (forged, or left by a bug): stop and remove refuse.
+        with open(os.path.join(inst['dir'], 'provider.state'), 'w') as f:
+            f.write('provider=kvm\ninstance_id=%s\nuri=%s\ndomain=%s\nuuid=%s\n'
+                    % (inst['id'], URI, name, uuid))
+        for verb in (['stop', inst['dir'], '--force'], ['remove', inst['dir']],
+                     ['start', inst['dir']]):
+            r = call('tcg', *verb, ok=False)
+            if r['_rc'] == 0 or r.get('code') != 'bad_state' or 'leaving it alone' not in \
+                    r.get('error', ''):
+                fail('%s of a foreign domain: %r' % (verb[0], r))
+        if name not in domains(all_=False):
+            fail('the foreign domain no longer runs')
+        # With unik's metadata for another instance: still not ours.
+        _virsh('metadata', name, 'https://github.com/unik/xmlns/1', '--key', 'unik',
+               '--set', "<instance id='zzzzzzzzzzzz'/>", '--live', '--config', check=True)
+        r = call('tcg', 'remove', inst['dir'], ok=False)
+        if r['_rc'] == 0 or 'names another instance' not in r.get('error', ''):
+            fail('remove of another instance\'s domain: %r' % r)
+        if name not in domains(all_=False):
+            fail('the foreign domain no longer runs')
+    finally:
+        _created.remove(inst)  # not ours: the cleanup must not go through the provider
+        _virsh('destroy', name)
+        _virsh('undefine', name)
+
+
+@timeout(600)
+@cleanup
+def test_libvirtd_down():
+    """With libvirtd gone: available says why at once, run fails fast, and an instance that
+    already ended still reports its exit status.  libvirtd is started again afterwards."""
+    need(exclusive=True)
+    pid = libvirtd_pid()
+    if not pid:
+        raise Skip('libvirtd runs, but not from %s: not stopping a libvirtd this test did not '
+                   'start' % PIDFILE)
+    done = new_inst('done')
+    run('tcg', done, app('exitcode'), 'exitcode exit 9')
+    expect(wait_ended('tcg', done), 'exited', 9, done)
+    os.kill(pid, signal.SIGTERM)
+    try:
+        deadline = time.monotonic() + 20
+        while os.path.exists('/proc/%d' % pid) or os.path.exists(SOCK):
+            if time.monotonic() > deadline:
+                fail('libvirtd did not stop')
+            time.sleep(0.05)
+        r = call('tcg', 'available', ok=False)
+        if r['available'] != 'no' or 'Failed to connect socket' not in r['reason'] or \
+                'libvirtd' not in r['reason']:
+            fail('available with libvirtd down: %r' % r)
+        if r['_elapsed'] > 3:
+            fail('available took %.1fs with libvirtd down' % r['_elapsed'])
+        t_available = r['_elapsed']
+        inst = new_inst('down')
+        r = call('tcg', 'run', inst['dir'], app('hello'), '', 64, inst=inst, ok=False)
+        if r['_rc'] == 0 or 'Failed to connect socket' not in r.get('error', ''):
+            fail('run with libvirtd down: %r' % r)
+        if r['_elapsed'] > 3:
+            fail('run took %.1fs to fail with libvirtd down' % r['_elapsed'])
+        with open(os.path.join(out_dir(), 'down-elapsed.txt'), 'w') as f:
+            f.write('available %.3fs, run %.3fs\n' % (t_available, r['_elapsed']))
+        expect(status('tcg', done), 'exited', 9, done)
+    finally:
+        start_libvirtd()
+    call('tcg', 'remove', done['dir'])
+
+
+def _test_cli():
+    """tests/integration/test_cli.py's helpers (a private UNIK_HOME and its daemon)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'test_cli.py')
+    spec = importlib.util.spec_from_file_location('kvm_test_cli_helpers', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@timeout(400)
+def test_cli_run_and_describe():
+    """Through the real daemon and CLI: `unik run --provider kvm` shows the guest's output and
+    exits with its status, describe-instance names the domain, rm undefines it."""
+    need()
+    cli = _test_cli()
+    cli.need_core()
+    with cli.Home('kvmhome') as h:
+        h.ok(['build', '--name', 'hello', '--path', cli.HELLO])
+        p = h.ok(['run', '--provider', 'kvm', 'hello'])
+        if 'Hello from a unikernel!' not in p.stdout:
+            fail("the guest's greeting is not on the CLI's output", p.stdout)
+        h.ok(['run', '--provider', 'kvm', '--provider-opt', 'uri=' + URI, '-d', '--name',
+              'kvmcli', 'hello'])
+        deadline = time.monotonic() + 60
+        while True:
+            j = h.json(['describe-instance', 'kvmcli'])
+            if j.get('state') not in ('pending', 'running'):
+                break
+            if time.monotonic() > deadline:
+                fail('instance still %s' % j.get('state'), json.dumps(j, indent=1))
+            time.sleep(0.1)
+        if j.get('state') != 'exited' or j.get('exit_code') != 0:
+            fail('describe-instance: %r' % j)
+        name = j.get('provider_handle', '')
+        if not name.startswith('unik-kvmcli-') or len(j.get('provider_handle_id', '')) != 36:
+            fail('describe-instance handle %r / %r' % (name, j.get('provider_handle_id')),
+                 json.dumps(j, indent=1))
+        uuid = _virsh('domuuid', name, check=True).stdout.strip()
+        if uuid != j['provider_handle_id']:
+            fail('virsh says %s has UUID %s' % (name, uuid))
+        h.ok(['rm', '-f', 'kvmcli'])
+        if name in domains():
+            fail('unik rm left the domain %s defined' % name)
+        handles = []
+        for inst in h.json(['ps']) or []:
+            handles.append(h.json(['describe-instance', inst['id']]).get('provider_handle'))
+            h.ok(['rm', '-f', inst['id']])
+        left = set(handles) & domains()
+        if left:
+            fail('unik rm left domains defined: %s' % sorted(left))

@@ -1,0 +1,320 @@
+/* Unit tests for the kvm provider's pure parts: the libvirt domain XML against golden files
+ * (tests/data/kvm/NAME.xml, UNIK_TEST_REGENERATE=1 rewrites them), XML escaping, domain names,
+ * reading the unik metadata back, and the registry entry. */
+#include <dirent.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "providers/kvm/kvm.h"
+#include "providers/provider.h"
+
+/* ---- golden files -------------------------------------------------------------------------- */
+
+static char golden_dir[PATH_MAX + 32];
+static const char *golden_read[16];
+static size_t n_golden_read;
+
+/* tests/data/kvm of the source tree: $UNIK_SOURCE_DIR, else the first parent of this test
+ * binary that holds it. */
+static void find_golden_dir(void)
+{
+	const char *src = getenv("UNIK_SOURCE_DIR");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (src) {
+		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/kvm", src);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	for (char *slash = strrchr(exe, '/'); slash; slash = strrchr(exe, '/')) {
+		struct stat st;
+
+		*slash = '\0';
+		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/kvm", exe);
+		if (stat(golden_dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return;
+	}
+	fail_msg("tests/data/kvm not found above the test binary; set UNIK_SOURCE_DIR");
+}
+
+static void check_golden(const char *name, const char *got)
+{
+	_cleanup_free_ char *path = NULL, *want = NULL;
+	struct unik_error err;
+
+	if (!golden_dir[0])
+		find_golden_dir();
+	path = xasprintf("%s/%s", golden_dir, name);
+	golden_read[n_golden_read++] = name;
+	if (getenv("UNIK_TEST_REGENERATE")) {
+		assert_int_equal(unik_write_file_atomic(path, got, strlen(got), 0644, &err), 0);
+		return;
+	}
+	if (unik_read_file(path, &want, NULL, &err) < 0)
+		fail_msg("%s (UNIK_TEST_REGENERATE=1 writes it)", err.msg);
+	if (strcmp(got, want))
+		fail_msg("%s differs from the golden file:\n--- got ---\n%s--- want ---\n%s", path,
+		         got, want);
+}
+
+static const struct kvm_domain_params base = {
+    .name = "unik-hello-0123456789ab",
+    .type = "kvm",
+    .machine = "microvm",
+    .instance_id = "0123456789ab",
+    .image_id = "ba9876543210",
+    .kernel = "/var/lib/unik/images/ba9876543210/kernel.elf",
+    .cmdline = "GREETING='hello world' hello --flag \"two words\"",
+    .console = "/var/lib/unik/instances/0123456789ab/console.log",
+    .memory_mb = 128,
+    .dac_label = "+0:+0",
+};
+
+static void golden_case(const char *name, const struct kvm_domain_params *p)
+{
+	_cleanup_free_ char *xml = NULL;
+	struct unik_error err;
+
+	assert_int_equal(kvm_domain_xml(p, &xml, &err), 0);
+	check_golden(name, xml);
+}
+
+static void test_xml_kvm(void **state)
+{
+	(void)state;
+	golden_case("kvm-microvm.xml", &base);
+}
+
+static void test_xml_tcg_initrd(void **state)
+{
+	struct kvm_domain_params p = base;
+
+	(void)state;
+	p.type = "qemu";
+	p.initrd = "/var/lib/unik/images/ba9876543210/rootfs.cpio";
+	golden_case("tcg-initrd.xml", &p);
+}
+
+/* A session daemon: no DAC label; machine pc; the image's default command line; no image id. */
+static void test_xml_session_pc(void **state)
+{
+	struct kvm_domain_params p = base;
+
+	(void)state;
+	p.machine = "pc";
+	p.cmdline = "";
+	p.image_id = NULL;
+	p.dac_label = NULL;
+	p.memory_mb = 64;
+	golden_case("session-pc.xml", &p);
+}
+
+/* Every value that reaches the XML is escaped: a command line and paths full of markup. */
+static void test_xml_escaped(void **state)
+{
+	struct kvm_domain_params p = base;
+	_cleanup_free_ char *xml = NULL;
+	struct unik_error err;
+
+	(void)state;
+	p.cmdline = "app '<&>' \"it's\" a&b <tag attr='x'>";
+	p.kernel = "/home/o'brien/<unik>&/kernel.elf";
+	p.console = "/home/o'brien/\"q\"/console.log";
+	p.initrd = "/r&d/root.cpio";
+	p.machine = "q35";
+	golden_case("escaped.xml", &p);
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), 0);
+	assert_non_null(strstr(xml, "<cmdline>app &apos;&lt;&amp;&gt;&apos; &quot;it&apos;s&quot; "
+	                            "a&amp;b &lt;tag attr=&apos;x&apos;&gt;</cmdline>"));
+	assert_null(strstr(xml, "o'brien"));
+	assert_null(strstr(xml, "<unik>"));
+}
+
+static void test_xml_invalid(void **state)
+{
+	struct kvm_domain_params p;
+	char *xml = (char *)"untouched";
+	struct unik_error err;
+
+	(void)state;
+	p = base;
+	p.memory_mb = 0;
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+	assert_int_equal(err.code, UNIK_E_INVALID);
+	assert_null(xml);
+	p = base;
+	p.type = "xen";
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+	assert_non_null(strstr(err.msg, "xen"));
+	p = base;
+	p.machine = "virt";
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+	assert_non_null(strstr(err.msg, "microvm, pc or q35"));
+	p = base;
+	p.kernel = NULL;
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+	p = base;
+	p.name = "";
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+}
+
+/* Runs after the golden cases: every file in tests/data/kvm must have been read by a test. */
+static void test_no_unread_golden(void **state)
+{
+	DIR *d;
+	struct dirent *e;
+
+	(void)state;
+	if (!golden_dir[0])
+		find_golden_dir();
+	d = opendir(golden_dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		bool seen = false;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < n_golden_read; i++)
+			seen |= !strcmp(golden_read[i], e->d_name);
+		if (!seen)
+			fail_msg("golden file %s/%s is read by no test", golden_dir, e->d_name);
+	}
+	closedir(d);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static void expect_escape(const char *in, const char *want)
+{
+	_cleanup_free_ char *got = kvm_xml_escape(in);
+
+	assert_string_equal(got, want);
+}
+
+static void test_escape(void **state)
+{
+	(void)state;
+	expect_escape("", "");
+	expect_escape("plain text/ok=1,2", "plain text/ok=1,2");
+	expect_escape("<&>'\"", "&lt;&amp;&gt;&apos;&quot;");
+	expect_escape("&amp;", "&amp;amp;");
+	expect_escape("tab\tnl\n", "tab\tnl\n");
+	/* Characters XML 1.0 cannot carry become U+FFFD. */
+	expect_escape("a\x01z\x7f", "a\xef\xbf\xbdz\xef\xbf\xbd");
+	expect_escape("caf\xc3\xa9", "caf\xc3\xa9");
+}
+
+static void expect_name(const char *name, const char *want)
+{
+	_cleanup_free_ char *got = kvm_domain_name(name, "0123456789ab");
+
+	assert_string_equal(got, want);
+}
+
+static void test_domain_name(void **state)
+{
+	(void)state;
+	expect_name("hello", "unik-hello-0123456789ab");
+	expect_name("My App_1.2", "unik-My-App_1.2-0123456789ab");
+	expect_name("a/b<c>", "unik-a-b-c-0123456789ab");
+	expect_name("", "unik-0123456789ab");
+	expect_name(NULL, "unik-0123456789ab");
+	expect_name("///", "unik-0123456789ab");
+	expect_name(".hidden.", "unik-hidden-0123456789ab");
+	/* Cut to 32 characters of the name. */
+	expect_name("abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",
+	            "unik-abcdefghijklmnopqrstuvwxyz012345-0123456789ab");
+}
+
+static void expect_attr(const char *xml, const char *attr, const char *want)
+{
+	_cleanup_free_ char *got = kvm_xml_attr(xml, attr);
+
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+static void test_xml_attr(void **state)
+{
+	/* As virDomainGetMetadata returns it: libvirt re-serialises with double quotes. */
+	const char *meta = "<unik:instance xmlns:unik=\"https://github.com/unik/xmlns/1\" "
+	                   "id=\"0123456789ab\" image=\"ba9876543210\"/>";
+
+	(void)state;
+	expect_attr(meta, "id", "0123456789ab");
+	expect_attr(meta, "image", "ba9876543210");
+	expect_attr(meta, "name", NULL);
+	expect_attr("<x  image='a' id='q&amp;&apos;'/>", "id", "q&'");
+	/* Only whole attribute names, and only in the first start tag. */
+	expect_attr("<x xid='1'/>", "id", NULL);
+	expect_attr("<x a='1'><y id='2'/></x>", "id", NULL);
+	expect_attr(NULL, "id", NULL);
+	expect_attr("", "id", NULL);
+	expect_attr("<x id='unterminated", "id", NULL);
+}
+
+/* The XML's own metadata reads back through the same parser. */
+static void test_metadata_roundtrip(void **state)
+{
+	_cleanup_free_ char *xml = NULL, *id = NULL, *image = NULL;
+	struct unik_error err;
+	const char *m;
+
+	(void)state;
+	assert_int_equal(kvm_domain_xml(&base, &xml, &err), 0);
+	m = strstr(xml, "<unik:instance ");
+	assert_non_null(m);
+	id = kvm_xml_attr(m, "id");
+	image = kvm_xml_attr(m, "image");
+	assert_string_equal(id, "0123456789ab");
+	assert_string_equal(image, "ba9876543210");
+	assert_non_null(strstr(m, KVM_XMLNS));
+}
+
+static void test_registry(void **state)
+{
+	const struct unik_provider *p = unik_provider_find("kvm");
+	bool has_uri = false;
+
+	(void)state;
+	assert_non_null(p);
+	assert_string_equal(p->image_format, "elf");
+	assert_non_null(p->start);
+	assert_null(p->stage);
+	for (size_t i = 0; p->opt_keys[i]; i++) {
+		assert_non_null(p->opt_help[i]);
+		has_uri |= !strcmp(p->opt_keys[i], "uri");
+	}
+	assert_true(has_uri);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_xml_kvm),        cmocka_unit_test(test_xml_tcg_initrd),
+	    cmocka_unit_test(test_xml_session_pc), cmocka_unit_test(test_xml_escaped),
+	    cmocka_unit_test(test_xml_invalid),    cmocka_unit_test(test_no_unread_golden),
+	    cmocka_unit_test(test_escape),         cmocka_unit_test(test_domain_name),
+	    cmocka_unit_test(test_xml_attr),       cmocka_unit_test(test_metadata_roundtrip),
+	    cmocka_unit_test(test_registry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
