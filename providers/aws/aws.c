@@ -18,7 +18,7 @@
 
 #include "providers/aws/aws.h"
 #include "providers/aws/ec2.h"
-#include "providers/qemu/qemu.h"
+#include "guest_console.h"
 
 /* At most one DescribeInstances (and one GetConsoleOutput) per instance in this period. */
 #define STATUS_PERIOD_MS 2000
@@ -759,7 +759,7 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 	const char *iid = kv_get(kv, "ec2_instance");
 	struct aws_config c = {0};
 	struct ec2_instance in;
-	struct qemu_console_end con;
+	struct unik_console_end con;
 	struct unik_error cerr = {0};
 	bool ended, running, stopped_marker = dir_has(dir, AWS_STOPPED_FILE);
 	int rc = -1;
@@ -783,7 +783,7 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 	snprintf(st->ip, sizeof(st->ip), "%s", in.public_ip[0] ? in.public_ip : in.private_ip);
 	running = !strcmp(in.state, "running") || !strcmp(in.state, "pending");
 	ended = !strcmp(in.state, "stopped") || !strcmp(in.state, "terminated");
-	qemu_console_read_end(dir, &con);
+	unik_console_read_end(dir, &con);
 	if (running && !console_ends_line(dir))
 		con.exit_status = -1, con.crashed = false;
 
@@ -894,7 +894,7 @@ static int mark_console_start(const char *dir, struct unik_error *err)
 		return -1;
 	}
 	snprintf(text, sizeof(text), "%lld\n", (long long)sb.st_size);
-	return dir_write(dir, QEMU_CONSOLE_START_FILE, text, err);
+	return dir_write(dir, UNIK_CONSOLE_START_FILE, text, err);
 }
 
 static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status *st,

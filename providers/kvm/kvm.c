@@ -17,7 +17,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "providers/qemu/qemu.h"
+#include "guest_console.h"
 
 /* What provider.state holds. */
 struct kvm_record {
@@ -115,10 +115,10 @@ static int read_record(const char *dir, struct kvm_record *r, struct unik_error 
 }
 
 /* A new run (first or restart): forget how the previous one ended, and note where its output
- * begins in the console log it appends to (qemu_console_read_end reads only from there). */
+ * begins in the console log it appends to (unik_console_read_end reads only from there). */
 static int forget_previous_run(const char *dir, struct unik_error *err)
 {
-	_cleanup_free_ char *console = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	_cleanup_free_ char *console = unik_path_join(dir, UNIK_CONSOLE_FILE);
 	_cleanup_free_ char *stopped = unik_path_join(dir, KVM_STOPPED_FILE);
 	struct stat sb;
 	char text[32];
@@ -129,7 +129,7 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	}
 	snprintf(text, sizeof(text), "%lld\n",
 	         stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
-	return write_plain(dir, QEMU_CONSOLE_START_FILE, text, err);
+	return write_plain(dir, UNIK_CONSOLE_START_FILE, text, err);
 }
 
 /* QEMU's PID from libvirt's pid file, for a local system daemon; 0 when unknown. */
@@ -246,9 +246,9 @@ static void running_status(const char *dir, const struct kvm_record *r,
 	pid_t pid = domain_pid(r);
 
 	if (pid_ended(pid)) {
-		struct qemu_console_end con;
+		struct unik_console_end con;
 
-		qemu_console_read_end(dir, &con);
+		unik_console_read_end(dir, &con);
 		if (con.exit_status >= 0 || con.crashed) {
 			ended_status(dir, "", st);
 			return;
@@ -261,9 +261,9 @@ static void running_status(const char *dir, const struct kvm_record *r,
 /* The state of an instance whose domain is not running, from its console and records. */
 static void ended_status(const char *dir, const char *why, struct unik_instance_status *st)
 {
-	struct qemu_console_end con;
+	struct unik_console_end con;
 
-	qemu_console_read_end(dir, &con);
+	unik_console_read_end(dir, &con);
 	st->pid = 0;
 	if (con.crashed) {
 		st->state = UNIK_STATE_CRASHED;
@@ -311,19 +311,19 @@ static int kvm_status(const char *dir, struct unik_instance_status *st, struct u
 	/* QEMU gone with the guest's last word on the console: ended, whatever libvirt (busy
 	 * tearing the domain down, and holding it locked meanwhile) would answer later. */
 	if (pid_ended(domain_pid(&r))) {
-		struct qemu_console_end con;
+		struct unik_console_end con;
 
-		qemu_console_read_end(dir, &con);
+		unik_console_read_end(dir, &con);
 		if (con.exit_status >= 0 || con.crashed) {
 			ended_status(dir, "", st);
 			return 0;
 		}
 	}
 	if (kvm_conn_get(r.uri, &c, err) < 0) {
-		struct qemu_console_end con;
+		struct unik_console_end con;
 
 		/* The guest's last word settles it even while libvirtd is away. */
-		qemu_console_read_end(dir, &con);
+		unik_console_read_end(dir, &con);
 		if (con.crashed || con.exit_status >= 0) {
 			ended_status(dir, "", st);
 			return 0;
@@ -397,12 +397,12 @@ static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
 	 * start-up steps, and libvirt calls the start failed after waiting for QEMU to go. */
 	if (virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED) < 0 ||
 	    virDomainResume(dom) < 0) {
-		struct qemu_console_end con;
+		struct unik_console_end con;
 
 		/* A guest can be done before libvirt is (its last monitor commands after resuming
 		 * QEMU), and libvirt then calls the start failed: the guest's exit line says it
 		 * ran. */
-		qemu_console_read_end(dir, &con);
+		unik_console_read_end(dir, &con);
 		if (con.exit_status >= 0 || con.crashed) {
 			ended_status(dir, "", st);
 			return 0;
@@ -451,7 +451,7 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 	if (kvm_conn_get(uri, &c, err) < 0)
 		return -1;
 	name = kvm_domain_name(spec->instance_name, spec->instance_id);
-	console = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	console = unik_path_join(dir, UNIK_CONSOLE_FILE);
 	if (c.system)
 		label = xasprintf("+%u:+%u", (unsigned)geteuid(), (unsigned)getegid());
 	p.name = name;

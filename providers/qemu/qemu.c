@@ -470,10 +470,10 @@ static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
 static void ended_status(const char *dir, const char *exitrec, bool have_exit,
                          struct unik_instance_status *st)
 {
-	struct qemu_console_end con;
+	struct unik_console_end con;
 	char val[200], errline[160];
 
-	qemu_console_read_end(dir, &con);
+	unik_console_read_end(dir, &con);
 	if (con.crashed) {
 		st->state = UNIK_STATE_CRASHED;
 		st->exit_code = 255;

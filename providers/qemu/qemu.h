@@ -1,5 +1,5 @@
 /* The qemu provider's internals, split out so unit tests can reach them: the QEMU command line,
- * the console's exit-line parser, the instance directory's records and a small QMP client. */
+ * the instance directory's records and a small QMP client. */
 #ifndef UNIK_PROVIDER_QEMU_H
 #define UNIK_PROVIDER_QEMU_H
 
@@ -9,13 +9,14 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "guest_console.h"
 #include "util.h"
 #include "providers/provider.h"
 
 extern const struct unik_provider unik_provider_qemu;
 
 /* Files in an instance directory (see docs/providers.md). */
-#define QEMU_CONSOLE_FILE       "console.log"
+#define QEMU_CONSOLE_FILE       UNIK_CONSOLE_FILE
 #define QEMU_QMP_FILE           "qmp.sock"
 #define QEMU_PID_FILE           "qemu.pid"
 #define QEMU_SHIM_PID_FILE      "shim.pid"
@@ -24,7 +25,7 @@ extern const struct unik_provider unik_provider_qemu;
 #define QEMU_SHIM_LOG_FILE      "shim.log"
 #define QEMU_STOPPED_FILE       "stopped"
 #define QEMU_STATE_FILE         "provider.state"
-#define QEMU_CONSOLE_START_FILE "console.start" /* where this run's console output begins */
+#define QEMU_CONSOLE_START_FILE UNIK_CONSOLE_START_FILE
 
 /* ---- command line (argv.c) ------------------------------------------------------------------ */
 
@@ -46,25 +47,6 @@ const char *qemu_pick_accel(void);
  * absolute path when that fits a unix socket address, else relative to the instance directory
  * (QEMU runs there).  Fails with UNIK_E_INVALID on a missing field or a zero memory size. */
 int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err);
-
-/* ---- console (console.c) -------------------------------------------------------------------- */
-
-struct qemu_console_end {
-	int exit_status;      /* N of the last "unik: exit status N" line, or -1 */
-	bool crashed;         /* a "unik: crash: " line was seen */
-	char crash_line[200]; /* the first crash line ("unik: crash: ..."), when crashed */
-};
-
-/* Scans console text (the tail of console.log of an ended VM; a partial first line is the
- * caller's to skip) for the runtime's ending lines, which must start a line.  "\r\n" endings are
- * accepted, and so is a last line without its newline. */
-void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *out);
-
-/* Where the current run's output begins in console.log (0 for a first run). */
-off_t qemu_console_start(const char *dir);
-
-/* Reads the last bytes of <dir>/console.log and parses them.  A missing log is an empty one. */
-void qemu_console_read_end(const char *dir, struct qemu_console_end *out);
 
 /* ---- processes (proc.c) --------------------------------------------------------------------- */
 

@@ -20,7 +20,7 @@
 #include <libxl_utils.h>
 #include <xentoollog.h>
 
-#include "providers/qemu/qemu.h" /* the console's exit-line parser */
+#include "guest_console.h"
 #include "util.h"
 
 /* How long an unavailable libxl is believed before trying again: `unik providers` and every
@@ -275,10 +275,10 @@ void xen_ended_status(const char *dir, struct unik_instance_status *st)
 {
 	_cleanup_free_ char *path = dir_file(dir, XEN_EXIT_FILE);
 	_cleanup_free_ char *rec = NULL;
-	struct qemu_console_end con;
+	struct unik_console_end con;
 	char reason[64], action[64], error[160];
 
-	qemu_console_read_end(dir, &con);
+	unik_console_read_end(dir, &con);
 	st->pid = 0;
 	if (con.crashed) {
 		st->state = UNIK_STATE_CRASHED;

@@ -214,14 +214,14 @@ static void test_no_unread_golden(void **state)
 
 /* ---- console ------------------------------------------------------------------------------- */
 
-static void parse(const char *text, struct qemu_console_end *out)
+static void parse(const char *text, struct unik_console_end *out)
 {
-	qemu_console_parse(text, strlen(text), out);
+	unik_console_parse(text, strlen(text), out);
 }
 
 static void test_console_exit_line(void **state)
 {
-	struct qemu_console_end e;
+	struct unik_console_end e;
 
 	(void)state;
 	parse("hello\nunik: exit status 0\n", &e);
@@ -242,7 +242,7 @@ static void test_console_exit_line(void **state)
 
 static void test_console_no_line(void **state)
 {
-	struct qemu_console_end e;
+	struct unik_console_end e;
 
 	(void)state;
 	parse("", &e);
@@ -261,7 +261,7 @@ static void test_console_no_line(void **state)
 
 static void test_console_crash(void **state)
 {
-	struct qemu_console_end e;
+	struct unik_console_end e;
 
 	(void)state;
 	parse("before the crash\n"
@@ -283,16 +283,16 @@ static void test_console_crash(void **state)
 static void test_console_file_tail(void **state)
 {
 	_cleanup_free_ char *dir = NULL, *path = NULL;
-	struct qemu_console_end e;
+	struct unik_console_end e;
 	struct unik_error err;
 	FILE *f;
 
 	(void)state;
 	dir = unik_mkdtemp("unik-test-qemu", &err);
 	assert_non_null(dir);
-	qemu_console_read_end(dir, &e); /* no console.log yet */
+	unik_console_read_end(dir, &e); /* no console.log yet */
 	assert_int_equal(e.exit_status, -1);
-	path = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	path = unik_path_join(dir, UNIK_CONSOLE_FILE);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	/* An early exit line far before the tail must not count; the last one must. */
@@ -301,7 +301,7 @@ static void test_console_file_tail(void **state)
 		fputs("some application output line\n", f);
 	fputs("unik: exit status 42\n", f);
 	fclose(f);
-	qemu_console_read_end(dir, &e);
+	unik_console_read_end(dir, &e);
 	assert_int_equal(e.exit_status, 42);
 	assert_int_equal(unik_rmtree(dir, &err), 0);
 }

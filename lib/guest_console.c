@@ -1,6 +1,6 @@
 /* How a guest ended, read from its console: the last "unik: exit status N" line is authoritative
  * (docs/guest-abi.md), and "unik: crash: " lines mark a crash. */
-#include "providers/qemu/qemu.h"
+#include "guest_console.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #define EXIT_PREFIX  "unik: exit status "
 #define CRASH_PREFIX "unik: crash: "
@@ -30,7 +32,7 @@ static int parse_status(const char *s, size_t len)
 	return n <= 255 ? n : -1;
 }
 
-static void parse_line(const char *line, size_t len, struct qemu_console_end *out)
+static void parse_line(const char *line, size_t len, struct unik_console_end *out)
 {
 	size_t ep = strlen(EXIT_PREFIX), cp = strlen(CRASH_PREFIX);
 
@@ -54,7 +56,7 @@ static void parse_line(const char *line, size_t len, struct qemu_console_end *ou
 	}
 }
 
-void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *out)
+void unik_console_parse(const char *text, size_t len, struct unik_console_end *out)
 {
 	const char *p = text, *end = text + len;
 
@@ -72,9 +74,9 @@ void qemu_console_parse(const char *text, size_t len, struct qemu_console_end *o
 	}
 }
 
-off_t qemu_console_start(const char *dir)
+off_t unik_console_start(const char *dir)
 {
-	_cleanup_free_ char *path = unik_path_join(dir, QEMU_CONSOLE_START_FILE);
+	_cleanup_free_ char *path = unik_path_join(dir, UNIK_CONSOLE_START_FILE);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 
@@ -83,9 +85,9 @@ off_t qemu_console_start(const char *dir)
 	return (off_t)strtoll(text, NULL, 10);
 }
 
-void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
+void unik_console_read_end(const char *dir, struct unik_console_end *out)
 {
-	_cleanup_free_ char *path = unik_path_join(dir, QEMU_CONSOLE_FILE);
+	_cleanup_free_ char *path = unik_path_join(dir, UNIK_CONSOLE_FILE);
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -94,14 +96,14 @@ void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
 	size_t got = 0, want;
 	const char *start;
 
-	qemu_console_parse("", 0, out);
+	unik_console_parse("", 0, out);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return;
 	if (st.st_size > CONSOLE_TAIL)
 		off = st.st_size - CONSOLE_TAIL;
 	/* A restarted instance appends to its console: only this run's output counts. */
-	off_t run_start = qemu_console_start(dir);
+	off_t run_start = unik_console_start(dir);
 	bool at_line = false;
 	if (run_start > off && run_start <= st.st_size) {
 		off = run_start;
@@ -124,5 +126,5 @@ void qemu_console_read_end(const char *dir, struct qemu_console_end *out)
 			return;
 		start = nl + 1;
 	}
-	qemu_console_parse(start, got - (size_t)(start - buf), out);
+	unik_console_parse(start, got - (size_t)(start - buf), out);
 }
