@@ -3,7 +3,7 @@
 
 BENCH_DIR := $(O)/bench
 
-bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--json $(BENCH_DIR)/results.json $(BENCH_ARGS)
 	$(PYTHON) bench/bench_cli.py --unik $(BIN)/unik --json $(BENCH_DIR)/cli.json
@@ -12,6 +12,7 @@ bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps
 		--json $(BENCH_DIR)/disk.json
 	$(PYTHON) bench/bench_oci.py --unik-oci $(BIN)/unik-oci --unik-cc $(BIN)/unik-cc \
 		--json $(BENCH_DIR)/oci.json
+	$(PYTHON) bench/bench_kvm.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/kvm.json
 
 # The floor: a 32-bit multiboot v1 stub that prints one line and exits.
 $(BENCH_DIR)/floor.elf: bench/floor/floor.S

@@ -102,6 +102,23 @@ def build_status_tool(build, out):
     subprocess.run(cmd, check=True)
 
 
+def ensure_libvirtd():
+    """Starts virtlogd and libvirtd (as root, no systemd) when nothing answers on the socket,
+    as the kvm tests do."""
+    if os.path.exists('/run/libvirt/libvirt-sock') or os.geteuid() != 0:
+        return
+    for prog, sock in (('virtlogd', '/run/libvirt/virtlogd-sock'),
+                       ('libvirtd', '/run/libvirt/libvirt-sock')):
+        path = shutil.which(prog) or shutil.which(prog, path='/usr/sbin:/sbin')
+        if path and not os.path.exists(sock):
+            subprocess.run([path, '-d'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+    for _ in range(100):
+        if os.path.exists('/run/libvirt/libvirt-sock'):
+            return
+        time.sleep(0.1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--build', default=os.path.join(REPO, 'build'))
@@ -119,6 +136,7 @@ def main():
             sys.exit('bench_kvm: %s is missing (make test-tools test-apps)' % p)
     env = dict(os.environ, UNIK_SHIM=os.path.join(a.bin, 'unik-shim'))
     env.pop('UNIK_ACCEL', None)
+    ensure_libvirtd()
     avail = driver_call(driver, 'kvm', ['available'], env)
     if avail.get('available') != 'yes':
         sys.exit('bench_kvm: kvm provider unavailable: %s' % avail.get('reason'))
