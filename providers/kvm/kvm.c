@@ -547,6 +547,8 @@ static virDomainPtr open_ours(const char *dir, struct kvm_record *r, struct kvm_
 	return dom;
 }
 
+static bool wait_inactive(virDomainPtr dom, int timeout_ms);
+
 static int kvm_start(const char *dir, struct unik_instance_status *st, struct unik_error *err)
 {
 	struct kvm_record r;
@@ -565,6 +567,10 @@ static int kvm_start(const char *dir, struct unik_instance_status *st, struct un
 			               dir);
 		return -1;
 	}
+	/* A guest that has just ended may still count as running in libvirt until the host reaps
+	 * QEMU (seconds, under a slow init): wait for that, but never for a live guest. */
+	if (virDomainIsActive(dom) == 1 && pid_ended(domain_pid(&r)))
+		wait_inactive(dom, 10000);
 	if (virDomainIsActive(dom) == 1) {
 		unik_error_set(err, UNIK_E_STATE, "kvm: domain %s is running already", r.domain);
 	} else if (forget_previous_run(dir, err) == 0) {
