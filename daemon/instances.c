@@ -298,10 +298,31 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	    .image_dir = image_dir,
 	};
 	struct unik_instance_status st = {0};
+	_cleanup_free_ char *disk = NULL, *disk_cmdline = NULL;
 	char reason[512] = "";
 
 	if (provider_opts_make(p, in->provider_opts, &opts, err) < 0)
 		return -1;
+	/* A disk the image was packed in, for providers that can boot one (kvm's boot=disk). */
+	lock();
+	for (size_t i = 0; i < D.nimages; i++) {
+		const struct image *im = D.images[i];
+		static const char *const disks[] = {"qcow2", "raw"};
+
+		if (strcmp(im->id, in->image_id) != 0)
+			continue;
+		for (size_t k = 0; k < 2 && !disk; k++)
+			if (json_object_get(im->formats, disks[k])) {
+				disk = unik_path_join(image_dir,
+				                      unik_image_format_find(disks[k])->file);
+				spec.disk_format = disks[k];
+			}
+		if (disk && image_cmdline(im, &disk_cmdline, NULL) < 0)
+			disk_cmdline = NULL;
+	}
+	unlock();
+	spec.disk = disk;
+	spec.disk_cmdline = disk_cmdline ? disk_cmdline : "";
 	spec.opts = (const char *const *)opts.v;
 	if (!p->available(spec.opts, reason, sizeof(reason))) {
 		unik_error_set(err, UNIK_E_UNSUPPORTED, "provider %s is unavailable: %s", p->name,

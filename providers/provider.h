@@ -22,6 +22,12 @@ struct unik_run_spec {
 	uint64_t memory_mb;        /* guest memory */
 	const char *image_id;      /* the image's id, [a-z0-9]{12} */
 	const char *image_dir;     /* $UNIK_HOME/images/<id>: where stage() recorded its work */
+	/* The image's bootable disk when it has been packed in one (qcow2, else raw), or NULL;
+	 * disk_format names its format.  It bakes disk_cmdline (the image's default command
+	 * line, "" for the kernel's) into its boot configuration. */
+	const char *disk;
+	const char *disk_format;
+	const char *disk_cmdline;
 	/* Provider options, "key=value" words, NULL-ended (never NULL itself): daemon-config.yaml
 	 * first (providers: {kvm: [{uri: ...}]}), then the request's (--provider-opt); for a key
 	 * given twice the later word wins (unik_provider_opt() returns it).  Keys are checked

@@ -12,15 +12,9 @@ static const char *fmt_default(const json_t *row, const char *field, char *buf, 
 
 static const char *fmt_available(const json_t *row, const char *field, char *buf, size_t len)
 {
-	const char *reason = json_string_value(json_object_get(row, "reason"));
-
-	if (json_is_true(json_object_get(row, field)))
-		return "yes";
-	if (reason && *reason)
-		snprintf(buf, len, "unavailable (%s)", reason);
-	else
-		snprintf(buf, len, "unavailable");
-	return buf;
+	(void)buf;
+	(void)len;
+	return json_is_true(json_object_get(row, field)) ? "yes" : "unavailable";
 }
 
 int cmd_providers(struct cli *cli, int argc, char **argv)
@@ -28,8 +22,9 @@ int cmd_providers(struct cli *cli, int argc, char **argv)
 	static const struct cli_help help = {
 	    "unik providers [options]",
 	    "Lists the providers the daemon has (where instances run), the image format each\n"
-	    "runs, and whether it can run on this host now (and if not, why).  The default is\n"
-	    "marked with *.",
+	    "runs, and whether it can run on this host now; below the table, each unavailable\n"
+	    "one says why (\"xen: unavailable (...)\").  The default is marked with *.  With\n"
+	    "-o json each provider also lists the options --provider-opt takes.",
 	    "  unik providers\n"
 	    "  unik providers -o json\n",
 	};
@@ -40,6 +35,33 @@ int cmd_providers(struct cli *cli, int argc, char **argv)
 	    {"AVAILABLE", "available", fmt_available},
 	    {"DESCRIPTION", "description", NULL},
 	};
-	return cli_list_verb(cli, argc, argv, &help, "/v1/providers", cols,
-	                     sizeof(cols) / sizeof(cols[0]));
+	_cleanup_strv_ struct strv pos = {0};
+	json_t *j, *row;
+	size_t i;
+	int rc;
+
+	if (cli_parse(cli, argc, argv, NULL, 0, 0, &help, &pos, &rc))
+		return rc;
+	if (pos.n)
+		return cli_usage_error(cli, "takes no arguments (got `%s`)", pos.v[0]);
+	if (!(j = cli_request(cli, "GET", "/v1/providers", NULL)))
+		return CLI_FAILED;
+	cli_print_table(cli, j, cols, sizeof(cols) / sizeof(cols[0]));
+	if (!cli->json) {
+		bool first = true;
+
+		json_array_foreach(j, i, row)
+		{
+			const char *reason = json_string_value(json_object_get(row, "reason"));
+
+			if (json_is_true(json_object_get(row, "available")))
+				continue;
+			printf("%s%s: unavailable (%s)\n", first ? "\n" : "",
+			       json_string_value(json_object_get(row, "name")),
+			       reason && *reason ? reason : "no reason given");
+			first = false;
+		}
+	}
+	json_decref(j);
+	return CLI_OK;
 }

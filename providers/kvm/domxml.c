@@ -166,8 +166,8 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 	FILE *f;
 
 	*out = NULL;
-	if (!p->name || !*p->name || !p->type || !p->machine || !p->instance_id || !p->kernel ||
-	    !p->cmdline || !p->console) {
+	if (!p->name || !*p->name || !p->type || !p->machine || !p->instance_id ||
+	    (!p->kernel && !p->disk) || !p->cmdline || !p->console) {
 		unik_error_set(err, UNIK_E_INVALID, "kvm domain XML: missing a required setting");
 		return -1;
 	}
@@ -181,6 +181,13 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 		unik_error_set(err, UNIK_E_INVALID,
 		               "kvm: machine `%s` is not one unik boots (microvm, pc or q35)",
 		               p->machine);
+		return -1;
+	}
+	if (p->disk && (!strcmp(p->machine, "microvm") || !p->disk_format ||
+	                (strcmp(p->disk_format, "raw") && strcmp(p->disk_format, "qcow2")))) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "kvm: a disk boot needs machine pc or q35 (firmware) and a raw or "
+		               "qcow2 disk");
 		return -1;
 	}
 	if (p->memory_mb == 0) {
@@ -213,11 +220,16 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 	fprintf(f, "  <vcpu>1</vcpu>\n");
 	fprintf(f, "  <os>\n");
 	fprintf(f, "    <type arch='x86_64' machine='%s'>hvm</type>\n", p->machine);
-	elem(f, "    ", "kernel", p->kernel);
-	if (p->initrd)
-		elem(f, "    ", "initrd", p->initrd);
-	if (*p->cmdline)
-		elem(f, "    ", "cmdline", p->cmdline);
+	if (p->disk) {
+		/* SeaBIOS boots the disk's GRUB, which has the command line baked in. */
+		fprintf(f, "    <boot dev='hd'/>\n");
+	} else {
+		elem(f, "    ", "kernel", p->kernel);
+		if (p->initrd)
+			elem(f, "    ", "initrd", p->initrd);
+		if (*p->cmdline)
+			elem(f, "    ", "cmdline", p->cmdline);
+	}
 	fprintf(f, "  </os>\n");
 	/* The host's CPU under KVM (as the qemu provider's -cpu max); TCG's most capable model. */
 	fprintf(f, "  <cpu mode='%s'/>\n",
@@ -228,6 +240,17 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 	fprintf(f, "  <on_reboot>destroy</on_reboot>\n");
 	fprintf(f, "  <on_crash>destroy</on_crash>\n");
 	fprintf(f, "  <devices>\n");
+	if (p->disk) {
+		_cleanup_free_ char *disk = kvm_xml_escape(p->disk);
+
+		/* Read-only: instances share the image's disk, and the guest never writes it. */
+		fprintf(f, "    <disk type='file' device='disk'>\n");
+		fprintf(f, "      <driver name='qemu' type='%s'/>\n", p->disk_format);
+		fprintf(f, "      <source file='%s'/>\n", disk);
+		fprintf(f, "      <target dev='vda' bus='virtio'/>\n");
+		fprintf(f, "      <readonly/>\n");
+		fprintf(f, "    </disk>\n");
+	}
 	fprintf(f, "    <serial type='file'>\n");
 	fprintf(f, "      <source path='%s' append='on'/>\n", console);
 	fprintf(f, "      <target port='0'/>\n");

@@ -425,7 +425,9 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 {
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
 	_cleanup_free_ char *console = NULL, *xml = NULL, *label = NULL, *state = NULL;
+	_cleanup_free_ char *disk = NULL;
 	const char *uri = opt_uri(spec->opts), *machine = unik_provider_opt(spec->opts, "machine");
+	const char *boot = unik_provider_opt(spec->opts, "boot");
 	const char *accel = getenv("UNIK_ACCEL");
 	struct kvm_domain_params p = {0};
 	struct kvm_record r = {0};
@@ -448,6 +450,42 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 		               access(kernel, R_OK) < 0 ? kernel : initrd);
 		return -1;
 	}
+	if (boot && strcmp(boot, "kernel") && strcmp(boot, "disk")) {
+		unik_error_set(err, UNIK_E_INVALID, "kvm: boot=%s: want boot=kernel or boot=disk",
+		               boot);
+		return -1;
+	}
+	if (boot && !strcmp(boot, "disk")) {
+		if (!spec->disk) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "kvm: boot=disk, but the image has no disk: build it with "
+			    "--format qcow2 (or raw), or `unik export IMAGE --format qcow2` "
+			    "once to pack one");
+			return -1;
+		}
+		if (spec->cmdline && *spec->cmdline &&
+		    strcmp(spec->cmdline, spec->disk_cmdline ? spec->disk_cmdline : "")) {
+			unik_error_set(
+			    err, UNIK_E_UNSUPPORTED,
+			    "kvm: boot=disk boots the command line baked into the image's "
+			    "disk (%s), not `%s`: run without arguments, or with boot=kernel",
+			    spec->disk_cmdline && *spec->disk_cmdline ? spec->disk_cmdline
+			                                              : "the kernel's defaults",
+			    spec->cmdline);
+			return -1;
+		}
+		if (machine && !strcmp(machine, "microvm")) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "kvm: boot=disk needs firmware: machine pc or q35, not microvm");
+			return -1;
+		}
+		if (!(disk = absolute("disk", spec->disk, err)))
+			return -1;
+		if (!machine || !*machine)
+			machine = "pc";
+	}
 	if (kvm_conn_get(uri, &c, err) < 0)
 		return -1;
 	name = kvm_domain_name(spec->instance_name, spec->instance_id);
@@ -461,6 +499,8 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 	p.image_id = spec->image_id;
 	p.kernel = kernel;
 	p.initrd = initrd;
+	p.disk = disk;
+	p.disk_format = disk ? spec->disk_format : NULL;
 	p.cmdline = spec->cmdline ? spec->cmdline : "";
 	p.console = console;
 	p.memory_mb = spec->memory_mb;
@@ -708,10 +748,12 @@ static bool kvm_available(const char *const *opts, char *reason, size_t reason_l
 	return true;
 }
 
-static const char *const kvm_opt_keys[] = {"uri", "machine", NULL};
+static const char *const kvm_opt_keys[] = {"uri", "machine", "boot", NULL};
 static const char *const kvm_opt_help[] = {
     "libvirt connection URI (default qemu:///system)",
     "machine type: microvm (default where libvirt has it), pc or q35",
+    "kernel (default: direct boot of the ELF) or disk (the image's qcow2/raw disk, via "
+    "firmware and GRUB)",
     NULL,
 };
 

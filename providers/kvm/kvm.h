@@ -33,10 +33,14 @@ struct kvm_domain_params {
 	const char *machine;     /* "microvm", "pc" or "q35" */
 	const char *instance_id; /* recorded in the metadata */
 	const char *image_id;    /* recorded in the metadata; may be NULL */
-	const char *kernel;      /* absolute */
+	const char *kernel;      /* absolute; NULL when booting disk */
 	const char *initrd;      /* absolute, or NULL */
-	const char *cmdline;     /* "" for the image's defaults */
-	const char *console;     /* absolute path of console.log */
+	const char *cmdline;     /* "" for the image's defaults; ignored when booting disk */
+	/* Boot this disk (absolute path) through the firmware and GRUB instead of the kernel:
+	 * machine pc or q35, the disk read-only on virtio.  disk_format is "raw" or "qcow2". */
+	const char *disk;
+	const char *disk_format;
+	const char *console; /* absolute path of console.log */
 	uint64_t memory_mb;
 	/* QEMU's user:group as a DAC label ("+0:+0"), or NULL to leave libvirt's default (the
 	 * session daemon, where QEMU runs as the caller anyway). */

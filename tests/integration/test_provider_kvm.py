@@ -16,7 +16,7 @@ import subprocess
 import time
 from xml.etree import ElementTree
 
-from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout
+from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout, bin_dir
 from qemu import resolve_accel
 from apps import app
 
@@ -142,12 +142,16 @@ def driver_env(accel):
     return env
 
 
-def call(accel, *args, ok=True, inst=None, opts=(), limit=60):
+def call(accel, *args, ok=True, inst=None, opts=(), limit=60, disk=None, baked=None):
     """Runs the driver once (provider kvm, instance id/name from inst); returns its key=value
     output as a dict, with '_rc' and '_elapsed' (seconds, measured here)."""
     cmd = [driver(), '-p', 'kvm']
     for o in opts:
         cmd += ['-o', o]
+    if disk:
+        cmd += ['-D', disk]
+    if baked is not None:
+        cmd += ['-C', baked]
     if inst:
         cmd += ['-i', inst['id'], '-n', inst['name']]
     cmd += [str(a) for a in args]
@@ -447,6 +451,45 @@ def test_adoption(accel):
         fail('virsh list does not show the domain running')
     st = wait_ended(accel, inst)
     expect(st, 'exited', 0, inst)
+
+
+@cleanup
+def test_disk_boot():
+    """boot=disk: the image's qcow2 disk through SeaBIOS and GRUB on machine pc, read-only on
+    virtio, with the command line baked into the disk.  TCG only: on this machine's nested
+    KVM (PVM) the firmware's real mode is emulated instruction by instruction (about 20 s)."""
+    need('tcg')
+    inst = new_inst('disk')
+    disk = os.path.join(inst['dir'], 'hello.qcow2')
+    p = subprocess.run([os.path.join(bin_dir(), 'unik-pack'), '--kernel', app('hello'),
+                        '--cmdline', 'hello from-disk', '--format', 'qcow2', '-o', disk],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        fail('unik-pack failed: %s' % p.stderr.strip())
+    # A command line other than the disk's is refused: the disk's GRUB config bakes it.
+    r = call('tcg', 'run', inst['dir'], app('hello'), 'hello other', 64, inst=inst,
+             opts=['boot=disk'], disk=disk, baked='hello from-disk', ok=False)
+    if r['_rc'] == 0 or 'baked' not in r.get('error', ''):
+        fail('a different command line with boot=disk was not refused: %r' % r)
+    call('tcg', 'run', inst['dir'], app('hello'), 'hello from-disk', 64, inst=inst,
+         opts=['boot=disk'], disk=disk, baked='hello from-disk')
+    st = wait_ended('tcg', inst)
+    expect(st, 'exited', 0, inst)
+    text = console(inst)
+    if 'hello from unik\nargv[0]=<hello>\nargv[1]=<from-disk>\nunik: exit status 0\n' \
+            not in text:
+        fail('the disk boot did not show the baked command line', context(inst))
+    with open(os.path.join(inst['dir'], 'domain.xml')) as f:
+        xml = f.read()
+    for want in ("machine='pc'", "<boot dev='hd'/>", "type='qcow2'", '<readonly/>'):
+        if want not in xml or '<kernel>' in xml:
+            fail('domain.xml lacks %r (or has a kernel)' % want, xml)
+    # Without a disk, boot=disk says how to get one.
+    inst2 = new_inst('nodisk')
+    r = call('tcg', 'run', inst2['dir'], app('hello'), '', 64, inst=inst2, opts=['boot=disk'],
+             ok=False)
+    if r['_rc'] == 0 or '--format qcow2' not in r.get('error', ''):
+        fail('boot=disk without a disk: %r' % r)
 
 
 @cleanup

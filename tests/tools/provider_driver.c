@@ -7,7 +7,9 @@
  *   provider_driver [-p PROVIDER] start DIR
  *   provider_driver [-p PROVIDER] available
  * Global options, before the verb: -o KEY=VALUE (a provider option, repeatable), -i ID (the
- * instance id, default 0123456789ab) and -n NAME (the instance name, default "driver").
+ * instance id, default 0123456789ab), -n NAME (the instance name, default "driver") and
+ * -D DISK (the image's bootable disk, raw or qcow2 by its name's extension) and -C CMDLINE (the
+ * command line baked into DISK, default the run's).
  * Prints key=value lines (state, exit_code, pid, detail, elapsed_us); on failure prints
  * error=MESSAGE and code=NAME and exits 1. */
 #include <stdio.h>
@@ -54,7 +56,8 @@ int main(int argc, char **argv)
 	struct unik_instance_status st;
 	struct unik_error err = {0};
 	const char *opts[64] = {NULL};
-	const char *id = "0123456789ab", *iname = "driver";
+	const char *id = "0123456789ab", *iname = "driver", *disk = NULL;
+	const char *disk_cmdline = NULL;
 	size_t nopts = 0;
 	long long t0;
 	int i = 1, rc;
@@ -66,6 +69,10 @@ int main(int argc, char **argv)
 			id = argv[i + 1];
 		else if (argv[i][1] == 'n')
 			iname = argv[i + 1];
+		else if (argv[i][1] == 'D')
+			disk = argv[i + 1];
+		else if (argv[i][1] == 'C')
+			disk_cmdline = argv[i + 1];
 		else if (argv[i][1] == 'o' && nopts + 1 < sizeof(opts) / sizeof(opts[0]))
 			opts[nopts++] = argv[i + 1];
 		else
@@ -95,6 +102,9 @@ int main(int argc, char **argv)
 		    .image = argv[i + 1],
 		    .image_id = "ba9876543210",
 		    .opts = opts,
+		    .disk = disk,
+		    .disk_format = disk && strstr(disk, ".qcow2") ? "qcow2" : "raw",
+		    .disk_cmdline = disk_cmdline ? disk_cmdline : argv[i + 2],
 		    .instance_dir = argv[i],
 		    .kernel = argv[i + 1],
 		    .cmdline = argv[i + 2],

@@ -122,6 +122,25 @@ static void test_xml_session_pc(void **state)
 	golden_case("session-pc.xml", &p);
 }
 
+/* A disk boot: machine pc, firmware and GRUB, the disk read-only on virtio, no kernel. */
+static void test_xml_disk(void **state)
+{
+	struct kvm_domain_params p = base;
+	_cleanup_free_ char *xml = NULL;
+	struct unik_error err;
+
+	(void)state;
+	p.type = "qemu";
+	p.machine = "pc";
+	p.kernel = NULL;
+	p.disk = "/var/lib/unik/images/ba9876543210/disk.qcow2";
+	p.disk_format = "qcow2";
+	golden_case("disk-pc.xml", &p);
+	p.machine = "microvm";
+	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+	assert_non_null(strstr(err.msg, "firmware"));
+}
+
 /* Every value that reaches the XML is escaped: a command line and paths full of markup. */
 static void test_xml_escaped(void **state)
 {
@@ -308,11 +327,17 @@ static void test_registry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_xml_kvm),        cmocka_unit_test(test_xml_tcg_initrd),
-	    cmocka_unit_test(test_xml_session_pc), cmocka_unit_test(test_xml_escaped),
-	    cmocka_unit_test(test_xml_invalid),    cmocka_unit_test(test_no_unread_golden),
-	    cmocka_unit_test(test_escape),         cmocka_unit_test(test_domain_name),
-	    cmocka_unit_test(test_xml_attr),       cmocka_unit_test(test_metadata_roundtrip),
+	    cmocka_unit_test(test_xml_kvm),
+	    cmocka_unit_test(test_xml_tcg_initrd),
+	    cmocka_unit_test(test_xml_session_pc),
+	    cmocka_unit_test(test_xml_escaped),
+	    cmocka_unit_test(test_xml_disk),
+	    cmocka_unit_test(test_xml_invalid),
+	    cmocka_unit_test(test_no_unread_golden),
+	    cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_domain_name),
+	    cmocka_unit_test(test_xml_attr),
+	    cmocka_unit_test(test_metadata_roundtrip),
 	    cmocka_unit_test(test_registry),
 	};
 
