@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "providers/aws/aws.h"
 #include "providers/aws/ec2.h"
 #include "guest_console.h"
+#include "images/format.h"
 
 /* At most one DescribeInstances (and one GetConsoleOutput) per instance in this period. */
 #define STATUS_PERIOD_MS 2000
@@ -59,6 +61,23 @@ static void kv_free(struct kv *kv)
 }
 #define _cleanup_kv_ __attribute__((cleanup(kv_free)))
 
+/* Splits text (changed in place) into kv's lines, leaving out empty lines and comments. */
+static void kv_parse(char *text, struct kv *kv)
+{
+	memset(kv, 0, sizeof(*kv));
+	for (char *p = text; *p;) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (*p && *p != '#')
+			strv_push(&kv->lines, p);
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
 /* Loads path; a missing file is an empty record. */
 static int kv_load(const char *path, struct kv *kv, struct unik_error *err)
 {
@@ -73,17 +92,7 @@ static int kv_load(const char *path, struct kv *kv, struct unik_error *err)
 			*err = e;
 		return -1;
 	}
-	for (char *p = text; *p;) {
-		char *nl = strchr(p, '\n');
-
-		if (nl)
-			*nl = '\0';
-		if (*p && *p != '#')
-			strv_push(&kv->lines, p);
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
+	kv_parse(text, kv);
 	return 0;
 }
 
@@ -201,6 +210,93 @@ static int append_file(const char *path, const char *data, size_t len, struct un
 	return 0;
 }
 
+/* ---- command-line variants ------------------------------------------------------------------ */
+
+/* The variant keys recorded for region (lines "<region>.variant.<key>.<field>=..."), each once,
+ * in the order they first appear. */
+static void kv_variants(const struct kv *kv, const char *region, struct strv *out)
+{
+	_cleanup_free_ char *prefix = xasprintf("%s.variant.", region);
+	size_t pl = strlen(prefix);
+
+	for (size_t i = 0; i < kv->lines.n; i++) {
+		const char *k = kv->lines.v[i], *dot, *eq;
+		bool seen = false;
+		size_t n;
+
+		if (strncmp(k, prefix, pl))
+			continue;
+		k += pl;
+		dot = strchr(k, '.');
+		eq = strchr(k, '=');
+		if (!dot || dot == k || (eq && eq < dot))
+			continue;
+		n = (size_t)(dot - k);
+		for (size_t j = 0; j < out->n && !seen; j++)
+			seen = strlen(out->v[j]) == n && !strncmp(out->v[j], k, n);
+		if (!seen)
+			strv_push_take(out, xstrndup(k, n));
+	}
+}
+
+/* Whether cmdline needs a disk of its own: the image's AMI boots the command line baked into
+ * it (recorded as "cmdline" by the stage), and an empty one means that too. */
+static bool wants_variant(const struct kv *kv, const char *cmdline)
+{
+	const char *baked = kv_get(kv, "cmdline");
+
+	return cmdline && *cmdline && (!baked || strcmp(baked, cmdline));
+}
+
+void aws_variant_key(const char *cmdline, char key[17])
+{
+	char hex[65];
+
+	aws_sha256_hex(cmdline, strlen(cmdline), hex);
+	memcpy(key, hex, 16);
+	key[16] = '\0';
+}
+
+size_t aws_state_variants(const char *state_text, const char *region, struct strv *keys)
+{
+	_cleanup_free_ char *text = xstrdup(state_text);
+	_cleanup_kv_ struct kv kv = {0};
+
+	kv_parse(text, &kv);
+	kv_variants(&kv, region, keys);
+	return keys->n;
+}
+
+static const char *kv_ami_for(const struct kv *kv, const char *region, const char *cmdline,
+                              bool *variant)
+{
+	char vkey[17];
+	_cleanup_free_ char *k = NULL;
+
+	*variant = wants_variant(kv, cmdline);
+	if (!*variant)
+		return rget(kv, region, "done") ? rget(kv, region, "ami") : NULL;
+	aws_variant_key(cmdline, vkey);
+	k = xasprintf("variant.%s.done", vkey);
+	if (!rget(kv, region, k))
+		return NULL;
+	free(k);
+	k = xasprintf("variant.%s.ami", vkey);
+	return rget(kv, region, k);
+}
+
+char *aws_state_ami_for(const char *state_text, const char *region, const char *cmdline,
+                        bool *variant)
+{
+	_cleanup_free_ char *text = xstrdup(state_text);
+	_cleanup_kv_ struct kv kv = {0};
+	const char *ami;
+
+	kv_parse(text, &kv);
+	ami = kv_ami_for(&kv, region, cmdline, variant);
+	return ami ? xstrdup(ami) : NULL;
+}
+
 static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
@@ -235,16 +331,30 @@ char *aws_default_bucket(const char *region, const char *access_key_id)
 	return xasprintf("unik-%s-%s", region, hex);
 }
 
-char *aws_ami_name(const char *image_name, const char *image_id, long long stamp)
+/* "unik-<name>-<id>[-<tag>]-<stamp>", with what EC2 refuses in a name made a '-'. */
+static char *ami_name(const char *image_name, const char *image_id, const char *tag,
+                      long long stamp)
 {
-	char *name = xasprintf("unik-%.60s-%s-%lld",
-	                       image_name && *image_name ? image_name : "image", image_id, stamp);
+	char *name =
+	    xasprintf("unik-%.60s-%s%s%.8s-%lld", image_name && *image_name ? image_name : "image",
+	              image_id, tag ? "-" : "", tag ? tag : "", stamp);
 
 	for (char *p = name; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || strchr("()[]./'@_-", *p)))
 			*p = '-';
 	return name;
+}
+
+char *aws_ami_name(const char *image_name, const char *image_id, long long stamp)
+{
+	return ami_name(image_name, image_id, NULL, stamp);
+}
+
+char *aws_variant_ami_name(const char *image_name, const char *image_id, const char *vkey,
+                           long long stamp)
+{
+	return ami_name(image_name, image_id, vkey, stamp);
 }
 
 /* ---- options and configuration --------------------------------------------------------------- */
@@ -395,21 +505,67 @@ static int wait_image(const struct aws_config *c, const struct unik_stage_spec *
 	}
 }
 
-static int do_stage(const struct aws_config *c, const struct unik_stage_spec *spec,
-                    struct unik_error *err)
+/* A disk's record in region: "<region>.<field>" for the image's own disk, and
+ * "<region>.variant.<key>.<field>" for the variant that bakes another command line. */
+static const char *dget(const struct kv *kv, const char *region, const char *vkey,
+                        const char *field)
+{
+	_cleanup_free_ char *k = vkey ? xasprintf("variant.%s.%s", vkey, field) : xstrdup(field);
+
+	return rget(kv, region, k);
+}
+
+static void dset(struct kv *kv, const char *region, const char *vkey, const char *field,
+                 const char *value)
+{
+	_cleanup_free_ char *k = vkey ? xasprintf("variant.%s.%s", vkey, field) : xstrdup(field);
+
+	rset(kv, region, k, value);
+}
+
+/* Holds <image_dir>/aws.lock while stage records are written: two runs that want the same new
+ * variant, or a run and an rmi, must not both register an AMI or rewrite aws.state under each
+ * other.  Returns the descriptor to close, or -1. */
+static int lock_image(const char *image_dir, struct unik_error *err)
+{
+	_cleanup_free_ char *p = unik_path_join(image_dir, AWS_LOCK_FILE);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		unik_error_sys(err, errno, "aws: open `%s`", p);
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			unik_error_sys(err, errno, "aws: lock `%s`", p);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* Uploads disk, imports it as a snapshot and registers an AMI on it, recording each step in
+ * aws.state so that an interrupted stage resumes: the image's own disk when vkey is NULL, else
+ * the variant vkey that bakes spec->cmdline.  disk may be NULL once the upload is recorded.
+ * The caller holds the image's lock. */
+static int stage_disk(const struct aws_config *c, const struct unik_stage_spec *spec,
+                      const char *disk, const char *vkey, struct unik_error *err)
 {
 	_cleanup_free_ char *state_path = unik_path_join(spec->image_dir, AWS_IMAGE_STATE_FILE);
-	_cleanup_free_ char *upload_path = unik_path_join(spec->image_dir, AWS_UPLOAD_STATE_FILE);
-	_cleanup_free_ char *bucket = NULL, *key = NULL;
+	_cleanup_free_ char *upload_name =
+	    vkey ? xasprintf("aws-upload-%s.state", vkey) : xstrdup(AWS_UPLOAD_STATE_FILE);
+	_cleanup_free_ char *upload_path = unik_path_join(spec->image_dir, upload_name);
+	_cleanup_free_ char *bucket = NULL, *key = NULL, *what = NULL;
 	_cleanup_kv_ struct kv kv = {0};
 	const char *region = c->region;
 	char snap[64] = "";
 
 	if (kv_load(state_path, &kv, err) < 0)
 		return -1;
-	if (rget(&kv, region, "done"))
+	if (dget(&kv, region, vkey, "done"))
 		return 0;
-	if (spec->cmdline && !kv_get(&kv, "cmdline"))
+	if (!vkey && spec->cmdline && !kv_get(&kv, "cmdline"))
 		kv_set(&kv, "cmdline", spec->cmdline);
 	if (rget(&kv, region, "bucket"))
 		bucket = xstrdup(rget(&kv, region, "bucket"));
@@ -417,28 +573,49 @@ static int do_stage(const struct aws_config *c, const struct unik_stage_spec *sp
 		bucket = xstrdup(unik_provider_opt(spec->opts, "bucket"));
 	else
 		bucket = aws_default_bucket(region, c->access_key_id);
-	key = xasprintf("unik/%s/disk.raw", spec->image_id);
-	rset(&kv, region, "bucket", bucket);
-	rset(&kv, region, "key", key);
-	/* Where the AMI lives, so that unstage() (rmi, without options) reaches it. */
-	rset(&kv, region, "ec2_endpoint_url", c->ec2_endpoint);
-	rset(&kv, region, "s3_endpoint_url", c->s3_endpoint);
-	rset(&kv, region, "profile", unik_provider_opt(spec->opts, "profile"));
-	kv_set(&kv, "image_id", spec->image_id);
+	key = vkey ? xasprintf("unik/%s/disk-%s.raw", spec->image_id, vkey)
+	           : xasprintf("unik/%s/disk.raw", spec->image_id);
+	what = vkey ? xasprintf("unik image %s (%s), command line %s", spec->image_id,
+	                        spec->image_name ? spec->image_name : "", vkey)
+	            : xasprintf("unik image %s (%s)", spec->image_id,
+	                        spec->image_name ? spec->image_name : "");
+	if (!vkey || !rget(&kv, region, "bucket")) {
+		rset(&kv, region, "bucket", bucket);
+		/* Where the AMIs live, so that unstage() (rmi, without options) reaches them. */
+		rset(&kv, region, "ec2_endpoint_url", c->ec2_endpoint);
+		rset(&kv, region, "s3_endpoint_url", c->s3_endpoint);
+		rset(&kv, region, "profile", unik_provider_opt(spec->opts, "profile"));
+	}
+	dset(&kv, region, vkey, "key", key);
+	if (vkey) {
+		/* For people reading aws.state; the key is what run() looks the variant up by. */
+		_cleanup_free_ char *line = xstrdup(spec->cmdline ? spec->cmdline : "");
 
-	if (!rget(&kv, region, "snapshot") && !rget(&kv, region, "task")) {
-		_cleanup_free_ char *task = NULL, *desc = NULL;
+		for (char *p = line; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		dset(&kv, region, vkey, "cmdline", line);
+	} else {
+		kv_set(&kv, "image_id", spec->image_id);
+		if (spec->image_name && *spec->image_name)
+			kv_set(&kv, "image_name", spec->image_name);
+	}
+
+	if (!dget(&kv, region, vkey, "snapshot") && !dget(&kv, region, vkey, "task")) {
+		_cleanup_free_ char *task = NULL;
 		const char *role = unik_provider_opt(spec->opts, "import_role");
 
-		progress(spec, "uploading %s to s3://%s/%s", spec->image, bucket, key);
-		if (aws_s3_upload(c, bucket, key, spec->image, upload_path, upload_progress,
-		                  (void *)spec, err) < 0) {
+		if (!disk) {
+			unik_error_set(err, UNIK_E_INTERNAL, "aws: no disk to upload for %s", what);
+			return -1;
+		}
+		progress(spec, "uploading %s to s3://%s/%s", disk, bucket, key);
+		if (aws_s3_upload(c, bucket, key, disk, upload_path, upload_progress, (void *)spec,
+		                  err) < 0) {
 			unik_error_prefix(err, "aws: upload the disk to s3://%s/%s", bucket, key);
 			return -1;
 		}
-		desc = xasprintf("unik image %s (%s)", spec->image_id,
-		                 spec->image_name ? spec->image_name : "");
-		if (aws_ec2_import_snapshot(c, bucket, key, desc, role, &task, err) < 0) {
+		if (aws_ec2_import_snapshot(c, bucket, key, what, role, &task, err) < 0) {
 			char msg[sizeof(err->msg)];
 
 			snprintf(msg, sizeof(msg), "%s", err->msg);
@@ -452,42 +629,46 @@ static int do_stage(const struct aws_config *c, const struct unik_stage_spec *sp
 				unik_error_prefix(err, "aws");
 			return -1;
 		}
-		rset(&kv, region, "task", task);
+		dset(&kv, region, vkey, "task", task);
 		if (save_image_state(state_path, &kv, err) < 0)
 			return -1;
 		progress(spec, "importing snapshot: task %s", task);
 	}
-	if (!rget(&kv, region, "snapshot")) {
-		if (wait_import(c, spec, rget(&kv, region, "task"), snap, err) < 0) {
+	if (!dget(&kv, region, vkey, "snapshot")) {
+		if (wait_import(c, spec, dget(&kv, region, vkey, "task"), snap, err) < 0) {
 			if (strstr(err->msg, "failed:")) {
 				/* A failed task is final: the next stage starts a new one. */
-				rset(&kv, region, "task", NULL);
+				dset(&kv, region, vkey, "task", NULL);
 				save_image_state(state_path, &kv, NULL);
 			}
 			return -1;
 		}
-		rset(&kv, region, "snapshot", snap);
+		dset(&kv, region, vkey, "snapshot", snap);
 		if (save_image_state(state_path, &kv, err) < 0)
 			return -1;
 	}
-	if (!rget(&kv, region, "ami")) {
+	if (!dget(&kv, region, vkey, "ami")) {
+		long long stamp = (long long)time(NULL);
 		_cleanup_free_ char *name =
-		    aws_ami_name(spec->image_name, spec->image_id, (long long)time(NULL));
+		    vkey ? aws_variant_ami_name(spec->image_name, spec->image_id, vkey, stamp)
+		         : aws_ami_name(spec->image_name, spec->image_id, stamp);
 		_cleanup_free_ char *ami = NULL;
-		_cleanup_free_ char *desc = xasprintf("unik image %s", spec->image_id);
+		_cleanup_free_ char *desc =
+		    vkey ? xasprintf("unik image %s, command line %s", spec->image_id, vkey)
+		         : xasprintf("unik image %s", spec->image_id);
 
-		if (aws_ec2_register_image(c, name, desc, rget(&kv, region, "snapshot"), &ami,
+		if (aws_ec2_register_image(c, name, desc, dget(&kv, region, vkey, "snapshot"), &ami,
 		                           err) < 0) {
 			unik_error_prefix(err, "aws");
 			return -1;
 		}
-		rset(&kv, region, "ami", ami);
-		rset(&kv, region, "ami_name", name);
+		dset(&kv, region, vkey, "ami", ami);
+		dset(&kv, region, vkey, "ami_name", name);
 		if (save_image_state(state_path, &kv, err) < 0)
 			return -1;
 		progress(spec, "registered %s (%s)", ami, name);
 	}
-	if (wait_image(c, spec, rget(&kv, region, "ami"), err) < 0) {
+	if (wait_image(c, spec, dget(&kv, region, vkey, "ami"), err) < 0) {
 		unik_error_prefix(err, "aws");
 		return -1;
 	}
@@ -500,18 +681,21 @@ static int do_stage(const struct aws_config *c, const struct unik_stage_spec *sp
 		unik_error_sys(err, errno, "aws: remove `%s`", upload_path);
 		return -1;
 	}
-	rset(&kv, region, "task", NULL);
-	rset(&kv, region, "done", "1");
+	dset(&kv, region, vkey, "task", NULL);
+	dset(&kv, region, vkey, "done", "1");
 	if (save_image_state(state_path, &kv, err) < 0)
 		return -1;
-	progress(spec, "staged as %s in %s", rget(&kv, region, "ami"), region);
+	progress(spec, "staged as %s in %s", dget(&kv, region, vkey, "ami"), region);
 	return 0;
 }
 
 static int aws_stage(const struct unik_stage_spec *spec, struct unik_error *err)
 {
+	_cleanup_free_ char *state_path = NULL;
+	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_close_ int lock = -1;
 	struct aws_config c = {0};
-	int rc;
+	int rc = -1;
 
 	if (!spec->image_dir || !spec->image || !spec->image_id) {
 		unik_error_set(err, UNIK_E_INVALID,
@@ -520,9 +704,48 @@ static int aws_stage(const struct unik_stage_spec *spec, struct unik_error *err)
 	}
 	if (aws_config_load(spec->opts, &c, err) < 0)
 		return -1;
-	rc = do_stage(&c, spec, err);
+	/* A finished stage answers without waiting for the lock another run may hold while it
+	 * stages a variant. */
+	state_path = unik_path_join(spec->image_dir, AWS_IMAGE_STATE_FILE);
+	if (kv_load(state_path, &kv, err) < 0)
+		goto out;
+	if (rget(&kv, c.region, "done")) {
+		rc = 0;
+		goto out;
+	}
+	if ((lock = lock_image(spec->image_dir, err)) < 0)
+		goto out;
+	rc = stage_disk(&c, spec, spec->image, NULL, err);
+out:
 	aws_config_free(&c);
 	return rc;
+}
+
+/* Deregisters the AMI and deletes the snapshot of one disk's record (vkey NULL: the image's
+ * own), then forgets the record.  Things already gone are fine. */
+static int unstage_disk(const struct aws_config *c, struct kv *kv, const char *region,
+                        const char *vkey, struct unik_error *err)
+{
+	static const char *const fields[] = {"ami", "snapshot", "done",    "task",
+	                                     "key", "ami_name", "cmdline", NULL};
+	const char *ami = dget(kv, region, vkey, "ami"), *snap = dget(kv, region, vkey, "snapshot");
+	const char *bucket = rget(kv, region, "bucket"), *key = dget(kv, region, vkey, "key");
+
+	if (ami && aws_ec2_deregister_image(c, ami, err) < 0 &&
+	    !aws_ec2_error_is(err, ".NotFound") && !aws_ec2_error_is(err, ".Unavailable"))
+		return -1;
+	dset(kv, region, vkey, "ami", NULL);
+	if (snap && aws_ec2_delete_snapshot(c, snap, err) < 0 &&
+	    !aws_ec2_error_is(err, ".NotFound"))
+		return -1;
+	unik_error_clear(err);
+	/* An interrupted stage may have left its upload behind. */
+	if (!dget(kv, region, vkey, "done") && bucket && key)
+		aws_s3_delete(c, bucket, key, NULL);
+	for (size_t i = 0; fields[i]; i++)
+		if (vkey || strcmp(fields[i], "cmdline"))
+			dset(kv, region, vkey, fields[i], NULL);
+	return 0;
 }
 
 static int aws_unstage(const char *image_dir, const char *const *opts, struct unik_error *err)
@@ -530,23 +753,27 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 	_cleanup_free_ char *state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
 	_cleanup_kv_ struct kv kv = {0};
 	_cleanup_strv_ struct strv regions = {0};
+	_cleanup_close_ int lock = -1;
 	int rc = 0;
 
+	if (!dir_has(image_dir, AWS_IMAGE_STATE_FILE))
+		return 0; /* never staged: nothing to lock either */
+	if ((lock = lock_image(image_dir, err)) < 0)
+		return -1;
 	if (kv_load(state_path, &kv, err) < 0)
 		return -1;
 	/* Every region this image was staged in: keys "<region>.bucket". */
 	for (size_t i = 0; i < kv.lines.n; i++) {
 		const char *dot = strstr(kv.lines.v[i], ".bucket=");
 
-		if (dot)
+		if (dot && !memchr(kv.lines.v[i], '.', (size_t)(dot - kv.lines.v[i])))
 			strv_push_take(&regions,
 			               xstrndup(kv.lines.v[i], (size_t)(dot - kv.lines.v[i])));
 	}
 	for (size_t i = 0; i < regions.n && rc == 0; i++) {
 		const char *region = regions.v[i];
-		_cleanup_strv_ struct strv o = {0};
+		_cleanup_strv_ struct strv o = {0}, variants = {0};
 		struct aws_config c = {0};
-		const char *ami = rget(&kv, region, "ami"), *snap = rget(&kv, region, "snapshot");
 
 		/* The options given, then what the stage recorded: the AMI is where it was made. */
 		for (size_t j = 0; opts && opts[j]; j++)
@@ -559,29 +786,18 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 			strv_pushf(&o, "s3_endpoint_url=%s", rget(&kv, region, "s3_endpoint_url"));
 		if (rget(&kv, region, "profile"))
 			strv_pushf(&o, "profile=%s", rget(&kv, region, "profile"));
-		if (aws_config_load((const char *const *)strv_argv(&o), &c, err) < 0)
-			return -1;
-		if (ami && aws_ec2_deregister_image(&c, ami, err) < 0 &&
-		    !aws_ec2_error_is(err, ".NotFound") && !aws_ec2_error_is(err, ".Unavailable"))
+		if (aws_config_load((const char *const *)strv_argv(&o), &c, err) < 0) {
 			rc = -1;
-		if (rc == 0)
-			rset(&kv, region, "ami", NULL);
-		if (rc == 0 && snap && aws_ec2_delete_snapshot(&c, snap, err) < 0 &&
-		    !aws_ec2_error_is(err, ".NotFound"))
+			break;
+		}
+		kv_variants(&kv, region, &variants);
+		for (size_t j = 0; j < variants.n && rc == 0; j++)
+			if (unstage_disk(&c, &kv, region, variants.v[j], err) < 0)
+				rc = -1;
+		if (rc == 0 && unstage_disk(&c, &kv, region, NULL, err) < 0)
 			rc = -1;
 		if (rc == 0) {
-			const char *bucket = rget(&kv, region, "bucket"),
-			           *key = rget(&kv, region, "key");
-
-			/* An interrupted stage may have left its upload behind. */
-			if (!rget(&kv, region, "done") && bucket && key)
-				aws_s3_delete(&c, bucket, key, NULL);
-			rset(&kv, region, "snapshot", NULL);
-			rset(&kv, region, "done", NULL);
-			rset(&kv, region, "task", NULL);
-			rset(&kv, region, "ami_name", NULL);
 			rset(&kv, region, "bucket", NULL);
-			rset(&kv, region, "key", NULL);
 			rset(&kv, region, "ec2_endpoint_url", NULL);
 			rset(&kv, region, "s3_endpoint_url", NULL);
 			rset(&kv, region, "profile", NULL);
@@ -590,6 +806,8 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 		if (rc < 0)
 			unik_error_prefix(err, "aws: unstage from %s", region);
 	}
+	/* What was undone is forgotten even when a later step failed, so a retry goes on from
+	 * there. */
 	if (kv_save(state_path, &kv, rc < 0 ? NULL : err) < 0)
 		return -1;
 	return rc;
@@ -897,13 +1115,127 @@ static int mark_console_start(const char *dir, struct unik_error *err)
 	return dir_write(dir, UNIK_CONSOLE_START_FILE, text, err);
 }
 
+/* run() has no progress callback: its staging notes go to console.log as the daemon's own
+ * do, before console.start is marked, so that the exit-status parser never reads them. */
+static void run_note(void *ctx, const char *line)
+{
+	_cleanup_free_ char *path = unik_path_join(ctx, AWS_CONSOLE_FILE);
+	_cleanup_free_ char *text = xasprintf("unik: %s\n", line);
+
+	append_file(path, text, strlen(text), NULL);
+}
+
+/* Packs the raw disk of a variant (the image's kernel and root fs with spec->cmdline baked in)
+ * into <image_dir>/aws-variant-<key>.raw; returns its path.  images/disk refuses a command
+ * line GRUB cannot carry, and that message reaches the user as it is. */
+static char *pack_variant(const struct unik_run_spec *spec, const struct unik_stage_spec *ss,
+                          const char *image_dir, const char *vkey, struct unik_error *err)
+{
+	const struct unik_image_format *raw = unik_image_format_find("raw");
+	_cleanup_free_ char *kernel = NULL, *rootfs = NULL;
+	_cleanup_free_ char *base = xasprintf("aws-variant-%s.raw", vkey);
+	char *disk = unik_path_join(image_dir, base);
+	uint64_t size = 0;
+
+	/* The kernel ELF, or the image store's copy when the caller handed the disk in its place
+	 * (as tests/tools/provider_driver does). */
+	if (spec->kernel && strcmp(spec->kernel, spec->image))
+		kernel = xstrdup(spec->kernel);
+	else
+		kernel = unik_path_join(image_dir, "kernel.elf");
+	if (spec->initrd)
+		rootfs = xstrdup(spec->initrd);
+	else if (dir_has(image_dir, "rootfs.cpio"))
+		rootfs = unik_path_join(image_dir, "rootfs.cpio");
+	struct unik_artifacts a = {
+	    .kernel = kernel,
+	    .rootfs = rootfs,
+	    .cmdline = spec->cmdline,
+	    .name = ss->image_name,
+	    .memory_mb = spec->memory_mb,
+	};
+	if (!raw) {
+		unik_error_set(err, UNIK_E_INTERNAL,
+		               "aws: the raw image format is not compiled in");
+		free(disk);
+		return NULL;
+	}
+	progress(ss,
+	         "the command line `%s` is not the one baked into the image: staging a disk "
+	         "for it (variant %s)",
+	         spec->cmdline, vkey);
+	if (raw->pack(&a, disk, &size, err) < 0) {
+		unlink(disk);
+		free(disk);
+		return NULL;
+	}
+	return disk;
+}
+
+/* Stages what run() needs under the image's lock: the image's own AMI when this region has
+ * none, and the variant for spec->cmdline when it differs from the baked one.  Another run
+ * may have done either while this one waited for the lock. */
+static int run_stage(const struct aws_config *c, const struct unik_run_spec *spec,
+                     const char *image_dir, struct unik_error *err)
+{
+	_cleanup_free_ char *state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
+	_cleanup_free_ char *disk = NULL, *image_id = NULL, *image_name = NULL;
+	_cleanup_close_ int lock = lock_image(image_dir, err);
+	_cleanup_kv_ struct kv kv = {0};
+	struct unik_stage_spec ss = {
+	    .image_id = spec->image_id ? spec->image_id : "image",
+	    .image_name = spec->instance_name,
+	    .image_dir = image_dir,
+	    .image = spec->image,
+	    .kernel = spec->kernel,
+	    .cmdline = NULL,
+	    .memory_mb = spec->memory_mb,
+	    .opts = spec->opts,
+	    .progress = run_note,
+	    .ctx = (void *)spec->instance_dir,
+	};
+	char vkey[17];
+	int rc;
+
+	if (lock < 0 || kv_load(state_path, &kv, err) < 0)
+		return -1;
+	if (!rget(&kv, c->region, "done")) {
+		if (stage_disk(c, &ss, spec->image, NULL, err) < 0)
+			return -1;
+		kv_free(&kv);
+		if (kv_load(state_path, &kv, err) < 0)
+			return -1;
+	}
+	if (!wants_variant(&kv, spec->cmdline))
+		return 0;
+	aws_variant_key(spec->cmdline, vkey);
+	if (dget(&kv, c->region, vkey, "done"))
+		return 0;
+	/* A variant belongs to the image the stage recorded, whatever id the caller gives. */
+	if (kv_get(&kv, "image_id"))
+		ss.image_id = image_id = xstrdup(kv_get(&kv, "image_id"));
+	if (kv_get(&kv, "image_name"))
+		ss.image_name = image_name = xstrdup(kv_get(&kv, "image_name"));
+	ss.cmdline = spec->cmdline;
+	/* The disk is only needed until S3 has it; a stage resumed after that goes on without. */
+	if (!dget(&kv, c->region, vkey, "task") && !dget(&kv, c->region, vkey, "snapshot") &&
+	    !(disk = pack_variant(spec, &ss, image_dir, vkey, err)))
+		return -1;
+	rc = stage_disk(c, &ss, disk, vkey, err);
+	if (disk)
+		unlink(disk);
+	return rc;
+}
+
 static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
                    struct unik_error *err)
 {
 	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *rec = NULL;
 	_cleanup_kv_ struct kv kv = {0};
 	struct aws_config c = {0};
-	const char *itype, *ami, *baked, *profile;
+	const char *itype, *ami, *profile;
+	bool variant = false;
+	char vkey[17] = "";
 	int rc = -1;
 
 	memset(st, 0, sizeof(*st));
@@ -937,39 +1269,21 @@ static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status
 	state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
 	if (kv_load(state_path, &kv, err) < 0)
 		goto out;
-	if (!rget(&kv, c.region, "done")) {
+	if (!(ami = kv_ami_for(&kv, c.region, spec->cmdline, &variant))) {
 		/* Not staged in this region yet (the daemon stages after a build for aws; an image
-		 * built for another provider is staged on its first run). */
-		struct unik_stage_spec ss = {
-		    .image_id = spec->image_id ? spec->image_id : "image",
-		    .image_name = spec->instance_name,
-		    .image_dir = image_dir,
-		    .image = spec->image,
-		    .kernel = spec->kernel,
-		    .cmdline = NULL,
-		    .memory_mb = spec->memory_mb,
-		    .opts = spec->opts,
-		};
-
-		if (do_stage(&c, &ss, err) < 0)
-			goto out;
+		 * built for another provider is staged on its first run), or a command line that
+		 * needs its own disk. */
 		kv_free(&kv);
-		if (kv_load(state_path, &kv, err) < 0)
+		if (run_stage(&c, spec, image_dir, err) < 0 || kv_load(state_path, &kv, err) < 0)
 			goto out;
+		if (!(ami = kv_ami_for(&kv, c.region, spec->cmdline, &variant))) {
+			unik_error_set(err, UNIK_E_INTERNAL,
+			               "aws: `%s` records no AMI after staging", state_path);
+			goto out;
+		}
 	}
-	ami = rget(&kv, c.region, "ami");
-	baked = kv_get(&kv, "cmdline");
-	if (spec->cmdline && *spec->cmdline && (!baked || strcmp(baked, spec->cmdline))) {
-		unik_error_set(
-		    err, UNIK_E_UNSUPPORTED,
-		    "aws: an AMI boots the command line baked into its disk (%s%s%s); it "
-		    "cannot take `%s` at run time, because EC2 user data never reaches a "
-		    "unik guest (it has no metadata client): build the image with the "
-		    "command line you want",
-		    baked ? "`" : "", baked ? baked : "unknown: staged without one",
-		    baked ? "`" : "", spec->cmdline);
-		goto out;
-	}
+	if (variant)
+		aws_variant_key(spec->cmdline, vkey);
 
 	struct ec2_run_params rp = {
 	    .image_id = ami,
@@ -988,9 +1302,10 @@ static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status
 	 * the environment's keys, which may be where the credentials came from. */
 	profile = unik_provider_opt(spec->opts, "profile");
 	rec = xasprintf("provider=aws\ninstance_id=%s\nec2_instance=%s\nami=%s\nregion=%s\n"
-	                "profile=%s\nec2_endpoint_url=%s\ninstance_type=%s\nimage_dir=%s\n",
+	                "profile=%s\nec2_endpoint_url=%s\ninstance_type=%s\nimage_dir=%s\n"
+	                "variant=%s\n",
 	                spec->instance_id ? spec->instance_id : "", iid, ami, c.region,
-	                profile ? profile : "", c.ec2_endpoint, itype, image_dir);
+	                profile ? profile : "", c.ec2_endpoint, itype, image_dir, vkey);
 	if (dir_write(spec->instance_dir, AWS_STATE_FILE, rec, err) < 0) {
 		struct unik_error terr;
 

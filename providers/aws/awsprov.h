@@ -3,15 +3,18 @@
 #ifndef UNIK_PROVIDER_AWSPROV_H
 #define UNIK_PROVIDER_AWSPROV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "providers/provider.h"
+#include "util.h"
 
 extern const struct unik_provider unik_provider_aws;
 
 /* Files in an image directory and an instance directory (docs/providers/aws.md). */
 #define AWS_IMAGE_STATE_FILE  "aws.state"
-#define AWS_UPLOAD_STATE_FILE "aws-upload.state"
+#define AWS_UPLOAD_STATE_FILE "aws-upload.state" /* a variant's: aws-upload-<key>.state */
+#define AWS_LOCK_FILE         "aws.lock"         /* flock'd while aws.state is staged */
 #define AWS_STATE_FILE        "provider.state"
 #define AWS_CONSOLE_FILE      "console.log"
 #define AWS_CONSOLE_SNAP_FILE "console.snap" /* the last console snapshot EC2 gave */
@@ -35,5 +38,26 @@ char *aws_default_bucket(const char *region, const char *access_key_id);
  * a time stamp, so that a re-stage never collides with a name still being released.  Caller
  * frees. */
 char *aws_ami_name(const char *image_name, const char *image_id, long long stamp);
+
+/* A run whose command line differs from the one baked into the image's disk gets a variant: a
+ * disk packed with that command line, staged as its own AMI once and recorded in aws.state
+ * under "<region>.variant.<key>." with key the first 16 hex digits of the command line's
+ * SHA-256 (written into key, NUL-ended). */
+void aws_variant_key(const char *cmdline, char key[17]);
+
+/* The AMI name of a variant: aws_ami_name's with the key's first 8 digits before the stamp.
+ * Caller frees. */
+char *aws_variant_ami_name(const char *image_name, const char *image_id, const char *vkey,
+                           long long stamp);
+
+/* The variant keys recorded for region in the text of an aws.state, pushed onto keys each
+ * once; returns keys->n. */
+size_t aws_state_variants(const char *state_text, const char *region, struct strv *keys);
+
+/* From the text of an aws.state: the finished AMI that boots cmdline in region (the image's
+ * own for "" or the baked command line, else its variant's), or NULL when it still has to be
+ * staged; *variant says whether cmdline needs a variant.  Caller frees. */
+char *aws_state_ami_for(const char *state_text, const char *region, const char *cmdline,
+                        bool *variant);
 
 #endif

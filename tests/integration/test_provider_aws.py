@@ -170,10 +170,13 @@ def image_dir_for(tag):
 
 
 def staged_image(env, kernel, cmdline, tag, image_id):
+    """Packs the app's raw disk into an image directory laid out as the image store's
+    (disk.raw next to kernel.elf, which variants are packed from) and stages it."""
     d = image_dir_for(tag)
     raw = pack_raw(kernel, cmdline, tag)
     image = os.path.join(d, 'disk.raw')
     shutil.move(raw, image)
+    shutil.copyfile(app(kernel), os.path.join(d, 'kernel.elf'))
     r = env.stage(image, image_id, tag, cmdline)
     return image, r
 
@@ -289,12 +292,18 @@ def test_lifecycle():
         if rec.get('ec2_instance') != iid or rec.get('region') != REGION:
             fail('provider.state: %r' % rec)
 
-        # A different command line cannot reach an AMI: refused, with the reason.
-        d2 = new_dir('cmdline')
-        r = env.driver('run', d2, image, 'hello other', 64, ok=False)
-        if r['_rc'] == 0 or 'baked' not in r.get('error', '') or \
-                r.get('code') != 'unsupported':
-            fail('a run with another command line was not refused clearly: %r' % r)
+        # The baked command line itself boots the image's own AMI: nothing is staged.
+        # (Other command lines get variants: test_cmdline_variants.)
+        before = env.stats()['calls']
+        d2 = new_dir('baked')
+        r = env.driver('run', d2, image, 'hello', 64)
+        if r['handle_id'] != ami:
+            fail('a run with the baked command line did not boot the image\'s AMI: %r' % r)
+        after = env.stats()['calls']
+        for action in ('ImportSnapshot', 'RegisterImage'):
+            if after.get(action) != before.get(action):
+                fail('a run with the baked command line called %s' % action)
+        wait_state(env, d2, ('exited',))
 
         # start: the same instance boots again; console.log gets a second run.
         r = env.driver('start', d)
@@ -351,6 +360,163 @@ def test_lifecycle():
         if s['images'] or s['snapshots']:
             fail('unstage left images %r and snapshots %r' % (list(s['images']),
                                                               list(s['snapshots'])))
+        env.check_signatures()
+
+
+def counts(env):
+    c = env.stats()['calls']
+    return c.get('ImportSnapshot', 0), c.get('RegisterImage', 0)
+
+
+def variant_lines(state_path):
+    return {k: v for k, v in read_state(state_path).items() if '.variant.' in k}
+
+
+def run_to_exit(env, d):
+    st = wait_state(env, d, ('exited', 'crashed'))
+    if st['state'] != 'exited' or st['exit_code'] != '0':
+        fail('expected exited(0), got %r' % st, console(d))
+    return console(d)
+
+
+def guest_output(d):
+    """This run's part of console.log (from console.start), as the exit-status parser reads
+    it."""
+    with open(os.path.join(d, 'console.start')) as f:
+        start = int(f.read().strip() or 0)
+    with open(os.path.join(d, 'console.log'), 'rb') as f:
+        return f.read()[start:].decode('utf-8', 'replace').replace('\r\n', '\n')
+
+
+@timeout(600)
+def test_cmdline_variants():
+    """A command line other than the baked one gets a variant AMI that bakes it, staged once
+    and then reused; concurrent runs that want the same new variant stage it once; a command
+    line GRUB cannot carry is refused with images/disk's message; unstage removes every
+    variant."""
+    need_tools()
+    with Env() as env:
+        image, _ = staged_image(env, 'args', 'args baked', 'args', 'ddddddddddd1')
+        image_dir = os.path.dirname(image)
+        state_path = os.path.join(image_dir, 'aws.state')
+        base_ami = read_state(state_path)[REGION + '.ami']
+        base = counts(env)
+
+        # The image's own command line, for contrast.
+        d = new_dir('vbase')
+        r = env.driver('run', d, image, '', 128)
+        if r['handle_id'] != base_ami:
+            fail('an empty command line did not boot the image\'s AMI: %r' % r)
+        text = run_to_exit(env, d)
+        if 'argv[1]=<baked>' not in text:
+            fail('the baked command line did not reach the guest', text)
+
+        # A new command line: one variant (one import, one AMI), which the guest proves.
+        cmd1 = 'GREETING=hi args one "two words"'
+        d = new_dir('v1')
+        r = env.driver('run', d, image, cmd1, 128)
+        v1 = r['handle_id']
+        if v1 == base_ami or not v1.startswith('ami-'):
+            fail('a new command line ran on %r, not a variant' % v1)
+        if counts(env) != (base[0] + 1, base[1] + 1):
+            fail('the first variant made %r imports/registrations' % (counts(env),))
+        run_to_exit(env, d)
+        out = guest_output(d)
+        for want in ('argc=3\n', 'argv[0]=<args>', 'argv[1]=<one>', 'argv[2]=<two words>',
+                     'env <GREETING=hi>'):
+            if want not in out:
+                fail('the variant did not bring %r to the guest' % want, console(d))
+        if 'argv[1]=<baked>' in out:
+            fail('the variant booted the baked command line', console(d))
+        notes = console(d)[:len(console(d)) - len(out)]
+        if 'unik: the command line' not in notes or 'unik: staged as ' + v1 not in notes:
+            fail('the variant\'s staging notes are not in console.log before this run',
+                 console(d))
+        key = hashlib.sha256(cmd1.encode()).hexdigest()[:16]
+        vs = variant_lines(state_path)
+        pre = '%s.variant.%s.' % (REGION, key)
+        if vs.get(pre + 'ami') != v1 or vs.get(pre + 'cmdline') != cmd1 or \
+                vs.get(pre + 'done') != '1' or not vs.get(pre + 'snapshot'):
+            fail('aws.state does not record the variant under %s: %r' % (pre, vs))
+        img = env.stats()['images'][v1]
+        if key[:8] not in img['name'] or 'ddddddddddd1' not in img['name']:
+            fail('the variant AMI is named %r' % img['name'])
+        if s3_has(env, 'unik/ddddddddddd1/disk-%s.raw' % key):
+            fail('the variant\'s S3 object was not deleted')
+        left = [f for f in os.listdir(image_dir) if f.startswith('aws-variant-') or
+                f.startswith('aws-upload')]
+        if left:
+            fail('staging the variant left %r behind' % left)
+        if read_state(os.path.join(d, 'provider.state')).get('variant') != key:
+            fail('provider.state does not name the variant')
+
+        # The same command line again: the variant is reused, nothing is staged.
+        d = new_dir('v1again')
+        r = env.driver('run', d, image, cmd1, 128)
+        if r['handle_id'] != v1 or counts(env) != (base[0] + 1, base[1] + 1):
+            fail('a second run with the same command line staged again: %r, %r' %
+                 (r, counts(env)))
+        run_to_exit(env, d)
+        if 'argv[2]=<two words>' not in guest_output(d):
+            fail('the reused variant did not bring the arguments', console(d))
+
+        # Two runs at once with a third command line: one variant between them.
+        cmd2 = 'args three'
+        ds = [new_dir('v2a'), new_dir('v2b')]
+        procs = []
+        for dd in ds:
+            cmd = [tool('provider_driver'), '-p', 'aws']
+            for o in env.opts:
+                cmd += ['-o', o]
+            cmd += ['run', dd, image, cmd2, '128']
+            procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          text=True, env=env.env))
+        outs = [p.communicate(timeout=300)[0] for p in procs]
+        amis = set()
+        for p, o in zip(procs, outs):
+            if p.returncode != 0:
+                fail('a concurrent run failed (exit %d)' % p.returncode, o + env.fake_logs())
+            amis |= {ln.split('=', 1)[1] for ln in o.splitlines()
+                     if ln.startswith('handle_id=')}
+        if len(amis) != 1 or v1 in amis or base_ami in amis:
+            fail('two concurrent runs of one new command line ran on %r' % amis)
+        if counts(env) != (base[0] + 2, base[1] + 2):
+            fail('two concurrent runs of one new command line made %r imports/registrations '
+                 '(wanted one more)' % (counts(env),))
+        for dd in ds:
+            run_to_exit(env, dd)
+            if 'argv[1]=<three>' not in guest_output(dd):
+                fail('the second variant did not bring its argument', console(dd))
+        key2 = hashlib.sha256(cmd2.encode()).hexdigest()[:16]
+        if {k.split('.')[2] for k in variant_lines(state_path)} != {key, key2}:
+            fail('aws.state does not hold exactly the two variants: %r' %
+                 variant_lines(state_path))
+
+        # A word GRUB cannot carry: images/disk's refusal, before anything reaches AWS.
+        d = new_dir('vbad')
+        r = env.driver('run', d, image, "args 'a\tb'", 128, ok=False)
+        if r['_rc'] == 0 or r.get('code') != 'invalid' or 'GRUB' not in r.get('error', ''):
+            fail('a command line GRUB cannot carry was not refused with images/disk\'s '
+                 'message: %r' % r)
+        if counts(env) != (base[0] + 2, base[1] + 2):
+            fail('a refused command line reached EC2')
+        if [f for f in os.listdir(image_dir) if f.startswith('aws-variant-')]:
+            fail('a refused variant left its disk behind')
+
+        # unstage: the image's AMI and both variants, with their snapshots; twice is fine.
+        s = env.stats()
+        if len(s['images']) != 3 or len(s['snapshots']) != 3:
+            fail('expected three AMIs before unstage: %r' % list(s['images']))
+        env.call('aws_stage', 'unstage', image_dir)
+        env.call('aws_stage', 'unstage', image_dir)
+        s = env.stats()
+        if s['images'] or s['snapshots']:
+            fail('unstage left images %r and snapshots %r' % (list(s['images']),
+                                                              list(s['snapshots'])))
+        st = read_state(state_path)
+        if any('.variant.' in k or k.endswith('.ami') for k in st):
+            fail('aws.state still records AMIs after unstage: %r' % st)
         env.check_signatures()
 
 
@@ -438,8 +604,9 @@ def cli_home(name):
 @timeout(600)
 def test_cli_build_run_rm_rmi():
     """Through the daemon and the CLI: `unik build --provider aws` stages the image (an AMI),
-    `unik run --provider aws` shows the guest's output and its exit status, `unik rm`
-    terminates the instance and `unik rmi` deregisters the AMI and deletes its snapshot."""
+    `unik run --provider aws` shows the guest's output and its exit status, a run with other
+    arguments boots a variant AMI, `unik rm` terminates the instances and `unik rmi`
+    deregisters the AMIs and deletes their snapshots."""
     need_tools()
     with Env() as env:
         h, hello = cli_home('cli-aws')
@@ -472,11 +639,22 @@ def test_cli_build_run_rm_rmi():
             if iid not in json.dumps(d):
                 fail('describe-instance does not show the EC2 instance id %s' % iid,
                      json.dumps(d)[:2000])
+            # Arguments the image was not built with: a variant AMI that bakes them.
+            p = h.ok(['run', '--provider', 'aws'] + popts +
+                     ['--name', 'windy', 'hello', 'over', 'the clouds'], timeout=300)
+            for want in ('argv[1] = "over"', 'argv[2] = "the clouds"'):
+                if want not in p.stdout:
+                    fail('%s is not in the guest output' % want, p.stdout + p.stderr)
+            s = env.stats()
+            if len(s['images']) != 2 or len(s['snapshots']) != 2:
+                fail('a run with new arguments did not make one variant AMI: %r' %
+                     list(s['images']))
             h.ok(['rm', 'cloudy'])
+            h.ok(['rm', 'windy'])
             deadline = time.monotonic() + 30
-            while env.stats()['instances'][iid]['state'] != 'terminated':
+            while any(i['state'] != 'terminated' for i in env.stats()['instances'].values()):
                 if time.monotonic() > deadline:
-                    fail('unik rm did not terminate %s' % iid)
+                    fail('unik rm did not terminate %r' % env.stats()['instances'])
                 time.sleep(0.2)
             h.ok(['rmi', 'hello'])
             s = env.stats()

@@ -219,6 +219,89 @@ static void test_names(void **state)
 	assert_string_equal(n, "unik-my-app/v2-latest-0123456789ab-1700000000");
 }
 
+static void test_variants(void **state)
+{
+	(void)state;
+	char k1[17], k2[17], hex[65];
+	_cleanup_free_ char *n = NULL, *a = NULL;
+	_cleanup_strv_ struct strv keys = {0}, none = {0};
+	bool variant = true;
+	const char *text = "cmdline=args baked\n"
+	                   "image_id=0123456789ab\n"
+	                   "us-east-1.bucket=b\n"
+	                   "us-east-1.ami=ami-base\n"
+	                   "us-east-1.done=1\n"
+	                   "us-east-1.variant.00112233aabbccdd.cmdline=args x.y=z\n"
+	                   "us-east-1.variant.00112233aabbccdd.ami=ami-v1\n"
+	                   "us-east-1.variant.00112233aabbccdd.done=1\n"
+	                   "us-east-1.variant.ffeeddcc00112233.task=import-snap-1\n"
+	                   "eu-west-1.variant.0101010101010101.ami=ami-eu\n"
+	                   "us-east-1.variant..ami=ami-bad\n"
+	                   "us-east-1.variant.junk=x.y\n";
+
+	/* The key: the first 16 hex digits of the command line's SHA-256. */
+	aws_variant_key("args one", k1);
+	aws_variant_key("args two", k2);
+	aws_sha256_hex("args one", 8, hex);
+	assert_int_equal(strlen(k1), 16);
+	assert_memory_equal(k1, hex, 16);
+	assert_string_not_equal(k1, k2);
+	n = aws_variant_ami_name("my app", "0123456789ab", "00112233aabbccdd", 1700000000);
+	assert_string_equal(n, "unik-my-app-0123456789ab-00112233-1700000000");
+
+	/* Variants per region, each once, in order; malformed keys are skipped. */
+	assert_int_equal(aws_state_variants(text, "us-east-1", &keys), 2);
+	assert_string_equal(keys.v[0], "00112233aabbccdd");
+	assert_string_equal(keys.v[1], "ffeeddcc00112233");
+	assert_int_equal(aws_state_variants(text, "us-west-2", &none), 0);
+
+	/* Which AMI boots a command line: the image's own for "" and the baked one. */
+	a = aws_state_ami_for(text, "us-east-1", "", &variant);
+	assert_string_equal(a, "ami-base");
+	assert_false(variant);
+	free(a);
+	a = aws_state_ami_for(text, "us-east-1", "args baked", &variant);
+	assert_string_equal(a, "ami-base");
+	assert_false(variant);
+	free(a);
+	/* Another command line: its variant once finished, else none yet. */
+	a = aws_state_ami_for(text, "us-east-1", "args other", &variant);
+	assert_null(a);
+	assert_true(variant);
+	/* Not staged in a region: nothing, whatever the command line. */
+	a = aws_state_ami_for(text, "eu-west-1", "", &variant);
+	assert_null(a);
+	assert_false(variant);
+	/* Staged without a recorded command line: any non-empty one needs a variant. */
+	a = aws_state_ami_for("us-east-1.ami=ami-x\nus-east-1.done=1\n", "us-east-1", "args",
+	                      &variant);
+	assert_null(a);
+	assert_true(variant);
+}
+
+static void test_variant_lookup(void **state)
+{
+	(void)state;
+	char key[17];
+	bool variant = false;
+	_cleanup_free_ char *text = NULL, *pending = NULL, *a = NULL, *b = NULL;
+
+	/* A finished variant is found by its command line's key; an unfinished one is not. */
+	aws_variant_key("args one", key);
+	text = xasprintf("cmdline=args\nus-east-1.ami=ami-base\nus-east-1.done=1\n"
+	                 "us-east-1.variant.%s.ami=ami-one\nus-east-1.variant.%s.done=1\n",
+	                 key, key);
+	a = aws_state_ami_for(text, "us-east-1", "args one", &variant);
+	assert_string_equal(a, "ami-one");
+	assert_true(variant);
+	pending = xasprintf("cmdline=args\nus-east-1.ami=ami-base\nus-east-1.done=1\n"
+	                    "us-east-1.variant.%s.ami=ami-one\n",
+	                    key);
+	b = aws_state_ami_for(pending, "us-east-1", "args one", &variant);
+	assert_null(b);
+	assert_true(variant);
+}
+
 static void test_console_seen(void **state)
 {
 	(void)state;
@@ -493,6 +576,8 @@ int main(void)
 	    cmocka_unit_test(test_base64),
 	    cmocka_unit_test(test_instance_types),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_variants),
+	    cmocka_unit_test(test_variant_lookup),
 	    cmocka_unit_test(test_console_seen),
 	    cmocka_unit_test(test_provider_table),
 	    cmocka_unit_test(test_status_rate_limit),
