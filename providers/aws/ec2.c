@@ -49,6 +49,8 @@ int aws_ec2_call(const struct aws_config *c, const char *action, const char *con
 	};
 
 	if (aws_request(c, &call, resp, err) < 0) {
+		/* The error (AWS's code and message) is in err; the failed answer is not kept. */
+		aws_response_free(resp);
 		unik_error_prefix(err, "%s", action);
 		return -1;
 	}
