@@ -652,3 +652,58 @@ def test_cli_run_and_describe():
         left = set(handles) & domains()
         if left:
             fail('unik rm left domains defined: %s' % sorted(left))
+
+
+@timeout(400)
+def test_cli_daemon_restart_adopts():
+    """The daemon is killed (-9) while a kvm instance runs: the domain goes on, a new daemon
+    adopts it (state, handle, logs), stops it, starts the same domain again in place, and rm
+    undefines it."""
+    need()
+    cli = _test_cli()
+    cli.need_core()
+    with cli.Home('kvmadopt') as h:
+        src = cli.project('ticker', {'ticker.c': cli.TICKER})
+        h.ok(['build', '--name', 'ticker', '--path', src])
+        h.ok(['run', '--provider', 'kvm', '-d', '--name', 'tick', 'ticker', 'forever'])
+        before = h.json(['describe-instance', 'tick'])
+        name = before.get('provider_handle', '')
+        if not name.startswith('unik-tick-'):
+            fail('no domain name in describe-instance', json.dumps(before, indent=1))
+        deadline = time.monotonic() + 60
+        while 'tick 3' not in h.ok(['logs', 'tick']).stdout:
+            if time.monotonic() > deadline:
+                fail('the guest printed no ticks', h.ok(['logs', 'tick']).stdout)
+            time.sleep(0.2)
+        pid = h.daemon_pid()
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if not os.path.exists('/proc/%d' % pid):
+                break
+            time.sleep(0.05)
+        state = _virsh('domstate', name).stdout.strip()
+        if state != 'running':
+            fail('the domain did not outlive the daemon: %r' % state)
+        after = h.json(['describe-instance', 'tick'])  # starts a new daemon
+        if h.daemon_pid() == pid:
+            fail('the daemon was not restarted')
+        if after.get('state') != 'running' or after.get('provider_handle') != name or \
+                after.get('provider_handle_id') != before.get('provider_handle_id'):
+            fail('the new daemon did not adopt the instance', json.dumps(after, indent=1))
+        n = h.ok(['logs', 'tick']).stdout.count('tick ')
+        time.sleep(1)
+        if h.ok(['logs', 'tick']).stdout.count('tick ') <= n:
+            fail('logs do not grow after the restart')
+        h.ok(['stop', 'tick'])
+        j = h.json(['describe-instance', 'tick'])
+        if j.get('state') != 'stopped' or _virsh('domstate', name).stdout.strip() != 'shut off':
+            fail('stop after adoption: %s / %s' % (j.get('state'),
+                                                   _virsh('domstate', name).stdout.strip()))
+        h.ok(['start', 'tick'])
+        j = h.json(['describe-instance', 'tick'])
+        if j.get('state') != 'running' or j.get('provider_handle_id') != \
+                before.get('provider_handle_id'):
+            fail('start did not run the same domain again', json.dumps(j, indent=1))
+        h.ok(['rm', '-f', 'tick'])
+        if name in domains():
+            fail('unik rm left the domain %s defined' % name)
