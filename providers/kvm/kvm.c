@@ -386,19 +386,24 @@ static char *absolute(const char *what, const char *path, struct unik_error *err
 }
 
 /* Boots a defined domain; on failure err has libvirt's message (QEMU's, for a bad kernel). */
+static bool wait_inactive(virDomainPtr dom, int timeout_ms);
+
 static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
                   struct unik_instance_status *st, struct unik_error *err)
 {
 	unsigned long gen = kvm_event_gen();
 
 	fill_handle(r, st);
-	/* Created paused, then resumed: libvirt finishes its start-up before the guest runs.
-	 * Otherwise a guest that is done within a few milliseconds (KVM) ends before libvirt's last
-	 * start-up steps, and libvirt calls the start failed after waiting for QEMU to go. */
-	if (virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED) < 0 ||
-	    virDomainResume(dom) < 0) {
+	for (int attempt = 1;; attempt++) {
 		struct unik_console_end con;
 
+		/* Created paused, then resumed: libvirt finishes its start-up before the guest
+		 * runs.  Otherwise a guest that is done within a few milliseconds (KVM) ends before
+		 * libvirt's last start-up steps, and libvirt calls the start failed after waiting
+		 * for QEMU to go. */
+		if (virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED) == 0 &&
+		    virDomainResume(dom) == 0)
+			break;
 		/* A guest can be done before libvirt is (its last monitor commands after resuming
 		 * QEMU), and libvirt then calls the start failed: the guest's exit line says it
 		 * ran. */
@@ -412,7 +417,10 @@ static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
 		/* Started but not resumed: no paused domain is left behind. */
 		if (virDomainIsActive(dom) == 1)
 			virDomainDestroy(dom);
-		return -1;
+		/* A start that lost a race with libvirt's cleanup of the previous run (a QEMU the
+		 * host reaped late) is tried again, once the domain is off. */
+		if (attempt == 3 || !wait_inactive(dom, 5000))
+			return -1;
 	}
 	kvm_event_note(r->uuid, 1, gen);
 	st->state = UNIK_STATE_RUNNING;
@@ -586,8 +594,6 @@ static virDomainPtr open_ours(const char *dir, struct kvm_record *r, struct kvm_
 		kvm_conn_put(c);
 	return dom;
 }
-
-static bool wait_inactive(virDomainPtr dom, int timeout_ms);
 
 static int kvm_start(const char *dir, struct unik_instance_status *st, struct unik_error *err)
 {
