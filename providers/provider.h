@@ -127,6 +127,10 @@ struct unik_provider {
 	int (*unstage)(const char *image_dir, const char *const *opts, struct unik_error *err);
 };
 
+/* Sets st->detail from a format, cut to fit. */
+void unik_status_detail(struct unik_instance_status *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The value of key in a "key=value" list (the last one given), or NULL. */
 const char *unik_provider_opt(const char *const *opts, const char *key);
 

@@ -1,4 +1,6 @@
 /* The provider registry: the compiled-in providers, lookup by name, and state names. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "providers/provider.h"
@@ -52,4 +54,14 @@ const char *unik_provider_opt(const char *const *opts, const char *key)
 		if (strncmp(opts[i], key, kl) == 0 && opts[i][kl] == '=')
 			r = opts[i] + kl + 1;
 	return r;
+}
+
+void unik_status_detail(struct unik_instance_status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* A va_list keeps the compiler from warning that a message may be cut: it may. */
+	va_start(ap, fmt);
+	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
+	va_end(ap);
 }

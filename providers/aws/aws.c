@@ -297,17 +297,6 @@ char *aws_state_ami_for(const char *state_text, const char *region, const char *
 	return ami ? xstrdup(ami) : NULL;
 }
 
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-}
-
 /* ---- pieces exposed for tests -------------------------------------------------------------- */
 
 size_t aws_console_seen(const char *old, size_t olen, const char *snap, size_t slen)
@@ -1009,7 +998,7 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 		st->state = con.crashed ? UNIK_STATE_CRASHED : UNIK_STATE_EXITED;
 		st->exit_code = con.crashed ? 255 : con.exit_status;
 		if (con.crashed)
-			set_detail(st, "%s", con.crash_line);
+			unik_status_detail(st, "%s", con.crash_line);
 		/* The guest ended; an instance still running would be billed for nothing. */
 		if (running && !dir_has(dir, AWS_AUTOSTOP_FILE) &&
 		    aws_ec2_stop_instance(&c, iid, true, &cerr) == 0)
@@ -1018,10 +1007,10 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 	} else if (running) {
 		st->state = !strcmp(in.state, "pending") ? UNIK_STATE_PENDING : UNIK_STATE_RUNNING;
 		if (stopped_marker)
-			set_detail(st, "stopping");
+			unik_status_detail(st, "stopping");
 	} else if (stopped_marker) {
 		st->state = UNIK_STATE_STOPPED;
-		set_detail(st, "stopped on request (EC2: %s)", in.state);
+		unik_status_detail(st, "stopped on request (EC2: %s)", in.state);
 	} else {
 		long long first = read_number(dir, AWS_ENDED_FILE), now = (long long)time(NULL);
 
@@ -1034,11 +1023,11 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 		}
 		if (now - first < CONSOLE_GRACE_S) {
 			st->state = UNIK_STATE_RUNNING;
-			set_detail(st, "EC2 says %s; waiting for the console's last lines",
-			           in.state);
+			unik_status_detail(st, "EC2 says %s; waiting for the console's last lines",
+			                   in.state);
 		} else {
 			st->state = UNIK_STATE_CRASHED;
-			set_detail(
+			unik_status_detail(
 			    st, "the EC2 instance is %s without an exit status from the guest%s%s",
 			    in.state, in.reason[0] ? ": " : "", in.reason);
 		}
@@ -1319,7 +1308,7 @@ static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status
 	st->state = UNIK_STATE_PENDING;
 	snprintf(st->handle, sizeof(st->handle), "%s", iid);
 	snprintf(st->handle_id, sizeof(st->handle_id), "%s", ami);
-	set_detail(st, "%s in %s", itype, c.region);
+	unik_status_detail(st, "%s in %s", itype, c.region);
 	rc = 0;
 out:
 	aws_config_free(&c);

@@ -34,18 +34,6 @@ static const char *opt_uri(const char *const *opts)
 	return u && *u ? u : KVM_DEFAULT_URI;
 }
 
-/* Messages are cut to fit; a va_list keeps the compiler from warning about that. */
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the instance directory ----------------------------------------------------------------- */
 
 static int write_plain(const char *dir, const char *name, const char *text, struct unik_error *err)
@@ -268,7 +256,7 @@ static void ended_status(const char *dir, const char *why, struct unik_instance_
 	if (con.crashed) {
 		st->state = UNIK_STATE_CRASHED;
 		st->exit_code = 255;
-		set_detail(st, "%s", con.crash_line);
+		unik_status_detail(st, "%s", con.crash_line);
 		return;
 	}
 	if (con.exit_status >= 0) {
@@ -278,12 +266,12 @@ static void ended_status(const char *dir, const char *why, struct unik_instance_
 	}
 	if (file_exists(dir, KVM_STOPPED_FILE)) {
 		st->state = UNIK_STATE_STOPPED;
-		set_detail(st, "stopped on request");
+		unik_status_detail(st, "stopped on request");
 		return;
 	}
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
-	set_detail(st, "%s, without an exit status from the guest", why);
+	unik_status_detail(st, "%s, without an exit status from the guest", why);
 }
 
 static void status_init(struct unik_instance_status *st)

@@ -454,18 +454,6 @@ static bool file_exists(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
-/* Messages are cut to fit; a va_list keeps the compiler from warning about that. */
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-}
-
 /* The state of an instance whose VM process is gone, from its records. */
 static void ended_status(const char *dir, const char *exitrec, bool have_exit,
                          struct unik_instance_status *st)
@@ -477,7 +465,7 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 	if (con.crashed) {
 		st->state = UNIK_STATE_CRASHED;
 		st->exit_code = 255;
-		set_detail(st, "%s", con.crash_line);
+		unik_status_detail(st, "%s", con.crash_line);
 		return;
 	}
 	/* The guest's own word (docs/guest-abi.md): QEMU's exit code folds N and N + 128. */
@@ -488,26 +476,26 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 	}
 	if (file_exists(dir, QEMU_STOPPED_FILE)) {
 		st->state = UNIK_STATE_STOPPED;
-		set_detail(st, "stopped on request");
+		unik_status_detail(st, "stopped on request");
 		return;
 	}
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
 	if (!have_exit) {
-		set_detail(st,
-		           "qemu ended, and its supervisor (unik-shim) recorded no exit status");
+		unik_status_detail(
+		    st, "qemu ended, and its supervisor (unik-shim) recorded no exit status");
 	} else if (kv_get(exitrec, "error", val, sizeof(val))) {
-		set_detail(st, "%s", val);
+		unik_status_detail(st, "%s", val);
 	} else if (kv_get(exitrec, "signal", val, sizeof(val))) {
-		set_detail(st, "qemu killed by signal %s", val);
+		unik_status_detail(st, "qemu killed by signal %s", val);
 	} else {
 		kv_get(exitrec, "exit_code", val, sizeof(val));
 		last_line(dir, QEMU_ERR_FILE, errline, sizeof(errline));
 		if (errline[0])
-			set_detail(st, "qemu exited with status %s: %s", val[0] ? val : "?",
-			           errline);
+			unik_status_detail(st, "qemu exited with status %s: %s", val[0] ? val : "?",
+			                   errline);
 		else
-			set_detail(
+			unik_status_detail(
 			    st, "qemu exited with status %s without an exit status from the guest",
 			    val[0] ? val : "?");
 	}

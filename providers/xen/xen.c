@@ -260,17 +260,6 @@ static bool record_exit(const char *dir, const char *text)
 	return won;
 }
 
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_detail(struct unik_instance_status *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-}
-
 void xen_ended_status(const char *dir, struct unik_instance_status *st)
 {
 	_cleanup_free_ char *path = dir_file(dir, XEN_EXIT_FILE);
@@ -283,7 +272,7 @@ void xen_ended_status(const char *dir, struct unik_instance_status *st)
 	if (con.crashed) {
 		st->state = UNIK_STATE_CRASHED;
 		st->exit_code = 255;
-		set_detail(st, "%s", con.crash_line);
+		unik_status_detail(st, "%s", con.crash_line);
 		return;
 	}
 	if (con.exit_status >= 0) {
@@ -294,30 +283,30 @@ void xen_ended_status(const char *dir, struct unik_instance_status *st)
 	if (file_exists(dir, XEN_STOPPED_FILE)) {
 		st->state = UNIK_STATE_STOPPED;
 		st->exit_code = -1;
-		set_detail(st, "stopped on request");
+		unik_status_detail(st, "stopped on request");
 		return;
 	}
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
 	if (unik_read_file(path, &rec, NULL, NULL) < 0) {
-		set_detail(st, "the domain ended, and no record says how");
+		unik_status_detail(st, "the domain ended, and no record says how");
 		return;
 	}
 	kv_get(rec, "reason", reason, sizeof(reason));
 	kv_get(rec, "action", action, sizeof(action));
 	kv_get(rec, "error", error, sizeof(error));
 	if (!strcmp(reason, "gone"))
-		set_detail(st,
-		           "the domain is gone without an exit status from the guest (destroyed "
-		           "outside unik?)");
+		unik_status_detail(
+		    st, "the domain is gone without an exit status from the guest (destroyed "
+		        "outside unik?)");
 	else
-		set_detail(st,
-		           "the domain shut down (reason %s) without an exit status from the "
-		           "guest; on_%s: %s%s%s",
-		           reason[0] ? reason : "unknown",
-		           !strcmp(reason, "poweroff") || !strcmp(reason, "reboot") ? reason
-		                                                                    : "crash",
-		           action[0] ? action : "?", error[0] ? ": " : "", error);
+		unik_status_detail(
+		    st,
+		    "the domain shut down (reason %s) without an exit status from the "
+		    "guest; on_%s: %s%s%s",
+		    reason[0] ? reason : "unknown",
+		    !strcmp(reason, "poweroff") || !strcmp(reason, "reboot") ? reason : "crash",
+		    action[0] ? action : "?", error[0] ? ": " : "", error);
 }
 
 /* ---- finding the domain -------------------------------------------------------------------- */

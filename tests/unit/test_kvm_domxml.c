@@ -15,60 +15,11 @@
 
 #include <cmocka.h>
 
+#define GOLDEN_SUBDIR "kvm"
+#include "golden.h"
+
 #include "providers/kvm/kvm.h"
 #include "providers/provider.h"
-
-/* ---- golden files -------------------------------------------------------------------------- */
-
-static char golden_dir[PATH_MAX + 32];
-static const char *golden_read[16];
-static size_t n_golden_read;
-
-/* tests/data/kvm of the source tree: $UNIK_SOURCE_DIR, else the first parent of this test
- * binary that holds it. */
-static void find_golden_dir(void)
-{
-	const char *src = getenv("UNIK_SOURCE_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (src) {
-		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/kvm", src);
-		return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = '\0';
-	for (char *slash = strrchr(exe, '/'); slash; slash = strrchr(exe, '/')) {
-		struct stat st;
-
-		*slash = '\0';
-		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/kvm", exe);
-		if (stat(golden_dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-	fail_msg("tests/data/kvm not found above the test binary; set UNIK_SOURCE_DIR");
-}
-
-static void check_golden(const char *name, const char *got)
-{
-	_cleanup_free_ char *path = NULL, *want = NULL;
-	struct unik_error err;
-
-	if (!golden_dir[0])
-		find_golden_dir();
-	path = xasprintf("%s/%s", golden_dir, name);
-	golden_read[n_golden_read++] = name;
-	if (getenv("UNIK_TEST_REGENERATE")) {
-		assert_int_equal(unik_write_file_atomic(path, got, strlen(got), 0644, &err), 0);
-		return;
-	}
-	if (unik_read_file(path, &want, NULL, &err) < 0)
-		fail_msg("%s (UNIK_TEST_REGENERATE=1 writes it)", err.msg);
-	if (strcmp(got, want))
-		fail_msg("%s differs from the golden file:\n--- got ---\n%s--- want ---\n%s", path,
-		         got, want);
-}
 
 static const struct kvm_domain_params base = {
     .name = "unik-hello-0123456789ab",
@@ -89,7 +40,7 @@ static void golden_case(const char *name, const struct kvm_domain_params *p)
 	struct unik_error err;
 
 	assert_int_equal(kvm_domain_xml(p, &xml, &err), 0);
-	check_golden(name, xml);
+	check_golden_text(name, xml);
 }
 
 static void test_xml_kvm(void **state)
@@ -188,30 +139,6 @@ static void test_xml_invalid(void **state)
 	p = base;
 	p.name = "";
 	assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
-}
-
-/* Runs after the golden cases: every file in tests/data/kvm must have been read by a test. */
-static void test_no_unread_golden(void **state)
-{
-	DIR *d;
-	struct dirent *e;
-
-	(void)state;
-	if (!golden_dir[0])
-		find_golden_dir();
-	d = opendir(golden_dir);
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		bool seen = false;
-
-		if (e->d_name[0] == '.')
-			continue;
-		for (size_t i = 0; i < n_golden_read; i++)
-			seen |= !strcmp(golden_read[i], e->d_name);
-		if (!seen)
-			fail_msg("golden file %s/%s is read by no test", golden_dir, e->d_name);
-	}
-	closedir(d);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */

@@ -21,52 +21,19 @@
 
 #include <cmocka.h>
 
+#define GOLDEN_SUBDIR "qemu"
+#include "golden.h"
+
 #include "providers/provider.h"
 #include "providers/qemu/qemu.h"
 
 /* ---- golden files -------------------------------------------------------------------------- */
 
-static char golden_dir[PATH_MAX + 32];
-static const char *golden_read[16];
-static size_t n_golden_read;
-
-/* tests/data/qemu of the source tree: $UNIK_SOURCE_DIR, else the first parent of this test
- * binary (build/tests/unit/, or build/asan/tests/unit/) that holds it. */
-static void find_golden_dir(void)
-{
-	const char *src = getenv("UNIK_SOURCE_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (src) {
-		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/qemu", src);
-		return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = '\0';
-	for (char *slash = strrchr(exe, '/'); slash; slash = strrchr(exe, '/')) {
-		struct stat st;
-
-		*slash = '\0';
-		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/qemu", exe);
-		if (stat(golden_dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-	fail_msg("tests/data/qemu not found above the test binary; set UNIK_SOURCE_DIR");
-}
-
 static void check_golden(const char *name, const struct strv *argv)
 {
-	_cleanup_free_ char *path = NULL;
-	_cleanup_free_ char *want = NULL;
 	char *got;
 	size_t len = 0, off = 0;
-	struct unik_error err;
 
-	if (!golden_dir[0])
-		find_golden_dir();
-	path = xasprintf("%s/%s", golden_dir, name);
 	for (size_t i = 0; i < argv->n; i++)
 		len += strlen(argv->v[i]) + 1;
 	got = xmalloc(len + 1);
@@ -80,17 +47,7 @@ static void check_golden(const char *name, const struct strv *argv)
 		got[off++] = '\n';
 	}
 	got[off] = '\0';
-	golden_read[n_golden_read++] = name;
-	if (getenv("UNIK_TEST_REGENERATE")) {
-		assert_int_equal(unik_write_file_atomic(path, got, off, 0644, &err), 0);
-	} else {
-		if (unik_read_file(path, &want, NULL, &err) < 0)
-			fail_msg("%s (UNIK_TEST_REGENERATE=1 writes it)", err.msg);
-		if (strcmp(got, want))
-			fail_msg(
-			    "%s differs from the golden file:\n--- got ---\n%s--- want ---\n%s",
-			    path, got, want);
-	}
+	check_golden_text(name, got);
 	free(got);
 }
 
@@ -186,30 +143,6 @@ static void test_pick_accel(void **state)
 	assert_string_equal(qemu_pick_accel(), fd >= 0 ? "kvm" : "tcg");
 	if (fd >= 0)
 		close(fd);
-}
-
-/* Runs last: every golden file in tests/data/qemu must have been read by a test. */
-static void test_no_unread_golden(void **state)
-{
-	DIR *d;
-	struct dirent *e;
-
-	(void)state;
-	if (!golden_dir[0])
-		find_golden_dir();
-	d = opendir(golden_dir);
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		bool seen = false;
-
-		if (e->d_name[0] == '.')
-			continue;
-		for (size_t i = 0; i < n_golden_read; i++)
-			seen |= !strcmp(golden_read[i], e->d_name);
-		if (!seen)
-			fail_msg("golden file %s/%s is read by no test", golden_dir, e->d_name);
-	}
-	closedir(d);
 }
 
 /* ---- console ------------------------------------------------------------------------------- */

@@ -17,62 +17,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#define GOLDEN_SUBDIR "xen"
+#include "golden.h"
 #include <libxl_utils.h>
 
 #include "providers/provider.h"
 #include "providers/xen/xen.h"
-
-/* ---- golden files -------------------------------------------------------------------------- */
-
-static char golden_dir[PATH_MAX + 32];
-static const char *golden_read[16];
-static size_t n_golden_read;
-
-/* tests/data/xen of the source tree: $UNIK_SOURCE_DIR, else the first parent of this test
- * binary that holds it. */
-static void find_golden_dir(void)
-{
-	const char *src = getenv("UNIK_SOURCE_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (src) {
-		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/xen", src);
-		return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = '\0';
-	for (char *slash = strrchr(exe, '/'); slash; slash = strrchr(exe, '/')) {
-		struct stat st;
-
-		*slash = '\0';
-		snprintf(golden_dir, sizeof(golden_dir), "%s/tests/data/xen", exe);
-		if (stat(golden_dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-	fail_msg("tests/data/xen not found above the test binary; set UNIK_SOURCE_DIR");
-}
-
-static void check_golden(const char *name, const char *got)
-{
-	_cleanup_free_ char *path = NULL, *want = NULL;
-	struct unik_error err;
-
-	if (!golden_dir[0])
-		find_golden_dir();
-	path = xasprintf("%s/%s", golden_dir, name);
-	golden_read[n_golden_read++] = name;
-	if (getenv("UNIK_TEST_REGENERATE")) {
-		assert_int_equal(unik_write_file_atomic(path, got, strlen(got), 0644, &err), 0);
-		return;
-	}
-	if (unik_read_file(path, &want, NULL, &err) < 0)
-		fail_msg("%s (UNIK_TEST_REGENERATE=1 writes it)", err.msg);
-	if (strcmp(got, want))
-		fail_msg("%s differs from the golden file:\n--- got ---\n%s--- want ---\n%s", path,
-		         got, want);
-}
 
 #define TEST_UUID "5f1e0b7c-2a43-4d7e-9c1a-0123456789ab"
 
@@ -91,7 +42,7 @@ static void golden_case(const char *file, const struct unik_xl_guest *g)
 	json = xen_config_json(&c);
 	/* libxl's JSON ends without a newline; the golden file has one. */
 	text = xasprintf("%s\n", json);
-	check_golden(file, text);
+	check_golden_text(file, text);
 	free(text);
 	free(json);
 	libxl_domain_config_dispose(&c);
@@ -442,30 +393,6 @@ static void test_unavailable_without_xen(void **state)
 			fail_msg("run() left %s behind", e->d_name);
 	closedir(dh);
 	assert_int_equal(unik_rmtree(d, &err), 0);
-}
-
-/* Runs last: every golden file in tests/data/xen must have been read by a test. */
-static void test_no_unread_golden(void **state)
-{
-	DIR *d;
-	struct dirent *e;
-
-	(void)state;
-	if (!golden_dir[0])
-		find_golden_dir();
-	d = opendir(golden_dir);
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		bool seen = false;
-
-		if (e->d_name[0] == '.')
-			continue;
-		for (size_t i = 0; i < n_golden_read; i++)
-			seen |= !strcmp(golden_read[i], e->d_name);
-		if (!seen)
-			fail_msg("golden file %s/%s is read by no test", golden_dir, e->d_name);
-	}
-	closedir(d);
 }
 
 int main(void)
