@@ -127,6 +127,12 @@ struct unik_provider {
 	int (*unstage)(const char *image_dir, const char *const *opts, struct unik_error *err);
 };
 
+/* How an ended guest ended, from <dir>/console.log (docs/guest-abi.md): a crash report is
+ * CRASHED with 255 and the crash line, an exit line EXITED with its status, and else, when
+ * stopped (stop() was asked), STOPPED.  Returns false, with st untouched, when none of these
+ * tells: the provider then says what it knows (CRASHED without an exit status). */
+bool unik_status_from_console(const char *dir, bool stopped, struct unik_instance_status *st);
+
 /* Sets st->detail from a format, cut to fit. */
 void unik_status_detail(struct unik_instance_status *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guest_console.h"
 #include "providers/provider.h"
 #include "providers/qemu/qemu.h"
 #include "providers/aws/awsprov.h"
@@ -64,4 +65,29 @@ void unik_status_detail(struct unik_instance_status *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
 	va_end(ap);
+}
+
+bool unik_status_from_console(const char *dir, bool stopped, struct unik_instance_status *st)
+{
+	struct unik_console_end con;
+
+	unik_console_read_end(dir, &con);
+	if (con.crashed) {
+		st->state = UNIK_STATE_CRASHED;
+		st->exit_code = 255;
+		unik_status_detail(st, "%s", con.crash_line);
+		return true;
+	}
+	if (con.exit_status >= 0) {
+		st->state = UNIK_STATE_EXITED;
+		st->exit_code = con.exit_status;
+		return true;
+	}
+	if (stopped) {
+		st->state = UNIK_STATE_STOPPED;
+		st->exit_code = -1;
+		unik_status_detail(st, "stopped on request");
+		return true;
+	}
+	return false;
 }

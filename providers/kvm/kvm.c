@@ -249,26 +249,9 @@ static void running_status(const char *dir, const struct kvm_record *r,
 /* The state of an instance whose domain is not running, from its console and records. */
 static void ended_status(const char *dir, const char *why, struct unik_instance_status *st)
 {
-	struct unik_console_end con;
-
-	unik_console_read_end(dir, &con);
 	st->pid = 0;
-	if (con.crashed) {
-		st->state = UNIK_STATE_CRASHED;
-		st->exit_code = 255;
-		unik_status_detail(st, "%s", con.crash_line);
+	if (unik_status_from_console(dir, file_exists(dir, KVM_STOPPED_FILE), st))
 		return;
-	}
-	if (con.exit_status >= 0) {
-		st->state = UNIK_STATE_EXITED;
-		st->exit_code = con.exit_status;
-		return;
-	}
-	if (file_exists(dir, KVM_STOPPED_FILE)) {
-		st->state = UNIK_STATE_STOPPED;
-		unik_status_detail(st, "stopped on request");
-		return;
-	}
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
 	unik_status_detail(st, "%s, without an exit status from the guest", why);

@@ -458,27 +458,11 @@ static bool file_exists(const char *dir, const char *name)
 static void ended_status(const char *dir, const char *exitrec, bool have_exit,
                          struct unik_instance_status *st)
 {
-	struct unik_console_end con;
 	char val[200], errline[160];
 
-	unik_console_read_end(dir, &con);
-	if (con.crashed) {
-		st->state = UNIK_STATE_CRASHED;
-		st->exit_code = 255;
-		unik_status_detail(st, "%s", con.crash_line);
-		return;
-	}
 	/* The guest's own word (docs/guest-abi.md): QEMU's exit code folds N and N + 128. */
-	if (con.exit_status >= 0) {
-		st->state = UNIK_STATE_EXITED;
-		st->exit_code = con.exit_status;
+	if (unik_status_from_console(dir, file_exists(dir, QEMU_STOPPED_FILE), st))
 		return;
-	}
-	if (file_exists(dir, QEMU_STOPPED_FILE)) {
-		st->state = UNIK_STATE_STOPPED;
-		unik_status_detail(st, "stopped on request");
-		return;
-	}
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
 	if (!have_exit) {

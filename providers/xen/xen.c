@@ -264,28 +264,11 @@ void xen_ended_status(const char *dir, struct unik_instance_status *st)
 {
 	_cleanup_free_ char *path = dir_file(dir, XEN_EXIT_FILE);
 	_cleanup_free_ char *rec = NULL;
-	struct unik_console_end con;
 	char reason[64], action[64], error[160];
 
-	unik_console_read_end(dir, &con);
 	st->pid = 0;
-	if (con.crashed) {
-		st->state = UNIK_STATE_CRASHED;
-		st->exit_code = 255;
-		unik_status_detail(st, "%s", con.crash_line);
+	if (unik_status_from_console(dir, file_exists(dir, XEN_STOPPED_FILE), st))
 		return;
-	}
-	if (con.exit_status >= 0) {
-		st->state = UNIK_STATE_EXITED;
-		st->exit_code = con.exit_status;
-		return;
-	}
-	if (file_exists(dir, XEN_STOPPED_FILE)) {
-		st->state = UNIK_STATE_STOPPED;
-		st->exit_code = -1;
-		unik_status_detail(st, "stopped on request");
-		return;
-	}
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
 	if (unik_read_file(path, &rec, NULL, NULL) < 0) {
