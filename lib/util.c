@@ -291,6 +291,48 @@ int unik_read_file(const char *path, char **out, size_t *len, struct unik_error 
 	return 0;
 }
 
+bool unik_file_exists_in(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, name);
+
+	return access(path, F_OK) == 0;
+}
+
+int unik_write_text_in(const char *dir, const char *name, const char *text, struct unik_error *err)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || unik_write_all(fd, text, strlen(text)) < 0) {
+		unik_error_sys(err, errno, "write `%s`", path);
+		return -1;
+	}
+	return 0;
+}
+
+bool unik_kv_get(const char *text, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
+			size_t n = len - klen - 1;
+
+			if (n >= size)
+				n = size - 1;
+			memcpy(out, p + klen + 1, n);
+			out[n] = '\0';
+			return true;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	out[0] = '\0';
+	return false;
+}
+
 int unik_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -74,6 +74,16 @@ int unik_write_file_atomic(const char *path, const void *data, size_t len, mode_
 /* write(2) until all of buf is written, retrying on EINTR; -1 with errno set on failure. */
 int unik_write_all(int fd, const void *buf, size_t len);
 
+/* The small records providers keep in an instance directory (docs/providers.md). */
+/* Whether dir/name exists. */
+bool unik_file_exists_in(const char *dir, const char *name);
+/* Writes text to dir/name (created 0644 or truncated), without syncing: these records matter
+ * only while the host is up.  Use unik_write_file_atomic where a reader may race the write. */
+int unik_write_text_in(const char *dir, const char *name, const char *text, struct unik_error *err);
+/* The value of the first "key=value" line for key in text, copied into out (cut to size);
+ * false and out empty when there is none. */
+bool unik_kv_get(const char *text, const char *key, char *out, size_t size);
+
 /* A growable, NULL-terminated vector of owned strings, e.g. to build an argument vector.
  * Zero-initialise it ({0}); v is NULL until the first push, so use strv_argv() to pass it on. */
 struct strv {

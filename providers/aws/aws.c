@@ -174,13 +174,6 @@ static void rset(struct kv *kv, const char *region, const char *key, const char 
 
 /* ---- small files --------------------------------------------------------------------------- */
 
-static bool dir_has(const char *dir, const char *name)
-{
-	_cleanup_free_ char *p = unik_path_join(dir, name);
-
-	return access(p, F_OK) == 0;
-}
-
 static int dir_write(const char *dir, const char *name, const char *text, struct unik_error *err)
 {
 	_cleanup_free_ char *p = unik_path_join(dir, name);
@@ -745,7 +738,7 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 	_cleanup_close_ int lock = -1;
 	int rc = 0;
 
-	if (!dir_has(image_dir, AWS_IMAGE_STATE_FILE))
+	if (!unik_file_exists_in(image_dir, AWS_IMAGE_STATE_FILE))
 		return 0; /* never staged: nothing to lock either */
 	if ((lock = lock_image(image_dir, err)) < 0)
 		return -1;
@@ -934,7 +927,7 @@ static bool read_final(const char *dir, struct unik_instance_status *st)
 	_cleanup_kv_ struct kv kv = {0};
 	const char *s, *v;
 
-	if (!dir_has(dir, AWS_FINAL_FILE) || kv_load(p, &kv, NULL) < 0 ||
+	if (!unik_file_exists_in(dir, AWS_FINAL_FILE) || kv_load(p, &kv, NULL) < 0 ||
 	    !(s = kv_get(&kv, "state")))
 		return false;
 	if (!strcmp(s, "exited"))
@@ -968,7 +961,7 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 	struct ec2_instance in;
 	struct unik_console_end con;
 	struct unik_error cerr = {0};
-	bool ended, running, stopped_marker = dir_has(dir, AWS_STOPPED_FILE);
+	bool ended, running, stopped_marker = unik_file_exists_in(dir, AWS_STOPPED_FILE);
 	int rc = -1;
 
 	if (instance_config(kv, &c, err) < 0)
@@ -1000,7 +993,7 @@ static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
 		if (con.crashed)
 			unik_status_detail(st, "%s", con.crash_line);
 		/* The guest ended; an instance still running would be billed for nothing. */
-		if (running && !dir_has(dir, AWS_AUTOSTOP_FILE) &&
+		if (running && !unik_file_exists_in(dir, AWS_AUTOSTOP_FILE) &&
 		    aws_ec2_stop_instance(&c, iid, true, &cerr) == 0)
 			dir_write(dir, AWS_AUTOSTOP_FILE, "stopped after the guest's exit line\n",
 			          NULL);
@@ -1134,7 +1127,7 @@ static char *pack_variant(const struct unik_run_spec *spec, const struct unik_st
 		kernel = unik_path_join(image_dir, "kernel.elf");
 	if (spec->initrd)
 		rootfs = xstrdup(spec->initrd);
-	else if (dir_has(image_dir, "rootfs.cpio"))
+	else if (unik_file_exists_in(image_dir, "rootfs.cpio"))
 		rootfs = unik_path_join(image_dir, "rootfs.cpio");
 	struct unik_artifacts a = {
 	    .kernel = kernel,

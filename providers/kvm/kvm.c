@@ -36,47 +36,6 @@ static const char *opt_uri(const char *const *opts)
 
 /* ---- the instance directory ----------------------------------------------------------------- */
 
-static int write_plain(const char *dir, const char *name, const char *text, struct unik_error *err)
-{
-	_cleanup_free_ char *path = unik_path_join(dir, name);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0 || unik_write_all(fd, text, strlen(text)) < 0) {
-		unik_error_sys(err, errno, "kvm: write `%s`", path);
-		return -1;
-	}
-	return 0;
-}
-
-static bool file_exists(const char *dir, const char *name)
-{
-	_cleanup_free_ char *path = unik_path_join(dir, name);
-
-	return access(path, F_OK) == 0;
-}
-
-static void kv_get(const char *text, const char *key, char *out, size_t size)
-{
-	size_t klen = strlen(key);
-
-	out[0] = '\0';
-	for (const char *p = text; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = len - klen - 1;
-
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, p + klen + 1, n);
-			out[n] = '\0';
-			return;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-}
-
 /* 1 with *r filled, 0 when the directory has no record (nothing was defined), -1 on error. */
 static int read_record(const char *dir, struct kvm_record *r, struct unik_error *err)
 {
@@ -91,10 +50,10 @@ static int read_record(const char *dir, struct kvm_record *r, struct unik_error 
 	}
 	if (unik_read_file(path, &text, NULL, NULL) < 0)
 		return 0;
-	kv_get(text, "instance_id", r->instance_id, sizeof(r->instance_id));
-	kv_get(text, "uri", r->uri, sizeof(r->uri));
-	kv_get(text, "domain", r->domain, sizeof(r->domain));
-	kv_get(text, "uuid", r->uuid, sizeof(r->uuid));
+	unik_kv_get(text, "instance_id", r->instance_id, sizeof(r->instance_id));
+	unik_kv_get(text, "uri", r->uri, sizeof(r->uri));
+	unik_kv_get(text, "domain", r->domain, sizeof(r->domain));
+	unik_kv_get(text, "uuid", r->uuid, sizeof(r->uuid));
 	if (!r->uri[0] || !r->uuid[0] || !r->domain[0]) {
 		unik_error_set(err, UNIK_E_INTERNAL, "kvm: `%s` lacks uri, domain or uuid", path);
 		return -1;
@@ -117,7 +76,7 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	}
 	snprintf(text, sizeof(text), "%lld\n",
 	         stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
-	return write_plain(dir, UNIK_CONSOLE_START_FILE, text, err);
+	return unik_write_text_in(dir, UNIK_CONSOLE_START_FILE, text, err);
 }
 
 /* QEMU's PID from libvirt's pid file, for a local system daemon; 0 when unknown. */
@@ -250,7 +209,7 @@ static void running_status(const char *dir, const struct kvm_record *r,
 static void ended_status(const char *dir, const char *why, struct unik_instance_status *st)
 {
 	st->pid = 0;
-	if (unik_status_from_console(dir, file_exists(dir, KVM_STOPPED_FILE), st))
+	if (unik_status_from_console(dir, unik_file_exists_in(dir, KVM_STOPPED_FILE), st))
 		return;
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
@@ -496,7 +455,8 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 		               name, uri, name);
 		goto out;
 	}
-	if (write_plain(dir, KVM_XML_FILE, xml, err) < 0 || forget_previous_run(dir, err) < 0)
+	if (unik_write_text_in(dir, KVM_XML_FILE, xml, err) < 0 ||
+	    forget_previous_run(dir, err) < 0)
 		goto out;
 	dom = virDomainDefineXMLFlags(c.conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
 	if (!dom) {
@@ -518,7 +478,7 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 	                  "machine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n",
 	                  r.instance_id, r.uri, r.domain, r.uuid, p.type, p.machine, kernel,
 	                  initrd ? initrd : "", (unsigned long long)p.memory_mb);
-	if (write_plain(dir, KVM_STATE_FILE, state, err) < 0) {
+	if (unik_write_text_in(dir, KVM_STATE_FILE, state, err) < 0) {
 		virDomainUndefine(dom);
 		virDomainFree(dom);
 		goto out;
@@ -642,7 +602,7 @@ static int kvm_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 		rc = 0; /* ended already: its state stays as it ended */
 		goto out;
 	}
-	if (write_plain(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0)
+	if (unik_write_text_in(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0)
 		goto out;
 	/* The graceful way: QEMU is asked to terminate (SIGTERM) and exits cleanly, as the qemu
 	 * provider's QMP "quit".  An ACPI shutdown would go unanswered: microvm has no ACPI, and
@@ -681,7 +641,7 @@ static int kvm_remove(const char *dir, struct unik_error *err)
 		return gone ? 0 : -1;
 	/* Destroyed on request: it ends as stopped, as after stop(). */
 	if (virDomainIsActive(dom) == 1 &&
-	    (write_plain(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0 ||
+	    (unik_write_text_in(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0 ||
 	     (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1))) {
 		unik_error_set(err, UNIK_E_IO, "kvm: destroy domain %s: %s", r.domain,
 		               kvm_last_error());

@@ -141,43 +141,6 @@ static ssize_t read_small(const char *dir, const char *name, char *buf, size_t s
 	return (ssize_t)got;
 }
 
-/* The value of "key=" in a key=value text, copied into out (empty when absent). */
-static bool kv_get(const char *text, const char *key, char *out, size_t size)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = text; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = len - klen - 1;
-
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, p + klen + 1, n);
-			out[n] = '\0';
-			return true;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	out[0] = '\0';
-	return false;
-}
-
-/* Writes a file without syncing it: these records only matter while the host is up. */
-static int write_plain(const char *dir, const char *name, const char *text, struct unik_error *err)
-{
-	_cleanup_free_ char *path = dir_file(dir, name);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0 || unik_write_all(fd, text, strlen(text)) < 0) {
-		unik_error_sys(err, errno, "write `%s`", path);
-		return -1;
-	}
-	return 0;
-}
-
 /* The last non-empty line of a log in the directory, for error messages. */
 static void last_line(const char *dir, const char *name, char *out, size_t size)
 {
@@ -226,7 +189,7 @@ static int write_records(const struct unik_run_spec *spec, const struct qemu_con
 	                  "initrd=%s\nmemory_mb=%llu\n",
 	                  spec->instance_id ? spec->instance_id : "", c->accel, c->qemu, c->kernel,
 	                  c->initrd ? c->initrd : "", (unsigned long long)c->memory_mb);
-	if (write_plain(c->dir, QEMU_STATE_FILE, state, err) < 0)
+	if (unik_write_text_in(c->dir, QEMU_STATE_FILE, state, err) < 0)
 		return -1;
 	/* The command line as a shell would take it, for whoever debugs the instance. */
 	for (size_t i = 0; i < argv->n; i++) {
@@ -244,7 +207,7 @@ static int write_records(const struct unik_run_spec *spec, const struct qemu_con
 	}
 	cmd[len] = '\0';
 	strv_free(&words);
-	rc = write_plain(c->dir, "qemu.cmd", cmd, err);
+	rc = unik_write_text_in(c->dir, "qemu.cmd", cmd, err);
 	free(cmd);
 	return rc;
 }
@@ -351,7 +314,7 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	}
 	snprintf(text, sizeof(text), "%lld\n",
 	         stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
-	return write_plain(dir, QEMU_CONSOLE_START_FILE, text, err);
+	return unik_write_text_in(dir, QEMU_CONSOLE_START_FILE, text, err);
 }
 
 static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
@@ -447,13 +410,6 @@ static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_statu
  * for that record. */
 #define SHIM_RECORD_WAIT_MS 200
 
-static bool file_exists(const char *dir, const char *name)
-{
-	_cleanup_free_ char *path = dir_file(dir, name);
-
-	return access(path, F_OK) == 0;
-}
-
 /* The state of an instance whose VM process is gone, from its records. */
 static void ended_status(const char *dir, const char *exitrec, bool have_exit,
                          struct unik_instance_status *st)
@@ -461,19 +417,19 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 	char val[200], errline[160];
 
 	/* The guest's own word (docs/guest-abi.md): QEMU's exit code folds N and N + 128. */
-	if (unik_status_from_console(dir, file_exists(dir, QEMU_STOPPED_FILE), st))
+	if (unik_status_from_console(dir, unik_file_exists_in(dir, QEMU_STOPPED_FILE), st))
 		return;
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
 	if (!have_exit) {
 		unik_status_detail(
 		    st, "qemu ended, and its supervisor (unik-shim) recorded no exit status");
-	} else if (kv_get(exitrec, "error", val, sizeof(val))) {
+	} else if (unik_kv_get(exitrec, "error", val, sizeof(val))) {
 		unik_status_detail(st, "%s", val);
-	} else if (kv_get(exitrec, "signal", val, sizeof(val))) {
+	} else if (unik_kv_get(exitrec, "signal", val, sizeof(val))) {
 		unik_status_detail(st, "qemu killed by signal %s", val);
 	} else {
-		kv_get(exitrec, "exit_code", val, sizeof(val));
+		unik_kv_get(exitrec, "exit_code", val, sizeof(val));
 		last_line(dir, QEMU_ERR_FILE, errline, sizeof(errline));
 		if (errline[0])
 			unik_status_detail(st, "qemu exited with status %s: %s", val[0] ? val : "?",
@@ -545,7 +501,7 @@ static int qemu_stop(const char *dir, bool force, int timeout_ms, struct unik_er
 	have_shim = qemu_proc_read(dir, QEMU_SHIM_PID_FILE, &shim) == 0;
 	if (!have_vm && !have_shim)
 		return 0; /* never started */
-	if (write_plain(dir, QEMU_STOPPED_FILE, "stopped on request\n", err) < 0)
+	if (unik_write_text_in(dir, QEMU_STOPPED_FILE, "stopped on request\n", err) < 0)
 		return -1;
 	if (!have_vm) {
 		/* Still starting: the shim forwards SIGTERM to QEMU once it has one. */
@@ -601,7 +557,7 @@ static int qemu_remove(const char *dir, struct unik_error *err)
 	if (qemu_status(dir, &st, err) < 0)
 		return -1;
 	if (st.state == UNIK_STATE_RUNNING ||
-	    (st.state == UNIK_STATE_PENDING && file_exists(dir, QEMU_SHIM_PID_FILE))) {
+	    (st.state == UNIK_STATE_PENDING && unik_file_exists_in(dir, QEMU_SHIM_PID_FILE))) {
 		unik_error_set(err, UNIK_E_STATE,
 		               "qemu: the instance in `%s` is running; stop it first", dir);
 		return -1;

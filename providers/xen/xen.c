@@ -169,37 +169,6 @@ static char *dir_file(const char *dir, const char *name)
 	return unik_path_join(dir, name);
 }
 
-static bool file_exists(const char *dir, const char *name)
-{
-	_cleanup_free_ char *p = dir_file(dir, name);
-
-	return access(p, F_OK) == 0;
-}
-
-/* The value of "key=" in a key=value text, copied into out (empty when absent). */
-static bool kv_get(const char *text, const char *key, char *out, size_t size)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = text; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = len - klen - 1;
-
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, p + klen + 1, n);
-			out[n] = '\0';
-			return true;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	out[0] = '\0';
-	return false;
-}
-
 static int write_state(const char *dir, const struct unik_run_spec *spec,
                        const struct unik_xl_guest *g, long long domid, const char *uuid,
                        struct unik_error *err)
@@ -225,12 +194,12 @@ int xen_state_read(const char *dir, struct xen_state *s, struct unik_error *err)
 	s->domid = -1;
 	if (unik_read_file(path, &text, NULL, err) < 0)
 		return -1;
-	kv_get(text, "name", s->name, sizeof(s->name));
-	kv_get(text, "uuid", s->uuid, sizeof(s->uuid));
-	kv_get(text, "on_poweroff", s->on_poweroff, sizeof(s->on_poweroff));
-	kv_get(text, "on_reboot", s->on_reboot, sizeof(s->on_reboot));
-	kv_get(text, "on_crash", s->on_crash, sizeof(s->on_crash));
-	if (kv_get(text, "domid", domid, sizeof(domid)) && domid[0])
+	unik_kv_get(text, "name", s->name, sizeof(s->name));
+	unik_kv_get(text, "uuid", s->uuid, sizeof(s->uuid));
+	unik_kv_get(text, "on_poweroff", s->on_poweroff, sizeof(s->on_poweroff));
+	unik_kv_get(text, "on_reboot", s->on_reboot, sizeof(s->on_reboot));
+	unik_kv_get(text, "on_crash", s->on_crash, sizeof(s->on_crash));
+	if (unik_kv_get(text, "domid", domid, sizeof(domid)) && domid[0])
 		s->domid = strtoll(domid, NULL, 10);
 	if (!s->name[0] || !s->uuid[0]) {
 		unik_error_set(err, UNIK_E_STATE, "xen: `%s` names no domain", path);
@@ -250,10 +219,10 @@ static bool record_exit(const char *dir, const char *text)
 	bool won;
 
 	if (fd < 0)
-		return !file_exists(dir, XEN_EXIT_FILE);
+		return !unik_file_exists_in(dir, XEN_EXIT_FILE);
 	if (unik_write_all(fd, text, strlen(text)) < 0) {
 		unlink(tmp);
-		return !file_exists(dir, XEN_EXIT_FILE);
+		return !unik_file_exists_in(dir, XEN_EXIT_FILE);
 	}
 	won = link(tmp, path) == 0;
 	unlink(tmp);
@@ -267,7 +236,7 @@ void xen_ended_status(const char *dir, struct unik_instance_status *st)
 	char reason[64], action[64], error[160];
 
 	st->pid = 0;
-	if (unik_status_from_console(dir, file_exists(dir, XEN_STOPPED_FILE), st))
+	if (unik_status_from_console(dir, unik_file_exists_in(dir, XEN_STOPPED_FILE), st))
 		return;
 	st->state = UNIK_STATE_CRASHED;
 	st->exit_code = -1;
@@ -275,9 +244,9 @@ void xen_ended_status(const char *dir, struct unik_instance_status *st)
 		unik_status_detail(st, "the domain ended, and no record says how");
 		return;
 	}
-	kv_get(rec, "reason", reason, sizeof(reason));
-	kv_get(rec, "action", action, sizeof(action));
-	kv_get(rec, "error", error, sizeof(error));
+	unik_kv_get(rec, "reason", reason, sizeof(reason));
+	unik_kv_get(rec, "action", action, sizeof(action));
+	unik_kv_get(rec, "error", error, sizeof(error));
 	if (!strcmp(reason, "gone"))
 		unik_status_detail(
 		    st, "the domain is gone without an exit status from the guest (destroyed "
@@ -535,7 +504,7 @@ static int xen_status(const char *dir, struct unik_instance_status *st, struct u
 		return -1;
 	}
 	fill_handle(&s, st);
-	if (file_exists(dir, XEN_EXIT_FILE)) {
+	if (unik_file_exists_in(dir, XEN_EXIT_FILE)) {
 		_cleanup_free_ char *path = dir_file(dir, XEN_EXIT_FILE);
 		_cleanup_free_ char *rec = NULL;
 		char action[32] = "";
@@ -545,7 +514,7 @@ static int xen_status(const char *dir, struct unik_instance_status *st, struct u
 		 * A preserved domain keeps its pty (and copier) until remove(): a moment is
 		 * enough there, its guest said its last already. */
 		if (unik_read_file(path, &rec, NULL, NULL) == 0)
-			kv_get(rec, "action", action, sizeof(action));
+			unik_kv_get(rec, "action", action, sizeof(action));
 		xen_console_running(dir, !strcmp(action, "preserve") ? 50 : XEN_COPIER_WAIT_MS);
 		xen_ended_status(dir, st);
 		return 0;
@@ -559,8 +528,8 @@ static int xen_status(const char *dir, struct unik_instance_status *st, struct u
 	if (found < 0)
 		return -1;
 	if (found == 0) {
-		if (s.domid < 0 && !file_exists(dir, XEN_CONSOLE_PID_FILE) &&
-		    !file_exists(dir, XEN_STOPPED_FILE)) {
+		if (s.domid < 0 && !unik_file_exists_in(dir, XEN_CONSOLE_PID_FILE) &&
+		    !unik_file_exists_in(dir, XEN_STOPPED_FILE)) {
 			/* Between the record and libxl_domain_create_new, or a create that
 			 * failed and was undone. */
 			st->state = UNIK_STATE_PENDING;
@@ -578,7 +547,7 @@ static int xen_status(const char *dir, struct unik_instance_status *st, struct u
 		return 0;
 	}
 	st->state = UNIK_STATE_RUNNING;
-	if (info.dying && file_exists(dir, XEN_STOPPED_FILE))
+	if (info.dying && unik_file_exists_in(dir, XEN_STOPPED_FILE))
 		st->state = UNIK_STATE_STOPPED;
 	libxl_dominfo_dispose(&info);
 	return 0;
