@@ -162,6 +162,21 @@ static void apply_status(struct instance *in, const struct unik_instance_status 
 	}
 }
 
+/* Records a run that has just begun (run() or an in-place start()): its status, and a new
+ * start time with no finish time unless it has ended already. */
+static void mark_started(struct instance *in, const struct unik_instance_status *st)
+{
+	lock();
+	apply_status(in, st);
+	free(in->started);
+	in->started = now_rfc3339();
+	if (!state_final(in->state)) {
+		free(in->finished);
+		in->finished = NULL;
+	}
+	unlock();
+}
+
 int provider_opts_check(json_t *v, struct unik_error *err)
 {
 	const char *k;
@@ -342,15 +357,7 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	spec.image = image;
 	if (p->run(&spec, &st, err) < 0)
 		return -1;
-	lock();
-	apply_status(in, &st);
-	free(in->started);
-	in->started = now_rfc3339();
-	if (!state_final(in->state)) {
-		free(in->finished);
-		in->finished = NULL;
-	}
-	unlock();
+	mark_started(in, &st);
 	return 0;
 }
 
@@ -572,15 +579,7 @@ int inst_start(const char *ref, json_t **out, struct unik_error *err)
 
 		if (p->start(dir, &st, err) < 0)
 			goto out;
-		lock();
-		apply_status(in, &st);
-		free(in->started);
-		in->started = now_rfc3339();
-		if (!state_final(in->state)) {
-			free(in->finished);
-			in->finished = NULL;
-		}
-		unlock();
+		mark_started(in, &st);
 	} else {
 		/* The provider frees what the last run left (console.log stays, and is appended
 		 * to). */

@@ -1,4 +1,5 @@
-/* The provider registry: the compiled-in providers, lookup by name, and state names. */
+/* The provider registry (the compiled-in providers, lookup by name, state names) and the small
+ * helpers every provider shares: options, status details, how an ended guest ended. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
