@@ -422,6 +422,48 @@ def test_hostile_archives_are_refused():
     assert not os.path.exists('/evil') and not os.path.exists(os.path.join(out_dir(), 'evil'))
 
 
+def test_provider_options_are_checked():
+    """Provider options: daemon-config.yaml's are checked against the provider's keys at start,
+    and a request's are checked (shape, then key) before anything is created."""
+    home = os.path.join(out_dir(), 'home')
+    os.makedirs(home, mode=0o700)
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('providers:\n  kvm:\n    - name: local\n      urii: qemu:///system\n')
+    d = Daemon(home=home)
+    p = d.spawn()
+    if p.wait(timeout=20) != 1 or \
+            'daemon-config.yaml line 4: provider kvm has no option "urii"' not in d.log():
+        fail('an unknown provider option in the config was accepted', d.log())
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('providers:\n  vbox:\n    - {x: 1}\n')
+    p = d.spawn()
+    if p.wait(timeout=20) != 1 or 'unknown provider "vbox"' not in d.log():
+        fail('an unknown provider in the config was accepted', d.log())
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('providers:\n  kvm:\n    - uri: "qemu:///session"\n')
+    with Daemon(home=home) as d2:
+        kvm = [x for x in d2.ok('GET', '/v1/providers') if x['name'] == 'kvm'][0]
+        assert set(kvm['options']) >= {'uri', 'boot'}, kvm
+        s = src('hello', {'hello.c': HELLO_C})
+        b = d2.build(s, {'name': 'hello'})
+        assert b['state'] == 'succeeded', b
+        cases = [({'provider_opts': {'uri': 1}}, 'must be a string'),
+                 ({'provider_opts': ['uri=x']}, 'object of strings'),
+                 ({'provider_opts': {'URI': 'x'}}, 'bad key'),
+                 ({'provider': 'kvm', 'provider_opts': {'urii': 'x'}},
+                  'unknown option of provider kvm "urii" (known: uri, machine, boot)'),
+                 ({'provider_opts': {'uri': 'x'}}, 'provider qemu takes no options')]
+        for extra, needle in cases:
+            body = dict({'image': 'hello', 'name': 'o1'}, **extra)
+            expect_error(d2.request('POST', '/v1/instances', body), 400, 'invalid', needle)
+        assert d2.ok('GET', '/v1/instances') == [], 'a refused run left an instance'
+        assert os.listdir(os.path.join(d2.home, 'instances')) == []
+        r = d2.upload('/v1/builds', [('source', 's.tgz', None, tar_dir(s)),
+                                     ('options', None, None,
+                                      b'{"name": "h2", "provider_opts": {"bogus": "1"}}')])
+        expect_error(r, 400, 'invalid', 'provider qemu takes no options')
+
+
 def test_bad_requests_are_clear_4xx():
     with Daemon() as d:
         good = tar_dir(src('ok', {'a.c': 'int main(void){return 0;}\n'}))
