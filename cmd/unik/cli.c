@@ -713,3 +713,23 @@ int cli_describe_verb(struct cli *cli, int argc, char **argv, const struct cli_h
 	json_decref(j);
 	return CLI_OK;
 }
+
+int cli_instance_action_verb(struct cli *cli, int argc, char **argv, const struct cli_help *help,
+                             const char *action)
+{
+	const char *inst = NULL;
+	const struct cli_opt opts[] = {
+	    {0, "instance|instanceName|name", CLI_OPT_STR, &inst, "INSTANCE", "the instance"},
+	};
+	_cleanup_strv_ struct strv refs = {0};
+	_cleanup_free_ char *path = xasprintf("/v1/instances/%%s/%s", action);
+	int rc;
+
+	if (cli_parse(cli, argc, argv, opts, 1, 0, help, &refs, &rc))
+		return rc;
+	if (inst)
+		strv_push(&refs, inst);
+	if (!refs.n)
+		return cli_usage_error(cli, "which instance? (unik %s INSTANCE...)", action);
+	return cli_each_ref(cli, &refs, "POST", path, "");
+}

@@ -196,6 +196,11 @@ json_t *cli_env_object(const struct cli *cli, const struct strv *env);
  * NULL after a usage error. */
 json_t *cli_provider_opts(const struct cli *cli, const struct strv *words);
 
+/* A verb that POSTs /v1/instances/REF/ACTION for each INSTANCE word (or --instance): start,
+ * stop. */
+int cli_instance_action_verb(struct cli *cli, int argc, char **argv, const struct cli_help *help,
+                             const char *action);
+
 /* A path with one escaped reference: fmt has one %s. Caller frees. */
 char *cli_path(const char *fmt, const char *ref);
 

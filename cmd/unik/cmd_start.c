@@ -11,18 +11,5 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 	    "  unik start i1\n"
 	    "  unik start i1 && unik logs -f i1\n",
 	};
-	const char *inst = NULL;
-	const struct cli_opt opts[] = {
-	    {0, "instance|instanceName|name", CLI_OPT_STR, &inst, "INSTANCE", "the instance"},
-	};
-	_cleanup_strv_ struct strv refs = {0};
-	int rc;
-
-	if (cli_parse(cli, argc, argv, opts, 1, 0, &help, &refs, &rc))
-		return rc;
-	if (inst)
-		strv_push(&refs, inst);
-	if (!refs.n)
-		return cli_usage_error(cli, "which instance? (unik start INSTANCE...)");
-	return cli_each_ref(cli, &refs, "POST", "/v1/instances/%s/start", "");
+	return cli_instance_action_verb(cli, argc, argv, &help, "start");
 }
