@@ -88,6 +88,14 @@ static char *jdup(json_t *o, const char *k)
 	return s ? xstrdup(s) : NULL;
 }
 
+/* A copy of the object under k, or an empty object when it is missing or not one. */
+static json_t *jobject_copy(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_object(v) ? json_deep_copy(v) : json_object();
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* JSON forms (the API's, plus a few private keys for the database) */
 
@@ -134,11 +142,7 @@ static struct image *image_from_json(json_t *o)
 	im->created = jdup(o, "created");
 	im->args = jdup(o, "args");
 	im->build_id = jdup(o, "build");
-	im->env = json_deep_copy(json_object_get(o, "env"));
-	if (!json_is_object(im->env)) {
-		json_decref(im->env);
-		im->env = json_object();
-	}
+	im->env = jobject_copy(o, "env");
 	im->memory_mb = json_integer_value(json_object_get(o, "memory_mb"));
 	im->elf_size = (uint64_t)json_integer_value(
 	    json_object_get(json_object_get(json_object_get(o, "formats"), "elf"), "size_bytes"));
@@ -256,11 +260,7 @@ static struct instance *instance_from_json(json_t *o)
 	in->created = jdup(o, "created");
 	in->started = jdup(o, "started");
 	in->finished = jdup(o, "finished");
-	in->env = json_deep_copy(json_object_get(o, "env"));
-	if (!json_is_object(in->env)) {
-		json_decref(in->env);
-		in->env = json_object();
-	}
+	in->env = jobject_copy(o, "env");
 	in->state = state_from_name(jget_str(o, "state"));
 	in->exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
 	in->pid = (int)json_integer_value(json_object_get(o, "pid"));
@@ -273,11 +273,7 @@ static struct instance *instance_from_json(json_t *o)
 		snprintf(in->handle, sizeof(in->handle), "%s", s);
 	if ((s = jget_str(o, "provider_handle_id")))
 		snprintf(in->handle_id, sizeof(in->handle_id), "%s", s);
-	in->provider_opts = json_deep_copy(json_object_get(o, "provider_opts"));
-	if (!json_is_object(in->provider_opts)) {
-		json_decref(in->provider_opts);
-		in->provider_opts = json_object();
-	}
+	in->provider_opts = jobject_copy(o, "provider_opts");
 	if (!in->name || !in->image || !in->image_id || !in->provider || !in->created) {
 		instance_free(in);
 		return NULL;
