@@ -707,3 +707,28 @@ def test_cli_daemon_restart_adopts():
         h.ok(['rm', '-f', 'tick'])
         if name in domains():
             fail('unik rm left the domain %s defined' % name)
+
+
+@timeout(400)
+def test_cli_disk_boot():
+    """Through the daemon: an image built with --format qcow2 boots its disk with
+    --provider-opt boot=disk (TCG: see test_disk_boot); other arguments are refused, and an
+    image without a disk gets the --format to build it with."""
+    need('tcg')
+    cli = _test_cli()
+    cli.need_core()
+    with cli.Home('kvmdisk') as h:
+        h.env['UNIK_ACCEL'] = 'tcg'
+        h.ok(['build', '--name', 'hello', '--format', 'qcow2', '--path', cli.HELLO])
+        p = h.ok(['run', '--provider', 'kvm', '--provider-opt', 'boot=disk', '--rm', 'hello'])
+        if 'Hello from a unikernel!' not in p.stdout:
+            fail("the disk boot's greeting is not on the CLI's output", p.stdout)
+        p = h.run(['run', '--provider', 'kvm', '--provider-opt', 'boot=disk', 'hello', 'x'])
+        if p.returncode == 0 or 'baked into the image' not in p.stderr:
+            fail('boot=disk with other arguments was not refused', p.stdout + p.stderr)
+        h.ok(['build', '--name', 'bare', '--path', cli.HELLO])
+        p = h.run(['run', '--provider', 'kvm', '--provider-opt', 'boot=disk', 'bare'])
+        if p.returncode == 0 or '--format qcow2' not in p.stderr:
+            fail('boot=disk on an image without a disk: no hint', p.stdout + p.stderr)
+        if any(x['state'] == 'running' for x in h.json(['ps']) or []):
+            fail('a refused run left an instance running')
