@@ -57,6 +57,15 @@ static int provider_entry(const char *pname, const struct yamlx_node *item, stru
 		}
 		if (yamlx_expect(v, YAMLX_SCALAR, FNAME, "a provider option", err) < 0)
 			return -1;
+		for (const char *c = v->value ? v->value : ""; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               FNAME
+				               " line %d: option %s of provider %s holds a control "
+				               "character",
+				               v->line, key, pname);
+				return -1;
+			}
 		json_array_append_new(list, json_sprintf("%s=%s", key, v->value ? v->value : ""));
 	}
 	return 0;

@@ -204,6 +204,16 @@ int provider_opts_check(json_t *v, struct unik_error *err)
 			               "\"provider_opts\": the value of %s must be a string", k);
 			return -1;
 		}
+		/* Providers keep options in line-based records: a control character has no
+		 * business in a URI, a region or a path. */
+		for (const char *c = json_string_value(s); *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "\"provider_opts\": the value of %s holds a control "
+				               "character",
+				               k);
+				return -1;
+			}
 	}
 	return 0;
 }

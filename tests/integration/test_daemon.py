@@ -435,6 +435,12 @@ def test_provider_options_are_checked():
             'daemon-config.yaml line 4: provider kvm has no option "urii"' not in d.log():
         fail('an unknown provider option in the config was accepted', d.log())
     with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('providers:\n  kvm:\n    - machine: "pc\\nuri=x"\n')
+    p = d.spawn()
+    if p.wait(timeout=20) != 1 or 'line 3: option machine of provider kvm holds a control' \
+            not in d.log():
+        fail('a control character in a provider option in the config was accepted', d.log())
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
         f.write('providers:\n  vbox:\n    - {x: 1}\n')
     p = d.spawn()
     if p.wait(timeout=20) != 1 or 'unknown provider "vbox"' not in d.log():
@@ -450,6 +456,8 @@ def test_provider_options_are_checked():
         cases = [({'provider_opts': {'uri': 1}}, 'must be a string'),
                  ({'provider_opts': ['uri=x']}, 'object of strings'),
                  ({'provider_opts': {'URI': 'x'}}, 'bad key'),
+                 ({'provider': 'kvm', 'provider_opts': {'machine': 'pc\nuri=x'}},
+                  'control character'),
                  ({'provider': 'kvm', 'provider_opts': {'urii': 'x'}},
                   'unknown option of provider kvm "urii" (known: uri, machine, boot)'),
                  ({'provider_opts': {'uri': 'x'}}, 'provider qemu takes no options')]
