@@ -28,6 +28,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'lib'))
+import libvirt_service  # noqa: E402  (tests/lib)
 REPO = os.path.dirname(HERE)
 CORE_LIBS = ['-lmicrohttpd', '-ljansson', '-lsqlite3', '-lyaml', '-lcurl', '-larchive', '-lgit2',
              '-lvirt', '-lxenlight', '-lxlutil', '-lxentoollog', '-lxml2', '-lcrypto',
@@ -103,20 +105,13 @@ def build_status_tool(build, out):
 
 
 def ensure_libvirtd():
-    """Starts virtlogd and libvirtd (as root, no systemd) when nothing answers on the socket,
-    as the kvm tests do."""
-    if os.path.exists('/run/libvirt/libvirt-sock') or os.geteuid() != 0:
-        return
-    for prog, sock in (('virtlogd', '/run/libvirt/virtlogd-sock'),
-                       ('libvirtd', '/run/libvirt/libvirt-sock')):
-        path = shutil.which(prog) or shutil.which(prog, path='/usr/sbin:/sbin')
-        if path and not os.path.exists(sock):
-            subprocess.run([path, '-d'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=30)
-    for _ in range(100):
-        if os.path.exists('/run/libvirt/libvirt-sock'):
-            return
-        time.sleep(0.1)
+    """Starts virtlogd and libvirtd (as root, no systemd) when they do not answer, as the kvm
+    tests do."""
+    log = os.path.join(tempfile.gettempdir(), 'unik-bench-libvirtd.log')
+    try:
+        libvirt_service.ensure(log)
+    except libvirt_service.Unavailable as e:
+        print('bench_kvm: %s' % e, file=sys.stderr)
 
 
 def main():

@@ -326,6 +326,7 @@ static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
 	fill_handle(r, st);
 	for (int attempt = 1;; attempt++) {
 		struct unik_console_end con;
+		const char *msg;
 
 		/* Created paused, then resumed: libvirt finishes its start-up before the guest
 		 * runs.  Otherwise a guest that is done within a few milliseconds (KVM) ends before
@@ -342,8 +343,13 @@ static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
 			ended_status(dir, "", st);
 			return 0;
 		}
-		unik_error_set(err, UNIK_E_IO, "kvm: start domain %s: %s", r->domain,
-		               kvm_last_error());
+		msg = kvm_last_error();
+		/* libvirtd logs every domain's QEMU through virtlogd, a daemon of its own that is
+		 * easy to leave out when libvirtd is started by hand. */
+		unik_error_set(err, UNIK_E_IO, "kvm: start domain %s: %s%s", r->domain, msg,
+		               strstr(msg, "virtlogd") ? " (is virtlogd running? as root without "
+		                                         "systemd: `virtlogd -d`)"
+		                                       : "");
 		/* Started but not resumed: no paused domain is left behind. */
 		if (virDomainIsActive(dom) == 1)
 			virDomainDestroy(dom);

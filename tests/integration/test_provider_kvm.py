@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout, bin_dir
 from qemu import resolve_accel
 from apps import app
+import libvirt_service
 
 URI = 'qemu:///system'
 SOCK = '/run/libvirt/libvirt-sock'
@@ -46,19 +47,12 @@ def _virsh(*args, check=False, timeout=30):
 
 
 def _libvirtd_answers():
-    if not os.path.exists(SOCK):
+    if not libvirt_service.answers(SOCK):
         return False
     try:
         return _virsh('version', timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
-
-
-def _which(prog):
-    for d in ('/usr/sbin', '/usr/bin', '/sbin', '/bin'):
-        if os.access(os.path.join(d, prog), os.X_OK):
-            return os.path.join(d, prog)
-    return None
 
 
 def _lock(mode):
@@ -69,40 +63,22 @@ def _lock(mode):
 
 
 def start_libvirtd():
-    """Makes sure a libvirtd answers on the system socket; Skip when none can be started."""
-    if _libvirtd_answers():
+    """Makes sure virtlogd and libvirtd answer; Skip when they cannot be started."""
+    if libvirt_service.answers(libvirt_service.VIRTLOGD_SOCK) and _libvirtd_answers():
         return
     # One starter at a time.
     fd = os.open(LOCK + '.start', os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _start_libvirtd()
+        libvirt_service.ensure(os.path.join(out_dir(), 'libvirtd-start.log'))
+    except libvirt_service.Unavailable as e:
+        raise Skip(str(e))
     finally:
         os.close(fd)
-
-
-def _start_libvirtd():
-    if _libvirtd_answers():
-        return
-    if os.geteuid() != 0:
-        raise Skip('libvirtd is not running and starting it needs root')
-    for prog in ('virtlogd', 'libvirtd', 'virsh'):
-        if not _which(prog):
-            raise Skip('%s is not installed (apt-get install libvirt-daemon-system '
-                       'libvirt-clients)' % prog)
-    log = os.path.join(out_dir(), 'libvirtd-start.log')
-    with open(log, 'a') as f:
-        if not os.path.exists('/run/libvirt/virtlogd-sock'):
-            subprocess.run([_which('virtlogd'), '-d'], stdin=subprocess.DEVNULL, stdout=f,
-                           stderr=f, timeout=30)
-        subprocess.run([_which('libvirtd'), '-d'], stdin=subprocess.DEVNULL, stdout=f, stderr=f,
-                       timeout=30)
     deadline = time.monotonic() + 20
     while not _libvirtd_answers():
         if time.monotonic() > deadline:
-            with open(log) as f:
-                raise Skip('libvirtd could not be started: %s' % (f.read().strip()[-300:]
-                                                                   or 'no answer on ' + SOCK))
+            raise Skip('libvirtd runs but virsh gets no answer from it on ' + SOCK)
         time.sleep(0.1)
 
 
@@ -278,7 +254,7 @@ def cleanup(fn):
             fn(**kwargs)
         finally:
             left = []
-            if os.path.exists(SOCK):
+            if libvirt_service.answers(SOCK):
                 names = domains() if _libvirtd_answers() else set()
                 for inst in list(_created):
                     if domain_of(inst) in names:
@@ -577,7 +553,7 @@ def test_libvirtd_down():
     os.kill(pid, signal.SIGTERM)
     try:
         deadline = time.monotonic() + 20
-        while os.path.exists('/proc/%d' % pid) or os.path.exists(SOCK):
+        while os.path.exists('/proc/%d' % pid) or libvirt_service.answers(SOCK):
             if time.monotonic() > deadline:
                 fail('libvirtd did not stop')
             time.sleep(0.05)
