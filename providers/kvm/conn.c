@@ -3,6 +3,7 @@
  * keepalives) and libvirt's stderr error printing silenced. */
 #include "providers/kvm/kvm.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,11 +20,24 @@
 #define KEEPALIVE_INTERVAL 2
 #define KEEPALIVE_COUNT    3
 
+/* An open of a connection, on a thread of its own: a libvirtd that accepts a connection and
+ * never answers (hung, or stopped with SIGSTOP) costs a caller its timeout, not forever.  The
+ * thread and the cache entry share it; whichever lets go last frees it, under lock. */
+struct opener {
+	char *uri;
+	struct timespec started; /* CLOCK_MONOTONIC */
+	bool done;
+	virConnectPtr conn; /* once done: the connection, or NULL and ... */
+	char *error;        /* ... libvirt's message */
+	int refs;
+};
+
 struct cached {
 	char *uri;
 	virConnectPtr conn;
 	struct kvm_conn info;
-	int callback; /* lifecycle event callback id, -1 if none */
+	int callback;           /* lifecycle event callback id, -1 if none */
+	struct opener *pending; /* an open under way (or done, not yet collected) */
 };
 
 struct domstate {
@@ -32,6 +46,7 @@ struct domstate {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t open_cond; /* an opener is done; CLOCK_MONOTONIC, set up in init_once */
 static struct cached *cache;
 static size_t n_cache;
 static bool events_ok;          /* the event loop thread runs */
@@ -62,6 +77,12 @@ static void init_once(void)
 {
 	pthread_t t;
 	pthread_attr_t a;
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&open_cond, &ca);
+	pthread_condattr_destroy(&ca);
 
 	/* libvirt prints every error to stderr by default; unik reports them itself. */
 	virSetErrorFunc(NULL, quiet);
@@ -238,7 +259,97 @@ static void drop(struct cached *c)
 	c->callback = -1;
 }
 
-int kvm_conn_get(const char *uri, struct kvm_conn *out, struct unik_error *err)
+/* Under lock. */
+static void opener_release(struct opener *o)
+{
+	if (--o->refs > 0)
+		return;
+	if (o->conn)
+		virConnectClose(o->conn);
+	free(o->error);
+	free(o->uri);
+	free(o);
+}
+
+static void *open_thread(void *arg)
+{
+	struct opener *o = arg;
+	virConnectPtr conn = virConnectOpenAuth(o->uri, virConnectAuthPtrDefault, 0);
+	/* libvirt's last error is per thread: the message travels in the opener. */
+	char *error = conn ? NULL : xstrdup(kvm_last_error());
+
+	pthread_mutex_lock(&lock);
+	o->conn = conn;
+	o->error = error;
+	o->done = true;
+	pthread_cond_broadcast(&open_cond);
+	opener_release(o);
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+/* Under lock: starts opening c's URI on a thread of its own. */
+static int start_open(struct cached *c, struct unik_error *err)
+{
+	struct opener *o = xcalloc(1, sizeof(*o));
+	pthread_attr_t a;
+	pthread_t t;
+	int rc;
+
+	o->uri = xstrdup(c->uri);
+	o->refs = 2;
+	clock_gettime(CLOCK_MONOTONIC, &o->started);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &a, open_thread, o);
+	pthread_attr_destroy(&a);
+	if (rc != 0) {
+		free(o->uri);
+		free(o);
+		unik_error_sys(err, rc, "libvirt: connect to %s: start a thread", c->uri);
+		return -1;
+	}
+	c->pending = o;
+	return 0;
+}
+
+/* Under lock: waits until c's open is done or timeout_ms after it began.  Returns the new
+ * connection (the caller's reference), or NULL with err set. */
+static virConnectPtr collect_open(struct cached *c, int timeout_ms, struct unik_error *err)
+{
+	struct opener *o = c->pending;
+	struct timespec deadline = o->started;
+	virConnectPtr conn;
+
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (!o->done && pthread_cond_timedwait(&open_cond, &lock, &deadline) != ETIMEDOUT)
+		;
+	if (!o->done) {
+		/* The open goes on: a later call collects it, or fails at once meanwhile. */
+		unik_error_set(err, UNIK_E_IO,
+		               "libvirt: connect to %s: no answer within %d s (libvirtd accepts "
+		               "connections but does not answer them: is it hung or stopped?)",
+		               c->uri, (timeout_ms + 999) / 1000);
+		return NULL;
+	}
+	c->pending = NULL;
+	conn = o->conn;
+	o->conn = NULL;
+	if (!conn)
+		unik_error_set(err, UNIK_E_IO,
+		               "libvirt: connect to %s: %s (is libvirtd running? as root without "
+		               "systemd: `virtlogd -d && libvirtd -d`)",
+		               c->uri, o->error);
+	opener_release(o);
+	return conn;
+}
+
+int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct unik_error *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct cached *c = NULL;
@@ -263,21 +374,21 @@ int kvm_conn_get(const char *uri, struct kvm_conn *out, struct unik_error *err)
 		drop(c);
 		forget_states();
 	}
-	conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
-	if (!conn) {
-		const char *msg = kvm_last_error();
-
-		unik_error_set(err, UNIK_E_IO,
-		               "libvirt: connect to %s: %s (is libvirtd running? as root without "
-		               "systemd: `virtlogd -d && libvirtd -d`)",
-		               uri, msg);
-		pthread_mutex_unlock(&lock);
-		return -1;
-	}
 	if (!c) {
 		cache = xrealloc(cache, (n_cache + 1) * sizeof(*cache));
 		c = &cache[n_cache++];
+		memset(c, 0, sizeof(*c));
 		c->uri = xstrdup(uri);
+		c->callback = -1;
+	}
+	/* An open that failed before is not the answer now: try again. */
+	if (c->pending && c->pending->done && !c->pending->conn) {
+		opener_release(c->pending);
+		c->pending = NULL;
+	}
+	if ((!c->pending && start_open(c, err) < 0) || !(conn = collect_open(c, timeout_ms, err))) {
+		pthread_mutex_unlock(&lock);
+		return -1;
 	}
 	c->conn = conn;
 	c->callback = -1;

@@ -25,6 +25,7 @@ struct kvm_record {
 	char uri[512];
 	char domain[128];
 	char uuid[VIR_UUID_STRING_BUFLEN];
+	int connect_timeout_ms;
 };
 
 static const char *opt_uri(const char *const *opts)
@@ -32,6 +33,36 @@ static const char *opt_uri(const char *const *opts)
 	const char *u = unik_provider_opt(opts, "uri");
 
 	return u && *u ? u : KVM_DEFAULT_URI;
+}
+
+/* Whole seconds in 1..max, or -1. */
+static int parse_seconds(const char *v, int max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > max)
+		return -1;
+	return (int)n;
+}
+
+/* Option connect_timeout in ms; -1 with err set when it is not whole seconds in range. */
+static int opt_connect_timeout(const char *const *opts, struct unik_error *err)
+{
+	const char *v = unik_provider_opt(opts, "connect_timeout");
+	int n;
+
+	if (!v || !*v)
+		return KVM_DEFAULT_CONNECT_TIMEOUT * 1000;
+	if ((n = parse_seconds(v, KVM_MAX_CONNECT_TIMEOUT)) < 0) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "kvm: connect_timeout=%s: want whole seconds, 1 to %d", v,
+		               KVM_MAX_CONNECT_TIMEOUT);
+		return -1;
+	}
+	return n * 1000;
 }
 
 /* ---- the instance directory ----------------------------------------------------------------- */
@@ -42,6 +73,8 @@ static int read_record(const char *dir, struct kvm_record *r, struct unik_error 
 	_cleanup_free_ char *path = unik_path_join(dir, KVM_STATE_FILE);
 	_cleanup_free_ char *text = NULL;
 	struct stat sb;
+	char seconds[16];
+	int n;
 
 	memset(r, 0, sizeof(*r));
 	if (stat(dir, &sb) < 0) {
@@ -54,6 +87,11 @@ static int read_record(const char *dir, struct kvm_record *r, struct unik_error 
 	unik_kv_get(text, "uri", r->uri, sizeof(r->uri));
 	unik_kv_get(text, "domain", r->domain, sizeof(r->domain));
 	unik_kv_get(text, "uuid", r->uuid, sizeof(r->uuid));
+	/* Records written before connect_timeout existed have none. */
+	r->connect_timeout_ms = KVM_DEFAULT_CONNECT_TIMEOUT * 1000;
+	if (unik_kv_get(text, "connect_timeout", seconds, sizeof(seconds)) &&
+	    (n = parse_seconds(seconds, KVM_MAX_CONNECT_TIMEOUT)) > 0)
+		r->connect_timeout_ms = n * 1000;
 	if (!r->uri[0] || !r->uuid[0] || !r->domain[0]) {
 		unik_error_set(err, UNIK_E_INTERNAL, "kvm: `%s` lacks uri, domain or uuid", path);
 		return -1;
@@ -249,7 +287,7 @@ static int kvm_status(const char *dir, struct unik_instance_status *st, struct u
 			return 0;
 		}
 	}
-	if (kvm_conn_get(r.uri, &c, err) < 0) {
+	if (kvm_conn_get(r.uri, r.connect_timeout_ms, &c, err) < 0) {
 		struct unik_console_end con;
 
 		/* The guest's last word settles it even while libvirtd is away. */
@@ -430,7 +468,8 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 		if (!machine || !*machine)
 			machine = "pc";
 	}
-	if (kvm_conn_get(uri, &c, err) < 0)
+	if ((r.connect_timeout_ms = opt_connect_timeout(spec->opts, err)) < 0 ||
+	    kvm_conn_get(uri, r.connect_timeout_ms, &c, err) < 0)
 		return -1;
 	name = kvm_domain_name(spec->instance_name, spec->instance_id);
 	console = unik_path_join(dir, UNIK_CONSOLE_FILE);
@@ -480,10 +519,11 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 		goto out;
 	}
 	/* Recorded before the boot, so that whatever happens next a later remove() finds it. */
-	state = xasprintf("provider=kvm\ninstance_id=%s\nuri=%s\ndomain=%s\nuuid=%s\ntype=%s\n"
-	                  "machine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n",
-	                  r.instance_id, r.uri, r.domain, r.uuid, p.type, p.machine, kernel,
-	                  initrd ? initrd : "", (unsigned long long)p.memory_mb);
+	state =
+	    xasprintf("provider=kvm\ninstance_id=%s\nuri=%s\nconnect_timeout=%d\ndomain=%s\n"
+	              "uuid=%s\ntype=%s\nmachine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n",
+	              r.instance_id, r.uri, r.connect_timeout_ms / 1000, r.domain, r.uuid, p.type,
+	              p.machine, kernel, initrd ? initrd : "", (unsigned long long)p.memory_mb);
 	if (unik_write_text_in(dir, KVM_STATE_FILE, state, err) < 0) {
 		virDomainUndefine(dom);
 		virDomainFree(dom);
@@ -520,7 +560,7 @@ static virDomainPtr open_ours(const char *dir, struct kvm_record *r, struct kvm_
 		*gone = rc == 0;
 		return NULL;
 	}
-	if (kvm_conn_get(r->uri, c, err) < 0)
+	if (kvm_conn_get(r->uri, r->connect_timeout_ms, c, err) < 0)
 		return NULL;
 	dom = lookup(c, r, gone, err);
 	if (dom && check_ours(dom, r, err) < 0) {
@@ -677,13 +717,15 @@ static bool kvm_available(const char *const *opts, char *reason, size_t reason_l
 	struct kvm_conn c;
 	const char *uri = opt_uri(opts);
 	const char *machine = unik_provider_opt(opts, "machine");
+	int timeout_ms;
 
 	if (machine && strcmp(machine, "microvm") && strcmp(machine, "pc") &&
 	    strcmp(machine, "q35")) {
 		snprintf(reason, reason_len, "machine=%s: unik boots microvm, pc or q35", machine);
 		return false;
 	}
-	if (kvm_conn_get(uri, &c, &err) < 0) {
+	if ((timeout_ms = opt_connect_timeout(opts, &err)) < 0 ||
+	    kvm_conn_get(uri, timeout_ms, &c, &err) < 0) {
 		snprintf(reason, reason_len, "%s", err.msg);
 		return false;
 	}
@@ -691,12 +733,13 @@ static bool kvm_available(const char *const *opts, char *reason, size_t reason_l
 	return true;
 }
 
-static const char *const kvm_opt_keys[] = {"uri", "machine", "boot", NULL};
+static const char *const kvm_opt_keys[] = {"uri", "machine", "boot", "connect_timeout", NULL};
 static const char *const kvm_opt_help[] = {
     "libvirt connection URI (default qemu:///system)",
     "machine type: microvm (default where libvirt has it), pc or q35",
     "kernel (default: direct boot of the ELF) or disk (the image's qcow2/raw disk, via "
     "firmware and GRUB)",
+    "seconds that opening the libvirt connection may take (default 10)",
     NULL,
 };
 

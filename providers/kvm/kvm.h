@@ -15,12 +15,15 @@
 extern const struct unik_provider unik_provider_kvm;
 
 #define KVM_DEFAULT_URI "qemu:///system"
+/* How long opening a connection may take (option connect_timeout, in seconds). */
+#define KVM_DEFAULT_CONNECT_TIMEOUT 10
+#define KVM_MAX_CONNECT_TIMEOUT     600
 /* The XML namespace of the <metadata> element that marks a domain as unik's. */
 #define KVM_XMLNS        "https://github.com/unik/xmlns/1"
 #define KVM_XMLNS_PREFIX "unik"
 
 /* Files in an instance directory (docs/providers/kvm.md). */
-#define KVM_STATE_FILE   "provider.state" /* uri, domain name, uuid, instance id */
+#define KVM_STATE_FILE   "provider.state" /* uri, connect_timeout, domain, uuid, instance id */
 #define KVM_XML_FILE     "domain.xml"     /* the XML defined, for whoever debugs the instance */
 #define KVM_STOPPED_FILE "stopped"        /* stop() was asked for this run */
 /* console.log and console.start are shared with the qemu provider's console parser. */
@@ -76,9 +79,10 @@ struct kvm_conn {
 };
 
 /* Fills *c with the cached connection to uri (opened, or reopened when it died), with libvirt's
- * event loop, lifecycle events and a keepalive set up.  On failure err carries libvirt's own
- * message and a hint.  Thread safe. */
-int kvm_conn_get(const char *uri, struct kvm_conn *c, struct unik_error *err);
+ * event loop, lifecycle events and a keepalive set up.  An open that takes longer than
+ * timeout_ms fails (and goes on in the background, for a later call to collect).  On failure
+ * err carries libvirt's own message and a hint.  Thread safe. */
+int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *c, struct unik_error *err);
 void kvm_conn_put(struct kvm_conn *c);
 
 /* libvirt's last error message ("unknown error" if none), for messages. Static per thread. */

@@ -578,6 +578,48 @@ def test_libvirtd_down():
     call('tcg', 'remove', done['dir'])
 
 
+@timeout(300)
+@cleanup
+def test_libvirtd_hung():
+    """A libvirtd that accepts connections and never answers them (stopped with SIGSTOP):
+    available and run give up after connect_timeout with a reason instead of hanging, and a
+    bad connect_timeout is refused.  Once libvirtd is resumed, runs work again."""
+    need(exclusive=True)
+    pid = libvirtd_pid()
+    if not pid:
+        raise Skip('libvirtd runs, but not from %s: not stopping a libvirtd this test did not '
+                   'start' % PIDFILE)
+    for bad in ('0', '601', '2s', ''):
+        r = call('tcg', 'available', ok=False, opts=['connect_timeout=' + bad])
+        if bad and (r['available'] != 'no' or 'connect_timeout=' + bad not in r['reason']):
+            fail('connect_timeout=%s was not refused: %r' % (bad, r))
+        if not bad and r['available'] != 'yes':
+            fail('an empty connect_timeout (the default) was refused: %r' % r)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = call('tcg', 'available', ok=False, opts=['connect_timeout=2'])
+        if r['available'] != 'no' or 'no answer within 2 s' not in r['reason']:
+            fail('available with libvirtd stopped: %r' % r)
+        if not 1.5 <= r['_elapsed'] < 8:
+            fail('available took %.1fs to give up, with connect_timeout=2' % r['_elapsed'])
+        inst = new_inst('hung')
+        r = call('tcg', 'run', inst['dir'], app('hello'), '', 64, inst=inst, ok=False,
+                 opts=['connect_timeout=2'])
+        if r['_rc'] == 0 or 'no answer within 2 s' not in r.get('error', ''):
+            fail('run with libvirtd stopped: %r' % r)
+        if r['_elapsed'] > 8:
+            fail('run took %.1fs to give up, with connect_timeout=2' % r['_elapsed'])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    inst = new_inst('resumed')
+    run('tcg', inst, app('hello'), 'hello', opts=['connect_timeout=30'])
+    expect(wait_ended('tcg', inst), 'exited', 0, inst)
+    with open(os.path.join(inst['dir'], 'provider.state')) as f:
+        if 'connect_timeout=30\n' not in f.read():
+            fail('the record does not keep connect_timeout', context(inst))
+    call('tcg', 'remove', inst['dir'])
+
+
 def _test_cli():
     """tests/integration/test_cli.py's helpers (a private UNIK_HOME and its daemon)."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'test_cli.py')
