@@ -47,7 +47,7 @@ struct domstate {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t open_cond; /* an opener is done; CLOCK_MONOTONIC, set up in init_once */
-static struct cached *cache;
+static struct cached **cache;
 static size_t n_cache;
 static bool events_ok;          /* the event loop thread runs */
 static atomic_bool events_live; /* lifecycle events are registered on the last connection opened */
@@ -313,13 +313,11 @@ static int start_open(struct cached *c, struct unik_error *err)
 	return 0;
 }
 
-/* Under lock: waits until c's open is done or timeout_ms after it began.  Returns the new
- * connection (the caller's reference), or NULL with err set. */
-static virConnectPtr collect_open(struct cached *c, int timeout_ms, struct unik_error *err)
+/* Under lock: waits until o is done or timeout_ms after it began (the lock is let go
+ * meanwhile). */
+static void wait_open(struct opener *o, int timeout_ms)
 {
-	struct opener *o = c->pending;
 	struct timespec deadline = o->started;
-	virConnectPtr conn;
 
 	deadline.tv_sec += timeout_ms / 1000;
 	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -329,67 +327,28 @@ static virConnectPtr collect_open(struct cached *c, int timeout_ms, struct unik_
 	}
 	while (!o->done && pthread_cond_timedwait(&open_cond, &lock, &deadline) != ETIMEDOUT)
 		;
-	if (!o->done) {
-		/* The open goes on: a later call collects it, or fails at once meanwhile. */
-		unik_error_set(err, UNIK_E_IO,
-		               "libvirt: connect to %s: no answer within %d s (libvirtd accepts "
-		               "connections but does not answer them: is it hung or stopped?)",
-		               c->uri, (timeout_ms + 999) / 1000);
-		return NULL;
-	}
-	c->pending = NULL;
-	conn = o->conn;
-	o->conn = NULL;
-	if (!conn)
-		unik_error_set(err, UNIK_E_IO,
-		               "libvirt: connect to %s: %s (is libvirtd running? as root without "
-		               "systemd: `virtlogd -d && libvirtd -d`)",
-		               c->uri, o->error);
-	opener_release(o);
-	return conn;
 }
 
-int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct unik_error *err)
+/* Under lock: c's entry, added when the URI is new.  Entries are never freed or moved, since
+ * callers keep them across waits. */
+static struct cached *entry(const char *uri)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	struct cached *c = NULL;
-	virConnectPtr conn;
+	struct cached *c;
 
-	memset(out, 0, sizeof(*out));
-	pthread_once(&once, init_once);
-	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_cache; i++)
-		if (!strcmp(cache[i].uri, uri))
-			c = &cache[i];
-	if (c && c->conn && virConnectIsAlive(c->conn) == 1) {
-		virConnectRef(c->conn);
-		out->conn = c->conn;
-		out->has_kvm = c->info.has_kvm;
-		out->has_microvm = c->info.has_microvm;
-		out->system = c->info.system;
-		pthread_mutex_unlock(&lock);
-		return 0;
-	}
-	if (c && c->conn) {
-		drop(c);
-		forget_states();
-	}
-	if (!c) {
-		cache = xrealloc(cache, (n_cache + 1) * sizeof(*cache));
-		c = &cache[n_cache++];
-		memset(c, 0, sizeof(*c));
-		c->uri = xstrdup(uri);
-		c->callback = -1;
-	}
-	/* An open that failed before is not the answer now: try again. */
-	if (c->pending && c->pending->done && !c->pending->conn) {
-		opener_release(c->pending);
-		c->pending = NULL;
-	}
-	if ((!c->pending && start_open(c, err) < 0) || !(conn = collect_open(c, timeout_ms, err))) {
-		pthread_mutex_unlock(&lock);
-		return -1;
-	}
+		if (!strcmp(cache[i]->uri, uri))
+			return cache[i];
+	c = xcalloc(1, sizeof(*c));
+	c->uri = xstrdup(uri);
+	c->callback = -1;
+	cache = xrealloc(cache, (n_cache + 1) * sizeof(*cache));
+	cache[n_cache++] = c;
+	return c;
+}
+
+/* Under lock: makes conn c's connection, with keepalives, lifecycle events and capabilities. */
+static void install(struct cached *c, virConnectPtr conn)
+{
 	c->conn = conn;
 	c->callback = -1;
 	if (events_ok) {
@@ -403,13 +362,78 @@ int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct u
 	events_live = c->callback >= 0;
 	read_caps(conn, &c->info);
 	c->info.system = uri_is_system(conn);
-	virConnectRef(conn);
-	out->conn = conn;
+}
+
+int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct unik_error *err)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct cached *c;
+	struct opener *o;
+
+	memset(out, 0, sizeof(*out));
+	pthread_once(&once, init_once);
+	pthread_mutex_lock(&lock);
+	c = entry(uri);
+	for (;;) {
+		if (c->conn && virConnectIsAlive(c->conn) == 1)
+			break;
+		if (c->conn) {
+			drop(c);
+			forget_states();
+		}
+		/* An open that failed before this call is not the answer now: try again. */
+		if (c->pending && c->pending->done && !c->pending->conn) {
+			opener_release(c->pending);
+			c->pending = NULL;
+		}
+		if (!c->pending && start_open(c, err) < 0)
+			goto fail;
+		o = c->pending;
+		o->refs++; /* this caller's, across the wait */
+		wait_open(o, timeout_ms);
+		if (!o->done) {
+			/* The open goes on: a later call collects it (or, once its time is up,
+			 * fails at once). */
+			unik_error_set(
+			    err, UNIK_E_IO,
+			    "libvirt: connect to %s: no answer within %d s (libvirtd "
+			    "accepts connections but does not answer them: is it hung or "
+			    "stopped?)",
+			    c->uri, (timeout_ms + 999) / 1000);
+			opener_release(o);
+			goto fail;
+		}
+		if (c->pending == o) {
+			c->pending = NULL;
+			opener_release(o); /* the entry's */
+		}
+		if (o->conn) {
+			install(c, o->conn);
+			o->conn = NULL;
+			opener_release(o);
+			break; /* fresh: not checked again */
+		}
+		if (o->error) {
+			unik_error_set(err, UNIK_E_IO,
+			               "libvirt: connect to %s: %s (is libvirtd running? as root "
+			               "without systemd: `virtlogd -d && libvirtd -d`)",
+			               c->uri, o->error);
+			opener_release(o);
+			goto fail;
+		}
+		/* Else another waiter installed its connection: the loop finds it. */
+		opener_release(o);
+	}
+	virConnectRef(c->conn);
+	out->conn = c->conn;
 	out->has_kvm = c->info.has_kvm;
 	out->has_microvm = c->info.has_microvm;
 	out->system = c->info.system;
 	pthread_mutex_unlock(&lock);
 	return 0;
+fail:
+	pthread_mutex_unlock(&lock);
+	return -1;
 }
 
 void kvm_conn_put(struct kvm_conn *c)
