@@ -459,7 +459,7 @@ def test_provider_options_are_checked():
                  ({'provider': 'kvm', 'provider_opts': {'machine': 'pc\nuri=x'}},
                   'control character'),
                  ({'provider': 'kvm', 'provider_opts': {'urii': 'x'}},
-                  'unknown option of provider kvm "urii" (known: uri, machine, boot)'),
+                  'unknown option of provider kvm "urii" (known: uri, machine, boot, connect_timeout)'),
                  ({'provider_opts': {'uri': 'x'}}, 'provider qemu takes no options')]
         for extra, needle in cases:
             body = dict({'image': 'hello', 'name': 'o1'}, **extra)
