@@ -62,8 +62,22 @@ def _lock(mode):
     fcntl.flock(_lock_fd[0], mode)
 
 
+def _resume_stopped_libvirtd():
+    """test_libvirtd_hung stops libvirtd with SIGSTOP and resumes it in a finally block; should
+    that test be killed in between, the next test resumes it here."""
+    pid = libvirtd_pid()
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            stopped = f.read().rpartition(')')[2].split()[0] == 'T'
+    except (OSError, TypeError, IndexError):
+        return
+    if stopped:
+        os.kill(pid, signal.SIGCONT)
+
+
 def start_libvirtd():
     """Makes sure virtlogd and libvirtd answer; Skip when they cannot be started."""
+    _resume_stopped_libvirtd()
     if libvirt_service.answers(libvirt_service.VIRTLOGD_SOCK) and _libvirtd_answers():
         return
     # One starter at a time.
