@@ -6,6 +6,7 @@ connection to it is refused.  So each daemon is asked, by connecting to its sock
 when nothing answers, whether or not the other one runs (libvirtd needs virtlogd for every
 domain's console and log)."""
 
+import errno
 import os
 import shutil
 import socket
@@ -24,23 +25,29 @@ def which(prog):
     return shutil.which(prog) or shutil.which(prog, path='/usr/sbin:/usr/bin:/sbin:/bin')
 
 
-def answers(path):
-    """True when something accepts a connection on the unix socket at path."""
+def _connect(path):
+    """None when something accepts a connection on the unix socket at path, else the errno."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(2)
     try:
         s.connect(path)
-        return True
-    except OSError:
-        return False
+        return None
+    except OSError as e:
+        return e.errno or errno.ETIMEDOUT
     finally:
         s.close()
 
 
+def answers(path):
+    """True when something accepts a connection on the unix socket at path."""
+    return _connect(path) is None
+
+
 def _start(prog, sock, log, deadline):
-    if answers(sock):
+    e = _connect(sock)
+    if e is None:
         return
-    if os.path.exists(sock):
+    if e == errno.ECONNREFUSED:
         # Left by a daemon that is gone: nothing would ever answer on it.
         os.unlink(sock)
     with open(log, 'a') as f:
