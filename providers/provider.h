@@ -140,6 +140,15 @@ void unik_status_detail(struct unik_instance_status *st, const char *fmt, ...)
 /* The value of key in a "key=value" list (the last one given), or NULL. */
 const char *unik_provider_opt(const char *const *opts, const char *key);
 
+/* path made absolute (realpath), or NULL with err naming the provider, what and path.  Caller
+ * frees. */
+char *unik_provider_path(const char *provider, const char *what, const char *path,
+                         struct unik_error *err);
+/* A run spec's instance directory, kernel and initrd (NULL when there is none) as absolute
+ * paths, the kernel and initrd readable; -1 with err (and nothing to free) otherwise. */
+int unik_run_spec_paths(const char *provider, const struct unik_run_spec *spec, char **dir,
+                        char **kernel, char **initrd, struct unik_error *err);
+
 /* The registry: NULL-terminated list of compiled-in providers, and lookup by name. */
 extern const struct unik_provider *const unik_providers[];
 const struct unik_provider *unik_provider_find(const char *name);

@@ -1,8 +1,11 @@
 /* The provider registry (the compiled-in providers, lookup by name, state names) and the small
  * helpers every provider shares: options, status details, how an ended guest ended. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guest_console.h"
 #include "providers/provider.h"
@@ -56,6 +59,44 @@ const char *unik_provider_opt(const char *const *opts, const char *key)
 		if (strncmp(opts[i], key, kl) == 0 && opts[i][kl] == '=')
 			r = opts[i] + kl + 1;
 	return r;
+}
+
+char *unik_provider_path(const char *provider, const char *what, const char *path,
+                         struct unik_error *err)
+{
+	char *r = realpath(path, NULL);
+
+	if (!r)
+		unik_error_sys(err, errno, "%s: %s `%s`", provider, what, path);
+	return r;
+}
+
+int unik_run_spec_paths(const char *provider, const struct unik_run_spec *spec, char **dir,
+                        char **kernel, char **initrd, struct unik_error *err)
+{
+	*dir = *kernel = *initrd = NULL;
+	if (!spec->instance_dir || !spec->kernel) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "%s: an instance needs a directory and a kernel", provider);
+		return -1;
+	}
+	if (!(*dir = unik_provider_path(provider, "instance directory", spec->instance_dir, err)) ||
+	    !(*kernel = unik_provider_path(provider, "kernel", spec->kernel, err)) ||
+	    (spec->initrd &&
+	     !(*initrd = unik_provider_path(provider, "initrd", spec->initrd, err))))
+		goto fail;
+	if (access(*kernel, R_OK) < 0 || (*initrd && access(*initrd, R_OK) < 0)) {
+		unik_error_sys(err, errno, "%s: read `%s`", provider,
+		               access(*kernel, R_OK) < 0 ? *kernel : *initrd);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*dir);
+	free(*kernel);
+	free(*initrd);
+	*dir = *kernel = *initrd = NULL;
+	return -1;
 }
 
 void unik_status_detail(struct unik_instance_status *st, const char *fmt, ...)

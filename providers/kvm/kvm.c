@@ -344,15 +344,6 @@ static int kvm_status(const char *dir, struct unik_instance_status *st, struct u
 
 /* ---- run and start ------------------------------------------------------------------------- */
 
-static char *absolute(const char *what, const char *path, struct unik_error *err)
-{
-	char *r = realpath(path, NULL);
-
-	if (!r)
-		unik_error_sys(err, errno, "kvm: %s `%s`", what, path);
-	return r;
-}
-
 /* Boots a defined domain; on failure err has libvirt's message (QEMU's, for a bad kernel). */
 static bool wait_inactive(virDomainPtr dom, int timeout_ms);
 
@@ -418,20 +409,12 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 	int rc = -1;
 
 	status_init(st);
-	if (!spec->instance_dir || !spec->kernel || !spec->instance_id) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "kvm: an instance needs an id, a directory and a kernel");
+	if (!spec->instance_id) {
+		unik_error_set(err, UNIK_E_INVALID, "kvm: an instance needs an id");
 		return -1;
 	}
-	if (!(dir = absolute("instance directory", spec->instance_dir, err)) ||
-	    !(kernel = absolute("kernel", spec->kernel, err)) ||
-	    (spec->initrd && !(initrd = absolute("initrd", spec->initrd, err))))
+	if (unik_run_spec_paths("kvm", spec, &dir, &kernel, &initrd, err) < 0)
 		return -1;
-	if (access(kernel, R_OK) < 0 || (initrd && access(initrd, R_OK) < 0)) {
-		unik_error_sys(err, errno, "kvm: read `%s`",
-		               access(kernel, R_OK) < 0 ? kernel : initrd);
-		return -1;
-	}
 	if (boot && strcmp(boot, "kernel") && strcmp(boot, "disk")) {
 		unik_error_set(err, UNIK_E_INVALID, "kvm: boot=%s: want boot=kernel or boot=disk",
 		               boot);
@@ -463,7 +446,7 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 			    "kvm: boot=disk needs firmware: machine pc or q35, not microvm");
 			return -1;
 		}
-		if (!(disk = absolute("disk", spec->disk, err)))
+		if (!(disk = unik_provider_path("kvm", "disk", spec->disk, err)))
 			return -1;
 		if (!machine || !*machine)
 			machine = "pc";

@@ -167,15 +167,6 @@ static void last_line(const char *dir, const char *name, char *out, size_t size)
 
 /* ---- run ----------------------------------------------------------------------------------- */
 
-static char *absolute(const char *what, const char *path, struct unik_error *err)
-{
-	char *r = realpath(path, NULL);
-
-	if (!r)
-		unik_error_sys(err, errno, "%s `%s`", what, path);
-	return r;
-}
-
 static int write_records(const struct unik_run_spec *spec, const struct qemu_config *c,
                          const struct strv *argv, struct unik_error *err)
 {
@@ -331,19 +322,8 @@ static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_statu
 	memset(st, 0, sizeof(*st));
 	st->state = UNIK_STATE_PENDING;
 	st->exit_code = -1;
-	if (!spec->instance_dir || !spec->kernel) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "qemu: an instance needs a directory and a kernel");
+	if (unik_run_spec_paths("qemu", spec, &dir, &kernel, &initrd, err) < 0)
 		return -1;
-	}
-	if (!(dir = absolute("instance directory", spec->instance_dir, err)) ||
-	    !(kernel = absolute("kernel", spec->kernel, err)) ||
-	    (spec->initrd && !(initrd = absolute("initrd", spec->initrd, err))))
-		return -1;
-	if (access(kernel, R_OK) < 0 || (initrd && access(initrd, R_OK) < 0)) {
-		unik_error_sys(err, errno, "read `%s`", access(kernel, R_OK) < 0 ? kernel : initrd);
-		return -1;
-	}
 	shim = find_shim();
 	if (!shim) {
 		unik_error_set(

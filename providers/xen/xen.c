@@ -302,15 +302,6 @@ static void fill_handle(const struct xen_state *s, struct unik_instance_status *
 
 /* ---- run ----------------------------------------------------------------------------------- */
 
-static char *absolute(const char *what, const char *path, struct unik_error *err)
-{
-	char *r = realpath(path, NULL);
-
-	if (!r)
-		unik_error_sys(err, errno, "xen: %s `%s`", what, path);
-	return r;
-}
-
 /* The pty xenconsoled made for the domain's PV console, once it is in xenstore. */
 static char *console_tty(libxl_ctx *ctx, uint32_t domid, struct unik_error *err)
 {
@@ -367,14 +358,7 @@ static int xen_run(const struct unik_run_spec *spec, struct unik_instance_status
 		unik_error_set(err, UNIK_E_UNSUPPORTED, "xen: %s", reason);
 		goto out;
 	}
-	if (!spec->instance_dir || !spec->kernel) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "xen: an instance needs a directory and a kernel");
-		goto out;
-	}
-	if (!(dir = absolute("instance directory", spec->instance_dir, err)) ||
-	    !(kernel = absolute("kernel", spec->kernel, err)) ||
-	    (spec->initrd && !(initrd = absolute("initrd", spec->initrd, err))))
+	if (unik_run_spec_paths("xen", spec, &dir, &kernel, &initrd, err) < 0)
 		goto out;
 	if (xen_guest_options(spec->opts, &g, err) < 0)
 		goto out;
