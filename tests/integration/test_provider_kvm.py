@@ -24,6 +24,7 @@ import libvirt_service
 URI = 'qemu:///system'
 SOCK = '/run/libvirt/libvirt-sock'
 PIDFILE = '/run/libvirtd.pid'
+VIRTLOGD_PIDFILE = '/run/virtlogd.pid'
 
 _counter = [0]
 # Tests run in parallel: every test here holds a shared lock on this file, and the one that
@@ -590,6 +591,46 @@ def test_libvirtd_down():
     finally:
         start_libvirtd()
     call('tcg', 'remove', done['dir'])
+
+
+@timeout(300)
+@cleanup
+def test_virtlogd_killed():
+    """virtlogd killed with SIGKILL (its socket left behind, as CI once found it) while libvirtd
+    runs: run fails at once, with libvirt's words and a hint to start virtlogd.  The next
+    test's start-up sees the dead socket and starts virtlogd again, and runs work."""
+    need(exclusive=True)
+    try:
+        with open(VIRTLOGD_PIDFILE) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        raise Skip('virtlogd runs, but not from %s: not killing a virtlogd this test did not '
+                   'start' % VIRTLOGD_PIDFILE)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while os.path.exists('/proc/%d' % pid):
+        if time.monotonic() > deadline:
+            fail('virtlogd did not die')
+        time.sleep(0.05)
+    if not os.path.exists(libvirt_service.VIRTLOGD_SOCK):
+        raise Skip('virtlogd left no socket behind: the case under test did not arise')
+    try:
+        inst = new_inst('nolog')
+        r = call('tcg', 'run', inst['dir'], app('hello'), 'hello', 64, inst=inst, ok=False)
+        if r['_rc'] == 0 or 'virtlogd-sock' not in r.get('error', '') or \
+                'is virtlogd running?' not in r.get('error', ''):
+            fail('run with virtlogd dead: %r' % r)
+        if r['_elapsed'] > 5:
+            fail('run took %.1fs to fail with virtlogd dead' % r['_elapsed'])
+    finally:
+        start_libvirtd()
+    if not libvirt_service.answers(libvirt_service.VIRTLOGD_SOCK):
+        fail('virtlogd was not started again')
+    inst = new_inst('relog')
+    run('tcg', inst, app('hello'), 'hello')
+    expect(wait_ended('tcg', inst), 'exited', 0, inst)
+    call('tcg', 'remove', inst['dir'])
 
 
 @timeout(300)
