@@ -1,0 +1,166 @@
+"""Clients ride out a busy daemon: a thousand lib/client users connecting to one daemon at the
+same moment all succeed (the client retries a full listen queue with backoff and jitter), `unik
+ps` waits for a paused daemon whose queue is full instead of failing or starting another, and a
+daemon that stays unreachable is reported as overloaded after the retry timeout, naming the
+socket and what to do."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Failure, Skip, fail, out_dir, bin_dir, build_dir, timeout  # noqa: E402
+from test_daemon_fixture import Daemon  # noqa: E402
+
+CLIENTS = 1000
+
+
+def unik_bin():
+    p = os.path.join(bin_dir(), 'unik')
+    if not os.access(p, os.X_OK):
+        raise Failure('%s is missing (run make)' % p)
+    return p
+
+
+def client_load(sock, n, retry=None):
+    """n threads of tests/tools/client_load, each a lib/client user, GET /v1/instances at once;
+    returns (ok, failed, attempts, the tool's output)."""
+    tool = os.path.join(build_dir(), 'tests', 'tools', 'client_load')
+    if not os.access(tool, os.X_OK):
+        raise Failure('%s is missing (run make test-tools)' % tool)
+    argv = [tool, 'unix:' + sock, str(n), '/v1/instances'] + ([retry] if retry else [])
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=120)
+    m = re.match(r'ok (\d+) failed (\d+) attempts (\d+)', p.stdout)
+    if not m:
+        fail('client_load said nothing useful (status %d)' % p.returncode, p.stdout + p.stderr)
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), p.stdout
+
+
+@timeout(240)
+def test_thousand_concurrent_clients_all_succeed():
+    """1,000 clients connect to one daemon at the same moment.  With retries off (as before),
+    the unix socket's full listen queue fails a share of them at once; with the default retry,
+    none fails."""
+    with Daemon() as d:
+        ok0, failed0, _, out0 = client_load(d.sock, CLIENTS, '0')
+        ok, failed, attempts, out = client_load(d.sock, CLIENTS)
+        if d.proc.poll() is not None:
+            fail('the daemon died under %d clients' % CLIENTS, d.log())
+        print('retries off: %d of %d failed; retries on: %d failed, %d attempts'
+              % (failed0, CLIENTS, failed, attempts))
+        if failed:
+            fail('%d of %d concurrent clients failed despite retries' % (failed, CLIENTS), out)
+        if failed0 == 0 and attempts == CLIENTS:
+            raise Skip('the daemon kept up with %d clients at once here, so its queue never '
+                       'filled and the retries were not exercised' % CLIENTS)
+
+
+def fill_queue(path):
+    """Connects to the unix socket at path without being accepted until its listen queue is
+    full; returns the connections."""
+    fillers = []
+    while len(fillers) < 100000:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(path)
+        except BlockingIOError:
+            c.close()
+            return fillers
+        fillers.append(c)
+    fail('the listen queue of %s never filled' % path)
+
+
+@timeout(240)
+def test_ps_waits_for_paused_daemon():
+    """The daemon is stopped (SIGSTOP) with its listen queue full; `unik ps` started then, on
+    the default socket of UNIK_HOME (where the CLI would start a daemon) and with --host, wait,
+    and all succeed once it goes on.  None takes the busy daemon for a missing one."""
+    n = 40
+    with Daemon() as d:
+        env = dict(os.environ)
+        for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
+            env.pop(k, None)
+        env['UNIK_HOME'] = d.home
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        fillers = []
+        procs = []
+        try:
+            fillers = fill_queue(d.sock)
+            for i in range(n):
+                argv = [unik_bin(), 'ps'] + (['--host', 'unix:' + d.sock] if i % 2 else [])
+                procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.PIPE, text=True))
+            time.sleep(2)
+        finally:
+            for c in fillers:
+                c.close()
+            os.kill(d.proc.pid, signal.SIGCONT)
+        results = []
+        for p in procs:
+            try:
+                _, err = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                _, err = p.communicate()
+            results.append((p.returncode, err))
+        started = [err for rc, err in results if 'started the daemon' in err]
+        failed = [(rc, err) for rc, err in results if rc != 0]
+        if started:
+            fail('%d clients took a busy daemon for a missing one and started another'
+                 % len(started), started[0])
+        if failed:
+            fail('%d of %d `unik ps` failed against a paused daemon with a full queue'
+                 % (len(failed), n), failed[0][1])
+
+
+def test_overloaded_daemon_is_reported_after_the_retry_timeout():
+    # A short path: sockaddr_un holds 108 bytes.
+    tmp = tempfile.mkdtemp(prefix='unik-busy-')
+    sock = os.path.join(tmp, 'd.sock')
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock)
+    srv.listen(0)
+    fillers = fill_queue(sock)
+    try:
+        env = dict(os.environ)
+        env.pop('UNIK_HOST', None)
+        env['UNIK_HOME'] = os.path.join(out_dir(), 'home')
+        env['UNIK_RETRY_TIMEOUT'] = '0.5'
+        t0 = time.monotonic()
+        p = subprocess.run([unik_bin(), '--host', 'unix:' + sock, 'ps'], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        took = time.monotonic() - t0
+        if p.returncode == 0:
+            fail('ps succeeded against a socket that never accepts', p.stdout)
+        want = 'the unik daemon at unix socket %s is overloaded' % sock
+        if want not in p.stderr or 'UNIK_RETRY_TIMEOUT' not in p.stderr:
+            fail('no clear "overloaded" message', p.stderr)
+        if took < 0.5:
+            fail('gave up after %.2f s, before the 0.5 s retry timeout' % took, p.stderr)
+        # The flag wins over the environment, and a bad value is named.
+        p = subprocess.run([unik_bin(), '--host', 'unix:' + sock, 'ps', '--retry-timeout',
+                            'soon'], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+        if p.returncode == 0 or '--retry-timeout' not in p.stderr or 'soon' not in p.stderr:
+            fail('a bad --retry-timeout is not named', p.stderr)
+        env['UNIK_RETRY_TIMEOUT'] = '0'
+        t0 = time.monotonic()
+        p = subprocess.run([unik_bin(), '--host', 'unix:' + sock, 'ps'], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+        if p.returncode == 0 or 'resource temporarily unavailable' not in p.stderr.lower():
+            fail('with retries off, a full queue is not reported as such', p.stderr)
+    finally:
+        for c in fillers:
+            c.close()
+        srv.close()
+        shutil.rmtree(tmp, ignore_errors=True)
