@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -214,6 +216,8 @@ struct fake {
 	int resets;   /* connections to read a request from and reset before answering */
 	int requests; /* requests read (reset or answered) */
 	int answered;
+	bool tcp;     /* 127.0.0.1 rather than a unix socket */
+	char url[64]; /* its base URL, over TCP */
 };
 
 static long ms_now(void)
@@ -233,6 +237,21 @@ static void fake_listen(struct fake *f, bool listen_too, bool fill)
 	f->dir = unik_mkdtemp("unik-test-client", &err);
 	assert_non_null(f->dir);
 	f->sock = unik_path_join(f->dir, "d.sock");
+	if (f->tcp) {
+		struct sockaddr_in in = {.sin_family = AF_INET,
+		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t len = sizeof(in);
+
+		assert_false(fill);
+		f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(f->fd >= 0);
+		assert_int_equal(bind(f->fd, (struct sockaddr *)&in, sizeof(in)), 0);
+		assert_int_equal(getsockname(f->fd, (struct sockaddr *)&in, &len), 0);
+		snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", ntohs(in.sin_port));
+		if (listen_too)
+			assert_int_equal(listen(f->fd, 16), 0);
+		return;
+	}
 	assert_true(strlen(f->sock) < sizeof(sa.sun_path));
 	memcpy(sa.sun_path, f->sock, strlen(f->sock) + 1);
 	f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -313,6 +332,29 @@ static void *fake_serve(void *arg)
 	}
 }
 
+static struct unik_client *fake_client(struct fake *f)
+{
+	return f->tcp ? unik_client_new(NULL, f->url, NULL) : unik_client_new(f->sock, NULL, NULL);
+}
+
+/* Wakes the server's accept with one more connection. */
+static void fake_wake(struct fake *f)
+{
+	if (f->tcp) {
+		struct sockaddr_in in = {.sin_family = AF_INET};
+		socklen_t len = sizeof(in);
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		assert_int_equal(getsockname(f->fd, (struct sockaddr *)&in, &len), 0);
+		assert_int_equal(connect(c, (struct sockaddr *)&in, len), 0);
+		close(c);
+	} else {
+		int why = unik_client_probe_socket(f->sock);
+
+		assert_true(why == 0 || why == EAGAIN);
+	}
+}
+
 static void fake_start(struct fake *f)
 {
 	f->running = true;
@@ -323,9 +365,7 @@ static void fake_stop(struct fake *f)
 {
 	if (f->running) {
 		__atomic_store_n(&f->running, false, __ATOMIC_SEQ_CST);
-		/* Wake the accept: one more connection, seen as the end. */
-		assert_true(unik_client_probe_socket(f->sock) == 0 ||
-		            unik_client_probe_socket(f->sock) == EAGAIN);
+		fake_wake(f);
 		pthread_join(f->thread, NULL);
 	}
 	for (size_t i = 0; i < f->nfillers; i++)
@@ -393,18 +433,17 @@ static void test_full_queue_then_accepted(void **state)
 	fake_stop(&f);
 }
 
-static void test_reset_repeats_only_idempotent(void **state)
+static void reset_repeats_only_idempotent(bool tcp)
 {
-	struct fake f = {.resets = 1};
+	struct fake f = {.resets = 1, .tcp = tcp};
 	struct unik_error err = {0};
 	struct unik_client *c;
 	json_t *body = json_pack("{s:s}", "image", "hello");
 	json_t *out = NULL;
 
-	(void)state;
 	fake_listen(&f, true, false);
 	fake_start(&f);
-	c = unik_client_new(f.sock, NULL, NULL);
+	c = fake_client(&f);
 
 	/* A GET reset before its answer goes again and gets the answer. */
 	if (unik_client_json(c, "GET", "/v1/instances", NULL, &out, &err) < 0)
@@ -419,11 +458,23 @@ static void test_reset_repeats_only_idempotent(void **state)
 	assert_int_equal(unik_client_last_attempts(c), 1);
 	assert_int_equal(__atomic_load_n(&f.requests, __ATOMIC_SEQ_CST), 3);
 	assert_int_equal(__atomic_load_n(&f.answered, __ATOMIC_SEQ_CST), 1);
-	assert_non_null(strstr(err.msg, "the unik daemon at unix socket"));
+	assert_non_null(strstr(err.msg, tcp ? f.url : "the unik daemon at unix socket"));
 	assert_null(strstr(err.msg, "overloaded"));
 	json_decref(body);
 	unik_client_free(c);
 	fake_stop(&f);
+}
+
+static void test_reset_repeats_only_idempotent(void **state)
+{
+	(void)state;
+	reset_repeats_only_idempotent(false);
+}
+
+static void test_reset_repeats_only_idempotent_tcp(void **state)
+{
+	(void)state;
+	reset_repeats_only_idempotent(true);
 }
 
 static void test_refused_and_missing(void **state)
@@ -451,6 +502,39 @@ static void test_refused_and_missing(void **state)
 	assert_int_equal(unik_client_json(c, "GET", "/v1/version", NULL, NULL, &err), -1);
 	assert_int_equal(unik_client_last_attempts(c), 1);
 	assert_non_null(strstr(err.msg, "no such file or directory"));
+	unik_client_free(c);
+	fake_stop(&f);
+}
+
+static volatile sig_atomic_t cancel_flag;
+
+static void *cancel_later(void *arg)
+{
+	(void)arg;
+	usleep(200 * 1000);
+	cancel_flag = 1;
+	return NULL;
+}
+
+/* Ctrl-C ends the waits between retries too, not only a request in progress. */
+static void test_cancel_ends_retries(void **state)
+{
+	struct fake f = {0};
+	struct unik_error err = {0};
+	struct unik_client *c;
+	pthread_t t;
+
+	(void)state;
+	fake_listen(&f, true, true);
+	c = fake_client(&f);
+	unik_client_set_retry(c, 600000);
+	unik_client_set_cancel(c, &cancel_flag);
+	cancel_flag = 0;
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, NULL), 0);
+	assert_int_equal(unik_client_json(c, "GET", "/v1/instances", NULL, NULL, &err), -1);
+	pthread_join(t, NULL);
+	assert_string_equal(err.msg, "interrupted");
+	assert_true(unik_client_last_attempts(c) > 1);
 	unik_client_free(c);
 	fake_stop(&f);
 }
@@ -488,7 +572,9 @@ int main(void)
 	    cmocka_unit_test(test_full_queue_is_retried_then_overloaded),
 	    cmocka_unit_test(test_full_queue_then_accepted),
 	    cmocka_unit_test(test_reset_repeats_only_idempotent),
+	    cmocka_unit_test(test_reset_repeats_only_idempotent_tcp),
 	    cmocka_unit_test(test_refused_and_missing),
+	    cmocka_unit_test(test_cancel_ends_retries),
 	    cmocka_unit_test(test_parse_retry),
 	};
 
