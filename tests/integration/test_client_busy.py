@@ -164,3 +164,55 @@ def test_overloaded_daemon_is_reported_after_the_retry_timeout():
             c.close()
         srv.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_missing_or_stale_socket_still_starts_a_daemon():
+    """A missing socket, or one nothing listens on (a daemon killed with -9), is no busy
+    daemon: `unik ps` starts one there at once, as before retries existed, and the next `unik
+    ps` uses it."""
+    for stale in (False, True):
+        # Short: sockaddr_un holds 108 bytes, and the daemon refuses a deeper UNIK_HOME.
+        home = tempfile.mkdtemp(prefix='unik-auto-')
+        sock = os.path.join(home, 'daemon.sock')
+        if stale:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sock)
+            s.close()
+        env = dict(os.environ)
+        for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
+            env.pop(k, None)
+        env['UNIK_HOME'] = home
+        pid = None
+        try:
+            p = subprocess.run([unik_bin(), 'ps'], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+            try:
+                with open(os.path.join(home, 'daemon.pid')) as f:
+                    pid = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+            what = 'a stale socket' if stale else 'no socket'
+            if p.returncode != 0 or 'started the daemon' not in p.stderr:
+                fail('`unik ps` with %s did not start a daemon' % what, p.stderr)
+            p = subprocess.run([unik_bin(), 'ps'], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+            if p.returncode != 0 or 'started the daemon' in p.stderr:
+                fail('the second `unik ps` (%s before) did not use the daemon' % what,
+                     p.stderr)
+        finally:
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                for _ in range(100):
+                    try:
+                        os.kill(pid, 0)
+                    except ProcessLookupError:
+                        break
+                    time.sleep(0.1)
+            log = os.path.join(home, 'daemon.log')
+            if os.path.exists(log):
+                shutil.copy(log, os.path.join(out_dir(), 'daemon-%s.log'
+                                              % ('stale' if stale else 'fresh')))
+            shutil.rmtree(home, ignore_errors=True)
