@@ -416,18 +416,19 @@ static void test_full_queue_then_accepted(void **state)
 	struct fake f = {.delay_ms = 300};
 	struct unik_error err = {0};
 	struct unik_client *c;
-	json_t *out = NULL;
+	json_t *body = json_object(), *out = NULL;
 
 	(void)state;
 	fake_listen(&f, true, true);
 	fake_start(&f);
 	c = unik_client_new(f.sock, NULL, NULL);
 	/* Not a GET: a POST whose connection never got through has sent nothing. */
-	if (unik_client_json(c, "POST", "/v1/instances", json_object(), &out, &err) < 0)
+	if (unik_client_json(c, "POST", "/v1/instances", body, &out, &err) < 0)
 		fail_msg("a daemon that accepts after 300 ms: %s", err.msg);
 	assert_true(json_is_array(out));
 	assert_true(unik_client_last_attempts(c) > 1);
 	assert_int_equal(__atomic_load_n(&f.requests, __ATOMIC_SEQ_CST), 1);
+	json_decref(body);
 	json_decref(out);
 	unik_client_free(c);
 	fake_stop(&f);
