@@ -555,7 +555,8 @@ enum retry {
 
 struct attempt {
 	enum retry retry;
-	bool sent; /* some of the request may have reached the daemon */
+	bool sent;      /* some of the request may have reached the daemon */
+	bool timed_out; /* the connect timed out */
 	char why[CURL_ERROR_SIZE + 64];
 };
 
@@ -609,6 +610,7 @@ static void classify(struct unik_client *c, struct xfer *x, CURLcode res, long s
 		/* Only the connect has a time limit: a TCP listen queue that drops our SYNs. */
 		a->sent = req_size > 0;
 		a->retry = RETRY_BUSY;
+		a->timed_out = !c->socket_path; /* a unix socket is never out of reach */
 		break;
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
@@ -756,16 +758,16 @@ static int perform(struct unik_client *c, const char *method, struct xfer *x,
 			limit = RETRY_REFUSED_MS;
 		elapsed = now_ms() - start;
 		if (elapsed >= limit) {
+			/* A connect that times out may as well be a host that drops packets. */
 			if (a.retry == RETRY_BUSY && c->retry_ms > 0)
 				unik_error_set(
 				    err, UNIK_E_IO,
-				    "the unik daemon at %s is overloaded: %s, %u times in %.1f s; "
-				    "try again later, give it more time with --retry-timeout "
-				    "SECONDS "
-				    "or UNIK_RETRY_TIMEOUT (now %.1f s), or send it fewer requests "
-				    "at "
-				    "once",
-				    c->where, a.why, c->last_attempts, (double)elapsed / 1000,
+				    "the unik daemon at %s is overloaded%s: %s, %u times in "
+				    "%.1f s; try again later, give it more time with "
+				    "--retry-timeout SECONDS or UNIK_RETRY_TIMEOUT (now %.1f "
+				    "s), or send it fewer requests at once",
+				    c->where, a.timed_out ? " or unreachable" : "", a.why,
+				    c->last_attempts, (double)elapsed / 1000,
 				    (double)c->retry_ms / 1000);
 			return -1;
 		}
