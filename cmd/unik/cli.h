@@ -22,15 +22,15 @@ enum {
 /* The state of one invocation.  Strings are borrowed from argv or the environment, except where
  * noted. */
 struct cli {
-	const char *verb;  /* the canonical verb name ("rmi" for delete-image) */
-	const char *typed; /* the name as typed */
-	const char *host;  /* --host, else UNIK_HOST; NULL for the config file or the socket */
-	const char *token; /* --token, else UNIK_TOKEN */
-	const char *retry_timeout; /* --retry-timeout, else UNIK_RETRY_TIMEOUT (seconds) */
-	const char *output;        /* -o: "table" (default) or "json" */
+	const char *verb;   /* the canonical verb name ("rmi" for delete-image) */
+	const char *typed;  /* the name as typed */
+	const char *host;   /* --host, else UNIK_HOST; NULL for the config file or the socket */
+	const char *token;  /* --token, else UNIK_TOKEN */
+	const char *output; /* -o: "table" (default) or "json" */
 	bool json;
 	bool no_autostart;          /* cli_client() does not start a daemon */
 	struct unik_client *client; /* owned; made by cli_client() */
+	const char *retry_timeout;  /* --retry-timeout, else UNIK_RETRY_TIMEOUT (seconds) */
 };
 
 /* ------------------------------------------------------------------------------------------- */
