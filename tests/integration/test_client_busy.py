@@ -6,6 +6,7 @@ socket and what to do."""
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -65,6 +66,11 @@ def test_thousand_concurrent_clients_all_succeed():
 def fill_queue(path):
     """Connects to the unix socket at path without being accepted until its listen queue is
     full; returns the connections."""
+    # One descriptor per queued connection: the daemon's queue may be longer than 1,024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     fillers = []
     while len(fillers) < 100000:
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
