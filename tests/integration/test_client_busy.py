@@ -4,6 +4,7 @@ ps` waits for a paused daemon whose queue is full instead of failing or starting
 daemon that stays unreachable is reported as overloaded after the retry timeout, naming the
 socket and what to do."""
 
+import json
 import os
 import re
 import resource
@@ -222,3 +223,36 @@ def test_missing_or_stale_socket_still_starts_a_daemon():
                 shutil.copy(log, os.path.join(out_dir(), 'daemon-%s.log'
                                               % ('stale' if stale else 'fresh')))
             shutil.rmtree(home, ignore_errors=True)
+
+
+@timeout(240)
+def test_build_upload_waits_for_paused_daemon():
+    """An upload (`unik build`, a multipart POST) that cannot get through a full queue is sent
+    whole once the daemon takes it, and only once: one build, one image."""
+    from test_cli import HELLO, need_core
+    need_core()
+    with Daemon() as d:
+        env = dict(os.environ)
+        for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
+            env.pop(k, None)
+        env['UNIK_HOME'] = d.home
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        fillers = []
+        try:
+            fillers = fill_queue(d.sock)
+            # --host: no probe of the socket first; the request meets the full queue itself.
+            p = subprocess.Popen([unik_bin(), '--host', 'unix:' + d.sock, 'build', '--name',
+                                  'hello', '--path', HELLO],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+            time.sleep(2)
+        finally:
+            for c in fillers:
+                c.close()
+            os.kill(d.proc.pid, signal.SIGCONT)
+        out, _ = p.communicate(timeout=180)
+        if p.returncode != 0 or 'built image hello' not in out:
+            fail('`unik build` through a full queue failed', out[-3000:])
+        builds = d.ok('GET', '/v1/builds')
+        if len(builds) != 1:
+            fail('%d builds for one `unik build`' % len(builds), json.dumps(builds)[:3000])
