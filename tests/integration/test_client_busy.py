@@ -1,8 +1,13 @@
 """Clients ride out a busy daemon: a thousand lib/client users connecting to one daemon at the
-same moment all succeed (the client retries a full listen queue with backoff and jitter), `unik
-ps` waits for a paused daemon whose queue is full instead of failing or starting another, and a
-daemon that stays unreachable is reported as overloaded after the retry timeout, naming the
-socket and what to do."""
+same moment all succeed (the client retries a full listen queue with backoff and jitter); `unik
+ps` and a `unik build` upload wait for a paused daemon whose queue is full instead of failing
+(the upload is sent whole, and once) or starting another daemon; a missing or stale socket
+still starts one at once; and a daemon that stays unreachable is reported as overloaded after
+the retry timeout, naming the socket and what to do.
+
+Why 1,000 threads of tests/tools/client_load rather than 1,000 `unik ps` processes: on a
+2-core machine shared with other jobs, forking and exec'ing 1,000 processes takes minutes
+(1,000 `/bin/true` took 86 s here), so they never arrive together; threads do, in a second."""
 
 import json
 import os
