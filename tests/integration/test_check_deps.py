@@ -114,3 +114,27 @@ def test_stale():
         'occurs; delete the entry',
         '1 errors',
     ])
+
+
+def test_allowlist_entry_needs_reason():
+    """An allowed edge with no comment, or one that names no issue to remove it, is refused;
+    so is a line that is no entry at all."""
+    root, build = fixture('cycle')
+    allow = os.path.join(out_dir(), 'check-deps.allow')
+    with open(allow, 'w') as f:
+        f.write('# A reason, but no issue that removes it.\n'
+                'symbol images/img.c -> providers/prov.c\n'
+                '\n'
+                'cycle images providers\n'
+                '# Issue 12 removes it.\n'
+                'include lib/util.c images/img.h\n')
+    p = subprocess.run([sys.executable, SCRIPT, '--root', root, '--build', build,
+                        '--allow', allow], capture_output=True, text=True, timeout=120)
+    out = p.stdout + p.stderr
+    expect('cycle (with a bad allowlist)', p.returncode, out, 1, [
+        allow + ':2: entry "symbol images/img.c -> providers/prov.c" needs a comment right '
+        'above it that says why the edge exists and which issue removes it',
+        allow + ':4: entry "cycle images providers" needs a comment',
+        allow + ':6: cannot read "include lib/util.c images/img.h"',
+        '3 errors',
+    ])
