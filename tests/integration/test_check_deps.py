@@ -84,7 +84,7 @@ def test_upward():
         # the include, with its file and line, the rule and the fix
         'lib/util.c:4: #include "images/img.h" (images/img.h) goes up from lib/ to images/',
         'rule: lib/ uses system libraries and include/unik/ only',
-        'fix: move what both need down into lib/',
+        'fix: lib/ is the bottom of the host code',
         # the symbol, with the line of its use from the debug information
         'lib/util.c: uses img_pack (lib/util.c:7) defined in images/img.c: goes up from lib/ '
         'to images/',
