@@ -2,6 +2,7 @@
  * then a worker runs the compiler, logging to builds/<id>/build.log, and stores the image. */
 #include "daemon/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -215,6 +216,32 @@ static int git_fail(const char *what, struct unik_error *err)
 	return -1;
 }
 
+/* Whether a "git" source names a repository on the network: https://, http://, git://, ssh://
+ * (also git+ssh://, ssh+git://) or scp-like [user@]host:path.  Anything else (a path, file://,
+ * another transport) reads the daemon's own disk and needs build.allow_local_git. */
+static bool git_url_is_remote(const char *url)
+{
+	static const char *const schemes[] = {"https://",   "http://",    "git://", "ssh://",
+	                                      "git+ssh://", "ssh+git://", NULL};
+	const char *colon, *slash;
+
+	for (size_t i = 0; schemes[i]; i++)
+		if (!strncmp(url, schemes[i], strlen(schemes[i])))
+			return url[strlen(schemes[i])] != '\0' && url[strlen(schemes[i])] != '/';
+	if (strstr(url, "://"))
+		return false;
+	/* scp-like: a colon before any slash, after a host name of at least two characters
+	 * (git reads "c:/x" as a path). */
+	colon = strchr(url, ':');
+	slash = strchr(url, '/');
+	if (!colon || (slash && slash < colon) || colon - url < 2 || !colon[1])
+		return false;
+	for (const char *c = url; c < colon; c++)
+		if (!(isalnum((unsigned char)*c) || strchr("@._-[]", *c)))
+			return false;
+	return true;
+}
+
 static int git_fetch_source(const char *spec, const char *dest, struct unik_error *err)
 {
 	_cleanup_free_ char *url = xstrdup(spec);
@@ -235,6 +262,15 @@ static int git_fetch_source(const char *spec, const char *dest, struct unik_erro
 	}
 	if (!*url || url[0] == '-') {
 		unik_error_set(err, UNIK_E_INVALID, "option \"git\": an empty or bad URL");
+		return -1;
+	}
+	if (!D.cfg.allow_local_git && !git_url_is_remote(url)) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "option \"git\": \"%.200s\" is not a network URL (https://, http://, "
+		    "git://, ssh:// or host:path); repositories on the daemon's host are "
+		    "refused unless daemon-config.yaml sets build: {allow_local_git: true}",
+		    url);
 		return -1;
 	}
 	if (ref && (ref[0] == '-' || strlen(ref) > 200)) {
@@ -510,6 +546,17 @@ static int pack_formats(struct image *im, const struct strv *formats, int fd,
 
 static int stage_built(struct build *b, int fd, struct unik_error *err);
 
+/* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*). */
+static void build_sandbox(const char *dir, struct unik_sandbox *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->kind = D.cfg.build_sandbox_none ? UNIK_SANDBOX_NONE : UNIK_SANDBOX_BWRAP;
+	sb->uid = (uid_t)D.cfg.build_uid;
+	sb->gid = (gid_t)D.cfg.build_gid;
+	sb->build_dir = dir;
+	sb->limits = D.cfg.build_limits;
+}
+
 static int do_build(struct build *b, int fd, struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
@@ -522,6 +569,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	_cleanup_free_ char *meta_text = NULL;
 	struct unik_image_files files;
 	struct image *im, *old = NULL;
+	struct unik_sandbox sb;
 	bool staging;
 	json_t *meta;
 
@@ -529,8 +577,16 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		unik_error_sys(err, errno, "create %s", outd);
 		return -1;
 	}
-	if (comp->build(src, m, outd, fd, &kernel, err) < 0)
+	build_sandbox(dir, &sb);
+	if (sb.kind == UNIK_SANDBOX_NONE)
+		blog(fd,
+		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
+	if (unik_sandbox_prepare(&sb, err) < 0 ||
+	    comp->build(src, m, outd, &sb, fd, &kernel, err) < 0) {
+		unik_sandbox_free(&sb);
 		return -1;
+	}
+	unik_sandbox_free(&sb);
 	blog(fd, "unik: kernel %s", kernel + strlen(dir) + 1);
 	if (m->files) {
 		char real_src[PATH_MAX], real_files[PATH_MAX];
