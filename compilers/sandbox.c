@@ -77,6 +77,10 @@ void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const cha
 	strv_push(out, "--bind");
 	strv_push(out, sb->staged ? UNIK_SANDBOX_STAGE "/build" : sb->build_dir);
 	strv_push(out, sb->build_dir);
+	/* bwrap's root, where it made the directories above the build directory, is a tmpfs:
+	 * read-only, so nothing but the build directory and /tmp takes a write. */
+	strv_push(out, "--remount-ro");
+	strv_push(out, "/");
 	strv_push(out, "--chdir");
 	strv_push(out, cwd ? cwd : sb->build_dir);
 	strv_push(out, "--clearenv");
