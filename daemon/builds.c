@@ -234,8 +234,8 @@ static bool git_url_is_remote(const char *url)
 	 * (git reads "c:/x" as a path). */
 	colon = strchr(url, ':');
 	slash = strchr(url, '/');
-	if (!colon || (slash && slash < colon) || colon - url < 2 || !colon[1])
-		return false;
+	if (!colon || (slash && slash < colon) || colon - url < 2 || !colon[1] || colon[1] == ':')
+		return false; /* "transport::address" is git's remote-helper syntax */
 	for (const char *c = url; c < colon; c++)
 		if (!(isalnum((unsigned char)*c) || strchr("@._-[]", *c)))
 			return false;

@@ -206,3 +206,35 @@ def test_sandbox_that_cannot_start_fails_the_build():
         expect_failed(b, 'the build sandbox could not start')
         if 'build_sandbox: none' not in b['error']:
             fail('the error does not say how to build without the sandbox', b['error'])
+
+
+def test_git_from_local_paths_needs_allow_local_git():
+    if subprocess.run(['git', '--version'], capture_output=True).returncode != 0:
+        raise Skip('git is not installed')
+    repo = write_tree(os.path.join(out_dir(), 'repo'), {'Makefile': 'app: app.c\n' + LINK,
+                                                        'app.c': HELLO_C})
+    env = dict(os.environ, GIT_AUTHOR_NAME='t', GIT_AUTHOR_EMAIL='t@e', GIT_COMMITTER_NAME='t',
+               GIT_COMMITTER_EMAIL='t@e')
+    for args in (['init', '-q', '-b', 'main'], ['add', '.'], ['commit', '-q', '-m', 'v1']):
+        subprocess.run(['git', '-C', repo] + args, check=True, env=env, capture_output=True)
+    local = [repo, 'file://' + repo, 'file://' + repo + '#main', os.path.relpath(repo, '/'),
+             './repo', '/etc', 'file:///etc/passwd', 'ext::sh -c touch% /tmp/x', 'c:/x']
+    with sandboxed_daemon() as d:
+        for url in local:
+            r = d.request('POST', '/v1/builds', {'name': 'g', 'git': url})
+            if r.status != 400 or 'allow_local_git' not in r.text:
+                fail('git %s: status %d, wanted a 400 naming build.allow_local_git'
+                     % (url, r.status), r.text[:2000])
+        assert d.ok('GET', '/v1/builds') == [], 'a refused git build was recorded'
+        # Network URLs pass the check and fail only at the clone (nothing listens there).
+        for url in ('https://127.0.0.1:1/x.git', 'http://127.0.0.1:1/x.git',
+                    'git://127.0.0.1:1/x.git', 'ssh://nobody@127.0.0.1:1/x.git'):
+            r = d.request('POST', '/v1/builds', {'name': 'g', 'git': url})
+            if r.status != 400 or 'allow_local_git' in r.text or 'git clone' not in r.text:
+                fail('git %s: status %d, wanted the clone to be tried' % (url, r.status),
+                     r.text[:2000])
+    with sandboxed_daemon('build:\n  allow_local_git: true\n', name='home2') as d:
+        r = d.ok('POST', '/v1/builds', {'name': 'g', 'git': 'file://' + repo}, status=201)
+        b = d.wait_build(r['id'])
+        if b['state'] != 'succeeded':
+            fail('a local repository with allow_local_git: %s' % b['error'], b['log'])
