@@ -22,7 +22,7 @@ LINK = '\t$(CC) -o app app.c\n'
 def src(name, makefile_lines):
     """A source tree whose Makefile runs makefile_lines (shell lines) then links app."""
     body = ''.join('\t%s\n' % line for line in makefile_lines)
-    return write_tree(os.path.join(out_dir(), name),
+    return write_tree(os.path.join(out_dir(), 'src-' + name),
                       {'Makefile': 'app: app.c\n' + body + LINK, 'app.c': HELLO_C})
 
 
@@ -153,6 +153,22 @@ def test_output_limits_stop_the_build():
                                  'sleep 1; done']), {'name': 'many'})
         expect_failed(b, 'build.max_output_mb')
         assert not build_dir_processes(d.home)
+
+
+@timeout(300)
+def test_memory_limit_names_its_key():
+    # The host's compiler, inside the sandbox, asks for 256 MiB at once under a 64 MiB limit.
+    big = ('#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <errno.h>\n'
+           'int main(void) { if (!malloc(256u << 20)) { printf("hog: %s\\n", '
+           'strerror(errno)); return 1; } return 0; }\n')
+    with sandboxed_daemon('build:\n  memory_mb: 64\n') as d:
+        s = src('hog', ['gcc -o /tmp/hog hog.c', '/tmp/hog'])
+        with open(os.path.join(s, 'hog.c'), 'w') as f:
+            f.write(big)
+        b = d.build(s, {'name': 'hog'})
+        expect_failed(b, 'build.memory_mb')
+        if 'memory limit of 64 MiB' not in b['error']:
+            fail('the error does not name the limit: %s' % b['error'], b['log'])
 
 
 def test_sandbox_none_is_explicit():
