@@ -166,3 +166,40 @@ def test_kill9_thirty_times():
         if not acked_builds or not acked_instances:
             fail('the test acknowledged %d builds and %d instances: it tested nothing'
                  % (len(acked_builds), len(acked_instances)))
+
+
+@timeout(300)
+def test_restart_kills_what_an_unconfined_build_left():
+    """Under build_sandbox: none no PID namespace takes a build along when the daemon dies: make
+    gets the parent-death signal, but what it started lives on until the next start kills it."""
+    home = os.path.join(out_dir(), 'home')
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('build_sandbox: none\n')
+    d = Daemon(home=home)
+    d.start()
+    try:
+        b = d.build(slow_source(120), {'name': 'slow'}, wait=False)
+        deadline = time.time() + 60
+        sleepers = []
+        while not sleepers and time.time() < deadline:
+            sleepers = [pid for pid, (argv, cwd) in processes().items()
+                        if argv[:2] == ['sleep', '120.0'] and b['id'] in cwd]
+            time.sleep(0.2)
+        if not sleepers:
+            fail('the build never started its sleep', d.get('/v1/builds/%s/log' % b['id']).text)
+    finally:
+        d.kill9()
+    time.sleep(1)
+    alive = [p for p in sleepers if os.path.exists('/proc/%d' % p)]
+    if not alive:
+        raise Skip('the build died with the daemon already: nothing for the restart to do')
+    with Daemon(home=home) as d2:
+        time.sleep(0.5)
+        left = [p for p in alive if os.path.exists('/proc/%d' % p) and
+                open('/proc/%d/stat' % p).read().split()[2] != 'Z']
+        if left:
+            fail('the restarted daemon left the build\'s processes %s running' % left)
+        bb = d2.ok('GET', '/v1/builds/' + b['id'])
+        assert bb['state'] == 'failed', bb
+        assert not os.path.exists(os.path.join(home, 'builds', b['id'], 'src'))
