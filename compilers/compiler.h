@@ -15,7 +15,7 @@ struct unik_compiler {
 	const char *usage;            /* how to lay out a project for it (several lines) */
 
 	/* Builds src_dir (which the backend may write into) as described by m, every command
-	 * run through unik_sandbox_run in sb (whose build_dir holds src_dir and out_dir; the
+	 * run through unik_sandbox_run in sb (whose rw_dirs are src_dir and out_dir; the
 	 * backend adds the toolchain directories it needs).  Everything the tools print goes
 	 * to log_fd as it happens.  On success *kernel is the path (malloc'd, caller frees) of
 	 * the kernel ELF, inside src_dir or out_dir. */

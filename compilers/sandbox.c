@@ -21,10 +21,12 @@
 #include <unistd.h>
 
 #define MAX_RO_DIRS 32
+#define MAX_RW_DIRS 8
 #define WALK_DEPTH  64
 
 void unik_sandbox_free(struct unik_sandbox *sb)
 {
+	strv_free(&sb->rw_dirs);
 	strv_free(&sb->ro_dirs);
 	strv_free(&sb->env);
 }
@@ -74,15 +76,20 @@ void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const cha
 			strv_push(out, sb->ro_dirs.v[i]);
 		strv_push(out, sb->ro_dirs.v[i]);
 	}
-	strv_push(out, "--bind");
-	strv_push(out, sb->staged ? UNIK_SANDBOX_STAGE "/build" : sb->build_dir);
-	strv_push(out, sb->build_dir);
+	for (size_t i = 0; i < sb->rw_dirs.n && i < MAX_RW_DIRS; i++) {
+		strv_push(out, "--bind");
+		if (sb->staged)
+			strv_pushf(out, UNIK_SANDBOX_STAGE "/rw%zu", i);
+		else
+			strv_push(out, sb->rw_dirs.v[i]);
+		strv_push(out, sb->rw_dirs.v[i]);
+	}
 	/* bwrap's root, where it made the directories above the build directory, is a tmpfs:
 	 * read-only, so nothing but the build directory and /tmp takes a write. */
 	strv_push(out, "--remount-ro");
 	strv_push(out, "/");
 	strv_push(out, "--chdir");
-	strv_push(out, cwd ? cwd : sb->build_dir);
+	strv_push(out, cwd ? cwd : sb->rw_dirs.n ? sb->rw_dirs.v[0] : "/tmp");
 	strv_push(out, "--clearenv");
 	strv_push(out, "--setenv");
 	strv_push(out, "PATH");
@@ -152,15 +159,16 @@ static int chown_tree(int dirfd, int depth, uid_t uid, gid_t gid)
 
 int unik_sandbox_prepare(const struct unik_sandbox *sb, struct unik_error *err)
 {
-	int fd;
-
 	if (!drops_privileges(sb))
 		return 0;
-	fd = open(sb->build_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || chown_tree(fd, 0, sb->uid, sb->gid) < 0) {
-		unik_error_sys(err, errno, "hand %s to the build user %u:%u", sb->build_dir,
-		               (unsigned)sb->uid, (unsigned)sb->gid);
-		return -1;
+	for (size_t i = 0; i < sb->rw_dirs.n; i++) {
+		int fd = open(sb->rw_dirs.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0 || chown_tree(fd, 0, sb->uid, sb->gid) < 0) {
+			unik_error_sys(err, errno, "hand %s to the build user %u:%u",
+			               sb->rw_dirs.v[i], (unsigned)sb->uid, (unsigned)sb->gid);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -195,13 +203,15 @@ static void dir_usage(int dirfd, int depth, uint64_t *total, uint64_t *largest)
 	closedir(d);
 }
 
-static void usage_of(const char *dir, uint64_t *total, uint64_t *largest)
+static void usage_of(const struct strv *dirs, uint64_t *total, uint64_t *largest)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
 	*total = *largest = 0;
-	if (fd >= 0)
-		dir_usage(fd, 0, total, largest);
+	for (size_t i = 0; i < dirs->n; i++) {
+		int fd = open(dirs->v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0)
+			dir_usage(fd, 0, total, largest);
+	}
 }
 
 static uint64_t now_ms(void)
@@ -242,12 +252,12 @@ static void fd_path(char *buf, int fd)
 }
 
 /* In the child, as root: a mount namespace of its own where UNIK_SANDBOX_STAGE is a fresh
- * tmpfs holding the build directory (build) and the toolchain directories (ro0, ro1, ...),
+ * tmpfs holding the writable directories (rw0, ...) and the toolchain directories (ro0, ...),
  * so bwrap, as the build user, can reach them.  The sources are opened inside the new
  * namespace (a bind mount takes them from no other) and before the tmpfs hides anything. */
 static int stage(char *const *sources, char *const *targets, size_t n)
 {
-	int fds[MAX_RO_DIRS + 1];
+	int fds[MAX_RO_DIRS + MAX_RW_DIRS];
 	char path[48];
 
 	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -391,14 +401,15 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 	}
 	pipe_out[1] = high_fd(pipe_out[1]);
 	pipe_info[1] = high_fd(pipe_info[1]);
-	for (size_t i = 0; sb->staged && i <= sb->ro_dirs.n && i <= MAX_RO_DIRS; i++) {
-		strv_push(&sources, i == 0 ? sb->build_dir : sb->ro_dirs.v[i - 1]);
-		if (i == 0)
-			strv_push(&targets, UNIK_SANDBOX_STAGE "/build");
-		else
-			strv_pushf(&targets, UNIK_SANDBOX_STAGE "/ro%zu", i - 1);
-		n_fds++;
+	for (size_t i = 0; sb->staged && i < sb->rw_dirs.n && i < MAX_RW_DIRS; i++) {
+		strv_push(&sources, sb->rw_dirs.v[i]);
+		strv_pushf(&targets, UNIK_SANDBOX_STAGE "/rw%zu", i);
 	}
+	for (size_t i = 0; sb->staged && i < sb->ro_dirs.n && i < MAX_RO_DIRS; i++) {
+		strv_push(&sources, sb->ro_dirs.v[i]);
+		strv_pushf(&targets, UNIK_SANDBOX_STAGE "/ro%zu", i);
+	}
+	n_fds = sources.n;
 	if (pipe_out[1] < 0 || (bwrap && pipe_info[1] < 0)) {
 		unik_error_sys(err, errno, "run %s: move a descriptor", what);
 		goto out;
@@ -425,7 +436,7 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 		if (!exited && hit == LIM_NONE && now >= deadline)
 			hit = LIM_TIME;
 		if (!exited && hit == LIM_NONE && now >= next_usage) {
-			usage_of(sb->build_dir, &total, &largest);
+			usage_of(&sb->rw_dirs, &total, &largest);
 			if (total > out_max)
 				hit = LIM_OUTPUT;
 			next_usage = now + 2000;
@@ -518,7 +529,7 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 		               what, (unsigned long long)sb->limits.log_mb);
 		goto out;
 	}
-	usage_of(sb->build_dir, &total, &largest);
+	usage_of(&sb->rw_dirs, &total, &largest);
 	if (hit == LIM_OUTPUT || total > out_max || (out_max && largest >= out_max)) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "%s wrote more than the build output limit of %llu MiB and was "

@@ -19,7 +19,7 @@ struct unik_sandbox_limits {
 	uint64_t timeout_s; /* wall clock of one build command */
 	uint64_t memory_mb; /* RLIMIT_AS of every process of the build */
 	uint64_t log_mb;    /* what the build may print */
-	uint64_t output_mb; /* what its directory may hold (and its largest file) */
+	uint64_t output_mb; /* what its directories may hold (and its largest file) */
 	uint64_t max_procs; /* RLIMIT_NPROC of the build user */
 };
 
@@ -38,7 +38,9 @@ struct unik_sandbox {
 	const char *bwrap; /* the program; NULL: UNIK_SANDBOX_BWRAP_DEFAULT */
 	uid_t uid;         /* who the build runs as, when the daemon is root */
 	gid_t gid;
-	const char *build_dir; /* the one writable directory, seen at the same path inside */
+	/* The writable directories (a build's src/ and out/), seen at the same paths inside.  The
+	 * directory above them, where the daemon keeps the build's log, stays out of reach. */
+	struct strv rw_dirs;
 	struct unik_sandbox_limits limits;
 	struct strv ro_dirs; /* toolchain directories outside /usr, read-only at the same path */
 	struct strv env;     /* NAME=VALUE words set inside, after the defaults */
@@ -59,8 +61,8 @@ struct unik_sandbox {
 void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const char *const *cmd,
                        struct strv *out);
 
-/* Gets sb->build_dir ready for the build user: when the daemon is root and builds run as
- * another user, every file under it is handed to sb->uid:sb->gid (symlinks not followed). */
+/* Gets sb->rw_dirs ready for the build user: when the daemon is root and builds run as
+ * another user, every file under them is handed to sb->uid:sb->gid (symlinks not followed). */
 int unik_sandbox_prepare(const struct unik_sandbox *sb, struct unik_error *err);
 
 /* Runs cmd in cwd inside sb, its output (stdout and stderr) copied to log_fd.  Returns 0 when

@@ -3,10 +3,12 @@
 #include "daemon/internal.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -546,14 +548,16 @@ static int pack_formats(struct image *im, const struct strv *formats, int fd,
 
 static int stage_built(struct build *b, int fd, struct unik_error *err);
 
-/* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*). */
-static void build_sandbox(const char *dir, struct unik_sandbox *sb)
+/* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*): src/ and out/
+ * writable, not the directory above them, which holds build.log. */
+static void build_sandbox(const char *src, const char *outd, struct unik_sandbox *sb)
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->kind = D.cfg.build_sandbox_none ? UNIK_SANDBOX_NONE : UNIK_SANDBOX_BWRAP;
 	sb->uid = (uid_t)D.cfg.build_uid;
 	sb->gid = (gid_t)D.cfg.build_gid;
-	sb->build_dir = dir;
+	strv_push(&sb->rw_dirs, src);
+	strv_push(&sb->rw_dirs, outd);
 	sb->limits = D.cfg.build_limits;
 }
 
@@ -577,7 +581,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		unik_error_sys(err, errno, "create %s", outd);
 		return -1;
 	}
-	build_sandbox(dir, &sb);
+	build_sandbox(src, outd, &sb);
 	if (sb.kind == UNIK_SANDBOX_NONE)
 		blog(fd,
 		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
@@ -827,10 +831,82 @@ enum build_state build_wait(const char *id)
 	return s;
 }
 
+/* Processes a killed daemon's builds left behind: bwrap's PID namespace and parent-death
+ * signals take them along, but under build_sandbox: none what make started is on its own.
+ * They are recognised by a working directory under builds/. */
+static void kill_orphan_builders(void)
+{
+	_cleanup_free_ char *prefix = xasprintf("%s/", D.builds_dir);
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char link[64], cwd[PATH_MAX];
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		ssize_t n;
+
+		if (*end || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+		n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n <= 0)
+			continue;
+		cwd[n] = '\0';
+		if (!strncmp(cwd, prefix, strlen(prefix))) {
+			fprintf(stderr, "unik daemon: killing process %ld left by a build in %s\n",
+			        pid, cwd);
+			kill((pid_t)pid, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
+/* What a daemon killed at any moment leaves in $UNIK_HOME besides its records: uploads it was
+ * receiving (tmp/upload-*), build directories it made before recording the build, and the
+ * source and output of builds that ended (a finished build keeps only build.log). */
+static void sweep_home(void)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if ((d = opendir(D.tmp_dir))) {
+		while ((de = readdir(d)))
+			if (!strncmp(de->d_name, "upload-", 7)) {
+				_cleanup_free_ char *p = unik_path_join(D.tmp_dir, de->d_name);
+				(void)unlink(p);
+			}
+		closedir(d);
+	}
+	if (!(d = opendir(D.builds_dir)))
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *p = NULL, *src = NULL, *outd = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = unik_path_join(D.builds_dir, de->d_name);
+		if (!find_build(de->d_name)) {
+			fprintf(stderr, "unik daemon: removing %s: no build has that id\n", p);
+			(void)unik_rmtree(p, NULL);
+			continue;
+		}
+		src = unik_path_join(p, "src");
+		outd = unik_path_join(p, "out");
+		(void)unik_rmtree(src, NULL);
+		(void)unik_rmtree(outd, NULL);
+	}
+	closedir(d);
+}
+
 int builds_recover(struct unik_error *err)
 {
 	/* Builds a previous daemon did not finish cannot be resumed.  Called with the lock held,
 	 * before any request can add a build. */
+	kill_orphan_builders();
+	sweep_home();
 	for (size_t i = 0; i < D.nbuilds; i++) {
 		struct build *b = D.builds[i];
 

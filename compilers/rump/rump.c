@@ -294,6 +294,22 @@ static int build_sources(const char *src, const struct unik_manifest *m, const c
 	return 0;
 }
 
+/* Whether path, links resolved, lies under dir a or dir b. */
+static bool inside(const char *path, const char *a, const char *b)
+{
+	_cleanup_free_ char *rp = realpath(path, NULL);
+	const char *dirs[] = {a, b};
+
+	for (size_t i = 0; rp && i < 2; i++) {
+		_cleanup_free_ char *rd = realpath(dirs[i], NULL);
+		size_t n = rd ? strlen(rd) : 0;
+
+		if (rd && !strncmp(rp, rd, n) && rp[n] == '/')
+			return true;
+	}
+	return false;
+}
+
 static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
                       const struct unik_sandbox *sandbox, int log_fd, char **kernel,
                       struct unik_error *err)
@@ -304,8 +320,10 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 	struct stat st;
 	int r;
 
+	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
 	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
 	memset(&sb.env, 0, sizeof(sb.env));
+	strv_extend(&sb.rw_dirs, &sandbox->rw_dirs);
 	strv_extend(&sb.ro_dirs, &sandbox->ro_dirs);
 	strv_extend(&sb.env, &sandbox->env);
 	toolchain(&sb, cc);
@@ -323,9 +341,11 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 		return -1;
 	/* The build is not trusted: its kernel is a file it wrote, not a link to one of the
 	 * daemon's. */
-	if (lstat(k, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (lstat(k, &st) < 0 || !S_ISREG(st.st_mode) || !inside(k, src_dir, out_dir)) {
 		unik_error_set(err, UNIK_E_INVALID,
-		               "the kernel %s is not a regular file (a symbolic link?)", k);
+		               "the kernel %s is not a regular file inside the build (a symbolic "
+		               "link?)",
+		               k);
 		return -1;
 	}
 	if (unik_elf_check_kernel(k, err) < 0)

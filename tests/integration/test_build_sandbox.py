@@ -89,13 +89,19 @@ def test_escapes_fail_and_host_is_untouched():
                 ('home', ['echo x > %s' % home_marker], 'exited with status'),
                 ('var', ['mkdir -p /var/tmp/unik-escape-%s' % tag], 'exited with status'),
                 ('root', ['ls /root'], 'exited with status'),
+                # build.log, beside src/, is the daemon's: a link there would serve the
+                # host's file as the log.
+                ('log', ['ln -sf /etc/passwd ../build.log'], 'exited with status'),
                 ('etc', ['cat /etc/hostname'], 'exited with status'),
                 ('connect', ['python3 -c "import socket; '
                              'socket.create_connection((\'127.0.0.1\', %d), 3)"' % port],
                  'exited with status'),
             ]
             for name, lines, needle in cases:
-                expect_failed(d.build(src(name, lines), {'name': name}), needle)
+                b = d.build(src(name, lines), {'name': name})
+                expect_failed(b, needle)
+                if 'root:x:0:0' in b['log']:
+                    fail('the build replaced its log with a link to /etc/passwd', b['log'])
             assert not os.path.exists(home_marker), 'the build wrote into the daemon home'
             assert not os.path.exists('/var/tmp/unik-escape-' + tag), 'the build wrote /var/tmp'
         assert not os.path.exists(tmp_marker), 'the build wrote the host /tmp'

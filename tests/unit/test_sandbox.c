@@ -35,13 +35,14 @@ static void golden_case(const char *name, bool staged, bool toolchain)
 	    .kind = UNIK_SANDBOX_BWRAP,
 	    .uid = UNIK_SANDBOX_UID_DEFAULT,
 	    .gid = UNIK_SANDBOX_GID_DEFAULT,
-	    .build_dir = "/var/lib/unik/builds/0123456789ab",
 	    .limits = UNIK_SANDBOX_LIMITS_DEFAULT,
 	    .staged = staged,
 	};
 	const char *const cmd[] = {"make", "-C", "/var/lib/unik/builds/0123456789ab/src",
 	                           "CC=/opt/unik/bin/unik-cc", NULL};
 
+	strv_push(&sb.rw_dirs, "/var/lib/unik/builds/0123456789ab/src");
+	strv_push(&sb.rw_dirs, "/var/lib/unik/builds/0123456789ab/out");
 	if (toolchain) {
 		strv_push(&sb.ro_dirs, "/opt/unik/bin");
 		strv_push(&sb.ro_dirs, "/opt/unik/lib/unik");
