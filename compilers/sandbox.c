@@ -544,12 +544,14 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 		nl = strchr(head, '\n');
 		if (nl)
 			*nl = '\0';
-		unik_error_set(err, UNIK_E_IO,
-		               "the build sandbox could not start (%s): bubblewrap needs user "
-		               "namespaces (sysctl user.max_user_namespaces > 0); "
-		               "build_sandbox: none in daemon-config.yaml builds without it "
-		               "(unsafe: the build runs as the daemon's user with full access)",
-		               head[0] ? head : "bwrap printed nothing");
+		unik_error_set(
+		    err, UNIK_E_IO,
+		    "the build sandbox could not start (%s): it needs bubblewrap (%s) and "
+		    "user namespaces (sysctl user.max_user_namespaces > 0); "
+		    "build_sandbox: none in daemon-config.yaml builds without it "
+		    "(unsafe: the build runs as the daemon's user with full access)",
+		    head[0] ? head : "bwrap printed nothing",
+		    sb->bwrap ? sb->bwrap : UNIK_SANDBOX_BWRAP_DEFAULT);
 		goto out;
 	}
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {

@@ -831,9 +831,34 @@ enum build_state build_wait(const char *id)
 	return s;
 }
 
+/* Whether pid is a bwrap whose arguments name a directory under builds/: a sandbox that was
+ * still being set up when the daemon died, which bwrap's --die-with-parent misses (it waits
+ * for its dead parent forever). */
+static bool is_orphan_bwrap(long pid, const char *prefix)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+	bool bwrap, named = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	bwrap = !strcmp(buf, "bwrap") || unik_str_has_suffix(buf, "/bwrap");
+	for (char *a = buf; bwrap && !named && a < buf + n; a += strlen(a) + 1)
+		named = !strncmp(a, prefix, strlen(prefix));
+	return bwrap && named;
+}
+
 /* Processes a killed daemon's builds left behind: bwrap's PID namespace and parent-death
  * signals take them along, but under build_sandbox: none what make started is on its own.
- * They are recognised by a working directory under builds/. */
+ * They are recognised by a working directory under builds/, or as a bwrap for a build. */
 static void kill_orphan_builders(void)
 {
 	_cleanup_free_ char *prefix = xasprintf("%s/", D.builds_dir);
@@ -855,7 +880,10 @@ static void kill_orphan_builders(void)
 		if (n <= 0)
 			continue;
 		cwd[n] = '\0';
-		if (!strncmp(cwd, prefix, strlen(prefix))) {
+		if (is_orphan_bwrap(pid, prefix)) {
+			fprintf(stderr, "unik daemon: killing bwrap %ld left by a build\n", pid);
+			kill((pid_t)pid, SIGKILL);
+		} else if (!strncmp(cwd, prefix, strlen(prefix))) {
 			fprintf(stderr, "unik daemon: killing process %ld left by a build in %s\n",
 			        pid, cwd);
 			kill((pid_t)pid, SIGKILL);
