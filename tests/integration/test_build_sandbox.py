@@ -118,6 +118,8 @@ def test_build_runs_as_unprivileged_user():
     with sandboxed_daemon() as d:
         lines = ['echo "build uid $$(id -u) gid $$(id -g) host $$(hostname)"',
                  'test "$$(id -u)" != 0',
+                 'for n in ipc mnt net pid uts user; do '
+                 'echo "ns $$n $$(readlink /proc/self/ns/$$n)"; done',
                  'echo "netdevs $$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \' \\n\')"']
         b = d.build(src('who', lines), {'name': 'who'})
         if b['state'] != 'succeeded':
@@ -127,6 +129,10 @@ def test_build_runs_as_unprivileged_user():
                  b['log'])
         if '\nnetdevs lo\n' not in b['log']:
             fail('the build sees network interfaces besides lo', b['log'])
+        for ns in ('ipc', 'mnt', 'net', 'pid', 'uts', 'user'):
+            line = 'ns %s %s' % (ns, os.readlink('/proc/self/ns/' + ns))
+            if line in b['log'] or 'ns %s %s:[' % (ns, ns) not in b['log']:
+                fail('the build does not run in a %s namespace of its own' % ns, b['log'])
     with sandboxed_daemon('build:\n  uid: 64123\n  gid: 64124\n', name='home2') as d:
         b = d.build(src('who', ['echo "build uid $$(id -u) gid $$(id -g)"']), {'name': 'who'})
         if b['state'] != 'succeeded' or 'build uid 64123 gid 64124' not in b['log']:
