@@ -266,3 +266,40 @@ def test_git_from_local_paths_needs_allow_local_git():
         b = d.wait_build(r['id'])
         if b['state'] != 'succeeded':
             fail('a local repository with allow_local_git: %s' % b['error'], b['log'])
+
+
+def test_daemon_that_is_not_root_builds_as_itself():
+    """Not root: no user to switch to and no mount namespace to stage in; bwrap binds the
+    directories straight from the daemon's home."""
+    if os.geteuid() != 0:
+        raise Skip('the test switches to another user: run it as root')
+    if not os.access('/usr/bin/bwrap', os.X_OK):
+        raise Skip('bubblewrap is not installed (/usr/bin/bwrap)')
+    uid = 64100
+    top = os.path.join('/tmp', 'unik-nonroot-%d' % os.getpid())
+    home = os.path.join(top, 'home')
+    os.makedirs(top, exist_ok=True)
+    os.chown(top, uid, uid)
+    d = Daemon(home=home)
+    import test_daemon_fixture
+
+    def spawn(extra=()):
+        log = open(d.log_path, 'ab')
+        cmd = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups',
+               test_daemon_fixture.daemon_binary(), 'daemon', '--home', home] + list(extra)
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env=dict(d.env(), HOME=top), start_new_session=True)
+    d.spawn = spawn
+    try:
+        with d:
+            # The daemon's user may write there; its builds may not.
+            marker = os.path.join(top, 'escape-marker')
+            b = d.build(src('self', ['touch %s' % marker]), {'name': 'self'})
+            expect_failed(b, 'exited with status')
+            assert not os.path.exists(marker), 'the build wrote outside its directory
+            b = d.build(src('self2', ['echo "build uid $$(id -u)"']), {'name': 'self2'})
+            if b['state'] != 'succeeded' or 'build uid %d' % uid not in b['log']:
+                fail('a daemon running as %d does not build as itself: %s'
+                     % (uid, b['error']), b['log'])
+    finally:
+        subprocess.run(['rm', '-rf', top])
