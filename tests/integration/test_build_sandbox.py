@@ -293,10 +293,13 @@ def test_daemon_that_is_not_root_builds_as_itself():
     try:
         with d:
             # The daemon's user may write there; its builds may not.
-            marker = os.path.join(top, 'escape-marker')
+            writable = os.path.join(out_dir(), 'writable')
+            os.makedirs(writable, exist_ok=True)
+            os.chown(writable, uid, uid)
+            marker = os.path.join(writable, 'escape-marker')
             b = d.build(src('self', ['touch %s' % marker]), {'name': 'self'})
             expect_failed(b, 'exited with status')
-            assert not os.path.exists(marker), 'the build wrote outside its directory
+            assert not os.path.exists(marker), 'the build wrote outside its directory'
             b = d.build(src('self2', ['echo "build uid $$(id -u)"']), {'name': 'self2'})
             if b['state'] != 'succeeded' or 'build uid %d' % uid not in b['log']:
                 fail('a daemon running as %d does not build as itself: %s'
