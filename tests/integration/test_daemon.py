@@ -316,7 +316,12 @@ def test_build_from_git():
     with open(os.path.join(repo, 'app.c'), 'w') as f:
         f.write(HELLO_C.replace('hi from', 'v2 from'))
     git('commit', '-q', '-am', 'v2')
-    with Daemon() as d:
+    # Repositories on the daemon's host need build.allow_local_git (test_build_sandbox.py).
+    home = os.path.join(out_dir(), 'home')
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('build:\n  allow_local_git: true\n')
+    with Daemon(home=home) as d:
         b = d.ok('POST', '/v1/builds', {'name': 'g1', 'git': 'file://' + repo + '#v1'},
                  status=201)
         b = d.wait_build(b['id'])
