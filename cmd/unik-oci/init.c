@@ -233,6 +233,10 @@ void oci_init_main(const struct oci_init_args *a)
 			dprintf(2, "unik-oci: %s: %s\n", what, strerror(errno));
 			_exit(127);
 		}
+		/* A change of uid cleared the parent-death signal: set it again. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != me)
+			_exit(127);
 		execvp(a->qemu_argv[0], a->qemu_argv);
 		dprintf(2, "exec %s: %s\n", a->qemu_argv[0], strerror(errno));
 		_exit(127);

@@ -23,6 +23,25 @@ const char *qemu_pick_accel(void)
 	return "kvm";
 }
 
+/* QEMU's option syntax (key=value,key=value) takes a literal comma as ",,". */
+static char *opt_escape(const char *s)
+{
+	size_t n = 0;
+	char *out, *p;
+
+	for (const char *q = s; *q; q++)
+		n += *q == ',' ? 2 : 1;
+	out = xmalloc(n + 1);
+	p = out;
+	for (const char *q = s; *q; q++) {
+		*p++ = *q;
+		if (*q == ',')
+			*p++ = ',';
+	}
+	*p = '\0';
+	return out;
+}
+
 char *qemu_qmp_path(const char *dir)
 {
 	struct sockaddr_un sun;
@@ -49,8 +68,13 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 		               "qemu command line: memory must be at least 1 MiB");
 		return -1;
 	}
+	_cleanup_free_ char *name = opt_escape(c->dir);
 
 	strv_push(out, c->qemu);
+	/* Names the instance in ps: QEMU is handed its files, so no path on its command line
+	 * would otherwise say which directory it belongs to. */
+	strv_push(out, "-name");
+	strv_push_take(out, xasprintf("guest=%s", name));
 	strv_push(out, "-M");
 	strv_push(out, "microvm");
 	strv_push(out, "-accel");
