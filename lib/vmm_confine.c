@@ -87,17 +87,47 @@ int unik_vmm_user_get(struct unik_vmm_user *u, struct unik_error *err)
 	return unik_vmm_user_parse(env ? env : UNIK_QEMU_USER_DEFAULT, u, err);
 }
 
-/* Whether u may open st's file again through /proc/self/fd (which checks the file's mode, not
- * the path's: $UNIK_HOME stays closed). */
-static bool readable_by(const struct stat *st, const struct unik_vmm_user *u)
+bool unik_vmm_can_read(const struct stat *st, const struct unik_vmm_user *u)
 {
-	if (!u)
-		return true;
 	if (st->st_uid == u->uid)
 		return st->st_mode & S_IRUSR;
 	if (st->st_gid == u->gid)
 		return st->st_mode & S_IRGRP;
 	return st->st_mode & S_IROTH;
+}
+
+int unik_vmm_place_file(const char *src, const char *dir, const char *name,
+                        const struct unik_vmm_user *u, struct unik_error *err)
+{
+	_cleanup_free_ char *dst = unik_path_join(dir, name);
+	_cleanup_close_ int in = -1, out = -1;
+	char buf[65536];
+	ssize_t n;
+
+	(void)unlink(dst);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		unik_error_sys(err, errno, "open `%s`", src);
+		return -1;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		unik_error_sys(err, errno, "create `%s`", dst);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || unik_write_all(out, buf, (size_t)n) < 0) {
+			unik_error_sys(err, errno, "copy `%s` to `%s`", src, dst);
+			return -1;
+		}
+	}
+	if (fchown(out, 0, u->gid) < 0 || fchmod(out, 0640) < 0) {
+		unik_error_sys(err, errno, "give `%s` to group %u", dst, (unsigned)u->gid);
+		return -1;
+	}
+	return 0;
 }
 
 /* A sealed in-memory copy of fd, readable by anyone who holds it (memfds are mode 0777). */
@@ -134,7 +164,9 @@ static int open_as(const char *path, int target, const struct unik_vmm_user *u)
 		return -1;
 	}
 	use = fd;
-	if (!readable_by(&st, u)) {
+	/* Opened again through /proc/self/fd, which checks the file's mode, not the path's:
+	 * $UNIK_HOME stays closed. */
+	if (u && !unik_vmm_can_read(&st, u)) {
 		use = memfd_copy(fd);
 		close(fd);
 		if (use < 0)

@@ -7,6 +7,7 @@
 #define UNIK_VMM_CONFINE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -31,6 +32,14 @@ int unik_vmm_user_parse(const char *spec, struct unik_vmm_user *u, struct unik_e
 
 /* The user from $UNIK_QEMU_USER, else UNIK_QEMU_USER_DEFAULT. */
 int unik_vmm_user_get(struct unik_vmm_user *u, struct unik_error *err);
+
+/* Whether u may read a file with these attributes by its mode bits. */
+bool unik_vmm_can_read(const struct stat *st, const struct unik_vmm_user *u);
+
+/* Copies src to dir/name, mode 0640, group u->gid: for hypervisors started by others (libvirt)
+ * that open files by path and may relabel them (a copy, so the original is never touched). */
+int unik_vmm_place_file(const char *src, const char *dir, const char *name,
+                        const struct unik_vmm_user *u, struct unik_error *err);
 
 /* What the child opens for QEMU before it drops its privileges.  NULL fields are skipped. */
 struct unik_vmm_files {

@@ -4,7 +4,9 @@ daemon and its restarts would make them: real boots under KVM and TCG, console a
 stop and start, removal, adoption, domains unik did not create, and libvirtd going away."""
 
 import fcntl
+import grp
 import json
+import pwd
 import importlib.util
 import os
 import random
@@ -20,6 +22,7 @@ from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout, bi
 from qemu import resolve_accel
 from apps import app
 import libvirt_service
+from confined import check_confined
 
 URI = 'qemu:///system'
 SOCK = '/run/libvirt/libvirt-sock'
@@ -340,6 +343,41 @@ def test_hello(accel):
                  'instance_id=%s\n' % inst['id']):
         if line not in rec:
             fail('provider.state lacks %r' % line, rec)
+
+
+@accels
+@cleanup
+def test_confined(accel):
+    """The domain's QEMU runs as libvirt's unprivileged user (libvirt-qemu, a <seclabel> DAC
+    label) with no capabilities, no_new_privs and libvirt's seccomp sandbox, from a VM directory
+    of its own that remove() deletes."""
+    need(accel)
+    inst = new_inst('confined')
+    os.chmod(inst['dir'], 0o700)  # as under $UNIK_HOME
+    r = run(accel, inst, app('clock'), 'clock 600000')
+    wait_console(inst, 'wall_start')
+    pid = int(r['pid'])
+    try:
+        uid, gid = pwd.getpwnam('libvirt-qemu').pw_uid, grp.getgrnam('libvirt-qemu').gr_gid
+    except KeyError:
+        raise Skip('no libvirt-qemu user and group (Debian\'s libvirt-daemon-system makes them)')
+    check_confined(pid, context(inst), uid=uid, gid=gid)
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        argv = f.read().split(b'\0')
+    if b'-sandbox' not in argv:
+        fail('libvirt started QEMU without -sandbox (qemu.conf seccomp_sandbox)', repr(argv))
+    vmdir = '/var/lib/unik-vm/%s' % inst['id']
+    st = os.stat(vmdir)
+    if st.st_uid != 0 or st.st_gid != gid or st.st_mode & 0o777 != 0o750:
+        fail('%s is %o %d:%d, not 750 root:%d' % (vmdir, st.st_mode & 0o777, st.st_uid,
+                                                  st.st_gid, gid))
+    xml = _virsh('dumpxml', domain_of(inst), check=True).stdout
+    if '<label>+%d:+%d</label>' % (uid, gid) not in xml or vmdir + '/kernel' not in xml:
+        fail('the domain does not run as +%d:+%d from its VM directory' % (uid, gid), xml)
+    call(accel, 'stop', inst['dir'], '--force')
+    call(accel, 'remove', inst['dir'])
+    if os.path.exists(vmdir):
+        fail('remove left %s behind' % vmdir)
 
 
 @accels
