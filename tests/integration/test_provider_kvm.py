@@ -380,6 +380,50 @@ def test_confined(accel):
         fail('remove left %s behind' % vmdir)
 
 
+def virtlogd_max_size():
+    """virtlogd's max_size from its config file, or its default (2 MiB)."""
+    size = 2097152
+    try:
+        with open('/etc/libvirt/virtlogd.conf') as f:
+            for line in f:
+                m = re.match(r'\s*max_size\s*=\s*(\d+)', line)
+                if m:
+                    size = int(m.group(1))
+    except OSError:
+        pass
+    return size
+
+
+@timeout(600)
+@cleanup
+def test_console_cap():
+    """A guest printing past virtlogd's max_size (the kvm console cap): console.log and
+    console.log.1 both within it, the newest output and the exit line in console.log, and the
+    exit status still read from it."""
+    need('tcg')
+    cap = virtlogd_max_size()
+    lines = cap // 73 + 3000
+    if lines > 100000:
+        raise Skip('virtlogd max_size is %d bytes: too much output to print under TCG' % cap)
+    inst = new_inst('cap')
+    run('tcg', inst, app('bigout'), 'bigout %d' % lines)
+    st = wait_ended('tcg', inst, limit=400)
+    expect(st, 'exited', 0, inst)
+    for name in ('console.log', 'console.log.1'):
+        p = os.path.join(inst['dir'], name)
+        if not os.path.exists(p):
+            fail('%s is missing after %d bytes of output' % (name, lines * 73),
+                 ' '.join(sorted(os.listdir(inst['dir']))))
+        if os.path.getsize(p) > cap:
+            fail('%s holds %d bytes, over virtlogd\'s max_size %d' % (name, os.path.getsize(p),
+                                                                     cap))
+    text = console(inst)
+    done = 'bigout done lines=%d bytes=%d' % (lines, lines * 73)
+    if done not in text[-200:] or not text.endswith('unik: exit status 0\n'):
+        fail('console.log does not end with the last line and the exit line', text[-2000:])
+    call('tcg', 'remove', inst['dir'])
+
+
 @accels
 @cleanup
 def test_exit_codes(accel):
