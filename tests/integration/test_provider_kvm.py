@@ -398,7 +398,7 @@ def virtlogd_max_size():
 @cleanup
 def test_console_cap():
     """A guest printing past virtlogd's max_size (the kvm console cap): console.log and
-    console.log.1 both within it, the newest output and the exit line in console.log, and the
+    console.log.0 (virtlogd's name for the older file) both within it, the newest output and the exit line in console.log, and the
     exit status still read from it."""
     need('tcg')
     cap = virtlogd_max_size()
@@ -409,7 +409,7 @@ def test_console_cap():
     run('tcg', inst, app('bigout'), 'bigout %d' % lines)
     st = wait_ended('tcg', inst, limit=400)
     expect(st, 'exited', 0, inst)
-    for name in ('console.log', 'console.log.1'):
+    for name in ('console.log', 'console.log.0'):
         p = os.path.join(inst['dir'], name)
         if not os.path.exists(p):
             fail('%s is missing after %d bytes of output' % (name, lines * 73),
