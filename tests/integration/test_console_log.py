@@ -58,3 +58,16 @@ def test_cap_rotation_logs_and_follow():
         if end not in text or not text.endswith('unik: exit status 0\n') or len(text) <= cap:
             fail('logs -f (%d bytes) did not follow the log across its rotations to the end'
                  % len(text), text[-2000:])
+
+
+def test_bad_cap_in_config_names_the_line():
+    home = os.path.join(out_dir(), 'home')
+    os.makedirs(home, mode=0o700)
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('providers:\n  qemu:\n    - name: local\n      console_max: 1K\n')
+    d = Daemon(home=home)
+    p = d.spawn()
+    rc = p.wait(timeout=20)
+    if rc != 1 or 'daemon-config.yaml line 4: console_max "1K": give a size of at least 4K' \
+            not in d.log():
+        fail('a console_max under 4K was accepted (exit %s)' % rc, d.log())
