@@ -454,6 +454,29 @@ def test_confined(accel):
         fail('UNIK_QEMU_USER=0:0 was not refused: %r' % r)
 
 
+@accels
+@no_strays
+def test_private_files(accel):
+    """A kernel and initrd only root may read (0600, in a 0700 directory, as under $UNIK_HOME):
+    the unprivileged QEMU still boots them, handed over as descriptors (sealed copies)."""
+    resolve_accel(accel)
+    private = os.path.join(out_dir(), 'private')
+    os.makedirs(private, mode=0o700)
+    kernel = os.path.join(private, 'tree.elf')
+    with open(app('tree'), 'rb') as f, open(kernel, 'wb') as g:
+        g.write(f.read())
+    cpio = make_cpio([('data', None), ('data/secret.txt', b'only root reads this\n')],
+                     os.path.join(private, 'root.cpio'))
+    for p in (kernel, cpio):
+        os.chmod(p, 0o600)
+    d = new_dir('private')
+    os.chmod(d, 0o700)
+    run(accel, d, kernel, 'tree /data', initrd=cpio)
+    expect(wait_ended(accel, d), 'exited', 0, d)
+    if 'f /data/secret.txt 21 ' not in console(d):
+        fail('the initrd file is not listed', context(d))
+
+
 def bigout_text(lines):
     """What tests/apps/bigout.c prints for `bigout LINES`."""
     alnum = 'abcdefghijklmnopqrstuvwxyz0123456789'
