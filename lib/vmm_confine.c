@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -227,6 +229,24 @@ static int drop_caps(void)
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/* Directories QEMU never needs, hidden under empty read-only tmpfs mounts in a mount namespace
+ * of its own: the world-writable ones (nothing to stash or race in), the homes ($UNIK_HOME is
+ * under /root by default) and /run (other daemons' sockets). */
+static const char *const hidden_dirs[] = {"/tmp", "/var/tmp", "/dev/shm", "/run", "/home", "/root"};
+
+/* Best effort: a kernel or container that refuses a new mount namespace leaves QEMU with the
+ * rest of its confinement, which does not depend on this. */
+static void hide_host_dirs(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(hidden_dirs) / sizeof(hidden_dirs[0]); i++)
+		(void)mount("unik-empty", hidden_dirs[i], "tmpfs",
+		            MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755");
+}
+
 int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm_user *u,
                            const char **what)
 {
@@ -249,6 +269,8 @@ int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm
 		return -1;
 	}
 	if (u) {
+		/* After the files are open: the instance directory may be among those hidden. */
+		hide_host_dirs();
 		/* QEMU opens /dev/kvm itself (mode 0660, group kvm). */
 		if (stat("/dev/kvm", &kvm) == 0 && kvm.st_gid != 0)
 			groups[ngroups++] = kvm.st_gid;

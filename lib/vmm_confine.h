@@ -49,7 +49,8 @@ struct unik_vmm_files {
 };
 
 /* For the child between fork and exec (single-threaded parent): opens the files, then gives up
- * root for u (when running as root; u may be NULL to keep the identity), empties every
+ * root for u (when running as root; u may be NULL to keep the identity), hides /tmp, /run, the
+ * homes and the like in a mount namespace of its own (as root, best effort), empties every
  * capability set and sets no_new_privs.  On failure returns -1 with errno set and *what naming
  * the step, a static string. */
 int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm_user *u,

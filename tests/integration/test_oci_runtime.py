@@ -17,7 +17,7 @@ import os as _os, sys as _sys
 _sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 from harness import Failure, Skip, fail, out_dir, tail, timeout
 import test_oci_common as c
-from confined import check_confined
+from confined import check_confined, check_hidden
 
 CONTAINER_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
                  'HOSTNAME=box', 'GREETING=hello world']
@@ -210,6 +210,7 @@ def test_qemu_confined():
             fail('expected one QEMU for the container, found %r' % qemus,
                  open(out, 'rb').read().decode('utf-8', 'replace'))
         check_confined(qemus[0][0], qemus[0][1], uid=64122, gid=64122)
+        check_hidden(qemus[0][0], qemus[0][1])
         rt('kill', 'confined', 'KILL')
         wait_child(pid)
         rt('delete', 'confined')

@@ -14,7 +14,7 @@ import time
 from harness import Failure, accels, fail, out_dir, build_dir, bin_dir
 from qemu import resolve_accel
 from apps import app, build, make_cpio
-from confined import check_confined, open_paths
+from confined import check_confined, check_hidden, open_paths
 
 _counter = [0]
 
@@ -432,6 +432,7 @@ def test_confined(accel):
         wait_console(d, 'wall_start')
         pid = int(r['pid'])
         check_confined(pid, context(d), uid=uid, gid=gid)
+        check_hidden(pid, context(d))
         with open('/proc/%d/cmdline' % pid, 'rb') as f:
             argv = f.read().split(b'\0')
         if b'-sandbox' not in argv or b'elevateprivileges=deny' not in argv[argv.index(b'-sandbox') + 1]:

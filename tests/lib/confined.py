@@ -60,3 +60,14 @@ def open_paths(pid):
         except OSError:
             pass
     return out
+
+
+def check_hidden(pid, context=''):
+    """Fails unless process pid sees /tmp, /root and /run empty (its own mount namespace)."""
+    for d in ('/tmp', '/root', '/run'):
+        try:
+            seen = os.listdir('/proc/%d/root%s' % (pid, d))
+        except OSError as e:
+            raise Failure('cannot list %s as pid %d sees it: %s' % (d, pid, e), context)
+        if seen:
+            raise Failure('QEMU (pid %d) sees %s of the host: %s' % (pid, d, seen[:10]), context)
