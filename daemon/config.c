@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compilers/sandbox.h"
+#include "guest_console.h"
 #include "providers/provider.h"
 #include "yamlx.h"
 
@@ -72,13 +73,35 @@ static int provider_entry(const char *pname, const struct yamlx_node *item, stru
 	return 0;
 }
 
+/* The one qemu key that is a provider option: the cap on console.log (providers/qemu). */
+static int qemu_console_max(const struct yamlx_node *item, struct daemon_config *c,
+                            struct unik_error *err)
+{
+	const struct yamlx_node *v = yamlx_get(item, "console_max");
+	char what[64];
+	long long cap;
+
+	if (!v || yamlx_is_null(v))
+		return 0;
+	snprintf(what, sizeof(what), FNAME " line %d: console_max", v->line);
+	if (yamlx_expect(v, YAMLX_SCALAR, FNAME, "\"console_max\"", err) < 0 ||
+	    unik_console_max_parse(what, v->value, &cap, err) < 0)
+		return -1;
+	if (!json_object_get(c->provider_opts, "qemu"))
+		json_object_set_new(c->provider_opts, "qemu", json_array());
+	json_array_append_new(json_object_get(c->provider_opts, "qemu"),
+	                      json_sprintf("console_max=%s", v->value));
+	return 0;
+}
+
 static int parse_providers(const struct yamlx_node *n, struct daemon_config *c,
                            struct unik_error *err)
 {
 	/* UniK's shape: providers: {qemu: [{name: ..., no_graphic: true}], ...}.  The qemu
 	 * provider takes UniK's keys and needs none; the others take their own options
 	 * (providers/<name>: opt_keys), e.g. kvm: [{uri: "qemu:///system"}]. */
-	static const char *const qemu_keys[] = {"name", "no_graphic", "debugger_port", NULL};
+	static const char *const qemu_keys[] = {"name", "no_graphic", "debugger_port",
+	                                        "console_max", NULL};
 
 	if (yamlx_is_null(n))
 		return 0;
@@ -99,7 +122,8 @@ static int parse_providers(const struct yamlx_node *n, struct daemon_config *c,
 			if (yamlx_expect(item, YAMLX_MAP, FNAME, "a provider entry", err) < 0)
 				return -1;
 			if (strcmp(pname, "qemu") == 0) {
-				if (yamlx_check_keys(item, qemu_keys, FNAME, err) < 0)
+				if (yamlx_check_keys(item, qemu_keys, FNAME, err) < 0 ||
+				    qemu_console_max(item, c, err) < 0)
 					return -1;
 				continue;
 			}

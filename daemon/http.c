@@ -240,6 +240,15 @@ static bool sock_gone(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* Whether t->path now names another file than the one t->fd reads. */
+static bool rotated(const struct tail *t)
+{
+	struct stat a, b;
+
+	return fstat(t->fd, &a) == 0 && stat(t->path, &b) == 0 &&
+	       (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+}
+
 static ssize_t tail_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct tail *t = cls;
@@ -254,6 +263,14 @@ static ssize_t tail_read(void *cls, uint64_t pos, char *buf, size_t max)
 			if (n > 0) {
 				t->off += (uint64_t)n;
 				return n;
+			}
+			/* Read to its end, and a capped console log has been rotated: the new
+			 * output is in a new file by the same name. */
+			if (t->follow && rotated(t)) {
+				close(t->fd);
+				t->fd = -1;
+				t->off = 0;
+				continue;
 			}
 		}
 		if (!t->follow || t->draining)

@@ -465,7 +465,8 @@ def test_provider_options_are_checked():
                   'control character'),
                  ({'provider': 'kvm', 'provider_opts': {'urii': 'x'}},
                   'unknown option of provider kvm "urii" (known: uri, machine, boot, connect_timeout)'),
-                 ({'provider_opts': {'uri': 'x'}}, 'provider qemu takes no options')]
+                 ({'provider_opts': {'uri': 'x'}},
+                  'unknown option of provider qemu "uri" (known: console_max)')]
         for extra, needle in cases:
             body = dict({'image': 'hello', 'name': 'o1'}, **extra)
             expect_error(d2.request('POST', '/v1/instances', body), 400, 'invalid', needle)
@@ -474,7 +475,7 @@ def test_provider_options_are_checked():
         r = d2.upload('/v1/builds', [('source', 's.tgz', None, tar_dir(s)),
                                      ('options', None, None,
                                       b'{"name": "h2", "provider_opts": {"bogus": "1"}}')])
-        expect_error(r, 400, 'invalid', 'provider qemu takes no options')
+        expect_error(r, 400, 'invalid', 'unknown option of provider qemu "bogus" (known: console_max)')
 
 
 def test_bad_requests_are_clear_4xx():
