@@ -7,14 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/http_parse.h"
 #include "error.h"
-
-#define MAX_SEGS 8
 
 struct req {
 	struct MHD_Connection *c;
 	const char *method;
 	const char *path;
+	const struct http_target *target; /* the decoded path and query */
 	char *segs[MAX_SEGS];
 	int nseg;
 	bool compat; /* the original UniK's routes: plain-text errors */

@@ -10,6 +10,7 @@
 #include "compilers/compiler.h"
 #include "daemon/internal.h"
 #include "names.h"
+#include "utf8.h"
 
 static const char *seg(struct req *r, int i)
 {
@@ -49,7 +50,7 @@ static void v1_compiler(struct req *r)
 		return;
 	}
 	if (prov && !unik_provider_find(prov)) {
-		reply_errorf(r, UNIK_E_NOTFOUND, "no provider \"%.60s\"", prov);
+		reply_errorf(r, UNIK_E_NOTFOUND, "no provider \"%.*s\"", UNIK_UTF8_CUT(prov, 60));
 		return;
 	}
 	json_t *all = compilers_json(), *one = NULL, *v;
@@ -76,7 +77,8 @@ static void builds_post(struct req *r)
 		json_object_foreach(r->form, k, v) if (strcmp(k, "options") != 0)
 		{
 			reply_errorf(r, UNIK_E_INVALID,
-			             "unexpected form part \"%.60s\" (parts: source, options)", k);
+			             "unexpected form part \"%.*s\" (parts: source, options)",
+			             UNIK_UTF8_CUT(k, 60));
 			return;
 		}
 		if (text) {
@@ -149,9 +151,9 @@ static struct build *build_ref(struct req *r, const char *id)
 		if (n != 1)
 			b = NULL;
 		if (!b)
-			reply_errorf(
-			    r, n > 1 ? UNIK_E_STATE : UNIK_E_NOTFOUND,
-			    n > 1 ? "build id \"%.40s\" is ambiguous" : "no build \"%.40s\"", id);
+			reply_errorf(r, n > 1 ? UNIK_E_STATE : UNIK_E_NOTFOUND,
+			             n > 1 ? "build id \"%.*s\" is ambiguous" : "no build \"%.*s\"",
+			             UNIK_UTF8_CUT(id, 40));
 	}
 	return b;
 }
@@ -590,7 +592,8 @@ static void u_run(struct req *r)
 		for (size_t i = 0; keys[i] && !known; i++)
 			known = strcmp(keys[i], k) == 0;
 		if (!known) {
-			reply_errorf(r, UNIK_E_INVALID, "unknown key \"%.60s\"", k);
+			reply_errorf(r, UNIK_E_INVALID, "unknown key \"%.*s\"",
+			             UNIK_UTF8_CUT(k, 60));
 			goto out;
 		}
 	}
