@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/http_form.h"
 #include "daemon/http_guard.h"
 #include "daemon/internal.h"
 #include "utf8.h"
 
 #define JSON_BODY_MAX (1u << 20)
-#define FORM_MAX      (64u << 10)
 
 struct listener {
 	struct MHD_Daemon *mhd;
@@ -44,18 +44,12 @@ struct conn {
 	bool started; /* the headers were seen (on_request called once) */
 	const struct route *route;
 	bool method_mismatch;
-	int early_status;
-	struct unik_error early;
 	char *buf;
 	size_t len, cap;
 	bool multipart;
 	struct MHD_PostProcessor *pp;
-	int upload_fd;
-	char *upload_path;
-	uint64_t upload_bytes, discarded;
-	json_t *form;
-	size_t form_bytes;
-	bool got_file;
+	uint64_t discarded;
+	struct http_form f; /* the multipart parts, and the error that ends the request early */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -386,111 +380,16 @@ static bool token_ok(struct MHD_Connection *c)
 	return diff == 0 && hl == tl;
 }
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
-{
-	struct conn *cx = cls;
-
-	(void)kind;
-	(void)content_type;
-	(void)transfer_encoding;
-	if (cx->early_status)
-		return MHD_YES;
-	if (!key) {
-		cx->early_status = 400;
-		unik_error_set(&cx->early, UNIK_E_INVALID,
-		               "malformed multipart body: a part without a name");
-		return MHD_YES;
-	}
-	if (strcmp(key, "source") == 0 || strcmp(key, "tarfile") == 0 || filename) {
-		if (strcmp(key, "source") != 0 && strcmp(key, "tarfile") != 0) {
-			cx->early_status = 400;
-			unik_error_set(
-			    &cx->early, UNIK_E_INVALID,
-			    "unexpected file part \"%.*s\" (the source goes in \"source\")",
-			    UNIK_UTF8_CUT(key, 60));
-			return MHD_YES;
-		}
-		if (cx->upload_fd < 0) {
-			_cleanup_free_ char *tmpl = xasprintf("%s/upload-XXXXXX", D.tmp_dir);
-			cx->upload_fd = mkostemp(tmpl, O_CLOEXEC);
-			if (cx->upload_fd < 0) {
-				cx->early_status = 500;
-				unik_error_sys(&cx->early, errno, "create %s", tmpl);
-				return MHD_YES;
-			}
-			cx->upload_path = unik_steal_ptr(&tmpl);
-		} else if (off == 0 && size > 0 && cx->got_file && cx->upload_bytes > 0) {
-			cx->early_status = 400;
-			unik_error_set(&cx->early, UNIK_E_INVALID, "more than one source part");
-			return MHD_YES;
-		}
-		cx->got_file = true;
-		cx->upload_bytes += size;
-		if (cx->upload_bytes > (uint64_t)D.cfg.max_upload_mb << 20) {
-			cx->early_status = 413;
-			unik_error_set(&cx->early, UNIK_E_INVALID,
-			               "the upload is larger than %lld MiB (build.max_upload_mb)",
-			               (long long)D.cfg.max_upload_mb);
-			return MHD_YES;
-		}
-		if (size && pwrite(cx->upload_fd, data, size, (off_t)off) != (ssize_t)size) {
-			cx->early_status = 500;
-			unik_error_sys(&cx->early, errno, "write the upload");
-		}
-		return MHD_YES;
-	}
-	if (size && memchr(data, '\0', size)) {
-		cx->early_status = 400;
-		unik_error_set(&cx->early, UNIK_E_INVALID,
-		               "form part \"%.*s\" holds a NUL byte: send text",
-		               UNIK_UTF8_CUT(key, 60));
-		return MHD_YES;
-	}
-	cx->form_bytes += size;
-	if (cx->form_bytes > FORM_MAX || json_object_size(cx->form) > 64) {
-		cx->early_status = 413;
-		unik_error_set(&cx->early, UNIK_E_INVALID, "the form fields are too large");
-		return MHD_YES;
-	}
-	const char *old = json_string_value(json_object_get(cx->form, key));
-	_cleanup_free_ char *v =
-	    xasprintf("%s%.*s", old && off ? old : "", (int)size, data ? data : "");
-	json_t *js = json_string(v);
-	json_object_set_new(cx->form, key, js ? js : json_string(""));
-	return MHD_YES;
-}
-
-/* The upload is consumed (unpacked or refused) by the time a reply is queued: remove it first,
- * so a client that sees the reply never sees the temporary file. */
-static void upload_discard(struct conn *cx)
-{
-	if (cx->upload_fd >= 0)
-		close(cx->upload_fd);
-	cx->upload_fd = -1;
-	if (cx->upload_path)
-		unlink(cx->upload_path);
-	free(cx->upload_path);
-	cx->upload_path = NULL;
-}
-
 static void conn_free(struct conn *cx)
 {
 	if (!cx)
 		return;
 	if (cx->pp)
 		MHD_destroy_post_processor(cx->pp);
-	if (cx->upload_fd >= 0)
-		close(cx->upload_fd);
-	if (cx->upload_path)
-		unlink(cx->upload_path);
-	free(cx->upload_path);
+	http_form_free(&cx->f);
 	free(cx->buf);
 	free(cx->raw_target);
 	http_target_free(&cx->target);
-	json_decref(cx->form);
 	free(cx);
 }
 
@@ -503,8 +402,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	(void)c;
 	cx->l = cls;
 	cx->raw_target = xstrdup(uri ? uri : "");
-	cx->upload_fd = -1;
-	cx->form = json_object();
+	http_form_init(&cx->f, D.tmp_dir, (uint64_t)D.cfg.max_upload_mb << 20);
 	return cx;
 }
 
@@ -602,10 +500,10 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, struct conn *cx, con
 		return early_reply(c, cx, 413, &e, true);
 	}
 	if (cx->multipart) {
-		cx->pp = MHD_create_post_processor(c, 64 * 1024, on_part, cx);
+		cx->pp = MHD_create_post_processor(c, 64 * 1024, http_form_part, &cx->f);
 		if (!cx->pp) {
-			cx->early_status = 400;
-			unik_error_set(&cx->early, UNIK_E_INVALID,
+			cx->f.status = 400;
+			unik_error_set(&cx->f.err, UNIK_E_INVALID,
 			               "malformed multipart request: the Content-Type has no "
 			               "boundary");
 		}
@@ -633,24 +531,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 		*upload_data_size = 0;
 		guard_body_progress(c);
-		if (cx->early_status) {
+		if (cx->f.status) {
 			/* A chunked body past the limit: read on (to answer 413 at its end) but
 			 * not for ever. */
 			cx->discarded += n;
 			return cx->discarded > (64u << 20) ? MHD_NO : MHD_YES;
 		}
 		if (cx->multipart) {
-			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES &&
-			    !cx->early_status) {
-				cx->early_status = 400;
-				unik_error_set(&cx->early, UNIK_E_INVALID,
+			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES && !cx->f.status) {
+				cx->f.status = 400;
+				unik_error_set(&cx->f.err, UNIK_E_INVALID,
 				               "malformed multipart body");
 			}
 			return MHD_YES;
 		}
 		if (cx->len + n > JSON_BODY_MAX) {
-			cx->early_status = 413;
-			unik_error_set(&cx->early, UNIK_E_INVALID,
+			cx->f.status = 413;
+			unik_error_set(&cx->f.err, UNIK_E_INVALID,
 			               "the request body is larger than %u bytes", JSON_BODY_MAX);
 			return MHD_YES;
 		}
@@ -663,17 +560,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	guard_busy(c);
-	if (cx->multipart && cx->pp && !cx->early_status) {
+	if (cx->multipart && cx->pp && !cx->f.status) {
 		MHD_destroy_post_processor(cx->pp);
 		cx->pp = NULL;
-		if (cx->upload_fd >= 0 && fsync(cx->upload_fd) < 0 && !cx->early_status) {
-			cx->early_status = 500;
-			unik_error_sys(&cx->early, errno, "write the upload");
+		if (cx->f.upload_fd >= 0 && fsync(cx->f.upload_fd) < 0 && !cx->f.status) {
+			cx->f.status = 500;
+			unik_error_sys(&cx->f.err, errno, "write the upload");
 		}
 	}
-	if (cx->early_status) {
-		upload_discard(cx);
-		return early_reply(c, cx, cx->early_status, &cx->early, false);
+	if (cx->f.status) {
+		http_form_discard(&cx->f);
+		return early_reply(c, cx, cx->f.status, &cx->f.err, false);
 	}
 
 	struct req r = {
@@ -685,8 +582,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	    .body = cx->buf ? cx->buf : "",
 	    .body_len = cx->len,
 	    .multipart = cx->multipart,
-	    .upload_path = cx->got_file ? cx->upload_path : NULL,
-	    .form = cx->form,
+	    .upload_path = cx->f.got_file ? cx->f.upload_path : NULL,
+	    .form = cx->f.form,
 	};
 
 	if (cx->buf)
@@ -695,7 +592,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	for (int i = 0; i < r.nseg; i++)
 		r.segs[i] = cx->target.segs[i];
 	cx->route->fn(&r);
-	upload_discard(cx);
+	http_form_discard(&cx->f);
 	return queue(c, &r);
 }
 

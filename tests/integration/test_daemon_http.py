@@ -8,6 +8,7 @@ import json
 import os
 import resource
 import socket
+import subprocess
 import sys
 import time
 
@@ -219,11 +220,8 @@ def test_listen_checked():
                          ('127.0.0.1', 'no port'), ('[::1:3000', 'unclosed'),
                          ('example.org:3000', 'numeric IP'), ('[1.2.3.4]:3000', 'IPv6')]):
         d = Daemon(name='l%d' % i, args=['--listen', spec])
-        p = d.spawn()
-        rc = p.wait(timeout=20)
+        rc = refused(d)
         if rc == 0 or needle not in d.log() or spec not in d.log():
-            if p.poll() is None:
-                p.kill()
             fail('--listen %s: exit %s, wanted a refusal naming it and %r' % (spec, rc, needle),
                  d.log())
     # Refused for lack of a token before anything is bound: with the ports held by someone
@@ -239,8 +237,7 @@ def test_listen_checked():
     try:
         d = Daemon(name='lt', args=['--listen', '127.0.0.1:%d' % ports[0],
                                          '--listen', '0.0.0.0:%d' % ports[1]])
-        p = d.spawn()
-        rc = p.wait(timeout=20)
+        rc = refused(d)
         log = d.log()
         if rc != 1 or 'needs a token' not in log or 'in use' in log:
             fail('a non-loopback listener without a token: exit %s' % rc, log)
@@ -250,14 +247,24 @@ def test_listen_checked():
     # And a free port stays free: nothing listens there after the refusal.
     port = free_port()
     d = Daemon(name='lf', args=['--listen', '0.0.0.0:%d' % port])
-    p = d.spawn()
-    if p.wait(timeout=20) != 1:
+    if refused(d) != 1:
         fail('a non-loopback listener without a token was accepted', d.log())
     try:
         socket.create_connection(('127.0.0.1', port), timeout=2).close()
         fail('something listens on %d after the refusal' % port)
     except ConnectionRefusedError:
         pass
+
+
+def refused(d, extra=()):
+    """Starts d, which must refuse to start: returns its exit status (killed after 20 s)."""
+    p = d.spawn(extra)
+    try:
+        return p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return 'still running after 20 s'
 
 
 def _closed(s):
