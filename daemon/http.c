@@ -24,6 +24,7 @@
 #include "utf8.h"
 
 #define JSON_BODY_MAX (1u << 20)
+#define DRAIN_MAX     (8u << 20) /* most bytes of a refused body read to answer it */
 
 struct listener {
 	struct MHD_Daemon *mhd;
@@ -490,6 +491,8 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, struct conn *cx, con
 	    cx->route->upload && ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0;
 	max = cx->multipart ? ((uint64_t)D.cfg.max_upload_mb << 20) + FORM_MAX : JSON_BODY_MAX;
 	if (clen && http_content_length(clen, &len) == 0 && len > max) {
+		const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+
 		if (cx->multipart)
 			unik_error_set(&e, UNIK_E_INVALID,
 			               "the upload is larger than %lld MiB (build.max_upload_mb)",
@@ -497,7 +500,14 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, struct conn *cx, con
 		else
 			unik_error_set(&e, UNIK_E_INVALID,
 			               "the request body is larger than %u bytes", JSON_BODY_MAX);
-		return early_reply(c, cx, 413, &e, true);
+		/* Refused from the Content-Length alone.  A client that waits for "100 Continue",
+		 * or announces more than DRAIN_MAX too many, gets the answer now and the connection
+		 * is closed; one that sends a modest excess without waiting has it read and
+		 * dropped, or it would see its connection reset instead of the 413. */
+		if ((expect && strcasecmp(expect, "100-continue") == 0) || len - max > DRAIN_MAX)
+			return early_reply(c, cx, 413, &e, true);
+		cx->f.status = 413;
+		cx->f.err = e;
 	}
 	if (cx->multipart) {
 		cx->pp = MHD_create_post_processor(c, 64 * 1024, http_form_part, &cx->f);
@@ -532,10 +542,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		guard_body_progress(c);
 		if (cx->f.status) {
-			/* A chunked body past the limit: read on (to answer 413 at its end) but
-			 * not for ever. */
+			/* A body already refused: drop it (to answer at its end), but not for
+			 * ever. */
 			cx->discarded += n;
-			return cx->discarded > (64u << 20) ? MHD_NO : MHD_YES;
+			return cx->discarded > DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		if (cx->multipart) {
 			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES && !cx->f.status) {
