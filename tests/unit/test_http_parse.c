@@ -41,9 +41,10 @@ static void test_messages_cut_between_characters(void **state)
 	char big[1200], name[64];
 
 	(void)state;
-	/* 'a' then e-acute: the 1024-byte message buffer would end inside a character. */
+	/* "ab" then e-acutes: the 1024-byte message buffer would end inside a character. */
 	big[0] = 'a';
-	for (size_t i = 1; i + 2 < sizeof(big); i += 2)
+	big[1] = 'b';
+	for (size_t i = 2; i + 2 < sizeof(big); i += 2)
 		memcpy(big + i, "\xc3\xa9", 2);
 	big[sizeof(big) - 1] = '\0';
 	unik_error_set(&err, UNIK_E_INVALID, "%s", big);
@@ -54,7 +55,9 @@ static void test_messages_cut_between_characters(void **state)
 	unik_error_sys(&err, 2, "open %s", big);
 	assert_true(unik_utf8_valid(err.msg, strlen(err.msg)));
 	/* A name check quotes at most 40 bytes of the name, whole characters only. */
-	memcpy(name, big, 61);
+	/* "a" then e-acutes: 40 bytes would end inside a character. */
+	memcpy(name, big + 1, 61);
+	name[0] = 'a';
 	name[61] = '\0';
 	assert_int_equal(unik_name_check("image name", name, &err), -1);
 	assert_true(unik_utf8_valid(err.msg, strlen(err.msg)));
