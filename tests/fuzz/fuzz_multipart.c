@@ -19,20 +19,20 @@
 #include "daemon/http_form.h"
 #include "util.h"
 
-static char tmp_dir[] = "/tmp/unik-fuzz-multipart-XXXXXX";
-static struct MHD_Daemon *mhd;
+static char mp_tmp_dir[] = "/tmp/unik-fuzz-multipart-XXXXXX";
+static struct MHD_Daemon *mp_mhd;
 
-struct fz {
+struct mp_req {
 	struct http_form f;
 	struct MHD_PostProcessor *pp;
 	bool started;
 };
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-                               const char *method, const char *version, const char *upload_data,
-                               size_t *upload_data_size, void **con_cls)
+static enum MHD_Result mp_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
-	struct fz *z = *con_cls;
+	struct mp_req *z = *con_cls;
 	static const char ok[] = "ok";
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -43,7 +43,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)version;
 	if (!z) {
 		z = xcalloc(1, sizeof(*z));
-		http_form_init(&z->f, tmp_dir, 1u << 20);
+		http_form_init(&z->f, mp_tmp_dir, 1u << 20);
 		z->pp = MHD_create_post_processor(c, 64 * 1024, http_form_part, &z->f);
 		*con_cls = z;
 		return MHD_YES;
@@ -77,10 +77,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
+static void mp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
-	struct fz *z = *con_cls;
+	struct mp_req *z = *con_cls;
 
 	(void)cls;
 	(void)c;
@@ -95,15 +95,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* One server for the whole run, driven by MHD_run() from this thread. */
-static void init_once(void)
+static void mp_init_once(void)
 {
-	if (mhd)
+	if (mp_mhd)
 		return;
-	if (!mkdtemp(tmp_dir))
+	if (!mkdtemp(mp_tmp_dir))
 		abort();
-	mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handler, NULL,
-	                       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
-	if (!mhd)
+	mp_mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, mp_handler, NULL,
+	                          MHD_OPTION_NOTIFY_COMPLETED, mp_completed, NULL, MHD_OPTION_END);
+	if (!mp_mhd)
 		abort();
 }
 
@@ -116,7 +116,7 @@ int unik_fuzz_multipart(const uint8_t *data, size_t size)
 	size_t hl, off = 0;
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
-	init_once();
+	mp_init_once();
 	if (size > 2 && data[0] == '-' && data[1] == '-') {
 		size_t i = 2;
 		while (i < size && i - 2 < sizeof(boundary) - 1 && data[i] != '\r' &&
@@ -135,7 +135,8 @@ int unik_fuzz_multipart(const uint8_t *data, size_t size)
 	                 "Content-Length: %zu\r\n\r\n",
 	                 boundary, size);
 	hl = strlen(head);
-	if (MHD_add_connection(mhd, sv[0], (const struct sockaddr *)&addr, sizeof(addr)) != MHD_YES)
+	if (MHD_add_connection(mp_mhd, sv[0], (const struct sockaddr *)&addr, sizeof(addr)) !=
+	    MHD_YES)
 		abort();
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	/* Write the request as the server reads it, run the server, read its answer to the end. */
@@ -152,13 +153,13 @@ int unik_fuzz_multipart(const uint8_t *data, size_t size)
 				break;
 			off += (size_t)n;
 		}
-		MHD_run(mhd);
+		MHD_run(mp_mhd);
 		n = recv(sv[1], buf, sizeof(buf), 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
 			break;
 	}
 	close(sv[1]);
-	MHD_run(mhd);
+	MHD_run(mp_mhd);
 	free(head);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #include "daemon/http.h"
 #include "daemon/internal.h"
 
-static const char *get(void *ctx, const char *key)
+static const char *ur_get(void *ctx, const char *key)
 {
 	return json_string_value(json_object_get(ctx, key));
 }
@@ -32,7 +32,7 @@ int unik_fuzz_unik_routes(const uint8_t *data, size_t size)
 		json_decref(v1);
 	}
 	name = json_string_value(json_object_get(j, "name"));
-	opts = unik_create_options(name ? name : "app", get, j, &err);
+	opts = unik_create_options(name ? name : "app", ur_get, j, &err);
 	if (opts) {
 		if (build_opts_parse(opts, &bo, &err) == 0)
 			build_opts_free(&bo);
