@@ -316,6 +316,25 @@ def test_slowloris():
         _wait_closed(attackers, 3 + 20, 'half-header connections', d)
         for s in attackers:
             s.close()
+        # Many sources (loopback has all of 127/8), each under its own cap: the listener's cap
+        # still leaves the authorised client its place.
+        many = []
+        try:
+            for i in range(600):
+                s = socket.socket()
+                s.bind(('127.0.%d.%d' % (1 + i // 200, 1 + i % 200), 0))
+                s.settimeout(10)
+                s.connect(('127.0.0.1', port))
+                s.sendall(b'GET /v1/version HTTP/1.1\r\n')
+                many.append(s)
+        except OSError as e:
+            fail('opening connections from many addresses: %s after %d' % (e, len(many)))
+        r = d.request('GET', '/v1/version', headers=auth, timeout=30)
+        if r.status != 200:
+            fail('an authorised request during a flood from 600 addresses: %d' % r.status, r.text)
+        _wait_closed(many, 3 + 20, 'half-header connections from many addresses', d)
+        for s in many:
+            s.close()
         # One that drips a byte at a time is closed too: the timeout counts from the start.
         drip = socket.create_connection(('127.0.0.1', port), timeout=10)
         t0 = time.monotonic()
