@@ -24,7 +24,8 @@
 #include "utf8.h"
 
 #define JSON_BODY_MAX (1u << 20)
-#define DRAIN_MAX     (8u << 20) /* most bytes of a refused body read to answer it */
+#define DRAIN_MAX     (8u << 20)  /* most excess a Content-Length may announce and be read */
+#define DISCARD_MAX   (64u << 20) /* most bytes dropped after a body is refused, to answer it */
 
 struct listener {
 	struct MHD_Daemon *mhd;
@@ -545,7 +546,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			/* A body already refused: drop it (to answer at its end), but not for
 			 * ever. */
 			cx->discarded += n;
-			return cx->discarded > DRAIN_MAX ? MHD_NO : MHD_YES;
+			return cx->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
 		}
 		if (cx->multipart) {
 			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES && !cx->f.status) {
