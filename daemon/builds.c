@@ -22,6 +22,7 @@
 #include "images/store.h"
 #include "names.h"
 #include "untar.h"
+#include "utf8.h"
 
 static pthread_t *workers;
 static size_t nworkers;
@@ -92,8 +93,8 @@ static int opt_formats(json_t *v, struct strv *out, struct unik_error *err)
 		}
 		if (!unik_image_format_find(name)) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "option \"formats\": unknown format \"%.60s\" (known: %s)",
-			               name, unik_image_format_names());
+			               "option \"formats\": unknown format \"%.*s\" (known: %s)",
+			               UNIK_UTF8_CUT(name, 60), unik_image_format_names());
 			return -1;
 		}
 		for (size_t j = 0; j < out->n && !seen; j++)
@@ -118,8 +119,8 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 	{
 		if (!unik_env_name_valid(k, strlen(k))) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "%s: \"%.60s\" is not a valid environment variable name",
-			               what, k);
+			               "%s: \"%.*s\" is not a valid environment variable name",
+			               what, UNIK_UTF8_CUT(k, 60));
 			return -1;
 		}
 		if (!json_is_string(v) || json_string_length(v) > 4096 ||
@@ -276,11 +277,12 @@ static int git_fetch_source(const char *spec, const char *dest, struct unik_erro
 		return -1;
 	}
 	if (ref && (ref[0] == '-' || strlen(ref) > 200)) {
-		unik_error_set(err, UNIK_E_INVALID, "option \"git\": bad ref \"%.60s\"", ref);
+		unik_error_set(err, UNIK_E_INVALID, "option \"git\": bad ref \"%.*s\"",
+		               UNIK_UTF8_CUT(ref, 60));
 		return -1;
 	}
 	if (git_clone(&repo, url, dest, &co) < 0) {
-		_cleanup_free_ char *what = xasprintf("git clone %.200s", url);
+		_cleanup_free_ char *what = xasprintf("git clone %.*s", UNIK_UTF8_CUT(url, 200));
 		git_fail(what, err);
 		goto out;
 	}
@@ -290,7 +292,8 @@ static int git_fetch_source(const char *spec, const char *dest, struct unik_erro
 		if (git_revparse_single(&obj, repo, remote) < 0 &&
 		    git_revparse_single(&obj, repo, ref) < 0) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "git %.200s: no branch, tag or commit \"%s\"", url, ref);
+			               "git %.*s: no branch, tag or commit \"%s\"",
+			               UNIK_UTF8_CUT(url, 200), ref);
 			goto out;
 		}
 		git_object *commit = NULL;
@@ -418,7 +421,8 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 		                                              : unik_provider_default());
 	if (!unik_provider_find(bo->provider)) {
 		unik_error_set(err, UNIK_E_INVALID,
-		               "unknown provider \"%.60s\" (see unik providers)", bo->provider);
+		               "unknown provider \"%.*s\" (see unik providers)",
+		               UNIK_UTF8_CUT(bo->provider, 60));
 		goto fail;
 	} else {
 		_cleanup_strv_ struct strv check = {0};

@@ -15,6 +15,7 @@
 #include "compilers/compiler.h"
 #include "images/store.h"
 #include "names.h"
+#include "utf8.h"
 
 int env_object_check(json_t *env, const char *what, struct unik_error *err);
 
@@ -193,9 +194,9 @@ int provider_opts_check(json_t *v, struct unik_error *err)
 		if (!*k || strlen(k) > 64 ||
 		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(k)) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "\"provider_opts\": bad key \"%.60s\" (lower case letters, "
+			               "\"provider_opts\": bad key \"%.*s\" (lower case letters, "
 			               "digits and _)",
-			               k);
+			               UNIK_UTF8_CUT(k, 60));
 			return -1;
 		}
 		if (!json_is_string(s) || json_string_length(s) > 4096 ||
@@ -233,7 +234,8 @@ int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *
 
 		if (!p->opt_keys || !p->opt_keys[0]) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "provider %s takes no options (got \"%.60s\")", p->name, k);
+			               "provider %s takes no options (got \"%.*s\")", p->name,
+			               UNIK_UTF8_CUT(k, 60));
 			return -1;
 		}
 		snprintf(what, sizeof(what), "option of provider %s", p->name);
@@ -429,7 +431,8 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	if (!p) {
 		unlock();
 		unik_error_set(err, UNIK_E_INVALID,
-		               "unknown provider \"%.60s\" (see unik providers)", in->provider);
+		               "unknown provider \"%.*s\" (see unik providers)",
+		               UNIK_UTF8_CUT(in->provider, 60));
 		goto fail_free;
 	}
 	{
@@ -830,7 +833,8 @@ static void poll_once(void)
 				continue;
 			st.state = UNIK_STATE_CRASHED;
 			st.exit_code = -1;
-			snprintf(st.detail, sizeof(st.detail), "lost: %.200s", err.msg);
+			snprintf(st.detail, sizeof(st.detail), "lost: %.*s",
+			         UNIK_UTF8_CUT(err.msg, 200));
 		}
 		lock();
 		for (size_t j = 0; j < D.ninsts; j++) {
