@@ -7,14 +7,6 @@
 
 #include "providers/provider.h"
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int main(int argc, char **argv)
 {
 	const struct unik_provider *p = argc > 3 ? unik_provider_find(argv[1]) : NULL;
@@ -26,7 +18,7 @@ int main(int argc, char **argv)
 	}
 	for (int r = 0; r < rounds; r++) {
 		int running = 0, other = 0, errors = 0;
-		long long t0 = now_us();
+		long long t0 = unik_now_us();
 
 		for (int i = 3; i < argc; i++) {
 			struct unik_instance_status st;
@@ -39,7 +31,7 @@ int main(int argc, char **argv)
 			else
 				other++;
 		}
-		printf("round=%d us=%lld running=%d other=%d errors=%d\n", r, now_us() - t0,
+		printf("round=%d us=%lld running=%d other=%d errors=%d\n", r, unik_now_us() - t0,
 		       running, other, errors);
 		fflush(stdout);
 	}

@@ -214,14 +214,6 @@ static void usage_of(const struct strv *dirs, uint64_t *total, uint64_t *largest
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void set_limit(int what, uint64_t v)
 {
 	struct rlimit rl = {.rlim_cur = (rlim_t)v, .rlim_max = (rlim_t)v};
@@ -381,7 +373,7 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 	enum { LIM_NONE, LIM_TIME, LIM_LOG, LIM_OUTPUT } hit = LIM_NONE;
 	uint64_t logged = 0, log_max = sb->limits.log_mb << 20;
 	uint64_t out_max = sb->limits.output_mb << 20;
-	uint64_t start = now_ms(), exited_at = 0, next_usage = start + 1000, total, largest;
+	uint64_t start = unik_now_ms(), exited_at = 0, next_usage = start + 1000, total, largest;
 	uint64_t deadline = start + sb->limits.timeout_s * 1000;
 	char tail[4096] = "", head[512] = "";
 	size_t head_len = 0;
@@ -430,7 +422,7 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 
 	while (out_open || info_open || !exited) {
 		struct pollfd p[2] = {{pipe_out[0], POLLIN, 0}, {pipe_info[0], POLLIN, 0}};
-		uint64_t now = now_ms();
+		uint64_t now = unik_now_ms();
 		int wait_ms = 1000;
 
 		if (!exited && hit == LIM_NONE && now >= deadline)
@@ -471,7 +463,7 @@ int unik_sandbox_run(const struct unik_sandbox *sandbox, const char *const *cmd,
 		int n = poll(p, 2, wait_ms);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (exited && (n == 0 || now_ms() > exited_at + 2000))
+		if (exited && (n == 0 || (uint64_t)unik_now_ms() > exited_at + 2000))
 			break; /* something outlived the build and holds the pipe */
 		if (out_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			char buf[8192];

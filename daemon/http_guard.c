@@ -36,14 +36,6 @@ static struct track *tracks;
 static pthread_t reaper;
 static bool reaper_running, reaper_stop;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static unsigned lim(unsigned v, unsigned def)
 {
 	return v ? v : def;
@@ -144,7 +136,7 @@ void guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		t->fd = ci ? ci->connect_fd : -1;
 		t->tcp = cls != NULL;
 		peer_name(c, t->peer, sizeof(t->peer));
-		t->since = now_ms();
+		t->since = unik_now_ms();
 		t->deadline =
 		    t->since + 1000ull * lim(http_limits.header_timeout_s, HTTP_HEADER_TIMEOUT_S);
 		pthread_mutex_lock(&guard_lock);
@@ -185,7 +177,7 @@ static void set_phase(struct MHD_Connection *c, enum phase ph, unsigned timeout_
 	pthread_mutex_lock(&guard_lock);
 	if (t->phase != PH_CLOSING) {
 		t->phase = ph;
-		t->since = now_ms();
+		t->since = unik_now_ms();
 		t->deadline = timeout_s ? t->since + 1000ull * timeout_s : 0;
 		t->authed |= authed;
 		pthread_cond_signal(&guard_cond);
@@ -218,7 +210,7 @@ static void *reaper_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&guard_lock);
 	while (!reaper_stop) {
-		uint64_t now = now_ms(), next = now + 1000;
+		uint64_t now = unik_now_ms(), next = now + 1000;
 		struct timespec ts;
 
 		for (struct track *t = tracks; t; t = t->next) {

@@ -521,14 +521,6 @@ static void lower_first(char *s)
 		s[0] = (char)tolower((unsigned char)s[0]);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int unik_client_probe_socket(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -704,10 +696,10 @@ static bool idempotent(const char *method)
 /* Sleeps ms, or less when the cancel flag is set; false when it was. */
 static bool nap(struct unik_client *c, long ms)
 {
-	long end = now_ms() + ms;
+	long end = unik_now_ms() + ms;
 
 	for (;;) {
-		long left = end - now_ms();
+		long left = end - unik_now_ms();
 		struct timespec ts;
 
 		if (c->cancel && *c->cancel)
@@ -727,7 +719,7 @@ static bool nap(struct unik_client *c, long ms)
 static long jitter(struct unik_client *c, long step)
 {
 	if (!c->rng)
-		c->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^ (uintptr_t)c;
+		c->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)unik_now_ms() ^ (uintptr_t)c;
 	c->rng ^= c->rng << 13;
 	c->rng ^= c->rng >> 7;
 	c->rng ^= c->rng << 17;
@@ -741,7 +733,7 @@ static long jitter(struct unik_client *c, long step)
 static int perform(struct unik_client *c, const char *method, struct xfer *x,
                    struct unik_error *err)
 {
-	long start = now_ms(), step = RETRY_FIRST_MS;
+	long start = unik_now_ms(), step = RETRY_FIRST_MS;
 
 	c->last_attempts = 0;
 	for (;;) {
@@ -756,7 +748,7 @@ static int perform(struct unik_client *c, const char *method, struct xfer *x,
 		limit = c->retry_ms;
 		if (a.retry == RETRY_REFUSED && limit > RETRY_REFUSED_MS)
 			limit = RETRY_REFUSED_MS;
-		elapsed = now_ms() - start;
+		elapsed = unik_now_ms() - start;
 		if (elapsed >= limit) {
 			/* A connect that times out may as well be a host that drops packets. */
 			if (a.retry == RETRY_BUSY && c->retry_ms > 0)

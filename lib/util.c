@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void oom(size_t size)
@@ -331,6 +332,19 @@ bool unik_kv_get(const char *text, const char *key, char *out, size_t size)
 	}
 	out[0] = '\0';
 	return false;
+}
+
+int64_t unik_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t unik_now_ms(void)
+{
+	return unik_now_us() / 1000;
 }
 
 int unik_write_all(int fd, const void *buf, size_t len)

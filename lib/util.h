@@ -4,6 +4,7 @@
 #define UNIK_UTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -70,6 +71,11 @@ int unik_read_file(const char *path, char **out, size_t *len, struct unik_error 
  * readers see the old contents or the new, never a mix.  mode is applied as given (no umask). */
 int unik_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                            struct unik_error *err);
+
+/* Monotonic time (CLOCK_MONOTONIC) in milliseconds and microseconds: for timeouts and intervals,
+ * never for dates.  The origin is arbitrary (usually boot), so only differences mean anything. */
+int64_t unik_now_ms(void);
+int64_t unik_now_us(void);
 
 /* write(2) until all of buf is written, retrying on EINTR; -1 with errno set on failure. */
 int unik_write_all(int fd, const void *buf, size_t len);

@@ -72,14 +72,6 @@ static void close_others(const int *keep, size_t nkeep)
 	closedir(d);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Watches the console stream for lines that start with the runtime's prefixes. */
 struct line_watch {
 	char line[128];
@@ -261,13 +253,13 @@ void oci_init_main(const struct oci_init_args *a)
 		int timeout = -1;
 
 		if (kill_at) {
-			long long left = kill_at - now_ms();
+			long long left = kill_at - unik_now_ms();
 
 			timeout = left > 0 ? (int)left : 0;
 		}
 		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			die(-1, "poll");
-		if (kill_at && now_ms() >= kill_at && !qemu_done) {
+		if (kill_at && unik_now_ms() >= kill_at && !qemu_done) {
 			kill(qemu, SIGKILL);
 			kill_at = 0;
 		}
@@ -321,7 +313,7 @@ void oci_init_main(const struct oci_init_args *a)
 					stop_sig = sig;
 				kill(qemu, SIGTERM);
 				if (!kill_at)
-					kill_at = now_ms() + STOP_GRACE_MS;
+					kill_at = unik_now_ms() + STOP_GRACE_MS;
 			}
 		}
 		if (!qemu_done && waitpid(qemu, &wst, WNOHANG) == qemu) {

@@ -61,14 +61,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void print_log_tail(const char *log)
 {
 	_cleanup_free_ char *text = NULL;
@@ -171,7 +163,7 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 		unik_error_set(err, UNIK_E_IO, "could not start `unik daemon`");
 		return -1;
 	}
-	deadline = now_ms() + AUTOSTART_WAIT_MS;
+	deadline = unik_now_ms() + AUTOSTART_WAIT_MS;
 	for (;;) {
 		if (unik_client_probe_socket(sock) == 0 && daemon_ready(home, daemon_pid, started))
 			break;
@@ -185,7 +177,7 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 			unik_error_set(err, UNIK_E_IO, "interrupted while waiting for the daemon");
 			return -1;
 		}
-		if (now_ms() > deadline) {
+		if (unik_now_ms() > deadline) {
 			unik_error_set(
 			    err, UNIK_E_IO,
 			    "the daemon it started (pid %d) does not answer on %s after %d s",

@@ -32,14 +32,6 @@
 #define IMAGE_LIMIT_S    1800
 #define STOPPED_LIMIT_MS (10 * 60 * 1000)
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
@@ -411,7 +403,7 @@ static int save_image_state(const char *path, const struct kv *kv, struct unik_e
 static int wait_import(const struct aws_config *c, const struct unik_stage_spec *spec,
                        const char *task, char *snap, struct unik_error *err)
 {
-	long long deadline = now_ms() + IMPORT_LIMIT_S * 1000LL, delay = 1000;
+	long long deadline = unik_now_ms() + IMPORT_LIMIT_S * 1000LL, delay = 1000;
 	char last[320] = "";
 
 	for (;;) {
@@ -448,7 +440,7 @@ static int wait_import(const struct aws_config *c, const struct unik_stage_spec 
 			progress(spec, "%s", line);
 			snprintf(last, sizeof(last), "%s", line);
 		}
-		if (now_ms() > deadline) {
+		if (unik_now_ms() > deadline) {
 			unik_error_set(
 			    err, UNIK_E_IO,
 			    "aws: ImportSnapshot %s still %s after %d hours; run the stage "
@@ -464,7 +456,7 @@ static int wait_import(const struct aws_config *c, const struct unik_stage_spec 
 static int wait_image(const struct aws_config *c, const struct unik_stage_spec *spec,
                       const char *ami, struct unik_error *err)
 {
-	long long deadline = now_ms() + IMAGE_LIMIT_S * 1000LL, delay = 1000;
+	long long deadline = unik_now_ms() + IMAGE_LIMIT_S * 1000LL, delay = 1000;
 
 	for (;;) {
 		char state[32];
@@ -477,7 +469,7 @@ static int wait_image(const struct aws_config *c, const struct unik_stage_spec *
 			unik_error_set(err, UNIK_E_IO, "aws: the AMI %s is %s", ami, state);
 			return -1;
 		}
-		if (now_ms() > deadline) {
+		if (unik_now_ms() > deadline) {
 			unik_error_set(err, UNIK_E_IO, "aws: the AMI %s is still pending", ami);
 			return -1;
 		}
@@ -1053,13 +1045,13 @@ static int aws_status(const char *dir, struct unik_instance_status *st, struct u
 		return 0;
 	pthread_mutex_lock(&cache_lock);
 	e = cache_find(dir);
-	if (e->at && now_ms() - e->at < STATUS_PERIOD_MS) {
+	if (e->at && unik_now_ms() - e->at < STATUS_PERIOD_MS) {
 		*st = e->st;
 		pthread_mutex_unlock(&cache_lock);
 		return 0;
 	}
 	/* Claim this period before the slow call, so other threads take the cached answer. */
-	e->at = now_ms();
+	e->at = unik_now_ms();
 	no_latest = e->no_latest;
 	pthread_mutex_unlock(&cache_lock);
 
@@ -1317,13 +1309,13 @@ static bool is_state(const struct ec2_instance *in, const char *a, const char *b
 static int wait_state(const struct aws_config *c, const char *iid, const char *a, const char *b,
                       int timeout_ms, bool *reached, struct unik_error *err)
 {
-	long long deadline = now_ms() + timeout_ms, delay = 250;
+	long long deadline = unik_now_ms() + timeout_ms, delay = 250;
 	struct ec2_instance in;
 
 	for (;;) {
 		if (aws_ec2_describe_instance(c, iid, &in, err) < 0)
 			return -1;
-		if (is_state(&in, a, b) || now_ms() >= deadline) {
+		if (is_state(&in, a, b) || unik_now_ms() >= deadline) {
 			*reached = is_state(&in, a, b);
 			return 0;
 		}

@@ -705,23 +705,15 @@ static int kvm_start(const char *dir, struct unik_instance_status *st, struct un
 
 /* ---- stop and remove ----------------------------------------------------------------------- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits up to timeout_ms for dom to be inactive, woken by lifecycle events. */
 static bool wait_inactive(virDomainPtr dom, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = unik_now_ms() + timeout_ms;
 	unsigned long seen = kvm_event_gen();
 
 	for (;;) {
 		int active = virDomainIsActive(dom);
-		long long left = deadline - now_ms();
+		long long left = deadline - unik_now_ms();
 
 		if (active == 0)
 			return true;

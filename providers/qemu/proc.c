@@ -71,17 +71,9 @@ int qemu_proc_open(const struct qemu_proc *p)
 #endif
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool qemu_proc_wait_gone(const struct qemu_proc *p, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = unik_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int fd = qemu_proc_open(p);
 
 	if (fd < 0 && errno == ESRCH)
@@ -92,7 +84,7 @@ bool qemu_proc_wait_gone(const struct qemu_proc *p, int timeout_ms)
 
 		/* A pidfd polls readable when the process has exited, zombie or not. */
 		do {
-			long long left = deadline - now_ms();
+			long long left = deadline - unik_now_ms();
 
 			rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		} while (rc < 0 && errno == EINTR);
@@ -102,7 +94,7 @@ bool qemu_proc_wait_gone(const struct qemu_proc *p, int timeout_ms)
 	for (;;) {
 		if (!qemu_proc_alive(p))
 			return true;
-		if (now_ms() >= deadline)
+		if (unik_now_ms() >= deadline)
 			return false;
 		usleep(1000);
 	}

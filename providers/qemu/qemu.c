@@ -203,23 +203,15 @@ static int write_records(const struct unik_run_spec *spec, const struct qemu_con
 	return rc;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads the shim's one-line report ("ok PID" or "error ERRNO MESSAGE") from fd. */
 static int read_ready(int fd, char *buf, size_t size)
 {
-	long long deadline = now_ms() + SHIM_READY_TIMEOUT_MS;
+	long long deadline = unik_now_ms() + SHIM_READY_TIMEOUT_MS;
 	size_t got = 0;
 
 	while (got + 1 < size) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long long left = deadline - now_ms();
+		long long left = deadline - unik_now_ms();
 		int rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		ssize_t n;
 
@@ -499,7 +491,7 @@ static int qemu_stop(const char *dir, bool force, int timeout_ms, struct unik_er
 	struct unik_instance_status st;
 	struct qemu_proc vm, shim;
 	bool have_vm, have_shim;
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = unik_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	if (qemu_status(dir, &st, err) < 0)
 		return -1;
@@ -537,7 +529,7 @@ static int qemu_stop(const char *dir, bool force, int timeout_ms, struct unik_er
 			qemu_proc_kill(&vm, SIGTERM);
 		}
 		qemu_qmp_close(q);
-		long long left = deadline - now_ms();
+		long long left = deadline - unik_now_ms();
 
 		if (qemu_proc_wait_gone(&vm, left > 0 ? (int)left : 0))
 			goto ended;

@@ -22,20 +22,12 @@ struct qemu_qmp {
 	size_t len, cap;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_fd(struct qemu_qmp *q, short events, const char *what, struct unik_error *err)
 {
 	struct pollfd pfd = {.fd = q->fd, .events = events};
 
 	for (;;) {
-		long long left = q->deadline_ms - now_ms();
+		long long left = q->deadline_ms - unik_now_ms();
 		int rc;
 
 		if (left < 0)
@@ -211,7 +203,7 @@ int qemu_qmp_open(const char *sock_path, int timeout_ms, struct qemu_qmp **out,
 	struct qemu_qmp *q = xcalloc(1, sizeof(*q));
 	json_t *greeting;
 
-	q->deadline_ms = now_ms() + timeout_ms;
+	q->deadline_ms = unik_now_ms() + timeout_ms;
 	q->fd = qmp_connect(sock_path, err);
 	if (q->fd < 0)
 		goto fail;

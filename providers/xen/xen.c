@@ -31,14 +31,6 @@
 /* After destroy, xenconsoled closes the pty and the copier ends within milliseconds. */
 #define XEN_COPIER_WAIT_MS 2000
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
@@ -125,12 +117,12 @@ libxl_ctx *xen_ctx(char *reason, size_t reason_len)
 	libxl_ctx *ctx = NULL;
 
 	pthread_mutex_lock(&ctx_lock);
-	if (!ctx_shared && (ctx_failed_at < 0 || now_ms() - ctx_failed_at >= XEN_RETRY_MS)) {
+	if (!ctx_shared && (ctx_failed_at < 0 || unik_now_ms() - ctx_failed_at >= XEN_RETRY_MS)) {
 		xen_log_reset();
 		if (libxl_ctx_alloc(&ctx_shared, LIBXL_VERSION, 0, &capture_logger) != 0) {
 			ctx_shared = NULL;
 			explain(xen_log_text(), ctx_reason, sizeof(ctx_reason));
-			ctx_failed_at = now_ms();
+			ctx_failed_at = unik_now_ms();
 		}
 	}
 	ctx = ctx_shared;
@@ -305,7 +297,7 @@ static void fill_handle(const struct xen_state *s, struct unik_instance_status *
 /* The pty xenconsoled made for the domain's PV console, once it is in xenstore. */
 static char *console_tty(libxl_ctx *ctx, uint32_t domid, struct unik_error *err)
 {
-	long long deadline = now_ms() + XEN_TTY_WAIT_MS;
+	long long deadline = unik_now_ms() + XEN_TTY_WAIT_MS;
 	char *path = NULL;
 	int rc;
 
@@ -316,7 +308,7 @@ static char *console_tty(libxl_ctx *ctx, uint32_t domid, struct unik_error *err)
 			return path;
 		free(path);
 		path = NULL;
-		if (now_ms() >= deadline)
+		if (unik_now_ms() >= deadline)
 			break;
 		sleep_ms(50);
 	}
@@ -557,7 +549,7 @@ static int xen_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 	libxl_dominfo info;
 	libxl_ctx *ctx;
 	char reason[768];
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = unik_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int found, lrc;
 
 	if (xen_status(dir, &st, err) < 0)
@@ -581,7 +573,7 @@ static int xen_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 		 * does not watch it is destroyed when the time is up. */
 		xen_log_reset();
 		lrc = libxl_domain_shutdown(ctx, info.domid, NULL);
-		while (lrc == 0 && now_ms() < deadline) {
+		while (lrc == 0 && unik_now_ms() < deadline) {
 			libxl_dominfo now;
 			int f = find_domain(ctx, s.uuid, &now, err);
 

@@ -19,14 +19,6 @@
 
 #include "providers/provider.h"
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void print_status(const struct unik_instance_status *st)
 {
 	printf("state=%s\nexit_code=%d\npid=%d\ndetail=%s\nhandle=%s\nhandle_id=%s\n",
@@ -112,9 +104,9 @@ int main(int argc, char **argv)
 		    .initrd = argc - i == 5 ? argv[i + 4] : NULL,
 		};
 
-		t0 = now_us();
+		t0 = unik_now_us();
 		rc = p->run(&spec, &st, &err);
-		long long dt = now_us() - t0;
+		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
 			return failed(&err);
@@ -123,9 +115,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(verb, "status") && argc - i == 1) {
-		t0 = now_us();
+		t0 = unik_now_us();
 		rc = p->status(argv[i], &st, &err);
-		long long dt = now_us() - t0;
+		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
 			return failed(&err);
@@ -146,9 +138,9 @@ int main(int argc, char **argv)
 			else
 				return usage();
 		}
-		t0 = now_us();
+		t0 = unik_now_us();
 		rc = p->stop(dir, force, timeout_ms, &err);
-		long long dt = now_us() - t0;
+		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
 			return failed(&err);
@@ -160,9 +152,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "provider_driver: provider `%s` has no start\n", name);
 			return 2;
 		}
-		t0 = now_us();
+		t0 = unik_now_us();
 		rc = p->start(argv[i], &st, &err);
-		long long dt = now_us() - t0;
+		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
 			return failed(&err);

@@ -220,14 +220,6 @@ struct fake {
 	char url[64]; /* its base URL, over TCP */
 };
 
-static long ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A unix socket listening with a queue of one; fill fills the queue. */
 static void fake_listen(struct fake *f, bool listen_too, bool fill)
 {
@@ -389,9 +381,9 @@ static void test_full_queue_is_retried_then_overloaded(void **state)
 	fake_listen(&f, true, true);
 	c = unik_client_new(f.sock, NULL, NULL);
 	unik_client_set_retry(c, 300);
-	t0 = ms_now();
+	t0 = unik_now_ms();
 	assert_int_equal(unik_client_json(c, "GET", "/v1/instances", NULL, NULL, &err), -1);
-	assert_true(ms_now() - t0 >= 300);
+	assert_true(unik_now_ms() - t0 >= 300);
 	assert_true(unik_client_last_attempts(c) > 2);
 	assert_int_equal(err.code, UNIK_E_IO);
 	want = xasprintf("the unik daemon at unix socket %s is overloaded: resource temporarily "

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -308,6 +309,28 @@ static void test_records_in_a_directory(void **state)
 	assert_int_equal(unik_rmtree(d, &err), 0);
 }
 
+/* The one monotonic clock: both units agree, and it never goes back. */
+static void test_monotonic_time(void **state)
+{
+	int64_t ms = unik_now_ms(), us = unik_now_us(), prev = us;
+	struct timespec pause = {0, 2 * 1000 * 1000};
+
+	(void)state;
+	assert_true(ms > 0);
+	/* ms was read first, so it is at most us / 1000 (and not far below it). */
+	assert_true(ms <= us / 1000);
+	assert_true(us / 1000 - ms < 1000);
+	for (int i = 0; i < 1000; i++) {
+		int64_t now = unik_now_us();
+
+		assert_true(now >= prev);
+		prev = now;
+	}
+	nanosleep(&pause, NULL);
+	assert_true(unik_now_us() - us >= 2000);
+	assert_true(unik_now_ms() - ms >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_atomic_write_failure_leaves_nothing),
 	    cmocka_unit_test(test_read_file_errors),
 	    cmocka_unit_test(test_records_in_a_directory),
+	    cmocka_unit_test(test_monotonic_time),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

@@ -327,14 +327,6 @@ static void test_state_read(void **state)
 
 /* ---- the provider on this host ------------------------------------------------------------- */
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void test_registry(void **state)
 {
 	(void)state;
@@ -372,11 +364,11 @@ static void test_unavailable_without_xen(void **state)
 
 	if (access("/proc/xen/capabilities", F_OK) == 0)
 		skip(); /* a Xen host: nothing to check here */
-	t0 = now_us();
+	t0 = unik_now_us();
 	assert_false(unik_provider_xen.available(opts, reason, sizeof(reason)));
 	assert_false(unik_provider_xen.available(opts, reason2, sizeof(reason2)));
 	/* Cached or not, a refusal takes milliseconds, never seconds. */
-	assert_true(now_us() - t0 < 1000000);
+	assert_true(unik_now_us() - t0 < 1000000);
 	assert_string_equal(reason, reason2);
 	assert_non_null(strstr(reason, "libxl"));
 	assert_non_null(strstr(reason, "not running the Xen hypervisor"));
