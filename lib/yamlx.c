@@ -3,11 +3,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <yaml.h>
 
+#include "suggest.h"
 #include "util.h"
 
 #define YAMLX_MAX_DEPTH 32
@@ -261,56 +262,6 @@ const struct yamlx_node *yamlx_get(const struct yamlx_node *map, const char *key
 	return NULL;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64];
-
-	if (la >= 63 || lb >= 63)
-		return (size_t)-1;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			/* a swap of two neighbours counts as one edit */
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-const char *yamlx_suggest(const char *word, const char *const *allowed)
-{
-	const char *best = NULL;
-	size_t best_d = (size_t)-1;
-	size_t limit = strlen(word) / 3;
-
-	if (limit < 2)
-		limit = 2;
-	for (size_t i = 0; allowed[i]; i++) {
-		size_t d = edit_distance(word, allowed[i]);
-
-		if (strcasecmp(word, allowed[i]) == 0)
-			d = 0;
-		if (d < best_d) {
-			best_d = d;
-			best = allowed[i];
-		}
-	}
-	return best_d <= limit ? best : NULL;
-}
-
 int yamlx_check_keys(const struct yamlx_node *map, const char *const *allowed, const char *fname,
                      struct unik_error *err)
 {
@@ -322,7 +273,7 @@ int yamlx_check_keys(const struct yamlx_node *map, const char *const *allowed, c
 			ok = strcmp(k, allowed[j]) == 0;
 		if (ok)
 			continue;
-		const char *s = yamlx_suggest(k, allowed);
+		const char *s = unik_suggest(k, allowed, SIZE_MAX);
 		_cleanup_free_ char *shown = xstrndup(k, 80);
 
 		if (s)

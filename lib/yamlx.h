@@ -56,8 +56,4 @@ int yamlx_int(const struct yamlx_node *n, const char *fname, const char *what, i
 int yamlx_bool(const struct yamlx_node *n, const char *fname, const char *what, bool *out,
                struct unik_error *err);
 
-/* The allowed word nearest to word (edit distance at most 2, or a third of its length), or
- * NULL.  For "did you mean" hints. */
-const char *yamlx_suggest(const char *word, const char *const *allowed);
-
 #endif

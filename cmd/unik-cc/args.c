@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "suggest.h"
 
 enum own_opt {
 	OPT_CMDLINE,
@@ -106,47 +107,17 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 
 #define IN_LIST(s, list) in_list(s, list, sizeof(list) / sizeof(list[0]))
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t lb = strlen(b);
-	_cleanup_free_ size_t *row = xcalloc(lb + 1, sizeof(*row));
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; a[i - 1]; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static int unknown_option(const char *name, struct unik_error *err)
 {
-	size_t best = (size_t)-1, best_i = 0;
+	const char *names[N_OWN_OPTS];
+	const char *guess;
 
-	for (size_t i = 0; i < N_OWN_OPTS; i++) {
-		size_t d = edit_distance(name, own_opts[i].name);
-
-		if (d < best) {
-			best = d;
-			best_i = i;
-		}
-	}
-	if (best <= 2)
+	for (size_t i = 0; i < N_OWN_OPTS; i++)
+		names[i] = own_opts[i].name;
+	guess = unik_suggest(name, names, N_OWN_OPTS);
+	if (guess)
 		unik_error_set(err, UNIK_E_INVALID, "unknown option `%s` (did you mean `%s`?)",
-		               name, own_opts[best_i].name);
+		               name, guess);
 	else
 		unik_error_set(err, UNIK_E_INVALID,
 		               "unknown option `%s`; `unik-cc --help` lists unik-cc's own options",

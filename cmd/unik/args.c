@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "suggest.h"
 
 /* The options every verb takes.  Built per call because the targets live in *cli. */
 #define NCOMMON 5
@@ -66,56 +67,29 @@ static const struct cli_opt *find_short(const struct cli_opt *opts, size_t n,
 	return NULL;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	_cleanup_free_ size_t *row = xcalloc(lb + 1, sizeof(*row));
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = (a[i - 1] | 0x20) == (b[j - 1] | 0x20) ? 0 : 1;
-			size_t best = diag + cost;
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 const char *cli_did_you_mean(const char *word, const char *const *candidates, size_t n)
 {
 	static char best_name[128];
-	size_t best = (size_t)-1;
-	size_t limit = strlen(word) / 3 > 2 ? strlen(word) / 3 : 2;
+	_cleanup_strv_ struct strv names = {0};
+	const char *best;
 
+	/* A candidate may list aliases ("a|b"); each is a word of its own. */
 	for (size_t i = 0; i < n; i++) {
 		const char *p = candidates[i];
 
 		while (p && *p) {
 			const char *bar = strchr(p, '|');
 			size_t len = bar ? (size_t)(bar - p) : strlen(p);
-			_cleanup_free_ char *cand = xstrndup(p, len);
-			size_t d = edit_distance(word, cand);
 
-			if (d < best && d <= limit && len < sizeof(best_name)) {
-				best = d;
-				memcpy(best_name, cand, len + 1);
-			}
+			strv_push_take(&names, xstrndup(p, len));
 			p = bar ? bar + 1 : NULL;
 		}
 	}
-	return best == (size_t)-1 ? NULL : best_name;
+	best = unik_suggest(word, (const char *const *)strv_argv(&names), names.n);
+	if (!best || strlen(best) >= sizeof(best_name))
+		return NULL;
+	memcpy(best_name, best, strlen(best) + 1);
+	return best_name;
 }
 
 static void unknown_option(const char *arg, const char *name, const struct cli_opt *opts, size_t n,

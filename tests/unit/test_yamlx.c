@@ -75,17 +75,6 @@ static void test_empty_is_empty_map(void **state)
 	yamlx_free(n);
 }
 
-static void test_suggest(void **state)
-{
-	static const char *const keys[] = {"memory", "name", "files", NULL};
-
-	(void)state;
-	assert_string_equal(yamlx_suggest("memroy", keys), "memory");
-	assert_string_equal(yamlx_suggest("Name", keys), "name");
-	assert_string_equal(yamlx_suggest("file", keys), "files");
-	assert_null(yamlx_suggest("completely-different", keys));
-}
-
 static void test_unikfile_full(void **state)
 {
 	const char *y =
@@ -168,9 +157,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tree_and_lines),     cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_empty_is_empty_map), cmocka_unit_test(test_suggest),
-	    cmocka_unit_test(test_unikfile_full),      cmocka_unit_test(test_unikfile_errors),
-	    cmocka_unit_test(test_manifest_yaml),      cmocka_unit_test(test_parse_memory),
+	    cmocka_unit_test(test_empty_is_empty_map), cmocka_unit_test(test_unikfile_full),
+	    cmocka_unit_test(test_unikfile_errors),    cmocka_unit_test(test_manifest_yaml),
+	    cmocka_unit_test(test_parse_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
