@@ -139,40 +139,14 @@ static void error_reply(struct req *r, int status, const char *code, const char 
 	reply_raw_json(r, status, body, len);
 }
 
-/* The error codes of docs/api/rest.md. */
-static const char *api_code(int code, int status)
-{
-	if (status == 401)
-		return "unauthorized";
-	if (status == 413 || status == 414)
-		return "too_large";
-	if (status == 405)
-		return "invalid";
-	switch (code) {
-	case UNIK_E_INVALID:
-		return "invalid";
-	case UNIK_E_NOTFOUND:
-		return "not_found";
-	case UNIK_E_EXISTS:
-		return "exists";
-	case UNIK_E_STATE:
-		return "state";
-	case UNIK_E_PERM:
-		return "forbidden";
-	case UNIK_E_UNSUPPORTED:
-		return "unsupported";
-	default:
-		return "internal";
-	}
-}
-
 static void error_reply_status(struct req *r, const struct unik_error *err, int status)
 {
 	int code = err->code ? err->code : UNIK_E_INTERNAL;
 
 	if (!status)
 		status = unik_error_http_status(code);
-	error_reply(r, status, api_code(code, status), err->msg[0] ? err->msg : "internal error");
+	error_reply(r, status, unik_error_api_name(code, status),
+	            err->msg[0] ? err->msg : "internal error");
 }
 
 void reply_error(struct req *r, const struct unik_error *err)

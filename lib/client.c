@@ -417,20 +417,10 @@ char *unik_client_escape(const char *s)
 
 int unik_client_error_code(const char *name, long status)
 {
-	static const struct {
-		const char *name;
-		int code;
-	} names[] = {
-	    {"invalid", UNIK_E_INVALID},    {"too_large", UNIK_E_INVALID},
-	    {"unauthorized", UNIK_E_PERM},  {"forbidden", UNIK_E_PERM},
-	    {"not_found", UNIK_E_NOTFOUND}, {"exists", UNIK_E_EXISTS},
-	    {"state", UNIK_E_STATE},        {"unsupported", UNIK_E_UNSUPPORTED},
-	    {"internal", UNIK_E_INTERNAL},
-	};
+	int code = unik_error_code_from_name(name);
 
-	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i].name) == 0)
-			return names[i].code;
+	if (code > 0)
+		return code;
 	switch (status) {
 	case 400:
 	case 413:

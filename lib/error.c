@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,49 +136,66 @@ void unik_error_prefix(struct unik_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The error codes of the REST API (docs/api/rest.md): the daemon writes them, the client reads
+ * them back and the test tools print them, all from this one table.  The first row for a code
+ * gives its name and HTTP status.  The rows marked by_status name a status whatever the code
+ * (the daemon answers 401 and 413 before any code is known); they are read back as well. */
+static const struct {
+	int code;
+	const char *name;
+	int status;
+	bool by_status;
+} api_codes[] = {
+    {UNIK_OK, "ok", 200, false},
+    {UNIK_E_INVALID, "invalid", 400, false},
+    {UNIK_E_NOTFOUND, "not_found", 404, false},
+    {UNIK_E_EXISTS, "exists", 409, false},
+    {UNIK_E_STATE, "state", 409, false},
+    {UNIK_E_PERM, "forbidden", 403, false},
+    {UNIK_E_UNSUPPORTED, "unsupported", 501, false},
+    /* IO, NOMEM and anything unknown fall to "internal" (500): a client cannot act on the
+     * difference, and the message says what failed. */
+    {UNIK_E_INTERNAL, "internal", 500, false},
+    {UNIK_E_PERM, "unauthorized", 401, true},
+    {UNIK_E_INVALID, "too_large", 413, true},
+    {UNIK_E_INVALID, "too_large", 414, true},
+    {UNIK_E_INVALID, "invalid", 405, true},
+};
+#define N_API_CODES (sizeof(api_codes) / sizeof(api_codes[0]))
+
+static size_t api_row(int code)
+{
+	for (size_t i = 0; i < N_API_CODES; i++)
+		if (!api_codes[i].by_status && api_codes[i].code == code)
+			return i;
+	for (size_t i = 0; i < N_API_CODES; i++)
+		if (api_codes[i].code == UNIK_E_INTERNAL)
+			return i;
+	return 0; /* not reached: the table has an "internal" row */
+}
+
 int unik_error_http_status(int code)
 {
-	switch (code) {
-	case UNIK_OK:
-		return 200;
-	case UNIK_E_INVALID:
-		return 400;
-	case UNIK_E_PERM:
-		return 403;
-	case UNIK_E_NOTFOUND:
-		return 404;
-	case UNIK_E_EXISTS:
-	case UNIK_E_STATE:
-		return 409;
-	case UNIK_E_UNSUPPORTED:
-		return 501;
-	default:
-		return 500;
-	}
+	return api_codes[api_row(code)].status;
 }
 
 const char *unik_error_code_name(int code)
 {
-	switch (code) {
-	case UNIK_OK:
-		return "ok";
-	case UNIK_E_INVALID:
-		return "invalid";
-	case UNIK_E_NOTFOUND:
-		return "not_found";
-	case UNIK_E_EXISTS:
-		return "exists";
-	case UNIK_E_STATE:
-		return "bad_state";
-	case UNIK_E_PERM:
-		return "permission_denied";
-	case UNIK_E_UNSUPPORTED:
-		return "unsupported";
-	case UNIK_E_IO:
-		return "io";
-	case UNIK_E_NOMEM:
-		return "no_memory";
-	default:
-		return "internal";
-	}
+	return api_codes[api_row(code)].name;
+}
+
+const char *unik_error_api_name(int code, int status)
+{
+	for (size_t i = 0; i < N_API_CODES; i++)
+		if (api_codes[i].by_status && api_codes[i].status == status)
+			return api_codes[i].name;
+	return unik_error_code_name(code);
+}
+
+int unik_error_code_from_name(const char *name)
+{
+	for (size_t i = 0; name && i < N_API_CODES; i++)
+		if (strcmp(api_codes[i].name, name) == 0)
+			return api_codes[i].code;
+	return -1;
 }

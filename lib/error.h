@@ -37,10 +37,16 @@ void unik_error_prefix(struct unik_error *err, const char *fmt, ...) UNIK_PRINTF
 
 void unik_error_clear(struct unik_error *err);
 
-/* The HTTP status for a code (500 for unknown codes) and a stable lower-case name for it, as
- * used in REST error bodies ("invalid", "not_found", ...).  The name is a static string. */
+/* The REST API's error codes (docs/api/rest.md), from one table.  The HTTP status for a code
+ * (500 for IO, NOMEM, INTERNAL and unknown codes) and its name in REST error bodies ("invalid",
+ * "not_found", "exists", "state", "forbidden", "unsupported", "internal").  Names are static. */
 int unik_error_http_status(int code);
 const char *unik_error_code_name(int code);
+/* The name for an error answered with status: the few statuses that have a name of their own
+ * ("unauthorized" for 401, "too_large" for 413 and 414, "invalid" for 405), else the code's. */
+const char *unik_error_api_name(int code, int status);
+/* The code for a name of the table above (either kind), or -1 for a name it does not hold. */
+int unik_error_code_from_name(const char *name);
 
 /* The unik code that best describes an errno value. */
 int unik_error_code_from_errno(int errnum);

@@ -334,7 +334,7 @@ def test_throttling_gives_up_after_six_tries():
             fail('expected 6 tries, saw %d' % len(proxy.requests))
         if 'AWS S3: SlowDown: Please reduce your request rate.' not in res['error']:
             fail('message: %s' % res['error'])
-        if res.get('aws_code') != 'SlowDown' or res.get('code') != 'io':
+        if res.get('aws_code') != 'SlowDown' or res.get('code') != 'internal':
             fail('codes: %r' % res)
 
 
@@ -386,7 +386,7 @@ def test_expired_credentials():
     env = tool_env(AWS_SESSION_TOKEN='FwoGZXIvYXdzEXPIRED')
     with S3Proxy(hook=s3_hook, name='s3') as proxy:
         res = aws(proxy.url, 'call', 's3', 'GET', '/unik-b/k', env=env, ok=False)
-        if res['code'] != 'permission_denied':
+        if res['code'] != 'forbidden':
             fail('expired token: unik code %r, expected the permission one' % res['code'])
         for want in ('ExpiredToken', 'The provided token has expired.',
                      'the AWS credentials from the environment', 'have expired', 'renew'):
@@ -461,7 +461,7 @@ def test_connection_refused_is_retried_then_reported():
     t0 = time.time()
     res = aws(endpoint, 'call', 's3', 'GET', '/unik-b/k', ok=False,
               env=tool_env(UNIK_AWS_RETRY_BASE_MS='50'))
-    if res['code'] != 'io' or endpoint not in res['error']:
+    if res['code'] != 'internal' or endpoint not in res['error']:
         fail('connection refused: %r' % res)
     # 5 backoffs with a 50 ms base: more than nothing, less than the default's seconds.
     if time.time() - t0 > 30:

@@ -575,7 +575,7 @@ def test_errors_reach_the_user():
         env.control('/_fake/expire?on=0')
         msg = r.get('error', '')
         if r['_rc'] == 0 or 'RequestExpired' not in msg or 'expired' not in msg.lower() or \
-                r.get('code') != 'permission_denied':
+                r.get('code') != 'forbidden':
             fail('expired credentials did not give a clear error: %r' % r)
         wait_state(env, d, ('exited',))
 

@@ -480,7 +480,7 @@ def test_stop_start_remove(accel):
             fail('the restarted guest did not append to console.log', context(inst))
         time.sleep(0.02)
     r3 = call(accel, 'start', inst['dir'], ok=False)
-    if r3['_rc'] == 0 or r3.get('code') != 'bad_state':
+    if r3['_rc'] == 0 or r3.get('code') != 'state':
         fail('start of a running instance: %r' % r3)
     call(accel, 'stop', inst['dir'], '--force')
     expect(status(accel, inst), 'stopped', -1, inst)
@@ -615,7 +615,7 @@ def test_foreign_domain_untouched():
         for verb in (['stop', inst['dir'], '--force'], ['remove', inst['dir']],
                      ['start', inst['dir']]):
             r = call('tcg', *verb, ok=False)
-            if r['_rc'] == 0 or r.get('code') != 'bad_state' or 'leaving it alone' not in \
+            if r['_rc'] == 0 or r.get('code') != 'state' or 'leaving it alone' not in \
                     r.get('error', ''):
                 fail('%s of a foreign domain: %r' % (verb[0], r))
         if name not in domains(all_=False):

@@ -317,7 +317,7 @@ def test_remove_running_refused(accel):
     d = new_dir('rmrun')
     run(accel, d, app('clock'), 'clock 600000')
     r = call(accel, 'remove', d, ok=False)
-    if r['_rc'] == 0 or r.get('code') != 'bad_state' and 'running' not in r.get('error', ''):
+    if r['_rc'] == 0 or r.get('code') != 'state' and 'running' not in r.get('error', ''):
         fail('remove of a running instance: %r' % r)
     call(accel, 'stop', d, '--force')
     call(accel, 'remove', d)
