@@ -311,29 +311,6 @@ int unik_write_text_in(const char *dir, const char *name, const char *text, stru
 	return 0;
 }
 
-bool unik_kv_get(const char *text, const char *key, char *out, size_t size)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = text; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (len > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = len - klen - 1;
-
-			if (n >= size)
-				n = size - 1;
-			memcpy(out, p + klen + 1, n);
-			out[n] = '\0';
-			return true;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	out[0] = '\0';
-	return false;
-}
-
 int64_t unik_now_us(void)
 {
 	struct timespec ts;

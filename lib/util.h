@@ -86,9 +86,7 @@ bool unik_file_exists_in(const char *dir, const char *name);
 /* Writes text to dir/name (created 0644 or truncated), without syncing: these records matter
  * only while the host is up.  Use unik_write_file_atomic where a reader may race the write. */
 int unik_write_text_in(const char *dir, const char *name, const char *text, struct unik_error *err);
-/* The value of the first "key=value" line for key in text, copied into out (cut to size);
- * false and out empty when there is none. */
-bool unik_kv_get(const char *text, const char *key, char *out, size_t size);
+/* Their key=value records are read and written with lib/kv.h. */
 
 /* A growable, NULL-terminated vector of owned strings, e.g. to build an argument vector.
  * Zero-initialise it ({0}); v is NULL until the first push, so use strv_argv() to pass it on. */

@@ -20,6 +20,7 @@
 #include "providers/aws/aws.h"
 #include "providers/aws/ec2.h"
 #include "guest_console.h"
+#include "kv.h"
 #include "images/format.h"
 
 /* At most one DescribeInstances (and one GetConsoleOutput) per instance in this period. */
@@ -40,128 +41,25 @@ static void sleep_ms(long long ms)
 		;
 }
 
-/* ---- key=value records ------------------------------------------------------------------- */
-
-/* A flat "key=value" text file: lines kept in order, set() replaces or appends. */
-struct kv {
-	struct strv lines;
-};
-
-static void kv_free(struct kv *kv)
-{
-	strv_free(&kv->lines);
-}
-#define _cleanup_kv_ __attribute__((cleanup(kv_free)))
-
-/* Splits text (changed in place) into kv's lines, leaving out empty lines and comments. */
-static void kv_parse(char *text, struct kv *kv)
-{
-	memset(kv, 0, sizeof(*kv));
-	for (char *p = text; *p;) {
-		char *nl = strchr(p, '\n');
-
-		if (nl)
-			*nl = '\0';
-		if (*p && *p != '#')
-			strv_push(&kv->lines, p);
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-}
-
-/* Loads path; a missing file is an empty record. */
-static int kv_load(const char *path, struct kv *kv, struct unik_error *err)
-{
-	_cleanup_free_ char *text = NULL;
-	struct unik_error e = {0};
-
-	memset(kv, 0, sizeof(*kv));
-	if (unik_read_file(path, &text, NULL, &e) < 0) {
-		if (e.code == UNIK_E_NOTFOUND)
-			return 0;
-		if (err)
-			*err = e;
-		return -1;
-	}
-	kv_parse(text, kv);
-	return 0;
-}
-
-static const char *kv_get(const struct kv *kv, const char *key)
-{
-	size_t kl = strlen(key);
-
-	for (size_t i = 0; i < kv->lines.n; i++)
-		if (!strncmp(kv->lines.v[i], key, kl) && kv->lines.v[i][kl] == '=')
-			return kv->lines.v[i] + kl + 1;
-	return NULL;
-}
-
-static void kv_set(struct kv *kv, const char *key, const char *value)
-{
-	size_t kl = strlen(key);
-	char *line = xasprintf("%s=%s", key, value ? value : "");
-
-	for (size_t i = 0; i < kv->lines.n; i++)
-		if (!strncmp(kv->lines.v[i], key, kl) && kv->lines.v[i][kl] == '=') {
-			free(kv->lines.v[i]);
-			kv->lines.v[i] = line;
-			return;
-		}
-	strv_push_take(&kv->lines, line);
-}
-
-static void kv_del(struct kv *kv, const char *key)
-{
-	size_t kl = strlen(key);
-
-	for (size_t i = 0; i < kv->lines.n; i++)
-		if (!strncmp(kv->lines.v[i], key, kl) && kv->lines.v[i][kl] == '=') {
-			free(kv->lines.v[i]);
-			memmove(&kv->lines.v[i], &kv->lines.v[i + 1],
-			        (kv->lines.n - i) * sizeof(char *));
-			kv->lines.n--;
-			return;
-		}
-}
-
-static int kv_save(const char *path, const struct kv *kv, struct unik_error *err)
-{
-	size_t len = 0, at = 0;
-	_cleanup_free_ char *text = NULL;
-
-	for (size_t i = 0; i < kv->lines.n; i++)
-		len += strlen(kv->lines.v[i]) + 1;
-	text = xmalloc(len + 1);
-	for (size_t i = 0; i < kv->lines.n; i++) {
-		size_t n = strlen(kv->lines.v[i]);
-
-		memcpy(text + at, kv->lines.v[i], n);
-		at += n;
-		text[at++] = '\n';
-	}
-	text[at] = '\0';
-	return unik_write_file_atomic(path, text, at, 0644, err);
-}
+/* ---- key=value records (lib/kv.h) --------------------------------------------------------- */
 
 /* "<region>.<key>": the image records are per region. */
-static const char *rget(const struct kv *kv, const char *region, const char *key)
+static const char *rget(const struct unik_kv *kv, const char *region, const char *key)
 {
 	_cleanup_free_ char *k = xasprintf("%s.%s", region, key);
-	const char *v = kv_get(kv, k);
+	const char *v = unik_kv_find(kv, k);
 
 	return v && *v ? v : NULL;
 }
 
-static void rset(struct kv *kv, const char *region, const char *key, const char *value)
+static void rset(struct unik_kv *kv, const char *region, const char *key, const char *value)
 {
 	_cleanup_free_ char *k = xasprintf("%s.%s", region, key);
 
 	if (value)
-		kv_set(kv, k, value);
+		unik_kv_set(kv, k, value);
 	else
-		kv_del(kv, k);
+		unik_kv_del(kv, k);
 }
 
 /* ---- small files --------------------------------------------------------------------------- */
@@ -199,7 +97,7 @@ static int append_file(const char *path, const char *data, size_t len, struct un
 
 /* The variant keys recorded for region (lines "<region>.variant.<key>.<field>=..."), each once,
  * in the order they first appear. */
-static void kv_variants(const struct kv *kv, const char *region, struct strv *out)
+static void kv_variants(const struct unik_kv *kv, const char *region, struct strv *out)
 {
 	_cleanup_free_ char *prefix = xasprintf("%s.variant.", region);
 	size_t pl = strlen(prefix);
@@ -226,9 +124,9 @@ static void kv_variants(const struct kv *kv, const char *region, struct strv *ou
 
 /* Whether cmdline needs a disk of its own: the image's AMI boots the command line baked into
  * it (recorded as "cmdline" by the stage), and an empty one means that too. */
-static bool wants_variant(const struct kv *kv, const char *cmdline)
+static bool wants_variant(const struct unik_kv *kv, const char *cmdline)
 {
-	const char *baked = kv_get(kv, "cmdline");
+	const char *baked = unik_kv_find(kv, "cmdline");
 
 	return cmdline && *cmdline && (!baked || strcmp(baked, cmdline));
 }
@@ -244,15 +142,14 @@ void aws_variant_key(const char *cmdline, char key[17])
 
 size_t aws_state_variants(const char *state_text, const char *region, struct strv *keys)
 {
-	_cleanup_free_ char *text = xstrdup(state_text);
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 
-	kv_parse(text, &kv);
+	unik_kv_parse(&kv, state_text);
 	kv_variants(&kv, region, keys);
 	return keys->n;
 }
 
-static const char *kv_ami_for(const struct kv *kv, const char *region, const char *cmdline,
+static const char *kv_ami_for(const struct unik_kv *kv, const char *region, const char *cmdline,
                               bool *variant)
 {
 	char vkey[17];
@@ -273,11 +170,10 @@ static const char *kv_ami_for(const struct kv *kv, const char *region, const cha
 char *aws_state_ami_for(const char *state_text, const char *region, const char *cmdline,
                         bool *variant)
 {
-	_cleanup_free_ char *text = xstrdup(state_text);
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	const char *ami;
 
-	kv_parse(text, &kv);
+	unik_kv_parse(&kv, state_text);
 	ami = kv_ami_for(&kv, region, cmdline, variant);
 	return ami ? xstrdup(ami) : NULL;
 }
@@ -390,9 +286,9 @@ static void upload_progress(void *ctx, const char *line)
 
 /* ---- stage --------------------------------------------------------------------------------- */
 
-static int save_image_state(const char *path, const struct kv *kv, struct unik_error *err)
+static int save_image_state(const char *path, const struct unik_kv *kv, struct unik_error *err)
 {
-	if (kv_save(path, kv, err) < 0) {
+	if (unik_kv_save(path, kv, err) < 0) {
 		unik_error_prefix(err, "aws: record the stage");
 		return -1;
 	}
@@ -481,7 +377,7 @@ static int wait_image(const struct aws_config *c, const struct unik_stage_spec *
 
 /* A disk's record in region: "<region>.<field>" for the image's own disk, and
  * "<region>.variant.<key>.<field>" for the variant that bakes another command line. */
-static const char *dget(const struct kv *kv, const char *region, const char *vkey,
+static const char *dget(const struct unik_kv *kv, const char *region, const char *vkey,
                         const char *field)
 {
 	_cleanup_free_ char *k = vkey ? xasprintf("variant.%s.%s", vkey, field) : xstrdup(field);
@@ -489,7 +385,7 @@ static const char *dget(const struct kv *kv, const char *region, const char *vke
 	return rget(kv, region, k);
 }
 
-static void dset(struct kv *kv, const char *region, const char *vkey, const char *field,
+static void dset(struct unik_kv *kv, const char *region, const char *vkey, const char *field,
                  const char *value)
 {
 	_cleanup_free_ char *k = vkey ? xasprintf("variant.%s.%s", vkey, field) : xstrdup(field);
@@ -531,16 +427,16 @@ static int stage_disk(const struct aws_config *c, const struct unik_stage_spec *
 	    vkey ? xasprintf("aws-upload-%s.state", vkey) : xstrdup(AWS_UPLOAD_STATE_FILE);
 	_cleanup_free_ char *upload_path = unik_path_join(spec->image_dir, upload_name);
 	_cleanup_free_ char *bucket = NULL, *key = NULL, *what = NULL;
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	const char *region = c->region;
 	char snap[64] = "";
 
-	if (kv_load(state_path, &kv, err) < 0)
+	if (unik_kv_load(state_path, &kv, err) < 0)
 		return -1;
 	if (dget(&kv, region, vkey, "done"))
 		return 0;
-	if (!vkey && spec->cmdline && !kv_get(&kv, "cmdline"))
-		kv_set(&kv, "cmdline", spec->cmdline);
+	if (!vkey && spec->cmdline && !unik_kv_find(&kv, "cmdline"))
+		unik_kv_set(&kv, "cmdline", spec->cmdline);
 	if (rget(&kv, region, "bucket"))
 		bucket = xstrdup(rget(&kv, region, "bucket"));
 	else if (unik_provider_opt(spec->opts, "bucket"))
@@ -570,9 +466,9 @@ static int stage_disk(const struct aws_config *c, const struct unik_stage_spec *
 				*p = ' ';
 		dset(&kv, region, vkey, "cmdline", line);
 	} else {
-		kv_set(&kv, "image_id", spec->image_id);
+		unik_kv_set(&kv, "image_id", spec->image_id);
 		if (spec->image_name && *spec->image_name)
-			kv_set(&kv, "image_name", spec->image_name);
+			unik_kv_set(&kv, "image_name", spec->image_name);
 	}
 
 	if (!dget(&kv, region, vkey, "snapshot") && !dget(&kv, region, vkey, "task")) {
@@ -666,7 +562,7 @@ static int stage_disk(const struct aws_config *c, const struct unik_stage_spec *
 static int aws_stage(const struct unik_stage_spec *spec, struct unik_error *err)
 {
 	_cleanup_free_ char *state_path = NULL;
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	_cleanup_close_ int lock = -1;
 	struct aws_config c = {0};
 	int rc = -1;
@@ -681,7 +577,7 @@ static int aws_stage(const struct unik_stage_spec *spec, struct unik_error *err)
 	/* A finished stage answers without waiting for the lock another run may hold while it
 	 * stages a variant. */
 	state_path = unik_path_join(spec->image_dir, AWS_IMAGE_STATE_FILE);
-	if (kv_load(state_path, &kv, err) < 0)
+	if (unik_kv_load(state_path, &kv, err) < 0)
 		goto out;
 	if (rget(&kv, c.region, "done")) {
 		rc = 0;
@@ -697,7 +593,7 @@ out:
 
 /* Deregisters the AMI and deletes the snapshot of one disk's record (vkey NULL: the image's
  * own), then forgets the record.  Things already gone are fine. */
-static int unstage_disk(const struct aws_config *c, struct kv *kv, const char *region,
+static int unstage_disk(const struct aws_config *c, struct unik_kv *kv, const char *region,
                         const char *vkey, struct unik_error *err)
 {
 	static const char *const fields[] = {"ami", "snapshot", "done",    "task",
@@ -725,7 +621,7 @@ static int unstage_disk(const struct aws_config *c, struct kv *kv, const char *r
 static int aws_unstage(const char *image_dir, const char *const *opts, struct unik_error *err)
 {
 	_cleanup_free_ char *state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	_cleanup_strv_ struct strv regions = {0};
 	_cleanup_close_ int lock = -1;
 	int rc = 0;
@@ -734,7 +630,7 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 		return 0; /* never staged: nothing to lock either */
 	if ((lock = lock_image(image_dir, err)) < 0)
 		return -1;
-	if (kv_load(state_path, &kv, err) < 0)
+	if (unik_kv_load(state_path, &kv, err) < 0)
 		return -1;
 	/* Every region this image was staged in: keys "<region>.bucket". */
 	for (size_t i = 0; i < kv.lines.n; i++) {
@@ -782,7 +678,7 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 	}
 	/* What was undone is forgotten even when a later step failed, so a retry goes on from
 	 * there. */
-	if (kv_save(state_path, &kv, rc < 0 ? NULL : err) < 0)
+	if (unik_kv_save(state_path, &kv, rc < 0 ? NULL : err) < 0)
 		return -1;
 	return rc;
 }
@@ -790,13 +686,13 @@ static int aws_unstage(const char *image_dir, const char *const *opts, struct un
 /* ---- instances: records and the status cache ---------------------------------------------- */
 
 /* The configuration an instance was started with, from its provider.state. */
-static int instance_config(const struct kv *st, struct aws_config *c, struct unik_error *err)
+static int instance_config(const struct unik_kv *st, struct aws_config *c, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv o = {0};
 	const char *keys[] = {"profile", "region", "ec2_endpoint_url", "s3_endpoint_url"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = kv_get(st, keys[i]);
+		const char *v = unik_kv_find(st, keys[i]);
 
 		if (v && *v)
 			strv_pushf(&o, "%s=%s", keys[i], v);
@@ -804,7 +700,7 @@ static int instance_config(const struct kv *st, struct aws_config *c, struct uni
 	return aws_config_load((const char *const *)strv_argv(&o), c, err);
 }
 
-static int load_instance(const char *dir, struct kv *st, struct unik_error *err)
+static int load_instance(const char *dir, struct unik_kv *st, struct unik_error *err)
 {
 	_cleanup_free_ char *p = unik_path_join(dir, AWS_STATE_FILE);
 	struct stat sb;
@@ -813,7 +709,7 @@ static int load_instance(const char *dir, struct kv *st, struct unik_error *err)
 		unik_error_sys(err, errno, "aws: instance directory `%s`", dir);
 		return -1;
 	}
-	return kv_load(p, st, err);
+	return unik_kv_load(p, st, err);
 }
 
 struct cache_entry {
@@ -916,11 +812,11 @@ static void write_final(const char *dir, const struct unik_instance_status *st)
 static bool read_final(const char *dir, struct unik_instance_status *st)
 {
 	_cleanup_free_ char *p = unik_path_join(dir, AWS_FINAL_FILE);
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	const char *s, *v;
 
-	if (!unik_file_exists_in(dir, AWS_FINAL_FILE) || kv_load(p, &kv, NULL) < 0 ||
-	    !(s = kv_get(&kv, "state")))
+	if (!unik_file_exists_in(dir, AWS_FINAL_FILE) || unik_kv_load(p, &kv, NULL) < 0 ||
+	    !(s = unik_kv_find(&kv, "state")))
 		return false;
 	if (!strcmp(s, "exited"))
 		st->state = UNIK_STATE_EXITED;
@@ -930,25 +826,27 @@ static bool read_final(const char *dir, struct unik_instance_status *st)
 		st->state = UNIK_STATE_STOPPED;
 	else
 		return false;
-	st->exit_code = (v = kv_get(&kv, "exit_code")) ? atoi(v) : -1;
-	snprintf(st->ip, sizeof(st->ip), "%s", (v = kv_get(&kv, "ip")) ? v : "");
-	snprintf(st->detail, sizeof(st->detail), "%s", (v = kv_get(&kv, "detail")) ? v : "");
+	st->exit_code = (v = unik_kv_find(&kv, "exit_code")) ? atoi(v) : -1;
+	snprintf(st->ip, sizeof(st->ip), "%s", (v = unik_kv_find(&kv, "ip")) ? v : "");
+	snprintf(st->detail, sizeof(st->detail), "%s", (v = unik_kv_find(&kv, "detail")) ? v : "");
 	return true;
 }
 
-static void fill_handles(const struct kv *kv, struct unik_instance_status *st)
+static void fill_handles(const struct unik_kv *kv, struct unik_instance_status *st)
 {
 	const char *v;
 
-	snprintf(st->handle, sizeof(st->handle), "%s", (v = kv_get(kv, "ec2_instance")) ? v : "");
-	snprintf(st->handle_id, sizeof(st->handle_id), "%s", (v = kv_get(kv, "ami")) ? v : "");
+	snprintf(st->handle, sizeof(st->handle), "%s",
+	         (v = unik_kv_find(kv, "ec2_instance")) ? v : "");
+	snprintf(st->handle_id, sizeof(st->handle_id), "%s",
+	         (v = unik_kv_find(kv, "ami")) ? v : "");
 }
 
 /* Asks AWS and decides the state (no cache). */
-static int fresh_status(const char *dir, const struct kv *kv, bool *no_latest,
+static int fresh_status(const char *dir, const struct unik_kv *kv, bool *no_latest,
                         struct unik_instance_status *st, struct unik_error *err)
 {
-	const char *iid = kv_get(kv, "ec2_instance");
+	const char *iid = unik_kv_find(kv, "ec2_instance");
 	struct aws_config c = {0};
 	struct ec2_instance in;
 	struct unik_console_end con;
@@ -1027,7 +925,7 @@ out:
 
 static int aws_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
 {
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	struct cache_entry *e;
 	bool no_latest;
 	int rc;
@@ -1037,7 +935,7 @@ static int aws_status(const char *dir, struct unik_instance_status *st, struct u
 	if (load_instance(dir, &kv, err) < 0)
 		return -1;
 	fill_handles(&kv, st);
-	if (!kv_get(&kv, "ec2_instance")) {
+	if (!unik_kv_find(&kv, "ec2_instance")) {
 		st->state = UNIK_STATE_PENDING; /* nothing started here */
 		return 0;
 	}
@@ -1155,7 +1053,7 @@ static int run_stage(const struct aws_config *c, const struct unik_run_spec *spe
 	_cleanup_free_ char *state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
 	_cleanup_free_ char *disk = NULL, *image_id = NULL, *image_name = NULL;
 	_cleanup_close_ int lock = lock_image(image_dir, err);
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	struct unik_stage_spec ss = {
 	    .image_id = spec->image_id ? spec->image_id : "image",
 	    .image_name = spec->instance_name,
@@ -1171,13 +1069,13 @@ static int run_stage(const struct aws_config *c, const struct unik_run_spec *spe
 	char vkey[17];
 	int rc;
 
-	if (lock < 0 || kv_load(state_path, &kv, err) < 0)
+	if (lock < 0 || unik_kv_load(state_path, &kv, err) < 0)
 		return -1;
 	if (!rget(&kv, c->region, "done")) {
 		if (stage_disk(c, &ss, spec->image, NULL, err) < 0)
 			return -1;
-		kv_free(&kv);
-		if (kv_load(state_path, &kv, err) < 0)
+		unik_kv_free(&kv);
+		if (unik_kv_load(state_path, &kv, err) < 0)
 			return -1;
 	}
 	if (!wants_variant(&kv, spec->cmdline))
@@ -1186,10 +1084,10 @@ static int run_stage(const struct aws_config *c, const struct unik_run_spec *spe
 	if (dget(&kv, c->region, vkey, "done"))
 		return 0;
 	/* A variant belongs to the image the stage recorded, whatever id the caller gives. */
-	if (kv_get(&kv, "image_id"))
-		ss.image_id = image_id = xstrdup(kv_get(&kv, "image_id"));
-	if (kv_get(&kv, "image_name"))
-		ss.image_name = image_name = xstrdup(kv_get(&kv, "image_name"));
+	if (unik_kv_find(&kv, "image_id"))
+		ss.image_id = image_id = xstrdup(unik_kv_find(&kv, "image_id"));
+	if (unik_kv_find(&kv, "image_name"))
+		ss.image_name = image_name = xstrdup(unik_kv_find(&kv, "image_name"));
 	ss.cmdline = spec->cmdline;
 	/* The disk is only needed until S3 has it; a stage resumed after that goes on without. */
 	if (!dget(&kv, c->region, vkey, "task") && !dget(&kv, c->region, vkey, "snapshot") &&
@@ -1205,7 +1103,7 @@ static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status
                    struct unik_error *err)
 {
 	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *rec = NULL;
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	struct aws_config c = {0};
 	const char *itype, *ami, *profile;
 	bool variant = false;
@@ -1241,14 +1139,15 @@ static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status
 		goto out;
 	}
 	state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
-	if (kv_load(state_path, &kv, err) < 0)
+	if (unik_kv_load(state_path, &kv, err) < 0)
 		goto out;
 	if (!(ami = kv_ami_for(&kv, c.region, spec->cmdline, &variant))) {
 		/* Not staged in this region yet (the daemon stages after a build for aws; an image
 		 * built for another provider is staged on its first run), or a command line that
 		 * needs its own disk. */
-		kv_free(&kv);
-		if (run_stage(&c, spec, image_dir, err) < 0 || kv_load(state_path, &kv, err) < 0)
+		unik_kv_free(&kv);
+		if (run_stage(&c, spec, image_dir, err) < 0 ||
+		    unik_kv_load(state_path, &kv, err) < 0)
 			goto out;
 		if (!(ami = kv_ami_for(&kv, c.region, spec->cmdline, &variant))) {
 			unik_error_set(err, UNIK_E_INTERNAL,
@@ -1326,7 +1225,7 @@ static int wait_state(const struct aws_config *c, const char *iid, const char *a
 
 static int aws_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
 {
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	struct unik_instance_status st;
 	struct aws_config c = {0};
 	const char *iid;
@@ -1340,7 +1239,7 @@ static int aws_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 		return 0; /* ended already, and keeps the state it ended with */
 	if (load_instance(dir, &kv, err) < 0)
 		return -1;
-	iid = kv_get(&kv, "ec2_instance");
+	iid = unik_kv_find(&kv, "ec2_instance");
 	if (!iid)
 		return 0;
 	if (dir_write(dir, AWS_STOPPED_FILE, "stopped on request\n", err) < 0 ||
@@ -1366,7 +1265,7 @@ static int aws_start(const char *dir, struct unik_instance_status *st, struct un
 {
 	static const char *const stale[] = {AWS_STOPPED_FILE, AWS_FINAL_FILE, AWS_ENDED_FILE,
 	                                    AWS_AUTOSTOP_FILE, AWS_CONSOLE_SNAP_FILE};
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	struct aws_config c = {0};
 	const char *iid;
 	bool reached = false;
@@ -1376,7 +1275,7 @@ static int aws_start(const char *dir, struct unik_instance_status *st, struct un
 	st->exit_code = -1;
 	if (load_instance(dir, &kv, err) < 0)
 		return -1;
-	if (!(iid = kv_get(&kv, "ec2_instance"))) {
+	if (!(iid = unik_kv_find(&kv, "ec2_instance"))) {
 		unik_error_set(err, UNIK_E_STATE, "aws: nothing was started in `%s`", dir);
 		return -1;
 	}
@@ -1406,7 +1305,7 @@ out:
 
 static int aws_remove(const char *dir, struct unik_error *err)
 {
-	_cleanup_kv_ struct kv kv = {0};
+	_cleanup_kv_ struct unik_kv kv = {0};
 	struct unik_instance_status st;
 	struct aws_config c = {0};
 	const char *iid;
@@ -1415,7 +1314,7 @@ static int aws_remove(const char *dir, struct unik_error *err)
 	cache_forget(dir);
 	if (load_instance(dir, &kv, err) < 0)
 		return -1;
-	if (!(iid = kv_get(&kv, "ec2_instance")))
+	if (!(iid = unik_kv_find(&kv, "ec2_instance")))
 		return 0;
 	if (aws_status(dir, &st, err) < 0)
 		return -1;

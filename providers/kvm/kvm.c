@@ -20,6 +20,7 @@
 #include <libvirt/virterror.h>
 
 #include "guest_console.h"
+#include "kv.h"
 #include "vmm_confine.h"
 
 /* What provider.state holds. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmdline.h"
+#include "kv.h"
 
 extern char **environ;
 

@@ -21,6 +21,7 @@
 #include <xentoollog.h>
 
 #include "guest_console.h"
+#include "kv.h"
 #include "util.h"
 
 /* How long an unavailable libxl is believed before trying again: `unik providers` and every
