@@ -269,34 +269,10 @@ out:
 int unik_cpio_pack(const char *dir, const char *out_path, unik_cpio_warn_fn warn, void *ctx,
                    struct unik_error *err)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", out_path);
-	int fd;
+	_cleanup_atomic_file_ struct unik_atomic_file f = {.fd = -1};
 
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		unik_error_sys(err, errno, "create `%s`", tmp);
+	if (unik_atomic_file_open(&f, out_path, err) < 0 ||
+	    unik_cpio_pack_fd(dir, f.fd, warn, ctx, err) < 0)
 		return -1;
-	}
-	if (unik_cpio_pack_fd(dir, fd, warn, ctx, err) < 0)
-		goto fail;
-	if (fchmod(fd, 0644) < 0) {
-		unik_error_sys(err, errno, "chmod `%s`", tmp);
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		unik_error_sys(err, errno, "write `%s`", tmp);
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, out_path) < 0) {
-		unik_error_sys(err, errno, "rename `%s` to `%s`", tmp, out_path);
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
+	return unik_atomic_file_commit(&f, out_path, 0644, err);
 }

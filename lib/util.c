@@ -361,46 +361,96 @@ static void sync_parent_dir(const char *path)
 	}
 }
 
-int unik_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                           struct unik_error *err)
+int unik_atomic_file_open(struct unik_atomic_file *f, const char *path, struct unik_error *err)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", path);
-	int fd;
-
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		unik_error_sys(err, errno, "create a temporary file for `%s`", path);
+	f->tmp = xasprintf("%s.tmp-XXXXXX", path);
+	f->fd = mkostemp(f->tmp, O_CLOEXEC);
+	if (f->fd < 0) {
+		unik_error_sys(err, errno, "create a temporary file next to `%s`", path);
+		free(f->tmp);
+		f->tmp = NULL;
 		return -1;
 	}
-	if (unik_write_all(fd, data, len) < 0) {
-		unik_error_sys(err, errno, "write `%s`", tmp);
-		goto fail;
-	}
+	return 0;
+}
+
+void unik_atomic_file_abort(struct unik_atomic_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->tmp)
+		unlink(f->tmp);
+	free(f->tmp);
+	f->tmp = NULL;
+}
+
+static int commit(struct unik_atomic_file *f, const char *path, mode_t mode, bool durable,
+                  struct unik_error *err)
+{
+	int fd = f->fd;
+
+	f->fd = -1;
 	if (fchmod(fd, mode) < 0) {
-		unik_error_sys(err, errno, "chmod `%s`", tmp);
+		unik_error_sys(err, errno, "chmod `%s`", f->tmp);
 		goto fail;
 	}
-	if (fsync(fd) < 0) {
-		unik_error_sys(err, errno, "sync `%s`", tmp);
+	if (durable && fsync(fd) < 0) {
+		unik_error_sys(err, errno, "sync `%s`", f->tmp);
 		goto fail;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		unik_error_sys(err, errno, "close `%s`", tmp);
+		unik_error_sys(err, errno, "close `%s`", f->tmp);
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		unik_error_sys(err, errno, "rename `%s` to `%s`", tmp, path);
+	if (rename(f->tmp, path) < 0) {
+		unik_error_sys(err, errno, "rename `%s` to `%s`", f->tmp, path);
 		goto fail;
 	}
-	sync_parent_dir(path);
+	free(f->tmp);
+	f->tmp = NULL;
+	if (durable)
+		sync_parent_dir(path);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	unik_atomic_file_abort(f);
 	return -1;
+}
+
+int unik_atomic_file_commit(struct unik_atomic_file *f, const char *path, mode_t mode,
+                            struct unik_error *err)
+{
+	return commit(f, path, mode, true, err);
+}
+
+static int write_whole(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+                       struct unik_error *err)
+{
+	_cleanup_atomic_file_ struct unik_atomic_file f = {.fd = -1};
+
+	if (unik_atomic_file_open(&f, path, err) < 0)
+		return -1;
+	if (unik_write_all(f.fd, data, len) < 0) {
+		unik_error_sys(err, errno, "write `%s`", f.tmp);
+		return -1;
+	}
+	return commit(&f, path, mode, durable, err);
+}
+
+int unik_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           struct unik_error *err)
+{
+	return write_whole(path, data, len, mode, true, err);
+}
+
+int unik_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                            struct unik_error *err)
+{
+	return write_whole(path, data, len, mode, false, err);
 }
 
 void strv_push_take(struct strv *s, char *str)

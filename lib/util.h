@@ -67,10 +67,29 @@ int unik_rmtree(const char *path, struct unik_error *err);
  * caller; *len (if not NULL) excludes the NUL. */
 int unik_read_file(const char *path, char **out, size_t *len, struct unik_error *err);
 
-/* Writes len bytes to a temporary file next to path, syncs it and renames it over path, so
- * readers see the old contents or the new, never a mix.  mode is applied as given (no umask). */
+/* A file replaced atomically, for content written a piece at a time: open creates a temporary
+ * "<path>.tmp-XXXXXX" next to path (mode 0600 until commit); write to fd; commit applies mode
+ * (as given, no umask), syncs the file, renames it over path and syncs the directory, so readers
+ * see the old contents or the new, never a mix, even after a crash.  abort (or a failed commit)
+ * removes the temporary.  The struct owns fd and tmp; abort after commit does nothing, so it can
+ * serve as the cleanup on every path. */
+struct unik_atomic_file {
+	int fd;
+	char *tmp;
+};
+int unik_atomic_file_open(struct unik_atomic_file *f, const char *path, struct unik_error *err);
+int unik_atomic_file_commit(struct unik_atomic_file *f, const char *path, mode_t mode,
+                            struct unik_error *err);
+void unik_atomic_file_abort(struct unik_atomic_file *f);
+#define _cleanup_atomic_file_ _cleanup_(unik_atomic_file_abort)
+
+/* The same for data in memory: writes len bytes to path atomically with that mode. */
 int unik_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                            struct unik_error *err);
+/* Like unik_write_file_atomic, without the syncs: readers never see a mix, but a host crash may
+ * lose the file.  For records that mean nothing after a crash (PIDs) on a hot path. */
+int unik_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                            struct unik_error *err);
 
 /* Monotonic time (CLOCK_MONOTONIC) in milliseconds and microseconds: for timeouts and intervals,
  * never for dates.  The origin is arbitrary (usually boot), so only differences mean anything. */

@@ -74,30 +74,14 @@ static unsigned long long start_time(pid_t pid)
 	return unik_proc_stat(pid, NULL, &start) == 0 ? start : 0;
 }
 
-/* Writes a small file atomically (temporary name, then rename) relative to dirfd.  No fsync:
- * PIDs mean nothing after a host crash, and this is on the start path. */
-static int write_small(int dirfd, const char *name, const char *text)
+/* Atomic, not synced: PIDs mean nothing after a host crash, and this is on the start path. */
+static int write_pid(const char *dir, const char *name, pid_t pid)
 {
-	_cleanup_free_ char *tmp = xasprintf(".%s.tmp", name);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		return -1;
-	if (unik_write_all(fd, text, strlen(text)) < 0) {
-		close(fd);
-		unlinkat(dirfd, tmp, 0);
-		return -1;
-	}
-	close(fd);
-	return renameat(dirfd, tmp, dirfd, name);
-}
-
-static int write_pid(int dirfd, const char *name, pid_t pid)
-{
+	_cleanup_free_ char *path = unik_path_join(dir, name);
 	char text[64];
 
 	snprintf(text, sizeof(text), "%d %llu\n", (int)pid, start_time(pid));
-	return write_small(dirfd, name, text);
+	return unik_write_file_replace(path, text, strlen(text), 0644, NULL);
 }
 
 static void ready(int fd, const char *text)
@@ -256,7 +240,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	write_pid(dirfd, SHIM_PID_FILE, getpid());
+	write_pid(dir, SHIM_PID_FILE, getpid());
 	errfd = openat(dirfd, ERR_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (console_max) {
 		struct unik_error err;
@@ -333,7 +317,7 @@ int main(int argc, char **argv)
 		close(cpipe[1]);
 	if (errfd >= 0)
 		close(errfd);
-	write_pid(dirfd, PID_FILE, pid);
+	write_pid(dir, PID_FILE, pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	/* EOF on the pipe means the exec succeeded (the descriptor closed with it). */

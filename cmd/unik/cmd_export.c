@@ -2,7 +2,6 @@
  * stdout; the daemon packs the format first when the image lacks it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,25 +43,6 @@ static int to_sink(void *ctx, const char *data, size_t len)
 	return 0;
 }
 
-/* A temporary file next to path, so that the rename into place is atomic. */
-static int open_temp(const char *path, char **tmp_out)
-{
-	_cleanup_free_ char *copy = xstrdup(path), *copy2 = xstrdup(path);
-	char *tmp = xasprintf("%s/.%s.unik-XXXXXX", dirname(copy), basename(copy2));
-	mode_t um = umask(0);
-	int fd;
-
-	umask(um);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		free(tmp);
-		return -1;
-	}
-	(void)fchmod(fd, 0666 & ~um);
-	*tmp_out = tmp;
-	return fd;
-}
-
 int cmd_export(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
@@ -88,8 +68,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	    {0, "remake", CLI_OPT_BOOL, &remake, NULL, "pack the format again even if it exists"},
 	};
 	_cleanup_strv_ struct strv pos = {0};
-	_cleanup_free_ char *post_path = NULL, *get_path = NULL, *dest = NULL, *tmp = NULL;
+	_cleanup_free_ char *post_path = NULL, *get_path = NULL, *dest = NULL;
 	struct sink s = {.fd = -1, .last_pct = -1};
+	_cleanup_atomic_file_ struct unik_atomic_file af = {.fd = -1};
 	struct unik_error err = {0};
 	const char *name;
 	json_t *im = NULL;
@@ -132,13 +113,11 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	if (to_stdout) {
 		s.fd = 1;
 	} else {
-		s.fd = open_temp(dest, &tmp);
-		if (s.fd < 0) {
-			fprintf(stderr, "unik: cannot create a file next to `%s`: %s\n", dest,
-			        strerror(errno));
-			rc = CLI_FAILED;
+		if (unik_atomic_file_open(&af, dest, &err) < 0) {
+			rc = cli_fail(&err);
 			goto out;
 		}
+		s.fd = af.fd;
 		s.progress = isatty(2) && s.total >= PROGRESS_MIN_BYTES;
 	}
 	rc = unik_client_stream(cli->client, "GET", get_path, to_sink, &s, &err);
@@ -161,20 +140,14 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (!to_stdout) {
-		if (fsync(s.fd) < 0 || close(s.fd) < 0) {
-			s.fd = -1;
-			fprintf(stderr, "unik: write `%s`: %s\n", dest, strerror(errno));
-			rc = CLI_FAILED;
+		/* 0666 less the umask, as any file a command creates. */
+		mode_t um = umask(0);
+
+		umask(um);
+		if (unik_atomic_file_commit(&af, dest, 0666 & ~um, &err) < 0) {
+			rc = cli_fail(&err);
 			goto out;
 		}
-		s.fd = -1;
-		if (rename(tmp, dest) < 0) {
-			fprintf(stderr, "unik: rename to `%s`: %s\n", dest, strerror(errno));
-			rc = CLI_FAILED;
-			goto out;
-		}
-		free(tmp);
-		tmp = NULL;
 	}
 	if (cli->json) {
 		json_t *j =
@@ -191,10 +164,6 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	}
 	rc = CLI_OK;
 out:
-	if (s.fd >= 0 && !to_stdout)
-		close(s.fd);
-	if (tmp)
-		unlink(tmp);
 	json_decref(im);
 	return rc;
 }

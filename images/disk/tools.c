@@ -130,8 +130,7 @@ int disk_copy_into(const char *src, int fd, uint64_t offset, struct unik_error *
 
 int disk_install(const char *src, const char *dest, struct unik_error *err)
 {
-	_cleanup_free_ char *tmp = NULL;
-	int fd;
+	_cleanup_atomic_file_ struct unik_atomic_file f = {.fd = -1};
 
 	if (chmod(src, 0644) < 0) {
 		unik_error_sys(err, errno, "chmod `%s`", src);
@@ -143,34 +142,9 @@ int disk_install(const char *src, const char *dest, struct unik_error *err)
 		unik_error_sys(err, errno, "rename `%s` to `%s`", src, dest);
 		return -1;
 	}
-	tmp = xasprintf("%s.tmp-XXXXXX", dest);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		unik_error_sys(err, errno, "create a temporary file next to `%s`", dest);
+	if (unik_atomic_file_open(&f, dest, err) < 0 || disk_copy_into(src, f.fd, 0, err) < 0)
 		return -1;
-	}
-	if (disk_copy_into(src, fd, 0, err) < 0)
-		goto fail;
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		unik_error_sys(err, errno, "finish `%s`", tmp);
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		unik_error_sys(err, errno, "close `%s`", tmp);
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, dest) < 0) {
-		unik_error_sys(err, errno, "rename `%s` to `%s`", tmp, dest);
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
+	return unik_atomic_file_commit(&f, dest, 0644, err);
 }
 
 /* ------------------------------------------------------------------------------------------- */

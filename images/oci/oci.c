@@ -184,12 +184,16 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 	_cleanup_free_ char *manifest_text = json_dumps(manifest, JSON_COMPACT);
 	json_decref(manifest);
 
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", s->out, (int)getpid());
+	/* No cleanup attribute: the goto after build_layer() jumps over this declaration. */
+	struct unik_atomic_file f = {.fd = -1};
+	if (unik_atomic_file_open(&f, s->out, err) < 0)
+		goto out;
 	struct archive *a = archive_write_new();
 	if (archive_write_set_format_ustar(a) != ARCHIVE_OK ||
-	    archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
-		unik_error_set(err, UNIK_E_IO, "create `%s`: %s", tmp, archive_error_string(a));
+	    archive_write_open_fd(a, f.fd) != ARCHIVE_OK) {
+		unik_error_set(err, UNIK_E_IO, "create `%s`: %s", f.tmp, archive_error_string(a));
 		archive_write_free(a);
+		unik_atomic_file_abort(&f);
 		goto out;
 	}
 	if (add_file(a, layer_name, layer.p, layer.len, 0644, err) < 0 ||
@@ -197,18 +201,15 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 	    add_file(a, "manifest.json", manifest_text, strlen(manifest_text), 0644, err) < 0 ||
 	    archive_write_close(a) != ARCHIVE_OK) {
 		if (!err || !err->code)
-			unik_error_set(err, UNIK_E_IO, "write `%s`: %s", tmp,
+			unik_error_set(err, UNIK_E_IO, "write `%s`: %s", f.tmp,
 			               archive_error_string(a));
 		archive_write_free(a);
-		unlink(tmp);
+		unik_atomic_file_abort(&f);
 		goto out;
 	}
 	archive_write_free(a);
-	if (rename(tmp, s->out) < 0) {
-		unik_error_sys(err, errno, "rename `%s` to `%s`", tmp, s->out);
-		unlink(tmp);
+	if (unik_atomic_file_commit(&f, s->out, 0644, err) < 0)
 		goto out;
-	}
 	r = 0;
 out:
 	free(layer.p);

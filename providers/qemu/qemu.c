@@ -551,8 +551,8 @@ ended:
 
 static int qemu_remove(const char *dir, struct unik_error *err)
 {
-	static const char *const files[] = {QEMU_QMP_FILE, QEMU_PID_FILE, QEMU_SHIM_PID_FILE,
-	                                    ".qemu.pid.tmp", ".shim.pid.tmp"};
+	/* The shim's temporaries (lib/util.h's "<name>.tmp-XXXXXX") go with the directory. */
+	static const char *const files[] = {QEMU_QMP_FILE, QEMU_PID_FILE, QEMU_SHIM_PID_FILE};
 	struct unik_instance_status st;
 
 	if (qemu_status(dir, &st, err) < 0)

@@ -252,6 +252,62 @@ static void test_atomic_write_failure_leaves_nothing(void **state)
 	assert_int_equal(unik_rmtree(d, &err), 0);
 }
 
+/* The streaming form: written a piece at a time, invisible until commit, gone on abort. */
+static void test_atomic_file_streaming(void **state)
+{
+	struct unik_error err;
+	_cleanup_free_ char *d = unik_mkdtemp("unik-test", &err);
+	_cleanup_free_ char *p = NULL, *text = NULL;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(d);
+	p = unik_path_join(d, "out");
+	make_file(d, "out", "old");
+	{
+		_cleanup_atomic_file_ struct unik_atomic_file f = {.fd = -1};
+
+		assert_int_equal(unik_atomic_file_open(&f, p, &err), 0);
+		assert_int_equal(unik_write_all(f.fd, "ne", 2), 0);
+		assert_int_equal(unik_write_all(f.fd, "w\n", 2), 0);
+		/* Not yet: readers still see the old file, next to the temporary. */
+		assert_int_equal(unik_read_file(p, &text, NULL, &err), 0);
+		assert_string_equal(text, "old");
+		assert_int_equal(count_entries(d), 2);
+		assert_int_equal(unik_atomic_file_commit(&f, p, 0640, &err), 0);
+		assert_int_equal(f.fd, -1);
+		assert_null(f.tmp);
+	} /* the cleanup after a commit does nothing */
+	free(text);
+	text = NULL;
+	assert_int_equal(unik_read_file(p, &text, NULL, &err), 0);
+	assert_string_equal(text, "new\n");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(count_entries(d), 1);
+	{
+		_cleanup_atomic_file_ struct unik_atomic_file f = {.fd = -1};
+
+		assert_int_equal(unik_atomic_file_open(&f, p, &err), 0);
+		assert_int_equal(unik_write_all(f.fd, "half", 4), 0);
+	} /* dropped without a commit: the temporary goes, the file stays */
+	assert_int_equal(count_entries(d), 1);
+	free(text);
+	text = NULL;
+	assert_int_equal(unik_read_file(p, &text, NULL, &err), 0);
+	assert_string_equal(text, "new\n");
+	/* The unsynced form replaces as well, with the mode as given. */
+	assert_int_equal(unik_write_file_replace(p, "pid\n", 4, 0644, &err), 0);
+	free(text);
+	text = NULL;
+	assert_int_equal(unik_read_file(p, &text, NULL, &err), 0);
+	assert_string_equal(text, "pid\n");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(count_entries(d), 1);
+	assert_int_equal(unik_rmtree(d, &err), 0);
+}
+
 static void test_read_file_errors(void **state)
 {
 	struct unik_error err;
@@ -332,6 +388,7 @@ int main(void)
 	    cmocka_unit_test(test_rmtree_missing_path_is_ok),
 	    cmocka_unit_test(test_atomic_write_and_read),
 	    cmocka_unit_test(test_atomic_write_failure_leaves_nothing),
+	    cmocka_unit_test(test_atomic_file_streaming),
 	    cmocka_unit_test(test_read_file_errors),
 	    cmocka_unit_test(test_records_in_a_directory),
 	    cmocka_unit_test(test_monotonic_time),
