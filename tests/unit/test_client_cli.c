@@ -217,6 +217,9 @@ static void test_did_you_mean(void **state)
 	assert_string_equal(cli_did_you_mean("delete-imag", verbs, 4), "delete-image");
 	assert_string_equal(cli_did_you_mean("instancename", opts, 2), "instanceName");
 	assert_string_equal(cli_did_you_mean("memroy", opts, 2), "memory");
+	/* Two swaps are two edits (lib/suggest.c); Levenshtein counted four and gave no hint. */
+	assert_string_equal(cli_did_you_mean("mmeroy", opts, 2), "memory");
+	assert_string_equal(cli_did_you_mean("BUILD", verbs, 4), "build");
 	assert_null(cli_did_you_mean("zzzzzzzz", verbs, 4));
 }
 
