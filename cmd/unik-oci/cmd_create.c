@@ -153,6 +153,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	_cleanup_free_ char *fifo = NULL;
 	_cleanup_free_ char *rec = NULL;
 	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *rootfs = NULL;
 	_cleanup_strv_ struct strv qargv = {0};
 	_cleanup_close_ int lockfd = -1;
 	_cleanup_close_ int slave = -1;
@@ -196,7 +197,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	qc.cmdline = cmdline;
 	qc.memory_mb = mem;
 	/* The image's root fs, when it ships one next to the kernel (images/oci/oci.c). */
-	_cleanup_free_ char *rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
+	rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
 	if (access(rootfs, R_OK) == 0)
 		qc.initrd = rootfs;
 	if (qemu_build_argv(&qc, &qargv, err) < 0)
