@@ -46,9 +46,24 @@ $(O)/fuzz/obj/%.o: %.c
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+$(FUZZ_BINS): $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) $(CORE_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(filter %.o,$^) $(FUZZ_LIB) \
+		$(CORE_LIBS) -lm
+
+# fuzz_cpio links the guest's own cpio reader, runtime/fs.c, compiled for the host as it is
+# (freestanding, with the compiler's headers only); fuzz_cpio.c supplies the kernel calls it makes.
+FUZZ_RT_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -ffreestanding -nostdinc \
+	-isystem $(shell $(1) -print-file-name=include) -Iinclude -Iruntime -fno-strict-aliasing
+$(O)/fuzz/rt/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(call FUZZ_RT_CFLAGS,$(FUZZ_CC)) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP \
+		-c -o $@ $<
+$(O)/tests/fuzz/rt/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(call FUZZ_RT_CFLAGS,$(CC)) $(if $(SAN),$(FUZZ_SAN)) -MMD -MP -c -o $@ $<
+$(O)/fuzz/fuzz_cpio: $(O)/fuzz/rt/fs.o
+$(O)/tests/unit/test_fuzz_cpio: $(O)/tests/fuzz/rt/fs.o
 
 # ---------------------------------------------------------------------------------------------
 # The corpus replay of make test: same target sources, built by $(CC) with tests/fuzz/replay.c.
@@ -68,9 +83,9 @@ $(O)/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c
 	$(CC) $(HOST_CFLAGS) -I/usr/include/libxml2 -DUNIK_FUZZING=1 -MMD -MP -c -o $@ $<
 
 # The corpus directory is compiled in; a replay binary given files replays only those.
-$(O)/tests/unit/test_fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_REPLAY_OBJ) $(LIBCORE) $(LIBUNIK)
+$(FUZZ_REPLAY_BINS): $(O)/tests/unit/test_fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_REPLAY_OBJ) $(LIBCORE) $(LIBUNIK)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $< $(FUZZ_REPLAY_OBJ) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS) -lm
+	$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS) -lm
 
 $(FUZZ_REPLAY_OBJ): HOST_CFLAGS += -DUNIK_FUZZ_CORPUS='"$(abspath tests/fuzz/corpus)"'
 

@@ -14,8 +14,10 @@ to add it to the seed corpus so that make test replays it.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 SEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
 KINDS = ('crash-', 'leak-', 'timeout-', 'oom-', 'slow-unit-')
@@ -45,8 +47,20 @@ def run(bindir, name, seconds, runs):
         cmd.append(seeds)
     logpath = os.path.join(logs, name + '.log')
     print('fuzz_%s: %s' % (name, ' '.join(cmd)), flush=True)
-    with open(logpath, 'wb') as f:
-        rc = subprocess.call(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    # Targets that go through files (records, memfds, temporary directories) are ten times
+    # faster on tmpfs; a smaller ASan quarantine keeps the allocator's pages hot (libxml2).
+    env = dict(os.environ)
+    env.setdefault('ASAN_OPTIONS', 'quarantine_size_mb=16')
+    tmp = None
+    if 'TMPDIR' not in env and os.path.isdir('/dev/shm'):
+        tmp = env['TMPDIR'] = tempfile.mkdtemp(prefix='unik-fuzz-', dir='/dev/shm')
+    try:
+        with open(logpath, 'wb') as f:
+            rc = subprocess.call(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                 env=env)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
     with open(logpath, 'rb') as f:
         log = f.read().decode('utf-8', 'replace')
     found = sorted(a for a in set(os.listdir(arts)) - before if a.startswith(KINDS))
