@@ -149,11 +149,11 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
                               struct unik_error *err)
 {
 	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *rootfs = NULL;
 	_cleanup_free_ char *cmdline = NULL;
 	_cleanup_free_ char *fifo = NULL;
 	_cleanup_free_ char *rec = NULL;
 	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ char *rootfs = NULL;
 	_cleanup_strv_ struct strv qargv = {0};
 	_cleanup_close_ int lockfd = -1;
 	_cleanup_close_ int slave = -1;
