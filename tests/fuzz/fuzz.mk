@@ -24,7 +24,7 @@ FUZZ_RUNS   ?=
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib -I. \
-	-I/usr/include/libxml2 -g -O1 -DUNIK_VERSION='"$(VERSION)"' -DUNIK_FUZZING=1 \
+	-I/usr/include/libxml2 -g -O1 -DUNIK_VERSION='"$(VERSION)"' \
 	-fno-strict-aliasing $(FUZZ_SAN)
 FUZZ_OBJS   := $(patsubst %.c,$(O)/fuzz/obj/%.o,$(LIB_SRCS) $(CORE_SRCS))
 FUZZ_LIB    := $(O)/fuzz/libunik-fuzz.a
@@ -80,7 +80,7 @@ $(FUZZ_REPLAY_OBJ): tests/fuzz/replay.c
 
 $(O)/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -I/usr/include/libxml2 -DUNIK_FUZZING=1 -MMD -MP -c -o $@ $<
+	$(CC) $(HOST_CFLAGS) -I/usr/include/libxml2 -MMD -MP -c -o $@ $<
 
 # The corpus directory is compiled in; a replay binary given files replays only those.
 $(FUZZ_REPLAY_BINS): $(O)/tests/unit/test_fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_REPLAY_OBJ) $(LIBCORE) $(LIBUNIK)
