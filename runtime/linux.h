@@ -110,6 +110,7 @@
 #define MREMAP_MAYMOVE      1
 #define MREMAP_FIXED        2
 #define MADV_DONTNEED       4
+#define MADV_FREE           8
 
 #define CLOCK_REALTIME           0
 #define CLOCK_MONOTONIC          1

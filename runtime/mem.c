@@ -29,6 +29,8 @@ static uint64_t brk_start, brk_cur;
 static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
 
 static uint64_t page_alloc_zeroed(void);
+static bool in_mmap_area(uint64_t a);
+static bool vma_contains(uint64_t a);
 
 static inline bool bit(const uint64_t *m, uint64_t pfn)
 {
@@ -139,7 +141,7 @@ bool user_range_ok(const void *p, size_t n)
 	if (a + n < a || a >= (1UL << 47))
 		return false;
 	for (uint64_t pg = PAGE_DOWN(a); pg < a + n; pg += PAGE_SIZE)
-		if (!vm_mapped(pg))
+		if (!vm_mapped(pg) && !(in_mmap_area(pg) && vma_contains(pg)))
 			return false;
 	return true;
 }
@@ -477,8 +479,12 @@ uint64_t user_stack_top(void)
 }
 
 /* Page faults in the stack's reserve map a fresh page; anything else is a crash. */
+static bool area_fault(uint64_t addr);
+
 bool mem_handle_fault(uint64_t addr)
 {
+	if (area_fault(addr))
+		return true;
 	if (addr >= STACK_TOP || addr < STACK_TOP - STACK_MAX)
 		return false;
 	uint64_t va = PAGE_DOWN(addr);
@@ -537,13 +543,245 @@ static void user_release(uint64_t addr, uint64_t n)
 	}
 }
 
-/* Where anonymous mappings start: a slice of RAM above the kernel is left for brk. */
+/* --- the mmap area: virtual addresses of their own, backed page by page on first touch --- */
+
+/* Anonymous and file mappings live in a virtual area outside the identity map, as in Linux:
+ * each page is backed by whatever physical page is free when it is first touched, so mappings
+ * need no physically contiguous run (no fragmentation), untouched pages cost nothing, munmap and
+ * MADV_DONTNEED/MADV_FREE give pages back at once, and mremap moves page-table entries instead
+ * of copying.  The area ends below the Xen console page and the stack. */
+#define MMAP_BASE 0x0000100000000000UL
+#define MMAP_TOP  0x00007e0000000000UL
+
+struct vma {
+	uint64_t start, end;
+};
+static struct vma *vmas; /* sorted, disjoint, never adjacent (merged) */
+static int nvma, vma_cap;
+
+static bool in_mmap_area(uint64_t a)
+{
+	return a >= MMAP_BASE && a < MMAP_TOP;
+}
+
+/* Index of the first vma that ends above a. */
+static int vma_index(uint64_t a)
+{
+	int lo = 0, hi = nvma;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (vmas[mid].end <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool vma_contains(uint64_t a)
+{
+	int i = vma_index(a);
+	return i < nvma && vmas[i].start <= a;
+}
+
+/* Whether [s, e) is wholly mapped, or wholly unmapped. */
+static bool vma_covers(uint64_t s, uint64_t e)
+{
+	int i = vma_index(s);
+	return i < nvma && vmas[i].start <= s && vmas[i].end >= e;
+}
+
+static bool vma_free(uint64_t s, uint64_t e)
+{
+	int i = vma_index(s);
+	return i >= nvma || vmas[i].start >= e;
+}
+
+static void vma_remove(uint64_t s, uint64_t e)
+{
+	for (int i = vma_index(s); i < nvma && vmas[i].start < e;) {
+		struct vma *v = &vmas[i];
+		if (v->start < s && v->end > e) { /* a hole in the middle: split */
+			if (nvma == vma_cap)
+				goto grow;
+			k_memmove(&vmas[i + 2], &vmas[i + 1], (size_t)(nvma - i - 1) * sizeof(*v));
+			vmas[i + 1] = (struct vma){e, v->end};
+			v->end = s;
+			nvma++;
+			return;
+		}
+		if (v->start < s) {
+			v->end = s;
+			i++;
+		} else if (v->end > e) {
+			v->start = e;
+			return;
+		} else {
+			k_memmove(v, v + 1, (size_t)(nvma - i - 1) * sizeof(*v));
+			nvma--;
+		}
+		continue;
+	grow:
+		vma_cap = vma_cap ? vma_cap * 2 : 64;
+		vmas = krealloc(vmas, (size_t)vma_cap * sizeof(*vmas));
+		if (!vmas)
+			panic("out of memory tracking mappings");
+	}
+}
+
+/* Adds [s, e), which must be free, merging it with its neighbours. */
+static void vma_add(uint64_t s, uint64_t e)
+{
+	int i = vma_index(s);
+	bool prev = i > 0 && vmas[i - 1].end == s, next = i < nvma && vmas[i].start == e;
+	if (prev && next) {
+		vmas[i - 1].end = vmas[i].end;
+		k_memmove(&vmas[i], &vmas[i + 1], (size_t)(nvma - i - 1) * sizeof(*vmas));
+		nvma--;
+	} else if (prev) {
+		vmas[i - 1].end = e;
+	} else if (next) {
+		vmas[i].start = s;
+	} else {
+		if (nvma == vma_cap) {
+			vma_cap = vma_cap ? vma_cap * 2 : 64;
+			vmas = krealloc(vmas, (size_t)vma_cap * sizeof(*vmas));
+			if (!vmas)
+				panic("out of memory tracking mappings");
+		}
+		k_memmove(&vmas[i + 1], &vmas[i], (size_t)(nvma - i) * sizeof(*vmas));
+		vmas[i] = (struct vma){s, e};
+		nvma++;
+	}
+}
+
+/* The lowest gap of len bytes, with a free page after it so that neighbours never merge and
+ * the newest mapping can usually grow in place. */
+static uint64_t vma_find(uint64_t len)
+{
+	uint64_t at = MMAP_BASE;
+	for (int i = 0; i < nvma; i++) {
+		if (vmas[i].start >= at + len + PAGE_SIZE)
+			return at;
+		at = vmas[i].end + PAGE_SIZE;
+	}
+	return at + len <= MMAP_TOP ? at : 0;
+}
+
+/* The page-table entry of va, or NULL when no page table covers it (create: make one). */
+static uint64_t *pte_of(uint64_t va, bool create)
+{
+	uint64_t *t = boot_pml4;
+	for (int shift = 39; shift > 12; shift -= 9) {
+		uint64_t *e = &t[(va >> shift) & 511];
+		if (!(*e & PTE_P)) {
+			if (!create)
+				return NULL;
+			uint64_t p = page_alloc_zeroed();
+			if (!p)
+				return NULL;
+			*e = p | PTE_P | PTE_W | PTE_U;
+		}
+		t = (uint64_t *)(*e & PTE_ADDR);
+	}
+	return &t[(va >> 12) & 511];
+}
+
+static bool table_empty(const uint64_t *t)
+{
+	for (int i = 0; i < 512; i++)
+		if (t[i])
+			return false;
+	return true;
+}
+
+/* Frees the pages behind [s, e) and the page tables left empty; flushes the TLB once. */
+static void area_unmap(uint64_t s, uint64_t e)
+{
+	bool any = false;
+	for (uint64_t a = s; a < e;) {
+		uint64_t *pdpt = NULL, *pd = NULL, *pt = NULL;
+		uint64_t *e4 = &boot_pml4[(a >> 39) & 511];
+		if (*e4 & PTE_P) {
+			pdpt = (uint64_t *)(*e4 & PTE_ADDR);
+			if (pdpt[(a >> 30) & 511] & PTE_P) {
+				pd = (uint64_t *)(pdpt[(a >> 30) & 511] & PTE_ADDR);
+				if (pd[(a >> 21) & 511] & PTE_P)
+					pt = (uint64_t *)(pd[(a >> 21) & 511] & PTE_ADDR);
+			}
+		}
+		uint64_t next2m = (a | (MIB2 - 1)) + 1;
+		if (!pt) {
+			a = MIN(next2m, e);
+			continue;
+		}
+		uint64_t stop = MIN(next2m, e);
+		for (; a < stop; a += PAGE_SIZE) {
+			uint64_t *pte = &pt[(a >> 12) & 511];
+			if (*pte & PTE_P) {
+				pages_free(*pte & PTE_ADDR, 1);
+				*pte = 0;
+				any = true;
+			}
+		}
+		if (table_empty(pt)) {
+			pd[((a - 1) >> 21) & 511] = 0;
+			pages_free((uint64_t)pt, 1);
+			any = true;
+		}
+	}
+	if (any)
+		ring0(tlb_flush_r0, 0, 0, 0);
+}
+
+/* Moves the pages behind [old, old + len) to [to, to + len), which has none. */
+static int area_move(uint64_t old, uint64_t to, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+		uint64_t *src = pte_of(old + off, false);
+		if (!src || !(*src & PTE_P))
+			continue;
+		uint64_t *dst = pte_of(to + off, true);
+		if (!dst)
+			return -ENOMEM;
+		*dst = *src;
+		*src = 0;
+	}
+	area_unmap(old, old + len); /* only empty page tables are left to free */
+	ring0(tlb_flush_r0, 0, 0, 0);
+	return 0;
+}
+
+static uint64_t free_pages(void)
+{
+	return mem_free_bytes() / PAGE_SIZE;
+}
+
+/* A touch of a mapped page that has no memory behind it yet. */
+static bool area_fault(uint64_t addr)
+{
+	if (!in_mmap_area(addr) || !vma_contains(addr))
+		return false;
+	uint64_t *pte = pte_of(PAGE_DOWN(addr), true);
+	uint64_t p = pte ? page_alloc_zeroed() : 0;
+	if (!p) {
+		kprintf(UNIK_CONSOLE_PREFIX "out of memory: no page left for address %lx (%lu MiB "
+		                            "of RAM in all; give the guest more memory)\n",
+		        addr, mem_total_bytes() >> 20);
+		proc_exit_crash();
+	}
+	if (*pte & PTE_P) { /* raced with nothing: we have one thread; keep it simple */
+		pages_free(p, 1);
+		return true;
+	}
+	*pte = p | PTE_P | PTE_W | PTE_U;
+	return true;
+}
+
+/* Where brk would go, were it not for the mappings: identity-mapped pages above the kernel. */
 static int64_t user_find(uint64_t n)
 {
-	uint64_t base = brk_start / PAGE_SIZE + ntotal / 8;
-	int64_t p = find_run(n, base, npages, false, true);
-	if (p < 0)
-		p = find_run(n, brk_start / PAGE_SIZE, npages, false, true);
+	int64_t p = find_run(n, brk_start / PAGE_SIZE, npages, false, true);
 	if (p < 0)
 		p = find_run(n, brk_start / PAGE_SIZE, npages, false, false);
 	return p;
@@ -567,6 +805,21 @@ long sys_brk(uint64_t addr)
 
 long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off);
 
+/* MAP_FIXED outside the mmap area: identity-mapped pages, as brk's. */
+static long mmap_fixed_identity(uint64_t addr, uint64_t n, long flags)
+{
+	if (user_owns(addr, n)) {
+		if (flags & MAP_FIXED_NOREPLACE)
+			return -EEXIST;
+		k_memset((void *)addr, 0, n * PAGE_SIZE);
+	} else if (pages_claim(addr, n)) {
+		user_take(addr, n);
+	} else {
+		return -ENOMEM;
+	}
+	return (long)addr;
+}
+
 long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
 {
 	(void)prot;
@@ -574,35 +827,48 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 		return -EINVAL;
 	if (!(flags & (MAP_SHARED | MAP_PRIVATE)))
 		return -EINVAL;
-	uint64_t n = PAGE_UP(len) / PAGE_SIZE;
-	if (n > npages)
+	if (len > MMAP_TOP - MMAP_BASE)
 		return -ENOMEM;
+	uint64_t n = PAGE_UP(len) / PAGE_SIZE;
 	uint64_t p;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (addr & (PAGE_SIZE - 1))
 			return -EINVAL;
-		if (user_owns(addr, n)) {
-			if (flags & MAP_FIXED_NOREPLACE)
-				return -EEXIST;
-			k_memset((void *)addr, 0, n * PAGE_SIZE);
-		} else if (pages_claim(addr, n)) {
-			user_take(addr, n);
+		if (!in_mmap_area(addr) || addr + n * PAGE_SIZE > MMAP_TOP) {
+			if (n > npages)
+				return -ENOMEM;
+			long r = mmap_fixed_identity(addr, n, flags);
+			if (r < 0 || (flags & MAP_ANONYMOUS))
+				return r;
+			p = addr;
 		} else {
-			return -ENOMEM;
+			if (!vma_free(addr, addr + n * PAGE_SIZE)) {
+				if (flags & MAP_FIXED_NOREPLACE)
+					return -EEXIST;
+				vma_remove(addr, addr + n * PAGE_SIZE);
+				area_unmap(addr, addr + n * PAGE_SIZE);
+			}
+			p = addr;
+			vma_add(p, p + n * PAGE_SIZE);
 		}
-		p = addr;
 	} else {
-		int64_t f = user_find(n);
-		if (f < 0)
+		/* Linux's heuristic overcommit: refuse what could never be backed. */
+		if (n > free_pages())
 			return -ENOMEM;
-		p = (uint64_t)f * PAGE_SIZE;
-		set_bits(used_map, (uint64_t)f, n, true);
-		user_take(p, n);
+		p = vma_find(n * PAGE_SIZE);
+		if (!p)
+			return -ENOMEM;
+		vma_add(p, p + n * PAGE_SIZE);
 	}
 	if (!(flags & MAP_ANONYMOUS)) {
 		long r = file_read_for_mmap((int)fd, (void *)p, len, off);
 		if (r < 0) {
-			user_release(p, n);
+			if (in_mmap_area(p)) {
+				vma_remove(p, p + n * PAGE_SIZE);
+				area_unmap(p, p + n * PAGE_SIZE);
+			} else {
+				user_release(p, n);
+			}
 			return r;
 		}
 	}
@@ -611,18 +877,21 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 
 long sys_munmap(uint64_t addr, uint64_t len)
 {
-	if ((addr & (PAGE_SIZE - 1)) || !len)
+	if ((addr & (PAGE_SIZE - 1)) || !len || len > (1UL << 47))
 		return -EINVAL;
-	user_release(addr, PAGE_UP(len) / PAGE_SIZE);
+	uint64_t end = addr + PAGE_UP(len);
+	if (in_mmap_area(addr) || in_mmap_area(end - 1)) {
+		uint64_t s = MAX(addr, MMAP_BASE), e = MIN(end, MMAP_TOP);
+		vma_remove(s, e);
+		area_unmap(s, e);
+	}
+	if (addr < MMAP_BASE)
+		user_release(addr, (MIN(end, MMAP_BASE) - addr) / PAGE_SIZE);
 	return 0;
 }
 
-long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, uint64_t new_addr)
+static long mremap_identity(uint64_t old, uint64_t on, uint64_t nn, long flags)
 {
-	(void)new_addr;
-	if ((old & (PAGE_SIZE - 1)) || !new_len || (flags & MREMAP_FIXED))
-		return -EINVAL;
-	uint64_t on = PAGE_UP(old_len) / PAGE_SIZE, nn = PAGE_UP(new_len) / PAGE_SIZE;
 	if (!user_owns(old, on))
 		return -EFAULT;
 	if (nn <= on) {
@@ -648,6 +917,45 @@ long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, ui
 	return (long)p;
 }
 
+long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, uint64_t new_addr)
+{
+	(void)new_addr;
+	if ((old & (PAGE_SIZE - 1)) || !new_len || (flags & MREMAP_FIXED))
+		return -EINVAL;
+	if (old_len > MMAP_TOP - MMAP_BASE || new_len > MMAP_TOP - MMAP_BASE)
+		return -ENOMEM;
+	uint64_t on = PAGE_UP(old_len) / PAGE_SIZE, nn = PAGE_UP(new_len) / PAGE_SIZE;
+	if (!in_mmap_area(old))
+		return mremap_identity(old, on, nn, flags);
+	uint64_t olen = on * PAGE_SIZE, nlen = nn * PAGE_SIZE;
+	if (!on || old + olen > MMAP_TOP || !vma_covers(old, old + olen))
+		return -EFAULT;
+	if (nn <= on) {
+		vma_remove(old + nlen, old + olen);
+		area_unmap(old + nlen, old + olen);
+		return (long)old;
+	}
+	if (nn - on > free_pages())
+		return -ENOMEM;
+	if (old + nlen <= MMAP_TOP && vma_free(old + olen, old + nlen)) {
+		vma_add(old + olen, old + nlen);
+		return (long)old;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	uint64_t p = vma_find(nlen);
+	if (!p)
+		return -ENOMEM;
+	vma_add(p, p + nlen);
+	if (area_move(old, p, olen) < 0) {
+		vma_remove(p, p + nlen);
+		area_unmap(p, p + nlen);
+		return -ENOMEM;
+	}
+	vma_remove(old, old + olen);
+	return (long)p;
+}
+
 /* Protection is not enforced: the identity map is read-write, and musl only asks for it to
  * set up guard pages. */
 long sys_mprotect(uint64_t addr, uint64_t len, long prot)
@@ -660,8 +968,17 @@ long sys_madvise(uint64_t addr, uint64_t len, long advice)
 {
 	if (addr & (PAGE_SIZE - 1))
 		return -EINVAL;
-	/* MADV_DONTNEED promises zeros on the next touch of private anonymous memory. */
-	if (advice == MADV_DONTNEED && user_owns(addr, PAGE_UP(len) / PAGE_SIZE))
+	uint64_t end = addr + PAGE_UP(len);
+	if (end < addr)
+		return -EINVAL;
+	/* MADV_DONTNEED promises zeros on the next touch of private anonymous memory; MADV_FREE
+	 * allows them.  In the mmap area both give the pages back. */
+	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && in_mmap_area(addr)) {
+		if (!vma_covers(addr, end))
+			return -ENOMEM;
+		area_unmap(addr, end);
+	} else if (advice == MADV_DONTNEED && user_owns(addr, PAGE_UP(len) / PAGE_SIZE)) {
 		k_memset((void *)addr, 0, PAGE_UP(len));
+	}
 	return 0;
 }
