@@ -1,13 +1,14 @@
 """Guest ABI v1 end to end: real boots of the programs in tests/apps/ under microvm (PVH), each
 under KVM and TCG, asserting on the console output and the exit status."""
 
+import math
 import os
 import re
 import time
 
 from harness import Failure, Skip, accels, timeout, fail, check_equal, out_dir, REPO
-from qemu import boot
-from apps import app, run_native, make_cpio, APPS_SRC
+from qemu import boot, resolve_accel
+from apps import app, run_native, run_native_rss, make_cpio, APPS_SRC
 
 
 def native_agrees(name, args, expected_app, expected_status, env=None, argv0=None):
@@ -197,6 +198,33 @@ def test_malloc_stress(accel):
     r = boot(app('malloc'), 'malloc', accel=accel, mem='256M', timeout=400)
     want = ('small blocks ok\nrealloc growth ok (reached 17176631 bytes)\nbig blocks ok\n'
             'malloc: 0 failures\n')
+    r.expect_status(0).expect_app(want)
+
+
+def memstress_native():
+    """The native run of tests/apps/memstress: (output, peak RSS in bytes)."""
+    path = os.path.join(os.path.dirname(app('memstress')), 'memstress.native')
+    if not os.path.exists(path):
+        raise Skip('no native build of memstress (musl-gcc is not installed): the guest memory '
+                   'bound is relative to the native peak RSS')
+    out, status, rss = run_native_rss(path)
+    if status != 0 or 'memstress: ok' not in out:
+        fail('the native memstress run failed (status %d)' % status, out[-3000:])
+    return out, rss
+
+
+@accels
+@timeout(600)
+def test_memstress_in_native_rss_bound(accel):
+    """A program whose native peak RSS is R runs in a guest of R x 1.25 + 8 MiB, with the same
+    output: the runtime loses no memory to fragmentation, copies or untouched pages."""
+    resolve_accel(accel)
+    want, rss = memstress_native()
+    mib = math.ceil((rss * 1.25 + (8 << 20)) / (1 << 20))
+    r = boot(app('memstress'), 'memstress', accel=accel, mem='%dM' % mib, timeout=400)
+    if r.status != 0 or r.app != want:
+        r.fail('memstress (native peak RSS %.1f MiB) did not run alike in a %d MiB guest'
+               % (rss / (1 << 20), mib))
     r.expect_status(0).expect_app(want)
 
 
