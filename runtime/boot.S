@@ -112,8 +112,9 @@ boot_gdt_ptr:
 	.long boot_gdt
 
 	/* The first 2 MiB in 4 KiB pages, prebuilt: filling it at boot would cost more time than
-	 * its 4 KiB of file. */
-	.section .data
+	 * its 4 KiB of file.  A section of its own, placed after .data (unik.ld), so that its
+	 * alignment pads the file only once. */
+	.section .unik.pt, "aw"
 	.balign 4096
 	.globl boot_pt
 boot_pt:

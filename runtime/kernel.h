@@ -127,7 +127,6 @@ uint64_t pages_alloc(size_t n);
 void pages_free(uint64_t addr, size_t n);
 uint64_t mem_total_bytes(void);
 uint64_t mem_free_bytes(void);
-int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags);
 void *kmalloc(size_t n);
 void *kzalloc(size_t n);
 void *krealloc(void *p, size_t n);

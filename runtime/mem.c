@@ -22,15 +22,14 @@ extern uint64_t boot_pml4[512], boot_pd[512];
 uint64_t lapic_base = 0xfee00000;
 
 static uint64_t *used_map;  /* 1 = page not available */
-static uint64_t *user_map;  /* 1 = page belongs to the process (brk or mmap) */
 static uint64_t *dirty_map; /* 1 = page may hold something other than zeros */
 static uint64_t npages, ntotal;
-static uint64_t brk_start, brk_cur;
-static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
+static uint64_t brk_cur = 0x0000080000000000UL; /* BRK_BASE */
 
 static uint64_t page_alloc_zeroed(void);
 static bool in_mmap_area(uint64_t a);
 static bool vma_contains(uint64_t a);
+static void vma_add(uint64_t s, uint64_t e);
 
 static inline bool bit(const uint64_t *m, uint64_t pfn)
 {
@@ -97,29 +96,6 @@ static uint64_t early_alloc(struct boot_info *bi, uint64_t size)
 }
 
 /* --- page tables --- */
-
-static uint64_t *table_next(uint64_t *table, unsigned idx)
-{
-	if (!(table[idx] & PTE_P)) {
-		uint64_t p = page_alloc_zeroed();
-		if (!p)
-			return NULL;
-		table[idx] = p | PTE_P | PTE_W | PTE_U;
-	}
-	return (uint64_t *)(table[idx] & PTE_ADDR);
-}
-
-int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags)
-{
-	uint64_t *pdpt = table_next(boot_pml4, (va >> 39) & 511);
-	uint64_t *pd = pdpt ? table_next(pdpt, (va >> 30) & 511) : NULL;
-	uint64_t *pt = pd ? table_next(pd, (va >> 21) & 511) : NULL;
-	if (!pt)
-		return -ENOMEM;
-	/* Only ever called for pages that were not present, which no TLB caches: no flush. */
-	pt[(va >> 12) & 511] = pa | flags | PTE_P | PTE_U;
-	return 0;
-}
 
 static bool vm_mapped(uint64_t va)
 {
@@ -200,7 +176,6 @@ void mem_init(struct boot_info *bi)
 	npages = top / PAGE_SIZE;
 	uint64_t words = (npages + 63) / 64;
 	used_map = (uint64_t *)early_alloc(bi, words * 8);
-	user_map = (uint64_t *)early_alloc(bi, words * 8);
 	dirty_map = (uint64_t *)early_alloc(bi, words * 8);
 	map_identity(bi, top);
 	/* PVH loaders (QEMU, Firecracker, Xen) hand over RAM they never wrote, which is zero;
@@ -230,92 +205,44 @@ void mem_init(struct boot_info *bi)
 	}
 	if (npages & 63) /* bits past the end must never look free */
 		used_map[npages >> 6] |= ~0UL << (npages & 63);
-	brk_start = brk_cur = PAGE_UP((uint64_t)__unik_image_end);
+	vma_add(STACK_TOP - STACK_MAX, STACK_TOP); /* the stack's reserve, mapped on demand */
 }
 
 /* --- the page bitmaps, scanned a word (64 pages) at a time --- */
-
-/* Bits of word w that fall in [pfn, pfn + n). */
-static uint64_t word_mask(uint64_t w, uint64_t pfn, uint64_t n)
-{
-	uint64_t lo = MAX(pfn, w * 64), hi = MIN(pfn + n, w * 64 + 64);
-	if (hi <= lo)
-		return 0;
-	uint64_t len = hi - lo;
-	return (len == 64 ? ~0UL : ((1UL << len) - 1)) << (lo & 63);
-}
 
 static uint64_t busy(bool clean_only, uint64_t w)
 {
 	return clean_only ? used_map[w] | dirty_map[w] : used_map[w];
 }
 
-/* First run of n pages in [lo, hi) whose bits are all clear in used_map (and, with clean_only,
- * in dirty_map), searching upwards or downwards.  Returns the run's first page, or -1. */
-static int64_t find_run(uint64_t n, uint64_t lo, uint64_t hi, bool down, bool clean_only)
+/* The highest run of n pages whose bits are all clear in used_map (and, with clean_only, in
+ * dirty_map).  Returns the run's first page, or -1. */
+static int64_t find_run(uint64_t n, bool clean_only)
 {
-	uint64_t run = 0, edge = 0;
-	if (!n || hi > npages || lo >= hi || n > hi - lo)
-		return -1;
-	if (!down) {
-		for (uint64_t p = lo; p < hi;) {
-			if (!(p & 63) && p + 64 <= hi) {
-				uint64_t w = busy(clean_only, p >> 6);
-				if (w == 0 || w == ~0UL) {
-					if (w)
-						run = 0;
-					else if (!run)
-						edge = p;
-					run = w ? 0 : run + 64;
-					p += 64;
-					if (run >= n)
-						return (int64_t)edge;
-					continue;
-				}
-			}
-			if (busy(clean_only, p >> 6) >> (p & 63) & 1) {
-				run = 0;
-			} else {
-				if (!run)
-					edge = p;
-				if (++run >= n)
-					return (int64_t)edge;
-			}
-			p++;
-		}
-		return -1;
-	}
-	for (uint64_t p = hi; p > lo;) {
-		if (!(p & 63) && p >= lo + 64) {
+	uint64_t run = 0;
+	for (uint64_t p = npages; p > 0;) {
+		if (!(p & 63) && p >= 64) {
 			uint64_t w = busy(clean_only, (p - 64) >> 6);
 			if (w == 0 || w == ~0UL) {
-				if (!w && !run)
-					edge = p;
 				run = w ? 0 : run + 64;
 				p -= 64;
 				if (run >= n)
-					return (int64_t)(edge - n);
+					return (int64_t)(p + run - n);
 				continue;
 			}
 		}
 		p--;
-		if (busy(clean_only, p >> 6) >> (p & 63) & 1) {
-			run = 0;
-		} else {
-			if (!run)
-				edge = p + 1;
-			if (++run >= n)
-				return (int64_t)(edge - n);
-		}
+		run = busy(clean_only, p >> 6) >> (p & 63) & 1 ? 0 : run + 1;
+		if (run >= n)
+			return (int64_t)(p + run - n);
 	}
 	return -1;
 }
 
-/* Kernel pages come from the top of RAM down; the process's mmap regions from the bottom up,
- * so the newest mapping usually has free pages above it and mremap can grow it in place. */
+/* Pages come from the top of RAM down, leaving room for brk to grow up from the kernel. */
 uint64_t pages_alloc(size_t n)
 {
-	int64_t p = find_run(n, 0, npages, true, false);
+	int64_t p = find_run(n, false);
 	if (p < 0)
 		return 0;
 	set_bits(used_map, (uint64_t)p, n, true);
@@ -326,10 +253,10 @@ uint64_t pages_alloc(size_t n)
 /* One page of zeros: a page nobody ever wrote if there is one, else one cleared here. */
 static uint64_t page_alloc_zeroed(void)
 {
-	int64_t p = find_run(1, 0, npages, true, true);
+	int64_t p = find_run(1, true);
 	bool clean = p >= 0;
 	if (!clean)
-		p = find_run(1, 0, npages, true, false);
+		p = find_run(1, false);
 	if (p < 0)
 		return 0;
 	set_bits(used_map, (uint64_t)p, 1, true);
@@ -337,25 +264,6 @@ static uint64_t page_alloc_zeroed(void)
 	if (!clean)
 		k_memset((void *)(p * PAGE_SIZE), 0, PAGE_SIZE);
 	return (uint64_t)p * PAGE_SIZE;
-}
-
-static bool range_free(uint64_t pfn, uint64_t n)
-{
-	if (pfn + n > npages || pfn + n < pfn)
-		return false;
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++)
-		if (used_map[w] & word_mask(w, pfn, n))
-			return false;
-	return true;
-}
-
-static bool pages_claim(uint64_t addr, size_t n)
-{
-	uint64_t pfn = addr / PAGE_SIZE;
-	if (!n || !range_free(pfn, n))
-		return false;
-	set_bits(used_map, pfn, n, true);
-	return true;
 }
 
 void pages_free(uint64_t addr, size_t n)
@@ -478,70 +386,16 @@ uint64_t user_stack_top(void)
 	return STACK_TOP;
 }
 
-/* Page faults in the stack's reserve map a fresh page; anything else is a crash. */
 static bool area_fault(uint64_t addr);
 
+/* Page faults in a mapping (the stack's reserve among them) map a fresh page; anything else is a
+ * crash. */
 bool mem_handle_fault(uint64_t addr)
 {
-	if (area_fault(addr))
-		return true;
-	if (addr >= STACK_TOP || addr < STACK_TOP - STACK_MAX)
-		return false;
-	uint64_t va = PAGE_DOWN(addr);
-	while (stack_low > va) {
-		uint64_t p = page_alloc_zeroed();
-		if (!p)
-			return false;
-		if (vm_map_page(stack_low - PAGE_SIZE, p, PTE_W) < 0)
-			return false;
-		stack_low -= PAGE_SIZE;
-	}
-	return true;
+	return area_fault(addr);
 }
 
 /* --- brk, mmap and friends --- */
-
-/* Hands pages to the process, zeroed: only pages that were ever written need clearing. */
-static void user_take(uint64_t addr, uint64_t n)
-{
-	uint64_t pfn = addr / PAGE_SIZE;
-	set_bits(user_map, pfn, n, true);
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
-		uint64_t m = word_mask(w, pfn, n), d = dirty_map[w] & m;
-		while (d) {
-			int b = __builtin_ctzll(d);
-			k_memset((void *)((w * 64 + (uint64_t)b) * PAGE_SIZE), 0, PAGE_SIZE);
-			d &= d - 1;
-		}
-		dirty_map[w] |= m;
-	}
-}
-
-static bool user_owns(uint64_t addr, uint64_t n)
-{
-	uint64_t pfn = addr / PAGE_SIZE;
-	if (!n || pfn + n > npages || pfn + n < pfn)
-		return false;
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
-		uint64_t m = word_mask(w, pfn, n);
-		if ((user_map[w] & m) != m)
-			return false;
-	}
-	return true;
-}
-
-static void user_release(uint64_t addr, uint64_t n)
-{
-	uint64_t pfn = addr / PAGE_SIZE;
-	if (pfn >= npages || !n)
-		return;
-	n = MIN(n, npages - pfn);
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
-		uint64_t mine = user_map[w] & word_mask(w, pfn, n);
-		user_map[w] &= ~mine;
-		used_map[w] &= ~mine;
-	}
-}
 
 /* --- the mmap area: virtual addresses of their own, backed page by page on first touch --- */
 
@@ -550,6 +404,7 @@ static void user_release(uint64_t addr, uint64_t n)
  * need no physically contiguous run (no fragmentation), untouched pages cost nothing, munmap and
  * MADV_DONTNEED/MADV_FREE give pages back at once, and mremap moves page-table entries instead
  * of copying.  The area ends below the Xen console page and the stack. */
+#define BRK_BASE  0x0000080000000000UL
 #define MMAP_BASE 0x0000100000000000UL
 #define MMAP_TOP  0x00007e0000000000UL
 
@@ -559,9 +414,10 @@ struct vma {
 static struct vma *vmas; /* sorted, disjoint, never adjacent (merged) */
 static int nvma, vma_cap;
 
+/* The mmap area, with brk's below it and the stack's above. */
 static bool in_mmap_area(uint64_t a)
 {
-	return a >= MMAP_BASE && a < MMAP_TOP;
+	return a >= BRK_BASE && a < STACK_TOP;
 }
 
 /* Index of the first vma that ends above a. */
@@ -661,8 +517,10 @@ static uint64_t vma_find(uint64_t len)
 {
 	uint64_t at = MMAP_BASE;
 	for (int i = 0; i < nvma; i++) {
+		if (vmas[i].end < at)
+			continue; /* brk's */
 		if (vmas[i].start >= at + len + PAGE_SIZE)
-			return at;
+			break;
 		at = vmas[i].end + PAGE_SIZE;
 	}
 	return at + len <= MMAP_TOP ? at : 0;
@@ -778,47 +636,25 @@ static bool area_fault(uint64_t addr)
 	return true;
 }
 
-/* Where brk would go, were it not for the mappings: identity-mapped pages above the kernel. */
-static int64_t user_find(uint64_t n)
-{
-	int64_t p = find_run(n, brk_start / PAGE_SIZE, npages, false, true);
-	if (p < 0)
-		p = find_run(n, brk_start / PAGE_SIZE, npages, false, false);
-	return p;
-}
-
+/* brk: a mapping of its own at BRK_BASE, grown and shrunk like any other. */
 long sys_brk(uint64_t addr)
 {
-	if (addr <= brk_start)
-		return (long)brk_cur;
 	uint64_t cur = PAGE_UP(brk_cur), want = PAGE_UP(addr);
+	if (addr < BRK_BASE || want > MMAP_BASE)
+		return (long)brk_cur;
 	if (want > cur) {
-		if (!pages_claim(cur, (want - cur) / PAGE_SIZE))
+		if ((want - cur) / PAGE_SIZE > free_pages())
 			return (long)brk_cur;
-		user_take(cur, (want - cur) / PAGE_SIZE);
+		vma_add(cur, want);
 	} else if (want < cur) {
-		user_release(want, (cur - want) / PAGE_SIZE);
+		vma_remove(want, cur);
+		area_unmap(want, cur);
 	}
 	brk_cur = addr;
 	return (long)brk_cur;
 }
 
 long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off);
-
-/* MAP_FIXED outside the mmap area: identity-mapped pages, as brk's. */
-static long mmap_fixed_identity(uint64_t addr, uint64_t n, long flags)
-{
-	if (user_owns(addr, n)) {
-		if (flags & MAP_FIXED_NOREPLACE)
-			return -EEXIST;
-		k_memset((void *)addr, 0, n * PAGE_SIZE);
-	} else if (pages_claim(addr, n)) {
-		user_take(addr, n);
-	} else {
-		return -ENOMEM;
-	}
-	return (long)addr;
-}
 
 long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
 {
@@ -834,23 +670,18 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (addr & (PAGE_SIZE - 1))
 			return -EINVAL;
-		if (!in_mmap_area(addr) || addr + n * PAGE_SIZE > MMAP_TOP) {
-			if (n > npages)
-				return -ENOMEM;
-			long r = mmap_fixed_identity(addr, n, flags);
-			if (r < 0 || (flags & MAP_ANONYMOUS))
-				return r;
-			p = addr;
-		} else {
-			if (!vma_free(addr, addr + n * PAGE_SIZE)) {
-				if (flags & MAP_FIXED_NOREPLACE)
-					return -EEXIST;
-				vma_remove(addr, addr + n * PAGE_SIZE);
-				area_unmap(addr, addr + n * PAGE_SIZE);
-			}
-			p = addr;
-			vma_add(p, p + n * PAGE_SIZE);
+		/* Only within the mmap area: the rest of the address space is the identity map
+		 * of RAM, the stack and the kernel. */
+		if (addr < BRK_BASE || addr + n * PAGE_SIZE > MMAP_TOP)
+			return -ENOMEM;
+		if (!vma_free(addr, addr + n * PAGE_SIZE)) {
+			if (flags & MAP_FIXED_NOREPLACE)
+				return -EEXIST;
+			vma_remove(addr, addr + n * PAGE_SIZE);
+			area_unmap(addr, addr + n * PAGE_SIZE);
 		}
+		p = addr;
+		vma_add(p, p + n * PAGE_SIZE);
 	} else {
 		/* Linux's heuristic overcommit: refuse what could never be backed. */
 		if (n > free_pages())
@@ -863,12 +694,8 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 	if (!(flags & MAP_ANONYMOUS)) {
 		long r = file_read_for_mmap((int)fd, (void *)p, len, off);
 		if (r < 0) {
-			if (in_mmap_area(p)) {
-				vma_remove(p, p + n * PAGE_SIZE);
-				area_unmap(p, p + n * PAGE_SIZE);
-			} else {
-				user_release(p, n);
-			}
+			vma_remove(p, p + n * PAGE_SIZE);
+			area_unmap(p, p + n * PAGE_SIZE);
 			return r;
 		}
 	}
@@ -881,40 +708,11 @@ long sys_munmap(uint64_t addr, uint64_t len)
 		return -EINVAL;
 	uint64_t end = addr + PAGE_UP(len);
 	if (in_mmap_area(addr) || in_mmap_area(end - 1)) {
-		uint64_t s = MAX(addr, MMAP_BASE), e = MIN(end, MMAP_TOP);
+		uint64_t s = MAX(addr, BRK_BASE), e = MIN(end, STACK_TOP);
 		vma_remove(s, e);
 		area_unmap(s, e);
 	}
-	if (addr < MMAP_BASE)
-		user_release(addr, (MIN(end, MMAP_BASE) - addr) / PAGE_SIZE);
 	return 0;
-}
-
-static long mremap_identity(uint64_t old, uint64_t on, uint64_t nn, long flags)
-{
-	if (!user_owns(old, on))
-		return -EFAULT;
-	if (nn <= on) {
-		user_release(old + nn * PAGE_SIZE, on - nn);
-		return (long)old;
-	}
-	if (pages_claim(old + on * PAGE_SIZE, nn - on)) {
-		user_take(old + on * PAGE_SIZE, nn - on);
-		return (long)old;
-	}
-	if (!(flags & MREMAP_MAYMOVE))
-		return -ENOMEM;
-	int64_t f = user_find(nn);
-	if (f < 0)
-		return -ENOMEM;
-	uint64_t p = (uint64_t)f * PAGE_SIZE;
-	set_bits(used_map, (uint64_t)f, nn, true);
-	user_take(p + on * PAGE_SIZE, nn - on);
-	set_bits(user_map, (uint64_t)f, on, true);
-	set_bits(dirty_map, (uint64_t)f, on, true);
-	k_memcpy((void *)p, (void *)old, on * PAGE_SIZE);
-	user_release(old, on);
-	return (long)p;
 }
 
 long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, uint64_t new_addr)
@@ -925,10 +723,8 @@ long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, ui
 	if (old_len > MMAP_TOP - MMAP_BASE || new_len > MMAP_TOP - MMAP_BASE)
 		return -ENOMEM;
 	uint64_t on = PAGE_UP(old_len) / PAGE_SIZE, nn = PAGE_UP(new_len) / PAGE_SIZE;
-	if (!in_mmap_area(old))
-		return mremap_identity(old, on, nn, flags);
 	uint64_t olen = on * PAGE_SIZE, nlen = nn * PAGE_SIZE;
-	if (!on || old + olen > MMAP_TOP || !vma_covers(old, old + olen))
+	if (!on || !in_mmap_area(old) || old + olen > MMAP_TOP || !vma_covers(old, old + olen))
 		return -EFAULT;
 	if (nn <= on) {
 		vma_remove(old + nlen, old + olen);
@@ -977,8 +773,6 @@ long sys_madvise(uint64_t addr, uint64_t len, long advice)
 		if (!vma_covers(addr, end))
 			return -ENOMEM;
 		area_unmap(addr, end);
-	} else if (advice == MADV_DONTNEED && user_owns(addr, PAGE_UP(len) / PAGE_SIZE)) {
-		k_memset((void *)addr, 0, PAGE_UP(len));
 	}
 	return 0;
 }
