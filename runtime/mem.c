@@ -173,6 +173,15 @@ void mem_init(struct boot_info *bi)
 	uint64_t top = 0;
 	for (int i = 0; i < bi->nram; i++)
 		top = MAX(top, bi->ram[i].end);
+	/* boot.S checked this for PVH and multiboot v1 before touching .bss; other loaders. */
+	uint64_t need = PAGE_UP((uint64_t)__unik_image_end) + UNIK_MIN_FREE_KB * 1024;
+	if (top < need) {
+		kprintf(UNIK_CONSOLE_PREFIX
+		        "out of memory: the guest has %lu KiB of RAM, the kernel "
+		        "needs at least %lu KiB (give it more memory)\n",
+		        top >> 10, need >> 10);
+		proc_exit(UNIK_EXIT_CRASH);
+	}
 	npages = top / PAGE_SIZE;
 	uint64_t words = (npages + 63) / 64;
 	used_map = (uint64_t *)early_alloc(bi, words * 8);
@@ -320,7 +329,10 @@ void *kmalloc(size_t n)
 			if (bump_next[c] + bs > bump_end[c]) {
 				uint64_t p = pages_alloc(1);
 				if (!p)
-					panic("kernel out of memory");
+					panic(
+					    "kernel out of memory (%lu KiB of RAM; give the guest "
+					    "more memory)",
+					    mem_total_bytes() >> 10);
 				bump_next[c] = p;
 				bump_end[c] = p + PAGE_SIZE;
 			}
@@ -623,12 +635,13 @@ static bool area_fault(uint64_t addr)
 	uint64_t *pte = pte_of(PAGE_DOWN(addr), true);
 	uint64_t p = pte ? page_alloc_zeroed() : 0;
 	if (!p) {
-		kprintf(UNIK_CONSOLE_PREFIX "out of memory: no page left for address %lx (%lu MiB "
-		                            "of RAM in all; give the guest more memory)\n",
-		        addr, mem_total_bytes() >> 20);
+		kprintf(UNIK_CONSOLE_PREFIX
+		        "out of memory: no page left for address %lx (the guest "
+		        "has %lu KiB of RAM; give it more memory)\n",
+		        addr, mem_total_bytes() >> 10);
 		proc_exit_crash();
 	}
-	if (*pte & PTE_P) { /* raced with nothing: we have one thread; keep it simple */
+	if (*pte & PTE_P) { /* a stale TLB entry: the page is there now */
 		pages_free(p, 1);
 		return true;
 	}

@@ -4,6 +4,7 @@ under KVM and TCG, asserting on the console output and the exit status."""
 import math
 import os
 import re
+import subprocess
 import time
 
 from harness import Failure, Skip, accels, timeout, fail, check_equal, out_dir, REPO
@@ -226,6 +227,47 @@ def test_memstress_in_native_rss_bound(accel):
         r.fail('memstress (native peak RSS %.1f MiB) did not run alike in a %d MiB guest'
                % (rss / (1 << 20), mib))
     r.expect_status(0).expect_app(want)
+
+
+@accels
+def test_too_little_memory_says_so(accel):
+    """With less RAM than the kernel and the runtime need, the guest says how much it got and
+    how much it needs, and ends with status 255 at once; with that much, hello runs."""
+    need_re = re.compile(r'unik: out of memory: the guest has (\d+) KiB of RAM, the kernel '
+                         r'needs at least (\d+) KiB \(give it more memory\)')
+    need = None
+    for mem in ('1104K', '1200K', '1280K'):  # QEMU rounds to 8 KiB
+        r = boot(app('hello'), 'hello', accel=accel, mem=mem, timeout=30, tag=mem)
+        r.expect_status(255)
+        m = [need_re.fullmatch(l) for l in r.runtime_lines]
+        m = [x for x in m if x]
+        if not m or r.app:
+            r.fail('-m %s: no "unik: out of memory" line saying what the guest has and needs'
+                   % mem)
+        if int(m[0].group(1)) != int(mem[:-1]):
+            r.fail('-m %s: the guest reports %s KiB' % (mem, m[0].group(1)))
+        need = int(m[0].group(2))
+    r = boot(app('hello'), 'hello', accel=accel, mem='%dK' % need, tag='enough')
+    r.expect_status(0).expect_app('hello from unik\nargv[0]=<hello>\n')
+
+
+@accels
+def test_boot_script_refuses_too_little_memory(accel):
+    """scripts/boot refuses 1 MiB or less (the kernel would not even be in RAM and could not
+    say so), and passes a little more on to the guest, which says so itself."""
+    resolve_accel(accel)
+    script = os.path.join(REPO, 'scripts', 'boot')
+    env = dict(os.environ, UNIK_ACCEL=accel, UNIK_MEM='1')
+    p = subprocess.run([script, app('hello')], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 2 or 'UNIK_MEM=1 is too little' not in p.stderr:
+        fail('scripts/boot with UNIK_MEM=1: exit %d' % p.returncode, p.stdout + p.stderr)
+    env['UNIK_MEM'] = '1200K'
+    p = subprocess.run([script, app('hello')], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    if 'unik: out of memory: the guest has 1200 KiB of RAM' not in p.stdout \
+            or not p.stdout.endswith('unik: exit status 255\n'):
+        fail('scripts/boot with UNIK_MEM=1200K: exit %d' % p.returncode, p.stdout + p.stderr)
 
 
 @accels
