@@ -194,6 +194,7 @@ static NORETURN void kmain_ring3(void)
 	for (int i = 0; i < bi.nmodules; i++)
 		fs_load_cpio((const void *)bi.modules[i].start,
 		             bi.modules[i].end - bi.modules[i].start, true, "initrd");
+	fs_add_etc_defaults();
 	files_init();
 
 	struct words env = {0}, argv = {0};

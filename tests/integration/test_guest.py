@@ -9,7 +9,7 @@ import time
 
 from harness import Failure, Skip, accels, timeout, fail, check_equal, out_dir, REPO
 from qemu import boot, resolve_accel
-from apps import app, run_native, run_native_rss, make_cpio, APPS_SRC
+from apps import app, build, run_native, run_native_rss, make_cpio, APPS_SRC
 
 
 def native_agrees(name, args, expected_app, expected_status, env=None, argv0=None):
@@ -393,6 +393,19 @@ def tree_expectation(entries, roots):
     return '\n'.join(out) + '\ntree: 0 errors\n'
 
 
+ETC_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'
+
+
+def with_etc_defaults(ents):
+    """The tree the guest shows: what the image holds, plus the /etc files the runtime adds
+    where the image has none."""
+    ents = dict(ents)
+    for name, content in (('passwd', 'root:x:0:0:root:/root:/bin/sh\n'),
+                          ('group', 'root:x:0:\n'), ('hosts', ETC_HOSTS)):
+        ents.setdefault('/etc/' + name, content.encode())
+    return ents
+
+
 def initrd_entries():
     blob = bytes((i * 131 + 7) & 0xff for i in range(70000))
     return [
@@ -439,7 +452,36 @@ def test_initrd_with_cpio_tool(accel):
     r = boot(app('tree'), 'tree /etc', accel=accel, initrd=archive)
     ents = {'/etc': None, '/etc/conf.d': None}
     ents.update({'/' + n: c for n, c in files.items()})
-    r.expect_status(0).expect_app(tree_expectation(ents, ['/etc']))
+    # Its own /etc/hosts wins, byte for byte; passwd and group are added.
+    r.expect_status(0).expect_app(tree_expectation(with_etc_defaults(ents), ['/etc']))
+
+
+@accels
+def test_etc_passwd_group_hosts(accel):
+    """getpwuid(getuid()) and getgrgid(getgid()) find root, and /etc/hosts names localhost,
+    as on a Linux root file system (Debian's dc crashed on a NULL getpwuid)."""
+    r = boot(app('etc'), 'etc /etc/hosts /etc/passwd /etc/group', accel=accel)
+    r.expect_status(0).expect_app(
+        'passwd: root uid=0 gid=0 home=/root shell=/bin/sh\ngroup: root gid=0\n'
+        '== /etc/hosts\n' + ETC_HOSTS + '== end\n'
+        '== /etc/passwd\nroot:x:0:0:root:/root:/bin/sh\n== end\n'
+        '== /etc/group\nroot:x:0:\n== end\n')
+
+
+@accels
+def test_etc_from_the_image_wins(accel):
+    """A root file system that brings its own /etc/passwd keeps it byte for byte; what it
+    lacks (/etc/group, /etc/hosts) is still added."""
+    root = os.path.join(out_dir(), 'rootfs')
+    os.makedirs(os.path.join(root, 'etc'), exist_ok=True)
+    passwd = 'admin:x:0:0:The Admin:/home/admin:/bin/ash\nnobody:x:65534:65534::/:/bin/false'
+    with open(os.path.join(root, 'etc', 'passwd'), 'w') as f:
+        f.write(passwd)  # no final newline: byte for byte
+    kernel = build('etc.c', 'etc-own.elf', ['--unik-rootfs', root])
+    r = boot(kernel, 'etc /etc/passwd /etc/hosts', accel=accel)
+    r.expect_status(0).expect_app(
+        'passwd: admin uid=0 gid=0 home=/home/admin shell=/bin/ash\ngroup: root gid=0\n'
+        '== /etc/passwd\n' + passwd + '== end\n== /etc/hosts\n' + ETC_HOSTS + '== end\n')
 
 
 def rootfs_data_entries():
@@ -459,7 +501,7 @@ def rootfs_data_entries():
 def test_embedded_rootfs(accel):
     ents = rootfs_data_entries()
     r = boot(app('rootfs'), '', accel=accel)
-    r.expect_status(0).expect_app(tree_expectation(ents, ['/data', '/etc']))
+    r.expect_status(0).expect_app(tree_expectation(with_etc_defaults(ents), ['/data', '/etc']))
     # The boot line replaces the baked arguments; /tmp exists next to the embedded tree.
     r = boot(app('rootfs'), 'tree /data/sub /tmp', accel=accel, tag='override')
     ents['/tmp'] = None
