@@ -1,7 +1,9 @@
 /* libFuzzer entry point: the guest's command-line parser (runtime/cmdline.c, compiled for the
  * host).  Input: one flags byte (bit 0: drop the first word, as after a multiboot loader), then
  * the command line baked into the image, a NUL, and the boot line, parsed in that order as the
- * runtime does at start-up.  Checks what docs/guest-abi.md promises of the result. */
+ * runtime does at start-up.  Checks what docs/guest-abi.md promises of the result, and that the
+ * guest agrees with the host's side of the grammar (lib/cmdline.c): it splits the boot line into
+ * the same words, and reads back exactly the words the host composed a command line from. */
 #define UNIK_CMDLINE_HOST
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,6 +89,8 @@ static __attribute__((noreturn, format(printf, 1, 2))) void panic(const char *fm
 
 #include "runtime/cmdline.c"
 
+#include "lib/cmdline.h"
+
 static void check_words(const struct cmdline_words *w, size_t max_len)
 {
 	if (w->n < 0 || (w->n && !w->v) || (w->v && w->v[w->n]))
@@ -94,6 +98,37 @@ static void check_words(const struct cmdline_words *w, size_t max_len)
 	for (int i = 0; i < w->n; i++)
 		if (!w->v[i] || strlen(w->v[i]) > max_len)
 			abort();
+}
+
+static void same_words(const struct cmdline_words *g, const struct strv *h, const char *what)
+{
+	if ((size_t)g->n != h->n) {
+		fprintf(stderr, "%s: the guest has %d words, the host %zu\n", what, g->n, h->n);
+		abort();
+	}
+	for (int i = 0; i < g->n; i++)
+		if (strcmp(g->v[i], h->v[i])) {
+			fprintf(stderr, "%s word %d: guest <%s>, host <%s>\n", what, i, g->v[i],
+			        h->v[i]);
+			abort();
+		}
+}
+
+/* The environment as the guest keeps it: a later NAME=VALUE replaces an earlier one in place. */
+static void guest_env(const struct strv *in, struct strv *out)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		size_t l = (size_t)(strchr(in->v[i], '=') - in->v[i]) + 1, k;
+		for (k = 0; k < out->n; k++)
+			if (!strncmp(out->v[k], in->v[i], l))
+				break;
+		if (k < out->n) {
+			free(out->v[k]);
+			out->v[k] = strdup(in->v[i]);
+		} else {
+			strv_push(out, in->v[i]);
+		}
+	}
 }
 
 int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size);
@@ -125,6 +160,53 @@ int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size)
 		for (int j = 0; j < i; j++)
 			if (!strncmp(env.v[j], e, (size_t)(eq - e) + 1))
 				abort();
+	}
+
+	/* The host's split of the boot line, where it accepts it, is the guest's. */
+	if (nul) {
+		struct cmdline_words ge = {0}, ga = {0};
+		struct unik_cmdline hc = {0};
+		struct unik_error err;
+		char *line = strndup(nul + 1, len - baked - 1);
+		cmdline_parse(line, strlen(line), false, &ge, &ga);
+		if (unik_cmdline_split(line, &hc, &err) == 0) {
+			struct strv want = {0};
+			guest_env(&hc.env, &want);
+			same_words(&ge, &want, "environment");
+			same_words(&ga, &hc.argv, "argv");
+			strv_free(&want);
+		}
+		unik_cmdline_free(&hc);
+		free(line);
+	}
+
+	/* Whatever words the host composes a command line from, the guest reads back. */
+	{
+		struct strv env = {0}, av = {0};
+		struct cmdline_words ge = {0}, ga = {0};
+		struct unik_error err;
+		char *line = NULL;
+		for (const char *p = s, *end = s + len; p < end;) {
+			const char *q = memchr(p, 0, (size_t)(end - p));
+			size_t l = q ? (size_t)(q - p) : (size_t)(end - p);
+			char *w = strndup(p, l);
+			if (!av.n && unik_env_word_valid(w))
+				strv_push_take(&env, w);
+			else
+				strv_push_take(&av, w);
+			p += l + 1;
+		}
+		if (unik_cmdline_compose(&env, &av, &line, &err) == 0) {
+			struct strv want = {0};
+			cmdline_parse(line, strlen(line), false, &ge, &ga);
+			guest_env(&env, &want);
+			same_words(&ge, &want, "composed environment");
+			strv_free(&want);
+			same_words(&ga, &av, "composed argv");
+		}
+		free(line);
+		strv_free(&env);
+		strv_free(&av);
 	}
 	while (fz_arena) {
 		struct fz_block *b = fz_arena;
