@@ -671,7 +671,6 @@ long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off);
 
 long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
 {
-	(void)prot;
 	if (!len || (off & (PAGE_SIZE - 1)))
 		return -EINVAL;
 	if (!(flags & (MAP_SHARED | MAP_PRIVATE)))
@@ -696,8 +695,10 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 		p = addr;
 		vma_add(p, p + n * PAGE_SIZE);
 	} else {
-		/* Linux's heuristic overcommit: refuse what could never be backed. */
-		if (n > free_pages())
+		/* Refuse what could not be backed now, so malloc returns NULL rather than the
+		 * guest running out on a later touch; reservations (PROT_NONE, MAP_NORESERVE) are
+		 * address space only, as in Linux. */
+		if (prot != PROT_NONE && !(flags & MAP_NORESERVE) && n > free_pages())
 			return -ENOMEM;
 		p = vma_find(n * PAGE_SIZE);
 		if (!p)

@@ -208,6 +208,12 @@ int main(int argc, char **argv)
 {
 	unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 4;
 	budget = (argc > 2 ? (size_t)atoi(argv[2]) : 40) << 20;
+	/* Address space reserved as Go, Java and sanitizers do: no memory behind it. */
+	void *r =
+	    mmap(NULL, 1UL << 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	printf("reserve 1 GiB: %s\n", r == MAP_FAILED ? "failed" : "ok");
+	if (r != MAP_FAILED)
+		munmap(r, 1UL << 30);
 	for (unsigned round = 0; round < rounds; round++) {
 		for (unsigned i = 0; i < 8000; i++) {
 			if (next() % 64 == 0)
