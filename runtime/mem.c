@@ -722,9 +722,12 @@ long sys_munmap(uint64_t addr, uint64_t len)
 		return -EINVAL;
 	uint64_t end = addr + PAGE_UP(len);
 	if (in_mmap_area(addr) || in_mmap_area(end - 1)) {
-		uint64_t s = MAX(addr, BRK_BASE), e = MIN(end, STACK_TOP);
-		vma_remove(s, e);
-		area_unmap(s, e);
+		/* Not past the mapping area: the Xen console page and the stack lie above it. */
+		uint64_t s = MAX(addr, BRK_BASE), e = MIN(end, MMAP_TOP);
+		if (s < e) {
+			vma_remove(s, e);
+			area_unmap(s, e);
+		}
 	}
 	return 0;
 }
