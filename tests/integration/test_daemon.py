@@ -507,6 +507,9 @@ def test_bad_requests_are_clear_4xx():
                             ('options', None, None, b'{"name":"x","memory_mb":"lots"}')]),
                      400, 'invalid', 'memory_mb')
         expect_error(build([('source', 'a', None, good),
+                            ('options', None, None, b'{"name":"x","memory_mb":1}')]),
+                     400, 'invalid', 'at least 2 MiB')
+        expect_error(build([('source', 'a', None, good),
                             ('options', None, None, b'{"name":"x","base":"nope"}')]),
                      400, 'invalid', 'nope')
         expect_error(build([('source', 'a', None, good),
