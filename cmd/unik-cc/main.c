@@ -381,6 +381,16 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 		               "linked into a unikernel");
 		return -1;
 	}
+	if (a->unsupported && strcmp(a->unsupported, "-shared") == 0) {
+		unik_error_set(
+		    err, UNIK_E_UNSUPPORTED,
+		    "`-shared` cannot be used: a unikernel is one static binary and "
+		    "loads no shared libraries; link the library's objects or a static "
+		    "archive (`ar rcs libNAME.a ...`) into the program instead, or build "
+		    "this host-side library with the host compiler (UNIK_BUILD_CC, see "
+		    "docs/unik-cc.md)");
+		return -1;
+	}
 	if (a->unsupported) {
 		unik_error_set(err, UNIK_E_UNSUPPORTED,
 		               "`%s` cannot be used: a unikernel is one static executable at a "
@@ -409,10 +419,12 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 			return -1;
 		}
 	}
-	if (gcc_file(d, "crtbeginT.o", &crtbegin, err) < 0 ||
-	    gcc_file(d, "crtend.o", &crtend, err) < 0 || gcc_file(d, "libgcc.a", &libgcc, err) < 0)
+	if (!a->no_start_files && (gcc_file(d, "crtbeginT.o", &crtbegin, err) < 0 ||
+	                           gcc_file(d, "crtend.o", &crtend, err) < 0))
 		return -1;
-	if (gcc_file(d, "libgcc_eh.a", &libgcc_eh, &ignored) < 0)
+	if (gcc_file(d, "libgcc.a", &libgcc, err) < 0)
+		return -1;
+	if (a->no_default_libs || gcc_file(d, "libgcc_eh.a", &libgcc_eh, &ignored) < 0)
 		libgcc_eh = NULL;
 	cmdline = compose_cmdline(a, output, err);
 	if (!cmdline)
@@ -455,10 +467,15 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-Wl,-z,noexecstack");
 	strv_push(&argv, "-Wl,--build-id=none");
 	strv_push(&argv, "-Wl,-z,max-page-size=4096");
-	strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));
-	strv_push_take(&argv, unik_path_join(d->musl_dir, "crti.o"));
-	strv_push(&argv, crtbegin);
+	if (!a->no_start_files) {
+		strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));
+		strv_push_take(&argv, unik_path_join(d->musl_dir, "crti.o"));
+		strv_push(&argv, crtbegin);
+	}
 	strv_extend(&argv, &a->link_args);
+	/* The runtime is the kernel, not a default library: -nostdlib and friends keep it, as
+	 * they keep the generated objects. libgcc.a stays too, after the runtime that calls into
+	 * it; an archive only supplies what nothing else defines. */
 	strv_push_take(&argv, unik_path_join(rt, "unikrt.o"));
 	if (a->multiboot)
 		strv_push_take(&argv, unik_path_join(rt, "mb1.o"));
@@ -466,13 +483,16 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-L");
 	strv_push(&argv, d->musl_dir);
 	strv_push(&argv, "-Wl,--start-group");
-	strv_push(&argv, "-lc");
+	if (!a->no_libc)
+		strv_push(&argv, "-lc");
 	strv_push(&argv, libgcc);
 	if (libgcc_eh)
 		strv_push(&argv, libgcc_eh);
 	strv_push(&argv, "-Wl,--end-group");
-	strv_push(&argv, crtend);
-	strv_push_take(&argv, unik_path_join(d->musl_dir, "crtn.o"));
+	if (!a->no_start_files) {
+		strv_push(&argv, crtend);
+		strv_push_take(&argv, unik_path_join(d->musl_dir, "crtn.o"));
+	}
 	strv_push(&argv, "-o");
 	strv_push(&argv, output);
 	return run(d, &argv, status, err);
@@ -556,12 +576,19 @@ int main(int argc, char **argv)
 	}
 
 	ret = setup_compile_flags(&d, &err);
-	if (ret == 0 && args.mode == UNIKCC_PASS) {
+	if (ret == 0 && args.mode != UNIKCC_LINK) {
 		_cleanup_strv_ struct strv cmd = {0};
 
 		strv_push(&cmd, d.gcc);
 		strv_extend(&cmd, &d.compile_flags);
 		strv_extend(&cmd, &args.gcc_args);
+		/* A partial link makes an object for a later link, which adds the runtime, crt
+		 * files and libc once. gcc adds nothing for -r itself, but -Wl,-r is opaque to
+		 * it: it would add the host's crt files and -pie. */
+		if (args.mode == UNIKCC_PARTIAL) {
+			strv_push(&cmd, "-nostdlib");
+			strv_push(&cmd, "-no-pie");
+		}
 		ret = run(&d, &cmd, &status, &err);
 	} else if (ret == 0) {
 		ret = do_link(&d, &status, &err);
