@@ -1,6 +1,7 @@
 /* unik-cc: a gcc-compatible driver that compiles C against musl and links it with the unik
  * runtime into a bootable unikernel ELF.  docs/unik-cc.md describes it for users. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,10 @@ static void print_help(void)
 	    "\n"
 	    "Compiles C programs against musl and links them with the unik runtime into a\n"
 	    "bootable unikernel ELF (default output a.out).  With -c, -S, -E, -M or -MM it only\n"
-	    "compiles, as gcc does, so CC=unik-cc works for ordinary Makefiles.\n"
+	    "compiles, as gcc does, so CC=unik-cc works for ordinary Makefiles.  A partial link\n"
+	    "(-r, -Wl,-r) adds nothing; the final link adds the runtime, crt files and libc, less\n"
+	    "what -nostartfiles, -nodefaultlibs, -nolibc or -nostdlib leave out (the runtime\n"
+	    "stays).  -shared, -pie and -static-pie are refused.\n"
 	    "\n"
 	    "unik-cc options (also accepted as --opt=VALUE):\n"
 	    "  --unik-cmdline STR      default command line baked into the image: argv[0] and\n"
@@ -71,9 +75,38 @@ static void print_help(void)
 	    "                     ../build/runtime and ../runtime next to unik-cc's directory)\n"
 	    "  UNIK_MUSL_DIR      musl's libraries (default " DEFAULT_MUSL_DIR ")\n"
 	    "  UNIK_MUSL_INCLUDE  musl's headers (default " DEFAULT_MUSL_INCLUDE ")\n"
+	    "  UNIK_BUILD_OUTPUTS colon-separated patterns (e.g. 'mkconf:gen_*'): a run whose -o\n"
+	    "                     file name matches one builds a host program with UNIK_BUILD_CC\n"
+	    "  UNIK_BUILD_CC      the host compiler for those (default cc)\n"
 	    "\n"
 	    "All other options go to gcc unchanged (see gcc --help).\n",
 	    stdout);
+}
+
+/* The host compiler when this run's output is one of UNIK_BUILD_OUTPUTS (a colon-separated list
+ * of shell patterns matched against the output's file name), else NULL.  Code generators and
+ * other programs a build runs on the host must not become unikernels. */
+static const char *build_cc_for(const struct unikcc_args *a)
+{
+	const char *patterns = getenv("UNIK_BUILD_OUTPUTS");
+	const char *out = a->output;
+	const char *base;
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL;
+
+	if (!patterns || !*patterns)
+		return NULL;
+	if (!out && a->mode == UNIKCC_LINK)
+		out = "a.out";
+	if (!out)
+		return NULL;
+	base = strrchr(out, '/');
+	base = base ? base + 1 : out;
+	copy = xstrdup(patterns);
+	for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save))
+		if (fnmatch(p, base, 0) == 0)
+			return env_or("UNIK_BUILD_CC", "cc");
+	return NULL;
 }
 
 static void print_command(char *const *argv)
@@ -565,6 +598,19 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	if (build_cc_for(&args)) {
+		_cleanup_strv_ struct strv cmd = {0};
+
+		/* A host program: the user's arguments, nothing of unik's added. */
+		strv_push(&cmd, build_cc_for(&args));
+		strv_extend(&cmd, &args.gcc_args);
+		if (run(&d, &cmd, &status, &err) < 0) {
+			fprintf(stderr, "unik-cc: %s\n", err.msg);
+			status = 1;
+		}
+		unikcc_args_free(&args);
+		return status;
+	}
 	if (args.mode == UNIKCC_LINK) {
 		struct sigaction sa = {.sa_handler = on_signal};
 

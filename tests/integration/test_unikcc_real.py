@@ -273,3 +273,31 @@ def test_busybox_applets():
     if bad:
         fail('%d of %d applet runs differ from native' % (len(bad), len(BUSYBOX_RUNS)),
              '\n'.join(bad))
+
+
+def test_build_outputs_use_the_host_compiler():
+    """A code generator a Makefile builds with $(CC) and runs at once must be a host program:
+    UNIK_BUILD_OUTPUTS names it, UNIK_BUILD_CC compiles it; everything else is still a unikernel."""
+    d = out_dir()
+    gen = _write('gen.c', '#include <stdio.h>\nint main(void)\n{\n'
+                 '\tprintf("#define GENERATED %d\\n", 6 * 7);\n\treturn 0;\n}\n')
+    env = dict(os.environ, UNIK_BUILD_OUTPUTS='mkdefs:gen*', UNIK_BUILD_CC='gcc',
+               UNIK_RUNTIME_DIR=os.path.join(build_dir(), 'runtime'))
+
+    def cc(args):
+        p = subprocess.run([unik_cc()] + args, cwd=d, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            fail('unik-cc %s failed' % ' '.join(args), tail(p.stdout))
+
+    cc(['-O2', '-o', 'gen', gen])                                   # one step
+    cc(['-O2', '-c', '-o', 'gen2.o', gen])                          # two steps
+    cc(['-o', os.path.join(d, 'gen2'), os.path.join(d, 'gen2.o')])
+    for prog in ('gen', 'gen2'):
+        p = subprocess.run([os.path.join(d, prog)], stdout=subprocess.PIPE, text=True)
+        if p.returncode != 0 or p.stdout != '#define GENERATED 42\n':
+            fail('%s did not run on the host (exit %d, output %r): not built by UNIK_BUILD_CC'
+                 % (prog, p.returncode, p.stdout))
+    cc(['-O2', '-o', 'app.elf', gen])
+    boot(os.path.join(d, 'app.elf'), 'app', accel='tcg').expect_status(0).expect_app(
+        '#define GENERATED 42\n')
