@@ -578,6 +578,7 @@ int main(int argc, char **argv)
 	struct unikcc_args args;
 	struct driver d = {.args = &args};
 	struct unik_error err;
+	const char *build_cc;
 	int status = 1, ret;
 
 	unik_error_clear(&err);
@@ -598,11 +599,11 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
-	if (build_cc_for(&args)) {
+	if ((build_cc = build_cc_for(&args))) {
 		_cleanup_strv_ struct strv cmd = {0};
 
 		/* A host program: the user's arguments, nothing of unik's added. */
-		strv_push(&cmd, build_cc_for(&args));
+		strv_push(&cmd, build_cc);
 		strv_extend(&cmd, &args.gcc_args);
 		if (run(&d, &cmd, &status, &err) < 0) {
 			fprintf(stderr, "unik-cc: %s\n", err.msg);
