@@ -6,6 +6,7 @@
 #   make bench           run the benchmarks
 #   make asan            build the host code with ASan+UBSan and run the tests with it
 #   make format-check    check the C sources against .clang-format
+#   make check-deps      check the dependency rule of docs/architecture.md (make test runs it too)
 
 CC      ?= gcc
 LD      ?= ld
@@ -84,7 +85,7 @@ MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 # ---------------------------------------------------------------------------------------------
 
 all: $(RT_OUT) $(HOST_BINS)
-.PHONY: all test bench asan clean format format-check unit-tests test-apps example
+.PHONY: all test bench asan clean format format-check unit-tests test-apps example check-deps
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -150,6 +151,11 @@ $(O)/runtime/unik.ld: runtime/unik.ld
 -include tests/tools/tools.mk
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+
+# The include graph of every source and the symbols of the objects (the unit tests' objects too:
+# their .d files say what a file-specific -I made an include mean).
+check-deps: all $(UNIT_SRCS:tests/unit/%.c=$(UNIT_OBJDIR)/%.o)
+	$(PYTHON) scripts/check-deps --build $(O)
 
 test: all unit-tests test-apps test-tools
 	UNIK_BIN_DIR=$(abspath $(BIN)) UNIK_BUILD_DIR=$(abspath $(O)) $(PYTHON) tests/run.py $(if $(TESTS),--filter '$(TESTS)')

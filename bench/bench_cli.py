@@ -105,10 +105,48 @@ def bench_build(u, runs, workdir):
 
 
 def direct_command(inst_dir, tmp):
-    """The daemon's QEMU command for an instance, with its files moved into tmp."""
+    """The daemon's QEMU command for an instance, with its files moved into tmp, and the kernel
+    and initrd it expects on descriptors 4 and 5 (docs/providers.md, Confinement)."""
     with open(os.path.join(inst_dir, 'qemu.cmd')) as f:
         argv = shlex.split(f.read())
-    return [a.replace(inst_dir, tmp) for a in argv]
+    files = {}
+    with open(os.path.join(inst_dir, 'provider.state')) as f:
+        for line in f:
+            k, _, v = line.rstrip('\n').partition('=')
+            if k in ('kernel', 'initrd') and v:
+                files[k] = v
+    return [a.replace(inst_dir, tmp) for a in argv], files
+
+
+def start_direct(cmd, d):
+    """Starts QEMU as the shim would hand it its files (QMP socket on 3, kernel on 4, initrd on
+    5, console on stdout), but as this process's user: the baseline without unik."""
+    argv, files = cmd
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(os.path.join(d, 'qmp.sock'))
+    s.listen(8)
+    fds = {3: s.fileno(), 4: os.open(files['kernel'], os.O_RDONLY)}
+    if 'initrd' in files:
+        fds[5] = os.open(files['initrd'], os.O_RDONLY)
+
+    def setup():
+        # Out of the way first, as an original may sit on another's target.
+        high = {target: 100 + target for target in fds}
+        for target, fd in fds.items():
+            os.dup2(fd, high[target])
+        for target in fds:
+            os.dup2(high[target], target)  # inheritable; the originals are not
+
+    with open(os.path.join(d, 'console.log'), 'wb') as con:
+        q = subprocess.Popen(argv, cwd=d, stdin=subprocess.DEVNULL, stdout=con,
+                             stderr=subprocess.DEVNULL, start_new_session=True,
+                             close_fds=False, preexec_fn=setup)
+    for target, fd in fds.items():
+        if target != 3:
+            os.close(fd)
+    s.close()
+    return q
 
 
 def rest_post(sock_path, path, body):
@@ -167,9 +205,7 @@ def bench_run(u, runs, workdir):
                 shutil.rmtree(d, ignore_errors=True)
                 os.makedirs(d)
                 t0 = time.perf_counter()
-                q = subprocess.Popen(cmd, cwd=d, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                q = start_direct(cmd, d)
                 direct_t.append(wait_first_line(os.path.join(d, 'console.log'), t0))
                 q.wait(timeout=30)
     for i in ids:

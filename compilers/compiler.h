@@ -4,6 +4,7 @@
 #define UNIK_COMPILER_H
 
 #include "compilers/manifest.h"
+#include "compilers/sandbox.h"
 #include "error.h"
 
 struct unik_compiler {
@@ -13,11 +14,14 @@ struct unik_compiler {
 	const char *description;      /* one line */
 	const char *usage;            /* how to lay out a project for it (several lines) */
 
-	/* Builds src_dir (which the backend may write into) as described by m.  Everything the
-	 * tools print goes to log_fd as it happens.  On success *kernel is the path (malloc'd,
-	 * caller frees) of the kernel ELF, inside src_dir or out_dir. */
+	/* Builds src_dir (which the backend may write into) as described by m, every command
+	 * run through unik_sandbox_run in sb (whose rw_dirs are src_dir and out_dir; the
+	 * backend adds the toolchain directories it needs).  Everything the tools print goes
+	 * to log_fd as it happens.  On success *kernel is the path (malloc'd, caller frees) of
+	 * the kernel ELF, inside src_dir or out_dir. */
 	int (*build)(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
-	             int log_fd, char **kernel, struct unik_error *err);
+	             const struct unik_sandbox *sb, int log_fd, char **kernel,
+	             struct unik_error *err);
 };
 
 /* NULL-terminated list of compiled-in compilers. */

@@ -2,10 +2,13 @@
  * then a worker runs the compiler, logging to builds/<id>/build.log, and stores the image. */
 #include "daemon/internal.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +18,12 @@
 
 #include "cmdline.h"
 #include "compilers/compiler.h"
+#include "guest_abi.h"
 #include "images/format.h"
 #include "images/store.h"
 #include "names.h"
 #include "untar.h"
+#include "utf8.h"
 
 static pthread_t *workers;
 static size_t nworkers;
@@ -89,8 +94,8 @@ static int opt_formats(json_t *v, struct strv *out, struct unik_error *err)
 		}
 		if (!unik_image_format_find(name)) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "option \"formats\": unknown format \"%.60s\" (known: %s)",
-			               name, unik_image_format_names());
+			               "option \"formats\": unknown format \"%.*s\" (known: %s)",
+			               UNIK_UTF8_CUT(name, 60), unik_image_format_names());
 			return -1;
 		}
 		for (size_t j = 0; j < out->n && !seen; j++)
@@ -115,8 +120,8 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 	{
 		if (!unik_env_name_valid(k, strlen(k))) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "%s: \"%.60s\" is not a valid environment variable name",
-			               what, k);
+			               "%s: \"%.*s\" is not a valid environment variable name",
+			               what, UNIK_UTF8_CUT(k, 60));
 			return -1;
 		}
 		if (!json_is_string(v) || json_string_length(v) > 4096 ||
@@ -175,12 +180,14 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 			bo->force = json_is_true(v);
 		}
 		if (strcmp(k, "memory_mb") == 0 && !json_is_null(v)) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			if (!json_is_integer(v) ||
+			    json_integer_value(v) < unik_guest_min_memory_mb() ||
 			    json_integer_value(v) > 1024 * 1024) {
 				unik_error_set(
 				    err, UNIK_E_INVALID,
-				    "option \"memory_mb\" must be a whole number of MiB (1 to "
-				    "1048576)");
+				    "option \"memory_mb\" must be a whole number of MiB "
+				    "(%d to 1048576: a unik guest needs at least %d MiB)",
+				    unik_guest_min_memory_mb(), unik_guest_min_memory_mb());
 				goto fail;
 			}
 			bo->memory_mb = json_integer_value(v);
@@ -215,6 +222,32 @@ static int git_fail(const char *what, struct unik_error *err)
 	return -1;
 }
 
+/* Whether a "git" source names a repository on the network: https://, http://, git://, ssh://
+ * (also git+ssh://, ssh+git://) or scp-like [user@]host:path.  Anything else (a path, file://,
+ * another transport) reads the daemon's own disk and needs build.allow_local_git. */
+static bool git_url_is_remote(const char *url)
+{
+	static const char *const schemes[] = {"https://",   "http://",    "git://", "ssh://",
+	                                      "git+ssh://", "ssh+git://", NULL};
+	const char *colon, *slash;
+
+	for (size_t i = 0; schemes[i]; i++)
+		if (!strncmp(url, schemes[i], strlen(schemes[i])))
+			return url[strlen(schemes[i])] != '\0' && url[strlen(schemes[i])] != '/';
+	if (strstr(url, "://"))
+		return false;
+	/* scp-like: a colon before any slash, after a host name of at least two characters
+	 * (git reads "c:/x" as a path). */
+	colon = strchr(url, ':');
+	slash = strchr(url, '/');
+	if (!colon || (slash && slash < colon) || colon - url < 2 || !colon[1] || colon[1] == ':')
+		return false; /* "transport::address" is git's remote-helper syntax */
+	for (const char *c = url; c < colon; c++)
+		if (!(isalnum((unsigned char)*c) || strchr("@._-[]", *c)))
+			return false;
+	return true;
+}
+
 static int git_fetch_source(const char *spec, const char *dest, struct unik_error *err)
 {
 	_cleanup_free_ char *url = xstrdup(spec);
@@ -237,12 +270,22 @@ static int git_fetch_source(const char *spec, const char *dest, struct unik_erro
 		unik_error_set(err, UNIK_E_INVALID, "option \"git\": an empty or bad URL");
 		return -1;
 	}
+	if (!D.cfg.allow_local_git && !git_url_is_remote(url)) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "option \"git\": \"%.200s\" is not a network URL (https://, http://, "
+		    "git://, ssh:// or host:path); repositories on the daemon's host are "
+		    "refused unless daemon-config.yaml sets build: {allow_local_git: true}",
+		    url);
+		return -1;
+	}
 	if (ref && (ref[0] == '-' || strlen(ref) > 200)) {
-		unik_error_set(err, UNIK_E_INVALID, "option \"git\": bad ref \"%.60s\"", ref);
+		unik_error_set(err, UNIK_E_INVALID, "option \"git\": bad ref \"%.*s\"",
+		               UNIK_UTF8_CUT(ref, 60));
 		return -1;
 	}
 	if (git_clone(&repo, url, dest, &co) < 0) {
-		_cleanup_free_ char *what = xasprintf("git clone %.200s", url);
+		_cleanup_free_ char *what = xasprintf("git clone %.*s", UNIK_UTF8_CUT(url, 200));
 		git_fail(what, err);
 		goto out;
 	}
@@ -252,7 +295,8 @@ static int git_fetch_source(const char *spec, const char *dest, struct unik_erro
 		if (git_revparse_single(&obj, repo, remote) < 0 &&
 		    git_revparse_single(&obj, repo, ref) < 0) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "git %.200s: no branch, tag or commit \"%s\"", url, ref);
+			               "git %.*s: no branch, tag or commit \"%s\"",
+			               UNIK_UTF8_CUT(url, 200), ref);
 			goto out;
 		}
 		git_object *commit = NULL;
@@ -380,7 +424,8 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 		                                              : unik_provider_default());
 	if (!unik_provider_find(bo->provider)) {
 		unik_error_set(err, UNIK_E_INVALID,
-		               "unknown provider \"%.60s\" (see unik providers)", bo->provider);
+		               "unknown provider \"%.*s\" (see unik providers)",
+		               UNIK_UTF8_CUT(bo->provider, 60));
 		goto fail;
 	} else {
 		_cleanup_strv_ struct strv check = {0};
@@ -510,6 +555,19 @@ static int pack_formats(struct image *im, const struct strv *formats, int fd,
 
 static int stage_built(struct build *b, int fd, struct unik_error *err);
 
+/* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*): src/ and out/
+ * writable, not the directory above them, which holds build.log. */
+static void build_sandbox(const char *src, const char *outd, struct unik_sandbox *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->kind = D.cfg.build_sandbox_none ? UNIK_SANDBOX_NONE : UNIK_SANDBOX_BWRAP;
+	sb->uid = (uid_t)D.cfg.build_uid;
+	sb->gid = (gid_t)D.cfg.build_gid;
+	strv_push(&sb->rw_dirs, src);
+	strv_push(&sb->rw_dirs, outd);
+	sb->limits = D.cfg.build_limits;
+}
+
 static int do_build(struct build *b, int fd, struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
@@ -522,6 +580,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	_cleanup_free_ char *meta_text = NULL;
 	struct unik_image_files files;
 	struct image *im, *old = NULL;
+	struct unik_sandbox sb;
 	bool staging;
 	json_t *meta;
 
@@ -529,8 +588,16 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		unik_error_sys(err, errno, "create %s", outd);
 		return -1;
 	}
-	if (comp->build(src, m, outd, fd, &kernel, err) < 0)
+	build_sandbox(src, outd, &sb);
+	if (sb.kind == UNIK_SANDBOX_NONE)
+		blog(fd,
+		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
+	if (unik_sandbox_prepare(&sb, err) < 0 ||
+	    comp->build(src, m, outd, &sb, fd, &kernel, err) < 0) {
+		unik_sandbox_free(&sb);
 		return -1;
+	}
+	unik_sandbox_free(&sb);
 	blog(fd, "unik: kernel %s", kernel + strlen(dir) + 1);
 	if (m->files) {
 		char real_src[PATH_MAX], real_files[PATH_MAX];
@@ -771,10 +838,110 @@ enum build_state build_wait(const char *id)
 	return s;
 }
 
+/* Whether pid is a bwrap whose arguments name a directory under builds/: a sandbox that was
+ * still being set up when the daemon died, which bwrap's --die-with-parent misses (it waits
+ * for its dead parent forever). */
+static bool is_orphan_bwrap(long pid, const char *prefix)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	int fd;
+	bool bwrap, named = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	bwrap = !strcmp(buf, "bwrap") || unik_str_has_suffix(buf, "/bwrap");
+	for (char *a = buf; bwrap && !named && a < buf + n; a += strlen(a) + 1)
+		named = !strncmp(a, prefix, strlen(prefix));
+	return bwrap && named;
+}
+
+/* Processes a killed daemon's builds left behind: bwrap's PID namespace and parent-death
+ * signals take them along, but under build_sandbox: none what make started is on its own.
+ * They are recognised by a working directory under builds/, or as a bwrap for a build. */
+static void kill_orphan_builders(void)
+{
+	_cleanup_free_ char *prefix = xasprintf("%s/", D.builds_dir);
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char link[64], cwd[PATH_MAX];
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		ssize_t n;
+
+		if (*end || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+		n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n <= 0)
+			continue;
+		cwd[n] = '\0';
+		if (is_orphan_bwrap(pid, prefix)) {
+			fprintf(stderr, "unik daemon: killing bwrap %ld left by a build\n", pid);
+			kill((pid_t)pid, SIGKILL);
+		} else if (!strncmp(cwd, prefix, strlen(prefix))) {
+			fprintf(stderr, "unik daemon: killing process %ld left by a build in %s\n",
+			        pid, cwd);
+			kill((pid_t)pid, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
+/* What a daemon killed at any moment leaves in $UNIK_HOME besides its records: uploads it was
+ * receiving (tmp/upload-*), build directories it made before recording the build, and the
+ * source and output of builds that ended (a finished build keeps only build.log). */
+static void sweep_home(void)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if ((d = opendir(D.tmp_dir))) {
+		while ((de = readdir(d)))
+			if (!strncmp(de->d_name, "upload-", 7)) {
+				_cleanup_free_ char *p = unik_path_join(D.tmp_dir, de->d_name);
+				(void)unlink(p);
+			}
+		closedir(d);
+	}
+	if (!(d = opendir(D.builds_dir)))
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *p = NULL, *src = NULL, *outd = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = unik_path_join(D.builds_dir, de->d_name);
+		if (!find_build(de->d_name)) {
+			fprintf(stderr, "unik daemon: removing %s: no build has that id\n", p);
+			(void)unik_rmtree(p, NULL);
+			continue;
+		}
+		src = unik_path_join(p, "src");
+		outd = unik_path_join(p, "out");
+		(void)unik_rmtree(src, NULL);
+		(void)unik_rmtree(outd, NULL);
+	}
+	closedir(d);
+}
+
 int builds_recover(struct unik_error *err)
 {
 	/* Builds a previous daemon did not finish cannot be resumed.  Called with the lock held,
 	 * before any request can add a build. */
+	kill_orphan_builders();
+	sweep_home();
 	for (size_t i = 0; i < D.nbuilds; i++) {
 		struct build *b = D.builds[i];
 

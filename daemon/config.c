@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compilers/sandbox.h"
+#include "guest_console.h"
 #include "providers/provider.h"
 #include "yamlx.h"
 
@@ -71,13 +73,35 @@ static int provider_entry(const char *pname, const struct yamlx_node *item, stru
 	return 0;
 }
 
+/* The one qemu key that is a provider option: the cap on console.log (providers/qemu). */
+static int qemu_console_max(const struct yamlx_node *item, struct daemon_config *c,
+                            struct unik_error *err)
+{
+	const struct yamlx_node *v = yamlx_get(item, "console_max");
+	char what[64];
+	long long cap;
+
+	if (!v || yamlx_is_null(v))
+		return 0;
+	snprintf(what, sizeof(what), FNAME " line %d: console_max", v->line);
+	if (yamlx_expect(v, YAMLX_SCALAR, FNAME, "\"console_max\"", err) < 0 ||
+	    unik_console_max_parse(what, v->value, &cap, err) < 0)
+		return -1;
+	if (!json_object_get(c->provider_opts, "qemu"))
+		json_object_set_new(c->provider_opts, "qemu", json_array());
+	json_array_append_new(json_object_get(c->provider_opts, "qemu"),
+	                      json_sprintf("console_max=%s", v->value));
+	return 0;
+}
+
 static int parse_providers(const struct yamlx_node *n, struct daemon_config *c,
                            struct unik_error *err)
 {
 	/* UniK's shape: providers: {qemu: [{name: ..., no_graphic: true}], ...}.  The qemu
 	 * provider takes UniK's keys and needs none; the others take their own options
 	 * (providers/<name>: opt_keys), e.g. kvm: [{uri: "qemu:///system"}]. */
-	static const char *const qemu_keys[] = {"name", "no_graphic", "debugger_port", NULL};
+	static const char *const qemu_keys[] = {"name", "no_graphic", "debugger_port",
+	                                        "console_max", NULL};
 
 	if (yamlx_is_null(n))
 		return 0;
@@ -98,7 +122,8 @@ static int parse_providers(const struct yamlx_node *n, struct daemon_config *c,
 			if (yamlx_expect(item, YAMLX_MAP, FNAME, "a provider entry", err) < 0)
 				return -1;
 			if (strcmp(pname, "qemu") == 0) {
-				if (yamlx_check_keys(item, qemu_keys, FNAME, err) < 0)
+				if (yamlx_check_keys(item, qemu_keys, FNAME, err) < 0 ||
+				    qemu_console_max(item, c, err) < 0)
 					return -1;
 				continue;
 			}
@@ -130,12 +155,52 @@ static int check_listen(const char *s, int line, struct unik_error *err)
 	return 0;
 }
 
+/* The sandbox's keys under build: (docs/daemon.md, "Build sandbox"). */
+static int build_sandbox_keys(const struct yamlx_node *n, struct daemon_config *c,
+                              struct unik_error *err)
+{
+	static const struct {
+		const char *key;
+		int64_t min, max;
+	} lims[] = {{"timeout_s", 1, 7 * 24 * 3600},
+	            {"memory_mb", 64, 1 << 24},
+	            {"max_log_mb", 1, 1 << 20},
+	            {"max_output_mb", 1, 1 << 24}};
+	uint64_t *dst[] = {&c->build_limits.timeout_s, &c->build_limits.memory_mb,
+	                   &c->build_limits.log_mb, &c->build_limits.output_mb};
+	const struct yamlx_node *v;
+
+	if ((v = yamlx_get(n, "uid")) && yamlx_int(v, FNAME, "\"uid\" (the build user, not root)",
+	                                           1, 4294967294LL, &c->build_uid, err) < 0)
+		return -1;
+	if ((v = yamlx_get(n, "gid")) && yamlx_int(v, FNAME, "\"gid\" (the build group, not root)",
+	                                           1, 4294967294LL, &c->build_gid, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
+		_cleanup_free_ char *what = xasprintf("\"%s\"", lims[i].key);
+		int64_t x;
+
+		if (!(v = yamlx_get(n, lims[i].key)))
+			continue;
+		if (yamlx_int(v, FNAME, what, lims[i].min, lims[i].max, &x, err) < 0)
+			return -1;
+		*dst[i] = (uint64_t)x;
+	}
+	if ((v = yamlx_get(n, "allow_local_git")) &&
+	    yamlx_bool(v, FNAME, "\"allow_local_git\"", &c->allow_local_git, err) < 0)
+		return -1;
+	return 0;
+}
+
 int config_load(const char *path, struct daemon_config *c, struct unik_error *err)
 {
-	static const char *const keys[] = {"listen",    "token",   "default_provider", "build",
-	                                   "providers", "hub_url", "log_level",        NULL};
-	static const char *const build_keys[] = {"max_parallel", "max_upload_mb", "max_files",
-	                                         NULL};
+	static const char *const keys[] = {"listen",    "token",         "default_provider",
+	                                   "build",     "providers",     "hub_url",
+	                                   "log_level", "build_sandbox", NULL};
+	static const char *const build_keys[] = {
+	    "max_parallel",  "max_upload_mb",   "max_files", "uid",
+	    "gid",           "timeout_s",       "memory_mb", "max_log_mb",
+	    "max_output_mb", "allow_local_git", NULL};
 	_cleanup_free_ char *buf = NULL;
 	struct yamlx_node *root = NULL;
 	const struct yamlx_node *n;
@@ -146,6 +211,9 @@ int config_load(const char *path, struct daemon_config *c, struct unik_error *er
 	c->max_parallel = 4;
 	c->max_upload_mb = 256;
 	c->max_files = 20000;
+	c->build_uid = UNIK_SANDBOX_UID_DEFAULT;
+	c->build_gid = UNIK_SANDBOX_GID_DEFAULT;
+	c->build_limits = (struct unik_sandbox_limits)UNIK_SANDBOX_LIMITS_DEFAULT;
 	if (unik_read_file(path, &buf, &len, &e2) < 0) {
 		if (e2.code == UNIK_E_NOTFOUND)
 			return 0;
@@ -205,6 +273,21 @@ int config_load(const char *path, struct daemon_config *c, struct unik_error *er
 		if ((v = yamlx_get(n, "max_files")) &&
 		    yamlx_int(v, FNAME, "\"max_files\"", 1, 10000000, &c->max_files, err) < 0)
 			goto out;
+		if (build_sandbox_keys(n, c, err) < 0)
+			goto out;
+	}
+	if ((n = yamlx_get(root, "build_sandbox")) && !yamlx_is_null(n)) {
+		if (yamlx_expect(n, YAMLX_SCALAR, FNAME, "\"build_sandbox\"", err) < 0)
+			goto out;
+		if (strcmp(n->value, "bwrap") != 0 && strcmp(n->value, "none") != 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               FNAME
+			               " line %d: \"build_sandbox\" is bwrap (the default) or "
+			               "none (unsafe: builds run unconfined), not \"%.60s\"",
+			               n->line, n->value);
+			goto out;
+		}
+		c->build_sandbox_none = strcmp(n->value, "none") == 0;
 	}
 	if ((n = yamlx_get(root, "providers")) && parse_providers(n, c, err) < 0)
 		goto out;

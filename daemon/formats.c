@@ -13,6 +13,7 @@
 
 #include "images/format.h"
 #include "images/store.h"
+#include "utf8.h"
 
 static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -101,8 +102,8 @@ int image_format_get(const char *ref, const char *format, bool force, bool check
 	int rfd = -1, rc = -1;
 
 	if (!f) {
-		unik_error_set(err, UNIK_E_INVALID, "unknown image format \"%.60s\" (known: %s)",
-		               format, unik_image_format_names());
+		unik_error_set(err, UNIK_E_INVALID, "unknown image format \"%.*s\" (known: %s)",
+		               UNIK_UTF8_CUT(format, 60), unik_image_format_names());
 		return -1;
 	}
 	pthread_mutex_lock(&pack_lock);

@@ -18,10 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/http_form.h"
+#include "daemon/http_guard.h"
 #include "daemon/internal.h"
+#include "utf8.h"
 
 #define JSON_BODY_MAX (1u << 20)
-#define FORM_MAX      (64u << 10)
+#define DRAIN_MAX     (8u << 20)  /* most excess a Content-Length may announce and be read */
+#define DISCARD_MAX   (64u << 20) /* most bytes dropped after a body is refused, to answer it */
 
 struct listener {
 	struct MHD_Daemon *mhd;
@@ -37,20 +41,17 @@ static size_t nlisteners;
 /* Per request: what arrives before the handler runs. */
 struct conn {
 	struct listener *l;
+	char *raw_target; /* as sent, before any decoding */
+	struct http_target target;
+	bool started; /* the headers were seen (on_request called once) */
 	const struct route *route;
 	bool method_mismatch;
-	int early_status;
-	struct unik_error early;
 	char *buf;
 	size_t len, cap;
 	bool multipart;
 	struct MHD_PostProcessor *pp;
-	int upload_fd;
-	char *upload_path;
-	uint64_t upload_bytes, discarded;
-	json_t *form;
-	size_t form_bytes;
-	bool got_file;
+	uint64_t discarded;
+	struct http_form f; /* the multipart parts, and the error that ends the request early */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -58,47 +59,84 @@ struct conn {
 
 static void add_common_headers(struct MHD_Response *resp, const char *ctype)
 {
+	if (!resp)
+		return;
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
+/* A reply that cannot be encoded (a handler built a NULL or unencodable value) is a 500 with a
+ * fixed body: never a crash. */
+static void reply_internal(struct req *r)
+{
+	static const char fixed[] =
+	    "{\"error\":{\"code\":\"internal\",\"message\":\"the reply could not be encoded\"}}\n";
+
+	if (r->resp)
+		MHD_destroy_response(r->resp);
+	r->resp = MHD_create_response_from_buffer(sizeof(fixed) - 1, (void *)fixed,
+	                                          MHD_RESPMEM_PERSISTENT);
+	add_common_headers(r->resp, "application/json");
+	r->status = 500;
+}
+
 void reply_json(struct req *r, int status, json_t *j)
 {
-	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	size_t len = strlen(text);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	size_t len;
 
 	json_decref(j);
+	if (!text) {
+		reply_internal(r);
+		return;
+	}
+	len = strlen(text);
 	text = xrealloc(text, len + 2);
 	text[len++] = '\n';
 	text[len] = '\0';
-	r->resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	add_common_headers(r->resp, "application/json");
-	r->status = status;
+	reply_raw_json(r, status, text, len);
 }
 
 void reply_raw_json(struct req *r, int status, char *text, size_t len)
 {
+	if (r->resp)
+		MHD_destroy_response(r->resp);
 	r->resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r->resp) {
+		free(text);
+		reply_internal(r);
+		return;
+	}
 	add_common_headers(r->resp, "application/json");
 	r->status = status;
 }
 
 void reply_text(struct req *r, int status, const char *text)
 {
+	if (!text)
+		text = "";
+	if (r->resp)
+		MHD_destroy_response(r->resp);
 	r->resp =
 	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	add_common_headers(r->resp, "text/plain; charset=utf-8");
 	r->status = status;
 }
 
+/* Messages quote what clients sent: bytes that are not UTF-8 go out as \xNN, in JSON and in
+ * the original UniK's plain-text errors alike. */
 static void error_reply(struct req *r, int status, const char *code, const char *msg)
 {
+	size_t len;
+
 	if (r->compat) {
-		_cleanup_free_ char *t = xasprintf("%s\n", msg);
+		_cleanup_free_ char *m = unik_utf8_escape(msg, strlen(msg));
+		_cleanup_free_ char *t = xasprintf("%s\n", m);
 		reply_text(r, status, t);
 		return;
 	}
-	reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+	char *body = http_error_body(code, msg, &len);
+	reply_raw_json(r, status, body, len);
 }
 
 /* The error codes of docs/api/rest.md. */
@@ -106,7 +144,7 @@ static const char *api_code(int code, int status)
 {
 	if (status == 401)
 		return "unauthorized";
-	if (status == 413)
+	if (status == 413 || status == 414)
 		return "too_large";
 	if (status == 405)
 		return "invalid";
@@ -155,7 +193,7 @@ void reply_errorf(struct req *r, int code, const char *fmt, ...)
 
 const char *req_query(struct req *r, const char *key)
 {
-	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
+	return r->target ? http_target_query(r->target, key) : NULL;
 }
 
 bool req_query_bool(struct req *r, const char *key)
@@ -240,6 +278,15 @@ static bool sock_gone(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* Whether t->path now names another file than the one t->fd reads. */
+static bool rotated(const struct tail *t)
+{
+	struct stat a, b;
+
+	return fstat(t->fd, &a) == 0 && stat(t->path, &b) == 0 &&
+	       (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+}
+
 static ssize_t tail_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct tail *t = cls;
@@ -254,6 +301,14 @@ static ssize_t tail_read(void *cls, uint64_t pos, char *buf, size_t max)
 			if (n > 0) {
 				t->off += (uint64_t)n;
 				return n;
+			}
+			/* Read to its end, and a capped console log has been rotated: the new
+			 * output is in a new file by the same name. */
+			if (t->follow && rotated(t)) {
+				close(t->fd);
+				t->fd = -1;
+				t->off = 0;
+				continue;
 			}
 		}
 		if (!t->follow || t->draining)
@@ -312,54 +367,14 @@ void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(cons
 	t->sock = ci ? ci->connect_fd : -1;
 	r->resp =
 	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, tail_read, t, tail_free);
+	if (!r->resp) {
+		tail_free(t);
+		reply_internal(r);
+		return;
+	}
 	add_common_headers(r->resp, "text/plain; charset=utf-8");
 	MHD_add_response_header(r->resp, "X-Content-Type-Options", "nosniff");
 	r->status = 200;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Routing */
-
-static int split_path(const char *url, char *copy, size_t copy_len, char **segs)
-{
-	int n = 0;
-	char *save = NULL;
-
-	if (strlen(url) >= copy_len)
-		return -1;
-	snprintf(copy, copy_len, "%s", url);
-	for (char *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-		if (n == MAX_SEGS)
-			return -1;
-		segs[n++] = s;
-	}
-	return n;
-}
-
-static const struct route *find_route(const char *method, const char *url, bool *mismatch)
-{
-	char copy[2048];
-	char *segs[MAX_SEGS];
-	int n = split_path(url, copy, sizeof(copy), segs);
-
-	*mismatch = false;
-	if (n < 0)
-		return NULL;
-	for (const struct route *rt = daemon_routes; rt->pattern; rt++) {
-		char pcopy[256];
-		char *psegs[MAX_SEGS];
-		int pn = split_path(rt->pattern, pcopy, sizeof(pcopy), psegs);
-		bool ok = pn == n;
-
-		for (int i = 0; ok && i < n; i++)
-			ok = strcmp(psegs[i], "*") == 0 || strcmp(psegs[i], segs[i]) == 0;
-		if (!ok)
-			continue;
-		if (strcmp(rt->method, method) == 0)
-			return rt;
-		*mismatch = true;
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -384,112 +399,40 @@ static bool token_ok(struct MHD_Connection *c)
 	return diff == 0 && hl == tl;
 }
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
-{
-	struct conn *cx = cls;
-
-	(void)kind;
-	(void)content_type;
-	(void)transfer_encoding;
-	if (cx->early_status)
-		return MHD_YES;
-	if (!key) {
-		cx->early_status = 400;
-		unik_error_set(&cx->early, UNIK_E_INVALID,
-		               "malformed multipart body: a part without a name");
-		return MHD_YES;
-	}
-	if (strcmp(key, "source") == 0 || strcmp(key, "tarfile") == 0 || filename) {
-		if (strcmp(key, "source") != 0 && strcmp(key, "tarfile") != 0) {
-			cx->early_status = 400;
-			unik_error_set(
-			    &cx->early, UNIK_E_INVALID,
-			    "unexpected file part \"%.60s\" (the source goes in \"source\")", key);
-			return MHD_YES;
-		}
-		if (cx->upload_fd < 0) {
-			_cleanup_free_ char *tmpl = xasprintf("%s/upload-XXXXXX", D.tmp_dir);
-			cx->upload_fd = mkostemp(tmpl, O_CLOEXEC);
-			if (cx->upload_fd < 0) {
-				cx->early_status = 500;
-				unik_error_sys(&cx->early, errno, "create %s", tmpl);
-				return MHD_YES;
-			}
-			cx->upload_path = unik_steal_ptr(&tmpl);
-		} else if (off == 0 && size > 0 && cx->got_file && cx->upload_bytes > 0) {
-			cx->early_status = 400;
-			unik_error_set(&cx->early, UNIK_E_INVALID, "more than one source part");
-			return MHD_YES;
-		}
-		cx->got_file = true;
-		cx->upload_bytes += size;
-		if (cx->upload_bytes > (uint64_t)D.cfg.max_upload_mb << 20) {
-			cx->early_status = 413;
-			unik_error_set(&cx->early, UNIK_E_INVALID,
-			               "the upload is larger than %lld MiB (build.max_upload_mb)",
-			               (long long)D.cfg.max_upload_mb);
-			return MHD_YES;
-		}
-		if (size && pwrite(cx->upload_fd, data, size, (off_t)off) != (ssize_t)size) {
-			cx->early_status = 500;
-			unik_error_sys(&cx->early, errno, "write the upload");
-		}
-		return MHD_YES;
-	}
-	cx->form_bytes += size;
-	if (cx->form_bytes > FORM_MAX || json_object_size(cx->form) > 64) {
-		cx->early_status = 413;
-		unik_error_set(&cx->early, UNIK_E_INVALID, "the form fields are too large");
-		return MHD_YES;
-	}
-	const char *old = json_string_value(json_object_get(cx->form, key));
-	_cleanup_free_ char *v =
-	    xasprintf("%s%.*s", old && off ? old : "", (int)size, data ? data : "");
-	json_t *js = json_string(v);
-	json_object_set_new(cx->form, key, js ? js : json_string(""));
-	return MHD_YES;
-}
-
-/* The upload is consumed (unpacked or refused) by the time a reply is queued: remove it first,
- * so a client that sees the reply never sees the temporary file. */
-static void upload_discard(struct conn *cx)
-{
-	if (cx->upload_fd >= 0)
-		close(cx->upload_fd);
-	cx->upload_fd = -1;
-	if (cx->upload_path)
-		unlink(cx->upload_path);
-	free(cx->upload_path);
-	cx->upload_path = NULL;
-}
-
 static void conn_free(struct conn *cx)
 {
 	if (!cx)
 		return;
 	if (cx->pp)
 		MHD_destroy_post_processor(cx->pp);
-	if (cx->upload_fd >= 0)
-		close(cx->upload_fd);
-	if (cx->upload_path)
-		unlink(cx->upload_path);
-	free(cx->upload_path);
+	http_form_free(&cx->f);
 	free(cx->buf);
-	json_decref(cx->form);
+	free(cx->raw_target);
+	http_target_free(&cx->target);
 	free(cx);
+}
+
+/* Called with the request line's target as sent, before libmicrohttpd decodes it (which would
+ * turn %00 into the end of the string): the request's state starts here. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct conn *cx = xcalloc(1, sizeof(*cx));
+
+	(void)c;
+	cx->l = cls;
+	cx->raw_target = xstrdup(uri ? uri : "");
+	http_form_init(&cx->f, D.tmp_dir, (uint64_t)D.cfg.max_upload_mb << 20);
+	return cx;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
-	(void)c;
 	(void)toe;
 	conn_free(*con_cls);
 	*con_cls = NULL;
+	guard_idle(c);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, struct req *r)
@@ -506,99 +449,133 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct req *r)
 	return ret;
 }
 
-static enum MHD_Result early_reply(struct MHD_Connection *c, const char *url, int status,
-                                   const struct unik_error *err)
+static bool compat_path(const char *target)
 {
-	struct req r = {.c = c, .compat = strncmp(url, "/v1/", 4) != 0 && strcmp(url, "/v1") != 0};
+	return strncmp(target, "/v1/", 4) != 0 && strcmp(target, "/v1") != 0 &&
+	       strncmp(target, "/v1?", 4) != 0;
+}
+
+/* An answer before the body is read (or in place of the rest of it): the connection is closed
+ * after it, so that what the client still sends is never taken for a request. */
+static enum MHD_Result early_reply(struct MHD_Connection *c, struct conn *cx, int status,
+                                   const struct unik_error *err, bool close)
+{
+	struct req r = {.c = c, .compat = compat_path(cx->raw_target)};
 
 	error_reply_status(&r, err, status);
 	if (status == 401)
 		MHD_add_response_header(r.resp, "WWW-Authenticate", "Bearer");
+	if (close)
+		MHD_add_response_header(r.resp, "Connection", "close");
+	guard_busy(c);
 	return queue(c, &r);
+}
+
+/* The first call: headers are in, nothing of the body yet.  Whatever can be refused from the
+ * headers alone is refused here, before a byte of the body is read. */
+static enum MHD_Result on_headers(struct MHD_Connection *c, struct conn *cx, const char *method)
+{
+	struct listener *l = cx->l;
+	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	struct unik_error e = {0};
+	uint64_t len = 0, max;
+	int st;
+
+	cx->started = true;
+	if (l->need_token && !token_ok(c)) {
+		guard_headers_in(c, false);
+		unik_error_set(&e, UNIK_E_PERM,
+		               "this daemon needs a token: send \"Authorization: Bearer TOKEN\" "
+		               "(unik --token or UNIK_TOKEN)");
+		return early_reply(c, cx, 401, &e, true);
+	}
+	guard_headers_in(c, true);
+	if ((st = http_target_parse(cx->raw_target, strlen(cx->raw_target), &cx->target, &e)))
+		return early_reply(c, cx, st, &e, true);
+	cx->route = http_route_match(daemon_routes, method, &cx->target, &cx->method_mismatch);
+	if (!cx->route) {
+		_cleanup_free_ char *shown = NULL;
+		size_t plen = strcspn(cx->raw_target, "?");
+
+		shown = xstrndup(cx->raw_target, unik_utf8_cut(cx->raw_target, plen, 200));
+		unik_error_set(&e, cx->method_mismatch ? UNIK_E_INVALID : UNIK_E_NOTFOUND,
+		               cx->method_mismatch ? "%.20s is not allowed on %s"
+		                                   : "no such route: %.20s %s",
+		               method, shown);
+		return early_reply(c, cx, cx->method_mismatch ? 405 : 404, &e, true);
+	}
+	cx->multipart =
+	    cx->route->upload && ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0;
+	max = cx->multipart ? ((uint64_t)D.cfg.max_upload_mb << 20) + FORM_MAX : JSON_BODY_MAX;
+	if (clen && http_content_length(clen, &len) == 0 && len > max) {
+		const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+
+		if (cx->multipart)
+			unik_error_set(&e, UNIK_E_INVALID,
+			               "the upload is larger than %lld MiB (build.max_upload_mb)",
+			               (long long)D.cfg.max_upload_mb);
+		else
+			unik_error_set(&e, UNIK_E_INVALID,
+			               "the request body is larger than %u bytes", JSON_BODY_MAX);
+		/* Refused from the Content-Length alone.  A client that waits for "100 Continue",
+		 * or announces more than DRAIN_MAX too many, gets the answer now and the connection
+		 * is closed; one that sends a modest excess without waiting has it read and
+		 * dropped, or it would see its connection reset instead of the 413. */
+		if ((expect && strcasecmp(expect, "100-continue") == 0) || len - max > DRAIN_MAX)
+			return early_reply(c, cx, 413, &e, true);
+		cx->f.status = 413;
+		cx->f.err = e;
+	}
+	if (cx->multipart) {
+		cx->pp = MHD_create_post_processor(c, 64 * 1024, http_form_part, &cx->f);
+		if (!cx->pp) {
+			cx->f.status = 400;
+			unik_error_set(&cx->f.err, UNIK_E_INVALID,
+			               "malformed multipart request: the Content-Type has no "
+			               "boundary");
+		}
+	}
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-	struct listener *l = cls;
 	struct conn *cx = *con_cls;
 
 	(void)version;
+	(void)url; /* decoded by libmicrohttpd; the raw target (on_uri) is what counts */
 	if (!cx) {
-		const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-		const char *clen =
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-
-		cx = xcalloc(1, sizeof(*cx));
-		cx->l = l;
-		cx->upload_fd = -1;
-		cx->form = json_object();
+		/* Not reached: on_uri made it.  Be safe all the same. */
+		cx = on_uri(cls, url, c);
 		*con_cls = cx;
-		if (l->need_token && !token_ok(c)) {
-			struct unik_error e = {.code = UNIK_E_PERM};
-			snprintf(e.msg, sizeof(e.msg),
-			         "this daemon needs a token: send \"Authorization: Bearer TOKEN\" "
-			         "(unik --token or UNIK_TOKEN)");
-			cx->early_status = 401;
-			cx->early = e;
-			return MHD_YES;
-		}
-		cx->route = find_route(method, url, &cx->method_mismatch);
-		if (!cx->route) {
-			cx->early_status = cx->method_mismatch ? 405 : 404;
-			unik_error_set(&cx->early,
-			               cx->method_mismatch ? UNIK_E_INVALID : UNIK_E_NOTFOUND,
-			               cx->method_mismatch ? "%s is not allowed on %.200s"
-			                                   : "no such route: %s %.200s",
-			               method, url);
-			return MHD_YES;
-		}
-		if (cx->route->upload && ctype &&
-		    strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-			if (clen && strtoull(clen, NULL, 10) >
-			                ((uint64_t)D.cfg.max_upload_mb << 20) + FORM_MAX) {
-				struct unik_error e;
-				unik_error_set(
-				    &e, UNIK_E_INVALID,
-				    "the upload is larger than %lld MiB (build.max_upload_mb)",
-				    (long long)D.cfg.max_upload_mb);
-				cx->early_status = 413;
-				return early_reply(c, url, 413, &e);
-			}
-			cx->multipart = true;
-			cx->pp = MHD_create_post_processor(c, 64 * 1024, on_part, cx);
-			if (!cx->pp) {
-				cx->early_status = 400;
-				unik_error_set(
-				    &cx->early, UNIK_E_INVALID,
-				    "malformed multipart request: the Content-Type has no "
-				    "boundary");
-			}
-		}
-		return MHD_YES;
 	}
+	if (!cx->started)
+		return on_headers(c, cx, method);
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (cx->early_status) {
+		guard_body_progress(c);
+		if (cx->f.status) {
+			/* A body already refused: drop it (to answer at its end), but not for
+			 * ever. */
 			cx->discarded += n;
-			/* Do not read gigabytes only to refuse them. */
-			return cx->discarded > (64u << 20) ? MHD_NO : MHD_YES;
+			return cx->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
 		}
 		if (cx->multipart) {
-			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES &&
-			    !cx->early_status) {
-				cx->early_status = 400;
-				unik_error_set(&cx->early, UNIK_E_INVALID,
+			if (MHD_post_process(cx->pp, upload_data, n) != MHD_YES && !cx->f.status) {
+				cx->f.status = 400;
+				unik_error_set(&cx->f.err, UNIK_E_INVALID,
 				               "malformed multipart body");
 			}
 			return MHD_YES;
 		}
 		if (cx->len + n > JSON_BODY_MAX) {
-			cx->early_status = 413;
-			unik_error_set(&cx->early, UNIK_E_INVALID,
+			cx->f.status = 413;
+			unik_error_set(&cx->f.err, UNIK_E_INVALID,
 			               "the request body is larger than %u bytes", JSON_BODY_MAX);
 			return MHD_YES;
 		}
@@ -610,97 +587,58 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cx->len += n;
 		return MHD_YES;
 	}
-	if (cx->multipart && cx->pp && !cx->early_status) {
+	guard_busy(c);
+	if (cx->multipart && cx->pp && !cx->f.status) {
 		MHD_destroy_post_processor(cx->pp);
 		cx->pp = NULL;
-		if (cx->upload_fd >= 0 && fsync(cx->upload_fd) < 0 && !cx->early_status) {
-			cx->early_status = 500;
-			unik_error_sys(&cx->early, errno, "write the upload");
+		if (cx->f.upload_fd >= 0 && fsync(cx->f.upload_fd) < 0 && !cx->f.status) {
+			cx->f.status = 500;
+			unik_error_sys(&cx->f.err, errno, "write the upload");
 		}
 	}
-	if (cx->early_status) {
-		upload_discard(cx);
-		return early_reply(c, url, cx->early_status, &cx->early);
+	if (cx->f.status) {
+		http_form_discard(&cx->f);
+		return early_reply(c, cx, cx->f.status, &cx->f.err, false);
 	}
 
 	struct req r = {
 	    .c = c,
 	    .method = method,
-	    .path = url,
+	    .path = cx->raw_target,
+	    .target = &cx->target,
 	    .compat = cx->route->compat,
 	    .body = cx->buf ? cx->buf : "",
 	    .body_len = cx->len,
 	    .multipart = cx->multipart,
-	    .upload_path = cx->got_file ? cx->upload_path : NULL,
-	    .form = cx->form,
+	    .upload_path = cx->f.got_file ? cx->f.upload_path : NULL,
+	    .form = cx->f.form,
 	};
-	char copy[2048];
 
 	if (cx->buf)
 		cx->buf[cx->len] = '\0';
-	r.nseg = split_path(url, copy, sizeof(copy), r.segs);
+	r.nseg = cx->target.nseg;
+	for (int i = 0; i < r.nseg; i++)
+		r.segs[i] = cx->target.segs[i];
 	cx->route->fn(&r);
-	upload_discard(cx);
+	http_form_discard(&cx->f);
 	return queue(c, &r);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Listeners */
 
-static int tcp_socket(const char *spec, bool *loopback, struct unik_error *err)
+static int tcp_socket(const char *spec, const struct sockaddr_storage *ss, socklen_t sl,
+                      struct unik_error *err)
 {
-	_cleanup_free_ char *host = xstrdup(spec);
-	char *colon = strrchr(host, ':');
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
 	int fd, one = 1;
-	long port;
 
-	if (!colon) {
-		unik_error_set(err, UNIK_E_INVALID, "listen address \"%s\" must be ADDR:PORT",
-		               spec);
-		return -1;
-	}
-	*colon = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port < 0 || port > 65535) {
-		unik_error_set(err, UNIK_E_INVALID, "bad port in \"%s\"", spec);
-		return -1;
-	}
-	char *h = host;
-	if (h[0] == '[') {
-		h++;
-		char *rb = strchr(h, ']');
-		if (rb)
-			*rb = '\0';
-	}
-	if (!*h || strcmp(h, "localhost") == 0)
-		h = *h ? "127.0.0.1" : "0.0.0.0";
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		sl = sizeof(*s4);
-		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	} else if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*s6);
-		*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-	} else {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "listen address \"%s\": give a numeric IP address (or localhost)",
-		               spec);
-		return -1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		unik_error_sys(err, errno, "socket");
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 512) < 0) {
+	if (bind(fd, (const struct sockaddr *)ss, sl) < 0 || listen(fd, 512) < 0) {
 		unik_error_sys(err, errno, "listen on %s", spec);
 		close(fd);
 		return -1;
@@ -764,11 +702,14 @@ static int start_mhd(struct listener *l, struct unik_error *err)
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_POLL | MHD_USE_ITC;
 
-	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET,
-	                          l->fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
-	                          MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)512, MHD_OPTION_END);
+	/* No libmicrohttpd timeout: it would also cut long answers (logs -f) and handlers that
+	 * wait; http_guard.c sets the deadlines, phase by phase. */
+	l->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, l->fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
+	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, l->tcp ? l : NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)512, MHD_OPTION_END);
 	if (!l->mhd) {
 		unik_error_set(err, UNIK_E_IO, "cannot start the HTTP server on %s", l->addr);
 		return -1;
@@ -786,32 +727,49 @@ int http_start(struct unik_error *err)
 	if (listeners[0].fd < 0)
 		return -1;
 	nlisteners = 1;
+	/* Every address is checked before any port is bound: a refused listener never holds its
+	 * port, not even for a moment. */
+	struct sockaddr_storage *ss = xcalloc(D.cfg.listen.n + 1, sizeof(*ss));
+	unsigned *sl = xcalloc(D.cfg.listen.n + 1, sizeof(*sl));
+	int rc = -1;
+
 	for (size_t i = 0; i < D.cfg.listen.n; i++) {
-		struct listener *l = &listeners[nlisteners];
 		bool loopback = false;
 
-		l->fd = tcp_socket(D.cfg.listen.v[i], &loopback, err);
-		if (l->fd < 0)
-			return -1;
-		nlisteners++;
-		l->tcp = true;
-		l->addr = xstrdup(D.cfg.listen.v[i]);
+		if (http_listen_parse(D.cfg.listen.v[i], &ss[i], &sl[i], &loopback, err) < 0)
+			goto out;
 		if (!loopback && !D.cfg.token) {
 			unik_error_set(err, UNIK_E_INVALID,
 			               "listening on %s (not loopback) needs a token: --token, "
 			               "UNIK_TOKEN or \"token:\" in daemon-config.yaml",
-			               l->addr);
-			return -1;
+			               D.cfg.listen.v[i]);
+			goto out;
 		}
+	}
+	for (size_t i = 0; i < D.cfg.listen.n; i++) {
+		struct listener *l = &listeners[nlisteners];
+
+		l->fd = tcp_socket(D.cfg.listen.v[i], &ss[i], (socklen_t)sl[i], err);
+		if (l->fd < 0)
+			goto out;
+		nlisteners++;
+		l->tcp = true;
+		l->addr = xstrdup(D.cfg.listen.v[i]);
 		l->need_token = D.cfg.token != NULL;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(ss);
+	free(sl);
+	return rc;
 }
 
 /* Serving starts only once the daemon is fully up; until then connections wait in the
  * listen backlog, so no client ever sees a half-started daemon. */
 int http_serve(struct unik_error *err)
 {
+	if (guard_start(err) < 0)
+		return -1;
 	for (size_t i = 0; i < nlisteners; i++)
 		if (start_mhd(&listeners[i], err) < 0)
 			return -1;
@@ -844,4 +802,5 @@ void http_stop(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
+	guard_stop();
 }

@@ -7,14 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/http_parse.h"
 #include "error.h"
-
-#define MAX_SEGS 8
 
 struct req {
 	struct MHD_Connection *c;
 	const char *method;
 	const char *path;
+	const struct http_target *target; /* the decoded path and query */
 	char *segs[MAX_SEGS];
 	int nseg;
 	bool compat; /* the original UniK's routes: plain-text errors */
@@ -55,6 +55,13 @@ void reply_file(struct req *r, int fd, uint64_t size, const char *ctype, const c
 /* Streams a file; with follow, waits for more until ended(id) and the file is drained. */
 void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(const char *id),
                 const char *id, bool truncate_after);
+/* The original UniK's request shapes turned into v1's (pure; fuzzed by fuzz_unik_routes):
+ * POST /instances/run's body into a v1 run request, and POST /images/NAME/create's form
+ * parts (get(ctx, key) returns one, or NULL) into v1 build options.  NULL with err. */
+json_t *unik_run_request(json_t *body, struct unik_error *err);
+json_t *unik_create_options(const char *name, const char *(*get)(void *ctx, const char *key),
+                            void *ctx, struct unik_error *err);
+
 /* True once the client has hung up (for handlers that block). */
 bool req_gone(void *r);
 

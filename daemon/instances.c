@@ -15,6 +15,8 @@
 #include "compilers/compiler.h"
 #include "images/store.h"
 #include "names.h"
+#include "unik/abi.h"
+#include "utf8.h"
 
 int env_object_check(json_t *env, const char *what, struct unik_error *err);
 
@@ -58,11 +60,14 @@ int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 				return -1;
 			rr->provider_opts = v;
 		} else if (strcmp(k, "memory_mb") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			if (!json_is_integer(v) || json_integer_value(v) < UNIK_MIN_MEMORY_MB ||
 			    json_integer_value(v) > 1024 * 1024) {
 				unik_error_set(
 				    err, UNIK_E_INVALID,
-				    "\"memory_mb\" must be a whole number of MiB (1 to 1048576)");
+				    "\"memory_mb\" must be a whole number of MiB (%d to "
+				    "1048576: a unik guest needs at least %d MiB, the kernel "
+				    "being loaded at 1 MiB)",
+				    UNIK_MIN_MEMORY_MB, UNIK_MIN_MEMORY_MB);
 				return -1;
 			}
 			rr->memory_mb = json_integer_value(v);
@@ -193,9 +198,9 @@ int provider_opts_check(json_t *v, struct unik_error *err)
 		if (!*k || strlen(k) > 64 ||
 		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(k)) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "\"provider_opts\": bad key \"%.60s\" (lower case letters, "
+			               "\"provider_opts\": bad key \"%.*s\" (lower case letters, "
 			               "digits and _)",
-			               k);
+			               UNIK_UTF8_CUT(k, 60));
 			return -1;
 		}
 		if (!json_is_string(s) || json_string_length(s) > 4096 ||
@@ -233,7 +238,8 @@ int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *
 
 		if (!p->opt_keys || !p->opt_keys[0]) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "provider %s takes no options (got \"%.60s\")", p->name, k);
+			               "provider %s takes no options (got \"%.*s\")", p->name,
+			               UNIK_UTF8_CUT(k, 60));
 			return -1;
 		}
 		snprintf(what, sizeof(what), "option of provider %s", p->name);
@@ -389,6 +395,16 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	in->image_id = xstrdup(im->id);
 	in->provider = xstrdup(rr->provider ? rr->provider : im->provider);
 	in->memory_mb = rr->memory_mb ? rr->memory_mb : im->memory_mb ? im->memory_mb : 64;
+	/* Less hangs the guest before it can print: its kernel is loaded at 1 MiB. */
+	if (in->memory_mb < UNIK_MIN_MEMORY_MB) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "memory %lld MiB is too little for a unik guest: it needs at least %d "
+		    "MiB (the kernel is loaded at 1 MiB); ask for more, e.g. 64",
+		    (long long)in->memory_mb, UNIK_MIN_MEMORY_MB);
+		unlock();
+		goto fail_free;
+	}
 	in->exit_code = -1;
 	in->state = UNIK_STATE_PENDING;
 	in->created = now_rfc3339();
@@ -429,7 +445,8 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	if (!p) {
 		unlock();
 		unik_error_set(err, UNIK_E_INVALID,
-		               "unknown provider \"%.60s\" (see unik providers)", in->provider);
+		               "unknown provider \"%.*s\" (see unik providers)",
+		               UNIK_UTF8_CUT(in->provider, 60));
 		goto fail_free;
 	}
 	{
@@ -830,7 +847,8 @@ static void poll_once(void)
 				continue;
 			st.state = UNIK_STATE_CRASHED;
 			st.exit_code = -1;
-			snprintf(st.detail, sizeof(st.detail), "lost: %.200s", err.msg);
+			snprintf(st.detail, sizeof(st.detail), "lost: %.*s",
+			         UNIK_UTF8_CUT(err.msg, 200));
 		}
 		lock();
 		for (size_t j = 0; j < D.ninsts; j++) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
+#include "compilers/sandbox.h"
 #include "error.h"
 #include "providers/provider.h"
 #include "util.h"
@@ -24,6 +25,12 @@ struct daemon_config {
 	int64_t max_parallel;
 	int64_t max_upload_mb;
 	int64_t max_files;
+	/* Builds (compilers/sandbox.h): build_sandbox, build.uid, .gid, .timeout_s, .memory_mb,
+	 * .max_log_mb, .max_output_mb, .allow_local_git. */
+	bool build_sandbox_none;
+	int64_t build_uid, build_gid;
+	struct unik_sandbox_limits build_limits;
+	bool allow_local_git;
 	json_t *provider_opts; /* provider name -> array of "key=value" (providers: in the file) */
 };
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/http_guard.h"
 #include "daemon/internal.h"
 
 void http_quiesce(void);
@@ -29,6 +30,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: unik daemon [--home DIR] [--listen ADDR:PORT]... [--token TOKEN]\n"
+    "                   [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
     "\n"
     "Runs unik's daemon in the foreground: the REST API on $UNIK_HOME/daemon.sock\n"
     "(mode 0600) and, with --listen, on TCP too.  A TCP address that is not loopback\n"
@@ -38,6 +40,9 @@ static const char usage[] =
     "  --home DIR          state directory (default $UNIK_HOME, else ~/.unik)\n"
     "  --listen ADDR:PORT  also serve on TCP (repeatable), e.g. 127.0.0.1:3000\n"
     "  --token TOKEN       require this bearer token on TCP\n"
+    "  --header-timeout S  close a connection whose request headers are not complete\n"
+    "                      S seconds after it opened or got its last answer (30)\n"
+    "  --body-timeout S    close a connection whose request body stalls for S seconds (60)\n"
     "  --foreground        stay in the foreground (the default)\n"
     "  --help              this text\n";
 
@@ -60,12 +65,32 @@ static char *default_home(void)
 	return unik_path_join(h && *h ? h : "/root", ".unik");
 }
 
+static int seconds_arg(const char *opt, const char *v, unsigned *out)
+{
+	unsigned long n = 0;
+
+	if (*v && strlen(v) <= 6 && strspn(v, "0123456789") == strlen(v))
+		n = strtoul(v, NULL, 10);
+	if (n < 1 || n > 86400) {
+		fprintf(stderr, "unik daemon: %s \"%s\": give whole seconds from 1 to 86400\n", opt,
+		        v);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 int unik_daemon_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"home", required_argument, NULL, 'H'},  {"listen", required_argument, NULL, 'l'},
-	    {"token", required_argument, NULL, 't'}, {"foreground", no_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"home", required_argument, NULL, 'H'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"token", required_argument, NULL, 't'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"header-timeout", required_argument, NULL, 'T'},
+	    {"body-timeout", required_argument, NULL, 'B'},
+	    {NULL, 0, NULL, 0},
 	};
 	_cleanup_strv_ struct strv listen = {0};
 	_cleanup_free_ char *home = NULL;
@@ -91,6 +116,13 @@ int unik_daemon_main(int argc, char **argv)
 			token = xstrdup(optarg);
 			break;
 		case 'f':
+			break;
+		case 'T':
+		case 'B':
+			if (seconds_arg(c == 'T' ? "--header-timeout" : "--body-timeout", optarg,
+			                c == 'T' ? &http_limits.header_timeout_s
+			                         : &http_limits.body_timeout_s) < 0)
+				return 2;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -10,6 +10,7 @@
 #include "compilers/compiler.h"
 #include "daemon/internal.h"
 #include "names.h"
+#include "utf8.h"
 
 static const char *seg(struct req *r, int i)
 {
@@ -49,7 +50,7 @@ static void v1_compiler(struct req *r)
 		return;
 	}
 	if (prov && !unik_provider_find(prov)) {
-		reply_errorf(r, UNIK_E_NOTFOUND, "no provider \"%.60s\"", prov);
+		reply_errorf(r, UNIK_E_NOTFOUND, "no provider \"%.*s\"", UNIK_UTF8_CUT(prov, 60));
 		return;
 	}
 	json_t *all = compilers_json(), *one = NULL, *v;
@@ -76,7 +77,8 @@ static void builds_post(struct req *r)
 		json_object_foreach(r->form, k, v) if (strcmp(k, "options") != 0)
 		{
 			reply_errorf(r, UNIK_E_INVALID,
-			             "unexpected form part \"%.60s\" (parts: source, options)", k);
+			             "unexpected form part \"%.*s\" (parts: source, options)",
+			             UNIK_UTF8_CUT(k, 60));
 			return;
 		}
 		if (text) {
@@ -149,9 +151,9 @@ static struct build *build_ref(struct req *r, const char *id)
 		if (n != 1)
 			b = NULL;
 		if (!b)
-			reply_errorf(
-			    r, n > 1 ? UNIK_E_STATE : UNIK_E_NOTFOUND,
-			    n > 1 ? "build id \"%.40s\" is ambiguous" : "no build \"%.40s\"", id);
+			reply_errorf(r, n > 1 ? UNIK_E_STATE : UNIK_E_NOTFOUND,
+			             n > 1 ? "build id \"%.*s\" is ambiguous" : "no build \"%.*s\"",
+			             UNIK_UTF8_CUT(id, 40));
 	}
 	return b;
 }
@@ -470,11 +472,10 @@ static const char *form_value(struct req *r, const char *key)
 	return v ? v : req_query(r, key);
 }
 
-static void u_image_create(struct req *r)
+json_t *unik_create_options(const char *name, const char *(*get)(void *ctx, const char *key),
+                            void *ctx, struct unik_error *err)
 {
-	struct unik_error err = {0};
-	struct build_opts bo;
-	json_t *opts = json_object(), *out = NULL;
+	json_t *opts = json_object();
 	static const char *const map[][2] = {{"base", "base"},
 	                                     {"lang", "language"},
 	                                     {"provider", "provider"},
@@ -482,21 +483,53 @@ static void u_image_create(struct req *r)
 	                                     {NULL, NULL}};
 	const char *v;
 
-	if (!r->multipart || !r->upload_path) {
+	json_object_set_new(opts, "name", json_string(name));
+	for (size_t i = 0; map[i][0]; i++)
+		if ((v = get(ctx, map[i][0])) && *v)
+			json_object_set_new(opts, map[i][1], json_string(v));
+	if ((v = get(ctx, "force")))
+		json_object_set_new(opts, "force", json_boolean(strcmp(v, "true") == 0));
+	if ((v = get(ctx, "mounts")) && *v) {
 		json_decref(opts);
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "mount points (volumes) are not supported yet");
+		return NULL;
+	}
+	/* A value json_string() refused (not UTF-8) is missing now: say so rather than build
+	 * without it. */
+	for (size_t i = 0; map[i][0]; i++)
+		if ((v = get(ctx, map[i][0])) && *v && !json_object_get(opts, map[i][1])) {
+			json_decref(opts);
+			unik_error_set(err, UNIK_E_INVALID, "form part \"%s\" is not UTF-8 text",
+			               map[i][0]);
+			return NULL;
+		}
+	if (!json_object_get(opts, "name")) {
+		json_decref(opts);
+		unik_error_set(err, UNIK_E_INVALID, "the image name is not UTF-8 text");
+		return NULL;
+	}
+	return opts;
+}
+
+static const char *form_get(void *ctx, const char *key)
+{
+	return form_value(ctx, key);
+}
+
+static void u_image_create(struct req *r)
+{
+	struct unik_error err = {0};
+	struct build_opts bo;
+	json_t *opts, *out = NULL;
+
+	if (!r->multipart || !r->upload_path) {
 		reply_errorf(r, UNIK_E_INVALID,
 		             "send the source as a multipart file part \"tarfile\"");
 		return;
 	}
-	json_object_set_new(opts, "name", json_string(seg(r, 1)));
-	for (size_t i = 0; map[i][0]; i++)
-		if ((v = form_value(r, map[i][0])) && *v)
-			json_object_set_new(opts, map[i][1], json_string(v));
-	if ((v = form_value(r, "force")))
-		json_object_set_new(opts, "force", json_boolean(strcmp(v, "true") == 0));
-	if ((v = form_value(r, "mounts")) && *v) {
-		json_decref(opts);
-		reply_errorf(r, UNIK_E_UNSUPPORTED, "mount points (volumes) are not supported yet");
+	if (!(opts = unik_create_options(seg(r, 1), form_get, r, &err))) {
+		reply_error(r, &err);
 		return;
 	}
 	if (build_opts_parse(opts, &bo, &err) < 0 ||
@@ -569,20 +602,16 @@ static void u_instance(struct req *r)
 	json_decref(j);
 }
 
-static void u_run(struct req *r)
+json_t *unik_run_request(json_t *body, struct unik_error *err)
 {
 	static const char *const keys[] = {"InstanceName", "ImageName", "Mounts",    "Env",
 	                                   "MemoryMb",     "NoCleanup", "DebugMode", NULL};
-	struct unik_error err = {0};
-	json_t *body = req_json(r, false), *out = NULL, *v;
-	struct run_req rr = {0};
-	const char *k;
+	json_t *v, *v1;
+	const char *k, *name, *image;
 
-	if (!body)
-		return;
 	if (!json_is_object(body)) {
-		reply_errorf(r, UNIK_E_INVALID, "the body must be a JSON object");
-		goto out;
+		unik_error_set(err, UNIK_E_INVALID, "the body must be a JSON object");
+		return NULL;
 	}
 	json_object_foreach(body, k, v)
 	{
@@ -590,42 +619,48 @@ static void u_run(struct req *r)
 		for (size_t i = 0; keys[i] && !known; i++)
 			known = strcmp(keys[i], k) == 0;
 		if (!known) {
-			reply_errorf(r, UNIK_E_INVALID, "unknown key \"%.60s\"", k);
-			goto out;
+			unik_error_set(err, UNIK_E_INVALID, "unknown key \"%.*s\"",
+			               UNIK_UTF8_CUT(k, 60));
+			return NULL;
 		}
 	}
-	rr.name = json_string_value(json_object_get(body, "InstanceName"));
-	rr.image = json_string_value(json_object_get(body, "ImageName"));
-	if (rr.name && !*rr.name)
-		rr.name = NULL;
-	v = json_object_get(body, "Env");
-	if (json_is_object(v) && json_object_size(v))
-		rr.env = v;
-	v = json_object_get(body, "MemoryMb");
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		rr.memory_mb = json_integer_value(v);
 	v = json_object_get(body, "Mounts");
 	if (json_is_object(v) && json_object_size(v)) {
-		reply_errorf(r, UNIK_E_UNSUPPORTED, "volumes are not supported yet");
-		goto out;
+		unik_error_set(err, UNIK_E_UNSUPPORTED, "volumes are not supported yet");
+		return NULL;
 	}
-	json_t *v1 = json_object();
-	if (rr.name)
-		json_object_set_new(v1, "name", json_string(rr.name));
-	if (rr.image)
-		json_object_set_new(v1, "image", json_string(rr.image));
-	if (rr.env)
-		json_object_set(v1, "env", rr.env);
-	if (rr.memory_mb)
-		json_object_set_new(v1, "memory_mb", json_integer(rr.memory_mb));
-	if (run_req_parse(v1, &rr, &err) < 0 || inst_run(&rr, &out, &err) < 0)
+	v1 = json_object();
+	name = json_string_value(json_object_get(body, "InstanceName"));
+	image = json_string_value(json_object_get(body, "ImageName"));
+	if (name && *name)
+		json_object_set_new(v1, "name", json_string(name));
+	if (image)
+		json_object_set_new(v1, "image", json_string(image));
+	v = json_object_get(body, "Env");
+	if (json_is_object(v) && json_object_size(v))
+		json_object_set(v1, "env", v);
+	v = json_object_get(body, "MemoryMb");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		json_object_set_new(v1, "memory_mb", json_integer(json_integer_value(v)));
+	return v1;
+}
+
+static void u_run(struct req *r)
+{
+	struct unik_error err = {0};
+	json_t *body = req_json(r, false), *out = NULL, *v1;
+	struct run_req rr = {0};
+
+	if (!body)
+		return;
+	v1 = unik_run_request(body, &err);
+	if (!v1 || run_req_parse(v1, &rr, &err) < 0 || inst_run(&rr, &out, &err) < 0)
 		reply_error(r, &err);
 	else {
 		reply_json(r, 201, unik_instance(out));
 		json_decref(out);
 	}
 	json_decref(v1);
-out:
 	json_decref(body);
 }
 

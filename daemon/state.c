@@ -1,6 +1,7 @@
 /* The daemon's state: images, builds and instances in memory, written through to SQLite
  * ($UNIK_HOME/unik.db, WAL) before any request that changed them is answered. */
 #include "daemon/internal.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +56,8 @@ bool json_key_known(const char *key, const char *const *keys, const char *what,
 		if (n >= sizeof(known))
 			n = sizeof(known) - 1;
 	}
-	unik_error_set(err, UNIK_E_INVALID, "unknown %s \"%.60s\" (known: %s)", what, key, known);
+	unik_error_set(err, UNIK_E_INVALID, "unknown %s \"%.*s\" (known: %s)", what,
+	               UNIK_UTF8_CUT(key, 60), known);
 	return false;
 }
 
@@ -417,7 +419,8 @@ static void *resolve(void **items, size_t n, size_t id_off, size_t name_off, con
 	_cleanup_strv_ struct strv cands = {0};
 
 	if (!ref || !*ref || strlen(ref) > 200) {
-		unik_error_set(err, UNIK_E_NOTFOUND, "no %s \"%.60s\"", what, ref ? ref : "");
+		unik_error_set(err, UNIK_E_NOTFOUND, "no %s \"%.*s\"", what,
+		               UNIK_UTF8_CUT(ref ? ref : "", 60));
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -8,6 +8,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "util.h"
@@ -19,6 +23,12 @@
 #define POLL_MS            50
 #define CONNECT_TIMEOUT_MS 5000
 #define ERROR_BODY_MAX     (1 << 20)
+
+/* Retries of a busy daemon: the first wait, the longest single wait, and how long a refused
+ * connection (nobody listening, as while a daemon restarts) is retried at most. */
+#define RETRY_FIRST_MS   10
+#define RETRY_MAX_WAIT   1000
+#define RETRY_REFUSED_MS 2000
 
 /* ------------------------------------------------------------------------------------------- */
 /* client-config.yaml */
@@ -254,6 +264,9 @@ struct unik_client {
 	char *where;
 	const volatile sig_atomic_t *cancel;
 	long last_status;
+	long retry_ms;
+	unsigned last_attempts;
+	uint64_t rng;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -282,6 +295,7 @@ struct xfer {
 	unik_client_data_fn fn;
 	void *ctx;
 	bool stopped;
+	bool delivered; /* fn has been given some of the answer */
 	struct buf body;
 	unik_client_progress_fn progress;
 	void *progress_ctx;
@@ -320,6 +334,7 @@ struct unik_client *unik_client_new(const char *socket_path, const char *base_ur
 	}
 	if (token && *token)
 		c->auth = xasprintf("Authorization: Bearer %s", token);
+	c->retry_ms = UNIK_CLIENT_RETRY_DEFAULT_MS;
 	return c;
 }
 
@@ -349,6 +364,34 @@ void unik_client_set_cancel(struct unik_client *c, const volatile sig_atomic_t *
 long unik_client_last_status(const struct unik_client *c)
 {
 	return c->last_status;
+}
+
+void unik_client_set_retry(struct unik_client *c, long total_ms)
+{
+	c->retry_ms = total_ms > 0 ? total_ms : 0;
+}
+
+unsigned unik_client_last_attempts(const struct unik_client *c)
+{
+	return c->last_attempts;
+}
+
+int unik_client_parse_retry(const char *text, long *ms, struct unik_error *err)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	v = text && *text ? strtod(text, &end) : -1;
+	if (!text || !*text || *end || errno || !(v >= 0) || v > 86400) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "retry timeout `%s`: give seconds from 0 to 86400, e.g. 30 (0 turns "
+		               "retries off)",
+		               text ? text : "");
+		return -1;
+	}
+	*ms = (long)(v * 1000 + 0.5);
+	return 0;
 }
 
 char *unik_client_escape(const char *s)
@@ -447,6 +490,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 
 	curl_easy_getinfo(x->c->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (x->fn && status >= 200 && status < 300) {
+		x->delivered = true;
 		if (x->fn(x->ctx, p, len) != 0) {
 			x->stopped = true;
 			return 0;
@@ -477,36 +521,118 @@ static void lower_first(char *s)
 		s[0] = (char)tolower((unsigned char)s[0]);
 }
 
-static void transport_error(struct unik_client *c, CURLcode res, bool got_answer,
-                            struct unik_error *err)
+static long now_ms(void)
 {
-	long os_errno = 0;
-	char why[CURL_ERROR_SIZE + 64];
+	struct timespec ts;
 
-	curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
-	if (os_errno &&
-	    (res == CURLE_COULDNT_CONNECT || res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR))
-		snprintf(why, sizeof(why), "%s", strerror((int)os_errno));
-	else if (c->errbuf[0])
-		snprintf(why, sizeof(why), "%s", c->errbuf);
-	else
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
-	lower_first(why);
-	if (got_answer)
-		unik_error_set(err, UNIK_E_IO, "lost the connection to the unik daemon at %s: %s",
-		               c->where, why);
-	else
-		unik_error_set(err, UNIK_E_IO, "cannot reach the unik daemon at %s: %s", c->where,
-		               why);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Runs the request set up on c->easy.  0 on a 2xx, 1 when x->fn asked to stop, -1 otherwise. */
-static int perform(struct unik_client *c, struct xfer *x, struct unik_error *err)
+int unik_client_probe_socket(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, r = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = errno == EWOULDBLOCK ? EAGAIN : errno;
+	close(fd);
+	return r;
+}
+
+/* Why a request that failed may be tried again. */
+enum retry {
+	RETRY_NO,      /* a real answer, or a failure a retry cannot mend */
+	RETRY_REFUSED, /* nobody listens (yet): retried only briefly */
+	RETRY_BUSY,    /* a full listen queue, a connection reset or dropped before any answer */
+};
+
+struct attempt {
+	enum retry retry;
+	bool sent;      /* some of the request may have reached the daemon */
+	bool timed_out; /* the connect timed out */
+	char why[CURL_ERROR_SIZE + 64];
+};
+
+static void describe(struct unik_client *c, CURLcode res, long os_errno, struct attempt *a)
+{
+	if (os_errno &&
+	    (res == CURLE_COULDNT_CONNECT || res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR))
+		snprintf(a->why, sizeof(a->why), "%s", strerror((int)os_errno));
+	else if (c->errbuf[0])
+		snprintf(a->why, sizeof(a->why), "%s", c->errbuf);
+	else
+		snprintf(a->why, sizeof(a->why), "%s", curl_easy_strerror(res));
+	lower_first(a->why);
+}
+
+/* Sorts a failed transfer: a connection that never got through has sent nothing, so any request
+ * may go again; one reset after it got through may have delivered the request. */
+static void classify(struct unik_client *c, struct xfer *x, CURLcode res, long status,
+                     struct attempt *a)
+{
+	long os_errno = 0, req_size = 0;
+
+	curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
+	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &req_size);
+	describe(c, res, os_errno, a);
+	a->retry = RETRY_NO;
+	a->sent = true;
+	if (status != 0 || x->delivered)
+		return;
+	switch (res) {
+	case CURLE_COULDNT_CONNECT:
+		a->sent = false;
+		/* A unix socket whose listen queue is full refuses a non-blocking connect with
+		 * EAGAIN, which libcurl takes for "in progress" and then fails without an errno:
+		 * ask the socket again.  (One that answers now was full a moment ago.) */
+		if (os_errno == 0 && c->socket_path) {
+			int why = unik_client_probe_socket(c->socket_path);
+
+			os_errno = why ? why : EAGAIN;
+			snprintf(a->why, sizeof(a->why), "%s", strerror((int)os_errno));
+			lower_first(a->why);
+		}
+		/* A missing socket (ENOENT) is no busy daemon. */
+		if (os_errno == EAGAIN || os_errno == EWOULDBLOCK || os_errno == ECONNRESET ||
+		    os_errno == ETIMEDOUT)
+			a->retry = RETRY_BUSY;
+		else if (os_errno == ECONNREFUSED)
+			a->retry = RETRY_REFUSED;
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* Only the connect has a time limit: a TCP listen queue that drops our SYNs. */
+		a->sent = req_size > 0;
+		a->retry = RETRY_BUSY;
+		a->timed_out = !c->socket_path; /* a unix socket is never out of reach */
+		break;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		a->sent = req_size > 0;
+		a->retry = RETRY_BUSY;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Runs the request set up on c->easy once.  0 on a 2xx, 1 when x->fn asked to stop, -1
+ * otherwise, with a->retry saying whether it may be tried again. */
+static int perform_once(struct unik_client *c, struct xfer *x, struct attempt *a,
+                        struct unik_error *err)
 {
 	CURLcode res = CURLE_OK;
 	bool done = false, cancelled = false;
 	long status = 0;
 
+	a->retry = RETRY_NO;
 	c->last_status = 0;
 	if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
 		unik_error_set(err, UNIK_E_INTERNAL, "libcurl refused the request");
@@ -551,7 +677,14 @@ static int perform(struct unik_client *c, struct xfer *x, struct unik_error *err
 		return 1;
 	}
 	if (res != CURLE_OK) {
-		transport_error(c, res, status != 0, err);
+		classify(c, x, res, status, a);
+		if (status != 0)
+			unik_error_set(err, UNIK_E_IO,
+			               "lost the connection to the unik daemon at %s: %s", c->where,
+			               a->why);
+		else
+			unik_error_set(err, UNIK_E_IO, "cannot reach the unik daemon at %s: %s",
+			               c->where, a->why);
 		return -1;
 	}
 	c->last_status = status;
@@ -560,6 +693,92 @@ static int perform(struct unik_client *c, struct xfer *x, struct unik_error *err
 		return -1;
 	}
 	return 0;
+}
+
+/* A request may go again when none of it went out, or when sending it twice does no harm. */
+static bool idempotent(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* Sleeps ms, or less when the cancel flag is set; false when it was. */
+static bool nap(struct unik_client *c, long ms)
+{
+	long end = now_ms() + ms;
+
+	for (;;) {
+		long left = end - now_ms();
+		struct timespec ts;
+
+		if (c->cancel && *c->cancel)
+			return false;
+		if (left <= 0)
+			return true;
+		if (left > POLL_MS)
+			left = POLL_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* A wait of between half and all of step: clients that failed together do not all come back
+ * together. */
+static long jitter(struct unik_client *c, long step)
+{
+	if (!c->rng)
+		c->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^ (uintptr_t)c;
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return step / 2 + (long)(c->rng % (uint64_t)(step / 2 + 1));
+}
+
+/* Runs the request, and again, with exponential backoff and jitter, while the daemon is too busy
+ * to take the connection (or reset it before answering), for at most c->retry_ms.  A request
+ * that may have reached the daemon goes again only when its method is idempotent, so a POST is
+ * never done twice. */
+static int perform(struct unik_client *c, const char *method, struct xfer *x,
+                   struct unik_error *err)
+{
+	long start = now_ms(), step = RETRY_FIRST_MS;
+
+	c->last_attempts = 0;
+	for (;;) {
+		struct attempt a = {0};
+		long limit, elapsed;
+		int r;
+
+		c->last_attempts++;
+		r = perform_once(c, x, &a, err);
+		if (r >= 0 || a.retry == RETRY_NO || (a.sent && !idempotent(method)))
+			return r;
+		limit = c->retry_ms;
+		if (a.retry == RETRY_REFUSED && limit > RETRY_REFUSED_MS)
+			limit = RETRY_REFUSED_MS;
+		elapsed = now_ms() - start;
+		if (elapsed >= limit) {
+			/* A connect that times out may as well be a host that drops packets. */
+			if (a.retry == RETRY_BUSY && c->retry_ms > 0)
+				unik_error_set(
+				    err, UNIK_E_IO,
+				    "the unik daemon at %s is overloaded%s: %s, %u times in "
+				    "%.1f s; try again later, give it more time with "
+				    "--retry-timeout SECONDS or UNIK_RETRY_TIMEOUT (now %.1f "
+				    "s), or send it fewer requests at once",
+				    c->where, a.timed_out ? " or unreachable" : "", a.why,
+				    c->last_attempts, (double)elapsed / 1000,
+				    (double)c->retry_ms / 1000);
+			return -1;
+		}
+		if (!nap(c, jitter(c, step < limit - elapsed ? step : limit - elapsed))) {
+			unik_error_set(err, UNIK_E_IO, "interrupted");
+			return -1;
+		}
+		step = step * 2 < RETRY_MAX_WAIT ? step * 2 : RETRY_MAX_WAIT;
+		x->body.len = 0;
+		x->stopped = false;
+	}
 }
 
 static struct curl_slist *setup(struct unik_client *c, const char *method, const char *path,
@@ -612,7 +831,7 @@ int unik_client_json(struct unik_client *c, const char *method, const char *path
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, text ? text : "");
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
 	}
-	r = perform(c, &x, err);
+	r = perform(c, method, &x, err);
 	curl_slist_free_all(h);
 	if (r == 0 && out) {
 		json_error_t jerr;
@@ -640,7 +859,7 @@ int unik_client_stream(struct unik_client *c, const char *method, const char *pa
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, 0L);
 	}
-	r = perform(c, &x, err);
+	r = perform(c, method, &x, err);
 	curl_slist_free_all(h);
 	free(x.body.data);
 	return r;
@@ -669,7 +888,7 @@ int unik_client_upload(struct unik_client *c, const char *path,
 			curl_mime_type(part, parts[i].type);
 	}
 	curl_easy_setopt(c->easy, CURLOPT_MIMEPOST, mime);
-	r = perform(c, &x, err);
+	r = perform(c, "POST", &x, err);
 	curl_slist_free_all(h);
 	curl_easy_setopt(c->easy, CURLOPT_MIMEPOST, NULL);
 	curl_mime_free(mime);

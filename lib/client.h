@@ -62,6 +62,31 @@ void unik_client_set_cancel(struct unik_client *c, const volatile sig_atomic_t *
  * or the request was interrupted). */
 long unik_client_last_status(const struct unik_client *c);
 
+/* How long a request keeps trying a daemon too busy to take it, unless set otherwise. */
+#define UNIK_CLIENT_RETRY_DEFAULT_MS 30000
+
+/* A busy daemon: a connection refused with EAGAIN (a unix socket's full listen queue), timed out
+ * (a TCP listen queue dropping it), or reset or closed before any answer is tried again with
+ * exponential backoff (10 ms doubling up to 1 s, each wait jittered down by up to half) for at
+ * most total_ms (0: never), after which the request fails with UNIK_E_IO and a message saying
+ * the daemon is overloaded.  Only a request none of which was sent, or a GET or HEAD, goes
+ * again: a POST, PUT or DELETE that may have reached the daemon is never sent twice, nor a
+ * stream that has begun.  A refused connection (nothing listens, as while a daemon restarts) is
+ * retried for at most 2 s; a missing socket is not retried. */
+void unik_client_set_retry(struct unik_client *c, long total_ms);
+
+/* How many times the last request was sent or tried (1 when it went through at once). */
+unsigned unik_client_last_attempts(const struct unik_client *c);
+
+/* 0 when something takes connections on the unix socket at path, else the errno of a
+ * non-blocking connect: EAGAIN when a daemon listens but its queue is full, ECONNREFUSED when
+ * nothing listens there, ENOENT when there is no socket. */
+int unik_client_probe_socket(const char *path);
+
+/* Parses a retry timeout in seconds ("30", "0.5"; "0" turns retries off) into *ms.  Fails with
+ * UNIK_E_INVALID and a message naming the value. */
+int unik_client_parse_retry(const char *text, long *ms, struct unik_error *err);
+
 /* Sends method path (e.g. "GET", "/v1/images") with body as JSON (NULL for none).  On a 2xx
  * answer returns 0 and, when out is not NULL, the decoded JSON (a new reference; JSON null for an
  * empty body such as a 204).  On a 4xx/5xx answer returns -1 with err holding the daemon's message

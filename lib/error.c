@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 void unik_error_clear(struct unik_error *err)
 {
@@ -14,10 +17,43 @@ void unik_error_clear(struct unik_error *err)
 	err->msg[0] = '\0';
 }
 
+/* Stores text as the message; one that does not fit is cut between two UTF-8 characters, so
+ * that a message quoting what a client sent stays valid text. */
+static void msg_store(struct unik_error *err, const char *text, size_t len)
+{
+	len = unik_utf8_cut(text, len, sizeof(err->msg) - 1);
+	memmove(err->msg, text, len);
+	err->msg[len] = '\0';
+}
+
+static void msg_vformat(struct unik_error *err, const char *fmt, const char *suffix, va_list ap)
+{
+	char *text = NULL;
+	int n = vasprintf(&text, fmt, ap);
+
+	if (n < 0) {
+		snprintf(err->msg, sizeof(err->msg), "(no memory for the message)");
+		return;
+	}
+	if (suffix) {
+		char *all = NULL;
+
+		n = asprintf(&all, "%s%s", text, suffix);
+		free(text);
+		if (n < 0) {
+			snprintf(err->msg, sizeof(err->msg), "(no memory for the message)");
+			return;
+		}
+		text = all;
+	}
+	msg_store(err, text, (size_t)n);
+	free(text);
+}
+
 static void error_vset(struct unik_error *err, int code, const char *fmt, va_list ap)
 {
 	err->code = code;
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	msg_vformat(err, fmt, NULL, ap);
 }
 
 void unik_error_set(struct unik_error *err, int code, const char *fmt, ...)
@@ -66,38 +102,37 @@ int unik_error_code_from_errno(int errnum)
 
 void unik_error_sys(struct unik_error *err, int errnum, const char *fmt, ...)
 {
+	char suffix[256];
 	va_list ap;
-	size_t len;
 
 	if (!err)
 		return;
+	snprintf(suffix, sizeof(suffix), ": %s", strerror(errnum));
+	err->code = unik_error_code_from_errno(errnum);
 	va_start(ap, fmt);
-	error_vset(err, unik_error_code_from_errno(errnum), fmt, ap);
+	msg_vformat(err, fmt, suffix, ap);
 	va_end(ap);
 	/* errnum 0 would come from a caller that forgot to save errno: still report an I/O error.
 	 */
 	if (err->code == UNIK_OK)
 		err->code = UNIK_E_IO;
-	len = strlen(err->msg);
-	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
 }
 
 void unik_error_prefix(struct unik_error *err, const char *fmt, ...)
 {
-	char old[sizeof(err->msg)];
+	char old[sizeof(err->msg) + 2];
 	va_list ap;
-	size_t len;
 
 	if (!err)
 		return;
-	memcpy(old, err->msg, sizeof(old));
-	old[sizeof(old) - 1] = '\0';
+	old[0] = '\0';
+	if (err->msg[0] != '\0') {
+		err->msg[sizeof(err->msg) - 1] = '\0';
+		snprintf(old, sizeof(old), ": %s", err->msg);
+	}
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	msg_vformat(err, fmt, old, ap);
 	va_end(ap);
-	len = strlen(err->msg);
-	if (old[0] != '\0')
-		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", old);
 }
 
 int unik_error_http_status(int code)

@@ -2,6 +2,7 @@
  * (docs/guest-abi.md), and "unik: crash: " lines mark a crash. */
 #include "guest_console.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -127,4 +128,129 @@ void unik_console_read_end(const char *dir, struct unik_console_end *out)
 		start = nl + 1;
 	}
 	unik_console_parse(start, got - (size_t)(start - buf), out);
+}
+
+/* ---- the capped log -------------------------------------------------------------------------- */
+
+/* How near the cap a newline ends the file: any line shorter than this that begins before it
+ * lands whole in one file, so the runtime's ending lines are never split. */
+#define ROTATE_SLACK 512
+
+int unik_console_log_open(struct unik_console_log *l, const char *dir, long long max,
+                          struct unik_error *err)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, UNIK_CONSOLE_FILE);
+	struct stat st;
+
+	l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (l->fd < 0 || fstat(l->fd, &st) < 0) {
+		unik_error_sys(err, errno, "open `%s`", path);
+		if (l->fd >= 0)
+			close(l->fd);
+		l->fd = -1;
+		return -1;
+	}
+	l->dir = xstrdup(dir);
+	l->size = (long long)st.st_size;
+	l->max = max > 0 ? max : UNIK_CONSOLE_MAX_DEFAULT;
+	/* A run that follows one which (nearly) filled the file starts a new one. */
+	l->full = l->size >= l->max - ROTATE_SLACK;
+	return 0;
+}
+
+static int rotate(struct unik_console_log *l)
+{
+	_cleanup_free_ char *path = unik_path_join(l->dir, UNIK_CONSOLE_FILE);
+	_cleanup_free_ char *old = unik_path_join(l->dir, UNIK_CONSOLE_OLD_FILE);
+	_cleanup_free_ char *start = unik_path_join(l->dir, UNIK_CONSOLE_START_FILE);
+	int fd;
+
+	if (rename(path, old) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(l->fd);
+	l->fd = fd;
+	l->size = 0;
+	/* This run's output now begins at the start of the new file. */
+	(void)unik_write_file_atomic(start, "0\n", 2, 0644, NULL);
+	return 0;
+}
+
+int unik_console_log_write(struct unik_console_log *l, const char *buf, size_t n)
+{
+	long long soft = l->max - ROTATE_SLACK;
+
+	while (n > 0) {
+		/* Rotated only once there is more to write, so console.log never ends up empty
+		 * with the last lines (an exit line) in console.log.1. */
+		if (l->full) {
+			if (rotate(l) < 0)
+				return -1;
+			l->full = false;
+		}
+		size_t room = l->size < l->max ? (size_t)(l->max - l->size) : 0;
+		size_t scan = n < room ? n : room, cut = n;
+		bool full = false;
+
+		/* The first newline past the soft mark ends this file. */
+		for (size_t i = 0; i < scan; i++)
+			if (buf[i] == '\n' && l->size + (long long)i + 1 >= soft) {
+				cut = i + 1;
+				full = true;
+				break;
+			}
+		if (!full && n > room) {
+			cut = room; /* a line longer than the slack: cut where the cap falls */
+			full = true;
+		}
+		if (cut > 0) {
+			if (unik_write_all(l->fd, buf, cut) < 0)
+				return -1;
+			l->size += (long long)cut;
+			buf += cut;
+			n -= cut;
+		}
+		l->full = full;
+	}
+	return 0;
+}
+
+void unik_console_log_close(struct unik_console_log *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	free(l->dir);
+	l->dir = NULL;
+}
+
+int unik_console_max_parse(const char *what, const char *s, long long *out, struct unik_error *err)
+{
+	char *end;
+	long long v, mult = 1 << 20;
+
+	errno = 0;
+	v = s && *s >= '0' && *s <= '9' ? strtoll(s, &end, 10) : -1;
+	if (v >= 0 && !errno) {
+		if (!strcmp(end, "B"))
+			mult = 1;
+		else if (!strcmp(end, "K"))
+			mult = 1 << 10;
+		else if (!strcmp(end, "G"))
+			mult = 1 << 30;
+		else if (strcmp(end, "M") && *end)
+			v = -1;
+	}
+	if (v < 0 || errno || v > (1LL << 50) / mult || v * mult < 4096) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "%s \"%.40s\": give a size of at least 4K, in MiB (\"16\") or with a "
+		    "unit (\"512K\", \"16M\", \"1G\", \"65536B\")",
+		    what, s ? s : "");
+		return -1;
+	}
+	*out = v * mult;
+	return 0;
 }

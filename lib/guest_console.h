@@ -8,9 +8,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "error.h"
+
 /* Files in an instance directory. */
 #define UNIK_CONSOLE_FILE       "console.log"
 #define UNIK_CONSOLE_START_FILE "console.start" /* where this run's console output begins */
+#define UNIK_CONSOLE_OLD_FILE   "console.log.1" /* the log before the last rotation */
+
+/* The default cap on console.log (and on console.log.1). */
+#define UNIK_CONSOLE_MAX_DEFAULT (16LL << 20)
 
 struct unik_console_end {
 	int exit_status;      /* N of the last "unik: exit status N" line, or -1 */
@@ -30,5 +36,30 @@ off_t unik_console_start(const char *dir);
 /* Reads the last bytes of <dir>/console.log from this run's start and parses them.  A missing
  * log is an empty one. */
 void unik_console_read_end(const char *dir, struct unik_console_end *out);
+
+/* A console log with a cap, written by the process that reads the guest's console (unik-shim):
+ * when console.log would grow past max bytes it becomes console.log.1 (replacing the older one)
+ * and a new console.log begins, so at most 2 * max bytes are kept and the newest output is in
+ * console.log.  Cuts are made after a newline when one fits, so the runtime's ending lines stay
+ * whole; console.start is reset to 0 on rotation (the new file is all this run's). */
+struct unik_console_log {
+	char *dir; /* owned */
+	int fd;
+	long long size, max;
+	bool full; /* the next byte goes to a new file */
+};
+
+/* Opens <dir>/console.log for appending; max <= 0 means UNIK_CONSOLE_MAX_DEFAULT. */
+int unik_console_log_open(struct unik_console_log *l, const char *dir, long long max,
+                          struct unik_error *err);
+
+/* Appends n bytes, rotating as needed.  -1 (errno set) when the log cannot be written. */
+int unik_console_log_write(struct unik_console_log *l, const char *buf, size_t n);
+
+void unik_console_log_close(struct unik_console_log *l);
+
+/* Parses a cap given in MiB ("16") or with a unit ("512K", "4M", "1G", "65536" bytes with "B").
+ * Fails with a message naming what, on anything else or a cap under 4 KiB. */
+int unik_console_max_parse(const char *what, const char *s, long long *out, struct unik_error *err);
 
 #endif

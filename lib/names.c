@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 static bool alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -26,7 +28,7 @@ bool unik_name_valid(const char *name)
 int unik_name_check(const char *what, const char *name, struct unik_error *err)
 {
 	char shown[48];
-	size_t i;
+	size_t i, n;
 
 	if (unik_name_valid(name))
 		return 0;
@@ -34,7 +36,9 @@ int unik_name_check(const char *what, const char *name, struct unik_error *err)
 		unik_error_set(err, UNIK_E_INVALID, "%s is empty", what);
 		return -1;
 	}
-	for (i = 0; name[i] && i < 40; i++)
+	/* Shown cut between characters, control bytes and quotes as "?". */
+	n = unik_utf8_cut(name, strlen(name), 40);
+	for (i = 0; i < n; i++)
 		shown[i] = (unsigned char)name[i] < 0x20 || name[i] == '"' || name[i] == 0x7f
 		               ? '?'
 		               : name[i];

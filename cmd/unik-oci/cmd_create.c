@@ -154,7 +154,9 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	_cleanup_free_ char *fifo = NULL;
 	_cleanup_free_ char *rec = NULL;
 	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *qmp = NULL;
 	_cleanup_strv_ struct strv qargv = {0};
+	struct unik_vmm_user vmm_user;
 	_cleanup_close_ int lockfd = -1;
 	_cleanup_close_ int slave = -1;
 	struct oci_state st = {0};
@@ -200,15 +202,10 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
 	if (access(rootfs, R_OK) == 0)
 		qc.initrd = rootfs;
-	if (qemu_build_argv(&qc, &qargv, err) < 0)
+	/* QEMU's console is on its stdio, which init reads from a pipe. */
+	if (qemu_build_argv(&qc, &qargv, err) < 0 || unik_vmm_user_get(&vmm_user, err) < 0)
 		goto fail;
-	/* The provider's console goes to a file; here it goes to init's pipe (QEMU's stdout). */
-	for (size_t i = 0; i + 1 < qargv.n; i++) {
-		if (!strcmp(qargv.v[i], "-chardev")) {
-			free(qargv.v[i + 1]);
-			qargv.v[i + 1] = xstrdup("stdio,id=con,signal=off");
-		}
-	}
+	qmp = qemu_qmp_path(dir);
 
 	st.id = xstrdup(o->id);
 	st.oci_version = xstrdup(cfg->oci_version[0] ? cfg->oci_version : OCI_SPEC_VERSION);
@@ -250,10 +247,13 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 		goto fail;
 	}
 	if (pid == 0) {
-		struct oci_init_args ia = {.dir = dir,
-		                           .qemu_argv = (char *const *)strv_argv(&qargv),
-		                           .ready_fd = ready[1],
-		                           .wait_for_start = wait_for_start};
+		struct oci_init_args ia = {
+		    .dir = dir,
+		    .qemu_argv = (char *const *)strv_argv(&qargv),
+		    .ready_fd = ready[1],
+		    .wait_for_start = wait_for_start,
+		    .files = {.kernel = qc.kernel, .initrd = qc.initrd, .qmp = qmp},
+		    .user = vmm_user};
 
 		close(ready[0]);
 		close(lockfd);

@@ -1,5 +1,6 @@
 /* The init process of a unikernel container: what create leaves behind and the engine watches.
- * It waits on the exec FIFO until start, runs QEMU with the guest console on a pipe, copies the
+ * It waits on the exec FIFO until start, runs QEMU confined (lib/vmm_confine.h: an unprivileged
+ * user, no capabilities, seccomp) with the guest console on a pipe, copies the
  * console byte for byte to the container's stdout while looking for the runtime's ending lines,
  * stops the VM on SIGTERM/SIGINT/SIGHUP/SIGQUIT, and exits with the guest's status. */
 #include <dirent.h>
@@ -225,6 +226,16 @@ void oci_init_main(const struct oci_init_args *a)
 		setpgid(0, 0);
 		if (dup2(in[0], 0) < 0 || dup2(con[1], 1) < 0 || dup2(errfd, 2) < 0 ||
 		    chdir(a->dir) < 0)
+			_exit(127);
+		/* Unprivileged, no capabilities, only the descriptors it needs. */
+		const char *what = "";
+		if (unik_vmm_confine_child(&a->files, &a->user, &what) < 0) {
+			dprintf(2, "unik-oci: %s: %s\n", what, strerror(errno));
+			_exit(127);
+		}
+		/* A change of uid cleared the parent-death signal: set it again. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != me)
 			_exit(127);
 		execvp(a->qemu_argv[0], a->qemu_argv);
 		dprintf(2, "exec %s: %s\n", a->qemu_argv[0], strerror(errno));

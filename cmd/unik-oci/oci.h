@@ -11,6 +11,7 @@
 #include "oci_config.h"
 #include "oci_state.h"
 #include "util.h"
+#include "vmm_confine.h"
 
 #define OCI_DEFAULT_ROOT "/run/unik-oci"
 #define OCI_SPEC_VERSION "1.0.2"
@@ -72,6 +73,9 @@ struct oci_init_args {
 	char *const *qemu_argv; /* QEMU's argument vector */
 	int ready_fd;           /* report "ok\n" or an error line here, then close */
 	bool wait_for_start;    /* block on the exec FIFO (create), or run at once */
+	/* What QEMU is given before it is confined (lib/vmm_confine.h), and whom it runs as. */
+	struct unik_vmm_files files;
+	struct unik_vmm_user user;
 };
 /* The container's init process (the child create forks): waits for start, runs QEMU with the
  * console copied to stdout, and exits with the guest's status.  Never returns. */

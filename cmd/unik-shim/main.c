@@ -1,7 +1,12 @@
 /* unik-shim: the supervisor of one VM, as conmon is of a container.  It detaches from whoever
  * started it (so a daemon may die and come back), runs QEMU as its child, records both PIDs with
  * their start times, forwards SIGTERM, and writes QEMU's wait status into the instance directory
- * when it ends.  Usage: unik-shim --dir DIR [--ready-fd N] -- PROGRAM [ARGS...] */
+ * when it ends.  QEMU is started confined (lib/vmm_confine.h): its files are opened here and
+ * handed over as descriptors, then it runs as an unprivileged user with no capabilities.  With
+ * --console-max the guest console (QEMU's stdout) comes through a pipe and is written to
+ * console.log with a cap and one rotation (lib/guest_console.h).
+ * Usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel F] [--initrd F]
+ *                  [--qmp SOCKET] [--user UID:GID] -- PROGRAM [ARGS...] */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,8 +21,10 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "guest_console.h"
 #include "proc.h"
 #include "util.h"
+#include "vmm_confine.h"
 
 /* Names shared with providers/qemu (qemu.h): the records in the instance directory. */
 #define PID_FILE      "qemu.pid"
@@ -39,7 +46,10 @@ static void forward(int sig)
 
 static void usage(void)
 {
-	fputs("usage: unik-shim --dir DIR [--ready-fd N] -- PROGRAM [ARGS...]\n", stderr);
+	fputs("usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel FILE]\n"
+	      "                 [--initrd FILE] [--qmp SOCKET] [--user UID:GID] -- PROGRAM "
+	      "[ARGS...]\n",
+	      stderr);
 	exit(2);
 }
 
@@ -135,8 +145,14 @@ static void close_others(int keep)
 
 int main(int argc, char **argv)
 {
-	const char *dir = NULL;
-	int ready_fd = -1, i, dirfd, errfd, devnull, pfd[2], ws, child_errno = 0;
+	const char *dir = NULL, *user = NULL, *console_max = NULL;
+	struct unik_vmm_files files = {0};
+	struct unik_vmm_user vmm_user;
+	struct unik_console_log con = {.fd = -1};
+	long long cap = 0;
+	int ready_fd = -1, i, dirfd, errfd, devnull, pfd[2], cpipe[2] = {-1, -1}, ws,
+	    child_errno = 0;
+	char child_what[128] = "";
 	char **prog;
 	struct sigaction sa;
 	sigset_t mask, old;
@@ -148,6 +164,16 @@ int main(int argc, char **argv)
 			dir = argv[++i];
 		else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc)
 			ready_fd = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--console-max") && i + 1 < argc)
+			console_max = argv[++i];
+		else if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
+			files.kernel = argv[++i];
+		else if (!strcmp(argv[i], "--initrd") && i + 1 < argc)
+			files.initrd = argv[++i];
+		else if (!strcmp(argv[i], "--qmp") && i + 1 < argc)
+			files.qmp = argv[++i];
+		else if (!strcmp(argv[i], "--user") && i + 1 < argc)
+			user = argv[++i];
 		else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
@@ -189,6 +215,19 @@ int main(int argc, char **argv)
 			close(devnull);
 	}
 
+	{
+		struct unik_error err;
+
+		if ((user && unik_vmm_user_parse(user, &vmm_user, &err) < 0) ||
+		    (console_max &&
+		     unik_console_max_parse("--console-max", console_max, &cap, &err) < 0)) {
+			_cleanup_free_ char *line = xasprintf("error %d %s\n", EINVAL, err.msg);
+
+			ready(ready_fd, line);
+			return 1;
+		}
+	}
+
 	/* Detach: a new session, then fork so the supervisor is no session leader and no child of
 	 * the starter, which only has to reap the short-lived first process. */
 	(void)setsid();
@@ -219,6 +258,19 @@ int main(int argc, char **argv)
 
 	write_pid(dirfd, SHIM_PID_FILE, getpid());
 	errfd = openat(dirfd, ERR_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (console_max) {
+		struct unik_error err;
+
+		if (pipe2(cpipe, O_CLOEXEC) < 0 ||
+		    unik_console_log_open(&con, dir, cap, &err) < 0) {
+			_cleanup_free_ char *line =
+			    xasprintf("error %d console: %s\n", errno ? errno : EIO,
+			              cpipe[0] < 0 ? strerror(errno) : err.msg);
+
+			ready(ready_fd, line);
+			return 1;
+		}
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		char msg[256];
 
@@ -229,6 +281,9 @@ int main(int argc, char **argv)
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl;
+		const char *what = NULL;
+		/* Above the descriptors QEMU is given (vmm_confine.h), so none clobbers it. */
+		int report_fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 10);
 
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
@@ -242,12 +297,25 @@ int main(int argc, char **argv)
 			dup2(errfd, 1);
 			dup2(errfd, 2);
 		}
+		if (cpipe[1] >= 0)
+			dup2(cpipe[1], 1);
 		/* QEMU runs in the instance directory: a QMP socket path too long for a socket
 		 * address is given relative to it. */
-		if (fchdir(dirfd) == 0)
+		if (fchdir(dirfd) < 0)
+			what = "enter the instance directory";
+		else if (unik_vmm_confine_child(&files, user ? &vmm_user : NULL, &what) == 0) {
 			execvp(prog[0], prog);
+			what = NULL;
+		}
 		child_errno = errno;
-		(void)!write(pfd[1], &child_errno, sizeof(child_errno));
+		{
+			char rep[sizeof(int) + 128];
+
+			memcpy(rep, &child_errno, sizeof(int));
+			snprintf(rep + sizeof(int), sizeof(rep) - sizeof(int), "%s",
+			         what ? what : "");
+			(void)!write(report_fd, rep, sizeof(int) + strlen(rep + sizeof(int)));
+		}
 		_exit(127);
 	}
 	if (pid < 0) {
@@ -261,23 +329,38 @@ int main(int argc, char **argv)
 	}
 	child_pid = pid;
 	close(pfd[1]);
+	if (cpipe[1] >= 0)
+		close(cpipe[1]);
 	if (errfd >= 0)
 		close(errfd);
 	write_pid(dirfd, PID_FILE, pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	/* EOF on the pipe means the exec succeeded (the descriptor closed with it). */
-	do {
-		n = read(pfd[0], &child_errno, sizeof(child_errno));
-	} while (n < 0 && errno == EINTR);
+	{
+		char rep[sizeof(int) + 128];
+
+		do {
+			n = read(pfd[0], rep, sizeof(rep) - 1);
+		} while (n < 0 && errno == EINTR);
+		if (n >= (ssize_t)sizeof(int)) {
+			memcpy(&child_errno, rep, sizeof(int));
+			rep[n] = '\0';
+			snprintf(child_what, sizeof(child_what), "%s", rep + sizeof(int));
+		}
+	}
 	close(pfd[0]);
-	if (n == (ssize_t)sizeof(child_errno)) {
+	if (n >= (ssize_t)sizeof(child_errno)) {
 		char msg[512];
 
 		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 			;
 		child_pid = 0;
-		snprintf(msg, sizeof(msg), "run `%s`: %s", prog[0], strerror(child_errno));
+		if (child_what[0])
+			snprintf(msg, sizeof(msg), "run `%s`: %s: %s", prog[0], child_what,
+			         strerror(child_errno));
+		else
+			snprintf(msg, sizeof(msg), "run `%s`: %s", prog[0], strerror(child_errno));
 		logmsg("%s", msg);
 		write_exit(dir, pid, ws, msg);
 		unlinkat(dirfd, PID_FILE, 0);
@@ -295,6 +378,26 @@ int main(int argc, char **argv)
 		ready(ready_fd, msg);
 	}
 
+	/* The console until QEMU closes it (it ends), then QEMU's status. */
+	if (cpipe[0] >= 0) {
+		char buf[65536];
+		bool ok = true;
+
+		for (;;) {
+			n = read(cpipe[0], buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (ok && unik_console_log_write(&con, buf, (size_t)n) < 0) {
+				logmsg("write the console log: %s (the rest is dropped)",
+				       strerror(errno));
+				ok = false;
+			}
+		}
+		close(cpipe[0]);
+		unik_console_log_close(&con);
+	}
 	while (waitpid(pid, &ws, 0) < 0) {
 		if (errno != EINTR) {
 			logmsg("wait for %d: %s", (int)pid, strerror(errno));

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 /* The options every verb takes.  Built per call because the targets live in *cli. */
-#define NCOMMON 4
+#define NCOMMON 5
 static void common_opts(struct cli *cli, bool *help, struct cli_opt out[NCOMMON])
 {
 	const struct cli_opt opts[NCOMMON] = {
@@ -17,6 +17,9 @@ static void common_opts(struct cli *cli, bool *help, struct cli_opt out[NCOMMON]
 	     "the daemon (default: $UNIK_HOST, client-config.yaml, the socket)"},
 	    {0, "token", CLI_OPT_STR, &cli->token, "TOKEN",
 	     "bearer token for a daemon on TCP (default: $UNIK_TOKEN)"},
+	    {0, "retry-timeout", CLI_OPT_STR, &cli->retry_timeout, "SECONDS",
+	     "retry a daemon too busy to answer for this long (default: $UNIK_RETRY_TIMEOUT, "
+	     "else 30; 0: never)"},
 	    {'o', "output", CLI_OPT_STR, &cli->output, "FORMAT", "`table` (default) or `json`"},
 	    {'h', "help", CLI_OPT_BOOL, help, NULL, "show this help"},
 	};

@@ -9,9 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,24 +51,6 @@ char *cli_home(void)
 		home = pw && pw->pw_dir ? pw->pw_dir : "/";
 	}
 	return unik_path_join(home, ".unik");
-}
-
-/* 0 when something accepts connections on path, else the errno of the attempt. */
-static int probe_socket(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, r = 0;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		r = errno;
-	close(fd);
-	return r;
 }
 
 static void sleep_ms(long ms)
@@ -193,7 +173,7 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 	}
 	deadline = now_ms() + AUTOSTART_WAIT_MS;
 	for (;;) {
-		if (probe_socket(sock) == 0 && daemon_ready(home, daemon_pid, started))
+		if (unik_client_probe_socket(sock) == 0 && daemon_ready(home, daemon_pid, started))
 			break;
 		if (kill(daemon_pid, 0) < 0 && errno == ESRCH) {
 			unik_error_set(err, UNIK_E_IO,
@@ -225,10 +205,21 @@ struct unik_client *cli_client(struct cli *cli)
 	                    *base = NULL;
 	const char *host = cli->host;
 	const char *token = cli->token;
+	const char *retry = cli->retry_timeout;
+	long retry_ms = UNIK_CLIENT_RETRY_DEFAULT_MS;
 	struct unik_error err = {0};
 
 	if (cli->client)
 		return cli->client;
+	if (!retry || !*retry)
+		retry = getenv("UNIK_RETRY_TIMEOUT");
+	if (retry && *retry && unik_client_parse_retry(retry, &retry_ms, &err) < 0) {
+		fprintf(stderr, "unik: %s: %s\n",
+		        cli->retry_timeout && *cli->retry_timeout ? "--retry-timeout"
+		                                                  : "UNIK_RETRY_TIMEOUT",
+		        err.msg);
+		return NULL;
+	}
 	if (!token || !*token)
 		token = getenv("UNIK_TOKEN");
 	if (!host || !*host)
@@ -251,7 +242,7 @@ struct unik_client *cli_client(struct cli *cli)
 		int why;
 
 		sock = unik_path_join(home, "daemon.sock");
-		why = probe_socket(sock);
+		why = unik_client_probe_socket(sock);
 		if ((why == ENOENT || why == ECONNREFUSED) && !cli->no_autostart &&
 		    start_daemon(home, sock, &err) < 0) {
 			fprintf(stderr,
@@ -262,6 +253,7 @@ struct unik_client *cli_client(struct cli *cli)
 	}
 	cli->client = unik_client_new(sock, base, token);
 	unik_client_set_cancel(cli->client, &cli_interrupted);
+	unik_client_set_retry(cli->client, retry_ms);
 	return cli->client;
 }
 

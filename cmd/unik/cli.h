@@ -30,6 +30,7 @@ struct cli {
 	bool json;
 	bool no_autostart;          /* cli_client() does not start a daemon */
 	struct unik_client *client; /* owned; made by cli_client() */
+	const char *retry_timeout;  /* --retry-timeout, else UNIK_RETRY_TIMEOUT (seconds) */
 };
 
 /* ------------------------------------------------------------------------------------------- */

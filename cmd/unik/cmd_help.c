@@ -35,6 +35,8 @@ int cmd_help(struct cli *cli, int argc, char **argv)
 	     "through --host, $UNIK_HOST, $UNIK_HOME/client-config.yaml (unik target), else the\n"
 	     "socket $UNIK_HOME/daemon.sock (UNIK_HOME defaults to ~/.unik), where a daemon is\n"
 	     "started when none answers.  $UNIK_TOKEN (or --token) is sent as a bearer token.\n"
+	     "A daemon too busy to take a request is retried for 30 s (--retry-timeout SECONDS\n"
+	     "or $UNIK_RETRY_TIMEOUT; 0 turns that off).\n"
 	     "\n"
 	     "A first unikernel:\n"
 	     "  unik build --name hello --path examples/hello\n"

@@ -60,7 +60,7 @@ static int unknown_verb(const char *name)
 static bool takes_value(const char *arg)
 {
 	return !strcmp(arg, "--host") || !strcmp(arg, "--token") || !strcmp(arg, "-o") ||
-	       !strcmp(arg, "--output");
+	       !strcmp(arg, "--output") || !strcmp(arg, "--retry-timeout");
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,7 @@
 #include "cmdline.h"
 #include "images/format.h"
 #include "unik_spawn.h"
+#include "compilers/sandbox.h"
 #include "util.h"
 
 static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -134,35 +135,74 @@ static bool has_makefile(const char *src)
 	return false;
 }
 
-static int run_logged(const char *const *argv, const char *cwd, int log_fd, const char *what,
-                      struct unik_error *err)
+static int run_logged(const char *const *argv, const char *cwd, const struct unik_sandbox *sb,
+                      int log_fd, const char *what, struct unik_error *err)
 {
-	struct unik_spawn_opts o = UNIK_SPAWN_OPTS_INIT;
-	int status;
-
-	o.stdin_fd = UNIK_SPAWN_DEVNULL;
-	o.stdout_fd = log_fd;
-	o.stderr_fd = log_fd;
-	o.cwd = cwd;
 	logf_(log_fd, "$");
 	for (size_t i = 0; argv[i]; i++) {
 		_cleanup_free_ char *q = unik_cmdline_quote_word(argv[i]);
 		logf_(log_fd, " %s", q);
 	}
 	logf_(log_fd, "\n");
-	if (unik_spawn(argv, &o, &status, err) < 0) {
-		unik_error_prefix(err, "run %s", what);
-		return -1;
-	}
-	if (status != 0) {
-		unik_error_set(err, UNIK_E_INVALID, "%s exited with status %d", what, status);
-		return -1;
-	}
-	return 0;
+	return unik_sandbox_run(sb, argv, cwd, log_fd, what, err);
 }
 
-static int build_make(const char *src, const struct unik_manifest *m, const char *cc, int log_fd,
-                      char **kernel, struct unik_error *err)
+/* A directory the build reads, outside /usr: bound read-only into the sandbox. */
+static void add_ro_dir(struct unik_sandbox *sb, const char *dir)
+{
+	_cleanup_free_ char *real = dir ? realpath(dir, NULL) : NULL;
+	struct stat st;
+
+	if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) || !strcmp(real, "/") ||
+	    !strcmp(real, "/usr") || !strncmp(real, "/usr/", 5))
+		return;
+	for (size_t i = 0; i < sb->ro_dirs.n; i++)
+		if (!strcmp(sb->ro_dirs.v[i], real))
+			return;
+	strv_push(&sb->ro_dirs, real);
+}
+
+/* unik-cc and what it reads: its own directory, the runtime it finds next to it
+ * (cmd/unik-cc/main.c: ../lib/unik, ../build/runtime, ../runtime), and the directories the
+ * UNIK_* variables it honours name, which are passed on. */
+static void toolchain(struct unik_sandbox *sb, const char *cc)
+{
+	static const char *const rel[] = {"../lib/unik", "../build/runtime", "../runtime"};
+	static const char *const vars[] = {"UNIK_RUNTIME_DIR", "UNIK_MUSL_DIR", "UNIK_MUSL_INCLUDE",
+	                                   "UNIK_GCC", NULL};
+	_cleanup_free_ char *real = realpath(cc, NULL);
+	char *slash = real ? strrchr(real, '/') : NULL;
+
+	if (slash) {
+		*slash = '\0';
+		add_ro_dir(sb, real);
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			_cleanup_free_ char *d = unik_path_join(real, rel[i]);
+			add_ro_dir(sb, d);
+		}
+	}
+	for (size_t i = 0; vars[i]; i++) {
+		const char *v = getenv(vars[i]);
+		struct stat st;
+
+		if (!v || !*v)
+			continue;
+		strv_pushf(&sb->env, "%s=%s", vars[i], v);
+		if (v[0] != '/' || stat(v, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			add_ro_dir(sb, v);
+		} else {
+			_cleanup_free_ char *d = xstrdup(v);
+			*strrchr(d, '/') = '\0';
+			add_ro_dir(sb, d[0] ? d : "/");
+		}
+	}
+}
+
+static int build_make(const char *src, const struct unik_manifest *m, const char *cc,
+                      const struct unik_sandbox *sb, int log_fd, char **kernel,
+                      struct unik_error *err)
 {
 	struct snapshot before = {0};
 	_cleanup_strv_ struct strv found = {0};
@@ -171,7 +211,7 @@ static int build_make(const char *src, const struct unik_manifest *m, const char
 	int rc = -1;
 
 	snap_walk(src, 0, &before);
-	if (run_logged(argv, NULL, log_fd, "make", err) < 0)
+	if (run_logged(argv, src, sb, log_fd, "make", err) < 0)
 		goto out;
 	if (m->binary) {
 		_cleanup_free_ char *p = unik_path_join(src, m->binary);
@@ -212,7 +252,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 static int build_sources(const char *src, const struct unik_manifest *m, const char *out_dir,
-                         const char *cc, int log_fd, char **kernel, struct unik_error *err)
+                         const char *cc, const struct unik_sandbox *sb, int log_fd, char **kernel,
+                         struct unik_error *err)
 {
 	_cleanup_strv_ struct strv files = {0};
 	_cleanup_strv_ struct strv argv = {0};
@@ -247,29 +288,66 @@ static int build_sources(const char *src, const struct unik_manifest *m, const c
 	for (size_t i = 0; i < files.n; i++)
 		strv_pushf(&argv, "./%s", files.v[i]);
 	strv_push(&argv, "-lm");
-	if (run_logged((const char *const *)strv_argv(&argv), src, log_fd, "unik-cc", err) < 0)
+	if (run_logged((const char *const *)strv_argv(&argv), src, sb, log_fd, "unik-cc", err) < 0)
 		return -1;
 	*kernel = unik_steal_ptr(&out);
 	return 0;
 }
 
+/* Whether path, links resolved, lies under dir a or dir b. */
+static bool inside(const char *path, const char *a, const char *b)
+{
+	_cleanup_free_ char *rp = realpath(path, NULL);
+	const char *dirs[] = {a, b};
+
+	for (size_t i = 0; rp && i < 2; i++) {
+		_cleanup_free_ char *rd = realpath(dirs[i], NULL);
+		size_t n = rd ? strlen(rd) : 0;
+
+		if (rd && !strncmp(rp, rd, n) && rp[n] == '/')
+			return true;
+	}
+	return false;
+}
+
 static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
-                      int log_fd, char **kernel, struct unik_error *err)
+                      const struct unik_sandbox *sandbox, int log_fd, char **kernel,
+                      struct unik_error *err)
 {
 	_cleanup_free_ char *cc = unik_cc_path();
 	_cleanup_free_ char *k = NULL;
+	struct unik_sandbox sb = *sandbox;
+	struct stat st;
 	int r;
+
+	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
+	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
+	memset(&sb.env, 0, sizeof(sb.env));
+	strv_extend(&sb.rw_dirs, &sandbox->rw_dirs);
+	strv_extend(&sb.ro_dirs, &sandbox->ro_dirs);
+	strv_extend(&sb.env, &sandbox->env);
+	toolchain(&sb, cc);
 
 	if (access(cc, X_OK) < 0 && strchr(cc, '/')) {
 		unik_error_sys(err, errno, "unik-cc (%s) cannot be run; set UNIK_CC", cc);
 		return -1;
 	}
 	if (has_makefile(src_dir))
-		r = build_make(src_dir, m, cc, log_fd, &k, err);
+		r = build_make(src_dir, m, cc, &sb, log_fd, &k, err);
 	else
-		r = build_sources(src_dir, m, out_dir, cc, log_fd, &k, err);
+		r = build_sources(src_dir, m, out_dir, cc, &sb, log_fd, &k, err);
+	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;
+	/* The build is not trusted: its kernel is a file it wrote, not a link to one of the
+	 * daemon's. */
+	if (lstat(k, &st) < 0 || !S_ISREG(st.st_mode) || !inside(k, src_dir, out_dir)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "the kernel %s is not a regular file inside the build (a symbolic "
+		               "link?)",
+		               k);
+		return -1;
+	}
 	if (unik_elf_check_kernel(k, err) < 0)
 		return -1;
 	*kernel = unik_steal_ptr(&k);

@@ -1,6 +1,7 @@
-/* The libvirt domain XML of a kvm-provider instance: direct PVH boot of the kernel ELF, COM1 into
- * console.log (appended), isa-debug-exit for the guest's exit status, and a <metadata> element
- * that marks the domain as unik's.  A pure function, pinned by golden files. */
+/* The libvirt domain XML of a kvm-provider instance: direct PVH boot of the kernel ELF, COM1 logged
+ * by virtlogd into console.log (appended), QEMU as an unprivileged user, isa-debug-exit for the
+ * guest's exit status, and a <metadata> element that marks the domain as unik's.  A pure function,
+ * pinned by golden files. */
 #include "providers/kvm/kvm.h"
 
 #include <errno.h>
@@ -251,8 +252,11 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 		fprintf(f, "      <readonly/>\n");
 		fprintf(f, "    </disk>\n");
 	}
-	fprintf(f, "    <serial type='file'>\n");
-	fprintf(f, "      <source path='%s' append='on'/>\n", console);
+	/* The console is written by virtlogd (as root: QEMU's user cannot reach the instance
+	 * directory), which caps it at its max_size and rotates it (docs/providers-kvm.md); the
+	 * pty itself is left unread. */
+	fprintf(f, "    <serial type='pty'>\n");
+	fprintf(f, "      <log file='%s' append='on'/>\n", console);
 	fprintf(f, "      <target port='0'/>\n");
 	fprintf(f, "    </serial>\n");
 	/* microvm has no PCI bus: libvirt's default USB controller and balloon would need one. */
@@ -262,9 +266,12 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 	if (p->dac_label) {
 		_cleanup_free_ char *label = kvm_xml_escape(p->dac_label);
 
-		/* QEMU runs as the owner of $UNIK_HOME, which it must read (0700), and nothing is
-		 * relabelled: libvirt leaves unik's files alone. */
-		fprintf(f, "  <seclabel type='static' model='dac' relabel='no'>\n");
+		/* QEMU runs as an unprivileged user that reaches only the instance's own VM
+		 * directory of copies, which unik prepares (kvm.c) and libvirt relabels with its
+		 * own per-domain files; libvirt adds the seccomp sandbox (qemu.conf
+		 * seccomp_sandbox, on by default) and drops every capability
+		 * (clear_emulator_capabilities). */
+		fprintf(f, "  <seclabel type='static' model='dac' relabel='yes'>\n");
 		fprintf(f, "    <label>%s</label>\n", label);
 		fprintf(f, "  </seclabel>\n");
 	}

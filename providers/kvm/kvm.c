@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <libvirt/virterror.h>
 
 #include "guest_console.h"
+#include "vmm_confine.h"
 
 /* What provider.state holds. */
 struct kvm_record {
@@ -115,6 +118,98 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	snprintf(text, sizeof(text), "%lld\n",
 	         stat(console, &sb) == 0 ? (long long)sb.st_size : 0LL);
 	return unik_write_text_in(dir, UNIK_CONSOLE_START_FILE, text, err);
+}
+
+/* QEMU runs as an unprivileged user (kvm_user) that cannot reach $UNIK_HOME (0700, and
+ * by default under /root), and libvirt hands QEMU its files by path: so each instance gets a
+ * directory of its own under KVM_VM_ROOT (0711: nothing to list) that only root and that user's
+ * group can enter, holding copies of its kernel, initrd and disk, which libvirt relabels. */
+#define KVM_VM_ROOT     "/var/lib/unik-vm"
+#define KVM_VM_ROOT_ENV "UNIK_VM_DIR"
+
+/* libvirt's own unprivileged QEMU user (qemu.conf "user"), which alone may enter libvirt's
+ * per-domain directories: $UNIK_KVM_USER, else libvirt-qemu (Debian) or qemu (Fedora).  Its
+ * group is the group of the same name, else its primary group. */
+#define KVM_USER_ENV "UNIK_KVM_USER"
+
+static int kvm_user(struct unik_vmm_user *u, struct unik_error *err)
+{
+	static const char *const names[] = {"libvirt-qemu", "qemu"};
+	const char *env = getenv(KVM_USER_ENV);
+	struct passwd *pw = NULL;
+	struct group *gr;
+
+	for (size_t i = 0; !pw && i < (env ? 1 : sizeof(names) / sizeof(names[0])); i++)
+		pw = getpwnam(env ? env : names[i]);
+	if (!pw || pw->pw_uid == 0) {
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "kvm: %s%s%s is not an unprivileged user here: set %s to the user "
+		               "libvirt runs QEMU as (qemu.conf \"user\")",
+		               env ? "\"" : "", env ? env : "neither libvirt-qemu nor qemu",
+		               env ? "\"" : "", KVM_USER_ENV);
+		return -1;
+	}
+	gr = getgrnam(pw->pw_name);
+	u->uid = pw->pw_uid;
+	u->gid = gr && gr->gr_gid != 0 ? gr->gr_gid : pw->pw_gid;
+	return 0;
+}
+
+static const char *vm_root(void)
+{
+	const char *e = getenv(KVM_VM_ROOT_ENV);
+
+	return e && *e == '/' ? e : KVM_VM_ROOT;
+}
+
+/* Names of the files in an instance's VM directory. */
+static const char *const vm_names[] = {"kernel", "initrd", "disk"};
+
+/* Makes <root>/<instance id> afresh holding src[i] (NULL: none) as vm_names[i], and replaces
+ * each src[i] with its path there (the old string is freed).  *vmdir gets the directory. */
+static int prepare_vm_dir(const char *instance_id, const struct unik_vmm_user *u, char *src[3],
+                          char **vmdir, struct unik_error *err)
+{
+	_cleanup_free_ char *d = unik_path_join(vm_root(), instance_id);
+	struct unik_error e2;
+
+	if (mkdir(vm_root(), 0711) < 0 && errno != EEXIST) {
+		unik_error_sys(err, errno, "kvm: create `%s` (set %s to another directory)",
+		               vm_root(), KVM_VM_ROOT_ENV);
+		return -1;
+	}
+	(void)unik_rmtree(d, &e2);
+	if (mkdir(d, 0750) < 0 || chown(d, 0, u->gid) < 0) {
+		unik_error_sys(err, errno, "kvm: create `%s`", d);
+		return -1;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (!src[i])
+			continue;
+		if (unik_vmm_place_file(src[i], d, vm_names[i], u, err) < 0) {
+			unik_error_prefix(err, "kvm");
+			(void)unik_rmtree(d, &e2);
+			return -1;
+		}
+		free(src[i]);
+		src[i] = unik_path_join(d, vm_names[i]);
+	}
+	*vmdir = unik_steal_ptr(&d);
+	return 0;
+}
+
+static void remove_vm_dir(const char *dir)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, KVM_STATE_FILE);
+	_cleanup_free_ char *text = NULL;
+	char vmdir[4096];
+	size_t len;
+
+	struct unik_error e2;
+
+	if (unik_read_file(path, &text, &len, NULL) == 0 &&
+	    unik_kv_get(text, "vm_dir", vmdir, sizeof(vmdir)) && vmdir[0] == '/')
+		(void)unik_rmtree(vmdir, &e2);
 }
 
 /* QEMU's PID from libvirt's pid file, for a local system daemon; 0 when unknown. */
@@ -398,7 +493,8 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 {
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
 	_cleanup_free_ char *console = NULL, *xml = NULL, *label = NULL, *state = NULL;
-	_cleanup_free_ char *disk = NULL;
+	_cleanup_free_ char *disk = NULL, *vmdir = NULL;
+	struct unik_vmm_user vu;
 	const char *uri = opt_uri(spec->opts), *machine = unik_provider_opt(spec->opts, "machine");
 	const char *boot = unik_provider_opt(spec->opts, "boot");
 	const char *accel = getenv("UNIK_ACCEL");
@@ -456,8 +552,22 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 		return -1;
 	name = kvm_domain_name(spec->instance_name, spec->instance_id);
 	console = unik_path_join(dir, UNIK_CONSOLE_FILE);
-	if (c.system)
-		label = xasprintf("+%u:+%u", (unsigned)geteuid(), (unsigned)getegid());
+	if (c.system) {
+		/* QEMU as an unprivileged user, with its files where that user reaches them. */
+		char *files[3] = {kernel, initrd, disk};
+
+		if (kvm_user(&vu, err) < 0 ||
+		    prepare_vm_dir(spec->instance_id, &vu, files, &vmdir, err) < 0) {
+			kernel = files[0];
+			initrd = files[1];
+			disk = files[2];
+			goto out;
+		}
+		kernel = files[0];
+		initrd = files[1];
+		disk = files[2];
+		label = xasprintf("+%u:+%u", (unsigned)vu.uid, (unsigned)vu.gid);
+	}
 	p.name = name;
 	p.type = (accel && !strcmp(accel, "tcg")) || !c.has_kvm ? "qemu" : "kvm";
 	p.machine = machine && *machine ? machine : c.has_microvm ? "microvm" : "pc";
@@ -502,11 +612,12 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 		goto out;
 	}
 	/* Recorded before the boot, so that whatever happens next a later remove() finds it. */
-	state =
-	    xasprintf("provider=kvm\ninstance_id=%s\nuri=%s\nconnect_timeout=%d\ndomain=%s\n"
-	              "uuid=%s\ntype=%s\nmachine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n",
-	              r.instance_id, r.uri, r.connect_timeout_ms / 1000, r.domain, r.uuid, p.type,
-	              p.machine, kernel, initrd ? initrd : "", (unsigned long long)p.memory_mb);
+	state = xasprintf("provider=kvm\ninstance_id=%s\nuri=%s\nconnect_timeout=%d\ndomain=%s\n"
+	                  "uuid=%s\ntype=%s\nmachine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n"
+	                  "vm_dir=%s\n",
+	                  r.instance_id, r.uri, r.connect_timeout_ms / 1000, r.domain, r.uuid,
+	                  p.type, p.machine, kernel, initrd ? initrd : "",
+	                  (unsigned long long)p.memory_mb, vmdir ? vmdir : "");
 	if (unik_write_text_in(dir, KVM_STATE_FILE, state, err) < 0) {
 		virDomainUndefine(dom);
 		virDomainFree(dom);
@@ -525,6 +636,11 @@ static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status
 	virDomainFree(dom);
 	rc = 0;
 out:
+	if (rc < 0 && vmdir) {
+		struct unik_error e2;
+
+		(void)unik_rmtree(vmdir, &e2);
+	}
 	kvm_conn_put(&c);
 	return rc;
 }
@@ -666,8 +782,11 @@ static int kvm_remove(const char *dir, struct unik_error *err)
 	int rc = -1;
 
 	dom = open_ours(dir, &r, &c, &gone, err);
-	if (!dom)
+	if (!dom) {
+		if (gone)
+			remove_vm_dir(dir);
 		return gone ? 0 : -1;
+	}
 	/* Destroyed on request: it ends as stopped, as after stop(). */
 	if (virDomainIsActive(dom) == 1 &&
 	    (unik_write_text_in(dir, KVM_STOPPED_FILE, "stopped on request\n", err) < 0 ||
@@ -685,6 +804,7 @@ static int kvm_remove(const char *dir, struct unik_error *err)
 		               kvm_last_error());
 		goto out;
 	}
+	remove_vm_dir(dir);
 	rc = 0;
 out:
 	virDomainFree(dom);

@@ -45,8 +45,8 @@ struct kvm_domain_params {
 	const char *disk_format;
 	const char *console; /* absolute path of console.log */
 	uint64_t memory_mb;
-	/* QEMU's user:group as a DAC label ("+0:+0"), or NULL to leave libvirt's default (the
-	 * session daemon, where QEMU runs as the caller anyway). */
+	/* QEMU's user:group as a DAC label ("+64122:+64122", unprivileged), or NULL to leave
+	 * libvirt's default (the session daemon, where QEMU runs as the caller anyway). */
 	const char *dac_label;
 };
 

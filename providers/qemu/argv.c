@@ -1,5 +1,6 @@
-/* The QEMU command line of a qemu-provider instance: microvm, PVH direct boot, console to a file,
- * isa-debug-exit for the guest's exit status, QMP on a unix socket.  Pinned by golden files. */
+/* The QEMU command line of a qemu-provider instance: microvm, PVH direct boot, console on stdio,
+ * isa-debug-exit for the guest's exit status, QMP on a socket it is handed, seccomp sandbox.
+ * Pinned by golden files. */
 #include "providers/qemu/qemu.h"
 
 #include <fcntl.h>
@@ -41,13 +42,22 @@ static char *opt_escape(const char *s)
 	return out;
 }
 
-int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err)
+char *qemu_qmp_path(const char *dir)
 {
 	struct sockaddr_un sun;
-	char *p;
-	_cleanup_free_ char *qmp = NULL;
-	_cleanup_free_ char *dir = NULL;
+	char *qmp = unik_path_join(dir, QEMU_QMP_FILE);
 
+	/* sun_path holds 107 characters: a deep $UNIK_HOME would not fit, so then the name is
+	 * relative to the instance directory (unik-shim binds it from there). */
+	if (strlen(qmp) >= sizeof(sun.sun_path)) {
+		free(qmp);
+		qmp = xstrdup(QEMU_QMP_FILE);
+	}
+	return qmp;
+}
+
+int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err)
+{
 	if (!c->qemu || !c->accel || !c->dir || !c->kernel || !c->cmdline) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "qemu command line: missing a required setting");
@@ -58,19 +68,13 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 		               "qemu command line: memory must be at least 1 MiB");
 		return -1;
 	}
-	qmp = unik_path_join(c->dir, QEMU_QMP_FILE);
-	/* sun_path holds 107 characters: a deep $UNIK_HOME would not fit, so then QEMU (which runs
-	 * in the instance directory) gets the relative name. */
-	if (strlen(qmp) >= sizeof(sun.sun_path)) {
-		free(qmp);
-		qmp = xstrdup(QEMU_QMP_FILE);
-	}
-	dir = opt_escape(c->dir);
-	p = opt_escape(qmp);
-	free(qmp);
-	qmp = p;
+	_cleanup_free_ char *name = opt_escape(c->dir);
 
 	strv_push(out, c->qemu);
+	/* Names the instance in ps: QEMU is handed its files, so no path on its command line
+	 * would otherwise say which directory it belongs to. */
+	strv_push(out, "-name");
+	strv_push_take(out, xasprintf("guest=%s", name));
 	strv_push(out, "-M");
 	strv_push(out, "microvm");
 	strv_push(out, "-accel");
@@ -85,22 +89,29 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 	strv_push(out, "-no-user-config");
 	strv_push(out, "-nographic");
 	strv_push(out, "-no-reboot");
+	/* The console on QEMU's stdio: its supervisor (unik-shim, unik-oci's init) reads it from a
+	 * pipe and keeps the log with a cap, which QEMU's file chardev cannot. */
 	strv_push(out, "-chardev");
-	/* append: a restarted instance keeps its earlier console (docs/api/rest.md). */
-	strv_pushf(out, "file,id=con,path=%s/%s,append=on", dir, QEMU_CONSOLE_FILE);
+	strv_push(out, "stdio,id=con,signal=off");
 	strv_push(out, "-serial");
 	strv_push(out, "chardev:con");
 	strv_push(out, "-device");
 	strv_push(out, "isa-debug-exit,iobase=0xf4,iosize=4");
-	strv_push(out, "-qmp");
-	strv_pushf(out, "unix:%s,server=on,wait=off", qmp);
+	/* QEMU runs as a user that cannot reach the instance directory: the QMP socket is
+	 * bound by its supervisor, and the kernel and initrd opened by it (lib/vmm_confine.h). */
+	strv_push(out, "-chardev");
+	strv_pushf(out, "socket,id=qmp,fd=%d,server=on,wait=off", UNIK_VMM_FD_QMP);
+	strv_push(out, "-mon");
+	strv_push(out, "chardev=qmp,mode=control");
 	strv_push(out, "-kernel");
-	strv_push(out, c->kernel);
+	strv_pushf(out, "/proc/self/fd/%d", UNIK_VMM_FD_KERNEL);
 	strv_push(out, "-append");
 	strv_push(out, c->cmdline);
 	if (c->initrd) {
 		strv_push(out, "-initrd");
-		strv_push(out, c->initrd);
+		strv_pushf(out, "/proc/self/fd/%d", UNIK_VMM_FD_INITRD);
 	}
+	strv_push(out, "-sandbox");
+	strv_push(out, QEMU_SANDBOX);
 	return 0;
 }

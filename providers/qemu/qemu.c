@@ -240,10 +240,12 @@ static int read_ready(int fd, char *buf, size_t size)
 	return (int)got;
 }
 
-static int spawn_shim(const char *shim, const char *dir, const struct strv *qargv, int ready_w,
-                      pid_t *pid, struct unik_error *err)
+static int spawn_shim(const char *shim, const struct qemu_config *c, const char *user,
+                      const char *console_max, const struct strv *qargv, int ready_w, pid_t *pid,
+                      struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
+	const char *dir = c->dir;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
@@ -254,6 +256,18 @@ static int spawn_shim(const char *shim, const char *dir, const struct strv *qarg
 	strv_push(&argv, dir);
 	strv_push(&argv, "--ready-fd");
 	strv_push(&argv, "3");
+	strv_push(&argv, "--console-max");
+	strv_push(&argv, console_max);
+	strv_push(&argv, "--kernel");
+	strv_push(&argv, c->kernel);
+	if (c->initrd) {
+		strv_push(&argv, "--initrd");
+		strv_push(&argv, c->initrd);
+	}
+	strv_push(&argv, "--qmp");
+	strv_push_take(&argv, qemu_qmp_path(dir));
+	strv_push(&argv, "--user");
+	strv_push(&argv, user);
 	strv_push(&argv, "--");
 	strv_extend(&argv, qargv);
 
@@ -315,6 +329,10 @@ static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_statu
 	_cleanup_strv_ struct strv argv = {0};
 	_cleanup_close_ int ready_r = -1;
 	struct qemu_config c = {0};
+	struct unik_vmm_user vu;
+	const char *user = getenv(UNIK_QEMU_USER_ENV);
+	const char *console_max = unik_provider_opt(spec->opts, QEMU_OPT_CONSOLE_MAX);
+	long long cap;
 	char report[1024];
 	int pfd[2], ws, n;
 	pid_t pid;
@@ -332,6 +350,16 @@ static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_statu
 		    "unik)");
 		return -1;
 	}
+	/* Both checked here, where the error reaches the user, before the shim sees them. */
+	if (!user)
+		user = UNIK_QEMU_USER_DEFAULT;
+	if (unik_vmm_user_parse(user, &vu, err) < 0)
+		return -1;
+	if (!console_max)
+		console_max = QEMU_CONSOLE_MAX_DEFAULT;
+	if (unik_console_max_parse("qemu: provider option " QEMU_OPT_CONSOLE_MAX, console_max, &cap,
+	                           err) < 0)
+		return -1;
 	c.qemu = qemu_program();
 	c.accel = qemu_pick_accel();
 	c.dir = dir;
@@ -348,7 +376,7 @@ static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_statu
 		return -1;
 	}
 	ready_r = pfd[0];
-	if (spawn_shim(shim, dir, &argv, pfd[1], &pid, err) < 0) {
+	if (spawn_shim(shim, &c, user, console_max, &argv, pfd[1], &pid, err) < 0) {
 		close(pfd[1]);
 		return -1;
 	}
@@ -553,8 +581,11 @@ static int qemu_remove(const char *dir, struct unik_error *err)
 	return 0;
 }
 
-static const char *const qemu_opt_keys[] = {NULL};
-static const char *const qemu_opt_help[] = {NULL};
+static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, NULL};
+static const char *const qemu_opt_help[] = {
+    "cap on console.log, rotated to console.log.1 when reached: MiB (\"16\", the default) or "
+    "with a unit (\"512K\", \"1G\")",
+    NULL};
 
 const struct unik_provider unik_provider_qemu = {
     .name = "qemu",

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "guest_console.h"
 #include "util.h"
+#include "vmm_confine.h"
 #include "providers/provider.h"
 
 extern const struct unik_provider unik_provider_qemu;
@@ -29,12 +30,20 @@ extern const struct unik_provider unik_provider_qemu;
 
 /* ---- command line (argv.c) ------------------------------------------------------------------ */
 
+/* QEMU's seccomp filter: no obsolete calls, no set*id, no fork/exec, no scheduler or affinity
+ * changes. */
+#define QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+/* Provider option: the cap on console.log (docs/providers.md). */
+#define QEMU_OPT_CONSOLE_MAX     "console_max"
+#define QEMU_CONSOLE_MAX_DEFAULT "16M"
+
 struct qemu_config {
 	const char *qemu;   /* program, "qemu-system-x86_64" */
 	const char *accel;  /* "kvm" or "tcg" */
 	const char *dir;    /* instance directory (absolute) */
-	const char *kernel; /* absolute */
-	const char *initrd; /* absolute, or NULL */
+	const char *kernel; /* absolute; QEMU gets it as UNIK_VMM_FD_KERNEL */
+	const char *initrd; /* absolute, or NULL; QEMU gets it as UNIK_VMM_FD_INITRD */
 	const char *cmdline;
 	uint64_t memory_mb;
 };
@@ -43,10 +52,16 @@ struct qemu_config {
  * "kvm".  Static string. */
 const char *qemu_pick_accel(void);
 
-/* Appends QEMU's whole argument vector (argv[0] first) to *out.  The QMP socket is named by its
- * absolute path when that fits a unix socket address, else relative to the instance directory
- * (QEMU runs there).  Fails with UNIK_E_INVALID on a missing field or a zero memory size. */
+/* Appends QEMU's whole argument vector (argv[0] first) to *out.  QEMU expects the descriptors
+ * of lib/vmm_confine.h (QMP socket, kernel, initrd) and the console on its stdio, as
+ * unik_vmm_confine_child leaves them.  Fails with UNIK_E_INVALID on a missing field or a zero
+ * memory size. */
 int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err);
+
+/* Where the QMP socket of the instance in dir is bound: its absolute path when that fits a unix
+ * socket address, else its name relative to dir (QEMU's supervisor binds it from there).
+ * Caller frees. */
+char *qemu_qmp_path(const char *dir);
 
 /* ---- processes (proc.c) --------------------------------------------------------------------- */
 

@@ -378,7 +378,14 @@ def test_build_from_a_local_git_repository():
                 ['tag', 'v1']):
         subprocess.run(['git'] + cmd, cwd=repo, env=genv, check=True,
                        stdout=subprocess.DEVNULL)
+    with Home('nolocal') as h:
+        p = h.ok(['build', '--name', 'fromgit', '--git', 'file://%s#v1' % repo], code=1)
+        if 'allow_local_git' not in p.stderr:
+            fail('a local repository is not refused with the key that allows it', p.stderr)
     with Home() as h:
+        # The daemon this home starts reads it: local repositories need it.
+        with open(os.path.join(h.path, 'daemon-config.yaml'), 'w') as f:
+            f.write('build:\n  allow_local_git: true\n')
         p = h.ok(['build', '--name', 'fromgit', '--git', 'file://%s#v1' % repo])
         if 'built image fromgit' not in p.stdout:
             fail('no "built image" line', p.stdout)

@@ -316,7 +316,12 @@ def test_build_from_git():
     with open(os.path.join(repo, 'app.c'), 'w') as f:
         f.write(HELLO_C.replace('hi from', 'v2 from'))
     git('commit', '-q', '-am', 'v2')
-    with Daemon() as d:
+    # Repositories on the daemon's host need build.allow_local_git (test_build_sandbox.py).
+    home = os.path.join(out_dir(), 'home')
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
+        f.write('build:\n  allow_local_git: true\n')
+    with Daemon(home=home) as d:
         b = d.ok('POST', '/v1/builds', {'name': 'g1', 'git': 'file://' + repo + '#v1'},
                  status=201)
         b = d.wait_build(b['id'])
@@ -460,7 +465,8 @@ def test_provider_options_are_checked():
                   'control character'),
                  ({'provider': 'kvm', 'provider_opts': {'urii': 'x'}},
                   'unknown option of provider kvm "urii" (known: uri, machine, boot, connect_timeout)'),
-                 ({'provider_opts': {'uri': 'x'}}, 'provider qemu takes no options')]
+                 ({'provider_opts': {'uri': 'x'}},
+                  'unknown option of provider qemu "uri" (known: console_max)')]
         for extra, needle in cases:
             body = dict({'image': 'hello', 'name': 'o1'}, **extra)
             expect_error(d2.request('POST', '/v1/instances', body), 400, 'invalid', needle)
@@ -469,7 +475,16 @@ def test_provider_options_are_checked():
         r = d2.upload('/v1/builds', [('source', 's.tgz', None, tar_dir(s)),
                                      ('options', None, None,
                                       b'{"name": "h2", "provider_opts": {"bogus": "1"}}')])
-        expect_error(r, 400, 'invalid', 'provider qemu takes no options')
+        expect_error(r, 400, 'invalid', 'unknown option of provider qemu "bogus" (known: console_max)')
+
+
+def test_run_with_too_little_memory_is_refused():
+    """A run request for less memory than any guest boots in is refused before QEMU starts."""
+    with Daemon() as d:
+        for mb in (0, 1):
+            expect_error(d.request('POST', '/v1/instances', {'image': 'nope', 'memory_mb': mb}),
+                         400, 'invalid', 'at least 2 MiB')
+        assert d.ok('GET', '/v1/instances') == [], 'a refused run left an instance'
 
 
 def test_bad_requests_are_clear_4xx():
@@ -491,6 +506,9 @@ def test_bad_requests_are_clear_4xx():
         expect_error(build([('source', 'a', None, good),
                             ('options', None, None, b'{"name":"x","memory_mb":"lots"}')]),
                      400, 'invalid', 'memory_mb')
+        expect_error(build([('source', 'a', None, good),
+                            ('options', None, None, b'{"name":"x","memory_mb":1}')]),
+                     400, 'invalid', 'at least 2 MiB')
         expect_error(build([('source', 'a', None, good),
                             ('options', None, None, b'{"name":"x","base":"nope"}')]),
                      400, 'invalid', 'nope')

@@ -17,6 +17,7 @@ import os as _os, sys as _sys
 _sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 from harness import Failure, Skip, fail, out_dir, tail, timeout
 import test_oci_common as c
+from confined import check_confined, check_hidden
 
 CONTAINER_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
                  'HOSTNAME=box', 'GREETING=hello world']
@@ -185,6 +186,39 @@ def test_lifecycle():
         p = rt('state', 'life')
         if p.returncode == 0 or 'does not exist' not in p.err:
             fail('state of a deleted container: %d %s' % (p.returncode, p.err))
+    finally:
+        rt.close()
+
+
+@timeout(600)
+def test_qemu_confined():
+    """The running container's QEMU: unprivileged uid/gid (64122 by default), no capabilities,
+    no_new_privs, a seccomp filter; UNIK_QEMU_USER=0:0 is refused at create."""
+    become_subreaper()
+    rt = Runtime()
+    try:
+        b = bundle('confined', ['/ociapp', 'sleep', '300'])
+        out = os.path.join(out_dir(), 'confined.out')
+        pid = create(rt, 'confined', b, out)
+        if rt('start', 'confined').returncode:
+            fail('start failed')
+        end = time.monotonic() + 60
+        while b'tick 0' not in open(out, 'rb').read() and time.monotonic() < end:
+            time.sleep(0.1)
+        qemus = c.qemu_under(os.path.join(rt.root, 'confined'))
+        if len(qemus) != 1:
+            fail('expected one QEMU for the container, found %r' % qemus,
+                 open(out, 'rb').read().decode('utf-8', 'replace'))
+        check_confined(qemus[0][0], qemus[0][1], uid=64122, gid=64122)
+        check_hidden(qemus[0][0], qemus[0][1])
+        rt('kill', 'confined', 'KILL')
+        wait_child(pid)
+        rt('delete', 'confined')
+        p = rt('create', '--bundle', b, 'rootuser', env=dict(os.environ, UNIK_QEMU_USER='0:0'))
+        if p.returncode == 0 or 'UNIK_QEMU_USER' not in p.err or 'root' not in p.err:
+            fail('UNIK_QEMU_USER=0:0 was not refused: %d %s' % (p.returncode, p.err))
+        if rt.entries():
+            fail('a refused create left %r' % rt.entries())
     finally:
         rt.close()
 

@@ -4,7 +4,9 @@ daemon and its restarts would make them: real boots under KVM and TCG, console a
 stop and start, removal, adoption, domains unik did not create, and libvirtd going away."""
 
 import fcntl
+import grp
 import json
+import pwd
 import importlib.util
 import os
 import random
@@ -20,6 +22,7 @@ from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout, bi
 from qemu import resolve_accel
 from apps import app
 import libvirt_service
+from confined import check_confined
 
 URI = 'qemu:///system'
 SOCK = '/run/libvirt/libvirt-sock'
@@ -340,6 +343,85 @@ def test_hello(accel):
                  'instance_id=%s\n' % inst['id']):
         if line not in rec:
             fail('provider.state lacks %r' % line, rec)
+
+
+@accels
+@cleanup
+def test_confined(accel):
+    """The domain's QEMU runs as libvirt's unprivileged user (libvirt-qemu, a <seclabel> DAC
+    label) with no capabilities, no_new_privs and libvirt's seccomp sandbox, from a VM directory
+    of its own that remove() deletes."""
+    need(accel)
+    inst = new_inst('confined')
+    os.chmod(inst['dir'], 0o700)  # as under $UNIK_HOME
+    r = run(accel, inst, app('clock'), 'clock 600000')
+    wait_console(inst, 'wall_start')
+    pid = int(r['pid'])
+    try:
+        uid, gid = pwd.getpwnam('libvirt-qemu').pw_uid, grp.getgrnam('libvirt-qemu').gr_gid
+    except KeyError:
+        raise Skip('no libvirt-qemu user and group (Debian\'s libvirt-daemon-system makes them)')
+    check_confined(pid, context(inst), uid=uid, gid=gid)
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        argv = f.read().split(b'\0')
+    if b'-sandbox' not in argv:
+        fail('libvirt started QEMU without -sandbox (qemu.conf seccomp_sandbox)', repr(argv))
+    vmdir = '/var/lib/unik-vm/%s' % inst['id']
+    st = os.stat(vmdir)
+    if st.st_uid != 0 or st.st_gid != gid or st.st_mode & 0o777 != 0o750:
+        fail('%s is %o %d:%d, not 750 root:%d' % (vmdir, st.st_mode & 0o777, st.st_uid,
+                                                  st.st_gid, gid))
+    xml = _virsh('dumpxml', domain_of(inst), check=True).stdout
+    if '<label>+%d:+%d</label>' % (uid, gid) not in xml or vmdir + '/kernel' not in xml:
+        fail('the domain does not run as +%d:+%d from its VM directory' % (uid, gid), xml)
+    call(accel, 'stop', inst['dir'], '--force')
+    call(accel, 'remove', inst['dir'])
+    if os.path.exists(vmdir):
+        fail('remove left %s behind' % vmdir)
+
+
+def virtlogd_max_size():
+    """virtlogd's max_size from its config file, or its default (2 MiB)."""
+    size = 2097152
+    try:
+        with open('/etc/libvirt/virtlogd.conf') as f:
+            for line in f:
+                m = re.match(r'\s*max_size\s*=\s*(\d+)', line)
+                if m:
+                    size = int(m.group(1))
+    except OSError:
+        pass
+    return size
+
+
+@timeout(600)
+@cleanup
+def test_console_cap():
+    """A guest printing past virtlogd's max_size (the kvm console cap): console.log and
+    console.log.0 (virtlogd's name for the older file) both within it, the newest output and the exit line in console.log, and the
+    exit status still read from it."""
+    need('tcg')
+    cap = virtlogd_max_size()
+    lines = cap // 73 + 3000
+    if lines > 100000:
+        raise Skip('virtlogd max_size is %d bytes: too much output to print under TCG' % cap)
+    inst = new_inst('cap')
+    run('tcg', inst, app('bigout'), 'bigout %d' % lines)
+    st = wait_ended('tcg', inst, limit=400)
+    expect(st, 'exited', 0, inst)
+    for name in ('console.log', 'console.log.0'):
+        p = os.path.join(inst['dir'], name)
+        if not os.path.exists(p):
+            fail('%s is missing after %d bytes of output' % (name, lines * 73),
+                 ' '.join(sorted(os.listdir(inst['dir']))))
+        if os.path.getsize(p) > cap:
+            fail('%s holds %d bytes, over virtlogd\'s max_size %d' % (name, os.path.getsize(p),
+                                                                     cap))
+    text = console(inst)
+    done = 'bigout done lines=%d bytes=%d' % (lines, lines * 73)
+    if done not in text[-200:] or not text.endswith('unik: exit status 0\n'):
+        fail('console.log does not end with the last line and the exit line', text[-2000:])
+    call('tcg', 'remove', inst['dir'])
 
 
 @accels

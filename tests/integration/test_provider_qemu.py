@@ -14,6 +14,7 @@ import time
 from harness import Failure, accels, fail, out_dir, build_dir, bin_dir
 from qemu import resolve_accel
 from apps import app, build, make_cpio
+from confined import check_confined, check_hidden, open_paths
 
 _counter = [0]
 
@@ -37,11 +38,12 @@ def driver_env(accel):
     return env
 
 
-def call(accel, *args, ok=True):
+def call(accel, *args, ok=True, env=None):
     """Runs the driver once; returns its key=value output as a dict."""
     cmd = [driver()] + [str(a) for a in args]
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, env=driver_env(accel), timeout=60)
+                       stderr=subprocess.PIPE, text=True, env=dict(driver_env(accel), **(env or {})),
+                       timeout=60)
     with open(os.path.join(out_dir(), 'driver.log'), 'a') as f:
         f.write('$ %s\n%s%s[exit %d]\n' % (' '.join(cmd), p.stdout, p.stderr, p.returncode))
     res = {}
@@ -415,6 +417,116 @@ def test_initrd(accel):
     expect(wait_ended(accel, d), 'exited', 0, d)
     if 'f /data/hello.txt 19 ' not in console(d):
         fail('the initrd file is not listed', context(d))
+
+
+@accels
+@no_strays
+def test_confined(accel):
+    """A running guest's QEMU: the unprivileged user (64122:64122 by default, UNIK_QEMU_USER
+    otherwise), no capabilities, no_new_privs, a seccomp filter, and only its own files open."""
+    resolve_accel(accel)
+    for env, uid, gid in ((None, 64122, 64122), ({'UNIK_QEMU_USER': '64200:64201'}, 64200, 64201)):
+        d = new_dir('confined')
+        os.chmod(d, 0o700)  # as the daemon makes it
+        r = call(accel, 'run', d, app('clock'), 'clock 600000', 64, env=env)
+        wait_console(d, 'wall_start')
+        pid = int(r['pid'])
+        check_confined(pid, context(d), uid=uid, gid=gid)
+        check_hidden(pid, context(d))
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+        if b'-sandbox' not in argv or b'elevateprivileges=deny' not in argv[argv.index(b'-sandbox') + 1]:
+            fail('QEMU runs without -sandbox ...elevateprivileges=deny', repr(argv))
+        with open('/proc/%d/status' % pid) as f:
+            if 'CapBnd:\t0000000000000000' not in f.read():
+                fail('QEMU keeps a capability bounding set', context(d))
+        # Its descriptors: the kernel, its logs, pipes, sockets and devices; nothing else of
+        # the host.
+        for path in open_paths(pid):
+            if path.startswith('/') and not (path.startswith(d) or path == app('clock') or
+                                             path.startswith('/dev/')):
+                fail('QEMU holds %s open' % path, '\n'.join(open_paths(pid)))
+        call(accel, 'stop', d, '--timeout', 10000)
+        expect(status(accel, d), 'stopped', -1, d)
+    # Root is refused, with the fix in the message.
+    d = new_dir('rootuser')
+    r = call(accel, 'run', d, app('hello'), 'hello', 64, ok=False, env={'UNIK_QEMU_USER': '0:0'})
+    if r['_rc'] == 0 or 'UNIK_QEMU_USER' not in r.get('error', '') or 'root' not in r['error']:
+        fail('UNIK_QEMU_USER=0:0 was not refused: %r' % r)
+
+
+@accels
+@no_strays
+def test_private_files(accel):
+    """A kernel and initrd only root may read (0600, in a 0700 directory, as under $UNIK_HOME):
+    the unprivileged QEMU still boots them, handed over as descriptors (sealed copies)."""
+    resolve_accel(accel)
+    private = os.path.join(out_dir(), 'private')
+    os.makedirs(private, mode=0o700)
+    kernel = os.path.join(private, 'tree.elf')
+    with open(app('tree'), 'rb') as f, open(kernel, 'wb') as g:
+        g.write(f.read())
+    cpio = make_cpio([('data', None), ('data/secret.txt', b'only root reads this\n')],
+                     os.path.join(private, 'root.cpio'))
+    for p in (kernel, cpio):
+        os.chmod(p, 0o600)
+    d = new_dir('private')
+    os.chmod(d, 0o700)
+    run(accel, d, kernel, 'tree /data', initrd=cpio)
+    expect(wait_ended(accel, d), 'exited', 0, d)
+    if 'f /data/secret.txt 21 ' not in console(d):
+        fail('the initrd file is not listed', context(d))
+
+
+def bigout_text(lines):
+    """What tests/apps/bigout.c prints for `bigout LINES`."""
+    alnum = 'abcdefghijklmnopqrstuvwxyz0123456789'
+    s, h, out = 1, 1469598103934665603, []
+    for i in range(lines):
+        line = '%07u ' % i
+        for _ in range(64):
+            s = (s * 1664525 + 1013904223) & 0xffffffff
+            line += alnum[(s >> 24) % 36]
+        line += '\n'
+        for c in line.encode():
+            h = ((h ^ c) * 1099511628211) & 0xffffffffffffffff
+        out.append(line)
+    text = ''.join(out)
+    return text + 'bigout done lines=%u bytes=%u fnv=%016x\n' % (lines, len(text), h)
+
+
+@accels
+@no_strays
+def test_console_cap(accel):
+    """A guest printing well past a 32 KiB cap: console.log and console.log.1 both stay within
+    it, together they are the newest output without a gap, and the exit status is still read
+    from the exit line, also after a restart that appends to the same log."""
+    resolve_accel(accel)
+    cap, lines = 32 * 1024, 3000
+    want = bigout_text(lines) + 'unik: exit status 0\n'
+    d = new_dir('cap')
+    for attempt in (1, 2):
+        call(accel, '-o', 'console_max=32K', 'run', d, app('bigout'), 'bigout %d' % lines, 64)
+        st = wait_ended(accel, d, limit=180)
+        expect(st, 'exited', 0, d)
+        sizes = {}
+        for name in ('console.log', 'console.log.1'):
+            p = os.path.join(d, name)
+            if not os.path.exists(p):
+                fail('%s is missing after %d bytes of output' % (name, len(want)), context(d))
+            sizes[name] = os.path.getsize(p)
+            if sizes[name] > cap:
+                fail('%s holds %d bytes, over the %d cap' % (name, sizes[name], cap), context(d))
+        with open(os.path.join(d, 'console.log.1'), 'rb') as f:
+            both = f.read().decode()
+        both += console(d)
+        if not want.endswith(both) or len(both) < cap:
+            fail('console.log.1 + console.log (%d bytes) is not the tail of the output (run %d)'
+                 % (len(both), attempt), context(d))
+    r = call(accel, '-o', 'console_max=1K', 'run', new_dir('badcap'), app('hello'), 'hello', 64,
+             ok=False)
+    if r['_rc'] == 0 or 'console_max' not in r.get('error', ''):
+        fail('console_max=1K was not refused: %r' % r)
 
 
 @no_strays

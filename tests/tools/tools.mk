@@ -19,3 +19,10 @@ $(AWS_TOOLS): $(TOOLS_DIR)/%: $(O)/tests/tools/%.o $(LIBCORE) $(LIBUNIK)
 	$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
 
 test-tools: $(AWS_TOOLS)
+
+# A stampede of lib/client users (tests/integration/test_client_busy.py).
+$(TOOLS_DIR)/client_load: $(O)/tests/tools/client_load.o $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBUNIK) $(UNIK_LIBS) -lpthread
+
+test-tools: $(TOOLS_DIR)/client_load

@@ -27,11 +27,11 @@ static const struct kvm_domain_params base = {
     .machine = "microvm",
     .instance_id = "0123456789ab",
     .image_id = "ba9876543210",
-    .kernel = "/var/lib/unik/images/ba9876543210/kernel.elf",
+    .kernel = "/var/lib/unik-vm/0123456789ab/kernel",
     .cmdline = "GREETING='hello world' hello --flag \"two words\"",
     .console = "/var/lib/unik/instances/0123456789ab/console.log",
     .memory_mb = 128,
-    .dac_label = "+0:+0",
+    .dac_label = "+64055:+64055",
 };
 
 static void golden_case(const char *name, const struct kvm_domain_params *p)
@@ -55,7 +55,7 @@ static void test_xml_tcg_initrd(void **state)
 
 	(void)state;
 	p.type = "qemu";
-	p.initrd = "/var/lib/unik/images/ba9876543210/rootfs.cpio";
+	p.initrd = "/var/lib/unik-vm/0123456789ab/initrd";
 	golden_case("tcg-initrd.xml", &p);
 }
 
@@ -84,7 +84,7 @@ static void test_xml_disk(void **state)
 	p.type = "qemu";
 	p.machine = "pc";
 	p.kernel = NULL;
-	p.disk = "/var/lib/unik/images/ba9876543210/disk.qcow2";
+	p.disk = "/var/lib/unik-vm/0123456789ab/disk";
 	p.disk_format = "qcow2";
 	golden_case("disk-pc.xml", &p);
 	p.machine = "microvm";

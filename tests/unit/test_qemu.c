@@ -93,24 +93,20 @@ static void test_argv_tcg_initrd(void **state)
 	golden_case("tcg-initrd.args", "tcg", "/var/lib/unik/images/hello/rootfs.cpio");
 }
 
-/* A directory too deep for a socket address, and one with a comma in it. */
-static void test_argv_long_dir(void **state)
+/* The QMP socket of a directory too deep for a socket address is bound relative to it. */
+static void test_qmp_path(void **state)
 {
-	_cleanup_strv_ struct strv argv = {0};
-	struct unik_error err;
-	struct qemu_config c = {
-	    .qemu = "qemu-system-x86_64",
-	    .accel = "kvm",
-	    .dir = "/home/someone/a,b/a-rather-deep/unik-home-directory/for-testing/the-qmp-socket-"
-	           "name/instances/0123456789ab",
-	    .kernel = "/k.elf",
-	    .cmdline = "",
-	    .memory_mb = 64,
-	};
+	const char *deep = "/home/someone/a,b/a-rather-deep/unik-home-directory/for-testing/"
+	                   "the-qmp-socket-name/instances/0123456789ab";
+	char *p;
 
 	(void)state;
-	assert_int_equal(qemu_build_argv(&c, &argv, &err), 0);
-	check_golden("long-dir.args", &argv);
+	p = qemu_qmp_path("/var/lib/unik/instances/0123456789ab");
+	assert_string_equal(p, "/var/lib/unik/instances/0123456789ab/qmp.sock");
+	free(p);
+	p = qemu_qmp_path(deep);
+	assert_string_equal(p, "qmp.sock");
+	free(p);
 }
 
 static void test_argv_invalid(void **state)
@@ -540,7 +536,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_argv_kvm),          cmocka_unit_test(test_argv_tcg),
 	    cmocka_unit_test(test_argv_kvm_initrd),   cmocka_unit_test(test_argv_tcg_initrd),
-	    cmocka_unit_test(test_argv_long_dir),     cmocka_unit_test(test_argv_invalid),
+	    cmocka_unit_test(test_qmp_path),          cmocka_unit_test(test_argv_invalid),
 	    cmocka_unit_test(test_pick_accel),        cmocka_unit_test(test_no_unread_golden),
 	    cmocka_unit_test(test_console_exit_line), cmocka_unit_test(test_console_no_line),
 	    cmocka_unit_test(test_console_crash),     cmocka_unit_test(test_console_file_tail),

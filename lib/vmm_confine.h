@@ -1,0 +1,59 @@
+/* Confining a QEMU process before it is exec'd (unik-shim for the qemu provider, unik-oci's init
+ * for containers): it runs as an unprivileged uid/gid that owns nothing, with no capabilities
+ * (bounding set included) and no_new_privs, and reaches its instance's files only through
+ * descriptors opened for it, since $UNIK_HOME (0700, root) is closed to that uid.  QEMU's own
+ * `-sandbox` adds the seccomp filter; see docs/providers.md. */
+#ifndef UNIK_VMM_CONFINE_H
+#define UNIK_VMM_CONFINE_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* The identity QEMU runs as unless $UNIK_QEMU_USER says otherwise ("UID:GID" or a user name). */
+#define UNIK_QEMU_USER_DEFAULT "64122:64122"
+#define UNIK_QEMU_USER_ENV     "UNIK_QEMU_USER"
+
+/* Descriptors QEMU finds open at exec, named on its command line (providers/qemu/argv.c). */
+#define UNIK_VMM_FD_QMP    3 /* a listening unix socket: -chardev socket,fd=3 */
+#define UNIK_VMM_FD_KERNEL 4 /* -kernel /proc/self/fd/4 */
+#define UNIK_VMM_FD_INITRD 5 /* -initrd /proc/self/fd/5 */
+
+struct unik_vmm_user {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Parses "UID:GID" or the name of a user in the passwd database.  Root (uid or gid 0) is
+ * refused: it would undo the confinement. */
+int unik_vmm_user_parse(const char *spec, struct unik_vmm_user *u, struct unik_error *err);
+
+/* The user from $UNIK_QEMU_USER, else UNIK_QEMU_USER_DEFAULT. */
+int unik_vmm_user_get(struct unik_vmm_user *u, struct unik_error *err);
+
+/* Whether u may read a file with these attributes by its mode bits. */
+bool unik_vmm_can_read(const struct stat *st, const struct unik_vmm_user *u);
+
+/* Copies src to dir/name, mode 0640, group u->gid: for hypervisors started by others (libvirt)
+ * that open files by path and may relabel them (a copy, so the original is never touched). */
+int unik_vmm_place_file(const char *src, const char *dir, const char *name,
+                        const struct unik_vmm_user *u, struct unik_error *err);
+
+/* What the child opens for QEMU before it drops its privileges.  NULL fields are skipped. */
+struct unik_vmm_files {
+	const char *kernel; /* becomes UNIK_VMM_FD_KERNEL */
+	const char *initrd; /* becomes UNIK_VMM_FD_INITRD */
+	const char *qmp;    /* a socket bound and listened to here, UNIK_VMM_FD_QMP */
+};
+
+/* For the child between fork and exec (single-threaded parent): opens the files, then gives up
+ * root for u (when running as root; u may be NULL to keep the identity), hides /tmp, /run, the
+ * homes and the like in a mount namespace of its own (as root, best effort), empties every
+ * capability set and sets no_new_privs.  On failure returns -1 with errno set and *what naming
+ * the step, a static string. */
+int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm_user *u,
+                           const char **what);
+
+#endif

@@ -1,0 +1,2 @@
+/* Fixture: a lib/ helper. */
+int util_add(int a, int b);

@@ -1,0 +1,6 @@
+/* Fixture: images/ uses nothing. */
+#include "img.h"
+int img_pack(int n)
+{
+	return n + 1;
+}

@@ -1,0 +1,2 @@
+/* Fixture: an image format. */
+int img_pack(int n);

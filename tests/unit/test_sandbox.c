@@ -1,0 +1,85 @@
+/* Unit tests for the build sandbox (compilers/sandbox.c): bwrap's command line against golden
+ * files (tests/data/sandbox/NAME.args, UNIK_TEST_REGENERATE=1 rewrites them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#define GOLDEN_SUBDIR "sandbox"
+#include "golden.h"
+
+#include "compilers/sandbox.h"
+
+static void check_golden(const char *name, const struct strv *argv)
+{
+	_cleanup_free_ char *got = xstrdup("");
+
+	for (size_t i = 0; i < argv->n; i++) {
+		char *next;
+
+		/* One argument per line: none of the inputs here has a newline. */
+		assert_null(strchr(argv->v[i], '\n'));
+		next = xasprintf("%s%s\n", got, argv->v[i]);
+		free(got);
+		got = next;
+	}
+	check_golden_text(name, got);
+}
+
+static void golden_case(const char *name, bool staged, bool toolchain)
+{
+	_cleanup_strv_ struct strv argv = {0};
+	struct unik_sandbox sb = {
+	    .kind = UNIK_SANDBOX_BWRAP,
+	    .uid = UNIK_SANDBOX_UID_DEFAULT,
+	    .gid = UNIK_SANDBOX_GID_DEFAULT,
+	    .limits = UNIK_SANDBOX_LIMITS_DEFAULT,
+	    .staged = staged,
+	};
+	const char *const cmd[] = {"make", "-C", "/var/lib/unik/builds/0123456789ab/src",
+	                           "CC=/opt/unik/bin/unik-cc", NULL};
+
+	strv_push(&sb.rw_dirs, "/var/lib/unik/builds/0123456789ab/src");
+	strv_push(&sb.rw_dirs, "/var/lib/unik/builds/0123456789ab/out");
+	if (toolchain) {
+		strv_push(&sb.ro_dirs, "/opt/unik/bin");
+		strv_push(&sb.ro_dirs, "/opt/unik/lib/unik");
+		strv_push(&sb.env, "UNIK_RUNTIME_DIR=/opt/unik/lib/unik");
+		strv_push(&sb.env, "UNIK_GCC=gcc-12");
+	}
+	unik_sandbox_argv(&sb, "/var/lib/unik/builds/0123456789ab/src", cmd, &argv);
+	check_golden(name, &argv);
+	unik_sandbox_free(&sb);
+}
+
+static void test_argv_root_daemon(void **state)
+{
+	(void)state;
+	golden_case("root.args", true, true);
+}
+
+static void test_argv_user_daemon(void **state)
+{
+	(void)state;
+	golden_case("user.args", false, true);
+}
+
+static void test_argv_minimal(void **state)
+{
+	(void)state;
+	golden_case("minimal.args", false, false);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_argv_root_daemon),
+	    cmocka_unit_test(test_argv_user_daemon),
+	    cmocka_unit_test(test_argv_minimal),
+	    cmocka_unit_test(test_no_unread_golden),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
