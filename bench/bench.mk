@@ -1,10 +1,12 @@
 # Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
-# the floor stub and reports boot time ratio, image size and the least memory hello runs in.
+# the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
+# in as a ratio to its native peak RSS.
 
 BENCH_DIR := $(O)/bench
 
 bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
+		--memstress $(O)/tests/apps/memstress.elf --memstress-native $(O)/tests/apps/memstress.native \
 		--json $(BENCH_DIR)/results.json $(BENCH_ARGS)
 	$(PYTHON) bench/bench_cli.py --unik $(BIN)/unik --json $(BENCH_DIR)/cli.json
 	$(PYTHON) bench/bench_api.py --unik $(BIN)/unik --json $(BENCH_DIR)/api.json

@@ -5,6 +5,7 @@ image, and the least guest memory it runs in.  Reports; fails only if hello does
 
 import argparse
 import json
+import math
 import os
 import statistics
 import struct
@@ -22,6 +23,7 @@ TARGETS = {
     'boot_ratio': (1.5, 1.2),
     'size_kib': (128, 64),
     'min_mem_mib': (4, 4),
+    'memstress_ratio': (1.25, 1.1),
 }
 
 
@@ -95,6 +97,44 @@ def fmt_target(key, value, unit, lower_is_better=True):
     return '<= %s%s (aim <= %s%s): %s' % (target, unit, aim, unit, verdict)
 
 
+def memstress_figure(args, accel):
+    """The least guest memory (MiB) in which tests/apps/memstress prints what its native build
+    prints, as a ratio to the native build's peak RSS."""
+    if not args.memstress or not args.memstress_native:
+        return {'why': 'no --memstress/--memstress-native given'}
+    if not os.path.exists(args.memstress_native):
+        return {'why': 'no native build (musl-gcc missing)'}
+    from apps import run_native_rss
+    want, status, rss = run_native_rss(args.memstress_native)
+    if status != 0:
+        return {'why': 'the native run failed with status %d' % status}
+
+    def runs_in(m):
+        _, rc, text = run_once(args.memstress, accel, '%dM' % m, 'memstress', timeout=600)
+        app = ''.join(l for l in text.splitlines(True) if not l.startswith('unik: '))
+        return rc == 1 and app == want
+
+    rss_mib = rss / (1 << 20)
+    lo, hi = max(1, int(rss_mib) - 8), int(math.ceil(rss_mib * 1.25 + 8))
+    probes = {}
+    while not runs_in(hi):
+        probes[hi] = False
+        lo, hi = hi, hi * 2
+        if hi > 4096:
+            return {'why': 'does not run in 4 GiB', 'native_rss_mib': rss_mib}
+    probes[hi] = True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        probes[mid] = runs_in(mid)
+        if probes[mid]:
+            hi = mid
+        else:
+            lo = mid
+    return {'native_rss_mib': rss_mib, 'min_mib': hi, 'ratio': hi / rss_mib,
+            'target_ratio': TARGETS['memstress_ratio'][0],
+            'probes': {str(k): v for k, v in sorted(probes.items())}}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--hello', required=True)
@@ -103,6 +143,8 @@ def main():
     ap.add_argument('--runs', type=int, default=int(os.environ.get('BENCH_RUNS', 15)))
     ap.add_argument('--mem', default='128M', help='guest memory for the timing runs')
     ap.add_argument('--accel', choices=['kvm', 'tcg'], help='default: kvm when usable')
+    ap.add_argument('--memstress', help='tests/apps/memstress.elf: least guest memory it runs in')
+    ap.add_argument('--memstress-native', help='its musl-gcc -static build, for the peak RSS')
     args = ap.parse_args()
 
     accel = args.accel or ('kvm' if kvm_usable() is None else 'tcg')
@@ -167,6 +209,8 @@ def main():
                 lo = mid
         min_mem = hi
 
+    mstress = memstress_figure(args, accel)
+
     res = {
         'accel': accel,
         'machine': 'microvm',
@@ -186,6 +230,7 @@ def main():
                  'loaded_file_bytes': load_file, 'loaded_memory_bytes': load_mem},
         'min_mem': {'mib': min_mem, 'target_mib': TARGETS['min_mem_mib'][0],
                     'probes': {str(k): v for k, v in sorted(probes.items())}},
+        'memstress': mstress,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, 'w') as f:
@@ -207,6 +252,13 @@ def main():
     print('%-28s %14s   %s' % ('least memory hello runs in',
                                '%d MiB' % min_mem if min_mem else '> 64 MiB ',
                                fmt_target('min_mem_mib', min_mem, ' MiB')))
+    if mstress.get('ratio'):
+        print('%-28s %10.2f x    %s' % ('memstress least mem / RSS', mstress['ratio'],
+                                      fmt_target('memstress_ratio', mstress['ratio'], 'x')))
+        print('%-28s %10d MiB   (native peak RSS %.1f MiB)'
+              % ('  least guest memory', mstress['min_mib'], mstress['native_rss_mib']))
+    else:
+        print('%-28s %14s   %s' % ('memstress least mem / RSS', 'n/a', mstress.get('why', '')))
     print('results: %s' % args.json)
     return 0
 

@@ -18,6 +18,7 @@
 
 #include "cmdline.h"
 #include "compilers/compiler.h"
+#include "guest_abi.h"
 #include "images/format.h"
 #include "images/store.h"
 #include "names.h"
@@ -179,12 +180,14 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 			bo->force = json_is_true(v);
 		}
 		if (strcmp(k, "memory_mb") == 0 && !json_is_null(v)) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			if (!json_is_integer(v) ||
+			    json_integer_value(v) < unik_guest_min_memory_mb() ||
 			    json_integer_value(v) > 1024 * 1024) {
 				unik_error_set(
 				    err, UNIK_E_INVALID,
-				    "option \"memory_mb\" must be a whole number of MiB (1 to "
-				    "1048576)");
+				    "option \"memory_mb\" must be a whole number of MiB "
+				    "(%d to 1048576: a unik guest needs at least %d MiB)",
+				    unik_guest_min_memory_mb(), unik_guest_min_memory_mb());
 				goto fail;
 			}
 			bo->memory_mb = json_integer_value(v);

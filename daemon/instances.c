@@ -15,6 +15,7 @@
 #include "compilers/compiler.h"
 #include "images/store.h"
 #include "names.h"
+#include "unik/abi.h"
 #include "utf8.h"
 
 int env_object_check(json_t *env, const char *what, struct unik_error *err);
@@ -59,11 +60,14 @@ int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 				return -1;
 			rr->provider_opts = v;
 		} else if (strcmp(k, "memory_mb") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			if (!json_is_integer(v) || json_integer_value(v) < UNIK_MIN_MEMORY_MB ||
 			    json_integer_value(v) > 1024 * 1024) {
 				unik_error_set(
 				    err, UNIK_E_INVALID,
-				    "\"memory_mb\" must be a whole number of MiB (1 to 1048576)");
+				    "\"memory_mb\" must be a whole number of MiB (%d to "
+				    "1048576: a unik guest needs at least %d MiB, the kernel "
+				    "being loaded at 1 MiB)",
+				    UNIK_MIN_MEMORY_MB, UNIK_MIN_MEMORY_MB);
 				return -1;
 			}
 			rr->memory_mb = json_integer_value(v);
@@ -391,6 +395,16 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	in->image_id = xstrdup(im->id);
 	in->provider = xstrdup(rr->provider ? rr->provider : im->provider);
 	in->memory_mb = rr->memory_mb ? rr->memory_mb : im->memory_mb ? im->memory_mb : 64;
+	/* Less hangs the guest before it can print: its kernel is loaded at 1 MiB. */
+	if (in->memory_mb < UNIK_MIN_MEMORY_MB) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "memory %lld MiB is too little for a unik guest: it needs at least %d "
+		    "MiB (the kernel is loaded at 1 MiB); ask for more, e.g. 64",
+		    (long long)in->memory_mb, UNIK_MIN_MEMORY_MB);
+		unlock();
+		goto fail_free;
+	}
 	in->exit_code = -1;
 	in->state = UNIK_STATE_PENDING;
 	in->created = now_rfc3339();

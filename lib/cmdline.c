@@ -134,6 +134,9 @@ int unik_cmdline_compose(const struct strv *env, const struct strv *argv, char *
 		free(b.p);
 		return -1;
 	}
+	/* The guest drops a "--" that ends the environment: a program named so needs one more. */
+	if (argv && argv->n > 0 && strcmp(argv->v[0], "--") == 0)
+		buf_puts(&b, b.len ? " --" : "--");
 	for (size_t i = 0; argv && i < argv->n; i++) {
 		if (b.len)
 			buf_putc(&b, ' ');
@@ -152,6 +155,7 @@ void unik_cmdline_free(struct unik_cmdline *c)
 int unik_cmdline_split(const char *s, struct unik_cmdline *out, struct unik_error *err)
 {
 	const char *p = s;
+	bool env_done = false; /* a "--" ended the environment, as in the guest */
 
 	memset(out, 0, sizeof(*out));
 	for (;;) {
@@ -209,9 +213,13 @@ int unik_cmdline_split(const char *s, struct unik_cmdline *out, struct unik_erro
 			}
 		}
 		word = buf_take(&w);
-		if (out->argv.n == 0 && unik_env_word_valid(word))
+		if (!env_done && out->argv.n == 0 && unik_env_word_valid(word)) {
 			strv_push_take(&out->env, word);
-		else
+		} else if (!env_done && out->argv.n == 0 && strcmp(word, "--") == 0) {
+			env_done = true;
+			free(word);
+		} else {
 			strv_push_take(&out->argv, word);
+		}
 	}
 }

@@ -17,7 +17,8 @@
  *    kept, as in sh);
  *  - outside quotes a backslash escapes any character;
  *  - leading words of the form NAME=VALUE (NAME a C identifier, judged after quote removal, as
- *    env(1) sees its arguments) are the environment; the next word is argv[0], the rest arguments.
+ *    env(1) sees its arguments) are the environment; a "--" word ends them explicitly and is
+ *    dropped; the next word is argv[0], the rest arguments.
  */
 struct unik_cmdline {
 	struct strv env;  /* "NAME=VALUE" */

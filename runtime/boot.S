@@ -35,6 +35,48 @@ _unik_pvh_entry:
 _unik_entry32:
 	cli
 	cld
+	/* RAM must reach past the kernel's end (.bss, the boot stack) before anything is written
+	 * there: with too little, say how much there is and how much is needed, and end with
+	 * status 255 rather than fault or hang.  Registers only: there is no stack yet. */
+	mov %eax, %esi
+	xor %edx, %edx			/* the end of the RAM range holding the kernel */
+	cmp $BOOT_MAGIC_PVH, %eax
+	jne 3f
+	cmpl $1, 4(%ebx)		/* hvm_start_info version >= 1: memmap_paddr */
+	jb 9f
+	mov 48(%ebx), %ecx
+	mov 40(%ebx), %edi
+1:	test %ecx, %ecx
+	jz 8f
+	cmpl $1, 16(%edi)		/* E820 RAM */
+	jne 2f
+	cmpl $0, 4(%edi)
+	jne 2f
+	cmpl $UNIK_LOAD_ADDR, (%edi)
+	ja 2f
+	mov (%edi), %eax
+	add 8(%edi), %eax
+	jc 9f				/* reaches past 4 GiB: plenty */
+	cmpl $0, 12(%edi)
+	jne 9f
+	cmp %edx, %eax
+	jbe 2f
+	mov %eax, %edx
+2:	add $24, %edi
+	dec %ecx
+	jmp 1b
+3:	cmp $BOOT_MAGIC_MB1, %eax
+	jne 9f
+	testb $1, (%ebx)		/* mem_upper valid */
+	jz 9f
+	mov 8(%ebx), %edx		/* KiB above 1 MiB */
+	cmp $0x3fc00, %edx
+	jae 9f
+	shl $10, %edx
+	add $UNIK_LOAD_ADDR, %edx
+8:	cmp $__unik_image_end + UNIK_MIN_FREE_KB * 1024, %edx
+	jb boot_too_little_memory
+9:	mov %esi, %eax
 	/* .bss is not cleared here: ELF loaders (PVH, multiboot2) zero-fill past the file size and
 	 * multiboot v1 loaders zero up to bss_end_addr, as their specifications require.  Clearing
 	 * it again costs tens of milliseconds where ring 0 is emulated. */
@@ -82,6 +124,89 @@ _unik_entry32:
 	mov %eax, %cr0
 	ljmp $0x08, $long_mode
 
+/* edx = the end of RAM: "unik: out of memory: ..." and "unik: exit status 255" on COM1, then
+ * isa-debug-exit, ACPI soft-off and a triple fault, as proc_exit does.  No stack: subroutines
+ * return through ebp, and every register is free here. */
+.macro BOOT_PUTC	/* the byte in bl; clobbers eax, edx */
+91:	mov $0x3fd, %dx
+	inb %dx, %al
+	test $0x20, %al
+	jz 91b
+	mov %bl, %al
+	mov $0x3f8, %dx
+	outb %al, %dx
+.endm
+boot_too_little_memory:
+	mov %edx, %esi
+	shr $10, %esi
+	mov $boot_msg_got, %edi
+	mov $1f, %ebp
+	jmp boot_puts
+1:	mov $1f, %ebp
+	jmp boot_putdec
+1:	mov $boot_msg_need, %edi
+	mov $1f, %ebp
+	jmp boot_puts
+1:	mov $__unik_image_end + UNIK_MIN_FREE_KB * 1024, %esi
+	shr $10, %esi
+	mov $1f, %ebp
+	jmp boot_putdec
+1:	mov $boot_msg_end, %edi
+	mov $1f, %ebp
+	jmp boot_puts
+1:	mov $UNIK_EXIT_CRASH, %al
+	outb %al, $UNIK_DEBUG_EXIT_PORT
+	mov $0x2000, %ax
+	mov $0x604, %dx
+	outw %ax, %dx
+	lidt boot_null_idt
+	int3
+
+/* The NUL-terminated string at edi to COM1. */
+boot_puts:
+	movzbl (%edi), %ebx
+	test %ebx, %ebx
+	jz 2f
+	BOOT_PUTC
+	inc %edi
+	jmp boot_puts
+2:	jmp *%ebp
+
+/* esi in decimal to COM1. */
+boot_putdec:
+	mov $boot_pow10, %edi
+	xor %ecx, %ecx			/* nonzero once a digit was */
+1:	mov %esi, %eax
+	xor %edx, %edx
+	divl (%edi)
+	mov %edx, %esi
+	or %eax, %ecx
+	cmpl $1, (%edi)
+	je 2f				/* the last digit is always written */
+	test %ecx, %ecx
+	jz 3f
+2:	lea '0'(%eax), %ebx
+	BOOT_PUTC
+3:	cmpl $1, (%edi)
+	je 4f
+	add $4, %edi
+	jmp 1b
+4:	jmp *%ebp
+
+	.balign 4
+boot_pow10:
+	.long 1000000000, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1
+boot_null_idt:
+	.word 0
+	.long 0
+boot_msg_got:
+	.asciz "unik: out of memory: the guest has "
+boot_msg_need:
+	.asciz " KiB of RAM, the kernel needs at least "
+boot_msg_end:
+	.ascii " KiB (give it more memory)\n"
+	.asciz "unik: exit status 255\n"
+
 	.code64
 long_mode:
 	mov $0x10, %eax
@@ -112,8 +237,9 @@ boot_gdt_ptr:
 	.long boot_gdt
 
 	/* The first 2 MiB in 4 KiB pages, prebuilt: filling it at boot would cost more time than
-	 * its 4 KiB of file. */
-	.section .data
+	 * its 4 KiB of file.  A section of its own, placed after .data (unik.ld), so that its
+	 * alignment pads the file only once. */
+	.section .unik.pt, "aw"
 	.balign 4096
 	.globl boot_pt
 boot_pt:

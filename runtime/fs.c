@@ -529,6 +529,33 @@ void fs_init(void)
 	add_dev(dev, "urandom", &dev_random, 0666);
 }
 
+/* What getpwuid(0), getgrgid(0) and name lookups of localhost expect to find, as a Linux root
+ * file system has them: added after the archives, only where the image has no file of that
+ * name (its own, or even a symbolic link, wins unchanged). */
+static const char *const etc_defaults[][2] = {
+    {"passwd", "root:x:0:0:root:/root:/bin/sh\n"},
+    {"group", "root:x:0:\n"},
+    {"hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+};
+
+void fs_add_etc_defaults(void)
+{
+	struct inode *etc, *i;
+	if (fs_lookup(fs_root_ino, "/etc", LOOKUP_FOLLOW, &etc) < 0 &&
+	    fs_create(fs_root_ino, "etc", S_IFDIR | 0755, &etc) < 0)
+		return;
+	if (!S_ISDIR(etc->mode))
+		return;
+	for (size_t k = 0; k < ARRAY_SIZE(etc_defaults); k++)
+		if (fs_create(etc, etc_defaults[k][0], S_IFREG | 0644, &i) == 0) {
+			i->data = (char *)etc_defaults[k][1];
+			i->borrowed = true;
+			i->size = k_strlen(etc_defaults[k][1]);
+		}
+	if (!fs_dir_find(fs_root_ino, "root"))
+		fs_create(fs_root_ino, "root", S_IFDIR | 0700, NULL);
+}
+
 /* --- newc cpio --- */
 
 static uint64_t hex8(const char *p, bool *ok)

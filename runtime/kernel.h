@@ -127,7 +127,6 @@ uint64_t pages_alloc(size_t n);
 void pages_free(uint64_t addr, size_t n);
 uint64_t mem_total_bytes(void);
 uint64_t mem_free_bytes(void);
-int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags);
 void *kmalloc(size_t n);
 void *kzalloc(size_t n);
 void *krealloc(void *p, size_t n);
@@ -157,6 +156,7 @@ NORETURN void crash_signal(int sig, uint64_t rip, uint64_t rsp, uint64_t rbp);
 /* fs.c: the in-memory root file system. */
 void fs_init(void);
 int fs_load_cpio(const void *data, size_t len, bool borrow, const char *what);
+void fs_add_etc_defaults(void); /* after the archives: /etc/passwd, group, hosts */
 
 /* file.c: file descriptors. */
 void files_init(void);

@@ -106,10 +106,12 @@
 #define MAP_PRIVATE         0x02
 #define MAP_FIXED           0x10
 #define MAP_ANONYMOUS       0x20
+#define MAP_NORESERVE       0x4000
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE      1
 #define MREMAP_FIXED        2
 #define MADV_DONTNEED       4
+#define MADV_FREE           8
 
 #define CLOCK_REALTIME           0
 #define CLOCK_MONOTONIC          1

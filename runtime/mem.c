@@ -22,13 +22,14 @@ extern uint64_t boot_pml4[512], boot_pd[512];
 uint64_t lapic_base = 0xfee00000;
 
 static uint64_t *used_map;  /* 1 = page not available */
-static uint64_t *user_map;  /* 1 = page belongs to the process (brk or mmap) */
 static uint64_t *dirty_map; /* 1 = page may hold something other than zeros */
 static uint64_t npages, ntotal;
-static uint64_t brk_start, brk_cur;
-static uint64_t stack_low = STACK_TOP; /* lowest mapped stack page */
+static uint64_t brk_cur = 0x0000080000000000UL; /* BRK_BASE */
 
 static uint64_t page_alloc_zeroed(void);
+static bool in_mmap_area(uint64_t a);
+static bool vma_contains(uint64_t a);
+static void vma_add(uint64_t s, uint64_t e);
 
 static inline bool bit(const uint64_t *m, uint64_t pfn)
 {
@@ -96,29 +97,6 @@ static uint64_t early_alloc(struct boot_info *bi, uint64_t size)
 
 /* --- page tables --- */
 
-static uint64_t *table_next(uint64_t *table, unsigned idx)
-{
-	if (!(table[idx] & PTE_P)) {
-		uint64_t p = page_alloc_zeroed();
-		if (!p)
-			return NULL;
-		table[idx] = p | PTE_P | PTE_W | PTE_U;
-	}
-	return (uint64_t *)(table[idx] & PTE_ADDR);
-}
-
-int vm_map_page(uint64_t va, uint64_t pa, uint64_t flags)
-{
-	uint64_t *pdpt = table_next(boot_pml4, (va >> 39) & 511);
-	uint64_t *pd = pdpt ? table_next(pdpt, (va >> 30) & 511) : NULL;
-	uint64_t *pt = pd ? table_next(pd, (va >> 21) & 511) : NULL;
-	if (!pt)
-		return -ENOMEM;
-	/* Only ever called for pages that were not present, which no TLB caches: no flush. */
-	pt[(va >> 12) & 511] = pa | flags | PTE_P | PTE_U;
-	return 0;
-}
-
 static bool vm_mapped(uint64_t va)
 {
 	uint64_t *t = boot_pml4;
@@ -139,7 +117,7 @@ bool user_range_ok(const void *p, size_t n)
 	if (a + n < a || a >= (1UL << 47))
 		return false;
 	for (uint64_t pg = PAGE_DOWN(a); pg < a + n; pg += PAGE_SIZE)
-		if (!vm_mapped(pg))
+		if (!vm_mapped(pg) && !(in_mmap_area(pg) && vma_contains(pg)))
 			return false;
 	return true;
 }
@@ -195,10 +173,18 @@ void mem_init(struct boot_info *bi)
 	uint64_t top = 0;
 	for (int i = 0; i < bi->nram; i++)
 		top = MAX(top, bi->ram[i].end);
+	/* boot.S checked this for PVH and multiboot v1 before touching .bss; other loaders. */
+	uint64_t need = PAGE_UP((uint64_t)__unik_image_end) + UNIK_MIN_FREE_KB * 1024;
+	if (top < need) {
+		kprintf(UNIK_CONSOLE_PREFIX
+		        "out of memory: the guest has %lu KiB of RAM, the kernel "
+		        "needs at least %lu KiB (give it more memory)\n",
+		        top >> 10, need >> 10);
+		proc_exit(UNIK_EXIT_CRASH);
+	}
 	npages = top / PAGE_SIZE;
 	uint64_t words = (npages + 63) / 64;
 	used_map = (uint64_t *)early_alloc(bi, words * 8);
-	user_map = (uint64_t *)early_alloc(bi, words * 8);
 	dirty_map = (uint64_t *)early_alloc(bi, words * 8);
 	map_identity(bi, top);
 	/* PVH loaders (QEMU, Firecracker, Xen) hand over RAM they never wrote, which is zero;
@@ -228,92 +214,44 @@ void mem_init(struct boot_info *bi)
 	}
 	if (npages & 63) /* bits past the end must never look free */
 		used_map[npages >> 6] |= ~0UL << (npages & 63);
-	brk_start = brk_cur = PAGE_UP((uint64_t)__unik_image_end);
+	vma_add(STACK_TOP - STACK_MAX, STACK_TOP); /* the stack's reserve, mapped on demand */
 }
 
 /* --- the page bitmaps, scanned a word (64 pages) at a time --- */
-
-/* Bits of word w that fall in [pfn, pfn + n). */
-static uint64_t word_mask(uint64_t w, uint64_t pfn, uint64_t n)
-{
-	uint64_t lo = MAX(pfn, w * 64), hi = MIN(pfn + n, w * 64 + 64);
-	if (hi <= lo)
-		return 0;
-	uint64_t len = hi - lo;
-	return (len == 64 ? ~0UL : ((1UL << len) - 1)) << (lo & 63);
-}
 
 static uint64_t busy(bool clean_only, uint64_t w)
 {
 	return clean_only ? used_map[w] | dirty_map[w] : used_map[w];
 }
 
-/* First run of n pages in [lo, hi) whose bits are all clear in used_map (and, with clean_only,
- * in dirty_map), searching upwards or downwards.  Returns the run's first page, or -1. */
-static int64_t find_run(uint64_t n, uint64_t lo, uint64_t hi, bool down, bool clean_only)
+/* The highest run of n pages whose bits are all clear in used_map (and, with clean_only, in
+ * dirty_map).  Returns the run's first page, or -1. */
+static int64_t find_run(uint64_t n, bool clean_only)
 {
-	uint64_t run = 0, edge = 0;
-	if (!n || hi > npages || lo >= hi || n > hi - lo)
-		return -1;
-	if (!down) {
-		for (uint64_t p = lo; p < hi;) {
-			if (!(p & 63) && p + 64 <= hi) {
-				uint64_t w = busy(clean_only, p >> 6);
-				if (w == 0 || w == ~0UL) {
-					if (w)
-						run = 0;
-					else if (!run)
-						edge = p;
-					run = w ? 0 : run + 64;
-					p += 64;
-					if (run >= n)
-						return (int64_t)edge;
-					continue;
-				}
-			}
-			if (busy(clean_only, p >> 6) >> (p & 63) & 1) {
-				run = 0;
-			} else {
-				if (!run)
-					edge = p;
-				if (++run >= n)
-					return (int64_t)edge;
-			}
-			p++;
-		}
-		return -1;
-	}
-	for (uint64_t p = hi; p > lo;) {
-		if (!(p & 63) && p >= lo + 64) {
+	uint64_t run = 0;
+	for (uint64_t p = npages; p > 0;) {
+		if (!(p & 63) && p >= 64) {
 			uint64_t w = busy(clean_only, (p - 64) >> 6);
 			if (w == 0 || w == ~0UL) {
-				if (!w && !run)
-					edge = p;
 				run = w ? 0 : run + 64;
 				p -= 64;
 				if (run >= n)
-					return (int64_t)(edge - n);
+					return (int64_t)(p + run - n);
 				continue;
 			}
 		}
 		p--;
-		if (busy(clean_only, p >> 6) >> (p & 63) & 1) {
-			run = 0;
-		} else {
-			if (!run)
-				edge = p + 1;
-			if (++run >= n)
-				return (int64_t)(edge - n);
-		}
+		run = busy(clean_only, p >> 6) >> (p & 63) & 1 ? 0 : run + 1;
+		if (run >= n)
+			return (int64_t)(p + run - n);
 	}
 	return -1;
 }
 
-/* Kernel pages come from the top of RAM down; the process's mmap regions from the bottom up,
- * so the newest mapping usually has free pages above it and mremap can grow it in place. */
+/* Pages come from the top of RAM down, leaving room for brk to grow up from the kernel. */
 uint64_t pages_alloc(size_t n)
 {
-	int64_t p = find_run(n, 0, npages, true, false);
+	int64_t p = find_run(n, false);
 	if (p < 0)
 		return 0;
 	set_bits(used_map, (uint64_t)p, n, true);
@@ -324,10 +262,10 @@ uint64_t pages_alloc(size_t n)
 /* One page of zeros: a page nobody ever wrote if there is one, else one cleared here. */
 static uint64_t page_alloc_zeroed(void)
 {
-	int64_t p = find_run(1, 0, npages, true, true);
+	int64_t p = find_run(1, true);
 	bool clean = p >= 0;
 	if (!clean)
-		p = find_run(1, 0, npages, true, false);
+		p = find_run(1, false);
 	if (p < 0)
 		return 0;
 	set_bits(used_map, (uint64_t)p, 1, true);
@@ -335,25 +273,6 @@ static uint64_t page_alloc_zeroed(void)
 	if (!clean)
 		k_memset((void *)(p * PAGE_SIZE), 0, PAGE_SIZE);
 	return (uint64_t)p * PAGE_SIZE;
-}
-
-static bool range_free(uint64_t pfn, uint64_t n)
-{
-	if (pfn + n > npages || pfn + n < pfn)
-		return false;
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++)
-		if (used_map[w] & word_mask(w, pfn, n))
-			return false;
-	return true;
-}
-
-static bool pages_claim(uint64_t addr, size_t n)
-{
-	uint64_t pfn = addr / PAGE_SIZE;
-	if (!n || !range_free(pfn, n))
-		return false;
-	set_bits(used_map, pfn, n, true);
-	return true;
 }
 
 void pages_free(uint64_t addr, size_t n)
@@ -410,7 +329,10 @@ void *kmalloc(size_t n)
 			if (bump_next[c] + bs > bump_end[c]) {
 				uint64_t p = pages_alloc(1);
 				if (!p)
-					panic("kernel out of memory");
+					panic(
+					    "kernel out of memory (%lu KiB of RAM; give the guest "
+					    "more memory)",
+					    mem_total_bytes() >> 10);
 				bump_next[c] = p;
 				bump_end[c] = p + PAGE_SIZE;
 			}
@@ -476,90 +398,270 @@ uint64_t user_stack_top(void)
 	return STACK_TOP;
 }
 
-/* Page faults in the stack's reserve map a fresh page; anything else is a crash. */
+static bool area_fault(uint64_t addr);
+
+/* Page faults in a mapping (the stack's reserve among them) map a fresh page; anything else is a
+ * crash. */
 bool mem_handle_fault(uint64_t addr)
 {
-	if (addr >= STACK_TOP || addr < STACK_TOP - STACK_MAX)
-		return false;
-	uint64_t va = PAGE_DOWN(addr);
-	while (stack_low > va) {
-		uint64_t p = page_alloc_zeroed();
-		if (!p)
-			return false;
-		if (vm_map_page(stack_low - PAGE_SIZE, p, PTE_W) < 0)
-			return false;
-		stack_low -= PAGE_SIZE;
-	}
-	return true;
+	return area_fault(addr);
 }
 
 /* --- brk, mmap and friends --- */
 
-/* Hands pages to the process, zeroed: only pages that were ever written need clearing. */
-static void user_take(uint64_t addr, uint64_t n)
+/* --- the mmap area: virtual addresses of their own, backed page by page on first touch --- */
+
+/* Anonymous and file mappings live in a virtual area outside the identity map, as in Linux:
+ * each page is backed by whatever physical page is free when it is first touched, so mappings
+ * need no physically contiguous run (no fragmentation), untouched pages cost nothing, munmap and
+ * MADV_DONTNEED/MADV_FREE give pages back at once, and mremap moves page-table entries instead
+ * of copying.  The area ends below the Xen console page and the stack. */
+#define BRK_BASE  0x0000080000000000UL
+#define MMAP_BASE 0x0000100000000000UL
+#define MMAP_TOP  0x00007e0000000000UL
+
+struct vma {
+	uint64_t start, end;
+};
+static struct vma *vmas; /* sorted, disjoint, never adjacent (merged) */
+static int nvma, vma_cap;
+
+/* The mmap area, with brk's below it and the stack's above. */
+static bool in_mmap_area(uint64_t a)
 {
-	uint64_t pfn = addr / PAGE_SIZE;
-	set_bits(user_map, pfn, n, true);
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
-		uint64_t m = word_mask(w, pfn, n), d = dirty_map[w] & m;
-		while (d) {
-			int b = __builtin_ctzll(d);
-			k_memset((void *)((w * 64 + (uint64_t)b) * PAGE_SIZE), 0, PAGE_SIZE);
-			d &= d - 1;
+	return a >= BRK_BASE && a < STACK_TOP;
+}
+
+/* Index of the first vma that ends above a. */
+static int vma_index(uint64_t a)
+{
+	int lo = 0, hi = nvma;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (vmas[mid].end <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool vma_contains(uint64_t a)
+{
+	int i = vma_index(a);
+	return i < nvma && vmas[i].start <= a;
+}
+
+/* Whether [s, e) is wholly mapped, or wholly unmapped. */
+static bool vma_covers(uint64_t s, uint64_t e)
+{
+	int i = vma_index(s);
+	return i < nvma && vmas[i].start <= s && vmas[i].end >= e;
+}
+
+static bool vma_free(uint64_t s, uint64_t e)
+{
+	int i = vma_index(s);
+	return i >= nvma || vmas[i].start >= e;
+}
+
+static void vma_remove(uint64_t s, uint64_t e)
+{
+	for (int i = vma_index(s); i < nvma && vmas[i].start < e;) {
+		struct vma *v = &vmas[i];
+		if (v->start < s && v->end > e) { /* a hole in the middle: split */
+			if (nvma == vma_cap)
+				goto grow;
+			k_memmove(&vmas[i + 2], &vmas[i + 1], (size_t)(nvma - i - 1) * sizeof(*v));
+			vmas[i + 1] = (struct vma){e, v->end};
+			v->end = s;
+			nvma++;
+			return;
 		}
-		dirty_map[w] |= m;
+		if (v->start < s) {
+			v->end = s;
+			i++;
+		} else if (v->end > e) {
+			v->start = e;
+			return;
+		} else {
+			k_memmove(v, v + 1, (size_t)(nvma - i - 1) * sizeof(*v));
+			nvma--;
+		}
+		continue;
+	grow:
+		vma_cap = vma_cap ? vma_cap * 2 : 64;
+		vmas = krealloc(vmas, (size_t)vma_cap * sizeof(*vmas));
+		if (!vmas)
+			panic("out of memory tracking mappings");
 	}
 }
 
-static bool user_owns(uint64_t addr, uint64_t n)
+/* Adds [s, e), which must be free, merging it with its neighbours. */
+static void vma_add(uint64_t s, uint64_t e)
 {
-	uint64_t pfn = addr / PAGE_SIZE;
-	if (!n || pfn + n > npages || pfn + n < pfn)
-		return false;
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
-		uint64_t m = word_mask(w, pfn, n);
-		if ((user_map[w] & m) != m)
-			return false;
+	int i = vma_index(s);
+	bool prev = i > 0 && vmas[i - 1].end == s, next = i < nvma && vmas[i].start == e;
+	if (prev && next) {
+		vmas[i - 1].end = vmas[i].end;
+		k_memmove(&vmas[i], &vmas[i + 1], (size_t)(nvma - i - 1) * sizeof(*vmas));
+		nvma--;
+	} else if (prev) {
+		vmas[i - 1].end = e;
+	} else if (next) {
+		vmas[i].start = s;
+	} else {
+		if (nvma == vma_cap) {
+			vma_cap = vma_cap ? vma_cap * 2 : 64;
+			vmas = krealloc(vmas, (size_t)vma_cap * sizeof(*vmas));
+			if (!vmas)
+				panic("out of memory tracking mappings");
+		}
+		k_memmove(&vmas[i + 1], &vmas[i], (size_t)(nvma - i) * sizeof(*vmas));
+		vmas[i] = (struct vma){s, e};
+		nvma++;
 	}
+}
+
+/* The lowest gap of len bytes, with a free page after it so that neighbours never merge and
+ * the newest mapping can usually grow in place. */
+static uint64_t vma_find(uint64_t len)
+{
+	uint64_t at = MMAP_BASE;
+	for (int i = 0; i < nvma; i++) {
+		if (vmas[i].end < at)
+			continue; /* brk's */
+		if (vmas[i].start >= at + len + PAGE_SIZE)
+			break;
+		at = vmas[i].end + PAGE_SIZE;
+	}
+	return at + len <= MMAP_TOP ? at : 0;
+}
+
+/* The page-table entry of va, or NULL when no page table covers it (create: make one). */
+static uint64_t *pte_of(uint64_t va, bool create)
+{
+	uint64_t *t = boot_pml4;
+	for (int shift = 39; shift > 12; shift -= 9) {
+		uint64_t *e = &t[(va >> shift) & 511];
+		if (!(*e & PTE_P)) {
+			if (!create)
+				return NULL;
+			uint64_t p = page_alloc_zeroed();
+			if (!p)
+				return NULL;
+			*e = p | PTE_P | PTE_W | PTE_U;
+		}
+		t = (uint64_t *)(*e & PTE_ADDR);
+	}
+	return &t[(va >> 12) & 511];
+}
+
+static bool table_empty(const uint64_t *t)
+{
+	for (int i = 0; i < 512; i++)
+		if (t[i])
+			return false;
 	return true;
 }
 
-static void user_release(uint64_t addr, uint64_t n)
+/* Frees the pages behind [s, e) and the page tables left empty; flushes the TLB once. */
+static void area_unmap(uint64_t s, uint64_t e)
 {
-	uint64_t pfn = addr / PAGE_SIZE;
-	if (pfn >= npages || !n)
-		return;
-	n = MIN(n, npages - pfn);
-	for (uint64_t w = pfn >> 6; w <= (pfn + n - 1) >> 6; w++) {
-		uint64_t mine = user_map[w] & word_mask(w, pfn, n);
-		user_map[w] &= ~mine;
-		used_map[w] &= ~mine;
+	bool any = false;
+	for (uint64_t a = s; a < e;) {
+		uint64_t *pdpt = NULL, *pd = NULL, *pt = NULL;
+		uint64_t *e4 = &boot_pml4[(a >> 39) & 511];
+		if (*e4 & PTE_P) {
+			pdpt = (uint64_t *)(*e4 & PTE_ADDR);
+			if (pdpt[(a >> 30) & 511] & PTE_P) {
+				pd = (uint64_t *)(pdpt[(a >> 30) & 511] & PTE_ADDR);
+				if (pd[(a >> 21) & 511] & PTE_P)
+					pt = (uint64_t *)(pd[(a >> 21) & 511] & PTE_ADDR);
+			}
+		}
+		uint64_t next2m = (a | (MIB2 - 1)) + 1;
+		if (!pt) {
+			a = MIN(next2m, e);
+			continue;
+		}
+		uint64_t stop = MIN(next2m, e);
+		for (; a < stop; a += PAGE_SIZE) {
+			uint64_t *pte = &pt[(a >> 12) & 511];
+			if (*pte & PTE_P) {
+				pages_free(*pte & PTE_ADDR, 1);
+				*pte = 0;
+				any = true;
+			}
+		}
+		if (table_empty(pt)) {
+			pd[((a - 1) >> 21) & 511] = 0;
+			pages_free((uint64_t)pt, 1);
+			any = true;
+		}
 	}
+	if (any)
+		ring0(tlb_flush_r0, 0, 0, 0);
 }
 
-/* Where anonymous mappings start: a slice of RAM above the kernel is left for brk. */
-static int64_t user_find(uint64_t n)
+/* Moves the pages behind [old, old + len) to [to, to + len), which has none. */
+static int area_move(uint64_t old, uint64_t to, uint64_t len)
 {
-	uint64_t base = brk_start / PAGE_SIZE + ntotal / 8;
-	int64_t p = find_run(n, base, npages, false, true);
-	if (p < 0)
-		p = find_run(n, brk_start / PAGE_SIZE, npages, false, true);
-	if (p < 0)
-		p = find_run(n, brk_start / PAGE_SIZE, npages, false, false);
-	return p;
+	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+		uint64_t *src = pte_of(old + off, false);
+		if (!src || !(*src & PTE_P))
+			continue;
+		uint64_t *dst = pte_of(to + off, true);
+		if (!dst)
+			return -ENOMEM;
+		*dst = *src;
+		*src = 0;
+	}
+	area_unmap(old, old + len); /* only empty page tables are left to free */
+	ring0(tlb_flush_r0, 0, 0, 0);
+	return 0;
 }
 
+static uint64_t free_pages(void)
+{
+	return mem_free_bytes() / PAGE_SIZE;
+}
+
+/* A touch of a mapped page that has no memory behind it yet. */
+static bool area_fault(uint64_t addr)
+{
+	if (!in_mmap_area(addr) || !vma_contains(addr))
+		return false;
+	uint64_t *pte = pte_of(PAGE_DOWN(addr), true);
+	uint64_t p = pte ? page_alloc_zeroed() : 0;
+	if (!p) {
+		kprintf(UNIK_CONSOLE_PREFIX
+		        "out of memory: no page left for address %lx (the guest "
+		        "has %lu KiB of RAM; give it more memory)\n",
+		        addr, mem_total_bytes() >> 10);
+		proc_exit_crash();
+	}
+	if (*pte & PTE_P) { /* a stale TLB entry: the page is there now */
+		pages_free(p, 1);
+		return true;
+	}
+	*pte = p | PTE_P | PTE_W | PTE_U;
+	return true;
+}
+
+/* brk: a mapping of its own at BRK_BASE, grown and shrunk like any other. */
 long sys_brk(uint64_t addr)
 {
-	if (addr <= brk_start)
-		return (long)brk_cur;
 	uint64_t cur = PAGE_UP(brk_cur), want = PAGE_UP(addr);
+	if (addr < BRK_BASE || want > MMAP_BASE)
+		return (long)brk_cur;
 	if (want > cur) {
-		if (!pages_claim(cur, (want - cur) / PAGE_SIZE))
+		if ((want - cur) / PAGE_SIZE > free_pages())
 			return (long)brk_cur;
-		user_take(cur, (want - cur) / PAGE_SIZE);
+		vma_add(cur, want);
 	} else if (want < cur) {
-		user_release(want, (cur - want) / PAGE_SIZE);
+		vma_remove(want, cur);
+		area_unmap(want, cur);
 	}
 	brk_cur = addr;
 	return (long)brk_cur;
@@ -569,40 +671,45 @@ long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off);
 
 long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
 {
-	(void)prot;
 	if (!len || (off & (PAGE_SIZE - 1)))
 		return -EINVAL;
 	if (!(flags & (MAP_SHARED | MAP_PRIVATE)))
 		return -EINVAL;
-	uint64_t n = PAGE_UP(len) / PAGE_SIZE;
-	if (n > npages)
+	if (len > MMAP_TOP - MMAP_BASE)
 		return -ENOMEM;
+	uint64_t n = PAGE_UP(len) / PAGE_SIZE;
 	uint64_t p;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (addr & (PAGE_SIZE - 1))
 			return -EINVAL;
-		if (user_owns(addr, n)) {
+		/* Only within the mmap area: the rest of the address space is the identity map
+		 * of RAM, the stack and the kernel. */
+		if (addr < BRK_BASE || addr + n * PAGE_SIZE > MMAP_TOP)
+			return -ENOMEM;
+		if (!vma_free(addr, addr + n * PAGE_SIZE)) {
 			if (flags & MAP_FIXED_NOREPLACE)
 				return -EEXIST;
-			k_memset((void *)addr, 0, n * PAGE_SIZE);
-		} else if (pages_claim(addr, n)) {
-			user_take(addr, n);
-		} else {
-			return -ENOMEM;
+			vma_remove(addr, addr + n * PAGE_SIZE);
+			area_unmap(addr, addr + n * PAGE_SIZE);
 		}
 		p = addr;
+		vma_add(p, p + n * PAGE_SIZE);
 	} else {
-		int64_t f = user_find(n);
-		if (f < 0)
+		/* Refuse what could not be backed now, so malloc returns NULL rather than the
+		 * guest running out on a later touch; reservations (PROT_NONE, MAP_NORESERVE) are
+		 * address space only, as in Linux. */
+		if (prot != PROT_NONE && !(flags & MAP_NORESERVE) && n > free_pages())
 			return -ENOMEM;
-		p = (uint64_t)f * PAGE_SIZE;
-		set_bits(used_map, (uint64_t)f, n, true);
-		user_take(p, n);
+		p = vma_find(n * PAGE_SIZE);
+		if (!p)
+			return -ENOMEM;
+		vma_add(p, p + n * PAGE_SIZE);
 	}
 	if (!(flags & MAP_ANONYMOUS)) {
 		long r = file_read_for_mmap((int)fd, (void *)p, len, off);
 		if (r < 0) {
-			user_release(p, n);
+			vma_remove(p, p + n * PAGE_SIZE);
+			area_unmap(p, p + n * PAGE_SIZE);
 			return r;
 		}
 	}
@@ -611,9 +718,17 @@ long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint6
 
 long sys_munmap(uint64_t addr, uint64_t len)
 {
-	if ((addr & (PAGE_SIZE - 1)) || !len)
+	if ((addr & (PAGE_SIZE - 1)) || !len || len > (1UL << 47))
 		return -EINVAL;
-	user_release(addr, PAGE_UP(len) / PAGE_SIZE);
+	uint64_t end = addr + PAGE_UP(len);
+	if (in_mmap_area(addr) || in_mmap_area(end - 1)) {
+		/* Not past the mapping area: the Xen console page and the stack lie above it. */
+		uint64_t s = MAX(addr, BRK_BASE), e = MIN(end, MMAP_TOP);
+		if (s < e) {
+			vma_remove(s, e);
+			area_unmap(s, e);
+		}
+	}
 	return 0;
 }
 
@@ -622,29 +737,35 @@ long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, ui
 	(void)new_addr;
 	if ((old & (PAGE_SIZE - 1)) || !new_len || (flags & MREMAP_FIXED))
 		return -EINVAL;
+	if (old_len > MMAP_TOP - MMAP_BASE || new_len > MMAP_TOP - MMAP_BASE)
+		return -ENOMEM;
 	uint64_t on = PAGE_UP(old_len) / PAGE_SIZE, nn = PAGE_UP(new_len) / PAGE_SIZE;
-	if (!user_owns(old, on))
+	uint64_t olen = on * PAGE_SIZE, nlen = nn * PAGE_SIZE;
+	if (!on || !in_mmap_area(old) || old + olen > MMAP_TOP || !vma_covers(old, old + olen))
 		return -EFAULT;
 	if (nn <= on) {
-		user_release(old + nn * PAGE_SIZE, on - nn);
+		vma_remove(old + nlen, old + olen);
+		area_unmap(old + nlen, old + olen);
 		return (long)old;
 	}
-	if (pages_claim(old + on * PAGE_SIZE, nn - on)) {
-		user_take(old + on * PAGE_SIZE, nn - on);
+	if (nn - on > free_pages())
+		return -ENOMEM;
+	if (old + nlen <= MMAP_TOP && vma_free(old + olen, old + nlen)) {
+		vma_add(old + olen, old + nlen);
 		return (long)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE))
 		return -ENOMEM;
-	int64_t f = user_find(nn);
-	if (f < 0)
+	uint64_t p = vma_find(nlen);
+	if (!p)
 		return -ENOMEM;
-	uint64_t p = (uint64_t)f * PAGE_SIZE;
-	set_bits(used_map, (uint64_t)f, nn, true);
-	user_take(p + on * PAGE_SIZE, nn - on);
-	set_bits(user_map, (uint64_t)f, on, true);
-	set_bits(dirty_map, (uint64_t)f, on, true);
-	k_memcpy((void *)p, (void *)old, on * PAGE_SIZE);
-	user_release(old, on);
+	vma_add(p, p + nlen);
+	if (area_move(old, p, olen) < 0) {
+		vma_remove(p, p + nlen);
+		area_unmap(p, p + nlen);
+		return -ENOMEM;
+	}
+	vma_remove(old, old + olen);
 	return (long)p;
 }
 
@@ -660,8 +781,15 @@ long sys_madvise(uint64_t addr, uint64_t len, long advice)
 {
 	if (addr & (PAGE_SIZE - 1))
 		return -EINVAL;
-	/* MADV_DONTNEED promises zeros on the next touch of private anonymous memory. */
-	if (advice == MADV_DONTNEED && user_owns(addr, PAGE_UP(len) / PAGE_SIZE))
-		k_memset((void *)addr, 0, PAGE_UP(len));
+	uint64_t end = addr + PAGE_UP(len);
+	if (end < addr)
+		return -EINVAL;
+	/* MADV_DONTNEED promises zeros on the next touch of private anonymous memory; MADV_FREE
+	 * allows them.  In the mmap area both give the pages back. */
+	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && in_mmap_area(addr)) {
+		if (!vma_covers(addr, end))
+			return -ENOMEM;
+		area_unmap(addr, end);
+	}
 	return 0;
 }

@@ -94,6 +94,12 @@ static const char *const gcc_no_link_opts[] = {"-c", "-S", "-E", "-M", "-MM", "-
  * address. */
 static const char *const gcc_unsupported_link_opts[] = {"-shared", "-pie", "-static-pie"};
 
+/* ld's names for a relocatable (partial) link, as they reach it through -Wl, or -Xlinker. */
+static const char *const ld_partial_opts[] = {"-r", "--relocatable", "-relocatable", "-i", "-Ur"};
+
+/* gcc's own spellings; busybox's kbuild links built-in.o with `$(CC) -nostdlib -r`. */
+static const char *const gcc_partial_opts[] = {"-r", "-relocatable", "--relocatable"};
+
 static const char *const cxx_suffixes[] = {".cc",  ".cp",  ".cxx", ".cpp",
                                            ".CPP", ".c++", ".C",   ".ii"};
 
@@ -210,6 +216,19 @@ static bool is_cxx_input(const char *path, const char *lang)
 	return false;
 }
 
+/* The first comma-separated word of -Wl,WORDS that asks ld for a partial link, or NULL. */
+static const char *wl_partial(const char *words)
+{
+	_cleanup_free_ char *copy = xstrdup(words);
+	char *save = NULL;
+
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
+		for (size_t i = 0; i < sizeof(ld_partial_opts) / sizeof(ld_partial_opts[0]); i++)
+			if (strcmp(w, ld_partial_opts[i]) == 0)
+				return ld_partial_opts[i];
+	return NULL;
+}
+
 static void push_both(struct unikcc_args *a, const char *arg)
 {
 	strv_push(&a->gcc_args, arg);
@@ -260,12 +279,31 @@ int unikcc_parse_args(int argc, char **argv, struct unikcc_args *a, struct unik_
 		} else if (IN_LIST(arg, gcc_unsupported_link_opts)) {
 			if (!a->unsupported)
 				a->unsupported = arg;
+		} else if (IN_LIST(arg, gcc_partial_opts)) {
+			if (!a->partial)
+				a->partial = arg;
+		} else if (strcmp(arg, "-nostdlib") == 0) {
+			a->no_start_files = a->no_default_libs = a->no_libc = true;
+		} else if (strcmp(arg, "-nostartfiles") == 0) {
+			a->no_start_files = true;
+		} else if (strcmp(arg, "-nodefaultlibs") == 0) {
+			a->no_default_libs = a->no_libc = true;
+		} else if (strcmp(arg, "-nolibc") == 0) {
+			a->no_libc = true;
+		} else if (unik_str_has_prefix(arg, "-Wl,")) {
+			const char *p = wl_partial(arg + strlen("-Wl,"));
+
+			if (p && !a->partial)
+				a->partial = arg;
 		} else if (IN_LIST(arg, gcc_separate_value_opts)) {
 			if (i + 1 == argc) {
 				missing_value = true;
 				continue;
 			}
 			push_both(a, argv[++i]);
+			if (strcmp(arg, "-Xlinker") == 0 && IN_LIST(argv[i], ld_partial_opts) &&
+			    !a->partial)
+				a->partial = argv[i];
 			if (strcmp(arg, "-x") == 0 || strcmp(arg, "--language") == 0)
 				lang = strcmp(argv[i], "none") == 0 ? NULL : argv[i];
 		} else if (unik_str_has_prefix(arg, "-x") ||
@@ -284,7 +322,12 @@ int unikcc_parse_args(int argc, char **argv, struct unikcc_args *a, struct unik_
 		}
 	}
 	/* A missing option value is gcc's to report, in its own words. */
-	a->mode = (no_link || missing_value || a->n_inputs == 0) ? UNIKCC_PASS : UNIKCC_LINK;
+	if (no_link || missing_value || a->n_inputs == 0)
+		a->mode = UNIKCC_PASS;
+	else if (a->partial)
+		a->mode = UNIKCC_PARTIAL;
+	else
+		a->mode = UNIKCC_LINK;
 	return 0;
 }
 

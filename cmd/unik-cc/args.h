@@ -10,7 +10,8 @@
 
 enum unikcc_mode {
 	UNIKCC_PASS, /* compile only, preprocess only, or a query such as --version: gcc does it */
-	UNIKCC_LINK, /* build a unikernel */
+	UNIKCC_PARTIAL, /* a partial link (-r, -Wl,-r, ...): gcc does it with nothing added */
+	UNIKCC_LINK,    /* build a unikernel */
 };
 
 struct unikcc_args {
@@ -24,10 +25,15 @@ struct unikcc_args {
 	char *output;          /* from -o; NULL when not given */
 	bool multiboot;
 	bool keep_temps;
-	bool verbose; /* -v */
-	bool help;    /* --help: print unik-cc's help and stop */
-	bool version; /* --version */
-	bool cxx;     /* some input is C++ */
+	bool verbose;         /* -v */
+	bool help;            /* --help: print unik-cc's help and stop */
+	bool version;         /* --version */
+	bool cxx;             /* some input is C++ */
+	bool no_start_files;  /* -nostartfiles or -nostdlib: no crt*.o */
+	bool no_libc;         /* -nolibc, -nodefaultlibs or -nostdlib: no musl libc.a */
+	bool no_default_libs; /* -nodefaultlibs or -nostdlib: no libc, and libgcc only for the
+	                       * runtime's own needs */
+	const char *partial;  /* the argument that made this a partial link, or NULL */
 	const char
 	    *unsupported; /* a gcc option unik-cc refuses to link with (-shared, -pie), or NULL */
 	const char *response_file; /* the first @file argument, or NULL */

@@ -1,6 +1,7 @@
 /* unik-cc: a gcc-compatible driver that compiles C against musl and links it with the unik
  * runtime into a bootable unikernel ELF.  docs/unik-cc.md describes it for users. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,10 @@ static void print_help(void)
 	    "\n"
 	    "Compiles C programs against musl and links them with the unik runtime into a\n"
 	    "bootable unikernel ELF (default output a.out).  With -c, -S, -E, -M or -MM it only\n"
-	    "compiles, as gcc does, so CC=unik-cc works for ordinary Makefiles.\n"
+	    "compiles, as gcc does, so CC=unik-cc works for ordinary Makefiles.  A partial link\n"
+	    "(-r, -Wl,-r) adds nothing; the final link adds the runtime, crt files and libc, less\n"
+	    "what -nostartfiles, -nodefaultlibs, -nolibc or -nostdlib leave out (the runtime\n"
+	    "stays).  -shared, -pie and -static-pie are refused.\n"
 	    "\n"
 	    "unik-cc options (also accepted as --opt=VALUE):\n"
 	    "  --unik-cmdline STR      default command line baked into the image: argv[0] and\n"
@@ -71,9 +75,38 @@ static void print_help(void)
 	    "                     ../build/runtime and ../runtime next to unik-cc's directory)\n"
 	    "  UNIK_MUSL_DIR      musl's libraries (default " DEFAULT_MUSL_DIR ")\n"
 	    "  UNIK_MUSL_INCLUDE  musl's headers (default " DEFAULT_MUSL_INCLUDE ")\n"
+	    "  UNIK_BUILD_OUTPUTS colon-separated patterns (e.g. 'mkconf:gen_*'): a run whose -o\n"
+	    "                     file name matches one builds a host program with UNIK_BUILD_CC\n"
+	    "  UNIK_BUILD_CC      the host compiler for those (default cc)\n"
 	    "\n"
 	    "All other options go to gcc unchanged (see gcc --help).\n",
 	    stdout);
+}
+
+/* The host compiler when this run's output is one of UNIK_BUILD_OUTPUTS (a colon-separated list
+ * of shell patterns matched against the output's file name), else NULL.  Code generators and
+ * other programs a build runs on the host must not become unikernels. */
+static const char *build_cc_for(const struct unikcc_args *a)
+{
+	const char *patterns = getenv("UNIK_BUILD_OUTPUTS");
+	const char *out = a->output;
+	const char *base;
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL;
+
+	if (!patterns || !*patterns)
+		return NULL;
+	if (!out && a->mode == UNIKCC_LINK)
+		out = "a.out";
+	if (!out)
+		return NULL;
+	base = strrchr(out, '/');
+	base = base ? base + 1 : out;
+	copy = xstrdup(patterns);
+	for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save))
+		if (fnmatch(p, base, 0) == 0)
+			return env_or("UNIK_BUILD_CC", "cc");
+	return NULL;
 }
 
 static void print_command(char *const *argv)
@@ -381,6 +414,16 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 		               "linked into a unikernel");
 		return -1;
 	}
+	if (a->unsupported && strcmp(a->unsupported, "-shared") == 0) {
+		unik_error_set(
+		    err, UNIK_E_UNSUPPORTED,
+		    "`-shared` cannot be used: a unikernel is one static binary and "
+		    "loads no shared libraries; link the library's objects or a static "
+		    "archive (`ar rcs libNAME.a ...`) into the program instead, or build "
+		    "this host-side library with the host compiler (UNIK_BUILD_CC, see "
+		    "docs/unik-cc.md)");
+		return -1;
+	}
 	if (a->unsupported) {
 		unik_error_set(err, UNIK_E_UNSUPPORTED,
 		               "`%s` cannot be used: a unikernel is one static executable at a "
@@ -409,10 +452,12 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 			return -1;
 		}
 	}
-	if (gcc_file(d, "crtbeginT.o", &crtbegin, err) < 0 ||
-	    gcc_file(d, "crtend.o", &crtend, err) < 0 || gcc_file(d, "libgcc.a", &libgcc, err) < 0)
+	if (!a->no_start_files && (gcc_file(d, "crtbeginT.o", &crtbegin, err) < 0 ||
+	                           gcc_file(d, "crtend.o", &crtend, err) < 0))
 		return -1;
-	if (gcc_file(d, "libgcc_eh.a", &libgcc_eh, &ignored) < 0)
+	if (gcc_file(d, "libgcc.a", &libgcc, err) < 0)
+		return -1;
+	if (a->no_default_libs || gcc_file(d, "libgcc_eh.a", &libgcc_eh, &ignored) < 0)
 		libgcc_eh = NULL;
 	cmdline = compose_cmdline(a, output, err);
 	if (!cmdline)
@@ -455,10 +500,15 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-Wl,-z,noexecstack");
 	strv_push(&argv, "-Wl,--build-id=none");
 	strv_push(&argv, "-Wl,-z,max-page-size=4096");
-	strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));
-	strv_push_take(&argv, unik_path_join(d->musl_dir, "crti.o"));
-	strv_push(&argv, crtbegin);
+	if (!a->no_start_files) {
+		strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));
+		strv_push_take(&argv, unik_path_join(d->musl_dir, "crti.o"));
+		strv_push(&argv, crtbegin);
+	}
 	strv_extend(&argv, &a->link_args);
+	/* The runtime is the kernel, not a default library: -nostdlib and friends keep it, as
+	 * they keep the generated objects. libgcc.a stays too, after the runtime that calls into
+	 * it; an archive only supplies what nothing else defines. */
 	strv_push_take(&argv, unik_path_join(rt, "unikrt.o"));
 	if (a->multiboot)
 		strv_push_take(&argv, unik_path_join(rt, "mb1.o"));
@@ -466,13 +516,16 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-L");
 	strv_push(&argv, d->musl_dir);
 	strv_push(&argv, "-Wl,--start-group");
-	strv_push(&argv, "-lc");
+	if (!a->no_libc)
+		strv_push(&argv, "-lc");
 	strv_push(&argv, libgcc);
 	if (libgcc_eh)
 		strv_push(&argv, libgcc_eh);
 	strv_push(&argv, "-Wl,--end-group");
-	strv_push(&argv, crtend);
-	strv_push_take(&argv, unik_path_join(d->musl_dir, "crtn.o"));
+	if (!a->no_start_files) {
+		strv_push(&argv, crtend);
+		strv_push_take(&argv, unik_path_join(d->musl_dir, "crtn.o"));
+	}
 	strv_push(&argv, "-o");
 	strv_push(&argv, output);
 	return run(d, &argv, status, err);
@@ -525,6 +578,7 @@ int main(int argc, char **argv)
 	struct unikcc_args args;
 	struct driver d = {.args = &args};
 	struct unik_error err;
+	const char *build_cc;
 	int status = 1, ret;
 
 	unik_error_clear(&err);
@@ -545,6 +599,19 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	if ((build_cc = build_cc_for(&args))) {
+		_cleanup_strv_ struct strv cmd = {0};
+
+		/* A host program: the user's arguments, nothing of unik's added. */
+		strv_push(&cmd, build_cc);
+		strv_extend(&cmd, &args.gcc_args);
+		if (run(&d, &cmd, &status, &err) < 0) {
+			fprintf(stderr, "unik-cc: %s\n", err.msg);
+			status = 1;
+		}
+		unikcc_args_free(&args);
+		return status;
+	}
 	if (args.mode == UNIKCC_LINK) {
 		struct sigaction sa = {.sa_handler = on_signal};
 
@@ -556,12 +623,19 @@ int main(int argc, char **argv)
 	}
 
 	ret = setup_compile_flags(&d, &err);
-	if (ret == 0 && args.mode == UNIKCC_PASS) {
+	if (ret == 0 && args.mode != UNIKCC_LINK) {
 		_cleanup_strv_ struct strv cmd = {0};
 
 		strv_push(&cmd, d.gcc);
 		strv_extend(&cmd, &d.compile_flags);
 		strv_extend(&cmd, &args.gcc_args);
+		/* A partial link makes an object for a later link, which adds the runtime, crt
+		 * files and libc once. gcc adds nothing for -r itself, but -Wl,-r is opaque to
+		 * it: it would add the host's crt files and -pie. */
+		if (args.mode == UNIKCC_PARTIAL) {
+			strv_push(&cmd, "-nostdlib");
+			strv_push(&cmd, "-no-pie");
+		}
 		ret = run(&d, &cmd, &status, &err);
 	} else if (ret == 0) {
 		ret = do_link(&d, &status, &err);

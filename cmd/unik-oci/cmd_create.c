@@ -149,6 +149,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
                               struct unik_error *err)
 {
 	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *rootfs = NULL;
 	_cleanup_free_ char *cmdline = NULL;
 	_cleanup_free_ char *fifo = NULL;
 	_cleanup_free_ char *rec = NULL;
@@ -198,7 +199,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	qc.cmdline = cmdline;
 	qc.memory_mb = mem;
 	/* The image's root fs, when it ships one next to the kernel (images/oci/oci.c). */
-	_cleanup_free_ char *rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
+	rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
 	if (access(rootfs, R_OK) == 0)
 		qc.initrd = rootfs;
 	/* QEMU's console is on its stdio, which init reads from a pipe. */

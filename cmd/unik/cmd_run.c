@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cmdline.h"
+#include "guest_abi.h"
 
 struct run_args {
 	const char *image, *name, *mem, *args, *provider;
@@ -88,6 +89,14 @@ static int run_parse_args(struct cli *cli, int argc, char **argv, struct run_arg
 	if (a->mem && cli_parse_mem(a->mem) < 0) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "--mem `%s`: want a size in MiB such as 64 or 64M", a->mem);
+		return -1;
+	}
+	if (a->mem && cli_parse_mem(a->mem) < unik_guest_min_memory_mb()) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "--mem `%s`: too little for a unik guest, which needs at least %d MiB "
+		    "(the kernel is loaded at 1 MiB); ask for more, e.g. --mem 64",
+		    a->mem, unik_guest_min_memory_mb());
 		return -1;
 	}
 	return 0;

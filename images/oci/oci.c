@@ -109,6 +109,7 @@ static int build_layer(const struct unik_oci_image_spec *s, const char *base, st
                        struct unik_error *err)
 {
 	_cleanup_free_ char *kernel = NULL, *rootfs = NULL;
+	_cleanup_free_ char *rootfs_name = xasprintf("%s" OCI_ROOTFS_SUFFIX, base);
 	size_t klen = 0, rlen = 0;
 	struct archive *a = archive_write_new();
 	int r = -1;
@@ -122,7 +123,6 @@ static int build_layer(const struct unik_oci_image_spec *s, const char *base, st
 		               archive_error_string(a));
 		goto out;
 	}
-	_cleanup_free_ char *rootfs_name = xasprintf("%s" OCI_ROOTFS_SUFFIX, base);
 	if (add_file(a, base, kernel, klen, 0755, err) < 0 ||
 	    (rootfs && add_file(a, rootfs_name, rootfs, rlen, 0644, err) < 0))
 		goto out;
@@ -147,6 +147,10 @@ static json_t *strings(const char *const *v)
 int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 {
 	_cleanup_free_ char *tag = unik_oci_tag(s->name, err);
+	/* Every variable a cleanup frees is declared here, before the first goto out. */
+	_cleanup_free_ char *base = NULL, *entry = NULL, *config_text = NULL;
+	_cleanup_free_ char *config_name = NULL, *layer_name = NULL, *manifest_text = NULL;
+	_cleanup_atomic_file_ struct unik_atomic_file f = {.fd = -1};
 	struct membuf layer = {0};
 	char layer_hex[65], config_hex[65];
 	int r = -1;
@@ -154,12 +158,12 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 	if (!tag)
 		return -1;
 	/* The kernel's file name is the image name, so the guest's argv[0] is the name. */
-	_cleanup_free_ char *base = xstrndup(tag, strlen(tag) - strlen(":latest"));
+	base = xstrndup(tag, strlen(tag) - strlen(":latest"));
 	if (build_layer(s, base, &layer, err) < 0)
 		goto out;
 	sha256_hex(layer.p, layer.len, layer_hex);
 
-	_cleanup_free_ char *entry = xasprintf("/%s", base);
+	entry = xasprintf("/%s", base);
 	char mem[32] = "";
 	if (s->memory_mb)
 		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)s->memory_mb);
@@ -173,19 +177,17 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 	    entry, "Cmd", strings(s->args), "Env", strings(s->env), "Labels", labels, "rootfs",
 	    "type", "layers", "diff_ids", "sha256:", layer_hex, "history", "created", EPOCH_TEXT,
 	    "created_by", "unik build (docker-archive written by unik)");
-	_cleanup_free_ char *config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+	config_text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(config);
 	sha256_hex(config_text, strlen(config_text), config_hex);
 
-	_cleanup_free_ char *config_name = xasprintf("%s.json", config_hex);
-	_cleanup_free_ char *layer_name = xasprintf("%s/layer.tar", layer_hex);
+	config_name = xasprintf("%s.json", config_hex);
+	layer_name = xasprintf("%s/layer.tar", layer_hex);
 	json_t *manifest = json_pack("[{s:s, s:[s], s:[s]}]", "Config", config_name, "RepoTags",
 	                             tag, "Layers", layer_name);
-	_cleanup_free_ char *manifest_text = json_dumps(manifest, JSON_COMPACT);
+	manifest_text = json_dumps(manifest, JSON_COMPACT);
 	json_decref(manifest);
 
-	/* No cleanup attribute: the goto after build_layer() jumps over this declaration. */
-	struct unik_atomic_file f = {.fd = -1};
 	if (unik_atomic_file_open(&f, s->out, err) < 0)
 		goto out;
 	struct archive *a = archive_write_new();
@@ -193,7 +195,6 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 	    archive_write_open_fd(a, f.fd) != ARCHIVE_OK) {
 		unik_error_set(err, UNIK_E_IO, "create `%s`: %s", f.tmp, archive_error_string(a));
 		archive_write_free(a);
-		unik_atomic_file_abort(&f);
 		goto out;
 	}
 	if (add_file(a, layer_name, layer.p, layer.len, 0644, err) < 0 ||
@@ -204,7 +205,6 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 			unik_error_set(err, UNIK_E_IO, "write `%s`: %s", f.tmp,
 			               archive_error_string(a));
 		archive_write_free(a);
-		unik_atomic_file_abort(&f);
 		goto out;
 	}
 	archive_write_free(a);

@@ -34,6 +34,12 @@
 /* A CPU fault, abort() or a fatal signal ends the guest with this status. */
 #define UNIK_EXIT_CRASH 255
 
+/* Memory: RAM must reach from the load address past the kernel's end (its .bss included) by at
+ * least UNIK_MIN_FREE_KB for the runtime to start; a guest given less says so and ends with
+ * status 255.  A host refuses less than UNIK_MIN_MEMORY_MB (hello needs 1.3 MiB). */
+#define UNIK_MIN_FREE_KB   64
+#define UNIK_MIN_MEMORY_MB 2
+
 /* isa-debug-exit makes QEMU exit with (value << 1) | 1.  Statuses N and N + 128 give the same
  * QEMU exit code, so the console's exit line is authoritative and this is only the fallback. */
 #define UNIK_QEMU_EXIT_CODE(status) ((((status)&0xff) << 1 | 1) & 0xff)

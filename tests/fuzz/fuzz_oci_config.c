@@ -6,8 +6,8 @@
 
 #include "oci_config.h"
 
-int unik_fuzz_oci_config(const uint8_t *data, size_t size);
-int unik_fuzz_oci_config(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct oci_config cfg;
 	struct unik_error err;
@@ -24,11 +24,3 @@ int unik_fuzz_oci_config(const uint8_t *data, size_t size)
 	oci_elf_buf_is_unik(data, size);
 	return 0;
 }
-
-#ifndef UNIK_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return unik_fuzz_oci_config(data, size);
-}
-#endif

@@ -5,8 +5,8 @@
 
 #include "daemon/internal.h"
 
-int unik_fuzz_options(const uint8_t *data, size_t size);
-int unik_fuzz_options(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	struct build_opts bo;
@@ -21,11 +21,3 @@ int unik_fuzz_options(const uint8_t *data, size_t size)
 	json_decref(j);
 	return 0;
 }
-
-#ifndef UNIK_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return unik_fuzz_options(data, size);
-}
-#endif

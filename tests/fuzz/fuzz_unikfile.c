@@ -4,8 +4,8 @@
 
 #include "compilers/manifest.h"
 
-int unik_fuzz_unikfile(const uint8_t *data, size_t size);
-int unik_fuzz_unikfile(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct unik_manifest m;
 	struct unik_error err;
@@ -16,11 +16,3 @@ int unik_fuzz_unikfile(const uint8_t *data, size_t size)
 	unik_manifest_free(&m);
 	return 0;
 }
-
-#ifndef UNIK_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return unik_fuzz_unikfile(data, size);
-}
-#endif

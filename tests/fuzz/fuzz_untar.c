@@ -4,8 +4,8 @@
 
 #include "untar.h"
 
-int unik_fuzz_untar(const uint8_t *data, size_t size);
-int unik_fuzz_untar(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct unik_untar_limits lim = {.max_bytes = 1 << 20, .max_files = 100, .max_ratio = 200};
 	struct unik_error err;
@@ -13,11 +13,3 @@ int unik_fuzz_untar(const uint8_t *data, size_t size)
 	unik_untar_check_mem(data, size, &lim, &err);
 	return 0;
 }
-
-#ifndef UNIK_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return unik_fuzz_untar(data, size);
-}
-#endif

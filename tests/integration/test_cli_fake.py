@@ -275,6 +275,18 @@ def test_usage_errors_exit_2():
             fail('unik %s: the error does not mention %r' % (' '.join(args), words), p.stderr)
 
 
+def test_run_with_too_little_memory_is_refused_at_once():
+    """unik run -m 1 used to hang with no output: the guest's kernel is loaded at 1 MiB."""
+    home = os.path.join(out_dir(), 'home')
+    for mem in ('1', '1M'):
+        p = expect(unik(['run', '-m', mem, 'hello'], home, timeout=20), 2,
+                   'unik run -m %s' % mem)
+        if 'at least 2 MiB' not in p.stderr or '--mem' not in p.stderr:
+            fail('unik run -m %s: the error does not give the minimum' % mem, p.stderr)
+    if os.path.exists(os.path.join(home, 'daemon.sock')):
+        fail('unik run -m 1 started a daemon')
+
+
 @with_fake()
 def test_daemon_error_message_is_shown(s):
     p = expect(s.run(['describe-image', 'nope']), 1, 'describe-image of a missing image')

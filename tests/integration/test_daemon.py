@@ -478,6 +478,15 @@ def test_provider_options_are_checked():
         expect_error(r, 400, 'invalid', 'unknown option of provider qemu "bogus" (known: console_max)')
 
 
+def test_run_with_too_little_memory_is_refused():
+    """A run request for less memory than any guest boots in is refused before QEMU starts."""
+    with Daemon() as d:
+        for mb in (0, 1):
+            expect_error(d.request('POST', '/v1/instances', {'image': 'nope', 'memory_mb': mb}),
+                         400, 'invalid', 'at least 2 MiB')
+        assert d.ok('GET', '/v1/instances') == [], 'a refused run left an instance'
+
+
 def test_bad_requests_are_clear_4xx():
     with Daemon() as d:
         good = tar_dir(src('ok', {'a.c': 'int main(void){return 0;}\n'}))
@@ -497,6 +506,9 @@ def test_bad_requests_are_clear_4xx():
         expect_error(build([('source', 'a', None, good),
                             ('options', None, None, b'{"name":"x","memory_mb":"lots"}')]),
                      400, 'invalid', 'memory_mb')
+        expect_error(build([('source', 'a', None, good),
+                            ('options', None, None, b'{"name":"x","memory_mb":1}')]),
+                     400, 'invalid', 'at least 2 MiB')
         expect_error(build([('source', 'a', None, good),
                             ('options', None, None, b'{"name":"x","base":"nope"}')]),
                      400, 'invalid', 'nope')

@@ -1,13 +1,15 @@
 """Guest ABI v1 end to end: real boots of the programs in tests/apps/ under microvm (PVH), each
 under KVM and TCG, asserting on the console output and the exit status."""
 
+import math
 import os
 import re
+import subprocess
 import time
 
 from harness import Failure, Skip, accels, timeout, fail, check_equal, out_dir, REPO
-from qemu import boot
-from apps import app, run_native, make_cpio, APPS_SRC
+from qemu import boot, resolve_accel
+from apps import app, build, run_native, run_native_rss, make_cpio, APPS_SRC
 
 
 def native_agrees(name, args, expected_app, expected_status, env=None, argv0=None):
@@ -200,6 +202,74 @@ def test_malloc_stress(accel):
     r.expect_status(0).expect_app(want)
 
 
+def memstress_native():
+    """The native run of tests/apps/memstress: (output, peak RSS in bytes)."""
+    path = os.path.join(os.path.dirname(app('memstress')), 'memstress.native')
+    if not os.path.exists(path):
+        raise Skip('no native build of memstress (musl-gcc is not installed): the guest memory '
+                   'bound is relative to the native peak RSS')
+    out, status, rss = run_native_rss(path)
+    if status != 0 or 'memstress: ok' not in out:
+        fail('the native memstress run failed (status %d)' % status, out[-3000:])
+    return out, rss
+
+
+@accels
+@timeout(600)
+def test_memstress_in_native_rss_bound(accel):
+    """A program whose native peak RSS is R runs in a guest of R x 1.25 + 8 MiB, with the same
+    output: the runtime loses no memory to fragmentation, copies or untouched pages."""
+    resolve_accel(accel)
+    want, rss = memstress_native()
+    mib = math.ceil((rss * 1.25 + (8 << 20)) / (1 << 20))
+    r = boot(app('memstress'), 'memstress', accel=accel, mem='%dM' % mib, timeout=400)
+    if r.status != 0 or r.app != want:
+        r.fail('memstress (native peak RSS %.1f MiB) did not run alike in a %d MiB guest'
+               % (rss / (1 << 20), mib))
+    r.expect_status(0).expect_app(want)
+
+
+@accels
+def test_too_little_memory_says_so(accel):
+    """With less RAM than the kernel and the runtime need, the guest says how much it got and
+    how much it needs, and ends with status 255 at once; with that much, hello runs."""
+    need_re = re.compile(r'unik: out of memory: the guest has (\d+) KiB of RAM, the kernel '
+                         r'needs at least (\d+) KiB \(give it more memory\)')
+    need = None
+    for mem in ('1104K', '1200K', '1280K'):  # QEMU rounds to 8 KiB
+        r = boot(app('hello'), 'hello', accel=accel, mem=mem, timeout=30, tag=mem)
+        r.expect_status(255)
+        m = [need_re.fullmatch(l) for l in r.runtime_lines]
+        m = [x for x in m if x]
+        if not m or r.app:
+            r.fail('-m %s: no "unik: out of memory" line saying what the guest has and needs'
+                   % mem)
+        if int(m[0].group(1)) != int(mem[:-1]):
+            r.fail('-m %s: the guest reports %s KiB' % (mem, m[0].group(1)))
+        need = int(m[0].group(2))
+    r = boot(app('hello'), 'hello', accel=accel, mem='%dK' % need, tag='enough')
+    r.expect_status(0).expect_app('hello from unik\nargv[0]=<hello>\n')
+
+
+@accels
+def test_boot_script_refuses_too_little_memory(accel):
+    """scripts/boot refuses 1 MiB or less (the kernel would not even be in RAM and could not
+    say so), and passes a little more on to the guest, which says so itself."""
+    resolve_accel(accel)
+    script = os.path.join(REPO, 'scripts', 'boot')
+    env = dict(os.environ, UNIK_ACCEL=accel, UNIK_MEM='1')
+    p = subprocess.run([script, app('hello')], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 2 or 'UNIK_MEM=1 is too little' not in p.stderr:
+        fail('scripts/boot with UNIK_MEM=1: exit %d' % p.returncode, p.stdout + p.stderr)
+    env['UNIK_MEM'] = '1200K'
+    p = subprocess.run([script, app('hello')], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    if 'unik: out of memory: the guest has 1200 KiB of RAM' not in p.stdout \
+            or not p.stdout.endswith('unik: exit status 255\n'):
+        fail('scripts/boot with UNIK_MEM=1200K: exit %d' % p.returncode, p.stdout + p.stderr)
+
+
 @accels
 def test_libm_and_printf(accel):
     with open(os.path.join(APPS_SRC, 'mathfmt.expected')) as f:
@@ -323,6 +393,19 @@ def tree_expectation(entries, roots):
     return '\n'.join(out) + '\ntree: 0 errors\n'
 
 
+ETC_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'
+
+
+def with_etc_defaults(ents):
+    """The tree the guest shows: what the image holds, plus the /etc files the runtime adds
+    where the image has none."""
+    ents = dict(ents)
+    for name, content in (('passwd', 'root:x:0:0:root:/root:/bin/sh\n'),
+                          ('group', 'root:x:0:\n'), ('hosts', ETC_HOSTS)):
+        ents.setdefault('/etc/' + name, content.encode())
+    return ents
+
+
 def initrd_entries():
     blob = bytes((i * 131 + 7) & 0xff for i in range(70000))
     return [
@@ -369,7 +452,36 @@ def test_initrd_with_cpio_tool(accel):
     r = boot(app('tree'), 'tree /etc', accel=accel, initrd=archive)
     ents = {'/etc': None, '/etc/conf.d': None}
     ents.update({'/' + n: c for n, c in files.items()})
-    r.expect_status(0).expect_app(tree_expectation(ents, ['/etc']))
+    # Its own /etc/hosts wins, byte for byte; passwd and group are added.
+    r.expect_status(0).expect_app(tree_expectation(with_etc_defaults(ents), ['/etc']))
+
+
+@accels
+def test_etc_passwd_group_hosts(accel):
+    """getpwuid(getuid()) and getgrgid(getgid()) find root, and /etc/hosts names localhost,
+    as on a Linux root file system (Debian's dc crashed on a NULL getpwuid)."""
+    r = boot(app('etc'), 'etc /etc/hosts /etc/passwd /etc/group', accel=accel)
+    r.expect_status(0).expect_app(
+        'passwd: root uid=0 gid=0 home=/root shell=/bin/sh\ngroup: root gid=0\n'
+        '== /etc/hosts\n' + ETC_HOSTS + '== end\n'
+        '== /etc/passwd\nroot:x:0:0:root:/root:/bin/sh\n== end\n'
+        '== /etc/group\nroot:x:0:\n== end\n')
+
+
+@accels
+def test_etc_from_the_image_wins(accel):
+    """A root file system that brings its own /etc/passwd keeps it byte for byte; what it
+    lacks (/etc/group, /etc/hosts) is still added."""
+    root = os.path.join(out_dir(), 'rootfs')
+    os.makedirs(os.path.join(root, 'etc'), exist_ok=True)
+    passwd = 'admin:x:0:0:The Admin:/home/admin:/bin/ash\nnobody:x:65534:65534::/:/bin/false'
+    with open(os.path.join(root, 'etc', 'passwd'), 'w') as f:
+        f.write(passwd)  # no final newline: byte for byte
+    kernel = build('etc.c', 'etc-own.elf', ['--unik-rootfs', root])
+    r = boot(kernel, 'etc /etc/passwd /etc/hosts', accel=accel)
+    r.expect_status(0).expect_app(
+        'passwd: admin uid=0 gid=0 home=/home/admin shell=/bin/ash\ngroup: root gid=0\n'
+        '== /etc/passwd\n' + passwd + '== end\n== /etc/hosts\n' + ETC_HOSTS + '== end\n')
 
 
 def rootfs_data_entries():
@@ -389,7 +501,7 @@ def rootfs_data_entries():
 def test_embedded_rootfs(accel):
     ents = rootfs_data_entries()
     r = boot(app('rootfs'), '', accel=accel)
-    r.expect_status(0).expect_app(tree_expectation(ents, ['/data', '/etc']))
+    r.expect_status(0).expect_app(tree_expectation(with_etc_defaults(ents), ['/data', '/etc']))
     # The boot line replaces the baked arguments; /tmp exists next to the embedded tree.
     r = boot(app('rootfs'), 'tree /data/sub /tmp', accel=accel, tag='override')
     ents['/tmp'] = None

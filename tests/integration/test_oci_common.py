@@ -193,9 +193,22 @@ def qemu_pids():
     return out
 
 
+def _parent_cmdline(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        with open('/proc/%d/cmdline' % ppid, 'rb') as f:
+            return f.read().replace(b'\0', b' ').decode('utf-8', 'replace')
+    except (OSError, ValueError, IndexError):
+        return ''
+
+
 def qemu_under(path):
-    """QEMU processes whose command line mentions path (a state root or data dir)."""
-    return [p for p in qemu_pids() if path in p[1]]
+    """QEMU processes whose command line, or whose parent's (unik-oci's supervisor, started
+    with the bundle's paths), mentions path (a state root or data dir).  QEMU itself is handed
+    its kernel as a descriptor and is named after unik-oci's state directory, which a
+    containerd shim keeps in its own root."""
+    return [p for p in qemu_pids() if path in p[1] or path in _parent_cmdline(p[0])]
 
 
 def wait_no_qemu(path, timeout=20):

@@ -118,3 +118,26 @@ def make_cpio(entries, path):
     with open(path, 'wb') as f:
         f.write(out)
     return path
+
+
+def run_native_rss(path, args=(), timeout=300):
+    """Run a native program with its output captured; returns (stdout text, exit status, peak
+    RSS in bytes from wait4's ru_maxrss).  Fails the test if it outlives `timeout`."""
+    import signal
+    import tempfile
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.Popen([path] + list(args), stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                os.kill(p.pid, signal.SIGKILL)
+                os.wait4(p.pid, 0)
+                raise Failure('%s still running after %ds: killed' % (path, timeout))
+            time.sleep(0.05)
+        out.seek(0)
+        text = out.read().decode('utf-8', 'replace')
+    return text, os.waitstatus_to_exitcode(status), ru.ru_maxrss * 1024

@@ -193,13 +193,43 @@ static void test_round_trip(void **state)
 	}
 }
 
+/* A "--" ends the environment and is dropped, as the guest's parser does (runtime/cmdline.c);
+ * a program named "--" is composed with one more.  Found by tests/fuzz/fuzz_guest_cmdline.c. */
+static void test_dashdash(void **state)
+{
+	static const char *const env1[] = {"A=1", NULL}, *const argv1[] = {"B=2", "x", NULL};
+	static const char *const argv2[] = {"--", "--", NULL}, *const none[] = {NULL};
+	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_free_ char *s = NULL;
+	struct unik_cmdline c;
+	struct unik_error err;
+
+	(void)state;
+	split_ok("A=1 -- B=2 x", &c);
+	assert_words(&c.env, env1);
+	assert_words(&c.argv, argv1);
+	unik_cmdline_free(&c);
+	split_ok("-- -- --", &c);
+	assert_words(&c.env, none);
+	assert_words(&c.argv, argv2);
+	unik_cmdline_free(&c);
+
+	strv_push(&argv, "--");
+	strv_push(&argv, "x");
+	assert_int_equal(unik_cmdline_compose(NULL, &argv, &s, &err), 0);
+	assert_string_equal(s, "-- -- x");
+	split_ok(s, &c);
+	assert_words(&c.argv, (const char *const *)argv.v);
+	unik_cmdline_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_quote_word),   cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_split_errors), cmocka_unit_test(test_env_names),
 	    cmocka_unit_test(test_compose),      cmocka_unit_test(test_compose_errors),
-	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_dashdash),
 	};
 
 	return cmocka_run_group_tests_name("cmdline", tests, NULL, NULL);

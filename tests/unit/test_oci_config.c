@@ -1,5 +1,6 @@
 /* lib/oci_config: config.json parsing, the unik note, paths inside the root fs, and how a
- * container's process maps onto the guest's command line and memory; replays the fuzz corpus. */
+ * container's process maps onto the guest's command line and memory (its fuzz corpus is replayed
+ * by test_fuzz_oci_config, tests/fuzz/fuzz.mk). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UNIK_FUZZ_NO_MAIN 1
-#include "../fuzz/fuzz_oci_config.c"
 #include "oci_config.h"
 #include "util.h"
 
@@ -320,55 +319,12 @@ static void test_detect_kernel(void **state)
 	free(dir);
 }
 
-/* tests/fuzz/corpus/oci_config, found upwards from this binary. */
-static void test_fuzz_corpus(void **state)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *dir = NULL;
-	DIR *d;
-	struct dirent *de;
-	int count = 0;
-
-	(void)state;
-	assert_true(n > 0);
-	self[n] = '\0';
-	for (char *slash = strrchr(self, '/'); slash && !dir; slash = strrchr(self, '/')) {
-		*slash = '\0';
-		char *p = unik_path_join(self[0] ? self : "/", "tests/fuzz/corpus/oci_config");
-		if (access(p, F_OK) == 0)
-			dir = p;
-		else
-			free(p);
-	}
-	if (!dir)
-		skip();
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		_cleanup_free_ char *p = NULL;
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-
-		if (de->d_name[0] == '.')
-			continue;
-		p = unik_path_join(dir, de->d_name);
-		assert_int_equal(unik_read_file(p, &buf, &len, NULL), 0);
-		unik_fuzz_oci_config((const uint8_t *)buf, len);
-		count++;
-	}
-	closedir(d);
-	free(dir);
-	assert_true(count > 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_docker_config), cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_guest_cmdline),       cmocka_unit_test(test_guest_memory),
 	    cmocka_unit_test(test_unik_note),           cmocka_unit_test(test_detect_kernel),
-	    cmocka_unit_test(test_fuzz_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

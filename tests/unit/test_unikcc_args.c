@@ -225,6 +225,100 @@ static void test_cxx_and_unsupported(void **state)
 	unikcc_args_free(&a);
 }
 
+/* Partial links make objects for a later link: busybox's kbuild links each built-in.o with
+ * `$(CC) -nostdlib -r`, and a runtime added there too would be defined twice in the end. */
+static void test_partial_links(void **state)
+{
+	static const struct {
+		const char *args[8];
+		const char *partial;
+	} cases[] = {
+	    {{"-nostdlib", "-r", "-o", "built-in.o", "a.o", "b.o"}, "-r"},
+	    {{"-nostdlib", "-Wl,-r", "-o", "x.o", "a.o"}, "-Wl,-r"},
+	    {{"-Wl,--gc-sections,--relocatable", "-o", "x.o", "a.o"},
+	     "-Wl,--gc-sections,--relocatable"},
+	    {{"-Wl,-relocatable", "-o", "x.o", "a.o"}, "-Wl,-relocatable"},
+	    {{"-relocatable", "-o", "x.o", "a.o"}, "-relocatable"},
+	    {{"-Xlinker", "-r", "-o", "x.o", "a.c"}, "-r"},
+	};
+	struct unikcc_args a;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse_ok(&a, cases[i].args);
+		if (a.mode != UNIKCC_PARTIAL)
+			fail_msg("case %zu: mode %d, not a partial link", i, (int)a.mode);
+		assert_string_equal(a.partial, cases[i].partial);
+		/* Passed on untouched, -o included. */
+		assert_words(&a.gcc_args, cases[i].args);
+		unikcc_args_free(&a);
+	}
+
+	/* Words that only look like it: a real link. */
+	parse_ok(&a, (const char *[]){"-Wl,-rpath,/x", "-Wl,--relax", "-rdynamic", "a.o", NULL});
+	assert_int_equal(a.mode, UNIKCC_LINK);
+	assert_null(a.partial);
+	unikcc_args_free(&a);
+	parse_ok(&a, (const char *[]){"-Xlinker", "--gc-sections", "-L", "-r", "a.o", NULL});
+	assert_int_equal(a.mode, UNIKCC_LINK);
+	unikcc_args_free(&a);
+
+	/* Compiling with -r in the line still only compiles. */
+	parse_ok(&a, (const char *[]){"-c", "-r", "a.c", NULL});
+	assert_int_equal(a.mode, UNIKCC_PASS);
+	unikcc_args_free(&a);
+}
+
+/* -nostartfiles, -nodefaultlibs, -nolibc and -nostdlib as gcc's manual has them; they stay in
+ * the arguments, and the link leaves out what each names. */
+static void test_nostdlib_family(void **state)
+{
+	static const struct {
+		const char *flag;
+		bool start, libc, defaults;
+	} cases[] = {
+	    {"-nostartfiles", true, false, false},
+	    {"-nodefaultlibs", false, true, true},
+	    {"-nolibc", false, true, false},
+	    {"-nostdlib", true, true, true},
+	};
+	struct unikcc_args a;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse_ok(&a, (const char *[]){cases[i].flag, "-o", "app", "a.o", NULL});
+		assert_int_equal(a.mode, UNIKCC_LINK);
+		assert_int_equal(a.no_start_files, cases[i].start);
+		assert_int_equal(a.no_libc, cases[i].libc);
+		assert_int_equal(a.no_default_libs, cases[i].defaults);
+		assert_words(&a.link_args, (const char *[]){cases[i].flag, "a.o", NULL});
+		unikcc_args_free(&a);
+	}
+	parse_ok(&a, (const char *[]){"-o", "app", "a.o", NULL});
+	assert_false(a.no_start_files || a.no_libc || a.no_default_libs);
+	unikcc_args_free(&a);
+}
+
+static void test_shared_and_pic(void **state)
+{
+	struct unikcc_args a;
+
+	(void)state;
+	/* -shared is refused at link time (main.c says why); -fPIC compiles are plain compiles. */
+	parse_ok(&a, (const char *[]){"-shared", "-fPIC", "-o", "libx.so", "a.o", NULL});
+	assert_int_equal(a.mode, UNIKCC_LINK);
+	assert_string_equal(a.unsupported, "-shared");
+	unikcc_args_free(&a);
+	parse_ok(&a, (const char *[]){"-fPIC", "-c", "a.c", NULL});
+	assert_int_equal(a.mode, UNIKCC_PASS);
+	assert_null(a.unsupported);
+	unikcc_args_free(&a);
+	parse_ok(&a, (const char *[]){"-fpic", "-o", "app", "a.c", NULL});
+	assert_int_equal(a.mode, UNIKCC_LINK);
+	assert_null(a.unsupported);
+	unikcc_args_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +329,9 @@ int main(void)
 	    cmocka_unit_test(test_own_options),
 	    cmocka_unit_test(test_own_option_errors),
 	    cmocka_unit_test(test_cxx_and_unsupported),
+	    cmocka_unit_test(test_partial_links),
+	    cmocka_unit_test(test_nostdlib_family),
+	    cmocka_unit_test(test_shared_and_pic),
 	};
 
 	return cmocka_run_group_tests_name("unikcc_args", tests, NULL, NULL);

@@ -1,0 +1,303 @@
+"""unik-cc under what real build systems do: partial links (kbuild's built-in.o), the -nostdlib
+family, -shared and -fPIC, and Debian's busybox built with its own kbuild and booted, its applets'
+output compared byte for byte with the same objects linked natively against musl."""
+
+import fcntl
+import glob
+import os
+import shlex
+import shutil
+import subprocess
+
+from harness import Failure, Skip, build_dir, fail, out_dir, tail, timeout
+from qemu import boot
+from apps import make_cpio, run_native, run_unik_cc, unik_cc
+
+
+def _write(name, text):
+    p = os.path.join(out_dir(), name)
+    with open(p, 'w') as f:
+        f.write(text)
+    return p
+
+
+def _cc(args, what):
+    p = run_unik_cc(args)
+    if p.returncode != 0:
+        fail('unik-cc %s failed (exit %d)' % (what, p.returncode), tail(p.stdout + p.stderr))
+    return p
+
+
+_GREET = '#include <stdio.h>\nvoid greet(const char *who)\n{\n\tprintf("hello, %s\\n", who);\n}\n'
+_MAIN = ('void greet(const char *who);\nint main(int argc, char **argv)\n{\n'
+         '\tgreet(argc > 1 ? argv[1] : "nobody");\n\treturn 7;\n}\n')
+
+
+def _objects():
+    d = out_dir()
+    objs = []
+    for name, text in (('greet', _GREET), ('main', _MAIN)):
+        src = _write(name + '.c', text)
+        obj = os.path.join(d, name + '.o')
+        _cc(['-O2', '-c', '-o', obj, src], '-c %s.c' % name)
+        objs.append(obj)
+    return objs
+
+
+def test_partial_link_then_final_link():
+    """kbuild links each directory's objects into built-in.o with `$(CC) -nostdlib -r`, then
+    links those into the program: the runtime, crt files and libc must come in once, at the
+    end, or every runtime symbol is defined twice."""
+    d = out_dir()
+    objs = _objects()
+    for i, flags in enumerate((['-nostdlib', '-r'], ['-nostdlib', '-Wl,-r'],
+                               ['-Wl,--relocatable'])):
+        part = os.path.join(d, 'built-in-%d.o' % i)
+        _cc(flags + ['-o', part] + objs, 'partial link %s' % ' '.join(flags))
+        syms = subprocess.run(['nm', '-g', '--defined-only', part], stdout=subprocess.PIPE,
+                              text=True).stdout
+        defined = [l.split()[-1] for l in syms.splitlines() if len(l.split()) == 3]
+        extra = sorted(s for s in defined if s not in ('greet', 'main'))
+        if extra:
+            fail('partial link %s added definitions beyond the inputs\' (runtime, crt or '
+                 'libc): %s' % (' '.join(flags), ', '.join(extra[:10])))
+        out = os.path.join(d, 'partial-%d.elf' % i)
+        _cc(['-o', out, part], 'final link of a partial link')
+        boot(out, 'partial-%d.elf world' % i, accel='tcg').expect_status(7).expect_app(
+            'hello, world\n')
+
+
+def test_nostdlib_family():
+    """gcc's manual: -nostartfiles drops the crt files, -nodefaultlibs libc (and libgcc),
+    -nostdlib both.  The unik runtime is the kernel and stays; it calls _start."""
+    d = out_dir()
+    raw = _write('raw.c', (
+        'static long sys(long n, long a, long b, long c)\n{\n\tlong r;\n'
+        '\t__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)\n'
+        '\t                 : "rcx", "r11", "memory");\n\treturn r;\n}\n'
+        'void _start(void)\n{\n\tsys(1, 1, (long)"raw start\\n", 10);\n'
+        '\tsys(231, 5, 0, 0);\n\tfor (;;)\n\t\t;\n}\n'))
+    for flag in ('-nostdlib', '-nostartfiles'):
+        out = os.path.join(d, 'raw%s.elf' % flag)
+        _cc(['-O2', '-fno-stack-protector', flag, '-o', out, raw], flag)
+        boot(out, 'raw', accel='tcg').expect_status(5).expect_app('raw start\n')
+
+    # Without -nostartfiles, crt1.o's _start would clash with the program's.
+    p = run_unik_cc(['-O2', '-o', os.path.join(d, 'clash.elf'), raw])
+    if p.returncode == 0 or '_start' not in p.stdout + p.stderr:
+        fail('a program with its own _start linked with the crt files too: crt1.o was not '
+             'linked', tail(p.stdout + p.stderr))
+
+    hello = _write('hello.c', '#include <stdio.h>\nint main(void)\n{\n'
+                   '\tputs("with libc");\n\treturn 0;\n}\n')
+    p = run_unik_cc(['-nodefaultlibs', '-o', os.path.join(d, 'nolibc.elf'), hello])
+    if p.returncode == 0 or 'puts' not in p.stdout + p.stderr:
+        fail('-nodefaultlibs still linked libc (puts resolved)', tail(p.stdout + p.stderr))
+    out = os.path.join(d, 'withlibc.elf')
+    _cc(['-nodefaultlibs', '-o', out, hello, '-lc'], '-nodefaultlibs ... -lc')
+    boot(out, 'withlibc', accel='tcg').expect_status(0).expect_app('with libc\n')
+
+
+def test_shared_refused_pic_works():
+    d = out_dir()
+    objs = []
+    for name, text in (('greet', _GREET), ('main', _MAIN)):
+        src = _write(name + '.c', text)
+        obj = os.path.join(d, name + '.pic.o')
+        _cc(['-O2', '-fPIC', '-c', '-o', obj, src], '-fPIC -c %s.c' % name)
+        objs.append(obj)
+    p = run_unik_cc(['-shared', '-fPIC', '-o', os.path.join(d, 'libgreet.so'), objs[0]])
+    msg = p.stdout + p.stderr
+    if p.returncode == 0 or '`-shared` cannot be used' not in msg or 'static' not in msg:
+        fail('-shared was not refused with a message saying why', tail(msg))
+    if os.path.exists(os.path.join(d, 'libgreet.so')):
+        fail('a refused -shared link left libgreet.so behind')
+    out = os.path.join(d, 'pic.elf')
+    _cc(['-o', out] + objs, 'link of -fPIC objects')
+    boot(out, 'pic pic', accel='tcg').expect_status(7).expect_app('hello, pic\n')
+    out = os.path.join(d, 'fpic.elf')
+    _cc(['-fpic', '-O2', '-o', out, os.path.join(d, 'greet.c'), os.path.join(d, 'main.c')],
+        '-fpic in one step')
+    boot(out, 'fpic x', accel='tcg').expect_status(7).expect_app('hello, x\n')
+
+
+# Options turned off in busybox's defconfig: they include Linux kernel headers (linux/*.h,
+# asm/*.h, mtd/*.h), which musl does not ship (docs/unik-cc.md says more).
+BUSYBOX_TRIM = '''
+    KBD_MODE LOADFONT SETFONT OPENVT SHOWKEY INIT LINUXRC RUN_INIT SWITCH_ROOT
+    FEATURE_SETPRIV_CAPABILITIES SETPRIV LOSETUP FEATURE_MOUNT_LOOP VLOCK BEEP CONSPY FBSPLASH
+    HDPARM I2CGET I2CSET I2CDUMP I2CDETECT I2CTRANSFER NANDWRITE NANDDUMP PARTPROBE RAIDAUTORUN
+    UBIATTACH UBIDETACH UBIMKVOL UBIRMVOL UBIRSVOL UBIUPDATEVOL UBIRENAME WATCHDOG
+    BRCTL ETHER_WAKE IFCONFIG IFENSLAVE IFPLUGD IP IPADDR IPLINK IPROUTE IPTUNNEL IPRULE IPNEIGH
+    NAMEIF NBDCLIENT SLATTACH TC TUNCTL UDHCPC6 UDHCPC ZCIP
+    ACPID BLKDISCARD BLOCKDEV EJECT FSFREEZE FSTRIM IONICE MDEV FEATURE_MDEV_DAEMON UEVENT
+    MKE2FS MKFS_EXT2 MKDOSFS MKFS_VFAT
+'''.split()
+
+
+def _run_logged(argv, cwd, log, env=None, input_text=None):
+    with open(log, 'a') as f:
+        f.write('$ %s\n' % ' '.join(shlex.quote(a) for a in argv))
+        f.flush()
+        p = subprocess.run(argv, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                           input=input_text, text=True)
+    if p.returncode != 0:
+        with open(log) as f:
+            raise Failure('`%s` failed (exit %d); log %s' % (' '.join(argv[:3]), p.returncode,
+                                                              log), tail(f.read(), 30))
+
+
+def _busybox():
+    """Builds (once per source version, cached under build/busybox/) Debian's busybox with
+    CC=unik-cc and HOSTCC=gcc from a trimmed defconfig, relinks it with the current unik-cc and
+    runtime, and links the same objects natively with musl-gcc -static.  Returns (unik, native)."""
+    dscs = sorted(glob.glob(os.path.join(build_dir(), 'src', 'busybox_*.dsc')))
+    if not dscs:
+        raise Skip('busybox source package not in build/src: run scripts/install-deps (it turns '
+                   'on deb-src and runs apt-get source --download-only busybox)')
+    for tool in ('dpkg-source', 'musl-gcc', 'make'):
+        if not shutil.which(tool):
+            raise Skip('%s is not installed' % tool)
+    dsc = dscs[-1]
+    version = os.path.basename(dsc)[len('busybox_'):-len('.dsc')]
+    top = os.path.join(build_dir(), 'busybox', version)
+    os.makedirs(top, exist_ok=True)
+    src = os.path.join(top, 'src')
+    log = os.path.join(out_dir(), 'busybox-build.log')
+    env = dict(os.environ)
+    rt = os.path.join(build_dir(), 'runtime')
+    if 'UNIK_RUNTIME_DIR' not in env and os.path.exists(os.path.join(rt, 'unikrt.o')):
+        env['UNIK_RUNTIME_DIR'] = rt
+    with open(os.path.join(top, 'lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = os.path.join(src, '.unik-extracted')
+        if not os.path.exists(stamp):
+            shutil.rmtree(src, ignore_errors=True)
+            _run_logged(['dpkg-source', '-x', dsc, src], top, log)
+            open(stamp, 'w').close()
+        trim_stamp = os.path.join(src, '.unik-trim')
+        want = ' '.join(BUSYBOX_TRIM)
+        have = open(trim_stamp).read() if os.path.exists(trim_stamp) else None
+        if have != want:
+            _run_logged(['make', 'defconfig'], src, log)
+            cfg = os.path.join(src, '.config')
+            with open(cfg) as f:
+                lines = f.read().split('\n')
+            off = set('CONFIG_%s=y' % c for c in BUSYBOX_TRIM)
+            lines = ['# %s is not set' % l[:-2] if l in off else l for l in lines]
+            with open(cfg, 'w') as f:
+                f.write('\n'.join(lines))
+            _run_logged(['make', 'oldconfig'], src, log, input_text='\n' * 2000)
+            with open(trim_stamp, 'w') as f:
+                f.write(want)
+        # Relink every time, so a changed runtime or unik-cc is what the test boots.
+        for f in ('busybox', 'busybox_unstripped', 'busybox_native'):
+            if os.path.exists(os.path.join(src, f)):
+                os.unlink(os.path.join(src, f))
+        _run_logged(['make', '-j2', 'CC=' + unik_cc(), 'HOSTCC=gcc', 'busybox'], src, log, env)
+        # busybox's own link command (scripts/trylink and its arguments), with musl-gcc -static
+        # as the compiler: the same objects, linked for Linux.
+        with open(os.path.join(src, '.busybox_unstripped.cmd')) as f:
+            argv = shlex.split(f.read().split(':=', 1)[1])
+        if '&&' in argv:
+            argv = argv[:argv.index('&&')]
+        if len(argv) < 8 or not argv[0].endswith('trylink'):
+            raise Failure('busybox link command not understood: %r' % argv[:3])
+        argv[1], argv[2] = 'busybox_native', 'musl-gcc'
+        argv[4] += ' -static'
+        argv[7] = ''  # unik-cc's link needed none of crypt m resolv rt; musl has no libcrypt.a
+        _run_logged(argv, src, log)
+    # `busybox` itself is stripped with --remove-section=.note, which takes the PVH note with it.
+    return os.path.join(src, 'busybox_unstripped'), os.path.join(src, 'busybox_native')
+
+
+BUSYBOX_FILES = {
+    'data/fruits.txt': 'banana\napple\ncherry\napple\n',
+    'data/nums.txt': '3 4\n10 20\n1 2\n',
+    'data/text.txt': 'the quick brown fox\njumps over the lazy dog\n',
+}
+
+# Applets that need neither processes nor pipes (the runtime has no fork, exec or pipe yet).
+BUSYBOX_RUNS = [
+    "echo hello world",
+    "sha256sum data/fruits.txt data/text.txt",
+    "sort data/fruits.txt",
+    "sort -u -r data/fruits.txt",
+    "wc data/text.txt",
+    "awk '{ s += $1 * $2 } END { print s, NR }' data/nums.txt",
+    "sed -e s/o/0/g -e '2s/^/> /' data/text.txt",
+    "grep -n o data/text.txt",
+    "md5sum data/text.txt",
+    "sha1sum data/text.txt",
+    "uniq -c data/fruits.txt",
+    "head -n 1 data/fruits.txt",
+    "tail -n 2 data/fruits.txt",
+    "cut -d ' ' -f 2,4 data/text.txt",
+    "od -c data/fruits.txt",
+    "hexdump -C data/text.txt",
+    "base64 data/text.txt",
+    "cksum data/text.txt",
+    "tac data/fruits.txt",
+    "factor 360 1001",
+    "dc -e '2 64 ^ p'",
+    "expr 6 '*' 7",
+    "printf '%05d|%s|%x\\n' 42 x 255",
+    "sh -c 'for w in one two; do echo \"$w\"; done; echo $((6 * 7))'",
+    "cmp data/fruits.txt data/text.txt",
+    "date -u -d @86400",
+    "false",
+]
+
+
+@timeout(3600)
+def test_busybox_applets():
+    unik, native = _busybox()
+    d = out_dir()
+    entries = [('data', None)]
+    for name, text in sorted(BUSYBOX_FILES.items()):
+        entries.append((name, text.encode()))
+        os.makedirs(os.path.join(d, os.path.dirname(name)), exist_ok=True)
+        with open(os.path.join(d, name), 'w') as f:
+            f.write(text)
+    cpio = os.path.join(d, 'root.cpio')
+    make_cpio(entries, cpio)
+    bad = []
+    for cmd in BUSYBOX_RUNS:
+        words = shlex.split(cmd)
+        want, want_status = run_native(native, words, env={}, argv0='busybox')
+        r = boot(unik, 'busybox ' + cmd, accel='tcg', initrd=cpio, timeout=120)
+        if r.app != want or r.status != want_status:
+            bad.append('busybox %s: unik status %s output %r\n  native status %s output %r%s' % (
+                cmd, r.status, r.app[-400:], want_status, want[-400:],
+                ''.join('\n  ' + l for l in r.runtime_lines[-3:])))
+    if bad:
+        fail('%d of %d applet runs differ from native' % (len(bad), len(BUSYBOX_RUNS)),
+             '\n'.join(bad))
+
+
+def test_build_outputs_use_the_host_compiler():
+    """A code generator a Makefile builds with $(CC) and runs at once must be a host program:
+    UNIK_BUILD_OUTPUTS names it, UNIK_BUILD_CC compiles it; everything else is still a unikernel."""
+    d = out_dir()
+    gen = _write('gen.c', '#include <stdio.h>\nint main(void)\n{\n'
+                 '\tprintf("#define GENERATED %d\\n", 6 * 7);\n\treturn 0;\n}\n')
+    env = dict(os.environ, UNIK_BUILD_OUTPUTS='mkdefs:gen*', UNIK_BUILD_CC='gcc',
+               UNIK_RUNTIME_DIR=os.path.join(build_dir(), 'runtime'))
+
+    def cc(args):
+        p = subprocess.run([unik_cc()] + args, cwd=d, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            fail('unik-cc %s failed' % ' '.join(args), tail(p.stdout))
+
+    cc(['-O2', '-o', 'gen', gen])                                   # one step
+    cc(['-O2', '-c', '-o', 'gen2.o', gen])                          # two steps
+    cc(['-o', os.path.join(d, 'gen2'), os.path.join(d, 'gen2.o')])
+    for prog in ('gen', 'gen2'):
+        p = subprocess.run([os.path.join(d, prog)], stdout=subprocess.PIPE, text=True)
+        if p.returncode != 0 or p.stdout != '#define GENERATED 42\n':
+            fail('%s did not run on the host (exit %d, output %r): not built by UNIK_BUILD_CC'
+                 % (prog, p.returncode, p.stdout))
+    cc(['-O2', '-o', 'app.elf', gen])
+    boot(os.path.join(d, 'app.elf'), 'app', accel='tcg').expect_status(0).expect_app(
+        '#define GENERATED 42\n')
