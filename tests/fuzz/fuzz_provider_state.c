@@ -1,10 +1,11 @@
-/* libFuzzer target: the key=value provider.state records (lib/util.c unik_kv_get, as kvm, xen
+/* libFuzzer target: the key=value provider.state records (lib/kv.c unik_kv_get, as kvm, xen
  * and aws read them), through the xen provider's reader on a real file. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "providers/xen/xen.h"
+#include "kv.h"
 #include "util.h"
 
 static char *dir;
