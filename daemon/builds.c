@@ -456,7 +456,7 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 	b = xcalloc(1, sizeof(*b));
 	memcpy(b->id, id, sizeof(id));
 	b->image = xstrdup(bo->name);
-	b->created = now_rfc3339();
+	b->created = unik_now_rfc3339(3);
 	b->state = BUILD_RUNNING;
 	b->opts = *bo;
 	memset(bo, 0, sizeof(*bo));
@@ -637,7 +637,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	im->memory_mb = b->opts.memory_mb ? b->opts.memory_mb
 	                : m->memory_mb    ? (int64_t)m->memory_mb
 	                                  : 64;
-	im->created = now_rfc3339();
+	im->created = unik_now_rfc3339(3);
 	im->build_id = xstrdup(b->id);
 	meta = image_json(im);
 	meta_text = json_dumps(meta, JSON_INDENT(2));
@@ -677,7 +677,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	/* A build that stages (aws) succeeds only once staged: it stays running meanwhile. */
 	if (!staging) {
 		b->state = BUILD_SUCCEEDED;
-		b->finished = now_rfc3339();
+		b->finished = unik_now_rfc3339(3);
 	}
 	b->image_id = xstrdup(im->id);
 	if (db_put_build(b, err) < 0 || db_commit(err) < 0) {
@@ -709,7 +709,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		return -1;
 	lock();
 	b->state = BUILD_SUCCEEDED;
-	b->finished = now_rfc3339();
+	b->finished = unik_now_rfc3339(3);
 	if (save_build(b, err) < 0)
 		fprintf(stderr, "unik daemon: %s\n", err->msg);
 	building_remove(b->image);
@@ -766,7 +766,7 @@ static void run_build(struct build *b)
 		lock();
 		b->state = BUILD_FAILED;
 		b->error = xstrdup(err.msg);
-		b->finished = now_rfc3339();
+		b->finished = unik_now_rfc3339(3);
 		if (save_build(b, &err) < 0)
 			fprintf(stderr, "unik daemon: %s\n", err.msg);
 		building_remove(b->image);
@@ -957,7 +957,7 @@ int builds_recover(struct unik_error *err)
 		unik_rmtree(outd, NULL);
 		b->state = BUILD_FAILED;
 		b->error = xstrdup("the daemon stopped during the build");
-		b->finished = now_rfc3339();
+		b->finished = unik_now_rfc3339(3);
 		if ((fd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
 			blog(fd, "unik: build failed: %s", b->error);
 			close(fd);

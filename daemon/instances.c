@@ -163,7 +163,7 @@ static void apply_status(struct instance *in, const struct unik_instance_status 
 		snprintf(in->handle_id, sizeof(in->handle_id), "%s", st->handle_id);
 	if (state_final(st->state) && !was_final) {
 		free(in->finished);
-		in->finished = now_rfc3339();
+		in->finished = unik_now_rfc3339(3);
 	}
 }
 
@@ -174,7 +174,7 @@ static void mark_started(struct instance *in, const struct unik_instance_status 
 	lock();
 	apply_status(in, st);
 	free(in->started);
-	in->started = now_rfc3339();
+	in->started = unik_now_rfc3339(3);
 	if (!state_final(in->state)) {
 		free(in->finished);
 		in->finished = NULL;
@@ -407,7 +407,7 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	}
 	in->exit_code = -1;
 	in->state = UNIK_STATE_PENDING;
-	in->created = now_rfc3339();
+	in->created = unik_now_rfc3339(3);
 	in->busy = true;
 	in->args = xstrdup(rr->args ? rr->args : im->args ? im->args : "");
 	in->env = json_deep_copy(im->env);

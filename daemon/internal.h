@@ -112,7 +112,6 @@ extern struct daemon D;
 bool json_key_known(const char *key, const char *const *keys, const char *what,
                     struct unik_error *err);
 void new_id(char out[ID_LEN + 1]);
-char *now_rfc3339(void);
 void lock(void);
 void unlock(void);
 json_t *jstr_or_null(const char *s);

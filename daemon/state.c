@@ -61,18 +61,6 @@ bool json_key_known(const char *key, const char *const *keys, const char *what,
 	return false;
 }
 
-char *now_rfc3339(void)
-{
-	struct timespec ts;
-	struct tm tm;
-	char buf[64];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%03ldZ", buf, ts.tv_nsec / 1000000);
-}
-
 json_t *jstr_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();

@@ -140,15 +140,3 @@ json_t *oci_state_public(const struct oci_state *s, const char *status)
 		json_object_set(j, "annotations", s->annotations);
 	return j;
 }
-
-char *oci_now_rfc3339(void)
-{
-	struct timespec ts;
-	struct tm tm;
-	char buf[64];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
-}

@@ -44,7 +44,4 @@ int oci_state_parse(const char *text, size_t len, struct oci_state *out, struct 
  * {ociVersion, id, pid, status, bundle, rootfs, created, owner, annotations}.  A new reference. */
 json_t *oci_state_public(const struct oci_state *s, const char *status);
 
-/* The current time in RFC 3339 with nanoseconds (UTC), caller frees. */
-char *oci_now_rfc3339(void);
-
 #endif

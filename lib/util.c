@@ -319,6 +319,24 @@ int64_t unik_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+char *unik_now_rfc3339(unsigned digits)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+	long frac;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (digits > 9)
+		digits = 9;
+	frac = ts.tv_nsec;
+	for (unsigned i = digits; i < 9; i++)
+		frac /= 10;
+	return digits ? xasprintf("%s.%0*ldZ", buf, (int)digits, frac) : xasprintf("%sZ", buf);
+}
+
 int64_t unik_now_ms(void)
 {
 	return unik_now_us() / 1000;

@@ -95,6 +95,9 @@ int unik_write_file_replace(const char *path, const void *data, size_t len, mode
  * never for dates.  The origin is arbitrary (usually boot), so only differences mean anything. */
 int64_t unik_now_ms(void);
 int64_t unik_now_us(void);
+/* The wall-clock time now as RFC 3339 UTC with digits (0 to 9) of fractions of a second:
+ * "2026-12-02T07:20:00.123Z" for 3.  Caller frees. */
+char *unik_now_rfc3339(unsigned digits);
 
 /* write(2) until all of buf is written, retrying on EINTR; -1 with errno set on failure. */
 int unik_write_all(int fd, const void *buf, size_t len);

@@ -211,7 +211,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	st.oci_version = xstrdup(cfg->oci_version[0] ? cfg->oci_version : OCI_SPEC_VERSION);
 	st.bundle = xstrdup(bundle);
 	st.rootfs = xstrdup(cfg->root_path);
-	st.created = oci_now_rfc3339();
+	st.created = unik_now_rfc3339(9);
 	st.owner = xstrdup("");
 	st.kernel = xstrdup(kernel);
 	st.cmdline = xstrdup(cmdline);

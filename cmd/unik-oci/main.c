@@ -56,7 +56,7 @@ void oci_log(const char *level, const char *fmt, ...)
 		        strcmp(level, "error") ? ": " : "", msg);
 		return;
 	}
-	now = oci_now_rfc3339();
+	now = unik_now_rfc3339(9);
 	if (oci_g.log_json) {
 		json_t *j = json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", now);
 		char *t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);

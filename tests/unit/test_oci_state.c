@@ -129,7 +129,7 @@ static void test_public_golden(void **state)
 
 static void test_now(void **state)
 {
-	char *t = oci_now_rfc3339();
+	char *t = unik_now_rfc3339(9);
 
 	(void)state;
 	assert_int_equal(strlen(t), strlen("2024-01-02T03:04:05.123456789Z"));

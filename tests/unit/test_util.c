@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -376,6 +377,31 @@ static void test_monotonic_time(void **state)
 	assert_true(unik_now_ms() - ms >= 2);
 }
 
+/* The one RFC 3339 clock: milliseconds for the REST API, nanoseconds for OCI state. */
+static void test_rfc3339(void **state)
+{
+	static const struct {
+		unsigned digits;
+		size_t len;
+	} cases[] = {{0, 20}, {3, 24}, {9, 30}, {12, 30}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_free_ char *t = unik_now_rfc3339(cases[i].digits);
+		unsigned y, mo, d, h, mi, sec;
+
+		assert_int_equal(strlen(t), cases[i].len);
+		assert_int_equal(sscanf(t, "%4u-%2u-%2uT%2u:%2u:%2u", &y, &mo, &d, &h, &mi, &sec),
+		                 6);
+		assert_true(y >= 2024 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31);
+		assert_int_equal(t[strlen(t) - 1], 'Z');
+		if (cases[i].digits)
+			assert_int_equal(t[19], '.');
+		for (size_t k = 20; k + 1 < strlen(t); k++)
+			assert_true(t[k] >= '0' && t[k] <= '9');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +418,7 @@ int main(void)
 	    cmocka_unit_test(test_read_file_errors),
 	    cmocka_unit_test(test_records_in_a_directory),
 	    cmocka_unit_test(test_monotonic_time),
+	    cmocka_unit_test(test_rfc3339),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
