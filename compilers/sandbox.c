@@ -31,9 +31,49 @@ void unik_sandbox_free(struct unik_sandbox *sb)
 	strv_free(&sb->env);
 }
 
+/* The directory right below /tmp that holds dir ("/tmp/ci" for "/tmp/ci/home/builds/x/src"),
+ * or NULL when dir is not deeper than that.  Inside the sandbox /tmp is a writable tmpfs, so
+ * the directories bwrap makes there above a bound directory would take a build's writes (to a
+ * copy of the daemon's home, say); a tmpfs of their own, made read-only once the binds are in,
+ * refuses them as the read-only root does elsewhere. */
+static char *tmp_top(const char *dir)
+{
+	static const char tmp[] = "/tmp/";
+	const char *rest, *slash;
+
+	if (strncmp(dir, tmp, sizeof(tmp) - 1) != 0)
+		return NULL;
+	rest = dir + sizeof(tmp) - 1;
+	slash = strchr(rest, '/');
+	if (!slash || slash == rest || slash[1] == '\0')
+		return NULL;
+	return xstrndup(dir, (size_t)(slash - dir));
+}
+
+/* The tmp_top of every directory bound into the sandbox, each once. */
+static void tmp_tops(const struct unik_sandbox *sb, struct strv *tops)
+{
+	const struct strv *lists[] = {&sb->ro_dirs, &sb->rw_dirs};
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			char *top = tmp_top(lists[l]->v[i]);
+			bool seen = false;
+
+			for (size_t j = 0; top && j < tops->n; j++)
+				seen = seen || strcmp(tops->v[j], top) == 0;
+			if (top && !seen)
+				strv_push_take(tops, top);
+			else
+				free(top);
+		}
+}
+
 void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const char *const *cmd,
                        struct strv *out)
 {
+	_cleanup_strv_ struct strv tops = {0};
+
 	/* Debian's /bin, /lib... are symlinks into /usr; binding them (which follows the link)
 	 * also works where they are real directories. */
 	static const char *const sys_dirs[] = {"/bin", "/sbin", "/lib", "/lib64", "/lib32", NULL};
@@ -68,6 +108,11 @@ void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const cha
 	strv_push(out, "/dev");
 	strv_push(out, "--tmpfs");
 	strv_push(out, "/tmp");
+	tmp_tops(sb, &tops);
+	for (size_t i = 0; i < tops.n; i++) {
+		strv_push(out, "--tmpfs");
+		strv_push(out, tops.v[i]);
+	}
 	for (size_t i = 0; i < sb->ro_dirs.n && i < MAX_RO_DIRS; i++) {
 		strv_push(out, "--ro-bind");
 		if (sb->staged)
@@ -88,6 +133,10 @@ void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const cha
 	 * read-only, so nothing but the build directory and /tmp takes a write. */
 	strv_push(out, "--remount-ro");
 	strv_push(out, "/");
+	for (size_t i = 0; i < tops.n; i++) {
+		strv_push(out, "--remount-ro");
+		strv_push(out, tops.v[i]);
+	}
 	strv_push(out, "--chdir");
 	strv_push(out, cwd ? cwd : sb->rw_dirs.n ? sb->rw_dirs.v[0] : "/tmp");
 	strv_push(out, "--clearenv");
