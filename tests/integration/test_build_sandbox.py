@@ -197,7 +197,7 @@ def test_sandbox_none_is_explicit():
         fail('build_sandbox: off was not refused with a message (exit %s)' % rc, d.log())
 
 
-def test_sandbox_that_cannot_start_fails_the_build():
+def test_unstartable_sandbox_fails_build():
     """A daemon in a user namespace where no further one may be made (root and 65534 mapped,
     user.max_user_namespaces 0 inside): bwrap cannot start, and the build says so and names
     build_sandbox: none."""
@@ -236,7 +236,7 @@ def test_sandbox_that_cannot_start_fails_the_build():
             fail('the error does not say how to build without the sandbox', b['error'])
 
 
-def test_git_from_local_paths_needs_allow_local_git():
+def test_local_git_needs_allow_local_git():
     if subprocess.run(['git', '--version'], capture_output=True).returncode != 0:
         raise Skip('git is not installed')
     repo = write_tree(os.path.join(out_dir(), 'repo'), {'Makefile': 'app: app.c\n' + LINK,
