@@ -134,7 +134,10 @@ def qemu_processes(under):
                 state = f.read().rsplit(')', 1)[1].split()[0]
         except OSError:
             continue
-        if state != 'Z' and under.encode() in cmd:
+        # A whole path component: tcg/stop must not match tcg/stop_graceful_right_after_run,
+        # a test that may be running at the same time.
+        u = under.rstrip('/').encode()
+        if state != 'Z' and (u + b'/' in cmd or u + b'\0' in cmd):
             pids.append(int(name))
     return pids
 
