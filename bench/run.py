@@ -97,6 +97,19 @@ def fmt_target(key, value, unit, lower_is_better=True):
     return '<= %s%s (aim <= %s%s): %s' % (target, unit, aim, unit, verdict)
 
 
+def least(runs_in, lo, hi, probes):
+    """The least m in (lo, hi] for which runs_in(m), by bisection, given that it fails at lo
+    and runs at hi; each probe's result goes into probes."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        probes[mid] = runs_in(mid)
+        if probes[mid]:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def memstress_figure(args, accel):
     """The least guest memory (MiB) in which tests/apps/memstress prints what its native build
     prints, as a ratio to the native build's peak RSS."""
@@ -123,13 +136,7 @@ def memstress_figure(args, accel):
         if hi > 4096:
             return {'why': 'does not run in 4 GiB', 'native_rss_mib': rss_mib}
     probes[hi] = True
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        probes[mid] = runs_in(mid)
-        if probes[mid]:
-            hi = mid
-        else:
-            lo = mid
+    hi = least(runs_in, lo, hi, probes)
     return {'native_rss_mib': rss_mib, 'min_mib': hi, 'ratio': hi / rss_mib,
             'target_ratio': TARGETS['memstress_ratio'][0],
             'probes': {str(k): v for k, v in sorted(probes.items())}}
@@ -198,16 +205,7 @@ def main():
         min_mem = None
     else:
         probes[hi] = True
-        if runs_in(lo):
-            hi = lo
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            probes[mid] = runs_in(mid)
-            if probes[mid]:
-                hi = mid
-            else:
-                lo = mid
-        min_mem = hi
+        min_mem = lo if runs_in(lo) else least(runs_in, lo, hi, probes)
 
     mstress = memstress_figure(args, accel)
 
