@@ -341,7 +341,12 @@ child(const struct unik_sandbox *sb, char *const *argv, const char *cwd, int out
 	if (sb->kind == UNIK_SANDBOX_BWRAP && dup2(info_w, UNIK_SANDBOX_FD_INFO) < 0)
 		child_fail("unik: cannot pass a descriptor to the build sandbox\n");
 	close_range(sb->kind == UNIK_SANDBOX_BWRAP ? UNIK_SANDBOX_FD_INFO + 1 : 3, ~0U, 0);
+#ifndef __SANITIZE_ADDRESS__
 	set_limit(RLIMIT_AS, sb->limits.memory_mb << 20);
+#else
+	/* make asan: the daemon's own unik-cc is built with AddressSanitizer too, and its shadow
+	 * memory is terabytes of address space, which no address-space limit leaves room for. */
+#endif
 	set_limit(RLIMIT_FSIZE, sb->limits.output_mb << 20);
 	set_limit(RLIMIT_CORE, 0);
 	if (drop) {
