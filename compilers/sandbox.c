@@ -69,6 +69,21 @@ static void tmp_tops(const struct unik_sandbox *sb, struct strv *tops)
 		}
 }
 
+/* OPT SOURCE DIR for each of dirs (at most max), SOURCE being the staged copy STAGE/TAG<i>
+ * when the daemon is root (see struct unik_sandbox), else the directory itself. */
+static void push_binds(const struct unik_sandbox *sb, const char *opt, const char *tag,
+                       const struct strv *dirs, size_t max, struct strv *out)
+{
+	for (size_t i = 0; i < dirs->n && i < max; i++) {
+		strv_push(out, opt);
+		if (sb->staged)
+			strv_pushf(out, UNIK_SANDBOX_STAGE "/%s%zu", tag, i);
+		else
+			strv_push(out, dirs->v[i]);
+		strv_push(out, dirs->v[i]);
+	}
+}
+
 void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const char *const *cmd,
                        struct strv *out)
 {
@@ -113,22 +128,8 @@ void unik_sandbox_argv(const struct unik_sandbox *sb, const char *cwd, const cha
 		strv_push(out, "--tmpfs");
 		strv_push(out, tops.v[i]);
 	}
-	for (size_t i = 0; i < sb->ro_dirs.n && i < MAX_RO_DIRS; i++) {
-		strv_push(out, "--ro-bind");
-		if (sb->staged)
-			strv_pushf(out, UNIK_SANDBOX_STAGE "/ro%zu", i);
-		else
-			strv_push(out, sb->ro_dirs.v[i]);
-		strv_push(out, sb->ro_dirs.v[i]);
-	}
-	for (size_t i = 0; i < sb->rw_dirs.n && i < MAX_RW_DIRS; i++) {
-		strv_push(out, "--bind");
-		if (sb->staged)
-			strv_pushf(out, UNIK_SANDBOX_STAGE "/rw%zu", i);
-		else
-			strv_push(out, sb->rw_dirs.v[i]);
-		strv_push(out, sb->rw_dirs.v[i]);
-	}
+	push_binds(sb, "--ro-bind", "ro", &sb->ro_dirs, MAX_RO_DIRS, out);
+	push_binds(sb, "--bind", "rw", &sb->rw_dirs, MAX_RW_DIRS, out);
 	/* bwrap's root, where it made the directories above the build directory, is a tmpfs:
 	 * read-only, so nothing but the build directory and /tmp takes a write. */
 	strv_push(out, "--remount-ro");
