@@ -69,6 +69,16 @@ def test_thousand_concurrent_clients_all_succeed():
                        'filled and the retries were not exercised' % CLIENTS)
 
 
+def cli_env(home):
+    """The environment of a CLI run against the daemon of home: no other host, token or retry
+    timeout from the caller's environment."""
+    env = dict(os.environ)
+    for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
+        env.pop(k, None)
+    env['UNIK_HOME'] = home
+    return env
+
+
 def fill_queue(path):
     """Connects to the unix socket at path without being accepted until its listen queue is
     full; returns the connections."""
@@ -97,10 +107,7 @@ def test_ps_waits_for_paused_daemon():
     and all succeed once it goes on.  None takes the busy daemon for a missing one."""
     n = 40
     with Daemon() as d:
-        env = dict(os.environ)
-        for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
-            env.pop(k, None)
-        env['UNIK_HOME'] = d.home
+        env = cli_env(d.home)
         os.kill(d.proc.pid, signal.SIGSTOP)
         fillers = []
         procs = []
@@ -190,10 +197,7 @@ def test_missing_or_stale_socket_still_starts_a_daemon():
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.bind(sock)
             s.close()
-        env = dict(os.environ)
-        for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
-            env.pop(k, None)
-        env['UNIK_HOME'] = home
+        env = cli_env(home)
         pid = None
         try:
             p = subprocess.run([unik_bin(), 'ps'], env=env, stdout=subprocess.PIPE,
@@ -237,10 +241,7 @@ def test_build_upload_waits_for_paused_daemon():
     from test_cli import HELLO, need_core
     need_core()
     with Daemon() as d:
-        env = dict(os.environ)
-        for k in ('UNIK_HOST', 'UNIK_TOKEN', 'UNIK_RETRY_TIMEOUT'):
-            env.pop(k, None)
-        env['UNIK_HOME'] = d.home
+        env = cli_env(d.home)
         os.kill(d.proc.pid, signal.SIGSTOP)
         fillers = []
         try:
