@@ -29,12 +29,7 @@ def src(name, makefile_lines):
 def sandboxed_daemon(config='', name='home'):
     if not os.access('/usr/bin/bwrap', os.X_OK):
         raise Skip('bubblewrap is not installed (/usr/bin/bwrap; scripts/install-deps)')
-    home = os.path.join(out_dir(), name)
-    os.makedirs(home, exist_ok=True)
-    if config:
-        with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
-            f.write(config)
-    return Daemon(home=home)
+    return Daemon(name=name, config=config or None)
 
 
 def build_dir_processes(home):

@@ -15,16 +15,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_cap_rotation_logs_and_follow():
     cap, lines = 32 * 1024, 3000
-    home = os.path.join(out_dir(), 'home')
-    os.makedirs(home, mode=0o700)
-    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
-        f.write('providers:\n  qemu:\n    - name: local\n      console_max: 32K\n')
+    config = 'providers:\n  qemu:\n    - name: local\n      console_max: 32K\n'
     with open(os.path.join(REPO, 'tests', 'apps', 'bigout.c')) as f:
         bigout_c = f.read()
     src = write_tree(os.path.join(out_dir(), 'bigout'),
                      {'Makefile': 'bigout: bigout.c\n\t$(CC) -O2 -o bigout bigout.c\n',
                       'bigout.c': bigout_c})
-    with Daemon(home=home) as d:
+    with Daemon(config=config) as d:
         b = d.build(src, {'name': 'bigout'})
         if b['state'] != 'succeeded':
             fail('build %s: %s' % (b['state'], b['error']), b['log'])
@@ -42,7 +39,7 @@ def test_cap_rotation_logs_and_follow():
         t.join(600)
         if w['state'] != 'exited' or w['exit_code'] != 0:
             fail('bigout ended %s(%s)' % (w['state'], w['exit_code']), d.log())
-        idir = os.path.join(home, 'instances', i['id'])
+        idir = os.path.join(d.home, 'instances', i['id'])
         for name in ('console.log', 'console.log.1'):
             p = os.path.join(idir, name)
             if not os.path.exists(p):
@@ -61,11 +58,8 @@ def test_cap_rotation_logs_and_follow():
 
 
 def test_bad_cap_in_config_names_the_line():
-    home = os.path.join(out_dir(), 'home')
-    os.makedirs(home, mode=0o700)
-    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
-        f.write('providers:\n  qemu:\n    - name: local\n      console_max: 1K\n')
-    d = Daemon(home=home)
+    config = 'providers:\n  qemu:\n    - name: local\n      console_max: 1K\n'
+    d = Daemon(config=config)
     p = d.spawn()
     rc = p.wait(timeout=20)
     if rc != 1 or 'daemon-config.yaml line 4: console_max "1K": give a size of at least 4K' \

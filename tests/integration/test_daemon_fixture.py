@@ -68,8 +68,13 @@ def daemon_binary():
 class Daemon:
     """One daemon with a private UNIK_HOME under the test's output directory."""
 
-    def __init__(self, name='home', args=(), env=None, home=None):
+    def __init__(self, name='home', args=(), env=None, home=None, config=None):
+        """config: the text of the home's daemon-config.yaml, written now."""
         self.home = home or os.path.join(out_dir(), name)
+        if config is not None:
+            os.makedirs(self.home, mode=0o700, exist_ok=True)
+            with open(os.path.join(self.home, 'daemon-config.yaml'), 'w') as f:
+                f.write(config)
         self.args = list(args)
         self.extra_env = env or {}
         self.proc = None

@@ -185,11 +185,8 @@ def test_nul_in_names():
 
 
 def test_body_413():
-    home = os.path.join(out_dir(), 'home')
-    os.makedirs(home, mode=0o700)
-    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
-        f.write('build:\n  max_upload_mb: 1\n')
-    with Daemon(home=home) as d:
+    config = 'build:\n  max_upload_mb: 1\n'
+    with Daemon(config=config) as d:
         for route, ctype in [('/v1/instances', 'application/json'),
                              ('/v1/builds', 'application/json'),
                              ('/instances/run', 'application/json'),

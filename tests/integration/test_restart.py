@@ -172,11 +172,8 @@ def test_kill9_thirty_times():
 def test_restart_kills_what_an_unconfined_build_left():
     """Under build_sandbox: none no PID namespace takes a build along when the daemon dies: make
     gets the parent-death signal, but what it started lives on until the next start kills it."""
-    home = os.path.join(out_dir(), 'home')
-    os.makedirs(home, exist_ok=True)
-    with open(os.path.join(home, 'daemon-config.yaml'), 'w') as f:
-        f.write('build_sandbox: none\n')
-    d = Daemon(home=home)
+    config = 'build_sandbox: none\n'
+    d = Daemon(config=config)
     d.start()
     try:
         b = d.build(slow_source(120), {'name': 'slow'}, wait=False)
@@ -194,7 +191,7 @@ def test_restart_kills_what_an_unconfined_build_left():
     alive = [p for p in sleepers if os.path.exists('/proc/%d' % p)]
     if not alive:
         raise Skip('the build died with the daemon already: nothing for the restart to do')
-    with Daemon(home=home) as d2:
+    with Daemon(config=config) as d2:
         time.sleep(0.5)
         left = [p for p in alive if os.path.exists('/proc/%d' % p) and
                 open('/proc/%d/stat' % p).read().split()[2] != 'Z']
@@ -202,4 +199,4 @@ def test_restart_kills_what_an_unconfined_build_left():
             fail('the restarted daemon left the build\'s processes %s running' % left)
         bb = d2.ok('GET', '/v1/builds/' + b['id'])
         assert bb['state'] == 'failed', bb
-        assert not os.path.exists(os.path.join(home, 'builds', b['id'], 'src'))
+        assert not os.path.exists(os.path.join(d.home, 'builds', b['id'], 'src'))
