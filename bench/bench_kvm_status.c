@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 			struct unik_instance_status st;
 			struct unik_error err;
 
-			if (p->status(argv[i], &st, &err) < 0)
+			if (p->status(NULL, argv[i], &st, &err) < 0)
 				errors++;
 			else if (st.state == UNIK_STATE_RUNNING)
 				running++;

@@ -287,7 +287,7 @@ int image_stage(const char *image_id, const struct unik_provider *p, json_t *req
 	spec.opts = (const char *const *)opts.v;
 	spec.progress = log;
 	spec.ctx = ctx;
-	if (p->stage(&spec, err) < 0) {
+	if (p->stage(NULL, &spec, err) < 0) {
 		unik_error_prefix(err, "staging image %s on %s", name, p->name);
 		return -1;
 	}
@@ -371,7 +371,7 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	                     NULL, err) < 0)
 		return -1;
 	spec.image = image;
-	if (p->run(&spec, &st, err) < 0)
+	if (p->run(NULL, &spec, &st, err) < 0)
 		return -1;
 	mark_started(in, &st);
 	return 0;
@@ -482,7 +482,7 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	if (save_instance(in, err) < 0) {
 		/* It runs, but could not be recorded: stop it rather than lose track of it. */
 		unlock();
-		p->stop(dir, true, 0, NULL);
+		p->stop(NULL, dir, true, 0, NULL);
 		goto fail_remove;
 	}
 	*out = instance_json(in);
@@ -491,7 +491,7 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	return 0;
 fail_remove:
 	if (dir) {
-		p->remove(dir, NULL);
+		p->remove(NULL, dir, NULL);
 		unik_rmtree(dir, NULL);
 	}
 	lock();
@@ -547,7 +547,7 @@ static int refresh(struct instance *in, const struct unik_provider *p, struct un
 	_cleanup_free_ char *dir = inst_dir(in->id);
 	struct unik_instance_status st = {0};
 
-	if (p->status(dir, &st, err) < 0)
+	if (p->status(NULL, dir, &st, err) < 0)
 		return -1;
 	lock();
 	apply_status(in, &st);
@@ -568,7 +568,7 @@ int inst_stop(const char *ref, json_t **out, struct unik_error *err)
 		goto out;
 	dir = inst_dir(in->id);
 	if (!state_final(in->state)) {
-		if (p->stop(dir, false, 10000, err) < 0)
+		if (p->stop(NULL, dir, false, 10000, err) < 0)
 			goto out;
 		if (refresh(in, p, err) < 0)
 			goto out;
@@ -604,13 +604,13 @@ int inst_start(const char *ref, json_t **out, struct unik_error *err)
 		/* The same VM again, in place (the same domain, the same EC2 instance). */
 		struct unik_instance_status st = {0};
 
-		if (p->start(dir, &st, err) < 0)
+		if (p->start(NULL, dir, &st, err) < 0)
 			goto out;
 		mark_started(in, &st);
 	} else {
 		/* The provider frees what the last run left (console.log stays, and is appended
 		 * to). */
-		p->remove(dir, NULL);
+		p->remove(NULL, dir, NULL);
 		mkdir(dir, 0700);
 		if (launch(in, p, err) < 0)
 			goto out;
@@ -637,11 +637,11 @@ static int delete_claimed(struct instance *in, bool force, struct unik_error *er
 			               in->name, unik_instance_state_name(in->state));
 			return -1;
 		}
-		if (p && p->stop(dir, true, 0, err) < 0)
+		if (p && p->stop(NULL, dir, true, 0, err) < 0)
 			return -1;
 	}
 	if (p)
-		p->remove(dir, NULL);
+		p->remove(NULL, dir, NULL);
 	if (unik_rmtree(dir, err) < 0)
 		return -1;
 	lock();
@@ -786,7 +786,7 @@ int image_delete(const char *ref, bool force, struct unik_error *err)
 		if (!p->unstage)
 			continue;
 		provider_opts_make(p, NULL, &opts, NULL);
-		if (p->unstage(image_dir, (const char *const *)opts.v, err) < 0) {
+		if (p->unstage(NULL, image_dir, (const char *const *)opts.v, err) < 0) {
 			unik_error_prefix(err, "removing what provider %s staged", p->name);
 			return -1;
 		}
@@ -842,7 +842,7 @@ static void poll_once(void)
 			st.exit_code = -1;
 			snprintf(st.detail, sizeof(st.detail), "provider %s is not available",
 			         provs.v[i]);
-		} else if (p->status(dir, &st, &err) < 0) {
+		} else if (p->status(NULL, dir, &st, &err) < 0) {
 			if (err.code != UNIK_E_NOTFOUND)
 				continue;
 			st.state = UNIK_STATE_CRASHED;

@@ -501,6 +501,28 @@ void strv_extend(struct strv *s, const struct strv *other)
 		strv_push(s, other->v[i]);
 }
 
+char *strv_join(const struct strv *s, const char *sep)
+{
+	size_t len = 1, seplen = strlen(sep), at = 0;
+	char *out;
+
+	for (size_t i = 0; i < s->n; i++)
+		len += strlen(s->v[i]) + (i ? seplen : 0);
+	out = xmalloc(len);
+	for (size_t i = 0; i < s->n; i++) {
+		size_t n = strlen(s->v[i]);
+
+		if (i) {
+			memcpy(out + at, sep, seplen);
+			at += seplen;
+		}
+		memcpy(out + at, s->v[i], n);
+		at += n;
+	}
+	out[at] = '\0';
+	return out;
+}
+
 void strv_free(struct strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)

@@ -124,6 +124,8 @@ void strv_pushf(struct strv *s, const char *fmt, ...) __attribute__((format(prin
 void strv_extend(struct strv *s, const struct strv *other); /* pushes copies */
 void strv_free(struct strv *s);                             /* frees all and zeroes s */
 char *const *strv_argv(const struct strv *s);               /* never NULL; NULL-terminated */
+/* The words joined with sep between them ("" for none).  Caller frees. */
+char *strv_join(const struct strv *s, const char *sep);
 #define _cleanup_strv_ _cleanup_(strv_free)
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "devices.h"
 #include "error.h"
 #include "util.h"
 
@@ -33,6 +34,13 @@ struct unik_run_spec {
 	 * given twice the later word wins (unik_provider_opt() returns it).  Keys are checked
 	 * against the provider's opt_keys before run() is called. */
 	const char *const *opts;
+	/* The instance's devices (lib/devices.h), already checked with unik_devices_check against
+	 * the provider's caps, MACs filled in; ndevices is 0 for none.  The provider attaches each
+	 * (virtio-mmio on microvm, virtio-pci on pc/q35, <interface>/<disk>/<filesystem> in domain
+	 * XML, vif/disk in libxl's config) and boots the guest with unik_devices_cmdline()'s
+	 * manifest words in front of cmdline, so the guest knows their names. */
+	const struct unik_device *devices;
+	size_t ndevices;
 };
 
 /* What stage() gets: copy an image to where the provider runs it from (an AMI for aws). */
@@ -78,7 +86,10 @@ struct unik_instance_status {
 
 /* A provider's private per-instance record is a JSON-free, flat key=value text the provider
  * writes into the instance directory itself (e.g. <dir>/provider.state); the daemon stores only
- * the instance directory and hands it back.  This is what lets a restarted daemon adopt. */
+ * the instance directory and hands it back.  This is what lets a restarted daemon adopt.
+ *
+ * Every operation but available() gets the provider's context as ctx: what open() made, or NULL
+ * for a provider without open(). */
 struct unik_provider {
 	const char *name;         /* "qemu" */
 	const char *description;  /* one line for `unik providers` */
@@ -88,6 +99,16 @@ struct unik_provider {
 	const char *const *opt_keys;
 	const char *const *opt_help;
 
+	/* The device kinds it attaches, UNIK_DEVICE_BIT(kind) each (lib/devices.h).  The core
+	 * refuses a run with any other kind before calling run(). */
+	unsigned caps;
+
+	/* Optional.  Makes the provider's context for these options (a libvirt connection, AWS
+	 * credentials read once), which every later call gets as ctx; close() frees it.  Without
+	 * open(), ctx is NULL. */
+	int (*open)(const char *const *opts, void **ctx, struct unik_error *err);
+	void (*close)(void *ctx);
+
 	/* Whether it can run on this host now with these options; on false, reason says why,
 	 * e.g. "qemu-system-x86_64 is not installed", or libvirt's own message. */
 	bool (*available)(const char *const *opts, char *reason, size_t reason_len);
@@ -96,36 +117,54 @@ struct unik_provider {
 	 * The guest console goes to <instance_dir>/console.log.  The VM must survive the daemon:
 	 * it runs in its own session, and its exit status is recorded in <instance_dir> by a
 	 * supervisor so that status() works after a daemon restart. */
-	int (*run)(const struct unik_run_spec *spec, struct unik_instance_status *st,
+	int (*run)(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
 	           struct unik_error *err);
 
 	/* The current status, from <instance_dir> and the live process.  Cheap; safe to call
 	 * often, from any thread, and on instances started by an earlier daemon. */
-	int (*status)(const char *instance_dir, struct unik_instance_status *st,
+	int (*status)(void *ctx, const char *instance_dir, struct unik_instance_status *st,
 	              struct unik_error *err);
 
 	/* Stops a running instance: a graceful request first (QMP), then force after
 	 * timeout_ms (or at once if force).  The state becomes STOPPED.  Idempotent. */
-	int (*stop)(const char *instance_dir, bool force, int timeout_ms, struct unik_error *err);
+	int (*stop)(void *ctx, const char *instance_dir, bool force, int timeout_ms,
+	            struct unik_error *err);
 
 	/* Frees what the provider holds for a finished instance (sockets, pid files) but leaves
 	 * console.log alone.  The daemon removes the directory afterwards. */
-	int (*remove)(const char *instance_dir, struct unik_error *err);
+	int (*remove)(void *ctx, const char *instance_dir, struct unik_error *err);
 
 	/* Optional.  Starts a finished instance again in place (the same domain, the same EC2
 	 * instance), appending to console.log.  When NULL, the daemon calls remove() and run()
 	 * with the instance's original spec instead. */
-	int (*start)(const char *instance_dir, struct unik_instance_status *st,
+	int (*start)(void *ctx, const char *instance_dir, struct unik_instance_status *st,
 	             struct unik_error *err);
 
 	/* Optional: for providers that run images from somewhere else (aws: an AMI).  Idempotent:
 	 * returns at once when <image_dir> records a finished stage.  The daemon calls it after a
 	 * build for this provider, and before run() when the image was built for another one. */
-	int (*stage)(const struct unik_stage_spec *spec, struct unik_error *err);
+	int (*stage)(void *ctx, const struct unik_stage_spec *spec, struct unik_error *err);
 	/* Optional: undoes stage() (deregister the AMI, delete the snapshot) when the image is
 	 * removed.  Idempotent; a no-op when nothing was staged. */
-	int (*unstage)(const char *image_dir, const char *const *opts, struct unik_error *err);
+	int (*unstage)(void *ctx, const char *image_dir, const char *const *opts,
+	               struct unik_error *err);
+
+	/* Optional.  Adopts or reaps an instance a restarted daemon found in its store: reports its
+	 * status like status(), and when it has ended frees what the provider still held for it
+	 * (a transient domain, a stale socket).  Without it, the core calls status(). */
+	int (*reconcile)(void *ctx, const char *instance_dir, struct unik_instance_status *st,
+	                 struct unik_error *err);
+
+	/* Optional: events in place of polling.  A descriptor that becomes readable when the
+	 * instance's state may have changed (a pidfd of its VM process, a libvirt event pipe); the
+	 * core then calls status(), and closes the descriptor once the instance has ended.  -1 with
+	 * err when there is none for this instance; the core then polls status() as it does for
+	 * providers without events. */
+	int (*event_fd)(void *ctx, const char *instance_dir, struct unik_error *err);
 };
+
+/* Whether p attaches devices of this kind; the console always. */
+bool unik_provider_attaches(const struct unik_provider *p, enum unik_device_kind kind);
 
 /* How an ended guest ended, from <dir>/console.log (docs/guest-abi.md): a crash report is
  * CRASHED with 255 and the crash line, an exit line EXITED with its status, and else, when

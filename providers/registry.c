@@ -133,3 +133,8 @@ bool unik_status_from_console(const char *dir, bool stopped, struct unik_instanc
 	}
 	return false;
 }
+
+bool unik_provider_attaches(const struct unik_provider *p, enum unik_device_kind kind)
+{
+	return kind == UNIK_DEVICE_CONSOLE || (p->caps & UNIK_DEVICE_BIT(kind));
+}

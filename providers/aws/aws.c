@@ -559,8 +559,9 @@ static int stage_disk(const struct aws_config *c, const struct unik_stage_spec *
 	return 0;
 }
 
-static int aws_stage(const struct unik_stage_spec *spec, struct unik_error *err)
+static int aws_stage(void *ctx, const struct unik_stage_spec *spec, struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_free_ char *state_path = NULL;
 	_cleanup_kv_ struct unik_kv kv = {0};
 	_cleanup_close_ int lock = -1;
@@ -618,8 +619,10 @@ static int unstage_disk(const struct aws_config *c, struct unik_kv *kv, const ch
 	return 0;
 }
 
-static int aws_unstage(const char *image_dir, const char *const *opts, struct unik_error *err)
+static int aws_unstage(void *ctx, const char *image_dir, const char *const *opts,
+                       struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_free_ char *state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
 	_cleanup_kv_ struct unik_kv kv = {0};
 	_cleanup_strv_ struct strv regions = {0};
@@ -923,8 +926,10 @@ out:
 	return rc;
 }
 
-static int aws_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+static int aws_status(void *ctx, const char *dir, struct unik_instance_status *st,
+                      struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_kv_ struct unik_kv kv = {0};
 	struct cache_entry *e;
 	bool no_latest;
@@ -1099,9 +1104,10 @@ static int run_stage(const struct aws_config *c, const struct unik_run_spec *spe
 	return rc;
 }
 
-static int aws_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                    struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *rec = NULL;
 	_cleanup_kv_ struct unik_kv kv = {0};
 	struct aws_config c = {0};
@@ -1223,8 +1229,9 @@ static int wait_state(const struct aws_config *c, const char *iid, const char *a
 	}
 }
 
-static int aws_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+static int aws_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_kv_ struct unik_kv kv = {0};
 	struct unik_instance_status st;
 	struct aws_config c = {0};
@@ -1233,7 +1240,7 @@ static int aws_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 	int rc = -1;
 
 	cache_forget(dir);
-	if (aws_status(dir, &st, err) < 0)
+	if (aws_status(ctx, dir, &st, err) < 0)
 		return -1;
 	if (st.state != UNIK_STATE_RUNNING && st.state != UNIK_STATE_PENDING)
 		return 0; /* ended already, and keeps the state it ended with */
@@ -1261,8 +1268,10 @@ out:
 	return rc;
 }
 
-static int aws_start(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+static int aws_start(void *ctx, const char *dir, struct unik_instance_status *st,
+                     struct unik_error *err)
 {
+	(void)ctx;
 	static const char *const stale[] = {AWS_STOPPED_FILE, AWS_FINAL_FILE, AWS_ENDED_FILE,
 	                                    AWS_AUTOSTOP_FILE, AWS_CONSOLE_SNAP_FILE};
 	_cleanup_kv_ struct unik_kv kv = {0};
@@ -1303,8 +1312,9 @@ out:
 	return rc;
 }
 
-static int aws_remove(const char *dir, struct unik_error *err)
+static int aws_remove(void *ctx, const char *dir, struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_kv_ struct unik_kv kv = {0};
 	struct unik_instance_status st;
 	struct aws_config c = {0};
@@ -1316,7 +1326,7 @@ static int aws_remove(const char *dir, struct unik_error *err)
 		return -1;
 	if (!(iid = unik_kv_find(&kv, "ec2_instance")))
 		return 0;
-	if (aws_status(dir, &st, err) < 0)
+	if (aws_status(ctx, dir, &st, err) < 0)
 		return -1;
 	if (st.state == UNIK_STATE_RUNNING || st.state == UNIK_STATE_PENDING) {
 		unik_error_set(err, UNIK_E_STATE, "aws: the instance %s is running; stop it first",

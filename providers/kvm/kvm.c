@@ -357,8 +357,10 @@ static void status_init(struct unik_instance_status *st)
 	st->exit_code = -1;
 }
 
-static int kvm_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+static int kvm_status(void *ctx, const char *dir, struct unik_instance_status *st,
+                      struct unik_error *err)
 {
+	(void)ctx;
 	struct kvm_record r;
 	struct kvm_conn c;
 	virDomainPtr dom;
@@ -489,9 +491,10 @@ static int create(const char *dir, virDomainPtr dom, const struct kvm_record *r,
 	return 0;
 }
 
-static int kvm_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                    struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
 	_cleanup_free_ char *console = NULL, *xml = NULL, *label = NULL, *state = NULL;
 	_cleanup_free_ char *disk = NULL, *vmdir = NULL;
@@ -672,8 +675,10 @@ static virDomainPtr open_ours(const char *dir, struct kvm_record *r, struct kvm_
 	return dom;
 }
 
-static int kvm_start(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+static int kvm_start(void *ctx, const char *dir, struct unik_instance_status *st,
+                     struct unik_error *err)
 {
+	(void)ctx;
 	struct kvm_record r;
 	struct kvm_conn c;
 	bool gone;
@@ -725,8 +730,9 @@ static bool wait_inactive(virDomainPtr dom, int timeout_ms)
 	}
 }
 
-static int kvm_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+static int kvm_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
 {
+	(void)ctx;
 	struct kvm_record r;
 	struct kvm_conn c;
 	virDomainPtr dom;
@@ -766,8 +772,9 @@ out:
 	return rc;
 }
 
-static int kvm_remove(const char *dir, struct unik_error *err)
+static int kvm_remove(void *ctx, const char *dir, struct unik_error *err)
 {
+	(void)ctx;
 	struct kvm_record r;
 	struct kvm_conn c;
 	virDomainPtr dom;

@@ -315,9 +315,10 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	return unik_write_text_in(dir, QEMU_CONSOLE_START_FILE, text, err);
 }
 
-static int qemu_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                     struct unik_error *err)
 {
+	(void)ctx;
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL;
 	_cleanup_strv_ struct strv argv = {0};
 	_cleanup_close_ int ready_r = -1;
@@ -442,8 +443,10 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 	}
 }
 
-static int qemu_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+static int qemu_status(void *ctx, const char *dir, struct unik_instance_status *st,
+                       struct unik_error *err)
 {
+	(void)ctx;
 	struct qemu_proc vm, shim;
 	struct stat sb;
 	char exitrec[1024];
@@ -487,14 +490,15 @@ static int qemu_status(const char *dir, struct unik_instance_status *st, struct 
 /* After SIGKILL a process ends within milliseconds unless the host is stuck. */
 #define KILL_WAIT_MS 5000
 
-static int qemu_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+static int qemu_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
 {
+	(void)ctx;
 	struct unik_instance_status st;
 	struct qemu_proc vm, shim;
 	bool have_vm, have_shim;
 	long long deadline = unik_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
-	if (qemu_status(dir, &st, err) < 0)
+	if (qemu_status(ctx, dir, &st, err) < 0)
 		return -1;
 	if (st.state != UNIK_STATE_RUNNING && st.state != UNIK_STATE_PENDING)
 		return 0; /* ended already: nothing to do, and its state stays as it ended */
@@ -549,13 +553,14 @@ ended:
 
 /* ---- remove -------------------------------------------------------------------------------- */
 
-static int qemu_remove(const char *dir, struct unik_error *err)
+static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 {
+	(void)ctx;
 	/* The shim's temporaries (lib/util.h's "<name>.tmp-XXXXXX") go with the directory. */
 	static const char *const files[] = {QEMU_QMP_FILE, QEMU_PID_FILE, QEMU_SHIM_PID_FILE};
 	struct unik_instance_status st;
 
-	if (qemu_status(dir, &st, err) < 0)
+	if (qemu_status(ctx, dir, &st, err) < 0)
 		return -1;
 	if (st.state == UNIK_STATE_RUNNING ||
 	    (st.state == UNIK_STATE_PENDING && unik_file_exists_in(dir, QEMU_SHIM_PID_FILE))) {

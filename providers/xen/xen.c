@@ -324,9 +324,10 @@ static void destroy_quietly(libxl_ctx *ctx, uint32_t domid)
 	libxl_domain_destroy(ctx, domid, NULL);
 }
 
-static int xen_run(const struct unik_run_spec *spec, struct unik_instance_status *st,
+static int xen_run(void *pctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                    struct unik_error *err)
 {
+	(void)pctx;
 	struct unik_error local_err;
 
 	if (!err)
@@ -457,8 +458,10 @@ static void handle_shutdown(libxl_ctx *ctx, const char *dir, const struct xen_st
 	xen_console_running(dir, XEN_COPIER_WAIT_MS);
 }
 
-static int xen_status(const char *dir, struct unik_instance_status *st, struct unik_error *err)
+static int xen_status(void *pctx, const char *dir, struct unik_instance_status *st,
+                      struct unik_error *err)
 {
+	(void)pctx;
 	struct unik_error local_err;
 
 	if (!err)
@@ -539,8 +542,9 @@ static int write_plain(const char *dir, const char *name, const char *text, stru
 	return unik_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
-static int xen_stop(const char *dir, bool force, int timeout_ms, struct unik_error *err)
+static int xen_stop(void *pctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
 {
+	(void)pctx;
 	struct unik_error local_err;
 
 	if (!err)
@@ -553,7 +557,7 @@ static int xen_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 	long long deadline = unik_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int found, lrc;
 
-	if (xen_status(dir, &st, err) < 0)
+	if (xen_status(pctx, dir, &st, err) < 0)
 		return -1;
 	if (st.state != UNIK_STATE_RUNNING)
 		return 0; /* ended already, or never started: its state stays as it is */
@@ -601,8 +605,9 @@ static int xen_stop(const char *dir, bool force, int timeout_ms, struct unik_err
 	return 0;
 }
 
-static int xen_remove(const char *dir, struct unik_error *err)
+static int xen_remove(void *pctx, const char *dir, struct unik_error *err)
 {
+	(void)pctx;
 	struct unik_error local_err;
 
 	if (!err)
@@ -611,7 +616,7 @@ static int xen_remove(const char *dir, struct unik_error *err)
 	struct unik_instance_status st;
 	struct xen_state s;
 
-	if (xen_status(dir, &st, err) < 0)
+	if (xen_status(pctx, dir, &st, err) < 0)
 		return -1;
 	if (st.state == UNIK_STATE_RUNNING) {
 		unik_error_set(err, UNIK_E_STATE,

@@ -58,13 +58,13 @@ int main(int argc, char **argv)
 		    .progress = on_progress,
 		};
 
-		if (p->stage(&spec, &err) < 0)
+		if (p->stage(NULL, &spec, &err) < 0)
 			return failed(&err);
 		printf("staged=yes\n");
 		return 0;
 	}
 	if (!strcmp(argv[i], "unstage") && argc - i == 2) {
-		if (p->unstage(argv[i + 1], opts, &err) < 0)
+		if (p->unstage(NULL, argv[i + 1], opts, &err) < 0)
 			return failed(&err);
 		printf("unstaged=yes\n");
 		return 0;

@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		};
 
 		t0 = unik_now_us();
-		rc = p->run(&spec, &st, &err);
+		rc = p->run(NULL, &spec, &st, &err);
 		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "status") && argc - i == 1) {
 		t0 = unik_now_us();
-		rc = p->status(argv[i], &st, &err);
+		rc = p->status(NULL, argv[i], &st, &err);
 		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 				return usage();
 		}
 		t0 = unik_now_us();
-		rc = p->stop(dir, force, timeout_ms, &err);
+		rc = p->stop(NULL, dir, force, timeout_ms, &err);
 		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		t0 = unik_now_us();
-		rc = p->start(argv[i], &st, &err);
+		rc = p->start(NULL, argv[i], &st, &err);
 		long long dt = unik_now_us() - t0;
 
 		if (rc < 0)
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(verb, "remove") && argc - i == 1) {
-		if (p->remove(argv[i], &err) < 0)
+		if (p->remove(NULL, argv[i], &err) < 0)
 			return failed(&err);
 		printf("removed=yes\n");
 		return 0;

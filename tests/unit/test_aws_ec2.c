@@ -500,7 +500,7 @@ static void test_status_rate_limit(void **state)
 
 	/* Many calls within the period cost one DescribeInstances and one console fetch. */
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(unik_provider_aws.status(dir, &st, &err), 0);
+		assert_int_equal(unik_provider_aws.status(NULL, dir, &st, &err), 0);
 		assert_int_equal(st.state, UNIK_STATE_RUNNING);
 	}
 	assert_int_equal(counted(&m, &m.describe), 1);
@@ -514,7 +514,7 @@ static void test_status_rate_limit(void **state)
 	/* The guest ends: the next period sees only the new bytes and the exit line. */
 	set_mini(&m, "stopped", "boot\nhello\nunik: exit status 7\n");
 	sleep(2);
-	assert_int_equal(unik_provider_aws.status(dir, &st, &err), 0);
+	assert_int_equal(unik_provider_aws.status(NULL, dir, &st, &err), 0);
 	assert_int_equal(st.state, UNIK_STATE_EXITED);
 	assert_int_equal(st.exit_code, 7);
 	free(log);
@@ -525,7 +525,7 @@ static void test_status_rate_limit(void **state)
 	/* Settled: later calls, even after the period, ask AWS nothing. */
 	sleep(2);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(unik_provider_aws.status(dir, &st, &err), 0);
+		assert_int_equal(unik_provider_aws.status(NULL, dir, &st, &err), 0);
 		assert_int_equal(st.state, UNIK_STATE_EXITED);
 		assert_int_equal(st.exit_code, 7);
 	}
@@ -552,13 +552,13 @@ static void test_status_autostop(void **state)
 	                m.port);
 	path = unik_path_join(dir, "provider.state");
 	assert_int_equal(unik_write_file_atomic(path, rec, strlen(rec), 0644, &err), 0);
-	assert_int_equal(unik_provider_aws.status(dir, &st, &err), 0);
+	assert_int_equal(unik_provider_aws.status(NULL, dir, &st, &err), 0);
 	assert_int_equal(st.state, UNIK_STATE_RUNNING);
 	/* Once whole, the exit line counts, and a guest that cannot power the instance off
 	 * does not leave it running (and billed). */
 	set_mini(&m, "running", "hello\nunik: exit status 42\n");
 	sleep(2);
-	assert_int_equal(unik_provider_aws.status(dir, &st, &err), 0);
+	assert_int_equal(unik_provider_aws.status(NULL, dir, &st, &err), 0);
 	assert_int_equal(st.state, UNIK_STATE_EXITED);
 	assert_int_equal(st.exit_code, 42);
 	assert_int_equal(counted(&m, &m.stop), 1);

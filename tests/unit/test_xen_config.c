@@ -375,7 +375,7 @@ static void test_unavailable_without_xen(void **state)
 
 	d = tmp_dir();
 	spec.instance_dir = d;
-	assert_int_equal(unik_provider_xen.run(&spec, &st, &err), -1);
+	assert_int_equal(unik_provider_xen.run(NULL, &spec, &st, &err), -1);
 	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, reason));
 	dh = opendir(d);
