@@ -1,0 +1,111 @@
+/* Driving a provider (core/vm.h): its context, the device check and the boot command line. */
+#include <string.h>
+
+#include "core/vm.h"
+#include "lib/devices.h"
+#include "lib/suggest.h"
+#include "lib/util.h"
+
+int unik_vm_open(struct unik_vm *vm, const struct unik_provider *p, const char *const *opts,
+                 struct unik_error *err)
+{
+	static const char *const none[] = {NULL};
+
+	vm->p = p;
+	vm->ctx = NULL;
+	if (p->open && p->open(opts ? opts : none, &vm->ctx, err) < 0) {
+		unik_error_prefix(err, "provider %s", p->name);
+		vm->p = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int unik_vm_open_name(struct unik_vm *vm, const char *name, const char *const *opts,
+                      struct unik_error *err)
+{
+	const struct unik_provider *p = unik_provider_find(name);
+	const char *names[16] = {NULL}, *near;
+	size_t n = 0;
+
+	if (p)
+		return unik_vm_open(vm, p, opts, err);
+	for (; unik_providers[n] && n + 1 < sizeof(names) / sizeof(names[0]); n++)
+		names[n] = unik_providers[n]->name;
+	near = unik_suggest(name ? name : "", names, n);
+	unik_error_set(err, UNIK_E_NOTFOUND, "no provider \"%s\"%s%s%s", name ? name : "",
+	               near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+	return -1;
+}
+
+void unik_vm_close(struct unik_vm *vm)
+{
+	if (vm->p && vm->p->close)
+		vm->p->close(vm->ctx);
+	vm->p = NULL;
+	vm->ctx = NULL;
+}
+
+int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_instance_status *st,
+                struct unik_error *err)
+{
+	/* The device structs are the caller's; check them in place (MACs filled in). */
+	struct unik_device *devs = (struct unik_device *)spec->devices;
+	_cleanup_free_ char *cmdline = NULL;
+	const char *plain = spec->cmdline;
+	int rc;
+
+	if (unik_devices_check(devs, spec->ndevices, vm->p->caps, vm->p->name, spec->instance_id,
+	                       err) < 0)
+		return -1;
+	if (spec->ndevices) {
+		cmdline = unik_devices_cmdline(spec->devices, spec->ndevices, plain);
+		spec->cmdline = cmdline;
+	}
+	rc = vm->p->run(vm->ctx, spec, st, err);
+	spec->cmdline = plain;
+	return rc;
+}
+
+int unik_vm_status(struct unik_vm *vm, const char *dir, struct unik_instance_status *st,
+                   struct unik_error *err)
+{
+	return vm->p->status(vm->ctx, dir, st, err);
+}
+
+int unik_vm_stop(struct unik_vm *vm, const char *dir, bool force, int timeout_ms,
+                 struct unik_error *err)
+{
+	return vm->p->stop(vm->ctx, dir, force, timeout_ms, err);
+}
+
+int unik_vm_start(struct unik_vm *vm, const char *dir, struct unik_instance_status *st,
+                  struct unik_error *err)
+{
+	if (!vm->p->start) {
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "provider %s cannot start an instance again", vm->p->name);
+		return -1;
+	}
+	return vm->p->start(vm->ctx, dir, st, err);
+}
+
+int unik_vm_remove(struct unik_vm *vm, const char *dir, struct unik_error *err)
+{
+	return vm->p->remove(vm->ctx, dir, err);
+}
+
+int unik_vm_reconcile(struct unik_vm *vm, const char *dir, struct unik_instance_status *st,
+                      struct unik_error *err)
+{
+	if (vm->p->reconcile)
+		return vm->p->reconcile(vm->ctx, dir, st, err);
+	return vm->p->status(vm->ctx, dir, st, err);
+}
+
+int unik_vm_event_fd(struct unik_vm *vm, const char *dir)
+{
+	if (!vm->p->event_fd)
+		return -1;
+	return vm->p->event_fd(vm->ctx, dir, NULL);
+}
