@@ -1,0 +1,10 @@
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE images(id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL);
+INSERT INTO images VALUES('d102dba2b81e','tick',2,'{"id":"d102dba2b81e","name":"tick","base":"rump","language":"c","compiler":"rump","provider":"qemu","created":"2026-12-02T08:56:27.464Z","size_bytes":99800,"formats":{"elf":{"size_bytes":99800},"qcow2":{"size_bytes":1048576}},"rootfs_bytes":0,"args":"2 3","env":{"GREETING":"hi there"},"memory_mb":64,"build":"2119084b8c62"}');
+CREATE TABLE builds(id TEXT PRIMARY KEY, name TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL);
+INSERT INTO builds VALUES('2119084b8c62','tick',1,'{"id":"2119084b8c62","image":"tick","image_id":"d102dba2b81e","state":"succeeded","error":"","created":"2026-12-02T08:56:26.760Z","finished":"2026-12-02T08:56:27.477Z"}');
+INSERT INTO builds VALUES('92a5fdb2a19d','broken',3,'{"id":"92a5fdb2a19d","image":"broken","image_id":null,"state":"failed","error":"make exited with status 2","created":"2026-12-02T08:56:27.524Z","finished":"2026-12-02T08:56:28.910Z"}');
+CREATE TABLE instances(id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL);
+INSERT INTO instances VALUES('dc8ac33ca318','ticker',4,'{"id":"dc8ac33ca318","name":"ticker","image":"tick","image_id":"d102dba2b81e","provider":"qemu","state":"exited","exit_code":0,"pid":0,"ip":"","memory_mb":64,"args":"2 3","env":{"GREETING":"yo"},"created":"2026-12-02T08:56:29.812Z","started":"2026-12-02T08:56:29.866Z","finished":"2026-12-02T08:56:30.922Z","detail":"","provider_handle":"","provider_handle_id":"","provider_opts":{},"_cmdline":"GREETING=yo 2 3"}');
+COMMIT;
