@@ -27,27 +27,13 @@
 
 static pthread_t *workers;
 static size_t nworkers;
-static struct build **queue;
+static struct unik_build **queue;
 static size_t nqueue;
 static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
 
 char *build_log_path(const char *id)
 {
 	return xasprintf("%s/%s/build.log", D.builds_dir, id);
-}
-
-void build_opts_free(struct build_opts *bo)
-{
-	free(bo->name);
-	free(bo->base);
-	free(bo->language);
-	free(bo->provider);
-	free(bo->args);
-	free(bo->git);
-	json_decref(bo->env);
-	json_decref(bo->provider_opts);
-	strv_free(&bo->formats);
-	memset(bo, 0, sizeof(*bo));
 }
 
 static int opt_str(json_t *v, const char *key, char **out, struct unik_error *err)
@@ -134,7 +120,7 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 	return 0;
 }
 
-int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
+int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *err)
 {
 	static const char *const keys[] = {"name",      "base",    "language",      "provider",
 	                                   "args",      "env",     "force",         "git",
@@ -161,12 +147,12 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 		if (strcmp(k, "env") == 0 && !json_is_null(v)) {
 			if (env_object_check(v, "option \"env\"", err) < 0)
 				goto fail;
-			bo->env = json_incref(v);
+			pairs_from_json(v, &bo->env);
 		}
 		if (strcmp(k, "provider_opts") == 0 && !json_is_null(v)) {
 			if (provider_opts_check(v, err) < 0)
 				goto fail;
-			bo->provider_opts = json_incref(v);
+			pairs_from_json(v, &bo->provider_opts);
 		}
 		if (strcmp(k, "formats") == 0 && !json_is_null(v) &&
 		    opt_formats(v, &bo->formats, err) < 0)
@@ -207,7 +193,7 @@ int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err)
 	}
 	return 0;
 fail:
-	build_opts_free(bo);
+	unik_build_opts_free(bo);
 	return -1;
 }
 
@@ -362,12 +348,12 @@ static bool building_has(const char *name)
 	return false;
 }
 
-int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
+int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **out,
                  struct unik_error *err)
 {
 	struct unik_manifest *m = xcalloc(1, sizeof(*m));
-	struct build *b = NULL;
-	char id[ID_LEN + 1];
+	struct unik_build *b = NULL;
+	char id[UNIK_ID_LEN + 1];
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_free_ char *src = NULL;
 	_cleanup_free_ char *logp = NULL;
@@ -375,7 +361,7 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 	const char *name;
 	int fd;
 
-	new_id(id);
+	unik_new_id(id);
 	dir = unik_path_join(D.builds_dir, id);
 	src = unik_path_join(dir, "src");
 	if (!upload_path && !bo->git) {
@@ -430,7 +416,7 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 	} else {
 		_cleanup_strv_ struct strv check = {0};
 
-		if (provider_opts_make(unik_provider_find(bo->provider), bo->provider_opts, &check,
+		if (provider_opts_make(unik_provider_find(bo->provider), &bo->provider_opts, &check,
 		                       err) < 0)
 			goto fail;
 	}
@@ -457,7 +443,7 @@ int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
 	memcpy(b->id, id, sizeof(id));
 	b->image = xstrdup(bo->name);
 	b->created = unik_now_rfc3339(3);
-	b->state = BUILD_RUNNING;
+	b->state = UNIK_BUILD_RUNNING;
 	b->opts = *bo;
 	memset(bo, 0, sizeof(*bo));
 	b->manifest = m;
@@ -501,30 +487,17 @@ fail:
 fail_early:
 	if (b) {
 		b->manifest = NULL;
-		build_free(b);
+		unik_build_free(b);
 	}
 	unik_manifest_free(m);
 	free(m);
-	build_opts_free(bo);
+	unik_build_opts_free(bo);
 	return -1;
-}
-
-static void merge_env(json_t *into, const struct strv *words)
-{
-	for (size_t i = 0; i < words->n; i++) {
-		const char *eq = strchr(words->v[i], '=');
-		_cleanup_free_ char *k = NULL;
-
-		if (!eq)
-			continue;
-		k = xstrndup(words->v[i], (size_t)(eq - words->v[i]));
-		json_object_set_new(into, k, json_string(eq + 1));
-	}
 }
 
 /* Packs the stored (not yet listed) image in each format asked for, logging each, and records
  * them in its image.json. */
-static int pack_formats(struct image *im, const struct strv *formats, int fd,
+static int pack_formats(struct unik_image *im, const struct strv *formats, int fd,
                         struct unik_error *err)
 {
 	_cleanup_free_ char *cmdline = NULL, *meta_text = NULL;
@@ -553,7 +526,7 @@ static int pack_formats(struct image *im, const struct strv *formats, int fd,
 	return unik_image_store_write_meta(D.images_dir, im->id, meta_text, err);
 }
 
-static int stage_built(struct build *b, int fd, struct unik_error *err);
+static int stage_built(struct unik_build *b, int fd, struct unik_error *err);
 
 /* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*): src/ and out/
  * writable, not the directory above them, which holds build.log. */
@@ -568,7 +541,7 @@ static void build_sandbox(const char *src, const char *outd, struct unik_sandbox
 	sb->limits = D.cfg.build_limits;
 }
 
-static int do_build(struct build *b, int fd, struct unik_error *err)
+static int do_build(struct unik_build *b, int fd, struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
 	struct unik_manifest *m = b->manifest;
@@ -579,7 +552,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	_cleanup_free_ char *rootfs = NULL;
 	_cleanup_free_ char *meta_text = NULL;
 	struct unik_image_files files;
-	struct image *im, *old = NULL;
+	struct unik_image *im, *old = NULL;
 	struct unik_sandbox sb;
 	bool staging;
 	json_t *meta;
@@ -623,17 +596,15 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	staging =
 	    unik_provider_find(b->opts.provider) && unik_provider_find(b->opts.provider)->stage;
 	im = xcalloc(1, sizeof(*im));
-	new_id(im->id);
+	unik_new_id(im->id);
 	im->name = xstrdup(b->image);
 	im->base = xstrdup(b->opts.base);
 	im->language = xstrdup(b->opts.language);
 	im->compiler = xstrdup(comp->name);
 	im->provider = xstrdup(b->opts.provider);
 	im->args = xstrdup(b->opts.args ? b->opts.args : m->args ? m->args : "");
-	im->env = json_object();
-	merge_env(im->env, &m->env);
-	if (b->opts.env)
-		json_object_update(im->env, b->opts.env);
+	unik_env_update(&im->env, &m->env);
+	unik_env_update(&im->env, &b->opts.env);
 	im->memory_mb = b->opts.memory_mb ? b->opts.memory_mb
 	                : m->memory_mb    ? (int64_t)m->memory_mb
 	                                  : 64;
@@ -644,7 +615,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	json_decref(meta);
 	if (unik_image_store_put(D.images_dir, im->id, kernel, rootfs, meta_text, fd, &files, err) <
 	    0) {
-		image_free(im);
+		unik_image_free(im);
 		return -1;
 	}
 	im->elf_size = files.elf_size;
@@ -652,7 +623,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	image_set_format(im, "elf", files.elf_size);
 	if (pack_formats(im, &b->opts.formats, fd, err) < 0) {
 		unik_image_store_remove(D.images_dir, im->id, NULL);
-		image_free(im);
+		unik_image_free(im);
 		return -1;
 	}
 
@@ -661,7 +632,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	if (old && !b->opts.force) {
 		unlock();
 		unik_image_store_remove(D.images_dir, im->id, NULL);
-		image_free(im);
+		unik_image_free(im);
 		unik_error_set(err, UNIK_E_EXISTS, "image \"%s\" was created meanwhile", b->image);
 		return -1;
 	}
@@ -671,23 +642,23 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		db_rollback();
 		unlock();
 		unik_image_store_remove(D.images_dir, im->id, NULL);
-		image_free(im);
+		unik_image_free(im);
 		return -1;
 	}
 	/* A build that stages (aws) succeeds only once staged: it stays running meanwhile. */
 	if (!staging) {
-		b->state = BUILD_SUCCEEDED;
+		b->state = UNIK_BUILD_SUCCEEDED;
 		b->finished = unik_now_rfc3339(3);
 	}
 	b->image_id = xstrdup(im->id);
 	if (db_put_build(b, err) < 0 || db_commit(err) < 0) {
 		db_rollback();
-		b->state = BUILD_RUNNING;
+		b->state = UNIK_BUILD_RUNNING;
 		free(b->finished);
 		b->finished = NULL;
 		unlock();
 		unik_image_store_remove(D.images_dir, im->id, NULL);
-		image_free(im);
+		unik_image_free(im);
 		return -1;
 	}
 	if (old)
@@ -701,14 +672,14 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	unlock();
 	if (old) {
 		image_files_remove(old->id, NULL);
-		image_free(old);
+		unik_image_free(old);
 	}
 	if (!staging)
 		return 0;
 	if (stage_built(b, fd, err) < 0)
 		return -1;
 	lock();
-	b->state = BUILD_SUCCEEDED;
+	b->state = UNIK_BUILD_SUCCEEDED;
 	b->finished = unik_now_rfc3339(3);
 	if (save_build(b, err) < 0)
 		fprintf(stderr, "unik daemon: %s\n", err->msg);
@@ -726,10 +697,10 @@ static void stage_note(void *ctx, const char *line)
 /* A build for a provider that runs images from elsewhere (aws) stages the image there.  The
  * image is already in the store: if staging fails, the build fails but the image stays, and
  * the first `unik run` on that provider resumes the staging. */
-static int stage_built(struct build *b, int fd, struct unik_error *err)
+static int stage_built(struct unik_build *b, int fd, struct unik_error *err)
 {
 	const struct unik_provider *p = unik_provider_find(b->opts.provider);
-	char image_id[ID_LEN + 1];
+	char image_id[UNIK_ID_LEN + 1];
 
 	if (!p || !p->stage)
 		return 0;
@@ -737,7 +708,7 @@ static int stage_built(struct build *b, int fd, struct unik_error *err)
 	snprintf(image_id, sizeof(image_id), "%s", b->image_id ? b->image_id : "");
 	unlock();
 	blog(fd, "unik: staging image %s on %s", b->image, p->name);
-	if (image_stage(image_id, p, b->opts.provider_opts, stage_note, &fd, err) < 0) {
+	if (image_stage(image_id, p, &b->opts.provider_opts, stage_note, &fd, err) < 0) {
 		_cleanup_free_ char *msg = xstrdup(err->msg);
 
 		unik_error_set(
@@ -750,7 +721,7 @@ static int stage_built(struct build *b, int fd, struct unik_error *err)
 	return 0;
 }
 
-static void run_build(struct build *b)
+static void run_build(struct unik_build *b)
 {
 	_cleanup_free_ char *logp = build_log_path(b->id);
 	_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
@@ -764,7 +735,7 @@ static void run_build(struct build *b)
 	if (do_build(b, fd, &err) < 0) {
 		blog(fd, "unik: build failed: %s", err.msg);
 		lock();
-		b->state = BUILD_FAILED;
+		b->state = UNIK_BUILD_FAILED;
 		b->error = xstrdup(err.msg);
 		b->finished = unik_now_rfc3339(3);
 		if (save_build(b, &err) < 0)
@@ -782,7 +753,7 @@ static void run_build(struct build *b)
 		free(b->manifest);
 		b->manifest = NULL;
 	}
-	build_opts_free(&b->opts);
+	unik_build_opts_free(&b->opts);
 	unlock();
 }
 
@@ -790,7 +761,7 @@ static void *worker(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		struct build *b;
+		struct unik_build *b;
 
 		lock();
 		while (!nqueue && !D.stopping)
@@ -809,28 +780,28 @@ static void *worker(void *arg)
 
 bool build_ended(const char *id)
 {
-	struct build *b;
+	struct unik_build *b;
 	bool r;
 
 	lock();
 	b = find_build(id);
-	r = !b || b->state != BUILD_RUNNING;
+	r = !b || b->state != UNIK_BUILD_RUNNING;
 	unlock();
 	return r;
 }
 
-enum build_state build_wait(const char *id)
+enum unik_build_state build_wait(const char *id)
 {
-	enum build_state s = BUILD_FAILED;
+	enum unik_build_state s = UNIK_BUILD_FAILED;
 
 	lock();
 	for (;;) {
-		struct build *b = find_build(id);
+		struct unik_build *b = find_build(id);
 
 		if (!b)
 			break;
 		s = b->state;
-		if (s != BUILD_RUNNING || D.stopping)
+		if (s != UNIK_BUILD_RUNNING || D.stopping)
 			break;
 		pthread_cond_wait(&D.changed, &D.lock);
 	}
@@ -943,9 +914,9 @@ int builds_recover(struct unik_error *err)
 	kill_orphan_builders();
 	sweep_home();
 	for (size_t i = 0; i < D.nbuilds; i++) {
-		struct build *b = D.builds[i];
+		struct unik_build *b = D.builds[i];
 
-		if (b->state != BUILD_RUNNING)
+		if (b->state != UNIK_BUILD_RUNNING)
 			continue;
 		_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
 		_cleanup_free_ char *src = unik_path_join(dir, "src");
@@ -955,7 +926,7 @@ int builds_recover(struct unik_error *err)
 
 		unik_rmtree(src, NULL);
 		unik_rmtree(outd, NULL);
-		b->state = BUILD_FAILED;
+		b->state = UNIK_BUILD_FAILED;
 		b->error = xstrdup("the daemon stopped during the build");
 		b->finished = unik_now_rfc3339(3);
 		if ((fd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {

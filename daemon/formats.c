@@ -17,32 +17,14 @@
 
 static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void image_set_format(struct image *im, const char *name, uint64_t size)
+void image_set_format(struct unik_image *im, const char *name, uint64_t size)
 {
-	json_t *old = im->formats ? im->formats : json_object();
-	json_t *f = json_object(), *v;
-	const char *k;
-
-	/* Kept in the table's order, so listings read the same for every image. */
-	for (size_t i = 0; unik_image_formats[i]; i++) {
-		const char *n = unik_image_formats[i]->name;
-
-		if (strcmp(n, name) == 0)
-			json_object_set_new(f, n,
-			                    json_pack("{s:I}", "size_bytes", (json_int_t)size));
-		else if ((v = json_object_get(old, n)))
-			json_object_set(f, n, v);
-	}
-	json_object_foreach(old, k, v) if (!json_object_get(f, k)) json_object_set(f, k, v);
-	if (!json_object_get(f, name))
-		json_object_set_new(f, name, json_pack("{s:I}", "size_bytes", (json_int_t)size));
-	json_decref(old);
-	im->formats = f;
+	unik_formats_set(&im->formats, name, size);
 	if (strcmp(name, "elf") == 0)
 		im->elf_size = size;
 }
 
-static struct image *find_image_id(const char *id)
+static struct unik_image *find_image_id(const char *id)
 {
 	for (size_t i = 0; i < D.nimages; i++)
 		if (strcmp(D.images[i]->id, id) == 0)
@@ -51,14 +33,14 @@ static struct image *find_image_id(const char *id)
 }
 
 /* Records a format's size in the index and in image.json, when it changed (lock held). */
-static int record_format(struct image *im, const char *format, uint64_t size,
+static int record_format(struct unik_image *im, const char *format, uint64_t size,
                          struct unik_error *err)
 {
-	json_t *cur = json_object_get(json_object_get(im->formats, format), "size_bytes");
+	const struct unik_format_file *cur = unik_formats_get(&im->formats, format);
 	_cleanup_free_ char *meta_text = NULL;
 	json_t *meta;
 
-	if (json_is_integer(cur) && (uint64_t)json_integer_value(cur) == size)
+	if (cur && cur->size == size)
 		return 0;
 	image_set_format(im, format, size);
 	db_begin();
@@ -95,8 +77,8 @@ int image_format_get(const char *ref, const char *format, bool force, bool check
 {
 	const struct unik_image_format *f = unik_image_format_find(format);
 	_cleanup_free_ char *cmdline = NULL, *file = NULL, *im_name = NULL;
-	char id[ID_LEN + 1];
-	struct image *im;
+	char id[UNIK_ID_LEN + 1];
+	struct unik_image *im;
 	struct stat sb;
 	uint64_t sz = 0, mem = 0;
 	int rfd = -1, rc = -1;

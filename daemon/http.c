@@ -240,7 +240,7 @@ struct tail {
 	uint64_t off;
 	bool follow, truncate_after;
 	bool (*ended)(const char *id);
-	char id[ID_LEN + 1];
+	char id[UNIK_ID_LEN + 1];
 	int sock;
 	bool draining;
 };

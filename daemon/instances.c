@@ -23,11 +23,6 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err);
 static pthread_t monitor_thread;
 static bool monitor_running;
 
-bool state_final(enum unik_instance_state s)
-{
-	return s == UNIK_STATE_EXITED || s == UNIK_STATE_CRASHED || s == UNIK_STATE_STOPPED;
-}
-
 static char *inst_dir(const char *id)
 {
 	return unik_path_join(D.instances_dir, id);
@@ -54,11 +49,11 @@ int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 		if (strcmp(k, "env") == 0) {
 			if (env_object_check(v, "\"env\"", err) < 0)
 				return -1;
-			rr->env = v;
+			pairs_from_json(v, &rr->env);
 		} else if (strcmp(k, "provider_opts") == 0) {
 			if (provider_opts_check(v, err) < 0)
 				return -1;
-			rr->provider_opts = v;
+			pairs_from_json(v, &rr->provider_opts);
 		} else if (strcmp(k, "memory_mb") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < UNIK_MIN_MEMORY_MB ||
 			    json_integer_value(v) > 1024 * 1024) {
@@ -96,41 +91,39 @@ int run_req_parse(json_t *o, struct run_req *rr, struct unik_error *err)
 	return 0;
 }
 
+void run_req_free(struct run_req *rr)
+{
+	strv_free(&rr->env);
+	strv_free(&rr->provider_opts);
+	memset(rr, 0, sizeof(*rr));
+}
+
 /* Image defaults, then the request: env words first (request variables replace the image's),
  * then the arguments (the request's replace the image's). */
-static int compose_cmdline(const struct image *im, const struct run_req *rr, char **out,
+static int compose_cmdline(const struct unik_image *im, const struct run_req *rr, char **out,
                            struct unik_error *err)
 {
 	struct unik_cmdline c = {0};
-	json_t *env = json_deep_copy(im->env);
 	_cleanup_strv_ struct strv envw = {0};
 	_cleanup_strv_ struct strv argv = {0};
 	const char *args = rr->args ? rr->args : im->args;
-	const char *k;
-	json_t *v;
 	int rc = -1;
 
 	if (unik_cmdline_split(args ? args : "", &c, err) < 0) {
 		unik_error_prefix(err, "\"args\"");
 		goto out;
 	}
-	for (size_t i = 0; i < c.env.n; i++) {
-		const char *eq = strchr(c.env.v[i], '=');
-		_cleanup_free_ char *name = xstrndup(c.env.v[i], (size_t)(eq - c.env.v[i]));
-		json_object_set_new(env, name, json_string(eq + 1));
-	}
-	if (rr->env)
-		json_object_update(env, rr->env);
-	json_object_foreach(env, k, v) strv_pushf(&envw, "%s=%s", k, json_string_value(v));
+	strv_extend(&envw, &im->env);
+	unik_env_update(&envw, &c.env);
+	unik_env_update(&envw, &rr->env);
 	strv_extend(&argv, &c.argv);
 	rc = unik_cmdline_compose(&envw, &argv, out, err);
 out:
 	unik_cmdline_free(&c);
-	json_decref(env);
 	return rc;
 }
 
-int image_cmdline(const struct image *im, char **out, struct unik_error *err)
+int image_cmdline(const struct unik_image *im, char **out, struct unik_error *err)
 {
 	struct run_req rr = {0};
 
@@ -146,9 +139,9 @@ int image_cmdline(const struct image *im, char **out, struct unik_error *err)
 	return 0;
 }
 
-static void apply_status(struct instance *in, const struct unik_instance_status *st)
+static void apply_status(struct unik_instance *in, const struct unik_instance_status *st)
 {
-	bool was_final = state_final(in->state);
+	bool was_final = unik_instance_state_final(in->state);
 
 	in->state = st->state;
 	in->exit_code = (st->state == UNIK_STATE_EXITED || st->state == UNIK_STATE_CRASHED)
@@ -161,7 +154,7 @@ static void apply_status(struct instance *in, const struct unik_instance_status 
 		snprintf(in->handle, sizeof(in->handle), "%s", st->handle);
 	if (st->handle_id[0])
 		snprintf(in->handle_id, sizeof(in->handle_id), "%s", st->handle_id);
-	if (state_final(st->state) && !was_final) {
+	if (unik_instance_state_final(st->state) && !was_final) {
 		free(in->finished);
 		in->finished = unik_now_rfc3339(3);
 	}
@@ -169,13 +162,13 @@ static void apply_status(struct instance *in, const struct unik_instance_status 
 
 /* Records a run that has just begun (run() or an in-place start()): its status, and a new
  * start time with no finish time unless it has ended already. */
-static void mark_started(struct instance *in, const struct unik_instance_status *st)
+static void mark_started(struct unik_instance *in, const struct unik_instance_status *st)
 {
 	lock();
 	apply_status(in, st);
 	free(in->started);
 	in->started = unik_now_rfc3339(3);
-	if (!state_final(in->state)) {
+	if (!unik_instance_state_final(in->state)) {
 		free(in->finished);
 		in->finished = NULL;
 	}
@@ -223,17 +216,17 @@ int provider_opts_check(json_t *v, struct unik_error *err)
 	return 0;
 }
 
-int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *out,
+int provider_opts_make(const struct unik_provider *p, const struct strv *req, struct strv *out,
                        struct unik_error *err)
 {
 	json_t *cfg = D.cfg.provider_opts ? json_object_get(D.cfg.provider_opts, p->name) : NULL;
-	const char *k;
 	size_t i;
 	json_t *v;
 
 	json_array_foreach(cfg, i, v) strv_push(out, json_string_value(v));
-	json_object_foreach(req, k, v)
-	{
+	for (i = 0; req && i < req->n; i++) {
+		const char *eq = strchr(req->v[i], '=');
+		_cleanup_free_ char *k = xstrndup(req->v[i], eq ? (size_t)(eq - req->v[i]) : 0);
 		char what[96];
 
 		if (!p->opt_keys || !p->opt_keys[0]) {
@@ -245,12 +238,12 @@ int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *
 		snprintf(what, sizeof(what), "option of provider %s", p->name);
 		if (!json_key_known(k, p->opt_keys, what, err))
 			return -1;
-		strv_pushf(out, "%s=%s", k, json_string_value(v));
+		strv_push(out, req->v[i]);
 	}
 	return 0;
 }
 
-int image_stage(const char *image_id, const struct unik_provider *p, json_t *req_opts,
+int image_stage(const char *image_id, const struct unik_provider *p, const struct strv *req_opts,
                 void (*log)(void *ctx, const char *line), void *ctx, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv opts = {0};
@@ -309,7 +302,7 @@ static void console_note(void *ctx, const char *line)
 	close(fd);
 }
 
-static int launch(struct instance *in, const struct unik_provider *p, struct unik_error *err)
+static int launch(struct unik_instance *in, const struct unik_provider *p, struct unik_error *err)
 {
 	_cleanup_free_ char *dir = inst_dir(in->id);
 	_cleanup_free_ char *image_dir = unik_path_join(D.images_dir, in->image_id);
@@ -332,18 +325,18 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	_cleanup_free_ char *disk = NULL, *disk_cmdline = NULL;
 	char reason[512] = "";
 
-	if (provider_opts_make(p, in->provider_opts, &opts, err) < 0)
+	if (provider_opts_make(p, &in->provider_opts, &opts, err) < 0)
 		return -1;
 	/* A disk the image was packed in, for providers that can boot one (kvm's boot=disk). */
 	lock();
 	for (size_t i = 0; i < D.nimages; i++) {
-		const struct image *im = D.images[i];
+		const struct unik_image *im = D.images[i];
 		static const char *const disks[] = {"qcow2", "raw"};
 
 		if (strcmp(im->id, in->image_id) != 0)
 			continue;
 		for (size_t k = 0; k < 2 && !disk; k++)
-			if (json_object_get(im->formats, disks[k])) {
+			if (unik_formats_get(&im->formats, disks[k])) {
 				disk = unik_path_join(image_dir,
 				                      unik_image_format_find(disks[k])->file);
 				spec.disk_format = disks[k];
@@ -362,7 +355,8 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 	}
 	/* A provider that runs images from elsewhere (an AMI) gets the image there first; this
 	 * returns at once when it already is. */
-	if (p->stage && image_stage(in->image_id, p, in->provider_opts, console_note, dir, err) < 0)
+	if (p->stage &&
+	    image_stage(in->image_id, p, &in->provider_opts, console_note, dir, err) < 0)
 		return -1;
 
 	/* The provider's format, made now if the image lacks it, and checked: a damaged file is
@@ -379,10 +373,10 @@ static int launch(struct instance *in, const struct unik_provider *p, struct uni
 
 int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 {
-	struct instance *in = xcalloc(1, sizeof(*in));
+	struct unik_instance *in = xcalloc(1, sizeof(*in));
 	const struct unik_provider *p;
 	_cleanup_free_ char *dir = NULL;
-	struct image *im;
+	struct unik_image *im;
 
 	lock();
 	im = resolve_image(rr->image, err);
@@ -390,7 +384,7 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 		unlock();
 		goto fail_free;
 	}
-	new_id(in->id);
+	unik_new_id(in->id);
 	in->image = xstrdup(im->name);
 	in->image_id = xstrdup(im->id);
 	in->provider = xstrdup(rr->provider ? rr->provider : im->provider);
@@ -410,10 +404,9 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	in->created = unik_now_rfc3339(3);
 	in->busy = true;
 	in->args = xstrdup(rr->args ? rr->args : im->args ? im->args : "");
-	in->env = json_deep_copy(im->env);
-	in->provider_opts = rr->provider_opts ? json_deep_copy(rr->provider_opts) : json_object();
-	if (rr->env)
-		json_object_update(in->env, rr->env);
+	strv_extend(&in->env, &im->env);
+	unik_env_update(&in->env, &rr->env);
+	strv_extend(&in->provider_opts, &rr->provider_opts);
 	if (compose_cmdline(im, rr, &in->cmdline, err) < 0) {
 		unlock();
 		goto fail_free;
@@ -422,10 +415,10 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 		in->name = xstrdup(rr->name);
 	} else {
 		for (int tries = 0; tries < 100 && !in->name; tries++) {
-			char suffix[ID_LEN + 1];
+			char suffix[UNIK_ID_LEN + 1];
 			char *cand;
 
-			new_id(suffix);
+			unik_new_id(suffix);
 			suffix[4] = '\0';
 			cand = strlen(im->name) > 58 ? xasprintf("%.58s-%s", im->name, suffix)
 			                             : xasprintf("%s-%s", im->name, suffix);
@@ -452,7 +445,7 @@ int inst_run(const struct run_req *rr, json_t **out, struct unik_error *err)
 	{
 		_cleanup_strv_ struct strv check = {0};
 
-		if (provider_opts_make(p, in->provider_opts, &check, err) < 0) {
+		if (provider_opts_make(p, &in->provider_opts, &check, err) < 0) {
 			unlock();
 			goto fail_free;
 		}
@@ -501,14 +494,14 @@ fail_remove:
 	remove_instance(in);
 	unlock();
 fail_free:
-	instance_free(in);
+	unik_instance_free(in);
 	return -1;
 }
 
 /* Looks up ref and marks it busy, so concurrent stop/start/delete calls wait their turn. */
-static struct instance *claim(const char *ref, struct unik_error *err)
+static struct unik_instance *claim(const char *ref, struct unik_error *err)
 {
-	struct instance *in;
+	struct unik_instance *in;
 
 	lock();
 	for (;;) {
@@ -523,7 +516,7 @@ static struct instance *claim(const char *ref, struct unik_error *err)
 	return in;
 }
 
-static void release(struct instance *in)
+static void release(struct unik_instance *in)
 {
 	lock();
 	in->busy = false;
@@ -531,7 +524,8 @@ static void release(struct instance *in)
 	unlock();
 }
 
-static const struct unik_provider *provider_of(const struct instance *in, struct unik_error *err)
+static const struct unik_provider *provider_of(const struct unik_instance *in,
+                                               struct unik_error *err)
 {
 	const struct unik_provider *p = unik_provider_find(in->provider);
 
@@ -542,7 +536,7 @@ static const struct unik_provider *provider_of(const struct instance *in, struct
 	return p;
 }
 
-static int refresh(struct instance *in, const struct unik_provider *p, struct unik_error *err)
+static int refresh(struct unik_instance *in, const struct unik_provider *p, struct unik_error *err)
 {
 	_cleanup_free_ char *dir = inst_dir(in->id);
 	struct unik_instance_status st = {0};
@@ -557,7 +551,7 @@ static int refresh(struct instance *in, const struct unik_provider *p, struct un
 
 int inst_stop(const char *ref, json_t **out, struct unik_error *err)
 {
-	struct instance *in = claim(ref, err);
+	struct unik_instance *in = claim(ref, err);
 	const struct unik_provider *p;
 	_cleanup_free_ char *dir = NULL;
 	int rc = -1;
@@ -567,7 +561,7 @@ int inst_stop(const char *ref, json_t **out, struct unik_error *err)
 	if (!(p = provider_of(in, err)))
 		goto out;
 	dir = inst_dir(in->id);
-	if (!state_final(in->state)) {
+	if (!unik_instance_state_final(in->state)) {
 		if (p->stop(NULL, dir, false, 10000, err) < 0)
 			goto out;
 		if (refresh(in, p, err) < 0)
@@ -585,7 +579,7 @@ out:
 
 int inst_start(const char *ref, json_t **out, struct unik_error *err)
 {
-	struct instance *in = claim(ref, err);
+	struct unik_instance *in = claim(ref, err);
 	const struct unik_provider *p;
 	_cleanup_free_ char *dir = NULL;
 	int rc = -1;
@@ -594,7 +588,7 @@ int inst_start(const char *ref, json_t **out, struct unik_error *err)
 		return -1;
 	if (!(p = provider_of(in, err)))
 		goto out;
-	if (!state_final(in->state)) {
+	if (!unik_instance_state_final(in->state)) {
 		unik_error_set(err, UNIK_E_STATE, "instance %s is %s: stop it first", in->name,
 		               unik_instance_state_name(in->state));
 		goto out;
@@ -625,12 +619,12 @@ out:
 	return rc;
 }
 
-static int delete_claimed(struct instance *in, bool force, struct unik_error *err)
+static int delete_claimed(struct unik_instance *in, bool force, struct unik_error *err)
 {
 	const struct unik_provider *p = unik_provider_find(in->provider);
 	_cleanup_free_ char *dir = inst_dir(in->id);
 
-	if (!state_final(in->state)) {
+	if (!unik_instance_state_final(in->state)) {
 		if (!force) {
 			unik_error_set(err, UNIK_E_STATE,
 			               "instance %s is %s: stop it first or delete with force",
@@ -654,13 +648,13 @@ static int delete_claimed(struct instance *in, bool force, struct unik_error *er
 	remove_instance(in);
 	pthread_cond_broadcast(&D.changed);
 	unlock();
-	instance_free(in);
+	unik_instance_free(in);
 	return 0;
 }
 
 int inst_delete(const char *ref, bool force, struct unik_error *err)
 {
-	struct instance *in = claim(ref, err);
+	struct unik_instance *in = claim(ref, err);
 
 	if (!in)
 		return -1;
@@ -674,8 +668,8 @@ int inst_delete(const char *ref, bool force, struct unik_error *err)
 int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
               struct unik_error *err)
 {
-	struct instance *in;
-	char id[ID_LEN + 1];
+	struct unik_instance *in;
+	char id[UNIK_ID_LEN + 1];
 
 	lock();
 	in = resolve_instance(ref, err);
@@ -696,7 +690,7 @@ int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
 			unik_error_set(err, UNIK_E_NOTFOUND, "instance %s was deleted", ref);
 			return -1;
 		}
-		if (state_final(in->state) && !in->busy) {
+		if (unik_instance_state_final(in->state) && !in->busy) {
 			*out = instance_json(in);
 			unlock();
 			return 0;
@@ -716,14 +710,14 @@ int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
 	}
 }
 
-int inst_log(const char *ref, char **path, char id[ID_LEN + 1], struct unik_error *err)
+int inst_log(const char *ref, char **path, char id[UNIK_ID_LEN + 1], struct unik_error *err)
 {
-	struct instance *in;
+	struct unik_instance *in;
 
 	lock();
 	in = resolve_instance(ref, err);
 	if (in) {
-		memcpy(id, in->id, ID_LEN + 1);
+		memcpy(id, in->id, UNIK_ID_LEN + 1);
 		*path = xasprintf("%s/%s/console.log", D.instances_dir, in->id);
 	}
 	unlock();
@@ -737,14 +731,14 @@ bool inst_ended(const char *id)
 	lock();
 	for (size_t i = 0; i < D.ninsts; i++)
 		if (strcmp(D.insts[i]->id, id) == 0)
-			r = state_final(D.insts[i]->state) && !D.insts[i]->busy;
+			r = unik_instance_state_final(D.insts[i]->state) && !D.insts[i]->busy;
 	unlock();
 	return r;
 }
 
 int image_delete(const char *ref, bool force, struct unik_error *err)
 {
-	struct image *im;
+	struct unik_image *im;
 	_cleanup_strv_ struct strv users = {0};
 
 	lock();
@@ -764,12 +758,12 @@ int image_delete(const char *ref, bool force, struct unik_error *err)
 		               im->name, users.n);
 		return -1;
 	}
-	char id[ID_LEN + 1];
+	char id[UNIK_ID_LEN + 1];
 	memcpy(id, im->id, sizeof(id));
 	unlock();
 	for (size_t i = 0; i < users.n; i++) {
 		struct unik_error e2;
-		struct instance *in = claim(users.v[i], &e2);
+		struct unik_instance *in = claim(users.v[i], &e2);
 
 		if (in && delete_claimed(in, true, err) < 0) {
 			release(in);
@@ -809,7 +803,7 @@ int image_delete(const char *ref, bool force, struct unik_error *err)
 	remove_image(im);
 	unlock();
 	image_files_remove(im->id, NULL);
-	image_free(im);
+	unik_image_free(im);
 	return 0;
 }
 
@@ -823,9 +817,9 @@ static void poll_once(void)
 
 	lock();
 	for (size_t i = 0; i < D.ninsts; i++) {
-		struct instance *in = D.insts[i];
+		struct unik_instance *in = D.insts[i];
 
-		if (!state_final(in->state) && !in->busy) {
+		if (!unik_instance_state_final(in->state) && !in->busy) {
 			strv_push(&ids, in->id);
 			strv_push(&provs, in->provider);
 		}
@@ -852,9 +846,10 @@ static void poll_once(void)
 		}
 		lock();
 		for (size_t j = 0; j < D.ninsts; j++) {
-			struct instance *in = D.insts[j];
+			struct unik_instance *in = D.insts[j];
 
-			if (strcmp(in->id, ids.v[i]) != 0 || in->busy || state_final(in->state))
+			if (strcmp(in->id, ids.v[i]) != 0 || in->busy ||
+			    unik_instance_state_final(in->state))
 				continue;
 			if (in->state != st.state || in->pid != st.pid ||
 			    strcmp(in->ip, st.ip) != 0) {

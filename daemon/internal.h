@@ -8,14 +8,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sqlite3.h>
 
 #include "compilers/sandbox.h"
+#include "core/model.h"
+#include "core/store.h"
 #include "error.h"
 #include "providers/provider.h"
 #include "util.h"
-
-#define ID_LEN 12
 
 /* daemon-config.yaml (config.c) */
 struct daemon_config {
@@ -37,66 +36,17 @@ struct daemon_config {
 int config_load(const char *path, struct daemon_config *c, struct unik_error *err);
 void config_free(struct daemon_config *c);
 
-struct image {
-	char id[ID_LEN + 1];
-	char *name, *base, *language, *compiler, *provider, *args, *created, *build_id;
-	json_t *env; /* object */
-	int64_t memory_mb;
-	uint64_t elf_size, rootfs_size;
-	json_t *formats; /* the formats it has been packed in: name -> {"size_bytes": N} */
-	int64_t seq;
-};
-
-enum build_state { BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED };
-
-struct build_opts {
-	char *name, *base, *language, *provider, *args, *git;
-	json_t *env;           /* object or NULL */
-	struct strv formats;   /* formats to pack besides elf (known names, no repeats) */
-	json_t *provider_opts; /* object of strings or NULL (--provider-opt) */
-	int64_t memory_mb;
-	bool force;
-};
-
-struct build {
-	char id[ID_LEN + 1];
-	char *image, *error, *created, *finished, *image_id;
-	enum build_state state;
-	int64_t seq;
-	/* only while it runs in this daemon: */
-	struct build_opts opts;
-	void *manifest; /* struct unik_manifest * */
-	const void *compiler;
-};
-
-struct instance {
-	char id[ID_LEN + 1];
-	char *name, *image, *image_id, *provider, *args, *cmdline, *created, *started, *finished;
-	json_t *env;
-	enum unik_instance_state state;
-	int exit_code; /* -1: none */
-	int pid;
-	char ip[64];
-	char detail[256];
-	char handle[128];      /* the provider's own name for it (domain, EC2 id) */
-	char handle_id[64];    /* and its UUID, if any */
-	json_t *provider_opts; /* object of strings: the request's provider options */
-	int64_t memory_mb;
-	int64_t seq;
-	bool busy; /* a stop/start/delete/run is under way */
-};
-
 struct daemon {
 	char *home, *images_dir, *instances_dir, *builds_dir, *tmp_dir, *sock_path, *pid_path;
 	struct daemon_config cfg;
-	sqlite3 *db;
+	struct unik_store *store;
 	pthread_mutex_t lock;   /* everything below, and the db */
 	pthread_cond_t changed; /* any state change: builds, instances */
-	struct image **images;
+	struct unik_image **images;
 	size_t nimages;
-	struct build **builds;
+	struct unik_build **builds;
 	size_t nbuilds;
-	struct instance **insts;
+	struct unik_instance **insts;
 	size_t ninsts;
 	int64_t seq;
 	struct strv building; /* image names with a build queued or running */
@@ -111,10 +61,11 @@ extern struct daemon D;
  * ("unknown build option \"x\" (known: name, base, ...)"). */
 bool json_key_known(const char *key, const char *const *keys, const char *what,
                     struct unik_error *err);
-void new_id(char out[ID_LEN + 1]);
 void lock(void);
 void unlock(void);
 json_t *jstr_or_null(const char *s);
+json_t *pairs_json(const struct strv *words);
+void pairs_from_json(json_t *o, struct strv *out);
 
 /* ---- state.c: SQLite and the in-memory model (callers hold the lock) ---- */
 int state_open(struct unik_error *err);
@@ -122,54 +73,50 @@ void state_close(void);
 int db_begin(void);
 int db_commit(struct unik_error *err);
 void db_rollback(void);
-int db_put_image(const struct image *im, struct unik_error *err);
+int db_put_image(const struct unik_image *im, struct unik_error *err);
 int db_del_image(const char *id, struct unik_error *err);
-int db_put_build(const struct build *b, struct unik_error *err);
-int db_put_instance(const struct instance *in, struct unik_error *err);
+int db_put_build(const struct unik_build *b, struct unik_error *err);
+int db_put_instance(const struct unik_instance *in, struct unik_error *err);
 int db_del_instance(const char *id, struct unik_error *err);
 /* one statement in its own transaction */
-int save_build(const struct build *b, struct unik_error *err);
-int save_instance(const struct instance *in, struct unik_error *err);
+int save_build(const struct unik_build *b, struct unik_error *err);
+int save_instance(const struct unik_instance *in, struct unik_error *err);
 
-json_t *image_json(const struct image *im);
-json_t *build_json(const struct build *b);
-json_t *instance_json(const struct instance *in);
-void image_free(struct image *im);
-void build_free(struct build *b);
-void instance_free(struct instance *in);
+json_t *image_json(const struct unik_image *im);
+json_t *build_json(const struct unik_build *b);
+json_t *instance_json(const struct unik_instance *in);
 
-void add_image(struct image *im);
-void remove_image(struct image *im); /* unlinks from the list, does not free */
-void add_build(struct build *b);
-void add_instance(struct instance *in);
-void remove_instance(struct instance *in);
+void add_image(struct unik_image *im);
+void remove_image(struct unik_image *im); /* unlinks from the list, does not free */
+void add_build(struct unik_build *b);
+void add_instance(struct unik_instance *in);
+void remove_instance(struct unik_instance *in);
 
-struct build *find_build(const char *id);
+struct unik_build *find_build(const char *id);
 /* by exact id, exact name, then a unique prefix of either; NULL with NOTFOUND or (ambiguous)
  * EXISTS... STATE error */
-struct image *resolve_image(const char *ref, struct unik_error *err);
-struct instance *resolve_instance(const char *ref, struct unik_error *err);
-struct image *find_image_name(const char *name);
-struct instance *find_instance_name(const char *name);
+struct unik_image *resolve_image(const char *ref, struct unik_error *err);
+struct unik_instance *resolve_instance(const char *ref, struct unik_error *err);
+struct unik_image *find_image_name(const char *name);
+struct unik_instance *find_instance_name(const char *name);
 
 /* ---- builds.c ---- */
 int builds_recover(struct unik_error *err); /* fail interrupted builds; lock held */
 int builds_start(struct unik_error *err);   /* the workers */
 void builds_stop(void);
-int build_opts_parse(json_t *o, struct build_opts *bo, struct unik_error *err);
-void build_opts_free(struct build_opts *bo);
+int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *err);
 /* Takes the upload file (removed afterwards) or bo->git; on success *out is the new build's
  * JSON (201).  bo is taken over in both cases. */
-int build_submit(struct build_opts *bo, const char *upload_path, json_t **out,
+int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **out,
                  struct unik_error *err);
 /* Blocks until the build has ended (or the daemon stops); returns its state. */
-enum build_state build_wait(const char *id);
+enum unik_build_state build_wait(const char *id);
 char *build_log_path(const char *id);
 bool build_ended(const char *id);
 
 /* ---- formats.c: an image's files in each format, made on demand ---- */
 /* Records that im has a file in format name of size bytes (lock held). */
-void image_set_format(struct image *im, const char *name, uint64_t size);
+void image_set_format(struct unik_image *im, const char *name, uint64_t size);
 /* Makes sure image ref has its file in format (packed now if it has none, or again when
  * force), and with check validates it (a damaged file is UNIK_E_STATE, saying what is wrong and
  * how to fix it).  Out parameters may be NULL: *fd a read-only descriptor of the file, *path its
@@ -184,20 +131,21 @@ int image_files_remove(const char *id, struct unik_error *err);
 /* ---- instances.c ---- */
 struct run_req {
 	const char *name, *image, *args, *provider;
-	json_t *env;           /* object or NULL */
-	json_t *provider_opts; /* object of strings or NULL */
+	struct strv env;           /* NAME=VALUE */
+	struct strv provider_opts; /* key=value */
 	int64_t memory_mb;
 };
+void run_req_free(struct run_req *rr);
 /* Checks a "provider_opts" value: an object of short strings with lower-case keys. */
 int provider_opts_check(json_t *v, struct unik_error *err);
 /* The options p gets: daemon-config.yaml's for p, then req's (object or NULL), each key checked
  * against p->opt_keys.  out gets "key=value" words and is NULL-ended (out->v usable as
  * unik_run_spec.opts). */
-int provider_opts_make(const struct unik_provider *p, json_t *req, struct strv *out,
+int provider_opts_make(const struct unik_provider *p, const struct strv *req, struct strv *out,
                        struct unik_error *err);
 /* Stages image id for p when p has stage(): makes p's format, then p->stage() with progress
  * lines through log(ctx, line).  0 at once for providers without stage. */
-int image_stage(const char *image_id, const struct unik_provider *p, json_t *req_opts,
+int image_stage(const char *image_id, const struct unik_provider *p, const struct strv *req_opts,
                 void (*log)(void *ctx, const char *line), void *ctx, struct unik_error *err);
 int instances_start(struct unik_error *err); /* adopt, then monitor */
 void instances_stop(void);
@@ -209,13 +157,12 @@ int inst_delete(const char *ref, bool force, struct unik_error *err);
 int inst_wait(const char *ref, bool (*gone)(void *), void *ctx, json_t **out,
               struct unik_error *err);
 /* The console log's path and whether the instance has ended (for log streaming). */
-int inst_log(const char *ref, char **path, char id[ID_LEN + 1], struct unik_error *err);
+int inst_log(const char *ref, char **path, char id[UNIK_ID_LEN + 1], struct unik_error *err);
 bool inst_ended(const char *id);
 int image_delete(const char *ref, bool force, struct unik_error *err);
 /* The image's default guest command line, its args and env composed; *out is NULL when that is
  * empty (the kernel's baked defaults).  Lock held. */
-int image_cmdline(const struct image *im, char **out, struct unik_error *err);
-bool state_final(enum unik_instance_state s);
+int image_cmdline(const struct unik_image *im, char **out, struct unik_error *err);
 json_t *providers_json(void);
 json_t *compilers_json(void);
 

@@ -65,7 +65,7 @@ static void v1_compiler(struct req *r)
 
 static void builds_post(struct req *r)
 {
-	struct build_opts bo;
+	struct unik_build_opts bo;
 	struct unik_error err = {0};
 	json_t *opts = NULL, *out = NULL;
 
@@ -137,9 +137,9 @@ static void builds_list(struct req *r)
 	reply_json(r, 200, a);
 }
 
-static struct build *build_ref(struct req *r, const char *id)
+static struct unik_build *build_ref(struct req *r, const char *id)
 {
-	struct build *b = find_build(id);
+	struct unik_build *b = find_build(id);
 
 	if (!b) {
 		size_t n = 0, l = strlen(id);
@@ -160,7 +160,7 @@ static struct build *build_ref(struct req *r, const char *id)
 
 static void builds_get(struct req *r)
 {
-	struct build *b;
+	struct unik_build *b;
 	json_t *j = NULL;
 
 	lock();
@@ -173,8 +173,8 @@ static void builds_get(struct req *r)
 
 static void builds_log(struct req *r)
 {
-	struct build *b;
-	char id[ID_LEN + 1] = "";
+	struct unik_build *b;
+	char id[UNIK_ID_LEN + 1] = "";
 
 	lock();
 	if ((b = build_ref(r, seg(r, 2))))
@@ -200,7 +200,7 @@ static void images_list(struct req *r)
 static void images_get(struct req *r)
 {
 	struct unik_error err = {0};
-	struct image *im;
+	struct unik_image *im;
 	json_t *j = NULL;
 
 	lock();
@@ -286,7 +286,7 @@ static void instances_list(struct req *r)
 static void instances_post(struct req *r)
 {
 	struct unik_error err = {0};
-	struct run_req rr;
+	struct run_req rr = {0};
 	json_t *body = req_json(r, false), *out = NULL;
 
 	if (!body)
@@ -295,13 +295,14 @@ static void instances_post(struct req *r)
 		reply_error(r, &err);
 	else
 		reply_json(r, 201, out);
+	run_req_free(&rr);
 	json_decref(body);
 }
 
 static void instances_get(struct req *r)
 {
 	struct unik_error err = {0};
-	struct instance *in;
+	struct unik_instance *in;
 	json_t *j = NULL;
 
 	lock();
@@ -353,7 +354,7 @@ static void instances_logs(struct req *r)
 {
 	struct unik_error err = {0};
 	_cleanup_free_ char *path = NULL;
-	char id[ID_LEN + 1];
+	char id[UNIK_ID_LEN + 1];
 
 	if (inst_log(seg(r, r->compat ? 1 : 2), &path, id, &err) < 0) {
 		reply_error(r, &err);
@@ -440,7 +441,7 @@ static void u_images(struct req *r)
 static void u_image(struct req *r)
 {
 	struct unik_error err = {0};
-	struct image *im;
+	struct unik_image *im;
 	json_t *j = NULL;
 
 	lock();
@@ -520,7 +521,7 @@ static const char *form_get(void *ctx, const char *key)
 static void u_image_create(struct req *r)
 {
 	struct unik_error err = {0};
-	struct build_opts bo;
+	struct unik_build_opts bo;
 	json_t *opts, *out = NULL;
 
 	if (!r->multipart || !r->upload_path) {
@@ -540,13 +541,13 @@ static void u_image_create(struct req *r)
 	}
 	json_decref(opts);
 	const char *bid = json_string_value(json_object_get(out, "id"));
-	char id[ID_LEN + 1];
+	char id[UNIK_ID_LEN + 1];
 
 	snprintf(id, sizeof(id), "%s", bid);
 	json_decref(out);
 	/* UniK's client waits for the image in the answer. */
-	if (build_wait(id) != BUILD_SUCCEEDED) {
-		struct build *b;
+	if (build_wait(id) != UNIK_BUILD_SUCCEEDED) {
+		struct unik_build *b;
 		_cleanup_free_ char *msg = NULL;
 
 		lock();
@@ -558,8 +559,8 @@ static void u_image_create(struct req *r)
 		return;
 	}
 	lock();
-	struct build *b = find_build(id);
-	struct image *im = NULL;
+	struct unik_build *b = find_build(id);
+	struct unik_image *im = NULL;
 	for (size_t i = 0; b && b->image_id && i < D.nimages; i++)
 		if (strcmp(D.images[i]->id, b->image_id) == 0)
 			im = D.images[i];
@@ -587,7 +588,7 @@ static void u_instances(struct req *r)
 static void u_instance(struct req *r)
 {
 	struct unik_error err = {0};
-	struct instance *in;
+	struct unik_instance *in;
 	json_t *j = NULL;
 
 	lock();
@@ -660,6 +661,7 @@ static void u_run(struct req *r)
 		reply_json(r, 201, unik_instance(out));
 		json_decref(out);
 	}
+	run_req_free(&rr);
 	json_decref(v1);
 	json_decref(body);
 }

@@ -9,15 +9,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
-	struct build_opts bo;
+	struct unik_build_opts bo;
 	struct run_req rr;
 	struct unik_error err;
 
 	if (!j)
 		return 0;
 	if (build_opts_parse(j, &bo, &err) == 0)
-		build_opts_free(&bo);
+		unik_build_opts_free(&bo);
 	run_req_parse(j, &rr, &err);
+	run_req_free(&rr);
 	json_decref(j);
 	return 0;
 }

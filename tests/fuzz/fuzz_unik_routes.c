@@ -20,7 +20,7 @@ int unik_fuzz_unik_routes(const uint8_t *data, size_t size)
 	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	struct unik_error err;
 	struct run_req rr;
-	struct build_opts bo;
+	struct unik_build_opts bo;
 	json_t *v1, *opts;
 	const char *name;
 
@@ -29,13 +29,14 @@ int unik_fuzz_unik_routes(const uint8_t *data, size_t size)
 	v1 = unik_run_request(j, &err);
 	if (v1) {
 		run_req_parse(v1, &rr, &err);
+		run_req_free(&rr);
 		json_decref(v1);
 	}
 	name = json_string_value(json_object_get(j, "name"));
 	opts = unik_create_options(name ? name : "app", ur_get, j, &err);
 	if (opts) {
 		if (build_opts_parse(opts, &bo, &err) == 0)
-			build_opts_free(&bo);
+			unik_build_opts_free(&bo);
 		json_decref(opts);
 	}
 	json_decref(j);

@@ -1,0 +1,212 @@
+/* The model's small operations: environment and format lists, state names, freeing. */
+#include "core/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "images/format.h"
+
+static size_t env_find(const struct strv *env, const char *name, size_t len)
+{
+	for (size_t i = 0; i < env->n; i++)
+		if (strncmp(env->v[i], name, len) == 0 && env->v[i][len] == '=')
+			return i;
+	return env->n;
+}
+
+void unik_env_set(struct strv *env, const char *name, const char *value)
+{
+	size_t i = env_find(env, name, strlen(name));
+
+	if (i < env->n) {
+		free(env->v[i]);
+		env->v[i] = xasprintf("%s=%s", name, value);
+	} else {
+		strv_pushf(env, "%s=%s", name, value);
+	}
+}
+
+void unik_env_update(struct strv *env, const struct strv *words)
+{
+	for (size_t i = 0; i < words->n; i++) {
+		const char *eq = strchr(words->v[i], '=');
+		_cleanup_free_ char *name = NULL;
+
+		if (!eq)
+			continue;
+		name = xstrndup(words->v[i], (size_t)(eq - words->v[i]));
+		unik_env_set(env, name, eq + 1);
+	}
+}
+
+const char *unik_env_get(const struct strv *env, const char *name)
+{
+	size_t len = strlen(name), i = env_find(env, name, len);
+
+	return i < env->n ? env->v[i] + len + 1 : NULL;
+}
+
+static size_t format_rank(const char *name)
+{
+	size_t i;
+
+	for (i = 0; unik_image_formats[i]; i++)
+		if (strcmp(unik_image_formats[i]->name, name) == 0)
+			return i;
+	return i; /* unknown names after the known ones, in the order recorded */
+}
+
+void unik_formats_set(struct unik_formats *f, const char *name, uint64_t size)
+{
+	size_t rank = format_rank(name), at;
+
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].name, name) == 0) {
+			f->v[i].size = size;
+			return;
+		}
+	for (at = 0; at < f->n && format_rank(f->v[at].name) <= rank; at++)
+		;
+	f->v = xrealloc(f->v, (f->n + 1) * sizeof(*f->v));
+	memmove(&f->v[at + 1], &f->v[at], (f->n - at) * sizeof(*f->v));
+	f->v[at].name = xstrdup(name);
+	f->v[at].size = size;
+	f->n++;
+}
+
+const struct unik_format_file *unik_formats_get(const struct unik_formats *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].name, name) == 0)
+			return &f->v[i];
+	return NULL;
+}
+
+void unik_formats_free(struct unik_formats *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->v[i].name);
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
+}
+
+const char *unik_build_state_name(enum unik_build_state s)
+{
+	return s == UNIK_BUILD_RUNNING     ? "running"
+	       : s == UNIK_BUILD_SUCCEEDED ? "succeeded"
+	                                   : "failed";
+}
+
+enum unik_build_state unik_build_state_from_name(const char *s)
+{
+	if (!s || strcmp(s, "running") == 0)
+		return UNIK_BUILD_RUNNING;
+	return strcmp(s, "succeeded") == 0 ? UNIK_BUILD_SUCCEEDED : UNIK_BUILD_FAILED;
+}
+
+enum unik_instance_state unik_instance_state_from_name(const char *s)
+{
+	for (int i = UNIK_STATE_PENDING; i <= UNIK_STATE_STOPPED; i++)
+		if (s && strcmp(s, unik_instance_state_name(i)) == 0)
+			return i;
+	return UNIK_STATE_CRASHED;
+}
+
+bool unik_instance_state_final(enum unik_instance_state s)
+{
+	return s == UNIK_STATE_EXITED || s == UNIK_STATE_CRASHED || s == UNIK_STATE_STOPPED;
+}
+
+void unik_build_opts_free(struct unik_build_opts *bo)
+{
+	free(bo->name);
+	free(bo->base);
+	free(bo->language);
+	free(bo->provider);
+	free(bo->args);
+	free(bo->git);
+	strv_free(&bo->env);
+	strv_free(&bo->formats);
+	strv_free(&bo->provider_opts);
+	memset(bo, 0, sizeof(*bo));
+}
+
+void unik_image_free(struct unik_image *im)
+{
+	if (!im)
+		return;
+	free(im->name);
+	free(im->base);
+	free(im->language);
+	free(im->compiler);
+	free(im->provider);
+	free(im->args);
+	free(im->created);
+	free(im->build_id);
+	strv_free(&im->env);
+	unik_formats_free(&im->formats);
+	free(im);
+}
+
+void unik_build_free(struct unik_build *b)
+{
+	if (!b)
+		return;
+	free(b->image);
+	free(b->error);
+	free(b->created);
+	free(b->finished);
+	free(b->image_id);
+	unik_build_opts_free(&b->opts);
+	free(b);
+}
+
+void unik_instance_free(struct unik_instance *in)
+{
+	if (!in)
+		return;
+	free(in->name);
+	free(in->image);
+	free(in->image_id);
+	free(in->provider);
+	free(in->args);
+	free(in->cmdline);
+	free(in->created);
+	free(in->started);
+	free(in->finished);
+	strv_free(&in->env);
+	strv_free(&in->provider_opts);
+	free(in);
+}
+
+void unik_volume_free(struct unik_volume *v)
+{
+	if (!v)
+		return;
+	free(v->name);
+	free(v->created);
+	free(v->format);
+	free(v->instance_id);
+	free(v->mount);
+	free(v);
+}
+
+void unik_new_id(char out[UNIK_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[UNIK_ID_LEN];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)((ts.tv_nsec >> (i % 8)) ^ rand());
+	}
+	for (size_t i = 0; i < UNIK_ID_LEN; i++)
+		out[i] = hex[r[i] & 15];
+	out[UNIK_ID_LEN] = '\0';
+}

@@ -1,0 +1,119 @@
+/* The core's model: images, builds, instances and volumes as typed records, as the store keeps
+ * them and the doors read them.  No JSON here: the REST door encodes these (daemon/json.c).
+ * Strings are owned by the record (malloc'd, freed by its _free); a NULL string is "none". */
+#ifndef UNIK_CORE_MODEL_H
+#define UNIK_CORE_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+#include "providers/provider.h"
+
+#define UNIK_ID_LEN 12
+
+/* Environment: a strv of "NAME=VALUE" words, each NAME once, in the order first set. */
+/* Sets NAME to VALUE, in place when NAME is there already (its position stays). */
+void unik_env_set(struct strv *env, const char *name, const char *value);
+/* Sets each "NAME=VALUE" word of words (words without '=' are skipped). */
+void unik_env_update(struct strv *env, const struct strv *words);
+/* NAME's value in env, or NULL. */
+const char *unik_env_get(const struct strv *env, const char *name);
+
+/* The formats an image has a file in, with the file's size, in the image format table's order
+ * (images/format.h) then any others in the order recorded. */
+struct unik_format_file {
+	char *name;
+	uint64_t size;
+};
+struct unik_formats {
+	struct unik_format_file *v;
+	size_t n;
+};
+/* Records (or updates) format name with size, keeping the order above. */
+void unik_formats_set(struct unik_formats *f, const char *name, uint64_t size);
+/* The entry for name, or NULL. */
+const struct unik_format_file *unik_formats_get(const struct unik_formats *f, const char *name);
+void unik_formats_free(struct unik_formats *f);
+
+struct unik_image {
+	char id[UNIK_ID_LEN + 1];
+	char *name, *base, *language, *compiler, *provider, *args, *created, *build_id;
+	struct strv env; /* NAME=VALUE */
+	int64_t memory_mb;
+	uint64_t elf_size, rootfs_size;
+	struct unik_formats formats;
+	int64_t seq; /* creation order across images, builds and instances */
+};
+
+enum unik_build_state { UNIK_BUILD_RUNNING, UNIK_BUILD_SUCCEEDED, UNIK_BUILD_FAILED };
+const char *unik_build_state_name(enum unik_build_state s);
+/* "running", "succeeded"; anything else (an interrupted write, a future state) is failed. */
+enum unik_build_state unik_build_state_from_name(const char *s);
+
+/* What a build was asked for (the REST door fills it from the request). */
+struct unik_build_opts {
+	char *name, *base, *language, *provider, *args, *git;
+	struct strv env;           /* NAME=VALUE */
+	struct strv formats;       /* formats to pack besides elf (known names, no repeats) */
+	struct strv provider_opts; /* key=value (--provider-opt) */
+	int64_t memory_mb;
+	bool force;
+};
+void unik_build_opts_free(struct unik_build_opts *bo);
+
+struct unik_manifest;
+struct unik_compiler;
+
+struct unik_build {
+	char id[UNIK_ID_LEN + 1];
+	char *image, *error, *created, *finished, *image_id;
+	enum unik_build_state state;
+	int64_t seq;
+	/* only while it runs in this daemon: */
+	struct unik_build_opts opts;
+	struct unik_manifest *manifest;
+	const struct unik_compiler *compiler;
+};
+
+struct unik_instance {
+	char id[UNIK_ID_LEN + 1];
+	char *name, *image, *image_id, *provider, *args, *cmdline, *created, *started, *finished;
+	struct strv env; /* NAME=VALUE */
+	enum unik_instance_state state;
+	int exit_code; /* -1: none */
+	int pid;
+	char ip[64];
+	char detail[256];
+	char handle[128];          /* the provider's own name for it (domain, EC2 id) */
+	char handle_id[64];        /* and its UUID, if any */
+	struct strv provider_opts; /* key=value: the request's provider options */
+	int64_t memory_mb;
+	int64_t seq;
+	bool busy; /* a stop/start/delete/run is under way (not stored) */
+};
+/* "running" ... as unik_instance_state_name; an unknown name reads as crashed. */
+enum unik_instance_state unik_instance_state_from_name(const char *s);
+bool unik_instance_state_final(enum unik_instance_state s);
+
+/* A volume: an ext2 disk image under $UNIK_HOME/volumes/ (the feature itself is a later issue;
+ * the store keeps the table so it lands without a migration of its own). */
+struct unik_volume {
+	char id[UNIK_ID_LEN + 1];
+	char *name, *created;
+	char *format; /* "raw", "qcow2" */
+	uint64_t size_mb;
+	char *instance_id; /* attached to, or NULL */
+	char *mount;       /* guest path while attached, or NULL */
+	int64_t seq;
+};
+
+void unik_image_free(struct unik_image *im);
+void unik_build_free(struct unik_build *b);
+void unik_instance_free(struct unik_instance *in);
+void unik_volume_free(struct unik_volume *v);
+
+/* A fresh random id of UNIK_ID_LEN hex digits. */
+void unik_new_id(char out[UNIK_ID_LEN + 1]);
+
+#endif
