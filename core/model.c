@@ -1,12 +1,14 @@
 /* The model's small operations: environment and format lists, state names, freeing. */
 #include "core/model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "images/format.h"
+#include "utf8.h"
 
 static size_t env_find(const struct strv *env, const char *name, size_t len)
 {
@@ -209,4 +211,87 @@ void unik_new_id(char out[UNIK_ID_LEN + 1])
 	for (size_t i = 0; i < UNIK_ID_LEN; i++)
 		out[i] = hex[r[i] & 15];
 	out[UNIK_ID_LEN] = '\0';
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct unik_image *unik_image_dup(const struct unik_image *im)
+{
+	struct unik_image *d = xcalloc(1, sizeof(*d));
+
+	memcpy(d->id, im->id, sizeof(d->id));
+	d->name = dup_or_null(im->name);
+	d->base = dup_or_null(im->base);
+	d->language = dup_or_null(im->language);
+	d->compiler = dup_or_null(im->compiler);
+	d->provider = dup_or_null(im->provider);
+	d->args = dup_or_null(im->args);
+	d->created = dup_or_null(im->created);
+	d->build_id = dup_or_null(im->build_id);
+	strv_extend(&d->env, &im->env);
+	d->memory_mb = im->memory_mb;
+	d->elf_size = im->elf_size;
+	d->rootfs_size = im->rootfs_size;
+	for (size_t i = 0; i < im->formats.n; i++)
+		unik_formats_set(&d->formats, im->formats.v[i].name, im->formats.v[i].size);
+	d->seq = im->seq;
+	return d;
+}
+
+struct unik_build *unik_build_dup(const struct unik_build *b)
+{
+	struct unik_build *d = xcalloc(1, sizeof(*d));
+
+	memcpy(d->id, b->id, sizeof(d->id));
+	d->image = dup_or_null(b->image);
+	d->error = dup_or_null(b->error);
+	d->created = dup_or_null(b->created);
+	d->finished = dup_or_null(b->finished);
+	d->image_id = dup_or_null(b->image_id);
+	d->state = b->state;
+	d->seq = b->seq;
+	return d;
+}
+
+struct unik_instance *unik_instance_dup(const struct unik_instance *in)
+{
+	struct unik_instance *d = xcalloc(1, sizeof(*d));
+
+	*d = *in;
+	d->name = dup_or_null(in->name);
+	d->image = dup_or_null(in->image);
+	d->image_id = dup_or_null(in->image_id);
+	d->provider = dup_or_null(in->provider);
+	d->args = dup_or_null(in->args);
+	d->cmdline = dup_or_null(in->cmdline);
+	d->created = dup_or_null(in->created);
+	d->started = dup_or_null(in->started);
+	d->finished = dup_or_null(in->finished);
+	memset(&d->env, 0, sizeof(d->env));
+	memset(&d->provider_opts, 0, sizeof(d->provider_opts));
+	strv_extend(&d->env, &in->env);
+	strv_extend(&d->provider_opts, &in->provider_opts);
+	return d;
+}
+
+bool unik_key_known(const char *key, const char *const *keys, const char *what,
+                    struct unik_error *err)
+{
+	char known[256] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; keys[i]; i++) {
+		if (strcmp(keys[i], key) == 0)
+			return true;
+		n += (size_t)snprintf(known + n, n < sizeof(known) ? sizeof(known) - n : 0, "%s%s",
+		                      i ? ", " : "", keys[i]);
+		if (n >= sizeof(known))
+			n = sizeof(known) - 1;
+	}
+	unik_error_set(err, UNIK_E_INVALID, "unknown %s \"%.*s\" (known: %s)", what,
+	               UNIK_UTF8_CUT(key, 60), known);
+	return false;
 }

@@ -113,6 +113,16 @@ void unik_build_free(struct unik_build *b);
 void unik_instance_free(struct unik_instance *in);
 void unik_volume_free(struct unik_volume *v);
 
+/* Copies for the doors (a build's copy leaves out what only its run needs: opts, manifest). */
+struct unik_image *unik_image_dup(const struct unik_image *im);
+struct unik_build *unik_build_dup(const struct unik_build *b);
+struct unik_instance *unik_instance_dup(const struct unik_instance *in);
+
+/* Whether key is one of the NULL-ended keys; if not, err names it and lists the known ones
+ * ("unknown build option \"x\" (known: name, base, ...)"). */
+bool unik_key_known(const char *key, const char *const *keys, const char *what,
+                    struct unik_error *err);
+
 /* A fresh random id of UNIK_ID_LEN hex digits. */
 void unik_new_id(char out[UNIK_ID_LEN + 1]);
 

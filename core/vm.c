@@ -103,6 +103,17 @@ int unik_vm_reconcile(struct unik_vm *vm, const char *dir, struct unik_instance_
 	return vm->p->status(vm->ctx, dir, st, err);
 }
 
+int unik_vm_stage(struct unik_vm *vm, const struct unik_stage_spec *spec, struct unik_error *err)
+{
+	return vm->p->stage ? vm->p->stage(vm->ctx, spec, err) : 0;
+}
+
+int unik_vm_unstage(struct unik_vm *vm, const char *image_dir, const char *const *opts,
+                    struct unik_error *err)
+{
+	return vm->p->unstage ? vm->p->unstage(vm->ctx, image_dir, opts, err) : 0;
+}
+
 int unik_vm_event_fd(struct unik_vm *vm, const char *dir)
 {
 	if (!vm->p->event_fd)

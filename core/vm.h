@@ -44,6 +44,11 @@ int unik_vm_remove(struct unik_vm *vm, const char *dir, struct unik_error *err);
 /* After a restart: the provider's reconcile(), or status() for one without it. */
 int unik_vm_reconcile(struct unik_vm *vm, const char *dir, struct unik_instance_status *st,
                       struct unik_error *err);
+/* Copies an image to where the provider runs it from (an AMI); 0 at once without stage(). */
+int unik_vm_stage(struct unik_vm *vm, const struct unik_stage_spec *spec, struct unik_error *err);
+/* Undoes stage() for an image being removed; 0 at once without unstage(). */
+int unik_vm_unstage(struct unik_vm *vm, const char *image_dir, const char *const *opts,
+                    struct unik_error *err);
 /* A descriptor that becomes readable when the instance's state may have changed, or -1 when the
  * provider has no events for it (then poll unik_vm_status). */
 int unik_vm_event_fd(struct unik_vm *vm, const char *dir);

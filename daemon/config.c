@@ -17,8 +17,42 @@ void config_free(struct daemon_config *c)
 	strv_free(&c->listen);
 	free(c->token);
 	free(c->default_provider);
-	json_decref(c->provider_opts);
+	for (size_t i = 0; i < c->nprovider_opts; i++) {
+		free((char *)c->provider_opts[i].provider);
+		strv_free(&c->provider_opts[i].opts);
+	}
+	free(c->provider_opts);
 	memset(c, 0, sizeof(*c));
+}
+
+/* The options list of provider pname, added when it has none yet. */
+static struct strv *provider_list(struct daemon_config *c, const char *pname)
+{
+	for (size_t i = 0; i < c->nprovider_opts; i++)
+		if (strcmp(c->provider_opts[i].provider, pname) == 0)
+			return &c->provider_opts[i].opts;
+	c->provider_opts =
+	    xrealloc(c->provider_opts, (c->nprovider_opts + 1) * sizeof(*c->provider_opts));
+	memset(&c->provider_opts[c->nprovider_opts], 0, sizeof(*c->provider_opts));
+	c->provider_opts[c->nprovider_opts].provider = xstrdup(pname);
+	return &c->provider_opts[c->nprovider_opts++].opts;
+}
+
+void config_core(const struct daemon_config *c, const char *home, struct unik_core_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->home = home;
+	out->max_parallel = c->max_parallel;
+	out->max_upload_mb = c->max_upload_mb;
+	out->max_files = c->max_files;
+	out->build_sandbox_none = c->build_sandbox_none;
+	out->build_uid = c->build_uid;
+	out->build_gid = c->build_gid;
+	out->build_limits = c->build_limits;
+	out->allow_local_git = c->allow_local_git;
+	out->default_provider = c->default_provider;
+	out->provider_opts = c->provider_opts;
+	out->nprovider_opts = c->nprovider_opts;
 }
 
 /* One entry of a provider other than qemu: scalar options, checked against the provider's keys
@@ -27,7 +61,7 @@ static int provider_entry(const char *pname, const struct yamlx_node *item, stru
                           struct unik_error *err)
 {
 	const struct unik_provider *p = unik_provider_find(pname);
-	json_t *list;
+	struct strv *list;
 
 	if (!p) {
 		unik_error_set(err, UNIK_E_INVALID,
@@ -35,11 +69,7 @@ static int provider_entry(const char *pname, const struct yamlx_node *item, stru
 		               item->line, pname);
 		return -1;
 	}
-	list = json_object_get(c->provider_opts, pname);
-	if (!list) {
-		list = json_array();
-		json_object_set_new(c->provider_opts, pname, list);
-	}
+	list = provider_list(c, pname);
 	for (size_t k = 0; k < item->n; k++) {
 		const char *key = item->keys[k]->value;
 		const struct yamlx_node *v = item->vals[k];
@@ -68,7 +98,7 @@ static int provider_entry(const char *pname, const struct yamlx_node *item, stru
 				               v->line, key, pname);
 				return -1;
 			}
-		json_array_append_new(list, json_sprintf("%s=%s", key, v->value ? v->value : ""));
+		strv_pushf(list, "%s=%s", key, v->value ? v->value : "");
 	}
 	return 0;
 }
@@ -87,10 +117,7 @@ static int qemu_console_max(const struct yamlx_node *item, struct daemon_config 
 	if (yamlx_expect(v, YAMLX_SCALAR, FNAME, "\"console_max\"", err) < 0 ||
 	    unik_console_max_parse(what, v->value, &cap, err) < 0)
 		return -1;
-	if (!json_object_get(c->provider_opts, "qemu"))
-		json_object_set_new(c->provider_opts, "qemu", json_array());
-	json_array_append_new(json_object_get(c->provider_opts, "qemu"),
-	                      json_sprintf("console_max=%s", v->value));
+	strv_pushf(provider_list(c, "qemu"), "console_max=%s", v->value);
 	return 0;
 }
 
@@ -105,7 +132,6 @@ static int parse_providers(const struct yamlx_node *n, struct daemon_config *c,
 
 	if (yamlx_is_null(n))
 		return 0;
-	c->provider_opts = json_object();
 	if (yamlx_expect(n, YAMLX_MAP, FNAME, "\"providers\"", err) < 0)
 		return -1;
 	for (size_t i = 0; i < n->n; i++) {

@@ -17,6 +17,8 @@
 
 void http_quiesce(void);
 
+struct daemon D;
+
 static int sig_pipe[2] = {-1, -1};
 
 static void on_signal(int sig)
@@ -141,19 +143,22 @@ int unik_daemon_main(int argc, char **argv)
 		home = default_home();
 
 	memset(&D, 0, sizeof(D));
-	pthread_mutex_init(&D.lock, NULL);
-	pthread_cond_init(&D.changed, NULL);
 	D.home = xstrdup(home);
-	D.images_dir = unik_path_join(home, "images");
-	D.instances_dir = unik_path_join(home, "instances");
-	D.builds_dir = unik_path_join(home, "builds");
 	D.tmp_dir = unik_path_join(home, "tmp");
 	D.sock_path = unik_path_join(home, "daemon.sock");
 	D.pid_path = unik_path_join(home, "daemon.pid");
-	if (mkdir_0700(home) < 0 || mkdir_0700(D.images_dir) < 0 ||
-	    mkdir_0700(D.instances_dir) < 0 || mkdir_0700(D.builds_dir) < 0 ||
-	    mkdir_0700(D.tmp_dir) < 0)
-		return 1;
+	{
+		static const char *const dirs[] = {"images", "instances", "builds", "tmp"};
+
+		if (mkdir_0700(home) < 0)
+			return 1;
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			_cleanup_free_ char *d = unik_path_join(home, dirs[i]);
+
+			if (mkdir_0700(d) < 0)
+				return 1;
+		}
+	}
 	(void)chmod(home, 0700);
 
 	cfg_path = unik_path_join(home, "daemon-config.yaml");
@@ -194,16 +199,14 @@ int unik_daemon_main(int argc, char **argv)
 	}
 	started_http = true;
 	/* Requests cannot arrive yet: the sockets answer only after http_serve(). */
-	lock();
-	if (state_open(&err) < 0 || builds_recover(&err) < 0) {
-		unlock();
-		fprintf(stderr, "unik daemon: %s\n", err.msg);
-		goto out;
-	}
-	unlock();
-	if (builds_start(&err) < 0 || instances_start(&err) < 0) {
-		fprintf(stderr, "unik daemon: %s\n", err.msg);
-		goto out;
+	{
+		struct unik_core_config cc;
+
+		config_core(&D.cfg, home, &cc);
+		if (unik_core_open(&cc, &D.core, &err) < 0) {
+			fprintf(stderr, "unik daemon: %s\n", err.msg);
+			goto out;
+		}
 	}
 	{
 		_cleanup_free_ char *pid = xasprintf("%d\n", (int)getpid());
@@ -235,17 +238,14 @@ int unik_daemon_main(int argc, char **argv)
 	rc = 0;
 out:
 	D.stopping = true;
+	if (D.core)
+		unik_core_stop(D.core);
 	if (started_http)
 		http_quiesce();
-	lock();
-	pthread_cond_broadcast(&D.changed);
-	unlock();
-	builds_stop();
-	instances_stop();
+	/* Requests end (waiters woke above); then the core lets running builds finish. */
 	http_stop();
-	lock();
-	state_close();
-	unlock();
+	unik_core_close(D.core);
+	D.core = NULL;
 	if (rc == 0)
 		unlink(D.pid_path);
 	signal(SIGTERM, SIG_DFL);
@@ -256,5 +256,9 @@ out:
 		sig_pipe[0] = sig_pipe[1] = -1;
 	}
 	config_free(&D.cfg);
+	free(D.home);
+	free(D.tmp_dir);
+	free(D.sock_path);
+	free(D.pid_path);
 	return rc;
 }

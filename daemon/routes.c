@@ -49,7 +49,7 @@ static void v1_compiler(struct req *r)
 		reply_error(r, &err);
 		return;
 	}
-	if (prov && !unik_provider_find(prov)) {
+	if (prov && !unik_core_provider(D.core, prov)) {
 		reply_errorf(r, UNIK_E_NOTFOUND, "no provider \"%.*s\"", UNIK_UTF8_CUT(prov, 60));
 		return;
 	}
@@ -67,7 +67,8 @@ static void builds_post(struct req *r)
 {
 	struct unik_build_opts bo;
 	struct unik_error err = {0};
-	json_t *opts = NULL, *out = NULL;
+	json_t *opts = NULL;
+	struct unik_build *out = NULL;
 
 	if (r->multipart) {
 		const char *text = json_string_value(json_object_get(r->form, "options"));
@@ -104,16 +105,18 @@ static void builds_post(struct req *r)
 		return;
 	}
 	if (build_opts_parse(opts, &bo, &err) < 0 ||
-	    build_submit(&bo, r->multipart ? r->upload_path : NULL, &out, &err) < 0) {
+	    unik_core_build_submit(D.core, &bo, r->multipart ? r->upload_path : NULL, &out, &err) <
+	        0) {
 		json_decref(opts);
 		reply_error(r, &err);
 		return;
 	}
 	json_decref(opts);
-	reply_json(r, 201, out);
+	reply_json(r, 201, build_json(out));
+	unik_build_free(out);
 }
 
-static json_t *list_newest_first(void **items, size_t n, json_t *(*fn)(const void *))
+static json_t *list_newest_first(void *const *items, size_t n, json_t *(*fn)(const void *))
 {
 	json_t *a = json_array();
 
@@ -127,25 +130,41 @@ static json_t *build_json_v(const void *b)
 	return build_json(b);
 }
 
+static bool build_ended(const char *id)
+{
+	return unik_core_build_ended(D.core, id);
+}
+
+static bool instance_ended(const char *id)
+{
+	return unik_core_instance_ended(D.core, id);
+}
+
 static void builds_list(struct req *r)
 {
+	struct unik_core_view v;
 	json_t *a;
 
-	lock();
-	a = list_newest_first((void **)D.builds, D.nbuilds, build_json_v);
-	unlock();
+	unik_core_read_begin(D.core, &v);
+	a = list_newest_first((void *const *)v.builds, v.nbuilds, build_json_v);
+	unik_core_read_end(D.core);
 	reply_json(r, 200, a);
 }
 
-static struct unik_build *build_ref(struct req *r, const char *id)
+/* The build whose id is id, or the one whose id starts with it (read lock held). */
+static const struct unik_build *build_ref(struct req *r, const struct unik_core_view *v,
+                                          const char *id)
 {
-	struct unik_build *b = find_build(id);
+	const struct unik_build *b = NULL;
 
+	for (size_t i = 0; i < v->nbuilds && !b; i++)
+		if (strcmp(v->builds[i]->id, id) == 0)
+			b = v->builds[i];
 	if (!b) {
 		size_t n = 0, l = strlen(id);
-		for (size_t i = 0; l && i < D.nbuilds; i++)
-			if (strncmp(D.builds[i]->id, id, l) == 0) {
-				b = D.builds[i];
+		for (size_t i = 0; l && i < v->nbuilds; i++)
+			if (strncmp(v->builds[i]->id, id, l) == 0) {
+				b = v->builds[i];
 				n++;
 			}
 		if (n != 1)
@@ -160,53 +179,57 @@ static struct unik_build *build_ref(struct req *r, const char *id)
 
 static void builds_get(struct req *r)
 {
-	struct unik_build *b;
+	struct unik_core_view v;
+	const struct unik_build *b;
 	json_t *j = NULL;
 
-	lock();
-	if ((b = build_ref(r, seg(r, 2))))
+	unik_core_read_begin(D.core, &v);
+	if ((b = build_ref(r, &v, seg(r, 2))))
 		j = build_json(b);
-	unlock();
+	unik_core_read_end(D.core);
 	if (j)
 		reply_json(r, 200, j);
 }
 
 static void builds_log(struct req *r)
 {
-	struct unik_build *b;
+	struct unik_core_view v;
+	const struct unik_build *b;
 	char id[UNIK_ID_LEN + 1] = "";
 
-	lock();
-	if ((b = build_ref(r, seg(r, 2))))
+	unik_core_read_begin(D.core, &v);
+	if ((b = build_ref(r, &v, seg(r, 2))))
 		memcpy(id, b->id, sizeof(id));
-	unlock();
+	unik_core_read_end(D.core);
 	if (!b)
 		return;
-	_cleanup_free_ char *p = build_log_path(id);
+	_cleanup_free_ char *p = unik_core_build_log_path(D.core, id);
 	reply_tail(r, p, req_query_bool(r, "follow"), build_ended, id, false);
 }
 
 static void images_list(struct req *r)
 {
+	struct unik_core_view v;
 	json_t *a = json_array();
 
-	lock();
-	for (size_t i = 0; i < D.nimages; i++)
-		json_array_append_new(a, image_json(D.images[i]));
-	unlock();
+	unik_core_read_begin(D.core, &v);
+	for (size_t i = 0; i < v.nimages; i++)
+		json_array_append_new(a, image_json(v.images[i]));
+	unik_core_read_end(D.core);
 	reply_json(r, 200, a);
 }
 
 static void images_get(struct req *r)
 {
 	struct unik_error err = {0};
-	struct unik_image *im;
+	const struct unik_image *im;
+	struct unik_core_view v;
 	json_t *j = NULL;
 
-	lock();
-	if ((im = resolve_image(seg(r, 2), &err)))
+	unik_core_read_begin(D.core, &v);
+	if ((im = unik_core_image(D.core, seg(r, 2), &err)))
 		j = image_json(im);
-	unlock();
+	unik_core_read_end(D.core);
 	if (j)
 		reply_json(r, 200, j);
 	else
@@ -217,7 +240,7 @@ static void images_delete(struct req *r)
 {
 	struct unik_error err = {0};
 
-	if (image_delete(seg(r, 2), req_query_bool(r, "force"), &err) < 0)
+	if (unik_core_image_delete(D.core, seg(r, 2), req_query_bool(r, "force"), &err) < 0)
 		reply_error(r, &err);
 	else
 		reply_text(r, 204, "");
@@ -228,29 +251,33 @@ static void images_delete(struct req *r)
 static void images_format_get(struct req *r)
 {
 	struct unik_error err = {0};
-	_cleanup_free_ char *name = NULL, *filename = NULL;
+	_cleanup_free_ char *filename = NULL;
+	struct unik_image *im = NULL;
 	uint64_t size = 0;
 	int fd = -1;
 
-	if (image_format_get(seg(r, 2), seg(r, 4), req_query_bool(r, "force"), true, &fd, NULL,
-	                     &size, NULL, &name, &err) < 0) {
+	if (unik_core_image_format(D.core, seg(r, 2), seg(r, 4), req_query_bool(r, "force"), true,
+	                           &fd, NULL, &size, &im, &err) < 0) {
 		reply_error(r, &err);
 		return;
 	}
-	filename = xasprintf("%s.%s", name, seg(r, 4));
+	filename = xasprintf("%s.%s", im->name, seg(r, 4));
+	unik_image_free(im);
 	reply_file(r, fd, size, "application/octet-stream", filename);
 }
 
 static void images_format_post(struct req *r)
 {
 	struct unik_error err = {0};
-	json_t *out = NULL;
+	struct unik_image *out = NULL;
 
-	if (image_format_get(seg(r, 2), seg(r, 4), req_query_bool(r, "force"), true, NULL, NULL,
-	                     NULL, &out, NULL, &err) < 0)
+	if (unik_core_image_format(D.core, seg(r, 2), seg(r, 4), req_query_bool(r, "force"), true,
+	                           NULL, NULL, NULL, &out, &err) < 0) {
 		reply_error(r, &err);
-	else
-		reply_json(r, 200, out);
+		return;
+	}
+	reply_json(r, 200, image_json(out));
+	unik_image_free(out);
 }
 
 /* The list is asked for far more often than instances change: keep its text until they do. */
@@ -260,91 +287,97 @@ static uint64_t list_cache_gen = UINT64_MAX;
 
 static void instances_list(struct req *r)
 {
+	struct unik_core_view v;
 	char *copy;
 	size_t len;
 
-	lock();
-	if (list_cache_gen != D.inst_gen || !list_cache) {
+	/* The cache is the door's, guarded by the core's read lock like the records it caches. */
+	unik_core_read_begin(D.core, &v);
+	if (list_cache_gen != v.instances_gen || !list_cache) {
 		json_t *a = json_array();
 
-		for (size_t i = 0; i < D.ninsts; i++)
-			json_array_append_new(a, instance_json(D.insts[i]));
+		for (size_t i = 0; i < v.ninstances; i++)
+			json_array_append_new(a, instance_json(v.instances[i]));
 		free(list_cache);
 		list_cache = json_dumps(a, JSON_COMPACT);
 		list_cache_len = strlen(list_cache);
-		list_cache_gen = D.inst_gen;
+		list_cache_gen = v.instances_gen;
 		json_decref(a);
 	}
 	len = list_cache_len;
 	copy = xmalloc(len + 1);
 	memcpy(copy, list_cache, len);
 	copy[len++] = '\n';
-	unlock();
+	unik_core_read_end(D.core);
 	reply_raw_json(r, 200, copy, len);
 }
 
 static void instances_post(struct req *r)
 {
 	struct unik_error err = {0};
-	struct run_req rr = {0};
-	json_t *body = req_json(r, false), *out = NULL;
+	struct unik_run_request rr = {0};
+	json_t *body = req_json(r, false);
+	struct unik_instance *out = NULL;
 
 	if (!body)
 		return;
-	if (run_req_parse(body, &rr, &err) < 0 || inst_run(&rr, &out, &err) < 0)
+	if (run_req_parse(body, &rr, &err) < 0 || unik_core_run(D.core, &rr, &out, &err) < 0)
 		reply_error(r, &err);
 	else
-		reply_json(r, 201, out);
-	run_req_free(&rr);
+		reply_json(r, 201, instance_json(out));
+	unik_instance_free(out);
+	unik_run_request_free(&rr);
 	json_decref(body);
 }
 
 static void instances_get(struct req *r)
 {
 	struct unik_error err = {0};
-	struct unik_instance *in;
+	const struct unik_instance *in;
+	struct unik_core_view v;
 	json_t *j = NULL;
 
-	lock();
-	if ((in = resolve_instance(seg(r, 2), &err)))
+	unik_core_read_begin(D.core, &v);
+	if ((in = unik_core_instance(D.core, seg(r, 2), &err)))
 		j = instance_json(in);
-	unlock();
+	unik_core_read_end(D.core);
 	if (j)
 		reply_json(r, 200, j);
 	else
 		reply_error(r, &err);
 }
 
-static void instances_op(struct req *r, int (*op)(const char *, json_t **, struct unik_error *))
+static void instances_op(struct req *r, int (*op)(struct unik_core *, const char *,
+                                                  struct unik_instance **, struct unik_error *))
 {
 	struct unik_error err = {0};
-	json_t *out = NULL;
+	struct unik_instance *out = NULL;
 
-	if (op(seg(r, r->compat ? 1 : 2), &out, &err) < 0)
+	if (op(D.core, seg(r, r->compat ? 1 : 2), &out, &err) < 0)
 		reply_error(r, &err);
-	else if (r->compat) {
-		json_decref(out);
+	else if (r->compat)
 		reply_text(r, 200, "");
-	} else {
-		reply_json(r, 200, out);
-	}
+	else
+		reply_json(r, 200, instance_json(out));
+	unik_instance_free(out);
 }
 
 static void instances_stop_h(struct req *r)
 {
-	instances_op(r, inst_stop);
+	instances_op(r, unik_core_stop_instance);
 }
 
 static void instances_start_h(struct req *r)
 {
-	instances_op(r, inst_start);
+	instances_op(r, unik_core_start_instance);
 }
 
 static void instances_delete(struct req *r)
 {
 	struct unik_error err = {0};
 
-	if (inst_delete(seg(r, r->compat ? 1 : 2), req_query_bool(r, "force"), &err) < 0)
+	if (unik_core_delete_instance(D.core, seg(r, r->compat ? 1 : 2), req_query_bool(r, "force"),
+	                              &err) < 0)
 		reply_error(r, &err);
 	else
 		reply_text(r, 204, "");
@@ -356,23 +389,24 @@ static void instances_logs(struct req *r)
 	_cleanup_free_ char *path = NULL;
 	char id[UNIK_ID_LEN + 1];
 
-	if (inst_log(seg(r, r->compat ? 1 : 2), &path, id, &err) < 0) {
+	if (unik_core_instance_log(D.core, seg(r, r->compat ? 1 : 2), &path, id, &err) < 0) {
 		reply_error(r, &err);
 		return;
 	}
-	reply_tail(r, path, req_query_bool(r, "follow"), inst_ended, id,
+	reply_tail(r, path, req_query_bool(r, "follow"), instance_ended, id,
 	           r->compat && req_query_bool(r, "delete"));
 }
 
 static void instances_wait(struct req *r)
 {
 	struct unik_error err = {0};
-	json_t *out = NULL;
+	struct unik_instance *out = NULL;
 
-	if (inst_wait(seg(r, 2), req_gone, r, &out, &err) < 0)
+	if (unik_core_wait_instance(D.core, seg(r, 2), req_gone, r, &out, &err) < 0)
 		reply_error(r, &err);
 	else
-		reply_json(r, 200, out);
+		reply_json(r, 200, instance_json(out));
+	unik_instance_free(out);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -429,25 +463,27 @@ static json_t *map_array(json_t *a, json_t *(*fn)(json_t *))
 
 static void u_images(struct req *r)
 {
+	struct unik_core_view v;
 	json_t *a = json_array();
 
-	lock();
-	for (size_t i = 0; i < D.nimages; i++)
-		json_array_append_new(a, image_json(D.images[i]));
-	unlock();
+	unik_core_read_begin(D.core, &v);
+	for (size_t i = 0; i < v.nimages; i++)
+		json_array_append_new(a, image_json(v.images[i]));
+	unik_core_read_end(D.core);
 	reply_json(r, 200, map_array(a, unik_image));
 }
 
 static void u_image(struct req *r)
 {
 	struct unik_error err = {0};
-	struct unik_image *im;
+	const struct unik_image *im;
+	struct unik_core_view v;
 	json_t *j = NULL;
 
-	lock();
-	if ((im = resolve_image(seg(r, 1), &err)))
+	unik_core_read_begin(D.core, &v);
+	if ((im = unik_core_image(D.core, seg(r, 1), &err)))
 		j = image_json(im);
-	unlock();
+	unik_core_read_end(D.core);
 	if (!j) {
 		reply_error(r, &err);
 		return;
@@ -460,7 +496,7 @@ static void u_image_delete(struct req *r)
 {
 	struct unik_error err = {0};
 
-	if (image_delete(seg(r, 1), req_query_bool(r, "force"), &err) < 0)
+	if (unik_core_image_delete(D.core, seg(r, 1), req_query_bool(r, "force"), &err) < 0)
 		reply_error(r, &err);
 	else
 		reply_text(r, 204, "");
@@ -522,7 +558,8 @@ static void u_image_create(struct req *r)
 {
 	struct unik_error err = {0};
 	struct unik_build_opts bo;
-	json_t *opts, *out = NULL;
+	struct unik_build *out = NULL;
+	json_t *opts;
 
 	if (!r->multipart || !r->upload_path) {
 		reply_errorf(r, UNIK_E_INVALID,
@@ -534,38 +571,42 @@ static void u_image_create(struct req *r)
 		return;
 	}
 	if (build_opts_parse(opts, &bo, &err) < 0 ||
-	    build_submit(&bo, r->upload_path, &out, &err) < 0) {
+	    unik_core_build_submit(D.core, &bo, r->upload_path, &out, &err) < 0) {
 		json_decref(opts);
 		reply_error(r, &err);
 		return;
 	}
 	json_decref(opts);
-	const char *bid = json_string_value(json_object_get(out, "id"));
 	char id[UNIK_ID_LEN + 1];
+	struct unik_core_view v;
+	const struct unik_build *b = NULL;
 
-	snprintf(id, sizeof(id), "%s", bid);
-	json_decref(out);
+	snprintf(id, sizeof(id), "%s", out->id);
+	unik_build_free(out);
 	/* UniK's client waits for the image in the answer. */
-	if (build_wait(id) != UNIK_BUILD_SUCCEEDED) {
-		struct unik_build *b;
+	if (unik_core_build_wait(D.core, id) != UNIK_BUILD_SUCCEEDED) {
 		_cleanup_free_ char *msg = NULL;
 
-		lock();
-		b = find_build(id);
+		unik_core_read_begin(D.core, &v);
+		for (size_t i = 0; i < v.nbuilds && !b; i++)
+			if (strcmp(v.builds[i]->id, id) == 0)
+				b = v.builds[i];
 		msg = xasprintf("build failed: %s (log: GET /v1/builds/%s/log)",
 		                b && b->error ? b->error : "the daemon stopped", id);
-		unlock();
+		unik_core_read_end(D.core);
 		reply_text(r, 500, msg);
 		return;
 	}
-	lock();
-	struct unik_build *b = find_build(id);
-	struct unik_image *im = NULL;
-	for (size_t i = 0; b && b->image_id && i < D.nimages; i++)
-		if (strcmp(D.images[i]->id, b->image_id) == 0)
-			im = D.images[i];
+	unik_core_read_begin(D.core, &v);
+	for (size_t i = 0; i < v.nbuilds && !b; i++)
+		if (strcmp(v.builds[i]->id, id) == 0)
+			b = v.builds[i];
+	const struct unik_image *im = NULL;
+	for (size_t i = 0; b && b->image_id && i < v.nimages; i++)
+		if (strcmp(v.images[i]->id, b->image_id) == 0)
+			im = v.images[i];
 	json_t *j = im ? image_json(im) : NULL;
-	unlock();
+	unik_core_read_end(D.core);
 	if (!j) {
 		reply_text(r, 500, "the image was removed right after its build");
 		return;
@@ -576,25 +617,27 @@ static void u_image_create(struct req *r)
 
 static void u_instances(struct req *r)
 {
+	struct unik_core_view v;
 	json_t *a = json_array();
 
-	lock();
-	for (size_t i = 0; i < D.ninsts; i++)
-		json_array_append_new(a, instance_json(D.insts[i]));
-	unlock();
+	unik_core_read_begin(D.core, &v);
+	for (size_t i = 0; i < v.ninstances; i++)
+		json_array_append_new(a, instance_json(v.instances[i]));
+	unik_core_read_end(D.core);
 	reply_json(r, 200, map_array(a, unik_instance));
 }
 
 static void u_instance(struct req *r)
 {
 	struct unik_error err = {0};
-	struct unik_instance *in;
+	const struct unik_instance *in;
+	struct unik_core_view v;
 	json_t *j = NULL;
 
-	lock();
-	if ((in = resolve_instance(seg(r, 1), &err)))
+	unik_core_read_begin(D.core, &v);
+	if ((in = unik_core_instance(D.core, seg(r, 1), &err)))
 		j = instance_json(in);
-	unlock();
+	unik_core_read_end(D.core);
 	if (!j) {
 		reply_error(r, &err);
 		return;
@@ -649,19 +692,23 @@ json_t *unik_run_request(json_t *body, struct unik_error *err)
 static void u_run(struct req *r)
 {
 	struct unik_error err = {0};
-	json_t *body = req_json(r, false), *out = NULL, *v1;
-	struct run_req rr = {0};
+	json_t *body = req_json(r, false), *v1;
+	struct unik_run_request rr = {0};
+	struct unik_instance *out = NULL;
 
 	if (!body)
 		return;
 	v1 = unik_run_request(body, &err);
-	if (!v1 || run_req_parse(v1, &rr, &err) < 0 || inst_run(&rr, &out, &err) < 0)
+	if (!v1 || run_req_parse(v1, &rr, &err) < 0 || unik_core_run(D.core, &rr, &out, &err) < 0)
 		reply_error(r, &err);
 	else {
-		reply_json(r, 201, unik_instance(out));
-		json_decref(out);
+		json_t *j = instance_json(out);
+
+		reply_json(r, 201, unik_instance(j));
+		json_decref(j);
 	}
-	run_req_free(&rr);
+	unik_instance_free(out);
+	unik_run_request_free(&rr);
 	json_decref(v1);
 	json_decref(body);
 }
@@ -670,13 +717,14 @@ static void u_compilers(struct req *r)
 {
 	json_t *a = json_array();
 
+	const struct unik_provider *const *ps = unik_core_providers(D.core);
+
 	for (size_t i = 0; unik_compilers[i]; i++)
 		for (size_t j = 0; unik_compilers[i]->languages[j]; j++)
-			for (size_t k = 0; unik_providers[k]; k++)
+			for (size_t k = 0; ps[k]; k++)
 				json_array_append_new(
 				    a, json_sprintf("%s-%s-%s", unik_compilers[i]->base,
-				                    unik_compilers[i]->languages[j],
-				                    unik_providers[k]->name));
+				                    unik_compilers[i]->languages[j], ps[k]->name));
 	reply_json(r, 200, a);
 }
 

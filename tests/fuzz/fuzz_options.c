@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	struct unik_build_opts bo;
-	struct run_req rr;
+	struct unik_run_request rr;
 	struct unik_error err;
 
 	if (!j)
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (build_opts_parse(j, &bo, &err) == 0)
 		unik_build_opts_free(&bo);
 	run_req_parse(j, &rr, &err);
-	run_req_free(&rr);
+	unik_run_request_free(&rr);
 	json_decref(j);
 	return 0;
 }

@@ -19,7 +19,7 @@ int unik_fuzz_unik_routes(const uint8_t *data, size_t size)
 {
 	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	struct unik_error err;
-	struct run_req rr;
+	struct unik_run_request rr;
 	struct unik_build_opts bo;
 	json_t *v1, *opts;
 	const char *name;
@@ -29,7 +29,7 @@ int unik_fuzz_unik_routes(const uint8_t *data, size_t size)
 	v1 = unik_run_request(j, &err);
 	if (v1) {
 		run_req_parse(v1, &rr, &err);
-		run_req_free(&rr);
+		unik_run_request_free(&rr);
 		json_decref(v1);
 	}
 	name = json_string_value(json_object_get(j, "name"));

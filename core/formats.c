@@ -1,8 +1,8 @@
 /* An image's files in each format (images/format.h): packed at build time when asked for, and
  * on demand when exported or when a provider needs a format the image lacks.  Packs and removals
- * of image files are serialized by pack_lock (taken before D.lock, never inside it), so a pack
- * never writes into a directory that is being removed. */
-#include "daemon/internal.h"
+ * of image files are serialized by pack_lock (taken before the core's lock, never inside it), so a
+ * pack never writes into a directory that is being removed. */
+#include "core/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,6 @@
 #include "images/store.h"
 #include "utf8.h"
 
-static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
-
 void image_set_format(struct unik_image *im, const char *name, uint64_t size)
 {
 	unik_formats_set(&im->formats, name, size);
@@ -24,34 +22,30 @@ void image_set_format(struct unik_image *im, const char *name, uint64_t size)
 		im->elf_size = size;
 }
 
-static struct unik_image *find_image_id(const char *id)
+/* Records a format's size in the index and in image.json, when it changed (lock held). */
+int image_write_meta(struct unik_core *c, const struct unik_image *im, struct unik_error *err)
 {
-	for (size_t i = 0; i < D.nimages; i++)
-		if (strcmp(D.images[i]->id, id) == 0)
-			return D.images[i];
-	return NULL;
+	json_t *meta = unik_image_meta_json(im);
+	_cleanup_free_ char *text = json_dumps(meta, JSON_INDENT(2));
+
+	json_decref(meta);
+	return unik_image_store_write_meta(c->images_dir, im->id, text, err);
 }
 
-/* Records a format's size in the index and in image.json, when it changed (lock held). */
-static int record_format(struct unik_image *im, const char *format, uint64_t size,
-                         struct unik_error *err)
+static int record_format(struct unik_core *c, struct unik_image *im, const char *format,
+                         uint64_t size, struct unik_error *err)
 {
 	const struct unik_format_file *cur = unik_formats_get(&im->formats, format);
-	_cleanup_free_ char *meta_text = NULL;
-	json_t *meta;
 
 	if (cur && cur->size == size)
 		return 0;
 	image_set_format(im, format, size);
-	db_begin();
-	if (db_put_image(im, err) < 0 || db_commit(err) < 0) {
-		db_rollback();
+	db_begin(c);
+	if (db_put_image(c, im, err) < 0 || db_commit(c, err) < 0) {
+		db_rollback(c);
 		return -1;
 	}
-	meta = image_json(im);
-	meta_text = json_dumps(meta, JSON_INDENT(2));
-	json_decref(meta);
-	return unik_image_store_write_meta(D.images_dir, im->id, meta_text, err);
+	return image_write_meta(c, im, err);
 }
 
 /* Turns a failed check of f's file into the error the caller sees: what is wrong, and the fix. */
@@ -72,8 +66,9 @@ static void damaged(struct unik_error *err, const char *im_name, const struct un
 		               f->name);
 }
 
-int image_format_get(const char *ref, const char *format, bool force, bool check, int *fd,
-                     char **path, uint64_t *size, json_t **out, char **name, struct unik_error *err)
+int unik_core_image_format(struct unik_core *c, const char *ref, const char *format, bool force,
+                           bool check, int *fd, char **path, uint64_t *size,
+                           struct unik_image **out, struct unik_error *err)
 {
 	const struct unik_image_format *f = unik_image_format_find(format);
 	_cleanup_free_ char *cmdline = NULL, *file = NULL, *im_name = NULL;
@@ -88,9 +83,9 @@ int image_format_get(const char *ref, const char *format, bool force, bool check
 		               UNIK_UTF8_CUT(format, 60), unik_image_format_names());
 		return -1;
 	}
-	pthread_mutex_lock(&pack_lock);
-	lock();
-	im = resolve_image(ref, err);
+	pthread_mutex_lock(&c->pack_lock);
+	core_lock(c);
+	im = resolve_image(c, ref, err);
 	if (im) {
 		memcpy(id, im->id, sizeof(id));
 		im_name = xstrdup(im->name);
@@ -98,20 +93,20 @@ int image_format_get(const char *ref, const char *format, bool force, bool check
 		if (image_cmdline(im, &cmdline, err) < 0)
 			im = NULL;
 	}
-	unlock();
+	core_unlock(c);
 	if (!im)
 		goto out;
-	file = unik_image_format_path(D.images_dir, id, f);
+	file = unik_image_format_path(c->images_dir, id, f);
 	if (force || stat(file, &sb) < 0) {
 		const struct unik_image_format *elf = unik_image_format_find("elf");
-		_cleanup_free_ char *kernel = unik_image_kernel_path(D.images_dir, id);
+		_cleanup_free_ char *kernel = unik_image_kernel_path(c->images_dir, id);
 
 		/* Nothing is packed from a damaged kernel. */
 		if (elf->check(kernel, err) < 0) {
 			damaged(err, im_name, elf);
 			goto out;
 		}
-		if (unik_image_store_pack(D.images_dir, id, f, cmdline, im_name, mem, &sz, err) <
+		if (unik_image_store_pack(c->images_dir, id, f, cmdline, im_name, mem, &sz, err) <
 		    0) {
 			unik_error_prefix(err, "image %s", im_name);
 			goto out;
@@ -131,20 +126,20 @@ int image_format_get(const char *ref, const char *format, bool force, bool check
 		}
 		sz = (uint64_t)sb.st_size;
 	}
-	lock();
-	im = find_image_id(id);
+	core_lock(c);
+	im = find_image_id(c, id);
 	if (!im) {
-		unlock();
+		core_unlock(c);
 		unik_error_set(err, UNIK_E_NOTFOUND, "image %s was deleted meanwhile", im_name);
 		goto out;
 	}
-	if (record_format(im, f->name, sz, err) < 0) {
-		unlock();
+	if (record_format(c, im, f->name, sz, err) < 0) {
+		core_unlock(c);
 		goto out;
 	}
 	if (out)
-		*out = image_json(im);
-	unlock();
+		*out = unik_image_dup(im);
+	core_unlock(c);
 	if (fd) {
 		*fd = rfd;
 		rfd = -1;
@@ -155,24 +150,20 @@ int image_format_get(const char *ref, const char *format, bool force, bool check
 	}
 	if (size)
 		*size = sz;
-	if (name) {
-		*name = im_name;
-		im_name = NULL;
-	}
 	rc = 0;
 out:
-	pthread_mutex_unlock(&pack_lock);
+	pthread_mutex_unlock(&c->pack_lock);
 	if (rfd >= 0)
 		close(rfd);
 	return rc;
 }
 
-int image_files_remove(const char *id, struct unik_error *err)
+int image_files_remove(struct unik_core *c, const char *id, struct unik_error *err)
 {
 	int r;
 
-	pthread_mutex_lock(&pack_lock);
-	r = unik_image_store_remove(D.images_dir, id, err);
-	pthread_mutex_unlock(&pack_lock);
+	pthread_mutex_lock(&c->pack_lock);
+	r = unik_image_store_remove(c->images_dir, id, err);
+	pthread_mutex_unlock(&c->pack_lock);
 	return r;
 }

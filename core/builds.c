@@ -1,6 +1,6 @@
 /* Builds: a request is checked and its source unpacked (or cloned) before it is acknowledged;
  * then a worker runs the compiler, logging to builds/<id>/build.log, and stores the image. */
-#include "daemon/internal.h"
+#include "core/internal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -25,180 +25,10 @@
 #include "untar.h"
 #include "utf8.h"
 
-static pthread_t *workers;
-static size_t nworkers;
-static struct unik_build **queue;
-static size_t nqueue;
-static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
-
-char *build_log_path(const char *id)
+char *unik_core_build_log_path(const struct unik_core *c, const char *id)
 {
-	return xasprintf("%s/%s/build.log", D.builds_dir, id);
+	return xasprintf("%s/%s/build.log", c->builds_dir, id);
 }
-
-static int opt_str(json_t *v, const char *key, char **out, struct unik_error *err)
-{
-	if (json_is_null(v))
-		return 0;
-	if (!json_is_string(v)) {
-		unik_error_set(err, UNIK_E_INVALID, "option \"%s\" must be a string", key);
-		return -1;
-	}
-	if (json_string_length(v) > 4096 || strlen(json_string_value(v)) != json_string_length(v)) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "option \"%s\" is not valid: longer than 4096 bytes or holds a NUL",
-		               key);
-		return -1;
-	}
-	free(*out);
-	*out = xstrdup(json_string_value(v));
-	return 0;
-}
-
-/* "formats": ["raw", "qcow2"]: known names; elf, which every image has, and repeats are
- * dropped. */
-static int opt_formats(json_t *v, struct strv *out, struct unik_error *err)
-{
-	json_t *e;
-	size_t i;
-
-	if (!json_is_array(v)) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "option \"formats\" must be an array of format names (%s)",
-		               unik_image_format_names());
-		return -1;
-	}
-	json_array_foreach(v, i, e)
-	{
-		const char *name = json_string_value(e);
-		bool seen = false;
-
-		if (!name) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "option \"formats\": item %zu is not a string", i);
-			return -1;
-		}
-		if (!unik_image_format_find(name)) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "option \"formats\": unknown format \"%.*s\" (known: %s)",
-			               UNIK_UTF8_CUT(name, 60), unik_image_format_names());
-			return -1;
-		}
-		for (size_t j = 0; j < out->n && !seen; j++)
-			seen = strcmp(out->v[j], name) == 0;
-		if (!seen && strcmp(name, "elf") != 0)
-			strv_push(out, name);
-	}
-	return 0;
-}
-
-int env_object_check(json_t *env, const char *what, struct unik_error *err);
-int env_object_check(json_t *env, const char *what, struct unik_error *err)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(env)) {
-		unik_error_set(err, UNIK_E_INVALID, "%s must be an object of strings", what);
-		return -1;
-	}
-	json_object_foreach(env, k, v)
-	{
-		if (!unik_env_name_valid(k, strlen(k))) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "%s: \"%.*s\" is not a valid environment variable name",
-			               what, UNIK_UTF8_CUT(k, 60));
-			return -1;
-		}
-		if (!json_is_string(v) || json_string_length(v) > 4096 ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
-			unik_error_set(err, UNIK_E_INVALID, "%s: the value of %s must be a string",
-			               what, k);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *err)
-{
-	static const char *const keys[] = {"name",      "base",    "language",      "provider",
-	                                   "args",      "env",     "force",         "git",
-	                                   "memory_mb", "formats", "provider_opts", NULL};
-	const char *k;
-	json_t *v;
-
-	memset(bo, 0, sizeof(*bo));
-	if (!json_is_object(o)) {
-		unik_error_set(err, UNIK_E_INVALID, "the build options must be a JSON object");
-		return -1;
-	}
-	json_object_foreach(o, k, v)
-	{
-		if (!json_key_known(k, keys, "build option", err))
-			goto fail;
-		if ((strcmp(k, "name") == 0 && opt_str(v, k, &bo->name, err) < 0) ||
-		    (strcmp(k, "base") == 0 && opt_str(v, k, &bo->base, err) < 0) ||
-		    (strcmp(k, "language") == 0 && opt_str(v, k, &bo->language, err) < 0) ||
-		    (strcmp(k, "provider") == 0 && opt_str(v, k, &bo->provider, err) < 0) ||
-		    (strcmp(k, "args") == 0 && opt_str(v, k, &bo->args, err) < 0) ||
-		    (strcmp(k, "git") == 0 && opt_str(v, k, &bo->git, err) < 0))
-			goto fail;
-		if (strcmp(k, "env") == 0 && !json_is_null(v)) {
-			if (env_object_check(v, "option \"env\"", err) < 0)
-				goto fail;
-			pairs_from_json(v, &bo->env);
-		}
-		if (strcmp(k, "provider_opts") == 0 && !json_is_null(v)) {
-			if (provider_opts_check(v, err) < 0)
-				goto fail;
-			pairs_from_json(v, &bo->provider_opts);
-		}
-		if (strcmp(k, "formats") == 0 && !json_is_null(v) &&
-		    opt_formats(v, &bo->formats, err) < 0)
-			goto fail;
-		if (strcmp(k, "force") == 0) {
-			if (!json_is_boolean(v)) {
-				unik_error_set(err, UNIK_E_INVALID,
-				               "option \"force\" must be true or false");
-				goto fail;
-			}
-			bo->force = json_is_true(v);
-		}
-		if (strcmp(k, "memory_mb") == 0 && !json_is_null(v)) {
-			if (!json_is_integer(v) ||
-			    json_integer_value(v) < unik_guest_min_memory_mb() ||
-			    json_integer_value(v) > 1024 * 1024) {
-				unik_error_set(
-				    err, UNIK_E_INVALID,
-				    "option \"memory_mb\" must be a whole number of MiB "
-				    "(%d to 1048576: a unik guest needs at least %d MiB)",
-				    unik_guest_min_memory_mb(), unik_guest_min_memory_mb());
-				goto fail;
-			}
-			bo->memory_mb = json_integer_value(v);
-		}
-	}
-	if (bo->name && unik_name_check("image name", bo->name, err) < 0)
-		goto fail;
-	if (bo->args) {
-		struct unik_cmdline c = {0};
-		int r = unik_cmdline_split(bo->args, &c, err);
-
-		unik_cmdline_free(&c);
-		if (r < 0) {
-			unik_error_prefix(err, "option \"args\"");
-			goto fail;
-		}
-	}
-	return 0;
-fail:
-	unik_build_opts_free(bo);
-	return -1;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* git */
 
 static int git_fail(const char *what, struct unik_error *err)
 {
@@ -234,7 +64,8 @@ static bool git_url_is_remote(const char *url)
 	return true;
 }
 
-static int git_fetch_source(const char *spec, const char *dest, struct unik_error *err)
+static int git_fetch_source(struct unik_core *c, const char *spec, const char *dest,
+                            struct unik_error *err)
 {
 	_cleanup_free_ char *url = xstrdup(spec);
 	char *hash = strrchr(url, '#');
@@ -256,7 +87,7 @@ static int git_fetch_source(const char *spec, const char *dest, struct unik_erro
 		unik_error_set(err, UNIK_E_INVALID, "option \"git\": an empty or bad URL");
 		return -1;
 	}
-	if (!D.cfg.allow_local_git && !git_url_is_remote(url)) {
+	if (!c->cfg.allow_local_git && !git_url_is_remote(url)) {
 		unik_error_set(
 		    err, UNIK_E_INVALID,
 		    "option \"git\": \"%.200s\" is not a network URL (https://, http://, "
@@ -328,28 +159,28 @@ static void blog(int fd, const char *fmt, ...)
 	(void)unik_write_all(fd, buf, (size_t)n);
 }
 
-static void building_remove(const char *name)
+static void building_remove(struct unik_core *c, const char *name)
 {
-	for (size_t i = 0; i < D.building.n; i++)
-		if (strcmp(D.building.v[i], name) == 0) {
-			free(D.building.v[i]);
-			memmove(&D.building.v[i], &D.building.v[i + 1],
-			        (D.building.n - i) * sizeof(char *));
-			D.building.n--;
+	for (size_t i = 0; i < c->building.n; i++)
+		if (strcmp(c->building.v[i], name) == 0) {
+			free(c->building.v[i]);
+			memmove(&c->building.v[i], &c->building.v[i + 1],
+			        (c->building.n - i) * sizeof(char *));
+			c->building.n--;
 			return;
 		}
 }
 
-static bool building_has(const char *name)
+static bool building_has(struct unik_core *c, const char *name)
 {
-	for (size_t i = 0; i < D.building.n; i++)
-		if (strcmp(D.building.v[i], name) == 0)
+	for (size_t i = 0; i < c->building.n; i++)
+		if (strcmp(c->building.v[i], name) == 0)
 			return true;
 	return false;
 }
 
-int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **out,
-                 struct unik_error *err)
+int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, const char *upload_path,
+                           struct unik_build **out, struct unik_error *err)
 {
 	struct unik_manifest *m = xcalloc(1, sizeof(*m));
 	struct unik_build *b = NULL;
@@ -362,7 +193,7 @@ int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **o
 	int fd;
 
 	unik_new_id(id);
-	dir = unik_path_join(D.builds_dir, id);
+	dir = unik_path_join(c->builds_dir, id);
 	src = unik_path_join(dir, "src");
 	if (!upload_path && !bo->git) {
 		unik_error_set(
@@ -383,13 +214,13 @@ int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **o
 	if (upload_path) {
 		struct unik_untar_limits lim = UNIK_UNTAR_LIMITS_DEFAULT;
 
-		lim.max_bytes = (uint64_t)D.cfg.max_upload_mb << 20;
-		lim.max_files = (uint64_t)D.cfg.max_files;
+		lim.max_bytes = (uint64_t)c->cfg.max_upload_mb << 20;
+		lim.max_files = (uint64_t)c->cfg.max_files;
 		if (unik_untar(upload_path, src, &lim, NULL, err) < 0)
 			goto fail;
 	} else {
 		unik_rmtree(src, NULL);
-		if (git_fetch_source(bo->git, src, err) < 0)
+		if (git_fetch_source(c, bo->git, src, err) < 0)
 			goto fail;
 	}
 	if (unik_manifest_load(src, m, err) < 0)
@@ -406,9 +237,8 @@ int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **o
 	if (!comp)
 		goto fail;
 	if (!bo->provider)
-		bo->provider = xstrdup(D.cfg.default_provider ? D.cfg.default_provider
-		                                              : unik_provider_default());
-	if (!unik_provider_find(bo->provider)) {
+		bo->provider = xstrdup(unik_core_default_provider(c));
+	if (!unik_core_provider(c, bo->provider)) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "unknown provider \"%.*s\" (see unik providers)",
 		               UNIK_UTF8_CUT(bo->provider, 60));
@@ -416,8 +246,8 @@ int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **o
 	} else {
 		_cleanup_strv_ struct strv check = {0};
 
-		if (provider_opts_make(unik_provider_find(bo->provider), &bo->provider_opts, &check,
-		                       err) < 0)
+		if (unik_core_provider_opts(c, unik_core_provider(c, bo->provider),
+		                            &bo->provider_opts, &check, err) < 0)
 			goto fail;
 	}
 	if (!bo->name)
@@ -427,7 +257,7 @@ int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **o
 	if (!bo->language)
 		bo->language = xstrdup(m->language ? m->language : comp->languages[0]);
 
-	logp = build_log_path(id);
+	logp = unik_core_build_log_path(c, id);
 	fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		unik_error_sys(err, errno, "create %s", logp);
@@ -449,38 +279,38 @@ int build_submit(struct unik_build_opts *bo, const char *upload_path, json_t **o
 	b->manifest = m;
 	b->compiler = comp;
 
-	lock();
-	if (D.stopping) {
-		unlock();
+	core_lock(c);
+	if (c->stopping) {
+		core_unlock(c);
 		unik_error_set(err, UNIK_E_STATE, "the daemon is stopping");
 		goto fail;
 	}
-	if (!b->opts.force && find_image_name(b->image)) {
-		unlock();
+	if (!b->opts.force && find_image_name(c, b->image)) {
+		core_unlock(c);
 		unik_error_set(err, UNIK_E_EXISTS,
 		               "image \"%s\" exists: delete it first or build with force",
 		               b->image);
 		goto fail;
 	}
-	if (building_has(b->image)) {
-		unlock();
+	if (building_has(c, b->image)) {
+		core_unlock(c);
 		unik_error_set(err, UNIK_E_EXISTS, "a build of image \"%s\" is already under way",
 		               b->image);
 		goto fail;
 	}
-	b->seq = ++D.seq;
-	if (save_build(b, err) < 0) {
-		unlock();
+	b->seq = ++c->seq;
+	if (save_build(c, b, err) < 0) {
+		core_unlock(c);
 		goto fail;
 	}
-	strv_push(&D.building, b->image);
-	add_build(b);
-	*out = build_json(b);
-	queue = xrealloc(queue, (nqueue + 1) * sizeof(*queue));
-	queue[nqueue++] = b;
-	pthread_cond_signal(&queue_cond);
-	pthread_cond_broadcast(&D.changed);
-	unlock();
+	strv_push(&c->building, b->image);
+	add_build(c, b);
+	*out = unik_build_dup(b);
+	c->queue = xrealloc(c->queue, (c->nqueue + 1) * sizeof(*c->queue));
+	c->queue[c->nqueue++] = b;
+	pthread_cond_signal(&c->queue_cond);
+	pthread_cond_broadcast(&c->changed);
+	core_unlock(c);
 	return 0;
 fail:
 	unik_rmtree(dir, NULL);
@@ -497,11 +327,10 @@ fail_early:
 
 /* Packs the stored (not yet listed) image in each format asked for, logging each, and records
  * them in its image.json. */
-static int pack_formats(struct unik_image *im, const struct strv *formats, int fd,
-                        struct unik_error *err)
+static int pack_formats(struct unik_core *c, struct unik_image *im, const struct strv *formats,
+                        int fd, struct unik_error *err)
 {
-	_cleanup_free_ char *cmdline = NULL, *meta_text = NULL;
-	json_t *meta;
+	_cleanup_free_ char *cmdline = NULL;
 
 	if (!formats->n)
 		return 0;
@@ -513,39 +342,67 @@ static int pack_formats(struct unik_image *im, const struct strv *formats, int f
 
 		blog(fd, "unik: packing %s (%s)%s%s", f->name, f->file,
 		     cmdline ? ", command line " : "", cmdline ? cmdline : "");
-		if (unik_image_store_pack(D.images_dir, im->id, f, cmdline, im->name,
+		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name,
 		                          im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0, &size,
 		                          err) < 0)
 			return -1;
 		blog(fd, "unik: packed %s: %llu bytes", f->name, (unsigned long long)size);
 		image_set_format(im, f->name, size);
 	}
-	meta = image_json(im);
-	meta_text = json_dumps(meta, JSON_INDENT(2));
-	json_decref(meta);
-	return unik_image_store_write_meta(D.images_dir, im->id, meta_text, err);
+	return image_write_meta(c, im, err);
 }
 
-static int stage_built(struct unik_build *b, int fd, struct unik_error *err);
+static int stage_built(struct unik_core *c, struct unik_build *b, int fd, struct unik_error *err);
 
 /* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*): src/ and out/
  * writable, not the directory above them, which holds build.log. */
-static void build_sandbox(const char *src, const char *outd, struct unik_sandbox *sb)
+static void build_sandbox(struct unik_core *c, const char *src, const char *outd,
+                          struct unik_sandbox *sb)
 {
 	memset(sb, 0, sizeof(*sb));
-	sb->kind = D.cfg.build_sandbox_none ? UNIK_SANDBOX_NONE : UNIK_SANDBOX_BWRAP;
-	sb->uid = (uid_t)D.cfg.build_uid;
-	sb->gid = (gid_t)D.cfg.build_gid;
+	sb->kind = c->cfg.build_sandbox_none ? UNIK_SANDBOX_NONE : UNIK_SANDBOX_BWRAP;
+	sb->uid = (uid_t)c->cfg.build_uid;
+	sb->gid = (gid_t)c->cfg.build_gid;
 	strv_push(&sb->rw_dirs, src);
 	strv_push(&sb->rw_dirs, outd);
-	sb->limits = D.cfg.build_limits;
+	sb->limits = c->cfg.build_limits;
 }
 
-static int do_build(struct unik_build *b, int fd, struct unik_error *err)
+/* The image's root fs: the directory the manifest's "files" names, inside the source (*rootfs
+ * stays NULL without one).  This is the one place the core assembles a root fs; when compilers
+ * return it in their artifacts, this goes. */
+static int build_rootfs(const struct unik_manifest *m, const char *src, int fd, char **rootfs,
+                        struct unik_error *err)
+{
+	char real_src[PATH_MAX], real_files[PATH_MAX];
+	_cleanup_free_ char *fp = NULL;
+	struct stat sb;
+
+	*rootfs = NULL;
+	if (!m->files)
+		return 0;
+	fp = unik_path_join(src, m->files);
+	if (!realpath(src, real_src) || !realpath(fp, real_files) || stat(real_files, &sb) < 0 ||
+	    !S_ISDIR(sb.st_mode)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "%s: \"files\" names %s, which is not a directory in the source",
+		               m->file ? m->file : "Unikfile", m->files);
+		return -1;
+	}
+	if (strncmp(real_files, real_src, strlen(real_src)) != 0) {
+		unik_error_set(err, UNIK_E_INVALID, "\"files\" leaves the source tree");
+		return -1;
+	}
+	*rootfs = xstrdup(real_files);
+	blog(fd, "unik: root fs from %s", m->files);
+	return 0;
+}
+
+static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
 	struct unik_manifest *m = b->manifest;
-	_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
+	_cleanup_free_ char *dir = unik_path_join(c->builds_dir, b->id);
 	_cleanup_free_ char *src = unik_path_join(dir, "src");
 	_cleanup_free_ char *outd = unik_path_join(dir, "out");
 	_cleanup_free_ char *kernel = NULL;
@@ -561,7 +418,7 @@ static int do_build(struct unik_build *b, int fd, struct unik_error *err)
 		unik_error_sys(err, errno, "create %s", outd);
 		return -1;
 	}
-	build_sandbox(src, outd, &sb);
+	build_sandbox(c, src, outd, &sb);
 	if (sb.kind == UNIK_SANDBOX_NONE)
 		blog(fd,
 		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
@@ -572,29 +429,11 @@ static int do_build(struct unik_build *b, int fd, struct unik_error *err)
 	}
 	unik_sandbox_free(&sb);
 	blog(fd, "unik: kernel %s", kernel + strlen(dir) + 1);
-	if (m->files) {
-		char real_src[PATH_MAX], real_files[PATH_MAX];
-		_cleanup_free_ char *fp = unik_path_join(src, m->files);
-		struct stat sb;
+	if (build_rootfs(m, src, fd, &rootfs, err) < 0)
+		return -1;
 
-		if (!realpath(src, real_src) || !realpath(fp, real_files) ||
-		    stat(real_files, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			unik_error_set(
-			    err, UNIK_E_INVALID,
-			    "%s: \"files\" names %s, which is not a directory in the source",
-			    m->file ? m->file : "Unikfile", m->files);
-			return -1;
-		}
-		if (strncmp(real_files, real_src, strlen(real_src)) != 0) {
-			unik_error_set(err, UNIK_E_INVALID, "\"files\" leaves the source tree");
-			return -1;
-		}
-		rootfs = xstrdup(real_files);
-		blog(fd, "unik: root fs from %s", m->files);
-	}
-
-	staging =
-	    unik_provider_find(b->opts.provider) && unik_provider_find(b->opts.provider)->stage;
+	staging = unik_core_provider(c, b->opts.provider) &&
+	          unik_core_provider(c, b->opts.provider)->stage;
 	im = xcalloc(1, sizeof(*im));
 	unik_new_id(im->id);
 	im->name = xstrdup(b->image);
@@ -610,38 +449,38 @@ static int do_build(struct unik_build *b, int fd, struct unik_error *err)
 	                                  : 64;
 	im->created = unik_now_rfc3339(3);
 	im->build_id = xstrdup(b->id);
-	meta = image_json(im);
+	meta = unik_image_meta_json(im);
 	meta_text = json_dumps(meta, JSON_INDENT(2));
 	json_decref(meta);
-	if (unik_image_store_put(D.images_dir, im->id, kernel, rootfs, meta_text, fd, &files, err) <
-	    0) {
+	if (unik_image_store_put(c->images_dir, im->id, kernel, rootfs, meta_text, fd, &files,
+	                         err) < 0) {
 		unik_image_free(im);
 		return -1;
 	}
 	im->elf_size = files.elf_size;
 	im->rootfs_size = files.rootfs_size;
 	image_set_format(im, "elf", files.elf_size);
-	if (pack_formats(im, &b->opts.formats, fd, err) < 0) {
-		unik_image_store_remove(D.images_dir, im->id, NULL);
+	if (pack_formats(c, im, &b->opts.formats, fd, err) < 0) {
+		unik_image_store_remove(c->images_dir, im->id, NULL);
 		unik_image_free(im);
 		return -1;
 	}
 
-	lock();
-	old = find_image_name(im->name);
+	core_lock(c);
+	old = find_image_name(c, im->name);
 	if (old && !b->opts.force) {
-		unlock();
-		unik_image_store_remove(D.images_dir, im->id, NULL);
+		core_unlock(c);
+		unik_image_store_remove(c->images_dir, im->id, NULL);
 		unik_image_free(im);
 		unik_error_set(err, UNIK_E_EXISTS, "image \"%s\" was created meanwhile", b->image);
 		return -1;
 	}
-	db_begin();
-	if ((old && db_del_image(old->id, err) < 0) || (im->seq = ++D.seq, 0) ||
-	    db_put_image(im, err) < 0) {
-		db_rollback();
-		unlock();
-		unik_image_store_remove(D.images_dir, im->id, NULL);
+	db_begin(c);
+	if ((old && db_del_image(c, old->id, err) < 0) || (im->seq = ++c->seq, 0) ||
+	    db_put_image(c, im, err) < 0) {
+		db_rollback(c);
+		core_unlock(c);
+		unik_image_store_remove(c->images_dir, im->id, NULL);
 		unik_image_free(im);
 		return -1;
 	}
@@ -651,41 +490,41 @@ static int do_build(struct unik_build *b, int fd, struct unik_error *err)
 		b->finished = unik_now_rfc3339(3);
 	}
 	b->image_id = xstrdup(im->id);
-	if (db_put_build(b, err) < 0 || db_commit(err) < 0) {
-		db_rollback();
+	if (db_put_build(c, b, err) < 0 || db_commit(c, err) < 0) {
+		db_rollback(c);
 		b->state = UNIK_BUILD_RUNNING;
 		free(b->finished);
 		b->finished = NULL;
-		unlock();
-		unik_image_store_remove(D.images_dir, im->id, NULL);
+		core_unlock(c);
+		unik_image_store_remove(c->images_dir, im->id, NULL);
 		unik_image_free(im);
 		return -1;
 	}
 	if (old)
-		remove_image(old);
-	add_image(im);
+		remove_image(c, old);
+	add_image(c, im);
 	blog(fd, "unik: image %s (%s), %llu bytes", im->name, im->id,
 	     (unsigned long long)(im->elf_size + im->rootfs_size));
 	if (!staging)
-		building_remove(b->image);
-	pthread_cond_broadcast(&D.changed);
-	unlock();
+		building_remove(c, b->image);
+	pthread_cond_broadcast(&c->changed);
+	core_unlock(c);
 	if (old) {
-		image_files_remove(old->id, NULL);
+		image_files_remove(c, old->id, NULL);
 		unik_image_free(old);
 	}
 	if (!staging)
 		return 0;
-	if (stage_built(b, fd, err) < 0)
+	if (stage_built(c, b, fd, err) < 0)
 		return -1;
-	lock();
+	core_lock(c);
 	b->state = UNIK_BUILD_SUCCEEDED;
 	b->finished = unik_now_rfc3339(3);
-	if (save_build(b, err) < 0)
+	if (save_build(c, b, err) < 0)
 		fprintf(stderr, "unik daemon: %s\n", err->msg);
-	building_remove(b->image);
-	pthread_cond_broadcast(&D.changed);
-	unlock();
+	building_remove(c, b->image);
+	pthread_cond_broadcast(&c->changed);
+	core_unlock(c);
 	return 0;
 }
 
@@ -697,18 +536,18 @@ static void stage_note(void *ctx, const char *line)
 /* A build for a provider that runs images from elsewhere (aws) stages the image there.  The
  * image is already in the store: if staging fails, the build fails but the image stays, and
  * the first `unik run` on that provider resumes the staging. */
-static int stage_built(struct unik_build *b, int fd, struct unik_error *err)
+static int stage_built(struct unik_core *c, struct unik_build *b, int fd, struct unik_error *err)
 {
-	const struct unik_provider *p = unik_provider_find(b->opts.provider);
+	const struct unik_provider *p = unik_core_provider(c, b->opts.provider);
 	char image_id[UNIK_ID_LEN + 1];
 
 	if (!p || !p->stage)
 		return 0;
-	lock();
+	core_lock(c);
 	snprintf(image_id, sizeof(image_id), "%s", b->image_id ? b->image_id : "");
-	unlock();
+	core_unlock(c);
 	blog(fd, "unik: staging image %s on %s", b->image, p->name);
-	if (image_stage(image_id, p, &b->opts.provider_opts, stage_note, &fd, err) < 0) {
+	if (image_stage(c, image_id, p, &b->opts.provider_opts, stage_note, &fd, err) < 0) {
 		_cleanup_free_ char *msg = xstrdup(err->msg);
 
 		unik_error_set(
@@ -721,10 +560,10 @@ static int stage_built(struct unik_build *b, int fd, struct unik_error *err)
 	return 0;
 }
 
-static void run_build(struct unik_build *b)
+static void run_build(struct unik_core *c, struct unik_build *b)
 {
-	_cleanup_free_ char *logp = build_log_path(b->id);
-	_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
+	_cleanup_free_ char *logp = unik_core_build_log_path(c, b->id);
+	_cleanup_free_ char *dir = unik_path_join(c->builds_dir, b->id);
 	_cleanup_free_ char *src = unik_path_join(dir, "src");
 	_cleanup_free_ char *outd = unik_path_join(dir, "out");
 	struct unik_error err = {0};
@@ -732,80 +571,81 @@ static void run_build(struct unik_build *b)
 
 	if (fd < 0)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (do_build(b, fd, &err) < 0) {
+	if (do_build(c, b, fd, &err) < 0) {
 		blog(fd, "unik: build failed: %s", err.msg);
-		lock();
+		core_lock(c);
 		b->state = UNIK_BUILD_FAILED;
 		b->error = xstrdup(err.msg);
 		b->finished = unik_now_rfc3339(3);
-		if (save_build(b, &err) < 0)
+		if (save_build(c, b, &err) < 0)
 			fprintf(stderr, "unik daemon: %s\n", err.msg);
-		building_remove(b->image);
-		pthread_cond_broadcast(&D.changed);
-		unlock();
+		building_remove(c, b->image);
+		pthread_cond_broadcast(&c->changed);
+		core_unlock(c);
 	}
 	close(fd);
 	unik_rmtree(src, NULL);
 	unik_rmtree(outd, NULL);
-	lock();
+	core_lock(c);
 	if (b->manifest) {
 		unik_manifest_free(b->manifest);
 		free(b->manifest);
 		b->manifest = NULL;
 	}
 	unik_build_opts_free(&b->opts);
-	unlock();
+	core_unlock(c);
 }
 
 static void *worker(void *arg)
 {
-	(void)arg;
+	struct unik_core *c = arg;
+
 	for (;;) {
 		struct unik_build *b;
 
-		lock();
-		while (!nqueue && !D.stopping)
-			pthread_cond_wait(&queue_cond, &D.lock);
-		if (D.stopping) {
-			unlock();
+		core_lock(c);
+		while (!c->nqueue && !c->stopping)
+			pthread_cond_wait(&c->queue_cond, &c->lock);
+		if (c->stopping) {
+			core_unlock(c);
 			return NULL;
 		}
-		b = queue[0];
-		memmove(&queue[0], &queue[1], (nqueue - 1) * sizeof(*queue));
-		nqueue--;
-		unlock();
-		run_build(b);
+		b = c->queue[0];
+		memmove(&c->queue[0], &c->queue[1], (c->nqueue - 1) * sizeof(*c->queue));
+		c->nqueue--;
+		core_unlock(c);
+		run_build(c, b);
 	}
 }
 
-bool build_ended(const char *id)
+bool unik_core_build_ended(struct unik_core *c, const char *id)
 {
 	struct unik_build *b;
 	bool r;
 
-	lock();
-	b = find_build(id);
+	core_lock(c);
+	b = find_build(c, id);
 	r = !b || b->state != UNIK_BUILD_RUNNING;
-	unlock();
+	core_unlock(c);
 	return r;
 }
 
-enum unik_build_state build_wait(const char *id)
+enum unik_build_state unik_core_build_wait(struct unik_core *c, const char *id)
 {
 	enum unik_build_state s = UNIK_BUILD_FAILED;
 
-	lock();
+	core_lock(c);
 	for (;;) {
-		struct unik_build *b = find_build(id);
+		struct unik_build *b = find_build(c, id);
 
 		if (!b)
 			break;
 		s = b->state;
-		if (s != UNIK_BUILD_RUNNING || D.stopping)
+		if (s != UNIK_BUILD_RUNNING || c->stopping)
 			break;
-		pthread_cond_wait(&D.changed, &D.lock);
+		pthread_cond_wait(&c->changed, &c->lock);
 	}
-	unlock();
+	core_unlock(c);
 	return s;
 }
 
@@ -837,9 +677,9 @@ static bool is_orphan_bwrap(long pid, const char *prefix)
 /* Processes a killed daemon's builds left behind: bwrap's PID namespace and parent-death
  * signals take them along, but under build_sandbox: none what make started is on its own.
  * They are recognised by a working directory under builds/, or as a bwrap for a build. */
-static void kill_orphan_builders(void)
+static void kill_orphan_builders(struct unik_core *c)
 {
-	_cleanup_free_ char *prefix = xasprintf("%s/", D.builds_dir);
+	_cleanup_free_ char *prefix = xasprintf("%s/", c->builds_dir);
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 
@@ -873,28 +713,28 @@ static void kill_orphan_builders(void)
 /* What a daemon killed at any moment leaves in $UNIK_HOME besides its records: uploads it was
  * receiving (tmp/upload-*), build directories it made before recording the build, and the
  * source and output of builds that ended (a finished build keeps only build.log). */
-static void sweep_home(void)
+static void sweep_home(struct unik_core *c)
 {
 	DIR *d;
 	struct dirent *de;
 
-	if ((d = opendir(D.tmp_dir))) {
+	if ((d = opendir(c->tmp_dir))) {
 		while ((de = readdir(d)))
 			if (!strncmp(de->d_name, "upload-", 7)) {
-				_cleanup_free_ char *p = unik_path_join(D.tmp_dir, de->d_name);
+				_cleanup_free_ char *p = unik_path_join(c->tmp_dir, de->d_name);
 				(void)unlink(p);
 			}
 		closedir(d);
 	}
-	if (!(d = opendir(D.builds_dir)))
+	if (!(d = opendir(c->builds_dir)))
 		return;
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *p = NULL, *src = NULL, *outd = NULL;
 
 		if (de->d_name[0] == '.')
 			continue;
-		p = unik_path_join(D.builds_dir, de->d_name);
-		if (!find_build(de->d_name)) {
+		p = unik_path_join(c->builds_dir, de->d_name);
+		if (!find_build(c, de->d_name)) {
 			fprintf(stderr, "unik daemon: removing %s: no build has that id\n", p);
 			(void)unik_rmtree(p, NULL);
 			continue;
@@ -907,21 +747,21 @@ static void sweep_home(void)
 	closedir(d);
 }
 
-int builds_recover(struct unik_error *err)
+int builds_recover(struct unik_core *c, struct unik_error *err)
 {
 	/* Builds a previous daemon did not finish cannot be resumed.  Called with the lock held,
 	 * before any request can add a build. */
-	kill_orphan_builders();
-	sweep_home();
-	for (size_t i = 0; i < D.nbuilds; i++) {
-		struct unik_build *b = D.builds[i];
+	kill_orphan_builders(c);
+	sweep_home(c);
+	for (size_t i = 0; i < c->nbuilds; i++) {
+		struct unik_build *b = c->builds[i];
 
 		if (b->state != UNIK_BUILD_RUNNING)
 			continue;
-		_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
+		_cleanup_free_ char *dir = unik_path_join(c->builds_dir, b->id);
 		_cleanup_free_ char *src = unik_path_join(dir, "src");
 		_cleanup_free_ char *outd = unik_path_join(dir, "out");
-		_cleanup_free_ char *logp = build_log_path(b->id);
+		_cleanup_free_ char *logp = unik_core_build_log_path(c, b->id);
 		int fd;
 
 		unik_rmtree(src, NULL);
@@ -933,40 +773,40 @@ int builds_recover(struct unik_error *err)
 			blog(fd, "unik: build failed: %s", b->error);
 			close(fd);
 		}
-		if (save_build(b, err) < 0)
+		if (save_build(c, b, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int builds_start(struct unik_error *err)
+int builds_start(struct unik_core *c, struct unik_error *err)
 {
 	git_libgit2_init();
-	nworkers = (size_t)D.cfg.max_parallel;
-	workers = xcalloc(nworkers, sizeof(*workers));
-	for (size_t i = 0; i < nworkers; i++)
-		if (pthread_create(&workers[i], NULL, worker, NULL) != 0) {
+	c->workers = xcalloc((size_t)c->cfg.max_parallel, sizeof(*c->workers));
+	for (size_t i = 0; i < (size_t)c->cfg.max_parallel; i++) {
+		if (pthread_create(&c->workers[i], NULL, worker, c) != 0) {
 			unik_error_set(err, UNIK_E_IO, "cannot start build workers");
-			nworkers = i;
 			return -1;
 		}
+		c->nworkers = i + 1;
+	}
 	return 0;
 }
 
-void builds_stop(void)
+void builds_stop(struct unik_core *c)
 {
 	/* Running builds finish; queued ones are failed when the next daemon starts. */
-	lock();
-	pthread_cond_broadcast(&queue_cond);
-	pthread_cond_broadcast(&D.changed);
-	unlock();
-	for (size_t i = 0; i < nworkers; i++)
-		pthread_join(workers[i], NULL);
-	free(workers);
-	workers = NULL;
-	nworkers = 0;
-	free(queue);
-	queue = NULL;
-	nqueue = 0;
+	core_lock(c);
+	pthread_cond_broadcast(&c->queue_cond);
+	pthread_cond_broadcast(&c->changed);
+	core_unlock(c);
+	for (size_t i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	free(c->workers);
+	c->workers = NULL;
+	c->nworkers = 0;
+	free(c->queue);
+	c->queue = NULL;
+	c->nqueue = 0;
 	git_libgit2_shutdown();
 }

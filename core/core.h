@@ -1,0 +1,138 @@
+/* unik's core as a library: images, builds, instances (and, later, volumes) behind one context.
+ * The doors (the REST daemon, unik-oci, unik-pack) open a core on a home directory, call its
+ * operations with typed requests and get typed records back; nothing here speaks JSON.
+ *
+ * Ownership: records returned through an out pointer are copies the caller frees with the
+ * model's _free (core/model.h).  Records seen between unik_core_read_begin and _end belong to
+ * the core and are valid only until _end. */
+#ifndef UNIK_CORE_CORE_H
+#define UNIK_CORE_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compilers/sandbox.h"
+#include "core/model.h"
+#include "lib/error.h"
+#include "lib/util.h"
+#include "providers/provider.h"
+
+struct unik_core;
+
+/* Options a provider always gets (daemon-config.yaml's "providers:"), as key=value words. */
+struct unik_core_provider_opts {
+	const char *provider;
+	struct strv opts;
+};
+
+struct unik_core_config {
+	const char *home;      /* $UNIK_HOME: unik.db, images/, instances/, builds/, tmp/ */
+	int64_t max_parallel;  /* builds that run at once */
+	int64_t max_upload_mb; /* the unpacked size of a build's source */
+	int64_t max_files;     /* files in a build's source */
+	/* Builds' sandbox (compilers/sandbox.h) */
+	bool build_sandbox_none;
+	int64_t build_uid, build_gid;
+	struct unik_sandbox_limits build_limits;
+	bool allow_local_git;
+	const char *default_provider; /* NULL: unik_provider_default() */
+	const struct unik_core_provider_opts *provider_opts;
+	size_t nprovider_opts;
+	/* The providers the core may use, NULL-ended; NULL means the registry (unik_providers).
+	 * Tests hand it a fake provider here. */
+	const struct unik_provider *const *providers;
+};
+
+/* Opens the core on cfg->home (the directories must exist): opens and upgrades the store,
+ * fails builds a stopped daemon left unfinished, starts the build workers, adopts the
+ * instances an earlier daemon left and starts watching them.  cfg is copied. */
+int unik_core_open(const struct unik_core_config *cfg, struct unik_core **out,
+                   struct unik_error *err);
+/* Begins stopping: every waiter wakes, operations answer "stopping", no queued build starts.
+ * Returns at once; safe to call twice. */
+void unik_core_stop(struct unik_core *c);
+/* Stops, lets running builds finish, joins the workers and the instance watcher, closes the
+ * store and frees c (NULL is fine).  Instances keep running. */
+void unik_core_close(struct unik_core *c);
+bool unik_core_stopping(const struct unik_core *c);
+
+/* ---- providers ---- */
+/* A provider of the core's table by name, or NULL. */
+const struct unik_provider *unik_core_provider(const struct unik_core *c, const char *name);
+const struct unik_provider *const *unik_core_providers(const struct unik_core *c);
+const char *unik_core_default_provider(const struct unik_core *c);
+/* The options p gets: the configuration's for p, then req's key=value words (NULL for none),
+ * each key checked against p->opt_keys.  out is NULL-ended (out->v usable as spec.opts). */
+int unik_core_provider_opts(const struct unik_core *c, const struct unik_provider *p,
+                            const struct strv *req, struct strv *out, struct unik_error *err);
+
+/* ---- reading the model (no copies: the read path of every GET) ---- */
+struct unik_core_view {
+	struct unik_image *const *images;
+	size_t nimages;
+	struct unik_build *const *builds;
+	size_t nbuilds;
+	struct unik_instance *const *instances;
+	size_t ninstances;
+	uint64_t instances_gen; /* changes whenever any instance changes (for caches) */
+};
+/* Takes the core's lock and shows its records in creation order; end with _read_end. */
+void unik_core_read_begin(struct unik_core *c, struct unik_core_view *v);
+void unik_core_read_end(struct unik_core *c);
+/* Between _read_begin and _end: by exact id, exact name, then a unique prefix of either;
+ * NULL with UNIK_E_NOTFOUND, or UNIK_E_STATE when the prefix is ambiguous. */
+const struct unik_image *unik_core_image(struct unik_core *c, const char *ref,
+                                         struct unik_error *err);
+const struct unik_instance *unik_core_instance(struct unik_core *c, const char *ref,
+                                               struct unik_error *err);
+
+/* ---- builds ---- */
+/* Takes the upload (a gzip tar, removed afterwards) or bo->git, checks and unpacks it, records
+ * and queues the build; *out is a copy of the new build.  bo is taken over in both cases. */
+int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, const char *upload_path,
+                           struct unik_build **out, struct unik_error *err);
+/* Blocks until the build has ended (or the core stops); returns its state. */
+enum unik_build_state unik_core_build_wait(struct unik_core *c, const char *id);
+bool unik_core_build_ended(struct unik_core *c, const char *id);
+char *unik_core_build_log_path(const struct unik_core *c, const char *id);
+
+/* ---- images ---- */
+/* Makes sure image ref has its file in format (packed now if it has none, or again when
+ * force), and with check validates it (a damaged file is UNIK_E_STATE, saying what is wrong and
+ * how to fix it).  Out parameters may be NULL: *fd a read-only descriptor of the file, *path its
+ * path, *size its size, *out a copy of the image afterwards. */
+int unik_core_image_format(struct unik_core *c, const char *ref, const char *format, bool force,
+                           bool check, int *fd, char **path, uint64_t *size,
+                           struct unik_image **out, struct unik_error *err);
+/* Deletes an image (with force, the instances of it first). */
+int unik_core_image_delete(struct unik_core *c, const char *ref, bool force,
+                           struct unik_error *err);
+
+/* ---- instances ---- */
+struct unik_run_request {
+	const char *name, *image, *args, *provider; /* NULL: the image's (or a fresh name) */
+	struct strv env;                            /* NAME=VALUE */
+	struct strv provider_opts;                  /* key=value */
+	int64_t memory_mb;                          /* 0: the image's */
+};
+void unik_run_request_free(struct unik_run_request *rr);
+
+int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
+                  struct unik_instance **out, struct unik_error *err);
+int unik_core_stop_instance(struct unik_core *c, const char *ref, struct unik_instance **out,
+                            struct unik_error *err);
+int unik_core_start_instance(struct unik_core *c, const char *ref, struct unik_instance **out,
+                             struct unik_error *err);
+int unik_core_delete_instance(struct unik_core *c, const char *ref, bool force,
+                              struct unik_error *err);
+/* Blocks until the instance has ended; gone(ctx) (may be NULL) is asked now and then whether
+ * the caller still waits. */
+int unik_core_wait_instance(struct unik_core *c, const char *ref, bool (*gone)(void *), void *ctx,
+                            struct unik_instance **out, struct unik_error *err);
+/* The console log's path and the instance's id (for log streaming). */
+int unik_core_instance_log(struct unik_core *c, const char *ref, char **path,
+                           char id[UNIK_ID_LEN + 1], struct unik_error *err);
+/* Whether instance id has ended (or is gone). */
+bool unik_core_instance_ended(struct unik_core *c, const char *id);
+
+#endif

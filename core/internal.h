@@ -1,0 +1,112 @@
+/* The core's insides, shared by its files.  Layers, lowest first (each file uses only those
+ * above it in this list): model.c, store.c, meta.c; state.c (the in-memory model, the lock and
+ * write-through to the store); formats.c (an image's files per format); images.c (command
+ * lines, staging, deletion); builds.c; instances.c; core.c (open/close, the public entry). */
+#ifndef UNIK_CORE_INTERNAL_H
+#define UNIK_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "core/meta.h"
+#include "core/model.h"
+#include "core/store.h"
+#include "error.h"
+#include "util.h"
+
+struct unik_core {
+	struct unik_core_config cfg; /* a copy: strings and lists owned */
+	char *home, *images_dir, *instances_dir, *builds_dir, *tmp_dir;
+	struct unik_store *store;
+	pthread_mutex_t lock;   /* everything below, and the store */
+	pthread_cond_t changed; /* any state change: builds, instances */
+	struct unik_image **images;
+	size_t nimages;
+	struct unik_build **builds;
+	size_t nbuilds;
+	struct unik_instance **insts;
+	size_t ninsts;
+	int64_t seq;
+	struct strv building; /* image names with a build queued or running */
+	uint64_t inst_gen;    /* bumped on every change to an instance (caches key on it) */
+	atomic_bool stopping;
+	/* builds.c: the queue and its workers */
+	pthread_t *workers;
+	size_t nworkers;
+	struct unik_build **queue;
+	size_t nqueue;
+	pthread_cond_t queue_cond;
+	/* formats.c: packs and removals of image files, taken before lock, never inside it */
+	pthread_mutex_t pack_lock;
+	/* instances.c: the watcher */
+	pthread_t monitor_thread;
+	bool monitor_running;
+};
+
+/* ---- state.c: the in-memory model and its write-through (callers hold the lock) ---- */
+void core_lock(struct unik_core *c);
+void core_unlock(struct unik_core *c);
+int state_open(struct unik_core *c, struct unik_error *err);
+void state_close(struct unik_core *c);
+int db_begin(struct unik_core *c);
+int db_commit(struct unik_core *c, struct unik_error *err);
+void db_rollback(struct unik_core *c);
+int db_put_image(struct unik_core *c, const struct unik_image *im, struct unik_error *err);
+int db_del_image(struct unik_core *c, const char *id, struct unik_error *err);
+int db_put_build(struct unik_core *c, const struct unik_build *b, struct unik_error *err);
+int db_put_instance(struct unik_core *c, const struct unik_instance *in, struct unik_error *err);
+int db_del_instance(struct unik_core *c, const char *id, struct unik_error *err);
+/* one record in its own transaction */
+int save_build(struct unik_core *c, const struct unik_build *b, struct unik_error *err);
+int save_instance(struct unik_core *c, const struct unik_instance *in, struct unik_error *err);
+
+void add_image(struct unik_core *c, struct unik_image *im);
+void remove_image(struct unik_core *c, struct unik_image *im); /* unlinks, does not free */
+void add_build(struct unik_core *c, struct unik_build *b);
+void add_instance(struct unik_core *c, struct unik_instance *in);
+void remove_instance(struct unik_core *c, struct unik_instance *in);
+
+struct unik_build *find_build(struct unik_core *c, const char *id);
+struct unik_image *find_image_id(struct unik_core *c, const char *id);
+struct unik_image *resolve_image(struct unik_core *c, const char *ref, struct unik_error *err);
+struct unik_instance *resolve_instance(struct unik_core *c, const char *ref,
+                                       struct unik_error *err);
+struct unik_image *find_image_name(struct unik_core *c, const char *name);
+struct unik_instance *find_instance_name(struct unik_core *c, const char *name);
+
+/* ---- formats.c ---- */
+/* Records that im has a file in format name of size bytes (lock held). */
+void image_set_format(struct unik_image *im, const char *name, uint64_t size);
+/* Writes im's image.json (lock held). */
+int image_write_meta(struct unik_core *c, const struct unik_image *im, struct unik_error *err);
+/* Removes an image's directory, waiting for a pack under way in it (lock not held). */
+int image_files_remove(struct unik_core *c, const char *id, struct unik_error *err);
+
+/* ---- images.c ---- */
+/* The image's default guest command line, its args and env composed; *out is NULL when that is
+ * empty (the kernel's baked defaults).  Lock held. */
+int image_cmdline(const struct unik_image *im, char **out, struct unik_error *err);
+/* The same with a run request's args and env over the image's. */
+int compose_cmdline(const struct unik_image *im, const struct unik_run_request *rr, char **out,
+                    struct unik_error *err);
+/* Stages image id for p when p has stage(): makes p's format, then p->stage() with progress
+ * lines through log(ctx, line).  0 at once for providers without stage. */
+int image_stage(struct unik_core *c, const char *image_id, const struct unik_provider *p,
+                const struct strv *req_opts, void (*log)(void *ctx, const char *line), void *ctx,
+                struct unik_error *err);
+
+/* ---- builds.c ---- */
+int builds_recover(struct unik_core *c, struct unik_error *err); /* lock held */
+int builds_start(struct unik_core *c, struct unik_error *err);
+void builds_stop(struct unik_core *c);
+
+/* ---- instances.c ---- */
+int instances_start(struct unik_core *c, struct unik_error *err); /* adopt, then watch */
+void instances_stop(struct unik_core *c);
+/* Deletes instance id of an image being deleted (lock not held). */
+int instance_delete_for_image(struct unik_core *c, const char *id, struct unik_error *err);
+
+#endif

@@ -1,0 +1,119 @@
+/* The REST door's JSON: request checks shared by the routes, and the model's records encoded
+ * as the API shows them (an image's form is its image.json, core/meta.c). */
+#include "daemon/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "compilers/compiler.h"
+#include "utf8.h"
+
+json_t *jstr_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* NAME=VALUE words from an object of strings the caller checked. */
+void pairs_from_json(json_t *o, struct strv *out)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v) unik_env_set(out, k, json_string_value(v));
+}
+
+json_t *image_json(const struct unik_image *im)
+{
+	return unik_image_meta_json(im);
+}
+
+json_t *build_json(const struct unik_build *b)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(b->id));
+	json_object_set_new(o, "image", json_string(b->image));
+	json_object_set_new(o, "image_id", jstr_or_null(b->image_id));
+	json_object_set_new(o, "state", json_string(unik_build_state_name(b->state)));
+	json_object_set_new(o, "error", json_string(b->error ? b->error : ""));
+	json_object_set_new(o, "created", json_string(b->created));
+	json_object_set_new(o, "finished", jstr_or_null(b->finished));
+	return o;
+}
+
+json_t *instance_json(const struct unik_instance *in)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(in->id));
+	json_object_set_new(o, "name", json_string(in->name));
+	json_object_set_new(o, "image", json_string(in->image));
+	json_object_set_new(o, "image_id", json_string(in->image_id));
+	json_object_set_new(o, "provider", json_string(in->provider));
+	json_object_set_new(o, "state", json_string(unik_instance_state_name(in->state)));
+	json_object_set_new(o, "exit_code",
+	                    in->exit_code >= 0 ? json_integer(in->exit_code) : json_null());
+	json_object_set_new(o, "pid", json_integer(in->pid));
+	json_object_set_new(o, "ip", json_string(in->ip));
+	json_object_set_new(o, "memory_mb", json_integer(in->memory_mb));
+	json_object_set_new(o, "args", json_string(in->args ? in->args : ""));
+	json_object_set_new(o, "env", unik_pairs_json(&in->env));
+	json_object_set_new(o, "created", json_string(in->created));
+	json_object_set_new(o, "started", jstr_or_null(in->started));
+	json_object_set_new(o, "finished", jstr_or_null(in->finished));
+	json_object_set_new(o, "detail", json_string(in->detail));
+	json_object_set_new(o, "provider_handle", json_string(in->handle));
+	json_object_set_new(o, "provider_handle_id", json_string(in->handle_id));
+	json_object_set_new(o, "provider_opts", unik_pairs_json(&in->provider_opts));
+	return o;
+}
+
+json_t *providers_json(void)
+{
+	json_t *a = json_array();
+	const struct unik_provider *const *ps = unik_core_providers(D.core);
+	const char *def = unik_core_default_provider(D.core);
+
+	for (size_t i = 0; ps[i]; i++) {
+		const struct unik_provider *p = ps[i];
+		char reason[512] = "";
+		_cleanup_strv_ struct strv opts = {0};
+		json_t *keys = json_object();
+		bool ok;
+
+		unik_core_provider_opts(D.core, p, NULL, &opts, NULL);
+		ok = p->available((const char *const *)opts.v, reason, sizeof(reason));
+		for (size_t k = 0; p->opt_keys && p->opt_keys[k]; k++)
+			json_object_set_new(
+			    keys, p->opt_keys[k],
+			    json_string(p->opt_help && p->opt_help[k] ? p->opt_help[k] : ""));
+		json_array_append_new(a,
+		                      json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:o}", "name",
+		                                p->name, "description", p->description, "default",
+		                                strcmp(p->name, def) == 0, "available", ok,
+		                                "reason", ok ? "" : reason, "image_format",
+		                                p->image_format, "options", keys));
+	}
+	return a;
+}
+
+json_t *compilers_json(void)
+{
+	const struct unik_provider *const *ps = unik_core_providers(D.core);
+	json_t *a = json_array();
+
+	for (size_t i = 0; unik_compilers[i]; i++) {
+		const struct unik_compiler *c = unik_compilers[i];
+		json_t *langs = json_array(), *provs = json_array();
+
+		for (size_t j = 0; c->languages[j]; j++)
+			json_array_append_new(langs, json_string(c->languages[j]));
+		for (size_t j = 0; ps[j]; j++)
+			if (strcmp(ps[j]->image_format, "elf") == 0)
+				json_array_append_new(provs, json_string(ps[j]->name));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o, s:s}", "name", c->name,
+		                                   "base", c->base, "languages", langs, "providers",
+		                                   provs, "description", c->description));
+	}
+	return a;
+}
