@@ -37,7 +37,7 @@ UNIKCC_SRCS := $(wildcard cmd/unik-cc/*.c)
 UNIKCC_OBJS := $(UNIKCC_SRCS:%.c=$(O)/%.o)
 
 # The core the daemon, the CLI and unik-oci share: compilers, image formats, providers, daemon.
-CORE_SRCS := $(wildcard core/*.c daemon/*.c compilers/*.c compilers/*/*.c images/*.c images/*/*.c \
+CORE_SRCS := $(wildcard core/*.c daemon/*.c daemon/routes/*.c compilers/*.c compilers/*/*.c images/*.c images/*/*.c \
 	providers/*.c providers/*/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
 LIBCORE   := $(O)/libunikcore.a
