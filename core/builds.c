@@ -179,6 +179,8 @@ static bool building_has(struct unik_core *c, const char *name)
 	return false;
 }
 
+static int build_job(void *arg, struct unik_job *job, struct unik_error *err);
+
 int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, const char *upload_path,
                            struct unik_build **out, struct unik_error *err)
 {
@@ -306,9 +308,13 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 	strv_push(&c->building, b->image);
 	add_build(c, b);
 	*out = unik_build_dup(b);
-	c->queue = xrealloc(c->queue, (c->nqueue + 1) * sizeof(*c->queue));
-	c->queue[c->nqueue++] = b;
-	pthread_cond_signal(&c->queue_cond);
+	b->core = c;
+	if (unik_jobs_submit(c->jobs, UNIK_JOB_BUILD, b->id, b->image, build_job, b, NULL, err) <
+	    0) {
+		/* Recorded as running: the next start fails it as interrupted. */
+		core_unlock(c);
+		return -1;
+	}
 	pthread_cond_broadcast(&c->changed);
 	core_unlock(c);
 	return 0;
@@ -596,26 +602,24 @@ static void run_build(struct unik_core *c, struct unik_build *b)
 	core_unlock(c);
 }
 
-static void *worker(void *arg)
+/* The job of a queued build (core/jobs.c runs it on one of max_parallel workers). */
+static int build_job(void *arg, struct unik_job *job, struct unik_error *err)
 {
-	struct unik_core *c = arg;
+	struct unik_build *b = arg;
+	struct unik_core *c = b->core;
 
-	for (;;) {
-		struct unik_build *b;
-
-		core_lock(c);
-		while (!c->nqueue && !c->stopping)
-			pthread_cond_wait(&c->queue_cond, &c->lock);
-		if (c->stopping) {
-			core_unlock(c);
-			return NULL;
-		}
-		b = c->queue[0];
-		memmove(&c->queue[0], &c->queue[1], (c->nqueue - 1) * sizeof(*c->queue));
-		c->nqueue--;
-		core_unlock(c);
-		run_build(c, b);
+	(void)job;
+	/* A stopping core starts no queued build: the next start fails it as interrupted. */
+	if (c->stopping) {
+		unik_error_set(err, UNIK_E_STATE, "the daemon is stopping");
+		return -1;
 	}
+	run_build(c, b);
+	core_lock(c);
+	if (b->state == UNIK_BUILD_FAILED)
+		unik_error_set(err, UNIK_E_STATE, "%s", b->error ? b->error : "failed");
+	core_unlock(c);
+	return b->state == UNIK_BUILD_FAILED ? -1 : 0;
 }
 
 bool unik_core_build_ended(struct unik_core *c, const char *id)
@@ -782,31 +786,17 @@ int builds_recover(struct unik_core *c, struct unik_error *err)
 int builds_start(struct unik_core *c, struct unik_error *err)
 {
 	git_libgit2_init();
-	c->workers = xcalloc((size_t)c->cfg.max_parallel, sizeof(*c->workers));
-	for (size_t i = 0; i < (size_t)c->cfg.max_parallel; i++) {
-		if (pthread_create(&c->workers[i], NULL, worker, c) != 0) {
-			unik_error_set(err, UNIK_E_IO, "cannot start build workers");
-			return -1;
-		}
-		c->nworkers = i + 1;
-	}
-	return 0;
+	/* Queued jobs are builds: max_parallel of them run at once. */
+	return unik_jobs_new((size_t)c->cfg.max_parallel, &c->jobs, err);
 }
 
 void builds_stop(struct unik_core *c)
 {
 	/* Running builds finish; queued ones are failed when the next daemon starts. */
 	core_lock(c);
-	pthread_cond_broadcast(&c->queue_cond);
 	pthread_cond_broadcast(&c->changed);
 	core_unlock(c);
-	for (size_t i = 0; i < c->nworkers; i++)
-		pthread_join(c->workers[i], NULL);
-	free(c->workers);
-	c->workers = NULL;
-	c->nworkers = 0;
-	free(c->queue);
-	c->queue = NULL;
-	c->nqueue = 0;
+	unik_jobs_free(c->jobs);
+	c->jobs = NULL;
 	git_libgit2_shutdown();
 }

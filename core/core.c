@@ -60,7 +60,6 @@ static void core_free(struct unik_core *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->pack_lock);
 	pthread_cond_destroy(&c->changed);
-	pthread_cond_destroy(&c->queue_cond);
 	free(c);
 }
 
@@ -70,10 +69,10 @@ int unik_core_open(const struct unik_core_config *cfg, struct unik_core **out,
 	struct unik_core *c = xcalloc(1, sizeof(*c));
 	int rc;
 
+	c->kick_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->pack_lock, NULL);
 	pthread_cond_init(&c->changed, NULL);
-	pthread_cond_init(&c->queue_cond, NULL);
 	config_copy(&c->cfg, cfg);
 	c->home = xstrdup(cfg->home);
 	c->images_dir = unik_path_join(c->home, "images");
@@ -101,8 +100,8 @@ void unik_core_stop(struct unik_core *c)
 	c->stopping = true;
 	core_lock(c);
 	pthread_cond_broadcast(&c->changed);
-	pthread_cond_broadcast(&c->queue_cond);
 	core_unlock(c);
+	instances_kick(c);
 }
 
 void unik_core_close(struct unik_core *c)

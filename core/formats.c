@@ -66,6 +66,24 @@ static void damaged(struct unik_error *err, const char *im_name, const struct un
 		               f->name);
 }
 
+/* A pack as a job of the core's queue, run inline (the caller waits for the file). */
+struct pack_args {
+	struct unik_core *c;
+	const char *id;
+	const struct unik_image_format *f;
+	const char *cmdline, *name;
+	uint64_t mem, *size;
+};
+
+static int pack_job(void *arg, struct unik_job *job, struct unik_error *err)
+{
+	struct pack_args *a = arg;
+
+	(void)job;
+	return unik_image_store_pack(a->c->images_dir, a->id, a->f, a->cmdline, a->name, a->mem,
+	                             a->size, err);
+}
+
 int unik_core_image_format(struct unik_core *c, const char *ref, const char *format, bool force,
                            bool check, int *fd, char **path, uint64_t *size,
                            struct unik_image **out, struct unik_error *err)
@@ -106,8 +124,9 @@ int unik_core_image_format(struct unik_core *c, const char *ref, const char *for
 			damaged(err, im_name, elf);
 			goto out;
 		}
-		if (unik_image_store_pack(c->images_dir, id, f, cmdline, im_name, mem, &sz, err) <
-		    0) {
+		struct pack_args a = {c, id, f, cmdline, im_name, mem, &sz};
+
+		if (unik_jobs_run(c->jobs, UNIK_JOB_PACK, id, im_name, pack_job, &a, err) < 0) {
 			unik_error_prefix(err, "image %s", im_name);
 			goto out;
 		}

@@ -7,6 +7,19 @@
 #include "core/vm.h"
 #include "images/store.h"
 
+struct stage_args {
+	struct unik_vm *vm;
+	const struct unik_stage_spec *spec;
+};
+
+static int stage_job(void *arg, struct unik_job *job, struct unik_error *err)
+{
+	struct stage_args *a = arg;
+
+	(void)job;
+	return unik_vm_stage(a->vm, a->spec, err);
+}
+
 int image_stage(struct unik_core *c, const char *image_id, const struct unik_provider *p,
                 const struct strv *req_opts, void (*log)(void *ctx, const char *line), void *ctx,
                 struct unik_error *err)
@@ -49,7 +62,10 @@ int image_stage(struct unik_core *c, const char *image_id, const struct unik_pro
 	spec.ctx = ctx;
 	rc = unik_vm_open(&vm, p, spec.opts, err);
 	if (rc == 0) {
-		rc = unik_vm_stage(&vm, &spec, err);
+		struct stage_args a = {&vm, &spec};
+
+		rc = unik_jobs_run(c->jobs, UNIK_JOB_STAGE, image_id, copy->name, stage_job, &a,
+		                   err);
 		unik_vm_close(&vm);
 	}
 	if (rc < 0)

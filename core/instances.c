@@ -1,5 +1,6 @@
-/* Instances: run an image through its provider (core/vm.c), watch it (a monitor thread polls
- * the provider), stop, start again, delete, and adopt what an earlier daemon left running. */
+/* Instances: run an image through its provider (core/vm.c), watch it (provider events where
+ * there are, else polling), stop, start again, delete, and adopt what an earlier daemon left
+ * running. */
 #include "core/internal.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +115,7 @@ static void mark_started(struct unik_core *c, struct unik_instance *in,
 		in->finished = NULL;
 	}
 	core_unlock(c);
+	instances_kick(c);
 }
 
 static void console_note(void *ctx, const char *line)
@@ -204,6 +208,39 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 		return -1;
 	mark_started(c, in, &st);
 	return 0;
+}
+
+/* launch() and a stop as jobs of the core's queue, run inline: the caller answers when they end,
+ * and listeners see them begin and end like any other job. */
+struct launch_args {
+	struct unik_core *c;
+	struct unik_instance *in;
+	const struct unik_provider *p;
+	const char *dir;
+};
+
+static int launch_job(void *arg, struct unik_job *job, struct unik_error *err)
+{
+	struct launch_args *a = arg;
+
+	(void)job;
+	return launch(a->c, a->in, a->p, err);
+}
+
+static int run_launch(struct unik_core *c, struct unik_instance *in, const struct unik_provider *p,
+                      struct unik_error *err)
+{
+	struct launch_args a = {c, in, p, NULL};
+
+	return unik_jobs_run(c->jobs, UNIK_JOB_RUN, in->id, in->name, launch_job, &a, err);
+}
+
+static int stop_job(void *arg, struct unik_job *job, struct unik_error *err)
+{
+	struct launch_args *a = arg;
+
+	(void)job;
+	return vm_stop(a->c, a->p, &a->in->provider_opts, a->dir, false, 10000, err);
 }
 
 int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
@@ -304,7 +341,7 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 		unik_error_sys(err, errno, "create %s", dir);
 		goto fail_remove;
 	}
-	if (launch(c, in, p, err) < 0)
+	if (run_launch(c, in, p, err) < 0)
 		goto fail_remove;
 	core_lock(c);
 	in->busy = false;
@@ -400,7 +437,9 @@ int unik_core_stop_instance(struct unik_core *c, const char *ref, struct unik_in
 		goto out;
 	dir = inst_dir(c, in->id);
 	if (!unik_instance_state_final(in->state)) {
-		if (vm_stop(c, p, &in->provider_opts, dir, false, 10000, err) < 0)
+		struct launch_args a = {c, in, p, dir};
+
+		if (unik_jobs_run(c->jobs, UNIK_JOB_STOP, in->id, in->name, stop_job, &a, err) < 0)
 			goto out;
 		if (refresh(c, in, p, err) < 0)
 			goto out;
@@ -451,7 +490,7 @@ int unik_core_start_instance(struct unik_core *c, const char *ref, struct unik_i
 		 * to). */
 		vm_remove(c, p, &in->provider_opts, dir, NULL);
 		mkdir(dir, 0700);
-		if (launch(c, in, p, err) < 0)
+		if (run_launch(c, in, p, err) < 0)
 			goto out;
 	}
 	core_lock(c);
@@ -650,23 +689,148 @@ static void poll_once(struct unik_core *c, bool adopt)
 	}
 }
 
+/* The watcher waits on the event descriptors of the instances whose provider has them (a pidfd
+ * of qemu's shim) and on a kick (a run or start began, the core stops), and polls every
+ * instance's status when one fires.  Instances without events are polled every 100 ms as
+ * before; when every live instance has events, a slow poll every second is the safety net. */
+struct watch {
+	char id[UNIK_ID_LEN + 1];
+	int fd;
+};
+
+#define KICK_TAG UINT64_MAX
+
+static void watch_drop(int ep, struct watch *w)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	w->fd = -1;
+}
+
+/* Makes the watches match the live instances; *unwatched says whether one has no events. */
+static void watch_sync(struct unik_core *c, int ep, struct watch **ws, size_t *nws, bool *unwatched)
+{
+	_cleanup_strv_ struct strv ids = {0};
+	_cleanup_strv_ struct strv provs = {0};
+	size_t keep = 0;
+
+	*unwatched = false;
+	core_lock(c);
+	for (size_t i = 0; i < c->ninsts; i++)
+		if (!unik_instance_state_final(c->insts[i]->state)) {
+			strv_push(&ids, c->insts[i]->id);
+			strv_push(&provs, c->insts[i]->provider);
+		}
+	core_unlock(c);
+	for (size_t i = 0; i < *nws; i++) {
+		bool live = false;
+
+		for (size_t j = 0; j < ids.n && !live; j++)
+			live = strcmp((*ws)[i].id, ids.v[j]) == 0;
+		if (live && (*ws)[i].fd >= 0)
+			(*ws)[keep++] = (*ws)[i];
+		else if ((*ws)[i].fd >= 0)
+			watch_drop(ep, &(*ws)[i]);
+	}
+	*nws = keep;
+	for (size_t j = 0; j < ids.n; j++) {
+		const struct unik_provider *p = unik_core_provider(c, provs.v[j]);
+		_cleanup_free_ char *dir = NULL;
+		struct epoll_event ev = {.events = EPOLLIN};
+		struct unik_vm vm;
+		bool have = false;
+		int fd = -1;
+
+		for (size_t i = 0; i < *nws && !have; i++)
+			have = strcmp((*ws)[i].id, ids.v[j]) == 0;
+		if (have)
+			continue;
+		if (p && p->event_fd && vm_open(c, &vm, p, NULL, NULL) == 0) {
+			dir = inst_dir(c, ids.v[j]);
+			fd = unik_vm_event_fd(&vm, dir);
+			unik_vm_close(&vm);
+		}
+		if (fd < 0) {
+			*unwatched = true;
+			continue;
+		}
+		*ws = xrealloc(*ws, (*nws + 1) * sizeof(**ws));
+		snprintf((*ws)[*nws].id, sizeof((*ws)[*nws].id), "%s", ids.v[j]);
+		(*ws)[*nws].fd = fd;
+		ev.data.u64 = *nws;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			*unwatched = true;
+			continue;
+		}
+		(*nws)++;
+	}
+}
+
 static void *monitor(void *arg)
 {
 	struct unik_core *c = arg;
+	struct watch *ws = NULL;
+	size_t nws = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event kick = {.events = EPOLLIN, .data.u64 = KICK_TAG};
 
-	while (!c->stopping) {
-		struct timespec ts = {0, 100 * 1000000L};
-
-		poll_once(c, false);
-		nanosleep(&ts, NULL);
+	if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, c->kick_fd, &kick) < 0) {
+		close(ep);
+		ep = -1;
 	}
+	while (!c->stopping) {
+		struct epoll_event evs[16];
+		bool unwatched = true;
+		int n;
+
+		if (ep >= 0) {
+			watch_sync(c, ep, &ws, &nws, &unwatched);
+			n = epoll_wait(ep, evs, 16, unwatched ? 100 : 1000);
+		} else {
+			struct timespec ts = {0, 100 * 1000000L};
+
+			nanosleep(&ts, NULL);
+			n = 0;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t v;
+
+			if (evs[i].data.u64 == KICK_TAG)
+				(void)!read(c->kick_fd, &v, sizeof(v));
+			else if (evs[i].data.u64 < nws && ws[evs[i].data.u64].fd >= 0)
+				/* Fired once: status() says what happened; a descriptor that stays
+				 * readable must not spin, so the next sync opens a fresh one (or
+				 * falls back to polling). */
+				watch_drop(ep, &ws[evs[i].data.u64]);
+		}
+		if (c->stopping)
+			break;
+		poll_once(c, false);
+	}
+	for (size_t i = 0; i < nws; i++)
+		if (ws[i].fd >= 0)
+			watch_drop(ep, &ws[i]);
+	free(ws);
+	if (ep >= 0)
+		close(ep);
 	return NULL;
+}
+
+/* Wakes the watcher: an instance began running (it gets a watch now), or the core stops. */
+void instances_kick(struct unik_core *c)
+{
+	uint64_t one = 1;
+
+	if (c->kick_fd >= 0)
+		(void)!write(c->kick_fd, &one, sizeof(one));
 }
 
 int instances_start(struct unik_core *c, struct unik_error *err)
 {
 	/* Adopt: whatever an earlier daemon left pending or running is asked about now. */
 	poll_once(c, true);
+	c->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (pthread_create(&c->monitor_thread, NULL, monitor, c) != 0) {
 		unik_error_set(err, UNIK_E_IO, "cannot start the instance monitor");
 		return -1;
@@ -677,13 +841,14 @@ int instances_start(struct unik_core *c, struct unik_error *err)
 
 void instances_stop(struct unik_core *c)
 {
+	instances_kick(c);
 	if (c->monitor_running)
 		pthread_join(c->monitor_thread, NULL);
 	c->monitor_running = false;
+	if (c->kick_fd >= 0)
+		close(c->kick_fd);
+	c->kick_fd = -1;
 }
-
-/* ------------------------------------------------------------------------------------------ */
-/* Discovery */
 
 int instance_delete_for_image(struct unik_core *c, const char *id, struct unik_error *err)
 {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/jobs.h"
 #include "core/meta.h"
 #include "core/model.h"
 #include "core/store.h"
@@ -33,17 +34,14 @@ struct unik_core {
 	struct strv building; /* image names with a build queued or running */
 	uint64_t inst_gen;    /* bumped on every change to an instance (caches key on it) */
 	atomic_bool stopping;
-	/* builds.c: the queue and its workers */
-	pthread_t *workers;
-	size_t nworkers;
-	struct unik_build **queue;
-	size_t nqueue;
-	pthread_cond_t queue_cond;
+	/* jobs.c: queued builds on max_parallel workers; runs, stops, stages and packs inline */
+	struct unik_jobs *jobs;
 	/* formats.c: packs and removals of image files, taken before lock, never inside it */
 	pthread_mutex_t pack_lock;
 	/* instances.c: the watcher */
 	pthread_t monitor_thread;
 	bool monitor_running;
+	int kick_fd; /* an eventfd that wakes the watcher */
 };
 
 /* ---- state.c: the in-memory model and its write-through (callers hold the lock) ---- */
@@ -105,6 +103,7 @@ void builds_stop(struct unik_core *c);
 
 /* ---- instances.c ---- */
 int instances_start(struct unik_core *c, struct unik_error *err); /* adopt, then watch */
+void instances_kick(struct unik_core *c);
 void instances_stop(struct unik_core *c);
 /* Deletes instance id of an image being deleted (lock not held). */
 int instance_delete_for_image(struct unik_core *c, const char *id, struct unik_error *err);

@@ -64,6 +64,7 @@ void unik_build_opts_free(struct unik_build_opts *bo);
 
 struct unik_manifest;
 struct unik_compiler;
+struct unik_core;
 
 struct unik_build {
 	char id[UNIK_ID_LEN + 1];
@@ -74,6 +75,7 @@ struct unik_build {
 	struct unik_build_opts opts;
 	struct unik_manifest *manifest;
 	const struct unik_compiler *compiler;
+	struct unik_core *core; /* the core whose queue runs it */
 };
 
 struct unik_instance {

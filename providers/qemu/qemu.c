@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -579,6 +580,28 @@ static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 	return 0;
 }
 
+/* Events in place of polling: a pidfd of the instance's shim, which outlives QEMU and records how
+ * it ended, so the descriptor turns readable once status() can tell. */
+static int qemu_event_fd(void *ctx, const char *dir, struct unik_error *err)
+{
+	struct qemu_proc shim;
+	int fd;
+
+	(void)ctx;
+	if (qemu_proc_read(dir, QEMU_SHIM_PID_FILE, &shim) < 0 || !qemu_proc_alive(&shim) ||
+	    (fd = pidfd_open(shim.pid, 0)) < 0) {
+		unik_error_set(err, UNIK_E_NOTFOUND, "qemu: no live shim in `%s`", dir);
+		return -1;
+	}
+	/* The PID may have been reused between the check and the open: check again. */
+	if (!qemu_proc_alive(&shim)) {
+		close(fd);
+		unik_error_set(err, UNIK_E_NOTFOUND, "qemu: no live shim in `%s`", dir);
+		return -1;
+	}
+	return fd;
+}
+
 static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, NULL};
 static const char *const qemu_opt_help[] = {
     "cap on console.log, rotated to console.log.1 when reached: MiB (\"16\", the default) or "
@@ -596,4 +619,5 @@ const struct unik_provider unik_provider_qemu = {
     .status = qemu_status,
     .stop = qemu_stop,
     .remove = qemu_remove,
+    .event_fd = qemu_event_fd,
 };
