@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "compilers/compiler.h"
 #include "compilers/sandbox.h"
 #include "core/model.h"
 #include "lib/error.h"
@@ -65,6 +66,20 @@ const char *unik_core_default_provider(const struct unik_core *c);
  * each key checked against p->opt_keys.  out is NULL-ended (out->v usable as spec.opts). */
 int unik_core_provider_opts(const struct unik_core *c, const struct unik_provider *p,
                             const struct strv *req, struct strv *out, struct unik_error *err);
+
+/* ---- what this unik has: the registries, handed to the doors for their listings and checks */
+/* A provider of the registry by name (before a core is open: the configuration's checks). */
+const struct unik_provider *unik_core_registry_provider(const char *name);
+/* The compilers (NULL-ended), and the one for base and language (NULL with err, naming the
+ * known ones). */
+const struct unik_compiler *const *unik_core_compilers(void);
+const struct unik_compiler *unik_core_compiler_find(const char *base, const char *language,
+                                                    struct unik_error *err);
+/* Whether name is an image format, and the known names ("elf, raw, ..."). */
+bool unik_core_format_known(const char *name);
+const char *unik_core_format_names(void);
+/* An instance state's name in the API ("running", "exited", ...). */
+const char *unik_core_state_name(enum unik_instance_state s);
 
 /* ---- reading the model (no copies: the read path of every GET) ---- */
 struct unik_core_view {

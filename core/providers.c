@@ -1,11 +1,43 @@
 /* The providers a core drives: its table (the registry, or a test's), and the options each
- * gets from the configuration and the request. */
+ * gets from the configuration and the request; and the registries as the doors see them. */
 #include "core/internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "images/format.h"
 #include "utf8.h"
+
+const struct unik_provider *unik_core_registry_provider(const char *name)
+{
+	return unik_provider_find(name);
+}
+
+const struct unik_compiler *const *unik_core_compilers(void)
+{
+	return unik_compilers;
+}
+
+const struct unik_compiler *unik_core_compiler_find(const char *base, const char *language,
+                                                    struct unik_error *err)
+{
+	return unik_compiler_find(base, language, err);
+}
+
+bool unik_core_format_known(const char *name)
+{
+	return unik_image_format_find(name) != NULL;
+}
+
+const char *unik_core_format_names(void)
+{
+	return unik_image_format_names();
+}
+
+const char *unik_core_state_name(enum unik_instance_state s)
+{
+	return unik_instance_state_name(s);
+}
 
 const struct unik_provider *const *unik_core_providers(const struct unik_core *c)
 {

@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compilers/sandbox.h"
 #include "guest_console.h"
-#include "providers/provider.h"
 #include "yamlx.h"
 
 #define FNAME "daemon-config.yaml"
@@ -60,7 +58,7 @@ void config_core(const struct daemon_config *c, const char *home, struct unik_co
 static int provider_entry(const char *pname, const struct yamlx_node *item, struct daemon_config *c,
                           struct unik_error *err)
 {
-	const struct unik_provider *p = unik_provider_find(pname);
+	const struct unik_provider *p = unik_core_registry_provider(pname);
 	struct strv *list;
 
 	if (!p) {

@@ -8,12 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "compilers/sandbox.h"
 #include "core/core.h"
 #include "core/meta.h"
 #include "core/model.h"
 #include "error.h"
-#include "providers/provider.h"
 #include "util.h"
 
 /* daemon-config.yaml (config.c) */

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compilers/compiler.h"
 #include "utf8.h"
 
 json_t *jstr_or_null(const char *s)
@@ -50,7 +49,7 @@ json_t *instance_json(const struct unik_instance *in)
 	json_object_set_new(o, "image", json_string(in->image));
 	json_object_set_new(o, "image_id", json_string(in->image_id));
 	json_object_set_new(o, "provider", json_string(in->provider));
-	json_object_set_new(o, "state", json_string(unik_instance_state_name(in->state)));
+	json_object_set_new(o, "state", json_string(unik_core_state_name(in->state)));
 	json_object_set_new(o, "exit_code",
 	                    in->exit_code >= 0 ? json_integer(in->exit_code) : json_null());
 	json_object_set_new(o, "pid", json_integer(in->pid));
@@ -102,8 +101,10 @@ json_t *compilers_json(void)
 	const struct unik_provider *const *ps = unik_core_providers(D.core);
 	json_t *a = json_array();
 
-	for (size_t i = 0; unik_compilers[i]; i++) {
-		const struct unik_compiler *c = unik_compilers[i];
+	const struct unik_compiler *const *cs = unik_core_compilers();
+
+	for (size_t i = 0; cs[i]; i++) {
+		const struct unik_compiler *c = cs[i];
 		json_t *langs = json_array(), *provs = json_array();
 
 		for (size_t j = 0; c->languages[j]; j++)

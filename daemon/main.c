@@ -174,7 +174,7 @@ int unik_daemon_main(int argc, char **argv)
 	} else if (getenv("UNIK_TOKEN") && *getenv("UNIK_TOKEN") && !D.cfg.token) {
 		D.cfg.token = xstrdup(getenv("UNIK_TOKEN"));
 	}
-	if (D.cfg.default_provider && !unik_provider_find(D.cfg.default_provider)) {
+	if (D.cfg.default_provider && !unik_core_registry_provider(D.cfg.default_provider)) {
 		fprintf(
 		    stderr,
 		    "unik daemon: daemon-config.yaml: default_provider \"%s\" is not compiled in\n",

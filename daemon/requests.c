@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cmdline.h"
-#include "images/format.h"
 #include "names.h"
 #include "guest_abi.h"
 #include "unik/abi.h"
@@ -41,7 +40,7 @@ static int opt_formats(json_t *v, struct strv *out, struct unik_error *err)
 	if (!json_is_array(v)) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "option \"formats\" must be an array of format names (%s)",
-		               unik_image_format_names());
+		               unik_core_format_names());
 		return -1;
 	}
 	json_array_foreach(v, i, e)
@@ -54,10 +53,10 @@ static int opt_formats(json_t *v, struct strv *out, struct unik_error *err)
 			               "option \"formats\": item %zu is not a string", i);
 			return -1;
 		}
-		if (!unik_image_format_find(name)) {
+		if (!unik_core_format_known(name)) {
 			unik_error_set(err, UNIK_E_INVALID,
 			               "option \"formats\": unknown format \"%.*s\" (known: %s)",
-			               UNIK_UTF8_CUT(name, 60), unik_image_format_names());
+			               UNIK_UTF8_CUT(name, 60), unik_core_format_names());
 			return -1;
 		}
 		for (size_t j = 0; j < out->n && !seen; j++)

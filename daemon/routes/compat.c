@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compilers/compiler.h"
 #include "utf8.h"
 
 static json_t *unik_image(json_t *im)
@@ -317,12 +316,14 @@ void u_compilers(struct req *r)
 
 	const struct unik_provider *const *ps = unik_core_providers(D.core);
 
-	for (size_t i = 0; unik_compilers[i]; i++)
-		for (size_t j = 0; unik_compilers[i]->languages[j]; j++)
+	const struct unik_compiler *const *cs = unik_core_compilers();
+
+	for (size_t i = 0; cs[i]; i++)
+		for (size_t j = 0; cs[i]->languages[j]; j++)
 			for (size_t k = 0; ps[k]; k++)
-				json_array_append_new(
-				    a, json_sprintf("%s-%s-%s", unik_compilers[i]->base,
-				                    unik_compilers[i]->languages[j], ps[k]->name));
+				json_array_append_new(a, json_sprintf("%s-%s-%s", cs[i]->base,
+				                                      cs[i]->languages[j],
+				                                      ps[k]->name));
 	reply_json(r, 200, a);
 }
 
@@ -342,7 +343,7 @@ void u_describe_compiler(struct req *r)
 {
 	struct unik_error err = {0};
 	const struct unik_compiler *c =
-	    unik_compiler_find(req_query(r, "base"), req_query(r, "lang"), &err);
+	    unik_core_compiler_find(req_query(r, "base"), req_query(r, "lang"), &err);
 
 	if (!c) {
 		err.code = UNIK_E_NOTFOUND;

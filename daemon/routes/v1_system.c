@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compilers/compiler.h"
 #include "utf8.h"
 
 void v1_version(struct req *r)
@@ -29,7 +28,7 @@ void v1_compiler(struct req *r)
 {
 	struct unik_error err = {0};
 	const struct unik_compiler *c =
-	    unik_compiler_find(seg(r, 2), req_query(r, "language"), &err);
+	    unik_core_compiler_find(seg(r, 2), req_query(r, "language"), &err);
 	const char *prov = req_query(r, "provider");
 
 	if (!c) {
