@@ -141,8 +141,16 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 
-static void blog(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void blog(int fd, const char *fmt, ...)
+/* Where a build's own lines go: its build.log, and the listeners of its job (NULL while it is
+ * only being submitted or recovered). */
+struct build_log {
+	int fd;
+	struct unik_job *job;
+};
+
+static void blog(const struct build_log *lg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void blog(const struct build_log *lg, const char *fmt, ...)
 {
 	char buf[2048];
 	va_list ap;
@@ -155,8 +163,10 @@ static void blog(int fd, const char *fmt, ...)
 		return;
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
+	if (lg->job)
+		unik_job_progress(lg->job, "%.*s", n, buf);
 	buf[n++] = '\n';
-	(void)unik_write_all(fd, buf, (size_t)n);
+	(void)unik_write_all(lg->fd, buf, (size_t)n);
 }
 
 static void building_remove(struct unik_core *c, const char *name)
@@ -265,10 +275,12 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 		unik_error_sys(err, errno, "create %s", logp);
 		goto fail;
 	}
-	blog(fd, "unik: build %s of image %s (compiler %s, language %s, provider %s)", id, bo->name,
-	     comp->name, bo->language, bo->provider);
+	struct build_log lg = {fd, NULL};
+
+	blog(&lg, "unik: build %s of image %s (compiler %s, language %s, provider %s)", id,
+	     bo->name, comp->name, bo->language, bo->provider);
 	if (m->file)
-		blog(fd, "unik: read %s", m->file);
+		blog(&lg, "unik: read %s", m->file);
 	close(fd);
 
 	b = xcalloc(1, sizeof(*b));
@@ -334,7 +346,7 @@ fail_early:
 /* Packs the stored (not yet listed) image in each format asked for, logging each, and records
  * them in its image.json. */
 static int pack_formats(struct unik_core *c, struct unik_image *im, const struct strv *formats,
-                        int fd, struct unik_error *err)
+                        const struct build_log *lg, struct unik_error *err)
 {
 	_cleanup_free_ char *cmdline = NULL;
 
@@ -346,19 +358,20 @@ static int pack_formats(struct unik_core *c, struct unik_image *im, const struct
 		const struct unik_image_format *f = unik_image_format_find(formats->v[i]);
 		uint64_t size = 0;
 
-		blog(fd, "unik: packing %s (%s)%s%s", f->name, f->file,
+		blog(lg, "unik: packing %s (%s)%s%s", f->name, f->file,
 		     cmdline ? ", command line " : "", cmdline ? cmdline : "");
 		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name,
 		                          im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0, &size,
 		                          err) < 0)
 			return -1;
-		blog(fd, "unik: packed %s: %llu bytes", f->name, (unsigned long long)size);
+		blog(lg, "unik: packed %s: %llu bytes", f->name, (unsigned long long)size);
 		image_set_format(im, f->name, size);
 	}
 	return image_write_meta(c, im, err);
 }
 
-static int stage_built(struct unik_core *c, struct unik_build *b, int fd, struct unik_error *err);
+static int stage_built(struct unik_core *c, struct unik_build *b, const struct build_log *lg,
+                       struct unik_error *err);
 
 /* The sandbox of a build, from daemon-config.yaml (build_sandbox, build.*): src/ and out/
  * writable, not the directory above them, which holds build.log. */
@@ -377,8 +390,8 @@ static void build_sandbox(struct unik_core *c, const char *src, const char *outd
 /* The image's root fs: the directory the manifest's "files" names, inside the source (*rootfs
  * stays NULL without one).  This is the one place the core assembles a root fs; when compilers
  * return it in their artifacts, this goes. */
-static int build_rootfs(const struct unik_manifest *m, const char *src, int fd, char **rootfs,
-                        struct unik_error *err)
+static int build_rootfs(const struct unik_manifest *m, const char *src, const struct build_log *lg,
+                        char **rootfs, struct unik_error *err)
 {
 	char real_src[PATH_MAX], real_files[PATH_MAX];
 	_cleanup_free_ char *fp = NULL;
@@ -400,11 +413,12 @@ static int build_rootfs(const struct unik_manifest *m, const char *src, int fd, 
 		return -1;
 	}
 	*rootfs = xstrdup(real_files);
-	blog(fd, "unik: root fs from %s", m->files);
+	blog(lg, "unik: root fs from %s", m->files);
 	return 0;
 }
 
-static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct unik_error *err)
+static int do_build(struct unik_core *c, struct unik_build *b, const struct build_log *lg,
+                    struct unik_error *err)
 {
 	const struct unik_compiler *comp = b->compiler;
 	struct unik_manifest *m = b->manifest;
@@ -426,16 +440,16 @@ static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct un
 	}
 	build_sandbox(c, src, outd, &sb);
 	if (sb.kind == UNIK_SANDBOX_NONE)
-		blog(fd,
+		blog(lg,
 		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
 	if (unik_sandbox_prepare(&sb, err) < 0 ||
-	    comp->build(src, m, outd, &sb, fd, &kernel, err) < 0) {
+	    comp->build(src, m, outd, &sb, lg->fd, &kernel, err) < 0) {
 		unik_sandbox_free(&sb);
 		return -1;
 	}
 	unik_sandbox_free(&sb);
-	blog(fd, "unik: kernel %s", kernel + strlen(dir) + 1);
-	if (build_rootfs(m, src, fd, &rootfs, err) < 0)
+	blog(lg, "unik: kernel %s", kernel + strlen(dir) + 1);
+	if (build_rootfs(m, src, lg, &rootfs, err) < 0)
 		return -1;
 
 	staging = unik_core_provider(c, b->opts.provider) &&
@@ -458,7 +472,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct un
 	meta = unik_image_meta_json(im);
 	meta_text = json_dumps(meta, JSON_INDENT(2));
 	json_decref(meta);
-	if (unik_image_store_put(c->images_dir, im->id, kernel, rootfs, meta_text, fd, &files,
+	if (unik_image_store_put(c->images_dir, im->id, kernel, rootfs, meta_text, lg->fd, &files,
 	                         err) < 0) {
 		unik_image_free(im);
 		return -1;
@@ -466,7 +480,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct un
 	im->elf_size = files.elf_size;
 	im->rootfs_size = files.rootfs_size;
 	image_set_format(im, "elf", files.elf_size);
-	if (pack_formats(c, im, &b->opts.formats, fd, err) < 0) {
+	if (pack_formats(c, im, &b->opts.formats, lg, err) < 0) {
 		unik_image_store_remove(c->images_dir, im->id, NULL);
 		unik_image_free(im);
 		return -1;
@@ -509,7 +523,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct un
 	if (old)
 		remove_image(c, old);
 	add_image(c, im);
-	blog(fd, "unik: image %s (%s), %llu bytes", im->name, im->id,
+	blog(lg, "unik: image %s (%s), %llu bytes", im->name, im->id,
 	     (unsigned long long)(im->elf_size + im->rootfs_size));
 	if (!staging)
 		building_remove(c, b->image);
@@ -521,7 +535,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct un
 	}
 	if (!staging)
 		return 0;
-	if (stage_built(c, b, fd, err) < 0)
+	if (stage_built(c, b, lg, err) < 0)
 		return -1;
 	core_lock(c);
 	b->state = UNIK_BUILD_SUCCEEDED;
@@ -536,13 +550,14 @@ static int do_build(struct unik_core *c, struct unik_build *b, int fd, struct un
 
 static void stage_note(void *ctx, const char *line)
 {
-	blog(*(int *)ctx, "unik: %s", line);
+	blog(ctx, "unik: %s", line);
 }
 
 /* A build for a provider that runs images from elsewhere (aws) stages the image there.  The
  * image is already in the store: if staging fails, the build fails but the image stays, and
  * the first `unik run` on that provider resumes the staging. */
-static int stage_built(struct unik_core *c, struct unik_build *b, int fd, struct unik_error *err)
+static int stage_built(struct unik_core *c, struct unik_build *b, const struct build_log *lg,
+                       struct unik_error *err)
 {
 	const struct unik_provider *p = unik_core_provider(c, b->opts.provider);
 	char image_id[UNIK_ID_LEN + 1];
@@ -552,8 +567,8 @@ static int stage_built(struct unik_core *c, struct unik_build *b, int fd, struct
 	core_lock(c);
 	snprintf(image_id, sizeof(image_id), "%s", b->image_id ? b->image_id : "");
 	core_unlock(c);
-	blog(fd, "unik: staging image %s on %s", b->image, p->name);
-	if (image_stage(c, image_id, p, &b->opts.provider_opts, stage_note, &fd, err) < 0) {
+	blog(lg, "unik: staging image %s on %s", b->image, p->name);
+	if (image_stage(c, image_id, p, &b->opts.provider_opts, stage_note, (void *)lg, err) < 0) {
 		_cleanup_free_ char *msg = xstrdup(err->msg);
 
 		unik_error_set(
@@ -562,11 +577,11 @@ static int stage_built(struct unik_core *c, struct unik_build *b, int fd, struct
 		    p->name, b->image);
 		return -1;
 	}
-	blog(fd, "unik: staged image %s on %s", b->image, p->name);
+	blog(lg, "unik: staged image %s on %s", b->image, p->name);
 	return 0;
 }
 
-static void run_build(struct unik_core *c, struct unik_build *b)
+static void run_build(struct unik_core *c, struct unik_build *b, struct unik_job *job)
 {
 	_cleanup_free_ char *logp = unik_core_build_log_path(c, b->id);
 	_cleanup_free_ char *dir = unik_path_join(c->builds_dir, b->id);
@@ -575,10 +590,14 @@ static void run_build(struct unik_core *c, struct unik_build *b)
 	struct unik_error err = {0};
 	int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
+	struct build_log lg;
+
 	if (fd < 0)
 		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (do_build(c, b, fd, &err) < 0) {
-		blog(fd, "unik: build failed: %s", err.msg);
+	lg.fd = fd;
+	lg.job = job;
+	if (do_build(c, b, &lg, &err) < 0) {
+		blog(&lg, "unik: build failed: %s", err.msg);
 		core_lock(c);
 		b->state = UNIK_BUILD_FAILED;
 		b->error = xstrdup(err.msg);
@@ -608,13 +627,12 @@ static int build_job(void *arg, struct unik_job *job, struct unik_error *err)
 	struct unik_build *b = arg;
 	struct unik_core *c = b->core;
 
-	(void)job;
 	/* A stopping core starts no queued build: the next start fails it as interrupted. */
 	if (c->stopping) {
 		unik_error_set(err, UNIK_E_STATE, "the daemon is stopping");
 		return -1;
 	}
-	run_build(c, b);
+	run_build(c, b, job);
 	core_lock(c);
 	if (b->state == UNIK_BUILD_FAILED)
 		unik_error_set(err, UNIK_E_STATE, "%s", b->error ? b->error : "failed");
@@ -774,7 +792,9 @@ int builds_recover(struct unik_core *c, struct unik_error *err)
 		b->error = xstrdup("the daemon stopped during the build");
 		b->finished = unik_now_rfc3339(3);
 		if ((fd = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
-			blog(fd, "unik: build failed: %s", b->error);
+			struct build_log lg = {fd, NULL};
+
+			blog(&lg, "unik: build failed: %s", b->error);
 			close(fd);
 		}
 		if (save_build(c, b, err) < 0)
