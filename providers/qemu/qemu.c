@@ -233,9 +233,9 @@ static int read_ready(int fd, char *buf, size_t size)
 	return (int)got;
 }
 
-static int spawn_shim(const char *shim, const struct qemu_config *c, const char *user,
-                      const char *console_max, const struct strv *qargv, int ready_w, pid_t *pid,
-                      struct unik_error *err)
+static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
+                      const struct qemu_config *c, const char *user, const char *console_max,
+                      const struct strv *qargv, int ready_w, pid_t *pid, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
 	const char *dir = c->dir;
@@ -261,6 +261,13 @@ static int spawn_shim(const char *shim, const struct qemu_config *c, const char 
 	strv_push_take(&argv, qemu_qmp_path(dir));
 	strv_push(&argv, "--user");
 	strv_push(&argv, user);
+	if (spec->foreground) {
+		strv_push(&argv, "--foreground");
+		if (spec->hold_fifo) {
+			strv_push(&argv, "--hold-fifo");
+			strv_push(&argv, spec->hold_fifo);
+		}
+	}
 	strv_push(&argv, "--");
 	strv_extend(&argv, qargv);
 
@@ -273,11 +280,13 @@ static int spawn_shim(const char *shim, const struct qemu_config *c, const char 
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (!rc)
+	/* A detached shim holds none of its starter's stdio; a foreground one is the container's
+	 * process, on the container's stdio. */
+	if (!rc && !spec->foreground)
 		rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	if (!rc)
+	if (!rc && !spec->foreground)
 		rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
-	if (!rc)
+	if (!rc && !spec->foreground)
 		rc = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
 	/* dup2 clears close-on-exec on the copy; glibc does so even when ready_w is already 3. */
 	if (!rc)
@@ -370,13 +379,21 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 		return -1;
 	}
 	ready_r = pfd[0];
-	if (spawn_shim(shim, &c, user, console_max, &argv, pfd[1], &pid, err) < 0) {
+	if (spawn_shim(shim, spec, &c, user, console_max, &argv, pfd[1], &pid, err) < 0) {
 		close(pfd[1]);
 		return -1;
 	}
 	close(pfd[1]);
 	n = read_ready(ready_r, report, sizeof(report));
-	/* The first shim process forks the supervisor and exits at once: reap it. */
+	if (spec->foreground && n > 3 && !strncmp(report, "ok ", 3)) {
+		/* The shim stays: it is the caller's child, and QEMU starts later. */
+		st->pid = pid;
+		return 0;
+	}
+	/* The first shim process forks the supervisor and exits at once: reap it (a foreground
+	 * one that failed exits too, or is made to). */
+	if (spec->foreground && n <= 0)
+		kill(pid, SIGKILL);
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	if (n > 3 && !strncmp(report, "ok ", 3)) {
