@@ -163,7 +163,10 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	struct unik_vm vm = {0};
 	struct unik_run_spec spec = {0};
 	struct unik_instance_status vst;
-	static const char *const no_opts[] = {NULL};
+	/* The console's copy that matters is the engine's (the container's stdout); the one in
+	 * console.log, where the shim reads how the guest ended, needs only its tail.  The state
+	 * root is usually a tmpfs. */
+	static const char *const run_opts[] = {"console_max=64K", NULL};
 	int saved[3] = {-1, -1, -1};
 	uint64_t mem;
 	pid_t pid = -1;
@@ -238,7 +241,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	spec.initrd = access(rootfs, R_OK) == 0 ? rootfs : NULL;
 	spec.cmdline = cmdline;
 	spec.memory_mb = mem;
-	spec.opts = no_opts;
+	spec.opts = run_opts;
 	spec.foreground = true;
 	spec.hold_fifo = fifo;
 	if (unik_vm_open_name(&vm, "qemu", NULL, err) < 0)
