@@ -443,8 +443,21 @@ int main(int argc, char **argv)
 	me = getpid();
 
 	signal(SIGPIPE, SIG_IGN);
-	if (!foreground)
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (!foreground) {
 		signal(SIGHUP, SIG_IGN);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = forward;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		/* Held until QEMU's PID is known, so a SIGTERM sent right away is forwarded, not
+		 * lost. */
+		sigprocmask(SIG_BLOCK, &mask, &old);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
 
 	write_pid(dir, SHIM_PID_FILE, me);
 	errfd = openat(dirfd, ERR_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -491,9 +504,6 @@ int main(int argc, char **argv)
 		fcntl(inpipe[1], F_SETFL, O_NONBLOCK);
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
 	if (foreground) {
 		/* Read from a signalfd by the loop, which decides what each one means. */
 		sigaddset(&mask, SIGHUP);
@@ -509,16 +519,6 @@ int main(int argc, char **argv)
 			write_exit(dir, 0, 0, "signalfd failed");
 			return GUEST_NO_STATUS;
 		}
-	} else {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = forward;
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = SA_RESTART;
-		/* Held until QEMU's PID is known, so a SIGTERM sent right away is forwarded, not
-		 * lost. */
-		sigprocmask(SIG_BLOCK, &mask, &old);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
 	}
 
 	pid = fork();
