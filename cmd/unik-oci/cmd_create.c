@@ -9,12 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "oci.h"
@@ -244,7 +242,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	spec.opts = run_opts;
 	spec.foreground = true;
 	spec.hold_fifo = fifo;
-	if (unik_vm_open_name(&vm, "qemu", NULL, err) < 0)
+	if (oci_container_vm(&vm, err) < 0)
 		goto fail;
 	/* With a console the pty is the container's stdio; the supervisor inherits ours. */
 	if (slave >= 0 && swap_stdio(slave, saved, err) < 0) {
