@@ -6,7 +6,9 @@
  * --console-max the guest console (QEMU's stdout) comes through a pipe and is written to
  * console.log with a cap and one rotation (lib/guest_console.h).
  * Usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel F] [--initrd F]
- *                  [--qmp SOCKET] [--user UID:GID] -- PROGRAM [ARGS...] */
+ *                  [--qmp SOCKET] [--fd N:ro|rw|dir:PATH]... [--user UID:GID]
+ *                  -- PROGRAM [ARGS...]
+ * --fd hands QEMU a device's disk or shared directory as descriptor N (lib/vmm_confine.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,8 +49,8 @@ static void forward(int sig)
 static void usage(void)
 {
 	fputs("usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel FILE]\n"
-	      "                 [--initrd FILE] [--qmp SOCKET] [--user UID:GID] -- PROGRAM "
-	      "[ARGS...]\n",
+	      "                 [--initrd FILE] [--qmp SOCKET] [--fd N:ro|rw|dir:PATH]...\n"
+	      "                 [--user UID:GID] -- PROGRAM [ARGS...]\n",
 	      stderr);
 	exit(2);
 }
@@ -131,6 +133,8 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL, *user = NULL, *console_max = NULL;
 	struct unik_vmm_files files = {0};
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX];
+	struct unik_error fd_err;
 	struct unik_vmm_user vmm_user;
 	struct unik_console_log con = {.fd = -1};
 	long long cap = 0;
@@ -158,7 +162,17 @@ int main(int argc, char **argv)
 			files.qmp = argv[++i];
 		else if (!strcmp(argv[i], "--user") && i + 1 < argc)
 			user = argv[++i];
-		else if (!strcmp(argv[i], "--")) {
+		else if (!strcmp(argv[i], "--fd") && i + 1 < argc) {
+			if (files.nfds == UNIK_VMM_FD_DEVICES_MAX ||
+			    unik_vmm_fd_parse(argv[++i], &fds[files.nfds], &fd_err) < 0) {
+				fprintf(stderr, "unik-shim: %s\n",
+				        files.nfds == UNIK_VMM_FD_DEVICES_MAX ? "too many --fd"
+				                                              : fd_err.msg);
+				usage();
+			}
+			files.fds = fds;
+			files.nfds++;
+		} else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
 		} else
@@ -267,7 +281,7 @@ int main(int argc, char **argv)
 		struct sigaction dfl;
 		const char *what = NULL;
 		/* Above the descriptors QEMU is given (vmm_confine.h), so none clobbers it. */
-		int report_fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 10);
+		int report_fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, UNIK_VMM_FD_PRIVATE);
 
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;

@@ -238,6 +238,8 @@ static int spawn_shim(const char *shim, const struct qemu_config *c, const char 
                       struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX];
+	size_t nfds = qemu_device_fds(c, fds);
 	const char *dir = c->dir;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -259,6 +261,10 @@ static int spawn_shim(const char *shim, const struct qemu_config *c, const char 
 	}
 	strv_push(&argv, "--qmp");
 	strv_push_take(&argv, qemu_qmp_path(dir));
+	for (size_t i = 0; i < nfds; i++) {
+		strv_push(&argv, "--fd");
+		strv_push_take(&argv, unik_vmm_fd_format(&fds[i]));
+	}
 	strv_push(&argv, "--user");
 	strv_push(&argv, user);
 	strv_push(&argv, "--");
@@ -315,12 +321,43 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	return unik_write_text_in(dir, QEMU_CONSOLE_START_FILE, text, err);
 }
 
+/* The spec's devices with their disks and directories as absolute paths (the supervisor opens
+ * them from the instance directory), checked to exist here, where the error reaches the user.
+ * *paths holds the strings; the caller frees both. */
+static int absolute_devices(const struct unik_run_spec *spec, struct unik_device **out,
+                            struct strv *paths, struct unik_error *err)
+{
+	struct unik_device *devs = NULL;
+
+	*out = NULL;
+	if (!spec->ndevices)
+		return 0;
+	devs = xcalloc(spec->ndevices, sizeof(*devs));
+	for (size_t i = 0; i < spec->ndevices; i++) {
+		devs[i] = spec->devices[i];
+		if (devs[i].kind != UNIK_DEVICE_BLK && devs[i].kind != UNIK_DEVICE_FS)
+			continue;
+		char *abs = unik_provider_path(
+		    "qemu", devs[i].kind == UNIK_DEVICE_BLK ? "disk file" : "host directory",
+		    devs[i].path, err);
+		if (!abs) {
+			free(devs);
+			return -1;
+		}
+		strv_push_take(paths, abs);
+		devs[i].path = paths->v[paths->n - 1];
+	}
+	*out = devs;
+	return 0;
+}
+
 static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                     struct unik_error *err)
 {
 	(void)ctx;
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL;
-	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_strv_ struct strv argv = {0}, dev_paths = {0};
+	_cleanup_free_ struct unik_device *devs = NULL;
 	_cleanup_close_ int ready_r = -1;
 	struct qemu_config c = {0};
 	struct unik_vmm_user vu;
@@ -361,6 +398,11 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	c.initrd = initrd;
 	c.cmdline = spec->cmdline ? spec->cmdline : "";
 	c.memory_mb = spec->memory_mb;
+	c.machine = unik_provider_opt(spec->opts, QEMU_OPT_MACHINE);
+	if (absolute_devices(spec, &devs, &dev_paths, err) < 0)
+		return -1;
+	c.devices = devs;
+	c.ndevices = spec->ndevices;
 	if (qemu_build_argv(&c, &argv, err) < 0 || forget_previous_run(dir, err) < 0 ||
 	    write_records(spec, &c, &argv, err) < 0)
 		return -1;
@@ -579,10 +621,12 @@ static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 	return 0;
 }
 
-static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, NULL};
+static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, QEMU_OPT_MACHINE, NULL};
 static const char *const qemu_opt_help[] = {
     "cap on console.log, rotated to console.log.1 when reached: MiB (\"16\", the default) or "
     "with a unit (\"512K\", \"1G\")",
+    "machine type: microvm (the default; devices on virtio-mmio), pc or q35 (devices on "
+    "virtio-pci)",
     NULL};
 
 const struct unik_provider unik_provider_qemu = {
@@ -591,6 +635,8 @@ const struct unik_provider unik_provider_qemu = {
     .image_format = "elf",
     .opt_keys = qemu_opt_keys,
     .opt_help = qemu_opt_help,
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
+            UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
     .available = qemu_available,
     .run = qemu_run,
     .status = qemu_status,
