@@ -321,36 +321,6 @@ static int forget_previous_run(const char *dir, struct unik_error *err)
 	return unik_write_text_in(dir, QEMU_CONSOLE_START_FILE, text, err);
 }
 
-/* The spec's devices with their disks and directories as absolute paths (the supervisor opens
- * them from the instance directory), checked to exist here, where the error reaches the user.
- * *paths holds the strings; the caller frees both. */
-static int absolute_devices(const struct unik_run_spec *spec, struct unik_device **out,
-                            struct strv *paths, struct unik_error *err)
-{
-	struct unik_device *devs = NULL;
-
-	*out = NULL;
-	if (!spec->ndevices)
-		return 0;
-	devs = xcalloc(spec->ndevices, sizeof(*devs));
-	for (size_t i = 0; i < spec->ndevices; i++) {
-		devs[i] = spec->devices[i];
-		if (devs[i].kind != UNIK_DEVICE_BLK && devs[i].kind != UNIK_DEVICE_FS)
-			continue;
-		char *abs = unik_provider_path(
-		    "qemu", devs[i].kind == UNIK_DEVICE_BLK ? "disk file" : "host directory",
-		    devs[i].path, err);
-		if (!abs) {
-			free(devs);
-			return -1;
-		}
-		strv_push_take(paths, abs);
-		devs[i].path = paths->v[paths->n - 1];
-	}
-	*out = devs;
-	return 0;
-}
-
 static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                     struct unik_error *err)
 {
@@ -399,7 +369,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	c.cmdline = spec->cmdline ? spec->cmdline : "";
 	c.memory_mb = spec->memory_mb;
 	c.machine = unik_provider_opt(spec->opts, QEMU_OPT_MACHINE);
-	if (absolute_devices(spec, &devs, &dev_paths, err) < 0)
+	if (unik_run_spec_devices("qemu", spec, &devs, &dev_paths, err) < 0)
 		return -1;
 	c.devices = devs;
 	c.ndevices = spec->ndevices;
