@@ -372,6 +372,13 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 	fprintf(f, "  <qemu:commandline>\n");
 	fprintf(f, "    <qemu:arg value='-device'/>\n");
 	fprintf(f, "    <qemu:arg value='isa-debug-exit,iobase=0xf4,iosize=4'/>\n");
+	if (!strcmp(p->machine, "microvm") && p->ndevices) {
+		/* libvirt turns microvm's ACPI off, and then QEMU appends virtio_mmio.device=
+		 * words for the transports to the kernel's command line, which is the
+		 * application's.  QEMU merges a second -machine into the first. */
+		fprintf(f, "    <qemu:arg value='-machine'/>\n");
+		fprintf(f, "    <qemu:arg value='auto-kernel-cmdline=off'/>\n");
+	}
 	fprintf(f, "  </qemu:commandline>\n");
 	fprintf(f, "</domain>\n");
 	if (fclose(f) != 0) {
