@@ -5,7 +5,7 @@ the confined QEMU.  No guest driver reads them yet: the guest must boot, take th
 out of its command line and run the program with exactly its own argv and environment.  Also: a
 line of only manifest words means the image's defaults, a malformed manifest word is reported
 and skipped, a provider refuses a kind it lacks before anything starts, and libvirt's schema
-accepts the kvm provider's golden domain XML."""
+accepts the kvm provider's golden domain XML, and libvirt boots a guest with the same devices."""
 
 import glob
 import os
@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Skip, check_equal, fail, timeout, variants, REPO  # noqa: E402
 from apps import app  # noqa: E402
 import test_provider_qemu as pq  # noqa: E402
+import test_provider_kvm as pk  # noqa: E402
 
 ARGS_CMDLINE = 'A=1 B="x y" args z "two words"'
 ARGS_OUTPUT = ('argc=3\nargv[0]=<args>\nargv[1]=<z>\nargv[2]=<two words>\n'
@@ -142,3 +143,30 @@ def test_kvm_domain_xml_validates():
                            text=True, timeout=60)
         if p.returncode != 0:
             fail('%s does not validate' % os.path.basename(f), p.stdout)
+
+
+@variants(('microvm', {'machine': 'microvm'}), ('pc', {'machine': 'pc'}))
+@timeout(240)
+def test_kvm_boot_ignores_devices(machine):
+    """The same devices through libvirt (qemu:///system, QEMU as libvirt's unprivileged user):
+    the domain starts with them and the guest's argv and environment are its own."""
+    # The kvm tests' clean-up: every domain defined here is removed, and none may be left.
+    pk.cleanup(_kvm_boot)(machine=machine)
+
+
+def _kvm_boot(machine):
+    pk.need('tcg')
+    inst = pk.new_inst('devices-' + machine)
+    devs = device_args(inst['dir'])
+    r = pk.call('tcg', *(devs + ['run', inst['dir'], app('args'), ARGS_CMDLINE, 64]), inst=inst,
+                opts=['machine=%s' % machine])
+    if r.get('state') not in ('running', 'exited'):
+        fail('run did not report a running domain: %r' % r, pk.context(inst))
+    st = pk.wait_ended('tcg', inst)
+    pk.expect(st, 'exited', 0, inst)
+    check_equal('console.log', pk.console(inst).split('Booting from ROM..')[-1], ARGS_OUTPUT)
+    with open(os.path.join(inst['dir'], 'domain.xml')) as f:
+        xml = f.read()
+    for want in ("<serial>data</serial>", "<target dir='share'/>", "<interface type='user'>"):
+        if want not in xml:
+            fail('domain.xml lacks %s' % want, xml)
