@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Skip, check_equal, fail, timeout, variants, REPO  # noqa: E402
 from apps import app  # noqa: E402
+from confined import check_confined, open_paths  # noqa: E402
 import test_provider_qemu as pq  # noqa: E402
 import test_provider_kvm as pk  # noqa: E402
 
@@ -79,6 +80,34 @@ def test_boot_ignores_devices(machine, bus):
                  'user,id=net-net0', 'readonly=on', '/dev/fdset/'):
         if want not in cmd:
             fail('qemu.cmd lacks %r' % want, cmd)
+
+
+@pq.no_strays
+def test_confined_with_devices():
+    """QEMU with devices is as confined as without: the unprivileged user, no capabilities,
+    seccomp; it holds the disks and the share through the descriptors it was handed (the disks
+    are closed to its user, and everything sits in a directory it could not reach by path), and
+    nothing else of the host."""
+    d = pq.new_dir('confined')
+    devs = device_args(d)
+    os.chmod(d, 0o700)  # as $UNIK_HOME is
+    inst = os.path.join(d, 'inst')
+    os.makedirs(inst)
+    r = pq.call('tcg', *(devs + ['run', inst, app('clock'), 'clock 600000', 64]))
+    try:
+        pq.wait_console(inst, 'wall_start')
+        pid = int(r['pid'])
+        check_confined(pid, pq.context(inst), uid=64122, gid=64122)
+        held = open_paths(pid)
+        for name in ('data.raw', 'seed.raw', 'share'):
+            if os.path.join(d, name) not in held:
+                fail('QEMU does not hold %s' % name, '\n'.join(held))
+        for path in held:
+            if path.startswith('/') and not (path.startswith(d + '/') or path == app('clock')
+                                             or path.startswith('/dev/')):
+                fail('QEMU holds %s open' % path, '\n'.join(held))
+    finally:
+        pq.call('tcg', 'stop', inst, '--force')
 
 
 @pq.no_strays
