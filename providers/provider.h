@@ -197,6 +197,11 @@ char *unik_provider_path(const char *provider, const char *what, const char *pat
  * paths, the kernel and initrd readable; -1 with err (and nothing to free) otherwise. */
 int unik_run_spec_paths(const char *provider, const struct unik_run_spec *spec, char **dir,
                         char **kernel, char **initrd, struct unik_error *err);
+/* A copy of the spec's devices whose disks and directories are absolute paths (realpath, so
+ * they exist), for a hypervisor that opens them from elsewhere; *out is NULL when there are no
+ * devices.  The strings go into *paths.  The caller frees *out and *paths, also on failure. */
+int unik_run_spec_devices(const char *provider, const struct unik_run_spec *spec,
+                          struct unik_device **out, struct strv *paths, struct unik_error *err);
 
 /* The registry: NULL-terminated list of compiled-in providers, and lookup by name. */
 extern const struct unik_provider *const unik_providers[];

@@ -11,8 +11,9 @@
  * stdout as well as to console.log, feeds stdin to the guest, stops the VM on SIGTERM, SIGINT,
  * SIGHUP or SIGQUIT, takes QEMU with it when it is killed, and exits with the guest's status.
  * Usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel F] [--initrd F]
- *                  [--qmp SOCKET] [--user UID:GID] [--foreground [--hold-fifo FIFO]]
- *                  -- PROGRAM [ARGS...] */
+ *                  [--qmp SOCKET] [--fd N:ro|rw|dir:PATH]... [--user UID:GID]
+ *                  [--foreground [--hold-fifo FIFO]] -- PROGRAM [ARGS...]
+ * --fd hands QEMU a device's disk or shared directory as descriptor N (lib/vmm_confine.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -67,8 +68,9 @@ static void forward(int sig)
 static void usage(void)
 {
 	fputs("usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel FILE]\n"
-	      "                 [--initrd FILE] [--qmp SOCKET] [--user UID:GID]\n"
-	      "                 [--foreground [--hold-fifo FIFO]] -- PROGRAM [ARGS...]\n",
+	      "                 [--initrd FILE] [--qmp SOCKET] [--fd N:ro|rw|dir:PATH]...\n"
+	      "                 [--user UID:GID] [--foreground [--hold-fifo FIFO]]\n"
+	      "                 -- PROGRAM [ARGS...]\n",
 	      stderr);
 	exit(2);
 }
@@ -328,6 +330,8 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *user = NULL, *console_max = NULL, *hold_fifo = NULL;
 	bool foreground = false;
 	struct unik_vmm_files files = {0};
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX];
+	struct unik_error fd_err;
 	struct unik_vmm_user vmm_user;
 	struct unik_console_log con = {.fd = -1};
 	long long cap = 0;
@@ -359,7 +363,17 @@ int main(int argc, char **argv)
 			foreground = true;
 		else if (!strcmp(argv[i], "--hold-fifo") && i + 1 < argc)
 			hold_fifo = argv[++i];
-		else if (!strcmp(argv[i], "--")) {
+		else if (!strcmp(argv[i], "--fd") && i + 1 < argc) {
+			if (files.nfds == UNIK_VMM_FD_DEVICES_MAX ||
+			    unik_vmm_fd_parse(argv[++i], &fds[files.nfds], &fd_err) < 0) {
+				fprintf(stderr, "unik-shim: %s\n",
+				        files.nfds == UNIK_VMM_FD_DEVICES_MAX ? "too many --fd"
+				                                              : fd_err.msg);
+				usage();
+			}
+			files.fds = fds;
+			files.nfds++;
+		} else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
 		} else
@@ -526,7 +540,7 @@ int main(int argc, char **argv)
 		struct sigaction dfl;
 		const char *what = NULL;
 		/* Above the descriptors QEMU is given (vmm_confine.h), so none clobbers it. */
-		int report_fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 10);
+		int report_fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, UNIK_VMM_FD_PRIVATE);
 
 		if (foreground) {
 			/* No QEMU outlives its container: it dies with this process, and in a

@@ -238,6 +238,8 @@ static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
                       const struct strv *qargv, int ready_w, pid_t *pid, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX];
+	size_t nfds = qemu_device_fds(c, fds);
 	const char *dir = c->dir;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -259,6 +261,10 @@ static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
 	}
 	strv_push(&argv, "--qmp");
 	strv_push_take(&argv, qemu_qmp_path(dir));
+	for (size_t i = 0; i < nfds; i++) {
+		strv_push(&argv, "--fd");
+		strv_push_take(&argv, unik_vmm_fd_format(&fds[i]));
+	}
 	strv_push(&argv, "--user");
 	strv_push(&argv, user);
 	if (spec->foreground) {
@@ -329,7 +335,8 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 {
 	(void)ctx;
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL;
-	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_strv_ struct strv argv = {0}, dev_paths = {0};
+	_cleanup_free_ struct unik_device *devs = NULL;
 	_cleanup_close_ int ready_r = -1;
 	struct qemu_config c = {0};
 	struct unik_vmm_user vu;
@@ -370,6 +377,11 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	c.initrd = initrd;
 	c.cmdline = spec->cmdline ? spec->cmdline : "";
 	c.memory_mb = spec->memory_mb;
+	c.machine = unik_provider_opt(spec->opts, QEMU_OPT_MACHINE);
+	if (unik_run_spec_devices("qemu", spec, &devs, &dev_paths, err) < 0)
+		return -1;
+	c.devices = devs;
+	c.ndevices = spec->ndevices;
 	if (qemu_build_argv(&c, &argv, err) < 0 || forget_previous_run(dir, err) < 0 ||
 	    write_records(spec, &c, &argv, err) < 0)
 		return -1;
@@ -596,10 +608,12 @@ static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 	return 0;
 }
 
-static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, NULL};
+static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, QEMU_OPT_MACHINE, NULL};
 static const char *const qemu_opt_help[] = {
     "cap on console.log, rotated to console.log.1 when reached: MiB (\"16\", the default) or "
     "with a unit (\"512K\", \"1G\")",
+    "machine type: microvm (the default; devices on virtio-mmio), pc or q35 (devices on "
+    "virtio-pci)",
     NULL};
 
 const struct unik_provider unik_provider_qemu = {
@@ -608,6 +622,8 @@ const struct unik_provider unik_provider_qemu = {
     .image_format = "elf",
     .opt_keys = qemu_opt_keys,
     .opt_help = qemu_opt_help,
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
+            UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
     .available = qemu_available,
     .run = qemu_run,
     .status = qemu_status,
