@@ -27,3 +27,15 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -o $@ $< || { rm -f $@; exit 1; }
 
 .PHONY: bench
+
+# A/B against a base commit (bench/compare.py): API throughput, `unik run -d` and `unik build` for
+# this tree and for BASE, checked out and built in build/bench-base, measured alternately in the
+# same run and printed as ratios.  BENCH_ROUNDS, BENCH_RUNS and BENCH_SECONDS set how long.
+bench-compare: all
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH_ROUNDS=2]" \
+		"[BENCH_RUNS=3] [BENCH_SECONDS=3]" >&2; exit 2; }
+	$(PYTHON) bench/compare.py --base '$(BASE)' --bin $(BIN) --json $(BENCH_DIR)/compare.json \
+		$(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
+		$(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS))
+
+.PHONY: bench bench-compare
