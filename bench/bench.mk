@@ -32,7 +32,7 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 # this tree and for BASE, checked out and built in build/bench-base, measured alternately in the
 # same run and printed as ratios.  BENCH_ROUNDS, BENCH_RUNS and BENCH_SECONDS set how long.
 bench-compare: all
-	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH_ROUNDS=2]" \
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH_ROUNDS=3]" \
 		"[BENCH_RUNS=3] [BENCH_SECONDS=3]" >&2; exit 2; }
 	$(PYTHON) bench/compare.py --base '$(BASE)' --bin $(BIN) --json $(BENCH_DIR)/compare.json \
 		$(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \

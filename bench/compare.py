@@ -4,8 +4,8 @@
 alternating order round after round so the machine's drift falls on both alike, then reported as
 ratios (Firecracker's A/B tests).  The issue's targets: each within 10 % of the base.
 
-    python3 bench/compare.py --base REV [--rounds 2] [--runs 3] [--seconds 3]
-    make bench-compare BASE=REV [BENCH_ROUNDS=2 BENCH_RUNS=3 BENCH_SECONDS=3]
+    python3 bench/compare.py --base REV [--rounds 3] [--runs 3] [--seconds 3]
+    make bench-compare BASE=REV [BENCH_ROUNDS=3 BENCH_RUNS=3 BENCH_SECONDS=3]
 
 BASE is checked out with `git worktree add` into build/bench-base and built there with its own
 build/ and bin/ (so its unik-cc finds its own runtime).  The same measuring scripts, the current
@@ -32,6 +32,7 @@ FIGURES = [
      lambda r: r['api_list_rps']),
     ('run_d_ms', '`unik run -d` to the first console line, ms', 'lower', 'cli',
      lambda r: r['run']['unik_run_d_median_s'] * 1000),
+    # A few ms, the difference of two noisy times: its ratio is only shown when both are > 0.
     ('run_added_ms', '`unik run -d` added to QEMU alone, ms', 'lower', 'cli',
      lambda r: r['run']['added_ms']),
     ('build_ms', '`unik build` of examples/hello, ms', 'lower', 'cli',
@@ -99,7 +100,7 @@ def main():
     ap.add_argument('--base', required=True, help='the base revision (a commit, tag, HEAD~3)')
     ap.add_argument('--base-dir', default=os.path.join(REPO, 'build', 'bench-base'))
     ap.add_argument('--bin', default=os.path.join(REPO, 'bin'), help="the current tree's bin/")
-    ap.add_argument('--rounds', type=int, default=int(os.environ.get('BENCH_ROUNDS', 2)))
+    ap.add_argument('--rounds', type=int, default=int(os.environ.get('BENCH_ROUNDS', 3)))
     ap.add_argument('--runs', type=int, default=int(os.environ.get('BENCH_RUNS', 3)),
                     help='bench_cli.py runs of each kind per round')
     ap.add_argument('--seconds', type=float, default=float(os.environ.get('BENCH_SECONDS', 3)),
@@ -132,21 +133,26 @@ def main():
     print('\nA/B against %s (%s): %d rounds in alternating order, %.0f s' % (
         args.base, commit[:12], args.rounds, time.monotonic() - t0))
     for name, what, better, _, _ in FIGURES:
-        cur = statistics.median(values['current'][name])
-        bas = statistics.median(values['base'][name])
-        ratio = cur / bas if bas else None
+        curs, bases = values['current'][name], values['base'][name]
+        cur, bas = statistics.median(curs), statistics.median(bases)
+        # The two trees ran back to back in each round: the median of those paired ratios
+        # cancels what drifts between rounds (other load on the machine) better than a ratio of
+        # medians would.
+        pairs = [c / b for c, b in zip(curs, bases) if b > 0 and c >= 0]
+        ratio = statistics.median(pairs) if len(pairs) == len(curs) else None
         if ratio is None:
-            verdict = 'n/a'
+            verdict = 'n/a (difference %+.1f)' % (cur - bas)
         elif better == 'higher':
             verdict = 'within 10 %' if ratio >= 1 - TOLERANCE else 'WORSE by more than 10 %'
         else:
             verdict = 'within 10 %' if ratio <= 1 + TOLERANCE else 'WORSE by more than 10 %'
-        if name == 'run_added_ms':
-            # A difference of a few ms: its ratio swings with noise; read it next to run_d_ms.
-            verdict += ' (a small difference, noisy)'
+        spread = max(pairs) / min(pairs) if pairs and min(pairs) > 0 else None
+        if spread and spread > 1 + 2 * TOLERANCE:
+            verdict += ' (rounds disagree by %.0f %%: a busy machine? more rounds)' % (
+                (spread - 1) * 100)
         report['figures'][name] = {'what': what, 'better': better, 'current': cur, 'base': bas,
-                                   'ratio': ratio, 'current_all': values['current'][name],
-                                   'base_all': values['base'][name], 'verdict': verdict}
+                                   'ratio': ratio, 'paired_ratios': pairs,
+                                   'current_all': curs, 'base_all': bases, 'verdict': verdict}
         print('%s: current %.1f, base %.1f, ratio %s  -- %s; %s is better; %s' % (
             name, cur, bas, '%.3f' % ratio if ratio is not None else 'n/a', what, better,
             verdict))
