@@ -34,7 +34,7 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 bench-compare: all
 	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH_ROUNDS=3]" \
 		"[BENCH_RUNS=3] [BENCH_SECONDS=3]" >&2; exit 2; }
-	$(PYTHON) bench/compare.py --base '$(BASE)' --bin $(BIN) --json $(BENCH_DIR)/compare.json \
+	$(PYTHON) bench/compare.py --base '$(BASE)' --base-dir $(O)/bench-base --bin $(BIN) --json $(BENCH_DIR)/compare.json \
 		$(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
 		$(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS))
 

@@ -98,7 +98,8 @@ static void log_call(const char *op, const struct fake_ctx *c, ...)
 	f = open_memstream(&line, &len);
 	if (!f)
 		abort();
-	fprintf(f, "%s\tpid=%d\tctx=%u", op, (int)getpid(), c ? c->id : 0);
+	/* ctx 0: none, or not one of the fake's (check_ctx refuses the call after logging it). */
+	fprintf(f, "%s\tpid=%d\tctx=%u", op, (int)getpid(), c && c->magic == CTX_MAGIC ? c->id : 0);
 	va_start(ap, c);
 	while ((key = va_arg(ap, const char *))) {
 		fprintf(f, "\t%s=", key);
