@@ -75,6 +75,16 @@ def seed(home, n):
     db.close()
 
 
+def build_gen():
+    """Compiles the load generator (bench_api_load.c); returns its path."""
+    build = os.path.join(REPO, 'build', 'bench')
+    os.makedirs(build, exist_ok=True)
+    gen = os.path.join(build, 'bench_api_load')
+    subprocess.run([os.environ.get('CC', 'cc'), '-O2', '-D_GNU_SOURCE', '-Wall', '-pthread', '-o', gen,
+                    os.path.join(HERE, 'bench_api_load.c')], check=True)
+    return gen
+
+
 def load(gen, port, path, threads, seconds):
     out = subprocess.run([gen, '127.0.0.1', str(port), path, str(threads), str(seconds)],
                          capture_output=True, text=True, timeout=seconds + 60)
@@ -91,11 +101,7 @@ def main():
     ap.add_argument('--json', help='also write the result here')
     args = ap.parse_args()
 
-    build = os.path.join(REPO, 'build', 'bench')
-    os.makedirs(build, exist_ok=True)
-    gen = os.path.join(build, 'bench_api_load')
-    subprocess.run([os.environ.get('CC', 'cc'), '-O2', '-D_GNU_SOURCE', '-Wall', '-pthread', '-o', gen,
-                    os.path.join(HERE, 'bench_api_load.c')], check=True)
+    gen = build_gen()
     home = tempfile.mkdtemp(prefix='unik-bench-api-')
     try:
         port = free_port()

@@ -219,7 +219,7 @@ def main():
     ap.add_argument('--runs', type=int, default=int(os.environ.get('BENCH_RUNS', 7)))
     ap.add_argument('--json', default=os.path.join(REPO, 'build', 'bench', 'cli.json'))
     args = ap.parse_args()
-    runs = max(2, args.runs)  # a median needs a few; bench/compare.py asks for few
+    runs = max(5, args.runs)
     if not os.access(args.unik, os.X_OK):
         print('bench_cli: %s is missing (run make)' % args.unik)
         return 1
