@@ -34,7 +34,7 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 # (API load per sample) set how long it takes.
 bench-compare: all
 	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH_SAMPLES=7]" \
-		"[BENCH_SECONDS=1]" >&2; exit 2; }
+		"[BENCH_SECONDS=0.5]" >&2; exit 2; }
 	$(PYTHON) bench/compare.py --base '$(BASE)' --base-dir $(O)/bench-base --bin $(BIN) \
 		--json $(BENCH_DIR)/compare.json $(if $(BENCH_SAMPLES),--samples $(BENCH_SAMPLES)) \
 		$(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS))

@@ -3,8 +3,8 @@
 current tree and for BASE, measured in the same run and reported as ratios (Firecracker's A/B
 tests).  The issue's targets: each within 10 % of the base.
 
-    python3 bench/compare.py --base REV [--samples 7] [--seconds 1]
-    make bench-compare BASE=REV [BENCH_SAMPLES=7 BENCH_SECONDS=1]
+    python3 bench/compare.py --base REV [--samples 7] [--seconds 0.5]
+    make bench-compare BASE=REV [BENCH_SAMPLES=7 BENCH_SECONDS=0.5]
 
 BASE is checked out with `git worktree add` into build/bench-base and built there with its own
 build/ and bin/ (so its unik-cc finds its own runtime).  Both trees' daemons run side by side,
@@ -102,7 +102,9 @@ def measure_api(bins, args, work, samples):
             bench_api.seed(home, 100)
             daemons[t] = (bench_api.start(os.path.join(bins[t], 'unik'), home, port), port)
             bench_api.load(gen, port, '/v1/instances', args.threads, 1)  # warm up
-        for i, order in enumerate(pairs(args.samples)):
+        # Short slices, twice as many pairs: a burst of other load spoils fewer of them.
+        n = 2 * args.samples
+        for i, order in enumerate(pairs(n)):
             for t in order:
                 rps, errors = bench_api.load(gen, daemons[t][1], '/v1/instances', args.threads,
                                              args.seconds)
@@ -110,7 +112,7 @@ def measure_api(bins, args, work, samples):
                     sys.exit('bench-compare: %d failed requests against the %s daemon' % (
                         errors, t))
                 samples['api_list_rps'][t].append(rps)
-            log('api pair %d/%d' % (i + 1, args.samples))
+            log('api pair %d/%d' % (i + 1, n))
     finally:
         for p, _ in daemons.values():
             bench_api.stop(p)
@@ -206,8 +208,8 @@ def main():
     ap.add_argument('--bin', default=os.path.join(REPO, 'bin'), help="the current tree's bin/")
     ap.add_argument('--samples', type=int, default=int(os.environ.get('BENCH_SAMPLES', 7)),
                     help='pairs measured for each figure')
-    ap.add_argument('--seconds', type=float, default=float(os.environ.get('BENCH_SECONDS', 1)),
-                    help='seconds of API load per sample')
+    ap.add_argument('--seconds', type=float, default=float(os.environ.get('BENCH_SECONDS', 0.5)),
+                    help='seconds of API load per sample (API samples: twice --samples)')
     ap.add_argument('--threads', type=int, default=4, help='API load threads')
     ap.add_argument('--jobs', type=int, default=2, help='make -j for the base')
     ap.add_argument('--json', default=os.path.join(REPO, 'build', 'bench', 'compare.json'))
@@ -234,7 +236,8 @@ def main():
     report = {'base': args.base, 'base_commit': commit, 'head_commit': git('rev-parse', 'HEAD'),
               'samples': args.samples, 'seconds': args.seconds, 'tolerance': TOLERANCE,
               'figures': {}}
-    print('\nA/B against %s (%s): %d pairs per figure, order flipping, %.0f s' % (
+    print('\nA/B against %s (%s): %d pairs per figure (API: twice as many), order flipping, '
+          '%.0f s' % (
         args.base, commit[:12], args.samples, time.monotonic() - t0))
     for name in FIGURES:
         r = summarize(name, samples[name]['current'], samples[name]['base'])
