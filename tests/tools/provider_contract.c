@@ -2,6 +2,7 @@
  * of the registry, or the tests' fake, only through core/vm.h, the way the core does, one
  * process per call as a daemon and its restarts would make them:
  *   provider_contract [OPTIONS] caps
+ *   provider_contract [OPTIONS] available
  *   provider_contract [OPTIONS] run DIR KERNEL CMDLINE MEM_MB [INITRD]
  *   provider_contract [OPTIONS] status DIR
  *   provider_contract [OPTIONS] stop DIR [--force] [--timeout MS]
@@ -48,7 +49,7 @@ static int usage(const char *why)
 		fprintf(stderr, "provider_contract: %s\n", why);
 	fputs("usage: provider_contract [-p PROVIDER] [-o KEY=VALUE]... [-i ID] [-n NAME] "
 	      "[-d KIND:NAME[:KEY=VALUE]...]... [-c CAPS] "
-	      "caps | run DIR KERNEL CMDLINE MEM_MB [INITRD] | status DIR | "
+	      "caps | available | run DIR KERNEL CMDLINE MEM_MB [INITRD] | status DIR | "
 	      "stop DIR [--force] [--timeout MS] | start DIR | remove DIR | reconcile DIR | "
 	      "events DIR WAIT_MS\n",
 	      stderr);
@@ -165,6 +166,13 @@ static int run_verb(struct unik_vm *vm, const char *verb, int argc, char **argv,
 		       vm->p->caps ? caps : "", vm->p->start ? "yes" : "no",
 		       vm->p->reconcile ? "yes" : "no", vm->p->event_fd ? "yes" : "no");
 		return 0;
+	}
+	if (!strcmp(verb, "available") && argc == 0) {
+		char reason[512] = "";
+		bool ok = vm->p->available(spec->opts, reason, sizeof(reason));
+
+		printf("available=%s\nreason=%s\n", ok ? "yes" : "no", reason);
+		return ok ? 0 : 1;
 	}
 	if (!strcmp(verb, "run") && (argc == 4 || argc == 5)) {
 		spec->instance_dir = argv[0];
