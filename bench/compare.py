@@ -98,7 +98,6 @@ def measure_api(bins, args, work, samples):
             home = os.path.join(work, 'api-' + t)
             os.makedirs(home)
             port = bench_api.free_port()
-            bench_api.stop(bench_api.start(os.path.join(bins[t], 'unik'), home, port))
             bench_api.seed(home, 100)
             daemons[t] = (bench_api.start(os.path.join(bins[t], 'unik'), home, port), port)
             bench_api.load(gen, port, '/v1/instances', args.threads, 1)  # warm up
