@@ -232,7 +232,9 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    # head_commit is this checkout's; current_bin says which binaries were measured as current.
     report = {'base': args.base, 'base_commit': commit, 'head_commit': git('rev-parse', 'HEAD'),
+              'current_bin': bins['current'],
               'samples': args.samples, 'seconds': args.seconds, 'tolerance': TOLERANCE,
               'figures': {}}
     print('\nA/B against %s (%s): %d pairs per figure (API: twice as many), order flipping, '
