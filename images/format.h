@@ -38,8 +38,4 @@ const struct unik_image_format *unik_image_format_find(const char *name);
 /* "elf, raw, qcow2, ...": the names in the table's order, for messages.  Static storage. */
 const char *unik_image_format_names(void);
 
-/* 0 if path is a unik kernel: an x86-64 ELF executable carrying the "unik" ABI note
- * (include/unik/abi.h); else UNIK_E_INVALID saying what it is instead. */
-int unik_elf_check_kernel(const char *path, struct unik_error *err);
-
 #endif

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cmdline.h"
-#include "images/format.h"
+#include "lib/guest_elf.h"
 #include "unik_spawn.h"
 #include "compilers/sandbox.h"
 #include "util.h"
@@ -117,7 +117,8 @@ static void new_kernels(const struct snapshot *before, const char *src, struct s
 		if (b && b->size == after.v[i].size && b->mtime.tv_sec == after.v[i].mtime.tv_sec &&
 		    b->mtime.tv_nsec == after.v[i].mtime.tv_nsec)
 			continue;
-		if (is_elf(after.v[i].path) && unik_elf_check_kernel(after.v[i].path, NULL) == 0)
+		if (is_elf(after.v[i].path) &&
+		    unik_guest_elf_check(after.v[i].path, NULL, NULL) == 0)
 			strv_push(out, after.v[i].path);
 	}
 	snap_free(&after);
@@ -348,7 +349,7 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 		               k);
 		return -1;
 	}
-	if (unik_elf_check_kernel(k, err) < 0)
+	if (unik_guest_elf_check(k, NULL, err) < 0)
 		return -1;
 	*kernel = unik_steal_ptr(&k);
 	return 0;

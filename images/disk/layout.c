@@ -3,12 +3,12 @@
  * cover all of it. */
 #include "images/disk/disk.h"
 
-#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmdline.h"
+#include "lib/guest_elf.h"
 #include "util.h"
 
 static const char *const format_names[] = {
@@ -290,30 +290,15 @@ void unik_disk_plan(uint64_t payload_bytes, unsigned nfiles, struct unik_disk_la
 /* ------------------------------------------------------------------------------------------- */
 /* Kernel */
 
-#define MB2_MAGIC  0xe85250d6u
-#define MB2_SEARCH 32768u
-
 int unik_disk_check_kernel_mem(const void *buf, size_t len, const char *name,
                                struct unik_error *err)
 {
-	const uint8_t *p = buf;
-	Elf64_Ehdr eh;
+	struct unik_guest_elf g;
 
-	if (len < sizeof(eh) || memcmp(p, ELFMAG, SELFMAG) != 0) {
-		unik_error_set(err, UNIK_E_INVALID, "%s is not an ELF file", name);
+	if (unik_guest_elf_parse_mem(buf, len, name, &g, err) < 0)
 		return -1;
-	}
-	memcpy(&eh, p, sizeof(eh));
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
-		unik_error_set(err, UNIK_E_INVALID, "%s is not an x86-64 ELF", name);
-		return -1;
-	}
-	for (size_t off = 0; off + 16 <= len && off + 16 <= MB2_SEARCH; off += 8) {
-		uint32_t magic = get32(p + off), arch = get32(p + off + 4),
-		         hlen = get32(p + off + 8), sum = get32(p + off + 12);
-		if (magic == MB2_MAGIC && arch == 0 && magic + arch + hlen + sum == 0 && hlen >= 16)
-			return 0;
-	}
+	if (g.multiboot2)
+		return 0;
 	unik_error_set(err, UNIK_E_INVALID,
 	               "%s has no multiboot2 header in its first 32 KiB, so GRUB cannot load it "
 	               "(build it with unik-cc)",
