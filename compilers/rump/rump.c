@@ -311,8 +311,10 @@ static bool inside(const char *path, const char *a, const char *b)
 	return false;
 }
 
+extern const struct unik_compiler unik_compiler_rump;
+
 static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
-                      const struct unik_sandbox *sandbox, int log_fd, char **kernel,
+                      const struct unik_sandbox *sandbox, int log_fd, struct unik_artifacts *out,
                       struct unik_error *err)
 {
 	_cleanup_free_ char *cc = unik_cc_path();
@@ -321,6 +323,7 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 	struct stat st;
 	int r;
 
+	memset(out, 0, sizeof(*out));
 	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
 	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
 	memset(&sb.env, 0, sizeof(sb.env));
@@ -349,10 +352,8 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 		               k);
 		return -1;
 	}
-	if (unik_guest_elf_check(k, NULL, err) < 0)
-		return -1;
-	*kernel = unik_steal_ptr(&k);
-	return 0;
+	return unik_compiler_artifacts(&unik_compiler_rump, src_dir, m, out_dir, unik_steal_ptr(&k),
+	                               log_fd, out, err);
 }
 
 static const char *const rump_languages[] = {"c", NULL};
