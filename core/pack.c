@@ -1,7 +1,6 @@
 /* Packing without the daemon: see pack.h. */
 #include "core/pack.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,27 +15,9 @@ bool unik_core_pack_format_known(const char *name)
 	return unik_disk_format_parse(name) >= 0;
 }
 
-static char names[96];
-static pthread_once_t names_once = PTHREAD_ONCE_INIT;
-
-static void names_init(void)
-{
-	size_t used = 0, n = 0;
-
-	while (unik_disk_format_name((enum unik_disk_format)n))
-		n++;
-	for (size_t i = 0; i < n && used < sizeof(names); i++)
-		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-		                         i == 0       ? ""
-		                         : i + 1 == n ? " or "
-		                                      : ", ",
-		                         unik_disk_format_name((enum unik_disk_format)i));
-}
-
 const char *unik_core_pack_format_names(void)
 {
-	pthread_once(&names_once, names_init);
-	return names;
+	return unik_disk_format_names();
 }
 
 int unik_core_pack(const char *kernel, const char *initrd, const char *cmdline, const char *format,

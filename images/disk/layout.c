@@ -3,6 +3,7 @@
  * cover all of it. */
 #include "images/disk/disk.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,27 @@ int unik_disk_format_parse(const char *name)
 	if (strcmp(name, "vpc") == 0)
 		return UNIK_DISK_VHD;
 	return -1;
+}
+
+static char names[96];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_init(void)
+{
+	size_t used = 0, n = sizeof(format_names) / sizeof(format_names[0]);
+
+	for (size_t i = 0; i < n && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+		                         i == 0       ? ""
+		                         : i + 1 == n ? " or "
+		                                      : ", ",
+		                         format_names[i]);
+}
+
+const char *unik_disk_format_names(void)
+{
+	pthread_once(&names_once, names_init);
+	return names;
 }
 
 /* ------------------------------------------------------------------------------------------- */
