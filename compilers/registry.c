@@ -11,12 +11,15 @@
 #include "lib/suggest.h"
 #include "lib/util.h"
 
-extern const struct unik_compiler unik_compiler_rump;
+/* The compiled-in backends, one X(BASE) each: compilers/BASE/ defines unik_compiler_BASE, and
+ * this line is all that lists it.  Messages and `unik compilers` read the table it makes. */
+#define UNIK_COMPILER_LIST(X) X(rump)
 
-const struct unik_compiler *const unik_compilers[] = {
-    &unik_compiler_rump,
-    NULL,
-};
+#define DECLARE(b) extern const struct unik_compiler unik_compiler_##b;
+#define ENTRY(b)   &unik_compiler_##b,
+UNIK_COMPILER_LIST(DECLARE)
+
+const struct unik_compiler *const unik_compilers[] = {UNIK_COMPILER_LIST(ENTRY) NULL};
 
 /* The bases of the table, each once, in table order: "rump, includeos". */
 static void bases(char *buf, size_t len, const char **names, size_t *n, size_t cap)

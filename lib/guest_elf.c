@@ -244,7 +244,9 @@ static bool fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
 
 int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct unik_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking, so a FIFO planted where a kernel was expected cannot hang the caller:
+	 * fstat then refuses it. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct unik_guest_elf g;
 	struct stat st;
 

@@ -92,19 +92,6 @@ static const struct file_sig *snap_find(const struct snapshot *s, const char *pa
 	return NULL;
 }
 
-static bool is_elf(const char *path)
-{
-	unsigned char m[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, m, 4);
-	close(fd);
-	return n == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
-}
-
 /* The unik kernels the build wrote or changed. */
 static void new_kernels(const struct snapshot *before, const char *src, struct strv *out)
 {
@@ -117,8 +104,7 @@ static void new_kernels(const struct snapshot *before, const char *src, struct s
 		if (b && b->size == after.v[i].size && b->mtime.tv_sec == after.v[i].mtime.tv_sec &&
 		    b->mtime.tv_nsec == after.v[i].mtime.tv_nsec)
 			continue;
-		if (is_elf(after.v[i].path) &&
-		    unik_guest_elf_check(after.v[i].path, NULL, NULL) == 0)
+		if (unik_guest_elf_check(after.v[i].path, NULL, NULL) == 0)
 			strv_push(out, after.v[i].path);
 	}
 	snap_free(&after);
