@@ -199,11 +199,12 @@ int unik_guest_elf_verify(const struct unik_guest_elf *g, const char *name, stru
 			               "not exist",
 			               name);
 		else
-			unik_error_set(
-			    err, UNIK_E_INVALID,
-			    "%s is built for guest ABI v%u, and this unik knows v1 to v%d: "
-			    "upgrade unik or rebuild the image",
-			    name, g->abi_version, UNIK_ABI_VERSION);
+			unik_error_set(err, UNIK_E_INVALID,
+			               "%s is built for guest ABI v%u, and this unik knows %s%d: "
+			               "upgrade unik or rebuild the image",
+			               name, g->abi_version,
+			               UNIK_ABI_VERSION > 1 ? "v1 to v" : "only v",
+			               UNIK_ABI_VERSION);
 		return -1;
 	}
 	if (!g->pvh) {
