@@ -575,8 +575,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	_cleanup_free_ char *dir = unik_path_join(D.builds_dir, b->id);
 	_cleanup_free_ char *src = unik_path_join(dir, "src");
 	_cleanup_free_ char *outd = unik_path_join(dir, "out");
-	_cleanup_free_ char *kernel = NULL;
-	_cleanup_free_ char *rootfs = NULL;
+	_cleanup_artifacts_ struct unik_artifacts art = {0};
 	_cleanup_free_ char *meta_text = NULL;
 	struct unik_image_files files;
 	struct image *im, *old = NULL;
@@ -593,32 +592,12 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 		blog(fd,
 		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
 	if (unik_sandbox_prepare(&sb, err) < 0 ||
-	    comp->build(src, m, outd, &sb, fd, &kernel, err) < 0) {
+	    comp->build(src, m, outd, &sb, fd, &art, err) < 0) {
 		unik_sandbox_free(&sb);
 		return -1;
 	}
 	unik_sandbox_free(&sb);
-	blog(fd, "unik: kernel %s", kernel + strlen(dir) + 1);
-	if (m->files) {
-		char real_src[PATH_MAX], real_files[PATH_MAX];
-		_cleanup_free_ char *fp = unik_path_join(src, m->files);
-		struct stat sb;
-
-		if (!realpath(src, real_src) || !realpath(fp, real_files) ||
-		    stat(real_files, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			unik_error_set(
-			    err, UNIK_E_INVALID,
-			    "%s: \"files\" names %s, which is not a directory in the source",
-			    m->file ? m->file : "Unikfile", m->files);
-			return -1;
-		}
-		if (strncmp(real_files, real_src, strlen(real_src)) != 0) {
-			unik_error_set(err, UNIK_E_INVALID, "\"files\" leaves the source tree");
-			return -1;
-		}
-		rootfs = xstrdup(real_files);
-		blog(fd, "unik: root fs from %s", m->files);
-	}
+	blog(fd, "unik: kernel %s", art.kernel + strlen(dir) + 1);
 
 	staging =
 	    unik_provider_find(b->opts.provider) && unik_provider_find(b->opts.provider)->stage;
@@ -642,8 +621,7 @@ static int do_build(struct build *b, int fd, struct unik_error *err)
 	meta = image_json(im);
 	meta_text = json_dumps(meta, JSON_INDENT(2));
 	json_decref(meta);
-	if (unik_image_store_put(D.images_dir, im->id, kernel, rootfs, meta_text, fd, &files, err) <
-	    0) {
+	if (unik_image_store_put(D.images_dir, im->id, &art, meta_text, &files, err) < 0) {
 		image_free(im);
 		return -1;
 	}
