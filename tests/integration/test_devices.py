@@ -146,6 +146,33 @@ def test_refuses_kind_it_lacks():
         fail('something was started: %s' % os.listdir(d))
 
 
+def test_v1_image_gets_no_devices():
+    """An image built for guest ABI v1 would take the first manifest word for argv[0]: the core
+    refuses to give it devices, saying to rebuild, and starts nothing; without devices it runs."""
+    import struct
+    d = pq.new_dir('v1')
+    v1 = os.path.join(d, 'hello-v1.elf')
+    with open(app('hello'), 'rb') as f:
+        data = bytearray(f.read())
+    # The "unik" note: namesz 5, descsz 4, type 1, "unik" padded to 8, then the version.
+    head = struct.pack('<III', 5, 4, 1) + b'unik\0\0\0\0'
+    at = data.find(head)
+    if at < 0:
+        fail('no unik note in %s' % app('hello'))
+    check_equal('the note\'s version', struct.unpack_from('<I', data, at + len(head))[0], 2)
+    struct.pack_into('<I', data, at + len(head), 1)
+    with open(v1, 'wb') as f:
+        f.write(data)
+    inst = os.path.join(d, 'inst')
+    os.makedirs(inst)
+    r = pq.call('tcg', '-d', 'net:net0', 'run', inst, v1, '', 64, ok=False)
+    if r.get('code') != 'unsupported' or 'guest ABI v1' not in r.get('error', '') or \
+            'rebuild' not in r.get('error', ''):
+        fail('devices for a v1 image were not refused: %r' % r)
+    if os.listdir(inst):
+        fail('something was started: %s' % os.listdir(inst))
+
+
 @pq.no_strays
 def test_named_network_without_tap_refused():
     """qemu joins a named network only through a tap (the core will make them): without one it
