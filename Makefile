@@ -178,4 +178,6 @@ format-check:
 clean:
 	rm -rf build bin
 
--include $(shell find $(O) -path $(O)/test-output -prune -o -name '*.d' -type f -print 2>/dev/null)
+# Not the dependencies of bench-compare's base tree (bench/bench.mk), which it builds itself.
+-include $(shell find $(O) \( -path $(O)/test-output -o -path $(O)/bench-base \) -prune -o \
+	-name '*.d' -type f -print 2>/dev/null)

@@ -27,3 +27,16 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -o $@ $< || { rm -f $@; exit 1; }
 
 .PHONY: bench
+
+# A/B against a base commit (bench/compare.py): API throughput, `unik run -d` and `unik build` for
+# this tree and for BASE, checked out and built in $(O)/bench-base, measured in pairs taken back to
+# back in the same run and printed as ratios.  BENCH_SAMPLES (pairs per figure) and BENCH_SECONDS
+# (API load per sample) set how long it takes.
+bench-compare: all
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH_SAMPLES=7]" \
+		"[BENCH_SECONDS=0.5]" >&2; exit 2; }
+	$(PYTHON) bench/compare.py --base '$(BASE)' --base-dir $(O)/bench-base --bin $(BIN) \
+		--json $(BENCH_DIR)/compare.json $(if $(BENCH_SAMPLES),--samples $(BENCH_SAMPLES)) \
+		$(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS))
+
+.PHONY: bench bench-compare

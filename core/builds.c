@@ -387,36 +387,6 @@ static void build_sandbox(struct unik_core *c, const char *src, const char *outd
 	sb->limits = c->cfg.build_limits;
 }
 
-/* The image's root fs: the directory the manifest's "files" names, inside the source (*rootfs
- * stays NULL without one).  This is the one place the core assembles a root fs; when compilers
- * return it in their artifacts, this goes. */
-static int build_rootfs(const struct unik_manifest *m, const char *src, const struct build_log *lg,
-                        char **rootfs, struct unik_error *err)
-{
-	char real_src[PATH_MAX], real_files[PATH_MAX];
-	_cleanup_free_ char *fp = NULL;
-	struct stat sb;
-
-	*rootfs = NULL;
-	if (!m->files)
-		return 0;
-	fp = unik_path_join(src, m->files);
-	if (!realpath(src, real_src) || !realpath(fp, real_files) || stat(real_files, &sb) < 0 ||
-	    !S_ISDIR(sb.st_mode)) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "%s: \"files\" names %s, which is not a directory in the source",
-		               m->file ? m->file : "Unikfile", m->files);
-		return -1;
-	}
-	if (strncmp(real_files, real_src, strlen(real_src)) != 0) {
-		unik_error_set(err, UNIK_E_INVALID, "\"files\" leaves the source tree");
-		return -1;
-	}
-	*rootfs = xstrdup(real_files);
-	blog(lg, "unik: root fs from %s", m->files);
-	return 0;
-}
-
 static int do_build(struct unik_core *c, struct unik_build *b, const struct build_log *lg,
                     struct unik_error *err)
 {
@@ -425,8 +395,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	_cleanup_free_ char *dir = unik_path_join(c->builds_dir, b->id);
 	_cleanup_free_ char *src = unik_path_join(dir, "src");
 	_cleanup_free_ char *outd = unik_path_join(dir, "out");
-	_cleanup_free_ char *kernel = NULL;
-	_cleanup_free_ char *rootfs = NULL;
+	_cleanup_artifacts_ struct unik_artifacts art = {0};
 	_cleanup_free_ char *meta_text = NULL;
 	struct unik_image_files files;
 	struct unik_image *im, *old = NULL;
@@ -443,14 +412,12 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 		blog(lg,
 		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
 	if (unik_sandbox_prepare(&sb, err) < 0 ||
-	    comp->build(src, m, outd, &sb, lg->fd, &kernel, err) < 0) {
+	    comp->build(src, m, outd, &sb, lg->fd, &art, err) < 0) {
 		unik_sandbox_free(&sb);
 		return -1;
 	}
 	unik_sandbox_free(&sb);
-	blog(lg, "unik: kernel %s", kernel + strlen(dir) + 1);
-	if (build_rootfs(m, src, lg, &rootfs, err) < 0)
-		return -1;
+	blog(lg, "unik: kernel %s", art.kernel + strlen(dir) + 1);
 
 	staging = unik_core_provider(c, b->opts.provider) &&
 	          unik_core_provider(c, b->opts.provider)->stage;
@@ -472,8 +439,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	meta = unik_image_meta_json(im);
 	meta_text = json_dumps(meta, JSON_INDENT(2));
 	json_decref(meta);
-	if (unik_image_store_put(c->images_dir, im->id, kernel, rootfs, meta_text, lg->fd, &files,
-	                         err) < 0) {
+	if (unik_image_store_put(c->images_dir, im->id, &art, meta_text, &files, err) < 0) {
 		unik_image_free(im);
 		return -1;
 	}

@@ -1,8 +1,11 @@
 /* Driving a provider (core/vm.h): its context, the device check and the boot command line. */
 #include <string.h>
 
+#include <unik/abi.h>
+
 #include "core/vm.h"
 #include "lib/devices.h"
+#include "lib/guest_elf.h"
 #include "lib/suggest.h"
 #include "lib/util.h"
 
@@ -59,6 +62,19 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 	                       err) < 0)
 		return -1;
 	if (spec->ndevices) {
+		/* A v1 runtime would take the first manifest word for argv[0]. */
+		int abi = unik_guest_elf_abi_version(spec->kernel, err);
+
+		if (abi < 0)
+			return -1;
+		if (abi < UNIK_ABI_VERSION_DEVICES) {
+			unik_error_set(
+			    err, UNIK_E_UNSUPPORTED,
+			    "the image was built for guest ABI v%d, which has no devices "
+			    "(v%d and later do): rebuild it with this unik to attach devices",
+			    abi, UNIK_ABI_VERSION_DEVICES);
+			return -1;
+		}
 		cmdline = unik_devices_cmdline(spec->devices, spec->ndevices, plain);
 		spec->cmdline = cmdline;
 	}

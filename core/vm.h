@@ -29,7 +29,8 @@ void unik_vm_close(struct unik_vm *vm);
 /* Runs spec on the provider.  Devices are checked (unik_devices_check against the provider's
  * caps: a kind it lacks is UNIK_E_UNSUPPORTED, before anything starts) and their MACs filled in,
  * which is why spec is not const.  The guest gets the devices' manifest words in front of its
- * command line (unik_devices_cmdline). */
+ * command line (unik_devices_cmdline); an image older than guest ABI v2 gets no devices
+ * (UNIK_E_UNSUPPORTED, before anything starts). */
 int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_instance_status *st,
                 struct unik_error *err);
 int unik_vm_status(struct unik_vm *vm, const char *dir, struct unik_instance_status *st,

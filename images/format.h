@@ -8,17 +8,7 @@
 #include <stdint.h>
 
 #include "error.h"
-
-/* What a build produced.  Paths are owned by the caller. */
-struct unik_artifacts {
-	const char *kernel; /* the kernel ELF */
-	const char *rootfs; /* newc cpio of the root fs, or NULL */
-	/* The guest command line disk formats bake into their boot configuration, or NULL for the
-	 * kernel's baked defaults.  `elf` ignores rootfs and cmdline: those are given at boot. */
-	const char *cmdline;
-	const char *name;   /* the image's name (the `oci` format tags with it) */
-	uint64_t memory_mb; /* its default guest memory, 0 if none (recorded by `oci`) */
-};
+#include "lib/artifacts.h"
 
 struct unik_image_format {
 	const char *name; /* "elf" */
@@ -37,9 +27,5 @@ extern const struct unik_image_format *const unik_image_formats[]; /* NULL-termi
 const struct unik_image_format *unik_image_format_find(const char *name);
 /* "elf, raw, qcow2, ...": the names in the table's order, for messages.  Static storage. */
 const char *unik_image_format_names(void);
-
-/* 0 if path is a unik kernel: an x86-64 ELF executable carrying the "unik" ABI note
- * (include/unik/abi.h); else UNIK_E_INVALID saying what it is instead. */
-int unik_elf_check_kernel(const char *path, struct unik_error *err);
 
 #endif

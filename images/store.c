@@ -8,33 +8,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpio.h"
 #include "images/format.h"
 #include "util.h"
 
-static void warn_line(void *ctx, const char *path, const char *reason)
+/* A hard link where the compiler's output and the store share a file system (the usual case,
+ * both under $UNIK_HOME), else a copy. */
+static int link_or_copy(const char *from, const char *to, uint64_t *size, struct unik_error *err)
 {
-	int fd = *(int *)ctx;
-	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len;
 
-	if (fd < 0)
-		return;
-	line = xasprintf("root fs: %s: %s\n", path, reason);
-	(void)unik_write_all(fd, line, strlen(line));
+	if (link(from, to) == 0 && stat(to, &st) == 0) {
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (unik_read_file(from, &buf, &len, err) < 0)
+		return -1;
+	if (unik_write_file_atomic(to, buf, len, 0644, err) < 0)
+		return -1;
+	*size = len;
+	return 0;
 }
 
-int unik_image_store_put(const char *images_dir, const char *id, const char *kernel,
-                         const char *rootfs_dir, const char *meta_json, int warn_fd,
-                         struct unik_image_files *files, struct unik_error *err)
+int unik_image_store_put(const char *images_dir, const char *id, const struct unik_artifacts *a,
+                         const char *meta_json, struct unik_image_files *files,
+                         struct unik_error *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s/.new-%s", images_dir, id);
 	_cleanup_free_ char *final = unik_path_join(images_dir, id);
 	_cleanup_free_ char *elf = unik_path_join(tmp, "kernel.elf");
 	_cleanup_free_ char *cpio = unik_path_join(tmp, "rootfs.cpio");
 	_cleanup_free_ char *meta = unik_path_join(tmp, "image.json");
-	struct unik_artifacts a = {.kernel = kernel};
+	struct unik_artifacts k = {.kernel = a->kernel};
 	const struct unik_image_format *fmt = unik_image_format_find("elf");
-	struct stat sb;
 
 	memset(files, 0, sizeof(*files));
 	if (mkdir(images_dir, 0700) < 0 && errno != EEXIST) {
@@ -46,15 +53,11 @@ int unik_image_store_put(const char *images_dir, const char *id, const char *ker
 		unik_error_sys(err, errno, "create %s", tmp);
 		return -1;
 	}
-	if (fmt->pack(&a, elf, &files->elf_size, err) < 0)
+	if (fmt->pack(&k, elf, &files->elf_size, err) < 0)
 		goto fail;
-	if (rootfs_dir) {
-		if (unik_cpio_pack(rootfs_dir, cpio, warn_line, &warn_fd, err) < 0) {
-			unik_error_prefix(err, "pack the root fs");
-			goto fail;
-		}
-		if (stat(cpio, &sb) == 0)
-			files->rootfs_size = (uint64_t)sb.st_size;
+	if (a->rootfs && link_or_copy(a->rootfs, cpio, &files->rootfs_size, err) < 0) {
+		unik_error_prefix(err, "store the root fs");
+		goto fail;
 	}
 	if (unik_write_file_atomic(meta, meta_json, strlen(meta_json), 0644, err) < 0)
 		goto fail;

@@ -15,12 +15,12 @@ struct unik_image_files {
 	uint64_t rootfs_size; /* bytes of rootfs.cpio, 0 when there is none */
 };
 
-/* Creates images_dir/<id>/ from a kernel and an optional root fs directory (packed as newc
- * cpio), with meta_json written as image.json.  The directory appears complete (a rename) or not
- * at all.  warn_fd (or -1) receives a line for each root fs entry left out. */
-int unik_image_store_put(const char *images_dir, const char *id, const char *kernel,
-                         const char *rootfs_dir, const char *meta_json, int warn_fd,
-                         struct unik_image_files *files, struct unik_error *err);
+/* Creates images_dir/<id>/ from what a build produced: a->kernel (checked and copied as
+ * kernel.elf) and a->rootfs (the compiler's newc cpio, copied as rootfs.cpio, or NULL), with
+ * meta_json written as image.json.  The directory appears complete (a rename) or not at all. */
+int unik_image_store_put(const char *images_dir, const char *id, const struct unik_artifacts *a,
+                         const char *meta_json, struct unik_image_files *files,
+                         struct unik_error *err);
 
 /* Removes images_dir/<id>/ and everything in it. */
 int unik_image_store_remove(const char *images_dir, const char *id, struct unik_error *err);

@@ -2,7 +2,6 @@
  * note that marks a kernel; and the mapping of a container's process onto the guest. */
 #include "oci_config.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,7 +14,7 @@
 #include <unistd.h>
 
 #include "cmdline.h"
-#include "unik/abi.h"
+#include "lib/guest_elf.h"
 
 #define CFG "config.json"
 
@@ -183,69 +182,13 @@ const char *oci_config_annotation(const struct oci_config *c, const char *key)
 
 /* ---- the unik note ------------------------------------------------------------------------- */
 
-typedef bool (*read_at_fn)(void *ctx, uint64_t off, void *buf, size_t len);
-
-static bool find_unik_note(read_at_fn rd, void *ctx)
-{
-	Elf64_Ehdr eh;
-
-	if (!rd(ctx, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
-		return false;
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		uint8_t notes[4096];
-		size_t n, off = 0;
-
-		if (!rd(ctx, eh.e_phoff + (uint64_t)i * sizeof(ph), &ph, sizeof(ph)))
-			return false;
-		if (ph.p_type != PT_NOTE)
-			continue;
-		/* The unik note sits with the PVH note in a small segment; a huge one is not ours.
-		 */
-		n = ph.p_filesz < sizeof(notes) ? (size_t)ph.p_filesz : sizeof(notes);
-		if (!rd(ctx, ph.p_offset, notes, n))
-			continue;
-		while (off + sizeof(Elf64_Nhdr) <= n) {
-			Elf64_Nhdr nh;
-			size_t name_off, desc_off, next;
-
-			memcpy(&nh, notes + off, sizeof(nh));
-			name_off = off + sizeof(nh);
-			desc_off = name_off + ((nh.n_namesz + 3u) & ~3u);
-			next = desc_off + ((nh.n_descsz + 3u) & ~3u);
-			if (nh.n_namesz > n || nh.n_descsz > n || next > n)
-				break;
-			if (nh.n_type == UNIK_NOTE_ABI && nh.n_namesz >= 4 && nh.n_namesz <= 5 &&
-			    !memcmp(notes + name_off, UNIK_NOTE_NAME, 4) &&
-			    (nh.n_namesz == 4 || notes[name_off + 4] == '\0'))
-				return true;
-			off = next;
-		}
-	}
-	return false;
-}
-
-struct membuf {
-	const uint8_t *p;
-	size_t len;
-};
-
-static bool mem_read_at(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	struct membuf *m = ctx;
-
-	if (off > m->len || len > m->len - off)
-		return false;
-	memcpy(buf, m->p + off, len);
-	return true;
-}
-
+/* Which file of a root fs is the kernel: one that lib/guest_elf.c reads as an ELF with the unik
+ * note.  Whether it boots (its ABI version, its PVH note) is checked where it is started. */
 bool oci_elf_buf_is_unik(const void *buf, size_t len)
 {
-	struct membuf m = {.p = buf, .len = len};
-	return find_unik_note(mem_read_at, &m);
+	struct unik_guest_elf g;
+
+	return unik_guest_elf_parse_mem(buf, len, "kernel", &g, NULL) == 0 && g.abi_version;
 }
 
 static bool fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
@@ -264,6 +207,7 @@ static bool fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
 int oci_elf_is_unik(const char *path, struct unik_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct unik_guest_elf g;
 	struct stat st;
 
 	if (fd < 0) {
@@ -272,7 +216,8 @@ int oci_elf_is_unik(const char *path, struct unik_error *err)
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	return find_unik_note(fd_read_at, &fd) ? 1 : 0;
+	return unik_guest_elf_parse(fd_read_at, &fd, (uint64_t)st.st_size, path, &g, NULL) == 0 &&
+	       g.abi_version;
 }
 
 /* ---- paths inside the root fs ---------------------------------------------------------------- */

@@ -12,7 +12,6 @@
 
 #define OCI_STATE_FILE "unik.json"
 #define OCI_FIFO_FILE  "exec.fifo"
-#define OCI_QEMU_PID   "qemu.pid"
 
 /* Everything unik-oci keeps about a unikernel container.  Strings are owned; release with
  * oci_state_free. */

@@ -184,6 +184,64 @@ static int open_as(const char *path, int target, const struct unik_vmm_user *u)
 	return 0;
 }
 
+static const char *const fd_modes[] = {"ro", "rw", "dir"};
+
+int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error *err)
+{
+	char *end;
+	long n = strtol(spec, &end, 10);
+	const char *mode = end + 1, *colon;
+
+	if (end == spec || *end != ':' || n < UNIK_VMM_FD_DEVICES ||
+	    n >= UNIK_VMM_FD_DEVICES + UNIK_VMM_FD_DEVICES_MAX || !(colon = strchr(mode, ':')) ||
+	    !colon[1]) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "device descriptor `%s`: expected N:ro|rw|dir:PATH with N from %d "
+		               "to %d",
+		               spec, UNIK_VMM_FD_DEVICES,
+		               UNIK_VMM_FD_DEVICES + UNIK_VMM_FD_DEVICES_MAX - 1);
+		return -1;
+	}
+	for (size_t m = 0; m < sizeof(fd_modes) / sizeof(fd_modes[0]); m++) {
+		if (strlen(fd_modes[m]) == (size_t)(colon - mode) &&
+		    !strncmp(mode, fd_modes[m], (size_t)(colon - mode))) {
+			f->target = (int)n;
+			f->mode = (enum unik_vmm_fd_mode)m;
+			f->path = colon + 1;
+			return 0;
+		}
+	}
+	unik_error_set(err, UNIK_E_INVALID, "device descriptor `%s`: the mode is not ro, rw or dir",
+	               spec);
+	return -1;
+}
+
+char *unik_vmm_fd_format(const struct unik_vmm_fd *f)
+{
+	return xasprintf("%d:%s:%s", f->target, fd_modes[f->mode], f->path);
+}
+
+/* Opens a device's backing as root, for QEMU to use as it is (files) or reopen (directories). */
+static int open_device(const struct unik_vmm_fd *f)
+{
+	static const int flags[] = {O_RDONLY, O_RDWR, O_RDONLY | O_DIRECTORY};
+	int fd = open(f->path, flags[f->mode] | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fd == f->target)
+		return fcntl(fd, F_SETFD, 0);
+	if (dup2(fd, f->target) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int listen_at(const char *path, int target)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -267,6 +325,12 @@ int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm
 	if (f->initrd && open_as(f->initrd, UNIK_VMM_FD_INITRD, u) < 0) {
 		*what = "open the initrd";
 		return -1;
+	}
+	for (size_t i = 0; i < f->nfds; i++) {
+		if (open_device(&f->fds[i]) < 0) {
+			*what = "open a device's disk or directory";
+			return -1;
+		}
 	}
 	if (u) {
 		/* After the files are open: the instance directory may be among those hidden. */

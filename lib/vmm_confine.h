@@ -20,6 +20,14 @@
 #define UNIK_VMM_FD_QMP    3 /* a listening unix socket: -chardev socket,fd=3 */
 #define UNIK_VMM_FD_KERNEL 4 /* -kernel /proc/self/fd/4 */
 #define UNIK_VMM_FD_INITRD 5 /* -initrd /proc/self/fd/5 */
+/* The backing of an instance's devices (lib/devices.h), device i's at UNIK_VMM_FD_DEVICES + 2i
+ * and, for a writable disk, a read-only twin at the next: disks for -add-fd (QEMU picks from the
+ * set the descriptor whose access mode it wants, and probes read-only first), shared directories
+ * for -fsdev path=/proc/self/fd/N. */
+#define UNIK_VMM_FD_DEVICES     6
+#define UNIK_VMM_FD_DEVICES_MAX 32
+/* Descriptors the supervisor keeps for itself in QEMU's child are at this one or above. */
+#define UNIK_VMM_FD_PRIVATE 64
 
 struct unik_vmm_user {
 	uid_t uid;
@@ -41,12 +49,34 @@ bool unik_vmm_can_read(const struct stat *st, const struct unik_vmm_user *u);
 int unik_vmm_place_file(const char *src, const char *dir, const char *name,
                         const struct unik_vmm_user *u, struct unik_error *err);
 
+/* How a device's backing is opened for QEMU. */
+enum unik_vmm_fd_mode {
+	UNIK_VMM_FD_RO,  /* a file, read-only: QEMU takes it from an fd set, never reopening it */
+	UNIK_VMM_FD_RW,  /* a file, read-write, likewise */
+	UNIK_VMM_FD_DIR, /* a directory QEMU reopens through /proc/self/fd/N as its own user, which
+	                    checks the directory's mode but not the path to it */
+};
+
+struct unik_vmm_fd {
+	int target; /* UNIK_VMM_FD_DEVICES ... */
+	enum unik_vmm_fd_mode mode;
+	const char *path;
+};
+
 /* What the child opens for QEMU before it drops its privileges.  NULL fields are skipped. */
 struct unik_vmm_files {
-	const char *kernel; /* becomes UNIK_VMM_FD_KERNEL */
-	const char *initrd; /* becomes UNIK_VMM_FD_INITRD */
-	const char *qmp;    /* a socket bound and listened to here, UNIK_VMM_FD_QMP */
+	const char *kernel;            /* becomes UNIK_VMM_FD_KERNEL */
+	const char *initrd;            /* becomes UNIK_VMM_FD_INITRD */
+	const char *qmp;               /* a socket bound and listened to here, UNIK_VMM_FD_QMP */
+	const struct unik_vmm_fd *fds; /* devices' backing, nfds of them */
+	size_t nfds;
 };
+
+/* Parses the "N:ro|rw|dir:PATH" of unik-shim's --fd into f (path points into spec): N must be
+ * a device descriptor (UNIK_VMM_FD_DEVICES ...).  -1 with err otherwise. */
+int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error *err);
+/* The "N:MODE:PATH" word for f.  Caller frees. */
+char *unik_vmm_fd_format(const struct unik_vmm_fd *f);
 
 /* For the child between fork and exec (single-threaded parent): opens the files, then gives up
  * root for u (when running as root; u may be NULL to keep the identity), hides /tmp, /run, the

@@ -41,6 +41,16 @@ struct unik_run_spec {
 	 * manifest words in front of cmdline, so the guest knows their names. */
 	const struct unik_device *devices;
 	size_t ndevices;
+	/* For a caller that is itself a container's runtime (unik-oci), never set by the daemon:
+	 * the VM's supervisor stays the caller's child and becomes the container's process.  It
+	 * keeps the caller's stdio (the guest console goes to its stdout as well as to
+	 * console.log, its stdin to the guest), waits at hold_fifo (when not NULL) until someone
+	 * opens that FIFO for reading and reads one byte, takes the VM with it when it is killed,
+	 * and exits with the guest's status.  run() returns once the supervisor is ready, before
+	 * the VM starts: state PENDING, pid the supervisor's.  Only qemu supports it; false for
+	 * the detached supervisor of `unik run`. */
+	bool foreground;
+	const char *hold_fifo;
 };
 
 /* What stage() gets: copy an image to where the provider runs it from (an AMI for aws). */
@@ -187,6 +197,11 @@ char *unik_provider_path(const char *provider, const char *what, const char *pat
  * paths, the kernel and initrd readable; -1 with err (and nothing to free) otherwise. */
 int unik_run_spec_paths(const char *provider, const struct unik_run_spec *spec, char **dir,
                         char **kernel, char **initrd, struct unik_error *err);
+/* A copy of the spec's devices whose disks and directories are absolute paths (realpath, so
+ * they exist), for a hypervisor that opens them from elsewhere; *out is NULL when there are no
+ * devices.  The strings go into *paths.  The caller frees *out and *paths, also on failure. */
+int unik_run_spec_devices(const char *provider, const struct unik_run_spec *spec,
+                          struct unik_device **out, struct strv *paths, struct unik_error *err);
 
 /* The registry: NULL-terminated list of compiled-in providers, and lookup by name. */
 extern const struct unik_provider *const unik_providers[];

@@ -138,3 +138,30 @@ bool unik_provider_attaches(const struct unik_provider *p, enum unik_device_kind
 {
 	return kind == UNIK_DEVICE_CONSOLE || (p->caps & UNIK_DEVICE_BIT(kind));
 }
+
+int unik_run_spec_devices(const char *provider, const struct unik_run_spec *spec,
+                          struct unik_device **out, struct strv *paths, struct unik_error *err)
+{
+	struct unik_device *devs = NULL;
+
+	*out = NULL;
+	if (!spec->ndevices)
+		return 0;
+	devs = xcalloc(spec->ndevices, sizeof(*devs));
+	for (size_t i = 0; i < spec->ndevices; i++) {
+		devs[i] = spec->devices[i];
+		if (devs[i].kind != UNIK_DEVICE_BLK && devs[i].kind != UNIK_DEVICE_FS)
+			continue;
+		char *abs = unik_provider_path(
+		    provider, devs[i].kind == UNIK_DEVICE_BLK ? "disk file" : "host directory",
+		    devs[i].path, err);
+		if (!abs) {
+			free(devs);
+			return -1;
+		}
+		strv_push_take(paths, abs);
+		devs[i].path = paths->v[paths->n - 1];
+	}
+	*out = devs;
+	return 0;
+}

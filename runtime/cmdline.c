@@ -1,6 +1,7 @@
 /* The guest's command line: env(1) style words with shell quoting (docs/guest-abi.md).
  * Freestanding and free of kernel state: see cmdline.h. */
 #include "cmdline.h"
+#include "devices.h"
 
 void cmdline_push(struct cmdline_words *w, char *s)
 {
@@ -74,11 +75,14 @@ static bool is_assignment(const char *w)
 
 /* Leading NAME=VALUE words (up to an optional "--") are the environment, the rest argv. */
 void cmdline_parse(const char *s, size_t len, bool drop_first, struct cmdline_words *env,
-                   struct cmdline_words *argv)
+                   struct cmdline_words *argv, struct rt_devices *devs)
 {
 	struct cmdline_words w = {0};
 	split_words(s, len, &w);
 	int i = drop_first && w.n ? 1 : 0;
+	/* Guest ABI v2: the host's device manifest comes before everything else. */
+	while (devs && i < w.n && devices_take_word(w.v[i], devs))
+		i++;
 	for (; i < w.n && is_assignment(w.v[i]); i++) {
 		size_t klen = (size_t)(k_strchr(w.v[i], '=') - w.v[i]);
 		int k;

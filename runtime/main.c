@@ -1,10 +1,13 @@
 /* Start-up: bring the machine up in order, read the command line, build the process's initial
  * stack as Linux's execve would, and jump to musl's _start. */
 #include "cmdline.h"
+#include "devices.h"
 #include "fs.h"
 
 const char *proc_name = "app";
 static struct boot_info bi;
+/* The devices the host attached, from the boot line's manifest (devices.h). */
+struct rt_devices boot_devices;
 
 extern char _start[];
 extern void unik_enter_user(void *entry, uint64_t sp) NORETURN;
@@ -100,10 +103,10 @@ static NORETURN void kmain_ring3(void)
 	struct cmdline_words env = {0}, argv = {0};
 	size_t baked_len =
 	    k_strnlen(__unik_cmdline_start, (size_t)(__unik_cmdline_end - __unik_cmdline_start));
-	cmdline_parse(__unik_cmdline_start, baked_len, false, &env, &argv);
+	cmdline_parse(__unik_cmdline_start, baked_len, false, &env, &argv, NULL);
 	if (bi.cmdline)
 		cmdline_parse((const char *)bi.cmdline, bi.cmdline_len, bi.drop_first_word, &env,
-		              &argv);
+		              &argv, &boot_devices);
 	if (!argv.n)
 		cmdline_push(&argv, k_strdup("app"));
 	const char *slash = argv.v[0];

@@ -1,5 +1,6 @@
 /* create and run: read the bundle, hand ordinary containers to runc, and for a unikernel set up
- * the state directory, the console and the init process that waits for start. */
+ * the state directory and the console, and start the container's process (unik-shim, through
+ * the core and the qemu provider) that waits for start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,17 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "oci.h"
 #include "proc.h"
-#include "providers/qemu/qemu.h"
+#include "core/vm.h"
 
 static const char create_usage[] =
     "usage: unik-oci create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET]\n"
@@ -117,33 +116,35 @@ static int make_console(const char *sock_path, struct unik_error *err)
 	return slave;
 }
 
-/* Reads the init process's "ok" or "error ..." line. */
-static int wait_ready(int fd, struct unik_error *err)
+/* Puts fd on this process's stdio for the supervisor to inherit, keeping copies of the old
+ * ones in saved[] for restore_stdio. */
+static int swap_stdio(int fd, int saved[3], struct unik_error *err)
 {
-	char buf[1100];
-	size_t len = 0;
-	ssize_t n;
-
-	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
+	for (int i = 0; i < 3; i++) {
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+		if (saved[i] < 0 || dup2(fd, i) < 0) {
+			unik_error_sys(err, errno, "hand the terminal to the container");
+			return -1;
 		}
-		len += (size_t)n;
 	}
-	buf[len] = '\0';
-	if (!strncmp(buf, "ok\n", 3))
-		return 0;
-	while (len && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	unik_error_set(err, UNIK_E_IO, "the container's init process failed: %s",
-	               len > 6 ? buf + 6 : "it died before it was ready");
-	return -1;
+	return 0;
 }
 
-/* Creates a unikernel container; returns the init process's PID, or -1.  On failure nothing is
- * left behind: no process and no state directory. */
+static void restore_stdio(int saved[3])
+{
+	for (int i = 0; i < 3; i++)
+		if (saved[i] >= 0) {
+			dup2(saved[i], i);
+			close(saved[i]);
+			saved[i] = -1;
+		}
+}
+
+/* Creates a unikernel container; returns its process's PID, or -1.  The process is unik-shim in
+ * the foreground (providers/provider.h), started through the core and the qemu provider as for
+ * `unik run`: it waits at the exec FIFO for start (when wait_for_start), then runs QEMU with the
+ * console on the container's stdout.  On failure nothing is left behind: no process and no
+ * state directory. */
 static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
                               struct oci_config *cfg, const char *kernel, bool wait_for_start,
                               struct unik_error *err)
@@ -154,17 +155,20 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	_cleanup_free_ char *fifo = NULL;
 	_cleanup_free_ char *rec = NULL;
 	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ char *qmp = NULL;
-	_cleanup_strv_ struct strv qargv = {0};
-	struct unik_vmm_user vmm_user;
 	_cleanup_close_ int lockfd = -1;
 	_cleanup_close_ int slave = -1;
 	struct oci_state st = {0};
-	struct qemu_config qc = {0};
-	const char *qemu = getenv("UNIK_QEMU");
+	struct unik_vm vm = {0};
+	struct unik_run_spec spec = {0};
+	struct unik_instance_status vst;
+	/* The console's copy that matters is the engine's (the container's stdout); the one in
+	 * console.log, where the shim reads how the guest ended, needs only its tail.  The state
+	 * root is usually a tmpfs. */
+	static const char *const run_opts[] = {"console_max=64K", NULL};
+	int saved[3] = {-1, -1, -1};
 	uint64_t mem;
-	int ready[2] = {-1, -1};
 	pid_t pid = -1;
+	int rc;
 
 	if (oci_guest_cmdline(cfg, &cmdline, err) < 0 || oci_guest_memory_mb(cfg, &mem, err) < 0)
 		return -1;
@@ -192,21 +196,6 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 		goto fail;
 	}
 
-	qc.qemu = qemu && qemu[0] ? qemu : "qemu-system-x86_64";
-	qc.accel = qemu_pick_accel();
-	qc.dir = dir;
-	qc.kernel = kernel;
-	qc.cmdline = cmdline;
-	qc.memory_mb = mem;
-	/* The image's root fs, when it ships one next to the kernel (images/oci/oci.c). */
-	rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
-	if (access(rootfs, R_OK) == 0)
-		qc.initrd = rootfs;
-	/* QEMU's console is on its stdio, which init reads from a pipe. */
-	if (qemu_build_argv(&qc, &qargv, err) < 0 || unik_vmm_user_get(&vmm_user, err) < 0)
-		goto fail;
-	qmp = qemu_qmp_path(dir);
-
 	st.id = xstrdup(o->id);
 	st.oci_version = xstrdup(cfg->oci_version[0] ? cfg->oci_version : OCI_SPEC_VERSION);
 	st.bundle = xstrdup(bundle);
@@ -215,7 +204,8 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	st.owner = xstrdup("");
 	st.kernel = xstrdup(kernel);
 	st.cmdline = xstrdup(cmdline);
-	st.accel = xstrdup(qc.accel);
+	/* The provider picks the accelerator and records it in its own files. */
+	st.accel = xstrdup("");
 	st.memory_mb = mem;
 	st.terminal = cfg->terminal;
 	st.annotations = json_incref(cfg->annotations);
@@ -236,51 +226,38 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 		if (slave < 0)
 			goto fail;
 	}
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		unik_error_sys(err, errno, "pipe");
+
+	/* The container's directory is the VM's instance directory: the provider's records
+	 * (qemu.pid, shim.pid, exit, console.log) live next to unik.json and the FIFO. */
+	rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
+	spec.instance_id = o->id;
+	spec.instance_name = o->id;
+	spec.instance_dir = dir;
+	spec.kernel = kernel;
+	spec.image = kernel;
+	/* The image's root fs, when it ships one next to the kernel (images/oci/oci.c). */
+	spec.initrd = access(rootfs, R_OK) == 0 ? rootfs : NULL;
+	spec.cmdline = cmdline;
+	spec.memory_mb = mem;
+	spec.opts = run_opts;
+	spec.foreground = true;
+	spec.hold_fifo = fifo;
+	if (oci_container_vm(&vm, err) < 0)
+		goto fail;
+	/* With a console the pty is the container's stdio; the supervisor inherits ours. */
+	if (slave >= 0 && swap_stdio(slave, saved, err) < 0) {
+		restore_stdio(saved);
 		goto fail;
 	}
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		unik_error_sys(err, errno, "fork");
+	rc = unik_vm_run(&vm, &spec, &vst, err);
+	restore_stdio(saved);
+	if (rc < 0)
 		goto fail;
-	}
-	if (pid == 0) {
-		struct oci_init_args ia = {
-		    .dir = dir,
-		    .qemu_argv = (char *const *)strv_argv(&qargv),
-		    .ready_fd = ready[1],
-		    .wait_for_start = wait_for_start,
-		    .files = {.kernel = qc.kernel, .initrd = qc.initrd, .qmp = qmp},
-		    .user = vmm_user};
-
-		close(ready[0]);
-		close(lockfd);
-		/* Its own session, so the engine's terminal or process group signals reach it only
-		 * through kill; with a console the pty becomes its controlling terminal. */
-		setsid();
-		if (slave >= 0) {
-			ioctl(slave, TIOCSCTTY, 0);
-			if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
-				_exit(255);
-		}
-		oci_init_main(&ia);
-	}
-	close(ready[1]);
-	ready[1] = -1;
-	if (wait_ready(ready[0], err) < 0) {
-		close(ready[0]);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-		goto fail;
-	}
-	close(ready[0]);
+	pid = vst.pid;
 	st.pid = pid;
-	if (unik_proc_stat(pid, NULL, &st.pid_start) < 0) {
-		unik_error_set(err, UNIK_E_IO, "the container's init process %d vanished",
-		               (int)pid);
+	if (pid <= 0 || unik_proc_stat(pid, NULL, &st.pid_start) < 0) {
+		unik_error_set(err, UNIK_E_IO, "the container's process %d vanished", (int)pid);
 		goto fail;
 	}
 	free(text);
@@ -289,6 +266,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 		goto fail;
 	if (o->pid_file && oci_write_pid_file(o->pid_file, pid, err) < 0)
 		goto fail;
+	unik_vm_close(&vm);
 	oci_state_free(&st);
 	return pid;
 
@@ -297,10 +275,8 @@ fail:
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
-	if (ready[0] >= 0)
-		close(ready[0]);
-	if (ready[1] >= 0)
-		close(ready[1]);
+	if (vm.p)
+		unik_vm_close(&vm);
 	unik_rmtree(dir, NULL);
 	oci_state_free(&st);
 	return -1;

@@ -1,4 +1,5 @@
-/* delete: removes a stopped container's state; --force ends a live one first (init and QEMU). */
+/* delete: removes a stopped container's state; --force ends a live one first (its VM, through
+ * the core, and its process). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -30,8 +31,8 @@ int cmd_delete(int argc, char **argv)
 	struct oci_state st;
 	struct unik_error err;
 	const char *status;
-	unsigned long long qs = 0;
-	pid_t q;
+	struct unik_vm vm = {0};
+	struct unik_error stop_err;
 	int rc = 1;
 
 	if (oci_parse_opts(argc, argv, opts, usage, &pos) < 0)
@@ -47,27 +48,29 @@ int cmd_delete(int argc, char **argv)
 	if (oci_container_open(pos.v[0], true, &dir, &lockfd, &st, &err) < 0)
 		return oci_fail(&err);
 	status = oci_container_status(dir, &st);
-	q = oci_container_qemu(dir, &qs);
 	if (strcmp(status, "stopped") && !force) {
 		unik_error_set(&err, UNIK_E_STATE,
 		               "cannot delete container %s that is not stopped: %s (use --force)",
 		               st.id, status);
 		goto out;
 	}
+	if (oci_container_vm(&vm, &err) < 0)
+		goto out;
+	/* The VM ends through its provider (at once: the container is going), which also ends a
+	 * container's process still waiting for start; a process that outlives its VM is
+	 * killed.  For a stopped container this finds nothing to do. */
+	if (unik_vm_stop(&vm, dir, true, 0, &stop_err) < 0)
+		oci_log("warning", "delete %s: %s", st.id, stop_err.msg);
 	if (st.pid > 0 && oci_proc_alive(st.pid, st.pid_start)) {
 		oci_signal_proc(st.pid, st.pid_start, SIGKILL);
 		wait_gone(st.pid, st.pid_start, 5000);
 	}
-	/* QEMU dies with its init process (PR_SET_PDEATHSIG); this covers an init killed in the
-	 * instant between fork and prctl. */
-	if (q > 0 && oci_proc_alive(q, qs)) {
-		oci_signal_proc(q, qs, SIGKILL);
-		wait_gone(q, qs, 5000);
-	}
-	if (unik_rmtree(dir, &err) < 0)
+	if (unik_vm_remove(&vm, dir, &err) < 0 || unik_rmtree(dir, &err) < 0)
 		goto out;
 	rc = 0;
 out:
+	if (vm.p)
+		unik_vm_close(&vm);
 	oci_state_free(&st);
 	return rc ? oci_fail(&err) : 0;
 }

@@ -1,5 +1,5 @@
-/* kill: a signal to a unikernel's init process, which stops the VM (or, with SIGKILL, dies and
- * takes QEMU with it). */
+/* kill: a signal to a unikernel container's process (unik-shim), which stops the VM (or, with
+ * SIGKILL, dies and takes QEMU with it). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 
 static const char usage[] =
     "usage: unik-oci kill [--all] ID [SIGNAL]\n\n"
-    "Sends SIGNAL (default SIGTERM; a name, SIGNAME or number) to the container's init\n"
+    "Sends SIGNAL (default SIGTERM; a name, SIGNAME or number) to the container's\n"
     "process.  SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the VM (exit status 128 + signal);\n"
     "SIGKILL ends it at once.  --all signals QEMU as well.\n";
 
@@ -52,11 +52,12 @@ int cmd_kill(int argc, char **argv)
 		goto out;
 	}
 	if (all) {
-		unsigned long long qs = 0;
-		pid_t q = oci_container_qemu(dir, &qs);
+		struct unik_vm vm;
 
-		if (q > 0)
-			oci_signal_proc(q, qs, sig);
+		if (oci_container_vm(&vm, NULL) == 0) {
+			oci_signal_vm(&vm, dir, sig);
+			unik_vm_close(&vm);
+		}
 	}
 	rc = 0;
 out:

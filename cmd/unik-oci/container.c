@@ -130,17 +130,33 @@ const char *oci_container_status(const char *dir, const struct oci_state *st)
 	return access(fifo, F_OK) == 0 ? "created" : "running";
 }
 
-pid_t oci_container_qemu(const char *dir, unsigned long long *start)
+int oci_container_vm(struct unik_vm *vm, struct unik_error *err)
 {
-	_cleanup_free_ char *p = unik_path_join(dir, OCI_QEMU_PID);
-	_cleanup_free_ char *text = NULL;
-	long long pid;
+	return unik_vm_open_name(vm, "qemu", NULL, err);
+}
 
-	if (unik_read_file(p, &text, NULL, NULL) < 0)
-		return 0;
-	if (sscanf(text, "%lld %llu", &pid, start) != 2 || pid <= 0)
-		return 0;
-	return (pid_t)pid;
+void oci_signal_vm(struct unik_vm *vm, const char *dir, int sig)
+{
+	struct unik_instance_status vs;
+	int fd = -1;
+
+	if (unik_vm_status(vm, dir, &vs, NULL) < 0 || vs.state != UNIK_STATE_RUNNING || vs.pid <= 0)
+		return;
+#ifdef SYS_pidfd_open
+	fd = (int)syscall(SYS_pidfd_open, vs.pid, 0);
+	if (fd >= 0) {
+		pid_t pid = vs.pid;
+
+		/* Asked again once the pidfd pins the process, so a reused PID is never hit. */
+		if (unik_vm_status(vm, dir, &vs, NULL) == 0 && vs.state == UNIK_STATE_RUNNING &&
+		    vs.pid == pid)
+			syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+		close(fd);
+		return;
+	}
+#endif
+	(void)fd;
+	kill(vs.pid, sig);
 }
 
 int oci_write_pid_file(const char *path, pid_t pid, struct unik_error *err)

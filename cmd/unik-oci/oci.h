@@ -1,5 +1,6 @@
-/* unik-oci: an OCI runtime (runc's command line) that boots unikernel containers under QEMU and
- * hands every other container to runc.  Shared declarations of its verbs. */
+/* unik-oci: an OCI runtime (runc's command line) that boots unikernel containers through the
+ * core and the qemu provider, with unik-shim as the container's process, and hands every other
+ * container to runc.  Shared declarations of its verbs. */
 #ifndef UNIK_OCI_H
 #define UNIK_OCI_H
 
@@ -11,7 +12,7 @@
 #include "oci_config.h"
 #include "oci_state.h"
 #include "util.h"
-#include "vmm_confine.h"
+#include "core/vm.h"
 
 #define OCI_DEFAULT_ROOT "/run/unik-oci"
 #define OCI_SPEC_VERSION "1.0.2"
@@ -46,12 +47,17 @@ bool oci_is_unik_container(const char *id);
 int oci_container_open(const char *id, bool exclusive, char **dir, int *lockfd,
                        struct oci_state *st, struct unik_error *err);
 
-/* "created", "running" or "stopped", from the init process and the exec FIFO; "creating" while
- * create has not recorded the init process. */
+/* "created", "running" or "stopped", from the container's process (unik-shim) and the exec
+ * FIFO; "creating" while create has not recorded the process. */
 const char *oci_container_status(const char *dir, const struct oci_state *st);
 
-/* The QEMU process recorded in dir (0 when none); *start gets its start time. */
-pid_t oci_container_qemu(const char *dir, unsigned long long *start);
+/* The container's VM through the core (core/vm.h): the qemu provider opened on vm, with dir as
+ * its instance directory.  Close with unik_vm_close. */
+int oci_container_vm(struct unik_vm *vm, struct unik_error *err);
+
+/* Sends sig to the container's running QEMU (its provider's status names it), unless it has
+ * ended. */
+void oci_signal_vm(struct unik_vm *vm, const char *dir, int sig);
 
 /* Sends sig to a recorded process unless it is gone or its PID was reused. */
 int oci_signal_proc(pid_t pid, unsigned long long start, int sig);
@@ -66,20 +72,6 @@ const char *oci_runc_path(void);
 
 /* Replaces this process with runc and the same arguments.  Returns only on failure. */
 int oci_delegate(struct unik_error *err);
-
-/* ---- init.c ---- */
-struct oci_init_args {
-	const char *dir;        /* the container's state directory */
-	char *const *qemu_argv; /* QEMU's argument vector */
-	int ready_fd;           /* report "ok\n" or an error line here, then close */
-	bool wait_for_start;    /* block on the exec FIFO (create), or run at once */
-	/* What QEMU is given before it is confined (lib/vmm_confine.h), and whom it runs as. */
-	struct unik_vmm_files files;
-	struct unik_vmm_user user;
-};
-/* The container's init process (the child create forks): waits for start, runs QEMU with the
- * console copied to stdout, and exits with the guest's status.  Never returns. */
-void oci_init_main(const struct oci_init_args *a) __attribute__((noreturn));
 
 /* Signal names and numbers: "TERM", "SIGTERM", "15".  -1 when unknown. */
 int oci_parse_signal(const char *s);

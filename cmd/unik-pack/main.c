@@ -1,12 +1,12 @@
-/* unik-pack: a small command line over images/disk, for tests, benches and people who want a
- * bootable disk from a kernel without the daemon. */
+/* unik-pack: a small command line over the core's packer (core/pack.h), for tests, benches and
+ * people who want a bootable disk from a kernel without the daemon. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "images/disk/disk.h"
-#include "util.h"
+#include "core/pack.h"
+#include "lib/util.h"
 
 static const char usage[] =
     "usage: unik-pack --kernel K [--initrd I] [--cmdline STR] --format F -o OUT\n"
@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
-	struct unik_disk_spec spec = {.format = -1};
+	struct unik_pack_options po = {.firmware = UNIK_PACK_FW_HYBRID};
+	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *output = NULL;
 	const char *check = NULL, *dump = NULL, *print = NULL, *format = NULL;
 	struct unik_error err = {0};
 	int c;
@@ -55,27 +56,27 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL:
-			spec.kernel = optarg;
+			kernel = optarg;
 			break;
 		case OPT_INITRD:
-			spec.initrd = optarg;
+			initrd = optarg;
 			break;
 		case OPT_CMDLINE:
-			spec.cmdline = optarg;
+			cmdline = optarg;
 			break;
 		case OPT_FORMAT:
 			format = optarg;
 			break;
 		case 'o':
-			spec.output = optarg;
+			output = optarg;
 			break;
 		case OPT_FIRMWARE:
 			if (strcmp(optarg, "hybrid") == 0) {
-				spec.firmware = UNIK_DISK_FW_HYBRID;
+				po.firmware = UNIK_PACK_FW_HYBRID;
 			} else if (strcmp(optarg, "bios") == 0) {
-				spec.firmware = UNIK_DISK_FW_BIOS;
+				po.firmware = UNIK_PACK_FW_BIOS;
 			} else if (strcmp(optarg, "uefi") == 0) {
-				spec.firmware = UNIK_DISK_FW_UEFI;
+				po.firmware = UNIK_PACK_FW_UEFI;
 			} else {
 				fprintf(stderr,
 				        "unik-pack: --firmware: hybrid, bios or uefi, not `%s`\n",
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_GRUB_DIR:
-			spec.grub_dir = optarg;
+			po.grub_dir = optarg;
 			break;
 		case OPT_CHECK:
 			check = optarg;
@@ -108,43 +109,37 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unik-pack: unexpected argument `%s`\n%s", argv[optind], usage);
 		return 2;
 	}
-	if (format) {
-		spec.format = unik_disk_format_parse(format);
-		if ((int)spec.format < 0) {
-			fprintf(
-			    stderr,
-			    "unik-pack: unknown format `%s` (raw, qcow2, vmdk, vhd, iso or elf)\n",
-			    format);
-			return 2;
-		}
+	if (format && !unik_core_pack_format_known(format)) {
+		fprintf(stderr, "unik-pack: unknown format `%s` (%s)\n", format,
+		        unik_core_pack_format_names());
+		return 2;
 	}
 
 	if (print) {
 		_cleanup_free_ char *text = NULL;
-		if (unik_disk_grub_config(print, spec.cmdline, spec.initrd != NULL,
-		                          "/unik-0123456789abcdef", &text, &err) < 0)
+		if (unik_core_pack_grub_config(print, cmdline, initrd != NULL, &text, &err) < 0)
 			goto fail;
 		fputs(text, stdout);
 		return 0;
 	}
 	if (dump) {
 		_cleanup_free_ char *text = NULL;
-		if (unik_disk_dump_layout(dump, &text, &err) < 0)
+		if (unik_core_pack_dump_layout(dump, &text, &err) < 0)
 			goto fail;
 		fputs(text, stdout);
 		return 0;
 	}
 	if (check) {
-		if (unik_disk_check(check, format ? (int)spec.format : -1, &err) < 0)
+		if (unik_core_pack_check(check, format, &err) < 0)
 			goto fail;
 		printf("%s: ok\n", check);
 		return 0;
 	}
-	if (!spec.kernel || !spec.output || !format) {
+	if (!kernel || !output || !format) {
 		fprintf(stderr, "unik-pack: --kernel, --format and -o are needed\n%s", usage);
 		return 2;
 	}
-	if (unik_disk_pack(&spec, &err) < 0)
+	if (unik_core_pack(kernel, initrd, cmdline, format, output, &po, &err) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cmdline.h"
-#include "images/format.h"
+#include "lib/guest_elf.h"
 #include "unik_spawn.h"
 #include "compilers/sandbox.h"
 #include "util.h"
@@ -92,19 +92,6 @@ static const struct file_sig *snap_find(const struct snapshot *s, const char *pa
 	return NULL;
 }
 
-static bool is_elf(const char *path)
-{
-	unsigned char m[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, m, 4);
-	close(fd);
-	return n == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
-}
-
 /* The unik kernels the build wrote or changed. */
 static void new_kernels(const struct snapshot *before, const char *src, struct strv *out)
 {
@@ -117,7 +104,7 @@ static void new_kernels(const struct snapshot *before, const char *src, struct s
 		if (b && b->size == after.v[i].size && b->mtime.tv_sec == after.v[i].mtime.tv_sec &&
 		    b->mtime.tv_nsec == after.v[i].mtime.tv_nsec)
 			continue;
-		if (is_elf(after.v[i].path) && unik_elf_check_kernel(after.v[i].path, NULL) == 0)
+		if (unik_guest_elf_check(after.v[i].path, NULL, NULL) == 0)
 			strv_push(out, after.v[i].path);
 	}
 	snap_free(&after);
@@ -310,8 +297,10 @@ static bool inside(const char *path, const char *a, const char *b)
 	return false;
 }
 
+extern const struct unik_compiler unik_compiler_rump;
+
 static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
-                      const struct unik_sandbox *sandbox, int log_fd, char **kernel,
+                      const struct unik_sandbox *sandbox, int log_fd, struct unik_artifacts *out,
                       struct unik_error *err)
 {
 	_cleanup_free_ char *cc = unik_cc_path();
@@ -320,6 +309,7 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 	struct stat st;
 	int r;
 
+	memset(out, 0, sizeof(*out));
 	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
 	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
 	memset(&sb.env, 0, sizeof(sb.env));
@@ -348,10 +338,8 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 		               k);
 		return -1;
 	}
-	if (unik_elf_check_kernel(k, err) < 0)
-		return -1;
-	*kernel = unik_steal_ptr(&k);
-	return 0;
+	return unik_compiler_artifacts(&unik_compiler_rump, src_dir, m, out_dir, unik_steal_ptr(&k),
+	                               log_fd, out, err);
 }
 
 static const char *const rump_languages[] = {"c", NULL};

@@ -55,9 +55,8 @@ int unik_disk_detect(const char *path, struct unik_error *err)
 	if (size >= 512 && head[510] == 0x55 && head[511] == 0xaa)
 		return UNIK_DISK_RAW;
 	unik_error_set(err, UNIK_E_INVALID,
-	               "`%s` is no image unik knows (not raw, qcow2, vmdk, vhd, iso or elf): "
-	               "corrupted or truncated?",
-	               path);
+	               "`%s` is no image unik knows (not %s): corrupted or truncated?", path,
+	               unik_disk_format_names());
 	return -1;
 }
 

@@ -39,6 +39,8 @@ struct unik_disk_spec {
 /* "raw", "qcow2", ... and back (also "vpc" for vhd).  NULL / -1 when unknown. */
 const char *unik_disk_format_name(enum unik_disk_format f);
 int unik_disk_format_parse(const char *name);
+/* "raw, qcow2, vmdk, vhd, iso or elf": the names of the table above, for messages.  Static. */
+const char *unik_disk_format_names(void);
 
 /* Packs spec->kernel (and initrd, cmdline) into spec->output.  All work happens in a private
  * temporary directory that is removed afterwards, also on failure; a failed pack leaves no

@@ -3,12 +3,13 @@
  * cover all of it. */
 #include "images/disk/disk.h"
 
-#include <elf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmdline.h"
+#include "lib/guest_elf.h"
 #include "util.h"
 
 static const char *const format_names[] = {
@@ -33,6 +34,27 @@ int unik_disk_format_parse(const char *name)
 	if (strcmp(name, "vpc") == 0)
 		return UNIK_DISK_VHD;
 	return -1;
+}
+
+static char names[96];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_init(void)
+{
+	size_t used = 0, n = sizeof(format_names) / sizeof(format_names[0]);
+
+	for (size_t i = 0; i < n && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+		                         i == 0       ? ""
+		                         : i + 1 == n ? " or "
+		                                      : ", ",
+		                         format_names[i]);
+}
+
+const char *unik_disk_format_names(void)
+{
+	pthread_once(&names_once, names_init);
+	return names;
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -290,30 +312,15 @@ void unik_disk_plan(uint64_t payload_bytes, unsigned nfiles, struct unik_disk_la
 /* ------------------------------------------------------------------------------------------- */
 /* Kernel */
 
-#define MB2_MAGIC  0xe85250d6u
-#define MB2_SEARCH 32768u
-
 int unik_disk_check_kernel_mem(const void *buf, size_t len, const char *name,
                                struct unik_error *err)
 {
-	const uint8_t *p = buf;
-	Elf64_Ehdr eh;
+	struct unik_guest_elf g;
 
-	if (len < sizeof(eh) || memcmp(p, ELFMAG, SELFMAG) != 0) {
-		unik_error_set(err, UNIK_E_INVALID, "%s is not an ELF file", name);
+	if (unik_guest_elf_parse_mem(buf, len, name, &g, err) < 0)
 		return -1;
-	}
-	memcpy(&eh, p, sizeof(eh));
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
-		unik_error_set(err, UNIK_E_INVALID, "%s is not an x86-64 ELF", name);
-		return -1;
-	}
-	for (size_t off = 0; off + 16 <= len && off + 16 <= MB2_SEARCH; off += 8) {
-		uint32_t magic = get32(p + off), arch = get32(p + off + 4),
-		         hlen = get32(p + off + 8), sum = get32(p + off + 12);
-		if (magic == MB2_MAGIC && arch == 0 && magic + arch + hlen + sum == 0 && hlen >= 16)
-			return 0;
-	}
+	if (g.multiboot2)
+		return 0;
 	unik_error_set(err, UNIK_E_INVALID,
 	               "%s has no multiboot2 header in its first 32 KiB, so GRUB cannot load it "
 	               "(build it with unik-cc)",

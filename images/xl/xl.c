@@ -14,6 +14,7 @@
 #include <libxlutil.h>
 
 #include "images/format.h"
+#include "lib/guest_elf.h"
 #include "util.h"
 
 /* An xl.cfg is a few hundred bytes; anything near this is not one. */
@@ -326,7 +327,7 @@ static int xl_check(const char *path, struct unik_error *err)
 		}
 	}
 	/* The file is only as good as what it points at. */
-	if (unik_elf_check_kernel(p.kernel, err) < 0) {
+	if (unik_guest_elf_check(p.kernel, NULL, err) < 0) {
 		unik_error_prefix(err, "%s: its kernel", path);
 		goto out;
 	}
@@ -346,7 +347,7 @@ static int xl_pack(const struct unik_artifacts *a, const char *out_path, uint64_
 	_cleanup_free_ char *kernel = NULL, *ramdisk = NULL, *text = NULL;
 	struct unik_xl_guest g = {0};
 
-	if (unik_elf_check_kernel(a->kernel, err) < 0)
+	if (unik_guest_elf_check(a->kernel, NULL, err) < 0)
 		return -1;
 	kernel = realpath(a->kernel, NULL);
 	if (!kernel) {

@@ -1,9 +1,15 @@
-/* Guest ABI v1: the numbers and names that an image and whoever boots it agree on.
+/* The guest ABI: the numbers and names that an image and whoever boots it agree on.
  * Shared by runtime/ (the guest) and host code; documented in docs/guest-abi.md. */
 #ifndef UNIK_ABI_H
 #define UNIK_ABI_H
 
-#define UNIK_ABI_VERSION 1
+/* The version this runtime speaks, carried in the image's ELF note.  2 added the device
+ * manifest (include/unik/devices.h).  Hosts accept images from UNIK_ABI_VERSION_MIN up, and
+ * give devices only to those of UNIK_ABI_VERSION_DEVICES or later: an older runtime would take
+ * the first manifest word for argv[0]. */
+#define UNIK_ABI_VERSION         2
+#define UNIK_ABI_VERSION_MIN     1
+#define UNIK_ABI_VERSION_DEVICES 2
 
 /* Physical (and virtual) address the kernel ELF is linked and loaded at. */
 #define UNIK_LOAD_ADDR 0x100000

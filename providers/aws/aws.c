@@ -1354,6 +1354,7 @@ const struct unik_provider unik_provider_aws = {
     .image_format = "raw",
     .opt_keys = aws_opt_keys,
     .opt_help = aws_opt_help,
+    .caps = 0, /* no devices yet: EBS volumes and ENIs come with the volume and network work */
     .available = aws_available,
     .run = aws_run,
     .status = aws_status,

@@ -1,7 +1,7 @@
 /* The libvirt domain XML of a kvm-provider instance: direct PVH boot of the kernel ELF, COM1 logged
  * by virtlogd into console.log (appended), QEMU as an unprivileged user, isa-debug-exit for the
- * guest's exit status, and a <metadata> element that marks the domain as unik's.  A pure function,
- * pinned by golden files. */
+ * guest's exit status, the instance's devices, and a <metadata> element that marks the domain as
+ * unik's.  A pure function, pinned by golden files. */
 #include "providers/kvm/kvm.h"
 
 #include <errno.h>
@@ -159,6 +159,93 @@ static void elem(FILE *f, const char *indent, const char *tag, const char *value
 	fprintf(f, "%s<%s>%s</%s>\n", indent, tag, v, tag);
 }
 
+/* One <interface>, <disk> or <filesystem> per device.  On microvm every one gets a virtio-mmio
+ * address, as the machine has no PCI bus; elsewhere libvirt picks PCI slots. */
+static int device_xml(FILE *f, const struct kvm_domain_params *p, struct unik_error *err)
+{
+	bool mmio = !strcmp(p->machine, "microvm");
+	const char *addr = mmio ? "      <address type='virtio-mmio'/>\n" : "";
+	int disks = p->disk ? 1 : 0; /* the boot disk is vda */
+
+	for (size_t i = 0; i < p->ndevices; i++) {
+		const struct unik_device *d = &p->devices[i];
+		_cleanup_free_ char *path = d->path ? kvm_xml_escape(d->path) : NULL;
+
+		switch (d->kind) {
+		case UNIK_DEVICE_NET:
+			if (d->tap && d->tap[0]) {
+				_cleanup_free_ char *tap = kvm_xml_escape(d->tap);
+
+				/* An existing tap, used as it is: libvirt neither makes nor
+				 * deletes it. */
+				fprintf(f, "    <interface type='ethernet'>\n");
+				fprintf(f, "      <target dev='%s' managed='no'/>\n", tap);
+			} else if (d->network && d->network[0]) {
+				_cleanup_free_ char *br = kvm_xml_escape(d->network);
+
+				/* The network's bridge on the host: libvirt makes the tap and
+				 * adds it. */
+				fprintf(f, "    <interface type='bridge'>\n");
+				fprintf(f, "      <source bridge='%s'/>\n", br);
+			} else {
+				/* QEMU's user-mode stack, as the qemu provider uses. */
+				fprintf(f, "    <interface type='user'>\n");
+			}
+			fprintf(f, "      <mac address='%s'/>\n", d->mac);
+			fprintf(f, "      <model type='virtio'/>\n");
+			/* No iPXE option ROM: the guest never boots from the network. */
+			if (!mmio)
+				fprintf(f, "      <rom enabled='no'/>\n");
+			fprintf(f, "%s", addr);
+			fprintf(f, "    </interface>\n");
+			break;
+		case UNIK_DEVICE_BLK: {
+			_cleanup_free_ char *serial = kvm_xml_escape(d->name);
+
+			if (disks >= 26) {
+				unik_error_set(err, UNIK_E_INVALID, "kvm: more than 26 disks");
+				return -1;
+			}
+			fprintf(f, "    <disk type='file' device='disk'>\n");
+			fprintf(f, "      <driver name='qemu' type='%s'/>\n",
+			        d->format ? d->format : "raw");
+			fprintf(f, "      <source file='%s'/>\n", path);
+			fprintf(f, "      <target dev='vd%c' bus='virtio'/>\n", 'a' + disks++);
+			/* The guest tells volumes apart by the serial. */
+			fprintf(f, "      <serial>%s</serial>\n", serial);
+			if (d->readonly)
+				fprintf(f, "      <readonly/>\n");
+			fprintf(f, "%s", addr);
+			fprintf(f, "    </disk>\n");
+			break;
+		}
+		case UNIK_DEVICE_FS: {
+			_cleanup_free_ char *tag = kvm_xml_escape(d->name);
+
+			/* squash is libvirt's name for QEMU's security_model=none, the qemu
+			 * provider's: the guest is one program with one user, so there are no
+			 * guest owners to keep in xattrs (mapped), and QEMU runs unprivileged,
+			 * so it could not give files to them (passthrough); see
+			 * docs/providers-kvm.md. */
+			fprintf(f, "    <filesystem type='mount' accessmode='squash'>\n");
+			fprintf(f, "      <source dir='%s'/>\n", path);
+			fprintf(f, "      <target dir='%s'/>\n", tag);
+			if (d->readonly)
+				fprintf(f, "      <readonly/>\n");
+			fprintf(f, "%s", addr);
+			fprintf(f, "    </filesystem>\n");
+			break;
+		}
+		default:
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "kvm: device \"%s\" is of a kind kvm does not attach",
+			               d->name ? d->name : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_error *err)
 {
 	_cleanup_free_ char *name = NULL, *id = NULL, *image = NULL, *console = NULL;
@@ -252,6 +339,11 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 		fprintf(f, "      <readonly/>\n");
 		fprintf(f, "    </disk>\n");
 	}
+	if (device_xml(f, p, err) < 0) {
+		fclose(f);
+		free(buf);
+		return -1;
+	}
 	/* The console is written by virtlogd (as root: QEMU's user cannot reach the instance
 	 * directory), which caps it at its max_size and rotates it (docs/providers-kvm.md); the
 	 * pty itself is left unread. */
@@ -280,6 +372,13 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 	fprintf(f, "  <qemu:commandline>\n");
 	fprintf(f, "    <qemu:arg value='-device'/>\n");
 	fprintf(f, "    <qemu:arg value='isa-debug-exit,iobase=0xf4,iosize=4'/>\n");
+	if (!strcmp(p->machine, "microvm") && p->ndevices) {
+		/* libvirt turns microvm's ACPI off, and then QEMU appends virtio_mmio.device=
+		 * words for the transports to the kernel's command line, which is the
+		 * application's.  QEMU merges a second -machine into the first. */
+		fprintf(f, "    <qemu:arg value='-machine'/>\n");
+		fprintf(f, "    <qemu:arg value='auto-kernel-cmdline=off'/>\n");
+	}
 	fprintf(f, "  </qemu:commandline>\n");
 	fprintf(f, "</domain>\n");
 	if (fclose(f) != 0) {

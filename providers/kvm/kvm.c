@@ -498,6 +498,8 @@ static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
 	_cleanup_free_ char *console = NULL, *xml = NULL, *label = NULL, *state = NULL;
 	_cleanup_free_ char *disk = NULL, *vmdir = NULL;
+	_cleanup_free_ struct unik_device *devs = NULL;
+	_cleanup_strv_ struct strv dev_paths = {0};
 	struct unik_vmm_user vu;
 	const char *uri = opt_uri(spec->opts), *machine = unik_provider_opt(spec->opts, "machine");
 	const char *boot = unik_provider_opt(spec->opts, "boot");
@@ -551,6 +553,10 @@ static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 		if (!machine || !*machine)
 			machine = "pc";
 	}
+	/* Volumes and shares by their own paths, never copied: the guest's writes must reach
+	 * them.  libvirt relabels them for QEMU's user (docs/providers-kvm.md). */
+	if (unik_run_spec_devices("kvm", spec, &devs, &dev_paths, err) < 0)
+		return -1;
 	if ((r.connect_timeout_ms = opt_connect_timeout(spec->opts, err)) < 0 ||
 	    kvm_conn_get(uri, r.connect_timeout_ms, &c, err) < 0)
 		return -1;
@@ -585,6 +591,8 @@ static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	p.console = console;
 	p.memory_mb = spec->memory_mb;
 	p.dac_label = label;
+	p.devices = devs;
+	p.ndevices = spec->ndevices;
 	if (kvm_domain_xml(&p, &xml, err) < 0)
 		goto out;
 	dom = virDomainLookupByName(c.conn, name);
@@ -852,6 +860,8 @@ const struct unik_provider unik_provider_kvm = {
     .image_format = "elf",
     .opt_keys = kvm_opt_keys,
     .opt_help = kvm_opt_help,
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
+            UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
     .available = kvm_available,
     .run = kvm_run,
     .status = kvm_status,

@@ -48,6 +48,11 @@ struct kvm_domain_params {
 	/* QEMU's user:group as a DAC label ("+64122:+64122", unprivileged), or NULL to leave
 	 * libvirt's default (the session daemon, where QEMU runs as the caller anyway). */
 	const char *dac_label;
+	/* The instance's devices (checked, MACs filled in; paths absolute): <interface>, <disk>
+	 * (vda, or vdb on when the boot disk is vda) and <filesystem>, on virtio-mmio for microvm
+	 * and virtio-pci otherwise. */
+	const struct unik_device *devices;
+	size_t ndevices;
 };
 
 /* The whole domain XML for p into *out (caller frees).  Every value is XML-escaped.  Fails with

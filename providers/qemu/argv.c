@@ -1,6 +1,6 @@
-/* The QEMU command line of a qemu-provider instance: microvm, PVH direct boot, console on stdio,
- * isa-debug-exit for the guest's exit status, QMP on a socket it is handed, seccomp sandbox.
- * Pinned by golden files. */
+/* The QEMU command line of a qemu-provider instance: microvm (or pc / q35), PVH direct boot,
+ * console on stdio, isa-debug-exit for the guest's exit status, QMP on a socket it is handed,
+ * the instance's devices over virtio, seccomp sandbox.  Pinned by golden files. */
 #include "providers/qemu/qemu.h"
 
 #include <fcntl.h>
@@ -56,8 +56,119 @@ char *qemu_qmp_path(const char *dir)
 	return qmp;
 }
 
+/* -netdev, -drive / -fsdev and -device for each device.  The ids are the kind and the device's
+ * name ("blk-data"), unique because the names are. */
+static int device_args(const struct qemu_config *c, bool pci, struct strv *out,
+                       struct unik_error *err)
+{
+	/* virtio-mmio's proxies on microvm are "-device"; on pc and q35 virtio-pci's "-pci". */
+	const char *bus = pci ? "pci" : "device";
+
+	for (size_t i = 0; i < c->ndevices; i++) {
+		const struct unik_device *d = &c->devices[i];
+		int fd = UNIK_VMM_FD_DEVICES + 2 * (int)i;
+
+		switch (d->kind) {
+		case UNIK_DEVICE_NET:
+			strv_push(out, "-netdev");
+			if (d->tap && d->tap[0]) {
+				_cleanup_free_ char *tap = opt_escape(d->tap);
+
+				/* No scripts: the tap exists already, set up by whoever made it.
+				 * QEMU opens it as its own user, so the tap must belong to that
+				 * user (docs/providers.md). */
+				strv_pushf(out, "tap,id=net-%s,ifname=%s,script=no,downscript=no",
+				           d->name, tap);
+			} else if (d->network && d->network[0]) {
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "qemu: net device \"%s\": joining network \"%s\" needs a tap "
+				    "device on its bridge, which unik does not make yet; give the "
+				    "device a tap, or neither (user-mode networking)",
+				    d->name, d->network);
+				return -1;
+			} else {
+				/* Neither: QEMU's user-mode stack, which needs no privilege. */
+				strv_pushf(out, "user,id=net-%s", d->name);
+			}
+			strv_push(out, "-device");
+			/* No option ROM on PCI: the guest never boots from the network, and
+			 * iPXE would cost boot time. */
+			strv_pushf(out, "virtio-net-%s,netdev=net-%s,mac=%s%s", bus, d->name,
+			           d->mac, pci ? ",romfile=" : "");
+			break;
+		case UNIK_DEVICE_BLK:
+			/* An fd set, not /proc/self/fd/N: QEMU dups a descriptor from it and
+			 * never reopens the file as its own user, so the disk needs no
+			 * permission for that user.  A writable disk's set also holds a
+			 * read-only descriptor, which QEMU asks for when it probes. */
+			strv_push(out, "-add-fd");
+			strv_pushf(out, "fd=%d,set=%d,opaque=blk-%s", fd, fd, d->name);
+			if (!d->readonly) {
+				strv_push(out, "-add-fd");
+				strv_pushf(out, "fd=%d,set=%d,opaque=blk-%s-ro", fd + 1, fd,
+				           d->name);
+			}
+			strv_push(out, "-drive");
+			strv_pushf(out, "if=none,id=blk-%s,file=/dev/fdset/%d,format=%s%s", d->name,
+			           fd, d->format ? d->format : "raw",
+			           d->readonly ? ",readonly=on" : "");
+			strv_push(out, "-device");
+			/* The guest tells volumes apart by the serial. */
+			strv_pushf(out, "virtio-blk-%s,drive=blk-%s,serial=%s", bus, d->name,
+			           d->name);
+			break;
+		case UNIK_DEVICE_FS:
+			/* security_model=none: the guest is one program with one user, so there
+			 * are no guest owners to keep in xattrs (mapped-xattr); files it makes
+			 * are plain files of QEMU's user on the host, readable as they are, on
+			 * any file system.  QEMU reopens the directory through /proc/self/fd
+			 * as its own user (docs/providers.md). */
+			strv_push(out, "-fsdev");
+			strv_pushf(out,
+			           "local,id=fs-%s,path=/proc/self/fd/%d,security_model=none%s",
+			           d->name, fd, d->readonly ? ",readonly=on" : "");
+			strv_push(out, "-device");
+			strv_pushf(out, "virtio-9p-%s,fsdev=fs-%s,mount_tag=%s", bus, d->name,
+			           d->name);
+			break;
+		default:
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "qemu: device \"%s\" is of a kind qemu does not attach",
+			               d->name ? d->name : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+size_t qemu_device_fds(const struct qemu_config *c, struct unik_vmm_fd *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->ndevices && 2 * i < UNIK_VMM_FD_DEVICES_MAX; i++) {
+		const struct unik_device *d = &c->devices[i];
+		int fd = UNIK_VMM_FD_DEVICES + 2 * (int)i;
+
+		if (d->kind != UNIK_DEVICE_BLK && d->kind != UNIK_DEVICE_FS)
+			continue;
+		out[n].target = fd;
+		out[n].mode = d->kind == UNIK_DEVICE_FS ? UNIK_VMM_FD_DIR
+		              : d->readonly             ? UNIK_VMM_FD_RO
+		                                        : UNIK_VMM_FD_RW;
+		out[n].path = d->path;
+		n++;
+		if (d->kind == UNIK_DEVICE_BLK && !d->readonly)
+			out[n++] = (struct unik_vmm_fd){fd + 1, UNIK_VMM_FD_RO, d->path};
+	}
+	return n;
+}
+
 int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err)
 {
+	const char *machine = c->machine ? c->machine : QEMU_MACHINE_DEFAULT;
+	bool pci = strcmp(machine, "microvm") != 0;
+
 	if (!c->qemu || !c->accel || !c->dir || !c->kernel || !c->cmdline) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "qemu command line: missing a required setting");
@@ -68,6 +179,17 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 		               "qemu command line: memory must be at least 1 MiB");
 		return -1;
 	}
+	if (strcmp(machine, "microvm") && strcmp(machine, "pc") && strcmp(machine, "q35")) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "qemu: machine `%s` is not one unik boots (microvm, pc or q35)",
+		               machine);
+		return -1;
+	}
+	if (2 * c->ndevices > UNIK_VMM_FD_DEVICES_MAX) {
+		unik_error_set(err, UNIK_E_INVALID, "qemu: %zu devices (at most %d)", c->ndevices,
+		               UNIK_VMM_FD_DEVICES_MAX / 2);
+		return -1;
+	}
 	_cleanup_free_ char *name = opt_escape(c->dir);
 
 	strv_push(out, c->qemu);
@@ -76,7 +198,12 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 	strv_push(out, "-name");
 	strv_push_take(out, xasprintf("guest=%s", name));
 	strv_push(out, "-M");
-	strv_push(out, "microvm");
+	/* microvm appends virtio_mmio.device= words for its transports to the kernel's command
+	 * line when ACPI is off: never, here, as the command line is the application's. */
+	if (!pci && c->ndevices)
+		strv_pushf(out, "%s,auto-kernel-cmdline=off", machine);
+	else
+		strv_push(out, machine);
 	strv_push(out, "-accel");
 	strv_push(out, c->accel);
 	strv_push(out, "-cpu");
@@ -111,6 +238,8 @@ int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_e
 		strv_push(out, "-initrd");
 		strv_pushf(out, "/proc/self/fd/%d", UNIK_VMM_FD_INITRD);
 	}
+	if (device_args(c, pci, out, err) < 0)
+		return -1;
 	strv_push(out, "-sandbox");
 	strv_push(out, QEMU_SANDBOX);
 	return 0;

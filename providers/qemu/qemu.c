@@ -234,11 +234,13 @@ static int read_ready(int fd, char *buf, size_t size)
 	return (int)got;
 }
 
-static int spawn_shim(const char *shim, const struct qemu_config *c, const char *user,
-                      const char *console_max, const struct strv *qargv, int ready_w, pid_t *pid,
-                      struct unik_error *err)
+static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
+                      const struct qemu_config *c, const char *user, const char *console_max,
+                      const struct strv *qargv, int ready_w, pid_t *pid, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX];
+	size_t nfds = qemu_device_fds(c, fds);
 	const char *dir = c->dir;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -260,8 +262,19 @@ static int spawn_shim(const char *shim, const struct qemu_config *c, const char 
 	}
 	strv_push(&argv, "--qmp");
 	strv_push_take(&argv, qemu_qmp_path(dir));
+	for (size_t i = 0; i < nfds; i++) {
+		strv_push(&argv, "--fd");
+		strv_push_take(&argv, unik_vmm_fd_format(&fds[i]));
+	}
 	strv_push(&argv, "--user");
 	strv_push(&argv, user);
+	if (spec->foreground) {
+		strv_push(&argv, "--foreground");
+		if (spec->hold_fifo) {
+			strv_push(&argv, "--hold-fifo");
+			strv_push(&argv, spec->hold_fifo);
+		}
+	}
 	strv_push(&argv, "--");
 	strv_extend(&argv, qargv);
 
@@ -274,11 +287,13 @@ static int spawn_shim(const char *shim, const struct qemu_config *c, const char 
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
 	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (!rc)
+	/* A detached shim holds none of its starter's stdio; a foreground one is the container's
+	 * process, on the container's stdio. */
+	if (!rc && !spec->foreground)
 		rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	if (!rc)
+	if (!rc && !spec->foreground)
 		rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
-	if (!rc)
+	if (!rc && !spec->foreground)
 		rc = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_RDWR, 0);
 	/* dup2 clears close-on-exec on the copy; glibc does so even when ready_w is already 3. */
 	if (!rc)
@@ -321,7 +336,8 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 {
 	(void)ctx;
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL;
-	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_strv_ struct strv argv = {0}, dev_paths = {0};
+	_cleanup_free_ struct unik_device *devs = NULL;
 	_cleanup_close_ int ready_r = -1;
 	struct qemu_config c = {0};
 	struct unik_vmm_user vu;
@@ -362,6 +378,11 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	c.initrd = initrd;
 	c.cmdline = spec->cmdline ? spec->cmdline : "";
 	c.memory_mb = spec->memory_mb;
+	c.machine = unik_provider_opt(spec->opts, QEMU_OPT_MACHINE);
+	if (unik_run_spec_devices("qemu", spec, &devs, &dev_paths, err) < 0)
+		return -1;
+	c.devices = devs;
+	c.ndevices = spec->ndevices;
 	if (qemu_build_argv(&c, &argv, err) < 0 || forget_previous_run(dir, err) < 0 ||
 	    write_records(spec, &c, &argv, err) < 0)
 		return -1;
@@ -371,13 +392,21 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 		return -1;
 	}
 	ready_r = pfd[0];
-	if (spawn_shim(shim, &c, user, console_max, &argv, pfd[1], &pid, err) < 0) {
+	if (spawn_shim(shim, spec, &c, user, console_max, &argv, pfd[1], &pid, err) < 0) {
 		close(pfd[1]);
 		return -1;
 	}
 	close(pfd[1]);
 	n = read_ready(ready_r, report, sizeof(report));
-	/* The first shim process forks the supervisor and exits at once: reap it. */
+	if (spec->foreground && n > 3 && !strncmp(report, "ok ", 3)) {
+		/* The shim stays: it is the caller's child, and QEMU starts later. */
+		st->pid = pid;
+		return 0;
+	}
+	/* The first shim process forks the supervisor and exits at once: reap it (a foreground
+	 * one that failed exits too, or is made to). */
+	if (spec->foreground && n <= 0)
+		kill(pid, SIGKILL);
 	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	if (n > 3 && !strncmp(report, "ok ", 3)) {
@@ -602,10 +631,12 @@ static int qemu_event_fd(void *ctx, const char *dir, struct unik_error *err)
 	return fd;
 }
 
-static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, NULL};
+static const char *const qemu_opt_keys[] = {QEMU_OPT_CONSOLE_MAX, QEMU_OPT_MACHINE, NULL};
 static const char *const qemu_opt_help[] = {
     "cap on console.log, rotated to console.log.1 when reached: MiB (\"16\", the default) or "
     "with a unit (\"512K\", \"1G\")",
+    "machine type: microvm (the default; devices on virtio-mmio), pc or q35 (devices on "
+    "virtio-pci)",
     NULL};
 
 const struct unik_provider unik_provider_qemu = {
@@ -614,6 +645,8 @@ const struct unik_provider unik_provider_qemu = {
     .image_format = "elf",
     .opt_keys = qemu_opt_keys,
     .opt_help = qemu_opt_help,
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
+            UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
     .available = qemu_available,
     .run = qemu_run,
     .status = qemu_status,

@@ -37,6 +37,9 @@ extern const struct unik_provider unik_provider_qemu;
 /* Provider option: the cap on console.log (docs/providers.md). */
 #define QEMU_OPT_CONSOLE_MAX     "console_max"
 #define QEMU_CONSOLE_MAX_DEFAULT "16M"
+/* Provider option: the machine type, microvm (virtio-mmio) or pc / q35 (virtio-pci). */
+#define QEMU_OPT_MACHINE     "machine"
+#define QEMU_MACHINE_DEFAULT "microvm"
 
 struct qemu_config {
 	const char *qemu;   /* program, "qemu-system-x86_64" */
@@ -46,6 +49,12 @@ struct qemu_config {
 	const char *initrd; /* absolute, or NULL; QEMU gets it as UNIK_VMM_FD_INITRD */
 	const char *cmdline;
 	uint64_t memory_mb;
+	const char *machine; /* "microvm" (NULL too), "pc" or "q35" */
+	/* The devices to attach (checked by unik_devices_check; paths absolute).  Disks and
+	 * shared directories reach QEMU as descriptors, device i's as UNIK_VMM_FD_DEVICES + 2i
+	 * (and + 2i + 1 for a writable disk's read-only twin; qemu_device_fds). */
+	const struct unik_device *devices;
+	size_t ndevices;
 };
 
 /* The accelerator to use: "tcg" when UNIK_ACCEL=tcg or /dev/kvm does not open read-write, else
@@ -57,6 +66,11 @@ const char *qemu_pick_accel(void);
  * unik_vmm_confine_child leaves them.  Fails with UNIK_E_INVALID on a missing field or a zero
  * memory size. */
 int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err);
+
+/* The descriptors QEMU needs for c's devices (a disk's file, a share's directory), for its
+ * supervisor to open (lib/vmm_confine.h): fills out (UNIK_VMM_FD_DEVICES_MAX entries) and
+ * returns how many.  Paths point into c->devices. */
+size_t qemu_device_fds(const struct qemu_config *c, struct unik_vmm_fd *out);
 
 /* Where the QMP socket of the instance in dir is bound: its absolute path when that fits a unix
  * socket address, else its name relative to dir (QEMU's supervisor binds it from there).

@@ -177,6 +177,102 @@ int xen_build_config(const struct unik_xl_guest *g, const libxl_uuid *uuid, libx
 	return 0;
 }
 
+/* Appends one element to a libxl device array of n (a realloc'd array of structs). */
+#define XEN_APPEND(arr, n)                                                                         \
+	((arr) = xrealloc((arr), sizeof(*(arr)) * (size_t)((n) + 1)), &(arr)[(n)++])
+
+int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_config *c,
+                    struct unik_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct unik_device *d = &devs[i];
+
+		switch (d->kind) {
+		case UNIK_DEVICE_NET: {
+			libxl_device_nic *nic;
+			unsigned m[6];
+
+			/* netback makes the host end itself (vifD.N) and adds it to a bridge:
+			 * there is no existing tap to take over and no user-mode stack. */
+			if (!d->network || !d->network[0]) {
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "xen: net device \"%s\": Xen joins a NIC to a bridge "
+				    "(a named network)%s; give the device a network",
+				    d->name,
+				    d->tap && d->tap[0]
+				        ? ", its backend makes the host's end itself, "
+				          "so it cannot use an existing tap"
+				        : " and has no user-mode networking");
+				return -1;
+			}
+			if (sscanf(d->mac, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3],
+			           &m[4], &m[5]) != 6) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "xen: net device \"%s\": MAC \"%s\"", d->name,
+				               d->mac);
+				return -1;
+			}
+			nic = XEN_APPEND(c->nics, c->num_nics);
+			libxl_device_nic_init(nic);
+			/* A PVH guest has no emulated NIC: netfront only. */
+			nic->nictype = LIBXL_NIC_TYPE_VIF;
+			for (int k = 0; k < 6; k++)
+				nic->mac[k] = (uint8_t)m[k];
+			nic->bridge = xstrdup(d->network);
+			break;
+		}
+		case UNIK_DEVICE_BLK: {
+			libxl_device_disk *disk;
+			_cleanup_free_ char *spec = NULL;
+
+			if (c->num_disks >= 26) {
+				unik_error_set(err, UNIK_E_INVALID, "xen: more than 26 disks");
+				return -1;
+			}
+			/* In xl-disk-configuration(5) syntax, read by libxlutil as xl reads it;
+			 * target= last, as it takes the rest of the spec (commas included).
+			 * blkfront has no serial: the guest pairs volumes with the manifest by
+			 * order (docs/guest-abi.md). */
+			spec = xasprintf("format=%s, vdev=xvd%c, access=%s, target=%s",
+			                 d->format ? d->format : "raw", 'a' + c->num_disks,
+			                 d->readonly ? "ro" : "rw", d->path);
+			disk = XEN_APPEND(c->disks, c->num_disks);
+			libxl_device_disk_init(disk);
+			if (parse_disk(spec, disk, err) < 0)
+				return -1;
+			break;
+		}
+		case UNIK_DEVICE_FS: {
+			libxl_device_p9 *p9;
+
+			/* libxl's 9pfs has no read-only share. */
+			if (d->readonly) {
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "xen: fs device \"%s\": Xen's 9pfs backend cannot share "
+				    "a directory read-only",
+				    d->name);
+				return -1;
+			}
+			p9 = XEN_APPEND(c->p9s, c->num_p9s);
+			libxl_device_p9_init(p9);
+			p9->tag = xstrdup(d->name);
+			p9->path = xstrdup(d->path);
+			/* The only model libxl has, and the qemu provider's (docs/guest-abi.md). */
+			p9->security_model = xstrdup("none");
+			break;
+		}
+		default:
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "xen: device \"%s\" is of a kind xen does not attach",
+			               d->name ? d->name : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 char *xen_config_json(libxl_domain_config *c)
 {
 	/* libxl uses the ctx of to_json only to log a failure to generate (out of memory); with

@@ -334,6 +334,8 @@ static int xen_run(void *pctx, const struct unik_run_spec *spec, struct unik_ins
 		err = &local_err; /* callers may pass NULL */
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
 	_cleanup_free_ char *cfg_text = NULL, *cfg_path = NULL, *tty = NULL;
+	_cleanup_free_ struct unik_device *devs = NULL;
+	_cleanup_strv_ struct strv dev_paths = {0};
 	struct unik_xl_guest g = {0};
 	libxl_domain_config c;
 	libxl_uuid uuid;
@@ -364,7 +366,9 @@ static int xen_run(void *pctx, const struct unik_run_spec *spec, struct unik_ins
 	g.memory_mb = spec->memory_mb;
 	libxl_uuid_generate(&uuid);
 	snprintf(uuid_text, sizeof(uuid_text), LIBXL_UUID_FMT, LIBXL_UUID_BYTES(uuid));
-	if (xen_build_config(&g, &uuid, &c, err) < 0)
+	if (xen_build_config(&g, &uuid, &c, err) < 0 ||
+	    unik_run_spec_devices("xen", spec, &devs, &dev_paths, err) < 0 ||
+	    xen_add_devices(devs, spec->ndevices, &c, err) < 0)
 		goto out;
 	/* The same guest as an xl.cfg, for whoever wants to look or to boot it by hand. */
 	cfg_path = dir_file(dir, XEN_XLCFG_FILE);
@@ -668,6 +672,8 @@ const struct unik_provider unik_provider_xen = {
     .image_format = "elf",
     .opt_keys = xen_opt_keys,
     .opt_help = xen_opt_help,
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
+            UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
     .available = xen_available,
     .run = xen_run,
     .status = xen_status,

@@ -42,6 +42,14 @@ int xen_guest_options(const char *const *opts, struct unik_xl_guest *g, struct u
 int xen_build_config(const struct unik_xl_guest *g, const libxl_uuid *uuid, libxl_domain_config *c,
                      struct unik_error *err);
 
+/* Adds the devices (checked, MACs filled in, paths absolute) to c: a vif on the network's
+ * bridge per net device, a disk (vdev xvdX after c's disks, access ro or rw, parsed by libxlutil)
+ * per blk and a 9pfs share (tag = the device's name) per fs.  UNIK_E_UNSUPPORTED for what Xen
+ * cannot do: a NIC without a network (no user-mode stack, no existing taps) and a read-only
+ * share. */
+int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_config *c,
+                    struct unik_error *err);
+
 /* libxl's own JSON of c (libxl_domain_config_to_json).  Caller frees. */
 char *xen_config_json(libxl_domain_config *c);
 

@@ -3,7 +3,9 @@
  * the command line baked into the image, a NUL, and the boot line, parsed in that order as the
  * runtime does at start-up.  Checks what docs/guest-abi.md promises of the result, and that the
  * guest agrees with the host's side of the grammar (lib/cmdline.c): it splits the boot line into
- * the same words, and reads back exactly the words the host composed a command line from. */
+ * the same words, and reads back exactly the words the host composed a command line from.  The
+ * device manifest (guest ABI v2) is read from the boot line: a well-formed device table comes
+ * out, and manifest words the host puts in front of a line change nothing else in it. */
 #define UNIK_CMDLINE_HOST
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +74,11 @@ static int k_strncmp(const char *a, const char *b, size_t n)
 	return strncmp(a, b, n);
 }
 
+static size_t k_strlen(const char *s)
+{
+	return strlen(s);
+}
+
 static __attribute__((format(printf, 1, 2))) void kprintf(const char *fmt, ...)
 {
 	char buf[256];
@@ -88,8 +95,46 @@ static __attribute__((noreturn, format(printf, 1, 2))) void panic(const char *fm
 }
 
 #include "runtime/cmdline.c"
+#include "runtime/devices.c"
 
 #include "lib/cmdline.h"
+#include "lib/devices.h"
+
+static void check_devices(const struct rt_devices *t)
+{
+	if (t->n < 0 || t->n > UNIK_DEV_MAX)
+		abort();
+	for (int i = 0; i < t->n; i++) {
+		const struct rt_device *d = &t->d[i];
+		size_t n = strnlen(d->name, sizeof(d->name));
+		if (!n || n > UNIK_DEV_NAME_MAX || d->name[0] < 'a' || d->name[0] > 'z')
+			abort();
+		if (d->kind <= UNIK_DEV_CONSOLE || d->kind >= UNIK_DEV_KINDS)
+			abort();
+		if (d->mac[0] && (d->kind != UNIK_DEV_NET || strlen(d->mac) != 17))
+			abort();
+		if (d->mount && d->mount[0] != '/')
+			abort();
+		for (int j = 0; j < i; j++)
+			if (!strcmp(t->d[j].name, d->name))
+				abort();
+	}
+}
+
+static void same_guest_words(const struct cmdline_words *a, const struct cmdline_words *b,
+                             const char *what)
+{
+	if (a->n != b->n) {
+		fprintf(stderr, "%s: %d words with the manifest, %d without\n", what, a->n, b->n);
+		abort();
+	}
+	for (int i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i])) {
+			fprintf(stderr, "%s word %d: <%s> with the manifest, <%s> without\n", what,
+			        i, a->v[i], b->v[i]);
+			abort();
+		}
+}
 
 static void check_words(const struct cmdline_words *w, size_t max_len)
 {
@@ -135,6 +180,7 @@ int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size);
 int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size)
 {
 	struct cmdline_words env = {0}, argv = {0};
+	struct rt_devices devs = {0};
 	if (!size)
 		return 0;
 	bool drop_first = data[0] & 1;
@@ -143,11 +189,12 @@ int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size)
 	const char *nul = memchr(s, 0, len);
 	size_t baked = nul ? (size_t)(nul - s) : len;
 
-	cmdline_parse(s, baked, false, &env, &argv);
+	cmdline_parse(s, baked, false, &env, &argv, NULL);
 	if (nul)
-		cmdline_parse(nul + 1, len - baked - 1, drop_first, &env, &argv);
+		cmdline_parse(nul + 1, len - baked - 1, drop_first, &env, &argv, &devs);
 	check_words(&env, len);
 	check_words(&argv, len);
+	check_devices(&devs);
 	for (int i = 0; i < env.n; i++) {
 		/* NAME=VALUE with NAME = [A-Za-z_][A-Za-z0-9_]*, each name once. */
 		const char *e = env.v[i], *eq = strchr(e, '=');
@@ -168,7 +215,7 @@ int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size)
 		struct unik_cmdline hc = {0};
 		struct unik_error err;
 		char *line = strndup(nul + 1, len - baked - 1);
-		cmdline_parse(line, strlen(line), false, &ge, &ga);
+		cmdline_parse(line, strlen(line), false, &ge, &ga, NULL);
 		if (unik_cmdline_split(line, &hc, &err) == 0) {
 			struct strv want = {0};
 			guest_env(&hc.env, &want);
@@ -198,7 +245,7 @@ int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size)
 		}
 		if (unik_cmdline_compose(&env, &av, &line, &err) == 0) {
 			struct strv want = {0};
-			cmdline_parse(line, strlen(line), false, &ge, &ga);
+			cmdline_parse(line, strlen(line), false, &ge, &ga, NULL);
 			guest_env(&env, &want);
 			same_words(&ge, &want, "composed environment");
 			strv_free(&want);
@@ -207,6 +254,28 @@ int unik_fuzz_guest_cmdline(const uint8_t *data, size_t size)
 		free(line);
 		strv_free(&env);
 		strv_free(&av);
+	}
+	/* The host's manifest words in front of the boot line change nothing else in it. */
+	if (nul) {
+		struct unik_device hd[] = {
+		    {.kind = UNIK_DEVICE_NET, .name = "net0", .mac = "52:54:00:12:34:56"},
+		    {.kind = UNIK_DEVICE_BLK, .name = "data", .readonly = true, .mount = "/a b,c"},
+		    {.kind = UNIK_DEVICE_FS, .name = "share", .mount = "/mnt"},
+		};
+		struct cmdline_words e1 = {0}, a1 = {0}, e2 = {0}, a2 = {0};
+		struct rt_devices d1 = {0}, d2 = {0};
+		char *line = strndup(nul + 1, len - baked - 1);
+		char *full = unik_devices_cmdline(hd, sizeof(hd) / sizeof(hd[0]), line);
+		cmdline_parse(line, strlen(line), false, &e1, &a1, &d1);
+		cmdline_parse(full, strlen(full), false, &e2, &a2, &d2);
+		same_guest_words(&e2, &e1, "environment");
+		same_guest_words(&a2, &a1, "argv");
+		check_devices(&d2);
+		if (d2.n < 3 || strcmp(d2.d[1].mount, "/a b,c") || !d2.d[1].readonly ||
+		    strcmp(d2.d[0].mac, "52:54:00:12:34:56"))
+			abort(); /* the host's words did not come through */
+		free(line);
+		free(full);
 	}
 	while (fz_arena) {
 		struct fz_block *b = fz_arena;

@@ -471,7 +471,7 @@ def test_provider_options_are_checked():
                  ({'provider': 'kvm', 'provider_opts': {'urii': 'x'}},
                   'unknown option of provider kvm "urii" (known: uri, machine, boot, connect_timeout)'),
                  ({'provider_opts': {'uri': 'x'}},
-                  'unknown option of provider qemu "uri" (known: console_max)')]
+                  'unknown option of provider qemu "uri" (known: console_max, machine)')]
         for extra, needle in cases:
             body = dict({'image': 'hello', 'name': 'o1'}, **extra)
             expect_error(d2.request('POST', '/v1/instances', body), 400, 'invalid', needle)
@@ -480,7 +480,8 @@ def test_provider_options_are_checked():
         r = d2.upload('/v1/builds', [('source', 's.tgz', None, tar_dir(s)),
                                      ('options', None, None,
                                       b'{"name": "h2", "provider_opts": {"bogus": "1"}}')])
-        expect_error(r, 400, 'invalid', 'unknown option of provider qemu "bogus" (known: console_max)')
+        expect_error(r, 400, 'invalid',
+                     'unknown option of provider qemu "bogus" (known: console_max, machine)')
 
 
 def test_run_with_too_little_memory_is_refused():

@@ -204,10 +204,11 @@ def _parent_cmdline(pid):
 
 
 def qemu_under(path):
-    """QEMU processes whose command line, or whose parent's (unik-oci's supervisor, started
-    with the bundle's paths), mentions path (a state root or data dir).  QEMU itself is handed
-    its kernel as a descriptor and is named after unik-oci's state directory, which a
-    containerd shim keeps in its own root."""
+    """QEMU processes whose command line, or whose parent's (unik-shim, the container's
+    process, started with the container's state directory and the kernel's path in the
+    bundle), mentions path (a state root or data dir).  QEMU itself is handed its kernel as a
+    descriptor and is named after unik-oci's state directory, which a containerd shim keeps in
+    its own root: there the kernel's path on unik-shim's command line names the bundle."""
     return [p for p in qemu_pids() if path in p[1] or path in _parent_cmdline(p[0])]
 
 

@@ -190,6 +190,24 @@ def test_lifecycle():
         rt.close()
 
 
+def check_process_tree(pid, qemu, cdir):
+    """The container's process (state's pid, --pid-file) is unik-shim in the foreground, as
+    the qemu provider started it on the container's directory, and QEMU is its child."""
+    with open('/proc/%d/stat' % qemu) as f:
+        ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        argv = [a.decode() for a in f.read().split(b'\0')]
+    if ppid != pid:
+        fail('QEMU %d is a child of %d, not of the container\'s process %d' % (qemu, ppid, pid))
+    if (os.path.basename(argv[0]) != 'unik-shim' or '--foreground' not in argv
+            or argv[argv.index('--dir') + 1] != cdir):
+        fail('the container\'s process is not unik-shim --foreground --dir %s' % cdir,
+             ' '.join(argv))
+    st = json.load(open(os.path.join(cdir, 'unik.json')))
+    if st['pid'] != pid:
+        fail('unik.json records %r, not %d' % (st['pid'], pid))
+
+
 @timeout(600)
 def test_qemu_confined():
     """The running container's QEMU: unprivileged uid/gid (64122 by default), no capabilities,
@@ -210,6 +228,7 @@ def test_qemu_confined():
             fail('expected one QEMU for the container, found %r' % qemus,
                  open(out, 'rb').read().decode('utf-8', 'replace'))
         check_confined(qemus[0][0], qemus[0][1], uid=64122, gid=64122)
+        check_process_tree(pid, qemus[0][0], os.path.join(rt.root, 'confined'))
         check_hidden(qemus[0][0], qemus[0][1])
         rt('kill', 'confined', 'KILL')
         wait_child(pid)

@@ -9,7 +9,10 @@
  * Global options, before the verb: -o KEY=VALUE (a provider option, repeatable), -i ID (the
  * instance id, default 0123456789ab), -n NAME (the instance name, default "driver") and
  * -D DISK (the image's bootable disk, raw or qcow2 by its name's extension) and -C CMDLINE (the
- * command line baked into DISK, default the run's).
+ * command line baked into DISK, default the run's), -d KIND:NAME[:OPT]... (a device, repeatable;
+ * OPT is ro, or tap=, network=, path=, format=, at= or mac= with a value).  run goes through the
+ * core (core/vm.c), which checks the devices against the provider's caps and puts their manifest
+ * words in front of CMDLINE.
  * Prints key=value lines (state, exit_code, pid, detail, elapsed_us); on failure prints
  * error=MESSAGE and code=NAME and exits 1. */
 #include <stdio.h>
@@ -17,7 +20,55 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/vm.h"
 #include "providers/provider.h"
+
+/* Parses -d KIND:NAME[:OPT]... into d; the strings point into spec, which it cuts up. */
+static int parse_device(char *spec, struct unik_device *d)
+{
+	char *save = NULL, *kind = strtok_r(spec, ":", &save), *name = strtok_r(NULL, ":", &save);
+	int k = kind ? unik_device_kind_parse(kind) : -1;
+
+	if (k < 0 || !name) {
+		fprintf(stderr, "provider_driver: -d wants KIND:NAME[:OPT]..., KIND one of "
+		                "net, blk, fs\n");
+		return -1;
+	}
+	memset(d, 0, sizeof(*d));
+	d->kind = (enum unik_device_kind)k;
+	d->name = name;
+	for (char *o = strtok_r(NULL, ":", &save); o; o = strtok_r(NULL, ":", &save)) {
+		char *eq = strchr(o, '=');
+
+		if (!strcmp(o, "ro")) {
+			d->readonly = true;
+			continue;
+		}
+		if (!eq) {
+			fprintf(stderr, "provider_driver: device option `%s` is not KEY=VALUE\n",
+			        o);
+			return -1;
+		}
+		*eq++ = '\0';
+		if (!strcmp(o, "tap"))
+			d->tap = eq;
+		else if (!strcmp(o, "network"))
+			d->network = eq;
+		else if (!strcmp(o, "path"))
+			d->path = eq;
+		else if (!strcmp(o, "format"))
+			d->format = eq;
+		else if (!strcmp(o, "at"))
+			d->mount = eq;
+		else if (!strcmp(o, "mac"))
+			snprintf(d->mac, sizeof(d->mac), "%s", eq);
+		else {
+			fprintf(stderr, "provider_driver: unknown device option `%s`\n", o);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static void print_status(const struct unik_instance_status *st)
 {
@@ -35,7 +86,7 @@ static int failed(const struct unik_error *err)
 static int usage(void)
 {
 	fputs("usage: provider_driver [-p PROVIDER] [-o KEY=VALUE]... [-i ID] [-n NAME] "
-	      "run DIR KERNEL CMDLINE MEM_MB [INITRD] | status DIR | "
+	      "[-d KIND:NAME[:OPT]...]... run DIR KERNEL CMDLINE MEM_MB [INITRD] | status DIR | "
 	      "stop DIR [--force] [--timeout MS] | start DIR | remove DIR | available\n",
 	      stderr);
 	return 2;
@@ -50,7 +101,8 @@ int main(int argc, char **argv)
 	const char *opts[64] = {NULL};
 	const char *id = "0123456789ab", *iname = "driver", *disk = NULL;
 	const char *disk_cmdline = NULL;
-	size_t nopts = 0;
+	struct unik_device devs[17]; /* one more than UNIK_DEV_MAX, to see it refused */
+	size_t nopts = 0, ndevs = 0;
 	long long t0;
 	int i = 1, rc;
 
@@ -67,7 +119,10 @@ int main(int argc, char **argv)
 			disk_cmdline = argv[i + 1];
 		else if (argv[i][1] == 'o' && nopts + 1 < sizeof(opts) / sizeof(opts[0]))
 			opts[nopts++] = argv[i + 1];
-		else
+		else if (argv[i][1] == 'd' && ndevs < sizeof(devs) / sizeof(devs[0])) {
+			if (parse_device(argv[i + 1], &devs[ndevs++]) < 0)
+				return 2;
+		} else
 			return usage();
 	}
 	p = unik_provider_find(name);
@@ -102,11 +157,17 @@ int main(int argc, char **argv)
 		    .cmdline = argv[i + 2],
 		    .memory_mb = strtoull(argv[i + 3], NULL, 10),
 		    .initrd = argc - i == 5 ? argv[i + 4] : NULL,
+		    .devices = devs,
+		    .ndevices = ndevs,
 		};
+		struct unik_vm vm;
 
+		if (unik_vm_open(&vm, p, opts, &err) < 0)
+			return failed(&err);
 		t0 = unik_now_us();
-		rc = p->run(NULL, &spec, &st, &err);
+		rc = unik_vm_run(&vm, &spec, &st, &err);
 		long long dt = unik_now_us() - t0;
+		unik_vm_close(&vm);
 
 		if (rc < 0)
 			return failed(&err);

@@ -26,3 +26,12 @@ $(TOOLS_DIR)/client_load: $(O)/tests/tools/client_load.o $(LIBUNIK)
 	$(CC) $(HOST_LDFLAGS) -o $@ $< $(LIBUNIK) $(UNIK_LIBS) -lpthread
 
 test-tools: $(TOOLS_DIR)/client_load
+
+# The provider contract's door (tests/integration/test_provider_contract.py): any provider, or
+# the fake of tests/lib (unit.mk builds $(TESTLIB)), through core/vm.h.
+$(TOOLS_DIR)/provider_contract: $(O)/tests/tools/provider_contract.o $(TESTLIB) $(LIBCORE) \
+		$(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $< $(TESTLIB) $(LIBCORE) $(LIBUNIK) $(CORE_LIBS)
+
+test-tools: $(TOOLS_DIR)/provider_contract

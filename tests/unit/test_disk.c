@@ -144,6 +144,7 @@ static void test_kernel_check(void **state)
 	       "ELF",
 	       4);
 	k[4] = 2;   /* ELFCLASS64 */
+	k[5] = 1;   /* ELFDATA2LSB */
 	k[18] = 62; /* EM_X86_64 */
 	assert_int_equal(unik_disk_check_kernel_mem(k, sizeof(k), "k", &err), -1);
 	assert_non_null(strstr(err.msg, "multiboot2"));

@@ -113,6 +113,79 @@ static void test_xml_escaped(void **state)
 	assert_null(strstr(xml, "<unik>"));
 }
 
+/* Every kind of device: a tap, a bridge and user-mode networking, a writable raw and a
+ * read-only qcow2 disk, a writable and a read-only share; markup in the values. */
+static const struct unik_device all_devices[] = {
+    {.kind = UNIK_DEVICE_NET, .name = "net0", .mac = "52:54:00:12:34:56"},
+    {.kind = UNIK_DEVICE_NET, .name = "lan", .tap = "tap-lan", .mac = "52:54:00:ab:cd:ef"},
+    {.kind = UNIK_DEVICE_NET, .name = "back", .network = "br-back", .mac = "52:54:00:00:00:02"},
+    {.kind = UNIK_DEVICE_BLK,
+     .name = "data",
+     .path = "/var/lib/unik/volumes/data&more.raw",
+     .format = "raw",
+     .mount = "/data"},
+    {.kind = UNIK_DEVICE_BLK,
+     .name = "seed",
+     .path = "/var/lib/unik/volumes/seed.qcow2",
+     .format = "qcow2",
+     .readonly = true},
+    {.kind = UNIK_DEVICE_FS, .name = "share", .path = "/srv/o'share", .mount = "/mnt/share"},
+    {.kind = UNIK_DEVICE_FS, .name = "conf", .path = "/etc/app", .readonly = true},
+};
+
+static void devices_case(const char *name, const char *machine, const char *disk)
+{
+	struct kvm_domain_params p = base;
+
+	p.machine = machine;
+	p.devices = all_devices;
+	p.ndevices = sizeof(all_devices) / sizeof(all_devices[0]);
+	if (disk) {
+		p.kernel = NULL;
+		p.disk = disk;
+		p.disk_format = "qcow2";
+	}
+	golden_case(name, &p);
+}
+
+/* virtio-mmio addresses on microvm, which has no PCI bus. */
+static void test_xml_devices_microvm(void **state)
+{
+	(void)state;
+	devices_case("devices-microvm.xml", "microvm", NULL);
+}
+
+/* PCI slots of libvirt's choosing on pc and q35, no option ROM on the NICs. */
+static void test_xml_devices_pc(void **state)
+{
+	(void)state;
+	devices_case("devices-pc.xml", "pc", NULL);
+}
+
+static void test_xml_devices_q35(void **state)
+{
+	(void)state;
+	devices_case("devices-q35.xml", "q35", NULL);
+}
+
+/* Booting a disk: it is vda, the volumes vdb on. */
+static void test_xml_devices_disk_boot(void **state)
+{
+	(void)state;
+	devices_case("devices-disk-pc.xml", "pc", "/var/lib/unik-vm/0123456789ab/disk");
+}
+
+static void test_caps(void **state)
+{
+	const struct unik_provider *p = unik_provider_find("kvm");
+
+	(void)state;
+	assert_non_null(p);
+	assert_true(unik_provider_attaches(p, UNIK_DEVICE_NET));
+	assert_true(unik_provider_attaches(p, UNIK_DEVICE_BLK));
+	assert_true(unik_provider_attaches(p, UNIK_DEVICE_FS));
+}
+
 static void test_xml_invalid(void **state)
 {
 	struct kvm_domain_params p;
@@ -260,6 +333,11 @@ int main(void)
 	    cmocka_unit_test(test_xml_escaped),
 	    cmocka_unit_test(test_xml_disk),
 	    cmocka_unit_test(test_xml_invalid),
+	    cmocka_unit_test(test_xml_devices_microvm),
+	    cmocka_unit_test(test_xml_devices_pc),
+	    cmocka_unit_test(test_xml_devices_q35),
+	    cmocka_unit_test(test_xml_devices_disk_boot),
+	    cmocka_unit_test(test_caps),
 	    cmocka_unit_test(test_no_unread_golden),
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_domain_name),

@@ -93,6 +93,134 @@ static void test_argv_tcg_initrd(void **state)
 	golden_case("tcg-initrd.args", "tcg", "/var/lib/unik/images/hello/rootfs.cpio");
 }
 
+/* Every kind of device, as the core hands them over (checked, MACs filled in): user-mode and
+ * tap networking, a read-write raw and a read-only qcow2 disk, a writable and a read-only
+ * share. */
+static struct unik_device all_devices[] = {
+    {.kind = UNIK_DEVICE_NET, .name = "net0", .mac = "52:54:00:12:34:56"},
+    {.kind = UNIK_DEVICE_NET, .name = "lan", .tap = "tap,odd", .mac = "52:54:00:ab:cd:ef"},
+    {.kind = UNIK_DEVICE_BLK,
+     .name = "data",
+     .path = "/var/lib/unik/volumes/data.raw",
+     .format = "raw",
+     .mount = "/data"},
+    {.kind = UNIK_DEVICE_BLK,
+     .name = "seed",
+     .path = "/var/lib/unik/volumes/seed.qcow2",
+     .format = "qcow2",
+     .readonly = true},
+    {.kind = UNIK_DEVICE_FS, .name = "share", .path = "/srv/share", .mount = "/mnt/share"},
+    {.kind = UNIK_DEVICE_FS, .name = "conf", .path = "/etc/app", .readonly = true},
+};
+#define N_ALL_DEVICES (sizeof(all_devices) / sizeof(all_devices[0]))
+
+static void devices_case(const char *name, const char *machine)
+{
+	_cleanup_strv_ struct strv argv = {0};
+	_cleanup_free_ char *cmdline =
+	    unik_devices_cmdline(all_devices, N_ALL_DEVICES, "GREETING=hi hello");
+	struct unik_error err;
+	struct qemu_config c = {
+	    .qemu = "qemu-system-x86_64",
+	    .accel = "tcg",
+	    .dir = "/var/lib/unik/instances/0123456789ab",
+	    .kernel = "/var/lib/unik/images/hello/kernel.elf",
+	    .cmdline = cmdline,
+	    .memory_mb = 128,
+	    .machine = machine,
+	    .devices = all_devices,
+	    .ndevices = N_ALL_DEVICES,
+	};
+
+	if (qemu_build_argv(&c, &argv, &err) < 0)
+		fail_msg("%s", err.msg);
+	check_golden(name, &argv);
+}
+
+static void test_argv_devices_microvm(void **state)
+{
+	(void)state;
+	devices_case("devices-microvm.args", NULL);
+}
+
+static void test_argv_devices_pc(void **state)
+{
+	(void)state;
+	devices_case("devices-pc.args", "pc");
+}
+
+static void test_argv_devices_q35(void **state)
+{
+	(void)state;
+	devices_case("devices-q35.args", "q35");
+}
+
+/* The supervisor opens what QEMU's command line names as descriptors, and nothing else. */
+static void test_device_fds(void **state)
+{
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX], back;
+	struct qemu_config c = {.devices = all_devices, .ndevices = N_ALL_DEVICES};
+	struct unik_error err;
+	size_t n;
+
+	(void)state;
+	n = qemu_device_fds(&c, fds);
+	assert_int_equal(n, 5);
+	assert_int_equal(fds[0].target, UNIK_VMM_FD_DEVICES + 4);
+	assert_int_equal(fds[0].mode, UNIK_VMM_FD_RW);
+	assert_string_equal(fds[0].path, "/var/lib/unik/volumes/data.raw");
+	/* The writable disk's read-only twin, in the same fd set. */
+	assert_int_equal(fds[1].target, UNIK_VMM_FD_DEVICES + 5);
+	assert_int_equal(fds[1].mode, UNIK_VMM_FD_RO);
+	assert_string_equal(fds[1].path, "/var/lib/unik/volumes/data.raw");
+	assert_int_equal(fds[2].target, UNIK_VMM_FD_DEVICES + 6);
+	assert_int_equal(fds[2].mode, UNIK_VMM_FD_RO);
+	assert_int_equal(fds[3].mode, UNIK_VMM_FD_DIR);
+	assert_int_equal(fds[4].target, UNIK_VMM_FD_DEVICES + 10);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *word = unik_vmm_fd_format(&fds[i]);
+
+		assert_int_equal(unik_vmm_fd_parse(word, &back, &err), 0);
+		assert_int_equal(back.target, fds[i].target);
+		assert_int_equal(back.mode, fds[i].mode);
+		assert_string_equal(back.path, fds[i].path);
+	}
+	assert_int_equal(unik_vmm_fd_parse("8:rw:/a:b", &back, &err), 0);
+	assert_string_equal(back.path, "/a:b");
+	assert_int_equal(unik_vmm_fd_parse("3:rw:/x", &back, &err), -1);
+	assert_int_equal(unik_vmm_fd_parse("6:wr:/x", &back, &err), -1);
+	assert_int_equal(unik_vmm_fd_parse("6:rw:", &back, &err), -1);
+	assert_int_equal(unik_vmm_fd_parse("6", &back, &err), -1);
+}
+
+/* A named network without a tap is refused with a reason, as is a machine unik does not boot. */
+static void test_argv_devices_refused(void **state)
+{
+	_cleanup_strv_ struct strv argv = {0};
+	struct unik_device net = {.kind = UNIK_DEVICE_NET,
+	                          .name = "lan",
+	                          .network = "backend",
+	                          .mac = "52:54:00:00:00:01"};
+	struct unik_error err;
+	struct qemu_config c = {.qemu = "q",
+	                        .accel = "tcg",
+	                        .dir = "/d",
+	                        .kernel = "/k",
+	                        .cmdline = "",
+	                        .memory_mb = 64,
+	                        .devices = &net,
+	                        .ndevices = 1};
+
+	(void)state;
+	assert_int_equal(qemu_build_argv(&c, &argv, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "\"backend\""));
+	c.ndevices = 0;
+	c.machine = "isapc";
+	assert_int_equal(qemu_build_argv(&c, &argv, &err), -1);
+	assert_int_equal(err.code, UNIK_E_INVALID);
+}
+
 /* The QMP socket of a directory too deep for a socket address is bound relative to it. */
 static void test_qmp_path(void **state)
 {
@@ -534,16 +662,32 @@ static void test_proc_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_argv_kvm),          cmocka_unit_test(test_argv_tcg),
-	    cmocka_unit_test(test_argv_kvm_initrd),   cmocka_unit_test(test_argv_tcg_initrd),
-	    cmocka_unit_test(test_qmp_path),          cmocka_unit_test(test_argv_invalid),
-	    cmocka_unit_test(test_pick_accel),        cmocka_unit_test(test_no_unread_golden),
-	    cmocka_unit_test(test_console_exit_line), cmocka_unit_test(test_console_no_line),
-	    cmocka_unit_test(test_console_crash),     cmocka_unit_test(test_console_file_tail),
-	    cmocka_unit_test(test_qmp_good),          cmocka_unit_test(test_qmp_long_path),
-	    cmocka_unit_test(test_qmp_error_reply),   cmocka_unit_test(test_qmp_timeout),
-	    cmocka_unit_test(test_qmp_not_qmp),       cmocka_unit_test(test_qmp_no_socket),
-	    cmocka_unit_test(test_registry),          cmocka_unit_test(test_proc_records),
+	    cmocka_unit_test(test_argv_kvm),
+	    cmocka_unit_test(test_argv_tcg),
+	    cmocka_unit_test(test_argv_kvm_initrd),
+	    cmocka_unit_test(test_argv_tcg_initrd),
+	    cmocka_unit_test(test_qmp_path),
+	    cmocka_unit_test(test_argv_invalid),
+	    cmocka_unit_test(test_pick_accel),
+	    cmocka_unit_test(test_console_exit_line),
+	    cmocka_unit_test(test_console_no_line),
+	    cmocka_unit_test(test_console_crash),
+	    cmocka_unit_test(test_console_file_tail),
+	    cmocka_unit_test(test_qmp_good),
+	    cmocka_unit_test(test_qmp_long_path),
+	    cmocka_unit_test(test_qmp_error_reply),
+	    cmocka_unit_test(test_qmp_timeout),
+	    cmocka_unit_test(test_qmp_not_qmp),
+	    cmocka_unit_test(test_qmp_no_socket),
+	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_proc_records),
+	    cmocka_unit_test(test_argv_devices_microvm),
+	    cmocka_unit_test(test_argv_devices_pc),
+	    cmocka_unit_test(test_argv_devices_q35),
+	    cmocka_unit_test(test_device_fds),
+	    cmocka_unit_test(test_argv_devices_refused),
+	    /* Last: every golden file was read. */
+	    cmocka_unit_test(test_no_unread_golden),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,6 +108,82 @@ static void test_json_disk_coredump(void **state)
 	golden_case("disk-coredump.json", &g);
 }
 
+static const struct unik_device xen_devices[] = {
+    {.kind = UNIK_DEVICE_NET, .name = "lan", .network = "xenbr0", .mac = "52:54:00:12:34:56"},
+    {.kind = UNIK_DEVICE_BLK,
+     .name = "data",
+     .path = "/var/lib/unik/volumes/data,1.raw",
+     .format = "raw",
+     .mount = "/data"},
+    {.kind = UNIK_DEVICE_BLK,
+     .name = "seed",
+     .path = "/var/lib/unik/volumes/seed.qcow2",
+     .format = "qcow2",
+     .readonly = true},
+    {.kind = UNIK_DEVICE_FS, .name = "share", .path = "/srv/share", .mount = "/mnt/share"},
+};
+
+/* Every kind: a vif on the network's bridge, a read-write and a read-only disk after the disk
+ * option's xvda (each spec read by libxlutil's disk parser, as xl reads it), a 9pfs share. */
+static void test_json_devices(void **state)
+{
+	(void)state;
+	struct unik_xl_guest g = {
+	    .name = "unik-dev-0123456789ab",
+	    .kernel = "/var/lib/unik/images/ba9876543210/kernel.elf",
+	    .cmdline = "unik.dev.lan=net,mac=52:54:00:12:34:56 app",
+	    .memory_mb = 64,
+	    .vcpus = 1,
+	    .disk = "format=raw,vdev=xvda,access=rw,target=/var/lib/unik/volumes/boot.img",
+	};
+	libxl_domain_config c;
+	libxl_uuid uuid;
+	struct unik_error err = {0};
+	_cleanup_free_ char *json = NULL, *text = NULL;
+
+	assert_int_equal(libxl_uuid_from_string(&uuid, TEST_UUID), 0);
+	libxl_domain_config_init(&c);
+	if (xen_build_config(&g, &uuid, &c, &err) < 0 ||
+	    xen_add_devices(xen_devices, sizeof(xen_devices) / sizeof(xen_devices[0]), &c, &err) <
+	        0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c.num_nics, 1);
+	assert_int_equal(c.num_disks, 3);
+	assert_string_equal(c.disks[1].vdev, "xvdb");
+	assert_string_equal(c.disks[1].pdev_path, "/var/lib/unik/volumes/data,1.raw");
+	assert_int_equal(c.disks[2].readwrite, 0);
+	assert_int_equal(c.num_p9s, 1);
+	json = xen_config_json(&c);
+	text = xasprintf("%s\n", json);
+	check_golden_text("devices.json", text);
+	libxl_domain_config_dispose(&c);
+}
+
+/* What Xen cannot do is refused with the reason, not dropped. */
+static void test_devices_refused(void **state)
+{
+	(void)state;
+	struct unik_device user = {
+	    .kind = UNIK_DEVICE_NET, .name = "n", .mac = "52:54:00:00:00:01"};
+	struct unik_device tap = user;
+	struct unik_device ro = {
+	    .kind = UNIK_DEVICE_FS, .name = "s", .path = "/srv", .readonly = true};
+	libxl_domain_config c;
+	struct unik_error err = {0};
+
+	tap.tap = "tap0";
+	libxl_domain_config_init(&c);
+	assert_int_equal(xen_add_devices(&user, 1, &c, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "user-mode"));
+	assert_int_equal(xen_add_devices(&tap, 1, &c, &err), -1);
+	assert_non_null(strstr(err.msg, "existing tap"));
+	assert_int_equal(xen_add_devices(&ro, 1, &c, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "read-only"));
+	libxl_domain_config_dispose(&c);
+}
+
 /* The JSON is libxl's, not ours: spot-check that it carries what matters. */
 static void test_json_fields(void **state)
 {
@@ -396,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(test_domain_name),      cmocka_unit_test(test_options),
 	    cmocka_unit_test(test_ended_status),     cmocka_unit_test(test_state_read),
 	    cmocka_unit_test(test_registry),         cmocka_unit_test(test_unavailable_without_xen),
+	    cmocka_unit_test(test_json_devices),     cmocka_unit_test(test_devices_refused),
 	    cmocka_unit_test(test_no_unread_golden),
 	};
 

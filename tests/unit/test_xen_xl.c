@@ -274,15 +274,16 @@ static void test_export_matches_provider(void **state)
 
 /* ---- the format on files ------------------------------------------------------------------- */
 
-/* The smallest file unik_elf_check_kernel takes for a kernel: an x86-64 ELF header and one
- * PT_NOTE segment with the "unik" ABI note. */
+/* The smallest file the guest ELF check (lib/guest_elf.c) takes for a kernel: an x86-64 ELF
+ * header and one PT_NOTE segment with the "unik" ABI note and Xen's PVH entry note. */
 static void write_fake_kernel(const char *path)
 {
-	unsigned char buf[sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) + 24] = {0};
+	unsigned char buf[sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) + 44] = {0};
 	Elf64_Ehdr eh = {0};
 	Elf64_Phdr ph = {0};
 	Elf64_Nhdr nh = {
 	    .n_namesz = sizeof(UNIK_NOTE_NAME), .n_descsz = 4, .n_type = UNIK_NOTE_ABI};
+	Elf64_Nhdr pvh = {.n_namesz = 4, .n_descsz = 4, .n_type = UNIK_XEN_ELFNOTE_PHYS32_ENTRY};
 	size_t note = sizeof(eh) + sizeof(ph);
 	struct unik_error err;
 
@@ -299,12 +300,15 @@ static void write_fake_kernel(const char *path)
 	eh.e_phnum = 1;
 	ph.p_type = PT_NOTE;
 	ph.p_offset = note;
-	ph.p_filesz = 24;
+	ph.p_filesz = 44;
 	memcpy(buf, &eh, sizeof(eh));
 	memcpy(buf + sizeof(eh), &ph, sizeof(ph));
 	memcpy(buf + note, &nh, sizeof(nh));
 	memcpy(buf + note + sizeof(nh), UNIK_NOTE_NAME, sizeof(UNIK_NOTE_NAME));
 	buf[note + sizeof(nh) + 8] = 1; /* the ABI version */
+	memcpy(buf + note + 24, &pvh, sizeof(pvh));
+	memcpy(buf + note + 24 + sizeof(pvh), "Xen", 4);
+	buf[note + 24 + sizeof(pvh) + 4 + 2] = 0x10; /* the entry point: 0x100000 */
 	assert_int_equal(unik_write_file_atomic(path, buf, sizeof(buf), 0644, &err), 0);
 }
 

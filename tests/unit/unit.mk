@@ -19,7 +19,16 @@ $(UNIT_OBJDIR)/test_unikcc_args.o: HOST_CFLAGS += -Icmd/unik-cc
 # Tests of the core (daemon, compilers, images, providers) link libunikcore as well.
 UNIT_CORE := $(if $(CORE_OBJS),$(LIBCORE))
 
-$(UNIT_BINS): $(O)/tests/unit/%: $(UNIT_OBJDIR)/%.o $(UNIT_CORE) $(LIBUNIK)
+# C helpers for tests (tests/lib/*.c: the fake provider), an archive so a test that does not
+# use them gets none of them; tests/tools/tools.mk links it too.
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB := $(if $(TESTLIB_SRCS),$(O)/tests/lib/libuniktest.a)
+
+$(O)/tests/lib/libuniktest.a: $(TESTLIB_SRCS:%.c=$(O)/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_CORE) $(LIBUNIK) \
+	rm -f $@ && ar rcs $@ $^
+
+$(UNIT_BINS): $(O)/tests/unit/%: $(UNIT_OBJDIR)/%.o $(TESTLIB) $(UNIT_CORE) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(TESTLIB) $(UNIT_CORE) $(LIBUNIK) \
 		$(if $(UNIT_CORE),$(CORE_LIBS),$(HOST_LIBS)) -lcmocka

@@ -1,0 +1,50 @@
+/* The one check of a unik kernel ELF (guest ABI, include/unik/abi.h): an x86-64 ELF64 executable
+ * whose headers and loaded segments lie inside the file, loaded at or above UNIK_LOAD_ADDR, with
+ * the "unik" ABI note (its version 1..UNIK_ABI_VERSION) and Xen's PVH entry note.  Every host
+ * part that asks "is this a unik kernel, and of which ABI version?" asks here. */
+#ifndef UNIK_LIB_GUEST_ELF_H
+#define UNIK_LIB_GUEST_ELF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/error.h"
+
+/* What the headers of a kernel ELF say. */
+struct unik_guest_elf {
+	unsigned abi_version; /* the "unik" note's version; 0 when the file has no such note */
+	bool pvh;             /* carries Xen's PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) */
+	uint64_t pvh_entry;   /* that note's 32-bit entry point */
+	bool multiboot2;      /* a multiboot2 header in the first 32 KiB (what GRUB loads) */
+	uint64_t entry;       /* e_entry */
+	uint64_t load_start;  /* lowest physical address of a PT_LOAD segment; 0 when none */
+	uint64_t load_end;    /* end of the highest PT_LOAD segment in memory (.bss included) */
+};
+
+/* Reads len bytes at off into buf; false when they are not all there. */
+typedef bool (*unik_guest_elf_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
+
+/* Reads the headers of an ELF of size bytes through rd, and fills *out.  Fails with
+ * UNIK_E_INVALID, naming `name`, when it is not an x86-64 ELF64 or when a header or a loaded
+ * segment lies outside the file ("truncated: ...").  A file without the unik note parses
+ * (abi_version 0): unik_guest_elf_verify says whether it is a kernel. */
+int unik_guest_elf_parse(unik_guest_elf_read_fn rd, void *ctx, uint64_t size, const char *name,
+                         struct unik_guest_elf *out, struct unik_error *err);
+/* The same over a buffer holding the whole file. */
+int unik_guest_elf_parse_mem(const void *buf, size_t len, const char *name,
+                             struct unik_guest_elf *out, struct unik_error *err);
+
+/* 0 when parsed headers describe a unik kernel this host can boot: the unik note with a version
+ * in 1..UNIK_ABI_VERSION, the PVH note, segments loaded at or above UNIK_LOAD_ADDR.  Else
+ * UNIK_E_INVALID saying what is missing, naming `name`. */
+int unik_guest_elf_verify(const struct unik_guest_elf *g, const char *name, struct unik_error *err);
+
+/* Parses and verifies the file at path; info (may be NULL) receives what it says. */
+int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct unik_error *err);
+
+/* The guest ABI version (1..UNIK_ABI_VERSION) of the unik kernel at path, or -1 with err set
+ * when it is not one.  A v1 image knows no device manifest: callers refuse devices for it. */
+int unik_guest_elf_abi_version(const char *path, struct unik_error *err);
+
+#endif

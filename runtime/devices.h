@@ -1,0 +1,34 @@
+/* The guest's table of devices, from the manifest words at the start of the boot command line
+ * (include/unik/devices.h, docs/guest-abi.md "Guest ABI v2: devices").  Recorded only: no driver
+ * reads it yet.  Freestanding like cmdline.c, so tests/fuzz/fuzz_guest_cmdline.c compiles it for
+ * the host too. */
+#ifndef UNIK_RT_DEVICES_H
+#define UNIK_RT_DEVICES_H
+
+#include <stdbool.h>
+#include <unik/devices.h>
+
+struct rt_device {
+	char name[UNIK_DEV_NAME_MAX + 1];
+	enum unik_dev_kind kind;
+	bool readonly;
+	char mac[18];      /* net: "52:54:00:12:34:56", else empty */
+	const char *mount; /* "at=": where it is to be mounted, or NULL; points into the word */
+};
+
+struct rt_devices {
+	struct rt_device d[UNIK_DEV_MAX];
+	int n;
+};
+
+/* Whether word is a manifest word (it starts with UNIK_DEV_WORD_PREFIX).  If so, it is taken:
+ * added to t when well formed, else reported on the console as a "unik: " line and skipped.  The
+ * word must outlive t (mount points into it). */
+bool devices_take_word(const char *word, struct rt_devices *t);
+
+#ifndef UNIK_CMDLINE_HOST
+/* main.c: what this boot's command line declared. */
+extern struct rt_devices boot_devices;
+#endif
+
+#endif
