@@ -7,7 +7,7 @@ import shutil
 import struct
 import subprocess
 
-from harness import Failure, Skip, accels, fail, out_dir, tail
+from harness import Failure, Skip, accels, fail, out_dir, tail, REPO
 from qemu import boot
 from apps import run_unik_cc, build, APPS_SRC
 
@@ -85,14 +85,22 @@ def _notes(path):
     return notes
 
 
+def abi_version():
+    """UNIK_ABI_VERSION, as include/unik/abi.h says."""
+    with open(os.path.join(REPO, 'include', 'unik', 'abi.h')) as f:
+        m = re.search(r'^#define UNIK_ABI_VERSION\s+(\d+)', f.read(), re.M)
+    return int(m.group(1))
+
+
 def test_elf_has_pvh_and_unik_notes():
     out = build('hello.c', 'hello.elf')
     notes = _notes(out)
     if not any(n == 'Xen' and t == 18 for n, t, _ in notes):
         fail('no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) in a PT_NOTE segment: %r' % notes)
     abi = [d for n, t, d in notes + _section_notes(out) if n == 'unik' and t == 1]
-    if not abi or struct.unpack('<I', abi[0][:4])[0] != 1:
-        fail('no "unik" ABI note with version 1: %r' % notes)
+    want = abi_version()
+    if not abi or struct.unpack('<I', abi[0][:4])[0] != want:
+        fail('no "unik" ABI note with version %d: %r' % (want, notes))
 
 
 @accels

@@ -13,80 +13,8 @@
 
 #include "lib/guest_elf.h"
 #include "lib/util.h"
+#include "tests/lib/fake_kernel.h"
 #include "unik/abi.h"
-
-/* How the fake kernel deviates from a sound one. */
-struct shape {
-	uint32_t abi;     /* the unik note's version; 0 leaves the note out */
-	bool no_pvh;      /* leave the PVH note out */
-	uint8_t class;    /* EI_CLASS */
-	uint16_t machine; /* e_machine */
-	uint64_t paddr;   /* where the PT_LOAD segment loads */
-	bool mb2;         /* a multiboot2 header at the start of the segment */
-};
-
-#define SEG_OFF  0x200
-#define SEG_SIZE 0x100
-
-/* An ELF header, two program headers (PT_LOAD, PT_NOTE), the notes, then the segment. */
-static size_t make_kernel(uint8_t *buf, size_t cap, const struct shape *s)
-{
-	Elf64_Ehdr eh = {0};
-	Elf64_Phdr load = {0}, note = {0};
-	size_t notes = sizeof(eh) + 2 * sizeof(Elf64_Phdr), off = notes;
-	size_t len = SEG_OFF + SEG_SIZE;
-
-	assert_true(len <= cap);
-	memset(buf, 0, len);
-	if (s->abi) {
-		Elf64_Nhdr nh = {.n_namesz = 5, .n_descsz = 4, .n_type = UNIK_NOTE_ABI};
-
-		memcpy(buf + off, &nh, sizeof(nh));
-		memcpy(buf + off + sizeof(nh), "unik", 5);
-		memcpy(buf + off + sizeof(nh) + 8, &s->abi, 4);
-		off += sizeof(nh) + 8 + 4;
-	}
-	if (!s->no_pvh) {
-		Elf64_Nhdr nh = {.n_namesz = 4, .n_descsz = 8, .n_type = 18};
-		uint64_t entry = 0x100040;
-
-		memcpy(buf + off, &nh, sizeof(nh));
-		memcpy(buf + off + sizeof(nh), "Xen", 4);
-		memcpy(buf + off + sizeof(nh) + 4, &entry, 8);
-		off += sizeof(nh) + 4 + 8;
-	}
-	assert_true(off <= SEG_OFF);
-	if (s->mb2) {
-		uint32_t hdr[4] = {0xe85250d6u, 0, 16, 0};
-
-		hdr[3] = (uint32_t)(0u - hdr[0] - hdr[1] - hdr[2]);
-		memcpy(buf + SEG_OFF, hdr, sizeof(hdr));
-	}
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = s->class ? s->class : ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_ident[EI_VERSION] = EV_CURRENT;
-	eh.e_type = ET_EXEC;
-	eh.e_machine = s->machine ? s->machine : EM_X86_64;
-	eh.e_version = EV_CURRENT;
-	eh.e_entry = 0x100010;
-	eh.e_phoff = sizeof(eh);
-	eh.e_ehsize = sizeof(eh);
-	eh.e_phentsize = sizeof(Elf64_Phdr);
-	eh.e_phnum = 2;
-	load.p_type = PT_LOAD;
-	load.p_offset = SEG_OFF;
-	load.p_paddr = load.p_vaddr = s->paddr ? s->paddr : UNIK_LOAD_ADDR;
-	load.p_filesz = SEG_SIZE;
-	load.p_memsz = 0x1000; /* a .bss past the file's bytes */
-	note.p_type = PT_NOTE;
-	note.p_offset = notes;
-	note.p_filesz = off - notes;
-	memcpy(buf, &eh, sizeof(eh));
-	memcpy(buf + sizeof(eh), &load, sizeof(load));
-	memcpy(buf + sizeof(eh) + sizeof(load), &note, sizeof(note));
-	return len;
-}
 
 /* Parses and verifies buf; returns the error message ("" when it passed). */
 static const char *check_mem(const uint8_t *buf, size_t len, struct unik_guest_elf *g)
@@ -104,8 +32,8 @@ static const char *check_mem(const uint8_t *buf, size_t len, struct unik_guest_e
 static void test_sound_v1(void **state)
 {
 	uint8_t buf[1024];
-	struct shape s = {.abi = 1, .mb2 = true};
-	size_t n = make_kernel(buf, sizeof(buf), &s);
+	struct fake_kernel_shape s = {.abi = 1, .mb2 = true};
+	size_t n = fake_kernel_make(buf, &s);
 	struct unik_guest_elf g;
 
 	(void)state;
@@ -118,7 +46,7 @@ static void test_sound_v1(void **state)
 	assert_int_equal(g.load_start, UNIK_LOAD_ADDR);
 	assert_int_equal(g.load_end, UNIK_LOAD_ADDR + 0x1000);
 	s.mb2 = false;
-	n = make_kernel(buf, sizeof(buf), &s);
+	n = fake_kernel_make(buf, &s);
 	assert_string_equal(check_mem(buf, n, &g), "");
 	assert_false(g.multiboot2);
 }
@@ -133,23 +61,23 @@ static void test_versions(void **state)
 
 	(void)state;
 	for (uint32_t v = 1; v <= UNIK_ABI_VERSION; v++) {
-		struct shape s = {.abi = v};
-		size_t n = make_kernel(buf, sizeof(buf), &s);
+		struct fake_kernel_shape s = {.abi = v};
+		size_t n = fake_kernel_make(buf, &s);
 
 		assert_string_equal(check_mem(buf, n, &g), "");
 		assert_int_equal(g.abi_version, v);
 	}
 	/* A v2 note: a device-aware image, taken once this host knows v2. */
-	struct shape s2 = {.abi = 2};
-	size_t n = make_kernel(buf, sizeof(buf), &s2);
+	struct fake_kernel_shape s2 = {.abi = 2};
+	size_t n = fake_kernel_make(buf, &s2);
 	if (UNIK_ABI_VERSION >= 2) {
 		assert_string_equal(check_mem(buf, n, &g), "");
 		assert_int_equal(g.abi_version, 2);
 	} else {
 		assert_non_null(strstr(check_mem(buf, n, &g), "guest ABI v2"));
 	}
-	struct shape next = {.abi = UNIK_ABI_VERSION + 1};
-	n = make_kernel(buf, sizeof(buf), &next);
+	struct fake_kernel_shape next = {.abi = UNIK_ABI_VERSION + 1};
+	n = fake_kernel_make(buf, &next);
 	snprintf(want, sizeof(want), "guest ABI v%d", UNIK_ABI_VERSION + 1);
 	assert_non_null(strstr(check_mem(buf, n, &g), want));
 	/* Parsing alone still says which version it is. */
@@ -160,8 +88,8 @@ static void test_versions(void **state)
 static void test_truncated(void **state)
 {
 	uint8_t buf[1024];
-	struct shape s = {.abi = 1};
-	size_t n = make_kernel(buf, sizeof(buf), &s);
+	struct fake_kernel_shape s = {.abi = 1};
+	size_t n = fake_kernel_make(buf, &s);
 	struct unik_guest_elf g;
 
 	(void)state;
@@ -175,15 +103,15 @@ static void test_truncated(void **state)
 static void test_wrong_class_and_machine(void **state)
 {
 	uint8_t buf[1024];
-	struct shape c32 = {.abi = 1, .class = ELFCLASS32};
-	struct shape arm = {.abi = 1, .machine = EM_AARCH64};
+	struct fake_kernel_shape c32 = {.abi = 1, .class = ELFCLASS32};
+	struct fake_kernel_shape arm = {.abi = 1, .machine = EM_AARCH64};
 	struct unik_guest_elf g;
 	size_t n;
 
 	(void)state;
-	n = make_kernel(buf, sizeof(buf), &c32);
+	n = fake_kernel_make(buf, &c32);
 	assert_non_null(strstr(check_mem(buf, n, &g), "not an x86-64 ELF"));
-	n = make_kernel(buf, sizeof(buf), &arm);
+	n = fake_kernel_make(buf, &arm);
 	assert_non_null(strstr(check_mem(buf, n, &g), "not an x86-64 ELF"));
 	assert_non_null(strstr(check_mem((const uint8_t *)"#!/bin/sh\n", 10, &g), "not an ELF"));
 }
@@ -191,21 +119,21 @@ static void test_wrong_class_and_machine(void **state)
 static void test_missing_notes_and_low_load(void **state)
 {
 	uint8_t buf[1024];
-	struct shape no_unik = {0};
-	struct shape no_pvh = {.abi = 1, .no_pvh = true};
-	struct shape low = {.abi = 1, .paddr = 0x7c00};
+	struct fake_kernel_shape no_unik = {.abi = UINT32_MAX};
+	struct fake_kernel_shape no_pvh = {.abi = 1, .no_pvh = true};
+	struct fake_kernel_shape low = {.abi = 1, .paddr = 0x7c00};
 	struct unik_guest_elf g;
 	size_t n;
 
 	(void)state;
-	n = make_kernel(buf, sizeof(buf), &no_unik);
+	n = fake_kernel_make(buf, &no_unik);
 	assert_non_null(strstr(check_mem(buf, n, &g), "not a unik kernel (no \"unik\" note)"));
-	n = make_kernel(buf, sizeof(buf), &no_pvh);
+	n = fake_kernel_make(buf, &no_pvh);
 	assert_non_null(strstr(check_mem(buf, n, &g), "no PVH entry note"));
-	n = make_kernel(buf, sizeof(buf), &low);
+	n = fake_kernel_make(buf, &low);
 	assert_non_null(strstr(check_mem(buf, n, &g), "loads at 0x7c00"));
 	/* A damaged note list (a size running past the segment) is read as no note. */
-	n = make_kernel(buf, sizeof(buf), &(struct shape){.abi = 1});
+	n = fake_kernel_make(buf, &(struct fake_kernel_shape){.abi = 1});
 	buf[sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr) + 4] = 0xff; /* n_descsz */
 	assert_non_null(strstr(check_mem(buf, n, &g), "no \"unik\" note"));
 }
@@ -223,7 +151,7 @@ static void test_files(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	n = make_kernel(buf, sizeof(buf), &(struct shape){.abi = 1});
+	n = fake_kernel_make(buf, &(struct fake_kernel_shape){.abi = 1});
 	assert_int_equal(unik_write_file_atomic(k1, buf, n, 0644, &err), 0);
 	assert_int_equal(unik_write_file_atomic(bad, buf, n - 16, 0644, &err), 0);
 	assert_int_equal(unik_guest_elf_abi_version(k1, &err), 1);
