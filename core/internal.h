@@ -1,7 +1,9 @@
 /* The core's insides, shared by its files.  Layers, lowest first (each file uses only those
- * above it in this list): model.c, store.c, meta.c; state.c (the in-memory model, the lock and
- * write-through to the store); formats.c (an image's files per format); images.c (command
- * lines, staging, deletion); builds.c; instances.c; core.c (open/close, the public entry). */
+ * above it in this list): model.c, store.c, meta.c, jobs.c and vm.c (no core context);
+ * state.c (the in-memory model, the lock and write-through to the store); providers.c (the
+ * core's provider table and options, the registries for the doors); cmdline.c; formats.c (an
+ * image's files per format); images.c (staging); builds.c; instances.c (runs and the
+ * watcher); core.c (open/close, the read path, image deletion, which deletes instances). */
 #ifndef UNIK_CORE_INTERNAL_H
 #define UNIK_CORE_INTERNAL_H
 
