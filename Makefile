@@ -20,7 +20,7 @@ VERSION := 0.1.0
 # ---------------------------------------------------------------------------------------------
 # Host code: lib/ and cmd/
 
-HOST_CFLAGS := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iinclude -Ilib -I. \
+HOST_CFLAGS := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Iinclude -I. \
 	-DUNIK_VERSION='"$(VERSION)"' -fno-strict-aliasing
 HOST_LDFLAGS :=
 ifneq ($(SAN),)

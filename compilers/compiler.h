@@ -5,7 +5,7 @@
 
 #include "compilers/manifest.h"
 #include "compilers/sandbox.h"
-#include "error.h"
+#include "lib/error.h"
 #include "lib/artifacts.h"
 
 struct unik_compiler {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
-#include "names.h"
-#include "yamlx.h"
+#include "lib/cmdline.h"
+#include "lib/names.h"
+#include "lib/yamlx.h"
 
 void unik_manifest_free(struct unik_manifest *m)
 {

@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 struct unik_manifest {
 	char *file;         /* "Unikfile", "manifest.yaml" or NULL when there was none */

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 enum unik_sandbox_kind {
 	UNIK_SANDBOX_BWRAP, /* the default */

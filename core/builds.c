@@ -16,14 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 #include "compilers/compiler.h"
-#include "guest_abi.h"
+#include "lib/guest_abi.h"
 #include "images/format.h"
 #include "images/store.h"
-#include "names.h"
-#include "untar.h"
-#include "utf8.h"
+#include "lib/names.h"
+#include "lib/untar.h"
+#include "lib/utf8.h"
 
 char *unik_core_build_log_path(const struct unik_core *c, const char *id)
 {

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 
 void unik_run_request_free(struct unik_run_request *rr)
 {

@@ -13,7 +13,7 @@
 
 #include "images/format.h"
 #include "images/store.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 void image_set_format(struct unik_image *im, const char *name, uint64_t size)
 {

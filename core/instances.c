@@ -14,13 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 #include "compilers/compiler.h"
 #include "core/vm.h"
 #include "images/store.h"
-#include "names.h"
+#include "lib/names.h"
 #include "unik/abi.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 static char *inst_dir(struct unik_core *c, const char *id)
 {

@@ -17,8 +17,8 @@
 #include "core/meta.h"
 #include "core/model.h"
 #include "core/store.h"
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 struct unik_core {
 	struct unik_core_config cfg; /* a copy: strings and lists owned */

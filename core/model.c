@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "images/format.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 static size_t env_find(const struct strv *env, const char *name, size_t len)
 {

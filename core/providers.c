@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "images/format.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 const struct unik_provider *unik_core_registry_provider(const char *name)
 {

@@ -1,7 +1,7 @@
 /* The core's state: images, builds and instances in memory (the read path), written through to
  * the store (core/store.c) before any change is acknowledged. */
 #include "core/internal.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>

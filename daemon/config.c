@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest_console.h"
-#include "yamlx.h"
+#include "lib/guest_console.h"
+#include "lib/yamlx.h"
 
 #define FNAME "daemon-config.yaml"
 

@@ -21,7 +21,7 @@
 #include "daemon/http_form.h"
 #include "daemon/http_guard.h"
 #include "daemon/internal.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 #define JSON_BODY_MAX (1u << 20)
 #define DRAIN_MAX     (8u << 20)  /* most excess a Content-Length may announce and be read */

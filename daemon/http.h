@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "daemon/http_parse.h"
-#include "error.h"
+#include "lib/error.h"
 
 struct req {
 	struct MHD_Connection *c;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "utf8.h"
-#include "util.h"
+#include "lib/utf8.h"
+#include "lib/util.h"
 
 void http_form_init(struct http_form *f, const char *tmp_dir, uint64_t max_upload)
 {

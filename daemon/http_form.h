@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define FORM_MAX (64u << 10) /* all the parts that are not the file, together */
 

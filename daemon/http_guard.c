@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct http_guard_limits http_limits;
 

@@ -7,7 +7,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 struct http_guard_limits {
 	unsigned header_timeout_s; /* from opening (or the previous answer) to complete headers */

@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 
 #include "daemon/http.h"
-#include "utf8.h"
-#include "util.h"
+#include "lib/utf8.h"
+#include "lib/util.h"
 
 static int hexval(char c)
 {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define MAX_SEGS        8
 #define HTTP_MAX_QUERY  32

@@ -11,8 +11,8 @@
 #include "core/core.h"
 #include "core/meta.h"
 #include "core/model.h"
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 /* daemon-config.yaml (config.c) */
 struct daemon_config {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "lib/utf8.h"
 
 json_t *jstr_or_null(const char *s)
 {

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmdline.h"
-#include "names.h"
-#include "guest_abi.h"
+#include "lib/cmdline.h"
+#include "lib/names.h"
+#include "lib/guest_abi.h"
 #include "unik/abi.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 static int opt_str(json_t *v, const char *key, char **out, struct unik_error *err)
 {

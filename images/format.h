@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 #include "lib/artifacts.h"
 
 struct unik_image_format {

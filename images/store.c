@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "images/format.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* A hard link where the compiler's output and the store share a file system (the usual case,
  * both under $UNIK_HOME), else a copy. */

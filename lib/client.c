@@ -1,7 +1,7 @@
 /* The unik daemon's REST client over libcurl.  Every request goes through curl's multi interface
  * so that a cancel flag set by a signal handler (Ctrl-C in `unik run`) ends even a stream that
  * is waiting for data, within one poll interval. */
-#include "client.h"
+#include "lib/client.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #ifndef UNIK_VERSION
 #define UNIK_VERSION "unknown"

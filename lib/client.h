@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* The port a host without one means: the original UniK daemon's. */
 #define UNIK_CLIENT_DEFAULT_PORT 3000

@@ -1,5 +1,5 @@
 /* Host implementation of the guest command-line grammar: quoting, composing and splitting. */
-#include "cmdline.h"
+#include "lib/cmdline.h"
 
 #include <stdlib.h>
 #include <string.h>

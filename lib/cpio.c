@@ -1,6 +1,6 @@
 /* newc cpio writer over libarchive: our own walk (openat, lstat semantics, sorted names) so the
  * output is reproducible and never follows a link out of the tree. */
-#include "cpio.h"
+#include "lib/cpio.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct packer {
 	struct archive *a;

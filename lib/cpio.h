@@ -3,7 +3,7 @@
 #ifndef UNIK_CPIO_H
 #define UNIK_CPIO_H
 
-#include "error.h"
+#include "lib/error.h"
 
 /* Called for each entry that is left out (sockets, fifos, device nodes): path is relative to the
  * packed directory, reason says why ("skipping fifo"). */

@@ -8,9 +8,9 @@
 
 #include <unik/devices.h>
 
-#include "cmdline.h"
-#include "devices.h"
-#include "util.h"
+#include "lib/cmdline.h"
+#include "lib/devices.h"
+#include "lib/util.h"
 
 #define FAIL(...) (unik_error_set(err, __VA_ARGS__), -1)
 

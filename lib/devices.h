@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* enum unik_dev_kind's values, for code above lib/, which may not include include/unik/. */
 enum unik_device_kind {

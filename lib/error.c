@@ -1,5 +1,5 @@
 /* unik's error type: formatting messages, adding context, and mapping codes to HTTP statuses. */
-#include "error.h"
+#include "lib/error.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "lib/utf8.h"
 
 void unik_error_clear(struct unik_error *err)
 {

@@ -1,5 +1,5 @@
 /* The guest ABI's limits for host code above lib/ (see guest_abi.h). */
-#include "guest_abi.h"
+#include "lib/guest_abi.h"
 
 #include "unik/abi.h"
 

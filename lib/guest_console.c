@@ -1,6 +1,6 @@
 /* How a guest ended, read from its console: the last "unik: exit status N" line is authoritative
  * (docs/guest-abi.md), and "unik: crash: " lines mark a crash. */
-#include "guest_console.h"
+#include "lib/guest_console.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #define EXIT_PREFIX  "unik: exit status "
 #define CRASH_PREFIX "unik: crash: "

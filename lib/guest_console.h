@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* Files in an instance directory. */
 #define UNIK_CONSOLE_FILE       "console.log"

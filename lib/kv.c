@@ -1,5 +1,5 @@
 /* The key=value record files of the providers: parse, look up, change and save. */
-#include "kv.h"
+#include "lib/kv.h"
 
 #include <stdlib.h>
 #include <string.h>

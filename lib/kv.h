@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 /* A record in memory.  Zero-initialise it ({0}); it owns its lines (kv.lines.v[i] is a whole
  * "key=value" line) and unik_kv_free releases them. */

@@ -1,9 +1,9 @@
 /* Validation of image and instance names: see names.h. */
-#include "names.h"
+#include "lib/names.h"
 
 #include <string.h>
 
-#include "utf8.h"
+#include "lib/utf8.h"
 
 static bool alnum(char c)
 {

@@ -1,6 +1,6 @@
 /* config.json for unik-oci: the fields it uses, checked with messages that name them; the unik
  * note that marks a kernel; and the mapping of a container's process onto the guest. */
-#include "oci_config.h"
+#include "lib/oci_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 #include "lib/guest_elf.h"
 
 #define CFG "config.json"

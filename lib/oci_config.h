@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 /* Annotations unik-oci understands (podman --annotation, Kubernetes pod annotations, ctr). */
 #define OCI_ANNOTATION_KERNEL "org.unik.kernel" /* kernel path inside the root fs */

@@ -1,12 +1,12 @@
 /* The per-container record of unik-oci and the OCI state document. */
-#include "oci_state.h"
+#include "lib/oci_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 void oci_state_free(struct oci_state *s)
 {

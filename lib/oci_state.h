@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define OCI_STATE_FILE "unik.json"
 #define OCI_FIFO_FILE  "exec.fifo"

@@ -1,5 +1,5 @@
 /* Reads a process's state and start time from /proc/PID/stat. */
-#include "proc.h"
+#include "lib/proc.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* "Did you mean ...": optimal-string-alignment distance and the nearest candidate. */
-#include "suggest.h"
+#include "lib/suggest.h"
 
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static int fold(char c)
 {

@@ -1,6 +1,6 @@
 /* Packing a source directory as a gzip tar with libarchive, honouring .unikignore: what `unik
  * build` uploads.  The ignore rules are gitignore's, minus nested ignore files. */
-#include "tarpack.h"
+#include "lib/tarpack.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 /* libarchive is loaded when a tree is first packed, not when `unik` starts: it drags in
  * libxml2, ICU and libstdc++, 1.5 ms on every command, and only `unik build` packs. */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* A parsed .unikignore.  Its grammar, a subset of gitignore's:
  *  - blank lines and lines starting with `#` are skipped (`\#` starts a pattern with `#`);

@@ -1,6 +1,6 @@
 /* Running programs with posix_spawnp: glibc reports exec failures (such as a missing program) to
  * the parent as the return value, so "command not found" needs no extra pipe. */
-#include "unik_spawn.h"
+#include "lib/unik_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 extern char **environ;
 

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* Values for the *_fd fields besides a real descriptor. */
 #define UNIK_SPAWN_INHERIT (-1) /* the child shares ours */

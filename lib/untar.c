@@ -1,5 +1,5 @@
 /* Safe unpacking of untrusted tar archives with libarchive: see untar.h. */
-#include "untar.h"
+#include "lib/untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #define MAX_NAME       1024
 #define RATIO_CHECK_AT (16ull << 20)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 struct unik_untar_limits {
 	uint64_t max_bytes; /* total file bytes after decompression (default 256 MiB) */

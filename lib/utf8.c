@@ -1,9 +1,9 @@
 /* UTF-8 checks, cuts and escapes: see utf8.h. */
-#include "utf8.h"
+#include "lib/utf8.h"
 
 #include <stdint.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 size_t unik_utf8_char_len(const char *s, size_t len)
 {

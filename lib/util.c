@@ -1,6 +1,6 @@
 /* Small host helpers: allocation, cleanup, paths, temporary directories, tree removal, file I/O
  * and string vectors. */
-#include "util.h"
+#include "lib/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* Allocation: out of memory prints a message and aborts, so these never return NULL.  The caller
  * owns (and frees) what they return. */

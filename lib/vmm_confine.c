@@ -1,6 +1,6 @@
 /* Confining QEMU before exec: files opened as root and handed over as descriptors, then an
  * unprivileged uid/gid, no capabilities, no_new_privs (see vmm_confine.h). */
-#include "vmm_confine.h"
+#include "lib/vmm_confine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static int parse_id(const char *s, size_t len, unsigned long *out)
 {

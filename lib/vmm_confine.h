@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* The identity QEMU runs as unless $UNIK_QEMU_USER says otherwise ("UID:GID" or a user name). */
 #define UNIK_QEMU_USER_DEFAULT "64122:64122"

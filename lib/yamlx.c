@@ -1,5 +1,5 @@
 /* Strict YAML tree over libyaml's event parser: see yamlx.h. */
-#include "yamlx.h"
+#include "lib/yamlx.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "suggest.h"
-#include "util.h"
+#include "lib/suggest.h"
+#include "lib/util.h"
 
 #define YAMLX_MAX_DEPTH 32
 

@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "devices.h"
-#include "error.h"
-#include "util.h"
+#include "lib/devices.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 /* What the daemon asks for.  All strings are owned by the caller and outlive the call. */
 struct unik_run_spec {

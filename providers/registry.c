@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest_console.h"
+#include "lib/guest_console.h"
 #include "providers/provider.h"
 #include "providers/qemu/qemu.h"
 #include "providers/aws/awsprov.h"

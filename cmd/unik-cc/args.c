@@ -1,12 +1,12 @@
 /* unik-cc's argument parsing: take out the --unik-* options and learn from gcc's options whether
  * this run compiles or links, what it writes and whether any input is C++. */
-#include "args.h"
+#include "cmd/unik-cc/args.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
-#include "suggest.h"
+#include "lib/cmdline.h"
+#include "lib/suggest.h"
 
 enum own_opt {
 	OPT_CMDLINE,

@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 enum unikcc_mode {
 	UNIKCC_PASS, /* compile only, preprocess only, or a query such as --version: gcc does it */

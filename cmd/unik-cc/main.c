@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "args.h"
-#include "cmdline.h"
-#include "cpio.h"
-#include "error.h"
-#include "unik_spawn.h"
-#include "util.h"
+#include "cmd/unik-cc/args.h"
+#include "lib/cmdline.h"
+#include "lib/cpio.h"
+#include "lib/error.h"
+#include "lib/unik_spawn.h"
+#include "lib/util.h"
 
 #ifndef UNIK_VERSION
 #define UNIK_VERSION "unknown"

@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "oci.h"
-#include "proc.h"
+#include "cmd/unik-oci/oci.h"
+#include "lib/proc.h"
 #include "core/vm.h"
 
 static const char create_usage[] =

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 static const char usage[] =
     "usage: unik-oci delete [--force] ID\n\n"

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 static const char usage[] = "usage: unik-oci features\n\nPrints the runtime's features as JSON.\n";
 

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 static const char usage[] =
     "usage: unik-oci kill [--all] ID [SIGNAL]\n\n"

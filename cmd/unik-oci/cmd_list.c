@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oci.h"
-#include "unik_spawn.h"
+#include "cmd/unik-oci/oci.h"
+#include "lib/unik_spawn.h"
 
 static const char usage[] =
     "usage: unik-oci list [--format table|json] [--quiet]\n\n"

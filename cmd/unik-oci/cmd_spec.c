@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 static const char usage[] =
     "usage: unik-oci spec [--bundle DIR] [--rootless]\n\n"

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 static const char usage[] = "usage: unik-oci start ID\n\nStarts a created container.\n";
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 static const char usage[] = "usage: unik-oci state ID\n\nPrints the container's state as JSON.\n";
 

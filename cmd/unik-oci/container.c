@@ -11,8 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "oci.h"
-#include "proc.h"
+#include "cmd/unik-oci/oci.h"
+#include "lib/proc.h"
 
 /* runc's rule for ids, which also keeps them safe as one path component. */
 static bool id_valid(const char *id)

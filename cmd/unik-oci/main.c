@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "oci.h"
+#include "cmd/unik-oci/oci.h"
 
 #ifndef UNIK_VERSION
 #define UNIK_VERSION "0.0.0"

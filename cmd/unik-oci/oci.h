@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "oci_config.h"
-#include "oci_state.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/oci_config.h"
+#include "lib/oci_state.h"
+#include "lib/util.h"
 #include "core/vm.h"
 
 #define OCI_DEFAULT_ROOT "/run/unik-oci"

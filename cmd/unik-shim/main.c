@@ -31,11 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "guest_console.h"
-#include "proc.h"
-#include "util.h"
-#include "vmm_confine.h"
+#include "lib/error.h"
+#include "lib/guest_console.h"
+#include "lib/proc.h"
+#include "lib/util.h"
+#include "lib/vmm_confine.h"
 
 /* Names shared with providers/qemu (qemu.h): the records in the instance directory. */
 #define PID_FILE      "qemu.pid"

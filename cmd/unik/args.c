@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli.h"
-#include "suggest.h"
+#include "cmd/unik/cli.h"
+#include "lib/suggest.h"
 
 /* The options every verb takes.  Built per call because the targets live in *cli. */
 #define NCOMMON 5

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "cmdline.h"
+#include "cmd/unik/cli.h"
+#include "lib/cmdline.h"
 
 #define AUTOSTART_WAIT_MS 10000
 #define AUTOSTART_POLL_MS 5

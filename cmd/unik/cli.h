@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "client.h"
-#include "error.h"
-#include "util.h"
+#include "lib/client.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 /* Exit statuses. */
 enum {

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "tarpack.h"
+#include "cmd/unik/cli.h"
+#include "lib/tarpack.h"
 
 #define PROGRESS_MIN_BYTES (1u << 20)
 

@@ -1,5 +1,5 @@
 /* unik compilers: the compiler backends compiled into the daemon. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_compilers(struct cli *cli, int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 /* unik daemon: runs the daemon (bin/unik-daemon, next to this binary) in the foreground; the
  * CLI starts it this way too. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 int cmd_daemon(struct cli *cli, int argc, char **argv)
 {

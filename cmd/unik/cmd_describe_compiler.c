@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_describe_compiler(struct cli *cli, int argc, char **argv)
 {

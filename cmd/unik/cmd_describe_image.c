@@ -1,5 +1,5 @@
 /* unik describe-image: everything the daemon knows about one image. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_describe_image(struct cli *cli, int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 /* unik describe-instance: everything the daemon knows about one instance. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_describe_instance(struct cli *cli, int argc, char **argv)
 {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 #define PROGRESS_MIN_BYTES (1u << 20)
 

@@ -1,5 +1,5 @@
 /* unik images: list the images in the daemon's store. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_images(struct cli *cli, int argc, char **argv)
 {

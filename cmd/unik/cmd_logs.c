@@ -1,5 +1,5 @@
 /* unik logs: print an instance's console, and with -f keep printing until it ends. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_logs(struct cli *cli, int argc, char **argv)
 {

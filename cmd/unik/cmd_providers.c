@@ -1,7 +1,7 @@
 /* unik providers: the providers compiled into the daemon, and whether each can run here. */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 static const char *fmt_default(const json_t *row, const char *field, char *buf, size_t len)
 {

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 /* "exited (3)", "crashed (255)", "running". */
 static const char *fmt_state(const json_t *row, const char *field, char *buf, size_t len)

@@ -1,5 +1,5 @@
 /* unik rm (UniK's `delete-instance`): delete instances and their console logs. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_rm(struct cli *cli, int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 /* unik rmi (UniK's `delete-image`): delete images from the store. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_rmi(struct cli *cli, int argc, char **argv)
 {

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cmdline.h"
-#include "guest_abi.h"
+#include "cmd/unik/cli.h"
+#include "lib/cmdline.h"
+#include "lib/guest_abi.h"
 
 struct run_args {
 	const char *image, *name, *mem, *args, *provider;

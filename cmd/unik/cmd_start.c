@@ -1,5 +1,5 @@
 /* unik start: boot stopped or ended instances again, with the same settings. */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_start(struct cli *cli, int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 /* unik stop: stop running instances (gracefully, then by force after a while). */
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_stop(struct cli *cli, int argc, char **argv)
 {

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 int cmd_target(struct cli *cli, int argc, char **argv)
 {

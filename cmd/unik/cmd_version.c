@@ -1,7 +1,7 @@
 /* unik version: the CLI's version, and the daemon's when one answers (none is started). */
 #include <stdio.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 #ifndef UNIK_VERSION
 #define UNIK_VERSION "unknown"

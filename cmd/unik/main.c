@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd/unik/cli.h"
 
 const struct cli_verb cli_verbs[] = {
     {"build", NULL, cmd_build, "build an image from a source directory or a git repository"},

@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 #include "lib/guest_elf.h"
-#include "unik_spawn.h"
+#include "lib/unik_spawn.h"
 #include "compilers/sandbox.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(int fd, const char *fmt, ...)

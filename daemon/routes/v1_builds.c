@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "lib/utf8.h"
 
 static json_t *list_newest_first(void *const *items, size_t n, json_t *(*fn)(const void *))
 {

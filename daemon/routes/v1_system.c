@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "lib/utf8.h"
 
 void v1_version(struct req *r)
 {

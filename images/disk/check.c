@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "images/disk/tools.h"
-#include "util.h"
+#include "lib/util.h"
 
 static int read_at(int fd, void *buf, size_t len, uint64_t off)
 {

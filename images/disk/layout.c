@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 #include "lib/guest_elf.h"
-#include "util.h"
+#include "lib/util.h"
 
 static const char *const format_names[] = {
     [UNIK_DISK_RAW] = "raw", [UNIK_DISK_QCOW2] = "qcow2", [UNIK_DISK_VMDK] = "vmdk",

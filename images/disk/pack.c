@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "images/disk/tools.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define DEFAULT_GRUB_DIR "/usr/lib/grub"
 #define CORE_MAX_SECTORS 511u        /* sectors 1..511, before the partition at 256 KiB */

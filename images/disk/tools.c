@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "unik_spawn.h"
-#include "util.h"
+#include "lib/unik_spawn.h"
+#include "lib/util.h"
 
 char *disk_tool(const char *name, const char *package, struct unik_error *err)
 {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* The absolute path of a tool (PATH, then /usr/sbin and /sbin, where Debian keeps mkfs.fat),
  * or NULL with UNIK_E_UNSUPPORTED naming the Debian package.  Caller frees. */

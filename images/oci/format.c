@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 #include "images/oci/oci.h"
-#include "util.h"
+#include "lib/util.h"
 
 static int oci_pack(const struct unik_artifacts *a, const char *out, uint64_t *size,
                     struct unik_error *err)

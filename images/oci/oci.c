@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "lib/oci_config.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define EPOCH_TEXT "1970-01-01T00:00:00Z"
 

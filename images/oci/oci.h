@@ -4,7 +4,7 @@
 #define UNIK_IMAGES_OCI_H
 
 #include <stdint.h>
-#include "error.h"
+#include "lib/error.h"
 
 struct unik_oci_image_spec {
 	const char *kernel;      /* the kernel ELF */

@@ -15,7 +15,7 @@
 
 #include "images/format.h"
 #include "lib/guest_elf.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* An xl.cfg is a few hundred bytes; anything near this is not one. */
 #define XL_CFG_MAX (64 * 1024)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define UNIK_XL_DEFAULT_MEMORY_MB 64 /* the daemon's default when an image names none */
 

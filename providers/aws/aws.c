@@ -19,8 +19,8 @@
 
 #include "providers/aws/aws.h"
 #include "providers/aws/ec2.h"
-#include "guest_console.h"
-#include "kv.h"
+#include "lib/guest_console.h"
+#include "lib/kv.h"
 #include "images/format.h"
 
 /* At most one DescribeInstances (and one GetConsoleOutput) per instance in this period. */

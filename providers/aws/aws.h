@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* ---- configuration (creds.c) ---- */
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "providers/provider.h"
-#include "util.h"
+#include "lib/util.h"
 
 extern const struct unik_provider unik_provider_aws;
 

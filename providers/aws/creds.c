@@ -9,8 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "aws.h"
-#include "util.h"
+#include "providers/aws/aws.h"
+#include "lib/util.h"
 
 /* ---- a small INI reader: [section], key = value, # and ; comments, and the indented
  * "key =\n  sub = value" blocks the AWS config file allows (kept as "key.sub"). ---- */

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 #include "providers/aws/aws.h"
 
 #define EC2_API_VERSION "2016-11-15"

@@ -15,8 +15,8 @@
 #include <libxml/tree.h>
 #include <openssl/rand.h>
 
-#include "aws.h"
-#include "util.h"
+#include "providers/aws/aws.h"
+#include "lib/util.h"
 
 #define AWS_TRIES         6
 #define AWS_RETRY_BASE_MS 500

@@ -16,8 +16,8 @@
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 
-#include "aws.h"
-#include "util.h"
+#include "providers/aws/aws.h"
+#include "lib/util.h"
 
 #define MIB             (1024ULL * 1024)
 #define S3_DEFAULT_PART (8 * MIB)

@@ -7,8 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "aws.h"
-#include "util.h"
+#include "providers/aws/aws.h"
+#include "lib/util.h"
 
 void aws_sha256_hex(const void *data, size_t len, char hex[65])
 {

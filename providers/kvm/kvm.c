@@ -19,9 +19,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "guest_console.h"
-#include "kv.h"
-#include "vmm_confine.h"
+#include "lib/guest_console.h"
+#include "lib/kv.h"
+#include "lib/vmm_confine.h"
 
 /* What provider.state holds. */
 struct kvm_record {

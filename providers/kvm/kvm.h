@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 #include "providers/provider.h"
 
 extern const struct unik_provider unik_provider_kvm;

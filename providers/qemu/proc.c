@@ -2,7 +2,7 @@
  * liveness checked against the recorded start time so a recycled PID is never mistaken for the
  * VM, and waiting for their end through pidfds. */
 #include "providers/qemu/qemu.h"
-#include "proc.h"
+#include "lib/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

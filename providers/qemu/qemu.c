@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmdline.h"
-#include "kv.h"
+#include "lib/cmdline.h"
+#include "lib/kv.h"
 
 extern char **environ;
 

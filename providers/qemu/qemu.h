@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "guest_console.h"
-#include "util.h"
-#include "vmm_confine.h"
+#include "lib/error.h"
+#include "lib/guest_console.h"
+#include "lib/util.h"
+#include "lib/vmm_confine.h"
 #include "providers/provider.h"
 
 extern const struct unik_provider unik_provider_qemu;

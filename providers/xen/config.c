@@ -12,7 +12,7 @@
 #include <libxl_utils.h>
 #include <libxlutil.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #define XEN_MAX_VCPUS 128 /* what a PVH guest gets at most (HVM_MAX_VCPUS) */
 

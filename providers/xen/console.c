@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc.h"
-#include "util.h"
+#include "lib/proc.h"
+#include "lib/util.h"
 
 static _Noreturn void copier(int tty, int log)
 {

@@ -20,9 +20,9 @@
 #include <libxl_utils.h>
 #include <xentoollog.h>
 
-#include "guest_console.h"
-#include "kv.h"
-#include "util.h"
+#include "lib/guest_console.h"
+#include "lib/kv.h"
+#include "lib/util.h"
 
 /* How long an unavailable libxl is believed before trying again: `unik providers` and every
  * status call stay fast on a host without Xen. */

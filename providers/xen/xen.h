@@ -11,7 +11,7 @@
 
 #include <libxl.h>
 
-#include "error.h"
+#include "lib/error.h"
 #include "images/xl/xl.h"
 #include "providers/provider.h"
 

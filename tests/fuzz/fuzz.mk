@@ -23,7 +23,7 @@ FUZZ_TIME   ?= 60
 FUZZ_RUNS   ?=
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib -I. \
+FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -I. \
 	-I/usr/include/libxml2 -g -O1 -DUNIK_VERSION='"$(VERSION)"' \
 	-fno-strict-aliasing $(FUZZ_SAN)
 FUZZ_OBJS   := $(patsubst %.c,$(O)/fuzz/obj/%.o,$(LIB_SRCS) $(CORE_SRCS))

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
-#include "util.h"
+#include "lib/cmdline.h"
+#include "lib/util.h"
 
 static void same(const struct strv *a, const struct strv *b)
 {

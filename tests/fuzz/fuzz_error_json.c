@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "daemon/http_parse.h"
-#include "names.h"
-#include "utf8.h"
-#include "util.h"
+#include "lib/names.h"
+#include "lib/utf8.h"
+#include "lib/util.h"
 
 int unik_fuzz_error_json(const uint8_t *data, size_t size);
 int unik_fuzz_error_json(const uint8_t *data, size_t size)

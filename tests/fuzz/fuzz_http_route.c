@@ -9,7 +9,7 @@
 
 #include "daemon/http.h"
 #include "daemon/http_parse.h"
-#include "util.h"
+#include "lib/util.h"
 
 int unik_fuzz_http_route(const uint8_t *data, size_t size);
 int unik_fuzz_http_route(const uint8_t *data, size_t size)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "daemon/http_form.h"
-#include "util.h"
+#include "lib/util.h"
 
 static char mp_tmp_dir[] = "/tmp/unik-fuzz-multipart-XXXXXX";
 static struct MHD_Daemon *mp_mhd;

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "providers/xen/xen.h"
-#include "kv.h"
-#include "util.h"
+#include "lib/kv.h"
+#include "lib/util.h"
 
 static char *dir;
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "providers/qemu/qemu.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define FAKE_SOCK "/nonexistent/unik-fuzz-qmp.sock"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #ifndef UNIK_FUZZ_CORPUS
 #error "UNIK_FUZZ_CORPUS must name tests/fuzz/corpus"

@@ -11,7 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "fake_provider.h"
+#include "tests/lib/fake_provider.h"
 #include "lib/devices.h"
 #include "lib/kv.h"
 #include "lib/util.h"

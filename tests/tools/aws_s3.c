@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "providers/aws/aws.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void on_progress(void *ctx, const char *line)
 {

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "providers/aws/aws.h"
-#include "util.h"
+#include "lib/util.h"
 
 static const char *str(json_t *o, const char *key)
 {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
-#include "util.h"
+#include "lib/client.h"
+#include "lib/util.h"
 
 struct worker {
 	pthread_t t;

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "util.h"
+#include "lib/error.h"
+#include "lib/util.h"
 
 #ifndef GOLDEN_SUBDIR
 #error "define GOLDEN_SUBDIR before including golden.h"

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "providers/aws/aws.h"
-#include "util.h"
+#include "lib/util.h"
 
 static char *dir;
 

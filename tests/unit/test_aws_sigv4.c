@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "providers/aws/aws.h"
-#include "util.h"
+#include "lib/util.h"
 
 static struct aws_config example_config(void)
 {

@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "client.h"
-#include "util.h"
+#include "lib/client.h"
+#include "lib/util.h"
 
 static char *parse_ok(const char *text)
 {

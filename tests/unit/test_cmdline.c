@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "cmdline.h"
+#include "lib/cmdline.h"
 
 static void test_quote_word(void **state)
 {

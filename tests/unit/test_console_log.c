@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "guest_console.h"
-#include "util.h"
-#include "vmm_confine.h"
+#include "lib/guest_console.h"
+#include "lib/util.h"
+#include "lib/vmm_confine.h"
 
 static char *mkdir_tmp(void)
 {

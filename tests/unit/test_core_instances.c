@@ -17,7 +17,7 @@
 #include "core/core.h"
 #include "core/store.h"
 #include "images/store.h"
-#include "util.h"
+#include "lib/util.h"
 
 static struct {
 	int runs, stops, removes, reconciles;

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "core/jobs.h"
-#include "util.h"
+#include "lib/util.h"
 
 struct counter {
 	pthread_mutex_t lock;

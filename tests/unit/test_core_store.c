@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 #include "core/store.h"
-#include "util.h"
+#include "lib/util.h"
 
 static char dir[64];
 

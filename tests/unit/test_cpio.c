@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "cpio.h"
-#include "util.h"
+#include "lib/cpio.h"
+#include "lib/util.h"
 
 struct warnings {
 	struct strv seen; /* "path: reason" */

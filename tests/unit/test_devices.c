@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "devices.h"
-#include "util.h"
+#include "lib/devices.h"
+#include "lib/util.h"
 
 #define ALL                                                                                        \
 	(UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |                     \

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 static void test_set_formats(void **state)
 {

@@ -13,9 +13,9 @@
 
 #include "daemon/http.h"
 #include "daemon/http_parse.h"
-#include "names.h"
-#include "utf8.h"
-#include "util.h"
+#include "lib/names.h"
+#include "lib/utf8.h"
+#include "lib/util.h"
 
 static void test_utf8(void **state)
 {

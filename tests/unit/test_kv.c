@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "kv.h"
-#include "util.h"
+#include "lib/kv.h"
+#include "lib/util.h"
 
 static void test_get_from_text(void **state)
 {

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #define GOLDEN_SUBDIR "kvm"
-#include "golden.h"
+#include "tests/unit/golden.h"
 
 #include "providers/kvm/kvm.h"
 #include "providers/provider.h"

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "names.h"
+#include "lib/names.h"
 
 static void test_valid(void **state)
 {

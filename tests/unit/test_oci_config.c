@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "oci_config.h"
-#include "util.h"
+#include "lib/oci_config.h"
+#include "lib/util.h"
 
 static int parse(const char *text, struct oci_config *c, struct unik_error *err)
 {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "images/oci/oci.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* Leaves a recognisable, non-NULL pattern where the next call's locals will live, so a cleanup
  * that frees a variable it jumped over frees this garbage and fails at once instead of by luck. */

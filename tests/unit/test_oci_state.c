@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oci_state.h"
-#include "util.h"
+#include "lib/oci_state.h"
+#include "lib/util.h"
 
 static void fill(struct oci_state *s)
 {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "providers/provider.h"
-#include "util.h"
+#include "lib/util.h"
 
 struct fixture {
 	char dir[64];

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #define GOLDEN_SUBDIR "qemu"
-#include "golden.h"
+#include "tests/unit/golden.h"
 
 #include "providers/provider.h"
 #include "providers/qemu/qemu.h"

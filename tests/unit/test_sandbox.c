@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #define GOLDEN_SUBDIR "sandbox"
-#include "golden.h"
+#include "tests/unit/golden.h"
 
 #include "compilers/sandbox.h"
 

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "unik_spawn.h"
-#include "util.h"
+#include "lib/unik_spawn.h"
+#include "lib/util.h"
 
 static char self[PATH_MAX];
 

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "suggest.h"
-#include "util.h"
+#include "lib/suggest.h"
+#include "lib/util.h"
 
 static void test_edit_distance(void **state)
 {

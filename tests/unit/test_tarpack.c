@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "tarpack.h"
-#include "util.h"
+#include "lib/tarpack.h"
+#include "lib/util.h"
 
 struct ignore_case {
 	const char *path;

@@ -13,8 +13,8 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 
-#include "untar.h"
-#include "util.h"
+#include "lib/untar.h"
+#include "lib/util.h"
 
 struct ent {
 	const char *name;

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static void make_file(const char *dir, const char *name, const char *text)
 {

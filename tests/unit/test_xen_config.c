@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #define GOLDEN_SUBDIR "xen"
-#include "golden.h"
+#include "tests/unit/golden.h"
 #include <libxl_utils.h>
 
 #include "providers/provider.h"

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "compilers/manifest.h"
-#include "yamlx.h"
+#include "lib/yamlx.h"
 
 static void test_tree_and_lines(void **state)
 {
