@@ -12,12 +12,12 @@
  * reconcile() of an ended instance free.
  *
  * Every call is appended as one line to the log file (unik_fake_set_log, else $UNIK_FAKE_LOG,
- * else none): the operation, then tab-separated key=value fields, tabs, newlines and
- * backslashes in values escaped as \t, \n and \\:
- *   run	ctx=1	dir=...	id=...	name=...	kernel=...	cmdline=... mem=64
- *opts=a=1,b=2 devices=net:eth0:tap=t0:mac=52:54:00:..;blk:... Every operation but open() and
- *available() needs the context open() made, and fails with UNIK_E_INTERNAL without it: a core that
- *forgets to open the provider is caught. */
+ * else none): the operation, then tab-separated key=value fields (tabs, newlines and backslashes
+ * in values escaped as \t, \n and \\), for instance a run's: ctx, dir, id, name, kernel,
+ * cmdline, mem, opts ("a=1,b=2") and devices ("net:eth0:tap=t0:mac=52:54:00:..;blk:...").
+ *
+ * Every operation but open() and available() needs the context open() made, and fails with
+ * UNIK_E_INTERNAL without it: a core that forgets to open the provider is caught. */
 #ifndef UNIK_TESTS_FAKE_PROVIDER_H
 #define UNIK_TESTS_FAKE_PROVIDER_H
 

@@ -1,7 +1,8 @@
-/* Unit tests of the core against a provider that records its calls (no QEMU): a run goes
- * through the provider's run() with the image's command line, the watcher records the exit the
- * provider reports, delete removes, and a reopened core adopts what was left running through
- * reconcile().  The image's kernel is build/tests/apps/hello.elf (make test-apps). */
+/* Unit tests of the core against the fake provider (tests/lib/fake_provider.h), which records
+ * its calls and runs no VM: a run goes through the provider's run() with the image's command
+ * line, the watcher records the exit the provider reports, delete removes, and a reopened core
+ * adopts what was left running through reconcile().  The image's kernel is
+ * build/tests/apps/hello.elf (make test-apps). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,80 +18,11 @@
 #include "core/core.h"
 #include "core/store.h"
 #include "images/store.h"
+#include "lib/kv.h"
 #include "lib/util.h"
+#include "tests/lib/fake_provider.h"
 
-static struct {
-	int runs, stops, removes, reconciles;
-	enum unik_instance_state state;
-	int exit_code;
-	char cmdline[256];
-} fake;
-
-static bool fake_available(const char *const *opts, char *reason, size_t len)
-{
-	(void)opts, (void)reason, (void)len;
-	return true;
-}
-
-static int fake_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
-                    struct unik_error *err)
-{
-	(void)ctx, (void)err;
-	fake.runs++;
-	snprintf(fake.cmdline, sizeof(fake.cmdline), "%s", spec->cmdline);
-	fake.state = UNIK_STATE_RUNNING;
-	memset(st, 0, sizeof(*st));
-	st->state = UNIK_STATE_RUNNING;
-	st->pid = 4242;
-	st->exit_code = -1;
-	return 0;
-}
-
-static int fake_status(void *ctx, const char *dir, struct unik_instance_status *st,
-                       struct unik_error *err)
-{
-	(void)ctx, (void)dir, (void)err;
-	memset(st, 0, sizeof(*st));
-	st->state = fake.state;
-	st->exit_code = fake.state == UNIK_STATE_EXITED ? fake.exit_code : -1;
-	st->pid = fake.state == UNIK_STATE_RUNNING ? 4242 : 0;
-	return 0;
-}
-
-static int fake_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
-{
-	(void)ctx, (void)dir, (void)force, (void)timeout_ms, (void)err;
-	fake.stops++;
-	fake.state = UNIK_STATE_STOPPED;
-	return 0;
-}
-
-static int fake_remove(void *ctx, const char *dir, struct unik_error *err)
-{
-	(void)ctx, (void)dir, (void)err;
-	fake.removes++;
-	return 0;
-}
-
-static int fake_reconcile(void *ctx, const char *dir, struct unik_instance_status *st,
-                          struct unik_error *err)
-{
-	fake.reconciles++;
-	return fake_status(ctx, dir, st, err);
-}
-
-static const struct unik_provider fake_provider = {
-    .name = "fake",
-    .description = "records calls",
-    .image_format = "elf",
-    .available = fake_available,
-    .run = fake_run,
-    .status = fake_status,
-    .stop = fake_stop,
-    .remove = fake_remove,
-    .reconcile = fake_reconcile,
-};
-static const struct unik_provider *const providers[] = {&fake_provider, NULL};
+static const struct unik_provider *const providers[] = {&unik_provider_fake, NULL};
 
 static char home[64];
 static const char image_id[] = "0123456789ab";
@@ -121,7 +53,7 @@ static int setup(void **state)
 	size_t len;
 
 	(void)state;
-	memset(&fake, 0, sizeof(fake));
+	unik_fake_reset();
 	if (!elf || unik_read_file(elf, &data, &len, NULL) < 0)
 		return 0; /* the tests skip */
 	snprintf(home, sizeof(home), "/tmp/unik-core-XXXXXX");
@@ -172,35 +104,55 @@ static struct unik_core *open_core(void)
 	return c;
 }
 
+/* The command line the fake's run() got for instance id. */
+static char *run_cmdline(const char *id)
+{
+	_cleanup_free_ char *path = xasprintf("%s/instances/%s/%s", home, id, UNIK_FAKE_STATE_FILE);
+	_cleanup_free_ char *text = NULL;
+	char v[256];
+
+	if (unik_read_file(path, &text, NULL, NULL) < 0 ||
+	    !unik_kv_get(text, "cmdline", v, sizeof(v)))
+		return NULL;
+	return xstrdup(v);
+}
+
 static void test_run_wait_delete(void **state)
 {
 	struct unik_run_request rr = {.image = "app", .name = "t1"};
 	struct unik_instance *out = NULL;
 	struct unik_error err = {0};
+	struct unik_fake_counts n;
 	struct unik_core *c;
+	char *cmdline;
 
 	(void)state;
 	if (!home[0])
 		skip();
 	c = open_core();
 	strv_push(&rr.env, "MODE=test");
+	/* The fake guest runs 300 ms, then exits with status 3. */
+	strv_push(&rr.provider_opts, UNIK_FAKE_OPT_RUN_MS "=300");
+	strv_push(&rr.provider_opts, UNIK_FAKE_OPT_EXIT_CODE "=3");
 	assert_int_equal(unik_core_run(c, &rr, &out, &err), 0);
-	assert_int_equal(fake.runs, 1);
-	assert_string_equal(fake.cmdline, "MODE=test --port 80");
+	unik_fake_counts(&n);
+	assert_int_equal(n.run, 1);
+	cmdline = run_cmdline(out->id);
+	assert_string_equal(cmdline, "MODE=test --port 80");
+	free(cmdline);
 	assert_int_equal(out->state, UNIK_STATE_RUNNING);
-	assert_int_equal(out->pid, 4242);
 	assert_string_equal(out->provider, "fake");
 	unik_instance_free(out);
-	/* The provider reports an exit; the watcher (polling: no events here) records it. */
-	fake.exit_code = 3;
-	fake.state = UNIK_STATE_EXITED;
+	/* The guest ends; the watcher (woken by the fake's event descriptor, or polling) records
+	 * it. */
 	assert_int_equal(unik_core_wait_instance(c, "t1", NULL, NULL, &out, &err), 0);
 	assert_int_equal(out->state, UNIK_STATE_EXITED);
 	assert_int_equal(out->exit_code, 3);
 	assert_non_null(out->finished);
 	unik_instance_free(out);
 	assert_int_equal(unik_core_delete_instance(c, "t1", false, &err), 0);
-	assert_int_equal(fake.removes, 1);
+	unik_fake_counts(&n);
+	assert_int_equal(n.remove, 1);
 	assert_int_equal(unik_core_delete_instance(c, "t1", false, &err), -1);
 	assert_int_equal(err.code, UNIK_E_NOTFOUND);
 	unik_run_request_free(&rr);
@@ -213,28 +165,35 @@ static void test_reopen_adopts(void **state)
 	struct unik_instance *out = NULL;
 	struct unik_error err = {0};
 	struct unik_core_view v;
+	struct unik_fake_counts n;
 	struct unik_core *c;
 
 	(void)state;
 	if (!home[0])
 		skip();
 	c = open_core();
+	strv_push(&rr.provider_opts, UNIK_FAKE_OPT_RUN_MS "=-1"); /* until stopped */
 	assert_int_equal(unik_core_run(c, &rr, &out, &err), 0);
 	unik_instance_free(out);
 	unik_core_close(c); /* the instance keeps running */
-	assert_int_equal(fake.stops, 0);
-	fake.reconciles = 0;
+	unik_fake_counts(&n);
+	assert_int_equal(n.stop, 0);
+	assert_int_equal(n.live_ctx, 0); /* the core closed the provider's context */
+	unik_fake_reset();
 	c = open_core();
-	assert_true(fake.reconciles >= 1);
+	unik_fake_counts(&n);
+	assert_true(n.reconcile >= 1);
 	unik_core_read_begin(c, &v);
 	assert_int_equal(v.ninstances, 1);
 	assert_int_equal(v.instances[0]->state, UNIK_STATE_RUNNING);
 	assert_int_equal(v.nimages, 1);
 	unik_core_read_end(c);
 	assert_int_equal(unik_core_stop_instance(c, "long", &out, &err), 0);
-	assert_int_equal(fake.stops, 1);
+	unik_fake_counts(&n);
+	assert_int_equal(n.stop, 1);
 	assert_int_equal(out->state, UNIK_STATE_STOPPED);
 	unik_instance_free(out);
+	unik_run_request_free(&rr);
 	unik_core_close(c);
 }
 
@@ -243,6 +202,7 @@ static void test_unknown_image_and_provider(void **state)
 	struct unik_run_request rr = {.image = "nope"};
 	struct unik_instance *out = NULL;
 	struct unik_error err = {0};
+	struct unik_fake_counts n;
 	struct unik_core *c;
 
 	(void)state;
@@ -255,7 +215,8 @@ static void test_unknown_image_and_provider(void **state)
 	rr.provider = "qemu"; /* not in this core's table */
 	assert_int_equal(unik_core_run(c, &rr, &out, &err), -1);
 	assert_int_equal(err.code, UNIK_E_INVALID);
-	assert_int_equal(fake.runs, 0);
+	unik_fake_counts(&n);
+	assert_int_equal(n.run, 0);
 	unik_core_close(c);
 }
 
