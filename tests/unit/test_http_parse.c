@@ -1,5 +1,6 @@
-/* Unit tests for the HTTP door's pure parts (daemon/http_parse.c) and lib/utf8: request
- * targets, routes, --listen addresses, error bodies, and messages cut between characters. */
+/* Unit tests for the HTTP door's pure parts (daemon/http_parse.c): request targets, routes,
+ * --listen addresses, error bodies, and messages cut between characters (lib/utf8, whose own
+ * tests are tests/unit/test_utf8.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,24 +17,6 @@
 #include "lib/names.h"
 #include "lib/utf8.h"
 #include "lib/util.h"
-
-static void test_utf8(void **state)
-{
-	(void)state;
-	assert_int_equal(unik_utf8_char_len("a", 1), 1);
-	assert_int_equal(unik_utf8_char_len("\xc3\xa9", 2), 2);
-	assert_int_equal(unik_utf8_char_len("\xc3\xa9", 1), 0);         /* cut short */
-	assert_int_equal(unik_utf8_char_len("\xc0\xaf", 2), 0);         /* overlong */
-	assert_int_equal(unik_utf8_char_len("\xed\xa0\x80", 3), 0);     /* surrogate */
-	assert_int_equal(unik_utf8_char_len("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
-	assert_int_equal(unik_utf8_char_len("\xf0\x9f\x98\x80", 4), 4);
-	assert_int_equal(unik_utf8_cut("a\xc3\xa9\xc3\xa9", 5, 4), 3);
-	assert_int_equal(unik_utf8_cut("a\xc3\xa9\xc3\xa9", 5, 2), 1);
-	assert_int_equal(unik_utf8_cut("\xff\xff", 2, 1), 1);
-	char *e = unik_utf8_escape("zz\xff\xc3\xa9\xe2\x82", 7);
-	assert_string_equal(e, "zz\\xff\xc3\xa9\\xe2\\x82");
-	free(e);
-}
 
 static void test_messages_cut_between_characters(void **state)
 {
@@ -202,9 +185,11 @@ static void test_error_body_and_length(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_utf8),   cmocka_unit_test(test_messages_cut_between_characters),
-	    cmocka_unit_test(test_target), cmocka_unit_test(test_routes),
-	    cmocka_unit_test(test_listen), cmocka_unit_test(test_error_body_and_length),
+	    cmocka_unit_test(test_messages_cut_between_characters),
+	    cmocka_unit_test(test_target),
+	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_error_body_and_length),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
