@@ -1,4 +1,4 @@
-/* Jobs: the core's long work (build, pack, stage, run, stop, attach) as records with an id, a
+/* Jobs: the core's long work (build, pack, stage, run, stop) as records with an id, a
  * kind and a state, that emit progress events to whoever subscribed.  Queued jobs run on a
  * bounded set of workers (builds: max_parallel); a door that answers only when the work is
  * done runs its job inline, in its own thread, and still gets an id and events.
@@ -19,6 +19,7 @@ enum unik_job_kind {
 	UNIK_JOB_STAGE,
 	UNIK_JOB_RUN,
 	UNIK_JOB_STOP,
+	/* Attaching a volume to an instance: no operation submits it yet (volumes are issue 15). */
 	UNIK_JOB_ATTACH,
 };
 enum unik_job_state { UNIK_JOB_QUEUED, UNIK_JOB_RUNNING, UNIK_JOB_SUCCEEDED, UNIK_JOB_FAILED };
