@@ -75,8 +75,9 @@ RT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os $(if $(RT_DEBUG),-g) -ffreestand
 	-fno-omit-frame-pointer
 RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 
-RT_C   := $(wildcard runtime/*.c)
-RT_S   := $(filter-out runtime/mb1.S,$(wildcard runtime/*.S))
+# The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
+RT_C   := $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c)
+RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
 
@@ -124,15 +125,20 @@ $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 # The runtime: one relocatable object, the multiboot v1 header object and the linker script.
-$(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/gen-syscall-names.sh
+$(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/sys/gen-syscall-names.sh
 	@mkdir -p $(dir $@)
-	sh runtime/gen-syscall-names.sh $< > $@.tmp && mv $@.tmp $@
+	sh runtime/sys/gen-syscall-names.sh $< > $@.tmp && mv $@.tmp $@
 
 $(O)/runtime/%.o: runtime/%.c $(O)/runtime/syscall_names.h
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(O)/runtime/%.o: runtime/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_ASFLAGS) -MMD -MP -c -o $@ $<
+
+# unik-cc finds the multiboot v1 header object beside unikrt.o, whatever folder its source is in.
+$(O)/runtime/mb1.o: runtime/arch/x86_64/mb1.S
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_ASFLAGS) -MMD -MP -c -o $@ $<
 

@@ -51,7 +51,7 @@ $(FUZZ_BINS): $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(filter %.o,$^) $(FUZZ_LIB) \
 		$(CORE_LIBS) -lm
 
-# fuzz_cpio links the guest's own cpio reader, runtime/fs.c, compiled for the host as it is
+# fuzz_cpio links the guest's own cpio reader, runtime/fs/fs.c, compiled for the host as it is
 # (freestanding, with the compiler's headers only); fuzz_cpio.c supplies the kernel calls it makes.
 FUZZ_RT_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -ffreestanding -nostdinc \
 	-isystem $(shell $(1) -print-file-name=include) -Iinclude -Iruntime -fno-strict-aliasing
@@ -62,8 +62,8 @@ $(O)/fuzz/rt/%.o: runtime/%.c
 $(O)/tests/fuzz/rt/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(call FUZZ_RT_CFLAGS,$(CC)) $(if $(SAN),$(FUZZ_SAN)) -MMD -MP -c -o $@ $<
-$(O)/fuzz/fuzz_cpio: $(O)/fuzz/rt/fs.o
-$(O)/tests/unit/test_fuzz_cpio: $(O)/tests/fuzz/rt/fs.o
+$(O)/fuzz/fuzz_cpio: $(O)/fuzz/rt/fs/fs.o
+$(O)/tests/unit/test_fuzz_cpio: $(O)/tests/fuzz/rt/fs/fs.o
 
 # ---------------------------------------------------------------------------------------------
 # The corpus replay of make test: same target sources, built by $(CC) with tests/fuzz/replay.c.
@@ -96,3 +96,9 @@ $(FUZZ_REPLAY_OBJ): HOST_CFLAGS += -DUNIK_FUZZ_CORPUS='"$(abspath tests/fuzz/cor
 clang-check:
 	$(MAKE) CC=clang O=$(O)/clang BIN=$(O)/clang/bin \
 		$(patsubst $(BIN)/%,$(O)/clang/bin/%,$(HOST_BINS))
+
+# fuzz_guest_cmdline includes the guest's cmdline.c and devices.c, whose includes name their
+# runtime layer ("kernel/cmdline.h") as the runtime's -Iruntime finds them; -iquote keeps the
+# folder away from the host's <...> headers.
+$(O)/fuzz/fuzz_guest_cmdline: private FUZZ_CFLAGS += -iquote runtime
+$(O)/tests/fuzz/fuzz_guest_cmdline.o: private HOST_CFLAGS += -iquote runtime

@@ -1,4 +1,4 @@
-/* libFuzzer target: the guest's newc cpio reader (runtime/fs.c fs_load_cpio, which seeds the
+/* libFuzzer target: the guest's newc cpio reader (runtime/fs/fs.c fs_load_cpio, which seeds the
  * root file system from the embedded archive and initrd modules), compiled for the host as is.
  * This file gives it the few kernel services it calls: an allocator that can drop everything
  * between inputs, and a panic that returns here (a panic is the reader refusing bad input, as
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* runtime/kernel.h and fs.h, which cannot be included next to the host's headers. */
+/* runtime/kernel/kernel.h and fs/fs.h, which cannot be included next to the host's headers. */
 struct inode;
 extern struct inode *fs_root_ino, *fs_cwd;
 void fs_init(void);

@@ -1,5 +1,5 @@
-/* libFuzzer entry point: the guest's command-line parser (runtime/cmdline.c, compiled for the
- * host).  Input: one flags byte (bit 0: drop the first word, as after a multiboot loader), then
+/* libFuzzer entry point: the guest's command-line parser (runtime/kernel/cmdline.c, compiled for
+ * the host).  Input: one flags byte (bit 0: drop the first word, as after a multiboot loader), then
  * the command line baked into the image, a NUL, and the boot line, parsed in that order as the
  * runtime does at start-up.  Checks what docs/guest-abi.md promises of the result, and that the
  * guest agrees with the host's side of the grammar (lib/cmdline.c): it splits the boot line into
@@ -94,8 +94,8 @@ static __attribute__((noreturn, format(printf, 1, 2))) void panic(const char *fm
 	abort();
 }
 
-#include "runtime/cmdline.c"
-#include "runtime/devices.c"
+#include "runtime/kernel/cmdline.c"
+#include "runtime/kernel/devices.c"
 
 #include "lib/cmdline.h"
 #include "lib/devices.h"

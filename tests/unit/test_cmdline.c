@@ -193,8 +193,9 @@ static void test_round_trip(void **state)
 	}
 }
 
-/* A "--" ends the environment and is dropped, as the guest's parser does (runtime/cmdline.c);
- * a program named "--" is composed with one more.  Found by tests/fuzz/fuzz_guest_cmdline.c. */
+/* A "--" ends the environment and is dropped, as the guest's parser does
+ * (runtime/kernel/cmdline.c); a program named "--" is composed with one more.  Found by
+ * tests/fuzz/fuzz_guest_cmdline.c. */
 static void test_dashdash(void **state)
 {
 	static const char *const env1[] = {"A=1", NULL}, *const argv1[] = {"B=2", "x", NULL};

@@ -1,6 +1,6 @@
-/* runtime/xen_abi.h against Xen's own public headers: hypercall and operation numbers, structure
- * layouts, the console ring's index arithmetic and the CPUID detection.  No Xen runs here, so
- * this is what pins the runtime's Xen PVH encoding. */
+/* runtime/platform/xen/xen_abi.h against Xen's own public headers: hypercall and operation numbers,
+ * structure layouts, the console ring's index arithmetic and the CPUID detection.  No Xen runs
+ * here, so this is what pins the runtime's Xen PVH encoding. */
 #define __XEN_INTERFACE_VERSION__ 0x00040e00
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@
 #include <xen/memory.h>
 #include <xen/sched.h>
 
-#include "runtime/xen_abi.h"
+#include "runtime/platform/xen/xen_abi.h"
 
 #define SAME_LAYOUT(ours, theirs)                                                                  \
 	do {                                                                                       \

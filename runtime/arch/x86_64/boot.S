@@ -1,7 +1,7 @@
 /* Boot entries (PVH, multiboot v1 and v2) and the switch to long mode.  Every loader enters in
  * 32-bit protected mode with paging off; we map the first GiB, enable long mode and call kmain. */
 #include <unik/abi.h>
-#include "boot.h"
+#include "arch/x86_64/boot.h"
 
 	.section .note.unik, "a"
 	.balign 4

@@ -1,7 +1,7 @@
 /* The ways into the kernel: the syscall instruction, the CPU's exception and interrupt vectors
  * (all on IST stacks, see cpu.c), and ring0() for privileged work from kernel code that runs in
  * ring 3. */
-#include "boot.h"
+#include "arch/x86_64/boot.h"
 
 	.text
 	.code64

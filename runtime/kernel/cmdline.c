@@ -1,7 +1,7 @@
 /* The guest's command line: env(1) style words with shell quoting (docs/guest-abi.md).
  * Freestanding and free of kernel state: see cmdline.h. */
-#include "cmdline.h"
-#include "devices.h"
+#include "kernel/cmdline.h"
+#include "kernel/devices.h"
 
 void cmdline_push(struct cmdline_words *w, char *s)
 {

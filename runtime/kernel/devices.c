@@ -1,8 +1,8 @@
 /* Reading the device manifest (guest ABI v2) into the guest's device table.  Freestanding and
  * free of kernel state: see devices.h and cmdline.h. */
-#include "devices.h"
+#include "kernel/devices.h"
 
-#include "cmdline.h"
+#include "kernel/cmdline.h"
 
 static const char *const kind_names[] = UNIK_DEV_KIND_NAMES;
 

@@ -1,6 +1,6 @@
 /* Memory: physical pages from the boot memory map (identity mapped), the page tables, the
  * kernel heap, the demand-paged user stack, and the process's brk/mmap system calls. */
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 #define PTE_P    0x1UL
 #define PTE_W    0x2UL

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <unik/abi.h>
-#include "boot.h"
-#include "linux.h"
+#include "arch/x86_64/boot.h"
+#include "kernel/linux.h"
 
 #define PAGE_SIZE     4096UL
 #define PAGE_UP(x)    (((uint64_t)(x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))

@@ -1,5 +1,5 @@
 /* File descriptors and the file-system system calls, with Linux's semantics and errors. */
-#include "fs.h"
+#include "fs/fs.h"
 
 #define MAX_FDS 1024
 #define W_OK    2

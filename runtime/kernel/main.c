@@ -1,8 +1,8 @@
 /* Start-up: bring the machine up in order, read the command line, build the process's initial
  * stack as Linux's execve would, and jump to musl's _start. */
-#include "cmdline.h"
-#include "devices.h"
-#include "fs.h"
+#include "kernel/cmdline.h"
+#include "kernel/devices.h"
+#include "fs/fs.h"
 
 const char *proc_name = "app";
 static struct boot_info bi;

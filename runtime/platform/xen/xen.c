@@ -1,8 +1,8 @@
 /* Xen PVH: detection through CPUID, hypercalls through the hypercall page (from ring 0, via
  * ring0(), since Xen refuses them from ring 3), the PV console ring, shutdown, and Xen's clock
  * and memory map.  Xen PVH has no UART, PIT or CMOS clock, so these replace them there. */
-#include "kernel.h"
-#include "xen.h"
+#include "kernel/kernel.h"
+#include "platform/xen/xen.h"
 
 /* The console page may lie outside RAM (Xen puts it among the "special pages" just below
  * 4 GiB), so it gets a mapping of its own here, in a top-level slot nothing else uses, built

@@ -1,6 +1,6 @@
 /* The in-memory root file system (tmpfs-like), seeded from newc cpio archives: the one embedded
  * at link time, then any given as initrd modules. */
-#include "fs.h"
+#include "fs/fs.h"
 
 struct inode *fs_root_ino, *fs_cwd;
 bool fs_clock_ready;

@@ -2,7 +2,7 @@
 #ifndef UNIK_RT_SYSDEFS_H
 #define UNIK_RT_SYSDEFS_H
 
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 long sys_brk(uint64_t addr);
 long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off);

@@ -2,8 +2,8 @@
  * sends up to 16 bytes with one string instruction, which costs one VM exit per burst under
  * KVM instead of one per byte, and never drops a byte on a slow host.  Under Xen the PV console
  * ring (xen.c) takes the same bytes, and the UART too where one is emulated (HVM). */
-#include "kernel.h"
-#include "xen.h"
+#include "kernel/kernel.h"
+#include "platform/xen/xen.h"
 
 #define COM1       UNIK_COM1_PORT
 #define UART_RBR   0

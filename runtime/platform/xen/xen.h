@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "xen_abi.h"
+#include "platform/xen/xen_abi.h"
 
 /* Detects Xen (one CPUID elsewhere), installs the hypercall page and maps the console ring.
  * Runs first thing in ring 0; true when the PV console is ready. */

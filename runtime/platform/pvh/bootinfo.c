@@ -1,7 +1,7 @@
 /* Reads what the loader handed over (PVH start info, multiboot v1 or v2 information) into one
  * shape: RAM ranges, reserved ranges, modules and the command line. */
-#include "kernel.h"
-#include "xen.h"
+#include "kernel/kernel.h"
+#include "platform/xen/xen.h"
 
 struct mb1_info {
 	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;

@@ -1,7 +1,7 @@
 /* CPU set-up: the GDT (kernel and ring-3 segments) with a TSS whose IST stacks every vector uses,
  * the IDT, FPU/SSE/AVX state, the legacy PICs silenced, and the MSRs that make the syscall
  * instruction land in the kernel. */
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 extern char unik_vectors[];
 extern char unik_syscall_entry[], unik_ud_entry[];

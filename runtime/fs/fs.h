@@ -2,7 +2,7 @@
 #ifndef UNIK_RT_FS_H
 #define UNIK_RT_FS_H
 
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 #define NAME_MAX 255
 #define PATH_MAX 4096

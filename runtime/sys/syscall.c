@@ -1,9 +1,9 @@
 /* The system-call dispatcher, and the calls about the process itself: exit, identity, signals,
  * time, randomness and limits.  A call the runtime lacks returns -ENOSYS and is named once. */
-#include "kernel.h"
+#include "kernel/kernel.h"
 #include "syscall_names.h"
-#include "sysdefs.h"
-#include "xen.h"
+#include "sys/sysdefs.h"
+#include "platform/xen/xen.h"
 
 /* --- exit --- */
 

@@ -1,6 +1,6 @@
 /* CPU exceptions and interrupts: stack growth, bad pointers handed to system calls, the timer,
  * and the crash report for everything else. */
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 static const char *const names[32] = {
     "divide error",

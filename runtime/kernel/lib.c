@@ -1,5 +1,5 @@
 /* Freestanding string helpers and the runtime's own formatted output (lines begin "unik: "). */
-#include "kernel.h"
+#include "kernel/kernel.h"
 
 /* Eight bytes per string-instruction step: hypervisors that emulate ring 0 pay per step. */
 void *k_memset(void *d, int c, size_t n)

@@ -1,8 +1,8 @@
 /* Time: a monotonic clock from the TSC (scaled by KVM's or Xen's pvclock when the hypervisor
  * offers one, else calibrated against the PIT on first use), wall time from pvclock or the CMOS
  * clock, and sleeping that halts the CPU until the local APIC timer fires. */
-#include "kernel.h"
-#include "xen.h"
+#include "kernel/kernel.h"
+#include "platform/xen/xen.h"
 
 struct pvclock_vcpu_time_info {
 	uint32_t version, pad0;
