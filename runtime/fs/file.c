@@ -65,6 +65,7 @@ void files_init(void)
 	for (int fd = 0; fd < 3; fd++)
 		fd_alloc(file_new(con, fd ? O_WRONLY : O_RDONLY), fd, false);
 }
+UNIK_INIT(INIT_FILES, files_init);
 
 /* The directory a *at() call's relative path starts from. */
 static int at_base(long dirfd, const char *path, struct inode **base)

@@ -528,6 +528,7 @@ void fs_init(void)
 	add_dev(dev, "random", &dev_random, 0666);
 	add_dev(dev, "urandom", &dev_random, 0666);
 }
+UNIK_INIT(INIT_FS, fs_init);
 
 /* What getpwuid(0), getgrgid(0) and name lookups of localhost expect to find, as a Linux root
  * file system has them: added after the archives, only where the image has no file of that
@@ -555,6 +556,7 @@ void fs_add_etc_defaults(void)
 	if (!fs_dir_find(fs_root_ino, "root"))
 		fs_create(fs_root_ino, "root", S_IFDIR | 0700, NULL);
 }
+UNIK_INIT(INIT_ETC, fs_add_etc_defaults);
 
 /* --- newc cpio --- */
 

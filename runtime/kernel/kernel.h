@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <unik/abi.h>
 #include "arch/x86_64/boot.h"
+#include "kernel/init.h"
 #include "kernel/linux.h"
 
 #define PAGE_SIZE     4096UL

@@ -81,6 +81,33 @@ static NORETURN void start_process(struct cmdline_words *argv, struct cmdline_wo
 	unik_enter_user(_start, sp);
 }
 
+/* The archives the image carries and the loader's modules; a level of its own, since the boot
+ * info it reads is main.c's. */
+static void rootfs_load(void)
+{
+	size_t rootfs_len = (size_t)(__unik_rootfs_end - __unik_rootfs_start);
+	if (rootfs_len)
+		fs_load_cpio(__unik_rootfs_start, rootfs_len, true, "embedded root fs");
+	for (int i = 0; i < bi.nmodules; i++)
+		fs_load_cpio((const void *)bi.modules[i].start,
+		             bi.modules[i].end - bi.modules[i].start, true, "initrd");
+}
+UNIK_INIT(INIT_ROOTFS, rootfs_load);
+
+void init_run(int lo, int hi)
+{
+	int last = 0;
+	for (const struct init_entry *e = __unik_init_start; e < __unik_init_end; e++) {
+		/* The linker script sorts the entries; an unsorted table is a broken unik.ld. */
+		if (e->level < last)
+			panic("init level %d after %d: unik.ld does not sort .unik_init", e->level,
+			      last);
+		last = e->level;
+		if (e->level >= lo && e->level <= hi)
+			e->fn();
+	}
+}
+
 static uint32_t boot_magic_value, boot_info_value;
 
 /* Everything after the privileged set-up runs in ring 3, natively even where a hypervisor
@@ -89,16 +116,7 @@ static NORETURN void kmain_ring3(void)
 {
 	boot_parse(boot_magic_value, boot_info_value, &bi);
 	mem_init(&bi);
-	clock_init();
-	fs_init();
-	size_t rootfs_len = (size_t)(__unik_rootfs_end - __unik_rootfs_start);
-	if (rootfs_len)
-		fs_load_cpio(__unik_rootfs_start, rootfs_len, true, "embedded root fs");
-	for (int i = 0; i < bi.nmodules; i++)
-		fs_load_cpio((const void *)bi.modules[i].start,
-		             bi.modules[i].end - bi.modules[i].start, true, "initrd");
-	fs_add_etc_defaults();
-	files_init();
+	init_run(INIT_RING0_LAST + 1, INIT_LAST);
 
 	struct cmdline_words env = {0}, argv = {0};
 	size_t baked_len =
@@ -119,9 +137,7 @@ static NORETURN void kmain_ring3(void)
 
 void kmain(uint32_t magic, uint32_t info)
 {
-	console_init();
-	cpu_init();
-	cpu_enable_syscalls();
+	init_run(0, INIT_RING0_LAST);
 	boot_magic_value = magic;
 	boot_info_value = info;
 	cpu_drop_to_ring3(kmain_ring3);

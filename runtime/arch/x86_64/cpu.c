@@ -161,6 +161,7 @@ void cpu_init(void)
 	fpu_init();
 	pic_disable();
 }
+UNIK_INIT(INIT_CPU, cpu_init);
 
 void cpu_enable_syscalls(void)
 {
@@ -170,6 +171,7 @@ void cpu_enable_syscalls(void)
 	wrmsr(0xc0000082, (uint64_t)unik_syscall_entry); /* LSTAR */
 	wrmsr(0xc0000084, 0x47700);                      /* FMASK: IF, TF, DF, AC, NT, IOPL */
 }
+UNIK_INIT(INIT_SYSCALLS, cpu_enable_syscalls);
 
 void cpu_set_fs_base(uint64_t v)
 {

@@ -225,6 +225,7 @@ void clock_init(void)
 		use_pvclock = true;
 	}
 }
+UNIK_INIT(INIT_CLOCK, clock_init);
 
 uint64_t clock_realtime_ns(void)
 {

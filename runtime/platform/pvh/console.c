@@ -33,6 +33,7 @@ void console_init(void)
 	/* A missing UART reads as all ones; writing then would only waste time. */
 	present = inb(COM1 + UART_LSR) != 0xff;
 }
+UNIK_INIT(INIT_CONSOLE, console_init);
 
 static uint64_t console_write_r0(uint64_t b, uint64_t l, uint64_t unused)
 {
