@@ -171,6 +171,8 @@
 
 #define PT_TLS 7
 
+#define CLONE_THREAD 0x00010000
+
 #define FUTEX_WAIT         0
 #define FUTEX_WAKE         1
 #define FUTEX_PRIVATE_FLAG 128

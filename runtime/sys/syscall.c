@@ -593,6 +593,16 @@ static long dispatch(struct syscall_frame *f)
 		return sys_nanosleep(P(a0), P(a1));
 	case 39:
 		return 1; /* getpid */
+	case 56:          /* clone */
+		/* A thread is a call this runtime does not have yet; a new process never exists
+		 * here, so posix_spawn's clone (CLONE_VM|CLONE_VFORK) fails the way fork does. */
+		return a0 & CLONE_THREAD ? unsupported(nr) : -ENOSYS;
+	case 57: /* fork */
+	case 58: /* vfork */
+	case 59: /* execve */
+		/* One program per image: no other process to run, as under a process limit.
+		 * Quietly, since callers (system(), posix_spawn) report the error themselves. */
+		return -ENOSYS;
 	case 60:
 		proc_exit((int)a0);
 	case 61:

@@ -10,7 +10,7 @@ int main(void)
 {
 	for (int i = 1; i <= 2; i++) {
 		errno = 0;
-		long r = syscall(SYS_fork);
+		long r = syscall(SYS_ptrace, 0L, 0L, 0L, 0L);
 		int e = errno;
 		printf("call %d: r=%ld errno=%s\n", i, r, e == ENOSYS ? "ENOSYS" : strerror(e));
 	}

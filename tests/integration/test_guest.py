@@ -576,12 +576,27 @@ def test_unsupported_syscall_reported_once(accel):
     r.expect_status(0)
     r.expect_app('call 1: r=-1 errno=ENOSYS\ncall 2: r=-1 errno=ENOSYS\ncarried on\n')
     reports = [l for l in r.runtime_lines if l.startswith('unik: unsupported syscall ')]
-    fork = [l for l in reports if re.fullmatch(r'unik: unsupported syscall fork \(57\)', l)]
+    fork = [l for l in reports if re.fullmatch(r'unik: unsupported syscall ptrace \(101\)', l)]
     if len(fork) != 1:
-        r.fail('want exactly one "unik: unsupported syscall fork (57)" line, got %d: %r'
+        r.fail('want exactly one "unik: unsupported syscall ptrace (101)" line, got %d: %r'
                % (len(fork), reports))
     if r.console.index(fork[0]) > r.console.index('call 1:'):
         r.fail('the unsupported report comes after the first call returned')
+
+
+@accels
+def test_no_other_process(accel):
+    """fork, vfork and execve fail with ENOSYS and wait4 with ECHILD, as under a process limit,
+    so system() and posix_spawn report an error; none of them is an "unsupported" call."""
+    r = boot(app('spawn'), 'spawn', accel=accel)
+    r.expect_status(0)
+    r.expect_app('system: -1 ENOSYS\nposix_spawn: ENOSYS\nfork: -1 ENOSYS\nvfork: -1 ENOSYS\n'
+                 'execve: -1 ENOSYS\nwaitpid: -1 ECHILD\ncarried on\n')
+    names = ('clone', 'fork', 'vfork', 'execve', 'wait4')
+    bad = [l for l in r.runtime_lines if l.startswith('unik: unsupported syscall ')
+           and l.split()[3] in names]
+    if bad:
+        r.fail('process calls reported as unsupported: %r' % bad)
 
 
 # ---------------------------------------------------------------------------------------------
