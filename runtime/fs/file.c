@@ -1,5 +1,7 @@
 /* File descriptors and the file-system system calls, with Linux's semantics and errors. */
 #include "fs/fs.h"
+#include "sys/syscall.h"
+#include "sys/sysdefs.h"
 
 #define MAX_FDS 1024
 #define W_OK    2
@@ -907,4 +909,298 @@ long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off)
 	if (!S_ISREG(f->ino->mode))
 		return f->ino->dev ? -19 /* ENODEV */ : -EACCES;
 	return fs_read(f->ino, buf, len, off);
+}
+
+/* --- the system calls of this file, for the table in sys/syscall.c --- */
+
+SYSCALL(0)
+{
+	return sys_read(a0, P(a1), a2);
+}
+
+SYSCALL(1)
+{
+	return sys_write(a0, P(a1), a2);
+}
+
+SYSCALL(2)
+{
+	return sys_open(P(a0), a1, a2);
+}
+
+SYSCALL(3)
+{
+	return sys_close(a0);
+}
+
+SYSCALL(4)
+{
+	return sys_stat(P(a0), P(a1));
+}
+
+SYSCALL(5)
+{
+	return sys_fstat(a0, P(a1));
+}
+
+SYSCALL(6)
+{
+	return sys_lstat(P(a0), P(a1));
+}
+
+SYSCALL(7)
+{
+	return sys_poll(P(a0), a1, a2);
+}
+
+SYSCALL(8)
+{
+	return sys_lseek(a0, a1, a2);
+}
+
+SYSCALL(16)
+{
+	return sys_ioctl(a0, a1, a2);
+}
+
+SYSCALL(17)
+{
+	return sys_pread64(a0, P(a1), a2, a3);
+}
+
+SYSCALL(18)
+{
+	return sys_pwrite64(a0, P(a1), a2, a3);
+}
+
+SYSCALL(19)
+{
+	return sys_readv(a0, P(a1), a2);
+}
+
+SYSCALL(20)
+{
+	return sys_writev(a0, P(a1), a2);
+}
+
+SYSCALL(21)
+{
+	return sys_access(P(a0), a1);
+}
+
+SYSCALL(32)
+{
+	return sys_dup(a0);
+}
+
+SYSCALL(33)
+{
+	return sys_dup2(a0, a1);
+}
+
+SYSCALL(72)
+{
+	return sys_fcntl(a0, a1, a2);
+}
+
+SYSCALL(74)
+{
+	return sys_fsync(a0);
+}
+SYSCALL_ALIAS(75, 74);
+
+SYSCALL(76)
+{
+	return sys_truncate(P(a0), a1);
+}
+
+SYSCALL(77)
+{
+	return sys_ftruncate(a0, a1);
+}
+
+SYSCALL(79)
+{
+	return sys_getcwd(P(a0), a1);
+}
+
+SYSCALL(80)
+{
+	return sys_chdir(P(a0));
+}
+
+SYSCALL(81)
+{
+	return sys_fchdir(a0);
+}
+
+SYSCALL(82)
+{
+	return sys_rename(P(a0), P(a1));
+}
+
+SYSCALL(83)
+{
+	return sys_mkdir(P(a0), a1);
+}
+
+SYSCALL(84)
+{
+	return sys_rmdir(P(a0));
+}
+
+SYSCALL(85)
+{
+	return sys_creat(P(a0), a1);
+}
+
+SYSCALL(86)
+{
+	return sys_link(P(a0), P(a1));
+}
+
+SYSCALL(87)
+{
+	return sys_unlink(P(a0));
+}
+
+SYSCALL(88)
+{
+	return sys_symlink(P(a0), P(a1));
+}
+
+SYSCALL(89)
+{
+	return sys_readlink(P(a0), P(a1), a2);
+}
+
+SYSCALL(90)
+{
+	return sys_chmod(P(a0), a1);
+}
+
+SYSCALL(91)
+{
+	return sys_fchmod(a0, a1);
+}
+
+SYSCALL(92) /* chown */
+{
+	return sys_fchownat(AT_FDCWD, P(a0), a1, a2, 0);
+}
+
+SYSCALL(94) /* lchown */
+{
+	return sys_fchownat(AT_FDCWD, P(a0), a1, a2, AT_SYMLINK_NOFOLLOW);
+}
+
+SYSCALL(93)
+{
+	return sys_fchownat(a0, "", a1, a2, AT_EMPTY_PATH);
+}
+
+SYSCALL(95)
+{
+	return sys_umask(a0);
+}
+
+SYSCALL(137)
+{
+	return sys_statfs(P(a0), P(a1));
+}
+
+SYSCALL(138)
+{
+	return sys_fstatfs(a0, P(a1));
+}
+
+SYSCALL(217)
+{
+	return sys_getdents64(a0, P(a1), a2);
+}
+
+SYSCALL(257)
+{
+	return sys_openat(a0, P(a1), a2, a3);
+}
+
+SYSCALL(258)
+{
+	return sys_mkdirat(a0, P(a1), a2);
+}
+
+SYSCALL(260)
+{
+	return sys_fchownat(a0, P(a1), a2, a3, a4);
+}
+
+SYSCALL(262)
+{
+	return sys_newfstatat(a0, P(a1), P(a2), a3);
+}
+
+SYSCALL(263)
+{
+	return sys_unlinkat(a0, P(a1), a2);
+}
+
+SYSCALL(264)
+{
+	return sys_renameat(a0, P(a1), a2, P(a3));
+}
+
+SYSCALL(265)
+{
+	return sys_linkat(a0, P(a1), a2, P(a3), a4);
+}
+
+SYSCALL(266)
+{
+	return sys_symlinkat(P(a0), a1, P(a2));
+}
+
+SYSCALL(267)
+{
+	return sys_readlinkat(a0, P(a1), P(a2), a3);
+}
+
+SYSCALL(268)
+{
+	return sys_fchmodat(a0, P(a1), a2);
+}
+
+SYSCALL(269)
+{
+	return sys_faccessat(a0, P(a1), a2);
+}
+SYSCALL_ALIAS(439, 269);
+
+SYSCALL(271)
+{
+	return sys_ppoll(P(a0), a1, P(a2));
+}
+
+SYSCALL(280)
+{
+	return sys_utimensat(a0, P(a1), P(a2), a3);
+}
+
+SYSCALL(292)
+{
+	return sys_dup3(a0, a1, a2);
+}
+
+SYSCALL(295)
+{
+	return sys_preadv(a0, P(a1), a2, a3);
+}
+
+SYSCALL(296)
+{
+	return sys_pwritev(a0, P(a1), a2, a3);
+}
+
+SYSCALL(316)
+{
+	return sys_renameat2(a0, P(a1), a2, P(a3), a4);
 }

@@ -1,6 +1,8 @@
 /* Memory: physical pages from the boot memory map (identity mapped), the page tables, the
  * kernel heap, the demand-paged user stack, and the process's brk/mmap system calls. */
 #include "kernel/kernel.h"
+#include "sys/syscall.h"
+#include "sys/sysdefs.h"
 
 #define PTE_P    0x1UL
 #define PTE_W    0x2UL
@@ -792,4 +794,36 @@ long sys_madvise(uint64_t addr, uint64_t len, long advice)
 		area_unmap(addr, end);
 	}
 	return 0;
+}
+
+/* --- the system calls of this file, for the table in sys/syscall.c --- */
+
+SYSCALL(9)
+{
+	return sys_mmap(a0, a1, a2, a3, a4, a5);
+}
+
+SYSCALL(10)
+{
+	return sys_mprotect(a0, a1, a2);
+}
+
+SYSCALL(11)
+{
+	return sys_munmap(a0, a1);
+}
+
+SYSCALL(12)
+{
+	return sys_brk(a0);
+}
+
+SYSCALL(25)
+{
+	return sys_mremap(a0, a1, a2, a3, a4);
+}
+
+SYSCALL(28)
+{
+	return sys_madvise(a0, a1, a2);
 }

@@ -2,6 +2,7 @@
  * time, randomness and limits.  A call the runtime lacks returns -ENOSYS and is named once. */
 #include "kernel/kernel.h"
 #include "syscall_names.h"
+#include "sys/syscall.h"
 #include "sys/sysdefs.h"
 #include "platform/xen/xen.h"
 
@@ -510,7 +511,19 @@ static long unsupported(long nr)
 	return -ENOSYS;
 }
 
-#define P(x) ((void *)(x))
+static syscall_fn syscall_table[SYSCALL_MAX];
+
+/* The entries of every subsystem, in one array indexed by number; a number registered twice is
+ * a mistake in the sources. */
+static void syscall_table_init(void)
+{
+	for (const struct syscall_entry *e = __unik_syscall_start; e < __unik_syscall_end; e++) {
+		if (e->nr >= SYSCALL_MAX || syscall_table[e->nr])
+			panic("system call %u registered twice or out of range", e->nr);
+		syscall_table[e->nr] = (syscall_fn)(uintptr_t)e->fn;
+	}
+}
+UNIK_INIT(INIT_SYSCALLS, syscall_table_init);
 
 static long dispatch(struct syscall_frame *f);
 
@@ -532,250 +545,261 @@ static long dispatch(struct syscall_frame *f)
 {
 	long nr = (long)f->nr, a0 = (long)f->rdi, a1 = (long)f->rsi, a2 = (long)f->rdx;
 	long a3 = (long)f->r10, a4 = (long)f->r8, a5 = (long)f->r9;
-	switch (nr) {
-	case 0:
-		return sys_read(a0, P(a1), a2);
-	case 1:
-		return sys_write(a0, P(a1), a2);
-	case 2:
-		return sys_open(P(a0), a1, a2);
-	case 3:
-		return sys_close(a0);
-	case 4:
-		return sys_stat(P(a0), P(a1));
-	case 5:
-		return sys_fstat(a0, P(a1));
-	case 6:
-		return sys_lstat(P(a0), P(a1));
-	case 7:
-		return sys_poll(P(a0), a1, a2);
-	case 8:
-		return sys_lseek(a0, a1, a2);
-	case 9:
-		return sys_mmap(a0, a1, a2, a3, a4, a5);
-	case 10:
-		return sys_mprotect(a0, a1, a2);
-	case 11:
-		return sys_munmap(a0, a1);
-	case 12:
-		return sys_brk(a0);
-	case 13:
-		return sys_rt_sigaction(a0, P(a1), P(a2), a3);
-	case 14:
-		return sys_rt_sigprocmask(a0, P(a1), P(a2), a3);
-	case 15:
-		return sys_rt_sigreturn(f);
-	case 16:
-		return sys_ioctl(a0, a1, a2);
-	case 17:
-		return sys_pread64(a0, P(a1), a2, a3);
-	case 18:
-		return sys_pwrite64(a0, P(a1), a2, a3);
-	case 19:
-		return sys_readv(a0, P(a1), a2);
-	case 20:
-		return sys_writev(a0, P(a1), a2);
-	case 21:
-		return sys_access(P(a0), a1);
-	case 24:
-		return 0; /* sched_yield: nothing else to run */
-	case 25:
-		return sys_mremap(a0, a1, a2, a3, a4);
-	case 26:
-		return 0; /* msync: memory is the only backing store */
-	case 28:
-		return sys_madvise(a0, a1, a2);
-	case 32:
-		return sys_dup(a0);
-	case 33:
-		return sys_dup2(a0, a1);
-	case 35:
-		return sys_nanosleep(P(a0), P(a1));
-	case 39:
-		return 1; /* getpid */
-	case 56:          /* clone */
-		/* A thread is a call this runtime does not have yet; a new process never exists
-		 * here, so posix_spawn's clone (CLONE_VM|CLONE_VFORK) fails the way fork does. */
-		return a0 & CLONE_THREAD ? unsupported(nr) : -ENOSYS;
-	case 57: /* fork */
-	case 58: /* vfork */
-	case 59: /* execve */
-		/* One program per image: no other process to run, as under a process limit.
-		 * Quietly, since callers (system(), posix_spawn) report the error themselves. */
-		return -ENOSYS;
-	case 60:
-		proc_exit((int)a0);
-	case 61:
-		return -ECHILD; /* wait4: there are never children */
-	case 62:
-		return a0 == 1 || a0 == 0 || a0 == -1 ? send_self(f, a1) : -ESRCH;
-	case 63:
-		return sys_uname(P(a0));
-	case 72:
-		return sys_fcntl(a0, a1, a2);
-	case 74:
-	case 75:
-		return sys_fsync(a0);
-	case 76:
-		return sys_truncate(P(a0), a1);
-	case 77:
-		return sys_ftruncate(a0, a1);
-	case 79:
-		return sys_getcwd(P(a0), a1);
-	case 80:
-		return sys_chdir(P(a0));
-	case 81:
-		return sys_fchdir(a0);
-	case 82:
-		return sys_rename(P(a0), P(a1));
-	case 83:
-		return sys_mkdir(P(a0), a1);
-	case 84:
-		return sys_rmdir(P(a0));
-	case 85:
-		return sys_creat(P(a0), a1);
-	case 86:
-		return sys_link(P(a0), P(a1));
-	case 87:
-		return sys_unlink(P(a0));
-	case 88:
-		return sys_symlink(P(a0), P(a1));
-	case 89:
-		return sys_readlink(P(a0), P(a1), a2);
-	case 90:
-		return sys_chmod(P(a0), a1);
-	case 91:
-		return sys_fchmod(a0, a1);
-	case 92:
-	case 94:
-		return sys_fchownat(AT_FDCWD, P(a0), a1, a2, nr == 94 ? AT_SYMLINK_NOFOLLOW : 0);
-	case 93:
-		return sys_fchownat(a0, "", a1, a2, AT_EMPTY_PATH);
-	case 95:
-		return sys_umask(a0);
-	case 96:
-		return sys_gettimeofday(P(a0), P(a1));
-	case 97:
-		return sys_prlimit64(0, a0, NULL, P(a1));
-	case 98:
-		return sys_getrusage(a0, P(a1));
-	case 99:
-		return sys_sysinfo(P(a0));
-	case 100:
-		return sys_times(P(a0));
-	case 102:
-	case 104:
-	case 107:
-	case 108:
-		return 0; /* getuid getgid geteuid getegid: root */
-	case 105:
-	case 106:
-	case 113:
-	case 114:
-	case 117:
-	case 119:
-		return a0 == 0 ? 0 : -EPERM;
-	case 110:
-		return 0; /* getppid: started by the hypervisor */
-	case 111:
-	case 121:
-	case 124:
-		return 1; /* getpgrp getpgid getsid */
-	case 112:
-		return -EPERM; /* setsid: already the session leader */
-	case 115:
-		return 0; /* getgroups: none */
-	case 118:
-	case 120: /* getresuid, getresgid */
-		*(uint32_t *)a0 = *(uint32_t *)a1 = *(uint32_t *)a2 = 0;
-		return 0;
-	case 131: /* sigaltstack */
-		if (a1)
-			k_memset(P(a1), 0, 24), ((int *)a1)[2] = 2; /* SS_DISABLE */
-		return 0;
-	case 137:
-		return sys_statfs(P(a0), P(a1));
-	case 138:
-		return sys_fstatfs(a0, P(a1));
-	case 149:
-	case 150:
-	case 151:
-	case 152:
-		return 0; /* mlock family */
-	case 157:
-		return sys_prctl(a0, a1);
-	case 158:
-		return sys_arch_prctl(a0, a1);
-	case 160:
-		return sys_prlimit64(0, a0, P(a1), NULL);
-	case 186:
-		return 1; /* gettid */
-	case 200:
-		return a0 == 1 || a0 == 0 ? send_self(f, a1) : -ESRCH; /* tkill */
-	case 201:
-		return sys_time(P(a0));
-	case 202:
-		return sys_futex(P(a0), a1, a2, P(a3));
-	case 204:
-		return sys_sched_getaffinity(a0, a1, P(a2));
-	case 217:
-		return sys_getdents64(a0, P(a1), a2);
-	case 218:
-		return 1; /* set_tid_address: the one thread's id */
-	case 228:
-		return sys_clock_gettime(a0, P(a1));
-	case 229:
-		return sys_clock_getres(a0, P(a1));
-	case 230:
-		return sys_clock_nanosleep(a0, a1, P(a2), P(a3));
-	case 231:
-		proc_exit((int)a0);
-	case 234:
-		return a1 == 1 ? send_self(f, a2) : -ESRCH; /* tgkill */
-	case 257:
-		return sys_openat(a0, P(a1), a2, a3);
-	case 258:
-		return sys_mkdirat(a0, P(a1), a2);
-	case 260:
-		return sys_fchownat(a0, P(a1), a2, a3, a4);
-	case 262:
-		return sys_newfstatat(a0, P(a1), P(a2), a3);
-	case 263:
-		return sys_unlinkat(a0, P(a1), a2);
-	case 264:
-		return sys_renameat(a0, P(a1), a2, P(a3));
-	case 265:
-		return sys_linkat(a0, P(a1), a2, P(a3), a4);
-	case 266:
-		return sys_symlinkat(P(a0), a1, P(a2));
-	case 267:
-		return sys_readlinkat(a0, P(a1), P(a2), a3);
-	case 268:
-		return sys_fchmodat(a0, P(a1), a2);
-	case 269:
-	case 439:
-		return sys_faccessat(a0, P(a1), a2);
-	case 271:
-		return sys_ppoll(P(a0), a1, P(a2));
-	case 273:
-		return 0; /* set_robust_list */
-	case 280:
-		return sys_utimensat(a0, P(a1), P(a2), a3);
-	case 292:
-		return sys_dup3(a0, a1, a2);
-	case 295:
-		return sys_preadv(a0, P(a1), a2, a3);
-	case 296:
-		return sys_pwritev(a0, P(a1), a2, a3);
-	case 302:
-		return sys_prlimit64(a0, a1, P(a2), P(a3));
-	case 316:
-		return sys_renameat2(a0, P(a1), a2, P(a3), a4);
-	case 318:
-		return sys_getrandom(P(a0), a1, a2);
-	case 324:
-		return 0; /* membarrier: one CPU */
-	default:
-		return unsupported(nr);
-	}
+	if (nr >= 0 && nr < SYSCALL_MAX && syscall_table[nr])
+		return syscall_table[nr](f, a0, a1, a2, a3, a4, a5);
+	return unsupported(nr);
+}
+
+/* --- the system calls of this file, for the table in sys/syscall.c --- */
+
+SYSCALL(13)
+{
+	return sys_rt_sigaction(a0, P(a1), P(a2), a3);
+}
+
+SYSCALL(14)
+{
+	return sys_rt_sigprocmask(a0, P(a1), P(a2), a3);
+}
+
+SYSCALL(15)
+{
+	return sys_rt_sigreturn(f);
+}
+
+SYSCALL(24)
+{
+	return 0; /* sched_yield: nothing else to run */
+}
+
+SYSCALL(26)
+{
+	return 0; /* msync: memory is the only backing store */
+}
+
+SYSCALL(35)
+{
+	return sys_nanosleep(P(a0), P(a1));
+}
+
+SYSCALL(39)
+{
+	return 1; /* getpid */
+}
+
+/* clone */
+SYSCALL(56)
+{
+	/* A thread is a call this runtime does not have yet; a new process never exists
+	 * here, so posix_spawn's clone (CLONE_VM|CLONE_VFORK) fails the way fork does. */
+	return a0 & CLONE_THREAD ? unsupported(56) : -ENOSYS;
+}
+
+/* fork */ /* vfork */ /* execve */
+SYSCALL(57)
+{
+	/* One program per image: no other process to run, as under a process limit.
+	 * Quietly, since callers (system(), posix_spawn) report the error themselves. */
+	return -ENOSYS;
+}
+SYSCALL_ALIAS(58, 57);
+SYSCALL_ALIAS(59, 57);
+
+SYSCALL(60)
+{
+	proc_exit((int)a0);
+}
+
+SYSCALL(61)
+{
+	return -ECHILD; /* wait4: there are never children */
+}
+
+SYSCALL(62)
+{
+	return a0 == 1 || a0 == 0 || a0 == -1 ? send_self(f, a1) : -ESRCH;
+}
+
+SYSCALL(63)
+{
+	return sys_uname(P(a0));
+}
+
+SYSCALL(96)
+{
+	return sys_gettimeofday(P(a0), P(a1));
+}
+
+SYSCALL(97)
+{
+	return sys_prlimit64(0, a0, NULL, P(a1));
+}
+
+SYSCALL(98)
+{
+	return sys_getrusage(a0, P(a1));
+}
+
+SYSCALL(99)
+{
+	return sys_sysinfo(P(a0));
+}
+
+SYSCALL(100)
+{
+	return sys_times(P(a0));
+}
+
+SYSCALL(102)
+{
+	return 0; /* getuid getgid geteuid getegid: root */
+}
+SYSCALL_ALIAS(104, 102);
+SYSCALL_ALIAS(107, 102);
+SYSCALL_ALIAS(108, 102);
+
+SYSCALL(105)
+{
+	return a0 == 0 ? 0 : -EPERM;
+}
+SYSCALL_ALIAS(106, 105);
+SYSCALL_ALIAS(113, 105);
+SYSCALL_ALIAS(114, 105);
+SYSCALL_ALIAS(117, 105);
+SYSCALL_ALIAS(119, 105);
+
+SYSCALL(110)
+{
+	return 0; /* getppid: started by the hypervisor */
+}
+
+SYSCALL(111)
+{
+	return 1; /* getpgrp getpgid getsid */
+}
+SYSCALL_ALIAS(121, 111);
+SYSCALL_ALIAS(124, 111);
+
+SYSCALL(112)
+{
+	return -EPERM; /* setsid: already the session leader */
+}
+
+SYSCALL(115)
+{
+	return 0; /* getgroups: none */
+}
+
+/* getresuid, getresgid */
+SYSCALL(118)
+{
+	*(uint32_t *)a0 = *(uint32_t *)a1 = *(uint32_t *)a2 = 0;
+	return 0;
+}
+SYSCALL_ALIAS(120, 118);
+
+/* sigaltstack */
+SYSCALL(131)
+{
+	if (a1)
+		k_memset(P(a1), 0, 24), ((int *)a1)[2] = 2; /* SS_DISABLE */
+	return 0;
+}
+
+SYSCALL(149)
+{
+	return 0; /* mlock family */
+}
+SYSCALL_ALIAS(150, 149);
+SYSCALL_ALIAS(151, 149);
+SYSCALL_ALIAS(152, 149);
+
+SYSCALL(157)
+{
+	return sys_prctl(a0, a1);
+}
+
+SYSCALL(158)
+{
+	return sys_arch_prctl(a0, a1);
+}
+
+SYSCALL(160)
+{
+	return sys_prlimit64(0, a0, P(a1), NULL);
+}
+
+SYSCALL(186)
+{
+	return 1; /* gettid */
+}
+
+SYSCALL(200)
+{
+	return a0 == 1 || a0 == 0 ? send_self(f, a1) : -ESRCH; /* tkill */
+}
+
+SYSCALL(201)
+{
+	return sys_time(P(a0));
+}
+
+SYSCALL(202)
+{
+	return sys_futex(P(a0), a1, a2, P(a3));
+}
+
+SYSCALL(204)
+{
+	return sys_sched_getaffinity(a0, a1, P(a2));
+}
+
+SYSCALL(218)
+{
+	return 1; /* set_tid_address: the one thread's id */
+}
+
+SYSCALL(228)
+{
+	return sys_clock_gettime(a0, P(a1));
+}
+
+SYSCALL(229)
+{
+	return sys_clock_getres(a0, P(a1));
+}
+
+SYSCALL(230)
+{
+	return sys_clock_nanosleep(a0, a1, P(a2), P(a3));
+}
+
+SYSCALL(231)
+{
+	proc_exit((int)a0);
+}
+
+SYSCALL(234)
+{
+	return a1 == 1 ? send_self(f, a2) : -ESRCH; /* tgkill */
+}
+
+SYSCALL(273)
+{
+	return 0; /* set_robust_list */
+}
+
+SYSCALL(302)
+{
+	return sys_prlimit64(a0, a1, P(a2), P(a3));
+}
+
+SYSCALL(318)
+{
+	return sys_getrandom(P(a0), a1, a2);
+}
+
+SYSCALL(324)
+{
+	return 0; /* membarrier: one CPU */
 }
