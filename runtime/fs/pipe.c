@@ -57,12 +57,12 @@ static long pipe_write(struct file *f, const void *buf, uint64_t n, uint64_t *po
 	(void)pos;
 	if (is_reader(f))
 		return -EBADF;
+	if (!n)
+		return 0; /* as Linux: even with no reader left, no EPIPE for an empty write */
 	if (!p->readers) {
 		signal_pend(SIGPIPE);
 		return -EPIPE;
 	}
-	if (!n)
-		return 0;
 	if (!p->buf && !(p->buf = kmalloc(PIPE_CAP)))
 		return -ENOMEM;
 	uint32_t room = PIPE_CAP - p->len;

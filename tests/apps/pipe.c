@@ -5,6 +5,7 @@
  * action. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +48,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	struct pollfd pf[2] = {{p[0], POLLIN, 0}, {p[1], POLLOUT, 0}};
+	int ready = poll(pf, 2, 0); /* arguments are evaluated in no set order */
+	printf("poll empty: %d in=%d out=%d\n", ready, pf[0].revents, pf[1].revents);
 	show("write", write(p[1], "hello pipe", 10));
+	ready = poll(pf, 1, 0);
+	printf("poll: %d in=%d\n", ready, pf[0].revents);
 	struct stat st;
 	fstat(p[0], &st);
 	printf("fifo: %d\n", S_ISFIFO(st.st_mode));
@@ -68,6 +74,8 @@ int main(int argc, char **argv)
 	n = read(p[0], buf, sizeof(buf));
 	printf("read %ld: %.*s\n", n, (int)n, buf);
 	show("read at EOF", read(p[0], buf, sizeof(buf)));
+	ready = poll(pf, 1, 0);
+	printf("poll at EOF: %d hup=%d\n", ready, pf[0].revents == POLLHUP);
 	close(p[0]);
 
 	/* pipe2 flags; a full non-blocking pipe refuses a small write */
@@ -84,6 +92,7 @@ int main(int argc, char **argv)
 
 	/* no reader: EPIPE once SIGPIPE is ignored */
 	signal(SIGPIPE, SIG_IGN);
+	show("empty write with no reader", write(p[1], "", 0));
 	show("write with no reader", write(p[1], "x", 1));
 	close(p[1]);
 
