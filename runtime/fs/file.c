@@ -1,62 +1,18 @@
 /* File descriptors and the file-system system calls, with Linux's semantics and errors. */
-#include "fs/fs.h"
+#include "fs/file.h"
 #include "sys/syscall.h"
 #include "sys/sysdefs.h"
 
-#define MAX_FDS 1024
-#define W_OK    2
-#define X_OK    1
+#define W_OK 2
+#define X_OK 1
 
-struct file {
-	int refs;
-	struct inode *ino;
-	uint64_t off; /* byte offset, or entry index for directories */
-	int flags;
-};
-
-static struct {
-	struct file *f;
-	bool cloexec;
-} fdt[MAX_FDS];
 static uint32_t umask_bits = 022;
 extern const struct chardev dev_console;
+static const struct file_ops reg_ops, dir_ops, chr_ops;
 
-static struct file *file_new(struct inode *ino, int flags)
+static const struct file_ops *ops_for(struct inode *i)
 {
-	struct file *f = kzalloc(sizeof(*f));
-	if (!f)
-		return NULL;
-	f->refs = 1;
-	f->ino = ino;
-	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
-	ino->open_count++;
-	return f;
-}
-
-static void file_put(struct file *f)
-{
-	if (--f->refs == 0) {
-		f->ino->open_count--;
-		fs_put(f->ino);
-		kfree(f);
-	}
-}
-
-static int fd_alloc(struct file *f, int min, bool cloexec)
-{
-	for (int fd = min; fd < MAX_FDS; fd++) {
-		if (!fdt[fd].f) {
-			fdt[fd].f = f;
-			fdt[fd].cloexec = cloexec;
-			return fd;
-		}
-	}
-	return -EMFILE;
-}
-
-static struct file *fd_get(long fd)
-{
-	return fd >= 0 && fd < MAX_FDS ? fdt[fd].f : NULL;
+	return i->dev ? &chr_ops : S_ISDIR(i->mode) ? &dir_ops : &reg_ops;
 }
 
 void files_init(void)
@@ -65,7 +21,7 @@ void files_init(void)
 	if (fs_lookup(fs_root_ino, "/dev/console", 0, &con) < 0)
 		panic("no /dev/console");
 	for (int fd = 0; fd < 3; fd++)
-		fd_alloc(file_new(con, fd ? O_WRONLY : O_RDONLY), fd, false);
+		fd_alloc(file_new(con, &chr_ops, fd ? O_WRONLY : O_RDONLY), fd, false);
 }
 UNIK_INIT(INIT_FILES, files_init);
 
@@ -144,7 +100,7 @@ long sys_openat(long dirfd, const char *path, long flags, long mode)
 		if (r < 0)
 			return r;
 	}
-	struct file *f = file_new(ino, (int)flags);
+	struct file *f = file_new(ino, ops_for(ino), (int)flags);
 	if (!f)
 		return -ENOMEM;
 	int fd = fd_alloc(f, 0, flags & O_CLOEXEC);
@@ -165,42 +121,135 @@ long sys_creat(const char *path, long mode)
 
 long sys_close(long fd)
 {
-	struct file *f = fd_get(fd);
-	if (!f)
+	return fd_close(fd);
+}
+
+/* --- tmpfs regular files, directories and character devices as file_ops --- */
+
+static long reg_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
+{
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
-	fdt[fd].f = NULL;
-	file_put(f);
+	long r = fs_read(f->ino, buf, n, *pos);
+	if (r > 0)
+		*pos += (uint64_t)r;
+	return r;
+}
+
+static long reg_write(struct file *f, const void *buf, uint64_t n, uint64_t *pos)
+{
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	long r = fs_write(f->ino, buf, n, *pos);
+	if (r > 0)
+		*pos += (uint64_t)r;
+	return r;
+}
+
+/* FIONREAD: the bytes left before end of file (0 for a directory) */
+static long reg_ioctl(struct file *f, long req, long arg)
+{
+	if (req != FIONREAD)
+		return -ENOTTY;
+	struct inode *i = f->ino;
+	*(int *)arg =
+	    S_ISREG(i->mode) && f->off < i->size ? (int)MIN(i->size - f->off, 0x7fffffffUL) : 0;
 	return 0;
 }
 
+/* For mmap: a private copy of the bytes (there is no page cache to share). */
+static long reg_mmap(struct file *f, void *buf, uint64_t len, uint64_t off)
+{
+	return fs_read(f->ino, buf, len, off);
+}
+
+static long dir_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
+{
+	(void)f, (void)buf, (void)n, (void)pos;
+	return -EISDIR;
+}
+
+static long dir_mmap(struct file *f, void *buf, uint64_t len, uint64_t off)
+{
+	(void)f, (void)buf, (void)len, (void)off;
+	return -EACCES;
+}
+
+static long chr_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
+{
+	(void)pos;
+	return f->ino->dev->read(buf, n, f->flags & O_NONBLOCK);
+}
+
+static long chr_write(struct file *f, const void *buf, uint64_t n, uint64_t *pos)
+{
+	(void)pos;
+	return f->ino->dev->write(buf, n);
+}
+
+static short chr_poll(struct file *f)
+{
+	return f->ino->dev->readable() ? POLLIN | POLLOUT : POLLOUT;
+}
+
+static long chr_ioctl(struct file *f, long req, long arg)
+{
+	if (req == FIONREAD) {
+		*(int *)arg = f->ino->dev->readable();
+		return 0;
+	}
+	if (!f->ino->dev->tty)
+		return -ENOTTY;
+	switch (req) {
+	case TIOCGWINSZ:
+		*(struct linux_winsize *)arg = (struct linux_winsize){24, 80, 0, 0};
+		return 0;
+	case TIOCSWINSZ:
+	case TCSETS:
+	case TCSETSW:
+	case TCSETSF:
+		return 0;
+	case TCGETS: {
+		struct linux_termios *t = (void *)arg;
+		k_memset(t, 0, sizeof(*t));
+		t->c_iflag = 0x500;  /* ICRNL | IXON */
+		t->c_oflag = 0x5;    /* OPOST | ONLCR */
+		t->c_cflag = 0xbf;   /* B38400 | CS8 | CREAD */
+		t->c_lflag = 0x8a3b; /* ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN */
+		t->c_cc[0] = 3, t->c_cc[1] = 28, t->c_cc[2] = 127, t->c_cc[3] = 21, t->c_cc[4] = 4;
+		t->c_cc[6] = 1;
+		return 0;
+	}
+	case TIOCGPGRP:
+		*(int *)arg = 1;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_ops reg_ops = {
+    .read = reg_read, .write = reg_write, .ioctl = reg_ioctl, .mmap = reg_mmap};
+static const struct file_ops dir_ops = {.read = dir_read, .ioctl = reg_ioctl, .mmap = dir_mmap};
+static const struct file_ops chr_ops = {
+    .read = chr_read, .write = chr_write, .poll = chr_poll, .ioctl = chr_ioctl, .stream = true};
+
+/* --- reading and writing through the file's operations --- */
+
 static long do_read(struct file *f, void *buf, uint64_t n, uint64_t off, bool use_off)
 {
-	if ((f->flags & O_ACCMODE) == O_WRONLY && !f->ino->dev)
-		return -EBADF;
-	struct inode *i = f->ino;
-	if (S_ISDIR(i->mode))
-		return -EISDIR;
-	if (i->dev)
-		return i->dev->read(buf, n, f->flags & O_NONBLOCK);
-	long r = fs_read(i, buf, n, use_off ? off : f->off);
-	if (r > 0 && !use_off)
-		f->off += r;
-	return r;
+	if (!f->ops->read)
+		return -EINVAL;
+	return f->ops->read(f, buf, n, use_off ? &off : &f->off);
 }
 
 static long do_write(struct file *f, const void *buf, uint64_t n, uint64_t off, bool use_off)
 {
-	if ((f->flags & O_ACCMODE) == O_RDONLY && !f->ino->dev)
-		return -EBADF;
-	struct inode *i = f->ino;
-	if (i->dev)
-		return i->dev->write(buf, n);
-	if (!use_off)
-		off = (f->flags & O_APPEND) ? i->size : f->off;
-	long r = fs_write(i, buf, n, off);
-	if (r > 0 && !use_off)
-		f->off = off + r;
-	return r;
+	if (!f->ops->write)
+		return -EINVAL;
+	if (!use_off && (f->flags & O_APPEND))
+		f->off = f->ino->size;
+	return f->ops->write(f, buf, n, use_off ? &off : &f->off);
 }
 
 long sys_read(long fd, void *buf, uint64_t n)
@@ -219,7 +268,7 @@ static long check_pos(struct file *f, int64_t off)
 {
 	if (off < 0)
 		return -EINVAL;
-	if (f->ino->dev)
+	if (f->ops->stream)
 		return -ESPIPE;
 	return 0;
 }
@@ -297,7 +346,7 @@ long sys_lseek(long fd, int64_t off, long whence)
 	struct file *f = fd_get(fd);
 	if (!f)
 		return -EBADF;
-	if (f->ino->dev)
+	if (f->ops->stream)
 		return -ESPIPE;
 	int64_t size = (int64_t)f->ino->size, base;
 	switch (whence) {
@@ -572,33 +621,16 @@ long sys_fchdir(long fd)
 
 long sys_dup(long fd)
 {
-	struct file *f = fd_get(fd);
-	if (!f)
-		return -EBADF;
-	f->refs++;
-	int r = fd_alloc(f, 0, false);
-	if (r < 0)
-		f->refs--;
-	return r;
+	return fd_dup(fd, 0, false);
 }
 
 long sys_dup3(long fd, long newfd, long flags)
 {
-	struct file *f = fd_get(fd);
-	if (!f)
+	if (!fd_get(fd) || newfd < 0 || newfd >= MAX_FDS)
 		return -EBADF;
-	if (newfd < 0 || newfd >= MAX_FDS)
-		return -EBADF;
-	if (fd == newfd)
+	if (fd == newfd || (flags & ~O_CLOEXEC))
 		return -EINVAL;
-	if (flags & ~O_CLOEXEC)
-		return -EINVAL;
-	f->refs++;
-	if (fdt[newfd].f)
-		file_put(fdt[newfd].f);
-	fdt[newfd].f = f;
-	fdt[newfd].cloexec = flags & O_CLOEXEC;
-	return newfd;
+	return fd_dup_to(fd, newfd, flags & O_CLOEXEC);
 }
 
 long sys_dup2(long fd, long newfd)
@@ -615,19 +647,14 @@ long sys_fcntl(long fd, long cmd, long arg)
 		return -EBADF;
 	switch (cmd) {
 	case F_DUPFD:
-	case F_DUPFD_CLOEXEC: {
+	case F_DUPFD_CLOEXEC:
 		if (arg < 0 || arg >= MAX_FDS)
 			return -EINVAL;
-		f->refs++;
-		int r = fd_alloc(f, (int)arg, cmd == F_DUPFD_CLOEXEC);
-		if (r < 0)
-			f->refs--;
-		return r;
-	}
+		return fd_dup(fd, (int)arg, cmd == F_DUPFD_CLOEXEC);
 	case F_GETFD:
-		return fdt[fd].cloexec ? FD_CLOEXEC : 0;
+		return fd_cloexec(fd, -1) ? FD_CLOEXEC : 0;
 	case F_SETFD:
-		fdt[fd].cloexec = arg & FD_CLOEXEC;
+		fd_cloexec(fd, arg & FD_CLOEXEC);
 		return 0;
 	case F_GETFL:
 		return f->flags;
@@ -786,44 +813,7 @@ long sys_ioctl(long fd, long req, long arg)
 			f->flags &= ~O_NONBLOCK;
 		return 0;
 	}
-	if (req == FIONREAD) {
-		int n = 0;
-		if (f->ino->dev)
-			n = f->ino->dev->readable() ? 1 : 0;
-		else if (S_ISREG(f->ino->mode))
-			n = f->off < f->ino->size ? (int)MIN(f->ino->size - f->off, 0x7fffffffUL)
-			                          : 0;
-		*(int *)arg = n;
-		return 0;
-	}
-	if (!f->ino->dev || !f->ino->dev->tty)
-		return -ENOTTY;
-	switch (req) {
-	case TIOCGWINSZ:
-		*(struct linux_winsize *)arg = (struct linux_winsize){24, 80, 0, 0};
-		return 0;
-	case TIOCSWINSZ:
-	case TCSETS:
-	case TCSETSW:
-	case TCSETSF:
-		return 0;
-	case TCGETS: {
-		struct linux_termios *t = (void *)arg;
-		k_memset(t, 0, sizeof(*t));
-		t->c_iflag = 0x500;  /* ICRNL | IXON */
-		t->c_oflag = 0x5;    /* OPOST | ONLCR */
-		t->c_cflag = 0xbf;   /* B38400 | CS8 | CREAD */
-		t->c_lflag = 0x8a3b; /* ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN */
-		t->c_cc[0] = 3, t->c_cc[1] = 28, t->c_cc[2] = 127, t->c_cc[3] = 21, t->c_cc[4] = 4;
-		t->c_cc[6] = 1;
-		return 0;
-	}
-	case TIOCGPGRP:
-		*(int *)arg = 1;
-		return 0;
-	default:
-		return -ENOTTY;
-	}
+	return f->ops->ioctl ? f->ops->ioctl(f, req, arg) : -ENOTTY;
 }
 
 static short poll_one(struct linux_pollfd *p)
@@ -833,14 +823,7 @@ static short poll_one(struct linux_pollfd *p)
 		return 0;
 	if (!f)
 		return POLLNVAL;
-	short ev = 0;
-	if (f->ino->dev) {
-		if (f->ino->dev->readable())
-			ev |= POLLIN;
-		ev |= POLLOUT;
-	} else {
-		ev = POLLIN | POLLOUT;
-	}
+	short ev = f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT;
 	return ev & (p->events | POLLERR | POLLHUP | POLLNVAL);
 }
 
@@ -900,15 +883,13 @@ long sys_statfs(const char *path, struct linux_statfs *s)
 	return r < 0 ? r : sys_fstatfs(-1, s);
 }
 
-/* For mmap of a file: a private copy of its bytes (there is no page cache to share). */
+/* For mmap of a file: the file's bytes at off, through its mmap operation. */
 long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off)
 {
 	struct file *f = fd_get(fd);
 	if (!f)
 		return -EBADF;
-	if (!S_ISREG(f->ino->mode))
-		return f->ino->dev ? -19 /* ENODEV */ : -EACCES;
-	return fs_read(f->ino, buf, len, off);
+	return f->ops->mmap ? f->ops->mmap(f, buf, len, off) : -19 /* ENODEV */;
 }
 
 /* --- the system calls of this file, for the table in sys/syscall.c --- */

@@ -12,7 +12,7 @@ int64_t fs_now(void)
 	return fs_clock_ready ? (int64_t)clock_realtime_ns() : 0;
 }
 
-static struct inode *inode_new(uint32_t mode)
+struct inode *inode_new(uint32_t mode)
 {
 	struct inode *i = kzalloc(sizeof(*i));
 	if (!i)

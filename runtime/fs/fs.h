@@ -43,6 +43,7 @@ extern struct inode *fs_root_ino, *fs_cwd;
 int fs_lookup(struct inode *base, const char *path, int flags, struct inode **out);
 int fs_lookup_parent(struct inode *base, const char *path, struct inode **dir, char *name,
                      bool *trailing_slash);
+struct inode *inode_new(uint32_t mode); /* unlinked: nlink 0 */
 struct inode *fs_dir_find(struct inode *dir, const char *name);
 int fs_create(struct inode *dir, const char *name, uint32_t mode, struct inode **out);
 int fs_unlink(struct inode *dir, const char *name, bool rmdir);

@@ -237,6 +237,13 @@ static long act(struct syscall_frame *f, long sig, long result)
 	proc_exit(128 + (int)sig);
 }
 
+/* A signal the kernel raises for the current call (SIGPIPE): unik_syscall acts on it, or
+ * keeps it pending while blocked, once the call's result is known. */
+void signal_pend(int sig)
+{
+	sigpending |= 1UL << (sig - 1);
+}
+
 static long send_self(struct syscall_frame *f, long sig)
 {
 	if (sig == 0)

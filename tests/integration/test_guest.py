@@ -365,6 +365,43 @@ def test_files_root(accel):
     _files_ok(boot(app('files'), 'files /', accel=accel), '/')
 
 
+PIPE_WANT = ('poll empty: 1 in=0 out=4\nwrite: 10\npoll: 1 in=1\nfifo: 1\n'
+             'lseek: -1 ESPIPE\nread 5: hello\nread 5:  pipe\n'
+             'write to the read end: -1 Bad file descriptor\nread empty, non-blocking: -1 EAGAIN\n'
+             'read 4: tail\nread at EOF: 0\npoll at EOF: 1 hup=1\ncloexec: 1 nonblock: 1\n'
+             'big write: 65536\nwrite to a full pipe: -1 EAGAIN\n'
+             'empty write with no reader: 0\nwrite with no reader: -1 EPIPE\n'
+             'captured 17: through the pipe\n')
+
+
+@accels
+def test_pipes(accel):
+    """pipe and pipe2: data in order, poll readiness and POLLHUP, EOF once every writer (dups
+    included) is closed, EAGAIN when non-blocking, a 64 KiB capacity, EPIPE with no reader, a
+    pipe end dup2'd onto stdout."""
+    r = boot(app('pipe'), 'pipe', accel=accel)
+    r.expect_status(0).expect_app(PIPE_WANT)
+    native_agrees('pipe', [], r.app, 0, argv0='pipe')
+
+
+@accels
+def test_pipe_deadlock_reported(accel):
+    """A blocking read of an empty pipe whose writer is this very program can never be woken
+    (there are no threads): the runtime says so and exits 255 instead of hanging."""
+    r = boot(app('pipe'), 'pipe deadlock', accel=accel)
+    r.expect_status(255).expect_app('reading an empty pipe\n')
+    if not any(l.startswith('unik: deadlock: read') for l in r.runtime_lines):
+        r.fail('no "unik: deadlock: read ..." line')
+
+
+@accels
+def test_sigpipe_default_action(accel):
+    r = boot(app('pipe'), 'pipe sigpipe', accel=accel)
+    r.expect_status(141).expect_app('writing with no reader\n')
+    if 'unik: killed by signal 13' not in r.runtime_lines:
+        r.fail('no "unik: killed by signal 13" line')
+
+
 def fnv1a64(data):
     h = 1469598103934665603
     for b in data:
