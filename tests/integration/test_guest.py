@@ -402,6 +402,47 @@ def test_sigpipe_default_action(accel):
         r.fail('no "unik: killed by signal 13" line')
 
 
+EVENTFD_WANT = ('eventfd: 0\n'
+                'cloexec: 1 nonblock: 1\n'
+                'poll initial: 1 in=1 out=1\n'
+                'write 4: 8\n'
+                'read: 8\n'
+                'value: 7\n'
+                'poll drained: 1 in=0 out=1\n'
+                'read empty, non-blocking: -1 EAGAIN\n'
+                'read 4 bytes: -1 EINVAL\n'
+                'write 4 bytes: -1 EINVAL\n'
+                'write 2^64-1: -1 EINVAL\n'
+                'write 2^64-2: 8\n'
+                'poll full: 1 in=1 out=0\n'
+                'write 1 more: -1 EAGAIN\n'
+                'semaphore read: 8\n'
+                'value: 1\n'
+                'semaphore read: 8\n'
+                'value: 1\n'
+                'semaphore read: -1 EAGAIN\n'
+                'value: 0\n'
+                'bad flags: -1 EINVAL\n')
+
+
+@accels
+def test_eventfd(accel):
+    """eventfd and eventfd2: a counter summed by writes and drained by reads, EFD_SEMAPHORE,
+    EAGAIN when non-blocking and zero, EINVAL for short buffers and 2^64-1, poll readiness."""
+    r = boot(app('eventfd'), 'eventfd', accel=accel)
+    r.expect_status(0).expect_app(EVENTFD_WANT)
+    native_agrees('eventfd', [], r.app, 0, argv0='eventfd')
+
+
+@accels
+def test_eventfd_deadlock_reported(accel):
+    """A blocking read of a zero eventfd can never be woken (there are no threads)."""
+    r = boot(app('eventfd'), 'eventfd deadlock', accel=accel)
+    r.expect_status(255).expect_app('reading a zero eventfd\n')
+    if not any(l.startswith('unik: deadlock: read') for l in r.runtime_lines):
+        r.fail('no "unik: deadlock: read ..." line')
+
+
 def fnv1a64(data):
     h = 1469598103934665603
     for b in data:
