@@ -148,8 +148,17 @@ $(O)/runtime/mb1.o: runtime/arch/x86_64/mb1.S
 runtime/mb1.S:
 	@:
 
-$(O)/runtime/unikrt.o: $(RT_OBJS)
-	$(LD) -r -o $@ $^
+# unikrt.o also depends on the list of its objects, rewritten only when it changes, so that a
+# runtime source that is removed or renamed leaves the image too (make sees files change, not a
+# wildcard's list shrink).
+RT_LIST := $(O)/runtime/objects.list
+ifneq ($(file <$(RT_LIST)),$(RT_OBJS))
+$(shell mkdir -p $(O)/runtime)
+$(file >$(RT_LIST),$(RT_OBJS))
+endif
+
+$(O)/runtime/unikrt.o: $(RT_OBJS) $(RT_LIST)
+	$(LD) -r -o $@ $(RT_OBJS)
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)
