@@ -53,6 +53,12 @@ void pairs_from_json(json_t *o, struct strv *out);
 json_t *image_json(const struct unik_image *im);
 json_t *build_json(const struct unik_build *b);
 json_t *instance_json(const struct unik_instance *in);
+/* Every image's or instance's JSON, read under the core's read lock. */
+json_t *images_json(void);
+json_t *instances_json(void);
+/* The JSON of the image or instance ref names (id, name or unique prefix), or NULL with err. */
+json_t *image_json_ref(const char *ref, struct unik_error *err);
+json_t *instance_json_ref(const char *ref, struct unik_error *err);
 json_t *providers_json(void);
 json_t *compilers_json(void);
 

@@ -118,3 +118,53 @@ json_t *compilers_json(void)
 	}
 	return a;
 }
+
+json_t *images_json(void)
+{
+	struct unik_core_view v;
+	json_t *a = json_array();
+
+	unik_core_read_begin(D.core, &v);
+	for (size_t i = 0; i < v.nimages; i++)
+		json_array_append_new(a, image_json(v.images[i]));
+	unik_core_read_end(D.core);
+	return a;
+}
+
+json_t *instances_json(void)
+{
+	struct unik_core_view v;
+	json_t *a = json_array();
+
+	unik_core_read_begin(D.core, &v);
+	for (size_t i = 0; i < v.ninstances; i++)
+		json_array_append_new(a, instance_json(v.instances[i]));
+	unik_core_read_end(D.core);
+	return a;
+}
+
+json_t *image_json_ref(const char *ref, struct unik_error *err)
+{
+	const struct unik_image *im;
+	struct unik_core_view v;
+	json_t *j = NULL;
+
+	unik_core_read_begin(D.core, &v);
+	if ((im = unik_core_image(D.core, ref, err)))
+		j = image_json(im);
+	unik_core_read_end(D.core);
+	return j;
+}
+
+json_t *instance_json_ref(const char *ref, struct unik_error *err)
+{
+	const struct unik_instance *in;
+	struct unik_core_view v;
+	json_t *j = NULL;
+
+	unik_core_read_begin(D.core, &v);
+	if ((in = unik_core_instance(D.core, ref, err)))
+		j = instance_json(in);
+	unik_core_read_end(D.core);
+	return j;
+}

@@ -60,27 +60,14 @@ static json_t *map_array(json_t *a, json_t *(*fn)(json_t *))
 
 void u_images(struct req *r)
 {
-	struct unik_core_view v;
-	json_t *a = json_array();
-
-	unik_core_read_begin(D.core, &v);
-	for (size_t i = 0; i < v.nimages; i++)
-		json_array_append_new(a, image_json(v.images[i]));
-	unik_core_read_end(D.core);
-	reply_json(r, 200, map_array(a, unik_image));
+	reply_json(r, 200, map_array(images_json(), unik_image));
 }
 
 void u_image(struct req *r)
 {
 	struct unik_error err = {0};
-	const struct unik_image *im;
-	struct unik_core_view v;
-	json_t *j = NULL;
+	json_t *j = image_json_ref(seg(r, 1), &err);
 
-	unik_core_read_begin(D.core, &v);
-	if ((im = unik_core_image(D.core, seg(r, 1), &err)))
-		j = image_json(im);
-	unik_core_read_end(D.core);
 	if (!j) {
 		reply_error(r, &err);
 		return;
@@ -214,27 +201,14 @@ void u_image_create(struct req *r)
 
 void u_instances(struct req *r)
 {
-	struct unik_core_view v;
-	json_t *a = json_array();
-
-	unik_core_read_begin(D.core, &v);
-	for (size_t i = 0; i < v.ninstances; i++)
-		json_array_append_new(a, instance_json(v.instances[i]));
-	unik_core_read_end(D.core);
-	reply_json(r, 200, map_array(a, unik_instance));
+	reply_json(r, 200, map_array(instances_json(), unik_instance));
 }
 
 void u_instance(struct req *r)
 {
 	struct unik_error err = {0};
-	const struct unik_instance *in;
-	struct unik_core_view v;
-	json_t *j = NULL;
+	json_t *j = instance_json_ref(seg(r, 1), &err);
 
-	unik_core_read_begin(D.core, &v);
-	if ((in = unik_core_instance(D.core, seg(r, 1), &err)))
-		j = instance_json(in);
-	unik_core_read_end(D.core);
 	if (!j) {
 		reply_error(r, &err);
 		return;

@@ -7,27 +7,14 @@
 
 void images_list(struct req *r)
 {
-	struct unik_core_view v;
-	json_t *a = json_array();
-
-	unik_core_read_begin(D.core, &v);
-	for (size_t i = 0; i < v.nimages; i++)
-		json_array_append_new(a, image_json(v.images[i]));
-	unik_core_read_end(D.core);
-	reply_json(r, 200, a);
+	reply_json(r, 200, images_json());
 }
 
 void images_get(struct req *r)
 {
 	struct unik_error err = {0};
-	const struct unik_image *im;
-	struct unik_core_view v;
-	json_t *j = NULL;
+	json_t *j = image_json_ref(seg(r, 2), &err);
 
-	unik_core_read_begin(D.core, &v);
-	if ((im = unik_core_image(D.core, seg(r, 2), &err)))
-		j = image_json(im);
-	unik_core_read_end(D.core);
 	if (j)
 		reply_json(r, 200, j);
 	else

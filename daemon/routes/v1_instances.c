@@ -63,14 +63,8 @@ void instances_post(struct req *r)
 void instances_get(struct req *r)
 {
 	struct unik_error err = {0};
-	const struct unik_instance *in;
-	struct unik_core_view v;
-	json_t *j = NULL;
+	json_t *j = instance_json_ref(seg(r, 2), &err);
 
-	unik_core_read_begin(D.core, &v);
-	if ((in = unik_core_instance(D.core, seg(r, 2), &err)))
-		j = instance_json(in);
-	unik_core_read_end(D.core);
 	if (j)
 		reply_json(r, 200, j);
 	else
