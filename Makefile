@@ -10,6 +10,8 @@
 
 CC      ?= gcc
 LD      ?= ld
+OBJCOPY ?= objcopy
+NM      ?= nm
 PYTHON  ?= python3
 O       ?= build
 BIN     ?= bin
@@ -157,8 +159,16 @@ $(shell mkdir -p $(O)/runtime)
 $(file >$(RT_LIST),$(RT_OBJS))
 endif
 
+# The runtime's own symbols stay out of every image: all but the entry point are made local and
+# renamed to assembler-local labels (.Lrt.NAME), which the final link drops.  An image's symbol
+# table is part of its size, and a hello image is mostly runtime (docs/runtime.md).
 $(O)/runtime/unikrt.o: $(RT_OBJS) $(RT_LIST)
-	$(LD) -r -o $@ $(RT_OBJS)
+	$(LD) -r -o $@.all $(RT_OBJS)
+	$(OBJCOPY) -G _unik_entry32 $@.all $@.local
+	$(NM) --defined-only $@.local | \
+	    awk '$$2 ~ /^[a-z]$$/ && $$3 !~ /^\./ { print $$3 " .Lrt." $$3 }' | sort -u >$@.syms
+	$(OBJCOPY) --redefine-syms=$@.syms $@.local $@
+	rm -f $@.all $@.local $@.syms
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)

@@ -499,6 +499,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-Wl,--no-warn-rwx-segments");
 	strv_push(&argv, "-Wl,-z,noexecstack");
 	strv_push(&argv, "-Wl,--build-id=none");
+	strv_push(&argv, "-Wl,--discard-locals"); /* the runtime's symbols (Makefile, unikrt.o) */
 	strv_push(&argv, "-Wl,-z,max-page-size=4096");
 	if (!a->no_start_files) {
 		strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));

@@ -84,24 +84,23 @@ _unik_entry32:
 	mov %ebx, boot_info
 	mov $unik_boot_stack_top, %esp
 
-	/* pml4[0] -> pdpt, pdpt[0] -> pd, pd[0] -> boot_pt (4 KiB pages, prebuilt, page 0 left
-	 * unmapped so a NULL dereference faults).  pd[1..] map 2 MiB pages up to the kernel's end
-	 * plus 64 MiB for what the loader placed after it; mem.c maps the rest of RAM.  All
-	 * user-accessible: the application runs in ring 3 over the same identity map.  Loops are
-	 * kept short because some nested hypervisors emulate every ring-0 instruction. */
+	/* pml4[0] -> pdpt, pdpt[0] -> pd, whose 2 MiB pages map up to the kernel's end plus 64 MiB
+	 * for what the loader placed after it; mem.c maps the rest of RAM.  Page 0 stays mapped
+	 * while the loader's tables are read; then boot_parse() maps the first 2 MiB in 4 KiB
+	 * pages without it, so that a NULL dereference faults.  All user-accessible: the
+	 * application runs in ring 3 over the same identity map.  Loops are kept short because
+	 * some nested hypervisors emulate every ring-0 instruction. */
 	mov $boot_pdpt + 7, %eax
 	mov %eax, boot_pml4
 	mov $boot_pd + 7, %eax
 	mov %eax, boot_pdpt
-	mov $boot_pt + 7, %eax
-	mov %eax, boot_pd
 	mov $__unik_image_end + (64 << 20) + 0x1fffff, %edx
 	shr $21, %edx
 	cmp $512, %edx
 	jbe 1f
 	mov $512, %edx
-1:	mov $1, %ecx
-	mov $(1 << 21) | 0x87, %eax
+1:	xor %ecx, %ecx
+	mov $0x87, %eax
 2:	mov %eax, boot_pd(,%ecx,8)
 	add $(1 << 21), %eax
 	inc %ecx
@@ -236,25 +235,13 @@ boot_gdt_ptr:
 	.word boot_gdt_end - boot_gdt - 1
 	.long boot_gdt
 
-	/* The first 2 MiB in 4 KiB pages, prebuilt: filling it at boot would cost more time than
-	 * its 4 KiB of file.  A section of its own, placed after .data (unik.ld), so that its
-	 * alignment pads the file only once. */
-	.section .unik.pt, "aw"
-	.balign 4096
-	.globl boot_pt
-boot_pt:
-	.quad 0
-	.set pg, 1
-	.rept 511
-	.quad (pg << 12) | 7
-	.set pg, pg + 1
-	.endr
-
 	.section .bss
 	.balign 4096
 boot_pml4:	.skip 4096
 boot_pdpt:	.skip 4096
 boot_pd:	.skip 4096
+	.globl boot_pt
+boot_pt:	.skip 4096
 	/* The boot stack becomes the kernel stack system calls run on. */
 	.globl unik_boot_stack_top
 	.balign 16

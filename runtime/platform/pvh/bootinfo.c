@@ -144,14 +144,23 @@ static void parse_mb2(struct boot_info *bi, uint64_t info)
 		panic("the multiboot2 loader gave no memory map");
 }
 
-/* The first 2 MiB in 4 KiB pages (boot.S); its entry 0 is left empty so NULL faults. */
-extern uint64_t boot_pt[512];
+/* The first 2 MiB in 4 KiB pages, page 0 left out so that NULL faults (boot.S maps them as one
+ * 2 MiB page until the loader's tables have been read). */
+extern uint64_t boot_pt[512], boot_pd[512];
 
 static uint64_t forget_page0_r0(uint64_t a, uint64_t b, uint64_t c)
 {
 	(void)a, (void)b, (void)c;
-	__asm__ volatile("invlpg (%0)" ::"r"(0ul) : "memory");
+	__asm__ volatile("mov %%cr3, %%rax\n\tmov %%rax, %%cr3" ::: "rax", "memory");
 	return 0;
+}
+
+static void unmap_page0(void)
+{
+	for (uint64_t i = 1; i < 512; i++)
+		boot_pt[i] = i << 12 | 7;
+	boot_pd[0] = (uint64_t)boot_pt | 7;
+	ring0(forget_page0_r0, 0, 0, 0);
 }
 
 void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi)
@@ -159,9 +168,7 @@ void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi)
 	k_memset(bi, 0, sizeof(*bi));
 	/* Loaders may leave their tables in page 0: QEMU's PVH option ROM on -M pc puts the
 	 * memory map there.  Page 0 is mapped while they are read, and only then: everything
-	 * kept from them is copied into bi.  A page that was not present is never in the TLB, so
-	 * only taking it away again needs the flush. */
-	boot_pt[0] = 0x7;
+	 * kept from them is copied into bi. */
 	switch (magic) {
 	case BOOT_MAGIC_PVH:
 		parse_pvh(bi, early(info, sizeof(struct unik_xen_start_info)));
@@ -176,6 +183,5 @@ void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi)
 	default:
 		panic("unknown boot loader (magic %x)", magic);
 	}
-	boot_pt[0] = 0;
-	ring0(forget_page0_r0, 0, 0, 0);
+	unmap_page0();
 }
