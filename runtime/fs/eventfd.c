@@ -1,33 +1,33 @@
 /* eventfd: a 64-bit counter behind a descriptor.  The counter lives in f->off (an eventfd has no
  * offset) and EFD_SEMAPHORE in f->priv, so an eventfd costs no allocation besides its file. */
 #include "fs/file.h"
+#include "kernel/sched.h"
 #include "sys/syscall.h"
 #include "sys/sysdefs.h"
 
 #define EFD_SEMAPHORE 1
 #define EFD_MAX       0xfffffffffffffffeULL
 
-/* No threads yet: nothing else could change the counter while this program waits. */
-static NORETURN void efd_deadlock(const char *what)
-{
-	kprintf(UNIK_CONSOLE_PREFIX "deadlock: %s an eventfd that only this program can change\n",
-	        what);
-	proc_exit(255);
-}
+/* The threads blocked on any eventfd: few, so one queue each way, and they look again. */
+static struct waitq efd_readers = WAITQ_INIT("read of an eventfd");
+static struct waitq efd_writers = WAITQ_INIT("write to an eventfd");
 
 static long efd_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
 {
 	(void)pos;
 	if (n < 8)
 		return -EINVAL;
-	if (!f->off) {
+	while (!f->off) {
 		if (f->flags & O_NONBLOCK)
 			return -EAGAIN;
-		efd_deadlock("read of");
+		int r = thread_wait(&efd_readers, 0);
+		if (r)
+			return r;
 	}
 	uint64_t v = f->priv ? 1 : f->off;
+	*(uint64_t *)buf = v; /* first: a bad pointer fails the call and leaves the counter */
 	f->off -= v;
-	*(uint64_t *)buf = v;
+	waitq_wake(&efd_writers);
 	return 8;
 }
 
@@ -37,12 +37,16 @@ static long efd_write(struct file *f, const void *buf, uint64_t n, uint64_t *pos
 	uint64_t v = n < 8 ? ~0ULL : *(const uint64_t *)buf;
 	if (v > EFD_MAX)
 		return -EINVAL;
-	if (v > EFD_MAX - f->off) {
+	while (v > EFD_MAX - f->off) {
 		if (f->flags & O_NONBLOCK)
 			return -EAGAIN;
-		efd_deadlock("write to");
+		int r = thread_wait(&efd_writers, 0);
+		if (r)
+			return r;
 	}
 	f->off += v;
+	if (v)
+		waitq_wake(&efd_readers);
 	return 8;
 }
 
@@ -52,7 +56,7 @@ static short efd_poll(struct file *f)
 }
 
 static const struct file_ops efd_ops = {
-    .read = efd_read, .write = efd_write, .poll = efd_poll, .stream = true};
+    .read = efd_read, .write = efd_write, .poll = efd_poll, .stream = true, .wakes = true};
 
 static long sys_eventfd2(long initval, long flags)
 {

@@ -1,5 +1,6 @@
 /* File descriptors and the file-system system calls, with Linux's semantics and errors. */
 #include "fs/file.h"
+#include "kernel/sched.h"
 #include "sys/syscall.h"
 #include "sys/sysdefs.h"
 
@@ -827,7 +828,9 @@ static short poll_one(struct linux_pollfd *p)
 	return ev & (p->events | POLLERR | POLLHUP | POLLNVAL);
 }
 
-/* Polling: files are always ready; the console is checked, halting 1 ms between checks. */
+/* Polling: a file's readiness comes from its poll operation (none: always ready).  The wait is
+ * on poll_waitq, which every wake of a file's queue also wakes; files whose state changes
+ * without a wake (the console) are looked at again every millisecond. */
 long do_poll(struct linux_pollfd *fds, uint64_t n, int64_t timeout_ns)
 {
 	if (n > MAX_FDS)
@@ -835,20 +838,25 @@ long do_poll(struct linux_pollfd *fds, uint64_t n, int64_t timeout_ns)
 	uint64_t deadline = timeout_ns > 0 ? clock_monotonic_ns() + (uint64_t)timeout_ns : 0;
 	for (;;) {
 		long ready = 0;
+		bool unwoken = false;
 		for (uint64_t k = 0; k < n; k++) {
 			fds[k].revents = poll_one(&fds[k]);
 			ready += fds[k].revents != 0;
+			struct file *f = fds[k].fd >= 0 ? fd_get(fds[k].fd) : NULL;
+			unwoken |= f && f->ops->poll && !f->ops->wakes;
 		}
 		if (ready || timeout_ns == 0)
 			return ready;
-		uint64_t wait = 1000000;
-		if (timeout_ns > 0) {
-			uint64_t now = clock_monotonic_ns();
-			if (now >= deadline)
-				return 0;
-			wait = MIN(wait, deadline - now);
+		uint64_t wait = deadline;
+		if (unwoken) {
+			uint64_t slice = clock_monotonic_ns() + 1000000;
+			wait = wait && wait < slice ? wait : slice;
 		}
-		clock_idle(wait);
+		int r = thread_wait(&poll_waitq, wait);
+		if (r == -EINTR)
+			return r;
+		if (r == -ETIMEDOUT && wait == deadline)
+			return 0;
 	}
 }
 

@@ -19,6 +19,7 @@ struct file_ops {
 	long (*mmap)(struct file *f, void *buf, uint64_t len, uint64_t off);
 	void (*release)(struct file *f);
 	bool stream; /* no offset: lseek, pread and pwrite fail with -ESPIPE */
+	bool wakes;  /* every change of poll's answer wakes poll_waitq (kernel/sched.h) */
 };
 
 struct file {

@@ -424,8 +424,8 @@ void fs_stat(struct inode *i, struct linux_stat *st)
 
 static long con_read(char *buf, size_t n, bool nonblock)
 {
-	size_t r = console_read(buf, n, !nonblock);
-	return r || !n ? (long)r : -EAGAIN;
+	long r = console_read(buf, n, !nonblock);
+	return r || !n ? r : -EAGAIN;
 }
 static long con_write(const char *buf, size_t n)
 {

@@ -1,6 +1,7 @@
 /* Pipes: a 64 KiB ring buffer (Linux's default capacity) shared by a read end and a write end,
  * each a struct file whose release drops its side's count. */
 #include "fs/file.h"
+#include "kernel/sched.h"
 #include "sys/syscall.h"
 #include "sys/sysdefs.h"
 
@@ -12,6 +13,7 @@ struct pipe {
 	char *buf; /* allocated by the first write: most pipes stay small or unused */
 	uint32_t head, len;
 	int readers, writers;
+	struct waitq rq, wq; /* threads waiting for bytes, and for room */
 };
 
 static bool is_reader(struct file *f)
@@ -19,13 +21,18 @@ static bool is_reader(struct file *f)
 	return (f->flags & O_ACCMODE) == O_RDONLY;
 }
 
-/* There are no threads yet: when the other end of an empty (or full) pipe is held by this same
- * program, a blocking call could never be woken.  Say so and stop rather than hang. */
-static NORETURN void deadlock(const char *what)
+/* Copy n bytes out of (to false) or into the ring at offset at, in at most two pieces. */
+static void ring_copy(struct pipe *p, uint32_t at, void *buf, uint32_t n, bool to)
 {
-	kprintf(UNIK_CONSOLE_PREFIX "deadlock: %s on a pipe that only this program can %s\n", what,
-	        *what == 'r' ? "fill" : "drain");
-	proc_exit(255);
+	at %= PIPE_CAP;
+	uint32_t first = MIN(n, PIPE_CAP - at);
+	if (to) {
+		k_memcpy(p->buf + at, buf, first);
+		k_memcpy(p->buf, (char *)buf + first, n - first);
+	} else {
+		k_memcpy(buf, p->buf + at, first);
+		k_memcpy((char *)buf + first, p->buf, n - first);
+	}
 }
 
 static long pipe_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
@@ -36,21 +43,25 @@ static long pipe_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
 		return -EBADF;
 	if (!n)
 		return 0;
-	if (!p->len) {
+	while (!p->len) {
 		if (!p->writers)
 			return 0; /* end of file */
 		if (f->flags & O_NONBLOCK)
 			return -EAGAIN;
-		deadlock("read");
+		int r = thread_wait(&p->rq, 0);
+		if (r)
+			return r;
 	}
 	uint32_t got = (uint32_t)MIN(n, (uint64_t)p->len);
-	for (uint32_t k = 0; k < got; k++)
-		((char *)buf)[k] = p->buf[(p->head + k) % PIPE_CAP];
+	ring_copy(p, p->head, buf, got, false);
 	p->head = (p->head + got) % PIPE_CAP;
 	p->len -= got;
+	waitq_wake(&p->wq);
 	return got;
 }
 
+/* As Linux: a blocking write returns when all of it is in; a write of up to PIPE_BUF bytes goes
+ * in at once or not at all; a non-blocking one takes what fits (nothing: -EAGAIN). */
 static long pipe_write(struct file *f, const void *buf, uint64_t n, uint64_t *pos)
 {
 	struct pipe *p = f->priv;
@@ -59,24 +70,30 @@ static long pipe_write(struct file *f, const void *buf, uint64_t n, uint64_t *po
 		return -EBADF;
 	if (!n)
 		return 0; /* as Linux: even with no reader left, no EPIPE for an empty write */
-	if (!p->readers) {
-		signal_pend(SIGPIPE);
-		return -EPIPE;
-	}
 	if (!p->buf && !(p->buf = kmalloc(PIPE_CAP)))
 		return -ENOMEM;
-	uint32_t room = PIPE_CAP - p->len;
-	if (n > room) {
-		if (!(f->flags & O_NONBLOCK))
-			deadlock("write");
-		if (!room || n <= PIPE_BUF)
-			return -EAGAIN;
-		n = room; /* a large non-blocking write is cut to what fits */
+	uint64_t done = 0;
+	while (done < n) {
+		if (!p->readers) {
+			signal_pend(SIGPIPE);
+			return done ? (long)done : -EPIPE;
+		}
+		uint64_t room = PIPE_CAP - p->len, left = n - done;
+		if (!room || (n <= PIPE_BUF && room < n)) {
+			if (f->flags & O_NONBLOCK)
+				return done ? (long)done : -EAGAIN;
+			int r = thread_wait(&p->wq, 0);
+			if (r)
+				return done ? (long)done : r;
+			continue;
+		}
+		uint32_t put = (uint32_t)MIN(room, left);
+		ring_copy(p, p->head + p->len, (char *)buf + done, put, true);
+		p->len += put;
+		done += put;
+		waitq_wake(&p->rq);
 	}
-	for (uint32_t k = 0; k < n; k++)
-		p->buf[(p->head + p->len + k) % PIPE_CAP] = ((const char *)buf)[k];
-	p->len += (uint32_t)n;
-	return (long)n;
+	return (long)done;
 }
 
 static short pipe_poll(struct file *f)
@@ -103,6 +120,8 @@ static void pipe_release(struct file *f)
 		p->readers--;
 	else
 		p->writers--;
+	/* The other end sees end of file, or EPIPE. */
+	waitq_wake(is_reader(f) ? &p->wq : &p->rq);
 	if (!p->readers && !p->writers) {
 		kfree(p->buf);
 		kfree(p);
@@ -114,7 +133,8 @@ static const struct file_ops pipe_ops = {.read = pipe_read,
                                          .poll = pipe_poll,
                                          .ioctl = pipe_ioctl,
                                          .release = pipe_release,
-                                         .stream = true};
+                                         .stream = true,
+                                         .wakes = true};
 
 static long sys_pipe2(int *fds, long flags)
 {
@@ -128,6 +148,8 @@ static long sys_pipe2(int *fds, long flags)
 		if (!end[k])
 			break;
 		end[k]->priv = p;
+		p->rq.what = "read on an empty pipe";
+		p->wq.what = "write to a full pipe";
 		*(k ? &p->writers : &p->readers) = 1;
 	}
 	if (!end[0]) {

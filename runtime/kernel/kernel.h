@@ -84,7 +84,7 @@ void console_init(void);
 void console_write(const char *buf, size_t len);
 void console_start_line(void);
 bool console_readable(void);
-size_t console_read(char *buf, size_t len, bool block);
+long console_read(char *buf, size_t len, bool block); /* -EINTR on a signal */
 
 /* cpu.c: descriptor tables, FPU/SSE, system-call MSRs, interrupts. */
 void cpu_init(void);
@@ -100,6 +100,9 @@ NORETURN void cpu_drop_to_ring3(void (*fn)(void));
 void cpu_set_fs_base(uint64_t v);
 uint64_t cpu_get_fs_base(void);
 bool cpu_has_rdrand(void);
+size_t cpu_fpu_size(void);
+void cpu_fpu_save(void *area);
+void cpu_fpu_restore(const void *area);
 
 /* boot.c: what the loader told us. */
 #define BOOT_MAX_RANGES  64
@@ -141,9 +144,11 @@ extern uint64_t lapic_base;
 void clock_init(void);
 uint64_t clock_monotonic_ns(void);
 uint64_t clock_realtime_ns(void);
-void clock_sleep_until(uint64_t deadline_ns);
 void clock_timer_irq(void);
-void clock_idle(uint64_t max_ns);
+/* Arm the local APIC timer to interrupt at the monotonic deadline (0: stop it); sched.c owns it. */
+void clock_timer_at(uint64_t deadline_ns);
+/* Halt until an interrupt: the timer armed above, or a device's. */
+void clock_halt(void);
 uint64_t clock_vdso(void);
 
 /* trap.c */
@@ -167,7 +172,7 @@ struct syscall_frame {
 	uint64_t nr, rdi, rsi, rdx, r10, r8, r9, r11, rcx;
 };
 long unik_syscall(struct syscall_frame *f);
-extern uint64_t unik_user_rsp;
+extern uint64_t unik_user_rsp, unik_kstack_top;
 NORETURN void proc_exit(int status);
 NORETURN void proc_exit_crash(void); /* after a crash report: status 255 */
 void signal_pend(int sig);           /* acted on as the current system call returns */

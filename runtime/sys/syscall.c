@@ -2,6 +2,7 @@
  * time, randomness and limits.  A call the runtime lacks returns -ENOSYS and is named once. */
 #include "kernel/kernel.h"
 #include "syscall_names.h"
+#include "kernel/sched.h"
 #include "sys/syscall.h"
 #include "sys/sysdefs.h"
 #include "platform/xen/xen.h"
@@ -112,7 +113,6 @@ static long sys_uname(struct linux_utsname *u)
 /* --- signals --- */
 
 static struct linux_sigaction actions[65];
-static uint64_t sigmask, sigpending;
 
 static long sys_rt_sigaction(long sig, const struct linux_sigaction *act,
                              struct linux_sigaction *old, uint64_t size)
@@ -133,17 +133,18 @@ static long sys_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uin
 	if (size != 8)
 		return -EINVAL;
 	if (old)
-		*old = sigmask;
+		*old = current->sigmask;
 	if (set) {
 		if (how == 0)
-			sigmask |= *set;
+			current->sigmask |= *set;
 		else if (how == 1)
-			sigmask &= ~*set;
+			current->sigmask &= ~*set;
 		else if (how == 2)
-			sigmask = *set;
+			current->sigmask = *set;
 		else
 			return -EINVAL;
-		sigmask &= ~(1UL << (SIGKILL - 1) | 1UL << (19 - 1)); /* SIGKILL, SIGSTOP */
+		current->sigmask &=
+		    ~(1UL << (SIGKILL - 1) | 1UL << (19 - 1)); /* SIGKILL, SIGSTOP */
 	}
 	return 0;
 }
@@ -189,13 +190,13 @@ static long deliver(struct syscall_frame *f, long sig, long result)
 	fr->ret = a->restorer;
 	fr->rip = f->rcx, fr->rflags = f->r11, fr->rsp = unik_user_rsp, fr->rax = (uint64_t)result;
 	fr->rdi = f->rdi, fr->rsi = f->rsi, fr->rdx = f->rdx, fr->r10 = f->r10, fr->r8 = f->r8;
-	fr->r9 = f->r9, fr->mask = sigmask;
+	fr->r9 = f->r9, fr->mask = current->sigmask;
 	fr->info.signo = (int32_t)sig;
 	fr->info.code = -6; /* SI_TKILL */
 	fr->info.pid = 1;
 	if (!(a->flags & SA_NODEFER))
-		sigmask |= 1UL << (sig - 1);
-	sigmask |= a->mask;
+		current->sigmask |= 1UL << (sig - 1);
+	current->sigmask |= a->mask;
 	f->rcx = a->handler;
 	f->rdi = (uint64_t)sig;
 	f->rsi = (a->flags & SA_SIGINFO) ? (uint64_t)&fr->info : 0;
@@ -216,7 +217,7 @@ static long sys_rt_sigreturn(struct syscall_frame *f)
 	f->r11 = (fr->rflags & 0xcd5) | 0x202;
 	f->rdi = fr->rdi, f->rsi = fr->rsi, f->rdx = fr->rdx, f->r10 = fr->r10, f->r8 = fr->r8;
 	f->r9 = fr->r9;
-	sigmask = fr->mask;
+	current->sigmask = fr->mask;
 	unik_user_rsp = fr->rsp;
 	return (long)fr->rax;
 }
@@ -241,7 +242,7 @@ static long act(struct syscall_frame *f, long sig, long result)
  * keeps it pending while blocked, once the call's result is known. */
 void signal_pend(int sig)
 {
-	sigpending |= 1UL << (sig - 1);
+	current->sigpending |= 1UL << (sig - 1);
 }
 
 static long send_self(struct syscall_frame *f, long sig)
@@ -250,11 +251,28 @@ static long send_self(struct syscall_frame *f, long sig)
 		return 0;
 	if (sig < 1 || sig > 64)
 		return -EINVAL;
-	if ((sigmask >> (sig - 1)) & 1) {
-		sigpending |= 1UL << (sig - 1); /* delivered once unblocked, see unik_syscall */
+	if ((current->sigmask >> (sig - 1)) & 1) {
+		current->sigpending |=
+		    1UL << (sig - 1); /* delivered once unblocked, see unik_syscall */
 		return 0;
 	}
 	return act(f, sig, 0);
+}
+
+/* tkill and tgkill: to the calling thread, acted on as the call returns; to another, pending
+ * until that thread next leaves a system call, and ending a wait it is blocked in. */
+long signal_send(struct syscall_frame *f, struct thread *t, long sig)
+{
+	if (t == current)
+		return send_self(f, sig);
+	if (sig < 0 || sig > 64)
+		return -EINVAL;
+	if (sig) {
+		t->sigpending |= 1UL << (sig - 1);
+		if (!((t->sigmask >> (sig - 1)) & 1))
+			thread_wake(t, -EINTR);
+	}
+	return 0;
 }
 
 /* --- time --- */
@@ -352,10 +370,12 @@ static long sys_clock_nanosleep(long id, long flags, const struct linux_timespec
 		deadline = ns > now ? mono + (ns - now) : mono;
 	else
 		deadline = mono + ns;
-	clock_sleep_until(deadline);
-	if (rem && !(flags & TIMER_ABSTIME))
-		put_ts(rem, 0);
-	return 0;
+	r = thread_sleep_until(deadline);
+	if (rem && !(flags & TIMER_ABSTIME)) {
+		uint64_t left = clock_monotonic_ns();
+		put_ts(rem, left < deadline ? deadline - left : 0);
+	}
+	return r;
 }
 
 static long sys_nanosleep(const struct linux_timespec *req, struct linux_timespec *rem)
@@ -437,28 +457,6 @@ static long sys_sched_getaffinity(long pid, uint64_t size, uint8_t *mask)
 	return 8;
 }
 
-static long sys_futex(int *uaddr, long op, long val, const struct linux_timespec *timeout)
-{
-	switch (op & ~FUTEX_PRIVATE_FLAG & ~256L /* FUTEX_CLOCK_REALTIME */) {
-	case FUTEX_WAKE:
-		return 0;
-	case FUTEX_WAIT: {
-		if (*uaddr != (int)val)
-			return -EAGAIN;
-		if (!timeout)
-			panic("deadlock: futex wait with no other thread to wake it");
-		uint64_t ns;
-		long r = ts_ns(timeout, &ns);
-		if (r < 0)
-			return r;
-		clock_sleep_until(clock_monotonic_ns() + ns);
-		return -ETIMEDOUT;
-	}
-	default:
-		return -ENOSYS;
-	}
-}
-
 static long sys_prctl(long op, long a1)
 {
 	static char name[16] = "main";
@@ -480,7 +478,7 @@ static long sys_arch_prctl(long code, uint64_t addr)
 	case ARCH_SET_FS:
 		if (addr >= (1UL << 47))
 			return -EPERM;
-		cpu_set_fs_base(addr);
+		thread_set_fs_base(addr);
 		return 0;
 	case ARCH_GET_FS:
 		*(uint64_t *)addr = cpu_get_fs_base();
@@ -539,10 +537,10 @@ static long dispatch(struct syscall_frame *f);
 long unik_syscall(struct syscall_frame *f)
 {
 	long r = dispatch(f);
-	uint64_t ready = sigpending & ~sigmask;
+	uint64_t ready = current->sigpending & ~current->sigmask;
 	if (ready) {
 		long sig = __builtin_ctzll(ready) + 1;
-		sigpending &= ~(1UL << (sig - 1));
+		current->sigpending &= ~(1UL << (sig - 1));
 		r = act(f, sig, r);
 	}
 	return r;
@@ -574,11 +572,6 @@ SYSCALL(15)
 	return sys_rt_sigreturn(f);
 }
 
-SYSCALL(24)
-{
-	return 0; /* sched_yield: nothing else to run */
-}
-
 SYSCALL(26)
 {
 	return 0; /* msync: memory is the only backing store */
@@ -594,14 +587,6 @@ SYSCALL(39)
 	return 1; /* getpid */
 }
 
-/* clone */
-SYSCALL(56)
-{
-	/* A thread is a call this runtime does not have yet; a new process never exists
-	 * here, so posix_spawn's clone (CLONE_VM|CLONE_VFORK) fails the way fork does. */
-	return a0 & CLONE_THREAD ? unsupported(56) : -ENOSYS;
-}
-
 /* fork */ /* vfork */ /* execve */
 SYSCALL(57)
 {
@@ -611,11 +596,6 @@ SYSCALL(57)
 }
 SYSCALL_ALIAS(58, 57);
 SYSCALL_ALIAS(59, 57);
-
-SYSCALL(60)
-{
-	proc_exit((int)a0);
-}
 
 SYSCALL(61)
 {
@@ -736,34 +716,14 @@ SYSCALL(160)
 	return sys_prlimit64(0, a0, P(a1), NULL);
 }
 
-SYSCALL(186)
-{
-	return 1; /* gettid */
-}
-
-SYSCALL(200)
-{
-	return a0 == 1 || a0 == 0 ? send_self(f, a1) : -ESRCH; /* tkill */
-}
-
 SYSCALL(201)
 {
 	return sys_time(P(a0));
 }
 
-SYSCALL(202)
-{
-	return sys_futex(P(a0), a1, a2, P(a3));
-}
-
 SYSCALL(204)
 {
 	return sys_sched_getaffinity(a0, a1, P(a2));
-}
-
-SYSCALL(218)
-{
-	return 1; /* set_tid_address: the one thread's id */
 }
 
 SYSCALL(228)
@@ -779,21 +739,6 @@ SYSCALL(229)
 SYSCALL(230)
 {
 	return sys_clock_nanosleep(a0, a1, P(a2), P(a3));
-}
-
-SYSCALL(231)
-{
-	proc_exit((int)a0);
-}
-
-SYSCALL(234)
-{
-	return a1 == 1 ? send_self(f, a2) : -ESRCH; /* tgkill */
-}
-
-SYSCALL(273)
-{
-	return 0; /* set_robust_list */
 }
 
 SYSCALL(302)

@@ -23,7 +23,7 @@ test-apps: $(APPS_OUT)
 
 $(APPS_DIR)/%.elf: tests/apps/%.c $(APPS_DEPS)
 	@mkdir -p $(dir $@)
-	$(APPS_CC) -O2 -Wall -o $@ $< -lm || { rm -f $@; exit 1; }
+	$(APPS_CC) -O2 -Wall -pthread -o $@ $< -lm || { rm -f $@; exit 1; }
 
 $(APPS_DIR)/%.mb1.elf: tests/apps/%.c $(APPS_DEPS)
 	@mkdir -p $(dir $@)
@@ -31,7 +31,7 @@ $(APPS_DIR)/%.mb1.elf: tests/apps/%.c $(APPS_DEPS)
 
 $(APPS_DIR)/%.native: tests/apps/%.c
 	@mkdir -p $(dir $@)
-	$(MUSL_GCC) -static -O2 -Wall -o $@ $< -lm
+	$(MUSL_GCC) -static -O2 -Wall -pthread -o $@ $< -lm
 
 # Baked defaults: a command line used when the boot line is empty, and an environment that
 # always applies.

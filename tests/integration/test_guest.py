@@ -386,8 +386,8 @@ def test_pipes(accel):
 
 @accels
 def test_pipe_deadlock_reported(accel):
-    """A blocking read of an empty pipe whose writer is this very program can never be woken
-    (there are no threads): the runtime says so and exits 255 instead of hanging."""
+    """A blocking read of an empty pipe whose writer is this very thread, with no other thread
+    to write: the runtime says so and exits 255 instead of hanging."""
     r = boot(app('pipe'), 'pipe deadlock', accel=accel)
     r.expect_status(255).expect_app('reading an empty pipe\n')
     if not any(l.startswith('unik: deadlock: read') for l in r.runtime_lines):
@@ -436,11 +436,44 @@ def test_eventfd(accel):
 
 @accels
 def test_eventfd_deadlock_reported(accel):
-    """A blocking read of a zero eventfd can never be woken (there are no threads)."""
+    """A blocking read of a zero eventfd with no other thread to write it can never end."""
     r = boot(app('eventfd'), 'eventfd deadlock', accel=accel)
     r.expect_status(255).expect_app('reading a zero eventfd\n')
     if not any(l.startswith('unik: deadlock: read') for l in r.runtime_lines):
         r.fail('no "unik: deadlock: read ..." line')
+
+
+THREADS_WANT = ('producer/consumer: 64 threads, items 3200 (joined 3200), sum 5118400 '
+                '(want 5118400)\n'
+                'tls: 8 of 8 threads saw their own copy, main\'s is still 1\n'
+                'join: sum of squares 0..15 = 1240\n'
+                'pipe: the blocked reader got 7 bytes: wake up\n'
+                'timedwait: ETIMEDOUT after at least 20 ms: yes\n'
+                'create+join: 300 of 300\n'
+                'preemption: both spinners finished\n'
+                'sleepers: 100 ms slept in all, in parallel\n')
+
+
+@accels
+def test_threads(accel):
+    """pthreads on one vCPU: a 64-thread producer/consumer on a mutex and condition variables,
+    thread-local storage, join results, a reader blocked in read on a pipe woken by another
+    thread, a timed wait timing out, 300 create+join pairs, preemption of a thread that never
+    yields, and threads sleeping at once."""
+    r = boot(app('threads'), 'threads', accel=accel)
+    r.expect_status(0).expect_app(THREADS_WANT)
+    native_agrees('threads', [], r.app, 0, argv0='threads')
+
+
+@accels
+def test_threads_deadlock_reported(accel):
+    """Every thread waits on a futex nobody will wake, and no timer is armed: the runtime says
+    so and exits 255 (natively the program hangs)."""
+    r = boot(app('threads'), 'threads deadlock', accel=accel)
+    r.expect_status(255).expect_app('joining a thread that waits for a lock this thread holds\n')
+    if not any(l.startswith('unik: deadlock: futex wait, and all 2 threads wait')
+               for l in r.runtime_lines):
+        r.fail('no "unik: deadlock: futex wait, and all 2 threads wait ..." line')
 
 
 def fnv1a64(data):

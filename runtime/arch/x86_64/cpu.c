@@ -39,6 +39,10 @@ static uint8_t ist_double[ISTACK_SIZE] __attribute__((aligned(16)));
 static uint8_t ist_ring0[ISTACK_SIZE] __attribute__((aligned(16)));
 static uint32_t hwcap;
 static bool rdrand, fsgsbase;
+/* The FPU/SSE/AVX state each thread keeps (sched.c): xsave's area for the features enabled in
+ * XCR0, else fxsave's 512 bytes. */
+static uint64_t xcr0;
+static uint32_t fpu_bytes = 512;
 
 static void gdt_init(void)
 {
@@ -124,7 +128,7 @@ static void fpu_init(void)
 	if (xsave) {
 		uint32_t d[4];
 		cpuid(0xd, 0, d);
-		uint64_t xcr0 = 3; /* x87, SSE */
+		xcr0 = 3; /* x87, SSE */
 		if (avx)
 			xcr0 |= 4;
 		/* AVX-512 state (opmask, ZMM_Hi256, Hi16_ZMM) when the CPU offers all three. */
@@ -133,6 +137,8 @@ static void fpu_init(void)
 		__asm__ volatile("xsetbv"
 		                 :
 		                 : "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+		cpuid(0xd, 0, d); /* ebx: the area's size for what XCR0 now enables */
+		fpu_bytes = d[1];
 	}
 	/* MXCSR's reset value (0x1f80) is already what the ABI wants. */
 	__asm__ volatile("fninit");
@@ -249,6 +255,34 @@ void cpu_drop_to_ring3(void (*fn)(void))
 uint32_t cpu_hwcap(void)
 {
 	return hwcap;
+}
+
+size_t cpu_fpu_size(void)
+{
+	return fpu_bytes;
+}
+
+/* area is 64-byte aligned.  Both instructions work in ring 3, where kernel code may run. */
+void cpu_fpu_save(void *area)
+{
+	if (xcr0)
+		__asm__ volatile("xsave64 (%0)"
+		                 :
+		                 : "r"(area), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32))
+		                 : "memory");
+	else
+		__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+void cpu_fpu_restore(const void *area)
+{
+	if (xcr0)
+		__asm__ volatile("xrstor64 (%0)"
+		                 :
+		                 : "r"(area), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32))
+		                 : "memory");
+	else
+		__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
 }
 
 bool cpu_has_rdrand(void)

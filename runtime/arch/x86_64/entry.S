@@ -18,7 +18,7 @@
 	.globl unik_syscall_entry, unik_syscall_efault
 unik_syscall_entry:
 	mov %rsp, unik_user_rsp(%rip)
-	lea unik_boot_stack_top(%rip), %rsp
+	mov unik_kstack_top(%rip), %rsp		/* the current thread's kernel stack (sched.c) */
 	push %rcx
 	push %r11
 	push %r9
@@ -64,7 +64,11 @@ syscall_return:
 	pop %rcx
 	cmpl $0, syscall_ring(%rip)
 	jne 1f
-	/* From ring 0: iretq rather than sysretq, which PVM-style hypervisors refuse. */
+	/* From ring 0: iretq rather than sysretq, which PVM-style hypervisors refuse.  Interrupts
+	 * are on in the application (r11 = its rflags, as Linux leaves it, with IF set): the
+	 * start-up code reaches ring 3 with them off, since ring 3 cannot turn them on itself,
+	 * and the scheduler's timer must be able to preempt threads. */
+	or $0x200, %r11
 	push $0x1b
 	push unik_user_rsp(%rip)
 	push %r11
@@ -169,6 +173,7 @@ trap_common:
 	mov %rsp, %rdi
 	cld
 	call unik_trap
+trap_return:
 	pop %r15
 	pop %r14
 	pop %r13
@@ -187,8 +192,49 @@ trap_common:
 	add $16, %rsp
 	iretq
 
+	/* void unik_switch(uint64_t *save_ksp, uint64_t ksp): save the callee-saved registers and
+	 * the stack pointer of the running thread, and continue on another thread's kernel stack
+	 * where its own unik_switch left off (or where thread_clone's frame says). */
+	.globl unik_switch
+unik_switch:
+	push %rbp
+	push %rbx
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, (%rdi)
+	mov %rsi, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbx
+	pop %rbp
+	ret
+
+	/* A new thread's first instructions, on a copy of its parent's system-call frame: return
+	 * 0 from the clone that made it. */
+	.globl unik_thread_start
+unik_thread_start:
+	call sched_thread_started
+	xor %eax, %eax
+	jmp syscall_return
+
+	/* void unik_preempt(struct trap_frame *kf): the timer interrupted the application; kf is
+	 * the interrupt's frame, copied to the top of the thread's own kernel stack.  Continue
+	 * there, let the scheduler run the others, and return from kf when this thread's turn
+	 * comes again. */
+	.globl unik_preempt
+unik_preempt:
+	mov %rdi, %rsp
+	call sched_preempted
+	jmp trap_return
+
 	.section .data
 	.balign 8
+	.globl unik_kstack_top
+unik_kstack_top:	.quad unik_boot_stack_top
 	.globl unik_user_rsp, unik_syscall_sp, in_syscall
 unik_user_rsp:	.quad 0
 unik_syscall_sp:	.quad 0

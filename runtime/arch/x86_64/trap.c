@@ -1,6 +1,6 @@
 /* CPU exceptions and interrupts: stack growth, bad pointers handed to system calls, the timer,
  * and the crash report for everything else. */
-#include "kernel/kernel.h"
+#include "kernel/sched.h"
 
 static const char *const names[32] = {
     "divide error",
@@ -83,6 +83,7 @@ void unik_trap(struct trap_frame *f)
 {
 	if (f->vector == 0x20) {
 		clock_timer_irq();
+		sched_timer_irq(f); /* may switch threads, and then returns elsewhere */
 		return;
 	}
 	if (f->vector == 0xff)

@@ -265,43 +265,43 @@ void clock_timer_irq(void)
 	*lapic(LAPIC_EOI) = 0;
 }
 
-/* Halt until the deadline, or until max_ns have passed, whichever is first.  Ring 0. */
-static uint64_t halt_r0(uint64_t ns, uint64_t u1, uint64_t u2)
+/* Program the one-shot timer for ns from now (0: stop it).  Ring 0. */
+static uint64_t timer_r0(uint64_t ns, uint64_t u1, uint64_t u2)
 {
 	(void)u1, (void)u2;
 	lapic_timer_init();
-	if (ns > 1000000000)
-		ns = 1000000000; /* callers loop; this keeps ns * lapic_hz within 64 bits */
-	uint64_t ticks = ns * lapic_hz / 1000000000;
-	if (ticks == 0)
-		ticks = 1;
-	if (ticks > 0xffffffff)
-		ticks = 0xffffffff;
+	uint64_t ticks = 0;
+	if (ns) {
+		if (ns > 1000000000)
+			ns = 1000000000; /* the scheduler re-arms; keeps ns * lapic_hz in 64 bits */
+		ticks = MAX(ns * lapic_hz / 1000000000, 1UL);
+		ticks = MIN(ticks, 0xffffffffUL);
+	}
 	*lapic(LAPIC_TIMER_INIT) = (uint32_t)ticks;
-	/* sti's one-instruction shadow makes "sti; hlt" race-free against the interrupt. */
-	__asm__ volatile("sti; hlt; cli" ::: "memory");
-	*lapic(LAPIC_TIMER_INIT) = 0;
 	return 0;
 }
 
-static void halt_for(uint64_t ns)
+void clock_timer_at(uint64_t deadline_ns)
 {
-	ring0(halt_r0, ns, 0, 0);
-}
-
-void clock_sleep_until(uint64_t deadline_ns)
-{
-	for (;;) {
+	uint64_t ns = 0;
+	if (deadline_ns) {
 		uint64_t now = clock_monotonic_ns();
-		if (now >= deadline_ns)
-			return;
-		halt_for(deadline_ns - now);
+		ns = deadline_ns > now ? deadline_ns - now : 1;
 	}
+	ring0(timer_r0, ns, 0, 0);
 }
 
-void clock_idle(uint64_t max_ns)
+static uint64_t halt_r0(uint64_t u0, uint64_t u1, uint64_t u2)
 {
-	halt_for(max_ns);
+	(void)u0, (void)u1, (void)u2;
+	/* sti's one-instruction shadow makes "sti; hlt" race-free against the interrupt. */
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	return 0;
+}
+
+void clock_halt(void)
+{
+	ring0(halt_r0, 0, 0, 0);
 }
 
 /* --- the vDSO: clock_gettime without entering the kernel --- */

@@ -2,7 +2,7 @@
  * sends up to 16 bytes with one string instruction, which costs one VM exit per burst under
  * KVM instead of one per byte, and never drops a byte on a slow host.  Under Xen the PV console
  * ring (xen.c) takes the same bytes, and the UART too where one is emulated (HVM). */
-#include "kernel/kernel.h"
+#include "kernel/sched.h"
 #include "platform/xen/xen.h"
 
 #define COM1       UNIK_COM1_PORT
@@ -96,8 +96,10 @@ static uint64_t console_read_r0(uint64_t b, uint64_t len, uint64_t unused)
 	return n;
 }
 
+static struct waitq console_waitq = {NULL, "read from the console", true};
+
 /* Reads what has arrived; when blocking, waits (halting between checks) for the first byte. */
-size_t console_read(char *buf, size_t len, bool block)
+long console_read(char *buf, size_t len, bool block)
 {
 	if (!(present || xen) || !len)
 		return 0;
@@ -105,7 +107,12 @@ size_t console_read(char *buf, size_t len, bool block)
 		size_t n = xen ? xen_console_read(buf, len)
 		               : ring0(console_read_r0, (uint64_t)buf, len, 0);
 		if (n || !block)
-			return n;
-		clock_idle(1000000);
+			return (long)n;
+		/* The UART raises no interrupt here: look again in a millisecond, letting other
+		 * threads run meanwhile.  Input may always come, so this wait is never a deadlock.
+		 */
+		int r = thread_wait(&console_waitq, clock_monotonic_ns() + 1000000);
+		if (r == -EINTR)
+			return r;
 	}
 }
