@@ -7,6 +7,7 @@ BENCH_DIR := $(O)/bench
 bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--memstress $(O)/tests/apps/memstress.elf --memstress-native $(O)/tests/apps/memstress.native \
+		--threads $(O)/tests/apps/threads.elf --threads-native $(O)/tests/apps/threads.native \
 		--json $(BENCH_DIR)/results.json $(BENCH_ARGS)
 	$(PYTHON) bench/bench_cli.py --unik $(BIN)/unik --json $(BENCH_DIR)/cli.json
 	$(PYTHON) bench/bench_api.py --unik $(BIN)/unik --json $(BENCH_DIR)/api.json

@@ -16,6 +16,7 @@ QEMU = os.environ.get('UNIK_QEMU', 'qemu-system-x86_64')
 # work to speak of); pc goes through SeaBIOS and QEMU's multiboot loader.
 MACHINES = {
     'microvm': ['-M', 'microvm'],
+    'microvm-noacpi': ['-M', 'microvm,acpi=off'],
     'pc': ['-M', 'pc'],
 }
 
