@@ -14,7 +14,7 @@ extern NORETURN void unik_preempt(struct trap_frame *kf);
 static struct thread first = {
     .tid = 1, .state = THREAD_RUNNING, .kstack_top = (uint64_t)unik_boot_stack_top};
 struct thread *current = &first;
-static struct thread *all = &first;   /* every thread that has not exited */
+static struct thread *all = &first;     /* every thread that has not exited */
 static struct thread *runq, *runq_tail; /* runnable, in the order they will run */
 static struct thread *zombie;           /* exited; freed once another thread runs */
 static int nthreads = 1, next_tid = 2;
@@ -343,4 +343,3 @@ void sched_timer_irq(struct trap_frame *f)
 	}
 	timer_update();
 }
-

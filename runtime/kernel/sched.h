@@ -60,7 +60,10 @@ struct waitq {
 	const char *what;
 	bool external;
 };
-#define WAITQ_INIT(name) {NULL, name, false}
+#define WAITQ_INIT(name)                                                                           \
+	{                                                                                          \
+		NULL, name, false                                                                  \
+	}
 
 extern struct thread *current;
 
