@@ -10,6 +10,7 @@
 #define INIT_CONSOLE    10 /* panic() can print from here on */
 #define INIT_CPU        11 /* descriptor tables, FPU, interrupts */
 #define INIT_SYSCALLS   12 /* the syscall MSRs, after the GDT they name */
+#define INIT_IRQ        13 /* interrupt vectors (kernel/irq.c): the timer's first */
 #define INIT_RING0_LAST 19
 /* Ring 3, after boot_parse() and mem_init() (which take the boot info main.c holds). */
 #define INIT_CLOCK  20

@@ -100,6 +100,7 @@ NORETURN void cpu_drop_to_ring3(void (*fn)(void));
 void cpu_set_fs_base(uint64_t v);
 uint64_t cpu_get_fs_base(void);
 bool cpu_has_rdrand(void);
+void cpu_enable_vector(int vector);
 size_t cpu_fpu_size(void);
 void cpu_fpu_save(void *area);
 void cpu_fpu_restore(const void *area);

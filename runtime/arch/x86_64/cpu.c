@@ -78,23 +78,32 @@ static void gdt_init(void)
 	                 : "rax", "memory");
 }
 
+static void idt_set(int i)
+{
+	uint64_t h = (uint64_t)(unik_vectors + 16 * i);
+	idt[i].off_lo = h & 0xffff;
+	idt[i].sel = 0x08;
+	/* Double fault, NMI and machine check get their own stack; the rest share one. */
+	idt[i].ist = (i == 8 || i == 2 || i == 18) ? 2 : 1;
+	idt[i].type = 0x8e;
+	idt[i].off_mid = (h >> 16) & 0xffff;
+	idt[i].off_hi = h >> 32;
+	idt[i].zero = 0;
+}
+
+/* A device vector becomes present once a driver registers it (kernel/irq.c). */
+void cpu_enable_vector(int vector)
+{
+	idt_set(vector);
+}
+
 static void idt_init(void)
 {
-	/* Only the exceptions and the two vectors the runtime uses: an unused vector firing
-	 * would be a bug, and every ring-0 instruction counts under emulating hypervisors. */
-	for (int i = 0; i < 256; i++) {
-		if (i > 32 && i != 0xff)
-			continue;
-		uint64_t h = (uint64_t)(unik_vectors + 16 * i);
-		idt[i].off_lo = h & 0xffff;
-		idt[i].sel = 0x08;
-		/* Double fault, NMI and machine check get their own stack; the rest share one. */
-		idt[i].ist = (i == 8 || i == 2 || i == 18) ? 2 : 1;
-		idt[i].type = 0x8e;
-		idt[i].off_mid = (h >> 16) & 0xffff;
-		idt[i].off_hi = h >> 32;
-		idt[i].zero = 0;
-	}
+	/* Only the exceptions and the APIC's spurious vector: an unused vector firing would be a
+	 * bug, and every ring-0 instruction counts under emulating hypervisors. */
+	for (int i = 0; i < 32; i++)
+		idt_set(i);
+	idt_set(0xff);
 	/* Invalid opcode doubles as the door of ring0() (entry.S), on a stack of its own: kernel
 	 * code running in ring 3 uses the kernel stack, which a fault must not overwrite. */
 	uint64_t g = (uint64_t)unik_ud_entry;

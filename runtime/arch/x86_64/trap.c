@@ -1,6 +1,6 @@
 /* CPU exceptions and interrupts: stack growth, bad pointers handed to system calls, the timer,
  * and the crash report for everything else. */
-#include "kernel/sched.h"
+#include "kernel/irq.h"
 
 static const char *const names[32] = {
     "divide error",
@@ -81,13 +81,10 @@ NORETURN void crash_signal(int sig, uint64_t rip, uint64_t rsp, uint64_t rbp)
 
 void unik_trap(struct trap_frame *f)
 {
-	if (f->vector == 0x20) {
-		clock_timer_irq();
-		sched_timer_irq(f); /* may switch threads, and then returns elsewhere */
+	if (f->vector >= IRQ_FIRST) {
+		irq_dispatch(f);
 		return;
 	}
-	if (f->vector == 0xff)
-		return; /* spurious */
 	uint64_t cr2 = 0;
 	if (f->vector == 14) {
 		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
@@ -105,10 +102,6 @@ void unik_trap(struct trap_frame *f)
 			in_syscall = 0;
 			return;
 		}
-	}
-	if (f->vector >= 32) {
-		kprintf(UNIK_CONSOLE_PREFIX "unexpected interrupt %lu\n", f->vector);
-		return;
 	}
 	const char *what = names[f->vector] ? names[f->vector] : "exception";
 	kprintf(UNIK_CRASH_LINE_PREFIX "%s (vector %lu) in %s\n", what, f->vector, proc_name);
