@@ -81,8 +81,7 @@ static void ep_release(struct file *f)
 
 /* The instance's poll answer changes when a watched file's does, which may not wake anyone:
  * no .wakes, so pollers of an epoll fd look again every millisecond. */
-static const struct file_ops epoll_ops = {
-    .poll = ep_poll, .release = ep_release, .stream = true};
+static const struct file_ops epoll_ops = {.poll = ep_poll, .release = ep_release, .stream = true};
 
 void epoll_forget(struct file *f)
 {
