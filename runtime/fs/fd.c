@@ -24,6 +24,7 @@ void file_put(struct file *f)
 {
 	if (--f->refs)
 		return;
+	epoll_forget(f); /* as Linux: a watch lasts as long as its file, not its descriptor */
 	if (f->ops->release)
 		f->ops->release(f);
 	f->ino->open_count--;

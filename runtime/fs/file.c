@@ -627,8 +627,7 @@ long sys_dup(long fd)
 
 long sys_dup3(long fd, long newfd, long flags)
 {
-	if (!fd_get(fd) || newfd < 0 || newfd >= MAX_FDS)
-		return -EBADF;
+	/* Linux's order: the flags and fd == newfd before either descriptor is looked at */
 	if (fd == newfd || (flags & ~O_CLOEXEC))
 		return -EINVAL;
 	return fd_dup_to(fd, newfd, flags & O_CLOEXEC);
@@ -817,57 +816,156 @@ long sys_ioctl(long fd, long req, long arg)
 	return f->ops->ioctl ? f->ops->ioctl(f, req, arg) : -ENOTTY;
 }
 
-static short poll_one(struct linux_pollfd *p)
+short file_poll(struct file *f, bool *unwoken)
 {
-	struct file *f = fd_get(p->fd);
-	if (p->fd < 0)
-		return 0;
-	if (!f)
-		return POLLNVAL;
-	short ev = f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT;
-	return ev & (p->events | POLLERR | POLLHUP | POLLNVAL);
+	*unwoken |= f->ops->poll && !f->ops->wakes;
+	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT;
 }
 
-/* Polling: a file's readiness comes from its poll operation (none: always ready).  The wait is
- * on poll_waitq, which every wake of a file's queue also wakes; files whose state changes
- * without a wake (the console) are looked at again every millisecond. */
-long do_poll(struct linux_pollfd *fds, uint64_t n, int64_t timeout_ns)
+/* Waiting for readiness (poll, select, epoll_wait): a file's readiness comes from its poll
+ * operation (none: always ready).  The wait is on poll_waitq, which every wake of a file's queue
+ * also wakes; when scan saw a file whose state changes without a wake (the console, a timerfd),
+ * it looks again every millisecond.  mask, if given, is the signal mask during the wait. */
+long poll_wait(long (*scan)(void *arg, bool *unwoken), void *arg, int64_t timeout_ns,
+               const uint64_t *mask)
 {
-	if (n > MAX_FDS)
-		return -EINVAL;
 	uint64_t deadline = timeout_ns > 0 ? clock_monotonic_ns() + (uint64_t)timeout_ns : 0;
+	uint64_t old = current->sigmask;
+	if (mask)
+		current->sigmask = *mask & ~(1UL << (SIGKILL - 1) | 1UL << (19 - 1));
+	long r;
 	for (;;) {
-		long ready = 0;
 		bool unwoken = false;
-		for (uint64_t k = 0; k < n; k++) {
-			fds[k].revents = poll_one(&fds[k]);
-			ready += fds[k].revents != 0;
-			struct file *f = fds[k].fd >= 0 ? fd_get(fds[k].fd) : NULL;
-			unwoken |= f && f->ops->poll && !f->ops->wakes;
-		}
-		if (ready || timeout_ns == 0)
-			return ready;
+		r = scan(arg, &unwoken);
+		if (r || timeout_ns == 0)
+			break;
 		uint64_t wait = deadline;
 		if (unwoken) {
 			uint64_t slice = clock_monotonic_ns() + 1000000;
 			wait = wait && wait < slice ? wait : slice;
 		}
-		int r = thread_wait(&poll_waitq, wait);
-		if (r == -EINTR)
-			return r;
-		if (r == -ETIMEDOUT && wait == deadline)
-			return 0;
+		r = thread_wait(&poll_waitq, wait);
+		if (r == -EINTR || (r == -ETIMEDOUT && wait == deadline)) {
+			r = r == -EINTR ? r : 0;
+			break;
+		}
 	}
+	current->sigmask = old;
+	return r;
+}
+
+struct poll_args {
+	struct linux_pollfd *fds;
+	uint64_t n;
+};
+
+static long poll_scan(void *arg, bool *unwoken)
+{
+	struct poll_args *a = arg;
+	long ready = 0;
+	for (uint64_t k = 0; k < a->n; k++) {
+		struct linux_pollfd *p = &a->fds[k];
+		struct file *f = fd_get(p->fd);
+		p->revents = p->fd < 0 ? 0 : !f ? POLLNVAL : file_poll(f, unwoken);
+		p->revents &= p->events | POLLERR | POLLHUP | POLLNVAL;
+		ready += p->revents != 0;
+	}
+	return ready;
+}
+
+static long do_poll(struct linux_pollfd *fds, uint64_t n, int64_t timeout_ns, const uint64_t *mask)
+{
+	struct poll_args a = {fds, n};
+	return n > MAX_FDS ? -EINVAL : poll_wait(poll_scan, &a, timeout_ns, mask);
 }
 
 long sys_poll(struct linux_pollfd *fds, uint64_t n, long timeout_ms)
 {
-	return do_poll(fds, n, timeout_ms < 0 ? -1 : timeout_ms * 1000000);
+	return do_poll(fds, n, timeout_ms < 0 ? -1 : timeout_ms * 1000000, NULL);
 }
 
-long sys_ppoll(struct linux_pollfd *fds, uint64_t n, const struct linux_timespec *ts)
+long sys_ppoll(struct linux_pollfd *fds, uint64_t n, const struct linux_timespec *ts,
+               const uint64_t *mask, uint64_t size)
 {
-	return do_poll(fds, n, ts ? ts->tv_sec * 1000000000LL + ts->tv_nsec : -1);
+	if (mask && size != 8)
+		return -EINVAL;
+	return do_poll(fds, n, ts ? ts->tv_sec * 1000000000LL + ts->tv_nsec : -1, mask);
+}
+
+/* select and pselect6: the three sets are read first, each descriptor polled once per scan,
+ * and the sets rewritten only at the end, with the bits Linux's POLLIN_SET, POLLOUT_SET and
+ * POLLEX_SET give. */
+struct select_args {
+	int n;
+	uint64_t *sets[3];
+	uint64_t in[3][MAX_FDS / 64];
+};
+
+static long select_scan(void *arg, bool *unwoken)
+{
+	struct select_args *a = arg;
+	static const short want[3] = {POLLIN | POLLHUP | POLLERR, POLLOUT | POLLERR, POLLPRI};
+	uint64_t out[3][MAX_FDS / 64] = {{0}};
+	long ready = 0;
+	for (int fd = 0; fd < a->n; fd++) {
+		uint64_t bit = 1UL << (fd % 64);
+		if (!((a->in[0][fd / 64] | a->in[1][fd / 64] | a->in[2][fd / 64]) & bit))
+			continue;
+		struct file *f = fd_get(fd);
+		if (!f)
+			return -EBADF;
+		short ev = file_poll(f, unwoken);
+		for (int k = 0; k < 3; k++) {
+			if ((a->in[k][fd / 64] & bit) && (ev & want[k])) {
+				out[k][fd / 64] |= bit;
+				ready++;
+			}
+		}
+	}
+	for (int k = 0; ready && k < 3; k++)
+		if (a->sets[k])
+			k_memcpy(a->sets[k], out[k], (size_t)(a->n + 63) / 64 * 8);
+	return ready;
+}
+
+/* select (unit 1000: a timeval) and pselect6 (unit 1: a timespec, and sig pointing at {const
+ * sigset_t *mask; size_t size}): the time left is written back, as Linux does. */
+static long do_select(long n, uint64_t **sets, struct linux_timespec *ts, long unit,
+                      const uint64_t *sig)
+{
+	int64_t t = -1;
+	uint64_t start = clock_monotonic_ns();
+	if (n < 0)
+		return -EINVAL;
+	if (ts) {
+		if (ts->tv_sec < 0 || (uint64_t)ts->tv_nsec >= 1000000000 / (uint64_t)unit)
+			return -EINVAL;
+		t = ts->tv_sec * 1000000000LL + ts->tv_nsec * unit;
+	}
+	const uint64_t *mask = sig ? (const uint64_t *)sig[0] : NULL;
+	if (mask && sig[1] != 8)
+		return -EINVAL;
+	struct select_args *a = kzalloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->n = (int)MIN(n, MAX_FDS);
+	size_t bytes = (size_t)(a->n + 63) / 64 * 8;
+	for (int k = 0; k < 3; k++) {
+		a->sets[k] = sets[k];
+		if (sets[k])
+			k_memcpy(a->in[k], sets[k], bytes);
+	}
+	long r = poll_wait(select_scan, a, t, mask);
+	for (int k = 0; !r && k < 3; k++)
+		if (sets[k])
+			k_memset(sets[k], 0, bytes);
+	kfree(a);
+	if (ts) {
+		t -= (int64_t)(clock_monotonic_ns() - start);
+		t = t > 0 ? t : 0;
+		ts->tv_sec = t / 1000000000, ts->tv_nsec = t % 1000000000 / unit;
+	}
+	return r;
 }
 
 long sys_fstatfs(long fd, struct linux_statfs *s)
@@ -1164,9 +1262,21 @@ SYSCALL(269)
 }
 SYSCALL_ALIAS(439, 269);
 
+SYSCALL(23)
+{
+	uint64_t *sets[3] = {P(a1), P(a2), P(a3)};
+	return do_select(a0, sets, P(a4), 1000, NULL);
+}
+
+SYSCALL(270)
+{
+	uint64_t *sets[3] = {P(a1), P(a2), P(a3)};
+	return do_select(a0, sets, P(a4), 1, P(a5));
+}
+
 SYSCALL(271)
 {
-	return sys_ppoll(P(a0), a1, P(a2));
+	return sys_ppoll(P(a0), a1, P(a2), P(a3), a4);
 }
 
 SYSCALL(280)

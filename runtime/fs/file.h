@@ -40,4 +40,13 @@ long fd_dup(long fd, int min, bool cloexec);
 long fd_dup_to(long fd, long newfd, bool cloexec);
 int fd_cloexec(long fd, int set);
 
+/* A file's poll answer; sets *unwoken when its changes do not wake poll_waitq. */
+short file_poll(struct file *f, bool *unwoken);
+/* Call scan until it returns non-zero (a count or an error), the timeout in ns passes (< 0:
+ * none) or a signal comes; mask, if not NULL, is the signal mask meanwhile. */
+long poll_wait(long (*scan)(void *arg, bool *unwoken), void *arg, int64_t timeout_ns,
+               const uint64_t *mask);
+/* epoll.c: forget every watch of f, which is being released */
+void epoll_forget(struct file *f);
+
 #endif

@@ -63,7 +63,8 @@ long sys_utimensat(long dirfd, const char *path, const struct linux_timespec *ts
 long sys_umask(long mask);
 long sys_ioctl(long fd, long req, long arg);
 long sys_poll(struct linux_pollfd *fds, uint64_t n, long timeout_ms);
-long sys_ppoll(struct linux_pollfd *fds, uint64_t n, const struct linux_timespec *ts);
+long sys_ppoll(struct linux_pollfd *fds, uint64_t n, const struct linux_timespec *ts,
+               const uint64_t *mask, uint64_t size);
 long sys_statfs(const char *path, struct linux_statfs *s);
 long sys_fstatfs(long fd, struct linux_statfs *s);
 
