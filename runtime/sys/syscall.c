@@ -579,11 +579,6 @@ SYSCALL(24)
 	return 0; /* sched_yield: nothing else to run */
 }
 
-SYSCALL(26)
-{
-	return 0; /* msync: memory is the only backing store */
-}
-
 SYSCALL(35)
 {
 	return sys_nanosleep(P(a0), P(a1));
