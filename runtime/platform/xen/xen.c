@@ -6,7 +6,7 @@
 
 /* The console page may lie outside RAM (Xen puts it among the "special pages" just below
  * 4 GiB), so it gets a mapping of its own here, in a top-level slot nothing else uses, built
- * from static tables before mem.c exists. */
+ * from static tables before page.c maps all of RAM. */
 #define XEN_CONS_VA 0x00007f0000000000UL
 #define PTE_PWU     0x7UL
 
