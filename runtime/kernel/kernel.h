@@ -169,6 +169,7 @@ extern const char *proc_name;
 
 /* Linker-script symbols. */
 extern char __unik_image_start[], __unik_image_end[], __unik_text_start[], __unik_text_end[];
+extern char __unik_rodata_start[], __unik_data_start[], __unik_xbss_start[], __unik_xbss_end[];
 extern char __unik_cmdline_start[], __unik_cmdline_end[];
 extern char __unik_rootfs_start[], __unik_rootfs_end[];
 extern char __unik_tdata_start[], __unik_tdata_end[], __unik_tbss_end[];

@@ -271,6 +271,42 @@ static void nx_init(void)
 	pte_nx = PTE_NX;
 }
 
+/* The rights of page a of the image's 2 MiB blocks: code read-only and executable, constants
+ * read-only, data and .bss (and what lies around the image) writable, never executable.  A page
+ * shared by two kinds gets the rights of both. */
+static uint64_t image_rights(uint64_t a)
+{
+	if (a >= (uint64_t)__unik_xbss_start && a < (uint64_t)__unik_xbss_end)
+		return 0;
+	if (a < (uint64_t)__unik_image_start || a >= PAGE_DOWN((uint64_t)__unik_data_start))
+		return PTE_W | pte_nx;
+	return a < (uint64_t)__unik_rodata_start ? 0 : pte_nx;
+}
+
+/* W^X for the image, which boot.S mapped writable and executable: the first 2 MiB already are
+ * 4 KiB pages (boot_pt); the image's other blocks get page tables of their own.  The kernel runs
+ * in ring 0 with CR0.WP set, so it cannot write its own code either. */
+static void image_protect(void)
+{
+	extern uint64_t boot_pt[512];
+	uint64_t first = (uint64_t)__unik_image_start / MIB2;
+	uint64_t last = ((uint64_t)__unik_image_end - 1) / MIB2;
+	for (uint64_t b = first; b <= last; b++) {
+		uint64_t *pt = boot_pt;
+		if (b) {
+			if (!(boot_pd[b] & PTE_PS) || !(pt = (uint64_t *)page_alloc_zeroed()))
+				continue;
+		}
+		for (uint64_t i = b ? 0 : 1; i < 512; i++) {
+			uint64_t a = b * MIB2 + i * PAGE_SIZE;
+			pt[i] = a | PTE_P | PTE_U | image_rights(a);
+		}
+		if (b)
+			boot_pd[b] = (uint64_t)pt | PTE_P | PTE_W | PTE_U;
+	}
+	tlb_flush();
+}
+
 void mem_init(struct boot_info *bi)
 {
 	nx_init();
@@ -318,6 +354,7 @@ void mem_init(struct boot_info *bi)
 	}
 	if (npages & 63) /* bits past the end must never look free */
 		used_map[npages >> 6] |= ~0UL << (npages & 63);
+	image_protect();
 }
 
 /* --- the page bitmaps, scanned a word (64 pages) at a time --- */

@@ -1,8 +1,9 @@
 /* Memory mappings: mprotect and read-only pages, W^X, MADV_DONTNEED, and mappings of a file in
  * /tmp (MAP_SHARED written back by msync and munmap, MAP_PRIVATE writes kept private).  Modes
  * end badly on purpose: "ro" writes to a page made read-only, "rofile" to a PROT_READ file
- * mapping, "exec" runs code in a page mapped without PROT_EXEC (each SIGSEGV on Linux, the
- * crash report and status 255 under unik). */
+ * mapping, "text" to the program's code, "rodata" to its constants; "exec" runs code in a page
+ * mapped without PROT_EXEC, "dataexec" in .data, "stackexec" on the stack (each SIGSEGV on
+ * Linux, the crash report and status 255 under unik). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,6 +38,8 @@ static char *map(size_t len, int prot, int flags, int fd)
 /* mov $42, %eax; ret */
 static const unsigned char code42[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
 
+static unsigned char data_code[16] = {1};
+
 static int crash(const char *mode, const char *path)
 {
 	printf("before the crash\n");
@@ -56,6 +59,17 @@ static int crash(const char *mode, const char *path)
 		char *p = map(PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 		memcpy(p, code42, sizeof(code42));
 		printf("%d\n", ((int (*)(void))(void *)p)());
+	} else if (!strcmp(mode, "text")) {
+		*(volatile unsigned char *)(void *)show = 0xc3;
+	} else if (!strcmp(mode, "rodata")) {
+		*(volatile char *)code42 = 0;
+	} else if (!strcmp(mode, "dataexec")) {
+		memcpy(data_code, code42, sizeof(code42));
+		printf("%d\n", ((int (*)(void))(void *)data_code)());
+	} else if (!strcmp(mode, "stackexec")) {
+		unsigned char stack_code[16];
+		memcpy(stack_code, code42, sizeof(code42));
+		printf("%d\n", ((int (*)(void))(void *)stack_code)());
 	}
 	printf("still alive\n");
 	return 0;

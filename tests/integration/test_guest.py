@@ -514,6 +514,30 @@ def test_mmap_no_exec(accel):
     _mmap_fault(accel, 'exec', 'instruction fetch')
 
 
+@accels
+def test_image_text_read_only(accel):
+    """W^X for the image: a write to the program's own code."""
+    _mmap_fault(accel, 'text', 'write')
+
+
+@accels
+def test_image_rodata_read_only(accel):
+    """A write to the program's constants."""
+    _mmap_fault(accel, 'rodata', 'write')
+
+
+@accels
+def test_image_data_no_exec(accel):
+    """W^X for the image: a jump into .data."""
+    _mmap_fault(accel, 'dataexec', 'instruction fetch')
+
+
+@accels
+def test_stack_no_exec(accel):
+    """The stack is not executable."""
+    _mmap_fault(accel, 'stackexec', 'instruction fetch')
+
+
 def fnv1a64(data):
     h = 1469598103934665603
     for b in data:

@@ -16,7 +16,9 @@
 
 extern uint64_t boot_pml4[512];
 
-static uint8_t hypercall_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/* Xen writes the hypercall code here: kernel/page.c maps the page executable, not writable. */
+static uint8_t hypercall_page[PAGE_SIZE]
+    __attribute__((aligned(PAGE_SIZE), section(".bss.unik_exec")));
 static uint64_t map_pdpt[512] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t map_pd[512] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t map_pt[512] __attribute__((aligned(PAGE_SIZE)));
