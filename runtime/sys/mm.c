@@ -231,14 +231,11 @@ bool user_range_ok(const void *p, size_t n)
 	uint64_t a = (uint64_t)p;
 	if (a + n < a || a >= (1UL << 47))
 		return false;
+	/* Mapping pages are filled on first touch; the rest (the identity map, Xen's console
+	 * page) must be there already. */
 	for (uint64_t pg = PAGE_DOWN(a); pg < a + n; pg += PAGE_SIZE) {
-		if (!in_mmap_area(pg)) {
-			if (!vm_mapped(pg))
-				return false;
-			continue;
-		}
-		struct vma *v = vma_find_at(pg);
-		if (!v || v->prot == PROT_NONE)
+		struct vma *v = in_mmap_area(pg) ? vma_find_at(pg) : NULL;
+		if (v ? v->prot == PROT_NONE : !vm_mapped(pg))
 			return false;
 	}
 	return true;
