@@ -158,10 +158,16 @@ static long reg_ioctl(struct file *f, long req, long arg)
 	return 0;
 }
 
-/* For mmap: a private copy of the bytes (there is no page cache to share). */
-static long reg_mmap(struct file *f, void *buf, uint64_t len, uint64_t off)
+/* For mmap: the inode whose bytes the mapping's pages are read from (sys/mm.c), with Linux's
+ * access rules.  1: a shared mapping may be made writable; 0: it may not. */
+static long reg_mmap(struct file *f, long prot, bool shared, struct inode **out)
 {
-	return fs_read(f->ino, buf, len, off);
+	int acc = f->flags & O_ACCMODE;
+	bool writable = acc == O_RDWR && !(f->flags & O_APPEND);
+	if (acc == O_WRONLY || (shared && (prot & PROT_WRITE) && !writable))
+		return -EACCES;
+	*out = f->ino;
+	return writable;
 }
 
 static long dir_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
@@ -170,9 +176,9 @@ static long dir_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
 	return -EISDIR;
 }
 
-static long dir_mmap(struct file *f, void *buf, uint64_t len, uint64_t off)
+static long dir_mmap(struct file *f, long prot, bool shared, struct inode **out)
 {
-	(void)f, (void)buf, (void)len, (void)off;
+	(void)f, (void)prot, (void)shared, (void)out;
 	return -EACCES;
 }
 
@@ -989,13 +995,13 @@ long sys_statfs(const char *path, struct linux_statfs *s)
 	return r < 0 ? r : sys_fstatfs(-1, s);
 }
 
-/* For mmap of a file: the file's bytes at off, through its mmap operation. */
-long file_read_for_mmap(int fd, void *buf, uint64_t len, uint64_t off)
+/* For mmap of a file: the inode behind fd, through its mmap operation (see reg_mmap). */
+long file_mmap_inode(int fd, long prot, bool shared, struct inode **out)
 {
 	struct file *f = fd_get(fd);
 	if (!f)
 		return -EBADF;
-	return f->ops->mmap ? f->ops->mmap(f, buf, len, off) : -19 /* ENODEV */;
+	return f->ops->mmap ? f->ops->mmap(f, prot, shared, out) : -19 /* ENODEV */;
 }
 
 /* --- the system calls of this file, for the table in sys/syscall.c --- */

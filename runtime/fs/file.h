@@ -16,7 +16,8 @@ struct file_ops {
 	long (*write)(struct file *f, const void *buf, uint64_t n, uint64_t *pos);
 	short (*poll)(struct file *f);
 	long (*ioctl)(struct file *f, long req, long arg);
-	long (*mmap)(struct file *f, void *buf, uint64_t len, uint64_t off);
+	/* the inode a mapping reads its pages from (*out; no reference taken), or -errno */
+	long (*mmap)(struct file *f, long prot, bool shared, struct inode **out);
 	void (*release)(struct file *f);
 	bool stream; /* no offset: lseek, pread and pwrite fail with -ESPIPE */
 	bool wakes;  /* every change of poll's answer wakes poll_waitq (kernel/sched.h) */

@@ -26,7 +26,7 @@ void cmdline_parse(const char *s, size_t len, bool drop_first, struct cmdline_wo
                    struct cmdline_words *argv, struct rt_devices *devs);
 
 #ifndef UNIK_CMDLINE_HOST
-/* lib.c and mem.c */
+/* lib.c and heap.c */
 void *kmalloc(size_t n);
 void *krealloc(void *p, size_t n);
 void kfree(void *p);

@@ -125,21 +125,9 @@ struct boot_info {
 };
 void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi);
 
-/* mem.c: physical pages (identity mapped), page tables, the user stack and the process heap. */
-void mem_init(struct boot_info *bi);
-uint64_t boot_mapped_end(void);
-uint64_t pages_alloc(size_t n);
-void pages_free(uint64_t addr, size_t n);
-uint64_t mem_total_bytes(void);
-uint64_t mem_free_bytes(void);
-void *kmalloc(size_t n);
-void *kzalloc(size_t n);
-void *krealloc(void *p, size_t n);
-void kfree(void *p);
-bool mem_handle_fault(uint64_t addr);
-uint64_t user_stack_top(void);
-bool user_range_ok(const void *p, size_t n);
-extern uint64_t lapic_base;
+/* page.c, heap.c and sys/mm.c: physical pages, page tables, the kernel heap and the user
+ * address space. */
+#include "kernel/mem.h"
 
 /* clock.c */
 void clock_init(void);
@@ -187,6 +175,7 @@ extern const char *proc_name;
 
 /* Linker-script symbols. */
 extern char __unik_image_start[], __unik_image_end[], __unik_text_start[], __unik_text_end[];
+extern char __unik_rodata_start[], __unik_data_start[], __unik_xbss_start[], __unik_xbss_end[];
 extern char __unik_cmdline_start[], __unik_cmdline_end[];
 extern char __unik_rootfs_start[], __unik_rootfs_end[];
 extern char __unik_tdata_start[], __unik_tdata_end[], __unik_tbss_end[];

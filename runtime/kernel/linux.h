@@ -102,6 +102,7 @@
 #define PROT_NONE           0
 #define PROT_READ           1
 #define PROT_WRITE          2
+#define PROT_EXEC           4
 #define MAP_SHARED          0x01
 #define MAP_PRIVATE         0x02
 #define MAP_FIXED           0x10
@@ -112,6 +113,9 @@
 #define MREMAP_FIXED        2
 #define MADV_DONTNEED       4
 #define MADV_FREE           8
+#define MS_ASYNC            1
+#define MS_INVALIDATE       2
+#define MS_SYNC             4
 
 #define CLOCK_REALTIME           0
 #define CLOCK_MONOTONIC          1

@@ -572,11 +572,6 @@ SYSCALL(15)
 	return sys_rt_sigreturn(f);
 }
 
-SYSCALL(26)
-{
-	return 0; /* msync: memory is the only backing store */
-}
-
 SYSCALL(35)
 {
 	return sys_nanosleep(P(a0), P(a1));

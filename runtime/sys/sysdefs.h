@@ -10,6 +10,7 @@ long sys_munmap(uint64_t addr, uint64_t len);
 long sys_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags, uint64_t new_addr);
 long sys_mprotect(uint64_t addr, uint64_t len, long prot);
 long sys_madvise(uint64_t addr, uint64_t len, long advice);
+long sys_msync(uint64_t addr, uint64_t len, long flags);
 
 long sys_openat(long dirfd, const char *path, long flags, long mode);
 long sys_open(const char *path, long flags, long mode);

@@ -442,6 +442,101 @@ def test_eventfd_deadlock_reported(accel):
     if not any(l.startswith('unik: deadlock: read') for l in r.runtime_lines):
         r.fail('no "unik: deadlock: read ..." line')
 
+MMAP_WANT = ('mprotect read-only: 0\n'
+               'read after mprotect: anon middle\n'
+               'mprotect the middle writable: 0\n'
+               'wrote the middle: Middle\n'
+               'mprotect PROT_NONE: 0\n'
+               'munmap: 0\n'
+               'mprotect unmapped: -1 ENOMEM\n'
+               'mprotect bad prot: -1 EINVAL\n'
+               'PROT_READ reads zero: 1\n'
+               'rwx page runs: 42\n'
+               'mprotect read-exec: 0\n'
+               'rx page runs: 42\n'
+               'madvise DONTNEED: 0\n'
+               'after DONTNEED: x 0 0 x\n'
+               'pread into a read-only page: -1 EFAULT\n'
+               'shared reads the file: a b tail 0\n'
+               'msync: 0\n'
+               'pread after msync: 6\n'
+               'file bytes: SHARED\n'
+               'file tail: TAIL\n'
+               'file size: 8196\n'
+               'munmap shared: 0\n'
+               'written back by munmap: UNMAP\n'
+               'private reads the file: SHARED\n'
+               'msync private: 0\n'
+               'file after a private write: SHARED, mapping: PRIVAT\n'
+               'read-only shared: SHARED\n'
+               'mprotect it writable: 0\n'
+               'shared writable map of a read-only fd: -1 EACCES\n'
+               'then writable: -1 EACCES\n'
+               'msync bad flags: -1 EINVAL\n')
+
+
+@accels
+def test_mmap(accel):
+    """mprotect and PROT_READ pages (read works, a write through read(2) fails with EFAULT), W^X
+    (code runs only where PROT_EXEC was asked for), MADV_DONTNEED zeroing private pages, and a
+    file in /tmp mapped MAP_SHARED (msync and munmap write it back, never past its end) and
+    MAP_PRIVATE (writes stay in the mapping), with Linux's EACCES and ENOMEM rules."""
+    r = boot(app('mmap'), 'mmap', accel=accel)
+    r.expect_status(0).expect_app(MMAP_WANT)
+    native_agrees('mmap', [], r.app, 0, argv0='mmap')
+
+
+def _mmap_fault(accel, mode, what):
+    """A bad access to a mapping faults as on Linux: the crash report naming it and status 255
+    (SIGSEGV natively)."""
+    r = boot(app('mmap'), 'mmap ' + mode, accel=accel)
+    _crashed(r)
+    if not any(what + ', protection violation' in l for l in r.runtime_lines):
+        r.fail('no "%s, protection violation" in the crash report' % what)
+    native_agrees('mmap', [mode], 'before the crash\n', -11, argv0='mmap')
+
+
+@accels
+def test_mmap_write_to_read_only(accel):
+    """A write to a page mprotect made read-only."""
+    _mmap_fault(accel, 'ro', 'write')
+
+
+@accels
+def test_mmap_write_to_read_only_file_mapping(accel):
+    """A write to a PROT_READ MAP_SHARED file mapping."""
+    _mmap_fault(accel, 'rofile', 'write')
+
+
+@accels
+def test_mmap_no_exec(accel):
+    """W^X: a jump into a page mapped PROT_READ|PROT_WRITE."""
+    _mmap_fault(accel, 'exec', 'instruction fetch')
+
+
+@accels
+def test_image_text_read_only(accel):
+    """W^X for the image: a write to the program's own code."""
+    _mmap_fault(accel, 'text', 'write')
+
+
+@accels
+def test_image_rodata_read_only(accel):
+    """A write to the program's constants."""
+    _mmap_fault(accel, 'rodata', 'write')
+
+
+@accels
+def test_image_data_no_exec(accel):
+    """W^X for the image: a jump into .data."""
+    _mmap_fault(accel, 'dataexec', 'instruction fetch')
+
+
+@accels
+def test_stack_no_exec(accel):
+    """The stack is not executable."""
+    _mmap_fault(accel, 'stackexec', 'instruction fetch')
+
 
 EPOLL_WANT = ('epoll cloexec: 1 flags: 0x2\n'
               'epoll_create(0): -1 EINVAL\n'

@@ -85,7 +85,7 @@ _unik_entry32:
 	mov $unik_boot_stack_top, %esp
 
 	/* pml4[0] -> pdpt, pdpt[0] -> pd, whose 2 MiB pages map up to the kernel's end plus 64 MiB
-	 * for what the loader placed after it; mem.c maps the rest of RAM.  Page 0 stays mapped
+	 * for what the loader placed after it; page.c maps the rest of RAM.  Page 0 stays mapped
 	 * while the loader's tables are read; then boot_parse() maps the first 2 MiB in 4 KiB
 	 * pages without it, so that a NULL dereference faults.  All user-accessible: the
 	 * application runs in ring 3 over the same identity map.  Loops are kept short because

@@ -19,7 +19,7 @@ struct mb1_mmap {
 	uint32_t type;
 } __attribute__((packed));
 
-/* Loader structures are read before mem.c maps all of RAM. */
+/* Loader structures are read before page.c maps all of RAM. */
 static const void *early(uint64_t addr, uint64_t size)
 {
 	if (addr + size > boot_mapped_end() || addr + size < addr)

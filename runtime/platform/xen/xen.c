@@ -6,7 +6,7 @@
 
 /* The console page may lie outside RAM (Xen puts it among the "special pages" just below
  * 4 GiB), so it gets a mapping of its own here, in a top-level slot nothing else uses, built
- * from static tables before mem.c exists. */
+ * from static tables before page.c maps all of RAM. */
 #define XEN_CONS_VA 0x00007f0000000000UL
 #define PTE_PWU     0x7UL
 
@@ -16,7 +16,9 @@
 
 extern uint64_t boot_pml4[512];
 
-static uint8_t hypercall_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/* Xen writes the hypercall code here: kernel/page.c maps the page executable, not writable. */
+static uint8_t hypercall_page[PAGE_SIZE]
+    __attribute__((aligned(PAGE_SIZE), section(".bss.unik_exec")));
 static uint64_t map_pdpt[512] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t map_pd[512] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t map_pt[512] __attribute__((aligned(PAGE_SIZE)));
