@@ -1,0 +1,285 @@
+/* Signals as Linux delivers them: from the program's own faults (a NULL write, an integer division
+ * by zero, ud2, int3) with their siginfo and ucontext, recovered from with siglongjmp or by moving
+ * REG_RIP; stack overflow caught on a sigaltstack; kill and raise with SA_SIGINFO; masks;
+ * sigtimedwait; sigsuspend woken by another thread.  The output is the same natively. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static sigjmp_buf jb;
+static volatile int got_sig, got_code, addr_is_rip, in_handler_blocked;
+static void *volatile got_addr;
+
+static void on(int sig, void (*h)(int, siginfo_t *, void *), int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = h;
+	sa.sa_flags = SA_SIGINFO | flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+static int blocked(int sig)
+{
+	sigset_t s;
+	sigprocmask(SIG_BLOCK, NULL, &s);
+	return sigismember(&s, sig);
+}
+
+static void record(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	got_sig = sig;
+	got_code = si->si_code;
+	got_addr = si->si_addr;
+	addr_is_rip = (uintptr_t)si->si_addr == (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	in_handler_blocked = blocked(sig);
+}
+
+static void jump_out(int sig, siginfo_t *si, void *ctx)
+{
+	record(sig, si, ctx);
+	siglongjmp(jb, 1);
+}
+
+static void null_write(void)
+{
+	int *volatile p = (int *)24;
+	on(SIGSEGV, jump_out, 0);
+	if (!sigsetjmp(jb, 1)) {
+		*p = 1;
+		puts("not reached");
+	}
+	printf("SIGSEGV: sig=%d maperr=%d addr=%lu blocked in handler=%d after=%d\n", got_sig,
+	       got_code == SEGV_MAPERR, (unsigned long)(uintptr_t)got_addr, in_handler_blocked,
+	       blocked(SIGSEGV));
+	/* The same again: siglongjmp restored the mask, so the second fault is delivered too. */
+	got_sig = 0;
+	p = (int *)32;
+	if (!sigsetjmp(jb, 1))
+		*p = 1;
+	printf("SIGSEGV again: sig=%d addr=%lu\n", got_sig, (unsigned long)(uintptr_t)got_addr);
+}
+
+static void divide_by_zero(void)
+{
+	on(SIGFPE, jump_out, 0);
+	volatile int a = 7, b = 0;
+	if (!sigsetjmp(jb, 1))
+		printf("not reached %d\n", a / b);
+	printf("SIGFPE: sig=%d intdiv=%d addr_is_rip=%d\n", got_sig, got_code == FPE_INTDIV,
+	       addr_is_rip);
+}
+
+/* Skip the 2-byte ud2 and set rax: the interrupted code carries on with every register
+ * taken from the ucontext. */
+static void skip_ud2(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	record(sig, si, ctx);
+	uc->uc_mcontext.gregs[REG_RIP] += 2;
+	uc->uc_mcontext.gregs[REG_RAX] = 42;
+}
+
+static void illegal_instruction(void)
+{
+	on(SIGILL, skip_ud2, 0);
+	uint64_t rax, rcx, r11, r8;
+	__asm__ volatile("mov $1, %%eax\n\tmov $7, %%ecx\n\tmov $9, %%r11d\n\tmov $5, %%r8d\n\t"
+	                 "ud2\n\t"
+	                 "mov %%rax, %0\n\tmov %%rcx, %1\n\tmov %%r11, %2\n\tmov %%r8, %3"
+	                 : "=m"(rax), "=m"(rcx), "=m"(r11), "=m"(r8)
+	                 :
+	                 : "rax", "rcx", "r11", "r8", "memory", "cc");
+	printf("SIGILL: sig=%d illopn=%d addr_is_rip=%d rax=%lu rcx=%lu r11=%lu r8=%lu\n", got_sig,
+	       got_code == ILL_ILLOPN, addr_is_rip, (unsigned long)rax, (unsigned long)rcx,
+	       (unsigned long)r11, (unsigned long)r8);
+}
+
+static void breakpoint(void)
+{
+	on(SIGTRAP, record, 0);
+	got_sig = 0;
+	__asm__ volatile("int3" ::: "memory");
+	printf("SIGTRAP: sig=%d code=%d\n", got_sig, got_code);
+}
+
+static char altstack[64 * 1024];
+static volatile int handler_on_altstack, reported_onstack, change_while_on;
+
+static void overflow_handler(int sig, siginfo_t *si, void *ctx)
+{
+	char here;
+	stack_t now, ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+	record(sig, si, ctx);
+	handler_on_altstack = &here >= altstack && &here < altstack + sizeof(altstack);
+	sigaltstack(NULL, &now);
+	reported_onstack = now.ss_flags == SS_ONSTACK;
+	change_while_on = sigaltstack(&ss, NULL) == -1 && errno == EPERM;
+	siglongjmp(jb, 1);
+}
+
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static unsigned long forever(unsigned long n)
+{
+	volatile char pad[4096];
+	pad[0] = (char)n;
+	return forever(n + 1) + pad[0];
+}
+
+static void stack_overflow(void)
+{
+	stack_t ss = {.ss_sp = altstack, .ss_size = 1000}, old;
+	int r = sigaltstack(&ss, NULL);
+	printf("sigaltstack too small: %d %s\n", r, errno == ENOMEM ? "ENOMEM" : strerror(errno));
+	ss.ss_flags = 12345;
+	ss.ss_size = sizeof(altstack);
+	r = sigaltstack(&ss, NULL);
+	printf("sigaltstack bad flags: %d %s\n", r, errno == EINVAL ? "EINVAL" : strerror(errno));
+	sigaltstack(NULL, &old);
+	printf("sigaltstack at first: disabled=%d\n", old.ss_flags == SS_DISABLE);
+	ss.ss_flags = 0;
+	printf("sigaltstack set: %d\n", sigaltstack(&ss, NULL));
+	sigaltstack(NULL, &old);
+	printf("sigaltstack now: flags=%d size_ok=%d sp_ok=%d\n", old.ss_flags,
+	       old.ss_size == sizeof(altstack), old.ss_sp == altstack);
+
+	/* Linux's stack limit is the process's; the guest's stack is 8 MiB too. */
+	struct rlimit rl = {8 << 20, 8 << 20};
+	setrlimit(RLIMIT_STACK, &rl);
+	on(SIGSEGV, jump_out, 0);
+	on(SIGSEGV, overflow_handler, SA_ONSTACK);
+	if (!sigsetjmp(jb, 1))
+		printf("not reached %lu\n", forever(0));
+	printf("stack overflow: sig=%d on altstack=%d reported onstack=%d EPERM while on=%d\n",
+	       got_sig, handler_on_altstack, reported_onstack, change_while_on);
+	sigaltstack(NULL, &old);
+	printf("after: flags=%d\n", old.ss_flags);
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+	sigaltstack(NULL, &old);
+	printf("disabled: %d\n", old.ss_flags == SS_DISABLE);
+}
+
+static volatile int got_pid_ok;
+
+static void info_handler(int sig, siginfo_t *si, void *ctx)
+{
+	record(sig, si, ctx);
+	got_pid_ok = si->si_pid == getpid();
+}
+
+static void sending(void)
+{
+	on(SIGUSR1, info_handler, 0);
+	kill(getpid(), SIGUSR1);
+	printf("kill: sig=%d si_user=%d pid_ok=%d blocked in handler=%d after=%d\n", got_sig,
+	       got_code == SI_USER, got_pid_ok, in_handler_blocked, blocked(SIGUSR1));
+	got_sig = 0;
+	raise(SIGUSR1);
+	printf("raise: sig=%d si_tkill=%d\n", got_sig, got_code == SI_TKILL);
+
+	sigset_t set, pending;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	got_sig = 0;
+	raise(SIGUSR1);
+	sigpending(&pending);
+	printf("blocked: delivered=%d pending=%d\n", got_sig, sigismember(&pending, SIGUSR1));
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	sigpending(&pending);
+	printf("unblocked: delivered=%d pending=%d\n", got_sig, sigismember(&pending, SIGUSR1));
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void waiting(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	struct timespec t0, timeout = {0, 30 * 1000 * 1000};
+	siginfo_t si;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	int r = sigtimedwait(&set, &si, &timeout);
+	printf("sigtimedwait, nothing sent: %d %s waited=%d\n", r,
+	       errno == EAGAIN ? "EAGAIN" : strerror(errno), ms_since(&t0) >= 30);
+	raise(SIGUSR2);
+	memset(&si, 0, sizeof(si));
+	r = sigtimedwait(&set, &si, &timeout);
+	printf("sigtimedwait, pending: %d signo=%d si_tkill=%d\n", r, si.si_signo,
+	       si.si_code == SI_TKILL);
+	struct timespec zero = {0, 0};
+	errno = 0;
+	r = sigtimedwait(&set, &si, &zero);
+	printf("sigtimedwait, polling: %d %s\n", r, errno == EAGAIN ? "EAGAIN" : strerror(errno));
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static pthread_t main_thread;
+
+static void *sender(void *arg)
+{
+	(void)arg;
+	struct timespec d = {0, 20 * 1000 * 1000};
+	nanosleep(&d, NULL);
+	pthread_kill(main_thread, SIGUSR1);
+	nanosleep(&d, NULL);
+	pthread_kill(main_thread, SIGUSR2);
+	return NULL;
+}
+
+static void from_a_thread(void)
+{
+	sigset_t set, empty;
+	sigemptyset(&set);
+	sigemptyset(&empty);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	on(SIGUSR1, info_handler, 0);
+	main_thread = pthread_self();
+	pthread_t t;
+	pthread_create(&t, NULL, sender, NULL);
+	got_sig = 0;
+	int r = sigsuspend(&empty);
+	printf("sigsuspend: %d %s sig=%d still blocked=%d\n", r,
+	       errno == EINTR ? "EINTR" : strerror(errno), got_sig, blocked(SIGUSR1));
+	sigdelset(&set, SIGUSR1);
+	r = sigwaitinfo(&set, NULL);
+	printf("sigwaitinfo: %d\n", r);
+	pthread_join(t, NULL);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	null_write();
+	divide_by_zero();
+	illegal_instruction();
+	breakpoint();
+	stack_overflow();
+	sending();
+	waiting();
+	from_a_thread();
+	puts("done");
+	return 0;
+}
