@@ -25,7 +25,7 @@
 #define SI_USER       0
 #define SI_KERNEL     0x80
 #define SI_TKILL      (-6)
-#define BIT(sig)      (1UL << ((sig) - 1))
+#define BIT(sig)      (1UL << ((sig)-1))
 #define UNBLOCKABLE   (BIT(SIGKILL) | BIT(SIGSTOP))
 /* What the application may set of rflags: the arithmetic flags, DF and AC. */
 #define USER_FLAGS 0x40cd5UL
@@ -231,8 +231,9 @@ static bool act(struct trap_frame *tf, int sig, const struct linux_siginfo *info
 	if (sig != SIGKILL && h == SIG_IGN)
 		return false;
 	if (sig != SIGKILL && h != SIG_DFL) {
+		/* No room for the frame: Linux forces a SIGSEGV, which kills. */
 		if (!setup_frame(tf, sig, info, oldmask))
-			crash_signal(SIGSEGV, tf->rip, tf->rsp, tf->rbp); /* as Linux forces SIGSEGV */
+			crash_signal(SIGSEGV, tf->rip, tf->rsp, tf->rbp);
 		return true;
 	}
 	if (default_ignored(sig))
@@ -329,9 +330,9 @@ static NORETURN void sys_rt_sigreturn(struct syscall_frame *f)
 
 /* Linux's signal and siginfo for each exception the application can cause. */
 static const uint8_t fault_signals[20] = {
-    [0] = SIGFPE,   [1] = SIGTRAP,  [3] = SIGTRAP,  [4] = SIGSEGV,  [5] = SIGSEGV,
-    [6] = SIGILL,   [10] = SIGSEGV, [11] = SIGBUS,  [12] = SIGBUS,  [13] = SIGSEGV,
-    [14] = SIGSEGV, [16] = SIGFPE,  [17] = SIGBUS,  [19] = SIGFPE,
+    [0] = SIGFPE,   [1] = SIGTRAP,  [3] = SIGTRAP, [4] = SIGSEGV, [5] = SIGSEGV,
+    [6] = SIGILL,   [10] = SIGSEGV, [11] = SIGBUS, [12] = SIGBUS, [13] = SIGSEGV,
+    [14] = SIGSEGV, [16] = SIGFPE,  [17] = SIGBUS, [19] = SIGFPE,
 };
 
 /* FPE_FLTINV, FPE_FLTDIV, FPE_FLTOVF, FPE_FLTUND or FPE_FLTRES from the exception flags that

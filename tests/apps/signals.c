@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -79,6 +80,23 @@ static void divide_by_zero(void)
 		printf("not reached %d\n", a / b);
 	printf("SIGFPE: sig=%d intdiv=%d addr_is_rip=%d\n", got_sig, got_code == FPE_INTDIV,
 	       addr_is_rip);
+}
+
+/* SSE division by zero with the exception unmasked in MXCSR: the handler starts with the
+ * default MXCSR, so after siglongjmp the exceptions are masked again. */
+static void float_divide_by_zero(void)
+{
+	on(SIGFPE, jump_out, 0);
+	volatile double a = 1.0, b = 0.0, c = 0;
+	unsigned mxcsr = 0x1f80 & ~(1u << 9), now;
+	if (!sigsetjmp(jb, 1)) {
+		__asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+		c = a / b;
+		puts("not reached");
+	}
+	__asm__ volatile("stmxcsr %0" : "=m"(now));
+	printf("SIGFPE (SSE): sig=%d fltdiv=%d addr_is_rip=%d masked after=%d c=%.1f\n", got_sig,
+	       got_code == FPE_FLTDIV, addr_is_rip, (now & 0x1f80) == 0x1f80, c);
 }
 
 /* Skip the 2-byte ud2 and set rax: the interrupted code carries on with every register
@@ -269,9 +287,83 @@ static void from_a_thread(void)
 	pthread_join(t, NULL);
 }
 
-int main(void)
+/* A thread that never makes a system call gets a signal too, when it next runs: its handler
+ * clobbers xmm7, which the interrupted loop still finds as it was. */
+static volatile int spin_flag, spinning;
+static const double seven = 7.0;
+
+static void spin_handler(int sig)
+{
+	(void)sig;
+	__asm__ volatile("xorpd %%xmm7, %%xmm7" ::: "xmm7");
+	spin_flag = 1;
+}
+
+static void *spinner(void *arg)
+{
+	double v;
+	(void)arg;
+	spinning = 1;
+	__asm__ volatile("movsd %1, %%xmm7\n"
+	                 "1:\tcmpl $0, %2\n\tje 1b\n\t"
+	                 "movsd %%xmm7, %0"
+	                 : "=m"(v)
+	                 : "m"(seven), "m"(spin_flag)
+	                 : "xmm7", "memory", "cc");
+	printf("spinning thread: handled=%d xmm7=%.1f\n", spin_flag, v);
+	return NULL;
+}
+
+static void to_a_spinning_thread(void)
+{
+	signal(SIGUSR1, spin_handler);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	pthread_t t;
+	pthread_create(&t, NULL, spinner, NULL);
+	while (!spinning)
+		sched_yield();
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+}
+
+/* Faults the program does not handle end it with the crash report, as Linux kills it: no
+ * handler, SIG_IGN, the signal blocked, or no stack left for the handler's frame. */
+static int unhandled(const char *how)
+{
+	printf("before the crash\n");
+	int *volatile p = NULL;
+	if (!strcmp(how, "ignored")) {
+		signal(SIGSEGV, SIG_IGN);
+	} else if (!strcmp(how, "blocked")) {
+		sigset_t set;
+		on(SIGSEGV, jump_out, 0);
+		sigemptyset(&set);
+		sigaddset(&set, SIGSEGV);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	} else if (!strcmp(how, "nostack")) {
+		on(SIGSEGV, jump_out, 0);
+		struct rlimit rl = {8 << 20, 8 << 20};
+		setrlimit(RLIMIT_STACK, &rl);
+		if (!sigsetjmp(jb, 1))
+			printf("not reached %lu\n", forever(0));
+	}
+	printf("read %d\n", *p);
+	printf("still alive\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "sse")) {
+		float_divide_by_zero();
+		return 0;
+	}
+	if (argc > 1)
+		return unhandled(argv[1]);
 	null_write();
 	divide_by_zero();
 	illegal_instruction();
@@ -280,6 +372,7 @@ int main(void)
 	sending();
 	waiting();
 	from_a_thread();
+	to_a_spinning_thread();
 	puts("done");
 	return 0;
 }
