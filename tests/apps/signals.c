@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <ucontext.h>
@@ -18,6 +19,7 @@
 
 static sigjmp_buf jb;
 static volatile int got_sig, got_code, addr_is_rip, in_handler_blocked;
+static volatile long got_trapno, got_err, got_cr2;
 static void *volatile got_addr;
 
 static void on(int sig, void (*h)(int, siginfo_t *, void *), int flags)
@@ -45,6 +47,9 @@ static void record(int sig, siginfo_t *si, void *ctx)
 	got_addr = si->si_addr;
 	addr_is_rip = (uintptr_t)si->si_addr == (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 	in_handler_blocked = blocked(sig);
+	got_trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
+	got_err = uc->uc_mcontext.gregs[REG_ERR];
+	got_cr2 = uc->uc_mcontext.gregs[REG_CR2];
 }
 
 static void jump_out(int sig, siginfo_t *si, void *ctx)
@@ -64,6 +69,7 @@ static void null_write(void)
 	printf("SIGSEGV: sig=%d maperr=%d addr=%lu blocked in handler=%d after=%d\n", got_sig,
 	       got_code == SEGV_MAPERR, (unsigned long)(uintptr_t)got_addr, in_handler_blocked,
 	       blocked(SIGSEGV));
+	printf("SIGSEGV ucontext: trapno=%ld err=%ld cr2=%ld\n", got_trapno, got_err, got_cr2);
 	/* The same again: siglongjmp restored the mask, so the second fault is delivered too. */
 	got_sig = 0;
 	p = (int *)32;
@@ -132,15 +138,16 @@ static void breakpoint(void)
 	printf("SIGTRAP: sig=%d code=%d\n", got_sig, got_code);
 }
 
-static char altstack[64 * 1024];
+#define ALTSTACK_SIZE (64 * 1024)
+static char *altstack;
 static volatile int handler_on_altstack, reported_onstack, change_while_on;
 
 static void overflow_handler(int sig, siginfo_t *si, void *ctx)
 {
 	char here;
-	stack_t now, ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+	stack_t now, ss = {.ss_sp = altstack, .ss_size = ALTSTACK_SIZE};
 	record(sig, si, ctx);
-	handler_on_altstack = &here >= altstack && &here < altstack + sizeof(altstack);
+	handler_on_altstack = &here >= altstack && &here < altstack + ALTSTACK_SIZE;
 	sigaltstack(NULL, &now);
 	reported_onstack = now.ss_flags == SS_ONSTACK;
 	change_while_on = sigaltstack(&ss, NULL) == -1 && errno == EPERM;
@@ -157,11 +164,14 @@ static unsigned long forever(unsigned long n)
 
 static void stack_overflow(void)
 {
+	/* Fresh pages: the frame itself faults them in. */
+	altstack =
+	    mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	stack_t ss = {.ss_sp = altstack, .ss_size = 1000}, old;
 	int r = sigaltstack(&ss, NULL);
 	printf("sigaltstack too small: %d %s\n", r, errno == ENOMEM ? "ENOMEM" : strerror(errno));
 	ss.ss_flags = 12345;
-	ss.ss_size = sizeof(altstack);
+	ss.ss_size = ALTSTACK_SIZE;
 	r = sigaltstack(&ss, NULL);
 	printf("sigaltstack bad flags: %d %s\n", r, errno == EINVAL ? "EINVAL" : strerror(errno));
 	sigaltstack(NULL, &old);
@@ -170,7 +180,7 @@ static void stack_overflow(void)
 	printf("sigaltstack set: %d\n", sigaltstack(&ss, NULL));
 	sigaltstack(NULL, &old);
 	printf("sigaltstack now: flags=%d size_ok=%d sp_ok=%d\n", old.ss_flags,
-	       old.ss_size == sizeof(altstack), old.ss_sp == altstack);
+	       old.ss_size == ALTSTACK_SIZE, old.ss_sp == altstack);
 
 	/* Linux's stack limit is the process's; the guest's stack is 8 MiB too. */
 	struct rlimit rl = {8 << 20, 8 << 20};
