@@ -20,7 +20,7 @@
 #define SA_RESETHAND  0x80000000UL
 #define SS_ONSTACK    1
 #define SS_DISABLE    2
-#define SS_AUTODISARM (1 << 31)
+#define SS_AUTODISARM INT32_MIN
 #define MINSIGSTKSZ   2048
 #define SI_USER       0
 #define SI_KERNEL     0x80
@@ -446,8 +446,13 @@ static long sys_rt_sigaction(long sig, const struct linux_sigaction *act,
 	if (act && (sig == SIGKILL || sig == SIGSTOP))
 		return -EINVAL;
 	struct linux_sigaction was = actions[sig];
-	if (act)
+	if (act) {
 		actions[sig] = *act;
+		/* Ignoring a signal discards it where it is pending, as on Linux. */
+		if (act->handler == SIG_IGN ||
+		    (act->handler == SIG_DFL && default_ignored((int)sig)))
+			current->sigpending &= ~BIT(sig);
+	}
 	if (old)
 		*old = was;
 	return 0;

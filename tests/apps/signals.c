@@ -228,6 +228,14 @@ static void sending(void)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	sigpending(&pending);
 	printf("unblocked: delivered=%d pending=%d\n", got_sig, sigismember(&pending, SIGUSR1));
+
+	/* Ignoring a pending signal discards it. */
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	raise(SIGUSR1);
+	signal(SIGUSR1, SIG_IGN);
+	sigpending(&pending);
+	printf("ignored while pending: pending=%d\n", sigismember(&pending, SIGUSR1));
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 static long ms_since(const struct timespec *t0)

@@ -745,6 +745,7 @@ SIGNALS_WANT = ('SIGSEGV: sig=11 maperr=1 addr=24 blocked in handler=1 after=0\n
                 'raise: sig=10 si_tkill=1\n'
                 'blocked: delivered=0 pending=1\n'
                 'unblocked: delivered=10 pending=0\n'
+                'ignored while pending: pending=0\n'
                 'sigtimedwait, nothing sent: -1 EAGAIN waited=1\n'
                 'sigtimedwait, pending: 12 signo=12 si_tkill=1\n'
                 'sigtimedwait, polling: -1 EAGAIN\n'
