@@ -105,6 +105,25 @@ static void float_divide_by_zero(void)
 	       got_code == FPE_FLTDIV, addr_is_rip, (now & 0x1f80) == 0x1f80, c);
 }
 
+/* x87 division by zero with the exception unmasked in the control word: #MF at the next
+ * waiting instruction. */
+static void x87_divide_by_zero(void)
+{
+	on(SIGFPE, jump_out, 0);
+	unsigned short cw = 0x037f & ~4, now;
+	got_code = 0;
+	if (!sigsetjmp(jb, 1)) {
+		__asm__ volatile("fldcw %0\n\tfld1\n\tfldz\n\tfdivrp\n\tfwait\n\tfstp %%st(0)"
+		                 :
+		                 : "m"(cw)
+		                 : "memory");
+		puts("not reached");
+	}
+	__asm__ volatile("fnstcw %0" : "=m"(now));
+	printf("SIGFPE (x87): sig=%d fltdiv=%d addr_is_rip=%d masked after=%d\n", got_sig,
+	       got_code == FPE_FLTDIV, addr_is_rip, (now & 0x3f) == 0x3f);
+}
+
 /* Skip the 2-byte ud2 and set rax: the interrupted code carries on with every register
  * taken from the ucontext. */
 static void skip_ud2(int sig, siginfo_t *si, void *ctx)
@@ -384,6 +403,7 @@ int main(int argc, char **argv)
 		return unhandled(argv[1]);
 	null_write();
 	divide_by_zero();
+	x87_divide_by_zero();
 	illegal_instruction();
 	breakpoint();
 	stack_overflow();

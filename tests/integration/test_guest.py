@@ -731,6 +731,7 @@ SIGNALS_WANT = ('SIGSEGV: sig=11 maperr=1 addr=24 blocked in handler=1 after=0\n
                 'SIGSEGV ucontext: trapno=14 err=6 cr2=24\n'
                 'SIGSEGV again: sig=11 addr=32\n'
                 'SIGFPE: sig=8 intdiv=1 addr_is_rip=1\n'
+                'SIGFPE (x87): sig=8 fltdiv=1 addr_is_rip=1 masked after=1\n'
                 'SIGILL: sig=4 illopn=1 addr_is_rip=1 rax=42 rcx=7 r11=9 r8=5\n'
                 'SIGTRAP: sig=5 code=128\n'
                 'sigaltstack too small: -1 ENOMEM\n'
