@@ -91,7 +91,7 @@ struct thread *thread_clone(struct syscall_frame *f, uint64_t sp, uint64_t tls, 
 NORETURN void thread_exit(int status);
 void thread_set_fs_base(uint64_t v);
 
-/* sys/syscall.c: send sig to thread t (tkill, tgkill). */
+/* kernel/signal.c: send sig to thread t (tkill, tgkill). */
 long signal_send(struct syscall_frame *f, struct thread *t, long sig);
 
 /* The queue every poll, select and epoll_wait sleeps on. */

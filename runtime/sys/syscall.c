@@ -1,8 +1,10 @@
-/* The system-call dispatcher, and the calls about the process itself: exit, identity, signals,
- * time, randomness and limits.  A call the runtime lacks returns -ENOSYS and is named once. */
+/* The system-call dispatcher, and the calls about the process itself: exit, identity, time,
+ * randomness and limits (signals are kernel/signal.c's).  A call the runtime lacks returns
+ * -ENOSYS and is named once. */
 #include "kernel/kernel.h"
 #include "syscall_names.h"
 #include "kernel/sched.h"
+#include "kernel/signal.h"
 #include "sys/syscall.h"
 #include "sys/sysdefs.h"
 #include "platform/xen/xen.h"
@@ -107,171 +109,6 @@ static long sys_uname(struct linux_utsname *u)
 	k_snprintf(u->version, sizeof(u->version), "unik guest ABI %d", UNIK_ABI_VERSION);
 	k_memcpy(u->machine, "x86_64", 7);
 	k_memcpy(u->domainname, "(none)", 7);
-	return 0;
-}
-
-/* --- signals --- */
-
-static struct linux_sigaction actions[65];
-
-static long sys_rt_sigaction(long sig, const struct linux_sigaction *act,
-                             struct linux_sigaction *old, uint64_t size)
-{
-	if (size != 8 || sig < 1 || sig > 64)
-		return -EINVAL;
-	if (act && (sig == SIGKILL || sig == 19 /* SIGSTOP */))
-		return -EINVAL;
-	if (old)
-		*old = actions[sig];
-	if (act)
-		actions[sig] = *act;
-	return 0;
-}
-
-static long sys_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uint64_t size)
-{
-	if (size != 8)
-		return -EINVAL;
-	if (old)
-		*old = current->sigmask;
-	if (set) {
-		if (how == 0)
-			current->sigmask |= *set;
-		else if (how == 1)
-			current->sigmask &= ~*set;
-		else if (how == 2)
-			current->sigmask = *set;
-		else
-			return -EINVAL;
-		current->sigmask &=
-		    ~(1UL << (SIGKILL - 1) | 1UL << (19 - 1)); /* SIGKILL, SIGSTOP */
-	}
-	return 0;
-}
-
-static bool default_ignored(long sig)
-{
-	return sig == 17 || sig == 18 || sig == 23 || sig == 28 || (sig >= 19 && sig <= 22);
-}
-
-static bool default_core(long sig)
-{
-	return sig == 3 || sig == 4 || sig == 5 || sig == 6 || sig == 7 || sig == 8 || sig == 11 ||
-	       sig == 31;
-}
-
-/* A signal the process sends itself is delivered as Linux does: a frame on the application's
- * stack saves what the interrupted system call must give back, the call "returns" into the
- * handler, and the handler's return runs sa_restorer (musl's __restore_rt), whose
- * rt_sigreturn puts everything back. */
-struct sigframe {
-	uint64_t ret; /* the handler's return address: sa_restorer */
-	uint64_t rip, rflags, rsp, rax, rdi, rsi, rdx, r10, r8, r9, mask;
-	struct {
-		int32_t signo, errno_, code, pad;
-		int32_t pid, uid;
-		char rest[104];
-	} info;
-};
-
-#define SA_SIGINFO   4
-#define SA_NODEFER   0x40000000UL
-#define SA_RESETHAND 0x80000000UL
-
-static long deliver(struct syscall_frame *f, long sig, long result)
-{
-	struct linux_sigaction *a = &actions[sig];
-	uint64_t sp = (unik_user_rsp - 128 - sizeof(struct sigframe)) & ~15UL;
-	sp -= 8; /* a handler starts as if called: rsp + 8 is 16-aligned */
-	struct sigframe *fr = (void *)sp;
-	if (!user_range_ok(fr, sizeof(*fr)) && !mem_handle_fault(sp))
-		crash_signal(SIGSEGV, f->rcx, unik_user_rsp, 0);
-	k_memset(fr, 0, sizeof(*fr));
-	fr->ret = a->restorer;
-	fr->rip = f->rcx, fr->rflags = f->r11, fr->rsp = unik_user_rsp, fr->rax = (uint64_t)result;
-	fr->rdi = f->rdi, fr->rsi = f->rsi, fr->rdx = f->rdx, fr->r10 = f->r10, fr->r8 = f->r8;
-	fr->r9 = f->r9, fr->mask = current->sigmask;
-	fr->info.signo = (int32_t)sig;
-	fr->info.code = -6; /* SI_TKILL */
-	fr->info.pid = 1;
-	if (!(a->flags & SA_NODEFER))
-		current->sigmask |= 1UL << (sig - 1);
-	current->sigmask |= a->mask;
-	f->rcx = a->handler;
-	f->rdi = (uint64_t)sig;
-	f->rsi = (a->flags & SA_SIGINFO) ? (uint64_t)&fr->info : 0;
-	f->rdx = 0;
-	unik_user_rsp = sp;
-	if (a->flags & SA_RESETHAND)
-		a->handler = SIG_DFL;
-	return sig; /* rax at the handler's entry: irrelevant, but Linux leaves the number */
-}
-
-static long sys_rt_sigreturn(struct syscall_frame *f)
-{
-	struct sigframe *fr = (void *)(unik_user_rsp - 8);
-	if (!user_range_ok(fr, sizeof(*fr)) || fr->rip >= (1UL << 47))
-		crash_signal(SIGSEGV, f->rcx, unik_user_rsp, 0);
-	f->rcx = fr->rip;
-	/* Only arithmetic flags and DF come back from user memory; IF stays on, IOPL off. */
-	f->r11 = (fr->rflags & 0xcd5) | 0x202;
-	f->rdi = fr->rdi, f->rsi = fr->rsi, f->rdx = fr->rdx, f->r10 = fr->r10, f->r8 = fr->r8;
-	f->r9 = fr->r9;
-	current->sigmask = fr->mask;
-	unik_user_rsp = fr->rsp;
-	return (long)fr->rax;
-}
-
-/* The action for a signal that is not blocked: ignore, run the handler, or the default. */
-static long act(struct syscall_frame *f, long sig, long result)
-{
-	uint64_t h = actions[sig].handler;
-	if (sig != SIGKILL && h == SIG_IGN)
-		return result;
-	if (sig != SIGKILL && h != SIG_DFL)
-		return deliver(f, sig, result);
-	if (default_ignored(sig))
-		return result;
-	if (default_core(sig))
-		crash_signal((int)sig, f->rcx, unik_user_rsp, 0);
-	kprintf(UNIK_CONSOLE_PREFIX "killed by signal %ld\n", sig);
-	proc_exit(128 + (int)sig);
-}
-
-/* A signal the kernel raises for the current call (SIGPIPE): unik_syscall acts on it, or
- * keeps it pending while blocked, once the call's result is known. */
-void signal_pend(int sig)
-{
-	current->sigpending |= 1UL << (sig - 1);
-}
-
-static long send_self(struct syscall_frame *f, long sig)
-{
-	if (sig == 0)
-		return 0;
-	if (sig < 1 || sig > 64)
-		return -EINVAL;
-	if ((current->sigmask >> (sig - 1)) & 1) {
-		current->sigpending |=
-		    1UL << (sig - 1); /* delivered once unblocked, see unik_syscall */
-		return 0;
-	}
-	return act(f, sig, 0);
-}
-
-/* tkill and tgkill: to the calling thread, acted on as the call returns; to another, pending
- * until that thread next leaves a system call, and ending a wait it is blocked in. */
-long signal_send(struct syscall_frame *f, struct thread *t, long sig)
-{
-	if (t == current)
-		return send_self(f, sig);
-	if (sig < 0 || sig > 64)
-		return -EINVAL;
-	if (sig) {
-		t->sigpending |= 1UL << (sig - 1);
-		if (!((t->sigmask >> (sig - 1)) & 1))
-			thread_wake(t, -EINTR);
-	}
 	return 0;
 }
 
@@ -533,16 +370,13 @@ UNIK_INIT(INIT_SYSCALLS, syscall_table_init);
 static long dispatch(struct syscall_frame *f);
 
 /* Every system call leaves through here: like Linux, a signal that became deliverable (sent
- * while blocked, then unblocked) is acted on before the application runs again. */
+ * by this call, or sent while blocked and now unblocked) is acted on before the application
+ * runs again (kernel/signal.c). */
 long unik_syscall(struct syscall_frame *f)
 {
 	long r = dispatch(f);
-	uint64_t ready = current->sigpending & ~current->sigmask;
-	if (ready) {
-		long sig = __builtin_ctzll(ready) + 1;
-		current->sigpending &= ~(1UL << (sig - 1));
-		r = act(f, sig, r);
-	}
+	if (current->sigpending & ~current->sigmask)
+		signal_syscall_exit(f, r);
 	return r;
 }
 
@@ -556,21 +390,6 @@ static long dispatch(struct syscall_frame *f)
 }
 
 /* --- the system calls of this file, for the table in sys/syscall.c --- */
-
-SYSCALL(13)
-{
-	return sys_rt_sigaction(a0, P(a1), P(a2), a3);
-}
-
-SYSCALL(14)
-{
-	return sys_rt_sigprocmask(a0, P(a1), P(a2), a3);
-}
-
-SYSCALL(15)
-{
-	return sys_rt_sigreturn(f);
-}
 
 SYSCALL(35)
 {
@@ -595,11 +414,6 @@ SYSCALL_ALIAS(59, 57);
 SYSCALL(61)
 {
 	return -ECHILD; /* wait4: there are never children */
-}
-
-SYSCALL(62)
-{
-	return a0 == 1 || a0 == 0 || a0 == -1 ? send_self(f, a1) : -ESRCH;
 }
 
 SYSCALL(63)
@@ -679,14 +493,6 @@ SYSCALL(118)
 	return 0;
 }
 SYSCALL_ALIAS(120, 118);
-
-/* sigaltstack */
-SYSCALL(131)
-{
-	if (a1)
-		k_memset(P(a1), 0, 24), ((int *)a1)[2] = 2; /* SS_DISABLE */
-	return 0;
-}
 
 SYSCALL(149)
 {

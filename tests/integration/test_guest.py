@@ -920,6 +920,66 @@ def test_signal_handlers(accel):
     native_agrees('process', ['signals'], r.app, 0, argv0='process')
 
 
+SIGNALS_WANT = ('SIGSEGV: sig=11 maperr=1 addr=24 blocked in handler=1 after=0\n'
+                'SIGSEGV ucontext: trapno=14 err=6 cr2=24\n'
+                'SIGSEGV again: sig=11 addr=32\n'
+                'SIGFPE: sig=8 intdiv=1 addr_is_rip=1\n'
+                'SIGFPE (x87): sig=8 fltdiv=1 addr_is_rip=1 masked after=1\n'
+                'SIGILL: sig=4 illopn=1 addr_is_rip=1 rax=42 rcx=7 r11=9 r8=5\n'
+                'SIGTRAP: sig=5 code=128\n'
+                'sigaltstack too small: -1 ENOMEM\n'
+                'sigaltstack bad flags: -1 EINVAL\n'
+                'sigaltstack at first: disabled=1\n'
+                'sigaltstack set: 0\n'
+                'sigaltstack now: flags=0 size_ok=1 sp_ok=1\n'
+                'stack overflow: sig=11 on altstack=1 reported onstack=1 EPERM while on=1\n'
+                'after: flags=0\n'
+                'disabled: 1\n'
+                'kill: sig=10 si_user=1 pid_ok=1 blocked in handler=1 after=0\n'
+                'raise: sig=10 si_tkill=1\n'
+                'blocked: delivered=0 pending=1\n'
+                'unblocked: delivered=10 pending=0\n'
+                'ignored while pending: pending=0\n'
+                'sigtimedwait, nothing sent: -1 EAGAIN waited=1\n'
+                'sigtimedwait, pending: 12 signo=12 si_tkill=1\n'
+                'sigtimedwait, polling: -1 EAGAIN\n'
+                'sigsuspend: -1 EINTR sig=10 still blocked=1\n'
+                'sigwaitinfo: 12\n'
+                'spinning thread: handled=1 xmm7=7.0\n'
+                'done\n')
+
+
+@accels
+def test_signals_from_faults(accel):
+    """The program's own faults reach its handlers as on Linux (siginfo, a ucontext whose
+    registers rt_sigreturn takes back, siglongjmp out), stack overflow is caught on a
+    sigaltstack, and kill, raise, masks, sigtimedwait, sigsuspend and a signal to a thread
+    that never enters the kernel behave as natively."""
+    r = boot(app('signals'), 'signals', accel=accel, mem='64M')
+    r.expect_status(0).expect_app(SIGNALS_WANT)
+    native_agrees('signals', [], r.app, 0, argv0='signals')
+
+
+@accels
+def test_signal_from_sse_exception(accel):
+    """An unmasked SSE exception is SIGFPE with the FPE_FLT* code from MXCSR, and the handler
+    starts with the default MXCSR.  QEMU's TCG raises no SIMD floating-point exceptions."""
+    if resolve_accel(accel) == 'tcg':
+        raise Skip('TCG does not raise SIMD floating-point exceptions (#XM)')
+    want = 'SIGFPE (SSE): sig=8 fltdiv=1 addr_is_rip=1 masked after=1 c=0.0\n'
+    r = boot(app('signals'), 'signals sse', accel=accel)
+    r.expect_status(0).expect_app(want)
+    native_agrees('signals', ['sse'], r.app, 0, argv0='signals')
+
+
+@accels
+def test_unhandled_faults_crash(accel):
+    """A fault whose signal is ignored or blocked, or whose handler has no stack left for its
+    frame, ends the program with the crash report, as Linux kills it."""
+    for how in ('ignored', 'blocked', 'nostack'):
+        _crashed(boot(app('signals'), 'signals ' + how, accel=accel, mem='64M', tag=how))
+
+
 @accels
 def test_sigterm_default_action(accel):
     r = boot(app('process'), 'process sigterm', accel=accel)

@@ -85,7 +85,8 @@ static void idt_set(int i)
 	idt[i].sel = 0x08;
 	/* Double fault, NMI and machine check get their own stack; the rest share one. */
 	idt[i].ist = (i == 8 || i == 2 || i == 18) ? 2 : 1;
-	idt[i].type = 0x8e;
+	/* int3 from ring 3 is a breakpoint (SIGTRAP), as on Linux, not a #GP. */
+	idt[i].type = i == 3 ? 0xee : 0x8e;
 	idt[i].off_mid = (h >> 16) & 0xffff;
 	idt[i].off_hi = h >> 32;
 	idt[i].zero = 0;

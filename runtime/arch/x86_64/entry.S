@@ -8,8 +8,9 @@
 
 	/* syscall: rax = number, rdi rsi rdx r10 r8 r9 = arguments, rcx = return address,
 	 * r11 = saved rflags; FMASK has cleared IF.  The registers are saved as a struct
-	 * syscall_frame (kernel.h) that the C side may rewrite, which is how signal handlers are
-	 * entered and left.  Everything but rax, rcx and r11 is preserved, as on Linux.
+	 * syscall_frame (kernel.h), and the callee-saved ones under it, which is where signal.c
+	 * reads them when it enters a handler (through unik_user_return instead of back here).
+	 * Everything but rax, rcx and r11 is preserved, as on Linux.
 	 *
 	 * On hardware, syscall lands here in ring 0.  PVM-style nested hypervisors land here still
 	 * in ring 3, where they would emulate every ring-0 instruction anyway: the handler then
@@ -192,6 +193,25 @@ trap_return:
 	add $16, %rsp
 	iretq
 
+	/* void unik_user_return(struct trap_frame *kf): leave a system call through the interrupt
+	 * return, every register taken from kf at the top of the kernel stack, since the return
+	 * above gives back only some: how signal handlers are entered and left (signal.c). */
+	.globl unik_user_return
+unik_user_return:
+	movl $0, in_syscall(%rip)
+	mov %rdi, %rsp
+	jmp trap_return
+
+	/* void unik_kstack_call(struct trap_frame *kf, void (*fn)(struct trap_frame *)): from an
+	 * interrupt stack, continue on the thread's kernel stack, where kf (at its top) is a copy
+	 * of the interrupt's frame: run fn(kf), then return to the application from kf.  A fault
+	 * inside fn then does not reuse, and overwrite, the stack it came in on. */
+	.globl unik_kstack_call
+unik_kstack_call:
+	mov %rdi, %rsp
+	call *%rsi
+	jmp trap_return
+
 	/* void unik_switch(uint64_t *save_ksp, uint64_t ksp): save the callee-saved registers and
 	 * the stack pointer of the running thread, and continue on another thread's kernel stack
 	 * where its own unik_switch left off (or where thread_clone's frame says). */
@@ -224,11 +244,13 @@ unik_thread_start:
 	/* void unik_preempt(struct trap_frame *kf): the timer interrupted the application; kf is
 	 * the interrupt's frame, copied to the top of the thread's own kernel stack.  Continue
 	 * there, let the scheduler run the others, and return from kf when this thread's turn
-	 * comes again. */
+	 * comes again, entering a signal handler first if a signal came meanwhile. */
 	.globl unik_preempt
 unik_preempt:
 	mov %rdi, %rsp
 	call sched_preempted
+	mov %rsp, %rdi
+	call signal_resume
 	jmp trap_return
 
 	.section .data

@@ -1,6 +1,9 @@
 /* CPU exceptions and interrupts: stack growth, bad pointers handed to system calls, the timer,
- * and the crash report for everything else. */
+ * signals for the application's own faults (kernel/signal.c), and the crash report for
+ * everything else. */
 #include "kernel/irq.h"
+#include "kernel/sched.h"
+#include "kernel/signal.h"
 
 static const char *const names[32] = {
     "divide error",
@@ -82,7 +85,8 @@ NORETURN void crash_signal(int sig, uint64_t rip, uint64_t rsp, uint64_t rbp)
 void unik_trap(struct trap_frame *f)
 {
 	if (f->vector >= IRQ_FIRST) {
-		irq_dispatch(f);
+		irq_dispatch(f); /* the timer's may switch threads, and then returns elsewhere */
+		signal_interrupt_exit(f);
 		return;
 	}
 	uint64_t cr2 = 0;
@@ -103,6 +107,15 @@ void unik_trap(struct trap_frame *f)
 			return;
 		}
 	}
+	/* The application's own fault (not a system call's, and not the kernel's): its handler,
+	 * if it has one for the signal, runs instead of the report. */
+	if ((f->cs & 3) == 3 && !in_syscall)
+		signal_fault(f, cr2);
+	trap_crash(f, cr2);
+}
+
+NORETURN void trap_crash(struct trap_frame *f, uint64_t cr2)
+{
 	const char *what = names[f->vector] ? names[f->vector] : "exception";
 	kprintf(UNIK_CRASH_LINE_PREFIX "%s (vector %lu) in %s\n", what, f->vector, proc_name);
 	if (f->vector == 14 && cr2 < user_stack_top() && cr2 >= user_stack_top() - (9UL << 20))
