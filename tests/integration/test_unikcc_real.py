@@ -1,10 +1,13 @@
 """unik-cc under what real build systems do: partial links (kbuild's built-in.o), the -nostdlib
-family, -shared and -fPIC, and Debian's busybox built with its own kbuild and booted, its applets'
-output compared byte for byte with the same objects linked natively against musl."""
+family, -shared and -fPIC, Debian's busybox built with its own kbuild and booted, its applets'
+output compared byte for byte with the same objects linked natively against musl, and Debian's
+zstd built with its own Makefile, compressing with two worker threads."""
 
 import fcntl
 import glob
 import os
+import random
+import re
 import shlex
 import shutil
 import subprocess
@@ -301,3 +304,107 @@ def test_build_outputs_use_the_host_compiler():
     cc(['-O2', '-o', 'app.elf', gen])
     boot(os.path.join(d, 'app.elf'), 'app', accel='tcg').expect_status(0).expect_app(
         '#define GENERATED 42\n')
+
+
+def _zstd():
+    """Builds (once per source version, cached under build/zstd/) Debian's zstd with its own
+    Makefile and CC=unik-cc: multi-threaded (ZSTD_MULTITHREAD, -pthread), -O1 and without the
+    legacy formats to keep the build short.  The link is redone every time, so that a changed
+    runtime or unik-cc is what the test boots."""
+    dscs = sorted(glob.glob(os.path.join(build_dir(), 'src', 'libzstd_*.dsc')))
+    if not dscs:
+        raise Skip('zstd source package not in build/src: run scripts/install-deps (it runs '
+                   'apt-get source --download-only zstd)')
+    for tool in ('dpkg-source', 'make'):
+        if not shutil.which(tool):
+            raise Skip('%s is not installed' % tool)
+    dsc = dscs[-1]
+    version = os.path.basename(dsc)[len('libzstd_'):-len('.dsc')]
+    top = os.path.join(build_dir(), 'zstd', version)
+    os.makedirs(top, exist_ok=True)
+    src = os.path.join(top, 'src')
+    log = os.path.join(out_dir(), 'zstd-build.log')
+    env = dict(os.environ)
+    rt = os.path.join(build_dir(), 'runtime')
+    if 'UNIK_RUNTIME_DIR' not in env and os.path.exists(os.path.join(rt, 'unikrt.o')):
+        env['UNIK_RUNTIME_DIR'] = rt
+    with open(os.path.join(top, 'lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = os.path.join(src, '.unik-extracted')
+        if not os.path.exists(stamp):
+            shutil.rmtree(src, ignore_errors=True)
+            _run_logged(['dpkg-source', '-x', dsc, src], top, log)
+            open(stamp, 'w').close()
+        # zstd's Makefile keeps its objects under programs/obj/<flags hash>/ and copies the
+        # linked program to programs/zstd: remove both links so that only they are redone.
+        for f in glob.glob(os.path.join(src, 'programs', 'obj', '*', 'zstd')) + \
+                [os.path.join(src, 'programs', 'zstd')]:
+            os.unlink(f) if os.path.exists(f) else None
+        _run_logged(['make', '-j2', '-C', 'programs', 'zstd', 'CC=' + unik_cc(), 'CFLAGS=-O1',
+                     'ZSTD_LEGACY_SUPPORT=0', 'HAVE_ZLIB=0', 'HAVE_LZMA=0', 'HAVE_LZ4=0'],
+                    src, log, env)
+    return os.path.join(src, 'programs', 'zstd')
+
+
+def _zstd_input():
+    """1.5 MiB of text that compresses about 4:1, the same on every run."""
+    r = random.Random(7)
+    words = ['alpha', 'beta', 'gamma', 'delta', 'unik', 'kernel', 'thread', 'futex', 'pipe',
+             'zstd', 'level', 'block']
+    lines, n = [], 0
+    while n < 1536 * 1024:
+        line = ' '.join(r.choice(words) for _ in range(r.randint(3, 12)))
+        line += ' %d\n' % r.randint(0, 99999)
+        lines.append(line)
+        n += len(line)
+    return ''.join(lines)[:1536 * 1024].encode()
+
+
+_ZSTD_BENCH = re.compile(r'(\d+) -> +(\d+) \(')
+
+
+@timeout(3600)
+def test_zstd_threads():
+    """zstd -T2 in the guest: the benchmark mode compresses 1.5 MiB in three 512 KiB jobs on two
+    worker threads, decompresses and checks it, and the compressed size is the one the host's
+    zstd of the same version makes; a file the host compressed (-T2) tests intact."""
+    host = shutil.which('zstd')
+    host_version = host and subprocess.run([host, '-V'], stdout=subprocess.PIPE,
+                                           text=True).stdout
+    zstd = _zstd()
+    if not host_version or 'v' + _zstd_upstream(zstd) not in host_version:
+        raise Skip('the host has no zstd of the same version to compare with (Debian: zstd)')
+    d = out_dir()
+    data = _zstd_input()
+    inp = os.path.join(d, 'in')
+    with open(inp, 'wb') as f:
+        f.write(data)
+    subprocess.run([host, '-q', '-f', '-T2', '-3', '-B512K', inp, '-o', inp + '.zst'],
+                   check=True)
+    with open(inp + '.zst', 'rb') as f:
+        packed = f.read()
+    want = subprocess.run([host, '-b3', '-T2', '-B512K', '-i1', inp], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True).stdout
+    cpio = os.path.join(d, 'root.cpio')
+    make_cpio([('data', None), ('data/in', data), ('data/in.zst', packed)], cpio)
+
+    r = boot(zstd, 'zstd -b3 -T2 -B512K -i1 /data/in', accel='tcg', initrd=cpio, mem='256M',
+             timeout=300)
+    r.expect_status(0)
+    got, host_sizes = _ZSTD_BENCH.findall(r.app), _ZSTD_BENCH.findall(want)
+    if not got or not host_sizes or got[-1] != host_sizes[-1]:
+        fail('zstd -b3 -T2 in the guest: sizes %r, the host\'s %r' % (got[-1:], host_sizes[-1:]),
+             r.app[-600:])
+    if 'corrupt' in r.app.lower() or 'error' in r.app.lower():
+        fail('zstd -b3 -T2 reported an error in the guest', r.app[-600:])
+
+    r = boot(zstd, 'zstd -t /data/in.zst', accel='tcg', initrd=cpio, timeout=120)
+    r.expect_status(0)
+    if '/data/in.zst' not in r.app or ': %d bytes' % len(data) not in r.app:
+        fail('zstd -t of the host\'s -T2 file did not report %d bytes' % len(data), r.app[-400:])
+
+
+def _zstd_upstream(zstd):
+    """1.5.4 from .../build/zstd/1.5.4+dfsg2-5/src/programs/zstd."""
+    ver = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(zstd))))
+    return ver.split('+')[0].split('-')[0]
