@@ -8,7 +8,6 @@
 #define X_OK 1
 
 static uint32_t umask_bits = 022;
-extern const struct chardev dev_console;
 static const struct file_ops reg_ops, dir_ops, chr_ops;
 
 static const struct file_ops *ops_for(struct inode *i)
@@ -438,6 +437,31 @@ static uint8_t dtype(uint32_t mode)
 	}
 }
 
+struct dents {
+	char *buf;
+	uint64_t count, used;
+	struct file *f;
+	bool full;
+};
+
+/* Adds one entry at the directory's offset; true (stop) when the buffer has no room for it. */
+static bool emit_dent(void *arg, const char *name, struct inode *i)
+{
+	struct dents *d = arg;
+	size_t len = k_strlen(name);
+	size_t reclen = (sizeof(struct linux_dirent64) + len + 1 + 7) & ~7UL;
+	if (d->used + reclen > d->count)
+		return d->full = true;
+	struct linux_dirent64 *e = (void *)(d->buf + d->used);
+	e->d_ino = i->ino;
+	e->d_off = (int64_t)++d->f->off;
+	e->d_reclen = (uint16_t)reclen;
+	e->d_type = dtype(i->mode);
+	k_memcpy(e->d_name, name, len + 1);
+	d->used += reclen;
+	return false;
+}
+
 long sys_getdents64(long fd, void *buf, uint64_t count)
 {
 	struct file *f = fd_get(fd);
@@ -446,40 +470,15 @@ long sys_getdents64(long fd, void *buf, uint64_t count)
 	struct inode *dir = f->ino;
 	if (!S_ISDIR(dir->mode))
 		return -ENOTDIR;
-	uint64_t pos = 0, used = 0;
-	struct dentry *d = dir->children;
-	for (;; pos++) {
-		const char *name;
-		struct inode *i;
-		if (pos == 0) {
-			name = ".", i = dir;
-		} else if (pos == 1) {
-			name = "..", i = dir->parent;
-		} else {
-			if (!d)
-				break;
-			name = d->name, i = d->ino;
-			d = d->next;
-		}
-		if (pos < f->off)
-			continue;
-		size_t len = k_strlen(name);
-		size_t reclen = (sizeof(struct linux_dirent64) + len + 1 + 7) & ~7UL;
-		if (used + reclen > count) {
-			if (!used)
-				return -EINVAL;
-			break;
-		}
-		struct linux_dirent64 *e = (void *)((char *)buf + used);
-		e->d_ino = i->ino;
-		e->d_off = (int64_t)pos + 1;
-		e->d_reclen = (uint16_t)reclen;
-		e->d_type = dtype(i->mode);
-		k_memcpy(e->d_name, name, len + 1);
-		used += reclen;
-		f->off = pos + 1;
-	}
-	return (long)used;
+	struct dents d = {buf, count, 0, f, false};
+	/* "." and ".." are the first two entries of every directory, whatever its file system. */
+	if (f->off == 0)
+		emit_dent(&d, ".", dir);
+	if (f->off == 1 && !d.full)
+		emit_dent(&d, "..", fs_dir_find(dir, ".."));
+	if (f->off >= 2 && !d.full)
+		fs_readdir(dir, f->off - 2, emit_dent, &d);
+	return d.full && !d.used ? -EINVAL : (long)d.used;
 }
 
 long sys_mkdirat(long dirfd, const char *path, long mode)
@@ -692,9 +691,7 @@ long sys_readlinkat(long dirfd, const char *path, char *buf, long size)
 		return r;
 	if (!S_ISLNK(i->mode))
 		return -EINVAL;
-	long n = (long)MIN((uint64_t)size, i->size);
-	k_memcpy(buf, i->data, (size_t)n);
-	return n;
+	return fs_read(i, buf, (uint64_t)size, 0);
 }
 
 long sys_readlink(const char *path, char *buf, long size)

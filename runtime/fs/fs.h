@@ -1,4 +1,5 @@
-/* The in-memory root file system: inodes, directories and path lookup. */
+/* The virtual file system: inodes, the operations a file system gives vfs.c, path lookup across
+ * mount points, and the file systems the runtime has (tmpfs, devfs on tmpfs). */
 #ifndef UNIK_RT_FS_H
 #define UNIK_RT_FS_H
 
@@ -14,7 +15,41 @@ struct chardev {
 	bool tty;
 };
 
-struct dentry;
+struct inode;
+
+/* What a file system does, called by vfs.c once it has handled ".", "..", mount points and the
+ * checks that do not depend on the file system.  Names given are never "." or "..". */
+struct fs_ops {
+	/* the inode named `name` in dir, or NULL (no reference taken) */
+	struct inode *(*lookup)(struct inode *dir, const char *name);
+	/* a new inode named `name` in dir, which has no such name yet; *out if out is not NULL */
+	int (*create)(struct inode *dir, const char *name, uint32_t mode, struct inode **out);
+	/* a second name for target (not a directory, same file system) */
+	int (*link)(struct inode *dir, const char *name, struct inode *target);
+	/* removes a name, then drops its inode with fs_put */
+	int (*unlink)(struct inode *dir, const char *name, bool rmdir);
+	/* odir and ndir are on this file system */
+	int (*rename)(struct inode *odir, const char *oname, struct inode *ndir, const char *nname);
+	long (*read)(struct inode *i, void *buf, uint64_t n, uint64_t off);
+	long (*write)(struct inode *i, const void *buf, uint64_t n, uint64_t off);
+	int (*truncate)(struct inode *i, uint64_t size);
+	/* calls emit for dir's entries from the pos-th on (0: the first after "." and "..") until
+	 * emit returns true or the entries run out */
+	void (*readdir)(struct inode *dir, uint64_t pos,
+	                bool (*emit)(void *arg, const char *name, struct inode *i), void *arg);
+	/* frees what i holds besides the struct: no name and no open file refer to it any more */
+	void (*evict)(struct inode *i);
+};
+
+/* One mounted file system. */
+struct super_block {
+	const struct fs_ops *ops;
+	struct inode *root;
+	struct inode *covered;    /* the directory it is mounted on (NULL for the root) */
+	struct super_block *next; /* the mount table, newest first */
+};
+
+struct tmpfs_dentry;
 
 struct inode {
 	uint32_t mode, nlink;
@@ -22,28 +57,27 @@ struct inode {
 	uint64_t size;
 	int64_t atime, mtime, ctime;
 	int open_count;
-	char *data; /* file contents or symlink target */
-	uint64_t cap;
-	bool borrowed; /* data points into the boot image or initrd: copy before writing */
-	struct dentry *children;
-	struct inode *parent;
-	const struct chardev *dev;
-};
-
-struct dentry {
-	struct dentry *next;
-	struct inode *ino;
-	char name[];
+	struct super_block *sb;      /* NULL for pipes, eventfds and other unnamed inodes */
+	struct super_block *mounted; /* what is mounted on this directory, if anything */
+	struct inode *parent;        /* a directory's, for ".."; a root's is itself */
+	const struct chardev *dev;   /* a character device's operations (devfs.c) */
+	struct {                     /* tmpfs's own (tmpfs.c) */
+		char *data;          /* file contents or symlink target */
+		uint64_t cap;
+		bool borrowed; /* data points into the boot image or initrd: copy before writing */
+		struct tmpfs_dentry *children;
+	} t;
 };
 
 #define LOOKUP_FOLLOW 1 /* follow a symlink in the last component */
 
 extern struct inode *fs_root_ino, *fs_cwd;
 
+/* vfs.c: the calls the rest of the runtime makes, whatever the file system. */
 int fs_lookup(struct inode *base, const char *path, int flags, struct inode **out);
 int fs_lookup_parent(struct inode *base, const char *path, struct inode **dir, char *name,
                      bool *trailing_slash);
-struct inode *inode_new(uint32_t mode); /* unlinked: nlink 0 */
+struct inode *inode_new(uint32_t mode); /* unlinked: nlink 0, no file system */
 struct inode *fs_dir_find(struct inode *dir, const char *name);
 int fs_create(struct inode *dir, const char *name, uint32_t mode, struct inode **out);
 int fs_unlink(struct inode *dir, const char *name, bool rmdir);
@@ -52,10 +86,24 @@ int fs_link(struct inode *dir, const char *name, struct inode *target);
 long fs_read(struct inode *ino, void *buf, uint64_t n, uint64_t off);
 long fs_write(struct inode *ino, const void *buf, uint64_t n, uint64_t off);
 int fs_truncate(struct inode *ino, uint64_t size);
+void fs_readdir(struct inode *dir, uint64_t pos,
+                bool (*emit)(void *arg, const char *name, struct inode *i), void *arg);
 int fs_getcwd(char *buf, size_t size);
 void fs_put(struct inode *ino);
 void fs_stat(struct inode *ino, struct linux_stat *st);
+/* Mounts sb on the directory dir: lookups that reach dir continue at sb->root. */
+int fs_mount(struct inode *dir, struct super_block *sb);
+/* The directory at an absolute path, made (with mode) where missing; NULL if that fails. */
+struct inode *fs_mkdir_p(const char *path, uint32_t mode);
 int64_t fs_now(void);
 extern bool fs_clock_ready;
+
+/* tmpfs.c */
+struct super_block *tmpfs_new(uint32_t root_mode);
+/* Gives a new empty regular file i bytes that stay where they are until written to. */
+void tmpfs_borrow(struct inode *i, const void *data, uint64_t size);
+
+/* devfs.c: /dev and its character devices */
+void devfs_init(void);
 
 #endif

@@ -275,6 +275,30 @@ int main(int argc, char **argv)
 	close(fd);
 	OK(unlink(path(dir, "unik-big")), "unlink big");
 
+	/* /dev is a file system of its own mounted there, as on Linux: lookups cross into it and
+	 * back out through "..", and names do not move across it. */
+	struct stat root_st, up_st;
+	char here[512];
+	static const char *const devs[] = {"null", "zero", "urandom", "console"};
+	check(getcwd(here, sizeof here) != NULL, "getcwd before /dev", "errno %ld%ld", errno, 0);
+	check(listing_has("/dev", devs, 4, 0), "listing /dev", "%ld%ld", 0, 0);
+	OK(stat("/", &root_st), "stat /");
+	OK(stat("/dev/..", &up_st), "stat /dev/..");
+	EQ(up_st.st_ino, root_st.st_ino, "/dev/.. is /");
+	OK(chdir("/dev"), "chdir /dev");
+	check(getcwd(cwd, sizeof cwd) && !strcmp(cwd, "/dev"), "getcwd in /dev", "%ld%ld", 0, 0);
+	OK(chdir(".."), "chdir .. out of /dev");
+	check(getcwd(cwd, sizeof cwd) && !strcmp(cwd, "/"), "getcwd back at /", "%ld%ld", 0, 0);
+	OK(chdir(here), "chdir back");
+	ERR(rmdir("/dev"), EBUSY, "rmdir a mount point is EBUSY");
+	ERR(rename("/dev/null", path(dir, "unik-null")), EXDEV, "rename out of /dev is EXDEV");
+	ERR(link("/dev/null", path(dir, "unik-null")), EXDEV, "link out of /dev is EXDEV");
+	fd = open("/dev/unik-test", O_CREAT | O_RDWR, 0644);
+	OK(fd, "create a file in /dev");
+	close(fd);
+	OK(rename("/dev/unik-test", "/dev/unik-test2"), "rename within /dev");
+	OK(unlink("/dev/unik-test2"), "unlink in /dev");
+
 	printf("files: %d checks, %d failed\n", checks, failures);
 	return failures > 100 ? 100 : failures;
 }

@@ -51,8 +51,10 @@ $(FUZZ_BINS): $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(filter %.o,$^) $(FUZZ_LIB) \
 		$(CORE_LIBS) -lm
 
-# fuzz_cpio links the guest's own cpio reader, runtime/fs/fs.c, compiled for the host as it is
-# (freestanding, with the compiler's headers only); fuzz_cpio.c supplies the kernel calls it makes.
+# fuzz_cpio links the guest's own cpio reader, runtime/fs/cpio.c, with the file systems it fills
+# (vfs.c, tmpfs.c, devfs.c), compiled for the host as they are (freestanding, with the compiler's
+# headers only); fuzz_cpio.c supplies the kernel calls they make.
+FUZZ_RT_FS := vfs tmpfs devfs cpio
 FUZZ_RT_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -ffreestanding -nostdinc \
 	-isystem $(shell $(1) -print-file-name=include) -Iinclude -Iruntime -fno-strict-aliasing
 $(O)/fuzz/rt/%.o: runtime/%.c
@@ -62,8 +64,8 @@ $(O)/fuzz/rt/%.o: runtime/%.c
 $(O)/tests/fuzz/rt/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(call FUZZ_RT_CFLAGS,$(CC)) $(if $(SAN),$(FUZZ_SAN)) -MMD -MP -c -o $@ $<
-$(O)/fuzz/fuzz_cpio: $(O)/fuzz/rt/fs/fs.o
-$(O)/tests/unit/test_fuzz_cpio: $(O)/tests/fuzz/rt/fs/fs.o
+$(O)/fuzz/fuzz_cpio: $(FUZZ_RT_FS:%=$(O)/fuzz/rt/fs/%.o)
+$(O)/tests/unit/test_fuzz_cpio: $(FUZZ_RT_FS:%=$(O)/tests/fuzz/rt/fs/%.o)
 
 # ---------------------------------------------------------------------------------------------
 # The corpus replay of make test: same target sources, built by $(CC) with tests/fuzz/replay.c.

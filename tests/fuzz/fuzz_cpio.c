@@ -1,5 +1,6 @@
-/* libFuzzer target: the guest's newc cpio reader (runtime/fs/fs.c fs_load_cpio, which seeds the
- * root file system from the embedded archive and initrd modules), compiled for the host as is.
+/* libFuzzer target: the guest's newc cpio reader (runtime/fs/cpio.c fs_load_cpio, which seeds the
+ * root file system from the embedded archive and initrd modules) with the file systems it fills
+ * (vfs.c, tmpfs.c, devfs.c), compiled for the host as they are.
  * This file gives it the few kernel services it calls: an allocator that can drop everything
  * between inputs, and a panic that returns here (a panic is the reader refusing bad input, as
  * the guest would at boot).  After a load, paths are looked up and files read. */
@@ -20,7 +21,7 @@ int fs_lookup(struct inode *base, const char *path, int flags, struct inode **ou
 long fs_read(struct inode *ino, void *buf, uint64_t n, uint64_t off);
 #define LOOKUP_FOLLOW 1
 
-/* ---- the kernel services fs.c uses ---- */
+/* ---- the kernel services runtime/fs uses ---- */
 
 struct block {
 	struct block *prev, *next;
