@@ -148,7 +148,7 @@ struct trap_frame {
 };
 NORETURN void crash_signal(int sig, uint64_t rip, uint64_t rsp, uint64_t rbp);
 
-/* fs.c: the in-memory root file system. */
+/* fs/vfs.c and fs/cpio.c: the file systems and the root archives. */
 void fs_init(void);
 int fs_load_cpio(const void *data, size_t len, bool borrow, const char *what);
 void fs_add_etc_defaults(void); /* after the archives: /etc/passwd, group, hosts */
