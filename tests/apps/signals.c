@@ -1,7 +1,8 @@
 /* Signals as Linux delivers them: from the program's own faults (a NULL write, an integer division
- * by zero, ud2, int3) with their siginfo and ucontext, recovered from with siglongjmp or by moving
- * REG_RIP; stack overflow caught on a sigaltstack; kill and raise with SA_SIGINFO; masks;
- * sigtimedwait; sigsuspend woken by another thread.  The output is the same natively. */
+ * by zero, ud2, int3, a write to a read-only mapping) with their siginfo and ucontext, recovered
+ * from with siglongjmp or by moving REG_RIP; stack overflow caught on a sigaltstack; kill and raise
+ * with SA_SIGINFO; masks; sigtimedwait; sigsuspend woken by another thread.  The output is the same
+ * natively. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -76,6 +77,29 @@ static void null_write(void)
 	if (!sigsetjmp(jb, 1))
 		*p = 1;
 	printf("SIGSEGV again: sig=%d addr=%lu\n", got_sig, (unsigned long)(uintptr_t)got_addr);
+}
+
+/* A write to a page mprotect made read-only: SEGV_ACCERR at the page, and the write works once
+ * the page is writable again. */
+static void read_only_write(void)
+{
+	volatile int *p =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p[0] = 1;
+	mprotect((void *)p, 4096, PROT_READ);
+	got_sig = 0;
+	on(SIGSEGV, jump_out, 0);
+	if (!sigsetjmp(jb, 1)) {
+		p[1] = 2;
+		puts("not reached");
+	}
+	int caught = got_sig, accerr = got_code == SEGV_ACCERR;
+	int at = got_addr == (void *)&p[1];
+	mprotect((void *)p, 4096, PROT_READ | PROT_WRITE);
+	p[1] = 42;
+	printf("read-only write: sig=%d accerr=%d addr ok=%d err=%ld, then writable: %d %d\n",
+	       caught, accerr, at, got_err, p[0], p[1]);
+	munmap((void *)p, 4096);
 }
 
 static void divide_by_zero(void)
@@ -402,6 +426,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		return unhandled(argv[1]);
 	null_write();
+	read_only_write();
 	divide_by_zero();
 	x87_divide_by_zero();
 	illegal_instruction();

@@ -923,6 +923,7 @@ def test_signal_handlers(accel):
 SIGNALS_WANT = ('SIGSEGV: sig=11 maperr=1 addr=24 blocked in handler=1 after=0\n'
                 'SIGSEGV ucontext: trapno=14 err=6 cr2=24\n'
                 'SIGSEGV again: sig=11 addr=32\n'
+                'read-only write: sig=11 accerr=1 addr ok=1 err=7, then writable: 1 42\n'
                 'SIGFPE: sig=8 intdiv=1 addr_is_rip=1\n'
                 'SIGFPE (x87): sig=8 fltdiv=1 addr_is_rip=1 masked after=1\n'
                 'SIGILL: sig=4 illopn=1 addr_is_rip=1 rax=42 rcx=7 r11=9 r8=5\n'
