@@ -81,7 +81,10 @@ RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 RT_C   := $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c)
 RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
-RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
+# The network code: drivers for network devices, the stack and sockets (docs/runtime.md).
+RT_NET_C := $(filter runtime/net/% runtime/drivers/virtio% runtime/drivers/netdev%,$(RT_C))
+RT_CORE_OBJS := $(filter-out $(RT_NET_C:%.c=$(O)/%.o),$(RT_OBJS))
+RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-net.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
@@ -162,13 +165,21 @@ endif
 # The runtime's own symbols stay out of every image: all but the entry point are made local and
 # renamed to assembler-local labels (.Lrt.NAME), which the final link drops.  An image's symbol
 # table is part of its size, and a hello image is mostly runtime (docs/runtime.md).
-$(O)/runtime/unikrt.o: $(RT_OBJS) $(RT_LIST)
-	$(LD) -r -o $@.all $(RT_OBJS)
+define rt_link
+	$(LD) -r -o $@.all $(1)
 	$(OBJCOPY) -G _unik_entry32 $@.all $@.local
 	$(NM) --defined-only $@.local | \
 	    awk '$$2 ~ /^[a-z]$$/ && $$3 !~ /^\./ { print $$3 " .Lrt." $$3 }' | sort -u >$@.syms
 	$(OBJCOPY) --redefine-syms=$@.syms $@.local $@
 	rm -f $@.all $@.local $@.syms
+endef
+
+$(O)/runtime/unikrt.o: $(RT_CORE_OBJS) $(RT_LIST)
+	$(call rt_link,$(RT_CORE_OBJS))
+
+# The same with the network code, which unik-cc links only into programs that use sockets.
+$(O)/runtime/unikrt-net.o: $(RT_OBJS) $(RT_LIST)
+	$(call rt_link,$(RT_OBJS))
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)

@@ -277,3 +277,84 @@ int unik_guest_elf_abi_version(const char *path, struct unik_error *err)
 		return -1;
 	return (int)g.abi_version;
 }
+
+/* Reads the whole file at path (at most max bytes) into *buf. */
+static int read_small(const char *path, size_t max, uint8_t **buf, size_t *len,
+                      struct unik_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		unik_error_sys(err, errno, "open %s", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		unik_error_set(err, UNIK_E_INVALID, "%s is not a regular file of at most %zu bytes",
+		               path, max);
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	*buf = xmalloc(*len + 1);
+	if (!fd_read_at(&fd, 0, *buf, *len)) {
+		unik_error_set(err, UNIK_E_IO, "%s: short read", path);
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int unik_elf_defines_any_mem(const void *buf, size_t len, const char *const *names)
+{
+	const uint8_t *p = buf;
+	Elf64_Ehdr eh;
+
+	if (len < sizeof(eh))
+		return 0;
+	memcpy(&eh, p, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > len ||
+	    (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > len - eh.e_shoff)
+		return 0;
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		Elf64_Shdr sh, strsh;
+
+		memcpy(&sh, p + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+		if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum ||
+		    sh.sh_entsize != sizeof(Elf64_Sym) || sh.sh_offset > len ||
+		    sh.sh_size > len - sh.sh_offset)
+			continue;
+		memcpy(&strsh, p + eh.e_shoff + sh.sh_link * sizeof(strsh), sizeof(strsh));
+		if (strsh.sh_offset > len || strsh.sh_size > len - strsh.sh_offset)
+			continue;
+		const char *strs = (const char *)p + strsh.sh_offset;
+		for (uint64_t k = 0; k < sh.sh_size / sizeof(Elf64_Sym); k++) {
+			Elf64_Sym s;
+
+			memcpy(&s, p + sh.sh_offset + k * sizeof(s), sizeof(s));
+			if (s.st_shndx == SHN_UNDEF || ELF64_ST_BIND(s.st_info) == STB_LOCAL ||
+			    s.st_name >= strsh.sh_size)
+				continue;
+			const char *nm = strs + s.st_name;
+			size_t room = strsh.sh_size - s.st_name;
+
+			for (const char *const *n = names; *n; n++)
+				if (strnlen(nm, room) < room && strcmp(nm, *n) == 0)
+					return 1;
+		}
+	}
+	return 0;
+}
+
+int unik_elf_defines_any(const char *path, const char *const *names, struct unik_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+
+	if (read_small(path, (size_t)1 << 30, &buf, &len, err) < 0)
+		return -1;
+	int r = unik_elf_defines_any_mem(buf, len, names);
+	free(buf);
+	return r;
+}

@@ -47,4 +47,11 @@ int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct u
  * when it is not one.  A v1 image knows no device manifest: callers refuse devices for it. */
 int unik_guest_elf_abi_version(const char *path, struct unik_error *err);
 
+/* Whether the ELF's symbol table defines a global (or weak) symbol named in names (NULL
+ * ended): 1 or 0, or -1 with err set when the file cannot be read.  unik-cc asks it whether a
+ * program uses sockets, to link the runtime's network code only then.  A file that is not ELF64,
+ * or has no symbol table, defines nothing. */
+int unik_elf_defines_any(const char *path, const char *const *names, struct unik_error *err);
+int unik_elf_defines_any_mem(const void *buf, size_t len, const char *const *names);
+
 #endif

@@ -13,6 +13,7 @@
 #include "lib/cmdline.h"
 #include "lib/cpio.h"
 #include "lib/error.h"
+#include "lib/guest_elf.h"
 #include "lib/unik_spawn.h"
 #include "lib/util.h"
 
@@ -398,6 +399,36 @@ static void push_linker_pair(struct strv *argv, const char *opt, const char *val
 	}
 }
 
+/* The runtime's network code (virtio-net, the TCP/IP stack, sockets) is linked only into programs
+ * that use sockets, so that the others stay small: the program is linked with unikrt.o first,
+ * and when what musl brought in defines socket or socketpair, linked again with unikrt-net.o in
+ * its place.  UNIK_NET=0 or 1 skips the look and decides. */
+static int link_network(struct driver *d, const char *rt, struct strv *argv, size_t rt_arg,
+                        const char *output, int *status, struct unik_error *err)
+{
+	static const char *const users[] = {"socket", "socketpair", NULL};
+	_cleanup_free_ char *net = unik_path_join(rt, "unikrt-net.o");
+	const char *force = getenv("UNIK_NET");
+	int uses;
+
+	if (force && *force)
+		uses = strcmp(force, "0") != 0;
+	else if ((uses = unik_elf_defines_any(output, users, err)) < 0)
+		return -1;
+	if (!uses)
+		return 0;
+	if (access(net, R_OK) < 0) {
+		unik_error_sys(err, errno,
+		               "this program uses sockets, but the runtime's network variant `%s` "
+		               "is missing: rebuild the runtime (make)",
+		               net);
+		return -1;
+	}
+	free(argv->v[rt_arg]);
+	argv->v[rt_arg] = xstrdup(net);
+	return run(d, argv, status, err);
+}
+
 static int do_link(struct driver *d, int *status, struct unik_error *err)
 {
 	const struct unikcc_args *a = d->args;
@@ -510,6 +541,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	/* The runtime is the kernel, not a default library: -nostdlib and friends keep it, as
 	 * they keep the generated objects. libgcc.a stays too, after the runtime that calls into
 	 * it; an archive only supplies what nothing else defines. */
+	size_t rt_arg = argv.n;
 	strv_push_take(&argv, unik_path_join(rt, "unikrt.o"));
 	if (a->multiboot)
 		strv_push_take(&argv, unik_path_join(rt, "mb1.o"));
@@ -529,7 +561,11 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	}
 	strv_push(&argv, "-o");
 	strv_push(&argv, output);
-	return run(d, &argv, status, err);
+	if (run(d, &argv, status, err) < 0)
+		return -1;
+	if (*status != 0)
+		return 0; /* the linker said why */
+	return link_network(d, rt, &argv, rt_arg, output, status, err);
 }
 
 static void cleanup_tmpdir(struct driver *d)

@@ -306,6 +306,40 @@ def test_build_outputs_use_the_host_compiler():
         '#define GENERATED 42\n')
 
 
+_SOCKET_USER = ('#include <sys/socket.h>\nint main(void)\n{\n'
+                '\treturn socket(AF_INET, SOCK_STREAM, 0) < 0;\n}\n')
+
+
+def _runtime_objects(verbose_output):
+    """The runtime objects named on the link lines unik-cc -v printed, in order."""
+    return re.findall(r'\bunikrt(?:-net)?\.o\b', verbose_output)
+
+
+def test_network_runtime_only_for_socket_users():
+    """The runtime's network variant is linked only into programs that use sockets: hello links
+    once with unikrt.o; a program calling socket() is linked again with unikrt-net.o; UNIK_NET
+    decides without looking."""
+    d = out_dir()
+    hello = _write('plain.c', '#include <stdio.h>\nint main(void)\n{\n\tputs("hi");\n}\n')
+    sock = _write('sock.c', _SOCKET_USER)
+    p = _cc(['-v', '-O2', '-o', os.path.join(d, 'plain.elf'), hello], 'plain.c')
+    got = _runtime_objects(p.stdout + p.stderr)
+    if got[-1:] != ['unikrt.o'] or 'unikrt-net.o' in got:
+        fail('a program without sockets linked %r, want unikrt.o only' % got)
+    p = _cc(['-v', '-O2', '-o', os.path.join(d, 'sock.elf'), sock], 'sock.c')
+    got = _runtime_objects(p.stdout + p.stderr)
+    if got[-1:] != ['unikrt-net.o']:
+        fail('a program calling socket() linked %r, want unikrt-net.o last' % got)
+    os.environ['UNIK_NET'] = '0'
+    try:
+        p = _cc(['-v', '-O2', '-o', os.path.join(d, 'sock0.elf'), sock], 'sock.c, UNIK_NET=0')
+    finally:
+        del os.environ['UNIK_NET']
+    got = _runtime_objects(p.stdout + p.stderr)
+    if 'unikrt-net.o' in got:
+        fail('UNIK_NET=0 still linked the network variant: %r' % got)
+
+
 def _zstd():
     """Builds (once per source version, cached under build/zstd/) Debian's zstd with its own
     Makefile and CC=unik-cc: multi-threaded (ZSTD_MULTITHREAD, -pthread), -O1 and without the

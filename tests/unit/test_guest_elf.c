@@ -167,6 +167,63 @@ static void test_files(void **state)
 	unik_rmtree(d, NULL);
 }
 
+/* An ELF64 with a symbol table: a null symbol, a local "socket", an undefined "socketpair", a
+ * global defined "main" and a weak defined "connect". */
+static size_t symtab_elf(uint8_t *buf, size_t cap)
+{
+	static const char strs[] = "\0socket\0socketpair\0main\0connect";
+	Elf64_Sym syms[5] = {
+	    {0},
+	    {.st_name = 1, .st_info = ELF64_ST_INFO(STB_LOCAL, STT_FUNC), .st_shndx = 1},
+	    {.st_name = 8, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC), .st_shndx = SHN_UNDEF},
+	    {.st_name = 19, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC), .st_shndx = 1},
+	    {.st_name = 24, .st_info = ELF64_ST_INFO(STB_WEAK, STT_FUNC), .st_shndx = 1},
+	};
+	Elf64_Ehdr eh = {0};
+	Elf64_Shdr sh[3] = {{0}};
+	size_t off = sizeof(eh);
+
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_shentsize = sizeof(Elf64_Shdr);
+	eh.e_shnum = 3;
+	sh[1] = (Elf64_Shdr){.sh_type = SHT_SYMTAB,
+	                     .sh_offset = off,
+	                     .sh_size = sizeof(syms),
+	                     .sh_link = 2,
+	                     .sh_entsize = sizeof(Elf64_Sym)};
+	off += sizeof(syms);
+	sh[2] = (Elf64_Shdr){.sh_type = SHT_STRTAB, .sh_offset = off, .sh_size = sizeof(strs)};
+	off += sizeof(strs);
+	eh.e_shoff = off;
+	assert_true(off + sizeof(sh) <= cap);
+	memcpy(buf, &eh, sizeof(eh));
+	memcpy(buf + sh[1].sh_offset, syms, sizeof(syms));
+	memcpy(buf + sh[2].sh_offset, strs, sizeof(strs));
+	memcpy(buf + off, sh, sizeof(sh));
+	return off + sizeof(sh);
+}
+
+static void test_defines_any(void **state)
+{
+	static const char *const sock[] = {"socket", "socketpair", NULL};
+	static const char *const mainfn[] = {"nothing", "main", NULL};
+	static const char *const weak[] = {"connect", NULL};
+	uint8_t buf[1024];
+	size_t len = symtab_elf(buf, sizeof(buf));
+
+	(void)state;
+	/* A local or undefined symbol of the name is not a definition the program has. */
+	assert_int_equal(unik_elf_defines_any_mem(buf, len, sock), 0);
+	assert_int_equal(unik_elf_defines_any_mem(buf, len, mainfn), 1);
+	assert_int_equal(unik_elf_defines_any_mem(buf, len, weak), 1);
+	/* Cut anywhere, it reads nothing outside the buffer and finds less or the same. */
+	for (size_t n = 0; n < len; n++)
+		assert_true(unik_elf_defines_any_mem(buf, n, mainfn) <= 1);
+	buf[0] = 0;
+	assert_int_equal(unik_elf_defines_any_mem(buf, len, mainfn), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_class_and_machine),
 	    cmocka_unit_test(test_missing_notes_and_low_load),
 	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_defines_any),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
