@@ -7,9 +7,9 @@
 
 #include "kernel/sched.h"
 
-#define NETDEV_MAX      8
-#define NETDEV_CSUM_TX  1u /* the device completes TCP/UDP checksums on send */
-#define NETDEV_CSUM_RX  2u /* received frames' checksums were checked by the device */
+#define NETDEV_MAX       8
+#define NETDEV_CSUM_TX   1u /* the device completes TCP/UDP checksums on send */
+#define NETDEV_CSUM_RX   2u /* received frames' checksums were checked by the device */
 #define NETDEV_FRAME_MAX 1514
 
 struct netdev {
