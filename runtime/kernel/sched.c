@@ -19,6 +19,8 @@ static struct thread *runq, *runq_tail; /* runnable, in the order they will run 
 static struct thread *zombie;           /* exited; freed once another thread runs */
 static int nthreads = 1, next_tid = 2;
 static uint64_t timer_at; /* what the local APIC timer is armed for, 0 when it is not */
+static uint64_t (*poller)(void);
+static uint64_t poller_at; /* the poller's deadline, 0: none */
 
 struct waitq poll_waitq = WAITQ_INIT("poll");
 
@@ -53,7 +55,7 @@ static void waitq_remove(struct waitq *q, struct thread *t)
 /* Earliest deadline of a blocked thread (0: none), and whether any waits on an external queue. */
 static uint64_t earliest_deadline(bool *external)
 {
-	uint64_t d = 0;
+	uint64_t d = poller_at;
 	for (struct thread *t = all; t; t = t->all_next) {
 		if (t->state != THREAD_BLOCKED)
 			continue;
@@ -78,6 +80,21 @@ static void timer_update(void)
 	if (want != timer_at) {
 		timer_at = want;
 		clock_timer_at(want);
+	}
+}
+
+void sched_set_poller(uint64_t (*fn)(void))
+{
+	poller = fn;
+	sched_poll();
+}
+
+void sched_poll(void)
+{
+	if (poller) {
+		poller_at = 0; /* what it wakes may set timers; its answer is the last word */
+		poller_at = poller();
+		timer_update();
 	}
 }
 
@@ -139,6 +156,8 @@ static void idle(void)
 	}
 	clock_halt();
 	timer_at = 0; /* it may have fired: timer_update() arms it again if needed */
+	if (poller)
+		poller_at = poller();
 }
 
 static void reap(void)
@@ -333,6 +352,8 @@ void sched_preempted(void)
 void sched_timer_irq(struct trap_frame *f)
 {
 	timer_at = 0;
+	if (poller && poller_at && poller_at <= clock_monotonic_ns())
+		poller_at = poller();
 	wake_expired();
 	/* Only the application is preempted: kernel code runs with interrupts off, and where a
 	 * hypervisor runs system calls in ring 3 (syscall_ring) threads only switch there. */

@@ -97,6 +97,14 @@ long signal_send(struct syscall_frame *f, struct thread *t, long sig);
 /* The queue every poll, select and epoll_wait sleeps on. */
 extern struct waitq poll_waitq;
 
+/* Work that belongs to no thread (the network stack's timers, a driver that polls): fn runs in
+ * kernel context, interrupts off, each time the scheduler goes idle or takes a timer interrupt,
+ * and by the monotonic deadline it returned the last time (0: no deadline of its own).  One
+ * poller; a second call replaces it. */
+void sched_set_poller(uint64_t (*fn)(void));
+/* Run the poller now (after a device interrupt, say), and re-arm the timer for its deadline. */
+void sched_poll(void);
+
 /* trap.c: the timer interrupt, with the interrupted context's frame. */
 void sched_timer_irq(struct trap_frame *f);
 
