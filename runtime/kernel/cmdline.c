@@ -80,7 +80,8 @@ void cmdline_parse(const char *s, size_t len, bool drop_first, struct cmdline_wo
 	struct cmdline_words w = {0};
 	split_words(s, len, &w);
 	int i = drop_first && w.n ? 1 : 0;
-	/* Guest ABI v2: the host's device manifest comes before everything else. */
+	/* Guest ABI v2: the host's device manifest comes before everything else (with the
+	 * devices' network configuration, which net/netif.c reads: devices.h). */
 	while (devs && i < w.n && devices_take_word(w.v[i], devs))
 		i++;
 	for (; i < w.n && is_assignment(w.v[i]); i++) {

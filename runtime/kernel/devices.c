@@ -101,13 +101,24 @@ static const char *parse_word(const char *w, struct rt_devices *t, struct rt_dev
 	return NULL;
 }
 
+bool devices_is_net_word(const char *word)
+{
+	const char *p = word + 5;
+	int n;
+
+	if (k_strncmp(word, "unik.", 5))
+		return false;
+	n = name_len(p, '=');
+	return n && p[n] == '=';
+}
+
 bool devices_take_word(const char *word, struct rt_devices *t)
 {
 	struct rt_device d = {0};
 	const char *why;
 
 	if (k_strncmp(word, UNIK_DEV_WORD_PREFIX, sizeof(UNIK_DEV_WORD_PREFIX) - 1))
-		return false;
+		return devices_is_net_word(word);
 	why = parse_word(word, t, &d);
 	if (why) {
 		kprintf(UNIK_CONSOLE_PREFIX "device manifest: ignoring \"%s\": %s\n", word, why);

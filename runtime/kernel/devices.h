@@ -23,8 +23,13 @@ struct rt_devices {
 
 /* Whether word is a manifest word (it starts with UNIK_DEV_WORD_PREFIX).  If so, it is taken:
  * added to t when well formed, else reported on the console as a "unik: " line and skipped.  The
- * word must outlive t (mount points into it). */
+ * word must outlive t (mount points into it).  A network configuration word is taken too, and
+ * left alone (net/netif.c reads those from the boot line itself). */
 bool devices_take_word(const char *word, struct rt_devices *t);
+
+/* Whether word is a network configuration word, unik.NAME=... for a device NAME (net/netif.c
+ * reads those from the raw boot line itself; cmdline_parse only keeps them out of argv). */
+bool devices_is_net_word(const char *word);
 
 #ifndef UNIK_CMDLINE_HOST
 /* main.c: what this boot's command line declared. */

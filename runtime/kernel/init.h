@@ -18,6 +18,7 @@
 #define INIT_ROOTFS 22 /* the embedded archive and initrd modules */
 #define INIT_ETC    23 /* /etc defaults where the archives left none */
 #define INIT_FILES  24 /* the standard descriptors */
+#define INIT_NET    25 /* the network stack, on the devices the drivers registered (net/) */
 #define INIT_LAST   99
 
 struct init_entry {

@@ -124,6 +124,9 @@ struct boot_info {
 	bool memory_clean;    /* RAM outside the reserved ranges is still zero */
 };
 void boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi);
+/* main.c: this boot's, for the few who read it after boot_parse (net/netif.c: the raw command
+ * line, before main.c parses it). */
+extern struct boot_info boot_info;
 
 /* page.c, heap.c and sys/mm.c: physical pages, page tables, the kernel heap and the user
  * address space. */

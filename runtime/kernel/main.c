@@ -5,7 +5,8 @@
 #include "fs/fs.h"
 
 const char *proc_name = "app";
-static struct boot_info bi;
+/* What the loader handed over (kernel.h). */
+struct boot_info boot_info;
 /* The devices the host attached, from the boot line's manifest (devices.h). */
 struct rt_devices boot_devices;
 
@@ -88,9 +89,9 @@ static void rootfs_load(void)
 	size_t rootfs_len = (size_t)(__unik_rootfs_end - __unik_rootfs_start);
 	if (rootfs_len)
 		fs_load_cpio(__unik_rootfs_start, rootfs_len, true, "embedded root fs");
-	for (int i = 0; i < bi.nmodules; i++)
-		fs_load_cpio((const void *)bi.modules[i].start,
-		             bi.modules[i].end - bi.modules[i].start, true, "initrd");
+	for (int i = 0; i < boot_info.nmodules; i++)
+		fs_load_cpio((const void *)boot_info.modules[i].start,
+		             boot_info.modules[i].end - boot_info.modules[i].start, true, "initrd");
 }
 UNIK_INIT(INIT_ROOTFS, rootfs_load);
 
@@ -114,17 +115,17 @@ static uint32_t boot_magic_value, boot_info_value;
  * emulates ring 0; the few privileged steps go through ring0(). */
 static NORETURN void kmain_ring3(void)
 {
-	boot_parse(boot_magic_value, boot_info_value, &bi);
-	mem_init(&bi);
+	boot_parse(boot_magic_value, boot_info_value, &boot_info);
+	mem_init(&boot_info);
 	init_run(INIT_RING0_LAST + 1, INIT_LAST);
 
 	struct cmdline_words env = {0}, argv = {0};
 	size_t baked_len =
 	    k_strnlen(__unik_cmdline_start, (size_t)(__unik_cmdline_end - __unik_cmdline_start));
 	cmdline_parse(__unik_cmdline_start, baked_len, false, &env, &argv, NULL);
-	if (bi.cmdline)
-		cmdline_parse((const char *)bi.cmdline, bi.cmdline_len, bi.drop_first_word, &env,
-		              &argv, &boot_devices);
+	if (boot_info.cmdline)
+		cmdline_parse((const char *)boot_info.cmdline, boot_info.cmdline_len,
+		              boot_info.drop_first_word, &env, &argv, &boot_devices);
 	if (!argv.n)
 		cmdline_push(&argv, k_strdup("app"));
 	const char *slash = argv.v[0];
