@@ -84,6 +84,35 @@ RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
 # The network code: drivers for network devices, the stack and sockets (docs/runtime.md).
 RT_NET_C := $(filter runtime/net/% runtime/drivers/virtio% runtime/drivers/netdev%,$(RT_C))
 RT_CORE_OBJS := $(filter-out $(RT_NET_C:%.c=$(O)/%.o),$(RT_OBJS))
+
+# lwIP, the network variant's TCP/IP stack (docs/runtime.md "Network stack"): Debian's lwip
+# source package, which scripts/install-deps fetches into build/src and which is extracted (its
+# Debian patches applied) once into $(O)/lwip; LWIP_SRC=DIR uses another copy of the same tree.
+# Without either the network variant is built without it, and says so.
+LWIP_DSC := $(firstword $(wildcard build/src/lwip_*.dsc))
+ifeq ($(LWIP_SRC),)
+ifneq ($(LWIP_DSC),)
+LWIP_SRC := $(O)/lwip
+LWIP_STAMP := $(O)/lwip/.unik-extracted
+endif
+endif
+LWIP_FILES := core/init core/def core/inet_chksum core/ip core/mem core/memp core/netif \
+	core/pbuf core/raw core/stats core/sys core/tcp core/tcp_in core/tcp_out core/timeouts \
+	core/udp core/ipv4/dhcp core/ipv4/etharp core/ipv4/icmp core/ipv4/ip4 core/ipv4/ip4_addr \
+	core/ipv4/ip4_frag netif/ethernet
+LWIP_OBJS := $(if $(LWIP_SRC),$(LWIP_FILES:%=$(O)/runtime/lwip/%.o))
+# The port's headers, and the two C library headers lwIP includes (runtime/net/lwip/libc),
+# for lwIP's files and the runtime's network code only.
+LWIP_INC := -Iruntime/net/lwip -Iruntime/net/lwip/libc $(if $(LWIP_SRC),-I$(LWIP_SRC)/src/include)
+$(RT_NET_C:%.c=$(O)/%.o): RT_CFLAGS += $(LWIP_INC)
+# Whether the network code has lwIP, as a header rewritten only when that changes, so that the
+# objects which include it are rebuilt then.
+LWIP_CONFIG := $(O)/runtime/net/lwip_config.h
+LWIP_CONFIG_TEXT := \#define UNIK_LWIP $(if $(LWIP_OBJS),1,0)
+ifneq ($(file <$(LWIP_CONFIG)),$(LWIP_CONFIG_TEXT))
+$(shell mkdir -p $(O)/runtime/net)
+$(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
+endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-net.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
@@ -138,6 +167,26 @@ $(O)/runtime/%.o: runtime/%.c $(O)/runtime/syscall_names.h
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(O)/runtime/lwip/%.o: $(LWIP_SRC)/src/%.c $(O)/runtime/syscall_names.h
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(LWIP_INC) -MMD -MP -c -o $@ $<
+
+ifneq ($(LWIP_STAMP),)
+# dpkg-source refuses a folder that exists: the tree is made beside it and moved in place.
+$(LWIP_STAMP): $(LWIP_DSC)
+	rm -rf $(O)/lwip $(O)/lwip.tmp
+	@mkdir -p $(O)
+	dpkg-source --no-check -x $< $(O)/lwip.tmp >/dev/null
+	mv $(O)/lwip.tmp $(O)/lwip
+	touch $@
+
+$(LWIP_SRC)/src/%.c: $(LWIP_STAMP)
+	@:
+
+# The network code includes lwIP's headers.
+$(RT_NET_C:%.c=$(O)/%.o): | $(LWIP_STAMP)
+endif
+
 $(O)/runtime/%.o: runtime/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_ASFLAGS) -MMD -MP -c -o $@ $<
@@ -157,9 +206,10 @@ runtime/mb1.S:
 # runtime source that is removed or renamed leaves the image too (make sees files change, not a
 # wildcard's list shrink).
 RT_LIST := $(O)/runtime/objects.list
-ifneq ($(file <$(RT_LIST)),$(RT_OBJS))
+RT_LIST_TEXT := $(strip $(RT_OBJS) $(LWIP_OBJS))
+ifneq ($(file <$(RT_LIST)),$(RT_LIST_TEXT))
 $(shell mkdir -p $(O)/runtime)
-$(file >$(RT_LIST),$(RT_OBJS))
+$(file >$(RT_LIST),$(RT_LIST_TEXT))
 endif
 
 # The runtime's own symbols stay out of every image: all but the entry point are made local and
@@ -178,8 +228,10 @@ $(O)/runtime/unikrt.o: $(RT_CORE_OBJS) $(RT_LIST)
 	$(call rt_link,$(RT_CORE_OBJS))
 
 # The same with the network code, which unik-cc links only into programs that use sockets.
-$(O)/runtime/unikrt-net.o: $(RT_OBJS) $(RT_LIST)
-	$(call rt_link,$(RT_OBJS))
+$(O)/runtime/unikrt-net.o: $(RT_OBJS) $(LWIP_OBJS) $(RT_LIST)
+	$(if $(LWIP_OBJS),,@echo "warning: no lwIP source (scripts/install-deps fetches it, or" \
+	    "LWIP_SRC=DIR): unikrt-net.o has no TCP/IP stack" >&2)
+	$(call rt_link,$(RT_OBJS) $(LWIP_OBJS))
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)

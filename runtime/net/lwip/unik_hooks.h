@@ -1,0 +1,13 @@
+/* The functions lwIP's hooks and memory options (lwipopts.h) name, defined in runtime/net/. */
+#ifndef UNIK_LWIP_HOOKS_H
+#define UNIK_LWIP_HOOKS_H
+
+struct netif;
+struct pbuf;
+
+/* netif.c: one DHCP option of a reply (lwIP's parser skips the DNS servers).  Plain C types,
+ * as lwIP's own headers may not be included here yet. */
+void unik_dhcp_option(struct netif *netif, unsigned char msg_type, unsigned char option,
+                      unsigned char len, struct pbuf *p, unsigned short offset);
+
+#endif
