@@ -17,6 +17,7 @@
 #include "lwip/prot/dhcp.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
+#include "unik_hooks.h"
 
 /* One device's configuration from the boot line. */
 struct net_config {
