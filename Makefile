@@ -180,7 +180,9 @@ $(LWIP_STAMP): $(LWIP_DSC)
 	mv $(O)/lwip.tmp $(O)/lwip
 	touch $@
 
-$(LWIP_SRC)/src/%.c: $(LWIP_STAMP)
+# Only the files the build uses: a pattern would let make "remake" any name under src/ from the
+# stamp, the .d files included below among them.
+$(LWIP_FILES:%=$(LWIP_SRC)/src/%.c): $(LWIP_STAMP)
 	@:
 
 # The network code includes lwIP's headers.
