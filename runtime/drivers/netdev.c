@@ -8,6 +8,8 @@ static struct netdev *devs[NETDEV_MAX];
 static int ndevs;
 static bool probed;
 
+void (*netdev_tap)(struct netdev *d, const void *frame, size_t len);
+
 /* The drivers look at the boot manifest (kernel/devices.h), which main.c reads after the init
  * levels have run: so the probe waits for the first question, from a system call. */
 static void probe(void)
@@ -50,7 +52,8 @@ int netdev_count(void)
 
 void netdev_input(struct netdev *d, const void *frame, size_t len)
 {
-	packet_input(d, frame, len);
+	if (netdev_tap)
+		netdev_tap(d, frame, len);
 	if (d->rx)
 		d->rx(d, frame, len);
 }

@@ -46,9 +46,10 @@ struct netdev *netdev_by_index(int index);
 struct netdev *netdev_by_name(const char *name);
 int netdev_count(void);
 /* netdev.c: what a driver calls for each frame that arrives (instead of d->rx itself): hands it
- * to the packet sockets, then to d->rx when set. */
+ * to netdev_tap when set, then to d->rx when set. */
 void netdev_input(struct netdev *d, const void *frame, size_t len);
-/* net/packet.c: copy a received frame to the packet sockets that want it. */
-void packet_input(struct netdev *d, const void *frame, size_t len);
+/* Sees every received frame before the stack does: net/packet.c sets it when a packet socket is
+ * made, so that the driver layer does not reach up into the network code. */
+extern void (*netdev_tap)(struct netdev *d, const void *frame, size_t len);
 
 #endif

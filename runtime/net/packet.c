@@ -91,7 +91,7 @@ static uint16_t be16(uint16_t v)
 	return (uint16_t)(v << 8 | v >> 8);
 }
 
-void packet_input(struct netdev *d, const void *frame, size_t len)
+static void packet_input(struct netdev *d, const void *frame, size_t len)
 {
 	const uint8_t *p = frame;
 	uint16_t type = len >= 14 ? (uint16_t)(p[12] << 8 | p[13]) : 0;
@@ -272,6 +272,7 @@ static long sys_socket(long domain, long type, long protocol)
 	int fd = fd_alloc(f, 0, type & SOCK_CLOEXEC);
 	if (fd < 0)
 		file_put(f);
+	netdev_tap = packet_input;
 	netdev_count(); /* probe the devices now, so that frames queue from here on */
 	return fd;
 }
