@@ -39,13 +39,18 @@ struct virtq {
 	struct vq_desc *desc;
 	volatile uint16_t *avail; /* flags, idx, ring[size] */
 	volatile uint16_t *used;  /* flags, idx, then struct vq_used_elem ring[size] */
+	uint64_t notify;          /* where the device is told of new buffers */
 };
 #define VQ_SIZE_MAX 64
 
 struct virtio_dev {
-	uint64_t base; /* the transport's registers, mapped uncached */
+	uint64_t base; /* the transport's registers (virtio-pci: the common ones), uncached */
 	uint32_t device_id;
-	int slot; /* which transport window */
+	int slot; /* which transport window, or the PCI device number on bus 0 */
+	bool pci;
+	uint64_t notify, devcfg; /* virtio-pci: the notification area, the device's own config */
+	uint32_t notify_mul;
+	int msix_cap;
 	int vector;
 	bool legacy;       /* a version 1 transport: virtio 0.9.5, no VERSION_1 */
 	uint64_t features; /* what was negotiated */

@@ -1,4 +1,5 @@
-"""Network devices end to end: virtio-net over virtio-mmio under microvm, driven through AF_PACKET
+"""Network devices end to end: virtio-net over virtio-mmio under microvm and over virtio-pci
+under pc and q35, driven through AF_PACKET
 sockets (tests/apps/rawnet.c), against QEMU's user-mode network, whose DHCP server answers a
 DISCOVER with an OFFER of 10.0.2.15 from 10.0.2.2.  Guest only: a native run would need
 CAP_NET_RAW and a DHCP server of its own."""
@@ -12,9 +13,10 @@ MAC1 = '52:54:00:ab:cd:ef'
 OFFER = 'offer 10.0.2.15 from 10.0.2.2\n'
 
 
-def nic(name, mac):
-    return ['-netdev', 'user,id=%s' % name,
-            '-device', 'virtio-net-device,netdev=%s,mac=%s' % (name, mac)]
+def nic(name, mac, pci=False):
+    device = ('virtio-net-pci,netdev=%s,mac=%s,romfile=' if pci
+              else 'virtio-net-device,netdev=%s,mac=%s')
+    return ['-netdev', 'user,id=%s' % name, '-device', device % (name, mac)]
 
 
 def manifest(name, mac):
@@ -62,6 +64,23 @@ def test_rawnet_unnamed_nic_is_eth0(accel):
     """A NIC the manifest does not name is eth0."""
     r = boot(app('rawnet'), 'rawnet', accel=accel, extra=nic('n0', MAC0))
     r.expect_status(0).expect_app(rawnet_want(1, 'eth0', MAC0))
+
+
+@accels
+def test_rawnet_pci_pc(accel):
+    """virtio-pci on -M pc: a modern device found on PCI bus 0, interrupts by MSI-X."""
+    r = boot(app('rawnet'), manifest('net0', MAC0) + ' rawnet', accel=accel, machine='pc',
+             extra=nic('n0', MAC0, pci=True))
+    r.expect_status(0).expect_app(rawnet_want(1, 'net0', MAC0))
+
+
+@accels
+def test_rawnet_pci_q35_two_nics(accel):
+    """virtio-pci on -M q35 with two NICs: the exchange on the second, named by the manifest."""
+    extra = nic('n1', MAC1, pci=True) + nic('n0', MAC0, pci=True)
+    cmdline = '%s %s rawnet 2' % (manifest('net0', MAC0), manifest('lan', MAC1))
+    r = boot(app('rawnet'), cmdline, accel=accel, machine='q35', extra=extra)
+    r.expect_status(0).expect_app(rawnet_want(2, 'lan', MAC1))
 
 
 @accels

@@ -18,6 +18,7 @@ MACHINES = {
     'microvm': ['-M', 'microvm'],
     'microvm-noacpi': ['-M', 'microvm,acpi=off'],
     'pc': ['-M', 'pc'],
+    'q35': ['-M', 'q35'],
 }
 
 EXIT_RE = re.compile(r'^unik: exit status (\d+)$')
@@ -169,7 +170,7 @@ def boot(kernel, cmdline='', accel='kvm', machine='microvm', mem='128M', initrd=
     except FileNotFoundError:
         raw = b''
     text = raw.decode('utf-8', 'replace').replace('\r\n', '\n')
-    if machine == 'pc':
+    if machine in ('pc', 'q35'):
         text = _strip_firmware(text)
     r = BootResult(text, p.returncode, duration, console_path, cmd, qemu_stderr)
     if timed_out:
