@@ -127,6 +127,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint8_t frame[1600];
+	/* A socket for an EtherType nobody sends (IEEE's local experimental one) has nothing. */
+	int quiet = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(0x88b5));
+	printf("quiet recv: %s\n",
+	       recv(quiet, frame, sizeof(frame), 0) < 0 && errno == EAGAIN ? "EAGAIN" : "?");
+	ll.sll_ifindex = 99;
+	printf("bind to index 99: %s\n",
+	       bind(quiet, (struct sockaddr *)&ll, sizeof(ll)) < 0 && errno == ENODEV ? "ENODEV"
+	                                                                              : "?");
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "nope0");
+	printf("SIOCGIFINDEX nope0: %s\n",
+	       ioctl(quiet, SIOCGIFINDEX, &ifr) < 0 && errno == ENODEV ? "ENODEV" : "?");
+	close(quiet);
 	int n = discover(frame, mac);
 	if (sendto(fd, frame, n, 0, NULL, 0) != n) {
 		printf("sendto: %s\n", strerror(errno));

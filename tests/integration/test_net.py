@@ -24,7 +24,9 @@ def manifest(name, mac):
 
 
 def rawnet_want(index, name, mac):
-    return ('unknown family: EAFNOSUPPORT\ninterface %d %s %s\n' % (index, name, mac)) + OFFER
+    return ('unknown family: EAFNOSUPPORT\ninterface %d %s %s\n' % (index, name, mac)
+            + 'quiet recv: EAGAIN\nbind to index 99: ENODEV\nSIOCGIFINDEX nope0: ENODEV\n'
+            + OFFER)
 
 
 @accels

@@ -69,7 +69,8 @@ def _strip_firmware(text):
     """SeaBIOS (-M pc) writes its banner to COM1 before the kernel starts."""
     mark = 'Booting from ROM..'
     i = text.rfind(mark)
-    return text[i + len(mark):] if i >= 0 else text
+    # It sometimes prints one more progress dot after the mark.
+    return text[i + len(mark):].lstrip('.') if i >= 0 else text
 
 
 class BootResult:
