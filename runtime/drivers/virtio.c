@@ -328,6 +328,10 @@ static int pci_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 int virtio_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 {
 	int n = 0;
+	/* Where there is PCI (a host bridge answers at 0:0.0) the firmware may have put BARs
+	 * where microvm's window would be: reading them could have side effects. */
+	if (pci_rd(0, 0) != 0xffffffff)
+		return pci_probe(id, found);
 	if (!map_mmio(IOAPIC1))
 		return 0;
 	/* A missing IOAPIC reads as zeros (QEMU) or ones: its version register names none. */
@@ -352,7 +356,7 @@ int virtio_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 		found(v);
 		n++;
 	}
-	return n + pci_probe(id, found);
+	return n;
 }
 
 int virtio_negotiate(struct virtio_dev *v, uint64_t want)

@@ -1,8 +1,8 @@
-/* Virtio devices (drivers/virtio.c): the virtio-mmio transport (version 2, and the legacy
- * version 1 QEMU's microvm still makes by default), the device status handshake and feature
- * negotiation, split virtqueues, and the device's interrupt routed through the IOAPIC to a vector
- * of its own.  A device driver (virtio_net.c) owns the struct virtio_dev it is handed and
- * everything hung on it. */
+/* Virtio devices (drivers/virtio.c): the virtio-pci transport (modern, on pc and q35, MSI-X)
+ * and the virtio-mmio one (version 2, and the legacy version 1 QEMU's microvm still makes by
+ * default, its line routed through the IOAPIC), the device status handshake and feature
+ * negotiation, and split virtqueues.  A device driver (virtio_net.c) owns the struct virtio_dev
+ * it is handed and everything hung on it. */
 #ifndef UNIK_RT_VIRTIO_H
 #define UNIK_RT_VIRTIO_H
 
