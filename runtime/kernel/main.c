@@ -117,8 +117,9 @@ static NORETURN void kmain_ring3(void)
 {
 	boot_parse(boot_magic_value, boot_info_value, &boot_info);
 	mem_init(&boot_info);
-	init_run(INIT_RING0_LAST + 1, INIT_LAST);
 
+	/* The command line first: the device manifest in it is what drivers, started by the init
+	 * levels below, look their devices up in. */
 	struct cmdline_words env = {0}, argv = {0};
 	size_t baked_len =
 	    k_strnlen(__unik_cmdline_start, (size_t)(__unik_cmdline_end - __unik_cmdline_start));
@@ -126,6 +127,8 @@ static NORETURN void kmain_ring3(void)
 	if (boot_info.cmdline)
 		cmdline_parse((const char *)boot_info.cmdline, boot_info.cmdline_len,
 		              boot_info.drop_first_word, &env, &argv, &boot_devices);
+	init_run(INIT_RING0_LAST + 1, INIT_LAST);
+
 	if (!argv.n)
 		cmdline_push(&argv, k_strdup("app"));
 	const char *slash = argv.v[0];
