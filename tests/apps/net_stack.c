@@ -1,7 +1,8 @@
 /* A program that uses sockets, so that unik-cc links it with the runtime's network variant
  * (lwIP).  It calls socket() only when asked (the runtime's socket calls are still to come), and
  * otherwise says only that it ran, so that its output is the same natively and on a guest with
- * or without a network device. */
+ * or without a network device.  Mode "resolv" waits (up to 10 s) for /etc/resolv.conf to name a
+ * server, as the network configuration writes it, and prints it. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,21 @@ int main(int argc, char **argv)
 		printf("socket: %s\n", s >= 0 ? "ok" : "failed");
 		if (s >= 0)
 			close(s);
+	}
+	if (argc > 1 && !strcmp(argv[1], "resolv")) {
+		for (int tries = 0; tries < 100; tries++) {
+			char line[200] = "";
+			FILE *f = fopen("/etc/resolv.conf", "r");
+			while (f && fgets(line, sizeof(line), f) && strncmp(line, "nameserver", 10))
+				;
+			if (f)
+				fclose(f);
+			if (!strncmp(line, "nameserver", 10)) {
+				fputs(line, stdout);
+				break;
+			}
+			usleep(100000);
+		}
 	}
 	printf("net stack program ran\n");
 	return 0;

@@ -1,8 +1,9 @@
 """The runtime's network variant with lwIP (issue 14): a program that uses sockets is linked with
 unikrt-net.o, which holds lwIP, and boots without a network device exactly as a program without
 sockets does; a unik.NAME= network configuration word is kept out of the program's argv, and
-without a device of that name the guest says so and carries on.  Exchanging packets needs the
-virtio-net driver, tested with it.  Skipped when the build had no lwIP source."""
+without a device of that name the guest says so and carries on; with a virtio-net device on
+QEMU's user-mode network, DHCP or a static address brings the interface up.  Skipped when the
+build had no lwIP source."""
 
 import os
 import subprocess
@@ -81,3 +82,33 @@ def test_configuration_word_not_in_argv(accel):
              accel=accel)
     r.expect_status(0).expect_app('argc=2\nargv[0]=<args>\nargv[1]=<z>\nenv <A=1>\n'
                                   'getenv(HOME)=<(null)>\n')
+
+
+NIC_MAC = '52:54:00:12:34:56'
+
+
+def nic_args():
+    return ['-netdev', 'user,id=n0', '-device', 'virtio-net-device,netdev=n0,mac=' + NIC_MAC]
+
+
+@accels
+def test_dhcp_over_virtio_net(accel):
+    """A NIC on QEMU's user-mode network and no configuration: lwIP's DHCP client gets the
+    address QEMU's server offers, the guest says so, and /etc/resolv.conf names the server."""
+    require_lwip()
+    r = boot(app('net_stack'), 'unik.dev.net0=net,mac=%s net_stack resolv' % NIC_MAC,
+             accel=accel, extra=nic_args())
+    r.expect_status(0).expect_app('nameserver 10.0.2.3\n' + APP_OUT)
+    if 'unik: net0 up 10.0.2.15/24' not in r.runtime_lines:
+        fail('no "unik: net0 up 10.0.2.15/24" line', '\n'.join(r.runtime_lines))
+
+
+@accels
+def test_static_address_over_virtio_net(accel):
+    """The same NIC configured by a unik.net0= word: no DHCP, the address and DNS server given."""
+    require_lwip()
+    r = boot(app('net_stack'), 'unik.dev.net0=net,mac=%s unik.net0=10.0.2.20/24,gw=10.0.2.2,'
+             'dns=10.0.2.3 net_stack resolv' % NIC_MAC, accel=accel, extra=nic_args())
+    r.expect_status(0).expect_app('nameserver 10.0.2.3\n' + APP_OUT)
+    if 'unik: net0 up 10.0.2.20/24' not in r.runtime_lines:
+        fail('no "unik: net0 up 10.0.2.20/24" line', '\n'.join(r.runtime_lines))
