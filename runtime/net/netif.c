@@ -7,6 +7,7 @@
 #include "kernel/init.h"
 #include "kernel/kernel.h"
 #include "net/lwip_config.h"
+#include "net/socket.h"
 
 #if UNIK_LWIP
 #include "lwip/dhcp.h"
@@ -265,9 +266,27 @@ static err_t if_init(struct netif *nif)
 	return ERR_OK;
 }
 
+/* lwIP's loopback queues what a netif sends to itself (127.0.0.1, or the guest's own
+ * addresses); with NO_SYS nothing delivers it but netif_poll.  Delivering can queue more (an
+ * acknowledgement, an answer), so this goes on until the queues are empty, within a bound so
+ * that two sockets feeding each other cannot hold the CPU. */
+void net_loop_poll(void)
+{
+	for (int i = 0; i < 64; i++) {
+		struct netif *n;
+		bool any = false;
+		NETIF_FOREACH(n)
+		any |= n->loop_first != NULL;
+		if (!any)
+			return;
+		netif_poll_all();
+	}
+}
+
 static uint64_t net_poll(void)
 {
 	sys_check_timeouts();
+	net_loop_poll();
 	u32_t ms = sys_timeouts_sleeptime();
 	if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		return 0;
@@ -313,25 +332,22 @@ static void attach(struct netdev *d)
 static void net_init(void)
 {
 	int n = netdev_count();
-	bool started = false;
 
 	read_boot_line();
+	/* Always, for the loopback interface (127.0.0.1) that lwip_init adds: a program can talk
+	 * to itself without a NIC.  An idle stack has no timers, so the poller costs nothing. */
+	lwip_init();
 	for (int i = 1; i <= n; i++) {
 		struct netdev *d = netdev_by_index(i);
-		if (!d)
-			continue;
-		if (!started)
-			lwip_init();
-		started = true;
-		attach(d);
+		if (d)
+			attach(d);
 	}
 	for (int i = 0; i < nconfigs; i++)
 		if (!configs[i].used)
 			kprintf(UNIK_CONSOLE_PREFIX "%s: no such network device: its configuration "
 			                            "is ignored\n",
 			        configs[i].name);
-	if (started)
-		sched_set_poller(net_poll);
+	sched_set_poller(net_poll);
 }
 UNIK_INIT(INIT_NET, net_init);
 #endif
