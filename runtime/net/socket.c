@@ -245,13 +245,43 @@ static long sys_sendmsg(long fd, const struct linux_msghdr *m, long flags)
 	return s->ops->sendmsg ? s->ops->sendmsg(s, m, nonblock(f, (int)flags)) : -EOPNOTSUPP;
 }
 
+/* MSG_WAITALL on a stream: receive into one iovec's rest at a time until all are full, or end
+ * of file, an error or a signal ends it early (what came before is returned then). */
+static long recv_all(struct sock *s, struct linux_msghdr *m, int flags)
+{
+	long done = 0;
+	flags &= ~MSG_WAITALL;
+	for (uint64_t i = 0, off = 0; i < m->msg_iovlen;) {
+		if (off == m->msg_iov[i].iov_len) {
+			i++, off = 0;
+			continue;
+		}
+		struct linux_iovec iov = {(char *)m->msg_iov[i].iov_base + off,
+		                          m->msg_iov[i].iov_len - off};
+		struct linux_msghdr one = {.msg_iov = &iov, .msg_iovlen = 1};
+		long r = s->ops->recvmsg(s, &one, flags);
+		if (r <= 0)
+			return done ? done : r;
+		done += r, off += (uint64_t)r;
+	}
+	return done;
+}
+
 static long sys_recvmsg(long fd, struct linux_msghdr *m, long flags)
 {
 	struct file *f;
 	SOCK_OR_RETURN(s, fd, &f);
 	m->msg_flags = 0;
 	m->msg_controllen = 0; /* no ancillary data */
-	return s->ops->recvmsg ? s->ops->recvmsg(s, m, nonblock(f, (int)flags)) : -EOPNOTSUPP;
+	if (!s->ops->recvmsg)
+		return -EOPNOTSUPP;
+	if ((flags & MSG_WAITALL) && !(flags & MSG_PEEK) && s->type == SOCK_STREAM &&
+	    !(f->flags & O_NONBLOCK) && !(flags & MSG_DONTWAIT)) {
+		if (m->msg_name)
+			m->msg_namelen = 0;
+		return recv_all(s, m, (int)flags);
+	}
+	return s->ops->recvmsg(s, m, nonblock(f, (int)flags));
 }
 
 SYSCALL(44)

@@ -157,7 +157,10 @@ static void tcp_echo(void)
 		for (int i = 0; i < CHUNK; i++)
 			out[i] = (char)((off + i) * 7 + (off + i) / 251);
 		hs = sum(hs, (unsigned char *)out, CHUNK);
-		if (writen(c, out, CHUNK) < 0 || readn(c, in, CHUNK) != CHUNK)
+		/* Every other chunk read back with MSG_WAITALL, the others in a loop. */
+		if (writen(c, out, CHUNK) < 0 ||
+		    ((off / CHUNK) % 2 ? recv(c, in, CHUNK, MSG_WAITALL) : readn(c, in, CHUNK)) !=
+		        CHUNK)
 			break;
 		hr = sum(hr, (unsigned char *)in, CHUNK);
 		moved += CHUNK;

@@ -72,7 +72,7 @@
  * queue is bounded: a packet beyond it is dropped, and TCP sends it again. */
 #define LWIP_NETIF_LOOPBACK     1
 #define LWIP_HAVE_LOOPIF        1
-#define LWIP_LOOPBACK_MAX_PBUFS 512
+#define LWIP_LOOPBACK_MAX_PBUFS 256
 
 /* SO_REUSEADDR: a server restarted on its port while old connections are in TIME_WAIT. */
 #define SO_REUSE                   1
