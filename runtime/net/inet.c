@@ -11,6 +11,7 @@
 
 #if UNIK_LWIP
 #include "lwip/ip.h"
+#include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
@@ -354,6 +355,20 @@ long inet_socket(int type, int protocol, struct sock **out)
 	return 0;
 }
 
+/* lwIP binds to any address; Linux only to the wildcard, a loopback address or one of the
+ * machine's own (without IP_FREEBIND). */
+static bool local_addr(const ip4_addr_t *ip)
+{
+	struct netif *n;
+
+	if (ip4_addr_isany(ip) || ip4_addr_isloopback(ip))
+		return true;
+	NETIF_FOREACH(n)
+	if (ip4_addr_cmp(ip, netif_ip4_addr(n)))
+		return true;
+	return false;
+}
+
 static long inet_bind(struct sock *sk, const void *addr, uint32_t len)
 {
 	struct inet_sock *s = (struct inet_sock *)sk;
@@ -365,15 +380,14 @@ static long inet_bind(struct sock *sk, const void *addr, uint32_t len)
 		return r;
 	if (s->lport || s->state != INET_NEW)
 		return -EINVAL;
+	if (!local_addr(&ip))
+		return -EADDRNOTAVAIL;
 	if (s->tcp)
 		r = lwip_errno(tcp_bind(s->tcp, &ip, port));
 	else if (s->udp)
 		r = lwip_errno(udp_bind(s->udp, &ip, port));
 	else
 		return -EINVAL;
-	/* lwIP takes any address; a socket may bind only to one of the guest's. */
-	if (r == -EINVAL)
-		r = -EADDRNOTAVAIL;
 	take_names(s);
 	return r;
 }

@@ -15,6 +15,7 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
@@ -283,10 +284,17 @@ void net_loop_poll(void)
 	}
 }
 
+static bool have_nic;
+
 static uint64_t net_poll(void)
 {
 	sys_check_timeouts();
 	net_loop_poll();
+	/* With NO_SYS lwIP's timers are all cyclic, whether or not there is work for them.  With no
+	 * NIC only TCP connections (on the loopback) need them: otherwise the poller asks for no
+	 * deadline, so that the guest sleeps and a program waiting on itself is reported. */
+	if (!have_nic && !tcp_active_pcbs && !tcp_tw_pcbs)
+		return 0;
 	u32_t ms = sys_timeouts_sleeptime();
 	if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		return 0;
@@ -314,6 +322,7 @@ static void attach(struct netdev *d)
 		return;
 	}
 	/* AF_PACKET sockets may have taken the device's frames first: they see them too. */
+	have_nic = true;
 	u->other_rx = d->rx;
 	d->stack = u;
 	d->rx = if_rx;

@@ -35,6 +35,8 @@ static const char *en(int e)
 		return "EPIPE";
 	case ENOTCONN:
 		return "ENOTCONN";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
 	default:
 		return strerror(e);
 	}
@@ -221,6 +223,8 @@ static void errors_and_options(void)
 	struct sockaddr_in a = loopback(port);
 
 	result("bind to a port in use", bind(s, (struct sockaddr *)&a, sizeof(a)));
+	a.sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1, TEST-NET-1: not this machine's */
+	result("bind to an address not this machine's", bind(s, (struct sockaddr *)&a, sizeof(a)));
 	close(s);
 	/* A port nobody listens on: one that was just bound and released. */
 	s = socket(AF_INET, SOCK_STREAM, 0);
@@ -367,9 +371,37 @@ static void pairs(void)
 	close(sv[1]);
 }
 
-int main(void)
+/* Writing to a TCP connection after SHUT_WR, without MSG_NOSIGNAL: SIGPIPE's default action. */
+static int sigpipe(void)
+{
+	int port;
+	tcp_listener(&port);
+	int c = tcp_connect(port);
+	shutdown(c, SHUT_WR);
+	printf("writing after shutdown\n");
+	write(c, "x", 1);
+	printf("still here\n");
+	return 1;
+}
+
+/* A read on a socketpair that nothing else can write to: the guest reports a deadlock. */
+static int pair_deadlock(void)
+{
+	int sv[2];
+	char b;
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	printf("reading an empty socketpair\n");
+	read(sv[0], &b, 1);
+	return 1;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "sigpipe"))
+		return sigpipe();
+	if (argc > 1 && !strcmp(argv[1], "deadlock"))
+		return pair_deadlock();
 	tcp_echo();
 	nonblocking();
 	errors_and_options();

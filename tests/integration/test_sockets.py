@@ -50,6 +50,7 @@ SOCKETS_WANT = (
              'recv: 3\n'
              'got: abc\n'
              'bind to a port in use: -1 EADDRINUSE\n'
+             'bind to an address not this machine\'s: -1 EADDRNOTAVAIL\n'
              'connect to a closed port: -1 ECONNREFUSED\n'
              'getpeername unconnected: -1 ENOTCONN\n'
              'setsockopt TCP_NODELAY: 0\n'
@@ -114,3 +115,23 @@ def test_af_unix_socket_unsupported(accel):
     require_lwip()
     r = boot(app('net_stack'), 'net_stack unix', accel=accel)
     r.expect_status(0).expect_app('socket(AF_UNIX): -1 EAFNOSUPPORT\nnet stack program ran\n')
+
+
+@accels
+def test_sigpipe_on_a_shut_down_connection(accel):
+    require_lwip()
+    r = boot(app('sockets'), 'sockets sigpipe', accel=accel)
+    r.expect_status(141).expect_app('writing after shutdown\n')
+    if 'unik: killed by signal 13' not in r.runtime_lines:
+        r.fail('no "unik: killed by signal 13" line')
+    native_agrees('sockets', ['sigpipe'], r.app, -13)  # run_native: -signal
+
+
+@accels
+def test_socketpair_deadlock_reported(accel):
+    """socketpair's queues are not external: a read nothing can satisfy is a deadlock."""
+    require_lwip()
+    r = boot(app('sockets'), 'sockets deadlock', accel=accel)
+    r.expect_status(255).expect_app('reading an empty socketpair\n')
+    if not any(l.startswith('unik: deadlock: ') for l in r.runtime_lines):
+        r.fail('no "unik: deadlock: ..." line')
