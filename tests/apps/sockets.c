@@ -35,6 +35,8 @@ static const char *en(int e)
 		return "EPIPE";
 	case ENOTCONN:
 		return "ENOTCONN";
+	case ECONNRESET:
+		return "ECONNRESET";
 	case EADDRNOTAVAIL:
 		return "EADDRNOTAVAIL";
 	default:
@@ -371,6 +373,97 @@ static void pairs(void)
 	close(sv[1]);
 }
 
+/* Both directions of one connection full at once (lwIP at both ends of the loopback, each
+ * window closed while its reader is busy writing), many short connections, and a reset. */
+#define DUPLEX (4 << 20)
+static int duplex_fd;
+
+static void *duplex_writer(void *arg)
+{
+	static char out[100000];
+	long sent = 0;
+	(void)arg;
+	while (sent < DUPLEX) {
+		for (int i = 0; i < (int)sizeof(out); i++)
+			out[i] = (char)((sent + i) % 253);
+		long n = DUPLEX - sent < (long)sizeof(out) ? DUPLEX - sent : (long)sizeof(out);
+		ssize_t w = write(duplex_fd, out, (size_t)n);
+		if (w <= 0)
+			break;
+		sent += w;
+	}
+	shutdown(duplex_fd, SHUT_WR);
+	return (void *)sent;
+}
+
+static void *serve_many(void *arg)
+{
+	static char buf[65536];
+	int lfd = *(int *)arg;
+	for (int k = 0; k < 51; k++) {
+		int c = accept(lfd, NULL, NULL);
+		if (c < 0)
+			break;
+		ssize_t r;
+		while ((r = read(c, buf, sizeof(buf))) > 0)
+			if (writen(c, buf, (int)r) < 0)
+				break;
+		close(c);
+	}
+	return NULL;
+}
+
+static int stress(void)
+{
+	static char in[70000];
+	int port, lfd = tcp_listener(&port);
+	pthread_t server, writer;
+	void *sent;
+	long got = 0, bad = 0;
+	ssize_t r;
+
+	pthread_create(&server, NULL, serve_many, &lfd);
+	duplex_fd = tcp_connect(port);
+	pthread_create(&writer, NULL, duplex_writer, NULL);
+	while ((r = read(duplex_fd, in, sizeof(in))) > 0) {
+		for (int i = 0; i < r; i++)
+			bad += in[i] != (char)((got + i) % 253);
+		got += r;
+	}
+	pthread_join(writer, &sent);
+	close(duplex_fd);
+	printf("duplex: sent %ld, got %ld back, %ld wrong, last read %zd\n", (long)sent, got, bad,
+	       r);
+	int ok = 0;
+	for (int k = 0; k < 50; k++) {
+		char b[5];
+		int c = tcp_connect(port);
+		if (c < 0 || write(c, "hello", 5) != 5)
+			break;
+		ok += readn(c, b, 5) == 5 && !memcmp(b, "hello", 5);
+		close(c);
+	}
+	printf("short connections: %d of 50\n", ok);
+	pthread_join(server, NULL);
+	/* Closing with unread data resets the connection, as Linux does. */
+	int c = tcp_connect(port);
+	int s = accept(lfd, NULL, NULL);
+	write(c, "unread", 6);
+	usleep(100000);
+	close(s);
+	usleep(100000);
+	char b[8];
+	result("read after the peer reset", read(c, b, sizeof(b)));
+	struct pollfd p = {c, POLLIN | POLLOUT, 0};
+	int n = poll(&p, 1, 0);
+	printf("poll after the reset: %d in=%d out=%d hup=%d\n", n, !!(p.revents & POLLIN),
+	       !!(p.revents & POLLOUT), !!(p.revents & POLLHUP));
+	result("read again", read(c, b, sizeof(b)));
+	close(c);
+	close(lfd);
+	return 0;
+}
+
 /* Writing to a TCP connection after SHUT_WR, without MSG_NOSIGNAL: SIGPIPE's default action. */
 static int sigpipe(void)
 {
@@ -400,6 +493,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "sigpipe"))
 		return sigpipe();
+	if (argc > 1 && !strcmp(argv[1], "stress"))
+		return stress();
 	if (argc > 1 && !strcmp(argv[1], "deadlock"))
 		return pair_deadlock();
 	tcp_echo();

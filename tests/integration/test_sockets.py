@@ -135,3 +135,21 @@ def test_socketpair_deadlock_reported(accel):
     r.expect_status(255).expect_app('reading an empty socketpair\n')
     if not any(l.startswith('unik: deadlock: ') for l in r.runtime_lines):
         r.fail('no "unik: deadlock: ..." line')
+
+
+STRESS_WANT = ('duplex: sent 4194304, got 4194304 back, 0 wrong, last read 0\n'
+               'short connections: 50 of 50\n'
+               'read after the peer reset: -1 ECONNRESET\n'
+               'poll after the reset: 1 in=1 out=1 hup=1\n'
+               'read again: 0\n')
+
+
+@accels
+def test_sockets_duplex_and_many_connections(accel):
+    """4 MiB each way at once on one connection (both lwIP windows close: lwIP alone would
+    acknowledge the other end's acknowledgements forever), 50 short connections (TIME_WAIT),
+    and a close with unread data resetting the connection."""
+    require_lwip()
+    r = boot(app('sockets'), 'sockets stress', accel=accel, mem='256M', timeout=300)
+    r.expect_status(0).expect_app(STRESS_WANT)
+    native_agrees('sockets', ['stress'], r.app, 0)

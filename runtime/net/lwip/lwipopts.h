@@ -95,6 +95,12 @@
 		unik_dhcp_option((netif), (msg_type), (option), (len), (pbuf), (off));             \
 	} while (0)
 
+/* Two lwIP ends of one connection (on the loopback) whose windows are both closed would answer
+ * each other's acknowledgements forever: lwIP acknowledges an empty segment at rcv_nxt when its
+ * window is zero, which RFC 793 accepts.  The hook makes the window one byte for it instead. */
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p)                             \
+	unik_tcp_inpacket((pcb), (hdr), (p))
+
 #define LWIP_RAND() unik_lwip_rand()
 
 /* lwIP's names that the kernel uses too (kernel/mem.h), for the files that include both. */
