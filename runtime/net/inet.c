@@ -439,7 +439,8 @@ static long inet_accept(struct sock *sk, struct sock **out, int flags)
 	uint64_t deadline = sock_deadline(sk->rcvtimeo_ns);
 
 	while (!s->aq) {
-		if (s->state != INET_LISTEN)
+		/* shutdown() of a listening socket ends its accepts, as on Linux. */
+		if (s->state != INET_LISTEN || s->shut_rd)
 			return -EINVAL;
 		long r = inet_wait(s, flags, deadline);
 		if (r)
@@ -690,8 +691,13 @@ static long inet_shutdown(struct sock *sk, int how)
 {
 	struct inet_sock *s = (struct inet_sock *)sk;
 
-	if (s->state == INET_LISTEN)
+	if (s->state == INET_LISTEN) {
+		if (how != SHUT_WR) {
+			s->shut_rd = true;
+			wake(s);
+		}
 		return 0;
+	}
 	if (s->state == INET_NEW || (sk->type == SOCK_STREAM && s->state == INET_CONNECTING))
 		return -ENOTCONN;
 	if (how != SHUT_WR) {
@@ -855,7 +861,7 @@ static short inet_poll(struct sock *sk)
 		return r | POLLOUT | (s->dq || s->shut_rd ? POLLIN : 0);
 	switch (s->state) {
 	case INET_LISTEN:
-		return r | (s->aq ? POLLIN : 0);
+		return r | (s->aq || s->shut_rd ? POLLIN : 0) | (s->shut_rd ? POLLHUP : 0);
 	case INET_CONNECTING:
 		return r;
 	case INET_NEW:

@@ -13,10 +13,16 @@ static long sock_rw(struct file *f, void *buf, uint64_t n, bool send)
 	struct linux_iovec iov = {buf, n};
 	struct linux_msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 	int flags = f->flags & O_NONBLOCK ? MSG_DONTWAIT : 0;
+	long r;
 
+	/* Held while it may wait, as sock_hold says. */
+	f->refs++;
 	if (send)
-		return s->ops->sendmsg ? s->ops->sendmsg(s, &m, flags) : -EOPNOTSUPP;
-	return s->ops->recvmsg ? s->ops->recvmsg(s, &m, flags) : -EOPNOTSUPP;
+		r = s->ops->sendmsg ? s->ops->sendmsg(s, &m, flags) : -EOPNOTSUPP;
+	else
+		r = s->ops->recvmsg ? s->ops->recvmsg(s, &m, flags) : -EOPNOTSUPP;
+	file_put(f);
+	return r;
 }
 
 static long sock_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
@@ -122,6 +128,17 @@ static struct sock *sock_get(long fd, struct file **fp, long *err)
 	if (!s)                                                                                    \
 	return err_
 
+/* The same for a call that may wait: it holds a reference to the file (dropped with file_put),
+ * so that a close() by another thread meanwhile only takes the descriptor away and the socket
+ * is released when the call returns, not under it. */
+static struct sock *sock_hold(long fd, struct file **fp, long *err)
+{
+	struct sock *s = sock_get(fd, fp, err);
+	if (s)
+		(*fp)->refs++;
+	return s;
+}
+
 static int nonblock(struct file *f, int flags)
 {
 	return (f->flags & O_NONBLOCK) ? flags | MSG_DONTWAIT : flags;
@@ -197,14 +214,10 @@ SYSCALL(50)
 	return s->ops->listen ? s->ops->listen(s, (int)a1) : -EOPNOTSUPP;
 }
 
-static long sys_accept4(long fd, void *addr, uint32_t *len, long flags)
+static long do_accept4(struct sock *s, struct file *f, void *addr, uint32_t *len, long flags)
 {
-	struct file *f;
 	struct sock *n;
 
-	if (flags & ~(long)(SOCK_NONBLOCK | SOCK_CLOEXEC))
-		return -EINVAL;
-	SOCK_OR_RETURN(s, fd, &f);
 	if (!s->ops->accept)
 		return -EOPNOTSUPP;
 	long r = s->ops->accept(s, &n, nonblock(f, 0));
@@ -214,6 +227,21 @@ static long sys_accept4(long fd, void *addr, uint32_t *len, long flags)
 	if (addr && n->ops->getname)
 		n->ops->getname(n, addr, len, true);
 	return sock_fd(n, (int)flags);
+}
+
+static long sys_accept4(long fd, void *addr, uint32_t *len, long flags)
+{
+	struct file *f;
+	long r;
+
+	if (flags & ~(long)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	struct sock *s = sock_hold(fd, &f, &r);
+	if (!s)
+		return r;
+	r = do_accept4(s, f, addr, len, flags);
+	file_put(f);
+	return r;
 }
 
 SYSCALL(43)
@@ -229,8 +257,13 @@ SYSCALL(288)
 static long sys_connect(long fd, const void *addr, uint32_t len)
 {
 	struct file *f;
-	SOCK_OR_RETURN(s, fd, &f);
-	return s->ops->connect ? s->ops->connect(s, addr, len, nonblock(f, 0)) : -EOPNOTSUPP;
+	long r;
+	struct sock *s = sock_hold(fd, &f, &r);
+	if (!s)
+		return r;
+	r = s->ops->connect ? s->ops->connect(s, addr, len, nonblock(f, 0)) : -EOPNOTSUPP;
+	file_put(f);
+	return r;
 }
 
 SYSCALL(42)
@@ -241,8 +274,13 @@ SYSCALL(42)
 static long sys_sendmsg(long fd, const struct linux_msghdr *m, long flags)
 {
 	struct file *f;
-	SOCK_OR_RETURN(s, fd, &f);
-	return s->ops->sendmsg ? s->ops->sendmsg(s, m, nonblock(f, (int)flags)) : -EOPNOTSUPP;
+	long r;
+	struct sock *s = sock_hold(fd, &f, &r);
+	if (!s)
+		return r;
+	r = s->ops->sendmsg ? s->ops->sendmsg(s, m, nonblock(f, (int)flags)) : -EOPNOTSUPP;
+	file_put(f);
+	return r;
 }
 
 /* MSG_WAITALL on a stream: receive into one iovec's rest at a time until all are full, or end
@@ -267,10 +305,8 @@ static long recv_all(struct sock *s, struct linux_msghdr *m, int flags)
 	return done;
 }
 
-static long sys_recvmsg(long fd, struct linux_msghdr *m, long flags)
+static long do_recvmsg(struct sock *s, struct file *f, struct linux_msghdr *m, long flags)
 {
-	struct file *f;
-	SOCK_OR_RETURN(s, fd, &f);
 	m->msg_flags = 0;
 	m->msg_controllen = 0; /* no ancillary data */
 	if (!s->ops->recvmsg)
@@ -282,6 +318,18 @@ static long sys_recvmsg(long fd, struct linux_msghdr *m, long flags)
 		return recv_all(s, m, (int)flags);
 	}
 	return s->ops->recvmsg(s, m, nonblock(f, (int)flags));
+}
+
+static long sys_recvmsg(long fd, struct linux_msghdr *m, long flags)
+{
+	struct file *f;
+	long r;
+	struct sock *s = sock_hold(fd, &f, &r);
+	if (!s)
+		return r;
+	r = do_recvmsg(s, f, m, flags);
+	file_put(f);
+	return r;
 }
 
 SYSCALL(44)

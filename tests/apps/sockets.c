@@ -35,6 +35,8 @@ static const char *en(int e)
 		return "EPIPE";
 	case ENOTCONN:
 		return "ENOTCONN";
+	case EINVAL:
+		return "EINVAL";
 	case ECONNRESET:
 		return "ECONNRESET";
 	case EADDRNOTAVAIL:
@@ -261,6 +263,25 @@ static void errors_and_options(void)
 	getsockopt(u, SOL_SOCKET, SO_TYPE, &v, &len);
 	printf("SO_TYPE udp: %d\n", v);
 	close(u);
+	close(lfd);
+}
+
+static void *accept_result(void *arg)
+{
+	int r = accept(*(int *)arg, NULL, NULL);
+	printf("accept ended by shutdown: %d %s\n", r, r < 0 ? en(errno) : "");
+	return NULL;
+}
+
+/* A thread blocked in accept, and shutdown() of the listening socket from another. */
+static void shutdown_listener(void)
+{
+	int port, lfd = tcp_listener(&port);
+	pthread_t t;
+	pthread_create(&t, NULL, accept_result, &lfd);
+	usleep(50000);
+	result("shutdown of the listening socket", shutdown(lfd, SHUT_RD));
+	pthread_join(t, NULL);
 	close(lfd);
 }
 
@@ -500,6 +521,7 @@ int main(int argc, char **argv)
 	tcp_echo();
 	nonblocking();
 	errors_and_options();
+	shutdown_listener();
 	with_epoll();
 	udp();
 	pairs();

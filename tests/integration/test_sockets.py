@@ -63,6 +63,8 @@ SOCKETS_WANT = (
              'SO_ERROR: 0\n'
              'setsockopt unknown option: -1 Protocol not available\n'
              'SO_TYPE udp: 2\n'
+             'shutdown of the listening socket: 0\n'
+             'accept ended by shutdown: -1 EINVAL\n'
              'epoll, nothing pending: 0\n'
              'epoll, a connection pending: 1 id=1 in=1\n'
              'epoll, accepted and idle: 0\n'
