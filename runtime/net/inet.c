@@ -372,12 +372,14 @@ long inet_socket(int type, int protocol, struct sock **out)
 }
 
 /* lwIP binds to any address; Linux only to the wildcard, a loopback address or one of the
- * machine's own (without IP_FREEBIND). */
-static bool local_addr(const ip4_addr_t *ip)
+ * machine's own (without IP_FREEBIND), and a UDP socket to a broadcast or multicast one. */
+static bool local_addr(const ip4_addr_t *ip, bool udp)
 {
 	struct netif *n;
 
 	if (ip4_addr_isany(ip) || ip4_addr_isloopback(ip))
+		return true;
+	if (udp && (ip4_addr_ismulticast(ip) || ip4_addr_get_u32(ip) == IPADDR_BROADCAST))
 		return true;
 	NETIF_FOREACH(n)
 	if (ip4_addr_cmp(ip, netif_ip4_addr(n)))
@@ -396,7 +398,7 @@ static long inet_bind(struct sock *sk, const void *addr, uint32_t len)
 		return r;
 	if (s->lport || s->state != INET_NEW)
 		return -EINVAL;
-	if (!local_addr(&ip))
+	if (!local_addr(&ip, s->udp != NULL))
 		return -EADDRNOTAVAIL;
 	if (s->tcp)
 		r = lwip_errno(tcp_bind(s->tcp, &ip, port));
