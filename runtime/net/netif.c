@@ -7,6 +7,7 @@
 #include "kernel/init.h"
 #include "kernel/kernel.h"
 #include "net/lwip_config.h"
+#include "net/socket.h"
 
 #if UNIK_LWIP
 #include "lwip/dhcp.h"
@@ -14,6 +15,7 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
@@ -199,11 +201,16 @@ static void if_status(struct netif *nif)
 void unik_dhcp_option(struct netif *nif, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
                       u16_t offset)
 {
-	struct unik_netif *u = nif->state;
+	/* lwIP passes the netif the packet was accepted for, which for a broadcast answer can be
+	 * its loopback interface (it has an address and takes broadcasts): the lease belongs to the
+	 * one it came in on. */
+	struct netif *in = ip_current_input_netif();
+	struct unik_netif *u = in ? in->state : NULL;
 	ip4_addr_t a;
 
+	(void)nif;
 	/* The first server of option 6 (DNS) in the server's acknowledgement. */
-	if (msg_type != DHCP_ACK || option != 6 || len < 4)
+	if (!u || msg_type != DHCP_ACK || option != 6 || len < 4)
 		return;
 	if (pbuf_copy_partial(p, &a, 4, offset) == 4)
 		ip4_addr_copy(u->dns, a);
@@ -265,9 +272,34 @@ static err_t if_init(struct netif *nif)
 	return ERR_OK;
 }
 
+/* lwIP's loopback queues what a netif sends to itself (127.0.0.1, or the guest's own
+ * addresses); with NO_SYS nothing delivers it but netif_poll.  Delivering can queue more (an
+ * acknowledgement, an answer), so this goes on until the queues are empty, within a bound so
+ * that two sockets feeding each other cannot hold the CPU. */
+void net_loop_poll(void)
+{
+	for (int i = 0; i < 64; i++) {
+		struct netif *n;
+		bool any = false;
+		NETIF_FOREACH(n)
+		any |= n->loop_first != NULL;
+		if (!any)
+			return;
+		netif_poll_all();
+	}
+}
+
+static bool have_nic;
+
 static uint64_t net_poll(void)
 {
 	sys_check_timeouts();
+	net_loop_poll();
+	/* With NO_SYS lwIP's timers are all cyclic, whether or not there is work for them.  With no
+	 * NIC only TCP connections (on the loopback) need them: otherwise the poller asks for no
+	 * deadline, so that the guest sleeps and a program waiting on itself is reported. */
+	if (!have_nic && !tcp_active_pcbs && !tcp_tw_pcbs)
+		return 0;
 	u32_t ms = sys_timeouts_sleeptime();
 	if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		return 0;
@@ -295,6 +327,7 @@ static void attach(struct netdev *d)
 		return;
 	}
 	/* AF_PACKET sockets may have taken the device's frames first: they see them too. */
+	have_nic = true;
 	u->other_rx = d->rx;
 	d->stack = u;
 	d->rx = if_rx;
@@ -313,25 +346,22 @@ static void attach(struct netdev *d)
 static void net_init(void)
 {
 	int n = netdev_count();
-	bool started = false;
 
 	read_boot_line();
+	/* Always, for the loopback interface (127.0.0.1) that lwip_init adds: a program can talk
+	 * to itself without a NIC.  An idle stack has no timers, so the poller costs nothing. */
+	lwip_init();
 	for (int i = 1; i <= n; i++) {
 		struct netdev *d = netdev_by_index(i);
-		if (!d)
-			continue;
-		if (!started)
-			lwip_init();
-		started = true;
-		attach(d);
+		if (d)
+			attach(d);
 	}
 	for (int i = 0; i < nconfigs; i++)
 		if (!configs[i].used)
 			kprintf(UNIK_CONSOLE_PREFIX "%s: no such network device: its configuration "
 			                            "is ignored\n",
 			        configs[i].name);
-	if (started)
-		sched_set_poller(net_poll);
+	sched_set_poller(net_poll);
 }
 UNIK_INIT(INIT_NET, net_init);
 #endif

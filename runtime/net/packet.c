@@ -2,20 +2,13 @@
  * Every frame a device receives is copied to each packet socket bound to that device, or to
  * none, whose protocol matches, into a bounded queue (dropped when full), as Linux does. */
 #include "drivers/netdev.h"
-#include "fs/file.h"
-#include "sys/syscall.h"
+#include "net/socket.h"
 
 #ifndef ENODEV
 #define ENODEV 19
 #endif
-#ifndef ENOTSOCK
-#define ENOTSOCK 88
-#endif
 #ifndef ESOCKTNOSUPPORT
 #define ESOCKTNOSUPPORT 94
-#endif
-#ifndef EAFNOSUPPORT
-#define EAFNOSUPPORT 97
 #endif
 #ifndef ENETDOWN
 #define ENETDOWN 100
@@ -24,15 +17,8 @@
 #define ENXIO 6
 #endif
 
-#define AF_PACKET     17
-#define SOCK_RAW      3
-#define SOCK_NONBLOCK 04000
-#define SOCK_CLOEXEC  02000000
-#define ETH_P_ALL     0x0003
-#define MSG_PEEK      0x2
-#define MSG_TRUNC     0x20
-#define MSG_DONTWAIT  0x40
-#define ARPHRD_ETHER  1
+#define ETH_P_ALL    0x0003
+#define ARPHRD_ETHER 1
 
 #define SIOCGIFNAME   0x8910
 #define SIOCGIFFLAGS  0x8913
@@ -76,6 +62,7 @@ struct frame {
 };
 
 struct psock {
+	struct sock sk;    /* first: socket.c's view */
 	int ifindex;       /* 0: every device */
 	uint16_t protocol; /* host byte order; 0 receives nothing */
 	struct frame *q[QUEUE_LEN];
@@ -111,64 +98,75 @@ static void packet_input(struct netdev *d, const void *frame, size_t len)
 	}
 }
 
-static long recv_frame(struct file *file, void *buf, uint64_t n, int flags,
-                       struct sockaddr_ll *from)
+/* One frame into the iovecs; msg_name gets where it came from. */
+static long packet_recvmsg(struct sock *sk, struct linux_msghdr *m, int flags)
 {
-	struct psock *s = file->priv;
-	long r = 0;
-	file->refs++; /* another thread may close the descriptor while this one waits */
+	struct psock *s = (struct psock *)sk;
 	while (!s->n) {
-		if ((file->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT)) {
-			r = -EAGAIN;
-			goto out;
-		}
-		r = thread_wait(&s->rx_wait, 0);
+		if (flags & MSG_DONTWAIT)
+			return -EAGAIN;
+		int r = thread_wait(&s->rx_wait, sock_deadline(sk->rcvtimeo_ns));
 		if (r)
-			goto out;
+			return r == -ETIMEDOUT ? -EAGAIN : r;
 	}
 	struct frame *f = s->q[s->head];
-	uint64_t copy = MIN(n, (uint64_t)f->len);
-	k_memcpy(buf, f->data, copy);
-	if (from) {
-		*from = (struct sockaddr_ll){
+	uint64_t done = 0;
+	for (uint64_t i = 0; i < m->msg_iovlen && done < f->len; i++) {
+		uint64_t c = MIN(m->msg_iov[i].iov_len, f->len - done);
+		k_memcpy(m->msg_iov[i].iov_base, f->data + done, c);
+		done += c;
+	}
+	m->msg_flags = done < f->len ? MSG_TRUNC : 0;
+	if (m->msg_name) {
+		struct sockaddr_ll from = {
 		    .family = AF_PACKET, .ifindex = f->ifindex, .hatype = ARPHRD_ETHER, .halen = 6};
 		if (f->len >= 14) {
 			const uint8_t *mine = netdev_by_index(f->ifindex)->mac;
-			from->protocol = (uint16_t)(f->data[13] << 8 | f->data[12]);
-			k_memcpy(from->addr, f->data + 6, 6);
-			from->pkttype = f->data[0] & 1               ? (f->data[0] == 0xff ? 1 : 2)
-			                : k_memcmp(f->data, mine, 6) ? 3
-			                                             : 0;
+			from.protocol = (uint16_t)(f->data[13] << 8 | f->data[12]);
+			k_memcpy(from.addr, f->data + 6, 6);
+			from.pkttype = f->data[0] & 1               ? (f->data[0] == 0xff ? 1 : 2)
+			               : k_memcmp(f->data, mine, 6) ? 3
+			                                            : 0;
 		}
+		sock_put_addr(m->msg_name, &m->msg_namelen, &from, sizeof(from));
 	}
-	r = flags & MSG_TRUNC ? f->len : (long)copy;
+	long r = flags & MSG_TRUNC ? f->len : (long)done;
 	if (!(flags & MSG_PEEK)) {
 		s->head = (s->head + 1) % QUEUE_LEN;
 		s->n--;
 		kfree(f);
 	}
-out:
-	file_put(file);
 	return r;
 }
 
-static long send_frame(struct file *file, const void *buf, uint64_t n, int flags, int ifindex)
+/* One frame from the iovecs, to msg_name's interface or the bound one. */
+static long packet_sendmsg(struct sock *sk, const struct linux_msghdr *m, int flags)
 {
-	struct psock *s = file->priv;
-	struct netdev *d = netdev_by_index(ifindex ? ifindex : s->ifindex);
+	struct psock *s = (struct psock *)sk;
+	const struct sockaddr_ll *a = m->msg_name;
+	if (a && (m->msg_namelen < sizeof(*a) || a->family != AF_PACKET))
+		return -EINVAL;
+	int ifindex = a && a->ifindex ? a->ifindex : s->ifindex;
+	struct netdev *d = netdev_by_index(ifindex);
 	if (!d)
-		return ifindex || s->ifindex ? -ENODEV : -ENXIO;
-	if (n > NETDEV_FRAME_MAX)
-		return -EMSGSIZE;
+		return ifindex ? -ENODEV : -ENXIO;
+	uint8_t frame[NETDEV_FRAME_MAX];
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < m->msg_iovlen; i++) {
+		if (m->msg_iov[i].iov_len > sizeof(frame) - n)
+			return -EMSGSIZE;
+		k_memcpy(frame + n, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+		n += m->msg_iov[i].iov_len;
+	}
 	if (n < 14)
 		return -EINVAL;
 	if (!d->link_up)
 		return -ENETDOWN;
 	for (;;) {
-		int r = d->tx(d, buf, n);
+		int r = d->tx(d, frame, n);
 		if (r != -EAGAIN)
 			return r ? r : (long)n;
-		if ((file->flags & O_NONBLOCK) || (flags & MSG_DONTWAIT))
+		if (flags & MSG_DONTWAIT)
 			return r;
 		if (d->poll)
 			d->poll(d);
@@ -178,29 +176,30 @@ static long send_frame(struct file *file, const void *buf, uint64_t n, int flags
 	}
 }
 
-static long packet_read(struct file *f, void *buf, uint64_t n, uint64_t *pos)
+static long packet_bind(struct sock *sk, const void *addr, uint32_t len)
 {
-	(void)pos;
-	return recv_frame(f, buf, n, 0, NULL);
+	struct psock *s = (struct psock *)sk;
+	const struct sockaddr_ll *a = addr;
+	if (len < sizeof(*a) || a->family != AF_PACKET)
+		return -EINVAL;
+	if (a->ifindex && !netdev_by_index(a->ifindex))
+		return -ENODEV;
+	s->ifindex = a->ifindex;
+	if (a->protocol)
+		s->protocol = be16(a->protocol);
+	return 0;
 }
 
-static long packet_write(struct file *f, const void *buf, uint64_t n, uint64_t *pos)
+static short packet_poll(struct sock *sk)
 {
-	(void)pos;
-	return send_frame(f, buf, n, 0, 0);
+	return (((struct psock *)sk)->n ? POLLIN : 0) | POLLOUT;
 }
 
-static short packet_poll(struct file *f)
+static long packet_ioctl(struct sock *sk, long req, long arg)
 {
-	struct psock *s = f->priv;
-	return (s->n ? POLLIN : 0) | POLLOUT;
-}
-
-static long packet_ioctl(struct file *f, long req, long arg)
-{
-	struct ifreq *ifr = P(arg);
+	struct ifreq *ifr = (struct ifreq *)arg;
 	struct netdev *d;
-	(void)f;
+	(void)sk;
 	if (req == SIOCGIFNAME) {
 		if (!(d = netdev_by_index(ifr->ifindex)))
 			return -ENODEV;
@@ -228,9 +227,9 @@ static long packet_ioctl(struct file *f, long req, long arg)
 	return 0;
 }
 
-static void packet_release(struct file *f)
+static void packet_release(struct sock *sk)
 {
-	struct psock *s = f->priv;
+	struct psock *s = (struct psock *)sk;
 	for (struct psock **pp = &socks; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -241,110 +240,28 @@ static void packet_release(struct file *f)
 	kfree(s);
 }
 
-static const struct file_ops packet_ops = {.read = packet_read,
-                                           .write = packet_write,
+static const struct sock_ops packet_ops = {.bind = packet_bind,
+                                           .sendmsg = packet_sendmsg,
+                                           .recvmsg = packet_recvmsg,
                                            .poll = packet_poll,
                                            .ioctl = packet_ioctl,
-                                           .release = packet_release,
-                                           .stream = true,
-                                           .wakes = true};
+                                           .release = packet_release};
 
-static long sys_socket(long domain, long type, long protocol)
+/* socket(AF_PACKET, SOCK_RAW, protocol), from net/socket.c. */
+long packet_socket(int type, int protocol, int flags)
 {
-	if (domain != AF_PACKET)
-		return -EAFNOSUPPORT;
-	if ((type & ~(long)(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_RAW)
+	if (type != SOCK_RAW)
 		return -ESOCKTNOSUPPORT;
 	struct psock *s = kzalloc(sizeof(*s));
-	struct inode *ino = inode_new(S_IFSOCK | 0777);
-	struct file *f = ino ? file_new(ino, &packet_ops, O_RDWR | (type & SOCK_NONBLOCK)) : NULL;
-	if (!f) {
-		if (ino)
-			fs_put(ino);
-		kfree(s);
+	if (!s)
 		return -ENOMEM;
-	}
+	s->sk = (struct sock){
+	    .ops = &packet_ops, .family = AF_PACKET, .type = type, .protocol = protocol};
 	s->protocol = be16((uint16_t)protocol);
 	s->rx_wait = (struct waitq){NULL, "receive on a packet socket", true};
-	f->priv = s;
 	s->next = socks;
 	socks = s;
-	int fd = fd_alloc(f, 0, type & SOCK_CLOEXEC);
-	if (fd < 0)
-		file_put(f);
 	netdev_tap = packet_input;
 	netdev_count(); /* probe the devices now, so that frames queue from here on */
-	return fd;
-}
-
-static struct file *packet_file(long fd, long *err)
-{
-	struct file *f = fd_get(fd);
-	*err = !f ? -EBADF : f->ops != &packet_ops ? -ENOTSOCK : 0;
-	return *err ? NULL : f;
-}
-
-static long sys_bind(long fd, const struct sockaddr_ll *a, long len)
-{
-	long err;
-	struct file *f = packet_file(fd, &err);
-	if (!f)
-		return err;
-	if (len < (long)sizeof(*a) || a->family != AF_PACKET)
-		return -EINVAL;
-	if (a->ifindex && !netdev_by_index(a->ifindex))
-		return -ENODEV;
-	struct psock *s = f->priv;
-	s->ifindex = a->ifindex;
-	if (a->protocol)
-		s->protocol = be16(a->protocol);
-	return 0;
-}
-
-static long sys_sendto(long fd, const void *buf, long n, long flags, const struct sockaddr_ll *a,
-                       long alen)
-{
-	long err;
-	struct file *f = packet_file(fd, &err);
-	if (!f)
-		return err;
-	if (a && (alen < (long)sizeof(*a) || a->family != AF_PACKET))
-		return -EINVAL;
-	return send_frame(f, buf, (uint64_t)n, (int)flags, a ? a->ifindex : 0);
-}
-
-static long sys_recvfrom(long fd, void *buf, long n, long flags, struct sockaddr_ll *a,
-                         uint32_t *alen)
-{
-	long err;
-	struct sockaddr_ll from;
-	struct file *f = packet_file(fd, &err);
-	if (!f)
-		return err;
-	long r = recv_frame(f, buf, (uint64_t)n, (int)flags, a ? &from : NULL);
-	if (r >= 0 && a) {
-		k_memcpy(a, &from, MIN((uint64_t)*alen, sizeof(from)));
-		*alen = sizeof(from);
-	}
-	return r;
-}
-
-SYSCALL(41)
-{
-	return sys_socket(a0, a1, a2);
-}
-
-SYSCALL(44)
-{
-	return sys_sendto(a0, P(a1), a2, a3, P(a4), a5);
-}
-
-SYSCALL(45)
-{
-	return sys_recvfrom(a0, P(a1), a2, a3, P(a4), P(a5));
-}
-
-SYSCALL(49)
-{
-	return sys_bind(a0, P(a1), a2);
+	return sock_fd(&s->sk, flags);
 }

@@ -1,8 +1,10 @@
 /* A program that uses sockets, so that unik-cc links it with the runtime's network variant
- * (lwIP).  It calls socket() only when asked (the runtime's socket calls are still to come), and
- * otherwise says only that it ran, so that its output is the same natively and on a guest with
- * or without a network device.  Mode "resolv" waits (up to 10 s) for /etc/resolv.conf to name a
- * server, as the network configuration writes it, and prints it. */
+ * (lwIP).  It calls socket() only when asked, and otherwise says only that it ran, so that its
+ * output is the same natively and on a guest with or without a network device.  "unix" asks
+ * for an AF_UNIX socket, which the guest does not have yet (socketpair only).  "resolv" waits
+ * (up to 10 s) for /etc/resolv.conf to name a server, as the network configuration writes it,
+ * and prints it. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +32,11 @@ int main(int argc, char **argv)
 			}
 			usleep(100000);
 		}
+	}
+	if (argc > 1 && !strcmp(argv[1], "unix")) {
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		printf("socket(AF_UNIX): %d %s\n", s,
+		       s < 0 && errno == EAFNOSUPPORT ? "EAFNOSUPPORT" : "");
 	}
 	printf("net stack program ran\n");
 	return 0;

@@ -66,6 +66,16 @@
 #define LWIP_NETIF_STATUS_CALLBACK 1
 #define LWIP_NETIF_LINK_CALLBACK   0
 #define LWIP_NETIF_HOSTNAME        0
+
+/* 127.0.0.1: lwIP's loopback interface, and a netif sending to its own address, both queue the
+ * packet for netif_poll (net/netif.c's net_loop_poll, after each send and from the poller).  The
+ * queue is bounded: a packet beyond it is dropped, and TCP sends it again. */
+#define LWIP_NETIF_LOOPBACK     1
+#define LWIP_HAVE_LOOPIF        1
+#define LWIP_LOOPBACK_MAX_PBUFS 256
+
+/* SO_REUSEADDR: a server restarted on its port while old connections are in TIME_WAIT. */
+#define SO_REUSE                   1
 #define LWIP_NUM_NETIF_CLIENT_DATA 0
 
 /* Checksums are made and checked in software unless the device says it does them
@@ -84,6 +94,12 @@
 		(void)(msg);                                                                       \
 		unik_dhcp_option((netif), (msg_type), (option), (len), (pbuf), (off));             \
 	} while (0)
+
+/* Two lwIP ends of one connection (on the loopback) whose windows are both closed would answer
+ * each other's acknowledgements forever: lwIP acknowledges an empty segment at rcv_nxt when its
+ * window is zero, which RFC 793 accepts.  The hook makes the window one byte for it instead. */
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p)                             \
+	unik_tcp_inpacket((pcb), (hdr), (p))
 
 #define LWIP_RAND() unik_lwip_rand()
 

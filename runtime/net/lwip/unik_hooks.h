@@ -10,4 +10,10 @@ struct pbuf;
 void unik_dhcp_option(struct netif *netif, unsigned char msg_type, unsigned char option,
                       unsigned char len, struct pbuf *p, unsigned short offset);
 
+/* inet.c: every TCP segment before its pcb takes it, to make lwIP accept an empty segment at
+ * rcv_nxt when its window is zero. */
+struct tcp_pcb;
+struct tcp_hdr;
+signed char unik_tcp_inpacket(struct tcp_pcb *pcb, const struct tcp_hdr *hdr, const struct pbuf *p);
+
 #endif
