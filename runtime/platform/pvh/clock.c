@@ -98,10 +98,22 @@ static uint64_t calibrate_tsc_hz(void)
 		;
 	prev = pit_read();
 	uint64_t t0 = rdtsc();
+	int restarts = 0;
 	while (ticks < 11932) {
 		uint16_t now = pit_read();
-		ticks += (uint16_t)(prev - now);
+		uint16_t step = (uint16_t)(prev - now);
 		prev = now;
+		/* Two reads a few microseconds apart never see thousands of ticks pass.  When they do,
+		 * the host stopped the vCPU between them (long enough for the counter to wrap, and
+		 * then ticks go missing) or a read was torn: either would skew the rate by up to a
+		 * factor of several, so the window starts again. */
+		if (step > 2048 && restarts < 8) {
+			restarts++;
+			ticks = 0;
+			t0 = rdtsc();
+			continue;
+		}
+		ticks += step;
 		if (++spins > 50000000)
 			break;
 	}
