@@ -103,10 +103,10 @@ static uint64_t calibrate_tsc_hz(void)
 		uint16_t now = pit_read();
 		uint16_t step = (uint16_t)(prev - now);
 		prev = now;
-		/* Two reads a few microseconds apart never see thousands of ticks pass.  When they do,
-		 * the host stopped the vCPU between them (long enough for the counter to wrap, and
-		 * then ticks go missing) or a read was torn: either would skew the rate by up to a
-		 * factor of several, so the window starts again. */
+		/* Two reads a few microseconds apart never see thousands of ticks pass.  When they
+		 * do, the host stopped the vCPU between them (long enough for the counter to wrap,
+		 * and then ticks go missing) or a read was torn: either would skew the rate by up
+		 * to a factor of several, so the window starts again. */
 		if (step > 2048 && restarts < 8) {
 			restarts++;
 			ticks = 0;
