@@ -41,20 +41,6 @@ struct unik_netif {
 static struct net_config configs[NETDEV_MAX];
 static int nconfigs;
 
-/* A netdev registered by the drivers: drivers/netdev.c, which the virtio-net work brings.  Until
- * it is linked in, these weak stand-ins say there is no device, so that the stack builds and a
- * program that uses sockets boots without a network. */
-__attribute__((weak)) int netdev_count(void)
-{
-	return 0;
-}
-
-__attribute__((weak)) struct netdev *netdev_by_index(int index)
-{
-	(void)index;
-	return NULL;
-}
-
 /* "a.b.c.d" of len characters at s. */
 static bool parse_ip(const char *s, size_t len, ip4_addr_t *out)
 {

@@ -150,34 +150,51 @@ def _run_logged(argv, cwd, log, env=None, input_text=None):
                                                               log), tail(f.read(), 30))
 
 
+class _SourceTree:
+    """Debian's source package NAME (build/src/SRCNAME_*.dsc), extracted once under
+    build/NAME/<version>/src and held under a lock while a test builds in it: `src`, `log` (in
+    the test's output), `env` (the runtime directory for unik-cc)."""
+
+    def __init__(self, name, srcname, tools):
+        dscs = sorted(glob.glob(os.path.join(build_dir(), 'src', srcname + '_*.dsc')))
+        if not dscs:
+            raise Skip('%s source package not in build/src: run scripts/install-deps (it turns '
+                       'on deb-src and runs apt-get source --download-only %s)' % (name, name))
+        for tool in tools:
+            if not shutil.which(tool):
+                raise Skip('%s is not installed' % tool)
+        self.dsc = dscs[-1]
+        self.version = os.path.basename(self.dsc)[len(srcname) + 1:-len('.dsc')]
+        self.top = os.path.join(build_dir(), name, self.version)
+        os.makedirs(self.top, exist_ok=True)
+        self.src = os.path.join(self.top, 'src')
+        self.log = os.path.join(out_dir(), name + '-build.log')
+        self.env = dict(os.environ)
+        rt = os.path.join(build_dir(), 'runtime')
+        if 'UNIK_RUNTIME_DIR' not in self.env and os.path.exists(os.path.join(rt, 'unikrt.o')):
+            self.env['UNIK_RUNTIME_DIR'] = rt
+
+    def __enter__(self):
+        self.lock = open(os.path.join(self.top, 'lock'), 'w')
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        stamp = os.path.join(self.src, '.unik-extracted')
+        if not os.path.exists(stamp):
+            shutil.rmtree(self.src, ignore_errors=True)
+            _run_logged(['dpkg-source', '-x', self.dsc, self.src], self.top, self.log)
+            open(stamp, 'w').close()
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.close()
+
+
 def _busybox():
     """Builds (once per source version, cached under build/busybox/) Debian's busybox with
     CC=unik-cc and HOSTCC=gcc from a trimmed defconfig, relinks it with the current unik-cc and
     runtime, and links the same objects natively with musl-gcc -static.  Returns (unik, native)."""
-    dscs = sorted(glob.glob(os.path.join(build_dir(), 'src', 'busybox_*.dsc')))
-    if not dscs:
-        raise Skip('busybox source package not in build/src: run scripts/install-deps (it turns '
-                   'on deb-src and runs apt-get source --download-only busybox)')
-    for tool in ('dpkg-source', 'musl-gcc', 'make'):
-        if not shutil.which(tool):
-            raise Skip('%s is not installed' % tool)
-    dsc = dscs[-1]
-    version = os.path.basename(dsc)[len('busybox_'):-len('.dsc')]
-    top = os.path.join(build_dir(), 'busybox', version)
-    os.makedirs(top, exist_ok=True)
-    src = os.path.join(top, 'src')
-    log = os.path.join(out_dir(), 'busybox-build.log')
-    env = dict(os.environ)
-    rt = os.path.join(build_dir(), 'runtime')
-    if 'UNIK_RUNTIME_DIR' not in env and os.path.exists(os.path.join(rt, 'unikrt.o')):
-        env['UNIK_RUNTIME_DIR'] = rt
-    with open(os.path.join(top, 'lock'), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = os.path.join(src, '.unik-extracted')
-        if not os.path.exists(stamp):
-            shutil.rmtree(src, ignore_errors=True)
-            _run_logged(['dpkg-source', '-x', dsc, src], top, log)
-            open(stamp, 'w').close()
+    tree = _SourceTree('busybox', 'busybox', ('dpkg-source', 'musl-gcc', 'make'))
+    src, log, env = tree.src, tree.log, tree.env
+    with tree:
         trim_stamp = os.path.join(src, '.unik-trim')
         want = ' '.join(BUSYBOX_TRIM)
         have = open(trim_stamp).read() if os.path.exists(trim_stamp) else None
@@ -345,35 +362,15 @@ def _zstd():
     Makefile and CC=unik-cc: multi-threaded (ZSTD_MULTITHREAD, -pthread), -O1 and without the
     legacy formats to keep the build short.  The link is redone every time, so that a changed
     runtime or unik-cc is what the test boots."""
-    dscs = sorted(glob.glob(os.path.join(build_dir(), 'src', 'libzstd_*.dsc')))
-    if not dscs:
-        raise Skip('zstd source package not in build/src: run scripts/install-deps (it runs '
-                   'apt-get source --download-only zstd)')
-    for tool in ('dpkg-source', 'make'):
-        if not shutil.which(tool):
-            raise Skip('%s is not installed' % tool)
-    dsc = dscs[-1]
-    version = os.path.basename(dsc)[len('libzstd_'):-len('.dsc')]
-    top = os.path.join(build_dir(), 'zstd', version)
-    os.makedirs(top, exist_ok=True)
-    src = os.path.join(top, 'src')
-    log = os.path.join(out_dir(), 'zstd-build.log')
-    env = dict(os.environ)
-    rt = os.path.join(build_dir(), 'runtime')
-    if 'UNIK_RUNTIME_DIR' not in env and os.path.exists(os.path.join(rt, 'unikrt.o')):
-        env['UNIK_RUNTIME_DIR'] = rt
-    with open(os.path.join(top, 'lock'), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = os.path.join(src, '.unik-extracted')
-        if not os.path.exists(stamp):
-            shutil.rmtree(src, ignore_errors=True)
-            _run_logged(['dpkg-source', '-x', dsc, src], top, log)
-            open(stamp, 'w').close()
+    tree = _SourceTree('zstd', 'libzstd', ('dpkg-source', 'make'))
+    src, log, env = tree.src, tree.log, tree.env
+    with tree:
         # zstd's Makefile keeps its objects under programs/obj/<flags hash>/ and copies the
         # linked program to programs/zstd: remove both links so that only they are redone.
         for f in glob.glob(os.path.join(src, 'programs', 'obj', '*', 'zstd')) + \
                 [os.path.join(src, 'programs', 'zstd')]:
-            os.unlink(f) if os.path.exists(f) else None
+            if os.path.exists(f):
+                os.unlink(f)
         _run_logged(['make', '-j2', '-C', 'programs', 'zstd', 'CC=' + unik_cc(), 'CFLAGS=-O1',
                      'ZSTD_LEGACY_SUPPORT=0', 'HAVE_ZLIB=0', 'HAVE_LZMA=0', 'HAVE_LZ4=0'],
                     src, log, env)
