@@ -1,6 +1,8 @@
 /* The host side of the device model: checking an instance's devices and writing the manifest
  * words of guest ABI v2 (include/unik/devices.h). */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -93,6 +95,185 @@ static void mac_derive(const char *instance_id, size_t index, char out[18])
 	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
 }
 
+const char *unik_port_proto_name(enum unik_port_proto proto)
+{
+	return proto == UNIK_PORT_UDP ? "udp" : "tcp";
+}
+
+/* A port number: digits only, 1 to 65535. */
+static bool port_number(const char *s, size_t n, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+int unik_port_parse(const char *spec, struct unik_port *p, struct unik_error *err)
+{
+	const char *slash, *last, *first;
+	size_t len;
+
+	memset(p, 0, sizeof(*p));
+	if (!spec || !spec[0])
+		return FAIL(UNIK_E_INVALID, "empty port: give [HOSTIP:]HOSTPORT:GUESTPORT[/udp]");
+	len = strlen(spec);
+	slash = strchr(spec, '/');
+	if (slash) {
+		if (strcmp(slash + 1, "udp") == 0)
+			p->proto = UNIK_PORT_UDP;
+		else if (strcmp(slash + 1, "tcp") != 0)
+			return FAIL(UNIK_E_INVALID,
+			            "port \"%.80s\": the protocol after / is tcp or udp", spec);
+		len = (size_t)(slash - spec);
+	}
+	last = memrchr(spec, ':', len);
+	if (!last)
+		return FAIL(UNIK_E_INVALID,
+		            "port \"%.80s\" is not [HOSTIP:]HOSTPORT:GUESTPORT[/udp], e.g. 8080:80",
+		            spec);
+	if (!port_number(last + 1, len - (size_t)(last + 1 - spec), &p->guest_port))
+		return FAIL(UNIK_E_INVALID, "port \"%.80s\": the guest port is not 1 to 65535",
+		            spec);
+	first = memrchr(spec, ':', (size_t)(last - spec));
+	if (!port_number(first ? first + 1 : spec, (size_t)(last - (first ? first + 1 : spec)),
+	                 &p->host_port))
+		return FAIL(UNIK_E_INVALID, "port \"%.80s\": the host port is not 1 to 65535",
+		            spec);
+	if (first) {
+		size_t iplen = (size_t)(first - spec);
+		struct in_addr a;
+
+		if (iplen == 0 || iplen >= sizeof(p->host_ip))
+			return FAIL(UNIK_E_INVALID,
+			            "port \"%.80s\": the host address before the ports is empty "
+			            "or too long",
+			            spec);
+		memcpy(p->host_ip, spec, iplen);
+		p->host_ip[iplen] = '\0';
+		if (inet_pton(AF_INET, p->host_ip, &a) != 1)
+			return FAIL(UNIK_E_INVALID,
+			            "port \"%.80s\": host address \"%s\" is not an IPv4 address",
+			            spec, p->host_ip);
+		if (a.s_addr == htonl(INADDR_ANY))
+			p->host_ip[0] = '\0';
+	}
+	return 0;
+}
+
+void unik_port_format(const struct unik_port *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%u->%u/%s", p->host_ip[0] ? p->host_ip : "0.0.0.0", p->host_port,
+	         p->guest_port, unik_port_proto_name(p->proto));
+}
+
+void unik_port_spec(const struct unik_port *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%u:%u/%s", p->host_ip, p->host_ip[0] ? ":" : "", p->host_port,
+	         p->guest_port, unik_port_proto_name(p->proto));
+}
+
+uint32_t unik_cidr_mask(int prefix)
+{
+	return prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~((1u << (32 - prefix)) - 1);
+}
+
+int unik_cidr_parse(const char *s, bool want_prefix, struct unik_cidr *c, struct unik_error *err)
+{
+	char ip[16];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	size_t n = slash ? (size_t)(slash - s) : s ? strlen(s) : 0;
+	struct in_addr a;
+	uint16_t prefix = 32;
+
+	if (!s || n == 0 || n >= sizeof(ip))
+		goto bad;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		goto bad;
+	if (slash) {
+		if (strcmp(slash + 1, "0") == 0)
+			prefix = 0;
+		else if (!port_number(slash + 1, strlen(slash + 1), &prefix) || prefix > 32)
+			goto bad;
+	} else if (want_prefix) {
+		goto bad;
+	}
+	c->addr = ntohl(a.s_addr);
+	c->prefix = prefix;
+	return 0;
+bad:
+	return FAIL(UNIK_E_INVALID, "\"%.60s\" is not %s", s ? s : "",
+	            want_prefix ? "an IPv4 address with a prefix length, e.g. 10.88.0.0/24"
+	                        : "an IPv4 address, e.g. 10.88.0.5");
+}
+
+void unik_cidr_format(const struct unik_cidr *c, bool with_prefix, char *buf, size_t len)
+{
+	struct in_addr a = {htonl(c->addr)};
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	if (with_prefix)
+		snprintf(buf, len, "%s/%d", ip, c->prefix);
+	else
+		snprintf(buf, len, "%s", ip);
+}
+
+/* Whether two published ports would take the same host socket. */
+static bool ports_clash(const struct unik_port *a, const struct unik_port *b)
+{
+	return a->proto == b->proto && a->host_port == b->host_port &&
+	       (!a->host_ip[0] || !b->host_ip[0] || strcmp(a->host_ip, b->host_ip) == 0);
+}
+
+static int check_net(const struct unik_device *devs, size_t i, struct unik_error *err)
+{
+	const struct unik_device *d = &devs[i];
+	struct unik_cidr c;
+
+	if (d->ip && unik_cidr_parse(d->ip, true, &c, err) < 0) {
+		unik_error_prefix(err, "net device \"%s\": address", d->name);
+		return -1;
+	}
+	if (d->gateway && unik_cidr_parse(d->gateway, false, &c, err) < 0) {
+		unik_error_prefix(err, "net device \"%s\": gateway", d->name);
+		return -1;
+	}
+	if (d->dns && unik_cidr_parse(d->dns, false, &c, err) < 0) {
+		unik_error_prefix(err, "net device \"%s\": name server", d->name);
+		return -1;
+	}
+	for (size_t k = 0; k < d->nports; k++) {
+		char a[96], b[96];
+
+		if (d->ports[k].host_port == 0 || d->ports[k].guest_port == 0)
+			return FAIL(UNIK_E_INVALID, "net device \"%s\": a published port is 0",
+			            d->name);
+		for (size_t j = 0; j <= i; j++)
+			for (size_t m = 0; m < (j == i ? k : devs[j].nports); m++) {
+				if (devs[j].kind != UNIK_DEVICE_NET ||
+				    !ports_clash(&devs[j].ports[m], &d->ports[k]))
+					continue;
+				unik_port_format(&devs[j].ports[m], a, sizeof(a));
+				unik_port_format(&d->ports[k], b, sizeof(b));
+				return FAIL(UNIK_E_INVALID,
+				            "ports %s and %s take the same host port", a, b);
+			}
+	}
+	return 0;
+}
+
 int unik_devices_check(struct unik_device *devs, size_t n, unsigned caps, const char *provider,
                        const char *instance_id, struct unik_error *err)
 {
@@ -138,6 +319,8 @@ int unik_devices_check(struct unik_device *devs, size_t n, unsigned caps, const 
 			            kind, d->name, d->mount);
 		if (d->kind != UNIK_DEVICE_NET)
 			continue;
+		if (check_net(devs, i, err) < 0)
+			return -1;
 		if (!d->mac[0])
 			mac_derive(instance_id, i, d->mac);
 		else if (!mac_ok(d->mac))
@@ -163,6 +346,18 @@ char *unik_devices_cmdline(const struct unik_device *devs, size_t n, const char 
 		                 d->kind == UNIK_DEVICE_NET ? ",mac=" : "",
 		                 d->kind == UNIK_DEVICE_NET ? d->mac : "", d->mount ? ",at=" : "",
 		                 d->mount ? d->mount : "");
+		strv_push_take(&words, unik_cmdline_quote_word(word));
+	}
+	/* The network configuration after every manifest word (docs/guest-abi.md). */
+	for (size_t i = 0; i < n; i++) {
+		const struct unik_device *d = &devs[i];
+		_cleanup_free_ char *word = NULL;
+
+		if (d->kind != UNIK_DEVICE_NET || !d->ip)
+			continue;
+		word = xasprintf("unik.%s=%s%s%s%s%s", d->name, d->ip, d->gateway ? ",gw=" : "",
+		                 d->gateway ? d->gateway : "", d->dns ? ",dns=" : "",
+		                 d->dns ? d->dns : "");
 		strv_push_take(&words, unik_cmdline_quote_word(word));
 	}
 	if (cmdline && cmdline[0])
