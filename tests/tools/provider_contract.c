@@ -56,10 +56,16 @@ static int usage(const char *why)
 	return 2;
 }
 
-/* "net:eth0:tap=t0:ro" into d; the strings point into spec, which the caller keeps.  Returns
- * false on a word it does not know: what is checked here is only the syntax, the rest is left
+/* Published ports of the devices: at most this many per device. */
+#define MAX_PORTS 8
+static struct unik_port ports[MAX_DEVICES][MAX_PORTS];
+
+/* "net:eth0:tap=t0:ro" into d; the strings point into spec, which the caller keeps.  Keys:
+ * network, bridge, tap, ip, gw, dns, port (repeatable; "+" for the colons of a -p spec, so
+ * port=127.0.0.1+8080+80/udp), path, format, mount, mac.  Returns false on a word it does not
+ * know: what is checked here is only the syntax, the rest is left
  * to unik_devices_check, which the contract tests. */
-static bool parse_device(char *spec, struct unik_device *d)
+static bool parse_device(char *spec, struct unik_device *d, struct unik_port *dports)
 {
 	char *save = NULL, *kind = strtok_r(spec, ":", &save), *w;
 	int k = kind ? unik_device_kind_parse(kind) : -1;
@@ -86,7 +92,26 @@ static bool parse_device(char *spec, struct unik_device *d)
 			d->network = eq;
 		else if (!strcmp(w, "tap"))
 			d->tap = eq;
-		else if (!strcmp(w, "path"))
+		else if (!strcmp(w, "bridge"))
+			d->bridge = eq;
+		else if (!strcmp(w, "ip"))
+			d->ip = eq;
+		else if (!strcmp(w, "gw"))
+			d->gateway = eq;
+		else if (!strcmp(w, "dns"))
+			d->dns = eq;
+		else if (!strcmp(w, "port")) {
+			struct unik_error err = {0};
+
+			for (char *c = eq; *c; c++)
+				if (*c == '+')
+					*c = ':';
+			if (d->nports == MAX_PORTS ||
+			    unik_port_parse(eq, &dports[d->nports], &err) < 0)
+				return false;
+			d->ports = dports;
+			d->nports++;
+		} else if (!strcmp(w, "path"))
 			d->path = eq;
 		else if (!strcmp(w, "format"))
 			d->format = eq;
@@ -258,10 +283,12 @@ int main(int argc, char **argv)
 		case 'd':
 			if (spec.ndevices == MAX_DEVICES)
 				return usage("too many -d");
-			if (!parse_device(optarg, &devs[spec.ndevices++]))
+			if (!parse_device(optarg, &devs[spec.ndevices], ports[spec.ndevices]))
 				return usage(
 				    "-d: want KIND:NAME[:KEY=VALUE|ro]..., KIND net, blk or fs, "
-				    "KEY network, tap, path, format, mount or mac");
+				    "KEY network, bridge, tap, ip, gw, dns, port, path, format, "
+				    "mount or mac");
+			spec.ndevices++;
 			break;
 		case 'c': {
 			unsigned caps;
