@@ -10,6 +10,8 @@ void unik_run_request_free(struct unik_run_request *rr)
 {
 	strv_free(&rr->env);
 	strv_free(&rr->provider_opts);
+	strv_free(&rr->networks);
+	strv_free(&rr->ports);
 	memset(rr, 0, sizeof(*rr));
 }
 

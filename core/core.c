@@ -47,6 +47,9 @@ static void core_free(struct unik_core *c)
 		unik_build_free(c->builds[i]);
 	for (size_t i = 0; i < c->ninsts; i++)
 		unik_instance_free(c->insts[i]);
+	for (size_t i = 0; i < c->nnetworks; i++)
+		unik_network_free(c->networks[i]);
+	free(c->networks);
 	free(c->images);
 	free(c->builds);
 	free(c->insts);
@@ -82,6 +85,8 @@ int unik_core_open(const struct unik_core_config *cfg, struct unik_core **out,
 	core_lock(c);
 	rc = state_open(c, err) < 0 || builds_recover(c, err) < 0 ? -1 : 0;
 	core_unlock(c);
+	if (rc == 0)
+		networks_start(c);
 	if (rc < 0 || builds_start(c, err) < 0 || instances_start(c, err) < 0) {
 		unik_core_close(c);
 		return -1;
@@ -126,6 +131,8 @@ void unik_core_read_begin(struct unik_core *c, struct unik_core_view *v)
 	v->nbuilds = c->nbuilds;
 	v->instances = c->insts;
 	v->ninstances = c->ninsts;
+	v->networks = c->networks;
+	v->nnetworks = c->nnetworks;
 	v->instances_gen = c->inst_gen;
 }
 

@@ -89,6 +89,8 @@ struct unik_core_view {
 	size_t nbuilds;
 	struct unik_instance *const *instances;
 	size_t ninstances;
+	struct unik_network *const *networks;
+	size_t nnetworks;
 	uint64_t instances_gen; /* changes whenever any instance changes (for caches) */
 };
 /* Takes the core's lock and shows its records in creation order; end with _read_end. */
@@ -129,6 +131,11 @@ struct unik_run_request {
 	struct strv env;                            /* NAME=VALUE */
 	struct strv provider_opts;                  /* key=value */
 	int64_t memory_mb;                          /* 0: the image's */
+	/* "NAME" or "NAME:IP" of a network per NIC, in order (net0, net1, ...); "none" alone for
+	 * no NIC.  Empty: one NIC on user-mode networking when the image uses the network (its
+	 * UNIK_NOTE_DEVICES note) or ports are published, else none. */
+	struct strv networks;
+	struct strv ports; /* "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]", published on the first NIC */
 };
 void unik_run_request_free(struct unik_run_request *rr);
 
@@ -149,5 +156,18 @@ int unik_core_instance_log(struct unik_core *c, const char *ref, char **path,
                            char id[UNIK_ID_LEN + 1], struct unik_error *err);
 /* Whether instance id has ended (or is gone). */
 bool unik_core_instance_ended(struct unik_core *c, const char *id);
+
+/* ---- networks ---- */
+/* Makes network name: a Linux bridge on this host with the gateway (the subnet's first address)
+ * and subnet (NULL: the first free 10.88.N.0/24).  A subnet that overlaps another network or an
+ * address of the host is refused (UNIK_E_INVALID, naming what it overlaps); nothing is left
+ * behind on failure. */
+int unik_core_network_create(struct unik_core *c, const char *name, const char *subnet,
+                             struct unik_network **out, struct unik_error *err);
+/* Removes a network and its bridge; refused (UNIK_E_STATE, naming them) while instances use it. */
+int unik_core_network_delete(struct unik_core *c, const char *ref, struct unik_error *err);
+/* Between _read_begin and _end, like unik_core_image. */
+const struct unik_network *unik_core_network(struct unik_core *c, const char *ref,
+                                             struct unik_error *err);
 
 #endif

@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include "lib/cmdline.h"
+#include "lib/guest_elf.h"
 #include "compilers/compiler.h"
 #include "core/vm.h"
 #include "images/store.h"
 #include "lib/names.h"
 #include "unik/abi.h"
+#include "unik/devices.h"
 #include "lib/utf8.h"
 
 static char *inst_dir(struct unik_core *c, const char *id)
@@ -89,7 +91,10 @@ static void apply_status(struct unik_instance *in, const struct unik_instance_st
 	                    ? st->exit_code
 	                    : -1;
 	in->pid = st->pid;
-	snprintf(in->ip, sizeof(in->ip), "%s", st->ip);
+	/* The provider's word for the address wins (an AWS instance's); the core's own, handed out
+	 * with the NICs, stays when the provider has none. */
+	if (st->ip[0])
+		snprintf(in->ip, sizeof(in->ip), "%s", st->ip);
 	snprintf(in->detail, sizeof(in->detail), "%s", st->detail);
 	if (st->handle[0])
 		snprintf(in->handle, sizeof(in->handle), "%s", st->handle);
@@ -156,6 +161,7 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 	struct unik_instance_status st = {0};
 	_cleanup_free_ char *disk = NULL, *disk_cmdline = NULL;
 	char reason[512] = "";
+	struct unik_device devs[UNIK_DEV_MAX];
 
 	struct unik_vm vm;
 	int rc;
@@ -179,6 +185,10 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 		if (disk && image_cmdline(im, &disk_cmdline, NULL) < 0)
 			disk_cmdline = NULL;
 	}
+	/* The NICs, their strings pointing into in and the core's networks: in is busy (claimed),
+	 * and a network in use is never removed, so both outlive the run. */
+	spec.ndevices = nics_devices(c, in, devs, UNIK_DEV_MAX);
+	spec.devices = spec.ndevices ? devs : NULL;
 	core_unlock(c);
 	spec.disk = disk;
 	spec.disk_cmdline = disk_cmdline ? disk_cmdline : "";
@@ -206,6 +216,11 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 	unik_vm_close(&vm);
 	if (rc < 0)
 		return -1;
+	/* The MACs the run derived stay the instance's: a start again keeps them. */
+	core_lock(c);
+	for (size_t i = 0; i < spec.ndevices && i < in->nnics; i++)
+		snprintf(in->nics[i].mac, sizeof(in->nics[i].mac), "%s", devs[i].mac);
+	core_unlock(c);
 	mark_started(c, in, &st);
 	return 0;
 }
@@ -241,6 +256,16 @@ static int stop_job(void *arg, struct unik_job *job, struct unik_error *err)
 
 	(void)job;
 	return vm_stop(a->c, a->p, &a->in->provider_opts, a->dir, false, 10000, err);
+}
+
+/* The kinds of device the image's kernel says it uses (its UNIK_NOTE_DEVICES notes); 0 when it
+ * cannot be read (the run then fails later, saying why). */
+static unsigned image_devices(struct unik_core *c, const struct unik_image *im)
+{
+	_cleanup_free_ char *kernel = unik_image_kernel_path(c->images_dir, im->id);
+	struct unik_guest_elf g;
+
+	return unik_guest_elf_check(kernel, &g, NULL) < 0 ? 0 : g.devices;
 }
 
 int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
@@ -322,6 +347,12 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 			core_unlock(c);
 			goto fail_free;
 		}
+	}
+	/* A NIC by default only where the provider attaches one: asked for (-p, --network), a
+	 * provider without is refused with the reason when the run starts. */
+	if (nics_assign(c, in, rr, image_devices(c, im) & p->caps, err) < 0) {
+		core_unlock(c);
+		goto fail_free;
 	}
 	if (c->stopping) {
 		core_unlock(c);

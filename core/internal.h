@@ -2,8 +2,9 @@
  * above it in this list): model.c, store.c, meta.c, jobs.c and vm.c (no core context);
  * state.c (the in-memory model, the lock and write-through to the store); providers.c (the
  * core's provider table and options, the registries for the doors); cmdline.c; formats.c (an
- * image's files per format); images.c (staging); builds.c; instances.c (runs and the
- * watcher); core.c (open/close, the read path, image deletion, which deletes instances). */
+ * image's files per format); images.c (staging); networks.c (networks, and instances' NICs);
+ * builds.c; instances.c (runs and the watcher); core.c (open/close, the read path, image deletion,
+ * which deletes instances). */
 #ifndef UNIK_CORE_INTERNAL_H
 #define UNIK_CORE_INTERNAL_H
 
@@ -32,6 +33,8 @@ struct unik_core {
 	size_t nbuilds;
 	struct unik_instance **insts;
 	size_t ninsts;
+	struct unik_network **networks;
+	size_t nnetworks;
 	int64_t seq;
 	struct strv building; /* image names with a build queued or running */
 	uint64_t inst_gen;    /* bumped on every change to an instance (caches key on it) */
@@ -74,6 +77,7 @@ struct unik_image *find_image_id(struct unik_core *c, const char *id);
 struct unik_image *resolve_image(struct unik_core *c, const char *ref, struct unik_error *err);
 struct unik_instance *resolve_instance(struct unik_core *c, const char *ref,
                                        struct unik_error *err);
+struct unik_network *resolve_network(struct unik_core *c, const char *ref, struct unik_error *err);
 struct unik_image *find_image_name(struct unik_core *c, const char *name);
 struct unik_instance *find_instance_name(struct unik_core *c, const char *name);
 
@@ -97,6 +101,19 @@ int compose_cmdline(const struct unik_image *im, const struct unik_run_request *
 int image_stage(struct unik_core *c, const char *image_id, const struct unik_provider *p,
                 const struct strv *req_opts, void (*log)(void *ctx, const char *line), void *ctx,
                 struct unik_error *err);
+
+/* ---- networks.c ---- */
+/* Brings every network's bridge back (after a reboot, or a bridge removed by hand); a failure is
+ * reported on stderr and leaves the network to fail its runs with the reason. */
+void networks_start(struct unik_core *c);
+/* Gives in its NICs and published ports from a run request (lock held): networks resolved,
+ * addresses handed out, ports parsed.  image_devices is the image's UNIK_NOTE_DEVICES mask. */
+int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik_run_request *rr,
+                unsigned image_devices, struct unik_error *err);
+/* in's NICs as devices for a run (lock held): devs[] gets in->nnics entries whose strings point
+ * into in and c's networks (valid while both are). */
+size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
+                    size_t max);
 
 /* ---- builds.c ---- */
 int builds_recover(struct unik_core *c, struct unik_error *err); /* lock held */

@@ -181,7 +181,25 @@ void unik_instance_free(struct unik_instance *in)
 	free(in->finished);
 	strv_free(&in->env);
 	strv_free(&in->provider_opts);
+	for (size_t i = 0; i < in->nnics; i++) {
+		free(in->nics[i].network);
+		free(in->nics[i].ip);
+	}
+	free(in->nics);
+	free(in->ports);
 	free(in);
+}
+
+void unik_network_free(struct unik_network *n)
+{
+	if (!n)
+		return;
+	free(n->name);
+	free(n->created);
+	free(n->subnet);
+	free(n->gateway);
+	free(n->bridge);
+	free(n);
 }
 
 void unik_volume_free(struct unik_volume *v)
@@ -274,6 +292,26 @@ struct unik_instance *unik_instance_dup(const struct unik_instance *in)
 	memset(&d->provider_opts, 0, sizeof(d->provider_opts));
 	strv_extend(&d->env, &in->env);
 	strv_extend(&d->provider_opts, &in->provider_opts);
+	d->nics = in->nnics ? xcalloc(in->nnics, sizeof(*d->nics)) : NULL;
+	for (size_t i = 0; i < in->nnics; i++) {
+		d->nics[i] = in->nics[i];
+		d->nics[i].network = dup_or_null(in->nics[i].network);
+		d->nics[i].ip = dup_or_null(in->nics[i].ip);
+	}
+	d->ports = in->nports ? xmemdup(in->ports, in->nports * sizeof(*d->ports)) : NULL;
+	return d;
+}
+
+struct unik_network *unik_network_dup(const struct unik_network *n)
+{
+	struct unik_network *d = xcalloc(1, sizeof(*d));
+
+	*d = *n;
+	d->name = dup_or_null(n->name);
+	d->created = dup_or_null(n->created);
+	d->subnet = dup_or_null(n->subnet);
+	d->gateway = dup_or_null(n->gateway);
+	d->bridge = dup_or_null(n->bridge);
 	return d;
 }
 

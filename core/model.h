@@ -78,6 +78,13 @@ struct unik_build {
 	struct unik_core *core; /* the core whose queue runs it */
 };
 
+/* A NIC of an instance: device net<index> of its run (lib/devices.h). */
+struct unik_nic {
+	char *network; /* the network's name (struct unik_network); NULL: user-mode networking */
+	char *ip;      /* "10.88.0.2/24" the guest is given; NULL: it asks DHCP */
+	char mac[18];  /* empty until the first run derives it */
+};
+
 struct unik_instance {
 	char id[UNIK_ID_LEN + 1];
 	char *name, *image, *image_id, *provider, *args, *cmdline, *created, *started, *finished;
@@ -92,6 +99,10 @@ struct unik_instance {
 	struct strv provider_opts; /* key=value: the request's provider options */
 	int64_t memory_mb;
 	int64_t seq;
+	struct unik_nic *nics; /* net0, net1, ... in order */
+	size_t nnics;
+	struct unik_port *ports; /* published, all on nics[0] */
+	size_t nports;
 	bool busy; /* a stop/start/delete/run is under way (not stored) */
 };
 /* "running" ... as unik_instance_state_name; an unknown name reads as crashed. */
@@ -110,10 +121,23 @@ struct unik_volume {
 	int64_t seq;
 };
 
+/* A network: a Linux bridge on the host with an IPv4 subnet; the bridge holds the gateway
+ * address, and unik hands out the others to instances' NICs (`unik network create`). */
+struct unik_network {
+	char id[UNIK_ID_LEN + 1];
+	char *name, *created;
+	char *subnet;  /* "10.88.0.0/24" */
+	char *gateway; /* "10.88.0.1" */
+	char *bridge;  /* "ukbr-0123456789" (lib/hostnet.h) */
+	int64_t seq;
+};
+
 void unik_image_free(struct unik_image *im);
 void unik_build_free(struct unik_build *b);
 void unik_instance_free(struct unik_instance *in);
 void unik_volume_free(struct unik_volume *v);
+void unik_network_free(struct unik_network *n);
+struct unik_network *unik_network_dup(const struct unik_network *n);
 
 /* Copies for the doors (a build's copy leaves out what only its run needs: opts, manifest). */
 struct unik_image *unik_image_dup(const struct unik_image *im);

@@ -167,6 +167,12 @@ struct unik_instance *resolve_instance(struct unik_core *c, const char *ref, str
 	               offsetof(struct unik_instance, name), "instance", ref, err);
 }
 
+struct unik_network *resolve_network(struct unik_core *c, const char *ref, struct unik_error *err)
+{
+	return resolve((void **)c->networks, c->nnetworks, offsetof(struct unik_network, id),
+	               offsetof(struct unik_network, name), "network", ref, err);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The store (core/store.c) */
 
@@ -252,6 +258,8 @@ int state_open(struct unik_core *c, struct unik_error *err)
 		add_instance(c, st.instances[i]);
 	for (size_t i = 0; i < st.nvolumes; i++)
 		unik_volume_free(st.volumes[i]);
+	c->networks = st.networks;
+	c->nnetworks = st.nnetworks;
 	free(st.images);
 	free(st.builds);
 	free(st.instances);

@@ -40,6 +40,17 @@ static const char schema_v1[] =
     " seq INTEGER NOT NULL, created TEXT NOT NULL, format TEXT NOT NULL,"
     " size_mb INTEGER NOT NULL, instance_id TEXT, mount TEXT);";
 
+/* Version 2 adds networks and the NICs and published ports of instances (issue 14). */
+static const char schema_v2[] =
+    "CREATE TABLE networks(id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " seq INTEGER NOT NULL, created TEXT NOT NULL, subnet TEXT NOT NULL,"
+    " gateway TEXT NOT NULL, bridge TEXT NOT NULL);"
+    "CREATE TABLE instance_nics(instance_id TEXT NOT NULL, pos INTEGER NOT NULL,"
+    " network TEXT, ip TEXT, mac TEXT NOT NULL, PRIMARY KEY(instance_id, pos));"
+    "CREATE TABLE instance_ports(instance_id TEXT NOT NULL, pos INTEGER NOT NULL,"
+    " proto TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,"
+    " guest_port INTEGER NOT NULL, PRIMARY KEY(instance_id, pos));";
+
 /* Version 0 to 1: the JSON rows become typed rows, read as the version-0 daemon read them
  * (a row missing a field it required was skipped; absent optional fields were empty). */
 static const char migrate_0_1[] =
@@ -234,13 +245,19 @@ static int migrate(struct unik_store *s, int *from, struct unik_error *err)
 	}
 	if (v == 0 && !has_table(s, "images")) {
 		/* A new database: the newest tables at once. */
-		if (exec(s, schema_v1, err) < 0)
+		if (exec(s, schema_v1, err) < 0 || exec(s, schema_v2, err) < 0)
 			goto fail;
+		v = UNIK_STORE_SCHEMA_VERSION;
 	} else if (v == 0) {
 		if (run_script(s, migrate_0_1, err) < 0) {
 			unik_error_prefix(err, "upgrading the store from schema version 0 to 1");
 			goto fail;
 		}
+		v = 1;
+	}
+	if (v == 1 && exec(s, schema_v2, err) < 0) {
+		unik_error_prefix(err, "upgrading the store from schema version 1 to 2");
+		goto fail;
 	}
 	{
 		_cleanup_free_ char *bump =
@@ -386,6 +403,33 @@ int unik_store_put_build(struct unik_store *s, const struct unik_build *b, struc
 	return 0;
 }
 
+/* Replaces an instance's NICs and published ports. */
+static int put_nets(struct unik_store *s, const struct unik_instance *in, struct unik_error *err)
+{
+	if (run(s, "DELETE FROM instance_nics WHERE instance_id = ?", err, "s", in->id) < 0 ||
+	    run(s, "DELETE FROM instance_ports WHERE instance_id = ?", err, "s", in->id) < 0)
+		return -1;
+	for (size_t i = 0; i < in->nnics; i++)
+		if (run(s,
+		        "INSERT INTO instance_nics(instance_id, pos, network, ip, mac) VALUES(?, "
+		        "?, "
+		        "?, ?, ?)",
+		        err, "sisss", in->id, (int64_t)i, in->nics[i].network, in->nics[i].ip,
+		        in->nics[i].mac) < 0)
+			return -1;
+	for (size_t i = 0; i < in->nports; i++) {
+		const struct unik_port *p = &in->ports[i];
+
+		if (run(s,
+		        "INSERT INTO instance_ports(instance_id, pos, proto, host_ip, host_port, "
+		        "guest_port) VALUES(?, ?, ?, ?, ?, ?)",
+		        err, "sissii", in->id, (int64_t)i, unik_port_proto_name(p->proto),
+		        p->host_ip, (int64_t)p->host_port, (int64_t)p->guest_port) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int unik_store_put_instance(struct unik_store *s, const struct unik_instance *in,
                             struct unik_error *err)
 {
@@ -402,7 +446,8 @@ int unik_store_put_instance(struct unik_store *s, const struct unik_instance *in
 	        in->handle_id, (int64_t)in->memory_mb) < 0 ||
 	    put_pairs(s, "instance_env", "instance_id", "name", in->id, &in->env, err) < 0 ||
 	    put_pairs(s, "instance_opts", "instance_id", "key", in->id, &in->provider_opts, err) <
-	        0) {
+	        0 ||
+	    put_nets(s, in, err) < 0) {
 		unik_error_prefix(err, "write instance %s", in->id);
 		return -1;
 	}
@@ -412,6 +457,8 @@ int unik_store_put_instance(struct unik_store *s, const struct unik_instance *in
 int unik_store_del_instance(struct unik_store *s, const char *id, struct unik_error *err)
 {
 	if (run(s, "DELETE FROM instance_env WHERE instance_id = ?", err, "s", id) < 0 ||
+	    run(s, "DELETE FROM instance_nics WHERE instance_id = ?", err, "s", id) < 0 ||
+	    run(s, "DELETE FROM instance_ports WHERE instance_id = ?", err, "s", id) < 0 ||
 	    run(s, "DELETE FROM instance_opts WHERE instance_id = ?", err, "s", id) < 0 ||
 	    run(s, "DELETE FROM instances WHERE id = ?", err, "s", id) < 0) {
 		unik_error_prefix(err, "delete instance %s", id);
@@ -436,6 +483,25 @@ int unik_store_put_volume(struct unik_store *s, const struct unik_volume *v, str
 int unik_store_del_volume(struct unik_store *s, const char *id, struct unik_error *err)
 {
 	return run(s, "DELETE FROM volumes WHERE id = ?", err, "s", id);
+}
+
+int unik_store_put_network(struct unik_store *s, const struct unik_network *n,
+                           struct unik_error *err)
+{
+	if (run(s,
+	        "INSERT OR REPLACE INTO networks(id, name, seq, created, subnet, gateway, bridge) "
+	        "VALUES(?, ?, ?, ?, ?, ?, ?)",
+	        err, "ssissss", n->id, n->name, n->seq, n->created, n->subnet, n->gateway,
+	        n->bridge) < 0) {
+		unik_error_prefix(err, "write network %s", n->id);
+		return -1;
+	}
+	return 0;
+}
+
+int unik_store_del_network(struct unik_store *s, const char *id, struct unik_error *err)
+{
+	return run(s, "DELETE FROM networks WHERE id = ?", err, "s", id);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -664,7 +730,46 @@ static int load_instances(struct unik_store *s, struct unik_store_contents *c,
 	        s, "SELECT instance_id, key, value FROM instance_opts ORDER BY instance_id, pos", c,
 	        instance_opts_of, err) < 0)
 		return -1;
-	return 0;
+	if (prepare(s,
+	            "SELECT instance_id, network, ip, mac FROM instance_nics ORDER BY instance_id, "
+	            "pos",
+	            &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct unik_instance *in = instance_of(c, (const char *)sqlite3_column_text(st, 0));
+		struct unik_nic nic = {0};
+
+		if (!in)
+			continue;
+		nic.network = col_dup(st, 1);
+		nic.ip = col_dup(st, 2);
+		col_copy(st, 3, nic.mac, sizeof(nic.mac));
+		LIST_PUSH(in->nics, in->nnics, nic);
+	}
+	if (finish(s, st, rc, "instance NICs", err) < 0)
+		return -1;
+	if (prepare(s,
+	            "SELECT instance_id, proto, host_ip, host_port, guest_port FROM instance_ports "
+	            "ORDER BY instance_id, pos",
+	            &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct unik_instance *in = instance_of(c, (const char *)sqlite3_column_text(st, 0));
+		struct unik_port p = {0};
+		int64_t hp = sqlite3_column_int64(st, 3), gp = sqlite3_column_int64(st, 4);
+
+		/* A row out of range (written by hand) is dropped, not wrapped. */
+		if (!in || hp < 1 || hp > 65535 || gp < 1 || gp > 65535)
+			continue;
+		p.proto = strcmp((const char *)sqlite3_column_text(st, 1), "udp") == 0
+		              ? UNIK_PORT_UDP
+		              : UNIK_PORT_TCP;
+		col_copy(st, 2, p.host_ip, sizeof(p.host_ip));
+		p.host_port = (uint16_t)hp;
+		p.guest_port = (uint16_t)gp;
+		LIST_PUSH(in->ports, in->nports, p);
+	}
+	return finish(s, st, rc, "instance ports", err);
 }
 
 static int load_volumes(struct unik_store *s, struct unik_store_contents *c, struct unik_error *err)
@@ -695,6 +800,33 @@ static int load_volumes(struct unik_store *s, struct unik_store_contents *c, str
 	return finish(s, st, rc, "volumes", err);
 }
 
+static int load_networks(struct unik_store *s, struct unik_store_contents *c,
+                         struct unik_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (prepare(s,
+	            "SELECT id, name, seq, created, subnet, gateway, bridge FROM networks ORDER BY "
+	            "seq",
+	            &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct unik_network *n = xcalloc(1, sizeof(*n));
+
+		col_copy(st, 0, n->id, sizeof(n->id));
+		n->name = col_dup(st, 1);
+		n->seq = sqlite3_column_int64(st, 2);
+		n->created = col_dup(st, 3);
+		n->subnet = col_dup(st, 4);
+		n->gateway = col_dup(st, 5);
+		n->bridge = col_dup(st, 6);
+		seen_seq(c, n->seq);
+		LIST_PUSH(c->networks, c->nnetworks, n);
+	}
+	return finish(s, st, rc, "networks", err);
+}
+
 int unik_store_load(struct unik_store *s, struct unik_store_contents *out, struct unik_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -702,7 +834,8 @@ int unik_store_load(struct unik_store *s, struct unik_store_contents *out, struc
 	if (exec(s, "BEGIN", err) < 0)
 		return -1;
 	if (load_images(s, out, err) < 0 || load_builds(s, out, err) < 0 ||
-	    load_instances(s, out, err) < 0 || load_volumes(s, out, err) < 0) {
+	    load_instances(s, out, err) < 0 || load_volumes(s, out, err) < 0 ||
+	    load_networks(s, out, err) < 0) {
 		exec(s, "ROLLBACK", NULL);
 		unik_store_contents_free(out);
 		return -1;
@@ -721,6 +854,9 @@ void unik_store_contents_free(struct unik_store_contents *c)
 		unik_instance_free(c->instances[i]);
 	for (size_t i = 0; i < c->nvolumes; i++)
 		unik_volume_free(c->volumes[i]);
+	for (size_t i = 0; i < c->nnetworks; i++)
+		unik_network_free(c->networks[i]);
+	free(c->networks);
 	free(c->images);
 	free(c->builds);
 	free(c->instances);

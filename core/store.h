@@ -3,7 +3,7 @@
  * migrations bring up to date when the store opens.  The core writes a change through before it
  * acknowledges it, so a daemon killed at any moment loses nothing it had acknowledged.
  *
- * Schema (version 1):
+ * Schema (version 2):
  *   images(id, name, seq, base, language, compiler, provider, args, created, build_id,
  *          memory_mb, elf_size, rootfs_size)      image_env(image_id, pos, name, value)
  *                                                 image_formats(image_id, pos, format, size)
@@ -13,6 +13,10 @@
  *                                                 instance_env(instance_id, pos, name, value)
  *                                                 instance_opts(instance_id, pos, key, value)
  *   volumes(id, name, seq, created, format, size_mb, instance_id, mount)
+ * Version 2 adds:
+ *   networks(id, name, seq, created, subnet, gateway, bridge)
+ *   instance_nics(instance_id, pos, network, ip, mac)   (network NULL: user-mode)
+ *   instance_ports(instance_id, pos, proto, host_ip, host_port, guest_port)
  * Version 0 is the daemon's layout before the typed store: images, builds and instances with
  * columns id, name, seq, json (the REST JSON of the record); its user_version was 0. */
 #ifndef UNIK_CORE_STORE_H
@@ -24,7 +28,7 @@
 #include "core/model.h"
 #include "lib/error.h"
 
-#define UNIK_STORE_SCHEMA_VERSION 1
+#define UNIK_STORE_SCHEMA_VERSION 2
 
 struct unik_store;
 
@@ -38,6 +42,8 @@ struct unik_store_contents {
 	size_t ninstances;
 	struct unik_volume **volumes;
 	size_t nvolumes;
+	struct unik_network **networks;
+	size_t nnetworks;
 	int64_t max_seq;
 };
 void unik_store_contents_free(struct unik_store_contents *c);
@@ -67,5 +73,8 @@ int unik_store_del_instance(struct unik_store *s, const char *id, struct unik_er
 int unik_store_put_volume(struct unik_store *s, const struct unik_volume *v,
                           struct unik_error *err);
 int unik_store_del_volume(struct unik_store *s, const char *id, struct unik_error *err);
+int unik_store_put_network(struct unik_store *s, const struct unik_network *n,
+                           struct unik_error *err);
+int unik_store_del_network(struct unik_store *s, const char *id, struct unik_error *err);
 
 #endif

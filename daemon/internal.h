@@ -53,6 +53,7 @@ void pairs_from_json(json_t *o, struct strv *out);
 json_t *image_json(const struct unik_image *im);
 json_t *build_json(const struct unik_build *b);
 json_t *instance_json(const struct unik_instance *in);
+json_t *network_json(const struct unik_network *n);
 /* Every image's or instance's JSON, read under the core's read lock. */
 json_t *images_json(void);
 json_t *instances_json(void);

@@ -40,6 +40,44 @@ json_t *build_json(const struct unik_build *b)
 	return o;
 }
 
+/* An instance's NICs: the network ("user" for user-mode networking), the address, the MAC. */
+static json_t *nics_json(const struct unik_instance *in)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < in->nnics; i++) {
+		const struct unik_nic *nic = &in->nics[i];
+		char dev[32];
+
+		snprintf(dev, sizeof(dev), "net%zu", i);
+		json_array_append_new(a,
+		                      json_pack("{s:s, s:s, s:o, s:o}", "name",
+		                                nic->network ? nic->network : "user", "device", dev,
+		                                "ip", jstr_or_null(nic->ip), "mac",
+		                                nic->mac[0] ? json_string(nic->mac) : json_null()));
+	}
+	return a;
+}
+
+/* Published ports, with Docker's spelling of each as "text". */
+static json_t *ports_json(const struct unik_instance *in)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < in->nports; i++) {
+		const struct unik_port *p = &in->ports[i];
+		char text[96];
+
+		unik_port_format(p, text, sizeof(text));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:s}", "proto",
+		                                   unik_port_proto_name(p->proto), "host_ip",
+		                                   p->host_ip[0] ? p->host_ip : "0.0.0.0",
+		                                   "host_port", (int)p->host_port, "guest_port",
+		                                   (int)p->guest_port, "text", text));
+	}
+	return a;
+}
+
 json_t *instance_json(const struct unik_instance *in)
 {
 	json_t *o = json_object();
@@ -64,6 +102,21 @@ json_t *instance_json(const struct unik_instance *in)
 	json_object_set_new(o, "provider_handle", json_string(in->handle));
 	json_object_set_new(o, "provider_handle_id", json_string(in->handle_id));
 	json_object_set_new(o, "provider_opts", unik_pairs_json(&in->provider_opts));
+	json_object_set_new(o, "networks", nics_json(in));
+	json_object_set_new(o, "ports", ports_json(in));
+	return o;
+}
+
+json_t *network_json(const struct unik_network *n)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(n->id));
+	json_object_set_new(o, "name", json_string(n->name));
+	json_object_set_new(o, "subnet", json_string(n->subnet));
+	json_object_set_new(o, "gateway", json_string(n->gateway));
+	json_object_set_new(o, "bridge", json_string(n->bridge));
+	json_object_set_new(o, "created", json_string(n->created));
 	return o;
 }
 

@@ -174,10 +174,36 @@ fail:
 /* ------------------------------------------------------------------------------------------ */
 /* git */
 
+/* An array of at most max strings of at most 128 bytes, without NULs, appended to out. */
+static int strings_from_json(json_t *v, const char *key, size_t max, struct strv *out,
+                             struct unik_error *err)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v) || json_array_size(v) > max) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "\"%s\" must be an array of at most %zu strings", key, max);
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e) || json_string_length(e) > 128 ||
+		    strlen(json_string_value(e)) != json_string_length(e)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "\"%s\"[%zu] must be a string of at most 128 bytes", key, i);
+			return -1;
+		}
+		strv_push(out, json_string_value(e));
+	}
+	return 0;
+}
+
 int run_req_parse(json_t *o, struct unik_run_request *rr, struct unik_error *err)
 {
 	static const char *const keys[] = {"name",      "image",    "args",          "env",
-	                                   "memory_mb", "provider", "provider_opts", NULL};
+	                                   "memory_mb", "provider", "provider_opts", "networks",
+	                                   "ports",     NULL};
 	const char *k;
 	json_t *v;
 
@@ -200,6 +226,10 @@ int run_req_parse(json_t *o, struct unik_run_request *rr, struct unik_error *err
 			if (provider_opts_check(v, err) < 0)
 				return -1;
 			pairs_from_json(v, &rr->provider_opts);
+		} else if (strcmp(k, "networks") == 0 || strcmp(k, "ports") == 0) {
+			if (strings_from_json(v, k, strcmp(k, "ports") == 0 ? 64 : 8,
+			                      k[0] == 'p' ? &rr->ports : &rr->networks, err) < 0)
+				return -1;
 		} else if (strcmp(k, "memory_mb") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < UNIK_MIN_MEMORY_MB ||
 			    json_integer_value(v) > 1024 * 1024) {

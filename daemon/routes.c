@@ -25,6 +25,10 @@ const struct route daemon_routes[] = {
     {"POST", "/v1/instances/*/start", instances_start_h, false, false},
     {"GET", "/v1/instances/*/logs", instances_logs, false, false},
     {"GET", "/v1/instances/*/wait", instances_wait, false, false},
+    {"GET", "/v1/networks", networks_list, false, false},
+    {"POST", "/v1/networks", networks_post, false, false},
+    {"GET", "/v1/networks/*", networks_get, false, false},
+    {"DELETE", "/v1/networks/*", networks_delete, false, false},
     /* the original UniK's */
     {"GET", "/images", u_images, true, false},
     {"GET", "/images/*", u_image, true, false},

@@ -51,6 +51,9 @@ static void scan_notes(const uint8_t *p, size_t n, struct unik_guest_elf *g)
 			if (!g->abi_version)
 				g->abi_version = UINT32_MAX;
 		}
+		if (nh.n_type == UNIK_NOTE_DEVICES && (nh.n_namesz == 4 || nh.n_namesz == 5) &&
+		    memcmp(p + name_off, UNIK_NOTE_NAME, 4) == 0 && nh.n_descsz >= 4)
+			g->devices |= get32(p + desc_off);
 		if (nh.n_type == UNIK_XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
 		    memcmp(p + name_off, "Xen", 4) == 0 && (nh.n_descsz == 4 || nh.n_descsz == 8)) {
 			uint64_t e = get32(p + desc_off);

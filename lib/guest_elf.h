@@ -14,6 +14,7 @@
 /* What the headers of a kernel ELF say. */
 struct unik_guest_elf {
 	unsigned abi_version; /* the "unik" note's version; 0 when the file has no such note */
+	unsigned devices;     /* UNIK_DEV_BIT()s of its UNIK_NOTE_DEVICES notes, ORed; 0: none */
 	bool pvh;             /* carries Xen's PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) */
 	uint64_t pvh_entry;   /* that note's 32-bit entry point */
 	bool multiboot2;      /* a multiboot2 header in the first 32 KiB (what GRUB loads) */

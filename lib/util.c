@@ -45,6 +45,14 @@ void *xrealloc(void *ptr, size_t size)
 	return p;
 }
 
+void *xmemdup(const void *p, size_t size)
+{
+	void *d = xmalloc(size ? size : 1);
+
+	memcpy(d, p, size);
+	return d;
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -382,6 +382,15 @@ json_t *cli_env_object(const struct cli *cli, const struct strv *env)
 	return o;
 }
 
+json_t *cli_strv_json(const struct strv *words)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < words->n; i++)
+		json_array_append_new(a, json_string(words->v[i]));
+	return a;
+}
+
 json_t *cli_provider_opts(const struct cli *cli, const struct strv *words)
 {
 	json_t *o = json_object();

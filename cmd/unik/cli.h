@@ -57,6 +57,8 @@ int cmd_rmi(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_ps(struct cli *cli, int argc, char **argv);
+int cmd_network(struct cli *cli, int argc, char **argv);
+int cmd_networks(struct cli *cli, int argc, char **argv);
 int cmd_describe_instance(struct cli *cli, int argc, char **argv);
 int cmd_logs(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);
@@ -196,6 +198,8 @@ json_t *cli_env_object(const struct cli *cli, const struct strv *env);
 /* --provider-opt KEY=VALUE words as the JSON object the daemon takes as "provider_opts", or
  * NULL after a usage error. */
 json_t *cli_provider_opts(const struct cli *cli, const struct strv *words);
+/* words as a JSON array of strings. */
+json_t *cli_strv_json(const struct strv *words);
 
 /* A verb that POSTs /v1/instances/REF/ACTION for each INSTANCE word (or --instance): start,
  * stop. */

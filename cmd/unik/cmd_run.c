@@ -5,11 +5,12 @@
 
 #include "cmd/unik/cli.h"
 #include "lib/cmdline.h"
+#include "lib/devices.h"
 #include "lib/guest_abi.h"
 
 struct run_args {
 	const char *image, *name, *mem, *args, *provider;
-	struct strv env, guest, vols, popts;
+	struct strv env, guest, vols, popts, ports, networks;
 	bool detach, rm, debug, no_cleanup;
 	char *image_word; /* IMAGE taken from the words, owned */
 };
@@ -24,15 +25,22 @@ static const struct cli_help run_help = {
     "\n"
     "By default the console streams to the terminal until the guest ends, and unik\n"
     "exits with the guest's exit status (255 for a crash); Ctrl-C stops the instance and\n"
-    "exits 130.  With -d it prints the instance's name and returns at once.",
+    "exits 130.  With -d it prints the instance's name and returns at once.\n"
+    "\n"
+    "Networking: an image that uses sockets gets one NIC on user-mode networking\n"
+    "(10.0.2.15, reaching out through the host; no root needed).  -p HOSTPORT:GUESTPORT\n"
+    "publishes a guest port on the host (all addresses unless HOSTIP: is given).\n"
+    "--network NAME puts a NIC on a network made with `unik network create`, with an\n"
+    "address from its subnet (or NAME:IP); give it once per NIC.  --network none: no NIC.",
     "  unik run hello\n"
     "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
-    "  unik run -d --name web web && unik logs -f web\n"
+    "  unik run -d --name web -p 8080:80 web && curl http://127.0.0.1:8080/\n"
+    "  unik run -d --network backend --network frontend:10.88.1.5 web\n"
     "  unik run --provider kvm --provider-opt uri=qemu:///system hello\n"
     "  unik run --instanceName i1 --imageName hello --env K=V\n",
 };
 
-#define RUN_NOPTS 12
+#define RUN_NOPTS 14
 static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 {
 	const struct cli_opt opts[RUN_NOPTS] = {
@@ -48,6 +56,10 @@ static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 	    {0, "provider", CLI_OPT_STR, &a->provider, "PROVIDER", "where to run (default qemu)"},
 	    {0, "provider-opt", CLI_OPT_LIST, &a->popts, "KEY=VALUE",
 	     "a provider option, e.g. uri=qemu:///system for kvm (repeatable)"},
+	    {'p', "publish", CLI_OPT_LIST, &a->ports, "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]",
+	     "publish a guest port on the host (repeatable)"},
+	    {0, "network|net", CLI_OPT_LIST, &a->networks, "NAME[:IP]",
+	     "a NIC on this network; user for user-mode, none for no NIC (repeatable)"},
 	    {0, "rm", CLI_OPT_BOOL, &a->rm, NULL, "delete the instance once it has ended"},
 	    {0, "vol", CLI_OPT_LIST, &a->vols, "VOLUME:MOUNT",
 	     "UniK's volumes (not supported yet)"},
@@ -82,6 +94,14 @@ static int run_parse_args(struct cli *cli, int argc, char **argv, struct run_arg
 	}
 	for (size_t i = first; i < pos.n; i++)
 		strv_push(&a->guest, pos.v[i]);
+	for (size_t i = 0; i < a->ports.n; i++) {
+		struct unik_port p;
+
+		if (unik_port_parse(a->ports.v[i], &p, err) < 0) {
+			unik_error_prefix(err, "-p");
+			return -1;
+		}
+	}
 	if (a->vols.n) {
 		unik_error_set(err, UNIK_E_INVALID, "--vol: volumes are not supported yet");
 		return -1;
@@ -108,6 +128,8 @@ static void run_args_free(struct run_args *a)
 	strv_free(&a->guest);
 	strv_free(&a->vols);
 	strv_free(&a->popts);
+	strv_free(&a->ports);
+	strv_free(&a->networks);
 	free(a->image_word);
 }
 
@@ -165,6 +187,10 @@ static json_t *run_body(struct cli *cli, const struct run_args *a)
 		json_object_set_new(body, "memory_mb", json_integer(cli_parse_mem(a->mem)));
 	if (a->provider)
 		json_object_set_new(body, "provider", json_string(a->provider));
+	if (a->ports.n)
+		json_object_set_new(body, "ports", cli_strv_json(&a->ports));
+	if (a->networks.n)
+		json_object_set_new(body, "networks", cli_strv_json(&a->networks));
 	if (a->popts.n) {
 		json_t *po = cli_provider_opts(cli, &a->popts);
 

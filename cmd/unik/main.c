@@ -16,6 +16,8 @@ const struct cli_verb cli_verbs[] = {
     {"run", NULL, cmd_run, "run an image as a new instance (attached, or -d)"},
     {"ps", "instances", cmd_ps, "list instances"},
     {"describe-instance", NULL, cmd_describe_instance, "show everything about one instance"},
+    {"network", NULL, cmd_network, "create, list, inspect and remove networks"},
+    {"networks", NULL, cmd_networks, "list networks"},
     {"logs", NULL, cmd_logs, "print an instance's console (-f to follow)"},
     {"start", NULL, cmd_start, "boot stopped or ended instances again"},
     {"stop", NULL, cmd_stop, "stop running instances"},

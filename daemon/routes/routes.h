@@ -38,6 +38,11 @@ void instances_stop_h(struct req *r);
 void instances_start_h(struct req *r);
 void instances_logs(struct req *r);
 void instances_wait(struct req *r);
+/* v1_networks.c */
+void networks_list(struct req *r);
+void networks_post(struct req *r);
+void networks_get(struct req *r);
+void networks_delete(struct req *r);
 /* compat.c */
 void u_images(struct req *r);
 void u_image(struct req *r);

@@ -18,6 +18,11 @@
  * UNIK_ABI_VERSION.  Hosts use it to tell a unikernel from any other ELF. */
 #define UNIK_NOTE_NAME "unik"
 #define UNIK_NOTE_ABI  1
+/* A second note, type UNIK_NOTE_DEVICES, 4-byte descriptor: the kinds of device the image can
+ * use, UNIK_DEV_BIT(kind) each (include/unik/devices.h); an image may carry several (the host
+ * ORs them).  The runtime's network variant says net, so a host gives an image that links
+ * sockets a NIC by default, and one that cannot use it none. */
+#define UNIK_NOTE_DEVICES 2
 
 /* Xen's PVH entry note, read by QEMU, Xen, Firecracker and Cloud Hypervisor. */
 #define UNIK_XEN_ELFNOTE_PHYS32_ENTRY 18

@@ -20,6 +20,16 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 #include "unik_hooks.h"
+#include "unik/abi.h"
+#include "unik/devices.h"
+
+/* Tells the host that this image uses a NIC (include/unik/abi.h, UNIK_NOTE_DEVICES): only the
+ * network variant of the runtime links this file. */
+__attribute__((section(".note.unik"), aligned(4), used)) static const struct {
+	uint32_t namesz, descsz, type;
+	char name[8];
+	uint32_t desc;
+} net_note = {5, 4, UNIK_NOTE_DEVICES, UNIK_NOTE_NAME, UNIK_DEV_BIT(UNIK_DEV_NET)};
 
 /* One device's configuration from the boot line. */
 struct net_config {

@@ -1,0 +1,138 @@
+/* unik network create|ls|rm|inspect, and `unik networks`: networks are Linux bridges on the
+ * daemon's host, each with a subnet from which instances' NICs get their addresses. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/unik/cli.h"
+
+static const struct cli_column network_cols[] = {
+    {"NAME", "name", NULL},       {"ID", "id", NULL},         {"SUBNET", "subnet", NULL},
+    {"GATEWAY", "gateway", NULL}, {"BRIDGE", "bridge", NULL}, {"CREATED", "created", cli_fmt_age},
+};
+#define NETWORK_NCOLS (sizeof(network_cols) / sizeof(network_cols[0]))
+
+static const struct cli_help networks_help = {
+    "unik networks [options]\n       unik network ls [options]",
+    "Lists networks: name, id, subnet, gateway (the bridge's own address) and the Linux\n"
+    "bridge on the daemon's host.",
+    "  unik networks\n"
+    "  unik network ls -o json\n",
+};
+
+int cmd_networks(struct cli *cli, int argc, char **argv)
+{
+	return cli_list_verb(cli, argc, argv, &networks_help, "/v1/networks", network_cols,
+	                     NETWORK_NCOLS);
+}
+
+static int network_create(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_help help = {
+	    "unik network create [options] NAME",
+	    "Makes a network: a Linux bridge on the daemon's host (ukbr-<id>) holding the\n"
+	    "subnet's first address as the gateway.  `unik run --network NAME` puts an\n"
+	    "instance's NIC on it with the next free address.  Without --subnet, the first\n"
+	    "10.88.N.0/24 that overlaps no other network and no address of the host.  The daemon\n"
+	    "needs root (CAP_NET_ADMIN) for bridges.  No DHCP server is started: unik gives\n"
+	    "each NIC its address on the guest's command line.",
+	    "  unik network create backend\n"
+	    "  unik network create --subnet 10.90.0.0/24 frontend\n",
+	};
+	const char *subnet = NULL, *name = NULL;
+	const struct cli_opt opts[] = {
+	    {0, "subnet", CLI_OPT_STR, &subnet, "CIDR", "the subnet, e.g. 10.90.0.0/24"},
+	    {0, "name", CLI_OPT_STR, &name, "NAME", "the network's name (or the word)"},
+	};
+	_cleanup_strv_ struct strv pos = {0};
+	json_t *body, *j;
+	int rc;
+
+	if (cli_parse(cli, argc, argv, opts, 2, 0, &help, &pos, &rc))
+		return rc;
+	if (!name && pos.n == 1)
+		name = pos.v[0];
+	else if (pos.n > (name ? 0u : 1u))
+		return cli_usage_error(cli, "takes one NAME (got `%s` too)", pos.v[pos.n - 1]);
+	if (!name)
+		return cli_usage_error(cli, "which name? (unik network create NAME)");
+	body = json_pack("{s:s}", "name", name);
+	if (subnet)
+		json_object_set_new(body, "subnet", json_string(subnet));
+	j = cli_request(cli, "POST", "/v1/networks", body);
+	json_decref(body);
+	if (!j)
+		return CLI_FAILED;
+	if (cli->json)
+		cli_print_json(j);
+	else
+		printf("%s\n", json_string_value(json_object_get(j, "name")));
+	json_decref(j);
+	return CLI_OK;
+}
+
+static int network_rm(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_help help = {
+	    "unik network rm [options] NETWORK...",
+	    "Removes networks and their bridges.  A network that an instance still uses is\n"
+	    "refused: remove the instance first.  Prints the name of each network removed.",
+	    "  unik network rm backend\n",
+	};
+	_cleanup_strv_ struct strv refs = {0};
+	int rc;
+
+	if (cli_parse(cli, argc, argv, NULL, 0, 0, &help, &refs, &rc))
+		return rc;
+	if (!refs.n)
+		return cli_usage_error(cli, "which network? (unik network rm NETWORK...)");
+	return cli_each_ref(cli, &refs, "DELETE", "/v1/networks/%s", "");
+}
+
+static int network_inspect(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_help help = {
+	    "unik network inspect [options] NETWORK",
+	    "Shows one network.  NETWORK is a name, an id or a unique prefix of either.",
+	    "  unik network inspect backend -o json\n",
+	};
+	return cli_describe_verb(cli, argc, argv, &help, "network", "network", "/v1/networks");
+}
+
+static const struct {
+	const char *name, *alias;
+	int (*fn)(struct cli *, int, char **);
+	const char *what;
+} subverbs[] = {
+    {"create", NULL, network_create, "make a network (a bridge with a subnet)"},
+    {"ls", "list", cmd_networks, "list networks"},
+    {"rm", "remove", network_rm, "remove networks"},
+    {"inspect", NULL, network_inspect, "show one network"},
+};
+
+int cmd_network(struct cli *cli, int argc, char **argv)
+{
+	const char *cands[8];
+	size_t n = 0;
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		printf("Usage: unik network COMMAND [options]\n\nManages networks (Linux bridges "
+		       "with a subnet) that instances join with `unik run --network NAME`.\n\n"
+		       "Commands:\n");
+		for (size_t i = 0; i < sizeof(subverbs) / sizeof(subverbs[0]); i++)
+			printf("  %-8s %s\n", subverbs[i].name, subverbs[i].what);
+		printf("\nRun `unik network COMMAND --help` for a command's options.\n");
+		return sub ? CLI_OK : CLI_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(subverbs) / sizeof(subverbs[0]); i++) {
+		if (strcmp(sub, subverbs[i].name) == 0 ||
+		    (subverbs[i].alias && strcmp(sub, subverbs[i].alias) == 0))
+			return subverbs[i].fn(cli, argc - 1, argv + 1);
+		cands[n++] = subverbs[i].name;
+	}
+	sub = cli_did_you_mean(argv[1], cands, n);
+	if (sub)
+		return cli_usage_error(cli, "unknown command `%s` (did you mean `%s`?)", argv[1],
+		                       sub);
+	return cli_usage_error(cli, "unknown command `%s` (create, ls, rm or inspect)", argv[1]);
+}
