@@ -18,7 +18,7 @@ from test_daemon_fixture import Daemon
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data',
                        'store', 'v0')
 # The newest schema this code writes (core/store.c, STORE_SCHEMA_VERSION).
-NEWEST = 1
+NEWEST = 2
 IMAGE_ID = 'd102dba2b81e'
 
 
@@ -102,6 +102,35 @@ def test_v0_database_reads_back_as_before():
     if log.count('upgraded') != 1:
         fail('the second start migrated again', log)
     check_equal('schema version after the second start', user_version(home), NEWEST)
+
+
+@timeout(120)
+def test_v1_database_gains_networks():
+    """Schema 1 (the typed store before networks) is schema 2 without the networks,
+    instance_nics and instance_ports tables: a v0 database upgraded, then set back to 1 by
+    dropping them, upgrades again, reads back the same, and then takes a network."""
+    home = make_home('v1')
+    d = Daemon(home=home)
+    d.start()
+    d.stop()
+    db = sqlite3.connect(os.path.join(home, 'unik.db'))
+    db.executescript('DROP TABLE networks; DROP TABLE instance_nics; DROP TABLE instance_ports;'
+                     'PRAGMA user_version = 1;')
+    db.close()
+    d = Daemon(home=home)
+    d.start()
+    try:
+        read_back(d)
+        d.ok('POST', '/v1/networks', {'name': 'n1', 'subnet': '10.87.250.0/24'}, status=201)
+        check_equal('networks', [n['name'] for n in d.ok('GET', '/v1/networks')], ['n1'])
+        d.ok('DELETE', '/v1/networks/n1', status=204)
+    finally:
+        d.stop()
+    with open(d.log_path) as f:
+        log = f.read()
+    if 'from schema version 1 to %d' % NEWEST not in log:
+        fail('the daemon log should name the upgrade from version 1', log)
+    check_equal('schema version after the upgrade', user_version(home), NEWEST)
 
 
 @timeout(60)
