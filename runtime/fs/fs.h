@@ -39,6 +39,11 @@ struct fs_ops {
 	                bool (*emit)(void *arg, const char *name, struct inode *i), void *arg);
 	/* frees what i holds besides the struct: no name and no open file refer to it any more */
 	void (*evict)(struct inode *i);
+	/* Optional, for file systems on a device (ext2 on virtio-blk, 9p on virtio-9p): writes
+	 * back what i (fsync) or the whole file system (sync; also at umount and at exit) holds
+	 * dirty, then flushes the device; 0 or a negative errno. */
+	int (*fsync)(struct inode *i);
+	int (*sync)(struct super_block *sb);
 };
 
 /* One mounted file system. */
@@ -47,6 +52,8 @@ struct super_block {
 	struct inode *root;
 	struct inode *covered;    /* the directory it is mounted on (NULL for the root) */
 	struct super_block *next; /* the mount table, newest first */
+	bool readonly;            /* mounted read-only: vfs.c refuses changes with EROFS */
+	void *priv;               /* the file system's own (ext2.c, 9p.c) */
 };
 
 struct tmpfs_dentry;
@@ -61,6 +68,7 @@ struct inode {
 	struct super_block *mounted; /* what is mounted on this directory, if anything */
 	struct inode *parent;        /* a directory's, for ".."; a root's is itself */
 	const struct chardev *dev;   /* a character device's operations (devfs.c) */
+	void *priv;                  /* a device file system's own (ext2.c, 9p.c) */
 	struct {                     /* tmpfs's own (tmpfs.c) */
 		char *data;          /* file contents or symlink target */
 		uint64_t cap;

@@ -19,6 +19,7 @@
 #define INIT_ETC    23 /* /etc defaults where the archives left none */
 #define INIT_FILES  24 /* the standard descriptors */
 #define INIT_NET    25 /* the network stack, on the devices the drivers registered (net/) */
+#define INIT_MOUNTS 26 /* volumes (blk) and host shares (fs) mounted where the manifest says */
 #define INIT_LAST   99
 
 struct init_entry {
