@@ -16,6 +16,7 @@ struct chardev {
 };
 
 struct inode;
+struct super_block;
 
 /* What a file system does, called by vfs.c once it has handled ".", "..", mount points and the
  * checks that do not depend on the file system.  Names given are never "." or "..". */
