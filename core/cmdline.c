@@ -12,6 +12,7 @@ void unik_run_request_free(struct unik_run_request *rr)
 	strv_free(&rr->provider_opts);
 	strv_free(&rr->networks);
 	strv_free(&rr->ports);
+	strv_free(&rr->volumes);
 	memset(rr, 0, sizeof(*rr));
 }
 

@@ -50,6 +50,10 @@ static void core_free(struct unik_core *c)
 	for (size_t i = 0; i < c->nnetworks; i++)
 		unik_network_free(c->networks[i]);
 	free(c->networks);
+	for (size_t i = 0; i < c->nvolumes; i++)
+		unik_volume_free(c->volumes[i]);
+	free(c->volumes);
+	free(c->volumes_dir);
 	free(c->images);
 	free(c->builds);
 	free(c->insts);
@@ -82,6 +86,7 @@ int unik_core_open(const struct unik_core_config *cfg, struct unik_core **out,
 	c->instances_dir = unik_path_join(c->home, "instances");
 	c->builds_dir = unik_path_join(c->home, "builds");
 	c->tmp_dir = unik_path_join(c->home, "tmp");
+	c->volumes_dir = unik_path_join(c->home, "volumes");
 	core_lock(c);
 	rc = state_open(c, err) < 0 || builds_recover(c, err) < 0 ? -1 : 0;
 	core_unlock(c);
@@ -133,6 +138,8 @@ void unik_core_read_begin(struct unik_core *c, struct unik_core_view *v)
 	v->ninstances = c->ninsts;
 	v->networks = c->networks;
 	v->nnetworks = c->nnetworks;
+	v->volumes = c->volumes;
+	v->nvolumes = c->nvolumes;
 	v->instances_gen = c->inst_gen;
 }
 

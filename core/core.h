@@ -91,6 +91,8 @@ struct unik_core_view {
 	size_t ninstances;
 	struct unik_network *const *networks;
 	size_t nnetworks;
+	struct unik_volume *const *volumes;
+	size_t nvolumes;
 	uint64_t instances_gen; /* changes whenever any instance changes (for caches) */
 };
 /* Takes the core's lock and shows its records in creation order; end with _read_end. */
@@ -136,6 +138,8 @@ struct unik_run_request {
 	 * UNIK_NOTE_DEVICES note) or ports are published, else none. */
 	struct strv networks;
 	struct strv ports; /* "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]", published on the first NIC */
+	/* "VOLUME:/path[:ro]" (a volume) or "/host/dir:/path[:ro]" (a host share) */
+	struct strv volumes;
 };
 void unik_run_request_free(struct unik_run_request *rr);
 
@@ -156,6 +160,34 @@ int unik_core_instance_log(struct unik_core *c, const char *ref, char **path,
                            char id[UNIK_ID_LEN + 1], struct unik_error *err);
 /* Whether instance id has ended (or is gone). */
 bool unik_core_instance_ended(struct unik_core *c, const char *id);
+
+/* ---- volumes ---- */
+struct unik_volume_request {
+	const char *name;
+	uint64_t size_mb; /* 0: from the data (its size, half again and 8 MiB), or 64 without */
+	const char *type; /* "ext2" (NULL: ext2) */
+};
+/* Makes volume vr->name: an ext2 disk made by mke2fs, holding what the gzip or plain tar at
+ * data_archive (checked like a build's upload; NULL for an empty volume) unpacks to. */
+int unik_core_volume_create(struct unik_core *c, const struct unik_volume_request *vr,
+                            const char *data_archive, struct unik_volume **out,
+                            struct unik_error *err);
+/* Removes a volume and its disk.  One an instance mounts is refused (UNIK_E_STATE, naming it);
+ * with force it is taken out of ended instances first, but never out of a running one. */
+int unik_core_volume_delete(struct unik_core *c, const char *ref, bool force,
+                            struct unik_error *err);
+/* Between _read_begin and _end, like unik_core_image. */
+const struct unik_volume *unik_core_volume(struct unik_core *c, const char *ref,
+                                           struct unik_error *err);
+/* A read-only descriptor of the volume's disk and its size, for an export: refused while a
+ * running instance has it read-write (the copy would not be consistent). */
+int unik_core_volume_open(struct unik_core *c, const char *ref, int *fd, uint64_t *size,
+                          char **name, struct unik_error *err);
+/* UniK's attach-volume and detach-volume: adds the volume to (or takes it out of) an instance
+ * that is not running, for its next start. */
+int unik_core_volume_attach(struct unik_core *c, const char *vref, const char *iref,
+                            const char *at, bool readonly, struct unik_error *err);
+int unik_core_volume_detach(struct unik_core *c, const char *vref, struct unik_error *err);
 
 /* ---- networks ---- */
 /* Makes network name: a Linux bridge on this host with the gateway (the subnet's first address)

@@ -162,6 +162,7 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 	_cleanup_free_ char *disk = NULL, *disk_cmdline = NULL;
 	char reason[512] = "";
 	struct unik_device devs[UNIK_DEV_MAX];
+	_cleanup_strv_ struct strv dev_strings = {0};
 
 	struct unik_vm vm;
 	int rc;
@@ -186,10 +187,15 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 			disk_cmdline = NULL;
 	}
 	/* The NICs, their strings pointing into in and the core's networks: in is busy (claimed),
-	 * and a network in use is never removed, so both outlive the run. */
+	 * and a network in use is never removed, so both outlive the run.  Then the volumes and
+	 * shares. */
 	spec.ndevices = nics_devices(c, in, devs, UNIK_DEV_MAX);
+	spec.ndevices += mounts_devices(c, in, devs + spec.ndevices, UNIK_DEV_MAX - spec.ndevices,
+	                                &dev_strings);
 	spec.devices = spec.ndevices ? devs : NULL;
 	core_unlock(c);
+	if (mounts_fsck(c, in, console_note, dir, err) < 0)
+		return -1;
 	spec.disk = disk;
 	spec.disk_cmdline = disk_cmdline ? disk_cmdline : "";
 	spec.opts = (const char *const *)opts.v;
@@ -350,7 +356,8 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 	}
 	/* A NIC by default only where the provider attaches one: asked for (-p, --network), a
 	 * provider without is refused with the reason when the run starts. */
-	if (nics_assign(c, in, rr, image_devices(c, im) & p->caps, err) < 0) {
+	if (nics_assign(c, in, rr, image_devices(c, im) & p->caps, err) < 0 ||
+	    mounts_assign(c, in, rr, err) < 0) {
 		core_unlock(c);
 		goto fail_free;
 	}
@@ -503,7 +510,15 @@ int unik_core_start_instance(struct unik_core *c, const char *ref, struct unik_i
 		goto out;
 	}
 	dir = inst_dir(c, in->id);
-	if (p->start) {
+	core_lock(c);
+	rc = mounts_check_free(c, in, err);
+	core_unlock(c);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	/* Volumes may have been attached or detached since the last run (UniK's attach-volume):
+	 * an instance with mounts boots from its spec again, not in place. */
+	if (p->start && in->nmounts == 0) {
 		/* The same VM again, in place (the same domain, the same EC2 instance). */
 		struct unik_instance_status st = {0};
 

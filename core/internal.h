@@ -35,6 +35,9 @@ struct unik_core {
 	size_t ninsts;
 	struct unik_network **networks;
 	size_t nnetworks;
+	struct unik_volume **volumes;
+	size_t nvolumes;
+	char *volumes_dir;
 	int64_t seq;
 	struct strv building; /* image names with a build queued or running */
 	uint64_t inst_gen;    /* bumped on every change to an instance (caches key on it) */
@@ -114,6 +117,24 @@ int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik
  * into in and c's networks (valid while both are). */
 size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
                     size_t max);
+
+/* ---- volumes.c ---- */
+/* Gives in its mounts from a run request (lock held): "NAME:/path[:ro]" a volume, "/dir:/path[:ro]"
+ * a host share; refused when a volume is attached read-write elsewhere. */
+int mounts_assign(struct unik_core *c, struct unik_instance *in, const struct unik_run_request *rr,
+                  struct unik_error *err);
+/* Checks that in's volumes may be attached now (lock held): none is in use read-write by another
+ * running instance. */
+int mounts_check_free(struct unik_core *c, const struct unik_instance *in, struct unik_error *err);
+/* Repairs in's writable volumes with `e2fsck -p` before a run (lock not held), each fix noted
+ * through note(ctx, line); a volume e2fsck cannot repair fails the run. */
+int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
+                void (*note)(void *ctx, const char *line), void *ctx, struct unik_error *err);
+/* in's mounts as devices (lock held), after its NICs: devs[] gets up to max entries whose
+ * strings point into in, c and paths (which the caller frees). */
+size_t mounts_devices(struct unik_core *c, const struct unik_instance *in,
+                      struct unik_device *devs, size_t max, struct strv *paths);
+struct unik_volume *resolve_volume(struct unik_core *c, const char *ref, struct unik_error *err);
 
 /* ---- builds.c ---- */
 int builds_recover(struct unik_core *c, struct unik_error *err); /* lock held */

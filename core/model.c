@@ -187,6 +187,12 @@ void unik_instance_free(struct unik_instance *in)
 	}
 	free(in->nics);
 	free(in->ports);
+	for (size_t i = 0; i < in->nmounts; i++) {
+		free(in->mounts[i].volume);
+		free(in->mounts[i].host_path);
+		free(in->mounts[i].at);
+	}
+	free(in->mounts);
 	free(in);
 }
 
@@ -299,6 +305,26 @@ struct unik_instance *unik_instance_dup(const struct unik_instance *in)
 		d->nics[i].ip = dup_or_null(in->nics[i].ip);
 	}
 	d->ports = in->nports ? xmemdup(in->ports, in->nports * sizeof(*d->ports)) : NULL;
+	d->mounts = in->nmounts ? xcalloc(in->nmounts, sizeof(*d->mounts)) : NULL;
+	for (size_t i = 0; i < in->nmounts; i++) {
+		d->mounts[i].volume = dup_or_null(in->mounts[i].volume);
+		d->mounts[i].host_path = dup_or_null(in->mounts[i].host_path);
+		d->mounts[i].at = dup_or_null(in->mounts[i].at);
+		d->mounts[i].readonly = in->mounts[i].readonly;
+	}
+	return d;
+}
+
+struct unik_volume *unik_volume_dup(const struct unik_volume *v)
+{
+	struct unik_volume *d = xcalloc(1, sizeof(*d));
+
+	*d = *v;
+	d->name = dup_or_null(v->name);
+	d->created = dup_or_null(v->created);
+	d->format = dup_or_null(v->format);
+	d->instance_id = dup_or_null(v->instance_id);
+	d->mount = dup_or_null(v->mount);
 	return d;
 }
 

@@ -85,6 +85,14 @@ struct unik_nic {
 	char mac[18];  /* empty until the first run derives it */
 };
 
+/* A volume or a host share an instance mounts: device vol<index> or share<index> of its run. */
+struct unik_mount {
+	char *volume;    /* the volume's name; NULL for a host share */
+	char *host_path; /* a share's directory on the daemon's host (absolute); NULL for a volume */
+	char *at;        /* where the guest mounts it, "/data" */
+	bool readonly;
+};
+
 struct unik_instance {
 	char id[UNIK_ID_LEN + 1];
 	char *name, *image, *image_id, *provider, *args, *cmdline, *created, *started, *finished;
@@ -103,21 +111,22 @@ struct unik_instance {
 	size_t nnics;
 	struct unik_port *ports; /* published, all on nics[0] */
 	size_t nports;
+	struct unik_mount *mounts; /* volumes and host shares, in order */
+	size_t nmounts;
 	bool busy; /* a stop/start/delete/run is under way (not stored) */
 };
 /* "running" ... as unik_instance_state_name; an unknown name reads as crashed. */
 enum unik_instance_state unik_instance_state_from_name(const char *s);
 bool unik_instance_state_final(enum unik_instance_state s);
 
-/* A volume: an ext2 disk image under $UNIK_HOME/volumes/ (the feature itself is a later issue;
- * the store keeps the table so it lands without a migration of its own). */
+/* A volume: an ext2 disk image, $UNIK_HOME/volumes/<id>/disk.raw, that outlives instances. */
 struct unik_volume {
 	char id[UNIK_ID_LEN + 1];
 	char *name, *created;
-	char *format; /* "raw", "qcow2" */
+	char *format; /* "raw" */
 	uint64_t size_mb;
-	char *instance_id; /* attached to, or NULL */
-	char *mount;       /* guest path while attached, or NULL */
+	char *instance_id; /* the instance it was last attached to read-write, or NULL */
+	char *mount;       /* where that instance mounts it, or NULL */
 	int64_t seq;
 };
 
@@ -138,6 +147,7 @@ void unik_instance_free(struct unik_instance *in);
 void unik_volume_free(struct unik_volume *v);
 void unik_network_free(struct unik_network *n);
 struct unik_network *unik_network_dup(const struct unik_network *n);
+struct unik_volume *unik_volume_dup(const struct unik_volume *v);
 
 /* Copies for the doors (a build's copy leaves out what only its run needs: opts, manifest). */
 struct unik_image *unik_image_dup(const struct unik_image *im);

@@ -167,6 +167,12 @@ struct unik_instance *resolve_instance(struct unik_core *c, const char *ref, str
 	               offsetof(struct unik_instance, name), "instance", ref, err);
 }
 
+struct unik_volume *resolve_volume(struct unik_core *c, const char *ref, struct unik_error *err)
+{
+	return resolve((void **)c->volumes, c->nvolumes, offsetof(struct unik_volume, id),
+	               offsetof(struct unik_volume, name), "volume", ref, err);
+}
+
 struct unik_network *resolve_network(struct unik_core *c, const char *ref, struct unik_error *err)
 {
 	return resolve((void **)c->networks, c->nnetworks, offsetof(struct unik_network, id),
@@ -256,14 +262,13 @@ int state_open(struct unik_core *c, struct unik_error *err)
 		add_build(c, st.builds[i]);
 	for (size_t i = 0; i < st.ninstances; i++)
 		add_instance(c, st.instances[i]);
-	for (size_t i = 0; i < st.nvolumes; i++)
-		unik_volume_free(st.volumes[i]);
+	c->volumes = st.volumes;
+	c->nvolumes = st.nvolumes;
 	c->networks = st.networks;
 	c->nnetworks = st.nnetworks;
 	free(st.images);
 	free(st.builds);
 	free(st.instances);
-	free(st.volumes);
 	return 0;
 }
 

@@ -40,7 +40,8 @@ static const char schema_v1[] =
     " seq INTEGER NOT NULL, created TEXT NOT NULL, format TEXT NOT NULL,"
     " size_mb INTEGER NOT NULL, instance_id TEXT, mount TEXT);";
 
-/* Version 2 adds networks and the NICs and published ports of instances (issue 14). */
+/* Version 2 adds networks, the NICs and published ports of instances (issue 14), and the volumes
+ * and host shares they mount (issue 15). */
 static const char schema_v2[] =
     "CREATE TABLE networks(id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
     " seq INTEGER NOT NULL, created TEXT NOT NULL, subnet TEXT NOT NULL,"
@@ -49,7 +50,10 @@ static const char schema_v2[] =
     " network TEXT, ip TEXT, mac TEXT NOT NULL, PRIMARY KEY(instance_id, pos));"
     "CREATE TABLE instance_ports(instance_id TEXT NOT NULL, pos INTEGER NOT NULL,"
     " proto TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,"
-    " guest_port INTEGER NOT NULL, PRIMARY KEY(instance_id, pos));";
+    " guest_port INTEGER NOT NULL, PRIMARY KEY(instance_id, pos));"
+    "CREATE TABLE instance_mounts(instance_id TEXT NOT NULL, pos INTEGER NOT NULL,"
+    " volume TEXT, host_path TEXT, at TEXT NOT NULL, readonly INTEGER NOT NULL,"
+    " PRIMARY KEY(instance_id, pos));";
 
 /* Version 0 to 1: the JSON rows become typed rows, read as the version-0 daemon read them
  * (a row missing a field it required was skipped; absent optional fields were empty). */
@@ -407,8 +411,17 @@ int unik_store_put_build(struct unik_store *s, const struct unik_build *b, struc
 static int put_nets(struct unik_store *s, const struct unik_instance *in, struct unik_error *err)
 {
 	if (run(s, "DELETE FROM instance_nics WHERE instance_id = ?", err, "s", in->id) < 0 ||
-	    run(s, "DELETE FROM instance_ports WHERE instance_id = ?", err, "s", in->id) < 0)
+	    run(s, "DELETE FROM instance_ports WHERE instance_id = ?", err, "s", in->id) < 0 ||
+	    run(s, "DELETE FROM instance_mounts WHERE instance_id = ?", err, "s", in->id) < 0)
 		return -1;
+	for (size_t i = 0; i < in->nmounts; i++)
+		if (run(s,
+		        "INSERT INTO instance_mounts(instance_id, pos, volume, host_path, at, "
+		        "readonly) VALUES(?, ?, ?, ?, ?, ?)",
+		        err, "sisssi", in->id, (int64_t)i, in->mounts[i].volume,
+		        in->mounts[i].host_path, in->mounts[i].at,
+		        (int64_t)in->mounts[i].readonly) < 0)
+			return -1;
 	for (size_t i = 0; i < in->nnics; i++)
 		if (run(s,
 		        "INSERT INTO instance_nics(instance_id, pos, network, ip, mac) VALUES(?, "
@@ -458,6 +471,7 @@ int unik_store_del_instance(struct unik_store *s, const char *id, struct unik_er
 {
 	if (run(s, "DELETE FROM instance_env WHERE instance_id = ?", err, "s", id) < 0 ||
 	    run(s, "DELETE FROM instance_nics WHERE instance_id = ?", err, "s", id) < 0 ||
+	    run(s, "DELETE FROM instance_mounts WHERE instance_id = ?", err, "s", id) < 0 ||
 	    run(s, "DELETE FROM instance_ports WHERE instance_id = ?", err, "s", id) < 0 ||
 	    run(s, "DELETE FROM instance_opts WHERE instance_id = ?", err, "s", id) < 0 ||
 	    run(s, "DELETE FROM instances WHERE id = ?", err, "s", id) < 0) {
@@ -769,7 +783,28 @@ static int load_instances(struct unik_store *s, struct unik_store_contents *c,
 		p.guest_port = (uint16_t)gp;
 		LIST_PUSH(in->ports, in->nports, p);
 	}
-	return finish(s, st, rc, "instance ports", err);
+	if (finish(s, st, rc, "instance ports", err) < 0)
+		return -1;
+	if (prepare(s,
+	            "SELECT instance_id, volume, host_path, at, readonly FROM instance_mounts "
+	            "ORDER BY instance_id, pos",
+	            &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct unik_instance *in = instance_of(c, (const char *)sqlite3_column_text(st, 0));
+		struct unik_mount m = {0};
+
+		/* A row naming neither a volume nor a directory (written by hand) is dropped. */
+		if (!in || (sqlite3_column_type(st, 1) == SQLITE_NULL) ==
+		               (sqlite3_column_type(st, 2) == SQLITE_NULL))
+			continue;
+		m.volume = col_dup(st, 1);
+		m.host_path = col_dup(st, 2);
+		m.at = col_dup(st, 3);
+		m.readonly = sqlite3_column_int64(st, 4) != 0;
+		LIST_PUSH(in->mounts, in->nmounts, m);
+	}
+	return finish(s, st, rc, "instance mounts", err);
 }
 
 static int load_volumes(struct unik_store *s, struct unik_store_contents *c, struct unik_error *err)

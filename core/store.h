@@ -17,6 +17,8 @@
  *   networks(id, name, seq, created, subnet, gateway, bridge)
  *   instance_nics(instance_id, pos, network, ip, mac)   (network NULL: user-mode)
  *   instance_ports(instance_id, pos, proto, host_ip, host_port, guest_port)
+ *   instance_mounts(instance_id, pos, volume, host_path, at, readonly)  (one of volume and
+ *                   host_path: a volume's name, or a host share's directory)
  * Version 0 is the daemon's layout before the typed store: images, builds and instances with
  * columns id, name, seq, json (the REST JSON of the record); its user_version was 0. */
 #ifndef UNIK_CORE_STORE_H

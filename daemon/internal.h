@@ -54,6 +54,7 @@ json_t *image_json(const struct unik_image *im);
 json_t *build_json(const struct unik_build *b);
 json_t *instance_json(const struct unik_instance *in);
 json_t *network_json(const struct unik_network *n);
+json_t *volume_json(const struct unik_volume *v);
 /* Every image's or instance's JSON, read under the core's read lock. */
 json_t *images_json(void);
 json_t *instances_json(void);

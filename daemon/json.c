@@ -78,6 +78,22 @@ static json_t *ports_json(const struct unik_instance *in)
 	return a;
 }
 
+/* An instance's volumes and host shares. */
+static json_t *mounts_json(const struct unik_instance *in)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < in->nmounts; i++) {
+		const struct unik_mount *m = &in->mounts[i];
+
+		json_array_append_new(
+		    a, json_pack("{s:o, s:o, s:s, s:b}", "volume", jstr_or_null(m->volume),
+		                 "host_path", jstr_or_null(m->host_path), "at", m->at, "readonly",
+		                 m->readonly));
+	}
+	return a;
+}
+
 json_t *instance_json(const struct unik_instance *in)
 {
 	json_t *o = json_object();
@@ -104,6 +120,20 @@ json_t *instance_json(const struct unik_instance *in)
 	json_object_set_new(o, "provider_opts", unik_pairs_json(&in->provider_opts));
 	json_object_set_new(o, "networks", nics_json(in));
 	json_object_set_new(o, "ports", ports_json(in));
+	json_object_set_new(o, "mounts", mounts_json(in));
+	return o;
+}
+
+json_t *volume_json(const struct unik_volume *v)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(v->id));
+	json_object_set_new(o, "name", json_string(v->name));
+	json_object_set_new(o, "type", json_string("ext2"));
+	json_object_set_new(o, "format", json_string(v->format ? v->format : "raw"));
+	json_object_set_new(o, "size_mb", json_integer((json_int_t)v->size_mb));
+	json_object_set_new(o, "created", json_string(v->created));
 	return o;
 }
 

@@ -226,9 +226,13 @@ int run_req_parse(json_t *o, struct unik_run_request *rr, struct unik_error *err
 			if (provider_opts_check(v, err) < 0)
 				return -1;
 			pairs_from_json(v, &rr->provider_opts);
-		} else if (strcmp(k, "networks") == 0 || strcmp(k, "ports") == 0) {
-			if (strings_from_json(v, k, strcmp(k, "ports") == 0 ? 64 : 8,
-			                      k[0] == 'p' ? &rr->ports : &rr->networks, err) < 0)
+		} else if (strcmp(k, "networks") == 0 || strcmp(k, "ports") == 0 ||
+		           strcmp(k, "volumes") == 0) {
+			if (strings_from_json(v, k, k[0] == 'p' ? 64 : 8,
+			                      k[0] == 'p'   ? &rr->ports
+			                      : k[0] == 'n' ? &rr->networks
+			                                    : &rr->volumes,
+			                      err) < 0)
 				return -1;
 		} else if (strcmp(k, "memory_mb") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < UNIK_MIN_MEMORY_MB ||

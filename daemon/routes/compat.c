@@ -48,6 +48,23 @@ static json_t *unik_instance(json_t *in)
 	                 "Infrastructure", infra, "Created", json_object_get(in, "created"));
 }
 
+json_t *unik_volume(const json_t *v)
+{
+	const json_t *att = json_array_get(json_object_get(v, "attached"), 0);
+	const char *def = unik_core_default_provider(D.core);
+	char infra[32];
+	size_t i;
+
+	for (i = 0; def && def[i] && i < sizeof(infra) - 1; i++)
+		infra[i] = (char)toupper((unsigned char)def[i]);
+	infra[i] = '\0';
+	return json_pack("{s:O, s:O, s:O, s:s, s:s, s:O}", "Id", json_object_get(v, "id"), "Name",
+	                 json_object_get(v, "name"), "SizeMb", json_object_get(v, "size_mb"),
+	                 "Attachment",
+	                 att ? json_string_value(json_object_get(att, "instance")) : "",
+	                 "Infrastructure", infra, "Created", json_object_get(v, "created"));
+}
+
 static json_t *map_array(json_t *a, json_t *(*fn)(json_t *))
 {
 	json_t *out = json_array(), *v;
@@ -239,12 +256,27 @@ json_t *unik_run_request(json_t *body, struct unik_error *err)
 			return NULL;
 		}
 	}
+	v1 = json_object();
 	v = json_object_get(body, "Mounts");
 	if (json_is_object(v) && json_object_size(v)) {
-		unik_error_set(err, UNIK_E_UNSUPPORTED, "volumes are not supported yet");
-		return NULL;
+		/* UniK's {mount: volume} */
+		json_t *vols = json_array(), *vol;
+		const char *at;
+
+		json_object_foreach(v, at, vol)
+		{
+			if (!json_is_string(vol)) {
+				json_decref(vols);
+				json_decref(v1);
+				unik_error_set(err, UNIK_E_INVALID,
+				               "\"Mounts\" maps mount points to volume names");
+				return NULL;
+			}
+			json_array_append_new(vols,
+			                      json_sprintf("%s:%s", json_string_value(vol), at));
+		}
+		json_object_set_new(v1, "volumes", vols);
 	}
-	v1 = json_object();
 	name = json_string_value(json_object_get(body, "InstanceName"));
 	image = json_string_value(json_object_get(body, "ImageName"));
 	if (name && *name)
@@ -327,7 +359,4 @@ void u_describe_compiler(struct req *r)
 	reply_text(r, 200, c->usage);
 }
 
-void u_volumes(struct req *r)
-{
-	reply_errorf(r, UNIK_E_UNSUPPORTED, "volumes are not supported yet");
-}
+

@@ -54,6 +54,17 @@ void u_instance(struct req *r);
 void u_compilers(struct req *r);
 void u_providers(struct req *r);
 void u_describe_compiler(struct req *r);
-void u_volumes(struct req *r);
+void u_volumes_list(struct req *r);
+void u_volume_create(struct req *r);
+/* UniK's Volume for a /v1 volume's JSON (not consumed). */
+json_t *unik_volume(const json_t *v);
+/* v1_volumes.c (get, delete, attach and detach serve UniK's routes too) */
+void volumes_list(struct req *r);
+void volumes_post(struct req *r);
+void volumes_get(struct req *r);
+void volumes_delete(struct req *r);
+void volumes_disk(struct req *r);
+void volumes_attach(struct req *r);
+void volumes_detach(struct req *r);
 
 #endif

@@ -107,7 +107,7 @@ def test_v0_database_reads_back_as_before():
 @timeout(120)
 def test_v1_database_gains_networks():
     """Schema 1 (the typed store before networks) is schema 2 without the networks,
-    instance_nics and instance_ports tables: a v0 database upgraded, then set back to 1 by
+    instance_nics, instance_ports and instance_mounts tables: a v0 database upgraded, then set back to 1 by
     dropping them, upgrades again, reads back the same, and then takes a network."""
     home = make_home('v1')
     d = Daemon(home=home)
@@ -115,6 +115,7 @@ def test_v1_database_gains_networks():
     d.stop()
     db = sqlite3.connect(os.path.join(home, 'unik.db'))
     db.executescript('DROP TABLE networks; DROP TABLE instance_nics; DROP TABLE instance_ports;'
+                     'DROP TABLE instance_mounts;'
                      'PRAGMA user_version = 1;')
     db.close()
     d = Daemon(home=home)
