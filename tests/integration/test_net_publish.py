@@ -237,7 +237,7 @@ def test_bridge_direct_and_forwarded():
     """A NIC on a bridge with its own address: curl reaches the guest's HTTP server at that
     address, and at 127.0.0.1:PORT through unik-shim's forwarder; a second guest echoes UDP
     through a published port to two clients, each getting its own replies.  Stop keeps the
-    taps, remove deletes them."""
+    taps (a run again reuses them), remove deletes them."""
     need_qemu()
     need_bridges()
     kernel = http_guest()
@@ -276,6 +276,15 @@ def test_bridge_direct_and_forwarded():
                 if not udp_echo(('127.0.0.1', uport), payload):
                     fail('no UDP echo through the forwarder for %r' % payload,
                          pc.context(echo))
+
+            # Stopped and run again, the echo guest gets the same tap back and its port
+            # again.
+            pc.call('qemu', 'stop', echo['dir'], '--force', inst=echo)
+            if not link_exists(tap_of(echo)):
+                fail('stop deleted the tap')
+            start(echo, app('udpecho'), 'udpecho 7', [nic + ':port=127.0.0.1+%d+7/udp' % uport])
+            if not udp_echo(('127.0.0.1', uport), b'again'):
+                fail('no UDP echo after a run again', pc.context(echo))
 
             pc.call('qemu', 'stop', web['dir'], '--force', inst=web)
             if not link_exists(tap_of(web)):
