@@ -300,3 +300,25 @@ def test_bridge_direct_and_forwarded():
         for inst in (web, echo):
             if qemu_running(inst):
                 fail('QEMU still runs after stop')
+
+
+def test_hostfwd_failure_reported():
+    """A port taken between run()'s check and QEMU's start: QEMU exits with "Could not set up
+    host forwarding rule", and status says which port is in use, as run() would have."""
+    inst = pc.new_inst('qemu', 'hostfwd')
+    d = inst['dir']
+    records = {
+        'qemu.pid': '999999999 1\n',
+        'exit': 'pid=999999999\nwait_status=256\nexit_code=1\nfinished=1.0\n',
+        'qemu.err': "qemu-system-x86_64: -netdev user,id=net-net0,hostfwd=tcp:127.0.0.1:8080-"
+                    "10.0.2.15:80: Could not set up host forwarding rule "
+                    "'tcp:127.0.0.1:8080-10.0.2.15:80'\n",
+    }
+    for name, text in records.items():
+        with open(os.path.join(d, name), 'w') as f:
+            f.write(text)
+    st = pc.call('qemu', 'status', d, inst=inst)
+    want = 'port 8080/tcp on 127.0.0.1 is in use (by another instance or program); pick ' \
+           'another with -p HOSTPORT:GUESTPORT'
+    if st.get('state') != 'crashed' or st.get('detail') != want:
+        fail('status after a hostfwd failure: %r' % st)
