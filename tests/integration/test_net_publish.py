@@ -1,7 +1,9 @@
 """The qemu provider's networking (issue 14, host side), through tests/tools/provider_contract:
 published ports on QEMU's user-mode network (hostfwd), a port in use refused before anything
 starts, and a NIC on a bridge the test makes itself, reached directly and through unik-shim's
-forwarder (TCP with curl, UDP with an echo guest), its tap gone after remove.  The guests are
+forwarder (TCP with curl and wrk, UDP with an echo guest), its tap gone after remove; and the
+forwarder alone, unik-shim in front of servers of the test (half-close, resets, UDP clients,
+a port in use).  The guests are
 examples/http and tests/apps/udpecho.c; every test stops and removes what it started, and
 deletes its bridge, even when it fails."""
 
@@ -11,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Skip, fail, timeout  # noqa: E402
@@ -322,3 +323,142 @@ def test_hostfwd_failure_reported():
            'another with -p HOSTPORT:GUESTPORT'
     if st.get('state') != 'crashed' or st.get('detail') != want:
         fail('status after a hostfwd failure: %r' % st)
+
+
+class Shim:
+    """unik-shim with --forward rules in front of a program that only waits (sleep), the
+    "guest" being servers of this test on 127.0.0.1: the forwarder alone, without a VM."""
+
+    def __init__(self, forwards):
+        from harness import bin_dir, out_dir
+        self.dir = os.path.join(out_dir(), 'shim%d' % random.randint(0, 1 << 30))
+        os.makedirs(self.dir)
+        r, w = os.pipe()
+        cmd = [os.path.join(bin_dir(), 'unik-shim'), '--dir', self.dir, '--ready-fd', str(w)]
+        for f in forwards:
+            cmd += ['--forward', f]
+        cmd += ['--', 'sleep', '60']
+        self.proc = subprocess.Popen(cmd, pass_fds=(w,), stdin=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            self.report = f.readline()
+        self.proc.wait(10)  # the first process exits once the supervisor runs
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        # The supervisor ends with its program: end the program by its recorded PID.
+        try:
+            with open(os.path.join(self.dir, 'qemu.pid')) as f:
+                os.kill(int(f.read().split()[0]), 9)
+        except (OSError, ValueError):
+            pass
+
+
+def listener(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(('127.0.0.1', 0))
+    if kind == socket.SOCK_STREAM:
+        s.listen(64)
+    return s, s.getsockname()[1]
+
+
+@timeout(60)
+def test_shim_forwarder_alone():
+    """The forwarder's TCP half-close (the client's end of file reaches the server, whose answer
+    still comes back), a refused connection to the guest reset, many concurrent connections,
+    and UDP replies going back to the client that asked, with a port in use refused."""
+    import threading
+    srv, sport = listener()
+    dead, dport = listener()
+    dead.close()  # nothing listens there: the guest refuses
+    usrv, uport = listener(socket.SOCK_DGRAM)
+    tport, rport, uhost = free_port(), free_port(), free_port()
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(c,), daemon=True).start()
+
+    def answer(c):
+        n = 0
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            n += len(b)
+        c.sendall(b'got %d bytes\n' % n)
+        c.close()
+
+    def echo_udp():
+        while True:
+            try:
+                b, a = usrv.recvfrom(2048)
+            except OSError:
+                return
+            usrv.sendto(b'echo ' + b, a)
+
+    threading.Thread(target=serve, daemon=True).start()
+    threading.Thread(target=echo_udp, daemon=True).start()
+    rules = ['tcp:127.0.0.1:%d:127.0.0.1:%d' % (tport, sport),
+             'tcp:127.0.0.1:%d:127.0.0.1:%d' % (rport, dport),
+             'udp:127.0.0.1:%d:127.0.0.1:%d' % (uhost, uport)]
+    try:
+        with Shim(rules) as shim:
+            if not shim.report.startswith('ok '):
+                fail('unik-shim did not start: %r' % shim.report)
+            # Half-close: everything sent, then our end of file, then the answer.
+            c = socket.create_connection(('127.0.0.1', tport), timeout=10)
+            c.sendall(b'x' * 300000)
+            c.shutdown(socket.SHUT_WR)
+            got = b''
+            while True:
+                b = c.recv(4096)
+                if not b:
+                    break
+                got += b
+            c.close()
+            if got != b'got 300000 bytes\n':
+                fail('half-closed exchange through the forwarder got %r' % got)
+            # Many at once.
+            conns = [socket.create_connection(('127.0.0.1', tport), timeout=10)
+                     for _ in range(100)]
+            for i, c in enumerate(conns):
+                c.sendall(b'y' * i)
+                c.shutdown(socket.SHUT_WR)
+            for i, c in enumerate(conns):
+                got = c.makefile('rb').read()
+                if got != b'got %d bytes\n' % i:
+                    fail('connection %d got %r' % (i, got))
+                c.close()
+            # The guest refuses: the client is reset, or sees its connection end at once.
+            c = socket.create_connection(('127.0.0.1', rport), timeout=10)
+            try:
+                if c.recv(10) != b'':
+                    fail('a refused connection returned data')
+            except ConnectionResetError:
+                pass
+            c.close()
+            # Two UDP clients, each getting its own reply.
+            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for s in (a, b):
+                s.settimeout(5)
+            a.sendto(b'from a', ('127.0.0.1', uhost))
+            b.sendto(b'from b', ('127.0.0.1', uhost))
+            if a.recv(100) != b'echo from a' or b.recv(100) != b'echo from b':
+                fail('UDP replies went to the wrong client')
+            a.close()
+            b.close()
+            # Its ports are taken: a second shim with the same rule does not start.
+            with Shim(rules[:1]) as second:
+                if not second.report.startswith('error 17 port %d/tcp on 127.0.0.1 is in use'
+                                                % tport):
+                    fail('a second shim on the same port reported %r' % second.report)
+    finally:
+        srv.close()
+        usrv.close()
