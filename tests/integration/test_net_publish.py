@@ -180,8 +180,8 @@ def test_port_in_use_user_mode():
 
 @timeout(60)
 def test_port_in_use_on_bridge():
-    """The same on a bridge, where unik-shim binds the port (UDP here): refused, and the tap
-    the run made is deleted again."""
+    """The same on a bridge (UDP here): refused before a tap is made; and a run that fails
+    after making its tap deletes it again."""
     need_qemu()
     need_bridges()
     holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -197,6 +197,17 @@ def test_port_in_use_on_bridge():
             expect_in_use(r, port, 'udp', inst)
             if link_exists(tap_of(inst)):
                 fail('tap %s was left behind' % tap_of(inst))
+            # A failure after the tap was made (QEMU cannot be started) deletes it too.
+            os.environ['UNIK_QEMU'] = '/nonexistent/qemu-system-x86_64'
+            try:
+                r = pc.call('qemu', 'run', inst['dir'], app('hello'), '', 64, inst=inst,
+                            ok=False, devices=[nic.split(':port=')[0]])
+            finally:
+                del os.environ['UNIK_QEMU']
+            if r['_rc'] != 1 or 'nonexistent' not in r.get('error', ''):
+                fail('a QEMU that does not exist was not reported: %r' % r, pc.context(inst))
+            if link_exists(tap_of(inst)):
+                fail('tap %s was left behind by a failed start' % tap_of(inst))
         finally:
             holder.close()
             finish(inst)
