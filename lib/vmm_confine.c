@@ -6,11 +6,14 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -184,7 +187,7 @@ static int open_as(const char *path, int target, const struct unik_vmm_user *u)
 	return 0;
 }
 
-static const char *const fd_modes[] = {"ro", "rw", "dir"};
+static const char *const fd_modes[] = {"ro", "rw", "dir", "tap"};
 
 int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error *err)
 {
@@ -195,11 +198,11 @@ int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error
 	if (end == spec || *end != ':' || n < UNIK_VMM_FD_DEVICES ||
 	    n >= UNIK_VMM_FD_DEVICES + UNIK_VMM_FD_DEVICES_MAX || !(colon = strchr(mode, ':')) ||
 	    !colon[1]) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "device descriptor `%s`: expected N:ro|rw|dir:PATH with N from %d "
-		               "to %d",
-		               spec, UNIK_VMM_FD_DEVICES,
-		               UNIK_VMM_FD_DEVICES + UNIK_VMM_FD_DEVICES_MAX - 1);
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "device descriptor `%s`: expected N:ro|rw|dir|tap:PATH with N from %d "
+		    "to %d",
+		    spec, UNIK_VMM_FD_DEVICES, UNIK_VMM_FD_DEVICES + UNIK_VMM_FD_DEVICES_MAX - 1);
 		return -1;
 	}
 	for (size_t m = 0; m < sizeof(fd_modes) / sizeof(fd_modes[0]); m++) {
@@ -211,8 +214,8 @@ int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error
 			return 0;
 		}
 	}
-	unik_error_set(err, UNIK_E_INVALID, "device descriptor `%s`: the mode is not ro, rw or dir",
-	               spec);
+	unik_error_set(err, UNIK_E_INVALID,
+	               "device descriptor `%s`: the mode is not ro, rw, dir or tap", spec);
 	return -1;
 }
 
@@ -221,11 +224,39 @@ char *unik_vmm_fd_format(const struct unik_vmm_fd *f)
 	return xasprintf("%d:%s:%s", f->target, fd_modes[f->mode], f->path);
 }
 
-/* Opens a device's backing as root, for QEMU to use as it is (files) or reopen (directories). */
+/* /dev/net/tun attached to the tap named name, as QEMU would attach it for ifname=: no packet
+ * information header, and the virtio-net header when the kernel offers it. */
+static int open_tap(const char *name)
+{
+	struct ifreq ifr = {0};
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (strlen(name) >= sizeof(ifr.ifr_name)) {
+		close(fd);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(ifr.ifr_name, name, strlen(name));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens a device's backing as root, for QEMU to use as it is (files, taps) or reopen
+ * (directories). */
 static int open_device(const struct unik_vmm_fd *f)
 {
 	static const int flags[] = {O_RDONLY, O_RDWR, O_RDONLY | O_DIRECTORY};
-	int fd = open(f->path, flags[f->mode] | O_CLOEXEC);
+	int fd = f->mode == UNIK_VMM_FD_TAP ? open_tap(f->path)
+	                                    : open(f->path, flags[f->mode] | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
@@ -328,7 +359,9 @@ int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm
 	}
 	for (size_t i = 0; i < f->nfds; i++) {
 		if (open_device(&f->fds[i]) < 0) {
-			*what = "open a device's disk or directory";
+			*what = f->fds[i].mode == UNIK_VMM_FD_TAP
+			            ? "open a NIC's tap"
+			            : "open a device's disk or directory";
 			return -1;
 		}
 	}

@@ -55,6 +55,8 @@ enum unik_vmm_fd_mode {
 	UNIK_VMM_FD_RW,  /* a file, read-write, likewise */
 	UNIK_VMM_FD_DIR, /* a directory QEMU reopens through /proc/self/fd/N as its own user, which
 	                    checks the directory's mode but not the path to it */
+	UNIK_VMM_FD_TAP, /* path is a tap interface's name: /dev/net/tun attached to it, for
+	                    -netdev tap,fd=N (QEMU's user may not open /dev/net/tun itself) */
 };
 
 struct unik_vmm_fd {
@@ -72,7 +74,7 @@ struct unik_vmm_files {
 	size_t nfds;
 };
 
-/* Parses the "N:ro|rw|dir:PATH" of unik-shim's --fd into f (path points into spec): N must be
+/* Parses the "N:ro|rw|dir|tap:PATH" of unik-shim's --fd into f (path points into spec): N must be
  * a device descriptor (UNIK_VMM_FD_DEVICES ...).  -1 with err otherwise. */
 int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error *err);
 /* The "N:MODE:PATH" word for f.  Caller frees. */

@@ -11,9 +11,12 @@
  * stdout as well as to console.log, feeds stdin to the guest, stops the VM on SIGTERM, SIGINT,
  * SIGHUP or SIGQUIT, takes QEMU with it when it is killed, and exits with the guest's status.
  * Usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel F] [--initrd F]
- *                  [--qmp SOCKET] [--fd N:ro|rw|dir:PATH]... [--user UID:GID]
+ *                  [--qmp SOCKET] [--fd N:ro|rw|dir|tap:PATH]... [--user UID:GID]
+ *                  [--forward tcp|udp:HOSTIP:HOSTPORT:GUESTIP:GUESTPORT]...
  *                  [--foreground [--hold-fifo FIFO]] -- PROGRAM [ARGS...]
- * --fd hands QEMU a device's disk or shared directory as descriptor N (lib/vmm_confine.h). */
+ * --fd hands QEMU a device's disk, shared directory or tap as descriptor N (lib/vmm_confine.h).
+ * --forward publishes a port of a guest on a network (forward.h): its socket is bound before
+ * QEMU starts, so a port in use fails the start, and the shim relays it while it lives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/unik-shim/forward.h"
 #include "lib/error.h"
 #include "lib/guest_console.h"
 #include "lib/proc.h"
@@ -68,8 +72,10 @@ static void forward(int sig)
 static void usage(void)
 {
 	fputs("usage: unik-shim --dir DIR [--ready-fd N] [--console-max BYTES] [--kernel FILE]\n"
-	      "                 [--initrd FILE] [--qmp SOCKET] [--fd N:ro|rw|dir:PATH]...\n"
-	      "                 [--user UID:GID] [--foreground [--hold-fifo FIFO]]\n"
+	      "                 [--initrd FILE] [--qmp SOCKET] [--fd N:ro|rw|dir|tap:PATH]...\n"
+	      "                 [--user UID:GID] [--forward tcp|udp:HOSTIP:HOSTPORT:GUESTIP:"
+	      "GUESTPORT]...\n"
+	      "                 [--foreground [--hold-fifo FIFO]]\n"
 	      "                 -- PROGRAM [ARGS...]\n",
 	      stderr);
 	exit(2);
@@ -361,7 +367,12 @@ int main(int argc, char **argv)
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--foreground"))
 			foreground = true;
-		else if (!strcmp(argv[i], "--hold-fifo") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--forward") && i + 1 < argc) {
+			if (fwd_add(argv[++i], &fd_err) < 0) {
+				fprintf(stderr, "unik-shim: %s\n", fd_err.msg);
+				usage();
+			}
+		} else if (!strcmp(argv[i], "--hold-fifo") && i + 1 < argc)
 			hold_fifo = argv[++i];
 		else if (!strcmp(argv[i], "--fd") && i + 1 < argc) {
 			if (files.nfds == UNIK_VMM_FD_DEVICES_MAX ||
@@ -427,6 +438,17 @@ int main(int argc, char **argv)
 		     unik_console_max_parse("--console-max", console_max, &cap, &err) < 0)) {
 			_cleanup_free_ char *line = xasprintf("error %d %s\n", EINVAL, err.msg);
 
+			ready(ready_fd, line);
+			return 1;
+		}
+		/* Published ports before anything starts: one in use is the start's failure. */
+		if (fwd_bind(&err) < 0) {
+			int e = err.code == UNIK_E_EXISTS ? EEXIST
+			        : err.code == UNIK_E_PERM ? EACCES
+			                                  : EIO;
+			_cleanup_free_ char *line = xasprintf("error %d %s\n", e, err.msg);
+
+			logmsg("%s", err.msg);
 			ready(ready_fd, line);
 			return 1;
 		}
@@ -651,6 +673,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	{
+		struct unik_error err;
+
+		if (fwd_start(log_fd, &err) < 0)
+			logmsg("%s (published ports are not relayed)", err.msg);
+	}
 	if (foreground) {
 		struct fg f = {.dir = dir,
 		               .qemu = pid,

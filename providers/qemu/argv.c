@@ -3,7 +3,10 @@
  * the instance's devices over virtio, seccomp sandbox.  Pinned by golden files. */
 #include "providers/qemu/qemu.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -42,6 +45,23 @@ static char *opt_escape(const char *s)
 	return out;
 }
 
+/* s followed by the formatted text; frees s. */
+static char *append(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *append(char *s, const char *fmt, ...)
+{
+	_cleanup_free_ char *more = NULL;
+	va_list ap;
+	char *r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&more, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	r = xasprintf("%s%s", s, more);
+	free(s);
+	return r;
+}
+
 char *qemu_qmp_path(const char *dir)
 {
 	struct sockaddr_un sun;
@@ -54,6 +74,128 @@ char *qemu_qmp_path(const char *dir)
 		qmp = xstrdup(QEMU_QMP_FILE);
 	}
 	return qmp;
+}
+
+/* The address of a NIC's "IP/PREFIX", without the prefix, into buf; false when it has none. */
+static bool nic_addr(const struct unik_device *d, char *buf, size_t len)
+{
+	struct unik_cidr ip;
+	struct unik_error err;
+
+	if (!d->ip || !d->ip[0] || unik_cidr_parse(d->ip, true, &ip, &err) < 0)
+		return false;
+	unik_cidr_format(&ip, false, buf, len);
+	return true;
+}
+
+/* QEMU's user-mode stack for a NIC: its own network, gateway and name server when the core
+ * chose them (10.0.2.0/24, .2 and .3 are also QEMU's defaults), and a hostfwd rule for each
+ * published port.  The rule names the guest's address, which is where QEMU sends the
+ * connection; without one QEMU picks the first address it would lease (x.x.x.15). */
+static void user_net(const struct unik_device *d, struct strv *out)
+{
+	_cleanup_free_ char *opts = xasprintf("user,id=net-%s", d->name);
+	char guest[INET_ADDRSTRLEN] = "";
+	struct unik_cidr ip;
+	struct unik_error err;
+
+	if (d->ip && d->ip[0] && unik_cidr_parse(d->ip, true, &ip, &err) == 0) {
+		struct unik_cidr net = {ip.addr & unik_cidr_mask(ip.prefix), ip.prefix};
+		char buf[32];
+
+		unik_cidr_format(&ip, false, guest, sizeof(guest));
+		unik_cidr_format(&net, true, buf, sizeof(buf));
+		opts = append(opts, ",net=%s", buf);
+	}
+	if (d->gateway && d->gateway[0])
+		opts = append(opts, ",host=%s", d->gateway);
+	if (d->dns && d->dns[0])
+		opts = append(opts, ",dns=%s", d->dns);
+	for (size_t p = 0; p < d->nports; p++) {
+		const struct unik_port *port = &d->ports[p];
+
+		opts = append(opts, ",hostfwd=%s:%s:%u-%s:%u", unik_port_proto_name(port->proto),
+		              port->host_ip, port->host_port, guest, port->guest_port);
+	}
+	strv_push_take(out, opts);
+	opts = NULL;
+}
+
+/* -netdev and -device for NIC i: an existing tap by name, the provider's tap on the network's
+ * bridge as a descriptor, or user-mode networking. */
+static int net_args(const struct qemu_config *c, size_t i, const char *bus, bool pci,
+                    struct strv *out, struct unik_error *err)
+{
+	const struct unik_device *d = &c->devices[i];
+
+	strv_push(out, "-netdev");
+	if (d->tap && d->tap[0]) {
+		_cleanup_free_ char *tap = opt_escape(d->tap);
+
+		/* No scripts: the tap exists already, set up by whoever made it.  QEMU opens it
+		 * as its own user, so the tap must belong to that user (docs/providers.md). */
+		strv_pushf(out, "tap,id=net-%s,ifname=%s,script=no,downscript=no", d->name, tap);
+	} else if (d->network && d->network[0]) {
+		if (!d->bridge || !d->bridge[0] || !c->taps[i][0]) {
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "qemu: net device \"%s\": network \"%s\" has no bridge to "
+			               "put its tap on",
+			               d->name, d->network);
+			return -1;
+		}
+		/* The tap is attached by QEMU's supervisor and handed over: QEMU's user may not
+		 * open /dev/net/tun. */
+		strv_pushf(out, "tap,id=net-%s,fd=%d", d->name, UNIK_VMM_FD_DEVICES + 2 * (int)i);
+	} else {
+		/* Neither: QEMU's user-mode stack, which needs no privilege. */
+		user_net(d, out);
+	}
+	strv_push(out, "-device");
+	/* No option ROM on PCI: the guest never boots from the network, and iPXE would cost
+	 * boot time. */
+	strv_pushf(out, "virtio-net-%s,netdev=net-%s,mac=%s%s", bus, d->name, d->mac,
+	           pci ? ",romfile=" : "");
+	return 0;
+}
+
+void qemu_name_taps(struct qemu_config *c)
+{
+	for (size_t i = 0; i < c->ndevices && i < UNIK_VMM_FD_DEVICES_MAX / 2; i++) {
+		const struct unik_device *d = &c->devices[i];
+
+		c->taps[i][0] = '\0';
+		if (d->kind == UNIK_DEVICE_NET && !(d->tap && d->tap[0]) && d->network &&
+		    d->network[0] && c->instance_id)
+			unik_tap_name(c->instance_id, (unsigned)i, c->taps[i]);
+	}
+}
+
+int qemu_forwards(const struct qemu_config *c, struct strv *out, struct unik_error *err)
+{
+	for (size_t i = 0; i < c->ndevices; i++) {
+		const struct unik_device *d = &c->devices[i];
+		char guest[INET_ADDRSTRLEN];
+
+		if (d->kind != UNIK_DEVICE_NET || !d->nports)
+			continue;
+		if (!(d->tap && d->tap[0]) && !(d->network && d->network[0]))
+			continue; /* user-mode: QEMU's hostfwd */
+		if (!nic_addr(d, guest, sizeof(guest))) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "qemu: net device \"%s\" publishes ports but has no address to "
+			    "send them to (give it one, or let unik choose it)",
+			    d->name);
+			return -1;
+		}
+		for (size_t p = 0; p < d->nports; p++) {
+			const struct unik_port *port = &d->ports[p];
+
+			strv_pushf(out, "%s:%s:%u:%s:%u", unik_port_proto_name(port->proto),
+			           port->host_ip, port->host_port, guest, port->guest_port);
+		}
+	}
+	return 0;
 }
 
 /* -netdev, -drive / -fsdev and -device for each device.  The ids are the kind and the device's
@@ -70,32 +212,8 @@ static int device_args(const struct qemu_config *c, bool pci, struct strv *out,
 
 		switch (d->kind) {
 		case UNIK_DEVICE_NET:
-			strv_push(out, "-netdev");
-			if (d->tap && d->tap[0]) {
-				_cleanup_free_ char *tap = opt_escape(d->tap);
-
-				/* No scripts: the tap exists already, set up by whoever made it.
-				 * QEMU opens it as its own user, so the tap must belong to that
-				 * user (docs/providers.md). */
-				strv_pushf(out, "tap,id=net-%s,ifname=%s,script=no,downscript=no",
-				           d->name, tap);
-			} else if (d->network && d->network[0]) {
-				unik_error_set(
-				    err, UNIK_E_UNSUPPORTED,
-				    "qemu: net device \"%s\": joining network \"%s\" needs a tap "
-				    "device on its bridge, which unik does not make yet; give the "
-				    "device a tap, or neither (user-mode networking)",
-				    d->name, d->network);
+			if (net_args(c, i, bus, pci, out, err) < 0)
 				return -1;
-			} else {
-				/* Neither: QEMU's user-mode stack, which needs no privilege. */
-				strv_pushf(out, "user,id=net-%s", d->name);
-			}
-			strv_push(out, "-device");
-			/* No option ROM on PCI: the guest never boots from the network, and
-			 * iPXE would cost boot time. */
-			strv_pushf(out, "virtio-net-%s,netdev=net-%s,mac=%s%s", bus, d->name,
-			           d->mac, pci ? ",romfile=" : "");
 			break;
 		case UNIK_DEVICE_BLK:
 			/* An fd set, not /proc/self/fd/N: QEMU dups a descriptor from it and
@@ -150,6 +268,10 @@ size_t qemu_device_fds(const struct qemu_config *c, struct unik_vmm_fd *out)
 		const struct unik_device *d = &c->devices[i];
 		int fd = UNIK_VMM_FD_DEVICES + 2 * (int)i;
 
+		if (d->kind == UNIK_DEVICE_NET && c->taps[i][0]) {
+			out[n++] = (struct unik_vmm_fd){fd, UNIK_VMM_FD_TAP, c->taps[i]};
+			continue;
+		}
 		if (d->kind != UNIK_DEVICE_BLK && d->kind != UNIK_DEVICE_FS)
 			continue;
 		out[n].target = fd;

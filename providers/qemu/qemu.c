@@ -13,13 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/cmdline.h"
+#include "lib/hostnet.h"
 #include "lib/kv.h"
 
 extern char **environ;
@@ -169,19 +173,152 @@ static void last_line(const char *dir, const char *name, char *out, size_t size)
 
 /* ---- run ----------------------------------------------------------------------------------- */
 
+/* The taps of c, "a,b" ("" for none), as provider.state's taps= records them for remove(). */
+static char *taps_list(const struct qemu_config *c)
+{
+	char *list = xstrdup("");
+
+	for (size_t i = 0; i < c->ndevices && i < UNIK_VMM_FD_DEVICES_MAX / 2; i++) {
+		char *more;
+
+		if (!c->taps[i][0])
+			continue;
+		more = xasprintf("%s%s%s", list, list[0] ? "," : "", c->taps[i]);
+		free(list);
+		list = more;
+	}
+	return list;
+}
+
+/* The guest's address that status() shows: the first NIC's, without its prefix. */
+static void guest_ip(const struct qemu_config *c, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->ndevices; i++) {
+		const struct unik_device *d = &c->devices[i];
+		struct unik_cidr ip;
+		struct unik_error err;
+
+		if (d->kind != UNIK_DEVICE_NET)
+			continue;
+		if (d->ip && d->ip[0] && unik_cidr_parse(d->ip, true, &ip, &err) == 0)
+			unik_cidr_format(&ip, false, buf, len);
+		return;
+	}
+}
+
+/* Deletes the taps named in list ("a,b"); the first failure goes to err, the rest are still
+ * tried. */
+static int delete_taps(const char *list, struct unik_error *err)
+{
+	_cleanup_free_ char *copy = xstrdup(list);
+	char *save = NULL;
+	int rc = 0;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct unik_error e;
+
+		if (unik_tap_delete(t, &e) < 0 && rc == 0) {
+			*err = e;
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* Makes c's taps, owned by QEMU's user, on their networks' bridges; on failure deletes those
+ * it made. */
+static int create_taps(const struct qemu_config *c, const struct unik_vmm_user *vu,
+                       struct unik_error *err)
+{
+	for (size_t i = 0; i < c->ndevices && i < UNIK_VMM_FD_DEVICES_MAX / 2; i++) {
+		if (!c->taps[i][0])
+			continue;
+		if (unik_tap_create(c->taps[i], c->devices[i].bridge, vu->uid, vu->gid, err) < 0) {
+			struct unik_error ignored;
+
+			for (size_t j = 0; j < i; j++)
+				if (c->taps[j][0])
+					(void)unik_tap_delete(c->taps[j], &ignored);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* What a published port that cannot be had says, here and in unik-shim. */
+static void port_in_use(const struct unik_port *p, struct unik_error *err)
+{
+	unik_error_set(err, UNIK_E_EXISTS,
+	               "port %u/%s on %s is in use (by another instance or program); pick another "
+	               "with -p HOSTPORT:GUESTPORT",
+	               p->host_port, unik_port_proto_name(p->proto),
+	               p->host_ip[0] ? p->host_ip : "0.0.0.0");
+}
+
+/* Whether every published port can be bound now, before anything starts: a port in use fails
+ * the run with a clear error and leaves nothing behind.  TCP is tried with SO_REUSEADDR, as
+ * QEMU and unik-shim bind it, so that connections of a previous run in TIME_WAIT do not count;
+ * a listener still conflicts.  UDP without it, which would let two sockets share the port. */
+static int check_ports(const struct qemu_config *c, struct unik_error *err)
+{
+	for (size_t i = 0; i < c->ndevices; i++) {
+		const struct unik_device *d = &c->devices[i];
+
+		for (size_t k = 0; d->kind == UNIK_DEVICE_NET && k < d->nports; k++) {
+			const struct unik_port *p = &d->ports[k];
+			bool tcp = p->proto == UNIK_PORT_TCP;
+			struct sockaddr_in sin = {.sin_family = AF_INET,
+			                          .sin_port = htons(p->host_port)};
+			_cleanup_close_ int fd =
+			    socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+			int one = 1;
+
+			if (p->host_ip[0] && inet_pton(AF_INET, p->host_ip, &sin.sin_addr) != 1) {
+				unik_error_set(
+				    err, UNIK_E_INVALID,
+				    "qemu: published port %u: `%s` is not an IPv4 address",
+				    p->host_port, p->host_ip);
+				return -1;
+			}
+			if (fd < 0) {
+				unik_error_sys(err, errno, "qemu: socket");
+				return -1;
+			}
+			if (tcp)
+				(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+				continue;
+			if (errno == EADDRINUSE) {
+				port_in_use(p, err);
+				return -1;
+			}
+			unik_error_sys(err, errno, "qemu: port %u/%s on %s cannot be bound",
+			               p->host_port, unik_port_proto_name(p->proto),
+			               p->host_ip[0] ? p->host_ip : "0.0.0.0");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int write_records(const struct unik_run_spec *spec, const struct qemu_config *c,
                          const struct strv *argv, struct unik_error *err)
 {
-	_cleanup_free_ char *state = NULL;
+	_cleanup_free_ char *state = NULL, *taps = taps_list(c);
 	struct strv words = {0};
+	char ip[INET_ADDRSTRLEN];
 	char *cmd;
 	size_t len = 0;
 	int rc;
 
+	guest_ip(c, ip, sizeof(ip));
+	/* taps= is what remove() deletes, whichever process calls it; ip= is what status()
+	 * shows. */
 	state = xasprintf("provider=qemu\ninstance_id=%s\naccel=%s\nqemu=%s\nkernel=%s\n"
-	                  "initrd=%s\nmemory_mb=%llu\n",
+	                  "initrd=%s\nmemory_mb=%llu\ntaps=%s\nip=%s\n",
 	                  spec->instance_id ? spec->instance_id : "", c->accel, c->qemu, c->kernel,
-	                  c->initrd ? c->initrd : "", (unsigned long long)c->memory_mb);
+	                  c->initrd ? c->initrd : "", (unsigned long long)c->memory_mb, taps, ip);
 	if (unik_write_text_in(c->dir, QEMU_STATE_FILE, state, err) < 0)
 		return -1;
 	/* The command line as a shell would take it, for whoever debugs the instance. */
@@ -236,7 +373,8 @@ static int read_ready(int fd, char *buf, size_t size)
 
 static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
                       const struct qemu_config *c, const char *user, const char *console_max,
-                      const struct strv *qargv, int ready_w, pid_t *pid, struct unik_error *err)
+                      const struct strv *forwards, const struct strv *qargv, int ready_w,
+                      pid_t *pid, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
 	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX];
@@ -265,6 +403,10 @@ static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
 	for (size_t i = 0; i < nfds; i++) {
 		strv_push(&argv, "--fd");
 		strv_push_take(&argv, unik_vmm_fd_format(&fds[i]));
+	}
+	for (size_t i = 0; i < forwards->n; i++) {
+		strv_push(&argv, "--forward");
+		strv_push(&argv, forwards->v[i]);
 	}
 	strv_push(&argv, "--user");
 	strv_push(&argv, user);
@@ -336,7 +478,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 {
 	(void)ctx;
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL;
-	_cleanup_strv_ struct strv argv = {0}, dev_paths = {0};
+	_cleanup_strv_ struct strv argv = {0}, dev_paths = {0}, forwards = {0};
 	_cleanup_free_ struct unik_device *devs = NULL;
 	_cleanup_close_ int ready_r = -1;
 	struct qemu_config c = {0};
@@ -383,18 +525,26 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 		return -1;
 	c.devices = devs;
 	c.ndevices = spec->ndevices;
-	if (qemu_build_argv(&c, &argv, err) < 0 || forget_previous_run(dir, err) < 0 ||
+	c.instance_id = spec->instance_id;
+	qemu_name_taps(&c);
+	if (qemu_build_argv(&c, &argv, err) < 0 || qemu_forwards(&c, &forwards, err) < 0 ||
+	    check_ports(&c, err) < 0 || forget_previous_run(dir, err) < 0 ||
 	    write_records(spec, &c, &argv, err) < 0)
+		return -1;
+	/* From here on a failure deletes the taps again: nothing is left of a run that did not
+	 * start. */
+	if (create_taps(&c, &vu, err) < 0)
 		return -1;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		unik_error_sys(err, errno, "qemu: pipe");
-		return -1;
+		goto fail;
 	}
 	ready_r = pfd[0];
-	if (spawn_shim(shim, spec, &c, user, console_max, &argv, pfd[1], &pid, err) < 0) {
+	if (spawn_shim(shim, spec, &c, user, console_max, &forwards, &argv, pfd[1], &pid, err) <
+	    0) {
 		close(pfd[1]);
-		return -1;
+		goto fail;
 	}
 	close(pfd[1]);
 	n = read_ready(ready_r, report, sizeof(report));
@@ -412,6 +562,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	if (n > 3 && !strncmp(report, "ok ", 3)) {
 		st->state = UNIK_STATE_RUNNING;
 		st->pid = (pid_t)atoi(report + 3);
+		guest_ip(&c, st->ip, sizeof(st->ip));
 		return 0;
 	}
 	if (n > 6 && !strncmp(report, "error ", 6)) {
@@ -433,6 +584,15 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 		               n < 0 ? "did not report in time" : "ended without starting QEMU",
 		               line[0] ? ": " : "", line);
 	}
+fail:
+	/* A shim that did not report in time may still be starting QEMU on those taps; it was
+	 * told nothing, so its tap descriptors keep working and only the names go. */
+	{
+		_cleanup_free_ char *taps = taps_list(&c);
+		struct unik_error ignored;
+
+		(void)delete_taps(taps, &ignored);
+	}
 	return -1;
 }
 
@@ -441,6 +601,34 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 /* How long status() waits, in the rare moment between QEMU's end and the shim's record of it,
  * for that record. */
 #define SHIM_RECORD_WAIT_MS 200
+
+/* QEMU's user-mode stack could not bind a published port ("Could not set up host forwarding
+ * rule 'tcp:127.0.0.1:8080-:80'"): another program took it after run() checked it was free.
+ * Says so as run() would have. */
+static bool hostfwd_failed(const char *errline, struct unik_instance_status *st)
+{
+	const char *rule = strstr(errline, "Could not set up host forwarding rule");
+	char proto[8] = "", host[64] = "";
+	unsigned port = 0;
+
+	if (!rule)
+		return false;
+	rule = strchr(rule, '\'');
+	if (rule && sscanf(rule + 1, "%7[a-z]:%63[0-9.]:%u-", proto, host, &port) < 3) {
+		host[0] = '\0';
+		if (sscanf(rule + 1, "%7[a-z]::%u-", proto, &port) < 2)
+			port = 0;
+	}
+	if (!port) {
+		unik_status_detail(st, "qemu could not publish a port: %s", errline);
+		return true;
+	}
+	unik_status_detail(st,
+	                   "port %u/%s on %s is in use (by another instance or program); pick "
+	                   "another with -p HOSTPORT:GUESTPORT",
+	                   port, proto, host[0] ? host : "0.0.0.0");
+	return true;
+}
 
 /* The state of an instance whose VM process is gone, from its records. */
 static void ended_status(const char *dir, const char *exitrec, bool have_exit,
@@ -463,6 +651,8 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 	} else {
 		unik_kv_get(exitrec, "exit_code", val, sizeof(val));
 		last_line(dir, QEMU_ERR_FILE, errline, sizeof(errline));
+		if (hostfwd_failed(errline, st))
+			return;
 		if (errline[0])
 			unik_status_detail(st, "qemu exited with status %s: %s", val[0] ? val : "?",
 			                   errline);
@@ -490,8 +680,13 @@ static int qemu_status(void *ctx, const char *dir, struct unik_instance_status *
 	}
 	have_vm = qemu_proc_read(dir, QEMU_PID_FILE, &vm) == 0;
 	if (have_vm && qemu_proc_alive(&vm)) {
+		char state[2048];
+
 		st->state = UNIK_STATE_RUNNING;
 		st->pid = vm.pid;
+		/* Recorded by run(), so any process, a restarted daemon's too, can tell. */
+		if (read_small(dir, QEMU_STATE_FILE, state, sizeof(state)) >= 0)
+			unik_kv_get(state, "ip", st->ip, sizeof(st->ip));
 		return 0;
 	}
 	have_exit = read_small(dir, QEMU_EXIT_FILE, exitrec, sizeof(exitrec)) >= 0;
@@ -597,6 +792,15 @@ static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 		unik_error_set(err, UNIK_E_STATE,
 		               "qemu: the instance in `%s` is running; stop it first", dir);
 		return -1;
+	}
+	/* The taps go with the instance (stop keeps them, for a start again). */
+	{
+		char state[2048], taps[1024];
+
+		if (read_small(dir, QEMU_STATE_FILE, state, sizeof(state)) >= 0 &&
+		    unik_kv_get(state, "taps", taps, sizeof(taps)) && taps[0] &&
+		    delete_taps(taps, err) < 0)
+			return -1;
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		_cleanup_free_ char *path = dir_file(dir, files[i]);

@@ -10,6 +10,7 @@
 
 #include "lib/error.h"
 #include "lib/guest_console.h"
+#include "lib/hostnet.h"
 #include "lib/util.h"
 #include "lib/vmm_confine.h"
 #include "providers/provider.h"
@@ -55,7 +56,21 @@ struct qemu_config {
 	 * (and + 2i + 1 for a writable disk's read-only twin; qemu_device_fds). */
 	const struct unik_device *devices;
 	size_t ndevices;
+	/* The instance's id, which names the taps the provider makes (lib/hostnet.h). */
+	const char *instance_id;
+	/* Filled by qemu_name_taps: device i's tap when the provider makes it (a NIC on a
+	 * network), else "".  QEMU gets it as descriptor UNIK_VMM_FD_DEVICES + 2i, attached by
+	 * its supervisor. */
+	char taps[UNIK_VMM_FD_DEVICES_MAX / 2][UNIK_IFNAME_MAX + 1];
 };
+
+/* Names the taps of c's NICs on a network: unik_tap_name(instance_id, i) for device i. */
+void qemu_name_taps(struct qemu_config *c);
+
+/* The words of unik-shim's --forward for the ports published on c's NICs that are not on
+ * user-mode networking ("tcp:HOSTIP:HOSTPORT:GUESTIP:GUESTPORT"): the shim relays them to the
+ * guest's address.  A NIC with ports but no address fails with UNIK_E_INVALID. */
+int qemu_forwards(const struct qemu_config *c, struct strv *out, struct unik_error *err);
 
 /* The accelerator to use: "tcg" when UNIK_ACCEL=tcg or /dev/kvm does not open read-write, else
  * "kvm".  Static string. */
@@ -67,7 +82,7 @@ const char *qemu_pick_accel(void);
  * memory size. */
 int qemu_build_argv(const struct qemu_config *c, struct strv *out, struct unik_error *err);
 
-/* The descriptors QEMU needs for c's devices (a disk's file, a share's directory), for its
+/* The descriptors QEMU needs for c's devices (a disk's file, a share's directory, a tap), for its
  * supervisor to open (lib/vmm_confine.h): fills out (UNIK_VMM_FD_DEVICES_MAX entries) and
  * returns how many.  Paths point into c->devices. */
 size_t qemu_device_fds(const struct qemu_config *c, struct unik_vmm_fd *out);

@@ -14,7 +14,7 @@
  * -o KEY=VALUE (a provider option, repeatable), -i ID and -n NAME (the instance's id and name),
  * -d KIND:NAME[:KEY=VALUE|ro]... (a device, repeatable; keys network, tap, path, format, mount,
  * mac) and -c CAPS (the fake's device kinds, "net,blk" or "none").
- * Prints key=value lines (state, exit_code, pid, detail, handle, elapsed_us; `events` prints
+ * Prints key=value lines (state, exit_code, pid, detail, handle, ip, elapsed_us; `events` prints
  * event=yes|no|none first); on failure prints error=MESSAGE and code=NAME and exits 1; a usage
  * error exits 2. */
 #include <poll.h>
@@ -32,9 +32,9 @@
 
 static void print_status(const struct unik_instance_status *st)
 {
-	printf("state=%s\nexit_code=%d\npid=%d\ndetail=%s\nhandle=%s\nhandle_id=%s\n",
+	printf("state=%s\nexit_code=%d\npid=%d\ndetail=%s\nhandle=%s\nhandle_id=%s\nip=%s\n",
 	       unik_instance_state_name(st->state), st->exit_code, (int)st->pid, st->detail,
-	       st->handle, st->handle_id);
+	       st->handle, st->handle_id, st->ip);
 }
 
 static int failed(const struct unik_error *err)

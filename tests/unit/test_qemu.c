@@ -193,7 +193,117 @@ static void test_device_fds(void **state)
 	assert_int_equal(unik_vmm_fd_parse("6", &back, &err), -1);
 }
 
-/* A named network without a tap is refused with a reason, as is a machine unik does not boot. */
+/* Published ports: two on user-mode networking with the address the core gives such NICs
+ * (hostfwd to it), and a NIC on a network with its own address, whose tap QEMU gets as a
+ * descriptor and whose ports unik-shim relays. */
+static const struct unik_port user_ports[] = {
+    {UNIK_PORT_TCP, "127.0.0.1", 8080, 80},
+    {UNIK_PORT_UDP, "", 5353, 53},
+};
+static const struct unik_port lan_ports[] = {
+    {UNIK_PORT_TCP, "", 8443, 443},
+    {UNIK_PORT_UDP, "127.0.0.1", 9999, 7},
+};
+static struct unik_device net_devices[] = {
+    {.kind = UNIK_DEVICE_NET,
+     .name = "net0",
+     .ip = "10.0.2.15/24",
+     .gateway = "10.0.2.2",
+     .dns = "10.0.2.3",
+     .ports = user_ports,
+     .nports = 2,
+     .mac = "52:54:00:12:34:56"},
+    {.kind = UNIK_DEVICE_NET,
+     .name = "lan",
+     .network = "backend",
+     .bridge = "ukbr-9876543210",
+     .ip = "10.88.0.5/24",
+     .gateway = "10.88.0.1",
+     .ports = lan_ports,
+     .nports = 2,
+     .mac = "52:54:00:ab:cd:ef"},
+    {.kind = UNIK_DEVICE_NET, .name = "plain", .mac = "52:54:00:00:00:02"},
+};
+
+static void net_config(struct qemu_config *c, const char *machine, const char *cmdline)
+{
+	*c = (struct qemu_config){
+	    .qemu = "qemu-system-x86_64",
+	    .accel = "tcg",
+	    .dir = "/var/lib/unik/instances/0123456789ab",
+	    .kernel = "/var/lib/unik/images/hello/kernel.elf",
+	    .cmdline = cmdline,
+	    .memory_mb = 128,
+	    .machine = machine,
+	    .devices = net_devices,
+	    .ndevices = sizeof(net_devices) / sizeof(net_devices[0]),
+	    .instance_id = "0123456789ab",
+	};
+	qemu_name_taps(c);
+}
+
+static void test_argv_net(void **state)
+{
+	_cleanup_free_ char *cmdline =
+	    unik_devices_cmdline(net_devices, sizeof(net_devices) / sizeof(net_devices[0]), "http");
+	struct unik_error err;
+	struct qemu_config c;
+
+	(void)state;
+	for (int pc = 0; pc < 2; pc++) {
+		_cleanup_strv_ struct strv argv = {0};
+
+		net_config(&c, pc ? "pc" : NULL, cmdline);
+		if (qemu_build_argv(&c, &argv, &err) < 0)
+			fail_msg("%s", err.msg);
+		check_golden(pc ? "net-pc.args" : "net-microvm.args", &argv);
+	}
+}
+
+/* The tap of the NIC on a network is named after the instance and handed over; its ports go to
+ * unik-shim, the user-mode NIC's do not. */
+static void test_net_taps_and_forwards(void **state)
+{
+	_cleanup_strv_ struct strv fw = {0};
+	struct unik_vmm_fd fds[UNIK_VMM_FD_DEVICES_MAX], back;
+	struct unik_device nodhcp;
+	struct unik_error err;
+	struct qemu_config c;
+	size_t n;
+
+	(void)state;
+	net_config(&c, NULL, "");
+	assert_string_equal(c.taps[0], "");
+	assert_string_equal(c.taps[1], "uk0123456789ab1");
+	assert_string_equal(c.taps[2], "");
+	n = qemu_device_fds(&c, fds);
+	assert_int_equal(n, 1);
+	assert_int_equal(fds[0].target, UNIK_VMM_FD_DEVICES + 2);
+	assert_int_equal(fds[0].mode, UNIK_VMM_FD_TAP);
+	assert_string_equal(fds[0].path, "uk0123456789ab1");
+	{
+		_cleanup_free_ char *word = unik_vmm_fd_format(&fds[0]);
+
+		assert_string_equal(word, "8:tap:uk0123456789ab1");
+		assert_int_equal(unik_vmm_fd_parse(word, &back, &err), 0);
+		assert_int_equal(back.mode, UNIK_VMM_FD_TAP);
+	}
+	assert_int_equal(qemu_forwards(&c, &fw, &err), 0);
+	assert_int_equal(fw.n, 2);
+	assert_string_equal(fw.v[0], "tcp::8443:10.88.0.5:443");
+	assert_string_equal(fw.v[1], "udp:127.0.0.1:9999:10.88.0.5:7");
+	/* Ports on a network need the guest's address. */
+	nodhcp = net_devices[1];
+	nodhcp.ip = NULL;
+	c.devices = &nodhcp;
+	c.ndevices = 1;
+	assert_int_equal(qemu_forwards(&c, &fw, &err), -1);
+	assert_int_equal(err.code, UNIK_E_INVALID);
+	assert_non_null(strstr(err.msg, "\"lan\""));
+}
+
+/* A named network without a bridge is refused with a reason, as is a machine unik does not
+ * boot. */
 static void test_argv_devices_refused(void **state)
 {
 	_cleanup_strv_ struct strv argv = {0};
@@ -686,6 +796,8 @@ int main(void)
 	    cmocka_unit_test(test_argv_devices_q35),
 	    cmocka_unit_test(test_device_fds),
 	    cmocka_unit_test(test_argv_devices_refused),
+	    cmocka_unit_test(test_argv_net),
+	    cmocka_unit_test(test_net_taps_and_forwards),
 	    /* Last: every golden file was read. */
 	    cmocka_unit_test(test_no_unread_golden),
 	};
