@@ -185,8 +185,8 @@ int unik_core_volume_open(struct unik_core *c, const char *ref, int *fd, uint64_
                           char **name, struct unik_error *err);
 /* UniK's attach-volume and detach-volume: adds the volume to (or takes it out of) an instance
  * that is not running, for its next start. */
-int unik_core_volume_attach(struct unik_core *c, const char *vref, const char *iref,
-                            const char *at, bool readonly, struct unik_error *err);
+int unik_core_volume_attach(struct unik_core *c, const char *vref, const char *iref, const char *at,
+                            bool readonly, struct unik_error *err);
 int unik_core_volume_detach(struct unik_core *c, const char *vref, struct unik_error *err);
 
 /* ---- networks ---- */

@@ -190,8 +190,8 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 	 * and a network in use is never removed, so both outlive the run.  Then the volumes and
 	 * shares. */
 	spec.ndevices = nics_devices(c, in, devs, UNIK_DEV_MAX);
-	spec.ndevices += mounts_devices(c, in, devs + spec.ndevices, UNIK_DEV_MAX - spec.ndevices,
-	                                &dev_strings);
+	spec.ndevices +=
+	    mounts_devices(c, in, devs + spec.ndevices, UNIK_DEV_MAX - spec.ndevices, &dev_strings);
 	spec.devices = spec.ndevices ? devs : NULL;
 	core_unlock(c);
 	if (mounts_fsck(c, in, console_note, dir, err) < 0)

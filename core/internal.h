@@ -132,8 +132,8 @@ int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
                 void (*note)(void *ctx, const char *line), void *ctx, struct unik_error *err);
 /* in's mounts as devices (lock held), after its NICs: devs[] gets up to max entries whose
  * strings point into in, c and paths (which the caller frees). */
-size_t mounts_devices(struct unik_core *c, const struct unik_instance *in,
-                      struct unik_device *devs, size_t max, struct strv *paths);
+size_t mounts_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
+                      size_t max, struct strv *paths);
 struct unik_volume *resolve_volume(struct unik_core *c, const char *ref, struct unik_error *err);
 
 /* ---- builds.c ---- */

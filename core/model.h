@@ -87,9 +87,10 @@ struct unik_nic {
 
 /* A volume or a host share an instance mounts: device vol<index> or share<index> of its run. */
 struct unik_mount {
-	char *volume;    /* the volume's name; NULL for a host share */
-	char *host_path; /* a share's directory on the daemon's host (absolute); NULL for a volume */
-	char *at;        /* where the guest mounts it, "/data" */
+	char *volume; /* the volume's name; NULL for a host share */
+	char
+	    *host_path; /* a share's directory on the daemon's host (absolute); NULL for a volume */
+	char *at;       /* where the guest mounts it, "/data" */
 	bool readonly;
 };
 

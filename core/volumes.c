@@ -135,15 +135,25 @@ static void one_line(char *s)
 }
 
 /* An ext2 file system of size_mb MiB in disk, filled from data when not NULL. */
-static int make_ext2(const char *disk, uint64_t size_mb, const char *data,
-                     struct unik_error *err)
+static int make_ext2(const char *disk, uint64_t size_mb, const char *data, struct unik_error *err)
 {
 	char size[32], out[1024];
 	int status;
 	/* -m 0: a data volume keeps no blocks for root.  -E root_owner: the guest's one user. */
-	const char *argv[] = {"mke2fs", "-q",   "-F", "-t",   "ext2", "-m",
-	                      "0",      "-E",   "root_owner=0:0",     data ? "-d" : disk,
-	                      data ? data : size, data ? disk : NULL, data ? size : NULL, NULL};
+	const char *argv[] = {"mke2fs",
+	                      "-q",
+	                      "-F",
+	                      "-t",
+	                      "ext2",
+	                      "-m",
+	                      "0",
+	                      "-E",
+	                      "root_owner=0:0",
+	                      data ? "-d" : disk,
+	                      data ? data : size,
+	                      data ? disk : NULL,
+	                      data ? size : NULL,
+	                      NULL};
 
 	snprintf(size, sizeof(size), "%lluM", (unsigned long long)size_mb);
 	if (e2fs_run(argv, &status, out, sizeof(out), err) < 0)
@@ -168,7 +178,8 @@ int unik_core_volume_create(struct unik_core *c, const struct unik_volume_reques
 	if (unik_name_check("volume", vr->name, err) < 0)
 		return -1;
 	if (vr->type && strcmp(vr->type, "ext2") != 0) {
-		unik_error_set(err, strcmp(vr->type, "fat") == 0 ? UNIK_E_UNSUPPORTED : UNIK_E_INVALID,
+		unik_error_set(err,
+		               strcmp(vr->type, "fat") == 0 ? UNIK_E_UNSUPPORTED : UNIK_E_INVALID,
 		               "volume type \"%.*s\": unik makes ext2 volumes only (the guest's "
 		               "file system for volumes)",
 		               UNIK_UTF8_CUT(vr->type, 40));
@@ -302,9 +313,10 @@ int unik_core_volume_delete(struct unik_core *c, const char *ref, bool force,
 		if (!mount_of(in, v->name))
 			continue;
 		if (live(in)) {
-			unik_error_set(err, UNIK_E_STATE,
-			               "volume \"%s\" is mounted by running instance %s: stop it first",
-			               v->name, in->name);
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "volume \"%s\" is mounted by running instance %s: stop it first",
+			    v->name, in->name);
 			goto fail;
 		}
 		strv_push(&users, in->name);
@@ -312,10 +324,11 @@ int unik_core_volume_delete(struct unik_core *c, const char *ref, bool force,
 	if (users.n && !force) {
 		_cleanup_free_ char *list = strv_join(&users, ", ");
 
-		unik_error_set(err, UNIK_E_STATE,
-		               "volume \"%s\" is attached to instance(s) %.300s: remove them, detach "
-		               "it, or delete it with -f (force)",
-		               v->name, list);
+		unik_error_set(
+		    err, UNIK_E_STATE,
+		    "volume \"%s\" is attached to instance(s) %.300s: remove them, detach "
+		    "it, or delete it with -f (force)",
+		    v->name, list);
 		goto fail;
 	}
 	if (db_begin(c) < 0)
@@ -380,10 +393,11 @@ int unik_core_volume_open(struct unik_core *c, const char *ref, int *fd, uint64_
 		const struct unik_mount *m = mount_of(c->insts[i], v->name);
 
 		if (m && !m->readonly && live(c->insts[i])) {
-			unik_error_set(err, UNIK_E_STATE,
-			               "volume \"%s\" is mounted read-write by running instance %s: "
-			               "stop it first, so the copy is consistent",
-			               v->name, c->insts[i]->name);
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "volume \"%s\" is mounted read-write by running instance %s: "
+			    "stop it first, so the copy is consistent",
+			    v->name, c->insts[i]->name);
 			core_unlock(c);
 			return -1;
 		}
@@ -431,10 +445,11 @@ int mounts_check_free(struct unik_core *c, const struct unik_instance *in, struc
 		if (!m->volume)
 			continue;
 		if (!find_volume_name(c, m->volume)) {
-			unik_error_set(err, UNIK_E_NOTFOUND,
-			               "volume \"%s\" is gone (it was removed): detach it, or make it "
-			               "again",
-			               m->volume);
+			unik_error_set(
+			    err, UNIK_E_NOTFOUND,
+			    "volume \"%s\" is gone (it was removed): detach it, or make it "
+			    "again",
+			    m->volume);
 			return -1;
 		}
 		for (size_t i = 0; i < c->ninsts; i++) {
@@ -443,11 +458,12 @@ int mounts_check_free(struct unik_core *c, const struct unik_instance *in, struc
 
 			if (!om || !live(o) || (om->readonly && m->readonly))
 				continue;
-			unik_error_set(err, UNIK_E_STATE,
-			               "volume \"%s\" is mounted by running instance %s%s: a volume "
-			               "is attached read-write to one running instance at most "
-			               "(stop it, or mount it :ro in both)",
-			               m->volume, o->name, om->readonly ? " (read-only)" : "");
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "volume \"%s\" is mounted by running instance %s%s: a volume "
+			    "is attached read-write to one running instance at most "
+			    "(stop it, or mount it :ro in both)",
+			    m->volume, o->name, om->readonly ? " (read-only)" : "");
 			return -1;
 		}
 	}
@@ -475,9 +491,10 @@ static int mount_parse(struct unik_core *c, const struct unik_instance *in, cons
 		if (strcmp(mode, "ro") == 0)
 			m->readonly = true;
 		else if (strcmp(mode, "rw") != 0) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "volume \"%.*s\": the mode after the mount point is ro or rw",
-			               UNIK_UTF8_CUT(spec, 80));
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "volume \"%.*s\": the mode after the mount point is ro or rw",
+			    UNIK_UTF8_CUT(spec, 80));
 			return -1;
 		}
 	}
@@ -500,10 +517,11 @@ static int mount_parse(struct unik_core *c, const struct unik_instance *in, cons
 
 		if (!v) {
 			if (err->code == UNIK_E_NOTFOUND)
-				unik_error_set(err, UNIK_E_NOTFOUND,
-				               "no volume \"%.*s\" (see unik volumes; make it with unik "
-				               "volume create)",
-				               UNIK_UTF8_CUT(copy, 60));
+				unik_error_set(
+				    err, UNIK_E_NOTFOUND,
+				    "no volume \"%.*s\" (see unik volumes; make it with unik "
+				    "volume create)",
+				    UNIK_UTF8_CUT(copy, 60));
 			return -1;
 		}
 		if (mount_of(in, v->name)) {
@@ -545,7 +563,8 @@ int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
 		char out[2048];
 		int status;
 
-		/* A read-only mount is not written: the guest mounts even a dirty disk read-only. */
+		/* A read-only mount is not written: the guest mounts even a dirty disk read-only.
+		 */
 		if (!m->volume || m->readonly)
 			continue;
 		core_lock(c);
@@ -575,18 +594,19 @@ int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
 				note(ctx, line);
 		} else if (status != 0) {
 			one_line(out);
-			unik_error_set(err, UNIK_E_STATE,
-			               "volume \"%s\" has errors that e2fsck -p cannot repair (exit "
-			               "%d): %.*s; export it and run e2fsck -f on the copy",
-			               m->volume, status, UNIK_UTF8_CUT(out, 400));
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "volume \"%s\" has errors that e2fsck -p cannot repair (exit "
+			    "%d): %.*s; export it and run e2fsck -f on the copy",
+			    m->volume, status, UNIK_UTF8_CUT(out, 400));
 			return -1;
 		}
 	}
 	return 0;
 }
 
-size_t mounts_devices(struct unik_core *c, const struct unik_instance *in,
-                      struct unik_device *devs, size_t max, struct strv *paths)
+size_t mounts_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
+                      size_t max, struct strv *paths)
 {
 	size_t n = 0, nvol = 0, nshare = 0;
 
@@ -618,8 +638,8 @@ size_t mounts_devices(struct unik_core *c, const struct unik_instance *in,
 	return n;
 }
 
-int unik_core_volume_attach(struct unik_core *c, const char *vref, const char *iref,
-                            const char *at, bool readonly, struct unik_error *err)
+int unik_core_volume_attach(struct unik_core *c, const char *vref, const char *iref, const char *at,
+                            bool readonly, struct unik_error *err)
 {
 	struct unik_instance *in;
 	struct unik_volume *v;
@@ -673,9 +693,10 @@ int unik_core_volume_detach(struct unik_core *c, const char *vref, struct unik_e
 		goto fail;
 	for (size_t i = 0; i < c->ninsts; i++)
 		if (mount_of(c->insts[i], v->name) && live(c->insts[i])) {
-			unik_error_set(err, UNIK_E_STATE,
-			               "volume \"%s\" is mounted by running instance %s: stop it first",
-			               v->name, c->insts[i]->name);
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "volume \"%s\" is mounted by running instance %s: stop it first",
+			    v->name, c->insts[i]->name);
 			goto fail;
 		}
 	for (size_t i = 0; i < c->ninsts; i++) {

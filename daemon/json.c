@@ -86,10 +86,10 @@ static json_t *mounts_json(const struct unik_instance *in)
 	for (size_t i = 0; i < in->nmounts; i++) {
 		const struct unik_mount *m = &in->mounts[i];
 
-		json_array_append_new(
-		    a, json_pack("{s:o, s:o, s:s, s:b}", "volume", jstr_or_null(m->volume),
-		                 "host_path", jstr_or_null(m->host_path), "at", m->at, "readonly",
-		                 m->readonly));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:s, s:b}", "volume",
+		                                   jstr_or_null(m->volume), "host_path",
+		                                   jstr_or_null(m->host_path), "at", m->at,
+		                                   "readonly", m->readonly));
 	}
 	return a;
 }

@@ -726,3 +726,81 @@ int cli_instance_action_verb(struct cli *cli, int argc, char **argv, const struc
 		return cli_usage_error(cli, "which instance? (unik %s INSTANCE...)", action);
 	return cli_each_ref(cli, &refs, "POST", path, "");
 }
+
+/* Where cli_download writes, and how far it got. */
+struct download_sink {
+	int fd;
+	uint64_t written, total;
+	bool progress;
+	int last_pct;
+	int err; /* errno of a failed write */
+	const char *what;
+};
+
+static int download_to(void *ctx, const char *data, size_t len)
+{
+	struct download_sink *s = ctx;
+
+	if (unik_write_all(s->fd, data, len) < 0) {
+		s->err = errno;
+		return 1;
+	}
+	s->written += len;
+	if (s->progress && s->total) {
+		int pct = (int)(s->written * 100 / s->total);
+		char a[32], b[32];
+
+		if (pct != s->last_pct) {
+			s->last_pct = pct;
+			cli_human_size((double)s->written, a, sizeof(a));
+			cli_human_size((double)s->total, b, sizeof(b));
+			fprintf(stderr, "\r%s: %s of %s (%d%%)   ", s->what, a, b, pct);
+		}
+	}
+	return 0;
+}
+
+int cli_download(struct cli *cli, const char *path, const char *dest, uint64_t total,
+                 const char *what, uint64_t *written)
+{
+	struct download_sink s = {.fd = 1, .total = total, .last_pct = -1, .what = what};
+	_cleanup_atomic_file_ struct unik_atomic_file af = {.fd = -1};
+	struct unik_error err = {0};
+	int rc;
+
+	if (dest) {
+		if (unik_atomic_file_open(&af, dest, &err) < 0)
+			return cli_fail(&err), -1;
+		s.fd = af.fd;
+		s.progress = isatty(2) && total >= (1u << 20);
+	}
+	if (!cli_client(cli))
+		return -1;
+	rc = unik_client_stream(cli->client, "GET", path, download_to, &s, &err);
+	if (s.progress && s.last_pct >= 0)
+		fputc('\n', stderr);
+	*written = s.written;
+	if (rc != 0) {
+		if (rc > 0)
+			fprintf(stderr, "unik: write `%s`: %s\n", dest ? dest : "stdout",
+			        strerror(s.err));
+		else if (!cli_interrupted)
+			cli_fail(&err);
+		return -1;
+	}
+	if (total && s.written != total) {
+		fprintf(stderr,
+		        "unik: the daemon sent %llu bytes of %llu: the copy is incomplete\n",
+		        (unsigned long long)s.written, (unsigned long long)total);
+		return -1;
+	}
+	if (dest) {
+		/* 0666 less the umask, as any file a command creates. */
+		mode_t um = umask(0);
+
+		umask(um);
+		if (unik_atomic_file_commit(&af, dest, 0666 & ~um, &err) < 0)
+			return cli_fail(&err), -1;
+	}
+	return 0;
+}

@@ -198,6 +198,11 @@ json_t *cli_env_object(const struct cli *cli, const struct strv *env);
 /* --provider-opt KEY=VALUE words as the JSON object the daemon takes as "provider_opts", or
  * NULL after a usage error. */
 json_t *cli_provider_opts(const struct cli *cli, const struct strv *words);
+/* GETs path into dest (atomically: a complete file or none; NULL for stdout), with progress on a
+ * terminal ("what: 3.0 MiB of 64 MiB (4%)") when total is known and large; checks that total
+ * bytes came when total is not 0.  0, or -1 after printing why.  *written: the bytes received. */
+int cli_download(struct cli *cli, const char *path, const char *dest, uint64_t total,
+                 const char *what, uint64_t *written);
 /* words as a JSON array of strings. */
 json_t *cli_strv_json(const struct strv *words);
 

@@ -10,39 +10,6 @@
 
 #include "cmd/unik/cli.h"
 
-#define PROGRESS_MIN_BYTES (1u << 20)
-
-struct sink {
-	int fd;
-	uint64_t written, total;
-	bool progress;
-	int last_pct;
-	int err; /* errno of a failed write */
-};
-
-static int to_sink(void *ctx, const char *data, size_t len)
-{
-	struct sink *s = ctx;
-
-	if (unik_write_all(s->fd, data, len) < 0) {
-		s->err = errno;
-		return 1;
-	}
-	s->written += len;
-	if (s->progress && s->total) {
-		int pct = (int)(s->written * 100 / s->total);
-		char a[32], b[32];
-
-		if (pct != s->last_pct) {
-			s->last_pct = pct;
-			cli_human_size((double)s->written, a, sizeof(a));
-			cli_human_size((double)s->total, b, sizeof(b));
-			fprintf(stderr, "\rexporting: %s of %s (%d%%)   ", a, b, pct);
-		}
-	}
-	return 0;
-}
-
 int cmd_export(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
@@ -69,9 +36,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	};
 	_cleanup_strv_ struct strv pos = {0};
 	_cleanup_free_ char *post_path = NULL, *get_path = NULL, *dest = NULL;
-	struct sink s = {.fd = -1, .last_pct = -1};
-	_cleanup_atomic_file_ struct unik_atomic_file af = {.fd = -1};
-	struct unik_error err = {0};
+	struct {
+		uint64_t total, written;
+	} s = {0};
 	const char *name;
 	json_t *im = NULL;
 	bool to_stdout;
@@ -110,44 +77,10 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	    json_object_get(json_object_get(json_object_get(im, "formats"), format), "size_bytes"));
 	dest = file ? xstrdup(file) : xasprintf("%s.%s", name, format);
 
-	if (to_stdout) {
-		s.fd = 1;
-	} else {
-		if (unik_atomic_file_open(&af, dest, &err) < 0) {
-			rc = cli_fail(&err);
-			goto out;
-		}
-		s.fd = af.fd;
-		s.progress = isatty(2) && s.total >= PROGRESS_MIN_BYTES;
-	}
-	rc = unik_client_stream(cli->client, "GET", get_path, to_sink, &s, &err);
-	if (s.progress && s.last_pct >= 0)
-		fputc('\n', stderr);
-	if (rc != 0) {
-		if (rc > 0)
-			fprintf(stderr, "unik: write `%s`: %s\n", to_stdout ? "stdout" : dest,
-			        strerror(s.err));
-		else if (!cli_interrupted)
-			cli_fail(&err);
+	if (cli_download(cli, get_path, to_stdout ? NULL : dest, s.total, "exporting", &s.written) <
+	    0) {
 		rc = cli_interrupted ? 130 : CLI_FAILED;
 		goto out;
-	}
-	if (s.total && s.written != s.total) {
-		fprintf(stderr,
-		        "unik: the daemon sent %llu bytes of %llu: the export is incomplete\n",
-		        (unsigned long long)s.written, (unsigned long long)s.total);
-		rc = CLI_FAILED;
-		goto out;
-	}
-	if (!to_stdout) {
-		/* 0666 less the umask, as any file a command creates. */
-		mode_t um = umask(0);
-
-		umask(um);
-		if (unik_atomic_file_commit(&af, dest, 0666 & ~um, &err) < 0) {
-			rc = cli_fail(&err);
-			goto out;
-		}
 	}
 	if (cli->json) {
 		json_t *j =

@@ -358,5 +358,3 @@ void u_describe_compiler(struct req *r)
 	}
 	reply_text(r, 200, c->usage);
 }
-
-
