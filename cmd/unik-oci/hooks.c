@@ -89,14 +89,16 @@ static int run_hook(const char *kind, size_t index, json_t *h, const char *state
 	}
 	ws = wait_hook(pid, t ? (long)json_integer_value(t) : 0, &timed_out);
 	if (timed_out) {
-		unik_error_set(err, UNIK_E_IO, "hooks.%s[%zu]: `%s` did not end within %lld s", kind,
-		               index, path, (long long)json_integer_value(t));
+		unik_error_set(err, UNIK_E_IO, "hooks.%s[%zu]: `%s` did not end within %lld s",
+		               kind, index, path, (long long)json_integer_value(t));
 		return -1;
 	}
 	if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws)) {
 		unik_error_set(err, UNIK_E_IO, "hooks.%s[%zu]: `%s` failed (%s %d)", kind, index,
 		               path, ws >= 0 && WIFSIGNALED(ws) ? "signal" : "exit status",
-		               ws < 0 ? -1 : WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+		               ws < 0            ? -1
+		               : WIFSIGNALED(ws) ? WTERMSIG(ws)
+		                                 : WEXITSTATUS(ws));
 		return -1;
 	}
 	return 0;

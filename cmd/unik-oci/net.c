@@ -157,7 +157,8 @@ void oci_net_leave(int saved)
 	/* Failing to return would leave the runtime's later work in the container's namespace;
 	 * nothing after this needs the network, but say so. */
 	if (setns(saved, CLONE_NEWNET) < 0)
-		oci_log("warning", "return to the runtime's network namespace: %s", strerror(errno));
+		oci_log("warning", "return to the runtime's network namespace: %s",
+		        strerror(errno));
 	close(saved);
 }
 
@@ -173,11 +174,12 @@ static int default_route(char ifname[IFNAMSIZ], struct in_addr *gw)
 	if (!f)
 		return 0;
 	while (!found && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%16s %x %x %x %*d %*d %*d %x", name, &dst, &gate, &flags, &mask) !=
-		    5)
+		if (sscanf(line, "%16s %x %x %x %*d %*d %*d %x", name, &dst, &gate, &flags,
+		           &mask) != 5)
 			continue; /* the header */
 		if (dst == 0 && mask == 0 && (flags & 0x1) && strlen(name) < IFNAMSIZ) {
-			/* The kernel prints the address as the number it holds, in network order. */
+			/* The kernel prints the address as the number it holds, in network order.
+			 */
 			gw->s_addr = gate;
 			memcpy(ifname, name, strlen(name) + 1);
 			found = 1;
@@ -217,8 +219,8 @@ static void first_nameserver(const char *path, char *out, size_t len)
 	if (!f)
 		return;
 	while (!out[0] && fgets(line, sizeof(line), f))
-		if (sscanf(line, " nameserver %63s", addr) == 1 && inet_pton(AF_INET, addr, &a) == 1 &&
-		    (ntohl(a.s_addr) >> 24) != 127)
+		if (sscanf(line, " nameserver %63s", addr) == 1 &&
+		    inet_pton(AF_INET, addr, &a) == 1 && (ntohl(a.s_addr) >> 24) != 127)
 			inet_ntop(AF_INET, &a, out, (socklen_t)len);
 	fclose(f);
 }
@@ -260,10 +262,10 @@ static int run_tool(const char *const *argv, struct unik_error *err)
 static int redirect(const char *from, const char *to, struct unik_error *err)
 {
 	const char *qdisc[] = {"tc", "qdisc", "replace", "dev", from, "ingress", NULL};
-	const char *filter[] = {"tc",  "filter", "add",  "dev",    from,     "parent",
-	                        "ffff:", "protocol", "all", "u32",   "match",  "u8",
-	                        "0",   "0",      "action", "mirred", "egress", "redirect",
-	                        "dev", to,       NULL};
+	const char *filter[] = {"tc",    "filter",   "add",    "dev",    from,     "parent",
+	                        "ffff:", "protocol", "all",    "u32",    "match",  "u8",
+	                        "0",     "0",        "action", "mirred", "egress", "redirect",
+	                        "dev",   to,         NULL};
 
 	if (run_tool(qdisc, err) < 0 || run_tool(filter, err) < 0)
 		return -1;
@@ -296,7 +298,8 @@ int oci_net_attach(struct oci_net *n, const struct oci_config *cfg, struct unik_
 	if (n->nsfd < 0)
 		return 0;
 	if (!default_route(ifname, &gw) && !first_interface(ifname)) {
-		oci_log("debug", "the network namespace has no IPv4 interface: the guest gets no NIC");
+		oci_log("debug",
+		        "the network namespace has no IPv4 interface: the guest gets no NIC");
 		return 0;
 	}
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -188,3 +188,65 @@ def test_oci_netns_direct():
         sh('ip', 'link', 'del', host_if, check=False)
         if tun_dir:
             c.remove_tree(tun_dir)
+
+
+@timeout(600)
+def test_docker_publish():
+    """Variant 1: docker run --runtime=unik -p on a user-defined bridge network."""
+    need_net_admin()
+    c.need_kvm_or_tcg()
+    c.need('docker-proxy')
+    kernel = http_kernel()
+    n = subnet_index()
+    tag = '%d' % (os.getpid() % 100000)
+    net, bridge = 'uknet' + tag, 'ukbrd' + tag
+    port = free_port()
+    wrap, tun_dir = tun_wrapper()
+    runtime = c.unik_oci
+    if wrap:
+        # dockerd starts the runtime: it is given a wrapper that runs unik-oci as tun_wrapper
+        # says, in a mount namespace of its own.
+        script = os.path.join(tun_dir, 'unik-oci')
+        with open(script, 'w') as f:
+            f.write('#!/bin/sh\nexec %s "$@"\n' % ' '.join(
+                "'%s'" % w for w in wrap + [c.unik_oci()]))
+        os.chmod(script, 0o755)
+        c.unik_oci = lambda: script
+    print('variant: dockerd (--iptables=false, docker-proxy) on bridge network %s 10.92.%d.0/24,'
+          ' docker run --runtime=unik -p 127.0.0.1:%d:8080' % (net, n, port))
+    with open(kernel, 'rb') as f:
+        data = f.read()
+    labels = dict(c.UNIK_LABELS, **{'org.unik.kernel': '/http'})
+    tar = c.write_docker_archive(os.path.join(out_dir(), 'unik-http.tar'), 'unik-http:test',
+                                 {'http': (data, 0o755)}, ['/http'], labels=labels)
+    try:
+        d = c.Dockerd().__enter__()
+    finally:
+        c.unik_oci = runtime
+    try:
+        try:
+            p = d.docker('load', '-i', tar)
+            if p.returncode:
+                fail('docker load failed', p.out + p.err)
+            p = d.docker('network', 'create', '--driver', 'bridge', '--subnet',
+                         '10.92.%d.0/24' % n, '-o',
+                         'com.docker.network.bridge.name=' + bridge, net)
+            if p.returncode:
+                raise Skip('docker network create failed here: %s' % tail(p.err, 3))
+            p = d.docker('run', '-d', '--pull', 'never', '--runtime=unik', '--network', net,
+                         '-p', '127.0.0.1:%d:8080' % port, '--name', 'ukhttp' + tag,
+                         'unik-http:test')
+            if p.returncode:
+                fail('docker run -p failed', p.out + p.err)
+            body = curl('http://127.0.0.1:%d/' % port)
+            logs = d.docker('logs', 'ukhttp' + tag).out
+            if 'unik: net0 up 10.92.%d.' % n not in logs:
+                fail('the guest did not take the container\'s address', logs)
+            print('published port answered: %r' % body[:60])
+        finally:
+            d.docker('rm', '-f', 'ukhttp' + tag, timeout=120)
+            d.docker('network', 'rm', net, timeout=60)
+    finally:
+        d.__exit__(None, None, None)
+        if tun_dir:
+            c.remove_tree(tun_dir)
