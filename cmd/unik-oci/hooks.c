@@ -1,9 +1,8 @@
 /* The bundle's hooks (config.json "hooks"), run as the runtime spec says: each program with its
  * args and env, the container's state on its stdin, killed at its timeout.  A unikernel has no
- * container namespaces for createContainer and startContainer hooks to run in, so only the
- * hooks that run in the runtime's namespace are run: prestart and createRuntime by create (the
- * engine's network set-up, e.g. Docker's libnetwork-setkey), poststart by start, poststop by
- * delete. */
+ * container namespaces for createContainer and startContainer hooks to run in; create runs the
+ * ones that run in the runtime's namespaces before the guest's network is read: prestart and
+ * createRuntime (the engine's network set-up, such as Docker's libnetwork-setkey). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
