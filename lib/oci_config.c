@@ -26,6 +26,9 @@ void oci_config_free(struct oci_config *c)
 	free(c->cwd);
 	free(c->root_path);
 	json_decref(c->annotations);
+	free(c->netns_path);
+	free(c->resolv_mount);
+	json_decref(c->hooks);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -56,6 +59,114 @@ static int string_array(json_t *arr, const char *field, bool need_one, struct st
 	return 0;
 }
 
+/* linux.namespaces: only the network namespace matters to a unikernel (its NIC). */
+static int parse_namespaces(json_t *linux_, struct oci_config *out, struct unik_error *err)
+{
+	json_t *nss = json_object_get(linux_, "namespaces"), *ns;
+	size_t i;
+
+	if (!nss)
+		return 0;
+	if (!json_is_array(nss))
+		return bad(err, "linux.namespaces", "must be an array");
+	json_array_foreach(nss, i, ns)
+	{
+		json_t *type = json_object_get(ns, "type"), *path = json_object_get(ns, "path");
+
+		if (!json_is_string(type))
+			return bad(err, "linux.namespaces[].type", "must be a string");
+		if (strcmp(json_string_value(type), "network"))
+			continue;
+		if (path && (!json_is_string(path) || json_string_value(path)[0] != '/'))
+			return bad(err, "linux.namespaces[].path", "must be an absolute path");
+		free(out->netns_path);
+		out->netns_path = NULL;
+		out->netns = OCI_NETNS_NEW;
+		if (path && json_string_length(path)) {
+			out->netns = OCI_NETNS_PATH;
+			out->netns_path = xstrdup(json_string_value(path));
+		}
+	}
+	return 0;
+}
+
+/* The bind mount on /etc/resolv.conf, where engines put the container's name servers. */
+static int parse_mounts(json_t *mounts, struct oci_config *out, struct unik_error *err)
+{
+	json_t *m;
+	size_t i;
+
+	if (!mounts)
+		return 0;
+	if (!json_is_array(mounts))
+		return bad(err, "mounts", "must be an array");
+	json_array_foreach(mounts, i, m)
+	{
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		const char *src = json_string_value(json_object_get(m, "source"));
+
+		if (dst && src && src[0] == '/' && !strcmp(dst, "/etc/resolv.conf")) {
+			free(out->resolv_mount);
+			out->resolv_mount = xstrdup(src);
+		}
+	}
+	return 0;
+}
+
+/* hooks: an object of arrays of {path, args, env, timeout}, checked here so that running them
+ * later cannot meet a malformed entry. */
+static int parse_hooks(json_t *hooks, struct oci_config *out, struct unik_error *err)
+{
+	const char *k;
+	json_t *arr;
+
+	if (!hooks)
+		return 0;
+	if (!json_is_object(hooks))
+		return bad(err, "hooks", "must be an object");
+	json_object_foreach(hooks, k, arr)
+	{
+		json_t *h;
+		size_t i;
+
+		if (!json_is_array(arr)) {
+			unik_error_set(err, UNIK_E_INVALID, CFG ": hooks.%s must be an array", k);
+			return -1;
+		}
+		json_array_foreach(arr, i, h)
+		{
+			json_t *path = json_object_get(h, "path"),
+			       *t = json_object_get(h, "timeout");
+			json_t *args = json_object_get(h, "args"), *env = json_object_get(h, "env");
+			struct strv tmp = {0};
+			int rc = 0;
+
+			if (!json_is_string(path) || json_string_value(path)[0] != '/') {
+				unik_error_set(err, UNIK_E_INVALID,
+				               CFG ": hooks.%s[%zu].path must be an absolute path",
+				               k, i);
+				return -1;
+			}
+			if (t && (!json_is_integer(t) || json_integer_value(t) <= 0)) {
+				unik_error_set(
+				    err, UNIK_E_INVALID,
+				    CFG ": hooks.%s[%zu].timeout must be a positive integer", k, i);
+				return -1;
+			}
+			if (args)
+				rc = string_array(args, "hooks[].args", false, &tmp, err);
+			if (!rc && env)
+				rc = string_array(env, "hooks[].env", false, &tmp, err);
+			strv_free(&tmp);
+			if (rc < 0)
+				return -1;
+		}
+	}
+	json_decref(out->hooks);
+	out->hooks = json_incref(hooks);
+	return 0;
+}
+
 int oci_config_parse(const char *text, size_t len, const char *bundle, struct oci_config *out,
                      struct unik_error *err)
 {
@@ -65,6 +176,7 @@ int oci_config_parse(const char *text, size_t len, const char *bundle, struct oc
 
 	memset(out, 0, sizeof(*out));
 	out->annotations = json_object();
+	out->hooks = json_object();
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		unik_error_set(err, UNIK_E_INVALID, CFG " line %d column %d: %s", jerr.line,
@@ -137,6 +249,10 @@ int oci_config_parse(const char *text, size_t len, const char *bundle, struct oc
 		goto out;
 	}
 	out->memory_limit = v && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+	if (parse_namespaces(linux_, out, err) < 0 ||
+	    parse_mounts(json_object_get(root, "mounts"), out, err) < 0 ||
+	    parse_hooks(json_object_get(root, "hooks"), out, err) < 0)
+		goto out;
 
 	ann = json_object_get(root, "annotations");
 	if (ann) {
@@ -173,6 +289,18 @@ int oci_config_load(const char *bundle, struct oci_config *out, struct unik_erro
 	if (unik_read_file(path, &text, &len, err) < 0)
 		return -1;
 	return oci_config_parse(text, len, bundle, out, err);
+}
+
+char *oci_config_resolv_conf(const struct oci_config *c)
+{
+	char *p = NULL;
+
+	if (c->resolv_mount)
+		return xstrdup(c->resolv_mount);
+	/* Resolved inside the root fs: an image's symbolic link must not reach the host's file. */
+	if (oci_resolve_in_root(c->root_path, "/", &c->env, "/etc/resolv.conf", &p, NULL) < 0)
+		return NULL;
+	return p;
 }
 
 const char *oci_config_annotation(const struct oci_config *c, const char *key)

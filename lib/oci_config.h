@@ -20,6 +20,13 @@
 
 #define OCI_DEFAULT_MEMORY_MB 64
 
+/* The container's network namespace (linux.namespaces, type "network"). */
+enum oci_netns {
+	OCI_NETNS_HOST = 0, /* none listed: the runtime's own, shared with the host */
+	OCI_NETNS_NEW,      /* listed without a path: the runtime makes a new one */
+	OCI_NETNS_PATH,     /* listed with a path (podman, `ip netns`): join that one */
+};
+
 /* The parts of config.json unik-oci uses.  Owned by whoever called oci_config_parse; released
  * with oci_config_free. */
 struct oci_config {
@@ -31,6 +38,12 @@ struct oci_config {
 	char *root_path;      /* root.path made absolute against the bundle */
 	int64_t memory_limit; /* linux.resources.memory.limit in bytes; 0 when absent or <= 0 */
 	json_t *annotations;  /* an object of strings (never NULL; empty when absent) */
+	enum oci_netns netns;
+	char *netns_path; /* with OCI_NETNS_PATH, else NULL */
+	/* The host file that becomes the container's /etc/resolv.conf: the source of a bind
+	 * mount on /etc/resolv.conf (docker, podman), else NULL (see oci_config_resolv_conf). */
+	char *resolv_mount;
+	json_t *hooks; /* the "hooks" object, checked (never NULL; empty when absent) */
 };
 
 /* Parses the text of config.json; bundle (absolute) anchors a relative root.path.  Fails with
@@ -45,6 +58,10 @@ int oci_config_parse(const char *text, size_t len, const char *bundle, struct oc
 int oci_config_load(const char *bundle, struct oci_config *out, struct unik_error *err);
 
 void oci_config_free(struct oci_config *c);
+
+/* The host path of the container's /etc/resolv.conf: the bind mount's source, else the root fs's
+ * own file when it exists, else NULL.  Caller frees. */
+char *oci_config_resolv_conf(const struct oci_config *c);
 
 /* The annotation's value, or NULL.  Owned by c. */
 const char *oci_config_annotation(const struct oci_config *c, const char *key);

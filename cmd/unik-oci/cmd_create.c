@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/unik-oci/oci.h"
+#include "lib/hostnet.h"
 #include "lib/proc.h"
 #include "core/vm.h"
 
@@ -161,6 +162,8 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	struct unik_vm vm = {0};
 	struct unik_run_spec spec = {0};
 	struct unik_instance_status vst;
+	struct oci_net net;
+	int saved_ns = -1;
 	/* The console's copy that matters is the engine's (the container's stdout); the one in
 	 * console.log, where the shim reads how the guest ended, needs only its tail.  The state
 	 * root is usually a tmpfs. */
@@ -170,6 +173,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	pid_t pid = -1;
 	int rc;
 
+	oci_net_init(&net);
 	if (oci_guest_cmdline(cfg, &cmdline, err) < 0 || oci_guest_memory_mb(cfg, &mem, err) < 0)
 		return -1;
 	dir = oci_container_dir(o->id, err);
@@ -244,6 +248,24 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	spec.hold_fifo = fifo;
 	if (oci_container_vm(&vm, err) < 0)
 		goto fail;
+
+	/* The network, as runc orders it: the namespace exists, the engine's hooks configure it
+	 * (Docker moves its veth in from a prestart hook), and then the guest takes over the
+	 * interface they left there.  The supervisor and QEMU start inside the namespace, where
+	 * the tap is. */
+	if (oci_net_prepare(cfg, &net, err) < 0 ||
+	    oci_run_hooks(cfg->hooks, "prestart", &st, "creating", oci_net_hook_pid(&net), true,
+	                  err) < 0 ||
+	    oci_run_hooks(cfg->hooks, "createRuntime", &st, "creating", oci_net_hook_pid(&net),
+	                  true, err) < 0 ||
+	    oci_net_enter(&net, &saved_ns, err) < 0)
+		goto fail;
+	if (oci_net_attach(&net, cfg, err) < 0)
+		goto fail;
+	if (net.nic) {
+		spec.devices = &net.dev;
+		spec.ndevices = 1;
+	}
 	/* With a console the pty is the container's stdio; the supervisor inherits ours. */
 	if (slave >= 0 && swap_stdio(slave, saved, err) < 0) {
 		restore_stdio(saved);
@@ -252,6 +274,9 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	fflush(NULL);
 	rc = unik_vm_run(&vm, &spec, &vst, err);
 	restore_stdio(saved);
+	oci_net_leave(saved_ns);
+	saved_ns = -1;
+	oci_net_release(&net);
 	if (rc < 0)
 		goto fail;
 	pid = vst.pid;
@@ -271,6 +296,12 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	return pid;
 
 fail:
+	/* A tap left in a namespace that outlives us (a named one) would take the name next
+	 * time; the filters go with it. */
+	if (net.nic && saved_ns >= 0)
+		unik_tap_delete(net.tap, NULL);
+	oci_net_leave(saved_ns);
+	oci_net_release(&net);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

@@ -76,6 +76,41 @@ int oci_delegate(struct unik_error *err);
 /* Signal names and numbers: "TERM", "SIGTERM", "15".  -1 when unknown. */
 int oci_parse_signal(const char *s);
 
+/* ---- hooks.c ---- */
+/* Runs hooks[kind] (config.json's hooks, checked by oci_config_parse) one after the other, each
+ * with the state document of st (status, and pid as the container's process) on its stdin.
+ * stop_on_error: the first failure fails the call (prestart, createRuntime); else failures are
+ * logged as warnings and the rest still run (poststart, poststop). */
+int oci_run_hooks(json_t *hooks, const char *kind, const struct oci_state *st, const char *status,
+                  pid_t pid, bool stop_on_error, struct unik_error *err);
+
+/* ---- net.c ---- */
+/* The container's network namespace while a unikernel container is created, and the NIC that
+ * gives the guest the namespace's interface (docs/oci.md). */
+struct oci_net {
+	pid_t holder; /* a child that sits in the namespace while the hooks run, or 0 */
+	int hold_fd;  /* the pipe that keeps it there */
+	int nsfd;     /* the container's namespace; -1 when it is the runtime's (no NIC) */
+	bool nic;     /* dev is filled: the guest takes ifname's place through tap */
+	char ifname[16], tap[16], ip[24], gw[16], dns[16];
+	struct unik_device dev; /* its strings point into this struct */
+};
+void oci_net_init(struct oci_net *n);
+/* Makes (OCI_NETNS_NEW) or joins (OCI_NETNS_PATH) the namespace in a holder child; nothing for
+ * the host's.  Release with oci_net_release, also on failure. */
+int oci_net_prepare(const struct oci_config *cfg, struct oci_net *n, struct unik_error *err);
+/* The PID the hooks are told is the container's: the holder's, else ours. */
+pid_t oci_net_hook_pid(const struct oci_net *n);
+/* Enters the container's namespace (nothing without one); *saved is ours, for oci_net_leave. */
+int oci_net_enter(const struct oci_net *n, int *saved, struct unik_error *err);
+void oci_net_leave(int saved);
+/* Inside the namespace, once the engine has configured it: finds the interface of the IPv4
+ * default route, makes the tap, redirects traffic both ways with tc, takes the address off the
+ * interface and fills n->dev.  Without such an interface, 0 and no NIC. */
+int oci_net_attach(struct oci_net *n, const struct oci_config *cfg, struct unik_error *err);
+/* Lets the holder go and closes the namespace (the container's processes keep it). */
+void oci_net_release(struct oci_net *n);
+
 /* ---- verbs ---- */
 int cmd_create(int argc, char **argv);
 int cmd_run(int argc, char **argv);

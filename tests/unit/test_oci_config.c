@@ -74,6 +74,47 @@ static void expect_error(const char *text, const char *needle)
 	oci_config_free(&c);
 }
 
+/* The network namespace, the resolv.conf mount and the hooks (docs/oci.md "Networking"). */
+static void test_parse_network(void **state)
+{
+	struct oci_config c;
+	struct unik_error err;
+	char *r;
+
+	(void)state;
+	assert_int_equal(
+	    parse("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}", &c, &err), 0);
+	assert_int_equal(c.netns, OCI_NETNS_HOST);
+	assert_null(c.resolv_mount);
+	assert_int_equal(json_object_size(c.hooks), 0);
+	oci_config_free(&c);
+
+	assert_int_equal(
+	    parse("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+	          "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"}]},"
+	          "\"mounts\":[{\"destination\":\"/etc/resolv.conf\",\"source\":\"/d/"
+	          "resolv.conf\"}],\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\","
+	          "\"args\":[\"true\"],\"timeout\":5}]}}",
+	          &c, &err),
+	    0);
+	assert_int_equal(c.netns, OCI_NETNS_NEW);
+	assert_null(c.netns_path);
+	r = oci_config_resolv_conf(&c);
+	assert_string_equal(r, "/d/resolv.conf");
+	free(r);
+	assert_int_equal(json_array_size(json_object_get(c.hooks, "prestart")), 1);
+	oci_config_free(&c);
+
+	assert_int_equal(parse("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+	                       "\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/"
+	                       "netns/x\"}]}}",
+	                       &c, &err),
+	                 0);
+	assert_int_equal(c.netns, OCI_NETNS_PATH);
+	assert_string_equal(c.netns_path, "/run/netns/x");
+	oci_config_free(&c);
+}
+
 static void test_parse_errors(void **state)
 {
 	(void)state;
@@ -103,6 +144,15 @@ static void test_parse_errors(void **state)
 	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
 	             "\"annotations\":{\"x\":true}}",
 	             "annotation \"x\" must be a string");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"linux\":{"
+	             "\"namespaces\":[{\"type\":\"network\",\"path\":\"rel\"}]}}",
+	             "linux.namespaces[].path must be an absolute path");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"hooks\":{"
+	             "\"prestart\":[{\"path\":\"x\"}]}}",
+	             "hooks.prestart[0].path must be an absolute path");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"hooks\":{"
+	             "\"poststop\":[{\"path\":\"/x\",\"timeout\":0}]}}",
+	             "hooks.poststop[0].timeout must be a positive integer");
 	expect_error("{\"ociVersion\":1,\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}",
 	             "ociVersion must be a string");
 }
@@ -323,8 +373,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_docker_config), cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_guest_cmdline),       cmocka_unit_test(test_guest_memory),
-	    cmocka_unit_test(test_unik_note),           cmocka_unit_test(test_detect_kernel),
+	    cmocka_unit_test(test_parse_network),       cmocka_unit_test(test_guest_cmdline),
+	    cmocka_unit_test(test_guest_memory),        cmocka_unit_test(test_unik_note),
+	    cmocka_unit_test(test_detect_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
