@@ -130,11 +130,10 @@ static int net_args(const struct qemu_config *c, size_t i, const char *bus, bool
 
 	strv_push(out, "-netdev");
 	if (d->tap && d->tap[0]) {
-		_cleanup_free_ char *tap = opt_escape(d->tap);
-
-		/* No scripts: the tap exists already, set up by whoever made it.  QEMU opens it
-		 * as its own user, so the tap must belong to that user (docs/providers.md). */
-		strv_pushf(out, "tap,id=net-%s,ifname=%s,script=no,downscript=no", d->name, tap);
+		/* The tap exists already, set up by whoever made it (unik-oci, in a container's
+		 * network namespace).  QEMU's supervisor attaches it and hands it over, as for the
+		 * taps the provider makes: QEMU's user may not open /dev/net/tun. */
+		strv_pushf(out, "tap,id=net-%s,fd=%d", d->name, UNIK_VMM_FD_DEVICES + 2 * (int)i);
 	} else if (d->network && d->network[0]) {
 		if (!d->bridge || !d->bridge[0] || !c->taps[i][0]) {
 			unik_error_set(err, UNIK_E_UNSUPPORTED,
@@ -268,8 +267,9 @@ size_t qemu_device_fds(const struct qemu_config *c, struct unik_vmm_fd *out)
 		const struct unik_device *d = &c->devices[i];
 		int fd = UNIK_VMM_FD_DEVICES + 2 * (int)i;
 
-		if (d->kind == UNIK_DEVICE_NET && c->taps[i][0]) {
-			out[n++] = (struct unik_vmm_fd){fd, UNIK_VMM_FD_TAP, c->taps[i]};
+		if (d->kind == UNIK_DEVICE_NET && (c->taps[i][0] || (d->tap && d->tap[0]))) {
+			out[n++] = (struct unik_vmm_fd){fd, UNIK_VMM_FD_TAP,
+			                                c->taps[i][0] ? c->taps[i] : d->tap};
 			continue;
 		}
 		if (d->kind != UNIK_DEVICE_BLK && d->kind != UNIK_DEVICE_FS)

@@ -41,21 +41,6 @@ def sh(*cmd, check=True):
     return c.run(list(cmd), timeout=60, check=check)
 
 
-def tun_wrapper():
-    """The command prefix that lets QEMU's unprivileged user open /dev/net/tun.  The qemu
-    provider has QEMU open a named tap itself; where /dev/net/tun is 0600 (a container), only
-    root may, so create runs in a mount namespace of its own in which a 0666 node of the same
-    device covers it.  Nothing outside that namespace changes."""
-    if os.stat('/dev/net/tun').st_mode & 0o006 == 0o006:
-        return [], None
-    c.need('unshare', 'mount', 'mknod')
-    d = c.tmpdir('tun')
-    node = os.path.join(d, 'tun')
-    sh('mknod', '-m', '666', node, 'c', '10', '200')
-    return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-            'mount --bind "$0" /dev/net/tun && exec "$@"', node], d
-
-
 def subnet_index():
     """A /24 of 10.92.0.0/16 for this run that no host interface is on."""
     used = sh('ip', '-4', '-o', 'addr', 'show').out
@@ -103,10 +88,6 @@ def test_oci_netns_direct():
     tag = '%d' % (os.getpid() % 100000)
     ns, host_if = 'ukoci' + tag, 'ukh' + tag
     guest_ip, gw = '10.92.%d.2' % n, '10.92.%d.1' % n
-    wrap, tun_dir = tun_wrapper()
-    if wrap:
-        print('/dev/net/tun is 0600 here: create runs with a 0666 node bound over it in its '
-              'own mount namespace')
     root = c.tmpdir('netroot')
     cid = 'net' + tag
     rt = [c.unik_oci(), '--root', root]
@@ -145,7 +126,7 @@ def test_oci_netns_direct():
 
         console = os.path.join(out_dir(), 'net-console.log')
         with open(console, 'wb') as out:
-            p = subprocess.run(wrap + rt + ['--debug', 'create', '--bundle', b, cid],
+            p = subprocess.run(rt + ['--debug', 'create', '--bundle', b, cid],
                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=120)
         if p.returncode:
             fail('create exited with %d' % p.returncode, tail(read(console)))
@@ -186,8 +167,6 @@ def test_oci_netns_direct():
         c.remove_tree(root)
         sh('ip', 'netns', 'del', ns, check=False)
         sh('ip', 'link', 'del', host_if, check=False)
-        if tun_dir:
-            c.remove_tree(tun_dir)
 
 
 @timeout(600)
@@ -201,17 +180,7 @@ def test_docker_publish():
     tag = '%d' % (os.getpid() % 100000)
     net, bridge = 'uknet' + tag, 'ukbrd' + tag
     port = free_port()
-    wrap, tun_dir = tun_wrapper()
     runtime = c.unik_oci
-    if wrap:
-        # dockerd starts the runtime: it is given a wrapper that runs unik-oci as tun_wrapper
-        # says, in a mount namespace of its own.
-        script = os.path.join(tun_dir, 'unik-oci')
-        with open(script, 'w') as f:
-            f.write('#!/bin/sh\nexec %s "$@"\n' % ' '.join(
-                "'%s'" % w for w in wrap + [c.unik_oci()]))
-        os.chmod(script, 0o755)
-        c.unik_oci = lambda: script
     print('variant: dockerd (--iptables=false, docker-proxy) on bridge network %s 10.92.%d.0/24,'
           ' docker run --runtime=unik -p 127.0.0.1:%d:8080' % (net, n, port))
     with open(kernel, 'rb') as f:
@@ -248,5 +217,3 @@ def test_docker_publish():
             d.docker('network', 'rm', net, timeout=60)
     finally:
         d.__exit__(None, None, None)
-        if tun_dir:
-            c.remove_tree(tun_dir)

@@ -165,18 +165,22 @@ static void test_device_fds(void **state)
 
 	(void)state;
 	n = qemu_device_fds(&c, fds);
-	assert_int_equal(n, 5);
-	assert_int_equal(fds[0].target, UNIK_VMM_FD_DEVICES + 4);
-	assert_int_equal(fds[0].mode, UNIK_VMM_FD_RW);
-	assert_string_equal(fds[0].path, "/var/lib/unik/volumes/data.raw");
-	/* The writable disk's read-only twin, in the same fd set. */
-	assert_int_equal(fds[1].target, UNIK_VMM_FD_DEVICES + 5);
-	assert_int_equal(fds[1].mode, UNIK_VMM_FD_RO);
+	assert_int_equal(n, 6);
+	/* The NIC with a tap of its own: the supervisor attaches it and hands it over. */
+	assert_int_equal(fds[0].target, UNIK_VMM_FD_DEVICES + 2);
+	assert_int_equal(fds[0].mode, UNIK_VMM_FD_TAP);
+	assert_string_equal(fds[0].path, all_devices[1].tap);
+	assert_int_equal(fds[1].target, UNIK_VMM_FD_DEVICES + 4);
+	assert_int_equal(fds[1].mode, UNIK_VMM_FD_RW);
 	assert_string_equal(fds[1].path, "/var/lib/unik/volumes/data.raw");
-	assert_int_equal(fds[2].target, UNIK_VMM_FD_DEVICES + 6);
+	/* The writable disk's read-only twin, in the same fd set. */
+	assert_int_equal(fds[2].target, UNIK_VMM_FD_DEVICES + 5);
 	assert_int_equal(fds[2].mode, UNIK_VMM_FD_RO);
-	assert_int_equal(fds[3].mode, UNIK_VMM_FD_DIR);
-	assert_int_equal(fds[4].target, UNIK_VMM_FD_DEVICES + 10);
+	assert_string_equal(fds[2].path, "/var/lib/unik/volumes/data.raw");
+	assert_int_equal(fds[3].target, UNIK_VMM_FD_DEVICES + 6);
+	assert_int_equal(fds[3].mode, UNIK_VMM_FD_RO);
+	assert_int_equal(fds[4].mode, UNIK_VMM_FD_DIR);
+	assert_int_equal(fds[5].target, UNIK_VMM_FD_DEVICES + 10);
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *word = unik_vmm_fd_format(&fds[i]);
 
