@@ -201,9 +201,9 @@ static int strings_from_json(json_t *v, const char *key, size_t max, struct strv
 
 int run_req_parse(json_t *o, struct unik_run_request *rr, struct unik_error *err)
 {
-	static const char *const keys[] = {"name",      "image",    "args",          "env",
-	                                   "memory_mb", "provider", "provider_opts", "networks",
-	                                   "ports",     NULL};
+	static const char *const keys[] = {
+	    "name",          "image",    "args",  "env",     "memory_mb", "provider",
+	    "provider_opts", "networks", "ports", "volumes", NULL};
 	const char *k;
 	json_t *v;
 

@@ -804,3 +804,31 @@ int cli_download(struct cli *cli, const char *path, const char *dest, uint64_t t
 	}
 	return 0;
 }
+
+int cli_subverb(struct cli *cli, int argc, char **argv, const char *noun, const char *blurb,
+                const struct cli_subverb *subs)
+{
+	const char *cands[16];
+	size_t n = 0;
+	const char *sub = argc > 1 ? argv[1] : NULL, *guess;
+
+	if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		FILE *f = sub ? stdout : stderr;
+
+		fprintf(f, "Usage: unik %s COMMAND [options]\n\n%s\n\nCommands:\n", noun, blurb);
+		for (const struct cli_subverb *s = subs; s->name; s++)
+			fprintf(f, "  %-8s %s\n", s->name, s->what);
+		fprintf(f, "\nRun `unik %s COMMAND --help` for a command's options.\n", noun);
+		return sub ? CLI_OK : CLI_USAGE;
+	}
+	for (const struct cli_subverb *s = subs; s->name && n < 16; s++) {
+		if (strcmp(sub, s->name) == 0 || (s->alias && strcmp(sub, s->alias) == 0))
+			return s->fn(cli, argc - 1, argv + 1);
+		cands[n++] = s->name;
+	}
+	guess = cli_did_you_mean(sub, cands, n);
+	if (guess)
+		return cli_usage_error(cli, "unknown command `%s` (did you mean `%s`?)", sub,
+		                       guess);
+	return cli_usage_error(cli, "unknown command `%s` (see unik %s --help)", sub, noun);
+}

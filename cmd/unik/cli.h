@@ -58,6 +58,12 @@ int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_ps(struct cli *cli, int argc, char **argv);
 int cmd_network(struct cli *cli, int argc, char **argv);
+int cmd_volume(struct cli *cli, int argc, char **argv);
+int cmd_volumes(struct cli *cli, int argc, char **argv);
+int cmd_create_volume(struct cli *cli, int argc, char **argv);
+int cmd_delete_volume(struct cli *cli, int argc, char **argv);
+int cmd_attach_volume(struct cli *cli, int argc, char **argv);
+int cmd_detach_volume(struct cli *cli, int argc, char **argv);
 int cmd_networks(struct cli *cli, int argc, char **argv);
 int cmd_describe_instance(struct cli *cli, int argc, char **argv);
 int cmd_logs(struct cli *cli, int argc, char **argv);
@@ -203,6 +209,17 @@ json_t *cli_provider_opts(const struct cli *cli, const struct strv *words);
  * bytes came when total is not 0.  0, or -1 after printing why.  *written: the bytes received. */
 int cli_download(struct cli *cli, const char *path, const char *dest, uint64_t total,
                  const char *what, uint64_t *written);
+/* A verb with commands of its own (`unik network create`): the table ends with a NULL name. */
+struct cli_subverb {
+	const char *name, *alias;
+	int (*fn)(struct cli *cli, int argc, char **argv);
+	const char *what;
+};
+/* Runs the command argv[1] names from subs with the words after the verb; with none (or --help),
+ * lists them under "unik NOUN COMMAND" and blurb; an unknown one is a usage error with a
+ * suggestion. */
+int cli_subverb(struct cli *cli, int argc, char **argv, const char *noun, const char *blurb,
+                const struct cli_subverb *subs);
 /* words as a JSON array of strings. */
 json_t *cli_strv_json(const struct strv *words);
 

@@ -98,41 +98,19 @@ static int network_inspect(struct cli *cli, int argc, char **argv)
 	return cli_describe_verb(cli, argc, argv, &help, "network", "network", "/v1/networks");
 }
 
-static const struct {
-	const char *name, *alias;
-	int (*fn)(struct cli *, int, char **);
-	const char *what;
-} subverbs[] = {
+static const struct cli_subverb subverbs[] = {
     {"create", NULL, network_create, "make a network (a bridge with a subnet)"},
     {"ls", "list", cmd_networks, "list networks"},
-    {"rm", "remove", network_rm, "remove networks"},
     {"inspect", NULL, network_inspect, "show one network"},
+    {"rm", "remove", network_rm, "remove networks"},
+    {NULL, NULL, NULL, NULL},
 };
 
 int cmd_network(struct cli *cli, int argc, char **argv)
 {
-	const char *cands[8];
-	size_t n = 0;
-	const char *sub = argc > 1 ? argv[1] : NULL;
-
-	if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
-		printf("Usage: unik network COMMAND [options]\n\nManages networks (Linux bridges "
-		       "with a subnet) that instances join with `unik run --network NAME`.\n\n"
-		       "Commands:\n");
-		for (size_t i = 0; i < sizeof(subverbs) / sizeof(subverbs[0]); i++)
-			printf("  %-8s %s\n", subverbs[i].name, subverbs[i].what);
-		printf("\nRun `unik network COMMAND --help` for a command's options.\n");
-		return sub ? CLI_OK : CLI_USAGE;
-	}
-	for (size_t i = 0; i < sizeof(subverbs) / sizeof(subverbs[0]); i++) {
-		if (strcmp(sub, subverbs[i].name) == 0 ||
-		    (subverbs[i].alias && strcmp(sub, subverbs[i].alias) == 0))
-			return subverbs[i].fn(cli, argc - 1, argv + 1);
-		cands[n++] = subverbs[i].name;
-	}
-	sub = cli_did_you_mean(argv[1], cands, n);
-	if (sub)
-		return cli_usage_error(cli, "unknown command `%s` (did you mean `%s`?)", argv[1],
-		                       sub);
-	return cli_usage_error(cli, "unknown command `%s` (create, ls, rm or inspect)", argv[1]);
+	return cli_subverb(
+	    cli, argc, argv, "network",
+	    "Manages networks (Linux bridges with a subnet) that instances join with\n"
+	    "`unik run --network NAME`.",
+	    subverbs);
 }

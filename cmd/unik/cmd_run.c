@@ -31,11 +31,17 @@ static const struct cli_help run_help = {
     "(10.0.2.15, reaching out through the host; no root needed).  -p HOSTPORT:GUESTPORT\n"
     "publishes a guest port on the host (all addresses unless HOSTIP: is given).\n"
     "--network NAME puts a NIC on a network made with `unik network create`, with an\n"
-    "address from its subnet (or NAME:IP); give it once per NIC.  --network none: no NIC.",
+    "address from its subnet (or NAME:IP); give it once per NIC.  --network none: no NIC.\n"
+    "\n"
+    "Storage: -v VOLUME:/path mounts a volume (`unik volume create`) at /path; it is\n"
+    "checked with e2fsck first, and mounted read-write by one running instance at most.\n"
+    "-v /host/dir:/path shares a directory of the daemon's host over virtio-9p.  Add :ro\n"
+    "for read-only.  Mount points are chosen here, not when the image is built.",
     "  unik run hello\n"
     "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
     "  unik run -d --name web -p 8080:80 web && curl http://127.0.0.1:8080/\n"
     "  unik run -d --network backend --network frontend:10.88.1.5 web\n"
+    "  unik run -v data:/var/data -v /srv/site:/www:ro web\n"
     "  unik run --provider kvm --provider-opt uri=qemu:///system hello\n"
     "  unik run --instanceName i1 --imageName hello --env K=V\n",
 };
@@ -61,8 +67,8 @@ static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 	    {0, "network|net", CLI_OPT_LIST, &a->networks, "NAME[:IP]",
 	     "a NIC on this network; user for user-mode, none for no NIC (repeatable)"},
 	    {0, "rm", CLI_OPT_BOOL, &a->rm, NULL, "delete the instance once it has ended"},
-	    {0, "vol", CLI_OPT_LIST, &a->vols, "VOLUME:MOUNT",
-	     "UniK's volumes (not supported yet)"},
+	    {'v', "volume|vol", CLI_OPT_LIST, &a->vols, "VOLUME:/PATH[:ro]",
+	     "mount a volume, or a host directory (/dir:/path), in the guest (repeatable)"},
 	    {0, "debug-mode", CLI_OPT_BOOL, &a->debug, NULL, "accepted for UniK; no effect"},
 	    {0, "no-cleanup", CLI_OPT_BOOL, &a->no_cleanup, NULL, "accepted for UniK; no effect"},
 	};
@@ -101,10 +107,6 @@ static int run_parse_args(struct cli *cli, int argc, char **argv, struct run_arg
 			unik_error_prefix(err, "-p");
 			return -1;
 		}
-	}
-	if (a->vols.n) {
-		unik_error_set(err, UNIK_E_INVALID, "--vol: volumes are not supported yet");
-		return -1;
 	}
 	if (a->mem && cli_parse_mem(a->mem) < 0) {
 		unik_error_set(err, UNIK_E_INVALID,
@@ -191,6 +193,8 @@ static json_t *run_body(struct cli *cli, const struct run_args *a)
 		json_object_set_new(body, "ports", cli_strv_json(&a->ports));
 	if (a->networks.n)
 		json_object_set_new(body, "networks", cli_strv_json(&a->networks));
+	if (a->vols.n)
+		json_object_set_new(body, "volumes", cli_strv_json(&a->vols));
 	if (a->popts.n) {
 		json_t *po = cli_provider_opts(cli, &a->popts);
 

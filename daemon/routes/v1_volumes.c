@@ -206,7 +206,7 @@ void volumes_attach(struct req *r)
 {
 	struct unik_error err = {0};
 	const char *vref = seg(r, r->compat ? 1 : 2), *iref = NULL, *at = NULL;
-	bool ro = false;
+	int ro = 0; /* json_unpack's "b" writes an int */
 	json_t *body = NULL;
 
 	if (r->compat) {
@@ -230,7 +230,7 @@ void volumes_attach(struct req *r)
 		reply_errorf(r, UNIK_E_INVALID, "where should the guest mount it? (mount=/path)");
 		return;
 	}
-	if (unik_core_volume_attach(D.core, vref, iref, at, ro, &err) < 0)
+	if (unik_core_volume_attach(D.core, vref, iref, at, ro != 0, &err) < 0)
 		reply_error(r, &err);
 	else if (r->compat)
 		reply_text(r, 200, "");

@@ -26,6 +26,7 @@
 #include "cmd/unik/cmd_images.c"
 #include "cmd/unik/cmd_logs.c"
 #include "cmd/unik/cmd_network.c"
+#include "cmd/unik/cmd_volume.c"
 #include "cmd/unik/cmd_providers.c"
 #include "cmd/unik/cmd_ps.c"
 #include "cmd/unik/cmd_rm.c"
