@@ -37,35 +37,39 @@ static size_t read_head(int fd, char *buf, size_t cap, size_t *have)
 
 static void *serve(void *arg)
 {
+	enum { HEAD_MAX = 256 };
 	int fd = (int)(long)arg;
-	char buf[4096], line[128], head[256];
+	char buf[4096], head[HEAD_MAX];
 	size_t have = 0, len;
-	/* A fixed-size body is built once per connection; only its first line changes. */
-	char *body = body_size ? malloc((size_t)body_size) : line;
+	/* The answer goes out in one write, its head just before its body: a head and a body
+	 * written apart would wait, with Nagle's algorithm, for the client's delayed ACK. */
+	size_t room = body_size ? (size_t)body_size : 128;
+	char *out = malloc(HEAD_MAX + room), *body = out + HEAD_MAX;
 
-	if (!body) {
+	if (!out) {
 		close(fd);
 		return NULL;
 	}
 	if (body_size) {
-		memset(body, 'x', (size_t)body_size);
-		body[body_size - 1] = '\n';
+		memset(body, 'x', room);
+		body[room - 1] = '\n';
 	}
 
 	while ((len = read_head(fd, buf, sizeof(buf), &have))) {
 		bool close_after = memmem(buf, len, "Connection: close", 17) != NULL;
 		long n = ++served;
+		char line[128];
 		int bl = snprintf(line, sizeof(line), "hello from unik: request %ld\n", n);
-		if (body_size) {
-			/* The counter's line without its terminating NUL, cut to fit. */
-			memcpy(body, line, (size_t)(bl < body_size ? bl : body_size));
+		/* A fixed-size body starts with the counter's line (cut to fit), then filler. */
+		memcpy(body, line, (size_t)bl < room ? (size_t)bl : room);
+		if (body_size)
 			bl = (int)body_size;
-		}
 		int hl = snprintf(head, sizeof(head),
 		                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 		                  "Content-Length: %d\r\n%s\r\n",
 		                  bl, close_after ? "Connection: close\r\n" : "");
-		if (write(fd, head, (size_t)hl) != hl || write(fd, body, (size_t)bl) != bl)
+		memcpy(body - hl, head, (size_t)hl);
+		if (write(fd, body - hl, (size_t)(hl + bl)) != hl + bl)
 			break;
 		memmove(buf, buf + len, have - len);
 		have -= len;
@@ -81,8 +85,7 @@ static void *serve(void *arg)
 			exit(0);
 		}
 	}
-	if (body != line)
-		free(body);
+	free(out);
 	close(fd);
 	return NULL;
 }
