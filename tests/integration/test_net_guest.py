@@ -186,6 +186,25 @@ def udp_exchange(address, port, payloads, timeout=30):
     return got
 
 
+def say_bye(guest, address, port=7007):
+    """Ends the guest's echo: "bye" until the guest is gone, as the echo of the last datagram
+    before it powers off may never leave it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        deadline = time.monotonic() + 30
+        while guest.t.is_alive() and time.monotonic() < deadline:
+            s.sendto(b'bye', (address, port))
+            guest.t.join(0.5)
+    return guest.join()
+
+
+def expect_echoed(r):
+    """A datagram sent again while the guest was slow to answer is echoed again: the count
+    varies."""
+    r.expect_status(0)
+    if not re.fullmatch(r'udp echo on port 7007\nechoed [1-9]\d* datagrams\n', r.app):
+        fail('unexpected output', r.context())
+
+
 @accels
 def test_udp_echo_from_the_host(accel):
     """The guest echoes UDP on a static address on a bridge; the host's socket gets each
@@ -201,13 +220,13 @@ def test_udp_echo_from_the_host(accel):
             mac(0), guest_ip, net[1])
         g = Guest(app('netpeer'), cmdline, accel, nic(0, tap, mac(0)))
         g.wait_for('udp echo on port 7007')
-        payloads = [b'x', bytes(range(256)) * 4, b'\xa5' * 1472, b'bye']
+        payloads = [b'x', bytes(range(256)) * 4, b'\xa5' * 1472]
         got = udp_exchange(guest_ip, 7007, payloads)
-        r = g.join()
+        r = say_bye(g, guest_ip)
     for (reply, src), want in zip(got, payloads):
         if reply != want or src != (guest_ip, 7007):
             fail('a %d-byte datagram came back as %d bytes from %s' % (len(want), len(reply), src))
-    r.expect_status(0).expect_app('udp echo on port 7007\nechoed 4 datagrams\n')
+    expect_echoed(r)
     expect_up(r, 'net0', guest_ip + '/24')
 
 
@@ -289,11 +308,10 @@ def test_two_nics_on_two_subnets(accel):
         g = Guest(app('netpeer'), cmdline, accel, extra)
         g.wait_for('udp echo on port 7007')
         got = udp_exchange(ip0, 7007, [b'to net0'])
-        got += udp_exchange(ip1, 7007, [b'to net1', b'bye'])
-        r = g.join()
-    check_equal('replies', got, [(b'to net0', (ip0, 7007)), (b'to net1', (ip1, 7007)),
-                                 (b'bye', (ip1, 7007))])
-    r.expect_status(0).expect_app('udp echo on port 7007\nechoed 3 datagrams\n')
+        got += udp_exchange(ip1, 7007, [b'to net1'])
+        r = say_bye(g, ip1)
+    check_equal('replies', got, [(b'to net0', (ip0, 7007)), (b'to net1', (ip1, 7007))])
+    expect_echoed(r)
     expect_up(r, 'net0', ip0 + '/24')
     expect_up(r, 'net1', ip1 + '/24')
 
