@@ -39,7 +39,8 @@ static void load_modules(void)
 				continue;
 			snprintf(path, sizeof(path), "/lib/%.63s", names[i]);
 			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)) {
+			if (fd < 0 ||
+			    (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)) {
 				left++;
 				if (fd >= 0)
 					close(fd);
@@ -108,7 +109,8 @@ int main(int argc, char **argv)
 		}
 		usleep(10000);
 	}
-	if (set_addr(s, SIOCSIFADDR, "eth0", a) < 0 || set_addr(s, SIOCSIFNETMASK, "eth0", mask) < 0) {
+	if (set_addr(s, SIOCSIFADDR, "eth0", a) < 0 ||
+	    set_addr(s, SIOCSIFNETMASK, "eth0", mask) < 0) {
 		perror("init: eth0 address");
 		return 1;
 	}
