@@ -1,10 +1,15 @@
 # Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
 # the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
-# in as a ratio to its native peak RSS.
+# in as a ratio to its native peak RSS.  bench_net.py compares examples/http as a unikernel with
+# the same server in a minimal Linux guest (build/linux from scripts/install-deps).
 
 BENCH_DIR := $(O)/bench
+# The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
+# the Linux figures).
+BENCH_NET_NATIVE := $(if $(MUSL_GCC),$(BENCH_DIR)/linux_init $(BENCH_DIR)/http.native)
 
-bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps test-tools
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) all \
+		test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--memstress $(O)/tests/apps/memstress.elf --memstress-native $(O)/tests/apps/memstress.native \
 		--threads $(O)/tests/apps/threads.elf --threads-native $(O)/tests/apps/threads.native \
@@ -16,6 +21,7 @@ bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello all test-apps test-tools
 	$(PYTHON) bench/bench_oci.py --unik-oci $(BIN)/unik-oci --unik-cc $(BIN)/unik-cc \
 		--json $(BENCH_DIR)/oci.json
 	$(PYTHON) bench/bench_kvm.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/kvm.json
+	$(PYTHON) bench/bench_net.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/net.json
 
 # The floor: a 32-bit multiboot v1 stub that prints one line and exits.
 $(BENCH_DIR)/floor.elf: bench/floor/floor.S
@@ -26,6 +32,19 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 		$(O)/runtime/unik.ld
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -o $@ $< || { rm -f $@; exit 1; }
+
+# examples/http, as a unikernel and natively (static musl), and the Linux guest's /init.
+$(BENCH_DIR)/http.elf: examples/http/http.c $(APPS_DEPS)
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -Wall -pthread -o $@ $< || { rm -f $@; exit 1; }
+
+$(BENCH_DIR)/http.native: examples/http/http.c
+	@mkdir -p $(dir $@)
+	$(MUSL_GCC) -static -O2 -Wall -pthread -o $@ $<
+
+$(BENCH_DIR)/linux_init: bench/linux_init.c
+	@mkdir -p $(dir $@)
+	$(MUSL_GCC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
 .PHONY: bench
 

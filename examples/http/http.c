@@ -1,6 +1,8 @@
 /* A small HTTP/1.1 server: one thread per connection, keep-alive, a counter of the requests
  * served.  It listens on $PORT (default 8080) on every address; with an argument N it exits
- * after N requests (the tests use that).  The same source builds natively with make CC=cc. */
+ * after N requests (the tests use that).  --body SIZE makes every answer's body SIZE bytes (the
+ * counter's line, then filler), as benchmarks want a fixed size.  The same source builds natively
+ * with make CC=cc. */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,7 +16,8 @@
 #include <unistd.h>
 
 static atomic_long served;
-static long limit; /* 0: serve forever */
+static long limit;     /* 0: serve forever */
+static long body_size; /* 0: just the counter's line */
 
 /* Reads one request's head (up to the blank line) into buf; its length, or 0 at end of file. */
 static size_t read_head(int fd, char *buf, size_t cap, size_t *have)
@@ -34,19 +37,39 @@ static size_t read_head(int fd, char *buf, size_t cap, size_t *have)
 
 static void *serve(void *arg)
 {
+	enum { HEAD_MAX = 256 };
 	int fd = (int)(long)arg;
-	char buf[4096], body[128], head[256];
+	char buf[4096], head[HEAD_MAX];
 	size_t have = 0, len;
+	/* The answer goes out in one write, its head just before its body: a head and a body
+	 * written apart would wait, with Nagle's algorithm, for the client's delayed ACK. */
+	size_t room = body_size ? (size_t)body_size : 128;
+	char *out = malloc(HEAD_MAX + room), *body = out + HEAD_MAX;
+
+	if (!out) {
+		close(fd);
+		return NULL;
+	}
+	if (body_size) {
+		memset(body, 'x', room);
+		body[room - 1] = '\n';
+	}
 
 	while ((len = read_head(fd, buf, sizeof(buf), &have))) {
 		bool close_after = memmem(buf, len, "Connection: close", 17) != NULL;
 		long n = ++served;
-		int bl = snprintf(body, sizeof(body), "hello from unik: request %ld\n", n);
+		char line[128];
+		int bl = snprintf(line, sizeof(line), "hello from unik: request %ld\n", n);
+		/* A fixed-size body starts with the counter's line (cut to fit), then filler. */
+		memcpy(body, line, (size_t)bl < room ? (size_t)bl : room);
+		if (body_size)
+			bl = (int)body_size;
 		int hl = snprintf(head, sizeof(head),
 		                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 		                  "Content-Length: %d\r\n%s\r\n",
 		                  bl, close_after ? "Connection: close\r\n" : "");
-		if (write(fd, head, (size_t)hl) != hl || write(fd, body, (size_t)bl) != bl)
+		memcpy(body - hl, head, (size_t)hl);
+		if (write(fd, body - hl, (size_t)(hl + bl)) != hl + bl)
 			break;
 		memmove(buf, buf + len, have - len);
 		have -= len;
@@ -62,6 +85,7 @@ static void *serve(void *arg)
 			exit(0);
 		}
 	}
+	free(out);
 	close(fd);
 	return NULL;
 }
@@ -72,7 +96,17 @@ int main(int argc, char **argv)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port ? atoi(port) : 8080)};
 	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
 
-	limit = argc > 1 ? atol(argv[1]) : 0;
+	int i = 1;
+
+	if (argc > 2 && !strcmp(argv[1], "--body")) {
+		body_size = atol(argv[2]);
+		if (body_size < 1 || body_size > (1L << 20)) {
+			fprintf(stderr, "http: --body wants a size from 1 to 1048576\n");
+			return 2;
+		}
+		i = 3;
+	}
+	limit = argc > i ? atol(argv[i]) : 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 128) < 0) {
