@@ -29,9 +29,12 @@ static const char *fmt_attached(const json_t *row, const char *field, char *buf,
 }
 
 static const struct cli_column volume_cols[] = {
-    {"NAME", "name", NULL},          {"ID", "id", NULL},
-    {"SIZE (MB)", "size_mb", NULL},  {"TYPE", "type", NULL},
-    {"ATTACHED", "attached", fmt_attached}, {"CREATED", "created", cli_fmt_age},
+    {"NAME", "name", NULL},
+    {"ID", "id", NULL},
+    {"SIZE (MB)", "size_mb", NULL},
+    {"TYPE", "type", NULL},
+    {"ATTACHED", "attached", fmt_attached},
+    {"CREATED", "created", cli_fmt_age},
 };
 
 int cmd_volumes(struct cli *cli, int argc, char **argv)
@@ -47,7 +50,7 @@ int cmd_volumes(struct cli *cli, int argc, char **argv)
 	                     sizeof(volume_cols) / sizeof(volume_cols[0]));
 }
 
-static void warn_skip(void *ctx, const char *path, const char *reason)
+static void data_skipped(void *ctx, const char *path, const char *reason)
 {
 	(void)ctx;
 	fprintf(stderr, "unik: leaving out %s: %s\n", path, reason);
@@ -70,8 +73,8 @@ static int volume_create_common(struct cli *cli, const char *name, const char *s
 
 		if (mb < 1) {
 			json_decref(opts);
-			return cli_usage_error(cli, "--size `%s`: want a size in MB such as 64 or 1G",
-			                       size);
+			return cli_usage_error(
+			    cli, "--size `%s`: want a size in MB such as 64 or 1G", size);
 		}
 		json_object_set_new(opts, "size_mb", json_integer(mb));
 	}
@@ -79,7 +82,7 @@ static int volume_create_common(struct cli *cli, const char *name, const char *s
 		json_object_set_new(opts, "type", json_string(type));
 	if (from) {
 		_cleanup_free_ char *tar = NULL, *text = json_dumps(opts, JSON_COMPACT);
-		struct unik_tarpack_opts topts = {.warn = warn_skip, .no_ignore_file = true};
+		struct unik_tarpack_opts topts = {.warn = data_skipped, .no_ignore_file = true};
 		size_t len = 0;
 		struct unik_client_part parts[] = {
 		    {"options", NULL, "application/json", text, strlen(text)},

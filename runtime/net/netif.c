@@ -212,6 +212,34 @@ void unik_dhcp_option(struct netif *nif, u8_t msg_type, u8_t option, u8_t len, s
 		ip4_addr_copy(u->dns, a);
 }
 
+void unik_dhcp_ask_dns(unsigned char *options, unsigned short *len, unsigned short cap)
+{
+	unsigned short at = 0;
+
+	/* Walk the options lwIP wrote to its parameter request list (55), and put 6 at its end,
+	 * moving what follows up by one. */
+	while (at + 1 < *len && options[at] != 55) {
+		if (options[at] == 0) { /* pad */
+			at++;
+			continue;
+		}
+		at += 2 + options[at + 1];
+	}
+	if (at + 1 >= *len || *len + 1 > cap)
+		return;
+	for (unsigned short i = 0; i < options[at + 1]; i++)
+		if (options[at + 2 + i] == 6)
+			return;
+	{
+		unsigned short end = at + 2 + options[at + 1];
+
+		k_memmove(options + end + 1, options + end, *len - end);
+		options[end] = 6;
+		options[at + 1]++;
+		(*len)++;
+	}
+}
+
 /* Frames from lwIP to the device, in one piece (the device takes a flat buffer).  Nothing
  * waits for room here (this runs in the poller and in interrupts too): a frame the device
  * cannot take now is dropped, as a busy link would, and TCP sends it again. */

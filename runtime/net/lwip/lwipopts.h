@@ -86,14 +86,17 @@
 #define LWIP_STATS_DISPLAY 0
 #define LWIP_PERF          0
 
-/* DHCP: lwIP keeps the DNS servers it was offered only for its own resolver, which is off; the
- * hook hands option 6 to netif.c, which writes it to /etc/resolv.conf. */
+/* DHCP: lwIP asks for and keeps the DNS servers only for its own resolver, which is off; one hook
+ * asks for option 6, the other hands it to netif.c, which writes it to /etc/resolv.conf. */
 #define LWIP_HOOK_FILENAME "unik_hooks.h"
 #define LWIP_HOOK_DHCP_PARSE_OPTION(netif, dhcp, state, msg, msg_type, option, len, pbuf, off)     \
 	do {                                                                                       \
 		(void)(msg);                                                                       \
 		unik_dhcp_option((netif), (msg_type), (option), (len), (pbuf), (off));             \
 	} while (0)
+
+#define LWIP_HOOK_DHCP_APPEND_OPTIONS(netif, dhcp, state, msg, msg_type, options_len_ptr)          \
+	unik_dhcp_ask_dns((msg)->options, (options_len_ptr), DHCP_OPTIONS_LEN)
 
 /* Two lwIP ends of one connection (on the loopback) whose windows are both closed would answer
  * each other's acknowledgements forever: lwIP acknowledges an empty segment at rcv_nxt when its
