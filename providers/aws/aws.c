@@ -1104,14 +1104,130 @@ static int run_stage(const struct aws_config *c, const struct unik_run_spec *spe
 	return rc;
 }
 
+/* ---- networking ---------------------------------------------------------------------------- */
+
+int aws_ingress_rules(const struct unik_device *devs, size_t n, const char *security_group,
+                      struct strv *rules, struct unik_error *err)
+{
+	const struct unik_device *nic = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct unik_device *d = &devs[i];
+
+		if (d->kind != UNIK_DEVICE_NET) {
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "aws: device \"%s\" is of a kind aws does not attach",
+			               d->name ? d->name : "");
+			return -1;
+		}
+		if (nic) {
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "aws: net devices \"%s\" and \"%s\": an instance has one "
+			               "network interface here, its primary one",
+			               nic->name, d->name);
+			return -1;
+		}
+		nic = d;
+		if ((d->tap && d->tap[0]) || (d->network && d->network[0])) {
+			unik_error_set(err, UNIK_E_UNSUPPORTED,
+			               "aws: net device \"%s\": %s \"%s\" is a thing of this host, "
+			               "not of EC2: the instance's network interface is in the "
+			               "subnet of option subnet=, behind security_group=",
+			               d->name, d->tap && d->tap[0] ? "tap" : "network",
+			               d->tap && d->tap[0] ? d->tap : d->network);
+			return -1;
+		}
+	}
+	for (size_t k = 0; nic && k < nic->nports; k++) {
+		const struct unik_port *pt = &nic->ports[k];
+		char port[96];
+
+		unik_port_format(pt, port, sizeof(port));
+		/* EC2 has no address translation in front of an instance: what reaches its
+		 * address on a port reaches the guest on that same port. */
+		if (pt->host_port != pt->guest_port) {
+			unik_error_set(
+			    err, UNIK_E_UNSUPPORTED,
+			    "aws: port %s: EC2 does not map ports, the guest's port is the "
+			    "instance's: publish it as %u:%u",
+			    port, pt->guest_port, pt->guest_port);
+			return -1;
+		}
+		if (!security_group || !*security_group) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "aws: port %s: publishing ports on EC2 opens them in a security "
+			    "group: give one with --provider-opt security_group=sg-...",
+			    port);
+			return -1;
+		}
+		strv_pushf(rules, "%s:%u:%s/%s", unik_port_proto_name(pt->proto), pt->guest_port,
+		           pt->host_ip[0] ? pt->host_ip : "0.0.0.0", pt->host_ip[0] ? "32" : "0");
+	}
+	return 0;
+}
+
+char *aws_cmdline_without_devices(const char *cmdline, const struct unik_device *devs, size_t n)
+{
+	_cleanup_free_ char *words = NULL;
+	size_t len;
+
+	if (!cmdline)
+		return xstrdup("");
+	if (!n)
+		return xstrdup(cmdline);
+	/* The core put exactly these words in front (core/vm.c). */
+	words = unik_devices_cmdline(devs, n, "");
+	len = strlen(words);
+	if (strncmp(cmdline, words, len) || (cmdline[len] && cmdline[len] != ' '))
+		return xstrdup(cmdline);
+	return xstrdup(cmdline + len + (cmdline[len] ? 1 : 0));
+}
+
+/* Adds or takes away the ingress rules words (blank-separated), for remove() and for a run that
+ * failed.  With authorize, the rules EC2 did not have go into added (a rule the group has
+ * already belongs to someone else, who keeps it); on a failure the ones added so far are taken
+ * away again. */
+static int ingress(const struct aws_config *c, bool authorize, const char *group,
+                   const struct strv *rules, const char *description, struct strv *added,
+                   struct unik_error *err)
+{
+	for (size_t i = 0; i < rules->n; i++) {
+		if (aws_ec2_ingress(c, authorize, group, rules->v[i], description, err) == 0) {
+			if (added)
+				strv_push(added, rules->v[i]);
+			continue;
+		}
+		if (aws_ec2_error_is(err, authorize ? "InvalidPermission.Duplicate"
+		                                    : "InvalidPermission.NotFound") ||
+		    (!authorize && aws_ec2_error_is(err, "InvalidGroup.NotFound"))) {
+			unik_error_clear(err);
+			continue;
+		}
+		unik_error_prefix(err, "aws: %s ingress %s in %s",
+		                  authorize ? "authorize" : "revoke", rules->v[i], group);
+		if (authorize && added) {
+			struct unik_error e2;
+
+			(void)ingress(c, false, group, added, NULL, NULL, &e2);
+		}
+		return -1;
+	}
+	return 0;
+}
+
 static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                    struct unik_error *err)
 {
 	(void)ctx;
 	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *rec = NULL;
+	_cleanup_free_ char *cmdline = NULL, *added_text = NULL;
 	_cleanup_kv_ struct unik_kv kv = {0};
+	_cleanup_strv_ struct strv rules = {0}, added = {0};
 	struct aws_config c = {0};
+	struct unik_run_spec s;
 	const char *itype, *ami, *profile;
+	const char *group = unik_provider_opt(spec->opts, "security_group");
 	bool variant = false;
 	char vkey[17] = "";
 	int rc = -1;
@@ -1123,6 +1239,17 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 		               "aws: an instance needs a directory and an image");
 		return -1;
 	}
+	if (aws_ingress_rules(spec->devices, spec->ndevices, group, &rules, err) < 0)
+		return -1;
+	/* The NIC is the instance's primary network interface, whose MAC EC2 chooses and whose
+	 * address its DHCP hands out: the words naming a MAC and an address that the core put in
+	 * front of the command line mean nothing there, and would make every instance (each with
+	 * a MAC of its own) an AMI variant of its own.  Without them the guest brings up the NIC
+	 * it finds with DHCP (docs/guest-abi.md). */
+	cmdline = aws_cmdline_without_devices(spec->cmdline, spec->devices, spec->ndevices);
+	s = *spec;
+	s.cmdline = cmdline;
+	spec = &s;
 	if (spec->image_dir) {
 		image_dir = xstrdup(spec->image_dir);
 	} else {
@@ -1164,6 +1291,15 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	if (variant)
 		aws_variant_key(spec->cmdline, vkey);
 
+	if (rules.n) {
+		_cleanup_free_ char *desc =
+		    xasprintf("unik instance %s", spec->instance_id ? spec->instance_id : "");
+
+		if (ingress(&c, true, group, &rules, desc, &added, err) < 0)
+			goto out;
+	}
+	added_text = strv_join(&added, " ");
+
 	struct ec2_run_params rp = {
 	    .image_id = ami,
 	    .instance_type = itype,
@@ -1174,7 +1310,10 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	    .unik_name = spec->instance_name,
 	};
 	if (aws_ec2_run_instance(&c, &rp, &iid, err) < 0) {
+		struct unik_error e2;
+
 		unik_error_prefix(err, "aws");
+		(void)ingress(&c, false, group, &added, NULL, NULL, &e2);
 		goto out;
 	}
 	/* Only a profile named in the options is recorded: naming one makes the SDK chain skip
@@ -1182,14 +1321,16 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	profile = unik_provider_opt(spec->opts, "profile");
 	rec = xasprintf("provider=aws\ninstance_id=%s\nec2_instance=%s\nami=%s\nregion=%s\n"
 	                "profile=%s\nec2_endpoint_url=%s\ninstance_type=%s\nimage_dir=%s\n"
-	                "variant=%s\n",
+	                "variant=%s\nsecurity_group=%s\ningress=%s\n",
 	                spec->instance_id ? spec->instance_id : "", iid, ami, c.region,
-	                profile ? profile : "", c.ec2_endpoint, itype, image_dir, vkey);
+	                profile ? profile : "", c.ec2_endpoint, itype, image_dir, vkey,
+	                group ? group : "", added_text);
 	if (dir_write(spec->instance_dir, AWS_STATE_FILE, rec, err) < 0) {
 		struct unik_error terr;
 
 		/* Without its record nobody could find the instance again: do not leave it. */
 		aws_ec2_terminate_instance(&c, iid, &terr);
+		(void)ingress(&c, false, group, &added, NULL, NULL, &terr);
 		goto out;
 	}
 	if (mark_console_start(spec->instance_dir, err) < 0)
@@ -1312,6 +1453,25 @@ out:
 	return rc;
 }
 
+/* Takes away the ingress rules the run added (provider.state's ingress=); a second remove after
+ * a failure tries again. */
+static int revoke_recorded(const struct unik_kv *kv, const struct aws_config *c,
+                           struct unik_error *err)
+{
+	const char *group = unik_kv_find(kv, "security_group");
+	const char *text = unik_kv_find(kv, "ingress");
+	_cleanup_strv_ struct strv rules = {0};
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL;
+
+	if (!group || !*group || !text || !*text)
+		return 0;
+	copy = xstrdup(text);
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		strv_push(&rules, w);
+	return ingress(c, false, group, &rules, NULL, NULL, err);
+}
+
 static int aws_remove(void *ctx, const char *dir, struct unik_error *err)
 {
 	(void)ctx;
@@ -1341,6 +1501,7 @@ static int aws_remove(void *ctx, const char *dir, struct unik_error *err)
 	} else {
 		unik_error_clear(err);
 		dir_write(dir, "terminated", iid, NULL);
+		rc = revoke_recorded(&kv, &c, err);
 	}
 	cache_forget(dir);
 	aws_config_free(&c);
@@ -1354,7 +1515,9 @@ const struct unik_provider unik_provider_aws = {
     .image_format = "raw",
     .opt_keys = aws_opt_keys,
     .opt_help = aws_opt_help,
-    .caps = 0, /* no devices yet: EBS volumes and ENIs come with the volume and network work */
+    /* A NIC is the instance's primary network interface; EBS volumes come with the volume
+     * work. */
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET),
     .available = aws_available,
     .run = aws_run,
     .status = aws_status,

@@ -309,6 +309,34 @@ int aws_ec2_delete_snapshot(const struct aws_config *c, const char *snapshot,
 	return simple(c, "DeleteSnapshot", p, err);
 }
 
+/* ---- security groups ----------------------------------------------------------------------- */
+
+int aws_ec2_ingress(const struct aws_config *c, bool authorize, const char *group, const char *rule,
+                    const char *description, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv p = {0};
+	char proto[8];
+	unsigned port;
+	int n = 0;
+
+	/* "PROTO:PORT:CIDR", as aws_ingress_rules makes them. */
+	if (sscanf(rule, "%7[a-z]:%u:%n", proto, &port, &n) != 2 || !n || !rule[n]) {
+		unik_error_set(err, UNIK_E_INTERNAL, "AWS EC2: ingress rule \"%s\"", rule);
+		return -1;
+	}
+	strv_pushf(&p, "GroupId=%s", group);
+	strv_pushf(&p, "IpPermissions.1.IpProtocol=%s", proto);
+	strv_pushf(&p, "IpPermissions.1.FromPort=%u", port);
+	strv_pushf(&p, "IpPermissions.1.ToPort=%u", port);
+	strv_pushf(&p, "IpPermissions.1.IpRanges.1.CidrIp=%s", rule + n);
+	/* A revocation matches the rule without its description. */
+	if (authorize && description)
+		strv_pushf(&p, "IpPermissions.1.IpRanges.1.Description=%s", description);
+	return aws_ec2_call(
+	    c, authorize ? "AuthorizeSecurityGroupIngress" : "RevokeSecurityGroupIngress",
+	    (const char *const *)strv_argv(&p), NULL, err);
+}
+
 /* ---- instances ----------------------------------------------------------------------------- */
 
 int aws_ec2_run_instance(const struct aws_config *c, const struct ec2_run_params *rp,

@@ -54,6 +54,15 @@ int aws_ec2_deregister_image(const struct aws_config *c, const char *ami, struct
 int aws_ec2_delete_snapshot(const struct aws_config *c, const char *snapshot,
                             struct unik_error *err);
 
+/* ---- security groups ---- */
+
+/* Adds (authorize) or takes away the ingress rule "PROTO:PORT:CIDR" (tcp or udp, one port, an
+ * IPv4 CIDR) of security group group (an id, sg-...).  description (authorize only, may be
+ * NULL) says whose rule it is.  EC2 answers InvalidPermission.Duplicate for a rule the group
+ * has, and InvalidPermission.NotFound for one to revoke that it has not. */
+int aws_ec2_ingress(const struct aws_config *c, bool authorize, const char *group, const char *rule,
+                    const char *description, struct unik_error *err);
+
 /* ---- instances ---- */
 
 struct ec2_run_params {

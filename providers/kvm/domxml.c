@@ -159,6 +159,35 @@ static void elem(FILE *f, const char *indent, const char *tag, const char *value
 	fprintf(f, "%s<%s>%s</%s>\n", indent, tag, v, tag);
 }
 
+/* kvm forwards no published ports: on user-mode networking that would take libvirt's passt
+ * backend (<portForward>), which the libvirt of Debian 12 (9.0) refuses to parse, and on a
+ * network or a tap a forwarder on the host, which the qemu provider has in unik-shim and kvm,
+ * whose QEMU libvirt starts, has not.  A run that asks for them is refused rather than started
+ * with its ports silently closed (docs/providers.md). */
+static int net_ports_check(const struct unik_device *d, struct unik_error *err)
+{
+	char port[96];
+
+	if (!d->nports)
+		return 0;
+	unik_port_format(&d->ports[0], port, sizeof(port));
+	if ((d->tap && d->tap[0]) || (d->bridge && d->bridge[0]) || (d->network && d->network[0]))
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "kvm: net device \"%s\": cannot publish port %s: kvm has no "
+		               "forwarder on the host; reach the guest at its own address on the "
+		               "network%s%s%s instead, or run it with the qemu provider",
+		               d->name, port, d->ip ? " (" : "", d->ip ? d->ip : "",
+		               d->ip ? ")" : "");
+	else
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "kvm: net device \"%s\": cannot publish port %s on user-mode "
+		               "networking: that needs libvirt's passt backend, which this libvirt "
+		               "does not have; put the instance on a network (--network NAME) and "
+		               "reach it at its address, or run it with the qemu provider",
+		               d->name, port);
+	return -1;
+}
+
 /* One <interface>, <disk> or <filesystem> per device.  On microvm every one gets a virtio-mmio
  * address, as the machine has no PCI bus; elsewhere libvirt picks PCI slots. */
 static int device_xml(FILE *f, const struct kvm_domain_params *p, struct unik_error *err)
@@ -173,6 +202,8 @@ static int device_xml(FILE *f, const struct kvm_domain_params *p, struct unik_er
 
 		switch (d->kind) {
 		case UNIK_DEVICE_NET:
+			if (net_ports_check(d, err) < 0)
+				return -1;
 			if (d->tap && d->tap[0]) {
 				_cleanup_free_ char *tap = kvm_xml_escape(d->tap);
 
@@ -180,8 +211,11 @@ static int device_xml(FILE *f, const struct kvm_domain_params *p, struct unik_er
 				 * deletes it. */
 				fprintf(f, "    <interface type='ethernet'>\n");
 				fprintf(f, "      <target dev='%s' managed='no'/>\n", tap);
-			} else if (d->network && d->network[0]) {
-				_cleanup_free_ char *br = kvm_xml_escape(d->network);
+			} else if ((d->bridge && d->bridge[0]) || (d->network && d->network[0])) {
+				/* A device filled in by hand (tests, older callers) may name
+				 * the bridge as its network. */
+				_cleanup_free_ char *br = kvm_xml_escape(
+				    d->bridge && d->bridge[0] ? d->bridge : d->network);
 
 				/* The network's bridge on the host: libvirt makes the tap and
 				 * adds it. */

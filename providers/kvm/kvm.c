@@ -30,6 +30,7 @@ struct kvm_record {
 	char domain[128];
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	int connect_timeout_ms;
+	char ip[64]; /* the first NIC's address, without its prefix; "" when none */
 };
 
 static const char *opt_uri(const char *const *opts)
@@ -91,6 +92,7 @@ static int read_record(const char *dir, struct kvm_record *r, struct unik_error 
 	unik_kv_get(text, "uri", r->uri, sizeof(r->uri));
 	unik_kv_get(text, "domain", r->domain, sizeof(r->domain));
 	unik_kv_get(text, "uuid", r->uuid, sizeof(r->uuid));
+	unik_kv_get(text, "ip", r->ip, sizeof(r->ip));
 	/* Records written before connect_timeout existed have none. */
 	r->connect_timeout_ms = KVM_DEFAULT_CONNECT_TIMEOUT * 1000;
 	if (unik_kv_get(text, "connect_timeout", seconds, sizeof(seconds)) &&
@@ -253,6 +255,21 @@ static void fill_handle(const struct kvm_record *r, struct unik_instance_status 
 {
 	snprintf(st->handle, sizeof(st->handle), "%s", r->domain);
 	snprintf(st->handle_id, sizeof(st->handle_id), "%s", r->uuid);
+	snprintf(st->ip, sizeof(st->ip), "%s", r->ip);
+}
+
+/* The address the guest takes on its first NIC (the device's ip without its prefix), as status
+ * reports it; "" when the first NIC has none (DHCP) or there is no NIC. */
+static void first_nic_ip(const struct unik_device *devs, size_t n, char *ip, size_t len)
+{
+	ip[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (devs[i].kind != UNIK_DEVICE_NET)
+			continue;
+		if (devs[i].ip)
+			snprintf(ip, len, "%.*s", (int)strcspn(devs[i].ip, "/"), devs[i].ip);
+		return;
+	}
 }
 
 /* ---- libvirt helpers ------------------------------------------------------------------------ */
@@ -616,6 +633,7 @@ static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	snprintf(r.instance_id, sizeof(r.instance_id), "%s", spec->instance_id);
 	snprintf(r.uri, sizeof(r.uri), "%s", uri);
 	snprintf(r.domain, sizeof(r.domain), "%s", name);
+	first_nic_ip(spec->devices, spec->ndevices, r.ip, sizeof(r.ip));
 	if (virDomainGetUUIDString(dom, r.uuid) < 0) {
 		unik_error_set(err, UNIK_E_IO, "kvm: UUID of domain %s: %s", name,
 		               kvm_last_error());
@@ -626,10 +644,10 @@ static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	/* Recorded before the boot, so that whatever happens next a later remove() finds it. */
 	state = xasprintf("provider=kvm\ninstance_id=%s\nuri=%s\nconnect_timeout=%d\ndomain=%s\n"
 	                  "uuid=%s\ntype=%s\nmachine=%s\nkernel=%s\ninitrd=%s\nmemory_mb=%llu\n"
-	                  "vm_dir=%s\n",
+	                  "vm_dir=%s\nip=%s\n",
 	                  r.instance_id, r.uri, r.connect_timeout_ms / 1000, r.domain, r.uuid,
 	                  p.type, p.machine, kernel, initrd ? initrd : "",
-	                  (unsigned long long)p.memory_mb, vmdir ? vmdir : "");
+	                  (unsigned long long)p.memory_mb, vmdir ? vmdir : "", r.ip);
 	if (unik_write_text_in(dir, KVM_STATE_FILE, state, err) < 0) {
 		virDomainUndefine(dom);
 		virDomainFree(dom);

@@ -181,6 +181,40 @@ int xen_build_config(const struct unik_xl_guest *g, const libxl_uuid *uuid, libx
 #define XEN_APPEND(arr, n)                                                                         \
 	((arr) = xrealloc((arr), sizeof(*(arr)) * (size_t)((n) + 1)), &(arr)[(n)++])
 
+const char *xen_nic_bridge(const struct unik_device *d)
+{
+	/* A device filled in by hand (tests, older callers) may name the bridge as its
+	 * network. */
+	return d->bridge && d->bridge[0] ? d->bridge : d->network;
+}
+
+char *xen_xl_vifs(const struct unik_device *devs, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool any = false;
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct unik_device *d = &devs[i];
+
+		if (d->kind != UNIK_DEVICE_NET)
+			continue;
+		fprintf(f, "%s'mac=%s,bridge=%s'", any ? ", " : "vif = [ ", d->mac,
+		        xen_nic_bridge(d) ? xen_nic_bridge(d) : "");
+		any = true;
+	}
+	if (any)
+		fputs(" ]\n", f);
+	if (fclose(f) != 0 || !any) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_config *c,
                     struct unik_error *err)
 {
@@ -194,7 +228,7 @@ int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_confi
 
 			/* netback makes the host end itself (vifD.N) and adds it to a bridge:
 			 * there is no existing tap to take over and no user-mode stack. */
-			if (!d->network || !d->network[0]) {
+			if (!xen_nic_bridge(d) || !xen_nic_bridge(d)[0]) {
 				unik_error_set(
 				    err, UNIK_E_UNSUPPORTED,
 				    "xen: net device \"%s\": Xen joins a NIC to a bridge "
@@ -204,6 +238,19 @@ int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_confi
 				        ? ", its backend makes the host's end itself, "
 				          "so it cannot use an existing tap"
 				        : " and has no user-mode networking");
+				return -1;
+			}
+			if (d->nports) {
+				char port[96];
+
+				unik_port_format(&d->ports[0], port, sizeof(port));
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "xen: net device \"%s\": cannot publish port %s: Xen has no "
+				    "forwarder on the host; reach the guest at its own address on "
+				    "the network%s%s%s instead",
+				    d->name, port, d->ip ? " (" : "", d->ip ? d->ip : "",
+				    d->ip ? ")" : "");
 				return -1;
 			}
 			if (sscanf(d->mac, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3],
@@ -219,7 +266,7 @@ int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_confi
 			nic->nictype = LIBXL_NIC_TYPE_VIF;
 			for (int k = 0; k < 6; k++)
 				nic->mac[k] = (uint8_t)m[k];
-			nic->bridge = xstrdup(d->network);
+			nic->bridge = xstrdup(xen_nic_bridge(d));
 			break;
 		}
 		case UNIK_DEVICE_BLK: {

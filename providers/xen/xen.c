@@ -167,12 +167,26 @@ static int write_state(const char *dir, const struct unik_run_spec *spec,
                        struct unik_error *err)
 {
 	_cleanup_free_ char *path = dir_file(dir, XEN_STATE_FILE);
-	_cleanup_free_ char *text = xasprintf(
+	_cleanup_free_ char *text = NULL;
+	char ip[64] = "";
+
+	/* The first NIC's static address, which status reports; none with DHCP. */
+	for (size_t i = 0; i < spec->ndevices; i++) {
+		const struct unik_device *d = &spec->devices[i];
+
+		if (d->kind != UNIK_DEVICE_NET)
+			continue;
+		if (d->ip)
+			snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(d->ip, "/"), d->ip);
+		break;
+	}
+	text = xasprintf(
 	    "provider=xen\ninstance_id=%s\ndomid=%lld\nname=%s\nuuid=%s\nkernel=%s\n"
-	    "initrd=%s\nmemory_mb=%llu\nvcpus=%u\non_poweroff=%s\non_reboot=%s\non_crash=%s\n",
+	    "initrd=%s\nmemory_mb=%llu\nvcpus=%u\non_poweroff=%s\non_reboot=%s\non_crash=%s\n"
+	    "ip=%s\n",
 	    spec->instance_id ? spec->instance_id : "", domid, g->name, uuid, g->kernel,
 	    g->ramdisk ? g->ramdisk : "", (unsigned long long)g->memory_mb, g->vcpus,
-	    g->on_poweroff, g->on_reboot, g->on_crash);
+	    g->on_poweroff, g->on_reboot, g->on_crash, ip);
 
 	return unik_write_file_atomic(path, text, strlen(text), 0644, err);
 }
@@ -189,6 +203,7 @@ int xen_state_read(const char *dir, struct xen_state *s, struct unik_error *err)
 		return -1;
 	unik_kv_get(text, "name", s->name, sizeof(s->name));
 	unik_kv_get(text, "uuid", s->uuid, sizeof(s->uuid));
+	unik_kv_get(text, "ip", s->ip, sizeof(s->ip));
 	unik_kv_get(text, "on_poweroff", s->on_poweroff, sizeof(s->on_poweroff));
 	unik_kv_get(text, "on_reboot", s->on_reboot, sizeof(s->on_reboot));
 	unik_kv_get(text, "on_crash", s->on_crash, sizeof(s->on_crash));
@@ -291,6 +306,7 @@ static void fill_handle(const struct xen_state *s, struct unik_instance_status *
 {
 	snprintf(st->handle, sizeof(st->handle), "%s", s->name);
 	snprintf(st->handle_id, sizeof(st->handle_id), "%s", s->uuid);
+	snprintf(st->ip, sizeof(st->ip), "%s", s->ip);
 }
 
 /* ---- run ----------------------------------------------------------------------------------- */
@@ -333,10 +349,11 @@ static int xen_run(void *pctx, const struct unik_run_spec *spec, struct unik_ins
 	if (!err)
 		err = &local_err; /* callers may pass NULL */
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *name = NULL;
-	_cleanup_free_ char *cfg_text = NULL, *cfg_path = NULL, *tty = NULL;
+	_cleanup_free_ char *cfg_text = NULL, *cfg_path = NULL, *tty = NULL, *vifs = NULL;
 	_cleanup_free_ struct unik_device *devs = NULL;
 	_cleanup_strv_ struct strv dev_paths = {0};
 	struct unik_xl_guest g = {0};
+	struct xen_state s;
 	libxl_domain_config c;
 	libxl_uuid uuid;
 	char uuid_text[LIBXL_UUID_FMTLEN + 1], reason[768];
@@ -372,8 +389,16 @@ static int xen_run(void *pctx, const struct unik_run_spec *spec, struct unik_ins
 		goto out;
 	/* The same guest as an xl.cfg, for whoever wants to look or to boot it by hand. */
 	cfg_path = dir_file(dir, XEN_XLCFG_FILE);
-	if (unik_xl_cfg_text(&g, &cfg_text, err) < 0 ||
-	    unik_write_file_atomic(cfg_path, cfg_text, strlen(cfg_text), 0644, err) < 0)
+	if (unik_xl_cfg_text(&g, &cfg_text, err) < 0)
+		goto out;
+	vifs = xen_xl_vifs(devs, spec->ndevices);
+	if (vifs) {
+		char *both = xasprintf("%s%s", cfg_text, vifs);
+
+		free(cfg_text);
+		cfg_text = both;
+	}
+	if (unik_write_file_atomic(cfg_path, cfg_text, strlen(cfg_text), 0644, err) < 0)
 		goto out;
 	/* Recorded before the domain exists: a daemon that dies mid-create can still find it. */
 	if (write_state(dir, spec, &g, -1, uuid_text, err) < 0)
@@ -399,6 +424,8 @@ static int xen_run(void *pctx, const struct unik_run_spec *spec, struct unik_ins
 		goto out;
 	}
 	st->state = UNIK_STATE_RUNNING;
+	if (xen_state_read(dir, &s, NULL) == 0)
+		snprintf(st->ip, sizeof(st->ip), "%s", s.ip);
 	snprintf(st->handle, sizeof(st->handle), "%s", name);
 	snprintf(st->handle_id, sizeof(st->handle_id), "%s", uuid_text);
 	rc = 0;

@@ -50,6 +50,15 @@ int xen_build_config(const struct unik_xl_guest *g, const libxl_uuid *uuid, libx
 int xen_add_devices(const struct unik_device *devs, size_t n, libxl_domain_config *c,
                     struct unik_error *err);
 
+/* The bridge a net device's vif joins: the network's bridge, or the network's name itself for
+ * a device that names no bridge. */
+const char *xen_nic_bridge(const struct unik_device *d);
+
+/* The xl.cfg line of the net devices' vifs, "vif = [ 'mac=52:54:00:..,bridge=BR', ... ]\n", for
+ * the xl.cfg written for operators; NULL when there is no net device.  The devices must have
+ * passed xen_add_devices (bridge names and MACs hold no quotes or commas).  Caller frees. */
+char *xen_xl_vifs(const struct unik_device *devs, size_t n);
+
 /* libxl's own JSON of c (libxl_domain_config_to_json).  Caller frees. */
 char *xen_config_json(libxl_domain_config *c);
 
@@ -59,6 +68,7 @@ struct xen_state {
 	long long domid; /* -1 until the domain exists */
 	char name[128];
 	char uuid[40];
+	char ip[64]; /* the first NIC's address without its prefix, "" when none (DHCP) */
 	char on_poweroff[24], on_reboot[24], on_crash[24];
 };
 

@@ -661,3 +661,82 @@ def test_cli_build_run_rm_rmi():
             if s['images'] or s['snapshots']:
                 fail('unik rmi left %r and %r' % (list(s['images']), list(s['snapshots'])))
             env.check_signatures()
+
+
+@timeout(600)
+def test_net_ports_open_ingress():
+    """A NIC is the instance's primary network interface: through the core (provider_contract,
+    which puts the NIC's manifest and address words in front of the command line), the guest
+    boots the image's own AMI (those words are EC2's business, not a variant's), the instance
+    is launched into the security group, and each published port becomes one ingress rule there
+    (0.0.0.0/0, or the port's host address /32).  A rule the group had already is left to its
+    owner; remove takes away only the rules the run added.  What EC2 cannot do is refused before
+    any call: a mapped port, ports without a security group, a host network, two NICs."""
+    need_tools()
+    with Env() as env:
+        image, _ = staged_image(env, 'hello', 'hello', 'nethello', 'eeeeeeeeeee1')
+        image_dir = os.path.dirname(image)
+        ami = read_state(os.path.join(image_dir, 'aws.state'))[REGION + '.ami']
+        kernel = os.path.join(image_dir, 'kernel.elf')
+        sg = 'sg-0123456789abcdef0'
+        opts = env.opts + ['security_group=' + sg]
+
+        def contract(*args, ok=True, o=opts):
+            return env.call('provider_contract', '-p', 'aws', *args, ok=ok, opts=o)
+
+        # Refusals, before any call to EC2.
+        before = dict(env.stats()['calls'])
+        for devs, o, code, needle in (
+                (['net:net0:port=8080+80'], opts, 'unsupported', 'publish it as 80:80'),
+                (['net:net0:port=80+80'], env.opts, 'invalid', 'security_group=sg-'),
+                (['net:net0:network=lan:bridge=ukbr-lan'], opts, 'unsupported',
+                 'network "lan" is a thing of this host'),
+                (['net:net0', 'net:net1'], opts, 'unsupported', 'its primary one')):
+            args = []
+            for dev in devs:
+                args += ['-d', dev]
+            d = new_dir('refused')
+            r = contract(*(args + ['run', d, kernel, 'hello', 64]), ok=False, o=o)
+            if r['_rc'] == 0 or r.get('code') != code or needle not in r.get('error', ''):
+                fail('%s was not refused with %r: %r' % (devs, needle, r))
+        if env.stats()['calls'] != before:
+            fail('a refused run called EC2: %r -> %r' % (before, env.stats()['calls']))
+
+        # A rule the group has already belongs to someone else: here another instance's.
+        other = new_dir('other')
+        contract('-i', 'other0000001', '-d', 'net:net0:port=53+53/udp', 'run', other, kernel,
+                 'hello', 64)
+        d = new_dir('net')
+        calls = env.stats()['calls']
+        r = contract('-i', 'netinst00001', '-d',
+                     'net:net0:port=80+80:port=203.0.113.7+8443+8443:port=53+53/udp',
+                     'run', d, kernel, 'hello', 64)
+        if r.get('handle_id') != ami:
+            fail('the NIC\'s words made a variant AMI (%r), not the image\'s %s' % (r, ami))
+        after = env.stats()
+        if after['calls'].get('ImportSnapshot') != calls.get('ImportSnapshot'):
+            fail('the run staged a variant')
+        iid = r['handle']
+        if after['instances'][iid]['groups'] != [sg]:
+            fail('the instance is not in %s: %r' % (sg, after['instances'][iid]))
+        want = ['tcp:80-80:0.0.0.0/0:unik instance netinst00001',
+                'tcp:8443-8443:203.0.113.7/32:unik instance netinst00001',
+                'udp:53-53:0.0.0.0/0:unik instance other0000001']
+        if after['groups'].get(sg) != want:
+            fail('security group rules %r, want %r' % (after['groups'].get(sg), want))
+        rec = read_state(os.path.join(d, 'provider.state'))
+        if rec.get('security_group') != sg or \
+                rec.get('ingress') != 'tcp:80:0.0.0.0/0 tcp:8443:203.0.113.7/32':
+            fail('provider.state: %r' % rec)
+        text = run_to_exit(env, d)
+        if 'hello from unik\nargv[0]=<hello>\n' not in text:
+            fail('the guest did not boot its own command line', text)
+        contract('remove', d)
+        left = env.stats()['groups'].get(sg)
+        if left != ['udp:53-53:0.0.0.0/0:unik instance other0000001']:
+            fail('remove left %r' % left)
+        run_to_exit(env, other)
+        contract('remove', other)
+        if env.stats()['groups'].get(sg):
+            fail('the other instance\'s remove left %r' % env.stats()['groups'].get(sg))
+        env.check_signatures()

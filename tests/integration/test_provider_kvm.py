@@ -18,9 +18,9 @@ import subprocess
 import time
 from xml.etree import ElementTree
 
-from harness import Skip, Failure, accels, fail, out_dir, build_dir, timeout, bin_dir
+from harness import REPO, Skip, Failure, accels, fail, out_dir, build_dir, timeout, bin_dir
 from qemu import resolve_accel
-from apps import app
+from apps import app, run_unik_cc
 import libvirt_service
 from confined import check_confined
 
@@ -887,3 +887,149 @@ def test_cli_disk_boot():
             fail('boot=disk on an image without a disk: no hint', p.stdout + p.stderr)
         if any(x['state'] == 'running' for x in h.json(['ps']) or []):
             fail('a refused run left an instance running')
+
+
+# ---- networking -------------------------------------------------------------------------------
+
+
+def _contract():
+    p = os.path.join(build_dir(), 'tests', 'tools', 'provider_contract')
+    if not os.access(p, os.X_OK):
+        raise Failure('%s is missing (run make test-tools)' % p)
+    return p
+
+
+def contract(accel, *args, inst=None, ok=True, limit=60):
+    """Runs tests/tools/provider_contract once with provider kvm (through core/vm.h, so the
+    devices are checked and their words reach the guest's command line as the core puts them)."""
+    cmd = [_contract(), '-p', 'kvm']
+    if inst:
+        cmd += ['-i', inst['id'], '-n', inst['name']]
+    cmd += [str(a) for a in args]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, env=driver_env(accel), timeout=limit)
+    with open(os.path.join(out_dir(), 'driver.log'), 'a') as f:
+        f.write('$ %s\n%s%s[exit %d]\n' % (' '.join(cmd), p.stdout, p.stderr, p.returncode))
+    res = dict(l.partition('=')[::2] for l in p.stdout.splitlines())
+    if ok and p.returncode != 0:
+        fail('provider_contract %s failed (exit %d): %s' % (
+            args[-5] if len(args) >= 5 else args[0], p.returncode,
+            res.get('error', p.stderr.strip())))
+    res['_rc'] = p.returncode
+    return res
+
+
+def _ip(*args, check=True):
+    p = subprocess.run(['ip'] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
+    if check and p.returncode != 0:
+        fail('ip %s: %s' % (' '.join(args), p.stderr.strip()))
+    return p
+
+
+class Bridge:
+    """A Linux bridge ukbrN with 10.93.N.1/24 on the host, for one test; deleted afterwards."""
+
+    def __enter__(self):
+        if not shutil.which('ip'):
+            raise Skip('ip is not installed (Debian: iproute2)')
+        if not os.path.exists('/dev/net/tun'):
+            raise Skip('no /dev/net/tun: libvirt cannot make the guest\'s tap')
+        start = os.getpid() % 200
+        for k in range(200):
+            n = 20 + (start + k) % 200
+            name = 'ukbr%d' % n
+            if _ip('link', 'show', name, check=False).returncode == 0:
+                continue
+            if _ip('-4', 'route', 'show', '10.93.%d.0/24' % n, check=False).stdout.strip():
+                continue
+            p = _ip('link', 'add', name, 'type', 'bridge', check=False)
+            if p.returncode == 0:
+                break
+            if 'Operation not permitted' in p.stderr:
+                raise Skip('no CAP_NET_ADMIN to make a bridge: ' + p.stderr.strip())
+        else:
+            raise Skip('no free ukbrN bridge name or 10.93.N.0/24 subnet')
+        self.name, self.n = name, n
+        self.host, self.guest = '10.93.%d.1' % n, '10.93.%d.2' % n
+        try:
+            _ip('addr', 'add', self.host + '/24', 'dev', name)
+            _ip('link', 'set', name, 'up')
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        _ip('link', 'del', self.name, check=False)
+        return False
+
+
+def build_http():
+    out = os.path.join(out_dir(), 'http.elf')
+    src = os.path.join(REPO, 'examples', 'http', 'http.c')
+    p = run_unik_cc(['-O2', '-Wall', '-pthread', '-o', out, src])
+    if p.returncode != 0:
+        fail('unik-cc examples/http/http.c failed (exit %d)' % p.returncode, p.stderr[-2000:])
+    return out
+
+
+@timeout(300)
+@cleanup
+def test_net_bridge_http():
+    """examples/http on a bridge the test makes (libvirt makes the tap and adds it): the guest
+    takes 10.93.N.2/24 from its command line (unik.net0=, put there by the core), curl on the host
+    reaches it there, status reports the address, and the guest exits once it has served the
+    requests it was told to."""
+    if not shutil.which('curl'):
+        raise Skip('curl is not installed (Debian: curl)')
+    need('tcg')
+    kernel = build_http()
+    with Bridge() as br:
+        inst = new_inst('nethttp')
+        dev = 'net:net0:network=uknet%d:bridge=%s:ip=%s/24:gw=%s' % (br.n, br.name, br.guest,
+                                                                     br.host)
+        r = contract('tcg', '-d', dev, 'run', inst['dir'], kernel, 'http 2', 64, inst=inst)
+        if r.get('state') not in ('running', 'exited'):
+            fail('run: %r' % r, context(inst))
+        wait_console(inst, 'listening on port', limit=90)
+        if 'unik: net0 up %s/24' % br.guest not in console(inst):
+            fail('the guest did not take %s/24' % br.guest, context(inst))
+        with open(os.path.join(inst['dir'], 'provider.state')) as f:
+            if 'ip=%s\n' % br.guest not in f.read():
+                fail('provider.state does not record ip=%s' % br.guest, context(inst))
+        xml = _virsh('dumpxml', domain_of(inst), check=True).stdout
+        if "<source bridge='%s'/>" % br.name not in xml:
+            fail('the domain is not on bridge %s' % br.name, xml)
+        got = []
+        for _ in range(2):
+            p = subprocess.run(['curl', '-s', '-m', '20', 'http://%s:8080/' % br.guest],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=30)
+            got.append(p.stdout)
+        want = ['hello from unik: request 1\n', 'hello from unik: request 2\n']
+        if got != want:
+            fail('curl got %r, want %r' % (got, want), context(inst))
+        st = wait_ended('tcg', inst)
+        expect(st, 'exited', 0, inst)
+        call('tcg', 'remove', inst['dir'])
+
+
+@cleanup
+def test_net_ports_refused():
+    """Published ports are refused before anything is defined, on user-mode networking (no
+    passt in this libvirt: the message names --network) and on a bridge (no forwarder)."""
+    need()
+    for dev, needle in (('net:net0:port=127.0.0.1+18080+80', '--network'),
+                        ('net:net0:network=uknet:bridge=ukbr-none:ip=10.93.250.2/24:'
+                         'port=18080+80', 'own address on the network (10.93.250.2/24)')):
+        inst = new_inst('netport')
+        r = contract('tcg', '-d', dev, 'run', inst['dir'], app('hello'), 'hello', 64, inst=inst,
+                     ok=False)
+        if r['_rc'] == 0 or r.get('code') != 'unsupported' or needle not in r.get('error', ''):
+            fail('published port on %s was not refused: %r' % (dev, r))
+        if '127.0.0.1:18080->80/tcp' not in r['error'] and '0.0.0.0:18080->80/tcp' not in \
+                r['error']:
+            fail('the refusal does not name the port: %r' % r)
+        if domain_of(inst) in domains():
+            fail('a refused run defined its domain')

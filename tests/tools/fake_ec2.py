@@ -6,7 +6,9 @@ Every request's SigV4 signature is checked with botocore against the known test 
 ImportSnapshot really reads the object from S3 (s3rver, through its HTTP API, with a signed
 GET), RegisterImage/DescribeImages/DeregisterImage/DeleteSnapshot keep images and snapshots,
 and RunInstances really boots the snapshot's raw disk with qemu-system-x86_64 (-M pc, TCG,
-BIOS through GRUB), whose serial output GetConsoleOutput serves base64-encoded.
+BIOS through GRUB), whose serial output GetConsoleOutput serves base64-encoded.  Security groups
+(any sg-... id) keep the ingress rules of AuthorizeSecurityGroupIngress and
+RevokeSecurityGroupIngress, one rule per call, with EC2's Duplicate and NotFound errors.
 
 Control endpoints (unsigned), for tests:
   POST /_fake/throttle?action=NAME&count=N   the next N calls of NAME answer RequestLimitExceeded
@@ -19,6 +21,7 @@ import argparse
 import base64
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import secrets
@@ -110,6 +113,7 @@ class Fake:
         self.snapshots = {}
         self.images = {}
         self.instances = {}
+        self.groups = {}  # security group id -> {(proto, from, to, cidr): description}
         self.seq = 0
         os.makedirs(args.data_dir, exist_ok=True)
 
@@ -483,6 +487,50 @@ class Fake:
         return [('reservationId', self.new_id('r')), ('ownerId', '123456789012'),
                 ('instancesSet', [('item', item)])]
 
+    # ---- security groups: any sg-... id exists, with no rules at first ----
+
+    def permission(self, p):
+        group = self.need(p, 'GroupId')
+        if not group.startswith('sg-'):
+            raise ApiError(400, 'InvalidGroupId.Malformed', 'Invalid id: "%s" (expecting '
+                           '"sg-...")' % group)
+        if 'IpPermissions.2.IpProtocol' in p or 'IpPermissions.1.IpRanges.2.CidrIp' in p:
+            raise ApiError(400, 'InvalidParameterValue', 'this fake takes one rule per call')
+        proto = self.need(p, 'IpPermissions.1.IpProtocol')
+        if proto not in ('tcp', 'udp'):
+            raise ApiError(400, 'InvalidParameterValue', 'Invalid value for portRange')
+        lo, hi = int(self.need(p, 'IpPermissions.1.FromPort')), \
+            int(self.need(p, 'IpPermissions.1.ToPort'))
+        if not 0 <= lo <= hi <= 65535:
+            raise ApiError(400, 'InvalidParameterValue', 'Invalid value for portRange')
+        cidr = self.need(p, 'IpPermissions.1.IpRanges.1.CidrIp')
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ApiError(400, 'InvalidParameterValue', 'CIDR block %s is malformed' % cidr)
+        return group, (proto, lo, hi, cidr)
+
+    def do_AuthorizeSecurityGroupIngress(self, p):
+        group, rule = self.permission(p)
+        with self.lock:
+            rules = self.groups.setdefault(group, {})
+            if rule in rules:
+                raise ApiError(400, 'InvalidPermission.Duplicate', 'the specified rule '
+                               '"peer: %s, %s, from port: %d, to port: %d, ALLOW" already '
+                               'exists' % (rule[3], rule[0].upper(), rule[1], rule[2]))
+            rules[rule] = p.get('IpPermissions.1.IpRanges.1.Description', '')
+        return [('return', 'true')]
+
+    def do_RevokeSecurityGroupIngress(self, p):
+        group, rule = self.permission(p)
+        with self.lock:
+            rules = self.groups.get(group, {})
+            if rule not in rules:
+                raise ApiError(400, 'InvalidPermission.NotFound', 'The specified rule does '
+                               'not exist in this security group.')
+            del rules[rule]
+        return [('return', 'true')]
+
     def find(self, iid):
         inst = self.instances.get(iid)
         if not inst:
@@ -578,6 +626,9 @@ class Fake:
                               self.tasks.items()},
                     'snapshots': self.snapshots,
                     'images': self.images,
+                    'groups': {g: sorted('%s:%d-%d:%s:%s' % (r + (d,)) for r, d in
+                                         rules.items())
+                               for g, rules in self.groups.items()},
                     'instances': {k: {'state': v['state'], 'type': v['type'],
                                       'tags': v['tags'], 'boots': v['boots'],
                                       'image': v['image'], 'subnet': v['subnet'],

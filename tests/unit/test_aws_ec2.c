@@ -325,6 +325,8 @@ static void test_provider_table(void **state)
 	assert_non_null(p->stage);
 	assert_non_null(p->unstage);
 	assert_non_null(p->start);
+	assert_true(unik_provider_attaches(p, UNIK_DEVICE_NET));
+	assert_false(unik_provider_attaches(p, UNIK_DEVICE_BLK));
 	while (p->opt_keys[k])
 		k++;
 	while (p->opt_help[h])
@@ -565,6 +567,69 @@ static void test_status_autostop(void **state)
 	assert_int_equal(unik_rmtree(dir, &err), 0);
 }
 
+/* A NIC is the primary network interface: one at most, no host network or tap, ports on their
+ * own numbers and only with a security group; each port one rule. */
+static void test_ingress_rules(void **state)
+{
+	(void)state;
+	static const struct unik_port ports[] = {
+	    {.proto = UNIK_PORT_TCP, .host_port = 80, .guest_port = 80},
+	    {.proto = UNIK_PORT_UDP, .host_ip = "198.51.100.4", .host_port = 53, .guest_port = 53},
+	};
+	struct unik_device d[2] = {
+	    {.kind = UNIK_DEVICE_NET, .name = "net0", .ports = ports, .nports = 2},
+	    {.kind = UNIK_DEVICE_NET, .name = "net1"},
+	};
+	struct unik_port mapped = {.proto = UNIK_PORT_TCP, .host_port = 8080, .guest_port = 80};
+	struct unik_error err = {0};
+	_cleanup_strv_ struct strv rules = {0};
+
+	assert_int_equal(aws_ingress_rules(d, 1, "sg-1", &rules, &err), 0);
+	assert_int_equal(rules.n, 2);
+	assert_string_equal(rules.v[0], "tcp:80:0.0.0.0/0");
+	assert_string_equal(rules.v[1], "udp:53:198.51.100.4/32");
+	strv_free(&rules);
+	assert_int_equal(aws_ingress_rules(d, 1, NULL, &rules, &err), -1);
+	assert_int_equal(err.code, UNIK_E_INVALID);
+	assert_non_null(strstr(err.msg, "security_group="));
+	assert_int_equal(aws_ingress_rules(d, 2, "sg-1", &rules, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+	d[0].ports = &mapped;
+	d[0].nports = 1;
+	assert_int_equal(aws_ingress_rules(d, 1, "sg-1", &rules, &err), -1);
+	assert_non_null(strstr(err.msg, "80:80"));
+	d[0].nports = 0;
+	d[0].tap = "uktap0";
+	assert_int_equal(aws_ingress_rules(d, 1, "sg-1", &rules, &err), -1);
+	assert_non_null(strstr(err.msg, "tap \"uktap0\""));
+	d[0].tap = NULL;
+	assert_int_equal(aws_ingress_rules(d, 1, NULL, &rules, &err), 0);
+	assert_int_equal(rules.n, 0);
+}
+
+/* The core's words for the NIC come off the command line; anything else stays. */
+static void test_cmdline_without_devices(void **state)
+{
+	(void)state;
+	struct unik_device d = {.kind = UNIK_DEVICE_NET,
+	                        .name = "net0",
+	                        .ip = "10.0.2.15/24",
+	                        .gateway = "10.0.2.2",
+	                        .dns = "10.0.2.3",
+	                        .mac = "52:54:00:12:34:56"};
+	_cleanup_free_ char *full = unik_devices_cmdline(&d, 1, "A=1 app 'x y'");
+	_cleanup_free_ char *bare = unik_devices_cmdline(&d, 1, "");
+	_cleanup_free_ char *a = aws_cmdline_without_devices(full, &d, 1);
+	_cleanup_free_ char *b = aws_cmdline_without_devices(bare, &d, 1);
+	_cleanup_free_ char *c = aws_cmdline_without_devices("app unik.net0=1", &d, 1);
+	_cleanup_free_ char *e = aws_cmdline_without_devices("app", NULL, 0);
+
+	assert_string_equal(a, "A=1 app 'x y'");
+	assert_string_equal(b, "");
+	assert_string_equal(c, "app unik.net0=1");
+	assert_string_equal(e, "app");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +647,8 @@ int main(void)
 	    cmocka_unit_test(test_provider_table),
 	    cmocka_unit_test(test_status_rate_limit),
 	    cmocka_unit_test(test_status_autostop),
+	    cmocka_unit_test(test_ingress_rules),
+	    cmocka_unit_test(test_cmdline_without_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

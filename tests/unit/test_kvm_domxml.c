@@ -175,6 +175,70 @@ static void test_xml_devices_disk_boot(void **state)
 	devices_case("devices-disk-pc.xml", "pc", "/var/lib/unik-vm/0123456789ab/disk");
 }
 
+/* The NICs as the core fills them in: a network's bridge (the bridge named, not the network)
+ * with a static address, an existing tap, and user-mode networking with QEMU's addresses.  The
+ * addresses reach the guest on its command line, not through the XML. */
+static const struct unik_device net_devices[] = {
+    {.kind = UNIK_DEVICE_NET,
+     .name = "net0",
+     .network = "backend",
+     .bridge = "ukbr-backend",
+     .ip = "10.93.1.2/24",
+     .gateway = "10.93.1.1",
+     .dns = "10.93.1.1",
+     .mac = "52:54:00:00:00:01"},
+    {.kind = UNIK_DEVICE_NET, .name = "lan", .tap = "uktap-lan", .mac = "52:54:00:00:00:02"},
+    {.kind = UNIK_DEVICE_NET,
+     .name = "user",
+     .ip = "10.0.2.15/24",
+     .gateway = "10.0.2.2",
+     .dns = "10.0.2.3",
+     .mac = "52:54:00:00:00:03"},
+};
+
+static void test_xml_net(void **state)
+{
+	struct kvm_domain_params p = base;
+
+	(void)state;
+	p.machine = "pc";
+	p.devices = net_devices;
+	p.ndevices = sizeof(net_devices) / sizeof(net_devices[0]);
+	golden_case("net-pc.xml", &p);
+	p.machine = "microvm";
+	golden_case("net-microvm.xml", &p);
+}
+
+/* Published ports are refused on every kind of NIC, naming the port and what to do instead:
+ * kvm has no forwarder, and this libvirt no passt. */
+static void test_xml_ports_refused(void **state)
+{
+	static const struct unik_port port = {
+	    .proto = UNIK_PORT_TCP, .host_ip = "127.0.0.1", .host_port = 8080, .guest_port = 80};
+	struct unik_device d;
+	struct kvm_domain_params p = base;
+	char *xml = NULL;
+	struct unik_error err;
+
+	(void)state;
+	p.devices = &d;
+	p.ndevices = 1;
+	for (size_t i = 0; i < sizeof(net_devices) / sizeof(net_devices[0]); i++) {
+		d = net_devices[i];
+		d.ports = &port;
+		d.nports = 1;
+		assert_int_equal(kvm_domain_xml(&p, &xml, &err), -1);
+		assert_null(xml);
+		assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+		assert_non_null(strstr(err.msg, "127.0.0.1:8080->80/tcp"));
+		assert_non_null(strstr(err.msg, "qemu provider"));
+		if (!d.tap && !d.bridge)
+			assert_non_null(strstr(err.msg, "--network"));
+		else
+			assert_non_null(strstr(err.msg, "own address"));
+	}
+}
+
 static void test_caps(void **state)
 {
 	const struct unik_provider *p = unik_provider_find("kvm");
@@ -337,6 +401,8 @@ int main(void)
 	    cmocka_unit_test(test_xml_devices_pc),
 	    cmocka_unit_test(test_xml_devices_q35),
 	    cmocka_unit_test(test_xml_devices_disk_boot),
+	    cmocka_unit_test(test_xml_net),
+	    cmocka_unit_test(test_xml_ports_refused),
 	    cmocka_unit_test(test_caps),
 	    cmocka_unit_test(test_no_unread_golden),
 	    cmocka_unit_test(test_escape),

@@ -184,6 +184,83 @@ static void test_devices_refused(void **state)
 	libxl_domain_config_dispose(&c);
 }
 
+/* NICs as the core fills them in: the vif joins the network's bridge (not a bridge named like
+ * the network), two NICs in order; the addresses go to the guest on its command line only. */
+static const struct unik_device xen_nics[] = {
+    {.kind = UNIK_DEVICE_NET,
+     .name = "net0",
+     .network = "backend",
+     .bridge = "ukbr-backend",
+     .ip = "10.93.1.2/24",
+     .gateway = "10.93.1.1",
+     .dns = "10.93.1.1",
+     .mac = "52:54:00:00:00:01"},
+    {.kind = UNIK_DEVICE_NET,
+     .name = "lan",
+     .network = "lan",
+     .bridge = "ukbr-lan",
+     .mac = "52:54:00:00:00:02"},
+};
+
+static void test_json_net(void **state)
+{
+	(void)state;
+	struct unik_xl_guest g = {
+	    .name = "unik-net-0123456789ab",
+	    .kernel = "/var/lib/unik/images/ba9876543210/kernel.elf",
+	    .cmdline = "unik.dev.net0=net,mac=52:54:00:00:00:01 unik.dev.lan=net,"
+	               "mac=52:54:00:00:00:02 unik.net0=10.93.1.2/24,gw=10.93.1.1,dns=10.93.1.1 "
+	               "app",
+	    .memory_mb = 64,
+	    .vcpus = 1,
+	};
+	libxl_domain_config c;
+	libxl_uuid uuid;
+	struct unik_error err = {0};
+	_cleanup_free_ char *json = NULL, *text = NULL, *vifs = NULL;
+
+	assert_int_equal(libxl_uuid_from_string(&uuid, TEST_UUID), 0);
+	libxl_domain_config_init(&c);
+	if (xen_build_config(&g, &uuid, &c, &err) < 0 || xen_add_devices(xen_nics, 2, &c, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c.num_nics, 2);
+	assert_string_equal(c.nics[0].bridge, "ukbr-backend");
+	assert_string_equal(c.nics[1].bridge, "ukbr-lan");
+	json = xen_config_json(&c);
+	text = xasprintf("%s\n", json);
+	check_golden_text("net.json", text);
+	libxl_domain_config_dispose(&c);
+	/* The operator's xl.cfg gets the same vifs, in xl's spelling. */
+	vifs = xen_xl_vifs(xen_nics, 2);
+	assert_non_null(vifs);
+	assert_string_equal(vifs, "vif = [ 'mac=52:54:00:00:00:01,bridge=ukbr-backend', "
+	                          "'mac=52:54:00:00:00:02,bridge=ukbr-lan' ]\n");
+	assert_null(xen_xl_vifs(xen_devices + 1, 1));
+	assert_null(xen_xl_vifs(NULL, 0));
+}
+
+/* No forwarder on a Xen host: published ports are refused, naming the port and the guest's
+ * address to use instead. */
+static void test_ports_refused(void **state)
+{
+	(void)state;
+	static const struct unik_port port = {
+	    .proto = UNIK_PORT_UDP, .host_port = 5353, .guest_port = 53};
+	struct unik_device d = xen_nics[0];
+	libxl_domain_config c;
+	struct unik_error err = {0};
+
+	d.ports = &port;
+	d.nports = 1;
+	libxl_domain_config_init(&c);
+	assert_int_equal(xen_add_devices(&d, 1, &c, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "0.0.0.0:5353->53/udp"));
+	assert_non_null(strstr(err.msg, "10.93.1.2/24"));
+	assert_int_equal(c.num_nics, 0);
+	libxl_domain_config_dispose(&c);
+}
+
 /* The JSON is libxl's, not ours: spot-check that it carries what matters. */
 static void test_json_fields(void **state)
 {
@@ -473,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(test_ended_status),     cmocka_unit_test(test_state_read),
 	    cmocka_unit_test(test_registry),         cmocka_unit_test(test_unavailable_without_xen),
 	    cmocka_unit_test(test_json_devices),     cmocka_unit_test(test_devices_refused),
+	    cmocka_unit_test(test_json_net),         cmocka_unit_test(test_ports_refused),
 	    cmocka_unit_test(test_no_unread_golden),
 	};
 
