@@ -63,10 +63,12 @@ class NetDaemon(Daemon):
 
 
 def bridges():
-    r = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'bridge'], capture_output=True,
+    """unik's bridges that hold an address of this test file's 10.86.0.0/16 (other daemons on
+    the machine may have bridges of their own)."""
+    r = subprocess.run(['ip', '-4', '-o', 'addr', 'show', 'type', 'bridge'], capture_output=True,
                        text=True)
-    return sorted(l.split(':')[1].strip() for l in r.stdout.splitlines()
-                  if l.split(':')[1].strip().startswith('ukbr-'))
+    return sorted(set(l.split()[1] for l in r.stdout.splitlines()
+                      if l.split()[1].startswith('ukbr-') and ' 10.86.' in l))
 
 
 @timeout(120)
@@ -218,3 +220,71 @@ def test_instances_get_a_nic_and_show_its_address():
         check_equal('NICs after a restart', len(inst['networks']), 1)
         cli(d, 'rm', '-f', 'u1', 'u2')
         cli(d, 'network', 'rm', 'back')
+
+
+def curl(url, tries=60):
+    """curl url until it answers (the guest boots under TCG in a second or so)."""
+    last = None
+    for _ in range(tries):
+        last = subprocess.run(['curl', '-sS', '--max-time', '5', url], capture_output=True,
+                              text=True, timeout=30)
+        if last.returncode == 0:
+            return last.stdout
+        time.sleep(0.5)
+    fail('curl %s never answered' % url, last.stderr if last else '')
+
+
+def free_tcp_port():
+    import socket
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@timeout(300)
+def test_publish_and_network_through_the_cli():
+    """The issue's own example: `unik run -p HOST:GUEST` on user-mode networking and curl on the
+    host; a NIC on a network (a bridge) reached at the address ps shows, and a port published on
+    it through unik-shim's forwarder; a port in use refused with nothing left behind; the tap
+    gone with the instance."""
+    need_root()
+    if not shutil.which('curl'):
+        raise Skip('curl is not installed (Debian: curl)')
+    with NetDaemon('nethome4') as d:
+        provider_ready(d)
+        build_http(d)
+        p1, p2 = free_tcp_port(), free_tcp_port()
+        cli(d, 'run', '-d', '--name', 'pub', '-p', '127.0.0.1:%d:8080' % p1, 'http')
+        body = curl('http://127.0.0.1:%d/' % p1)
+        if not body.startswith('hello from unik'):
+            fail('the published port answered %r' % body)
+        ps = cli(d, 'ps').stdout
+        if '127.0.0.1:%d->8080/tcp' % p1 not in ps:
+            fail('unik ps does not show the published port', ps)
+        # The same host port again: refused before anything starts.
+        before = sorted(i['name'] for i in d.ok('GET', '/v1/instances'))
+        cli_error(d, 'is in use', 'run', '-d', '-p', '127.0.0.1:%d:8080' % p1, 'http')
+        check_equal('instances after the refusal',
+                    sorted(i['name'] for i in d.ok('GET', '/v1/instances')), before)
+        # A network: the guest's own address, and a port published on it.
+        cli(d, 'network', 'create', '--subnet', SUBNET % 5, 'web')
+        cli(d, 'run', '-d', '--name', 'br', '--network', 'web', '-p',
+            '127.0.0.1:%d:8080' % p2, 'http')
+        inst = d.ok('GET', '/v1/instances/br')
+        check_equal('the address handed out', inst['ip'], '10.86.5.2')
+        if '10.86.5.2' not in cli(d, 'ps').stdout:
+            fail('unik ps does not show the bridge address')
+        if not curl('http://10.86.5.2:8080/').startswith('hello from unik'):
+            fail('the guest on the bridge did not answer')
+        if not curl('http://127.0.0.1:%d/' % p2).startswith('hello from unik'):
+            fail('the port published on the bridge did not answer')
+        tap = 'uk%s0' % inst['id']
+        if not link_exists(tap):
+            fail('no tap %s for the NIC on the bridge' % tap)
+        cli_error(d, 'used by instance', 'network', 'rm', 'web')
+        cli(d, 'rm', '-f', 'br', 'pub')
+        if link_exists(tap):
+            fail('tap %s outlived its instance' % tap)
+        cli(d, 'network', 'rm', 'web')
