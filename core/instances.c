@@ -194,7 +194,7 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 	    mounts_devices(c, in, devs + spec.ndevices, UNIK_DEV_MAX - spec.ndevices, &dev_strings);
 	spec.devices = spec.ndevices ? devs : NULL;
 	core_unlock(c);
-	if (mounts_fsck(c, in, console_note, dir, err) < 0)
+	if (mounts_attach(c, in, console_note, dir, err) < 0)
 		return -1;
 	spec.disk = disk;
 	spec.disk_cmdline = disk_cmdline ? disk_cmdline : "";

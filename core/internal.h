@@ -130,6 +130,10 @@ int mounts_check_free(struct unik_core *c, const struct unik_instance *in, struc
  * through note(ctx, line); a volume e2fsck cannot repair fails the run. */
 int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
                 void (*note)(void *ctx, const char *line), void *ctx, struct unik_error *err);
+/* mounts_fsck as the core's attach job (UNIK_JOB_ATTACH, progress for each repair), run inline;
+ * 0 at once without mounts. */
+int mounts_attach(struct unik_core *c, const struct unik_instance *in,
+                  void (*note)(void *ctx, const char *line), void *ctx, struct unik_error *err);
 /* in's mounts as devices (lock held), after its NICs: devs[] gets up to max entries whose
  * strings point into in, c and paths (which the caller frees). */
 size_t mounts_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,

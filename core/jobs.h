@@ -19,7 +19,8 @@ enum unik_job_kind {
 	UNIK_JOB_STAGE,
 	UNIK_JOB_RUN,
 	UNIK_JOB_STOP,
-	/* Attaching a volume to an instance: no operation submits it yet (volumes are issue 15). */
+	/* Attaching an instance's volumes before it runs: e2fsck on each writable one, a repair
+	 * reported as progress (core/volumes.c). */
 	UNIK_JOB_ATTACH,
 };
 enum unik_job_state { UNIK_JOB_QUEUED, UNIK_JOB_RUNNING, UNIK_JOB_SUCCEEDED, UNIK_JOB_FAILED };

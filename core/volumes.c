@@ -605,6 +605,43 @@ int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
 	return 0;
 }
 
+/* The attach job: e2fsck on the instance's writable volumes, each repair noted on its console
+ * (through note) and reported as the job's progress. */
+struct attach_args {
+	struct unik_core *c;
+	const struct unik_instance *in;
+	void (*note)(void *ctx, const char *line);
+	void *ctx;
+	struct unik_job *job;
+};
+
+static void attach_note(void *arg, const char *line)
+{
+	struct attach_args *a = arg;
+
+	unik_job_progress(a->job, "%s", line);
+	if (a->note)
+		a->note(a->ctx, line);
+}
+
+static int attach_job(void *arg, struct unik_job *job, struct unik_error *err)
+{
+	struct attach_args *a = arg;
+
+	a->job = job;
+	return mounts_fsck(a->c, a->in, attach_note, a, err);
+}
+
+int mounts_attach(struct unik_core *c, const struct unik_instance *in,
+                  void (*note)(void *ctx, const char *line), void *ctx, struct unik_error *err)
+{
+	struct attach_args a = {c, in, note, ctx, NULL};
+
+	if (in->nmounts == 0)
+		return 0;
+	return unik_jobs_run(c->jobs, UNIK_JOB_ATTACH, in->id, in->name, attach_job, &a, err);
+}
+
 size_t mounts_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
                       size_t max, struct strv *paths)
 {
