@@ -399,33 +399,58 @@ static void push_linker_pair(struct strv *argv, const char *opt, const char *val
 	}
 }
 
-/* The runtime's network code (virtio-net, the TCP/IP stack, sockets) is linked only into programs
- * that use sockets, so that the others stay small: the program is linked with unikrt.o first,
- * and when what musl brought in defines socket or socketpair, linked again with unikrt-net.o in
- * its place.  UNIK_NET=0 or 1 skips the look and decides. */
-static int link_network(struct driver *d, const char *rt, struct strv *argv, size_t rt_arg,
+/* Whether the environment variable name forces a choice: 1 (yes), 0 (no), -1 (look). */
+static int forced(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? strcmp(v, "0") != 0 : -1;
+}
+
+/* The runtime comes in three variants, so that a program carries only the drivers it can use:
+ * unikrt.o (no devices), unikrt-fs.o (the virtio core and the file systems mounted from devices:
+ * host shares), unikrt-net.o (all of it, with virtio-net, the TCP/IP stack and sockets).  The
+ * program is linked with unikrt.o first; when what musl brought in defines socket or socketpair
+ * it is linked again with unikrt-net.o, else when it defines a function that reaches files by
+ * name (open, fopen, opendir, stat, ...) with unikrt-fs.o.  UNIK_NET=0 or 1 and UNIK_FS=0 or 1
+ * skip the look and decide. */
+static int link_variant(struct driver *d, const char *rt, struct strv *argv, size_t rt_arg,
                         const char *output, int *status, struct unik_error *err)
 {
-	static const char *const users[] = {"socket", "socketpair", NULL};
-	_cleanup_free_ char *net = unik_path_join(rt, "unikrt-net.o");
-	const char *force = getenv("UNIK_NET");
+	static const char *const net_users[] = {"socket", "socketpair", NULL};
+	static const char *const fs_users[] = {
+	    "open",      "open64",   "openat",   "openat64", "fopen",    "fopen64", "freopen",
+	    "opendir",   "creat",    "stat",     "stat64",   "lstat",    "fstatat", "access",
+	    "faccessat", "mkdir",    "mkdirat",  "unlink",   "unlinkat", "rmdir",   "remove",
+	    "rename",    "renameat", "truncate", "chdir",    "readlink", "symlink", "link",
+	    "realpath",  "nftw",     "ftw",      "scandir",  "glob",     "statvfs", "statfs",
+	    "utimensat", "chmod",    "execve",   NULL};
+	const char *variant = NULL;
 	int uses;
 
-	if (force && *force)
-		uses = strcmp(force, "0") != 0;
-	else if ((uses = unik_elf_defines_any(output, users, err)) < 0)
+	if ((uses = forced("UNIK_NET")) < 0 &&
+	    (uses = unik_elf_defines_any(output, net_users, err)) < 0)
 		return -1;
-	if (!uses)
+	if (uses)
+		variant = "unikrt-net.o";
+	else {
+		if ((uses = forced("UNIK_FS")) < 0 &&
+		    (uses = unik_elf_defines_any(output, fs_users, err)) < 0)
+			return -1;
+		if (uses)
+			variant = "unikrt-fs.o";
+	}
+	if (!variant)
 		return 0;
-	if (access(net, R_OK) < 0) {
+	_cleanup_free_ char *path = unik_path_join(rt, variant);
+	if (access(path, R_OK) < 0) {
 		unik_error_sys(err, errno,
-		               "this program uses sockets, but the runtime's network variant `%s` "
-		               "is missing: rebuild the runtime (make)",
-		               net);
+		               "this program uses %s, but the runtime's variant `%s` is missing: "
+		               "rebuild the runtime (make)",
+		               variant[7] == 'n' ? "sockets" : "files", path);
 		return -1;
 	}
 	free(argv->v[rt_arg]);
-	argv->v[rt_arg] = xstrdup(net);
+	argv->v[rt_arg] = xstrdup(path);
 	return run(d, argv, status, err);
 }
 
@@ -565,7 +590,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 		return -1;
 	if (*status != 0)
 		return 0; /* the linker said why */
-	return link_network(d, rt, &argv, rt_arg, output, status, err);
+	return link_variant(d, rt, &argv, rt_arg, output, status, err);
 }
 
 static void cleanup_tmpdir(struct driver *d)

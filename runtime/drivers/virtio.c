@@ -276,6 +276,23 @@ static int pci_route_irq(struct virtio_dev *v)
 	return 0;
 }
 
+/* The transitional (legacy) PCI device id of a device type, or 0 when it has none we drive. */
+static uint32_t pci_transitional_id(uint32_t id)
+{
+	switch (id) {
+	case VIRTIO_ID_NET:
+		return 0x1000;
+	case VIRTIO_ID_9P:
+		return 0x1009;
+	default:
+		return 0;
+	}
+}
+
+/* PCI devices of every type take their vectors from one count, since each type is probed on its
+ * own (a NIC on the first socket, a share at boot). */
+static int pci_vectors;
+
 static int pci_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 {
 	int n = 0;
@@ -284,14 +301,16 @@ static int pci_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 		if ((idr & 0xffff) != PCI_VENDOR_VIRTIO)
 			continue;
 		uint32_t did = idr >> 16;
-		/* Modern ids are 0x1040 + type; transitional ones 0x1000 + (net 0, ...). */
-		if (did != 0x1040 + id && !(id == VIRTIO_ID_NET && did == 0x1000))
+		/* Modern ids are 0x1040 + type; transitional ones 0x1000 + (net 0, 9p 9, ...). */
+		if (did != 0x1040 + id && did != pci_transitional_id(id))
 			continue;
+		if (pci_vectors == MMIO_SLOTS / 2)
+			break;
 		struct virtio_dev *v = kzalloc(sizeof(*v));
 		v->pci = true;
 		v->slot = (int)dev;
 		v->device_id = id;
-		v->vector = IRQ_VECTOR_BASE + MMIO_SLOTS / 2 + n;
+		v->vector = IRQ_VECTOR_BASE + MMIO_SLOTS / 2 + pci_vectors++;
 		pci_wr(dev, 4, pci_rd(dev, 4) | 0x6); /* memory decoding, bus master */
 		for (int cap = pci_rd(dev, 0x34) & 0xfc; cap; cap = pci_rd8(dev, cap + 1) & 0xfc) {
 			uint8_t type = pci_rd8(dev, cap);

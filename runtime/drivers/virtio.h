@@ -13,6 +13,7 @@
 #endif
 
 #define VIRTIO_ID_NET 1
+#define VIRTIO_ID_9P  9
 
 #define VIRTIO_F_VERSION_1 32
 
