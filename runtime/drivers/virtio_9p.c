@@ -55,7 +55,8 @@ static void found(struct virtio_dev *v)
 	c->turn = (struct waitq){NULL, "a 9p share's channel", true};
 	c->done = (struct waitq){NULL, "a 9p share's answer", true};
 	c->q.desc[0] = (struct vq_desc){(uint64_t)c->req, 0, VQ_DESC_F_NEXT, 1};
-	c->q.desc[1] = (struct vq_desc){(uint64_t)c->resp, BUF_PAGES * PAGE_SIZE, VQ_DESC_F_WRITE, 0};
+	c->q.desc[1] =
+	    (struct vq_desc){(uint64_t)c->resp, BUF_PAGES * PAGE_SIZE, VQ_DESC_F_WRITE, 0};
 	chans[nchans++] = c;
 }
 

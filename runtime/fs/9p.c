@@ -831,8 +831,9 @@ static void share_mount(const struct rt_device *d)
 	const char *ro = d->readonly ? " read-only" : "";
 	struct p9_chan *c = virtio_9p_find(d->name);
 	if (!c) {
-		kprintf(UNIK_CONSOLE_PREFIX "share %s: no virtio-9p device has the mount tag \"%s\": "
-		                            "not mounted\n",
+		kprintf(UNIK_CONSOLE_PREFIX
+		        "share %s: no virtio-9p device has the mount tag \"%s\": "
+		        "not mounted\n",
 		        d->name, d->name);
 		return;
 	}

@@ -120,8 +120,7 @@ static void write_tree(const char *dir)
 	for (int k = 0; k < 3; k++)
 		check(write(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf), "write big.bin");
 	check(ftruncate(fd, 2 * sizeof(buf) + 12345) == 0, "ftruncate");
-	check(pread(fd, buf, 100, 4096) == 100 && buf[0] == (unsigned char)(4096 * 7 + 1),
-	      "pread");
+	check(pread(fd, buf, 100, 4096) == 100 && buf[0] == (unsigned char)(4096 * 7 + 1), "pread");
 	close(fd);
 	struct stat st;
 	check(stat("big.bin", &st) == 0 && st.st_size == 2 * (1 << 20) + 12345, "stat big.bin");

@@ -49,8 +49,16 @@ def test_unik_routes_end_to_end():
         r = d.get('/images/nope')
         assert r.status == 404 and r.headers['Content-Type'].startswith('text/plain'), r.text
         assert 'no image' in r.text
+        # UniK's volume routes: make one (?size=), list it in UniK's shape, remove it.
+        r = d.request('POST', '/volumes/ukvol?size=8')
+        assert r.status == 201, r.text
         r = d.get('/volumes')
-        assert r.status == 501 and 'not supported' in r.text
+        assert r.status == 200, r.text
+        vols = [v for v in r.json() if v['Name'] == 'ukvol']
+        assert vols and vols[0]['SizeMb'] == 8 and vols[0]['Attachment'] == '', r.text
+        r = d.get('/volumes/nope')
+        assert r.status == 404 and r.headers['Content-Type'].startswith('text/plain'), r.text
+        assert d.request('DELETE', '/volumes/ukvol').status == 204
 
         provider_ready(d)
         inst = d.ok('POST', '/instances/run', {'InstanceName': 'u1', 'ImageName': 'hello',
