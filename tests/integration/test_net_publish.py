@@ -371,7 +371,7 @@ def listener(kind=socket.SOCK_STREAM):
     s = socket.socket(socket.AF_INET, kind)
     s.bind(('127.0.0.1', 0))
     if kind == socket.SOCK_STREAM:
-        s.listen(64)
+        s.listen(256)
     return s, s.getsockname()[1]
 
 

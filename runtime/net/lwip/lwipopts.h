@@ -57,6 +57,12 @@
 #define LWIP_TCP_KEEPALIVE  1
 #define TCP_QUEUE_OOSEQ     1
 #define LWIP_TCP_TIMESTAMPS 0
+/* TIME_WAIT lasts 2 * TCP_MSL.  lwIP's default MSL (60 s) keeps every connection a server
+ * closed for two minutes, and with pools from the heap nothing bounds them: at a few hundred
+ * connections a second, tens of thousands pile up, and lwIP walks that list for every segment
+ * that arrives.  Two seconds still outlasts a segment's life on the short paths a unikernel
+ * serves (a bridge, a host), as Linux's own RFC 1337 defences assume. */
+#define TCP_MSL 1000
 
 /* One frame in one buffer as far as lwIP can arrange it, so that linkoutput rarely copies. */
 #define LWIP_NETIF_TX_SINGLE_PBUF 1
