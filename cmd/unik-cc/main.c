@@ -399,33 +399,57 @@ static void push_linker_pair(struct strv *argv, const char *opt, const char *val
 	}
 }
 
-/* The runtime's network code (virtio-net, the TCP/IP stack, sockets) is linked only into programs
- * that use sockets, so that the others stay small: the program is linked with unikrt.o first,
- * and when what musl brought in defines socket or socketpair, linked again with unikrt-net.o in
- * its place.  UNIK_NET=0 or 1 skips the look and decides. */
-static int link_network(struct driver *d, const char *rt, struct strv *argv, size_t rt_arg,
+/* Whether the program uses what `var` (UNIK_NET, UNIK_VOL: "0" or "1") forces, else whether
+ * what musl brought into the linked output defines one of users; -1 on error. */
+static int uses_any(const char *var, const char *output, const char *const *users,
+                    struct unik_error *err)
+{
+	const char *force = getenv(var);
+	if (force && *force)
+		return strcmp(force, "0") != 0;
+	return unik_elf_defines_any(output, users, err);
+}
+
+/* The runtime's network code (virtio-net, the TCP/IP stack, sockets) and its device file systems
+ * (virtio-blk with ext2, virtio-9p: volumes and shares mounted at boot) are linked only into
+ * programs that may use them, so that the others stay small: the program is linked with
+ * unikrt.o first; when what musl brought in defines socket or socketpair, it is linked again
+ * with unikrt-net.o (which has everything) in its place, else when it defines a call that opens
+ * or names files, with unikrt-vol.o.  UNIK_NET=0 or 1 and UNIK_VOL=0 or 1 skip the look and
+ * decide. */
+static int link_variant(struct driver *d, const char *rt, struct strv *argv, size_t rt_arg,
                         const char *output, int *status, struct unik_error *err)
 {
-	static const char *const users[] = {"socket", "socketpair", NULL};
-	_cleanup_free_ char *net = unik_path_join(rt, "unikrt-net.o");
-	const char *force = getenv("UNIK_NET");
-	int uses;
-
-	if (force && *force)
-		uses = strcmp(force, "0") != 0;
-	else if ((uses = unik_elf_defines_any(output, users, err)) < 0)
+	static const char *const net_users[] = {"socket", "socketpair", NULL};
+	static const char *const file_users[] = {
+	    "open",    "openat",  "fopen",    "freopen",  "creat",    "opendir", "mkdir",
+	    "mkdirat", "rename",  "renameat", "unlink",   "unlinkat", "rmdir",   "stat",
+	    "lstat",   "fstatat", "access",   "truncate", "link",     "symlink", "chdir",
+	    "sync",    "fsync",   "nftw",     NULL};
+	const char *variant = NULL;
+	int uses = uses_any("UNIK_NET", output, net_users, err);
+	if (uses < 0)
 		return -1;
-	if (!uses)
+	if (uses) {
+		variant = "unikrt-net.o";
+	} else {
+		if ((uses = uses_any("UNIK_VOL", output, file_users, err)) < 0)
+			return -1;
+		if (uses)
+			variant = "unikrt-vol.o";
+	}
+	if (!variant)
 		return 0;
-	if (access(net, R_OK) < 0) {
+	_cleanup_free_ char *path = unik_path_join(rt, variant);
+	if (access(path, R_OK) < 0) {
 		unik_error_sys(err, errno,
-		               "this program uses sockets, but the runtime's network variant `%s` "
-		               "is missing: rebuild the runtime (make)",
-		               net);
+		               "this program uses %s, but the runtime's variant `%s` is missing: "
+		               "rebuild the runtime (make)",
+		               variant[7] == 'n' ? "sockets" : "files", path);
 		return -1;
 	}
 	free(argv->v[rt_arg]);
-	argv->v[rt_arg] = xstrdup(net);
+	argv->v[rt_arg] = xstrdup(path);
 	return run(d, argv, status, err);
 }
 
@@ -565,7 +589,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 		return -1;
 	if (*status != 0)
 		return 0; /* the linker said why */
-	return link_network(d, rt, &argv, rt_arg, output, status, err);
+	return link_variant(d, rt, &argv, rt_arg, output, status, err);
 }
 
 static void cleanup_tmpdir(struct driver *d)

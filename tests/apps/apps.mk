@@ -6,7 +6,8 @@ APPS_DIR   := $(O)/tests/apps
 APPS_SRCS  := $(wildcard tests/apps/*.c)
 APPS_NAMES := $(notdir $(APPS_SRCS:.c=))
 APPS_CC    := $(BIN)/unik-cc --unik-runtime-dir $(O)/runtime
-APPS_DEPS  := $(BIN)/unik-cc $(O)/runtime/unikrt.o $(O)/runtime/unikrt-net.o $(O)/runtime/mb1.o \
+APPS_DEPS  := $(BIN)/unik-cc $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
+	$(O)/runtime/mb1.o \
 	$(O)/runtime/unik.ld
 APPS_MB1   := hello args
 MUSL_GCC   ?= $(shell command -v musl-gcc 2>/dev/null)
