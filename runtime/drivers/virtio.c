@@ -276,6 +276,9 @@ static int pci_route_irq(struct virtio_dev *v)
 	return 0;
 }
 
+/* Vectors handed out so far, across the probes of every device type. */
+static int pci_vectors;
+
 static int pci_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 {
 	int n = 0;
@@ -284,14 +287,15 @@ static int pci_probe(uint32_t id, void (*found)(struct virtio_dev *v))
 		if ((idr & 0xffff) != PCI_VENDOR_VIRTIO)
 			continue;
 		uint32_t did = idr >> 16;
-		/* Modern ids are 0x1040 + type; transitional ones 0x1000 + (net 0, ...). */
-		if (did != 0x1040 + id && !(id == VIRTIO_ID_NET && did == 0x1000))
+		/* Modern ids are 0x1040 + type; transitional ones 0x1000 + (net 0, block 1, 9p 9).
+		 */
+		if (did != 0x1040 + id && did != 0x1000 + (id == 9 ? 9 : id - 1))
 			continue;
 		struct virtio_dev *v = kzalloc(sizeof(*v));
 		v->pci = true;
 		v->slot = (int)dev;
 		v->device_id = id;
-		v->vector = IRQ_VECTOR_BASE + MMIO_SLOTS / 2 + n;
+		v->vector = IRQ_VECTOR_BASE + MMIO_SLOTS / 2 + pci_vectors++;
 		pci_wr(dev, 4, pci_rd(dev, 4) | 0x6); /* memory decoding, bus master */
 		for (int cap = pci_rd(dev, 0x34) & 0xfc; cap; cap = pci_rd8(dev, cap + 1) & 0xfc) {
 			uint8_t type = pci_rd8(dev, cap);

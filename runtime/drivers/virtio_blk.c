@@ -39,11 +39,12 @@ static int request(struct vblk *b, uint32_t type, uint64_t sector, void *buf, si
 	*b->hdr = (struct req_hdr){type, 0, sector};
 	*status = 0xff;
 	uint16_t d = 0;
-	b->q.desc[0] = (struct vq_desc){(uint64_t)b->hdr, sizeof(struct req_hdr), VQ_DESC_F_NEXT, 1};
+	b->q.desc[0] =
+	    (struct vq_desc){(uint64_t)b->hdr, sizeof(struct req_hdr), VQ_DESC_F_NEXT, 1};
 	if (n) {
-		b->q.desc[1] = (struct vq_desc){(uint64_t)buf, (uint32_t)n,
-		                                VQ_DESC_F_NEXT | (device_writes ? VQ_DESC_F_WRITE : 0),
-		                                2};
+		b->q.desc[1] =
+		    (struct vq_desc){(uint64_t)buf, (uint32_t)n,
+		                     VQ_DESC_F_NEXT | (device_writes ? VQ_DESC_F_WRITE : 0), 2};
 		d = 1;
 	}
 	b->q.desc[d].next = (uint16_t)(d + 1);

@@ -266,7 +266,8 @@ static void block_free(struct ext2 *fs, uint32_t blk)
 	struct dsuper *s = SUPER(fs);
 	if (blk < s->first_data_block || blk >= s->blocks_count)
 		return;
-	uint32_t g = (blk - s->first_data_block) / fs->bpg, i = (blk - s->first_data_block) % fs->bpg;
+	uint32_t g = (blk - s->first_data_block) / fs->bpg,
+	         i = (blk - s->first_data_block) % fs->bpg;
 	struct buf *gb, *bb;
 	struct dgroup *gd = group(fs, g, &gb);
 	if (!gd || !(bb = bget(fs, gd->block_bitmap, true)))
@@ -486,8 +487,8 @@ static void trunc_tree(struct ext2 *fs, struct e2ino *e, uint32_t *slot, int lev
 		uint64_t child = span / fs->ptrs;
 		for (uint32_t j = 0; j < fs->ptrs; j++) {
 			bool c = false;
-			trunc_tree(fs, e, (uint32_t *)b->data + j, levels - 1, base + j * child, keep,
-			           &c);
+			trunc_tree(fs, e, (uint32_t *)b->data + j, levels - 1, base + j * child,
+			           keep, &c);
 			if (c)
 				b->dirty = true;
 		}
@@ -683,13 +684,20 @@ static struct inode *ext2_lookup(struct inode *dir, const char *name)
 static uint8_t ftype(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
-	case S_IFREG: return 1;
-	case S_IFDIR: return 2;
-	case S_IFCHR: return 3;
-	case S_IFBLK: return 4;
-	case S_IFIFO: return 5;
-	case S_IFSOCK: return 6;
-	case S_IFLNK: return 7;
+	case S_IFREG:
+		return 1;
+	case S_IFDIR:
+		return 2;
+	case S_IFCHR:
+		return 3;
+	case S_IFBLK:
+		return 4;
+	case S_IFIFO:
+		return 5;
+	case S_IFSOCK:
+		return 6;
+	case S_IFLNK:
+		return 7;
 	}
 	return 0;
 }
@@ -893,8 +901,7 @@ static bool is_ancestor(struct inode *a, struct inode *d)
 	}
 }
 
-static int ext2_rename(struct inode *odir, const char *oname, struct inode *ndir,
-                       const char *nname)
+static int ext2_rename(struct inode *odir, const char *oname, struct inode *ndir, const char *nname)
 {
 	struct ext2 *fs = FS(odir);
 	cache_trim(fs);
@@ -1061,16 +1068,19 @@ struct super_block *ext2_mount(struct blkdev *dev, const char *name, bool readon
 		goto fail;
 	}
 	if (s->incompat & ~(uint32_t)INCOMPAT_FTYPE) {
-		kprintf(UNIK_CONSOLE_PREFIX "%s: the file system has features unik's ext2 does not "
-		                            "know (incompatible 0x%x): make it with mke2fs -t ext2\n",
+		kprintf(UNIK_CONSOLE_PREFIX
+		        "%s: the file system has features unik's ext2 does not "
+		        "know (incompatible 0x%x): make it with mke2fs -t ext2\n",
 		        name, s->incompat & ~(uint32_t)INCOMPAT_FTYPE);
 		goto fail;
 	}
 	if (s->log_block_size > 6 || !s->inodes_per_group || !s->blocks_per_group) {
-		kprintf(UNIK_CONSOLE_PREFIX "%s: the ext2 superblock is damaged: run e2fsck\n", name);
+		kprintf(UNIK_CONSOLE_PREFIX "%s: the ext2 superblock is damaged: run e2fsck\n",
+		        name);
 		goto fail;
 	}
-	if (!readonly && s->ro_compat & ~(uint32_t)(RO_SPARSE_SUPER | RO_LARGE_FILE | RO_BTREE_DIR)) {
+	if (!readonly &&
+	    s->ro_compat & ~(uint32_t)(RO_SPARSE_SUPER | RO_LARGE_FILE | RO_BTREE_DIR)) {
 		kprintf(UNIK_CONSOLE_PREFIX "%s: features unik's ext2 cannot write (read-only "
 		                            "compatible 0x%x): mounted read-only\n",
 		        name, s->ro_compat);
@@ -1078,10 +1088,11 @@ struct super_block *ext2_mount(struct blkdev *dev, const char *name, bool readon
 	}
 	if (!(s->state & STATE_VALID) || (s->state & STATE_ERROR)) {
 		if (!readonly) {
-			kprintf(UNIK_CONSOLE_PREFIX
-			        "%s: the file system was not unmounted cleanly: run e2fsck -p on the "
-			        "volume (unik does before each attach)\n",
-			        name);
+			kprintf(
+			    UNIK_CONSOLE_PREFIX
+			    "%s: the file system was not unmounted cleanly: run e2fsck -p on the "
+			    "volume (unik does before each attach)\n",
+			    name);
 			goto fail;
 		}
 		kprintf(UNIK_CONSOLE_PREFIX "%s: the file system was not unmounted cleanly: "

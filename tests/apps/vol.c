@@ -1,6 +1,7 @@
 /* Volumes (test_volumes_guest.py): `vol tree DIR` lists a tree, sorted, with a hash of each
  * file's bytes (the host lists the same tree and compares); `vol write DIR` makes the files the
- * test then checks on the host, and lists them; `vol ro DIR` checks that every change fails with EROFS. */
+ * test then checks on the host, and lists them; `vol ro DIR` checks that every change fails with
+ * EROFS. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -180,6 +181,18 @@ static void do_write(const char *dir)
 		snprintf(q, sizeof(q), "many/renamed-%04d", i);
 		CHECK(rename(p, q) == 0);
 	}
+	/* A directory mke2fs made (and e2fsck -D indexed), changed here: it loses its index. */
+	struct stat st;
+	if (stat("big", &st) == 0) {
+		for (int i = 0; i < 100; i++) {
+			snprintf(p, sizeof(p), "big/added-%03d", i);
+			write_file(p, "added\n");
+		}
+		for (int i = 0; i < 2000; i += 40) {
+			snprintf(p, sizeof(p), "big/entry-%04d", i);
+			CHECK(unlink(p) == 0);
+		}
+	}
 	/* Unlinked while open: its blocks go back when it is closed. */
 	fd = open("open-unlinked", O_RDWR | O_CREAT, 0644);
 	put(fd, 0, 300000, 4);
@@ -206,20 +219,23 @@ static void do_ro(const char *dir)
 	CHECK(rename(p, q) < 0 && errno == EROFS);
 }
 
+/* Commands in pairs, run in order: vol tree /a write /b. */
 int main(int argc, char **argv)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: vol tree|write|ro DIR\n");
+	if (argc < 3 || argc % 2 == 0) {
+		fprintf(stderr, "usage: vol tree|write|ro DIR [tree|write|ro DIR]...\n");
 		return 2;
 	}
-	if (!strcmp(argv[1], "tree"))
-		tree(argv[2], "");
-	else if (!strcmp(argv[1], "write")) {
-		do_write(argv[2]);
-		tree(".", "");
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "tree")) {
+			tree(argv[i + 1], "");
+		} else if (!strcmp(argv[i], "write")) {
+			do_write(argv[i + 1]);
+			tree(".", "");
+		} else if (!strcmp(argv[i], "ro")) {
+			do_ro(argv[i + 1]);
+		}
+		printf("%s %s\n", argv[i], failures ? "FAILED" : "ok");
 	}
-	else if (!strcmp(argv[1], "ro"))
-		do_ro(argv[2]);
-	printf("%s %s\n", argv[1], failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }
