@@ -142,6 +142,13 @@ def test_write_then_read(bs):
     check_equal('the host listing of what the guest wrote', native_tree(dump), written)
     got = run([tool('debugfs'), '-R', 'cat /sub/moved/inside', img]).stdout
     check_equal('debugfs cat', got, 'inside a moved directory\n')
+    # The 50 MB file holds about 1.1 MB of data: its holes have no blocks.
+    stat = run([tool('debugfs'), '-R', 'stat /sparse', img]).stdout
+    count = int(stat.split('Blockcount:')[1].split()[0])
+    if count * 512 > 2 * 1024 * 1024:
+        fail('the sparse file has %d sectors allocated: holes were filled' % count, stat)
+    if 'Flags: 0x1000' in run([tool('debugfs'), '-R', 'stat /big', img]).stdout:
+        fail('the indexed directory the guest changed kept its htree flag')
     r = boot(app('vol'), 'unik.dev.data=blk,at=/data vol tree /data', accel='tcg',
              extra=disk(img, 'data'), timeout=120)
     r.expect_status(0)
@@ -193,3 +200,15 @@ def test_two_disks_pci():
     check_equal('the first disk', listing(r.app, 'tree'), native_tree(src))
     e2fsck_clean(a)
     e2fsck_clean(b)
+
+
+def test_unknown_features_refused():
+    """An ext4 disk (extents, 64-bit, ...) is refused with a line naming the fix."""
+    img = os.path.join(out_dir(), 'ext4.img')
+    if os.path.exists(img):
+        os.unlink(img)
+    run([tool('mke2fs'), '-q', '-t', 'ext4', img, '16M'])
+    r = boot(app('vol'), 'unik.dev.data=blk,at=/data vol tree /data', accel='tcg',
+             extra=disk(img, 'data'))
+    r.expect_status(1).expect_in('unik: data: the file system has features unik\'s ext2 does '
+                                 'not know')
