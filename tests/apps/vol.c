@@ -1,7 +1,7 @@
 /* Volumes (test_volumes_guest.py): `vol tree DIR` lists a tree, sorted, with a hash of each
  * file's bytes (the host lists the same tree and compares); `vol write DIR` makes the files the
  * test then checks on the host, and lists them; `vol ro DIR` checks that every change fails with
- * EROFS. */
+ * EROFS; `vol umount DIR` writes a file and unmounts the volume. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,10 +221,20 @@ static void do_ro(const char *dir)
 }
 
 /* Commands in pairs, run in order: vol tree /a write /b. */
+/* Writes a file, unmounts the volume, and finds the mount point empty again. */
+static void do_umount(const char *dir)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/u", dir);
+	write_file(p, "unmounted\n");
+	CHECK(umount2(dir, 0) == 0);
+	CHECK(access(p, F_OK) < 0 && errno == ENOENT);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc % 2 == 0) {
-		fprintf(stderr, "usage: vol tree|write|ro DIR [tree|write|ro DIR]...\n");
+		fprintf(stderr, "usage: vol tree|write|ro|umount DIR [...]...\n");
 		return 2;
 	}
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -234,6 +245,8 @@ int main(int argc, char **argv)
 			tree(".", "");
 		} else if (!strcmp(argv[i], "ro")) {
 			do_ro(argv[i + 1]);
+		} else if (!strcmp(argv[i], "umount")) {
+			do_umount(argv[i + 1]);
 		}
 		printf("%s %s\n", argv[i], failures ? "FAILED" : "ok");
 	}

@@ -212,3 +212,14 @@ def test_unknown_features_refused():
              extra=disk(img, 'data'))
     r.expect_status(1).expect_in('unik: data: the file system has features unik\'s ext2 does '
                                  'not know')
+
+
+def test_umount():
+    """umount2 writes the volume back and leaves it clean; the mount point is empty after."""
+    img = mkfs('umount.img', 4096, '16M')
+    r = boot(app('vol'), 'unik.dev.data=blk,at=/data vol umount /data', accel='tcg',
+             extra=disk(img, 'data'))
+    r.expect_status(0).expect_app('umount ok\n')
+    e2fsck_clean(img)
+    check_equal('debugfs cat', run([tool('debugfs'), '-R', 'cat /u', img]).stdout,
+                'unmounted\n')
