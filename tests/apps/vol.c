@@ -1,7 +1,8 @@
 /* Volumes (test_volumes_guest.py): `vol tree DIR` lists a tree, sorted, with a hash of each
  * file's bytes (the host lists the same tree and compares); `vol write DIR` makes the files the
  * test then checks on the host, and lists them; `vol ro DIR` checks that every change fails with
- * EROFS; `vol umount DIR` writes a file and unmounts the volume. */
+ * EROFS; `vol umount DIR` writes a file and unmounts the volume; `vol churn DIR` writes and fsyncs
+ * files until it is killed (or CHURN_MAX of them). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -231,6 +232,31 @@ static void do_umount(const char *dir)
 	CHECK(access(p, F_OK) < 0 && errno == ENOENT);
 }
 
+/* Writes and fsyncs file after file, with unsynced writes between, until the host kills it. */
+static void do_churn(const char *dir)
+{
+	char p[4096];
+	const char *max = getenv("CHURN_MAX");
+	unsigned n = max ? (unsigned)atoi(max) : 100000;
+	CHECK(chdir(dir) == 0);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "f%05u", i);
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		put(fd, 0, 20000, i);
+		CHECK(fsync(fd) == 0);
+		CHECK(close(fd) == 0);
+		printf("synced %u\n", i);
+		fflush(stdout);
+		fd = open("unsynced", O_WRONLY | O_CREAT, 0644);
+		put(fd, (i % 64) * 4096, 100000, i);
+		close(fd);
+		if (i % 5 == 4) {
+			snprintf(p, sizeof(p), "f%05u", i - 2);
+			CHECK(rename(p, "renamed") == 0);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc % 2 == 0) {
@@ -247,6 +273,8 @@ int main(int argc, char **argv)
 			do_ro(argv[i + 1]);
 		} else if (!strcmp(argv[i], "umount")) {
 			do_umount(argv[i + 1]);
+		} else if (!strcmp(argv[i], "churn")) {
+			do_churn(argv[i + 1]);
 		}
 		printf("%s %s\n", argv[i], failures ? "FAILED" : "ok");
 	}
