@@ -110,19 +110,17 @@ static int dev_io(struct ext2 *fs, bool write, uint64_t blk, void *p, size_t n)
 	return fs->dev->rw(fs->dev, write, blk * spb, p, n);
 }
 
-/* The cached block blk, read from the disk unless `fill` is false (then zeroed: a block just
- * allocated); NULL on an I/O error.  Never evicts: pointers stay good until cache_trim. */
-static struct buf *bget(struct ext2 *fs, uint64_t blk, bool fill)
+static struct buf *bfind(struct ext2 *fs, uint64_t blk)
 {
-	struct buf **h = &fs->hash[blk % HASH];
-	for (struct buf *b = *h; b; b = b->hnext)
-		if (b->blk == blk) {
-			if (!fill) {
-				k_memset(b->data, 0, fs->bs);
-				b->dirty = true;
-			}
+	for (struct buf *b = fs->hash[blk % HASH]; b; b = b->hnext)
+		if (b->blk == blk)
 			return b;
-		}
+	return NULL;
+}
+
+/* A new cache entry for blk, its data not filled in; NULL when memory runs out. */
+static struct buf *badd(struct ext2 *fs, uint64_t blk)
+{
 	struct buf *b = kzalloc(sizeof(*b));
 	b->data = kmalloc(fs->bs);
 	if (!b->data) {
@@ -130,21 +128,47 @@ static struct buf *bget(struct ext2 *fs, uint64_t blk, bool fill)
 		return NULL;
 	}
 	b->blk = blk;
-	if (fill) {
-		if (dev_io(fs, false, blk, b->data, fs->bs) < 0) {
-			kfree(b->data);
-			kfree(b);
-			return NULL;
-		}
-	} else {
-		k_memset(b->data, 0, fs->bs);
-		b->dirty = true;
-	}
-	b->hnext = *h;
-	*h = b;
+	b->hnext = fs->hash[blk % HASH];
+	fs->hash[blk % HASH] = b;
 	b->next = fs->bufs;
 	fs->bufs = b;
 	fs->nbufs++;
+	return b;
+}
+
+static void bdrop(struct ext2 *fs, struct buf *b)
+{
+	for (struct buf **pp = &fs->hash[b->blk % HASH]; *pp; pp = &(*pp)->hnext)
+		if (*pp == b) {
+			*pp = b->hnext;
+			break;
+		}
+	for (struct buf **pp = &fs->bufs; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	fs->nbufs--;
+	kfree(b->data);
+	kfree(b);
+}
+
+/* The cached block blk, read from the disk unless `fill` is false (then zeroed: a block just
+ * allocated); NULL on an I/O error.  Never evicts: pointers stay good until cache_trim. */
+static struct buf *bget(struct ext2 *fs, uint64_t blk, bool fill)
+{
+	struct buf *b = bfind(fs, blk);
+	if (b && fill)
+		return b;
+	if (!b && !(b = badd(fs, blk)))
+		return NULL;
+	if (!fill) {
+		k_memset(b->data, 0, fs->bs);
+		b->dirty = true;
+	} else if (dev_io(fs, false, blk, b->data, fs->bs) < 0) {
+		bdrop(fs, b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -520,6 +544,27 @@ static void free_from(struct inode *i, uint64_t keep)
 
 /* --- file data --- */
 
+/* Block lblk of i is at p and not cached: read it with the blocks after it that follow it on
+ * the disk too (up to RUN_BYTES), in one request, as a sequential reader will want them. */
+static void read_ahead(struct inode *i, uint64_t lblk, uint32_t p)
+{
+	struct ext2 *fs = FS(i);
+	uint64_t nblk = (i->size + fs->bs - 1) / fs->bs;
+	size_t k = 1, per = RUN_BYTES / fs->bs;
+	int err = 0;
+	while (k < per && lblk + k < nblk && bmap(i, lblk + k, false, &err) == p + k &&
+	       !bfind(fs, p + k))
+		k++;
+	if (k == 1 || dev_io(fs, false, p, fs->run, k * fs->bs) < 0)
+		return;
+	for (size_t j = 0; j < k; j++) {
+		struct buf *b = badd(fs, p + j);
+		if (!b)
+			return;
+		k_memcpy(b->data, fs->run + j * fs->bs, fs->bs);
+	}
+}
+
 static long ext2_read(struct inode *i, void *buf, uint64_t n, uint64_t off)
 {
 	struct ext2 *fs = FS(i);
@@ -537,6 +582,8 @@ static long ext2_read(struct inode *i, void *buf, uint64_t n, uint64_t off)
 		uint64_t chunk = MIN(fs->bs - within, n - done);
 		int err = 0;
 		uint32_t p = bmap(i, pos / fs->bs, false, &err);
+		if (p && !bfind(fs, p))
+			read_ahead(i, pos / fs->bs, p);
 		struct buf *b = p ? bget(fs, p, true) : NULL;
 		if (err || (p && !b))
 			return done ? (long)done : -EIO;
