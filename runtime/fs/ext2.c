@@ -701,6 +701,8 @@ static struct dirent *dir_walk(struct inode *dir, bool (*fn)(void *arg, struct d
 static bool name_is(void *arg, struct dirent *d)
 {
 	const char *name = arg;
+	if (d->name[0] != name[0]) /* most entries of a big directory differ here */
+		return false;
 	size_t n = k_strlen(name);
 	return d->name_len == n && !k_memcmp(d->name, name, n);
 }
