@@ -81,14 +81,14 @@ RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 RT_C   := $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c)
 RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
-# The device file systems: the virtio core, host shares (virtio-9p, 9P) and whatever else mounts
-# at boot; linked only into programs that touch files by name (docs/runtime.md).
-RT_FS_C := $(filter runtime/drivers/virtio.c runtime/drivers/virtio_9p% runtime/fs/9p%,$(RT_C))
 # The network code: drivers for network devices, the stack and sockets (docs/runtime.md).
-RT_NET_C := $(filter-out $(RT_FS_C),$(filter runtime/net/% runtime/drivers/virtio% \
-	runtime/drivers/netdev%,$(RT_C)))
-RT_CORE_OBJS := $(filter-out $(RT_NET_C:%.c=$(O)/%.o) $(RT_FS_C:%.c=$(O)/%.o),$(RT_OBJS))
-RT_FS_OBJS := $(RT_CORE_OBJS) $(RT_FS_C:%.c=$(O)/%.o)
+RT_NET_C := $(filter runtime/net/% runtime/drivers/virtio_net% runtime/drivers/netdev%,$(RT_C))
+# The device file systems: the virtio core, disks and shares, ext2, 9P and the boot-time mounts
+# (docs/runtime.md "Volumes"), in the variants unik-cc links into programs that use files.
+RT_VOL_C := $(filter runtime/drivers/virtio.c runtime/drivers/virtio_blk% runtime/drivers/virtio_9p% \
+	runtime/fs/ext2% runtime/fs/9p% runtime/fs/mounts%,$(RT_C))
+RT_CORE_OBJS := $(filter-out $(RT_NET_C:%.c=$(O)/%.o) $(RT_VOL_C:%.c=$(O)/%.o),$(RT_OBJS))
+RT_VOL_OBJS := $(RT_CORE_OBJS) $(RT_VOL_C:%.c=$(O)/%.o)
 
 # lwIP, the network variant's TCP/IP stack (docs/runtime.md "Network stack"): Debian's lwip
 # source package, which scripts/install-deps fetches into build/src and which is extracted (its
@@ -118,8 +118,7 @@ ifneq ($(file <$(LWIP_CONFIG)),$(LWIP_CONFIG_TEXT))
 $(shell mkdir -p $(O)/runtime/net)
 $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
-RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-fs.o $(O)/runtime/unikrt-net.o \
-	$(O)/runtime/mb1.o $(O)/runtime/unik.ld
+RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
@@ -235,11 +234,12 @@ endef
 $(O)/runtime/unikrt.o: $(RT_CORE_OBJS) $(RT_LIST)
 	$(call rt_link,$(RT_CORE_OBJS))
 
-# With the device file systems, which unik-cc links into programs that open files.
-$(O)/runtime/unikrt-fs.o: $(RT_FS_OBJS) $(RT_LIST)
-	$(call rt_link,$(RT_FS_OBJS))
+# The same with the device file systems, which unik-cc links into programs that use files.
+$(O)/runtime/unikrt-vol.o: $(RT_VOL_OBJS) $(RT_LIST)
+	$(call rt_link,$(RT_VOL_OBJS))
 
-# Everything, the network code too, which unik-cc links only into programs that use sockets.
+# The same with everything, the network code too, which unik-cc links only into programs that
+# use sockets.
 $(O)/runtime/unikrt-net.o: $(RT_OBJS) $(LWIP_OBJS) $(RT_LIST)
 	$(if $(LWIP_OBJS),,@echo "warning: no lwIP source (scripts/install-deps fetches it, or" \
 	    "LWIP_SRC=DIR): unikrt-net.o has no TCP/IP stack" >&2)

@@ -399,45 +399,46 @@ static void push_linker_pair(struct strv *argv, const char *opt, const char *val
 	}
 }
 
-/* Whether the environment variable name forces a choice: 1 (yes), 0 (no), -1 (look). */
-static int forced(const char *name)
+/* Whether the program uses what `var` (UNIK_NET, UNIK_VOL: "0" or "1") forces, else whether
+ * what musl brought into the linked output defines one of users; -1 on error. */
+static int uses_any(const char *var, const char *output, const char *const *users,
+                    struct unik_error *err)
 {
-	const char *v = getenv(name);
-	return v && *v ? strcmp(v, "0") != 0 : -1;
+	const char *force = getenv(var);
+	if (force && *force)
+		return strcmp(force, "0") != 0;
+	return unik_elf_defines_any(output, users, err);
 }
 
-/* The runtime comes in three variants, so that a program carries only the drivers it can use:
- * unikrt.o (no devices), unikrt-fs.o (the virtio core and the file systems mounted from devices:
- * host shares), unikrt-net.o (all of it, with virtio-net, the TCP/IP stack and sockets).  The
- * program is linked with unikrt.o first; when what musl brought in defines socket or socketpair
- * it is linked again with unikrt-net.o, else when it defines a function that reaches files by
- * name (open, fopen, opendir, stat, ...) with unikrt-fs.o.  UNIK_NET=0 or 1 and UNIK_FS=0 or 1
- * skip the look and decide. */
+/* The runtime's network code (virtio-net, the TCP/IP stack, sockets) and its device file systems
+ * (virtio-blk with ext2, virtio-9p: volumes and shares mounted at boot) are linked only into
+ * programs that may use them, so that the others stay small: the program is linked with
+ * unikrt.o first; when what musl brought in defines socket or socketpair, it is linked again
+ * with unikrt-net.o (which has everything) in its place, else when it defines a call that opens
+ * or names files, with unikrt-vol.o.  UNIK_NET=0 or 1 and UNIK_VOL=0 or 1 skip the look and
+ * decide. */
 static int link_variant(struct driver *d, const char *rt, struct strv *argv, size_t rt_arg,
                         const char *output, int *status, struct unik_error *err)
 {
 	static const char *const net_users[] = {"socket", "socketpair", NULL};
-	static const char *const fs_users[] = {
+	static const char *const file_users[] = {
 	    "open",      "open64",   "openat",   "openat64", "fopen",    "fopen64", "freopen",
 	    "opendir",   "creat",    "stat",     "stat64",   "lstat",    "fstatat", "access",
 	    "faccessat", "mkdir",    "mkdirat",  "unlink",   "unlinkat", "rmdir",   "remove",
 	    "rename",    "renameat", "truncate", "chdir",    "readlink", "symlink", "link",
 	    "realpath",  "nftw",     "ftw",      "scandir",  "glob",     "statvfs", "statfs",
-	    "utimensat", "chmod",    "execve",   NULL};
+	    "utimensat", "chmod",    "execve",   "sync",     "fsync",    NULL};
 	const char *variant = NULL;
-	int uses;
-
-	if ((uses = forced("UNIK_NET")) < 0 &&
-	    (uses = unik_elf_defines_any(output, net_users, err)) < 0)
+	int uses = uses_any("UNIK_NET", output, net_users, err);
+	if (uses < 0)
 		return -1;
-	if (uses)
+	if (uses) {
 		variant = "unikrt-net.o";
-	else {
-		if ((uses = forced("UNIK_FS")) < 0 &&
-		    (uses = unik_elf_defines_any(output, fs_users, err)) < 0)
+	} else {
+		if ((uses = uses_any("UNIK_VOL", output, file_users, err)) < 0)
 			return -1;
 		if (uses)
-			variant = "unikrt-fs.o";
+			variant = "unikrt-vol.o";
 	}
 	if (!variant)
 		return 0;

@@ -282,6 +282,8 @@ static uint32_t pci_transitional_id(uint32_t id)
 	switch (id) {
 	case VIRTIO_ID_NET:
 		return 0x1000;
+	case VIRTIO_ID_BLOCK:
+		return 0x1001;
 	case VIRTIO_ID_9P:
 		return 0x1009;
 	default:

@@ -12,8 +12,9 @@
 #define ENODEV 19
 #endif
 
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_9P  9
+#define VIRTIO_ID_NET   1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_9P    9
 
 #define VIRTIO_F_VERSION_1 32
 

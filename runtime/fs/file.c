@@ -86,6 +86,9 @@ long sys_openat(long dirfd, const char *path, long flags, long mode)
 			return -ENOTDIR;
 		if (slash && !S_ISDIR(ino->mode))
 			return -ENOTDIR;
+		if ((flags & O_ACCMODE) != O_RDONLY && S_ISREG(ino->mode) && ino->sb &&
+		    ino->sb->readonly)
+			return -EROFS;
 		if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY && S_ISREG(ino->mode)) {
 			r = fs_truncate(ino, 0);
 			if (r < 0)
@@ -594,7 +597,28 @@ long sys_truncate(const char *path, int64_t len)
 
 long sys_fsync(long fd)
 {
-	return fd_get(fd) ? 0 : -EBADF;
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	struct inode *i = f->ino;
+	return i && i->sb && i->sb->ops->fsync ? i->sb->ops->fsync(i) : 0;
+}
+
+long sys_syncfs(long fd)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	struct super_block *sb = f->ino ? f->ino->sb : NULL;
+	return sb && sb->ops->sync ? sb->ops->sync(sb) : 0;
+}
+
+long sys_umount2(const char *path, long flags)
+{
+	struct inode *i;
+	(void)flags;
+	int r = fs_lookup(fs_cwd, path, LOOKUP_FOLLOW, &i);
+	return r < 0 ? r : fs_umount(i);
 }
 
 long sys_getcwd(char *buf, uint64_t size)
@@ -1098,6 +1122,22 @@ SYSCALL(74)
 	return sys_fsync(a0);
 }
 SYSCALL_ALIAS(75, 74);
+
+SYSCALL(162)
+{
+	fs_sync_all(false);
+	return 0;
+}
+
+SYSCALL(166)
+{
+	return sys_umount2(P(a0), a1);
+}
+
+SYSCALL(306)
+{
+	return sys_syncfs(a0);
+}
 
 SYSCALL(76)
 {

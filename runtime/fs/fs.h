@@ -106,6 +106,13 @@ int fs_mount(struct inode *dir, struct super_block *sb);
 struct inode *fs_mkdir_p(const char *path, uint32_t mode);
 int64_t fs_now(void);
 extern bool fs_clock_ready;
+/* Writes back every mounted file system that has a sync operation (sync(2), and at exit with
+ * final set: the file systems are left clean, as at an unmount); the first error or 0. */
+int fs_sync_all(bool final);
+/* Detaches what is mounted at dir (its root) after a final sync; -EINVAL if nothing is. */
+int fs_umount(struct inode *root);
+/* Set while a sync is the last before an unmount: ext2 then marks its disk clean. */
+extern bool fs_sync_final;
 
 /* tmpfs.c */
 struct super_block *tmpfs_new(uint32_t root_mode);

@@ -4,7 +4,7 @@
 
 struct inode *fs_root_ino, *fs_cwd;
 struct super_block *fs_mounts;
-bool fs_clock_ready;
+bool fs_clock_ready, fs_sync_final;
 static uint64_t next_ino = 1;
 
 int64_t fs_now(void)
@@ -44,6 +44,41 @@ int fs_mount(struct inode *dir, struct super_block *sb)
 	dir->mounted = sb;
 	sb->next = fs_mounts;
 	fs_mounts = sb;
+	return 0;
+}
+
+int fs_sync_all(bool final)
+{
+	int r = 0;
+	fs_sync_final = final;
+	for (struct super_block *sb = fs_mounts; sb; sb = sb->next)
+		if (sb->ops->sync) {
+			int e = sb->ops->sync(sb);
+			r = r ? r : e;
+		}
+	fs_sync_final = false;
+	return r;
+}
+
+int fs_umount(struct inode *root)
+{
+	struct super_block *sb = root->sb;
+	if (!sb || root != sb->root || !sb->covered)
+		return -EINVAL;
+	fs_sync_final = true;
+	int r = sb->ops->sync ? sb->ops->sync(sb) : 0;
+	fs_sync_final = false;
+	if (r < 0)
+		return r;
+	sb->covered->mounted = NULL;
+	for (struct super_block **pp = &fs_mounts; *pp; pp = &(*pp)->next)
+		if (*pp == sb) {
+			*pp = sb->next;
+			break;
+		}
+	/* The super block and its inodes stay allocated: open files may still point at them,
+	 * and the file system now writes nothing more (it was left clean). */
+	sb->readonly = true;
 	return 0;
 }
 
@@ -171,10 +206,18 @@ static bool is_dots(const char *name)
 	return !k_strcmp(name, ".") || !k_strcmp(name, "..");
 }
 
+/* Whether changes to i's file system are refused (mounted read-only). */
+static bool ro(struct inode *i)
+{
+	return i->sb && i->sb->readonly;
+}
+
 int fs_create(struct inode *dir, const char *name, uint32_t mode, struct inode **out)
 {
 	if (fs_dir_find(dir, name))
 		return -EEXIST;
+	if (ro(dir))
+		return -EROFS;
 	return dir->sb->ops->create(dir, name, mode, out);
 }
 
@@ -186,6 +229,8 @@ int fs_link(struct inode *dir, const char *name, struct inode *target)
 		return -EXDEV;
 	if (S_ISDIR(target->mode))
 		return -EPERM;
+	if (ro(dir))
+		return -EROFS;
 	return dir->sb->ops->link(dir, name, target);
 }
 
@@ -196,6 +241,8 @@ int fs_unlink(struct inode *dir, const char *name, bool rmdir)
 	struct inode *i = dir->sb->ops->lookup(dir, name);
 	if (i && i->mounted)
 		return rmdir ? -EBUSY : -EISDIR;
+	if (ro(dir))
+		return -EROFS;
 	return dir->sb->ops->unlink(dir, name, rmdir);
 }
 
@@ -205,6 +252,8 @@ int fs_rename(struct inode *odir, const char *oname, struct inode *ndir, const c
 		return -EBUSY;
 	if (odir->sb != ndir->sb)
 		return -EXDEV;
+	if (ro(odir))
+		return -EROFS;
 	return odir->sb->ops->rename(odir, oname, ndir, nname);
 }
 
@@ -215,11 +264,15 @@ long fs_read(struct inode *i, void *buf, uint64_t n, uint64_t off)
 
 long fs_write(struct inode *i, const void *buf, uint64_t n, uint64_t off)
 {
+	if (ro(i))
+		return -EROFS;
 	return i->sb->ops->write(i, buf, n, off);
 }
 
 int fs_truncate(struct inode *i, uint64_t size)
 {
+	if (ro(i))
+		return -EROFS;
 	return i->sb->ops->truncate(i, size);
 }
 

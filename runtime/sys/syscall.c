@@ -2,6 +2,7 @@
  * randomness and limits (signals are kernel/signal.c's).  A call the runtime lacks returns
  * -ENOSYS and is named once. */
 #include "kernel/kernel.h"
+#include "fs/fs.h"
 #include "syscall_names.h"
 #include "kernel/sched.h"
 #include "kernel/signal.h"
@@ -35,6 +36,10 @@ static uint64_t exit_r0(uint64_t status, uint64_t u1, uint64_t u2)
 NORETURN void proc_exit(int status)
 {
 	status &= 0xff;
+	/* Volumes get what the program wrote, and are left clean, before the status line that
+	 * tells the host the guest is done.  Not after a crash: the kernel's state is suspect. */
+	if (!crashed)
+		fs_sync_all(true);
 	kprintf(UNIK_EXIT_LINE_PREFIX "%d\n", status);
 	ring0(exit_r0, (uint64_t)status, 0, 0);
 	__builtin_unreachable();

@@ -43,6 +43,8 @@ long sys_access(const char *path, long amode);
 long sys_ftruncate(long fd, int64_t len);
 long sys_truncate(const char *path, int64_t len);
 long sys_fsync(long fd);
+long sys_syncfs(long fd);
+long sys_umount2(const char *path, long flags);
 long sys_getcwd(char *buf, uint64_t size);
 long sys_chdir(const char *path);
 long sys_fchdir(long fd);

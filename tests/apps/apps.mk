@@ -6,9 +6,10 @@ APPS_DIR   := $(O)/tests/apps
 APPS_SRCS  := $(wildcard tests/apps/*.c)
 APPS_NAMES := $(notdir $(APPS_SRCS:.c=))
 APPS_CC    := $(BIN)/unik-cc --unik-runtime-dir $(O)/runtime
-APPS_DEPS  := $(BIN)/unik-cc $(O)/runtime/unikrt.o $(O)/runtime/unikrt-fs.o $(O)/runtime/unikrt-net.o $(O)/runtime/mb1.o \
+APPS_DEPS  := $(BIN)/unik-cc $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
+	$(O)/runtime/mb1.o \
 	$(O)/runtime/unik.ld
-APPS_MB1   := hello args
+APPS_MB1   := hello args vol
 MUSL_GCC   ?= $(shell command -v musl-gcc 2>/dev/null)
 ROOTFS_DATA := $(shell find tests/apps/rootfs-data -type f 2>/dev/null)
 MULTIFILE_SRCS := $(wildcard tests/apps/multifile/*.c tests/apps/multifile/*.h) \

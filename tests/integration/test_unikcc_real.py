@@ -329,7 +329,7 @@ _SOCKET_USER = ('#include <sys/socket.h>\nint main(void)\n{\n'
 
 def _runtime_objects(verbose_output):
     """The runtime objects named on the link lines unik-cc -v printed, in order."""
-    return re.findall(r'\bunikrt(?:-net)?\.o\b', verbose_output)
+    return re.findall(r'\bunikrt(?:-net|-vol)?\.o\b', verbose_output)
 
 
 def test_network_runtime_only_for_socket_users():
@@ -355,6 +355,18 @@ def test_network_runtime_only_for_socket_users():
     got = _runtime_objects(p.stdout + p.stderr)
     if 'unikrt-net.o' in got:
         fail('UNIK_NET=0 still linked the network variant: %r' % got)
+
+
+def test_volume_runtime_only_for_file_users():
+    """The variant with the device file systems (virtio-blk, ext2: volumes mounted at boot) is
+    linked into programs that open files, not into hello."""
+    d = out_dir()
+    files = _write('files.c', '#include <stdio.h>\nint main(void)\n{\n\tFILE *f = '
+                   'fopen("/data/x", "w");\n\treturn f == NULL;\n}\n')
+    p = _cc(['-v', '-O2', '-o', os.path.join(d, 'files.elf'), files], 'files.c')
+    got = _runtime_objects(p.stdout + p.stderr)
+    if got[-1:] != ['unikrt-vol.o']:
+        fail('a program calling fopen() linked %r, want unikrt-vol.o last' % got)
 
 
 def _zstd():
