@@ -72,9 +72,11 @@ void kfree(void *p)
 		pages_free((uint64_t)h, (h->size + sizeof(*h)) / PAGE_SIZE);
 		return;
 	}
+	/* The free node overlays the header: take the class before the link overwrites it. */
+	uint32_t cls = h->cls;
 	struct kfree_node *f = (void *)h;
-	f->next = kfree_lists[h->cls];
-	kfree_lists[h->cls] = f;
+	f->next = kfree_lists[cls];
+	kfree_lists[cls] = f;
 }
 
 void *krealloc(void *p, size_t n)
