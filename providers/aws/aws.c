@@ -1110,10 +1110,39 @@ int aws_ingress_rules(const struct unik_device *devs, size_t n, const char *secu
                       struct strv *rules, struct unik_error *err)
 {
 	const struct unik_device *nic = NULL;
+	size_t nblk = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct unik_device *d = &devs[i];
 
+		if (d->kind == UNIK_DEVICE_BLK) {
+			/* An EBS volume made from the disk (volumes_snapshot); EC2 imports raw
+			 * disks only here. */
+			if (d->format && strcmp(d->format, "raw")) {
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "aws: volume \"%s\": the disk is %s; aws imports raw "
+				    "disks",
+				    d->name ? d->name : "", d->format);
+				return -1;
+			}
+			if (++nblk > AWS_MAX_VOLUMES) {
+				unik_error_set(err, UNIK_E_UNSUPPORTED,
+				               "aws: %zu volumes: an instance gets %d at most here "
+				               "(/dev/sdf to /dev/sdp)",
+				               nblk, AWS_MAX_VOLUMES);
+				return -1;
+			}
+			continue;
+		}
+		if (d->kind == UNIK_DEVICE_FS) {
+			unik_error_set(
+			    err, UNIK_E_UNSUPPORTED,
+			    "aws: share \"%s\": host shares need a local hypervisor; use a "
+			    "volume (unik volume create NAME --from DIR, then -v NAME:%s)",
+			    d->name ? d->name : "", d->mount ? d->mount : "/PATH");
+			return -1;
+		}
 		if (d->kind != UNIK_DEVICE_NET) {
 			unik_error_set(err, UNIK_E_UNSUPPORTED,
 			               "aws: device \"%s\" is of a kind aws does not attach",
@@ -1184,6 +1213,24 @@ char *aws_cmdline_without_devices(const char *cmdline, const struct unik_device 
 	return xstrdup(cmdline + len + (cmdline[len] ? 1 : 0));
 }
 
+char *aws_guest_cmdline(const char *cmdline, const struct unik_device *devs, size_t n,
+                        const char *baked)
+{
+	_cleanup_free_ char *rest = aws_cmdline_without_devices(cmdline, devs, n);
+	_cleanup_free_ struct unik_device *blk = xcalloc(n ? n : 1, sizeof(*blk));
+	size_t nblk = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (devs[i].kind == UNIK_DEVICE_BLK)
+			blk[nblk++] = devs[i];
+	if (!nblk)
+		return xstrdup(rest);
+	/* The AMI boots the line baked into its disk: a line of only manifest words would boot
+	 * the ELF's defaults instead of the image's (docs/guest-abi.md), so the volumes' words go
+	 * in front of the baked line when the run gives none. */
+	return unik_devices_cmdline(blk, nblk, *rest || !baked ? rest : baked);
+}
+
 /* Adds or takes away the ingress rules words (blank-separated), for remove() and for a run that
  * failed.  With authorize, the rules EC2 did not have go into added (a rule the group has
  * already belongs to someone else, who keeps it); on a failure the ones added so far are taken
@@ -1216,14 +1263,405 @@ static int ingress(const struct aws_config *c, bool authorize, const char *group
 	return 0;
 }
 
+static bool is_state(const struct ec2_instance *in, const char *a, const char *b)
+{
+	return !strcmp(in->state, a) || (b && !strcmp(in->state, b));
+}
+
+/* Polls DescribeInstances until the instance is in state a or b, or timeout_ms passed. */
+static int wait_state(const struct aws_config *c, const char *iid, const char *a, const char *b,
+                      int timeout_ms, bool *reached, struct unik_error *err)
+{
+	long long deadline = unik_now_ms() + timeout_ms, delay = 250;
+	struct ec2_instance in;
+
+	for (;;) {
+		if (aws_ec2_describe_instance(c, iid, &in, err) < 0)
+			return -1;
+		if (is_state(&in, a, b) || unik_now_ms() >= deadline) {
+			*reached = is_state(&in, a, b);
+			return 0;
+		}
+		sleep_ms(delay);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+}
+
+/* ---- volumes: EBS volumes made from snapshots of the disks ---------------------------------- */
+
+static void note(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const char *dir, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	run_note((void *)dir, line);
+}
+
+/* How long a volume may take to become available, attached or detached. */
+#define VOLUME_LIMIT_MS (10 * 60 * 1000)
+
+/* An instance's volumes are recorded in its provider.state: "volumes=NAME ..." (the blk devices
+ * in order), and per device "volume.NAME.FIELD=": disk (the host file), disk_key (its size and
+ * modification time when it was imported), task, snapshot, ebs (the EBS volume), device
+ * ("/dev/sdf"), mount and readonly. */
+static const char *vget(const struct unik_kv *kv, const char *name, const char *field)
+{
+	_cleanup_free_ char *k = xasprintf("volume.%s.%s", name, field);
+	const char *v = unik_kv_find(kv, k);
+
+	return v && *v ? v : NULL;
+}
+
+static void vset(struct unik_kv *kv, const char *name, const char *field, const char *value)
+{
+	_cleanup_free_ char *k = xasprintf("volume.%s.%s", name, field);
+
+	if (value)
+		unik_kv_set(kv, k, value);
+	else
+		unik_kv_del(kv, k);
+}
+
+static void volume_names(const struct unik_kv *kv, struct strv *out)
+{
+	_cleanup_free_ char *copy =
+	    xstrdup(unik_kv_find(kv, "volumes") ? unik_kv_find(kv, "volumes") : "");
+	char *save = NULL;
+
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		strv_push(out, w);
+}
+
+static int save_record(const char *dir, const struct unik_kv *kv, struct unik_error *err)
+{
+	_cleanup_free_ char *p = unik_path_join(dir, AWS_STATE_FILE);
+
+	if (unik_kv_save(p, kv, err) < 0) {
+		unik_error_prefix(err, "aws: record the instance");
+		return -1;
+	}
+	return 0;
+}
+
+/* The disk's identity for its snapshot: "SIZE:SECONDS.NANOSECONDS" of its modification. */
+static int disk_key(const char *path, char *key, size_t len, struct unik_error *err)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0) {
+		unik_error_sys(err, errno, "aws: volume disk `%s`", path);
+		return -1;
+	}
+	snprintf(key, len, "%lld:%lld.%09ld", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+	         sb.st_mtim.tv_nsec);
+	return 0;
+}
+
+/* Turns each blk device's disk into an EBS snapshot the way stage_disk turns an image's: upload
+ * to s3://bucket/unik/volumes/<instance>/<name>.raw, ImportSnapshot, and the S3 object deleted
+ * once the snapshot holds the disk.  A disk that two devices share (same file, same size and
+ * time) is imported once.  Each step is recorded in kv and saved, so that remove() finds the
+ * snapshots of a run that died half-way. */
+static int volumes_snapshot(const struct aws_config *c, const struct unik_run_spec *spec,
+                            const char *bucket, struct unik_kv *kv, struct unik_error *err)
+{
+	const char *role = unik_provider_opt(spec->opts, "import_role");
+	struct unik_stage_spec ss = {
+	    .image_id = spec->instance_id ? spec->instance_id : "instance",
+	    .opts = spec->opts,
+	    .progress = run_note,
+	    .ctx = (void *)spec->instance_dir,
+	};
+	_cleanup_strv_ struct strv names = {0};
+	size_t nblk = 0;
+
+	for (size_t i = 0; i < spec->ndevices; i++) {
+		const struct unik_device *d = &spec->devices[i];
+		char key[96], device[16], snap[64] = "";
+		const char *shared = NULL;
+
+		if (d->kind != UNIK_DEVICE_BLK)
+			continue;
+		snprintf(device, sizeof(device), "/dev/sd%c", (char)('f' + nblk++));
+		if (disk_key(d->path, key, sizeof(key), err) < 0)
+			return -1;
+		for (size_t j = 0; j < names.n && !shared; j++)
+			if (!strcmp(vget(kv, names.v[j], "disk"), d->path) &&
+			    !strcmp(vget(kv, names.v[j], "disk_key"), key))
+				shared = vget(kv, names.v[j], "snapshot");
+		strv_push(&names, d->name);
+		_cleanup_free_ char *list = strv_join(&names, " ");
+		unik_kv_set(kv, "volumes", list);
+		vset(kv, d->name, "disk", d->path);
+		vset(kv, d->name, "disk_key", key);
+		vset(kv, d->name, "device", device);
+		vset(kv, d->name, "mount", d->mount ? d->mount : "");
+		vset(kv, d->name, "readonly", d->readonly ? "1" : "0");
+		if (shared) {
+			vset(kv, d->name, "snapshot", shared);
+			if (save_record(spec->instance_dir, kv, err) < 0)
+				return -1;
+			continue;
+		}
+		if (save_record(spec->instance_dir, kv, err) < 0)
+			return -1;
+
+		_cleanup_free_ char *s3key =
+		    xasprintf("unik/volumes/%s/%s.raw", ss.image_id, d->name);
+		_cleanup_free_ char *upload_name = xasprintf("aws-upload-%s.state", d->name);
+		_cleanup_free_ char *upload_path = unik_path_join(spec->instance_dir, upload_name);
+		_cleanup_free_ char *what =
+		    xasprintf("unik volume %s of instance %s", d->name, ss.image_id);
+		_cleanup_free_ char *task = NULL;
+
+		progress(&ss, "volume %s: uploading %s to s3://%s/%s", d->name, d->path, bucket,
+		         s3key);
+		if (aws_s3_upload(c, bucket, s3key, d->path, upload_path, upload_progress,
+		                  (void *)&ss, err) < 0) {
+			unik_error_prefix(err, "aws: volume %s: upload the disk to s3://%s/%s",
+			                  d->name, bucket, s3key);
+			return -1;
+		}
+		if (aws_ec2_import_snapshot(c, bucket, s3key, what, role, &task, err) < 0) {
+			unik_error_prefix(err, "aws: volume %s", d->name);
+			aws_s3_delete(c, bucket, s3key, NULL);
+			return -1;
+		}
+		vset(kv, d->name, "task", task);
+		if (save_record(spec->instance_dir, kv, err) < 0)
+			return -1;
+		if (wait_import(c, &ss, task, snap, err) < 0) {
+			unik_error_prefix(err, "aws: volume %s", d->name);
+			aws_s3_delete(c, bucket, s3key, NULL);
+			return -1;
+		}
+		vset(kv, d->name, "snapshot", snap);
+		vset(kv, d->name, "task", NULL);
+		if (save_record(spec->instance_dir, kv, err) < 0)
+			return -1;
+		/* The snapshot holds the disk now: the S3 object was only the way in. */
+		if (aws_s3_delete(c, bucket, s3key, err) < 0) {
+			unik_error_prefix(err, "aws: delete the temporary s3://%s/%s", bucket,
+			                  s3key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Polls DescribeVolumes until the volume is in state (and, with attach, its attachment is in
+ * that state), failing on a volume in state "error" or after VOLUME_LIMIT_MS.  gone (may be
+ * NULL) accepts a volume EC2 no longer knows. */
+static int wait_volume(const struct aws_config *c, const char *vid, const char *state,
+                       const char *attach, bool *gone, struct unik_error *err)
+{
+	long long deadline = unik_now_ms() + VOLUME_LIMIT_MS, delay = 250;
+	struct ec2_volume v;
+
+	for (;;) {
+		if (aws_ec2_describe_volume(c, vid, &v, err) < 0) {
+			if (gone && aws_ec2_error_is(err, ".NotFound")) {
+				unik_error_clear(err);
+				*gone = true;
+				return 0;
+			}
+			return -1;
+		}
+		if (!strcmp(v.state, state) && (!attach || !strcmp(v.attach_state, attach)))
+			return 0;
+		if (!strcmp(v.state, "error")) {
+			unik_error_set(err, UNIK_E_IO, "aws: the EBS volume %s is in state error",
+			               vid);
+			return -1;
+		}
+		if (unik_now_ms() > deadline) {
+			unik_error_set(
+			    err, UNIK_E_IO,
+			    "aws: the EBS volume %s is still %s%s%s after %d minutes, not "
+			    "%s%s%s",
+			    vid, v.state, v.attach_state[0] ? "/" : "", v.attach_state,
+			    VOLUME_LIMIT_MS / 60000, state, attach ? "/" : "",
+			    attach ? attach : "");
+			return -1;
+		}
+		sleep_ms(delay);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+}
+
+/* Creates the EBS volumes from their snapshots in the instance's availability zone, waits for
+ * them to be available and for the instance to run (EC2 attaches to running or stopped
+ * instances only), and attaches them in device order.  Each volume id is recorded as soon as
+ * EC2 gives it. */
+static int volumes_attach(const struct aws_config *c, const char *dir, const char *unik_id,
+                          const char *iid, struct unik_kv *kv, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv names = {0};
+	struct ec2_instance in;
+	bool reached = false;
+
+	volume_names(kv, &names);
+	if (!names.n)
+		return 0;
+	if (aws_ec2_describe_instance(c, iid, &in, err) < 0)
+		return -1;
+	if (!in.zone[0]) {
+		unik_error_set(err, UNIK_E_IO,
+		               "aws: EC2 does not say which availability zone %s is in", iid);
+		return -1;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		_cleanup_free_ char *vid = NULL;
+		const char *snap = vget(kv, names.v[i], "snapshot");
+
+		if (!snap) {
+			unik_error_set(err, UNIK_E_INTERNAL, "aws: volume %s has no snapshot",
+			               names.v[i]);
+			return -1;
+		}
+		if (aws_ec2_create_volume(c, snap, in.zone, unik_id, names.v[i], &vid, err) < 0) {
+			unik_error_prefix(err, "aws: volume %s", names.v[i]);
+			return -1;
+		}
+		vset(kv, names.v[i], "ebs", vid);
+		if (save_record(dir, kv, err) < 0)
+			return -1;
+		note(dir, "volume %s: created %s from %s in %s", names.v[i], vid, snap, in.zone);
+	}
+	for (size_t i = 0; i < names.n; i++)
+		if (wait_volume(c, vget(kv, names.v[i], "ebs"), "available", NULL, NULL, err) < 0)
+			return -1;
+	if (wait_state(c, iid, "running", "stopped", STOPPED_LIMIT_MS, &reached, err) < 0)
+		return -1;
+	if (!reached) {
+		unik_error_set(err, UNIK_E_IO,
+		               "aws: %s is neither running nor stopped: its volumes cannot be "
+		               "attached",
+		               iid);
+		return -1;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		const char *vid = vget(kv, names.v[i], "ebs"),
+		           *dev = vget(kv, names.v[i], "device");
+
+		if (aws_ec2_attach_volume(c, vid, iid, dev, err) < 0) {
+			unik_error_prefix(err, "aws: volume %s", names.v[i]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		const char *vid = vget(kv, names.v[i], "ebs"),
+		           *dev = vget(kv, names.v[i], "device");
+
+		if (wait_volume(c, vid, "in-use", "attached", NULL, err) < 0)
+			return -1;
+		note(dir, "volume %s: %s attached to %s as %s", names.v[i], vid, iid, dev);
+	}
+	return 0;
+}
+
+/* Detaches (forcibly with force: the instance may be running) and deletes the EBS volumes
+ * recorded in kv, then deletes their snapshots, forgetting each in kv and saving it as it goes,
+ * so that a second call after a failure goes on from there.  What is gone already is fine. */
+static int volumes_release(const struct aws_config *c, const char *dir, struct unik_kv *kv,
+                           bool force, struct unik_error *err)
+{
+	_cleanup_strv_ struct strv names = {0};
+
+	volume_names(kv, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		const char *vid = vget(kv, names.v[i], "ebs");
+		bool gone = false;
+
+		if (!vid)
+			continue;
+		if (aws_ec2_detach_volume(c, vid, force, err) < 0) {
+			/* IncorrectState: not attached (never, or detached when the instance
+			 * ended). */
+			if (!aws_ec2_error_is(err, "IncorrectState") &&
+			    !aws_ec2_error_is(err, ".NotFound"))
+				goto fail;
+			unik_error_clear(err);
+		}
+		if (wait_volume(c, vid, "available", NULL, &gone, err) < 0)
+			goto fail;
+		if (!gone && aws_ec2_delete_volume(c, vid, err) < 0 &&
+		    !aws_ec2_error_is(err, ".NotFound"))
+			goto fail;
+		unik_error_clear(err);
+		vset(kv, names.v[i], "ebs", NULL);
+		if (save_record(dir, kv, err) < 0)
+			return -1;
+		continue;
+	fail:
+		unik_error_prefix(err, "aws: release the EBS volume %s (%s)", vid, names.v[i]);
+		return -1;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		_cleanup_free_ char *snap = vget(kv, names.v[i], "snapshot")
+		                                ? xstrdup(vget(kv, names.v[i], "snapshot"))
+		                                : NULL;
+
+		if (!snap)
+			continue;
+		if (aws_ec2_delete_snapshot(c, snap, err) < 0 &&
+		    !aws_ec2_error_is(err, ".NotFound")) {
+			unik_error_prefix(err, "aws: delete the snapshot %s of volume %s", snap,
+			                  names.v[i]);
+			return -1;
+		}
+		unik_error_clear(err);
+		/* Devices that shared the disk shared its snapshot. */
+		for (size_t j = i; j < names.n; j++)
+			if (vget(kv, names.v[j], "snapshot") &&
+			    !strcmp(vget(kv, names.v[j], "snapshot"), snap))
+				vset(kv, names.v[j], "snapshot", NULL);
+		if (save_record(dir, kv, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Undoes a run that failed after its record was begun: the EBS volumes and their snapshots, the
+ * instance and the ingress rules it added.  When all of that is gone, so is provider.state
+ * (nothing is left to find); otherwise it stays, naming what is left, for remove(). */
+static void run_undo(const struct aws_config *c, const char *dir, struct unik_kv *kv,
+                     const char *iid, const char *group, const struct strv *added)
+{
+	struct unik_error e2 = {0};
+	bool left = false;
+
+	if (volumes_release(c, dir, kv, true, &e2) < 0) {
+		fprintf(stderr, "aws: %s\n", e2.msg);
+		left = true;
+	}
+	unik_error_clear(&e2);
+	if (iid && aws_ec2_terminate_instance(c, iid, &e2) < 0 &&
+	    !aws_ec2_error_is(&e2, ".NotFound")) {
+		fprintf(stderr, "aws: terminate %s: %s\n", iid, e2.msg);
+		left = true;
+	}
+	unik_error_clear(&e2);
+	if (added && group && ingress(c, false, group, added, NULL, NULL, &e2) < 0) {
+		fprintf(stderr, "aws: %s\n", e2.msg);
+		left = true;
+	}
+	if (!left)
+		dir_unlink(dir, AWS_STATE_FILE, NULL);
+}
+
 static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
                    struct unik_error *err)
 {
 	(void)ctx;
-	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *rec = NULL;
+	_cleanup_free_ char *image_dir = NULL, *state_path = NULL, *iid = NULL, *bucket = NULL;
 	_cleanup_free_ char *cmdline = NULL, *added_text = NULL;
-	_cleanup_kv_ struct unik_kv kv = {0};
-	_cleanup_strv_ struct strv rules = {0}, added = {0};
+	_cleanup_kv_ struct unik_kv kv = {0}, rec = {0};
+	_cleanup_strv_ struct strv rules = {0}, added = {0}, vols = {0};
 	struct aws_config c = {0};
 	struct unik_run_spec s;
 	const char *itype, *ami, *profile;
@@ -1241,15 +1679,6 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	}
 	if (aws_ingress_rules(spec->devices, spec->ndevices, group, &rules, err) < 0)
 		return -1;
-	/* The NIC is the instance's primary network interface, whose MAC EC2 chooses and whose
-	 * address its DHCP hands out: the words naming a MAC and an address that the core put in
-	 * front of the command line mean nothing there, and would make every instance (each with
-	 * a MAC of its own) an AMI variant of its own.  Without them the guest brings up the NIC
-	 * it finds with DHCP (docs/guest-abi.md). */
-	cmdline = aws_cmdline_without_devices(spec->cmdline, spec->devices, spec->ndevices);
-	s = *spec;
-	s.cmdline = cmdline;
-	spec = &s;
 	if (spec->image_dir) {
 		image_dir = xstrdup(spec->image_dir);
 	} else {
@@ -1274,6 +1703,18 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	state_path = unik_path_join(image_dir, AWS_IMAGE_STATE_FILE);
 	if (unik_kv_load(state_path, &kv, err) < 0)
 		goto out;
+	/* The NIC is the instance's primary network interface, whose MAC EC2 chooses and whose
+	 * address its DHCP hands out: the words naming a MAC and an address that the core put in
+	 * front of the command line mean nothing there, and would make every instance (each with
+	 * a MAC of its own) an AMI variant of its own.  Without them the guest brings up the NIC
+	 * it finds with DHCP (docs/guest-abi.md).  The volumes' words stay: the guest mounts its
+	 * volumes by them, so a run with volumes boots a variant that bakes them (one per set of
+	 * mounts, reused as any variant). */
+	cmdline = aws_guest_cmdline(spec->cmdline, spec->devices, spec->ndevices,
+	                            unik_kv_find(&kv, "cmdline"));
+	s = *spec;
+	s.cmdline = cmdline;
+	spec = &s;
 	if (!(ami = kv_ami_for(&kv, c.region, spec->cmdline, &variant))) {
 		/* Not staged in this region yet (the daemon stages after a build for aws; an image
 		 * built for another provider is staged on its first run), or a command line that
@@ -1291,12 +1732,42 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	if (variant)
 		aws_variant_key(spec->cmdline, vkey);
 
+	/* Only a profile named in the options is recorded: naming one makes the SDK chain skip
+	 * the environment's keys, which may be where the credentials came from. */
+	profile = unik_provider_opt(spec->opts, "profile");
+	unik_kv_set(&rec, "provider", "aws");
+	unik_kv_set(&rec, "instance_id", spec->instance_id ? spec->instance_id : "");
+	unik_kv_set(&rec, "region", c.region);
+	unik_kv_set(&rec, "profile", profile ? profile : "");
+	unik_kv_set(&rec, "ec2_endpoint_url", c.ec2_endpoint);
+
+	/* The volumes' snapshots first: the slow part, which should fail before an instance is
+	 * paid for.  They are recorded from the first step on, so that remove() can delete the
+	 * snapshots of a run that died here. */
+	for (size_t i = 0; i < spec->ndevices; i++)
+		if (spec->devices[i].kind == UNIK_DEVICE_BLK)
+			strv_push(&vols, spec->devices[i].name);
+	if (vols.n) {
+		if (rget(&kv, c.region, "bucket"))
+			bucket = xstrdup(rget(&kv, c.region, "bucket"));
+		else if (unik_provider_opt(spec->opts, "bucket"))
+			bucket = xstrdup(unik_provider_opt(spec->opts, "bucket"));
+		else
+			bucket = aws_default_bucket(c.region, c.access_key_id);
+		if (volumes_snapshot(&c, spec, bucket, &rec, err) < 0) {
+			run_undo(&c, spec->instance_dir, &rec, NULL, NULL, NULL);
+			goto out;
+		}
+	}
+
 	if (rules.n) {
 		_cleanup_free_ char *desc =
 		    xasprintf("unik instance %s", spec->instance_id ? spec->instance_id : "");
 
-		if (ingress(&c, true, group, &rules, desc, &added, err) < 0)
+		if (ingress(&c, true, group, &rules, desc, &added, err) < 0) {
+			run_undo(&c, spec->instance_dir, &rec, NULL, NULL, NULL);
 			goto out;
+		}
 	}
 	added_text = strv_join(&added, " ");
 
@@ -1310,27 +1781,24 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	    .unik_name = spec->instance_name,
 	};
 	if (aws_ec2_run_instance(&c, &rp, &iid, err) < 0) {
-		struct unik_error e2;
-
 		unik_error_prefix(err, "aws");
-		(void)ingress(&c, false, group, &added, NULL, NULL, &e2);
+		run_undo(&c, spec->instance_dir, &rec, NULL, group, &added);
 		goto out;
 	}
-	/* Only a profile named in the options is recorded: naming one makes the SDK chain skip
-	 * the environment's keys, which may be where the credentials came from. */
-	profile = unik_provider_opt(spec->opts, "profile");
-	rec = xasprintf("provider=aws\ninstance_id=%s\nec2_instance=%s\nami=%s\nregion=%s\n"
-	                "profile=%s\nec2_endpoint_url=%s\ninstance_type=%s\nimage_dir=%s\n"
-	                "variant=%s\nsecurity_group=%s\ningress=%s\n",
-	                spec->instance_id ? spec->instance_id : "", iid, ami, c.region,
-	                profile ? profile : "", c.ec2_endpoint, itype, image_dir, vkey,
-	                group ? group : "", added_text);
-	if (dir_write(spec->instance_dir, AWS_STATE_FILE, rec, err) < 0) {
-		struct unik_error terr;
-
+	unik_kv_set(&rec, "ec2_instance", iid);
+	unik_kv_set(&rec, "ami", ami);
+	unik_kv_set(&rec, "instance_type", itype);
+	unik_kv_set(&rec, "image_dir", image_dir);
+	unik_kv_set(&rec, "variant", vkey);
+	unik_kv_set(&rec, "security_group", group ? group : "");
+	unik_kv_set(&rec, "ingress", added_text);
+	if (save_record(spec->instance_dir, &rec, err) < 0) {
 		/* Without its record nobody could find the instance again: do not leave it. */
-		aws_ec2_terminate_instance(&c, iid, &terr);
-		(void)ingress(&c, false, group, &added, NULL, NULL, &terr);
+		run_undo(&c, spec->instance_dir, &rec, iid, group, &added);
+		goto out;
+	}
+	if (volumes_attach(&c, spec->instance_dir, spec->instance_id, iid, &rec, err) < 0) {
+		run_undo(&c, spec->instance_dir, &rec, iid, group, &added);
 		goto out;
 	}
 	if (mark_console_start(spec->instance_dir, err) < 0)
@@ -1339,35 +1807,11 @@ static int aws_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	st->state = UNIK_STATE_PENDING;
 	snprintf(st->handle, sizeof(st->handle), "%s", iid);
 	snprintf(st->handle_id, sizeof(st->handle_id), "%s", ami);
-	unik_status_detail(st, "%s in %s", itype, c.region);
+	unik_status_detail(st, "%s in %s%s", itype, c.region, vols.n ? ", with EBS volumes" : "");
 	rc = 0;
 out:
 	aws_config_free(&c);
 	return rc;
-}
-
-static bool is_state(const struct ec2_instance *in, const char *a, const char *b)
-{
-	return !strcmp(in->state, a) || (b && !strcmp(in->state, b));
-}
-
-/* Polls DescribeInstances until the instance is in state a or b, or timeout_ms passed. */
-static int wait_state(const struct aws_config *c, const char *iid, const char *a, const char *b,
-                      int timeout_ms, bool *reached, struct unik_error *err)
-{
-	long long deadline = unik_now_ms() + timeout_ms, delay = 250;
-	struct ec2_instance in;
-
-	for (;;) {
-		if (aws_ec2_describe_instance(c, iid, &in, err) < 0)
-			return -1;
-		if (is_state(&in, a, b) || unik_now_ms() >= deadline) {
-			*reached = is_state(&in, a, b);
-			return 0;
-		}
-		sleep_ms(delay);
-		delay = delay * 2 > 5000 ? 5000 : delay * 2;
-	}
 }
 
 static int aws_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
@@ -1484,21 +1928,29 @@ static int aws_remove(void *ctx, const char *dir, struct unik_error *err)
 	cache_forget(dir);
 	if (load_instance(dir, &kv, err) < 0)
 		return -1;
-	if (!(iid = unik_kv_find(&kv, "ec2_instance")))
+	iid = unik_kv_find(&kv, "ec2_instance");
+	/* A run that died while importing its volumes recorded snapshots and no instance. */
+	if (!iid && !unik_kv_find(&kv, "volumes"))
 		return 0;
-	if (aws_status(ctx, dir, &st, err) < 0)
+	if (iid && aws_status(ctx, dir, &st, err) < 0)
 		return -1;
-	if (st.state == UNIK_STATE_RUNNING || st.state == UNIK_STATE_PENDING) {
+	if (iid && (st.state == UNIK_STATE_RUNNING || st.state == UNIK_STATE_PENDING)) {
 		unik_error_set(err, UNIK_E_STATE, "aws: the instance %s is running; stop it first",
 		               iid);
 		return -1;
 	}
 	if (instance_config(&kv, &c, err) < 0)
 		return -1;
-	if (aws_ec2_terminate_instance(&c, iid, err) < 0 && !aws_ec2_error_is(err, ".NotFound")) {
+	/* The EBS volumes first, while the instance they hang on still exists: detached from a
+	 * stopped instance, then deleted with their snapshots (their data is not copied back to
+	 * the host's volume; docs/providers/aws.md). */
+	if (volumes_release(&c, dir, &kv, false, err) < 0) {
+		rc = -1;
+	} else if (iid && aws_ec2_terminate_instance(&c, iid, err) < 0 &&
+	           !aws_ec2_error_is(err, ".NotFound")) {
 		unik_error_prefix(err, "aws: terminate");
 		rc = -1;
-	} else {
+	} else if (iid) {
 		unik_error_clear(err);
 		dir_write(dir, "terminated", iid, NULL);
 		rc = revoke_recorded(&kv, &c, err);
@@ -1515,9 +1967,9 @@ const struct unik_provider unik_provider_aws = {
     .image_format = "raw",
     .opt_keys = aws_opt_keys,
     .opt_help = aws_opt_help,
-    /* A NIC is the instance's primary network interface; EBS volumes come with the volume
-     * work. */
-    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET),
+    /* A NIC is the instance's primary network interface, a volume an EBS volume made from a
+     * snapshot of its disk.  Host shares need a local hypervisor. */
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK),
     .available = aws_available,
     .run = aws_run,
     .status = aws_status,

@@ -23,12 +23,17 @@ extern const struct unik_provider unik_provider_aws;
 #define AWS_ENDED_FILE        "aws.ended"    /* when EC2 first said the instance ended */
 #define AWS_AUTOSTOP_FILE     "aws.autostop" /* status() stopped an instance that had exited */
 
+/* An instance's volumes become EBS volumes attached as /dev/sdf, /dev/sdg, ... in device order:
+ * this many at most. */
+#define AWS_MAX_VOLUMES 11
+
 /* The security group ingress rules for the published ports of devs, pushed onto rules as
  * "PROTO:PORT:CIDR" (from anywhere, 0.0.0.0/0, or from the port's host_ip/32 when it has one),
  * after checking what EC2 can do: one net device at most (the instance's primary network
  * interface), on no host network or tap, each port published on its own number (EC2 maps no
- * ports), and a security group to open them in.  -1 with err naming the device or port
- * otherwise. */
+ * ports), and a security group to open them in; blk devices on raw disks, AWS_MAX_VOLUMES at
+ * most; no fs devices (host shares), which are refused with UNIK_E_UNSUPPORTED.  -1 with err
+ * naming the device or port otherwise. */
 int aws_ingress_rules(const struct unik_device *devs, size_t n, const char *security_group,
                       struct strv *rules, struct unik_error *err);
 
@@ -36,6 +41,13 @@ int aws_ingress_rules(const struct unik_device *devs, size_t n, const char *secu
  * (unik_devices_cmdline): the command line the guest boots with on EC2, where the NIC's MAC
  * and address are EC2's.  A copy of cmdline when it does not begin with them.  Caller frees. */
 char *aws_cmdline_without_devices(const char *cmdline, const struct unik_device *devs, size_t n);
+
+/* The command line the guest boots with on EC2: aws_cmdline_without_devices's, with the
+ * manifest words of the blk devices of devs (in their order) put back in front, since the guest
+ * mounts its volumes by them; when the run gives no command line of its own, they go in front
+ * of baked (the line the image's AMI boots, may be NULL).  Caller frees. */
+char *aws_guest_cmdline(const char *cmdline, const struct unik_device *devs, size_t n,
+                        const char *baked);
 
 /* EC2's console output is a snapshot of the last 64 KiB.  Given the previous snapshot old and
  * a new one, returns how many leading bytes of snap were already seen (the rest is new):

@@ -408,6 +408,7 @@ int aws_ec2_parse_instance(const char *xml, size_t len, struct ec2_instance *out
 	text_into(child(item, "ipAddress"), out->public_ip, sizeof(out->public_ip));
 	text_into(child(item, "privateIpAddress"), out->private_ip, sizeof(out->private_ip));
 	text_into(path(item, "stateReason/message"), out->reason, sizeof(out->reason));
+	text_into(path(item, "placement/availabilityZone"), out->zone, sizeof(out->zone));
 	xmlFreeDoc(doc);
 	return 0;
 }
@@ -478,6 +479,112 @@ int aws_ec2_terminate_instance(const struct aws_config *c, const char *instance_
                                struct unik_error *err)
 {
 	return instance_action(c, "TerminateInstances", instance_id, NULL, err);
+}
+
+/* ---- EBS volumes -------------------------------------------------------------------------- */
+
+int aws_ec2_create_volume(const struct aws_config *c, const char *snapshot, const char *zone,
+                          const char *unik_id, const char *device_name, char **volume_id,
+                          struct unik_error *err)
+{
+	_cleanup_strv_ struct strv p = {0};
+	struct aws_response resp = {0};
+	int rc, tag = 0;
+
+	strv_pushf(&p, "SnapshotId=%s", snapshot);
+	strv_pushf(&p, "AvailabilityZone=%s", zone);
+	strv_push(&p, "VolumeType=gp3");
+	if (unik_id || device_name)
+		strv_push(&p, "TagSpecification.1.ResourceType=volume");
+	if (unik_id) {
+		tag++;
+		strv_pushf(&p, "TagSpecification.1.Tag.%d.Key=unik:instance", tag);
+		strv_pushf(&p, "TagSpecification.1.Tag.%d.Value=%s", tag, unik_id);
+	}
+	if (device_name) {
+		tag++;
+		strv_pushf(&p, "TagSpecification.1.Tag.%d.Key=unik:device", tag);
+		strv_pushf(&p, "TagSpecification.1.Tag.%d.Value=%s", tag, device_name);
+	}
+	if (aws_ec2_call(c, "CreateVolume", (const char *const *)strv_argv(&p), &resp, err) < 0)
+		return -1;
+	rc = answer_text("CreateVolume", &resp, "volumeId", volume_id, err);
+	aws_response_free(&resp);
+	return rc;
+}
+
+int aws_ec2_parse_volume(const char *xml, size_t len, struct ec2_volume *out,
+                         struct unik_error *err)
+{
+	xmlDocPtr doc = parse_xml(xml, len);
+	xmlNodePtr item, att;
+
+	memset(out, 0, sizeof(*out));
+	if (!doc) {
+		unik_error_set(err, UNIK_E_IO, "AWS EC2: DescribeVolumes: not XML");
+		return -1;
+	}
+	item = child(find_desc(xmlDocGetRootElement(doc), "volumeSet"), "item");
+	if (!item) {
+		xmlFreeDoc(doc);
+		unik_error_set(
+		    err, UNIK_E_NOTFOUND,
+		    "AWS EC2: DescribeVolumes: InvalidVolume.NotFound: the volume is not "
+		    "listed");
+		return -1;
+	}
+	text_into(child(item, "status"), out->state, sizeof(out->state));
+	text_into(child(item, "availabilityZone"), out->zone, sizeof(out->zone));
+	text_into(child(item, "snapshotId"), out->snapshot, sizeof(out->snapshot));
+	/* A volume that is not multi-attach has one attachment at most. */
+	att = child(child(item, "attachmentSet"), "item");
+	text_into(child(att, "status"), out->attach_state, sizeof(out->attach_state));
+	text_into(child(att, "instanceId"), out->instance, sizeof(out->instance));
+	text_into(child(att, "device"), out->device, sizeof(out->device));
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+int aws_ec2_describe_volume(const struct aws_config *c, const char *volume_id,
+                            struct ec2_volume *out, struct unik_error *err)
+{
+	_cleanup_free_ char *id = xasprintf("VolumeId.1=%s", volume_id);
+	const char *p[] = {id, NULL};
+	struct aws_response resp = {0};
+	int rc;
+
+	if (aws_ec2_call(c, "DescribeVolumes", p, &resp, err) < 0)
+		return -1;
+	rc = aws_ec2_parse_volume(resp.body, resp.body_len, out, err);
+	aws_response_free(&resp);
+	return rc;
+}
+
+int aws_ec2_attach_volume(const struct aws_config *c, const char *volume_id,
+                          const char *instance_id, const char *device, struct unik_error *err)
+{
+	_cleanup_free_ char *v = xasprintf("VolumeId=%s", volume_id);
+	_cleanup_free_ char *i = xasprintf("InstanceId=%s", instance_id);
+	_cleanup_free_ char *d = xasprintf("Device=%s", device);
+	const char *p[] = {v, i, d, NULL};
+
+	return aws_ec2_call(c, "AttachVolume", p, NULL, err);
+}
+
+int aws_ec2_detach_volume(const struct aws_config *c, const char *volume_id, bool force,
+                          struct unik_error *err)
+{
+	_cleanup_free_ char *v = xasprintf("VolumeId=%s", volume_id);
+	const char *p[] = {v, force ? "Force=true" : NULL, NULL};
+
+	return aws_ec2_call(c, "DetachVolume", p, NULL, err);
+}
+
+int aws_ec2_delete_volume(const struct aws_config *c, const char *volume_id, struct unik_error *err)
+{
+	_cleanup_free_ char *p = xasprintf("VolumeId=%s", volume_id);
+
+	return simple(c, "DeleteVolume", p, err);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */

@@ -84,6 +84,7 @@ struct ec2_instance {
 	char public_ip[64];
 	char private_ip[64];
 	char reason[256]; /* stateReason message, may be empty */
+	char zone[32];    /* placement/availabilityZone, "us-east-1a" */
 };
 
 int aws_ec2_parse_instance(const char *xml, size_t len, struct ec2_instance *out,
@@ -105,6 +106,40 @@ int aws_ec2_start_instance(const struct aws_config *c, const char *instance_id,
                            struct unik_error *err);
 int aws_ec2_terminate_instance(const struct aws_config *c, const char *instance_id,
                                struct unik_error *err);
+
+/* ---- EBS volumes ---- */
+
+struct ec2_volume {
+	char state[32];        /* creating, available, in-use, deleting, deleted, error */
+	char zone[32];         /* its availability zone */
+	char snapshot[64];     /* the snapshot it was made from, or "" */
+	char attach_state[32]; /* the attachment's: attaching, attached, detaching, detached; or
+	                          "" when it has none */
+	char instance[64];     /* the attachment's instance, or "" */
+	char device[32];       /* the attachment's device name ("/dev/sdf"), or "" */
+};
+
+/* CreateVolume from snapshot in zone (gp3, the snapshot's size), tagged unik:instance=unik_id
+ * and unik:device=device_name (either may be NULL).  The new volume's id in *volume_id (caller
+ * frees). */
+int aws_ec2_create_volume(const struct aws_config *c, const char *snapshot, const char *zone,
+                          const char *unik_id, const char *device_name, char **volume_id,
+                          struct unik_error *err);
+/* The first volume of a DescribeVolumes answer; UNIK_E_NOTFOUND when it lists none. */
+int aws_ec2_parse_volume(const char *xml, size_t len, struct ec2_volume *out,
+                         struct unik_error *err);
+int aws_ec2_describe_volume(const struct aws_config *c, const char *volume_id,
+                            struct ec2_volume *out, struct unik_error *err);
+/* AttachVolume as device ("/dev/sdf"); the attachment then goes attaching -> attached. */
+int aws_ec2_attach_volume(const struct aws_config *c, const char *volume_id,
+                          const char *instance_id, const char *device, struct unik_error *err);
+/* DetachVolume (Force=true with force); EC2 answers IncorrectState for a volume that is not
+ * attached. */
+int aws_ec2_detach_volume(const struct aws_config *c, const char *volume_id, bool force,
+                          struct unik_error *err);
+/* DeleteVolume; EC2 answers VolumeInUse for an attached volume. */
+int aws_ec2_delete_volume(const struct aws_config *c, const char *volume_id,
+                          struct unik_error *err);
 
 /* The instance type for a memory size (MiB), from the table in docs/providers/aws.md. */
 const char *aws_instance_type_for(unsigned long long memory_mb);

@@ -740,3 +740,160 @@ def test_net_ports_open_ingress():
         if env.stats()['groups'].get(sg):
             fail('the other instance\'s remove left %r' % env.stats()['groups'].get(sg))
         env.check_signatures()
+
+
+def volume_disk(name, mib, fill):
+    """A raw disk for a volume (its content only matters to the snapshot's checksum)."""
+    path = os.path.join(out_dir(), name + '.raw')
+    with open(path, 'wb') as f:
+        f.write(fill * (mib << 20))
+    with open(path, 'rb') as f:
+        return path, hashlib.sha256(f.read()).hexdigest()
+
+
+def image_snapshots(env):
+    """The snapshots that AMIs stand on (the image's and its variants')."""
+    return {i['snapshot'] for i in env.stats()['images'].values()}
+
+
+@timeout(600)
+def test_volumes_become_ebs_volumes():
+    """Through the core (provider_contract), two blk devices become EBS volumes: each disk is
+    uploaded and imported as a snapshot (the S3 objects deleted after), CreateVolume makes a gp3
+    volume from it in the instance's availability zone, and AttachVolume hangs it on the
+    instance as /dev/sdf and /dev/sdg in device order, all recorded in provider.state.  The
+    guest boots a variant that bakes the volumes' manifest words (,ro included) in front of the
+    image's command line.  remove detaches and deletes the volumes and their snapshots, and
+    terminates the instance.  A host share is refused before any call."""
+    need_tools()
+    with Env() as env:
+        image, _ = staged_image(env, 'hello', 'hello', 'volhello', 'fffffffffff1')
+        image_dir = os.path.dirname(image)
+        kernel = os.path.join(image_dir, 'kernel.elf')
+        base_ami = read_state(os.path.join(image_dir, 'aws.state'))[REGION + '.ami']
+
+        def contract(*args, ok=True):
+            return env.call('provider_contract', '-p', 'aws', *args, ok=ok)
+
+        # A host share: the core refuses the kind (caps say net, blk), before any EC2 call.
+        before = dict(env.stats()['calls'])
+        d = new_dir('share')
+        r = contract('-d', 'fs:share0:path=%s:mount=/srv' % out_dir(), 'run', d, kernel,
+                     'hello', 64, ok=False)
+        if r['_rc'] == 0 or r.get('code') != 'unsupported' or 'fs' not in r.get('error', ''):
+            fail('a host share was not refused as unsupported: %r' % r)
+        if env.stats()['calls'] != before:
+            fail('a refused share called EC2')
+
+        disk0, sum0 = volume_disk('vol-data', 2, b'\x5a')
+        disk1, sum1 = volume_disk('vol-ref', 1, b'\xa5')
+        d = new_dir('vols')
+        r = contract('-i', 'volinst00001', '-d', 'blk:vol0:path=%s:format=raw:mount=/data' % disk0,
+                     '-d', 'blk:vol1:path=%s:format=raw:mount=/ref:ro' % disk1,
+                     'run', d, kernel, '', 64)
+        iid = r['handle']
+        if r['handle_id'] == base_ami or not r['handle_id'].startswith('ami-'):
+            fail('a run with volumes did not boot a variant that bakes their words: %r' % r)
+        s = env.stats()
+        if s['calls'].get('CreateVolume') != 2 or s['calls'].get('AttachVolume') != 2:
+            fail('expected two CreateVolume and two AttachVolume calls: %r' % s['calls'])
+        rec = read_state(os.path.join(d, 'provider.state'))
+        if rec.get('volumes') != 'vol0 vol1' or rec.get('ec2_instance') != iid:
+            fail('provider.state does not list the volumes: %r' % rec)
+        want = {'vol0': ('/dev/sdf', disk0, sum0, '0', '/data'),
+                'vol1': ('/dev/sdg', disk1, sum1, '1', '/ref')}
+        vol_ids, snaps = [], set()
+        for name, (dev, disk, digest, ro, mount) in want.items():
+            pre = 'volume.%s.' % name
+            vid, snap = rec.get(pre + 'ebs', ''), rec.get(pre + 'snapshot', '')
+            if rec.get(pre + 'device') != dev or rec.get(pre + 'disk') != disk or \
+                    rec.get(pre + 'readonly') != ro or rec.get(pre + 'mount') != mount or \
+                    not vid.startswith('vol-') or not snap.startswith('snap-') or \
+                    not rec.get(pre + 'disk_key'):
+                fail('provider.state for %s: %r' % (name, rec))
+            v = s['volumes'].get(vid)
+            if not v or v['snapshot'] != snap or v['zone'] != REGION + 'a' or \
+                    v['type'] != 'gp3' or v['state'] != 'in-use' or \
+                    v['attach'] != dict(v['attach'] or {}, instance=iid, device=dev,
+                                        state='attached') or \
+                    v['tags'] != {'unik:instance': 'volinst00001', 'unik:device': name}:
+                fail('EC2 has %s as %r' % (vid, v))
+            if s['snapshots'][snap]['sha256'] != digest:
+                fail('the snapshot of %s is not its disk' % name)
+            if s3_has(env, 'unik/volumes/volinst00001/%s.raw' % name):
+                fail('the S3 object of %s was not deleted' % name)
+            vol_ids.append(vid)
+            snaps.add(snap)
+        state = read_state(os.path.join(image_dir, 'aws.state'))
+        baked = [v for k, v in state.items() if k.endswith('.cmdline') and '.variant.' in k]
+        if baked != ['unik.dev.vol0=blk,at=/data unik.dev.vol1=blk,ro,at=/ref hello']:
+            fail('the variant does not bake the volumes\' words before the image\'s line: %r' %
+                 baked)
+        text = run_to_exit(env, d)
+        if 'hello from unik' not in text:
+            fail('the guest did not run', text)
+
+        contract('remove', d)
+        s = env.stats()
+        if s['volumes']:
+            fail('remove left EBS volumes %r' % s['volumes'])
+        if s['calls'].get('DetachVolume') != 2 or s['calls'].get('DeleteVolume') != 2:
+            fail('remove did not detach and delete both volumes: %r' % s['calls'])
+        if snaps & set(s['snapshots']) or set(s['snapshots']) != image_snapshots(env):
+            fail('remove left the volumes\' snapshots: %r' % list(s['snapshots']))
+        deadline = time.monotonic() + 30
+        while env.stats()['instances'][iid]['state'] != 'terminated':
+            if time.monotonic() > deadline:
+                fail('remove did not terminate %s' % iid)
+            time.sleep(0.2)
+        rec = read_state(os.path.join(d, 'provider.state'))
+        if any(k.endswith('.ebs') or k.endswith('.snapshot') for k in rec):
+            fail('provider.state still names EBS resources after remove: %r' % rec)
+        contract('remove', d)  # twice is fine
+        env.check_signatures()
+
+
+@timeout(600)
+def test_volume_create_failure_leaves_nothing():
+    """CreateVolume failing for the second volume (EC2's InsufficientVolumeCapacity): the run
+    fails with AWS's code, and nothing is left: the first volume deleted, both snapshots
+    deleted, the instance terminated, its ingress rule revoked, no S3 object, no
+    provider.state."""
+    need_tools()
+    with Env() as env:
+        image, _ = staged_image(env, 'hello', 'hello', 'volfail', 'fffffffffff2')
+        kernel = os.path.join(os.path.dirname(image), 'kernel.elf')
+        sg = 'sg-0fedcba987654321f'
+        disk0, _ = volume_disk('volf-a', 1, b'\x01')
+        disk1, _ = volume_disk('volf-b', 1, b'\x02')
+        env.control('/_fake/fail?action=CreateVolume&skip=1&count=1&code='
+                    'InsufficientVolumeCapacity&message=There%20is%20not%20enough%20capacity'
+                    '%20to%20fulfill%20your%20EBS%20volume%20provision%20request.')
+        d = new_dir('volfail')
+        r = env.call('provider_contract', '-p', 'aws', '-i', 'volfail00001',
+                     '-d', 'net:net0:port=80+80',
+                     '-d', 'blk:vol0:path=%s:format=raw:mount=/a' % disk0,
+                     '-d', 'blk:vol1:path=%s:format=raw:mount=/b' % disk1,
+                     'run', d, kernel, '', 64, ok=False, opts=env.opts + ['security_group=' + sg])
+        if r['_rc'] == 0 or 'InsufficientVolumeCapacity' not in r.get('error', '') or \
+                'vol1' not in r.get('error', ''):
+            fail('the failed CreateVolume did not reach the user: %r' % r)
+        s = env.stats()
+        if s['calls'].get('CreateVolume') != 2 or s['calls'].get('RunInstances') != 1:
+            fail('unexpected calls: %r' % s['calls'])
+        if s['volumes']:
+            fail('a failed run left EBS volumes %r' % s['volumes'])
+        if set(s['snapshots']) != image_snapshots(env):
+            fail('a failed run left snapshots %r' % list(s['snapshots']))
+        if any(i['state'] not in ('shutting-down', 'terminated')
+               for i in s['instances'].values()):
+            fail('a failed run left its instance %r' % s['instances'])
+        if s['groups'].get(sg):
+            fail('a failed run left ingress rules %r' % s['groups'][sg])
+        for name in ('vol0', 'vol1'):
+            if s3_has(env, 'unik/volumes/volfail00001/%s.raw' % name):
+                fail('a failed run left the S3 object of %s' % name)
+        if os.path.exists(os.path.join(d, 'provider.state')):
+            fail('a run that cleaned up after itself kept provider.state: %r' %
+                 read_state(os.path.join(d, 'provider.state')))
+        env.check_signatures()

@@ -10,8 +10,19 @@ BIOS through GRUB), whose serial output GetConsoleOutput serves base64-encoded. 
 (any sg-... id) keep the ingress rules of AuthorizeSecurityGroupIngress and
 RevokeSecurityGroupIngress, one rule per call, with EC2's Duplicate and NotFound errors.
 
+EBS volumes: CreateVolume (from a snapshot, in the region's zones a to f), DescribeVolumes,
+AttachVolume (to a running or stopped instance in the volume's zone, as /dev/sd[f-p] or
+/dev/xvd[f-p]), DetachVolume and DeleteVolume, with EC2's states (creating -> available ->
+in-use, attachments attaching -> attached -> detaching) settling after --settle-delay, and its
+errors (InvalidVolume.NotFound, IncorrectState, VolumeInUse, InvalidVolume.ZoneMismatch, ...).
+A terminated instance's volumes are detached.  The volumes are bookkeeping only: QEMU boots
+without them (the guest has no NVMe or blkfront driver).
+
 Control endpoints (unsigned), for tests:
   POST /_fake/throttle?action=NAME&count=N   the next N calls of NAME answer RequestLimitExceeded
+  POST /_fake/fail?action=NAME&code=C&message=M[&skip=K][&count=N]
+                                             after K calls, the next N calls of NAME answer
+                                             error C (HTTP 400) with message M
   POST /_fake/expire?on=1|0                  reject the session token as expired (RequestExpired)
   GET  /_fake/stats                          JSON: calls, throttled, signature failures, imports
 Prints "listening on PORT" once it accepts requests.
@@ -24,6 +35,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -84,7 +96,7 @@ class ApiError(Exception):
 def not_found(kind, what):
     return ApiError(400, 'Invalid%s.NotFound' % kind, "The %s '%s' does not exist" % (
         {'AMIID': 'image id', 'InstanceID': 'instance ID', 'Snapshot': 'snapshot',
-         'ImportTaskId': 'import task'}.get(kind, kind), what))
+         'ImportTaskId': 'import task', 'Volume': 'volume'}.get(kind, kind), what))
 
 
 class StampedSigV4(SigV4Auth):
@@ -114,6 +126,8 @@ class Fake:
         self.images = {}
         self.instances = {}
         self.groups = {}  # security group id -> {(proto, from, to, cidr): description}
+        self.volumes = {}
+        self.failures = {}  # action -> {skip, count, code, message}
         self.seq = 0
         os.makedirs(args.data_dir, exist_ok=True)
 
@@ -244,6 +258,164 @@ class Fake:
                 task.update(status='deleted', progress=None,
                             message='ClientError: Unable to read the disk image from S3: %s' % e)
             self.log('import %s failed: %s' % (task['id'], e))
+
+    # ---- EBS volumes ----------------------------------------------------------------------
+
+    def now_iso(self):
+        return datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.000Z')
+
+    def vol_refresh(self, v):
+        t = time.monotonic()
+        if v['state'] == 'creating' and t >= v['settle_at']:
+            v['state'] = 'available'
+        a = v['attach']
+        if a and a['state'] == 'attaching' and t >= a['settle_at']:
+            a['state'] = 'attached'
+        if a and a['state'] == 'detaching' and t >= a['settle_at']:
+            v['attach'] = None
+            v['state'] = 'available'
+
+    def vol(self, vid):
+        v = self.volumes.get(vid)
+        if not v:
+            raise not_found('Volume', vid)
+        self.vol_refresh(v)
+        return v
+
+    def vol_xml(self, v):
+        a = v['attach']
+        att = None
+        if a:
+            att = [('item', [('volumeId', v['id']), ('instanceId', a['instance']),
+                             ('device', a['device']), ('status', a['state']),
+                             ('attachTime', a['time']), ('deleteOnTermination', 'false')])]
+        return [('volumeId', v['id']), ('size', str(v['size'])), ('snapshotId', v['snapshot']),
+                ('availabilityZone', v['zone']), ('status', v['state']),
+                ('createTime', v['created']), ('attachmentSet', att or ''),
+                ('tagSet', [('item', [('key', k), ('value', val)])
+                            for k, val in v['tags'].items()] or ''),
+                ('volumeType', v['type']), ('encrypted', 'false'),
+                ('multiAttachEnabled', 'false')]
+
+    def do_CreateVolume(self, p):
+        zone = self.need(p, 'AvailabilityZone')
+        snap = p.get('SnapshotId')
+        vtype = p.get('VolumeType', 'gp2')
+        if vtype not in ('standard', 'io1', 'io2', 'gp2', 'gp3', 'sc1', 'st1'):
+            raise ApiError(400, 'InvalidParameterValue', "Value (%s) for parameter volumeType "
+                           "is invalid." % vtype)
+        if zone not in [self.args.region + z for z in 'abcdef']:
+            raise ApiError(400, 'InvalidParameterValue', 'Invalid availability zone: [%s]' %
+                           zone)
+        tags = {}
+        i = 1
+        while 'TagSpecification.1.Tag.%d.Key' % i in p:
+            tags[p['TagSpecification.1.Tag.%d.Key' % i]] = \
+                p.get('TagSpecification.1.Tag.%d.Value' % i, '')
+            i += 1
+        if tags and p.get('TagSpecification.1.ResourceType') != 'volume':
+            raise ApiError(400, 'InvalidParameterValue', "'%s' is not a valid taggable "
+                           "resource type for this operation." %
+                           p.get('TagSpecification.1.ResourceType'))
+        gib = 1 << 30
+        with self.lock:
+            if snap:
+                if snap not in self.snapshots:
+                    raise not_found('Snapshot', snap)
+                min_size = (self.snapshots[snap]['size'] + gib - 1) // gib
+            elif 'Size' not in p:
+                raise ApiError(400, 'MissingParameter', 'The request must contain the '
+                               'parameter size or snapshotId')
+            else:
+                min_size = 1
+            size = int(p.get('Size', min_size))
+            if size < min_size:
+                raise ApiError(400, 'InvalidParameterValue', 'The volume size is invalid for '
+                               'the given snapshot.')
+            vid = self.new_id('vol')
+            v = {'id': vid, 'size': size, 'snapshot': snap or '', 'zone': zone,
+                 'state': 'creating', 'created': self.now_iso(), 'attach': None,
+                 'tags': tags, 'type': vtype,
+                 'settle_at': time.monotonic() + self.args.settle_delay}
+            self.volumes[vid] = v
+            out = self.vol_xml(v)
+        return [kv for kv in out if kv[0] not in ('attachmentSet', 'tagSet')]
+
+    def do_DescribeVolumes(self, p):
+        ids = self.ids(p, 'VolumeId')
+        with self.lock:
+            vols = [self.vol(i) for i in ids] if ids else \
+                [self.vol(i) for i in list(self.volumes)]
+            items = [('item', self.vol_xml(v)) for v in vols]
+        return [('volumeSet', items or '')]
+
+    def do_AttachVolume(self, p):
+        vid = self.need(p, 'VolumeId')
+        iid = self.need(p, 'InstanceId')
+        dev = self.need(p, 'Device')
+        if not re.fullmatch(r'/dev/(sd|xvd)[f-p]', dev):
+            raise ApiError(400, 'InvalidParameterValue', 'Value (%s) for parameter device is '
+                           'invalid. %s is not a valid EBS device name.' % (dev, dev))
+        with self.lock:
+            v = self.vol(vid)
+            inst = self.find(iid)
+            self.refresh(inst)
+            if v['attach']:
+                raise ApiError(400, 'VolumeInUse', '%s is already attached to an instance' %
+                               vid)
+            if v['state'] != 'available':
+                raise ApiError(400, 'IncorrectState', "%s is not 'available'." % vid)
+            if inst['state'] not in ('running', 'stopped'):
+                raise ApiError(400, 'IncorrectState', "Instance '%s' is not 'running'." % iid)
+            if v['zone'] != self.args.region + 'a':
+                raise ApiError(400, 'InvalidVolume.ZoneMismatch', "The volume '%s' is not in "
+                               "the same availability zone as instance '%s'" % (vid, iid))
+            for o in self.volumes.values():
+                if o['attach'] and o['attach']['instance'] == iid and \
+                        o['attach']['device'] == dev:
+                    raise ApiError(400, 'InvalidParameterValue', "Invalid value '%s' for "
+                                   "unixDevice. Attachment point %s is already in use" %
+                                   (dev, dev))
+            v['attach'] = {'instance': iid, 'device': dev, 'state': 'attaching',
+                           'time': self.now_iso(),
+                           'settle_at': time.monotonic() + self.args.settle_delay}
+            v['state'] = 'in-use'
+            a = v['attach']
+        return [('volumeId', vid), ('instanceId', iid), ('device', dev),
+                ('status', a['state']), ('attachTime', a['time'])]
+
+    def detach(self, v):
+        v['attach']['state'] = 'detaching'
+        v['attach']['settle_at'] = time.monotonic() + self.args.settle_delay
+
+    def do_DetachVolume(self, p):
+        vid = self.need(p, 'VolumeId')
+        with self.lock:
+            v = self.vol(vid)
+            a = v['attach']
+            if not a or a['state'] == 'detaching':
+                raise ApiError(400, 'IncorrectState', "Volume '%s' is in the '%s' state." %
+                               (vid, v['state']))
+            if p.get('InstanceId') and p['InstanceId'] != a['instance']:
+                raise ApiError(400, 'InvalidAttachment.NotFound', 'Volume %s can not be '
+                               'detached from %s because it is not attached' %
+                               (vid, p['InstanceId']))
+            self.detach(v)
+        return [('volumeId', vid), ('instanceId', a['instance']), ('device', a['device']),
+                ('status', 'detaching'), ('attachTime', a['time'])]
+
+    def do_DeleteVolume(self, p):
+        vid = self.need(p, 'VolumeId')
+        with self.lock:
+            v = self.vol(vid)
+            if v['attach']:
+                raise ApiError(400, 'VolumeInUse', 'Volume %s is currently attached to %s' %
+                               (vid, v['attach']['instance']))
+            if v['state'] != 'available':
+                raise ApiError(400, 'IncorrectState', "The volume '%s' is '%s'." %
+                               (vid, v['state']))
+            del self.volumes[vid]
+        return [('return', 'true')]
 
     # ---- instances ------------------------------------------------------------------------
 
@@ -607,6 +779,11 @@ class Fake:
             if inst['state'] in ('terminated', 'shutting-down'):
                 return
             self.kill(inst, True)
+            for v in self.volumes.values():
+                self.vol_refresh(v)
+                if v['attach'] and v['attach']['instance'] == inst['id'] and \
+                        v['attach']['state'] != 'detaching':
+                    self.detach(v)
             inst['state'] = 'shutting-down'
             inst['settle_at'] = time.monotonic() + self.args.settle_delay
             inst['reason'] = ('Client.UserInitiatedShutdown',
@@ -619,6 +796,8 @@ class Fake:
         with self.lock:
             for inst in self.instances.values():
                 self.refresh(inst)
+            for v in self.volumes.values():
+                self.vol_refresh(v)
             return {'calls': self.calls, 'call_times': self.call_times,
                     'throttled': self.throttled,
                     'signature_failures': self.sig_failures, 'expired': self.expired,
@@ -626,6 +805,12 @@ class Fake:
                               self.tasks.items()},
                     'snapshots': self.snapshots,
                     'images': self.images,
+                    'volumes': {k: {'state': v['state'], 'zone': v['zone'],
+                                    'snapshot': v['snapshot'], 'size': v['size'],
+                                    'tags': v['tags'], 'type': v['type'],
+                                    'attach': {kk: vv for kk, vv in v['attach'].items()
+                                               if kk != 'settle_at'} if v['attach'] else None}
+                                for k, v in self.volumes.items()},
                     'groups': {g: sorted('%s:%d-%d:%s:%s' % (r + (d,)) for r, d in
                                          rules.items())
                                for g, rules in self.groups.items()},
@@ -673,6 +858,13 @@ def make_handler(fake):
                 with fake.lock:
                     fake.throttle[q['action']] = int(q.get('count', '1'))
                 return self.reply(200, '{}', 'application/json')
+            if url.path == '/_fake/fail':
+                with fake.lock:
+                    fake.failures[q['action']] = {
+                        'skip': int(q.get('skip', '0')), 'count': int(q.get('count', '1')),
+                        'code': q.get('code', 'InternalError'),
+                        'message': q.get('message', 'failed on purpose')}
+                return self.reply(200, '{}', 'application/json')
             if url.path == '/_fake/expire':
                 with fake.lock:
                     fake.expired = q.get('on', '1') == '1'
@@ -711,6 +903,12 @@ def make_handler(fake):
                         fake.throttle[action] -= 1
                         fake.throttled[action] = fake.throttled.get(action, 0) + 1
                         raise ApiError(503, 'RequestLimitExceeded', 'Request limit exceeded.')
+                    f = fake.failures.get(action)
+                    if f and f['skip'] > 0:
+                        f['skip'] -= 1
+                    elif f and f['count'] > 0:
+                        f['count'] -= 1
+                        raise ApiError(400, f['code'], f['message'])
                 fake.log('%s %s' % (action, ' '.join('%s=%s' % kv for kv in sorted(
                     params.items()) if kv[0] != 'UserData')))
                 result = fake.handle(action, params)

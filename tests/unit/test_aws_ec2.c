@@ -326,7 +326,8 @@ static void test_provider_table(void **state)
 	assert_non_null(p->unstage);
 	assert_non_null(p->start);
 	assert_true(unik_provider_attaches(p, UNIK_DEVICE_NET));
-	assert_false(unik_provider_attaches(p, UNIK_DEVICE_BLK));
+	assert_true(unik_provider_attaches(p, UNIK_DEVICE_BLK));
+	assert_false(unik_provider_attaches(p, UNIK_DEVICE_FS));
 	while (p->opt_keys[k])
 		k++;
 	while (p->opt_help[h])
@@ -630,6 +631,43 @@ static void test_cmdline_without_devices(void **state)
 	assert_string_equal(e, "app");
 }
 
+/* A run with volumes keeps their manifest words (in order, with ,ro) in front of its own line,
+ * or of the image's baked one; the NIC's words come off; shares and qcow2 disks are refused. */
+static void test_guest_cmdline_volumes(void **state)
+{
+	(void)state;
+	struct unik_device d[3] = {
+	    {.kind = UNIK_DEVICE_NET, .name = "net0", .mac = "52:54:00:12:34:56"},
+	    {.kind = UNIK_DEVICE_BLK, .name = "vol0", .path = "/v/0", .mount = "/data"},
+	    {.kind = UNIK_DEVICE_BLK,
+	     .name = "vol1",
+	     .path = "/v/1",
+	     .mount = "/ref",
+	     .readonly = 1},
+	};
+	struct unik_device share = {
+	    .kind = UNIK_DEVICE_FS, .name = "share0", .path = "/srv", .mount = "/srv"};
+	struct unik_error err = {0};
+	_cleanup_strv_ struct strv rules = {0};
+	_cleanup_free_ char *full = unik_devices_cmdline(d, 3, "app x");
+	_cleanup_free_ char *bare = unik_devices_cmdline(d, 3, "");
+	_cleanup_free_ char *a = aws_guest_cmdline(full, d, 3, "baked");
+	_cleanup_free_ char *b = aws_guest_cmdline(bare, d, 3, "baked line");
+	_cleanup_free_ char *c = aws_guest_cmdline(bare, d, 3, NULL);
+
+	assert_string_equal(a, "unik.dev.vol0=blk,at=/data unik.dev.vol1=blk,ro,at=/ref app x");
+	assert_string_equal(b,
+	                    "unik.dev.vol0=blk,at=/data unik.dev.vol1=blk,ro,at=/ref baked line");
+	assert_string_equal(c, "unik.dev.vol0=blk,at=/data unik.dev.vol1=blk,ro,at=/ref");
+	assert_int_equal(aws_ingress_rules(d, 3, NULL, &rules, &err), 0);
+	assert_int_equal(aws_ingress_rules(&share, 1, NULL, &rules, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "host shares need a local hypervisor; use a volume"));
+	d[1].format = "qcow2";
+	assert_int_equal(aws_ingress_rules(d, 3, NULL, &rules, &err), -1);
+	assert_int_equal(err.code, UNIK_E_UNSUPPORTED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +687,7 @@ int main(void)
 	    cmocka_unit_test(test_status_autostop),
 	    cmocka_unit_test(test_ingress_rules),
 	    cmocka_unit_test(test_cmdline_without_devices),
+	    cmocka_unit_test(test_guest_cmdline_volumes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
