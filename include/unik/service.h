@@ -51,7 +51,7 @@ void service_timer_cancel(struct service_timer *t);
 /* --- the network configuration the instance was given --- */
 
 struct service_netconf {
-	char name[16];    /* the device's name: "net0" */
+	char name[16]; /* the device's name: "net0" */
 	uint8_t mac[6];
 	uint32_t addr;    /* 0 until the boot line or DHCP gives one */
 	int prefix;       /* 24 for a /24 */
@@ -84,8 +84,7 @@ struct service_tcp_ops {
 
 /* Listens on port of every address; NULL when the port is taken or memory ran out.  ops must
  * stay valid while the listener lives. */
-struct service_tcp *service_tcp_listen(uint16_t port, const struct service_tcp_ops *ops,
-                                       void *arg);
+struct service_tcp *service_tcp_listen(uint16_t port, const struct service_tcp_ops *ops, void *arg);
 void *service_tcp_arg(const struct service_tcp *c);
 void service_tcp_set_arg(struct service_tcp *c, void *arg);
 /* Queues up to len bytes for sending (copied) and returns how many it took: fewer than len (0

@@ -24,12 +24,12 @@ struct service_tcp {
 	void *arg;
 	struct pbuf *rx; /* received, not yet handed to on_data */
 	bool listener;
-	bool connected;   /* on_connect is due */
-	bool want_room;   /* a write took less than it was given */
-	bool room;        /* on_writable is due */
-	bool peer_gone;   /* the peer closed, or the connection was reset */
-	bool closing;     /* service_tcp_close was called */
-	bool dead;        /* on_close has run (or a listener closed): freed by the sweep */
+	bool connected; /* on_connect is due */
+	bool want_room; /* a write took less than it was given */
+	bool room;      /* on_writable is due */
+	bool peer_gone; /* the peer closed, or the connection was reset */
+	bool closing;   /* service_tcp_close was called */
+	bool dead;      /* on_close has run (or a listener closed): freed by the sweep */
 };
 
 struct dgram {
@@ -121,8 +121,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* --- TCP: the service's calls --- */
 
-struct service_tcp *service_tcp_listen(uint16_t port, const struct service_tcp_ops *ops,
-                                       void *arg)
+struct service_tcp *service_tcp_listen(uint16_t port, const struct service_tcp_ops *ops, void *arg)
 {
 	struct tcp_pcb *pcb = tcp_new(), *lpcb;
 	struct service_tcp *l;

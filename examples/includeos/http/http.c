@@ -60,8 +60,9 @@ static void answer(struct service_tcp *c, struct conn *s, const char *req, size_
 	if (s->quit)
 		n = snprintf(body, sizeof(body), "bye\n");
 	else
-		n = snprintf(body, sizeof(body), "hello from an includeos service: ticks %lu, request %lu\n",
-		             ticks, requests);
+		n = snprintf(body, sizeof(body),
+		             "hello from an includeos service: ticks %lu, request %lu\n", ticks,
+		             requests);
 	s->out_len = (size_t)snprintf(s->out, sizeof(s->out),
 	                              "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 	                              "Content-Length: %d\r\n%s\r\n%s",
