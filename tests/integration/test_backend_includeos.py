@@ -1,7 +1,8 @@
 """The includeos backend (issue 16): `unik compilers` and describe-compiler list it; the daemon
 builds examples/includeos/http and udp-echo with --base includeos (service_start, no main), and
 `unik run -p` publishes them on user-mode networking: curl gets the HTTP service's
-timer-driven counter, which grows between answers, a UDP client gets its echo, and each service
+timer-driven counter, which grows between answers, and a 1 MiB answer written through
+back-pressure (on_writable), a UDP client gets its echo, and each service
 ends cleanly on request with `unik: exit status 0`.  A POSIX program built with --base
 includeos, and a service built with --base rump, are refused with a message naming the base the
 source looks written for.  The HTTP kernel's size is printed (the issue's target: 256 KiB)."""
@@ -116,6 +117,13 @@ def test_http_counter():
         if not m2 or int(m2.group(1)) <= int(m1.group(1)):
             fail('the timer-driven counter did not grow', (m1.group(0), m2 and m2.group(0)))
         check_equal('request count', int(m2.group(2)), int(m1.group(2)) + 1)
+        # 1 MiB through a send buffer of about 63 KiB: written as on_writable makes room.
+        big = subprocess.run(['curl', '-sS', '--max-time', '60', 'http://127.0.0.1:%d/big' % port],
+                             capture_output=True, timeout=90)
+        want = bytes(ord('a') + i % 26 for i in range(4096)) * 256
+        if big.returncode != 0 or big.stdout != want:
+            fail('GET /big: %d bytes, wanted the 1 MiB pattern' % len(big.stdout),
+                 big.stderr.decode(errors='replace'))
         check_equal('quit', curl('http://127.0.0.1:%d/quit' % port), 'bye\n')
         log = wait_console(d, 'web', 'unik: exit status 0')
         if 'unik: net0 up 10.0.2.15/24' not in log:

@@ -1,7 +1,8 @@
 /* An IncludeOS-style HTTP server: service_start() listens on port 8080 and starts a timer that
  * counts ticks every 100 ms; each answer shows the count.  No main, no threads, no system
- * calls: everything is a callback (include/unik/service.h).  GET /quit answers, then ends the
- * service with status 0. */
+ * calls: everything is a callback (include/unik/service.h).  GET /big answers 1 MiB of a
+ * letter pattern, written as the send buffer makes room (on_writable); GET /quit answers, then
+ * ends the service with status 0. */
 #define _GNU_SOURCE /* memmem */
 #include <stddef.h>
 #include <stdio.h>
@@ -12,15 +13,19 @@
 #define MAX_CONN 64
 #define REQ_MAX  2048
 #define OUT_MAX  1024
+#define BIG_SIZE (1024 * 1024)
+#define PATTERN  4096
 
 struct conn {
 	bool used, quit;
 	size_t in_len, out_len, out_at;
+	size_t big_left; /* bytes of /big's body still to send */
 	char in[REQ_MAX];
 	char out[OUT_MAX];
 };
 
 static struct conn conns[MAX_CONN];
+static char pattern[PATTERN]; /* /big's body is this, over and over */
 static unsigned long ticks, requests;
 
 static void tick(struct service_timer *t, void *arg)
@@ -46,6 +51,15 @@ static void flush(struct service_tcp *c, struct conn *s)
 		s->out_at += (size_t)n;
 	}
 	s->out_at = s->out_len = 0;
+	while (s->big_left) {
+		size_t at = (BIG_SIZE - s->big_left) % PATTERN;
+		size_t len = PATTERN - at < s->big_left ? PATTERN - at : s->big_left;
+		long n = service_tcp_write(c, pattern + at, len);
+
+		if (n <= 0)
+			return;
+		s->big_left -= (size_t)n;
+	}
 	if (s->quit)
 		service_tcp_close(c);
 }
@@ -57,6 +71,16 @@ static void answer(struct service_tcp *c, struct conn *s, const char *req, size_
 
 	requests++;
 	s->quit = len > 10 && !memcmp(req, "GET /quit ", 10);
+	if (len > 9 && !memcmp(req, "GET /big ", 9)) {
+		s->out_len = (size_t)snprintf(s->out, sizeof(s->out),
+		                              "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+		                              "Content-Length: %d\r\n\r\n",
+		                              BIG_SIZE);
+		s->out_at = 0;
+		s->big_left = BIG_SIZE;
+		flush(c, s);
+		return;
+	}
 	if (s->quit)
 		n = snprintf(body, sizeof(body), "bye\n");
 	else
@@ -98,7 +122,7 @@ static void on_data(struct service_tcp *c, const void *data, size_t len)
 	memcpy(s->in + s->in_len, data, len);
 	s->in_len += len;
 	/* One answer per complete request head; pipelined ones wait for the first to be sent. */
-	while (!s->out_len && (end = memmem(s->in, s->in_len, "\r\n\r\n", 4))) {
+	while (!s->out_len && !s->big_left && (end = memmem(s->in, s->in_len, "\r\n\r\n", 4))) {
 		size_t used = (size_t)(end + 4 - s->in);
 
 		answer(c, s, s->in, used);
@@ -139,6 +163,8 @@ void service_start(void)
 	struct service_netconf nc;
 	char ip[16];
 
+	for (int i = 0; i < PATTERN; i++)
+		pattern[i] = (char)('a' + i % 26);
 	service_timer_every(100, 100, tick, NULL);
 	if (!service_tcp_listen(PORT, &ops, NULL)) {
 		service_log("http: cannot listen on port %d\n", PORT);
