@@ -80,6 +80,9 @@ RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 # The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
 RT_C   := $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c)
 RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
+# The includeos backend's event loop (runtime/service/): only in unikrt-service.o.
+RT_SVC_C := $(filter runtime/service/%,$(RT_C))
+RT_C := $(filter-out $(RT_SVC_C),$(RT_C))
 RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
 # The network code: drivers for network devices, the stack and sockets (docs/runtime.md).
 RT_NET_C := $(filter runtime/net/% runtime/drivers/virtio_net% runtime/drivers/netdev%,$(RT_C))
@@ -109,7 +112,7 @@ LWIP_OBJS := $(if $(LWIP_SRC),$(LWIP_FILES:%=$(O)/runtime/lwip/%.o))
 # The port's headers, and the two C library headers lwIP includes (runtime/net/lwip/libc),
 # for lwIP's files and the runtime's network code only.
 LWIP_INC := -Iruntime/net/lwip -Iruntime/net/lwip/libc $(if $(LWIP_SRC),-I$(LWIP_SRC)/src/include)
-$(RT_NET_C:%.c=$(O)/%.o): RT_CFLAGS += $(LWIP_INC)
+$(RT_NET_C:%.c=$(O)/%.o) $(RT_SVC_C:%.c=$(O)/%.o): RT_CFLAGS += $(LWIP_INC)
 # Whether the network code has lwIP, as a header rewritten only when that changes, so that the
 # objects which include it are rebuilt then.
 LWIP_CONFIG := $(O)/runtime/net/lwip_config.h
@@ -118,7 +121,9 @@ ifneq ($(file <$(LWIP_CONFIG)),$(LWIP_CONFIG_TEXT))
 $(shell mkdir -p $(O)/runtime/net)
 $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
-RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o $(O)/runtime/mb1.o $(O)/runtime/unik.ld
+RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
+	$(O)/runtime/mb1.o $(O)/runtime/unik.ld \
+	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h)
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
@@ -191,7 +196,7 @@ $(LWIP_FILES:%=$(LWIP_SRC)/src/%.c): $(LWIP_STAMP)
 	@:
 
 # The network code includes lwIP's headers.
-$(RT_NET_C:%.c=$(O)/%.o): | $(LWIP_STAMP)
+$(RT_NET_C:%.c=$(O)/%.o) $(RT_SVC_C:%.c=$(O)/%.o): | $(LWIP_STAMP)
 endif
 
 $(O)/runtime/%.o: runtime/%.S
@@ -213,7 +218,7 @@ runtime/mb1.S:
 # runtime source that is removed or renamed leaves the image too (make sees files change, not a
 # wildcard's list shrink).
 RT_LIST := $(O)/runtime/objects.list
-RT_LIST_TEXT := $(strip $(RT_OBJS) $(LWIP_OBJS))
+RT_LIST_TEXT := $(strip $(RT_OBJS) $(LWIP_OBJS) $(RT_SVC_C:%.c=$(O)/%.o))
 ifneq ($(file <$(RT_LIST)),$(RT_LIST_TEXT))
 $(shell mkdir -p $(O)/runtime)
 $(file >$(RT_LIST),$(RT_LIST_TEXT))
@@ -224,7 +229,7 @@ endif
 # table is part of its size, and a hello image is mostly runtime (docs/runtime.md).
 define rt_link
 	$(LD) -r -o $@.all $(1)
-	$(OBJCOPY) -G _unik_entry32 $@.all $@.local
+	$(OBJCOPY) -G _unik_entry32 $(2) $@.all $@.local
 	$(NM) --defined-only $@.local | \
 	    awk '$$2 ~ /^[a-z]$$/ && $$3 !~ /^\./ { print $$3 " .Lrt." $$3 }' | sort -u >$@.syms
 	$(OBJCOPY) --redefine-syms=$@.syms $@.local $@
@@ -244,6 +249,17 @@ $(O)/runtime/unikrt-net.o: $(RT_OBJS) $(LWIP_OBJS) $(RT_LIST)
 	$(if $(LWIP_OBJS),,@echo "warning: no lwIP source (scripts/install-deps fetches it, or" \
 	    "LWIP_SRC=DIR): unikrt-net.o has no TCP/IP stack" >&2)
 	$(call rt_link,$(RT_OBJS) $(LWIP_OBJS))
+
+# The includeos backend's runtime: everything the network variant has and the event loop, whose
+# API (include/unik/service.h, service_*) stays global for the service to call.  unik-cc links
+# it instead of unikrt.o with --unik-service.
+$(O)/runtime/unikrt-service.o: $(RT_OBJS) $(LWIP_OBJS) $(RT_SVC_C:%.c=$(O)/%.o) $(RT_LIST)
+	$(call rt_link,$(RT_OBJS) $(LWIP_OBJS) $(RT_SVC_C:%.c=$(O)/%.o),-w -G 'service_*')
+
+# The service API's header beside the runtime, where unik-cc finds it (-isystem RUNTIME/include).
+$(O)/runtime/include/unik/service.h: include/unik/service.h
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)

@@ -54,6 +54,16 @@ char *unik_compiler_rootfs_dir(const char *src_dir, const struct unik_manifest *
  * NULL when it has neither.  Caller frees. */
 char *unik_compiler_cmdline(const struct unik_manifest *m);
 
+/* compilers/rump/: builds a C source tree with unik-cc as the rump backend does (its Makefile
+ * with CC=unik-cc, else every top-level .c file), cc_flag (NULL: none) added to unik-cc's
+ * arguments, then unik_compiler_artifacts for c.  A tree whose C files look written for another
+ * base (main() and no service_start(), or the other way round) is refused with a message that
+ * names it. */
+int unik_compiler_build_c(const struct unik_compiler *c, const char *cc_flag, const char *src_dir,
+                          const struct unik_manifest *m, const char *out_dir,
+                          const struct unik_sandbox *sandbox, int log_fd,
+                          struct unik_artifacts *out, struct unik_error *err);
+
 /* Where unik-cc is: $UNIK_CC, else "unik-cc" next to the running program.  Caller frees. */
 char *unik_cc_path(void);
 

@@ -15,6 +15,7 @@ enum own_opt {
 	OPT_MULTIBOOT,
 	OPT_RUNTIME_DIR,
 	OPT_KEEP_TEMPS,
+	OPT_SERVICE,
 };
 
 static const struct {
@@ -27,6 +28,7 @@ static const struct {
     [OPT_MULTIBOOT] = {"--unik-multiboot", false},
     [OPT_RUNTIME_DIR] = {"--unik-runtime-dir", true},
     [OPT_KEEP_TEMPS] = {"--unik-keep-temps", false},
+    [OPT_SERVICE] = {"--unik-service", false},
 };
 
 #define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
@@ -201,6 +203,9 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 		break;
 	case OPT_KEEP_TEMPS:
 		a->keep_temps = true;
+		break;
+	case OPT_SERVICE:
+		a->service = true;
 		break;
 	}
 	return 0;

@@ -25,6 +25,7 @@ struct unikcc_args {
 	char *output;          /* from -o; NULL when not given */
 	bool multiboot;
 	bool keep_temps;
+	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */
 	bool help;            /* --help: print unik-cc's help and stop */
 	bool version;         /* --version */

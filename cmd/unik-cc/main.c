@@ -64,6 +64,8 @@ static void print_help(void)
 	    "  --unik-env NAME=VALUE   environment variable baked into the image (repeatable)\n"
 	    "  --unik-rootfs DIR       embed DIR as the guest's root file system (newc cpio)\n"
 	    "  --unik-multiboot        also link the multiboot v1 header (GRUB, QEMU -M pc)\n"
+	    "  --unik-service          link an event-driven service (include/unik/service.h:\n"
+	    "                          service_start, no main) with unikrt-service.o\n"
 	    "  --unik-runtime-dir DIR  directory holding unikrt.o, mb1.o and unik.ld\n"
 	    "  --unik-keep-temps       keep the generated files and print where they are\n"
 	    "  --help                  print this help\n"
@@ -509,8 +511,23 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 			return -1;
 		}
 	}
-	if (!a->no_start_files && (gcc_file(d, "crtbeginT.o", &crtbegin, err) < 0 ||
-	                           gcc_file(d, "crtend.o", &crtend, err) < 0))
+	/* A service has no C start-up: the runtime's event loop calls service_start. */
+	bool start_files = !a->no_start_files && !a->service;
+
+	if (a->service) {
+		_cleanup_free_ char *p = unik_path_join(rt, "unikrt-service.o");
+
+		if (access(p, R_OK) < 0) {
+			unik_error_sys(
+			    err, errno,
+			    "--unik-service needs the runtime's `%s`: rebuild the runtime "
+			    "with lwIP (make; scripts/install-deps fetches lwIP)",
+			    p);
+			return -1;
+		}
+	}
+	if (start_files && (gcc_file(d, "crtbeginT.o", &crtbegin, err) < 0 ||
+	                    gcc_file(d, "crtend.o", &crtend, err) < 0))
 		return -1;
 	if (gcc_file(d, "libgcc.a", &libgcc, err) < 0)
 		return -1;
@@ -558,7 +575,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-Wl,--build-id=none");
 	strv_push(&argv, "-Wl,--discard-locals"); /* the runtime's symbols (Makefile, unikrt.o) */
 	strv_push(&argv, "-Wl,-z,max-page-size=4096");
-	if (!a->no_start_files) {
+	if (start_files) {
 		strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));
 		strv_push_take(&argv, unik_path_join(d->musl_dir, "crti.o"));
 		strv_push(&argv, crtbegin);
@@ -568,7 +585,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	 * they keep the generated objects. libgcc.a stays too, after the runtime that calls into
 	 * it; an archive only supplies what nothing else defines. */
 	size_t rt_arg = argv.n;
-	strv_push_take(&argv, unik_path_join(rt, "unikrt.o"));
+	strv_push_take(&argv, unik_path_join(rt, a->service ? "unikrt-service.o" : "unikrt.o"));
 	if (a->multiboot)
 		strv_push_take(&argv, unik_path_join(rt, "mb1.o"));
 	strv_extend(&argv, &gen_objs);
@@ -581,7 +598,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	if (libgcc_eh)
 		strv_push(&argv, libgcc_eh);
 	strv_push(&argv, "-Wl,--end-group");
-	if (!a->no_start_files) {
+	if (start_files) {
 		strv_push(&argv, crtend);
 		strv_push_take(&argv, unik_path_join(d->musl_dir, "crtn.o"));
 	}
@@ -589,8 +606,8 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, output);
 	if (run(d, &argv, status, err) < 0)
 		return -1;
-	if (*status != 0)
-		return 0; /* the linker said why */
+	if (*status != 0 || a->service)
+		return 0; /* the linker said why; a service has its one runtime */
 	return link_variant(d, rt, &argv, rt_arg, output, status, err);
 }
 
@@ -633,6 +650,17 @@ static int setup_compile_flags(struct driver *d, struct unik_error *err)
 	strv_push(&d->compile_flags, "-isystem");
 	strv_push(&d->compile_flags, gcc_inc);
 	strv_push(&d->compile_flags, "-D__unik__=1");
+	/* The runtime's headers for programs (unik/service.h), when the runtime is found. */
+	{
+		struct unik_error ignored;
+		_cleanup_free_ char *rt = find_runtime(d->args, &ignored);
+		_cleanup_free_ char *inc = rt ? unik_path_join(rt, "include") : NULL;
+
+		if (inc && is_dir(inc)) {
+			strv_push(&d->compile_flags, "-isystem");
+			strv_push(&d->compile_flags, inc);
+		}
+	}
 	return 0;
 }
 

@@ -188,12 +188,13 @@ static void toolchain(struct unik_sandbox *sb, const char *cc)
 }
 
 static int build_make(const char *src, const struct unik_manifest *m, const char *cc,
-                      const struct unik_sandbox *sb, int log_fd, char **kernel,
+                      const char *cc_flag, const struct unik_sandbox *sb, int log_fd, char **kernel,
                       struct unik_error *err)
 {
 	struct snapshot before = {0};
 	_cleanup_strv_ struct strv found = {0};
-	_cleanup_free_ char *ccarg = xasprintf("CC=%s", cc);
+	_cleanup_free_ char *ccarg =
+	    xasprintf("CC=%s%s%s", cc, cc_flag ? " " : "", cc_flag ? cc_flag : "");
 	const char *argv[] = {"make", "-C", src, ccarg, NULL};
 	int rc = -1;
 
@@ -239,8 +240,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 static int build_sources(const char *src, const struct unik_manifest *m, const char *out_dir,
-                         const char *cc, const struct unik_sandbox *sb, int log_fd, char **kernel,
-                         struct unik_error *err)
+                         const char *cc, const char *cc_flag, const struct unik_sandbox *sb,
+                         int log_fd, char **kernel, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv files = {0};
 	_cleanup_strv_ struct strv argv = {0};
@@ -269,6 +270,8 @@ static int build_sources(const char *src, const struct unik_manifest *m, const c
 	base = base ? base + 1 : (m->binary ? m->binary : (m->name ? m->name : "app"));
 	out = unik_path_join(out_dir, base);
 	strv_push(&argv, cc);
+	if (cc_flag)
+		strv_push(&argv, cc_flag);
 	strv_push(&argv, "-O2");
 	strv_push(&argv, "-o");
 	strv_push(&argv, out);
@@ -297,12 +300,50 @@ static bool inside(const char *path, const char *a, const char *b)
 	return false;
 }
 
-extern const struct unik_compiler unik_compiler_rump;
-
-static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
-                      const struct unik_sandbox *sandbox, int log_fd, struct unik_artifacts *out,
-                      struct unik_error *err)
+/* Whether the C file at path defines main() and service_start(): a look at the text, enough
+ * to tell a POSIX program from an includeos service. */
+static void scan_c(const char *path, bool *has_main, bool *has_service)
 {
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct unik_error ignored;
+
+	if (unik_read_file(path, &text, &len, &ignored) < 0)
+		return;
+	*has_service =
+	    *has_service || strstr(text, "service_start(void)") || strstr(text, "service_start()");
+	*has_main = *has_main || strstr(text, "int main(") || strstr(text, "int\nmain(") ||
+	            strstr(text, "int main (");
+}
+
+/* The base the C files at the top of src look written for: "includeos" when they define
+ * service_start() and no main(), "rump" when the other way round, else NULL. */
+static const char *layout_of(const char *src)
+{
+	bool has_main = false, has_service = false;
+	DIR *d = opendir(src);
+	struct dirent *de;
+
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		if (!unik_str_has_suffix(de->d_name, ".c"))
+			continue;
+		_cleanup_free_ char *p = unik_path_join(src, de->d_name);
+		scan_c(p, &has_main, &has_service);
+	}
+	closedir(d);
+	if (has_service != has_main)
+		return has_service ? "includeos" : "rump";
+	return NULL;
+}
+
+int unik_compiler_build_c(const struct unik_compiler *c, const char *cc_flag, const char *src_dir,
+                          const struct unik_manifest *m, const char *out_dir,
+                          const struct unik_sandbox *sandbox, int log_fd,
+                          struct unik_artifacts *out, struct unik_error *err)
+{
+	const char *looks = layout_of(src_dir);
 	_cleanup_free_ char *cc = unik_cc_path();
 	_cleanup_free_ char *k = NULL;
 	struct unik_sandbox sb = *sandbox;
@@ -310,6 +351,22 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	if (looks && strcmp(looks, c->base) != 0) {
+		if (!strcmp(looks, "rump"))
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "this source looks like a rump project: it defines main() and no "
+			    "service_start(); build it with --base rump (or base: rump in "
+			    "the Unikfile), or write it as a service "
+			    "(docs/backends/includeos.md)");
+		else
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "this source looks like an includeos project: it defines "
+			    "service_start() and no main(); build it with --base includeos "
+			    "(or base: includeos in the Unikfile)");
+		return -1;
+	}
 	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
 	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
 	memset(&sb.env, 0, sizeof(sb.env));
@@ -323,9 +380,9 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 		return -1;
 	}
 	if (has_makefile(src_dir))
-		r = build_make(src_dir, m, cc, &sb, log_fd, &k, err);
+		r = build_make(src_dir, m, cc, cc_flag, &sb, log_fd, &k, err);
 	else
-		r = build_sources(src_dir, m, out_dir, cc, &sb, log_fd, &k, err);
+		r = build_sources(src_dir, m, out_dir, cc, cc_flag, &sb, log_fd, &k, err);
 	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;
@@ -338,8 +395,18 @@ static int rump_build(const char *src_dir, const struct unik_manifest *m, const 
 		               k);
 		return -1;
 	}
-	return unik_compiler_artifacts(&unik_compiler_rump, src_dir, m, out_dir, unik_steal_ptr(&k),
-	                               log_fd, out, err);
+	return unik_compiler_artifacts(c, src_dir, m, out_dir, unik_steal_ptr(&k), log_fd, out,
+	                               err);
+}
+
+extern const struct unik_compiler unik_compiler_rump;
+
+static int rump_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
+                      const struct unik_sandbox *sandbox, int log_fd, struct unik_artifacts *out,
+                      struct unik_error *err)
+{
+	return unik_compiler_build_c(&unik_compiler_rump, NULL, src_dir, m, out_dir, sandbox,
+	                             log_fd, out, err);
 }
 
 static const char *const rump_languages[] = {"c", NULL};

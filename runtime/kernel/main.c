@@ -10,7 +10,11 @@ struct boot_info boot_info;
 /* The devices the host attached, from the boot line's manifest (devices.h). */
 struct rt_devices boot_devices;
 
-extern char _start[];
+/* musl's entry (crt1.o); a service (--unik-service) has none and never starts a process. */
+extern char _start[] __attribute__((weak));
+/* The includeos backend's event loop (service/loop.c), in unikrt-service.o only: where it is
+ * linked it runs instead of a process. */
+extern NORETURN void unik_service_run(void) __attribute__((weak));
 extern void unik_enter_user(void *entry, uint64_t sp) NORETURN;
 
 /* --- the initial stack --- */
@@ -128,6 +132,8 @@ static NORETURN void kmain_ring3(void)
 		cmdline_parse((const char *)boot_info.cmdline, boot_info.cmdline_len,
 		              boot_info.drop_first_word, &env, &argv, &boot_devices);
 	init_run(INIT_RING0_LAST + 1, INIT_LAST);
+	if (unik_service_run)
+		unik_service_run();
 
 	if (!argv.n)
 		cmdline_push(&argv, k_strdup("app"));

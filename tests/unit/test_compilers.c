@@ -42,6 +42,11 @@ static void test_find_and_messages(void **state)
 	assert_null(unik_compiler_find("rump", "cobol", &err));
 	assert_non_null(strstr(err.msg, "does not support language \"cobol\""));
 	assert_non_null(strstr(err.msg, "languages: c"));
+	/* The includeos backend, a base of its own. */
+	c = unik_compiler_find("includeos", "c", &err);
+	assert_non_null(c);
+	assert_string_equal(c->name, "includeos");
+	assert_non_null(strstr(c->usage, "service_start"));
 }
 
 static void test_cmdline(void **state)
