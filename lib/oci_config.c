@@ -15,6 +15,7 @@
 
 #include "lib/cmdline.h"
 #include "lib/guest_elf.h"
+#include "lib/vmm_confine.h"
 
 #define CFG "config.json"
 
@@ -460,6 +461,40 @@ char *oci_config_resolv_conf(const struct oci_config *c)
 	return p;
 }
 
+/* Whether QEMU's user may do what (R_OK, W_OK, X_OK bits) in a directory, by its mode bits.  An
+ * ACL may still allow it; this only decides whether to warn. */
+static bool vmm_may(const struct stat *st, const struct unik_vmm_user *u, int what)
+{
+	int shift = st->st_uid == u->uid ? 6 : st->st_gid == u->gid ? 3 : 0;
+	int bits = (int)(st->st_mode >> shift) & 7;
+
+	return (bits & what) == what;
+}
+
+/* QEMU reopens a share as its own user (docs/providers.md, "Shares"), so a directory that user
+ * cannot search, or write when the share is writable, fails in the guest; say so at create. */
+static void note_access(const struct oci_bind *b, const struct stat *st, struct strv *notes)
+{
+	struct unik_vmm_user u;
+
+	if (unik_vmm_user_get(&u, NULL) < 0)
+		return;
+	if (!vmm_may(st, &u, R_OK | X_OK))
+		strv_pushf(notes,
+		           "%s (on %s) is closed to QEMU's user %u:%u (owner %u:%u, mode %04o): "
+		           "the guest cannot read it; chown it or set UNIK_QEMU_USER",
+		           b->source, b->destination, (unsigned)u.uid, (unsigned)u.gid,
+		           (unsigned)st->st_uid, (unsigned)st->st_gid,
+		           (unsigned)st->st_mode & 07777);
+	else if (!b->readonly && !vmm_may(st, &u, W_OK | X_OK))
+		strv_pushf(
+		    notes,
+		    "%s (on %s) is not writable by QEMU's user %u:%u (owner %u:%u, mode %04o): "
+		    "the guest can only read it; chown it to that user to let it write",
+		    b->source, b->destination, (unsigned)u.uid, (unsigned)u.gid,
+		    (unsigned)st->st_uid, (unsigned)st->st_gid, (unsigned)st->st_mode & 07777);
+}
+
 int oci_config_shares(const struct oci_config *c, struct oci_shares *out, struct unik_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -482,6 +517,7 @@ int oci_config_shares(const struct oci_config *c, struct oci_shares *out, struct
 			    b->source, b->destination);
 			continue;
 		}
+		note_access(b, &st, &out->notes);
 		strv_pushf(&out->names, "share%zu", out->n);
 		out->devs = xrealloc(out->devs, (out->n + 1) * sizeof(*out->devs));
 		d = &out->devs[out->n++];

@@ -84,8 +84,10 @@ bool oci_mount_is_runtimes(const char *dst);
 /* The guest's shares, from c->binds: an fs device named share0, share1, ... (in config order)
  * for each bind whose source is a directory, mounted at its destination, read-only with "ro".
  * A bind of anything else (a regular file such as a secret, a socket) is left out with a line
- * saying so in notes: 9p shares directories.  Their strings point into c, which must outlive
- * them; release with oci_shares_free, also after a failure. */
+ * saying so in notes: 9p shares directories.  A directory QEMU's user ($UNIK_QEMU_USER) cannot
+ * read, or write when the share is writable, is shared with a line in notes that says so.  Their
+ * strings point into c, which must outlive them; release with oci_shares_free, also after a
+ * failure. */
 struct oci_shares {
 	struct unik_device *devs;
 	size_t n;

@@ -505,7 +505,17 @@ static void test_parse_binds(void **state)
 	oci_config_free(&c);
 }
 
-/* The shares made of the binds: directories only, in order, each noted when left out. */
+static void make_dir(const char *dir, const char *name, mode_t mode)
+{
+	char *p = unik_path_join(dir, name);
+
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(chmod(p, mode), 0);
+	free(p);
+}
+
+/* The shares made of the binds: directories only, in order, each noted when left out or closed
+ * to QEMU's user. */
 static void test_shares(void **state)
 {
 	char tmpl[] = "/tmp/unik-oci-shares-XXXXXX";
@@ -516,12 +526,11 @@ static void test_shares(void **state)
 
 	(void)state;
 	assert_non_null(dir);
-	p = unik_path_join(dir, "a");
-	assert_int_equal(mkdir(p, 0755), 0);
-	free(p);
-	p = unik_path_join(dir, "b");
-	assert_int_equal(mkdir(p, 0755), 0);
-	free(p);
+	/* Nobody owns them: only the bits for others count. */
+	setenv("UNIK_QEMU_USER", "64123:64123", 1);
+	make_dir(dir, "a", 0777);
+	make_dir(dir, "b", 0755);
+	make_dir(dir, "closed", 0750);
 	p = unik_path_join(dir, "secret");
 	write_bytes(p, "s", 1);
 	free(p);
@@ -531,12 +540,15 @@ static void test_shares(void **state)
 	    "{\"destination\":\"/run/secrets/s\",\"type\":\"bind\",\"source\":\"%s/secret\"},"
 	    "{\"destination\":\"/etc/app.conf\",\"type\":\"bind\",\"source\":\"%s/secret\"},"
 	    "{\"destination\":\"/srv/with space\",\"type\":\"bind\",\"source\":\"%s/b\","
-	    "\"options\":[\"ro\",\"rbind\"]}]}",
-	    dir, dir, dir, dir);
+	    "\"options\":[\"ro\",\"rbind\"]},"
+	    "{\"destination\":\"/w\",\"type\":\"bind\",\"source\":\"%s/b\"},"
+	    "{\"destination\":\"/c\",\"type\":\"bind\",\"source\":\"%s/closed\","
+	    "\"options\":[\"ro\"]}]}",
+	    dir, dir, dir, dir, dir, dir);
 	assert_int_equal(parse(text, &c, &err), 0);
 	free(text);
 	assert_int_equal(oci_config_shares(&c, &sh, &err), 0);
-	assert_int_equal(sh.n, 2);
+	assert_int_equal(sh.n, 4);
 	assert_int_equal(sh.devs[0].kind, UNIK_DEVICE_FS);
 	assert_string_equal(sh.devs[0].name, "share0");
 	assert_string_equal(sh.devs[0].mount, "/data");
@@ -547,12 +559,21 @@ static void test_shares(void **state)
 	p = unik_path_join(dir, "b");
 	assert_string_equal(sh.devs[1].path, p);
 	free(p);
-	/* The file on /etc/app.conf is noted; the one under /run is the runtime's, silently. */
-	assert_int_equal(sh.notes.n, 1);
+	assert_string_equal(sh.devs[2].name, "share2");
+	assert_string_equal(sh.devs[3].name, "share3");
+	assert_true(sh.devs[3].readonly);
+	/* The file on /etc/app.conf is noted (the one under /run is the runtime's, silently), then
+	 * the writable share QEMU's user may not write, then the one it may not read. */
+	assert_int_equal(sh.notes.n, 3);
 	assert_non_null(strstr(sh.notes.v[0], "/etc/app.conf"));
 	assert_non_null(strstr(sh.notes.v[0], "directories only"));
+	assert_non_null(
+	    strstr(sh.notes.v[1], "(on /w) is not writable by QEMU's user 64123:64123"));
+	assert_non_null(strstr(sh.notes.v[1], "mode 0755"));
+	assert_non_null(strstr(sh.notes.v[2], "(on /c) is closed to QEMU's user"));
 	oci_shares_free(&sh);
 	oci_config_free(&c);
+	unsetenv("UNIK_QEMU_USER");
 
 	text = xasprintf("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
 	                 "\"mounts\":[{\"destination\":\"/d\",\"type\":\"bind\",\"source\":"
