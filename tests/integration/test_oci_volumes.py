@@ -4,7 +4,9 @@ container has them.  Two variants:
 - direct: a bundle whose config.json has Docker's own mounts plus a read-write and a read-only
   directory and a bound file, driven with unik-oci run;
 - docker: a private dockerd, `docker run --runtime=unik -v DIR:/data -v DIR2:/ro:ro -v VOL:/vol`
-  with a named volume that Docker fills from the image.
+  with a named volume that Docker fills from the image;
+- podman: `podman run -v DIR:/data -v DIR2:/ro:ro`, whose own mounts (/dev/shm, /run/.containerenv,
+  /etc/hosts, ...) must stay out.
 Each checks the host side (QEMU's -fsdev, the guest's manifest words, the note for a bound file)
 and then, when the guest runtime has a 9P client, the files: the guest reads what the test put
 there and writes what the test then finds on the host; on the read-only share its write fails."""
@@ -22,6 +24,28 @@ import test_oci_common as c  # noqa: E402
 from apps import app  # noqa: E402
 
 GUEST_TEXT = 'written by the guest'
+
+
+def shareio_tar(tag, owner):
+    """An image of the shareio kernel with /vol (and /vol/in.txt) owned by QEMU's user."""
+    with open(app('shareio'), 'rb') as f:
+        data = f.read()
+    labels = dict(c.UNIK_LABELS, **{'org.unik.kernel': '/shareio'})
+    files = {'shareio': (data, 0o755), 'vol': (None, 0o755, owner),
+             'vol/in.txt': (b'hello vol', 0o644, owner)}
+    return c.write_docker_archive(os.path.join(out_dir(), 'unik-shareio.tar'), tag, files,
+                                  ['/shareio'], labels=labels)
+
+
+def running_qemu(under, secs=90):
+    """QEMU's command lines under a directory, once there is one (the guest holds a while)."""
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        cmds = [cmd for _, cmd in c.qemu_under(under)]
+        if cmds:
+            return cmds
+        time.sleep(0.1)
+    return []
 
 
 def qemu_owner():
@@ -172,7 +196,6 @@ def test_oci_bind_mounts_direct():
 def test_docker_volumes():
     """docker run --runtime=unik -v HOSTDIR:/data -v HOSTDIR2:/ro:ro -v NAMED:/vol."""
     c.need_kvm_or_tcg()
-    kernel = app('shareio')
     owner = qemu_owner()
     work = c.tmpdir('dvol')
     rw, ro = os.path.join(work, 'rw'), os.path.join(work, 'ro')
@@ -181,15 +204,9 @@ def test_docker_volumes():
     conf = os.path.join(work, 'app.conf')
     with open(conf, 'w') as f:
         f.write('k=v\n')
-    with open(kernel, 'rb') as f:
-        data = f.read()
-    labels = dict(c.UNIK_LABELS, **{'org.unik.kernel': '/shareio'})
     # /vol in the image belongs to QEMU's user: Docker copies it, owner and all, into a new
     # named volume, so the guest may write there (docs/oci.md "Volumes").
-    files = {'shareio': (data, 0o755), 'vol': (None, 0o755, owner),
-             'vol/in.txt': (b'hello vol', 0o644, owner)}
-    tar = c.write_docker_archive(os.path.join(out_dir(), 'unik-shareio.tar'), 'unik-shareio:test',
-                                 files, ['/shareio'], labels=labels)
+    tar = shareio_tar('unik-shareio:test', owner)
     vol = 'ukvol%d' % (os.getpid() % 100000)
     name = 'ukshare%d' % (os.getpid() % 100000)
     try:
@@ -210,11 +227,7 @@ def test_docker_volumes():
                          '/data', '/ro', '/vol')
             if p.returncode:
                 fail('docker run -d -v failed', p.out + p.err)
-            end = time.monotonic() + 90
-            cmds = []
-            while not cmds and time.monotonic() < end:
-                cmds = [cmd for _, cmd in c.qemu_under(d.dir)]
-                time.sleep(0.1)
+            cmds = running_qemu(d.dir)
             code = d.docker('wait', name, timeout=240).out.strip()
             p = d.docker('logs', name)
             out = p.out + p.err
@@ -240,4 +253,45 @@ def test_docker_volumes():
             d.docker('rm', name)
             d.docker('volume', 'rm', vol)
     finally:
+        c.remove_tree(work)
+
+
+@timeout(600)
+def test_podman_volumes():
+    """podman run -v DIR:/data -v DIR2:/ro:ro."""
+    from test_oci_podman import Podman
+    c.need_kvm_or_tcg()
+    owner = qemu_owner()
+    work = c.tmpdir('pvol')
+    rw, ro = os.path.join(work, 'rw'), os.path.join(work, 'ro')
+    make_dir(rw, 'hello rw', owner)
+    make_dir(ro, 'hello ro')
+    pm = Podman()
+    try:
+        p = pm('load', '-i', shareio_tar('localhost/unik-shareio:test', owner))
+        if p.returncode:
+            fail('podman load', p.out + p.err)
+        p = pm('run', '-d', '--network', 'none', '--name', 'shareio', '-e', 'SHAREIO_HOLD=4',
+               '-v', rw + ':/data', '-v', ro + ':/ro:ro', 'localhost/unik-shareio:test',
+               '/data', '/ro')
+        if p.returncode:
+            fail('podman run -d -v failed', p.out + p.err)
+        cmds = running_qemu(pm.dir)
+        code = pm('wait', 'shareio', timeout=240).out.strip()
+        p = pm('logs', 'shareio')
+        out = p.out + p.err
+        if len(cmds) != 1:
+            fail('found %d QEMU processes for the container' % len(cmds), out)
+        check_qemu_cmd(cmds[0], {'/data': False, '/ro': True})
+        if 'unik-oci: warning' in out:
+            fail('podman\'s own mounts were reported as the user\'s', out)
+        print('host side: podman -v DIR and -v DIR:ro are shares, podman\'s own mounts left out')
+        if not guest_has_9p():
+            raise Skip('the guest runtime has no 9P client yet: host side checked only '
+                       '(guest said: %s)' % out.strip().split('\n')[0])
+        check_guest(out, [('/data', rw, 'hello rw')], [('/ro', ro, 'hello ro')])
+        if code != '1':
+            fail('the container exited with %s, wanted 1 (the read-only write)' % code, out)
+    finally:
+        pm.close()
         c.remove_tree(work)
