@@ -15,6 +15,7 @@
 
 #include "lib/cmdline.h"
 #include "lib/guest_elf.h"
+#include "lib/vmm_confine.h"
 
 #define CFG "config.json"
 
@@ -29,6 +30,11 @@ void oci_config_free(struct oci_config *c)
 	free(c->netns_path);
 	free(c->resolv_mount);
 	json_decref(c->hooks);
+	for (size_t i = 0; i < c->nbinds; i++) {
+		free(c->binds[i].source);
+		free(c->binds[i].destination);
+	}
+	free(c->binds);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -90,8 +96,165 @@ static int parse_namespaces(json_t *linux_, struct oci_config *out, struct unik_
 	return 0;
 }
 
-/* The bind mount on /etc/resolv.conf, where engines put the container's name servers. */
-static int parse_mounts(json_t *mounts, struct oci_config *out, struct unik_error *err)
+/* dst made absolute and clean as runc makes it (Go's filepath.Clean on "/" + dst): no empty,
+ * "." or ".." components, no trailing slash.  Caller frees. */
+static char *clean_path(const char *dst)
+{
+	char *out = xmalloc(strlen(dst) + 2);
+	size_t n = 0;
+
+	for (const char *p = dst; *p;) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p = *end ? end + 1 : end;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return out;
+}
+
+static bool path_at_or_below(const char *path, const char *top)
+{
+	size_t n = strlen(top);
+
+	return !strncmp(path, top, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The engine fills these for a Linux container: the kernel's file systems (/proc, /sys, /dev
+ * with /dev/pts, /dev/shm, /dev/mqueue, cgroups under /sys/fs/cgroup), the files through which
+ * it names the container and its name servers (/etc/hostname, /etc/hosts, /etc/resolv.conf;
+ * unik-oci reads the last one for the NIC), and /run (podman's /run/.containerenv, the host's
+ * subscription secrets in /run/secrets, systemd's state).  A unikernel has its own /proc and
+ * /dev, no /sys and no init, so none of them means anything in the guest. */
+bool oci_mount_is_runtimes(const char *dst)
+{
+	static const char *const trees[] = {"/proc", "/sys", "/dev", "/run"};
+	static const char *const files[] = {"/etc/resolv.conf", "/etc/hostname", "/etc/hosts"};
+
+	for (size_t i = 0; i < sizeof(trees) / sizeof(trees[0]); i++)
+		if (path_at_or_below(dst, trees[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (!strcmp(dst, files[i]))
+			return true;
+	return false;
+}
+
+static bool has_option(json_t *opts, const char *name)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(opts, i, o)
+	{
+		if (!strcmp(json_string_value(o), name))
+			return true;
+	}
+	return false;
+}
+
+/* The last of "ro" and "rw" wins, as in mount(8). */
+static bool options_readonly(json_t *opts)
+{
+	json_t *o;
+	size_t i;
+	bool ro = false;
+
+	json_array_foreach(opts, i, o)
+	{
+		if (!strcmp(json_string_value(o), "ro"))
+			ro = true;
+		else if (!strcmp(json_string_value(o), "rw"))
+			ro = false;
+	}
+	return ro;
+}
+
+/* One entry of "mounts": the bind mount on /etc/resolv.conf, where engines put the container's
+ * name servers, and the binds that may become shares. */
+static int parse_mount(json_t *m, size_t i, const char *bundle, struct oci_config *out,
+                       struct unik_error *err)
+{
+	json_t *jdst = json_object_get(m, "destination"), *jsrc = json_object_get(m, "source");
+	json_t *type = json_object_get(m, "type"), *opts = json_object_get(m, "options"), *o;
+	_cleanup_free_ char *dst = NULL;
+	const char *src;
+	struct oci_bind *b;
+	size_t k;
+
+	if (!json_is_object(m)) {
+		unik_error_set(err, UNIK_E_INVALID, CFG ": mounts[%zu] must be an object", i);
+		return -1;
+	}
+	if (!json_is_string(jdst) || !json_string_length(jdst) || (jsrc && !json_is_string(jsrc)) ||
+	    (type && !json_is_string(type)) || (opts && !json_is_array(opts))) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               CFG ": mounts[%zu] needs a destination and may have a source and a "
+		                   "type (strings) and options (an array of strings)",
+		               i);
+		return -1;
+	}
+	json_array_foreach(opts, k, o)
+	{
+		if (!json_is_string(o)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               CFG ": mounts[%zu].options must be an array of strings", i);
+			return -1;
+		}
+	}
+	src = json_string_value(jsrc);
+	dst = clean_path(json_string_value(jdst));
+	if (src && src[0] == '/' && !strcmp(dst, "/etc/resolv.conf")) {
+		free(out->resolv_mount);
+		out->resolv_mount = xstrdup(src);
+	}
+	if (!(type && !strcmp(json_string_value(type), "bind")) && !has_option(opts, "bind") &&
+	    !has_option(opts, "rbind"))
+		return 0;
+	if (oci_mount_is_runtimes(dst))
+		return 0;
+	if (!src || !src[0]) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               CFG ": mounts[%zu] (a bind on %s) has no source", i, dst);
+		return -1;
+	}
+	if (!strcmp(dst, "/")) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               CFG ": mounts[%zu] binds %s on /: the guest's root is its image's, "
+		                   "mount the directory on a path below it (e.g. /data)",
+		               i, src);
+		return -1;
+	}
+	for (k = 0; k < out->nbinds; k++)
+		if (!strcmp(out->binds[k].destination, dst)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               CFG ": two bind mounts on %s (%s and %s): give each its own "
+			                   "path",
+			               dst, out->binds[k].source, src);
+			return -1;
+		}
+	out->binds = xrealloc(out->binds, (out->nbinds + 1) * sizeof(*out->binds));
+	b = &out->binds[out->nbinds++];
+	b->source = src[0] == '/' || !bundle ? xstrdup(src) : unik_path_join(bundle, src);
+	b->destination = unik_steal_ptr(&dst);
+	b->readonly = options_readonly(opts);
+	return 0;
+}
+
+static int parse_mounts(json_t *mounts, const char *bundle, struct oci_config *out,
+                        struct unik_error *err)
 {
 	json_t *m;
 	size_t i;
@@ -102,13 +265,8 @@ static int parse_mounts(json_t *mounts, struct oci_config *out, struct unik_erro
 		return bad(err, "mounts", "must be an array");
 	json_array_foreach(mounts, i, m)
 	{
-		const char *dst = json_string_value(json_object_get(m, "destination"));
-		const char *src = json_string_value(json_object_get(m, "source"));
-
-		if (dst && src && src[0] == '/' && !strcmp(dst, "/etc/resolv.conf")) {
-			free(out->resolv_mount);
-			out->resolv_mount = xstrdup(src);
-		}
+		if (parse_mount(m, i, bundle, out, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -250,7 +408,7 @@ int oci_config_parse(const char *text, size_t len, const char *bundle, struct oc
 	}
 	out->memory_limit = v && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
 	if (parse_namespaces(linux_, out, err) < 0 ||
-	    parse_mounts(json_object_get(root, "mounts"), out, err) < 0 ||
+	    parse_mounts(json_object_get(root, "mounts"), bundle, out, err) < 0 ||
 	    parse_hooks(json_object_get(root, "hooks"), out, err) < 0)
 		goto out;
 
@@ -301,6 +459,86 @@ char *oci_config_resolv_conf(const struct oci_config *c)
 	if (oci_resolve_in_root(c->root_path, "/", &c->env, "/etc/resolv.conf", &p, NULL) < 0)
 		return NULL;
 	return p;
+}
+
+/* Whether QEMU's user may do what (R_OK, W_OK, X_OK bits) in a directory, by its mode bits.  An
+ * ACL may still allow it; this only decides whether to warn. */
+static bool vmm_may(const struct stat *st, const struct unik_vmm_user *u, int what)
+{
+	int shift = st->st_uid == u->uid ? 6 : st->st_gid == u->gid ? 3 : 0;
+	int bits = (int)(st->st_mode >> shift) & 7;
+
+	return (bits & what) == what;
+}
+
+/* QEMU reopens a share as its own user (docs/providers.md, "Shares"), so a directory that user
+ * cannot search, or write when the share is writable, fails in the guest; say so at create. */
+static void note_access(const struct oci_bind *b, const struct stat *st, struct strv *notes)
+{
+	struct unik_vmm_user u;
+
+	if (unik_vmm_user_get(&u, NULL) < 0)
+		return;
+	if (!vmm_may(st, &u, R_OK | X_OK))
+		strv_pushf(notes,
+		           "%s (on %s) is closed to QEMU's user %u:%u (owner %u:%u, mode %04o): "
+		           "the guest cannot read it; chown it or set UNIK_QEMU_USER",
+		           b->source, b->destination, (unsigned)u.uid, (unsigned)u.gid,
+		           (unsigned)st->st_uid, (unsigned)st->st_gid,
+		           (unsigned)st->st_mode & 07777);
+	else if (!b->readonly && !vmm_may(st, &u, W_OK | X_OK))
+		strv_pushf(
+		    notes,
+		    "%s (on %s) is not writable by QEMU's user %u:%u (owner %u:%u, mode %04o): "
+		    "the guest can only read it; chown it to that user to let it write",
+		    b->source, b->destination, (unsigned)u.uid, (unsigned)u.gid,
+		    (unsigned)st->st_uid, (unsigned)st->st_gid, (unsigned)st->st_mode & 07777);
+}
+
+int oci_config_shares(const struct oci_config *c, struct oci_shares *out, struct unik_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < c->nbinds; i++) {
+		const struct oci_bind *b = &c->binds[i];
+		struct unik_device *d;
+		struct stat st;
+
+		if (stat(b->source, &st) < 0) {
+			unik_error_sys(err, errno, "bind mount of `%s` on %s", b->source,
+			               b->destination);
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			strv_pushf(
+			    &out->notes,
+			    "%s is not mounted on %s in the guest: a unikernel gets host "
+			    "directories only (a 9p share is a directory); bind the directory "
+			    "that holds it instead",
+			    b->source, b->destination);
+			continue;
+		}
+		note_access(b, &st, &out->notes);
+		strv_pushf(&out->names, "share%zu", out->n);
+		out->devs = xrealloc(out->devs, (out->n + 1) * sizeof(*out->devs));
+		d = &out->devs[out->n++];
+		memset(d, 0, sizeof(*d));
+		d->kind = UNIK_DEVICE_FS;
+		d->path = b->source;
+		d->mount = b->destination;
+		d->readonly = b->readonly;
+	}
+	/* Named only now: pushing may move the names. */
+	for (size_t i = 0; i < out->n; i++)
+		out->devs[i].name = out->names.v[i];
+	return 0;
+}
+
+void oci_shares_free(struct oci_shares *s)
+{
+	free(s->devs);
+	strv_free(&s->names);
+	strv_free(&s->notes);
+	memset(s, 0, sizeof(*s));
 }
 
 const char *oci_config_annotation(const struct oci_config *c, const char *key)

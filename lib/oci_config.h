@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/devices.h"
 #include "lib/error.h"
 #include "lib/util.h"
 
@@ -25,6 +26,14 @@ enum oci_netns {
 	OCI_NETNS_HOST = 0, /* none listed: the runtime's own, shared with the host */
 	OCI_NETNS_NEW,      /* listed without a path: the runtime makes a new one */
 	OCI_NETNS_PATH,     /* listed with a path (podman, `ip netns`): join that one */
+};
+
+/* A bind mount of config.json that may become a share of the guest (docs/oci.md "Volumes"):
+ * `docker run -v DIR:/data[:ro]` and named volumes. */
+struct oci_bind {
+	char *source;      /* the host path, absolute (a relative one is taken from the bundle) */
+	char *destination; /* the container path, absolute and clean ("/data") */
+	bool readonly;     /* options hold "ro" (after any "rw") */
 };
 
 /* The parts of config.json unik-oci uses.  Owned by whoever called oci_config_parse; released
@@ -44,6 +53,10 @@ struct oci_config {
 	 * mount on /etc/resolv.conf (docker, podman), else NULL (see oci_config_resolv_conf). */
 	char *resolv_mount;
 	json_t *hooks; /* the "hooks" object, checked (never NULL; empty when absent) */
+	/* The bind mounts (type "bind", or options "bind"/"rbind") in config order, without the
+	 * runtime's own (oci_mount_is_runtimes). */
+	struct oci_bind *binds;
+	size_t nbinds;
 };
 
 /* Parses the text of config.json; bundle (absolute) anchors a relative root.path.  Fails with
@@ -62,6 +75,28 @@ void oci_config_free(struct oci_config *c);
 /* The host path of the container's /etc/resolv.conf: the bind mount's source, else the root fs's
  * own file when it exists, else NULL.  Caller frees. */
 char *oci_config_resolv_conf(const struct oci_config *c);
+
+/* True when a mount on dst is the runtime's own business, never the guest's: /proc, /sys, /dev
+ * and below, /run and below, /etc/resolv.conf, /etc/hostname and /etc/hosts (docs/oci.md
+ * "Volumes" says why).  dst is clean and absolute. */
+bool oci_mount_is_runtimes(const char *dst);
+
+/* The guest's shares, from c->binds: an fs device named share0, share1, ... (in config order)
+ * for each bind whose source is a directory, mounted at its destination, read-only with "ro".
+ * A bind of anything else (a regular file such as a secret, a socket) is left out with a line
+ * saying so in notes: 9p shares directories.  A directory QEMU's user ($UNIK_QEMU_USER) cannot
+ * read, or write when the share is writable, is shared with a line in notes that says so.  Their
+ * strings point into c, which must outlive them; release with oci_shares_free, also after a
+ * failure. */
+struct oci_shares {
+	struct unik_device *devs;
+	size_t n;
+	struct strv names; /* owns devs[i].name */
+	struct strv notes; /* what was left out and why, one line each */
+};
+/* Fails with UNIK_E_NOTFOUND naming a source that does not exist (runc fails there too). */
+int oci_config_shares(const struct oci_config *c, struct oci_shares *out, struct unik_error *err);
+void oci_shares_free(struct oci_shares *s);
 
 /* The annotation's value, or NULL.  Owned by c. */
 const char *oci_config_annotation(const struct oci_config *c, const char *key);

@@ -141,6 +141,17 @@ static void restore_stdio(int saved[3])
 		}
 }
 
+/* Says what of the container's mounts the guest does not get.  On stderr, which is the
+ * container's own at create (the engine's log: `docker logs`), and in --log as well. */
+static void note_shares(const struct oci_shares *sh)
+{
+	for (size_t i = 0; i < sh->notes.n; i++) {
+		if (oci_g.log_path)
+			fprintf(stderr, "unik-oci: note: %s\n", sh->notes.v[i]);
+		oci_log("warning", "%s", sh->notes.v[i]);
+	}
+}
+
 /* Creates a unikernel container; returns its process's PID, or -1.  The process is unik-shim in
  * the foreground (providers/provider.h), started through the core and the qemu provider as for
  * `unik run`: it waits at the exec FIFO for start (when wait_for_start), then runs QEMU with the
@@ -163,6 +174,8 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	struct unik_run_spec spec = {0};
 	struct unik_instance_status vst;
 	struct oci_net net;
+	struct oci_shares shares = {0};
+	_cleanup_free_ struct unik_device *devs = NULL;
 	int saved_ns = -1;
 	/* The console's copy that matters is the engine's (the container's stdout); the one in
 	 * console.log, where the shim reads how the guest ended, needs only its tail.  The state
@@ -176,6 +189,13 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	oci_net_init(&net);
 	if (oci_guest_cmdline(cfg, &cmdline, err) < 0 || oci_guest_memory_mb(cfg, &mem, err) < 0)
 		return -1;
+	/* Volumes and bound directories (docker run -v) become 9p shares, mounted where the
+	 * container would have them (docs/oci.md "Volumes"). */
+	if (oci_config_shares(cfg, &shares, err) < 0) {
+		oci_shares_free(&shares);
+		return -1;
+	}
+	note_shares(&shares);
 	dir = oci_container_dir(o->id, err);
 	if (!dir)
 		return -1;
@@ -262,10 +282,13 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 		goto fail;
 	if (oci_net_attach(&net, cfg, err) < 0)
 		goto fail;
-	if (net.nic) {
-		spec.devices = &net.dev;
-		spec.ndevices = 1;
-	}
+	/* The NIC (net0) first, then the shares. */
+	devs = xcalloc(shares.n + 1, sizeof(*devs));
+	if (net.nic)
+		devs[spec.ndevices++] = net.dev;
+	for (size_t i = 0; i < shares.n; i++)
+		devs[spec.ndevices++] = shares.devs[i];
+	spec.devices = devs;
 	/* With a console the pty is the container's stdio; the supervisor inherits ours. */
 	if (slave >= 0 && swap_stdio(slave, saved, err) < 0) {
 		restore_stdio(saved);
@@ -293,6 +316,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 		goto fail;
 	unik_vm_close(&vm);
 	oci_state_free(&st);
+	oci_shares_free(&shares);
 	return pid;
 
 fail:
@@ -310,6 +334,7 @@ fail:
 		unik_vm_close(&vm);
 	unik_rmtree(dir, NULL);
 	oci_state_free(&st);
+	oci_shares_free(&shares);
 	return -1;
 }
 

@@ -90,15 +90,21 @@ def ociapp_native():
 
 
 def _tar_bytes(files):
-    """A tar archive (bytes) of {name: (data, mode)}, deterministic."""
+    """A tar archive (bytes) of {name: (data, mode)}, deterministic.  data None is a directory;
+    a third item (uid, gid) gives the entry an owner (root otherwise)."""
     bio = io.BytesIO()
     with tarfile.open(fileobj=bio, mode='w', format=tarfile.USTAR_FORMAT) as t:
         for name in sorted(files):
-            data, mode = files[name]
+            data, mode = files[name][:2]
             ti = tarfile.TarInfo(name)
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                data = b''
             ti.size = len(data)
             ti.mode = mode
             ti.mtime = 0
+            if len(files[name]) > 2:
+                ti.uid, ti.gid = files[name][2]
             t.addfile(ti, io.BytesIO(data))
     return bio.getvalue()
 

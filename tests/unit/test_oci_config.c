@@ -155,6 +155,26 @@ static void test_parse_errors(void **state)
 	             "hooks.poststop[0].timeout must be a positive integer");
 	expect_error("{\"ociVersion\":1,\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}",
 	             "ociVersion must be a string");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":{}}",
+	             "mounts must be an array");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":[1]}",
+	             "mounts[0] must be an object");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	             "{\"source\":\"/h\",\"type\":\"bind\"}]}",
+	             "mounts[0] needs a destination");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	             "{\"destination\":\"/d\",\"options\":[\"bind\",7]}]}",
+	             "mounts[0].options must be an array of strings");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	             "{\"destination\":\"/d\",\"type\":\"bind\"}]}",
+	             "mounts[0] (a bind on /d) has no source");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	             "{\"destination\":\"/x/..\",\"type\":\"bind\",\"source\":\"/h\"}]}",
+	             "binds /h on /: the guest's root is its image's");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	             "{\"destination\":\"/d\",\"type\":\"bind\",\"source\":\"/h\"},"
+	             "{\"destination\":\"/d/\",\"type\":\"bind\",\"source\":\"/i\"}]}",
+	             "two bind mounts on /d (/h and /i)");
 }
 
 static char *cmdline_of(const char *args_env)
@@ -369,13 +389,219 @@ static void test_detect_kernel(void **state)
 	free(dir);
 }
 
+/* A bind's destination, the one bind of the config, or NULL when it has none. */
+static const char *one_bind(const char *mounts, bool *ro)
+{
+	static char dst[256];
+	struct oci_config c;
+	struct unik_error err;
+	char *text = xasprintf("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+	                       "\"mounts\":[%s]}",
+	                       mounts);
+
+	if (parse(text, &c, &err) < 0)
+		fail_msg("%s: %s", mounts, err.msg);
+	free(text);
+	assert_true(c.nbinds <= 1);
+	if (!c.nbinds) {
+		oci_config_free(&c);
+		return NULL;
+	}
+	snprintf(dst, sizeof(dst), "%s", c.binds[0].destination);
+	*ro = c.binds[0].readonly;
+	oci_config_free(&c);
+	return dst;
+}
+
+/* Which mounts become shares (docs/oci.md "Volumes"): Docker's own list for `docker run -v
+ * /h:/data -v vol:/v:ro`, where only the two binds of the user remain. */
+static void test_parse_binds(void **state)
+{
+	static const char *const runtimes[] = {
+	    "/proc",         "/dev",         "/dev/pts",
+	    "/dev/shm",      "/sys",         "/sys/fs/cgroup",
+	    "/run",          "/run/secrets", "/etc/resolv.conf",
+	    "/etc/hostname", "/etc/hosts",   "/run/.containerenv",
+	    "//proc/",       "/x/../dev/shm"};
+	static const char *const users[] = {"/data",        "/devices", "/procs",  "/etc",
+	                                    "/etc/hosts.d", "/var/run", "/srv/sys"};
+	struct oci_config c;
+	struct unik_error err;
+	const char *d;
+	char *m;
+	bool ro = false;
+
+	(void)state;
+	assert_int_equal(
+	    parse("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	          "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+	          "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+	          "\"options\":[\"nosuid\",\"mode=755\"]},"
+	          "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"/s/shm\","
+	          "\"options\":[\"rbind\"]},"
+	          "{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":"
+	          "\"cgroup\",\"options\":[\"ro\"]},"
+	          "{\"destination\":\"/data/\",\"type\":\"bind\",\"source\":\"/h\","
+	          "\"options\":[\"rbind\",\"rprivate\"]},"
+	          "{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"/var/lib/docker/"
+	          "volumes/vol/_data\",\"options\":[\"rbind\",\"ro\",\"rprivate\"]},"
+	          "{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
+	          "{\"destination\":\"/etc/resolv.conf\",\"type\":\"bind\",\"source\":"
+	          "\"/c/resolv.conf\",\"options\":[\"rbind\",\"rprivate\"]},"
+	          "{\"destination\":\"/etc/hostname\",\"type\":\"bind\",\"source\":"
+	          "\"/c/hostname\",\"options\":[\"rbind\",\"rprivate\"]},"
+	          "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"/c/hosts\","
+	          "\"options\":[\"rbind\",\"rprivate\"]}]}",
+	          &c, &err),
+	    0);
+	assert_int_equal(c.nbinds, 2);
+	assert_string_equal(c.binds[0].destination, "/data");
+	assert_string_equal(c.binds[0].source, "/h");
+	assert_false(c.binds[0].readonly);
+	assert_string_equal(c.binds[1].destination, "/v");
+	assert_string_equal(c.binds[1].source, "/var/lib/docker/volumes/vol/_data");
+	assert_true(c.binds[1].readonly);
+	assert_string_equal(c.resolv_mount, "/c/resolv.conf");
+	oci_config_free(&c);
+
+	for (size_t i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++) {
+		m = xasprintf("{\"destination\":\"%s\",\"type\":\"bind\",\"source\":\"/h\"}",
+		              runtimes[i]);
+		if ((d = one_bind(m, &ro)))
+			fail_msg("a bind on %s became %s", runtimes[i], d);
+		free(m);
+	}
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		m = xasprintf("{\"destination\":\"%s\",\"type\":\"bind\",\"source\":\"/h\"}",
+		              users[i]);
+		d = one_bind(m, &ro);
+		assert_non_null(d);
+		assert_string_equal(d, users[i]);
+		free(m);
+	}
+	/* podman's and containerd's spelling: type "none" with "rbind"; the last of ro/rw wins; a
+	 * destination is cleaned; a relative source is the bundle's. */
+	d = one_bind("{\"destination\":\"/x\",\"type\":\"none\",\"source\":\"/h\","
+	             "\"options\":[\"rbind\",\"ro\"]}",
+	             &ro);
+	assert_non_null(d);
+	assert_true(ro);
+	d = one_bind("{\"destination\":\"/x\",\"source\":\"/h\",\"options\":[\"bind\",\"ro\","
+	             "\"rw\"]}",
+	             &ro);
+	assert_non_null(d);
+	assert_false(ro);
+	d = one_bind("{\"destination\":\"x/./y//../z/\",\"type\":\"bind\",\"source\":\"/h\"}", &ro);
+	assert_string_equal(d, "/x/z");
+	assert_null(one_bind("{\"destination\":\"/x\",\"type\":\"tmpfs\",\"source\":\"/h\","
+	                     "\"options\":[\"ro\"]}",
+	                     &ro));
+	assert_int_equal(
+	    parse("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	          "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"vol\"}]}",
+	          &c, &err),
+	    0);
+	assert_string_equal(c.binds[0].source, "/b/vol");
+	oci_config_free(&c);
+}
+
+static void make_dir(const char *dir, const char *name, mode_t mode)
+{
+	char *p = unik_path_join(dir, name);
+
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(chmod(p, mode), 0);
+	free(p);
+}
+
+/* The shares made of the binds: directories only, in order, each noted when left out or closed
+ * to QEMU's user. */
+static void test_shares(void **state)
+{
+	char tmpl[] = "/tmp/unik-oci-shares-XXXXXX";
+	char *dir = mkdtemp(tmpl), *text, *p;
+	struct oci_config c;
+	struct oci_shares sh;
+	struct unik_error err;
+
+	(void)state;
+	assert_non_null(dir);
+	/* Nobody owns them: only the bits for others count. */
+	setenv("UNIK_QEMU_USER", "64123:64123", 1);
+	make_dir(dir, "a", 0777);
+	make_dir(dir, "b", 0755);
+	make_dir(dir, "closed", 0750);
+	p = unik_path_join(dir, "secret");
+	write_bytes(p, "s", 1);
+	free(p);
+	text = xasprintf(
+	    "{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"mounts\":["
+	    "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/a\"},"
+	    "{\"destination\":\"/run/secrets/s\",\"type\":\"bind\",\"source\":\"%s/secret\"},"
+	    "{\"destination\":\"/etc/app.conf\",\"type\":\"bind\",\"source\":\"%s/secret\"},"
+	    "{\"destination\":\"/srv/with space\",\"type\":\"bind\",\"source\":\"%s/b\","
+	    "\"options\":[\"ro\",\"rbind\"]},"
+	    "{\"destination\":\"/w\",\"type\":\"bind\",\"source\":\"%s/b\"},"
+	    "{\"destination\":\"/c\",\"type\":\"bind\",\"source\":\"%s/closed\","
+	    "\"options\":[\"ro\"]}]}",
+	    dir, dir, dir, dir, dir, dir);
+	assert_int_equal(parse(text, &c, &err), 0);
+	free(text);
+	assert_int_equal(oci_config_shares(&c, &sh, &err), 0);
+	assert_int_equal(sh.n, 4);
+	assert_int_equal(sh.devs[0].kind, UNIK_DEVICE_FS);
+	assert_string_equal(sh.devs[0].name, "share0");
+	assert_string_equal(sh.devs[0].mount, "/data");
+	assert_false(sh.devs[0].readonly);
+	assert_string_equal(sh.devs[1].name, "share1");
+	assert_string_equal(sh.devs[1].mount, "/srv/with space");
+	assert_true(sh.devs[1].readonly);
+	p = unik_path_join(dir, "b");
+	assert_string_equal(sh.devs[1].path, p);
+	free(p);
+	assert_string_equal(sh.devs[2].name, "share2");
+	assert_string_equal(sh.devs[3].name, "share3");
+	assert_true(sh.devs[3].readonly);
+	/* The file on /etc/app.conf is noted (the one under /run is the runtime's, silently), then
+	 * the writable share QEMU's user may not write, then the one it may not read. */
+	assert_int_equal(sh.notes.n, 3);
+	assert_non_null(strstr(sh.notes.v[0], "/etc/app.conf"));
+	assert_non_null(strstr(sh.notes.v[0], "directories only"));
+	assert_non_null(
+	    strstr(sh.notes.v[1], "(on /w) is not writable by QEMU's user 64123:64123"));
+	assert_non_null(strstr(sh.notes.v[1], "mode 0755"));
+	assert_non_null(strstr(sh.notes.v[2], "(on /c) is closed to QEMU's user"));
+	oci_shares_free(&sh);
+	oci_config_free(&c);
+	unsetenv("UNIK_QEMU_USER");
+
+	text = xasprintf("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},"
+	                 "\"mounts\":[{\"destination\":\"/d\",\"type\":\"bind\",\"source\":"
+	                 "\"%s/missing\"}]}",
+	                 dir);
+	assert_int_equal(parse(text, &c, &err), 0);
+	free(text);
+	assert_int_equal(oci_config_shares(&c, &sh, &err), -1);
+	assert_int_equal(err.code, UNIK_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "/missing"));
+	assert_non_null(strstr(err.msg, "/d"));
+	oci_shares_free(&sh);
+	oci_config_free(&c);
+	unik_rmtree(dir, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_docker_config), cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_parse_network),       cmocka_unit_test(test_guest_cmdline),
-	    cmocka_unit_test(test_guest_memory),        cmocka_unit_test(test_unik_note),
+	    cmocka_unit_test(test_parse_docker_config),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_parse_network),
+	    cmocka_unit_test(test_guest_cmdline),
+	    cmocka_unit_test(test_guest_memory),
+	    cmocka_unit_test(test_unik_note),
 	    cmocka_unit_test(test_detect_kernel),
+	    cmocka_unit_test(test_parse_binds),
+	    cmocka_unit_test(test_shares),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
