@@ -78,7 +78,9 @@ RT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os $(if $(RT_DEBUG),-g) -ffreestand
 RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 
 # The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
-RT_C   := $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c)
+# runtime/app/ is the device variant's (below), not every program's.
+RT_APP_ALL_C := $(wildcard runtime/app/*.c)
+RT_C   := $(filter-out $(RT_APP_ALL_C),$(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
 RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 RT_OBJS := $(RT_C:%.c=$(O)/%.o) $(RT_S:%.S=$(O)/%.o)
 # The device file systems: the virtio core, host shares (virtio-9p, 9P) and whatever else mounts
@@ -89,6 +91,11 @@ RT_NET_C := $(filter-out $(RT_FS_C),$(filter runtime/net/% runtime/drivers/virti
 	runtime/drivers/netdev%,$(RT_C)))
 RT_CORE_OBJS := $(filter-out $(RT_NET_C:%.c=$(O)/%.o) $(RT_FS_C:%.c=$(O)/%.o),$(RT_OBJS))
 RT_FS_OBJS := $(RT_CORE_OBJS) $(RT_FS_C:%.c=$(O)/%.o)
+# The device variant (the mirage backend, docs/backends/mirage.md): the core, the virtio drivers
+# and the application calls of runtime/app/app.c; no file systems on devices, no TCP/IP stack.
+# runtime/app/lib.c is the application's side, libunikapp.a, compiled with unik-cc.
+RT_APP_OBJS := $(RT_CORE_OBJS) $(O)/runtime/drivers/virtio.o $(O)/runtime/drivers/virtio_net.o \
+	$(O)/runtime/drivers/netdev.o $(O)/runtime/app/app.o
 
 # lwIP, the network variant's TCP/IP stack (docs/runtime.md "Network stack"): Debian's lwip
 # source package, which scripts/install-deps fetches into build/src and which is extracted (its
@@ -119,7 +126,7 @@ $(shell mkdir -p $(O)/runtime/net)
 $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-fs.o $(O)/runtime/unikrt-net.o \
-	$(O)/runtime/mb1.o $(O)/runtime/unik.ld
+	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/mb1.o $(O)/runtime/unik.ld
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
@@ -244,6 +251,16 @@ $(O)/runtime/unikrt-net.o: $(RT_OBJS) $(LWIP_OBJS) $(RT_LIST)
 	$(if $(LWIP_OBJS),,@echo "warning: no lwIP source (scripts/install-deps fetches it, or" \
 	    "LWIP_SRC=DIR): unikrt-net.o has no TCP/IP stack" >&2)
 	$(call rt_link,$(RT_OBJS) $(LWIP_OBJS))
+
+# The device variant, and the application's side of its API.
+$(O)/runtime/unikrt-app.o: $(RT_APP_OBJS) $(RT_LIST)
+	$(call rt_link,$(RT_APP_OBJS))
+
+$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h include/unik/devices-app.h \
+		$(BIN)/unik-cc
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
+	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)
