@@ -139,8 +139,8 @@ static const char *looks_like(const char *src, const struct strv *files)
 extern const struct unik_compiler unik_compiler_mirage;
 
 static int mirage_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
-                        const struct unik_sandbox *sandbox, int log_fd,
-                        struct unik_artifacts *out, struct unik_error *err)
+                        const struct unik_sandbox *sandbox, int log_fd, struct unik_artifacts *out,
+                        struct unik_error *err)
 {
 	_cleanup_free_ char *cc = unik_cc_path();
 	_cleanup_free_ char *inc = NULL, *kernel = NULL;
@@ -158,10 +158,11 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 		for (size_t i = 0; targets[i]; i++)
 			known = known || !strcmp(targets[i], m->target);
 		if (!known) {
-			unik_error_set(err, UNIK_E_UNSUPPORTED,
-			               "the mirage backend has no target \"%.20s\" (targets: virtio; "
-			               "unix, xen and hvt are not made yet)",
-			               m->target);
+			unik_error_set(
+			    err, UNIK_E_UNSUPPORTED,
+			    "the mirage backend has no target \"%.20s\" (targets: virtio; "
+			    "unix, xen and hvt are not made yet)",
+			    m->target);
 			return -1;
 		}
 	}
@@ -178,9 +179,10 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 			strv_push(&files, de->d_name);
 	closedir(d);
 	if (!files.n) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "nothing to build: a mirage application is the .c files at the top of "
-		               "the source, one of which defines unik_app_main");
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "nothing to build: a mirage application is the .c files at the top of "
+		    "the source, one of which defines unik_app_main");
 		return -1;
 	}
 	qsort(files.v, files.n, sizeof(*files.v), cmp_str);

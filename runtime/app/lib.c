@@ -17,8 +17,10 @@ __attribute__((noreturn)) void exit(int status);
 
 static unik_result_t result(long r)
 {
-	return r >= 0 ? UNIK_R_OK : r == -EAGAIN ? UNIK_R_AGAIN : r == -EIO ? UNIK_R_EUNSPEC
-	                                                                    : UNIK_R_EINVAL;
+	return r >= 0         ? UNIK_R_OK
+	       : r == -EAGAIN ? UNIK_R_AGAIN
+	       : r == -EIO    ? UNIK_R_EUNSPEC
+	                      : UNIK_R_EINVAL;
 }
 
 /* musl's syscall() sets errno and returns -1: the raw number is wanted. */

@@ -116,8 +116,8 @@ int unik_app_main(const struct unik_app_info *info)
 			bool reply = (type == ETH_ARP && arp(frame, len, &ni)) ||
 			             (type == ETH_IPV4 && echo(frame, len, &ni));
 
-			if (reply && unik_net_write(h, frame, len) == UNIK_R_OK && type == ETH_IPV4 &&
-			    ++answered == 1)
+			if (reply && unik_net_write(h, frame, len) == UNIK_R_OK &&
+			    type == ETH_IPV4 && ++answered == 1)
 				say("ping: answered the first echo request\n");
 		}
 	}
