@@ -95,7 +95,8 @@ RT_FS_OBJS := $(RT_CORE_OBJS) $(RT_FS_C:%.c=$(O)/%.o)
 # and the application calls of runtime/app/app.c; no file systems on devices, no TCP/IP stack.
 # runtime/app/lib.c is the application's side, libunikapp.a, compiled with unik-cc.
 RT_APP_OBJS := $(RT_CORE_OBJS) $(O)/runtime/drivers/virtio.o $(O)/runtime/drivers/virtio_net.o \
-	$(O)/runtime/drivers/netdev.o $(O)/runtime/app/app.o
+	$(O)/runtime/drivers/netdev.o $(O)/runtime/app/app.o \
+	$(patsubst %.c,$(O)/%.o,$(wildcard runtime/drivers/virtio_blk.c))
 
 # lwIP, the network variant's TCP/IP stack (docs/runtime.md "Network stack"): Debian's lwip
 # source package, which scripts/install-deps fetches into build/src and which is extracted (its

@@ -11,6 +11,12 @@
 #include "kernel/sched.h"
 #include "sys/syscall.h"
 
+#include "drivers/blkdev.h"
+
+/* The virtio-blk driver (drivers/virtio_blk.c), linked into this variant where the runtime has
+ * one: without it the symbol stays undefined and no block device is ever found. */
+#pragma weak blkdev_find
+
 #define HANDLES  16
 #define QUEUE    64 /* frames a device holds before it drops; as a NIC's ring would */
 #define NAME_MAX 16
@@ -23,6 +29,7 @@ struct rxframe {
 struct handle {
 	int kind; /* APPCALL_KIND_*; 0: free */
 	struct netdev *net;
+	void *blk; /* struct blkdev */
 	struct rxframe *q[QUEUE];
 	int head, n;
 };
@@ -70,8 +77,8 @@ static void net_config(const char *name, char *out, size_t max)
 		size_t len = (size_t)(s - w);
 		if (!len)
 			break;
-		if (len > 5 + nlen + 1 && !k_strncmp(w, "unik.", 5) && !k_strncmp(w + 5, name, nlen) &&
-		    w[5 + nlen] == '=') {
+		if (len > 5 + nlen + 1 && !k_strncmp(w, "unik.", 5) &&
+		    !k_strncmp(w + 5, name, nlen) && w[5 + nlen] == '=') {
 			len -= 6 + nlen;
 			if (len >= max)
 				len = max - 1;
@@ -91,6 +98,39 @@ static bool declared(int kind, const char *name)
 	return false;
 }
 
+/* A free handle, or the one that has dev already. */
+static int slot(int kind, void *dev)
+{
+	int idx = -1;
+
+	for (int i = 0; i < HANDLES; i++) {
+		if (handles[i].kind == kind && (handles[i].net == dev || handles[i].blk == dev))
+			return i;
+		if (!handles[i].kind && idx < 0)
+			idx = i;
+	}
+	return idx;
+}
+
+static long acquire_blk(const char *name, struct appcall_info *uinfo)
+{
+	struct blkdev *d = blkdev_find ? blkdev_find(name) : NULL;
+	struct appcall_info info;
+	int idx;
+
+	if (!d)
+		return -ENOENT;
+	if ((idx = slot(APPCALL_KIND_BLK, d)) < 0)
+		return -ENOSPC;
+	handles[idx].kind = APPCALL_KIND_BLK;
+	handles[idx].blk = d;
+	k_memset(&info, 0, sizeof(info));
+	info.sectors = d->sectors;
+	info.readonly = d->readonly;
+	k_memcpy(uinfo, &info, sizeof(info));
+	return idx;
+}
+
 static long acquire(int kind, const char *uname, struct appcall_info *uinfo)
 {
 	char name[NAME_MAX];
@@ -108,20 +148,14 @@ static long acquire(int kind, const char *uname, struct appcall_info *uinfo)
 	if (!declared(kind, name))
 		return -ENOENT;
 	k_memset(&info, 0, sizeof(info));
+	if (kind == APPCALL_KIND_BLK)
+		return acquire_blk(name, uinfo);
 	if (kind != APPCALL_KIND_NET)
-		return -ENOENT; /* block devices: no virtio-blk driver in this runtime yet */
+		return -EINVAL;
 	struct netdev *d = netdev_by_name(name);
 	if (!d)
 		return -ENOENT;
-	int idx = -1;
-	for (i = 0; i < HANDLES; i++) {
-		if (handles[i].kind == APPCALL_KIND_NET && handles[i].net == d) {
-			idx = i;
-			break;
-		}
-		if (!handles[i].kind && idx < 0)
-			idx = i;
-	}
+	int idx = slot(APPCALL_KIND_NET, d);
 	if (idx < 0)
 		return -ENOSPC;
 	h = &handles[idx];
@@ -226,4 +260,51 @@ SYSCALL(503)
 		if (thread_wait(&app_wait, deadline) == -EINTR)
 			return 0;
 	}
+}
+
+/* Sectors through a bounce buffer: the driver wants identity-mapped memory, which the
+ * application's stack and heap need not be. */
+static long blk_rw(long hnum, bool write, uint64_t sector, void *ubuf, uint64_t count)
+{
+	struct handle *h = get(hnum, APPCALL_KIND_BLK);
+
+	if (!h)
+		return -EINVAL;
+	struct blkdev *d = h->blk;
+	enum { CHUNK = 8 };
+	uint8_t *bounce;
+
+	if (count > d->sectors || sector > d->sectors - count)
+		return -EINVAL;
+	if (!user_range_ok(ubuf, count * 512))
+		return -EFAULT;
+	if (write && d->readonly)
+		return -EROFS;
+	if (!(bounce = kmalloc(CHUNK * 512)))
+		return -ENOMEM;
+	long r = 0;
+	for (uint64_t done = 0; done < count && !r;) {
+		uint64_t n = count - done < CHUNK ? count - done : CHUNK;
+		uint8_t *u = (uint8_t *)ubuf + done * 512;
+		if (write)
+			k_memcpy(bounce, u, n * 512);
+		r = d->rw(d, write, sector + done, bounce, n * 512);
+		if (!r && !write)
+			k_memcpy(u, bounce, n * 512);
+		done += n;
+	}
+	if (!r && write && d->flush)
+		r = d->flush(d);
+	kfree(bounce);
+	return r ? -EIO : 0;
+}
+
+SYSCALL(504)
+{
+	return blk_rw(a0, false, (uint64_t)a1, P(a2), (uint64_t)a3);
+}
+
+SYSCALL(505)
+{
+	return blk_rw(a0, true, (uint64_t)a1, P(a2), (uint64_t)a3);
 }
