@@ -1,7 +1,9 @@
 /* A device application's devices (the mirage backend, docs/backends/mirage.md): its kernel declares
  * them by name (UNIK_NOTE_APP_DEVICES), a run binds each name to a network or a volume, and the
  * devices the instance boots with carry the declared names.  The bindings become the run's NICs
- * and volumes, so that networks.c and volumes.c attach them as for any image. */
+ * and volumes, so that networks.c and volumes.c attach them as for any image; a block device is a
+ * volume "mounted" at BINDS_RAW_AT, which volumes.c attaches whole and leaves to the application.
+ */
 #include "core/internal.h"
 
 #include <stdio.h>
@@ -33,20 +35,22 @@ int binds_apply(struct unik_core *c, const struct unik_image *im, const struct u
 
 	if (!kernel_info(c, im->id, &g) || !g.app) {
 		if (rr->binds.n) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "image %s declares no devices (it is not a mirage application): "
-			               "give it NICs with --network NAME and volumes with -v",
-			               im->name);
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "image %s declares no devices (it is not a mirage application): "
+			    "give it NICs with --network NAME and volumes with -v",
+			    im->name);
 			return -1;
 		}
 		return 0;
 	}
 	if (rr->networks.n || rr->volumes.n) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "image %s is a mirage application: bind the devices it declares by "
-		               "name (--net NAME=NETWORK, --block NAME=VOLUME) instead of --network "
-		               "and -v",
-		               im->name);
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "image %s is a mirage application: bind the devices it declares by "
+		    "name (--net NAME=NETWORK, --block NAME=VOLUME) instead of --network "
+		    "and -v",
+		    im->name);
 		return -1;
 	}
 	for (size_t i = 0; i < rr->binds.n; i++) {
@@ -55,9 +59,9 @@ int binds_apply(struct unik_core *c, const struct unik_image *im, const struct u
 		size_t k;
 
 		if (!colon || !eq || eq < colon || eq == colon + 1 || !eq[1]) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "bind \"%.80s\": expected net:NAME=NETWORK or blk:NAME=VOLUME",
-			               b);
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "bind \"%.80s\": expected net:NAME=NETWORK or blk:NAME=VOLUME", b);
 			return -1;
 		}
 		if (!strncmp(b, "net:", 4))
@@ -98,25 +102,20 @@ int binds_apply(struct unik_core *c, const struct unik_image *im, const struct u
 		const struct unik_guest_elf_device *d = &g.app_devices[k];
 
 		if (!bound[k]) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "image %s declares %s device \"%s\", which this run does not "
-			               "bind: add --%s %s=%s",
-			               im->name, kind_word(d->kind), d->name,
-			               d->kind == UNIK_DEV_NET ? "net" : "block", d->name,
-			               d->kind == UNIK_DEV_NET ? "NETWORK" : "VOLUME");
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "image %s declares %s device \"%s\", which this run does not "
+			    "bind: add --%s %s=%s",
+			    im->name, kind_word(d->kind), d->name,
+			    d->kind == UNIK_DEV_NET ? "net" : "block", d->name,
+			    d->kind == UNIK_DEV_NET ? "NETWORK" : "VOLUME");
 			return -1;
 		}
-		if (d->kind == UNIK_DEV_BLK) {
-			/* The guest side has no block driver in the device variant yet. */
-			unik_error_set(err, UNIK_E_UNSUPPORTED,
-			               "block device \"%s\": block devices of mirage applications are "
-			               "not attached yet",
-			               d->name);
-			return -1;
-		}
-		strv_push(networks, bound[k]);
+		if (d->kind == UNIK_DEV_BLK)
+			strv_pushf(volumes, "%s:" BINDS_RAW_AT "%s", bound[k], d->name);
+		else
+			strv_push(networks, bound[k]);
 	}
-	(void)volumes;
 	/* Declared no NIC: none, whatever the image's other notes say. */
 	if (!networks->n && !rr->ports.n)
 		strv_push(networks, "none");

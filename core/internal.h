@@ -119,9 +119,12 @@ size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct 
                     size_t max);
 
 /* ---- binds.c ---- */
+/* Where a mirage application's block device is "mounted" in its instance's record: the volume is
+ * attached whole, as raw sectors, so volumes.c neither checks it with e2fsck nor mounts it. */
+#define BINDS_RAW_AT "/.unik-dev/"
 /* A mirage application's bindings (rr->binds) checked against the devices its kernel declares:
  * each declared one bound once, nothing else bound; networks gets the NICs' networks in
- * declaration order (volumes the block devices', when those are attached).  For an image that
+ * declaration order, volumes the block devices' (whole disks, at BINDS_RAW_AT).  For an image that
  * declares none, binds are refused and nothing is added.  Lock held. */
 int binds_apply(struct unik_core *c, const struct unik_image *im, const struct unik_run_request *rr,
                 struct strv *networks, struct strv *volumes, struct unik_error *err);
