@@ -109,6 +109,14 @@ def test_mirage_compiler_listed_and_note():
         out = cli(d, 'compilers').stdout
         if 'mirage' not in out:
             fail('unik compilers does not list mirage', out)
+        comps = json.loads(cli(d, 'compilers', '-o', 'json').stdout)
+        if not any(c.get('name') == 'mirage' for c in comps):
+            fail('compilers -o json has no mirage', json.dumps(comps))
+        if 'mirage-c-qemu' not in d.ok('GET', '/available_compilers'):
+            fail("UniK's /available_compilers has no mirage-c-qemu",
+                 d.get('/available_compilers').text)
+        r = d.get('/describe_compiler?base=mirage&lang=c&provider=qemu')
+        check_equal("UniK's /describe_compiler of mirage", r.status, 200)
         out = cli(d, 'describe-compiler', 'mirage').stdout
         if 'unik_app_main' not in out or 'devices:' not in out:
             fail('describe-compiler mirage does not say how to lay out a project', out)
