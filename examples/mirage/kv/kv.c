@@ -114,8 +114,7 @@ static bool append(const char *key, const char *val)
 	if (unik_block_write(disk, records + 1, sector, 1) != UNIK_R_OK)
 		return false;
 	memset(sector, 0, sizeof(sector));
-	snprintf((char *)sector, sizeof(sector), MAGIC "%llu\n",
-	         (unsigned long long)(records + 1));
+	snprintf((char *)sector, sizeof(sector), MAGIC "%llu\n", (unsigned long long)(records + 1));
 	if (unik_block_write(disk, 0, sector, 1) != UNIK_R_OK)
 		return false;
 	records++;
