@@ -78,7 +78,9 @@ RT_CFLAGS := -std=c11 -Wall -Wextra -Werror -Os $(if $(RT_DEBUG),-g) -ffreestand
 RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 
 # The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
-RT_C   := $(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c)
+# runtime/app/ is the device variant's (below), not every program's.
+RT_APP_ALL_C := $(wildcard runtime/app/*.c)
+RT_C   := $(filter-out $(RT_APP_ALL_C),$(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
 RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 # The includeos backend's event loop (runtime/service/): only in unikrt-service.o.
 RT_SVC_C := $(filter runtime/service/%,$(RT_C))
@@ -92,6 +94,11 @@ RT_VOL_C := $(filter runtime/drivers/virtio.c runtime/drivers/virtio_blk% runtim
 	runtime/fs/ext2% runtime/fs/9p% runtime/fs/mounts%,$(RT_C))
 RT_CORE_OBJS := $(filter-out $(RT_NET_C:%.c=$(O)/%.o) $(RT_VOL_C:%.c=$(O)/%.o),$(RT_OBJS))
 RT_VOL_OBJS := $(RT_CORE_OBJS) $(RT_VOL_C:%.c=$(O)/%.o)
+# The device variant (the mirage backend, docs/backends/mirage.md): the core, the virtio drivers
+# and the application calls of runtime/app/app.c; no file systems on devices, no TCP/IP stack.
+# runtime/app/lib.c is the application's side, libunikapp.a, compiled with unik-cc.
+RT_APP_OBJS := $(RT_CORE_OBJS) $(O)/runtime/drivers/virtio.o $(O)/runtime/drivers/virtio_net.o \
+	$(O)/runtime/drivers/netdev.o $(O)/runtime/drivers/virtio_blk.o $(O)/runtime/app/app.o
 
 # lwIP, the network variant's TCP/IP stack (docs/runtime.md "Network stack"): Debian's lwip
 # source package, which scripts/install-deps fetches into build/src and which is extracted (its
@@ -122,7 +129,7 @@ $(shell mkdir -p $(O)/runtime/net)
 $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
-	$(O)/runtime/mb1.o $(O)/runtime/unik.ld \
+	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/mb1.o $(O)/runtime/unik.ld \
 	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h)
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
@@ -260,6 +267,16 @@ $(O)/runtime/unikrt-service.o: $(RT_OBJS) $(LWIP_OBJS) $(RT_SVC_C:%.c=$(O)/%.o) 
 $(O)/runtime/include/unik/service.h: include/unik/service.h
 	@mkdir -p $(dir $@)
 	cp $< $@
+
+# The device variant, and the application's side of its API.
+$(O)/runtime/unikrt-app.o: $(RT_APP_OBJS) $(RT_LIST)
+	$(call rt_link,$(RT_APP_OBJS))
+
+$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h include/unik/devices-app.h \
+		$(BIN)/unik-cc
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
+	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)

@@ -19,6 +19,8 @@ void unik_manifest_free(struct unik_manifest *m)
 	strv_free(&m->env);
 	free(m->files);
 	free(m->binary);
+	free(m->target);
+	strv_free(&m->devices);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -81,11 +83,62 @@ static int word(const struct yamlx_node *n, const char *fname, const char *key, 
 	return 0;
 }
 
+/* `devices: [{net: NAME}, {block: NAME}]`: each item a map of one kind to one name, names valid
+ * device names (include/unik/devices.h) and unique. */
+static int manifest_devices(const struct yamlx_node *n, const char *fname, struct unik_manifest *m,
+                            struct unik_error *err)
+{
+	if (yamlx_expect(n, YAMLX_SEQ, fname, "\"devices\"", err) < 0)
+		return -1;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct yamlx_node *d = n->vals[i];
+		const char *kind, *name, *k;
+		size_t len;
+
+		if (d->kind != YAMLX_MAP || d->n != 1 || d->vals[0]->kind != YAMLX_SCALAR) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "%s line %d: a device is {net: NAME} or {block: NAME}",
+			               fname, d->line);
+			return -1;
+		}
+		k = d->keys[0]->value;
+		name = d->vals[0]->value;
+		kind = !strcmp(k, "net")                          ? "net"
+		       : !strcmp(k, "block") || !strcmp(k, "blk") ? "blk"
+		                                                  : NULL;
+		if (!kind) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "%s line %d: unknown device kind \"%.20s\" (net or block)",
+			               fname, d->line, k);
+			return -1;
+		}
+		len = strlen(name);
+		if (len < 1 || len > 15 || name[0] < 'a' || name[0] > 'z' ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "%s line %d: device name \"%.40s\": at most 15 of a-z, 0-9, _ "
+			    "and -, starting with a letter",
+			    fname, d->line, name);
+			return -1;
+		}
+		for (size_t j = 0; j < m->devices.n; j++)
+			if (!strcmp(strchr(m->devices.v[j], ':') + 1, name)) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "%s line %d: device \"%s\" is declared twice", fname,
+				               d->line, name);
+				return -1;
+			}
+		strv_pushf(&m->devices, "%s:%s", kind, name);
+	}
+	return 0;
+}
+
 int unik_manifest_parse(const char *buf, size_t len, const char *fname, struct unik_manifest *m,
                         struct unik_error *err)
 {
-	static const char *const keys[] = {"name",   "base",  "language", "args", "env",
-	                                   "memory", "files", "binary",   NULL};
+	static const char *const keys[] = {"name",  "base",   "language", "args",   "env", "memory",
+	                                   "files", "binary", "devices",  "target", NULL};
 	struct yamlx_node *root = NULL;
 	const struct yamlx_node *n;
 	int rc = -1;
@@ -176,6 +229,10 @@ int unik_manifest_parse(const char *buf, size_t len, const char *fname, struct u
 			goto out;
 		}
 	}
+	if ((n = yamlx_get(root, "target")) && word(n, fname, "target", &m->target, err) < 0)
+		goto out;
+	if ((n = yamlx_get(root, "devices")) && manifest_devices(n, fname, m, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	yamlx_free(root);

@@ -18,6 +18,10 @@ struct unik_manifest {
 	uint64_t memory_mb; /* 0: not set */
 	char *files;        /* directory (relative to the source) that becomes the root fs */
 	char *binary;       /* the program the build produces */
+	char *target;       /* `target:` of a backend with several ("virtio"), or NULL */
+	/* `devices:` of a device application (the mirage backend): "net:NAME" or "blk:NAME" in
+	 * file order, from [{net: NAME}, {block: NAME}] */
+	struct strv devices;
 };
 
 /* Parses a Unikfile held in buf; fname names it in messages ("Unikfile").  Unknown keys,

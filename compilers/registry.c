@@ -13,7 +13,7 @@
 
 /* The compiled-in backends, one X(BASE) each: compilers/BASE/ defines unik_compiler_BASE, and
  * this line is all that lists it.  Messages and `unik compilers` read the table it makes. */
-#define UNIK_COMPILER_LIST(X) X(rump) X(includeos)
+#define UNIK_COMPILER_LIST(X) X(rump) X(includeos) X(mirage)
 
 #define DECLARE(b) extern const struct unik_compiler unik_compiler_##b;
 #define ENTRY(b)   &unik_compiler_##b,

@@ -13,6 +13,7 @@ void unik_run_request_free(struct unik_run_request *rr)
 	strv_free(&rr->networks);
 	strv_free(&rr->ports);
 	strv_free(&rr->volumes);
+	strv_free(&rr->binds);
 	memset(rr, 0, sizeof(*rr));
 }
 

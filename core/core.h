@@ -140,6 +140,10 @@ struct unik_run_request {
 	struct strv ports; /* "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]", published on the first NIC */
 	/* "VOLUME:/path[:ro]" (a volume) or "/host/dir:/path[:ro]" (a host share) */
 	struct strv volumes;
+	/* A device application's devices bound by name (docs/backends/mirage.md):
+	 * "net:NAME=NETWORK" (NETWORK "user": user-mode networking) and "blk:NAME=VOLUME".  Each
+	 * device the image declares must be bound, and only those. */
+	struct strv binds;
 };
 void unik_run_request_free(struct unik_run_request *rr);
 

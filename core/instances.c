@@ -192,6 +192,7 @@ static int launch(struct unik_core *c, struct unik_instance *in, const struct un
 	spec.ndevices = nics_devices(c, in, devs, UNIK_DEV_MAX);
 	spec.ndevices +=
 	    mounts_devices(c, in, devs + spec.ndevices, UNIK_DEV_MAX - spec.ndevices, &dev_strings);
+	binds_name_devices(c, in->image_id, devs, spec.ndevices, &dev_strings);
 	spec.devices = spec.ndevices ? devs : NULL;
 	core_unlock(c);
 	if (mounts_attach(c, in, console_note, dir, err) < 0)
@@ -356,10 +357,21 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 	}
 	/* A NIC by default only where the provider attaches one: asked for (-p, --network), a
 	 * provider without is refused with the reason when the run starts. */
-	if (nics_assign(c, in, rr, image_devices(c, im) & p->caps, err) < 0 ||
-	    mounts_assign(c, in, rr, err) < 0) {
-		core_unlock(c);
-		goto fail_free;
+	/* A mirage application's bindings stand for its NICs and volumes. */
+	{
+		struct unik_run_request eff = *rr;
+		_cleanup_strv_ struct strv bind_nets = {0}, bind_vols = {0};
+		int r = binds_apply(c, im, rr, &bind_nets, &bind_vols, err);
+
+		if (r == 0 && (bind_nets.n || bind_vols.n)) {
+			eff.networks = bind_nets;
+			eff.volumes = bind_vols;
+		}
+		if (r < 0 || nics_assign(c, in, &eff, image_devices(c, im) & p->caps, err) < 0 ||
+		    mounts_assign(c, in, &eff, err) < 0) {
+			core_unlock(c);
+			goto fail_free;
+		}
 	}
 	if (c->stopping) {
 		core_unlock(c);

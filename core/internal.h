@@ -118,6 +118,21 @@ int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik
 size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
                     size_t max);
 
+/* ---- binds.c ---- */
+/* Where a mirage application's block device is "mounted" in its instance's record: the volume is
+ * attached whole, as raw sectors, so volumes.c neither checks it with e2fsck nor mounts it. */
+#define BINDS_RAW_AT "/.unik-dev/"
+/* A mirage application's bindings (rr->binds) checked against the devices its kernel declares:
+ * each declared one bound once, nothing else bound; networks gets the NICs' networks in
+ * declaration order, volumes the block devices' (whole disks, at BINDS_RAW_AT).  For an image that
+ * declares none, binds are refused and nothing is added.  Lock held. */
+int binds_apply(struct unik_core *c, const struct unik_image *im, const struct unik_run_request *rr,
+                struct strv *networks, struct strv *volumes, struct unik_error *err);
+/* Gives a mirage application's devices (from nics_devices and mounts_devices) their declared
+ * names, kept in strings; nothing for another image.  Lock held. */
+void binds_name_devices(struct unik_core *c, const char *image_id, struct unik_device *devs,
+                        size_t n, struct strv *strings);
+
 /* ---- volumes.c ---- */
 /* Gives in its mounts from a run request (lock held): "NAME:/path[:ro]" a volume, "/dir:/path[:ro]"
  * a host share; refused when a volume is attached read-write elsewhere. */

@@ -565,7 +565,8 @@ int mounts_fsck(struct unik_core *c, const struct unik_instance *in,
 
 		/* A read-only mount is not written: the guest mounts even a dirty disk read-only.
 		 */
-		if (!m->volume || m->readonly)
+		if (!m->volume || m->readonly ||
+		    !strncmp(m->at, BINDS_RAW_AT, strlen(BINDS_RAW_AT)))
 			continue;
 		core_lock(c);
 		{

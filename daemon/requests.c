@@ -201,9 +201,9 @@ static int strings_from_json(json_t *v, const char *key, size_t max, struct strv
 
 int run_req_parse(json_t *o, struct unik_run_request *rr, struct unik_error *err)
 {
-	static const char *const keys[] = {
-	    "name",          "image",    "args",  "env",     "memory_mb", "provider",
-	    "provider_opts", "networks", "ports", "volumes", NULL};
+	static const char *const keys[] = {"name",      "image",    "args",          "env",
+	                                   "memory_mb", "provider", "provider_opts", "networks",
+	                                   "ports",     "volumes",  "bind",          NULL};
 	const char *k;
 	json_t *v;
 
@@ -233,6 +233,11 @@ int run_req_parse(json_t *o, struct unik_run_request *rr, struct unik_error *err
 			                      : k[0] == 'n' ? &rr->networks
 			                                    : &rr->volumes,
 			                      err) < 0)
+				return -1;
+		} else if (strcmp(k, "bind") == 0) {
+			/* A device application's devices: "net:NAME=NETWORK", "blk:NAME=VOLUME"
+			 * (the core checks them against what the image declares). */
+			if (strings_from_json(v, k, 16, &rr->binds, err) < 0)
 				return -1;
 		} else if (strcmp(k, "memory_mb") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < UNIK_MIN_MEMORY_MB ||

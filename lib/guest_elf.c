@@ -11,6 +11,7 @@
 
 #include "lib/util.h"
 #include "unik/abi.h"
+#include "unik/devices.h"
 
 /* Note segments of a unik kernel are tens of bytes (the PVH and unik notes); only this much of
  * one is read, so a hostile file cannot make the check allocate much. */
@@ -24,6 +25,30 @@
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The KIND:NAME words of a UNIK_NOTE_APP_DEVICES descriptor into g. */
+static void app_devices(const uint8_t *p, size_t n, struct unik_guest_elf *g)
+{
+	static const char *const kinds[] = {[UNIK_DEV_NET] = "net:", [UNIK_DEV_BLK] = "blk:"};
+	size_t off = 0;
+
+	g->app = true;
+	while (off < n) {
+		const char *w = (const char *)p + off;
+		size_t len = strnlen(w, n - off);
+
+		off += len + 1;
+		for (unsigned k = UNIK_DEV_NET; k <= UNIK_DEV_BLK; k++)
+			if (len > 4 && len - 4 < sizeof(g->app_devices[0].name) &&
+			    !strncmp(w, kinds[k], 4) &&
+			    g->napp_devices < sizeof(g->app_devices) / sizeof(g->app_devices[0])) {
+				g->app_devices[g->napp_devices].kind = k;
+				memcpy(g->app_devices[g->napp_devices].name, w + 4, len - 4);
+				g->app_devices[g->napp_devices].name[len - 4] = '\0';
+				g->napp_devices++;
+			}
+	}
 }
 
 static void scan_notes(const uint8_t *p, size_t n, struct unik_guest_elf *g)
@@ -54,6 +79,9 @@ static void scan_notes(const uint8_t *p, size_t n, struct unik_guest_elf *g)
 		if (nh.n_type == UNIK_NOTE_DEVICES && (nh.n_namesz == 4 || nh.n_namesz == 5) &&
 		    memcmp(p + name_off, UNIK_NOTE_NAME, 4) == 0 && nh.n_descsz >= 4)
 			g->devices |= get32(p + desc_off);
+		if (nh.n_type == UNIK_NOTE_APP_DEVICES && (nh.n_namesz == 4 || nh.n_namesz == 5) &&
+		    memcmp(p + name_off, UNIK_NOTE_NAME, 4) == 0 && !g->app)
+			app_devices(p + desc_off, nh.n_descsz, g);
 		if (nh.n_type == UNIK_XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
 		    memcmp(p + name_off, "Xen", 4) == 0 && (nh.n_descsz == 4 || nh.n_descsz == 8)) {
 			uint64_t e = get32(p + desc_off);

@@ -21,6 +21,14 @@ struct unik_guest_elf {
 	uint64_t entry;       /* e_entry */
 	uint64_t load_start;  /* lowest physical address of a PT_LOAD segment; 0 when none */
 	uint64_t load_end;    /* end of the highest PT_LOAD segment in memory (.bss included) */
+	/* A device application (UNIK_NOTE_APP_DEVICES, docs/backends/mirage.md): the devices it
+	 * declares, in note order; words that are not KIND:NAME are left out. */
+	bool app;
+	unsigned napp_devices;
+	struct unik_guest_elf_device {
+		unsigned kind; /* UNIK_DEV_NET or UNIK_DEV_BLK */
+		char name[16];
+	} app_devices[16];
 };
 
 /* Reads len bytes at off into buf; false when they are not all there. */

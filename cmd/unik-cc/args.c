@@ -16,6 +16,8 @@ enum own_opt {
 	OPT_RUNTIME_DIR,
 	OPT_KEEP_TEMPS,
 	OPT_SERVICE,
+	OPT_APP,
+	OPT_DEVICE,
 };
 
 static const struct {
@@ -29,6 +31,8 @@ static const struct {
     [OPT_RUNTIME_DIR] = {"--unik-runtime-dir", true},
     [OPT_KEEP_TEMPS] = {"--unik-keep-temps", false},
     [OPT_SERVICE] = {"--unik-service", false},
+    [OPT_APP] = {"--unik-app", false},
+    [OPT_DEVICE] = {"--unik-device", true},
 };
 
 #define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
@@ -207,8 +211,53 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 	case OPT_SERVICE:
 		a->service = true;
 		break;
+	case OPT_APP:
+		a->app = true;
+		break;
+	case OPT_DEVICE: {
+		_cleanup_free_ char *word = unikcc_device_word(value);
+
+		if (!word) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "--unik-device `%s`: expected net:NAME or block:NAME, NAME "
+			               "of at most 15 of a-z, 0-9, _ and -, starting with a letter",
+			               value);
+			return -1;
+		}
+		for (size_t k = 0; k < a->devices.n; k++)
+			if (!strcmp(strchr(a->devices.v[k], ':'), strchr(word, ':'))) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "--unik-device `%s`: the name is declared twice",
+				               value);
+				return -1;
+			}
+		strv_push(&a->devices, word);
+		a->app = true;
+		break;
+	}
 	}
 	return 0;
+}
+
+char *unikcc_device_word(const char *spec)
+{
+	const char *colon = strchr(spec, ':'), *kind;
+	size_t klen = colon ? (size_t)(colon - spec) : 0, n;
+
+	if (!colon)
+		return NULL;
+	if (klen == 3 && !strncmp(spec, "net", 3))
+		kind = "net";
+	else if ((klen == 3 && !strncmp(spec, "blk", 3)) ||
+	         (klen == 5 && !strncmp(spec, "block", 5)))
+		kind = "blk";
+	else
+		return NULL;
+	n = strlen(colon + 1);
+	if (n < 1 || n > 15 || colon[1] < 'a' || colon[1] > 'z' ||
+	    strspn(colon + 1, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return NULL;
+	return xasprintf("%s:%s", kind, colon + 1);
 }
 
 static bool is_cxx_input(const char *path, const char *lang)
@@ -341,6 +390,7 @@ void unikcc_args_free(struct unikcc_args *a)
 	strv_free(&a->gcc_args);
 	strv_free(&a->link_args);
 	strv_free(&a->env);
+	strv_free(&a->devices);
 	free(a->cmdline);
 	free(a->rootfs);
 	free(a->runtime_dir);

@@ -24,6 +24,10 @@ struct unikcc_args {
 	char *runtime_dir;     /* --unik-runtime-dir, or NULL */
 	char *output;          /* from -o; NULL when not given */
 	bool multiboot;
+	/* --unik-app: a device application (docs/backends/mirage.md), linked with the device
+	 * variant of the runtime and libunikapp.a; --unik-device implies it. */
+	bool app;
+	struct strv devices; /* --unik-device words, "net:NAME" or "blk:NAME", in order */
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */
@@ -45,5 +49,9 @@ struct unikcc_args {
  * failure).  Fails with UNIK_E_INVALID on a bad --unik-* option. */
 int unikcc_parse_args(int argc, char **argv, struct unikcc_args *a, struct unik_error *err);
 void unikcc_args_free(struct unikcc_args *a);
+
+/* "net:NAME" or "blk:NAME" for a --unik-device value (KIND:NAME, KIND net, blk or block), or
+ * NULL when it is not one.  Caller frees. */
+char *unikcc_device_word(const char *spec);
 
 #endif

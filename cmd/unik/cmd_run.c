@@ -10,7 +10,7 @@
 
 struct run_args {
 	const char *image, *name, *mem, *args, *provider;
-	struct strv env, guest, vols, popts, ports, networks;
+	struct strv env, guest, vols, popts, ports, networks, blocks;
 	bool detach, rm, debug, no_cleanup;
 	char *image_word; /* IMAGE taken from the words, owned */
 };
@@ -36,17 +36,22 @@ static const struct cli_help run_help = {
     "Storage: -v VOLUME:/path mounts a volume (`unik volume create`) at /path; it is\n"
     "checked with e2fsck first, and mounted read-write by one running instance at most.\n"
     "-v /host/dir:/path shares a directory of the daemon's host over virtio-9p.  Add :ro\n"
-    "for read-only.  Mount points are chosen here, not when the image is built.",
+    "for read-only.  Mount points are chosen here, not when the image is built.\n"
+    "\n"
+    "Devices of a mirage application (docs/backends/mirage.md) are bound by the names its\n"
+    "Unikfile declares: --net NAME=NETWORK (NETWORK user: user-mode networking) and\n"
+    "--block NAME=VOLUME.  Every declared device must be bound.",
     "  unik run hello\n"
     "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
     "  unik run -d --name web -p 8080:80 web && curl http://127.0.0.1:8080/\n"
     "  unik run -d --network backend --network frontend:10.88.1.5 web\n"
     "  unik run -v data:/var/data -v /srv/site:/www:ro web\n"
+    "  unik run --net service=lan --block storage=kvdata kv\n"
     "  unik run --provider kvm --provider-opt uri=qemu:///system hello\n"
     "  unik run --instanceName i1 --imageName hello --env K=V\n",
 };
 
-#define RUN_NOPTS 14
+#define RUN_NOPTS 15
 static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 {
 	const struct cli_opt opts[RUN_NOPTS] = {
@@ -67,6 +72,8 @@ static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 	    {0, "network|net", CLI_OPT_LIST, &a->networks, "NAME[:IP]",
 	     "a NIC on this network; user for user-mode, none for no NIC (repeatable)"},
 	    {0, "rm", CLI_OPT_BOOL, &a->rm, NULL, "delete the instance once it has ended"},
+	    {0, "block", CLI_OPT_LIST, &a->blocks, "NAME=VOLUME",
+	     "bind a mirage application's block device NAME to a volume (repeatable)"},
 	    {'v', "volume|vol", CLI_OPT_LIST, &a->vols, "VOLUME:/PATH[:ro]",
 	     "mount a volume, or a host directory (/dir:/path), in the guest (repeatable)"},
 	    {0, "debug-mode", CLI_OPT_BOOL, &a->debug, NULL, "accepted for UniK; no effect"},
@@ -132,6 +139,7 @@ static void run_args_free(struct run_args *a)
 	strv_free(&a->popts);
 	strv_free(&a->ports);
 	strv_free(&a->networks);
+	strv_free(&a->blocks);
 	free(a->image_word);
 }
 
@@ -191,8 +199,23 @@ static json_t *run_body(struct cli *cli, const struct run_args *a)
 		json_object_set_new(body, "provider", json_string(a->provider));
 	if (a->ports.n)
 		json_object_set_new(body, "ports", cli_strv_json(&a->ports));
-	if (a->networks.n)
-		json_object_set_new(body, "networks", cli_strv_json(&a->networks));
+	/* --net NAME=NETWORK binds a mirage application's net device (a network's name has no
+	 * '='); --net NETWORK is a NIC as for any image. */
+	{
+		_cleanup_strv_ struct strv nets = {0}, binds = {0};
+
+		for (size_t i = 0; i < a->networks.n; i++)
+			if (strchr(a->networks.v[i], '='))
+				strv_pushf(&binds, "net:%s", a->networks.v[i]);
+			else
+				strv_push(&nets, a->networks.v[i]);
+		for (size_t i = 0; i < a->blocks.n; i++)
+			strv_pushf(&binds, "blk:%s", a->blocks.v[i]);
+		if (nets.n)
+			json_object_set_new(body, "networks", cli_strv_json(&nets));
+		if (binds.n)
+			json_object_set_new(body, "bind", cli_strv_json(&binds));
+	}
 	if (a->vols.n)
 		json_object_set_new(body, "volumes", cli_strv_json(&a->vols));
 	if (a->popts.n) {

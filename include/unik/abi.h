@@ -23,6 +23,11 @@
  * ORs them).  The runtime's network variant says net, so a host gives an image that links
  * sockets a NIC by default, and one that cannot use it none. */
 #define UNIK_NOTE_DEVICES 2
+/* A third, type UNIK_NOTE_APP_DEVICES, in a device application (the mirage backend,
+ * docs/backends/mirage.md): the devices it declares, as "KIND:NAME" words ("net:service",
+ * "blk:storage"), each NUL-terminated.  A host binds each to a backing by name before boot, and
+ * refuses a run that leaves one unbound or binds one it does not declare. */
+#define UNIK_NOTE_APP_DEVICES 3
 
 /* Xen's PVH entry note, read by QEMU, Xen, Firecracker and Cloud Hypervisor. */
 #define UNIK_XEN_ELFNOTE_PHYS32_ENTRY 18

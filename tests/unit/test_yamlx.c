@@ -125,6 +125,34 @@ static void test_unikfile_errors(void **state)
 	expect_unikfile_error("- a\n- b\n", "the file must be a mapping");
 }
 
+/* A mirage application's devices: flow or block style, block spelled block or blk. */
+static void test_unikfile_devices(void **state)
+{
+	const char *y = "base: mirage\ntarget: virtio\n"
+	                "devices: [{net: service}, {block: storage}]\n";
+	const char *y2 = "devices:\n  - net: a\n  - blk: b-2\n";
+	struct unik_manifest m;
+	struct unik_error err;
+
+	(void)state;
+	assert_int_equal(unik_manifest_parse(y, strlen(y), "Unikfile", &m, &err), 0);
+	assert_string_equal(m.target, "virtio");
+	assert_int_equal(m.devices.n, 2);
+	assert_string_equal(m.devices.v[0], "net:service");
+	assert_string_equal(m.devices.v[1], "blk:storage");
+	unik_manifest_free(&m);
+	assert_int_equal(unik_manifest_parse(y2, strlen(y2), "Unikfile", &m, &err), 0);
+	assert_int_equal(m.devices.n, 2);
+	assert_string_equal(m.devices.v[1], "blk:b-2");
+	unik_manifest_free(&m);
+	expect_unikfile_error("devices: [{disk: x}]\n", "line 1: unknown device kind \"disk\"");
+	expect_unikfile_error("devices: [{net: a}, {block: a}]\n", "\"a\" is declared twice");
+	expect_unikfile_error("devices: [{net: 9a}]\n", "device name \"9a\"");
+	expect_unikfile_error("devices: [{net: abcdefghijklmnop}]\n", "at most 15");
+	expect_unikfile_error("devices: [{net: a, block: b}]\n", "a device is {net: NAME}");
+	expect_unikfile_error("devices: {net: a}\n", "\"devices\" must be");
+}
+
 static void test_manifest_yaml(void **state)
 {
 	const char *y = "binary_name: hello\nother: ignored\n";
@@ -159,7 +187,7 @@ int main(void)
 	    cmocka_unit_test(test_tree_and_lines),     cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_empty_is_empty_map), cmocka_unit_test(test_unikfile_full),
 	    cmocka_unit_test(test_unikfile_errors),    cmocka_unit_test(test_manifest_yaml),
-	    cmocka_unit_test(test_parse_memory),
+	    cmocka_unit_test(test_unikfile_devices),   cmocka_unit_test(test_parse_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
