@@ -134,13 +134,14 @@ def test_malformed_manifest_word():
 
 
 def test_refuses_kind_it_lacks():
-    """aws attaches nothing yet: the core refuses the device before the provider runs."""
+    """aws attaches NICs and volumes but no host shares: the core refuses an fs device before
+    the provider runs (before it even looks for credentials)."""
     d = pq.new_dir('aws')
-    r = pq.call('tcg', '-p', 'aws', '-d', 'blk:data:path=/dev/null', 'run', d, app('hello'), '',
+    r = pq.call('tcg', '-p', 'aws', '-d', 'fs:data:path=/tmp', 'run', d, app('hello'), '',
                 64, ok=False)
     if r['_rc'] != 1 or r.get('code') != 'unsupported':
-        fail('aws did not refuse a blk device as unsupported: %r' % r)
-    if 'cannot attach blk devices ("data")' not in r.get('error', ''):
+        fail('aws did not refuse an fs device as unsupported: %r' % r)
+    if 'cannot attach fs devices ("data")' not in r.get('error', ''):
         fail('the refusal does not say what and why: %r' % r.get('error'))
     if os.listdir(d):
         fail('something was started: %s' % os.listdir(d))
