@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/cmdline.h"
+
 #define MAX_RO_DIRS 32
 #define MAX_RW_DIRS 8
 #define WALK_DEPTH  64
@@ -627,4 +629,74 @@ out:
 			close(pipe_info[i]);
 	}
 	return rc;
+}
+
+int unik_sandbox_run_logged(const struct unik_sandbox *sb, const char *const *cmd, const char *cwd,
+                            int log_fd, const char *what, struct unik_error *err)
+{
+	struct strv words = {0};
+	_cleanup_free_ char *line = NULL;
+
+	for (size_t i = 0; cmd[i]; i++)
+		strv_push_take(&words, unik_cmdline_quote_word(cmd[i]));
+	{
+		_cleanup_free_ char *joined = strv_join(&words, " ");
+
+		line = xasprintf("$ %s\n", joined);
+	}
+	strv_free(&words);
+	(void)unik_write_all(log_fd, line, strlen(line));
+	return unik_sandbox_run(sb, cmd, cwd, log_fd, what, err);
+}
+
+void unik_sandbox_add_ro_dir(struct unik_sandbox *sb, const char *dir)
+{
+	_cleanup_free_ char *real = dir ? realpath(dir, NULL) : NULL;
+	struct stat st;
+
+	if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) || !strcmp(real, "/") ||
+	    !strcmp(real, "/usr") || !strncmp(real, "/usr/", 5))
+		return;
+	for (size_t i = 0; i < sb->ro_dirs.n; i++)
+		if (!strcmp(sb->ro_dirs.v[i], real))
+			return;
+	strv_push(&sb->ro_dirs, real);
+}
+
+void unik_sandbox_toolchain(struct unik_sandbox *sb, const char *cc)
+{
+	static const char *const rel[] = {"../lib/unik", "../build/runtime", "../runtime",
+	                                  "../include"};
+	static const char *const vars[] = {"UNIK_RUNTIME_DIR", "UNIK_MUSL_DIR", "UNIK_MUSL_INCLUDE",
+	                                   "UNIK_GCC", NULL};
+	_cleanup_free_ char *real = realpath(cc, NULL);
+	char *slash = real ? strrchr(real, '/') : NULL;
+
+	if (slash) {
+		*slash = '\0';
+		unik_sandbox_add_ro_dir(sb, real);
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			_cleanup_free_ char *d = unik_path_join(real, rel[i]);
+
+			unik_sandbox_add_ro_dir(sb, d);
+		}
+	}
+	for (size_t i = 0; vars[i]; i++) {
+		const char *v = getenv(vars[i]);
+		struct stat st;
+
+		if (!v || !*v)
+			continue;
+		strv_pushf(&sb->env, "%s=%s", vars[i], v);
+		if (v[0] != '/' || stat(v, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			unik_sandbox_add_ro_dir(sb, v);
+		} else {
+			_cleanup_free_ char *d = xstrdup(v);
+
+			*strrchr(d, '/') = '\0';
+			unik_sandbox_add_ro_dir(sb, d[0] ? d : "/");
+		}
+	}
 }

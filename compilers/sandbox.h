@@ -72,6 +72,17 @@ int unik_sandbox_prepare(const struct unik_sandbox *sb, struct unik_error *err);
 int unik_sandbox_run(const struct unik_sandbox *sb, const char *const *cmd, const char *cwd,
                      int log_fd, const char *what, struct unik_error *err);
 
+/* unik_sandbox_run, with the command first written to log_fd as "$ WORD ..." (quoted). */
+int unik_sandbox_run_logged(const struct unik_sandbox *sb, const char *const *cmd, const char *cwd,
+                            int log_fd, const char *what, struct unik_error *err);
+
+/* Adds dir (made absolute) to sb->ro_dirs when it is a directory outside /usr and not there yet. */
+void unik_sandbox_add_ro_dir(struct unik_sandbox *sb, const char *dir);
+/* unik-cc at cc and what it reads into sb: its own directory; the runtime and the headers it
+ * finds next to itself (cmd/unik-cc/main.c: ../lib/unik, ../build/runtime, ../runtime,
+ * ../include); and the UNIK_* variables it honours, passed on with the directories they name. */
+void unik_sandbox_toolchain(struct unik_sandbox *sb, const char *cc);
+
 void unik_sandbox_free(struct unik_sandbox *sb);
 
 #endif

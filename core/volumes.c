@@ -290,6 +290,16 @@ static const struct unik_mount *mount_of(const struct unik_instance *in, const c
 	return NULL;
 }
 
+/* Takes mount k out of in. */
+static void mount_drop(struct unik_instance *in, size_t k)
+{
+	free(in->mounts[k].volume);
+	free(in->mounts[k].host_path);
+	free(in->mounts[k].at);
+	memmove(&in->mounts[k], &in->mounts[k + 1], (in->nmounts - k - 1) * sizeof(*in->mounts));
+	in->nmounts--;
+}
+
 /* An instance that is (or may be about to be) running. */
 static bool live(const struct unik_instance *in)
 {
@@ -339,11 +349,7 @@ int unik_core_volume_delete(struct unik_core *c, const char *ref, bool force,
 
 		for (size_t k = 0; k < in->nmounts;) {
 			if (in->mounts[k].volume && strcmp(in->mounts[k].volume, v->name) == 0) {
-				free(in->mounts[k].volume);
-				free(in->mounts[k].at);
-				memmove(&in->mounts[k], &in->mounts[k + 1],
-				        (in->nmounts - k - 1) * sizeof(*in->mounts));
-				in->nmounts--;
+				mount_drop(in, k);
 				if (db_put_instance(c, in, err) < 0) {
 					db_rollback(c);
 					goto fail;
@@ -742,11 +748,7 @@ int unik_core_volume_detach(struct unik_core *c, const char *vref, struct unik_e
 
 		for (size_t k = 0; k < in->nmounts; k++)
 			if (in->mounts[k].volume && strcmp(in->mounts[k].volume, v->name) == 0) {
-				free(in->mounts[k].volume);
-				free(in->mounts[k].at);
-				memmove(&in->mounts[k], &in->mounts[k + 1],
-				        (in->nmounts - k - 1) * sizeof(*in->mounts));
-				in->nmounts--;
+				mount_drop(in, k);
 				if (save_instance(c, in, err) < 0)
 					goto fail;
 				detached++;

@@ -199,6 +199,41 @@ json_t *req_json(struct req *r, bool allow_empty)
 	return j;
 }
 
+json_t *req_options(struct req *r, const char *parts)
+{
+	const char *text, *k;
+	json_t *v, *opts;
+	json_error_t je;
+
+	if (!r->multipart) {
+		opts = req_json(r, false);
+		if (opts && !json_is_object(opts)) {
+			json_decref(opts);
+			reply_errorf(r, UNIK_E_INVALID, "the request body must be a JSON object");
+			return NULL;
+		}
+		return opts;
+	}
+	json_object_foreach(r->form, k, v) if (strcmp(k, "options") != 0)
+	{
+		reply_errorf(r, UNIK_E_INVALID,
+		             "unexpected form part \"%.*s\" (parts: %s, options)",
+		             UNIK_UTF8_CUT(k, 60), parts);
+		return NULL;
+	}
+	text = json_string_value(json_object_get(r->form, "options"));
+	if (!text)
+		return json_object();
+	opts = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(opts)) {
+		json_decref(opts);
+		reply_errorf(r, UNIK_E_INVALID, "bad JSON in the \"options\" part: %s",
+		             opts ? "not an object" : je.text);
+		return NULL;
+	}
+	return opts;
+}
+
 bool req_gone(void *arg)
 {
 	struct req *r = arg;

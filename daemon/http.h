@@ -43,6 +43,10 @@ const char *req_query(struct req *r, const char *key);
 bool req_query_bool(struct req *r, const char *key);
 /* The JSON body, or NULL after replying 400. */
 json_t *req_json(struct req *r, bool allow_empty);
+/* The options of a route that takes a JSON object, or a multipart upload of the file part
+ * `parts` names and an "options" part holding that object as text (an empty object without
+ * one).  NULL after replying with the error. */
+json_t *req_options(struct req *r, const char *parts);
 
 void reply_json(struct req *r, int status, json_t *j);                  /* takes the reference */
 void reply_raw_json(struct req *r, int status, char *text, size_t len); /* takes text */

@@ -832,3 +832,14 @@ int cli_subverb(struct cli *cli, int argc, char **argv, const char *noun, const 
 		                       guess);
 	return cli_usage_error(cli, "unknown command `%s` (see unik %s --help)", sub, noun);
 }
+
+int cli_one_name(struct cli *cli, const struct strv *pos, const char **name, const char *usage)
+{
+	if (!*name && pos->n == 1)
+		*name = pos->v[0];
+	else if (pos->n > (*name ? 0u : 1u))
+		return cli_usage_error(cli, "takes one NAME (got `%s` too)", pos->v[pos->n - 1]);
+	if (!*name)
+		return cli_usage_error(cli, "which name? (%s)", usage);
+	return 0;
+}

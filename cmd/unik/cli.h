@@ -220,6 +220,9 @@ struct cli_subverb {
  * suggestion. */
 int cli_subverb(struct cli *cli, int argc, char **argv, const char *noun, const char *blurb,
                 const struct cli_subverb *subs);
+/* The one NAME a verb takes: *name when an option gave it, else the only word in pos.  0, or
+ * the usage error's exit status (too many words, or none: "which name? (USAGE)"). */
+int cli_one_name(struct cli *cli, const struct strv *pos, const char **name, const char *usage);
 /* words as a JSON array of strings. */
 json_t *cli_strv_json(const struct strv *words);
 

@@ -49,12 +49,8 @@ static int network_create(struct cli *cli, int argc, char **argv)
 
 	if (cli_parse(cli, argc, argv, opts, 2, 0, &help, &pos, &rc))
 		return rc;
-	if (!name && pos.n == 1)
-		name = pos.v[0];
-	else if (pos.n > (name ? 0u : 1u))
-		return cli_usage_error(cli, "takes one NAME (got `%s` too)", pos.v[pos.n - 1]);
-	if (!name)
-		return cli_usage_error(cli, "which name? (unik network create NAME)");
+	if ((rc = cli_one_name(cli, &pos, &name, "unik network create NAME")))
+		return rc;
 	body = json_pack("{s:s}", "name", name);
 	if (subnet)
 		json_object_set_new(body, "subnet", json_string(subnet));

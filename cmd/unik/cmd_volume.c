@@ -134,12 +134,8 @@ static int volume_create(struct cli *cli, int argc, char **argv)
 
 	if (cli_parse(cli, argc, argv, opts, 4, 0, &help, &pos, &rc))
 		return rc;
-	if (!name && pos.n == 1)
-		name = pos.v[0];
-	else if (pos.n > (name ? 0u : 1u))
-		return cli_usage_error(cli, "takes one NAME (got `%s` too)", pos.v[pos.n - 1]);
-	if (!name)
-		return cli_usage_error(cli, "which name? (unik volume create NAME)");
+	if ((rc = cli_one_name(cli, &pos, &name, "unik volume create NAME")))
+		return rc;
 	return volume_create_common(cli, name, size, from, type);
 }
 

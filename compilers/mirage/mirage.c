@@ -33,61 +33,6 @@ static void logf_(int fd, const char *fmt, ...)
 		(void)unik_write_all(fd, line, strlen(line));
 }
 
-/* A directory the build reads, outside /usr, bound read-only into the sandbox. */
-static void add_ro_dir(struct unik_sandbox *sb, const char *dir)
-{
-	_cleanup_free_ char *real = dir ? realpath(dir, NULL) : NULL;
-	struct stat st;
-
-	if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) || !strcmp(real, "/") ||
-	    !strcmp(real, "/usr") || !strncmp(real, "/usr/", 5))
-		return;
-	for (size_t i = 0; i < sb->ro_dirs.n; i++)
-		if (!strcmp(sb->ro_dirs.v[i], real))
-			return;
-	strv_push(&sb->ro_dirs, real);
-}
-
-/* unik-cc's directory and the runtime beside it, and the UNIK_* variables it honours, as
- * compilers/rump does. */
-static void toolchain(struct unik_sandbox *sb, const char *cc)
-{
-	static const char *const rel[] = {"../lib/unik", "../build/runtime", "../runtime"};
-	static const char *const vars[] = {"UNIK_RUNTIME_DIR", "UNIK_MUSL_DIR", "UNIK_MUSL_INCLUDE",
-	                                   "UNIK_GCC", NULL};
-	_cleanup_free_ char *real = realpath(cc, NULL);
-	char *slash = real ? strrchr(real, '/') : NULL;
-
-	if (slash) {
-		*slash = '\0';
-		add_ro_dir(sb, real);
-		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-			_cleanup_free_ char *d = unik_path_join(real, rel[i]);
-			add_ro_dir(sb, d);
-		}
-		/* The API's header: unik-cc's ../include (a build tree or an install). */
-		_cleanup_free_ char *inc = unik_path_join(real, "../include");
-		add_ro_dir(sb, inc);
-	}
-	for (size_t i = 0; vars[i]; i++) {
-		const char *v = getenv(vars[i]);
-		struct stat st;
-
-		if (!v || !*v)
-			continue;
-		strv_pushf(&sb->env, "%s=%s", vars[i], v);
-		if (v[0] != '/' || stat(v, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			add_ro_dir(sb, v);
-		} else {
-			_cleanup_free_ char *d = xstrdup(v);
-			*strrchr(d, '/') = '\0';
-			add_ro_dir(sb, d[0] ? d : "/");
-		}
-	}
-}
-
 /* Where include/unik/devices-app.h is, from unik-cc's place: ../include beside bin/ (a build
  * tree's bin/ is build/bin, whose ../../include is the source's). */
 static char *api_include(const char *cc)
@@ -200,10 +145,10 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	strv_extend(&sb.rw_dirs, &sandbox->rw_dirs);
 	strv_extend(&sb.ro_dirs, &sandbox->ro_dirs);
 	strv_extend(&sb.env, &sandbox->env);
-	toolchain(&sb, cc);
+	unik_sandbox_toolchain(&sb, cc);
 	inc = api_include(cc);
 	if (inc)
-		add_ro_dir(&sb, inc);
+		unik_sandbox_add_ro_dir(&sb, inc);
 
 	base = m->binary ? strrchr(m->binary, '/') : NULL;
 	base = base ? base + 1 : (m->binary ? m->binary : (m->name ? m->name : "app"));
@@ -219,14 +164,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	strv_push(&argv, kernel);
 	for (size_t i = 0; i < files.n; i++)
 		strv_pushf(&argv, "./%s", files.v[i]);
-	logf_(log_fd, "$");
-	for (size_t i = 0; i < argv.n; i++) {
-		_cleanup_free_ char *q = unik_cmdline_quote_word(argv.v[i]);
-		logf_(log_fd, " %s", q);
-	}
-	logf_(log_fd, "\n");
-	r = unik_sandbox_run(&sb, (const char *const *)strv_argv(&argv), src_dir, log_fd, "unik-cc",
-	                     err);
+	r = unik_sandbox_run_logged(&sb, (const char *const *)strv_argv(&argv), src_dir, log_fd,
+	                            "unik-cc", err);
 	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;

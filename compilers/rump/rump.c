@@ -18,22 +18,6 @@
 #include "compilers/sandbox.h"
 #include "lib/util.h"
 
-static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(int fd, const char *fmt, ...)
-{
-	char buf[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
-	if (n > 0)
-		(void)unik_write_all(fd, buf, (size_t)n);
-}
-
 /* A snapshot of the regular files under a tree, to tell which ones a build wrote. */
 struct file_sig {
 	char *path;
@@ -122,71 +106,6 @@ static bool has_makefile(const char *src)
 	return false;
 }
 
-static int run_logged(const char *const *argv, const char *cwd, const struct unik_sandbox *sb,
-                      int log_fd, const char *what, struct unik_error *err)
-{
-	logf_(log_fd, "$");
-	for (size_t i = 0; argv[i]; i++) {
-		_cleanup_free_ char *q = unik_cmdline_quote_word(argv[i]);
-		logf_(log_fd, " %s", q);
-	}
-	logf_(log_fd, "\n");
-	return unik_sandbox_run(sb, argv, cwd, log_fd, what, err);
-}
-
-/* A directory the build reads, outside /usr: bound read-only into the sandbox. */
-static void add_ro_dir(struct unik_sandbox *sb, const char *dir)
-{
-	_cleanup_free_ char *real = dir ? realpath(dir, NULL) : NULL;
-	struct stat st;
-
-	if (!real || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) || !strcmp(real, "/") ||
-	    !strcmp(real, "/usr") || !strncmp(real, "/usr/", 5))
-		return;
-	for (size_t i = 0; i < sb->ro_dirs.n; i++)
-		if (!strcmp(sb->ro_dirs.v[i], real))
-			return;
-	strv_push(&sb->ro_dirs, real);
-}
-
-/* unik-cc and what it reads: its own directory, the runtime it finds next to it
- * (cmd/unik-cc/main.c: ../lib/unik, ../build/runtime, ../runtime), and the directories the
- * UNIK_* variables it honours name, which are passed on. */
-static void toolchain(struct unik_sandbox *sb, const char *cc)
-{
-	static const char *const rel[] = {"../lib/unik", "../build/runtime", "../runtime"};
-	static const char *const vars[] = {"UNIK_RUNTIME_DIR", "UNIK_MUSL_DIR", "UNIK_MUSL_INCLUDE",
-	                                   "UNIK_GCC", NULL};
-	_cleanup_free_ char *real = realpath(cc, NULL);
-	char *slash = real ? strrchr(real, '/') : NULL;
-
-	if (slash) {
-		*slash = '\0';
-		add_ro_dir(sb, real);
-		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-			_cleanup_free_ char *d = unik_path_join(real, rel[i]);
-			add_ro_dir(sb, d);
-		}
-	}
-	for (size_t i = 0; vars[i]; i++) {
-		const char *v = getenv(vars[i]);
-		struct stat st;
-
-		if (!v || !*v)
-			continue;
-		strv_pushf(&sb->env, "%s=%s", vars[i], v);
-		if (v[0] != '/' || stat(v, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			add_ro_dir(sb, v);
-		} else {
-			_cleanup_free_ char *d = xstrdup(v);
-			*strrchr(d, '/') = '\0';
-			add_ro_dir(sb, d[0] ? d : "/");
-		}
-	}
-}
-
 static int build_make(const char *src, const struct unik_manifest *m, const char *cc,
                       const char *cc_flag, const struct unik_sandbox *sb, int log_fd, char **kernel,
                       struct unik_error *err)
@@ -199,7 +118,7 @@ static int build_make(const char *src, const struct unik_manifest *m, const char
 	int rc = -1;
 
 	snap_walk(src, 0, &before);
-	if (run_logged(argv, src, sb, log_fd, "make", err) < 0)
+	if (unik_sandbox_run_logged(sb, argv, src, log_fd, "make", err) < 0)
 		goto out;
 	if (m->binary) {
 		_cleanup_free_ char *p = unik_path_join(src, m->binary);
@@ -278,7 +197,8 @@ static int build_sources(const char *src, const struct unik_manifest *m, const c
 	for (size_t i = 0; i < files.n; i++)
 		strv_pushf(&argv, "./%s", files.v[i]);
 	strv_push(&argv, "-lm");
-	if (run_logged((const char *const *)strv_argv(&argv), src, sb, log_fd, "unik-cc", err) < 0)
+	if (unik_sandbox_run_logged(sb, (const char *const *)strv_argv(&argv), src, log_fd,
+	                            "unik-cc", err) < 0)
 		return -1;
 	*kernel = unik_steal_ptr(&out);
 	return 0;
@@ -373,7 +293,7 @@ int unik_compiler_build_c(const struct unik_compiler *c, const char *cc_flag, co
 	strv_extend(&sb.rw_dirs, &sandbox->rw_dirs);
 	strv_extend(&sb.ro_dirs, &sandbox->ro_dirs);
 	strv_extend(&sb.env, &sandbox->env);
-	toolchain(&sb, cc);
+	unik_sandbox_toolchain(&sb, cc);
 
 	if (access(cc, X_OK) < 0 && strchr(cc, '/')) {
 		unik_error_sys(err, errno, "unik-cc (%s) cannot be run; set UNIK_CC", cc);

@@ -23,38 +23,12 @@ void builds_post(struct req *r)
 	json_t *opts = NULL;
 	struct unik_build *out = NULL;
 
-	if (r->multipart) {
-		const char *text = json_string_value(json_object_get(r->form, "options"));
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(r->form, k, v) if (strcmp(k, "options") != 0)
-		{
-			reply_errorf(r, UNIK_E_INVALID,
-			             "unexpected form part \"%.*s\" (parts: source, options)",
-			             UNIK_UTF8_CUT(k, 60));
-			return;
-		}
-		if (text) {
-			json_error_t je;
-
-			opts = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-			if (!opts) {
-				reply_errorf(r, UNIK_E_INVALID,
-				             "bad JSON in the \"options\" part: %s", je.text);
-				return;
-			}
-		} else {
-			opts = json_object();
-		}
-		if (!r->upload_path) {
-			json_decref(opts);
-			reply_errorf(
-			    r, UNIK_E_INVALID,
-			    "the request has no \"source\" part (a gzip tar of the source)");
-			return;
-		}
-	} else if (!(opts = req_json(r, false))) {
+	if (!(opts = req_options(r, "source")))
+		return;
+	if (r->multipart && !r->upload_path) {
+		json_decref(opts);
+		reply_errorf(r, UNIK_E_INVALID,
+		             "the request has no \"source\" part (a gzip tar of the source)");
 		return;
 	}
 	if (build_opts_parse(opts, &bo, &err) < 0 ||

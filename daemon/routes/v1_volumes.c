@@ -124,41 +124,10 @@ fail:
 
 void volumes_post(struct req *r)
 {
-	json_t *opts = NULL;
+	json_t *opts = req_options(r, "tarfile");
 
-	if (r->multipart) {
-		const char *text = json_string_value(json_object_get(r->form, "options"));
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(r->form, k, v) if (strcmp(k, "options") != 0)
-		{
-			reply_errorf(r, UNIK_E_INVALID,
-			             "unexpected form part \"%.*s\" (parts: tarfile, options)",
-			             UNIK_UTF8_CUT(k, 60));
-			return;
-		}
-		if (text) {
-			json_error_t je;
-
-			opts = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-			if (!json_is_object(opts)) {
-				json_decref(opts);
-				reply_errorf(r, UNIK_E_INVALID,
-				             "bad JSON in the \"options\" part: %s",
-				             opts ? "not an object" : je.text);
-				return;
-			}
-		} else {
-			opts = json_object();
-		}
-	} else if (!(opts = req_json(r, false))) {
+	if (!opts)
 		return;
-	} else if (!json_is_object(opts)) {
-		json_decref(opts);
-		reply_errorf(r, UNIK_E_INVALID, "the request body must be a JSON object");
-		return;
-	}
 	volume_make(r, opts, NULL, false);
 	json_decref(opts);
 }

@@ -17,18 +17,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, Skip, bin_dir, check_equal, fail, timeout  # noqa: E402
-from test_daemon_fixture import Daemon, provider_ready  # noqa: E402
+from test_daemon_fixture import (Daemon, cli, curl, free_port, provider_ready,  # noqa: E402
+                                 wait_console)
 
 EXAMPLES = os.path.join(REPO, 'examples', 'includeos')
 
-
-def cli(d, *argv, ok=True):
-    env = dict(os.environ, UNIK_HOST='unix:' + d.sock)
-    r = subprocess.run([os.path.join(bin_dir(), 'unik')] + list(argv), env=env,
-                       capture_output=True, text=True, timeout=120)
-    if ok and r.returncode != 0:
-        fail('unik %s: exit %d' % (' '.join(argv), r.returncode), r.stderr + r.stdout)
-    return r
 
 
 def build(d, example, name, base='includeos'):
@@ -42,34 +35,7 @@ def build_ok(d, example, name):
     return b
 
 
-def wait_console(d, name, text, seconds=90):
-    deadline = time.monotonic() + seconds
-    log = ''
-    while time.monotonic() < deadline:
-        log = d.get('/v1/instances/%s/logs' % name).text
-        if text in log:
-            return log
-        time.sleep(0.2)
-    fail('instance %s never printed %r' % (name, text), log[-2000:])
 
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def curl(url, tries=60):
-    last = None
-    for _ in range(tries):
-        last = subprocess.run(['curl', '-sS', '--max-time', '5', url], capture_output=True,
-                              text=True, timeout=30)
-        if last.returncode == 0:
-            return last.stdout
-        time.sleep(0.5)
-    fail('curl %s never answered' % url, last.stderr if last else '')
 
 
 def kernel_size(d, image):

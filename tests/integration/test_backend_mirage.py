@@ -18,7 +18,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, Skip, bin_dir, check_equal, fail, out_dir, timeout
 from test_daemon_fixture import provider_ready, tar_dir
-from test_net_host import NetDaemon, cli, cli_error, need_root, wait_console
+from test_daemon_fixture import cli, cli_error, wait_console
+from test_net_host import NetDaemon, need_root
 
 # Not the subnets of test_net_host.py (10.86.x), so both may run at once.
 SUBNET = '10.87.%d.0/24'

@@ -15,7 +15,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'lib'))
-from harness import Skip, Failure, bin_dir, out_dir, tail  # noqa: E402
+from harness import Skip, Failure, bin_dir, fail, out_dir, tail  # noqa: E402
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -286,3 +286,57 @@ int main(int argc, char **argv)
 	return argc > 2 ? atoi(argv[2]) : 0;
 }
 '''
+
+
+# -- the CLI against a Daemon, for tests that drive unik as a user would ---------------------
+
+
+def cli(d, *argv, ok=True, timeout=600):
+    """bin/unik ARGV... against daemon d; a non-zero exit fails the test unless ok is False."""
+    env = dict(os.environ, UNIK_HOST='unix:' + d.sock)
+    r = subprocess.run([os.path.join(bin_dir(), 'unik')] + list(argv), env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    if ok and r.returncode != 0:
+        fail('unik %s: exit %d' % (' '.join(argv), r.returncode), r.stderr + r.stdout)
+    return r
+
+
+def cli_error(d, want, *argv):
+    """bin/unik ARGV... must fail, saying want on stderr."""
+    r = cli(d, *argv, ok=False)
+    if r.returncode == 0 or want not in r.stderr:
+        fail('unik %s: wanted a failure saying %r' % (' '.join(argv), want),
+             'exit %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
+
+
+def wait_console(d, name, text, seconds=90):
+    """Waits until instance name's console holds text; returns the console."""
+    deadline = time.monotonic() + seconds
+    log = ''
+    while time.monotonic() < deadline:
+        log = d.get('/v1/instances/%s/logs' % name).text
+        if text in log:
+            return log
+        time.sleep(0.2)
+    fail('instance %s never printed %r' % (name, text), log[-2000:])
+
+
+def curl(url, tries=60):
+    """curl url until it answers (a guest boots under TCG in a second or so); its body."""
+    last = None
+    for _ in range(tries):
+        last = subprocess.run(['curl', '-sS', '--max-time', '5', url], capture_output=True,
+                              text=True, timeout=30)
+        if last.returncode == 0:
+            return last.stdout
+        time.sleep(0.5)
+    fail('curl %s never answered' % url, last.stderr if last else '')
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port of 127.0.0.1 that nothing uses now."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -13,7 +13,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, Skip, bin_dir, check_equal, fail, out_dir, timeout
-from test_daemon_fixture import Daemon, provider_ready
+from test_daemon_fixture import (Daemon, cli, cli_error, curl, free_port, provider_ready,
+                                 wait_console)
 
 # A subnet no test machine uses (RFC 5737's TEST-NET-1 is documentation; the tests stay off
 # 192.0.2.0/24, which some of these machines have on eth0).
@@ -31,20 +32,6 @@ def link_exists(name):
     return subprocess.run(['ip', 'link', 'show', 'dev', name], capture_output=True).returncode == 0
 
 
-def cli(d, *argv, ok=True):
-    env = dict(os.environ, UNIK_HOST='unix:' + d.sock)
-    r = subprocess.run([os.path.join(bin_dir(), 'unik')] + list(argv), env=env,
-                       capture_output=True, text=True, timeout=120)
-    if ok and r.returncode != 0:
-        fail('unik %s: exit %d' % (' '.join(argv), r.returncode), r.stderr + r.stdout)
-    return r
-
-
-def cli_error(d, want, *argv):
-    r = cli(d, *argv, ok=False)
-    if r.returncode == 0 or want not in r.stderr:
-        fail('unik %s: wanted a failure saying %r' % (' '.join(argv), want),
-             'exit %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
 
 
 class NetDaemon(Daemon):
@@ -159,16 +146,6 @@ def build_http(d):
         fail('building examples/http failed', b.get('log', '')[-3000:])
 
 
-def wait_console(d, name, text, seconds=90):
-    deadline = time.monotonic() + seconds
-    log = ''
-    while time.monotonic() < deadline:
-        log = d.get('/v1/instances/%s/logs' % name).text
-        if text in log:
-            return log
-        time.sleep(0.2)
-    fail('instance %s never printed %r' % (name, text), log[-2000:])
-
 
 @timeout(300)
 def test_instances_get_a_nic_and_show_its_address():
@@ -222,25 +199,6 @@ def test_instances_get_a_nic_and_show_its_address():
         cli(d, 'network', 'rm', 'back')
 
 
-def curl(url, tries=60):
-    """curl url until it answers (the guest boots under TCG in a second or so)."""
-    last = None
-    for _ in range(tries):
-        last = subprocess.run(['curl', '-sS', '--max-time', '5', url], capture_output=True,
-                              text=True, timeout=30)
-        if last.returncode == 0:
-            return last.stdout
-        time.sleep(0.5)
-    fail('curl %s never answered' % url, last.stderr if last else '')
-
-
-def free_tcp_port():
-    import socket
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @timeout(300)
@@ -255,7 +213,7 @@ def test_publish_and_network_through_the_cli():
     with NetDaemon('nethome4') as d:
         provider_ready(d)
         build_http(d)
-        p1, p2 = free_tcp_port(), free_tcp_port()
+        p1, p2 = free_port(), free_port()
         cli(d, 'run', '-d', '--name', 'pub', '-p', '127.0.0.1:%d:8080' % p1, 'http')
         body = curl('http://127.0.0.1:%d/' % p1)
         if not body.startswith('hello from unik'):

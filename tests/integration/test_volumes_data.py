@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Skip, bin_dir, check_equal, fail, out_dir, timeout
-from test_daemon_fixture import Daemon, provider_ready, write_tree
+from test_daemon_fixture import Daemon, cli, provider_ready, write_tree
 
 # The guest program: `volapp write DIR` writes the tree, `volapp check DIR` reads it back,
 # `volapp fsync DIR` writes numbered files forever, fsyncing each and printing its number,
@@ -169,14 +169,6 @@ def need_tools():
         if not (shutil.which(tool) or os.path.exists('/sbin/' + tool)):
             raise Skip('%s is not installed (Debian: e2fsprogs)' % tool)
 
-
-def cli(d, *argv, ok=True, timeout=600):
-    env = dict(os.environ, UNIK_HOST='unix:' + d.sock)
-    r = subprocess.run([os.path.join(bin_dir(), 'unik')] + list(argv), env=env,
-                       capture_output=True, text=True, timeout=timeout)
-    if ok and r.returncode != 0:
-        fail('unik %s: exit %d' % (' '.join(argv), r.returncode), r.stderr + r.stdout)
-    return r
 
 
 def build_volapp(d):

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, Skip, bin_dir, check_equal, fail, out_dir, timeout
-from test_daemon_fixture import Daemon, provider_ready
+from test_daemon_fixture import Daemon, cli, cli_error, provider_ready
 
 
 def need_e2fsprogs():
@@ -26,20 +26,6 @@ def sbin(tool):
     return shutil.which(tool) or '/sbin/' + tool
 
 
-def cli(d, *argv, ok=True):
-    env = dict(os.environ, UNIK_HOST='unix:' + d.sock)
-    r = subprocess.run([os.path.join(bin_dir(), 'unik')] + list(argv), env=env,
-                       capture_output=True, text=True, timeout=120)
-    if ok and r.returncode != 0:
-        fail('unik %s: exit %d' % (' '.join(argv), r.returncode), r.stderr + r.stdout)
-    return r
-
-
-def cli_error(d, want, *argv):
-    r = cli(d, *argv, ok=False)
-    if r.returncode == 0 or want not in r.stderr:
-        fail('unik %s: wanted a failure saying %r' % (' '.join(argv), want),
-             'exit %d\n%s%s' % (r.returncode, r.stdout, r.stderr))
 
 
 def data_tree(name):
