@@ -355,9 +355,9 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 			goto fail_free;
 		}
 	}
-	/* A NIC by default only where the provider attaches one: asked for (-p, --network), a
-	 * provider without is refused with the reason when the run starts. */
-	/* A mirage application's bindings stand for its NICs and volumes. */
+	/* A NIC by default only where the provider has a user-mode network to put it on (xen has
+	 * none); asked for (-p, --network), a provider without is refused with the reason when the
+	 * run starts.  A mirage application's bindings stand for its NICs and volumes. */
 	{
 		struct unik_run_request eff = *rr;
 		_cleanup_strv_ struct strv bind_nets = {0}, bind_vols = {0};
@@ -367,7 +367,9 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 			eff.networks = bind_nets;
 			eff.volumes = bind_vols;
 		}
-		if (r < 0 || nics_assign(c, in, &eff, image_devices(c, im) & p->caps, err) < 0 ||
+		if (r < 0 ||
+		    nics_assign(c, in, &eff, p->user_net ? image_devices(c, im) & p->caps : 0,
+		                err) < 0 ||
 		    mounts_assign(c, in, &eff, err) < 0) {
 			core_unlock(c);
 			goto fail_free;

@@ -112,6 +112,10 @@ struct unik_provider {
 	/* The device kinds it attaches, UNIK_DEVICE_BIT(kind) each (lib/devices.h).  The core
 	 * refuses a run with any other kind before calling run(). */
 	unsigned caps;
+	/* Whether it has a user-mode network (QEMU's, libvirt's, a cloud's default one): a net
+	 * device with neither network nor tap is one it attaches.  The core gives a program that
+	 * uses sockets such a NIC by default only where this is true. */
+	bool user_net;
 
 	/* Optional.  Makes the provider's context for these options (a libvirt connection, AWS
 	 * credentials read once), which every later call gets as ctx; close() frees it.  Without

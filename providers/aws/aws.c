@@ -1970,6 +1970,7 @@ const struct unik_provider unik_provider_aws = {
     /* A NIC is the instance's primary network interface, a volume an EBS volume made from a
      * snapshot of its disk.  Host shares need a local hypervisor. */
     .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK),
+    .user_net = true,
     .available = aws_available,
     .run = aws_run,
     .status = aws_status,

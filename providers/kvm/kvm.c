@@ -880,6 +880,7 @@ const struct unik_provider unik_provider_kvm = {
     .opt_help = kvm_opt_help,
     .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
             UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
+    .user_net = true,
     .available = kvm_available,
     .run = kvm_run,
     .status = kvm_status,

@@ -851,6 +851,7 @@ const struct unik_provider unik_provider_qemu = {
     .opt_help = qemu_opt_help,
     .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK) |
             UNIK_DEVICE_BIT(UNIK_DEVICE_FS),
+    .user_net = true,
     .available = qemu_available,
     .run = qemu_run,
     .status = qemu_status,

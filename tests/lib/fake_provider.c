@@ -606,6 +606,7 @@ struct unik_provider unik_provider_fake = {
     .opt_keys = fake_opt_keys,
     .opt_help = fake_opt_help,
     .caps = ALL_CAPS,
+    .user_net = true,
     .open = fake_open,
     .close = fake_close,
     .available = fake_available,
