@@ -225,10 +225,13 @@ json_t *req_options(struct req *r, const char *parts)
 	if (!text)
 		return json_object();
 	opts = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	if (!opts) {
+		reply_errorf(r, UNIK_E_INVALID, "bad JSON in the \"options\" part: %s", je.text);
+		return NULL;
+	}
 	if (!json_is_object(opts)) {
 		json_decref(opts);
-		reply_errorf(r, UNIK_E_INVALID, "bad JSON in the \"options\" part: %s",
-		             opts ? "not an object" : je.text);
+		reply_errorf(r, UNIK_E_INVALID, "the \"options\" part must be a JSON object");
 		return NULL;
 	}
 	return opts;
