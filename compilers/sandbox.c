@@ -649,6 +649,17 @@ int unik_sandbox_run_logged(const struct unik_sandbox *sb, const char *const *cm
 	return unik_sandbox_run(sb, cmd, cwd, log_fd, what, err);
 }
 
+void unik_sandbox_copy(struct unik_sandbox *dst, const struct unik_sandbox *src)
+{
+	*dst = *src;
+	memset(&dst->rw_dirs, 0, sizeof(dst->rw_dirs));
+	memset(&dst->ro_dirs, 0, sizeof(dst->ro_dirs));
+	memset(&dst->env, 0, sizeof(dst->env));
+	strv_extend(&dst->rw_dirs, &src->rw_dirs);
+	strv_extend(&dst->ro_dirs, &src->ro_dirs);
+	strv_extend(&dst->env, &src->env);
+}
+
 void unik_sandbox_add_ro_dir(struct unik_sandbox *sb, const char *dir)
 {
 	_cleanup_free_ char *real = dir ? realpath(dir, NULL) : NULL;

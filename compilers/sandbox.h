@@ -76,6 +76,10 @@ int unik_sandbox_run(const struct unik_sandbox *sb, const char *const *cmd, cons
 int unik_sandbox_run_logged(const struct unik_sandbox *sb, const char *const *cmd, const char *cwd,
                             int log_fd, const char *what, struct unik_error *err);
 
+/* dst becomes a copy of src that owns its own lists (free it with unik_sandbox_free), for a
+ * build that adds directories and variables of its own. */
+void unik_sandbox_copy(struct unik_sandbox *dst, const struct unik_sandbox *src);
+
 /* Adds dir (made absolute) to sb->ro_dirs when it is a directory outside /usr and not there yet. */
 void unik_sandbox_add_ro_dir(struct unik_sandbox *sb, const char *dir);
 /* unik-cc at cc and what it reads into sb: its own directory; the runtime and the headers it

@@ -90,7 +90,7 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	_cleanup_free_ char *cc = unik_cc_path();
 	_cleanup_free_ char *inc = NULL, *kernel = NULL;
 	_cleanup_strv_ struct strv files = {0}, argv = {0};
-	struct unik_sandbox sb = *sandbox;
+	struct unik_sandbox sb;
 	const char *base, *other;
 	DIR *d;
 	struct dirent *de;
@@ -139,12 +139,7 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 		return -1;
 	}
 
-	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
-	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
-	memset(&sb.env, 0, sizeof(sb.env));
-	strv_extend(&sb.rw_dirs, &sandbox->rw_dirs);
-	strv_extend(&sb.ro_dirs, &sandbox->ro_dirs);
-	strv_extend(&sb.env, &sandbox->env);
+	unik_sandbox_copy(&sb, sandbox);
 	unik_sandbox_toolchain(&sb, cc);
 	inc = api_include(cc);
 	if (inc)

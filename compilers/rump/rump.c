@@ -266,7 +266,7 @@ int unik_compiler_build_c(const struct unik_compiler *c, const char *cc_flag, co
 	const char *looks = layout_of(src_dir);
 	_cleanup_free_ char *cc = unik_cc_path();
 	_cleanup_free_ char *k = NULL;
-	struct unik_sandbox sb = *sandbox;
+	struct unik_sandbox sb;
 	struct stat st;
 	int r;
 
@@ -287,18 +287,12 @@ int unik_compiler_build_c(const struct unik_compiler *c, const char *cc_flag, co
 			    "(or base: includeos in the Unikfile)");
 		return -1;
 	}
-	memset(&sb.rw_dirs, 0, sizeof(sb.rw_dirs));
-	memset(&sb.ro_dirs, 0, sizeof(sb.ro_dirs));
-	memset(&sb.env, 0, sizeof(sb.env));
-	strv_extend(&sb.rw_dirs, &sandbox->rw_dirs);
-	strv_extend(&sb.ro_dirs, &sandbox->ro_dirs);
-	strv_extend(&sb.env, &sandbox->env);
-	unik_sandbox_toolchain(&sb, cc);
-
 	if (access(cc, X_OK) < 0 && strchr(cc, '/')) {
 		unik_error_sys(err, errno, "unik-cc (%s) cannot be run; set UNIK_CC", cc);
 		return -1;
 	}
+	unik_sandbox_copy(&sb, sandbox);
+	unik_sandbox_toolchain(&sb, cc);
 	if (has_makefile(src_dir))
 		r = build_make(src_dir, m, cc, cc_flag, &sb, log_fd, &k, err);
 	else
