@@ -101,6 +101,30 @@ bool unik_vmm_can_read(const struct stat *st, const struct unik_vmm_user *u)
 	return st->st_mode & S_IROTH;
 }
 
+bool unik_vmm_kvm_open_to(const struct stat *st, const struct unik_vmm_user *u)
+{
+	const mode_t rw_usr = S_IRUSR | S_IWUSR, rw_grp = S_IRGRP | S_IWGRP,
+	             rw_oth = S_IROTH | S_IWOTH;
+
+	if (!S_ISCHR(st->st_mode))
+		return false;
+	if (st->st_uid == u->uid && (st->st_mode & rw_usr) == rw_usr)
+		return true;
+	/* A group other than root's is kept as a supplementary one (unik_vmm_confine_child). */
+	if (st->st_gid != 0 && (st->st_mode & rw_grp) == rw_grp)
+		return true;
+	return (st->st_mode & rw_oth) == rw_oth;
+}
+
+bool unik_vmm_can_open_kvm(const struct unik_vmm_user *u)
+{
+	struct stat st;
+
+	if (!u)
+		return access("/dev/kvm", R_OK | W_OK) == 0;
+	return stat("/dev/kvm", &st) == 0 && unik_vmm_kvm_open_to(&st, u);
+}
+
 int unik_vmm_place_file(const char *src, const char *dir, const char *name,
                         const struct unik_vmm_user *u, struct unik_error *err)
 {

@@ -44,6 +44,15 @@ int unik_vmm_user_get(struct unik_vmm_user *u, struct unik_error *err);
 /* Whether u may read a file with these attributes by its mode bits. */
 bool unik_vmm_can_read(const struct stat *st, const struct unik_vmm_user *u);
 
+/* Whether QEMU, confined to u (NULL: running as this process's own user, which is not root),
+ * can open /dev/kvm read-write.  The confined QEMU keeps /dev/kvm's group when it is not root's
+ * (unik_vmm_confine_child), so Debian's udev rule (group kvm, mode 0660) lets it in; a bare
+ * /dev/kvm of mode 0600 owned by root, as on a machine without udev, does not. */
+bool unik_vmm_can_open_kvm(const struct unik_vmm_user *u);
+
+/* The same by /dev/kvm's attributes, for a QEMU confined to u. */
+bool unik_vmm_kvm_open_to(const struct stat *st, const struct unik_vmm_user *u);
+
 /* Copies src to dir/name, mode 0640, group u->gid: for hypervisors started by others (libvirt)
  * that open files by path and may relabel them (a copy, so the original is never touched). */
 int unik_vmm_place_file(const char *src, const char *dir, const char *name,

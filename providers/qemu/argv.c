@@ -12,18 +12,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-const char *qemu_pick_accel(void)
+const char *qemu_pick_accel(const struct unik_vmm_user *u)
 {
 	const char *env = getenv("UNIK_ACCEL");
-	int fd;
 
 	if (env && !strcmp(env, "tcg"))
 		return "tcg";
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return "tcg";
-	close(fd);
-	return "kvm";
+	return unik_vmm_can_open_kvm(u) ? "kvm" : "tcg";
 }
 
 /* QEMU's option syntax (key=value,key=value) takes a literal comma as ",,". */

@@ -514,7 +514,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	                           err) < 0)
 		return -1;
 	c.qemu = qemu_program();
-	c.accel = qemu_pick_accel();
+	c.accel = qemu_pick_accel(geteuid() == 0 ? &vu : NULL);
 	c.dir = dir;
 	c.kernel = kernel;
 	c.initrd = initrd;

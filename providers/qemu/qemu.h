@@ -72,9 +72,9 @@ void qemu_name_taps(struct qemu_config *c);
  * guest's address.  A NIC with ports but no address fails with UNIK_E_INVALID. */
 int qemu_forwards(const struct qemu_config *c, struct strv *out, struct unik_error *err);
 
-/* The accelerator to use: "tcg" when UNIK_ACCEL=tcg or /dev/kvm does not open read-write, else
- * "kvm".  Static string. */
-const char *qemu_pick_accel(void);
+/* The accelerator to use: "tcg" when UNIK_ACCEL=tcg or QEMU, confined to u (NULL: not
+ * switching users), could not open /dev/kvm read-write, else "kvm".  Static string. */
+const char *qemu_pick_accel(const struct unik_vmm_user *u);
 
 /* Appends QEMU's whole argument vector (argv[0] first) to *out.  QEMU expects the descriptors
  * of lib/vmm_confine.h (QMP socket, kernel, initrd) and the console on its stdio, as

@@ -37,6 +37,13 @@ def kvm_usable():
     except OSError as e:
         return '/dev/kvm cannot be opened read-write: %s' % e.strerror
     os.close(fd)
+    # unik's QEMU runs as an unprivileged user that keeps /dev/kvm's group when it is not
+    # root's (lib/vmm_confine.c), so root opening it is not enough.
+    st = os.stat('/dev/kvm')
+    if os.geteuid() == 0 and not (st.st_gid != 0 and st.st_mode & 0o060 == 0o060) and \
+            st.st_mode & 0o006 != 0o006:
+        return ('/dev/kvm is mode %o, group %d: QEMU\'s unprivileged user cannot open it '
+                '(scripts/install-deps gives it to group kvm)' % (st.st_mode & 0o777, st.st_gid))
     return None
 
 

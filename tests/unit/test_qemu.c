@@ -374,13 +374,10 @@ static void test_pick_accel(void **state)
 {
 	(void)state;
 	setenv("UNIK_ACCEL", "tcg", 1);
-	assert_string_equal(qemu_pick_accel(), "tcg");
+	assert_string_equal(qemu_pick_accel(NULL), "tcg");
 	unsetenv("UNIK_ACCEL");
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	assert_string_equal(qemu_pick_accel(), fd >= 0 ? "kvm" : "tcg");
-	if (fd >= 0)
-		close(fd);
+	assert_string_equal(qemu_pick_accel(NULL),
+	                    access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "tcg");
 }
 
 /* ---- console ------------------------------------------------------------------------------- */

@@ -46,6 +46,30 @@ static void test_can_read(void **state)
 	assert_true(unik_vmm_can_read(&st, &u));
 }
 
+static void test_kvm_open_to(void **state)
+{
+	struct unik_vmm_user u = {.uid = 64122, .gid = 64122};
+	struct stat st = {0};
+
+	(void)state;
+	/* Root's own 0600 /dev/kvm, as on a machine without udev: closed to QEMU's user. */
+	st.st_mode = S_IFCHR | 0600;
+	assert_false(unik_vmm_kvm_open_to(&st, &u));
+	/* Debian's udev rule: group kvm, 0660; the group is kept for the confined QEMU. */
+	st.st_gid = 108, st.st_mode = S_IFCHR | 0660;
+	assert_true(unik_vmm_kvm_open_to(&st, &u));
+	st.st_mode = S_IFCHR | 0640;
+	assert_false(unik_vmm_kvm_open_to(&st, &u));
+	/* Root's group with the group bits is still closed; the others' bits open it. */
+	st.st_gid = 0, st.st_mode = S_IFCHR | 0660;
+	assert_false(unik_vmm_kvm_open_to(&st, &u));
+	st.st_mode = S_IFCHR | 0666;
+	assert_true(unik_vmm_kvm_open_to(&st, &u));
+	/* Not a device. */
+	st.st_mode = S_IFREG | 0666;
+	assert_false(unik_vmm_kvm_open_to(&st, &u));
+}
+
 static void test_user_from_env(void **state)
 {
 	const char *saved = getenv(UNIK_QEMU_USER_ENV);
@@ -161,9 +185,8 @@ static void test_confined_child(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_can_read),
-	    cmocka_unit_test(test_user_from_env),
-	    cmocka_unit_test(test_place_file),
+	    cmocka_unit_test(test_can_read),       cmocka_unit_test(test_kvm_open_to),
+	    cmocka_unit_test(test_user_from_env),  cmocka_unit_test(test_place_file),
 	    cmocka_unit_test(test_confined_child),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
