@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -176,8 +176,14 @@ static struct binding *parse_binding(const char *opt, const char *spec, unsigned
 static void open_tap(struct binding *b)
 {
 	struct ifreq ifr;
-	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd;
 
+	/* TUNSETIFF would make a tap of any name that does not exist: nothing would reach it. */
+	if (if_nametoindex(b->path) == 0)
+		die(EXIT_SETUP, "--net %s: there is no interface `%s` (make the tap first: ip tuntap "
+		    "add %s mode tap)",
+		    b->spec, b->path, b->path);
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		die(EXIT_SETUP, "--net %s: open /dev/net/tun: %s", b->spec, strerror(errno));
 	memset(&ifr, 0, sizeof(ifr));
