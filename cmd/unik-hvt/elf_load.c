@@ -65,7 +65,8 @@ int hvt_elf_load(const void *file, size_t len, const char *name, uint8_t *mem, u
 		}
 		if (!fits(p->p_offset, p->p_filesz, len)) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "`%s`: truncated: segment %u lies outside the file", name, i);
+			               "`%s`: truncated: segment %u lies outside the file", name,
+			               i);
 			return -1;
 		}
 		if (p->p_paddr < min_addr || !fits(p->p_paddr, p->p_memsz, mem_size)) {

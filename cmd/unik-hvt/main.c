@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "cmd/unik-hvt/elf_load.h"
-#include "include/unik/devices.h"
-#include "include/unik/hvt.h"
+#include "unik/devices.h"
+#include "unik/hvt.h"
 #include "lib/error.h"
 #include "lib/guest_elf.h"
 #include "lib/util.h"
@@ -81,8 +81,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static __attribute__((noreturn, format(printf, 2, 3))) void die(int status, const char *fmt,
-                                                                 ...)
+static __attribute__((noreturn, format(printf, 2, 3))) void die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -180,7 +179,8 @@ static void open_tap(struct binding *b)
 
 	/* TUNSETIFF would make a tap of any name that does not exist: nothing would reach it. */
 	if (if_nametoindex(b->path) == 0)
-		die(EXIT_SETUP, "--net %s: there is no interface `%s` (make the tap first: ip tuntap "
+		die(EXIT_SETUP,
+		    "--net %s: there is no interface `%s` (make the tap first: ip tuntap "
 		    "add %s mode tap)",
 		    b->spec, b->path, b->path);
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -210,7 +210,8 @@ static void open_block(struct binding *b)
 	if (fstat(fd, &st) < 0)
 		die(EXIT_SETUP, "--block %s: stat `%s`: %s", b->spec, b->path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size == 0 || st.st_size % 512)
-		die(EXIT_SETUP, "--block %s: `%s` must be a regular file of a non-zero multiple of 512 "
+		die(EXIT_SETUP,
+		    "--block %s: `%s` must be a regular file of a non-zero multiple of 512 "
 		    "bytes (truncate -s SIZE FILE makes one)",
 		    b->spec, b->path);
 	b->fd = fd;
@@ -242,9 +243,9 @@ static void bind_devices(struct vm *vm, const struct unik_guest_elf *g, struct b
 			size_t n = 0;
 
 			for (unsigned d = 0; d < g->napp_devices && n < sizeof(list); d++)
-				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s:%s",
-				                      d ? ", " : "", kind_word(g->app_devices[d].kind),
-				                      g->app_devices[d].name);
+				n += (size_t)snprintf(
+				    list + n, sizeof(list) - n, "%s%s:%s", d ? ", " : "",
+				    kind_word(g->app_devices[d].kind), g->app_devices[d].name);
 			die(EXIT_SETUP, "--%s %s: `%s` declares no %s device `%s` (it declares %s)",
 			    kind_word(binds[i]->kind), binds[i]->spec, kernel,
 			    kind_word(binds[i]->kind), binds[i]->name, n ? list : "none");
@@ -259,8 +260,8 @@ static void bind_devices(struct vm *vm, const struct unik_guest_elf *g, struct b
 				b = binds[i];
 		if (!b)
 			die(EXIT_SETUP, "`%s` declares the %s device `%s`: bind it with --%s %s=%s",
-			    kernel, kind_word(dev->kind), dev->name, kind_word(dev->kind), dev->name,
-			    dev->kind == UNIK_DEV_NET ? "TAP" : "FILE");
+			    kernel, kind_word(dev->kind), dev->name, kind_word(dev->kind),
+			    dev->name, dev->kind == UNIK_DEV_NET ? "TAP" : "FILE");
 		if (b->kind == UNIK_DEV_NET)
 			open_tap(b);
 		else
@@ -397,9 +398,11 @@ static void setup_vcpu(struct vm *vm, uint64_t entry)
 	                           .s = 1,
 	                           .db = 1,
 	                           .g = 1};
-	struct kvm_segment tss = {
-	    .base = UNIK_HVT_TSS, .limit = 0x67, .selector = UNIK_HVT_GDT_TSS, .type = 11,
-	    .present = 1};
+	struct kvm_segment tss = {.base = UNIK_HVT_TSS,
+	                          .limit = 0x67,
+	                          .selector = UNIK_HVT_GDT_TSS,
+	                          .type = 11,
+	                          .present = 1};
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.tr = tss;
@@ -409,7 +412,7 @@ static void setup_vcpu(struct vm *vm, uint64_t entry)
 	sregs.idt.limit = 0;
 	sregs.cr0 = 0x80050033; /* PG, AM, WP, NE, ET, MP, PE */
 	sregs.cr3 = UNIK_HVT_PML4;
-	sregs.cr4 = 0x620; /* OSXMMEXCPT, OSFXSR, PAE */
+	sregs.cr4 = 0x620;  /* OSXMMEXCPT, OSFXSR, PAE */
 	sregs.efer = 0x501; /* LMA, LME, SCE */
 	kvm_check(ioctl(vm->vcpu, KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
 
@@ -427,7 +430,8 @@ static void create_vm(struct vm *vm)
 
 	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm < 0)
-		die(EXIT_SETUP, "open /dev/kvm: %s (unik-hvt needs KVM; the virtio target runs "
+		die(EXIT_SETUP,
+		    "open /dev/kvm: %s (unik-hvt needs KVM; the virtio target runs "
 		    "under QEMU without it)",
 		    strerror(errno));
 	r = ioctl(vm->kvm, KVM_GET_API_VERSION, 0);
@@ -438,8 +442,8 @@ static void create_vm(struct vm *vm)
 	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->mem == MAP_FAILED)
-		die(EXIT_SETUP, "guest memory (%llu MiB): %s", (unsigned long long)(vm->mem_size / MB),
-		    strerror(errno));
+		die(EXIT_SETUP, "guest memory (%llu MiB): %s",
+		    (unsigned long long)(vm->mem_size / MB), strerror(errno));
 	struct kvm_userspace_memory_region region = {.slot = 0,
 	                                             .guest_phys_addr = 0,
 	                                             .memory_size = vm->mem_size,
@@ -528,8 +532,9 @@ static uint64_t do_block(struct vm *vm, unsigned call, const struct unik_hvt_io 
 		return UNIK_HVT_EINVAL;
 	for (uint64_t done = 0; done < io->len;) {
 		off_t off = (off_t)(io->sector * 512 + done);
-		ssize_t n = call == UNIK_HVT_BLK_READ ? pread(b->fd, buf + done, io->len - done, off)
-		                                      : pwrite(b->fd, buf + done, io->len - done, off);
+		ssize_t n = call == UNIK_HVT_BLK_READ
+		                ? pread(b->fd, buf + done, io->len - done, off)
+		                : pwrite(b->fd, buf + done, io->len - done, off);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -542,10 +547,9 @@ static uint64_t do_block(struct vm *vm, unsigned call, const struct unik_hvt_io 
 
 static const char *vector_name(uint64_t v)
 {
-	static const char *const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD",
-	                                    "#NM", "#DF", "",    "#TS", "#NP", "#SS", "#GP",
-	                                    "#PF", "",    "#MF", "#AC", "#MC", "#XM", "#VE",
-	                                    "#CP"};
+	static const char *const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+	                                    "#DF", "",    "#TS", "#NP", "#SS", "#GP", "#PF", "",
+	                                    "#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
 	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 
@@ -657,8 +661,9 @@ static int run(struct vm *vm)
 		}
 		switch (r->exit_reason) {
 		case KVM_EXIT_IO:
-			if (r->io.direction == KVM_EXIT_IO_OUT && r->io.size == 4 && r->io.count == 1 &&
-			    r->io.port > UNIK_HVT_PORT && r->io.port < UNIK_HVT_PORT + UNIK_HVT_NCALLS) {
+			if (r->io.direction == KVM_EXIT_IO_OUT && r->io.size == 4 &&
+			    r->io.count == 1 && r->io.port > UNIK_HVT_PORT &&
+			    r->io.port < UNIK_HVT_PORT + UNIK_HVT_NCALLS) {
 				uint32_t gpa;
 				memcpy(&gpa, (uint8_t *)r + r->io.data_offset, 4);
 				int status = hypercall(vm, r->io.port - UNIK_HVT_PORT, gpa);
@@ -681,28 +686,32 @@ static int run(struct vm *vm)
 			return EXIT_CRASH;
 		case KVM_EXIT_SHUTDOWN:
 			fprintf(stderr,
-			        "unik-hvt: the guest stopped with a triple fault (KVM_EXIT_SHUTDOWN) at "
+			        "unik-hvt: the guest stopped with a triple fault "
+			        "(KVM_EXIT_SHUTDOWN) at "
 			        "rip 0x%llx\n",
 			        (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_HLT:
-			fprintf(stderr,
-			        "unik-hvt: the guest halted with interrupts off (KVM_EXIT_HLT) at rip "
-			        "0x%llx\n",
-			        (unsigned long long)guest_rip(vm));
+			fprintf(
+			    stderr,
+			    "unik-hvt: the guest halted with interrupts off (KVM_EXIT_HLT) at rip "
+			    "0x%llx\n",
+			    (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_FAIL_ENTRY:
-			fprintf(stderr,
-			        "unik-hvt: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason "
-			        "0x%llx) at rip 0x%llx\n",
-			        (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
-			        (unsigned long long)guest_rip(vm));
+			fprintf(
+			    stderr,
+			    "unik-hvt: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason "
+			    "0x%llx) at rip 0x%llx\n",
+			    (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
+			    (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_INTERNAL_ERROR:
-			fprintf(stderr,
-			        "unik-hvt: KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u) "
-			        "at rip 0x%llx\n",
-			        r->internal.suberror, (unsigned long long)guest_rip(vm));
+			fprintf(
+			    stderr,
+			    "unik-hvt: KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u) "
+			    "at rip 0x%llx\n",
+			    r->internal.suberror, (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		default:
 			fprintf(stderr, "unik-hvt: unexpected KVM exit %u at rip 0x%llx\n",
@@ -714,12 +723,10 @@ static int run(struct vm *vm)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"net", required_argument, NULL, 'n'},
-	                                     {"block", required_argument, NULL, 'b'},
-	                                     {"mem", required_argument, NULL, 'm'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"net", required_argument, NULL, 'n'}, {"block", required_argument, NULL, 'b'},
+	    {"mem", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0}};
 	struct binding *binds[UNIK_HVT_DEVICES];
 	unsigned nbinds = 0;
 	unsigned long mem_mb = 32;
@@ -746,8 +753,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			mem_mb = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || mem_mb < 4 || mem_mb > 4096)
-				die(EXIT_SETUP, "--mem `%s`: expected a number of MiB from 4 to 4096",
-				    optarg);
+				die(EXIT_SETUP,
+				    "--mem `%s`: expected a number of MiB from 4 to 4096", optarg);
 			break;
 		}
 		case 'h':
@@ -787,8 +794,7 @@ int main(int argc, char **argv)
 	bind_devices(&vm, &g, binds, nbinds, kernel);
 
 	create_vm(&vm);
-	if (hvt_elf_load(file, len, kernel, vm.mem, vm.mem_size, UNIK_HVT_LOAD_MIN, &img, &err) <
-	    0)
+	if (hvt_elf_load(file, len, kernel, vm.mem, vm.mem_size, UNIK_HVT_LOAD_MIN, &img, &err) < 0)
 		die(EXIT_SETUP, "%s", err.msg);
 	if (img.load_end + 2 * MB > vm.mem_size)
 		die(EXIT_SETUP, "`%s` needs more memory than --mem %lu gives it", kernel, mem_mb);

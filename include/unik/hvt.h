@@ -31,7 +31,7 @@
 #define UNIK_HVT_LOAD_MIN  0x100000ull /* the lowest address a segment may load at */
 #define UNIK_HVT_MEM_MAX   (4096ull << 20)
 #define UNIK_HVT_TSS       0x1080ull /* a 64-bit TSS, whose rsp0 the guest sets */
-#define UNIK_HVT_GDT_CODE  0x08 /* ring 0 */
+#define UNIK_HVT_GDT_CODE  0x08      /* ring 0 */
 #define UNIK_HVT_GDT_DATA  0x10
 #define UNIK_HVT_GDT_UCODE 0x1b /* ring 3, where the application runs */
 #define UNIK_HVT_GDT_UDATA 0x23

@@ -248,7 +248,9 @@ static bool fsgsbase;
 
 static void cpuid(uint32_t leaf, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+	__asm__ volatile("cpuid"
+	                 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+	                 : "a"(leaf), "c"(0));
 }
 
 /* SSE for musl and the compiler's code.  The monitor's CR0 and CR4 say the same, but the CPU is
@@ -295,14 +297,14 @@ static void setup_cpu(void)
 
 	for (int i = 0; i < 22; i++) {
 		uint64_t a = hvt_traps[i];
-		idt[i] = (struct idt_gate){(uint16_t)a,       UNIK_HVT_GDT_CODE, 0, 0x8e,
+		idt[i] = (struct idt_gate){(uint16_t)a,         UNIK_HVT_GDT_CODE,   0, 0x8e,
 		                           (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0};
 	}
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 	uint64_t rsp0 = (uint64_t)(uintptr_t)(trap_stack + sizeof(trap_stack));
 	__builtin_memcpy((void *)(uintptr_t)(UNIK_HVT_TSS + 4), &rsp0, sizeof(rsp0));
 	fpu_init();
-	wrmsr(0xc0000081, (uint64_t)UNIK_HVT_GDT_CODE << 32); /* STAR */
+	wrmsr(0xc0000081, (uint64_t)UNIK_HVT_GDT_CODE << 32);      /* STAR */
 	wrmsr(0xc0000082, (uint64_t)(uintptr_t)hvt_syscall_entry); /* LSTAR */
 	wrmsr(0xc0000084, 0x47500); /* FMASK: TF, DF, AC, NT cleared on entry */
 }
@@ -443,8 +445,8 @@ static long acquire(long kind, const char *name, struct appcall_info *ai)
 		ai->mtu = d->mtu;
 		ai->readonly = d->readonly;
 		ai->sectors = d->sectors;
-		for (size_t k = 0; k + 1 < sizeof(ai->config) && k < sizeof(d->config) && d->config[k];
-		     k++)
+		for (size_t k = 0;
+		     k + 1 < sizeof(ai->config) && k < sizeof(d->config) && d->config[k]; k++)
 			ai->config[k] = d->config[k];
 		return i;
 	}
@@ -507,7 +509,7 @@ long hvt_syscall(long a0, long a1, long a2, long a3, long a4, long nr, long a5)
 		return -ENOMEM;
 	case 12:
 		return sys_brk((uint64_t)a0);
-	case 158: /* arch_prctl */
+	case 158:                   /* arch_prctl */
 		if (a0 == 0x1002) { /* ARCH_SET_FS */
 			set_fs((uint64_t)a1);
 			return 0;
@@ -537,8 +539,7 @@ long hvt_syscall(long a0, long a1, long a2, long a3, long a4, long nr, long a5)
 	case 62:  /* kill */
 	case 200: /* tkill: abort() */
 	case 234: /* tgkill */
-		kprintf(UNIK_CONSOLE_PREFIX "crash: signal %d\n",
-		        (int)(nr == 234 ? a2 : a1));
+		kprintf(UNIK_CONSOLE_PREFIX "crash: signal %d\n", (int)(nr == 234 ? a2 : a1));
 		exit_vm(255);
 	case 60:  /* exit */
 	case 231: /* exit_group */
@@ -587,13 +588,17 @@ static uint64_t initial_stack(uint64_t top, struct cmdline_words *argv, struct c
                               const unsigned char *random)
 {
 	uint64_t aux[] = {
-	    6,  PAGE,                                                /* AT_PAGESZ */
+	    6,  PAGE,                                                         /* AT_PAGESZ */
 	    3,  (uint64_t)(uintptr_t)__ehdr_start + get64(__ehdr_start + 32), /* AT_PHDR */
-	    4,  get16(__ehdr_start + 54),                            /* AT_PHENT */
-	    5,  get16(__ehdr_start + 56),                            /* AT_PHNUM */
-	    9,  (uint64_t)(uintptr_t)_start,                         /* AT_ENTRY */
-	    11, 0, 12, 0, 13, 0, 14, 0, 23, 0,                       /* uids, AT_SECURE */
-	    25, (uint64_t)(uintptr_t)random,                         /* AT_RANDOM */
+	    4,  get16(__ehdr_start + 54),                                     /* AT_PHENT */
+	    5,  get16(__ehdr_start + 56),                                     /* AT_PHNUM */
+	    9,  (uint64_t)(uintptr_t)_start,                                  /* AT_ENTRY */
+	    11, 0,
+	    12, 0,
+	    13, 0,
+	    14, 0,
+	    23, 0,                           /* uids, AT_SECURE */
+	    25, (uint64_t)(uintptr_t)random, /* AT_RANDOM */
 	    0,  0};
 	size_t words = 1 + (size_t)argv->n + 1 + (size_t)env->n + 1 + sizeof(aux) / 8;
 	uint64_t *sp = (uint64_t *)(uintptr_t)((top - words * 8) & ~15ull), *p = sp;
