@@ -22,10 +22,9 @@
 #include <unistd.h>
 
 #include "cmd/unik-hvt/elf_load.h"
-#include "unik/devices.h"
-#include "unik/hvt.h"
 #include "lib/error.h"
 #include "lib/guest_elf.h"
+#include "lib/hvt.h"
 #include "lib/util.h"
 
 #ifndef UNIK_VERSION
@@ -344,7 +343,7 @@ static void setup_boot(struct vm *vm, const struct hvt_elf_image *img, int argc,
 		struct unik_hvt_device *o = &b->devices[i];
 
 		memcpy(o->name, d->name, strlen(d->name));
-		o->kind = d->kind == UNIK_DEV_NET ? UNIK_HVT_DEV_NET : UNIK_HVT_DEV_BLK;
+		o->kind = unik_hvt_dev_kind(d->kind);
 		o->mtu = 1500;
 		memcpy(o->mac, d->mac, 6);
 		o->readonly = d->readonly;
