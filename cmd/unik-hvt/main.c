@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/unik-hvt/elf_load.h"
 #include "lib/error.h"
 #include "lib/guest_elf.h"
 #include "lib/hvt.h"
@@ -312,7 +311,7 @@ static void setup_gdt(struct vm *vm)
 }
 
 /* The boot information and the arguments' strings after it. */
-static void setup_boot(struct vm *vm, const struct hvt_elf_image *img, int argc, char **argv)
+static void setup_boot(struct vm *vm, const struct unik_hvt_image *img, int argc, char **argv)
 {
 	struct unik_hvt_boot *b = (struct unik_hvt_boot *)(vm->mem + UNIK_HVT_BOOT);
 	uint64_t at = (UNIK_HVT_BOOT + sizeof(*b) + 15) & ~15ull;
@@ -731,7 +730,7 @@ int main(int argc, char **argv)
 	unsigned long mem_mb = 32;
 	struct vm vm = {.kvm = -1, .vm = -1, .vcpu = -1};
 	struct unik_guest_elf g;
-	struct hvt_elf_image img;
+	struct unik_hvt_image img;
 	struct unik_error err;
 	_cleanup_free_ char *file = NULL;
 	size_t len;
@@ -793,7 +792,8 @@ int main(int argc, char **argv)
 	bind_devices(&vm, &g, binds, nbinds, kernel);
 
 	create_vm(&vm);
-	if (hvt_elf_load(file, len, kernel, vm.mem, vm.mem_size, UNIK_HVT_LOAD_MIN, &img, &err) < 0)
+	if (unik_hvt_elf_load(file, len, kernel, vm.mem, vm.mem_size, UNIK_HVT_LOAD_MIN, &img,
+	                      &err) < 0)
 		die(EXIT_SETUP, "%s", err.msg);
 	if (img.load_end + 2 * MB > vm.mem_size)
 		die(EXIT_SETUP, "`%s` needs more memory than --mem %lu gives it", kernel, mem_mb);

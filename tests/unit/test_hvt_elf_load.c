@@ -1,4 +1,4 @@
-/* Unit tests for unik-hvt's ELF loader (cmd/unik-hvt/elf_load.c): a good kernel loads, and every
+/* Unit tests for unik-hvt's ELF loader (lib/hvt_elf.c): a good kernel loads, and every
  * malformed one (truncated headers, segments outside the file or guest memory, an entry outside
  * code, overflowing sizes) is refused with nothing written to guest memory. */
 #include <elf.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "cmd/unik-hvt/elf_load.h"
+#include "lib/hvt.h"
 
 #define BASE     0x100000ull
 #define MEM_SIZE (4ull << 20)
@@ -52,10 +52,10 @@ static uint8_t mem[MEM_SIZE];
 
 /* Loads len bytes of im; returns the loader's result, and checks that a refusal wrote nothing
  * and named the file. */
-static int load(const void *file, size_t len, struct hvt_elf_image *out, struct unik_error *err)
+static int load(const void *file, size_t len, struct unik_hvt_image *out, struct unik_error *err)
 {
 	memset(mem, 0x5a, sizeof(mem));
-	int r = hvt_elf_load(file, len, "k.elf", mem, MEM_SIZE, BASE, out, err);
+	int r = unik_hvt_elf_load(file, len, "k.elf", mem, MEM_SIZE, BASE, out, err);
 	if (r < 0) {
 		assert_int_equal(err->code, UNIK_E_INVALID);
 		assert_non_null(strstr(err->msg, "k.elf"));
@@ -69,7 +69,7 @@ static int load(const void *file, size_t len, struct hvt_elf_image *out, struct 
 static void test_good_kernel_loads(void **state)
 {
 	struct image im;
-	struct hvt_elf_image out;
+	struct unik_hvt_image out;
 	struct unik_error err;
 
 	(void)state;
@@ -88,7 +88,7 @@ static void test_good_kernel_loads(void **state)
 static void refused(void (*mutate)(struct image *), size_t len, const char *want)
 {
 	struct image im;
-	struct hvt_elf_image out;
+	struct unik_hvt_image out;
 	struct unik_error err;
 
 	good(&im);

@@ -15,8 +15,6 @@ $(UNIT_OBJDIR)/%.o: tests/unit/%.c
 # unik-cc's argument parser lives with unik-cc, not in libunik; its test links it directly.
 $(O)/tests/unit/test_unikcc_args: $(O)/cmd/unik-cc/args.o
 $(UNIT_OBJDIR)/test_unikcc_args.o: HOST_CFLAGS += -Icmd/unik-cc
-# So does unik-hvt's ELF loader.
-$(O)/tests/unit/test_hvt_elf_load: $(O)/cmd/unik-hvt/elf_load.o
 
 # Tests of the core (daemon, compilers, images, providers) link libunikcore as well.
 UNIT_CORE := $(if $(CORE_OBJS),$(LIBCORE))

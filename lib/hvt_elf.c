@@ -1,5 +1,5 @@
-/* unik-hvt's ELF loader (elf_load.h): checks everything first, then copies. */
-#include "cmd/unik-hvt/elf_load.h"
+/* unik-hvt's ELF loader (lib/hvt.h): checks everything first, then copies. */
+#include "lib/hvt.h"
 
 #include <elf.h>
 #include <string.h>
@@ -12,13 +12,14 @@ static int fits(uint64_t a, uint64_t b, uint64_t limit)
 	return a <= limit && b <= limit - a;
 }
 
-int hvt_elf_load(const void *file, size_t len, const char *name, uint8_t *mem, uint64_t mem_size,
-                 uint64_t min_addr, struct hvt_elf_image *out, struct unik_error *err)
+int unik_hvt_elf_load(const void *file, size_t len, const char *name, uint8_t *mem,
+                      uint64_t mem_size, uint64_t min_addr, struct unik_hvt_image *out,
+                      struct unik_error *err)
 {
 	const uint8_t *f = file;
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[MAX_PHDRS];
-	struct hvt_elf_image img = {0, UINT64_MAX, 0};
+	struct unik_hvt_image img = {0, UINT64_MAX, 0};
 	int entry_ok = 0, nload = 0;
 
 	if (len < sizeof(eh)) {
