@@ -506,13 +506,14 @@ static uint64_t do_net(struct vm *vm, unsigned call, struct unik_hvt_io *io)
 	void *buf = gpa_ptr(vm, io->data, io->len);
 	ssize_t n;
 
-	if (!b || !buf || io->len > 65536)
+	if (!b || !buf || (call == UNIK_HVT_NET_WRITE && io->len > 65536))
 		return UNIK_HVT_EINVAL;
 	if (call == UNIK_HVT_NET_WRITE) {
 		n = write(b->fd, buf, io->len);
 		return n == (ssize_t)io->len ? UNIK_HVT_OK : UNIK_HVT_EIO;
 	}
-	n = read(b->fd, buf, io->len);
+	/* One frame, whatever the buffer's size: a tap's frames are at most 64 KiB. */
+	n = read(b->fd, buf, io->len < 65536 ? io->len : 65536);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? UNIK_HVT_AGAIN : UNIK_HVT_EIO;
 	io->len = (uint64_t)n;
