@@ -184,7 +184,7 @@ $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 # unik's own KVM monitor for the hvt target (docs/backends/mirage.md).
 $(BIN)/unik-hvt: $(HVT_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS) -lseccomp
 
 # The runtime: one relocatable object, the multiboot v1 header object and the linker script.
 $(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/sys/gen-syscall-names.sh

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/unik-hvt/confine.h"
 #include "lib/error.h"
 #include "lib/guest_elf.h"
 #include "lib/hvt.h"
@@ -802,5 +803,21 @@ int main(int argc, char **argv)
 	setup_page_tables(&vm);
 	setup_boot(&vm, &img, argc - optind - 1, argv + optind + 1);
 	setup_vcpu(&vm, img.entry);
+	{
+		int taps[UNIK_HVT_DEVICES], blocks[UNIK_HVT_DEVICES];
+		bool ro[UNIK_HVT_DEVICES];
+		unsigned ntaps = 0, nblocks = 0;
+
+		for (unsigned i = 0; i < vm.ndevs; i++) {
+			if (vm.devs[i]->kind == UNIK_DEV_NET) {
+				taps[ntaps++] = vm.devs[i]->fd;
+			} else {
+				ro[nblocks] = vm.devs[i]->readonly;
+				blocks[nblocks++] = vm.devs[i]->fd;
+			}
+		}
+		if (hvt_confine(vm.vcpu, taps, ntaps, blocks, ro, nblocks, &err) < 0)
+			die(EXIT_SETUP, "%s", err.msg);
+	}
 	return run(&vm);
 }

@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct unik_hvt_image img;
 	struct unik_error err;
 
-	if (unik_hvt_elf_load(data, size, "kernel.elf", mem, sizeof(mem), 1 << 20, &img, &err) == 0 &&
+	if (unik_hvt_elf_load(data, size, "kernel.elf", mem, sizeof(mem), 1 << 20, &img, &err) ==
+	        0 &&
 	    (img.entry < img.load_start || img.entry >= img.load_end || img.load_end > sizeof(mem)))
 		abort(); /* a load that succeeded must have stayed inside memory */
 	return 0;

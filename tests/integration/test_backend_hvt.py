@@ -287,7 +287,8 @@ def test_hvt_checks_before_boot():
 @timeout(300)
 def test_hvt_ping():
     """examples/mirage/ping, unchanged, built for hvt and bound to a tap in a namespace,
-    answers ICMP echo from the namespace's side of the tap (test_backend_mirage's ping)."""
+    answers ICMP echo from the namespace's side of the tap (test_backend_mirage's ping), with
+    unik-hvt under its seccomp filter."""
     kernel = build('ping', [os.path.join(REPO, 'examples', 'mirage', 'ping', 'ping.c')],
                    ['net:service'])
     need_kvm()
@@ -296,6 +297,11 @@ def test_hvt_ping():
         proc = ns.start(['--net', NET, kernel], log)
         try:
             got = wait_log(proc, log, 'ping: service 10.89.0.2/24')
+            # While the guest runs, the monitor is under its seccomp filter (mode 2).
+            with open('/proc/%d/status' % proc.pid) as f:
+                status = f.read()
+            if 'Seccomp:\t2' not in status:
+                fail('unik-hvt runs its guest without a seccomp filter', status)
             out = ns.python('from test_backend_mirage import ping\n'
                             'print(ping("10.89.0.2", count=3, seconds=60))\n')
             if 'ping: answered the first echo request' not in open(log).read():
