@@ -15,8 +15,8 @@ static int allow_fd(scmp_filter_ctx ctx, int nr, int fd)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
 }
 
-int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks,
-                const bool *blocks_ro, unsigned nblocks, struct unik_error *err)
+int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks, const bool *blocks_ro,
+                unsigned nblocks, struct unik_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = 0;
@@ -44,10 +44,9 @@ int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks,
 	}
 	/* ppoll, the clock (the vDSO's fallback), leaving, and what the C library's stderr and
 	 * allocator may do on the way out. */
-	static const int always[] = {SCMP_SYS(ppoll),      SCMP_SYS(clock_gettime),
-	                             SCMP_SYS(exit_group), SCMP_SYS(exit),
-	                             SCMP_SYS(rt_sigreturn), SCMP_SYS(brk),
-	                             SCMP_SYS(fstat),      SCMP_SYS(newfstatat)};
+	static const int always[] = {SCMP_SYS(ppoll), SCMP_SYS(clock_gettime), SCMP_SYS(exit_group),
+	                             SCMP_SYS(exit),  SCMP_SYS(rt_sigreturn),  SCMP_SYS(brk),
+	                             SCMP_SYS(fstat), SCMP_SYS(newfstatat)};
 	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
 		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, always[i], 0);
 	if (r == 0)

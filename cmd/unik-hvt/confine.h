@@ -10,7 +10,7 @@
  * vcpu, read and write on the taps, pread (and pwrite unless read-only) on the block files,
  * write on standard output and error, ppoll, the clock, exit.  Anything else kills the
  * process. */
-int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks,
-                const bool *blocks_ro, unsigned nblocks, struct unik_error *err);
+int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks, const bool *blocks_ro,
+                unsigned nblocks, struct unik_error *err);
 
 #endif
