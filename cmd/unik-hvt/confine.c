@@ -10,9 +10,16 @@
 #include <seccomp.h>
 #include <string.h>
 
+/* Argument arg equals v (every field given: libseccomp's SCMP_A0() leaves datum_b out, which
+ * clang's -Wmissing-field-initializers refuses). */
+static struct scmp_arg_cmp eq(unsigned arg, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
 static int allow_fd(scmp_filter_ctx ctx, int nr, int fd)
 {
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, eq(0, (scmp_datum_t)fd));
 }
 
 int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks, const bool *blocks_ro,
@@ -25,12 +32,10 @@ int hvt_confine(int vcpu, const int *taps, unsigned ntaps, const int *blocks, co
 		unik_error_set(err, UNIK_E_IO, "seccomp_init failed");
 		return -1;
 	}
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-	                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vcpu),
-	                      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_RUN));
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-	                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)vcpu),
-	                      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_GET_REGS));
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, eq(0, (scmp_datum_t)vcpu),
+	                      eq(1, KVM_RUN));
+	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, eq(0, (scmp_datum_t)vcpu),
+	                      eq(1, KVM_GET_REGS));
 	r |= allow_fd(ctx, SCMP_SYS(write), 1);
 	r |= allow_fd(ctx, SCMP_SYS(write), 2);
 	for (unsigned i = 0; i < ntaps; i++) {
