@@ -62,9 +62,11 @@ PACK_SRCS := $(wildcard cmd/unik-pack/*.c)
 PACK_OBJS := $(PACK_SRCS:%.c=$(O)/%.o)
 OCI_SRCS := $(wildcard cmd/unik-oci/*.c)
 OCI_OBJS := $(OCI_SRCS:%.c=$(O)/%.o)
+HVT_SRCS := $(wildcard cmd/unik-hvt/*.c)
+HVT_OBJS := $(HVT_SRCS:%.c=$(O)/%.o)
 HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(DAEMON_SRCS),$(BIN)/unik-daemon) \
 	$(if $(SHIM_SRCS),$(BIN)/unik-shim) $(if $(PACK_SRCS),$(BIN)/unik-pack) \
-	$(if $(OCI_SRCS),$(BIN)/unik-oci)
+	$(if $(OCI_SRCS),$(BIN)/unik-oci) $(if $(HVT_SRCS),$(BIN)/unik-hvt)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -80,8 +82,11 @@ RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 # The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
 # runtime/app/ is the device variant's (below), not every program's.
 RT_APP_ALL_C := $(wildcard runtime/app/*.c)
-RT_C   := $(filter-out $(RT_APP_ALL_C),$(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
-RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
+# runtime/hvt/ is the hvt target's platform (unikrt-hvt.o, below), not a layer of the kernel.
+RT_HVT_C := $(wildcard runtime/hvt/*.c)
+RT_HVT_S := $(wildcard runtime/hvt/*.S)
+RT_C   := $(filter-out $(RT_APP_ALL_C) $(RT_HVT_C),$(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
+RT_S   := $(filter-out runtime/arch/x86_64/mb1.S $(RT_HVT_S),$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 # The includeos backend's event loop (runtime/service/): only in unikrt-service.o.
 RT_SVC_C := $(filter runtime/service/%,$(RT_C))
 RT_C := $(filter-out $(RT_SVC_C),$(RT_C))
@@ -130,6 +135,7 @@ $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
 	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/mb1.o $(O)/runtime/unik.ld \
+	$(O)/runtime/unikrt-hvt.o $(O)/runtime/hvt.ld \
 	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h)
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
@@ -174,6 +180,11 @@ $(BIN)/unik-oci: $(OCI_OBJS) $(LIBCORE) $(LIBUNIK)
 $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+
+# unik's own KVM monitor for the hvt target (docs/backends/mirage.md).
+$(BIN)/unik-hvt: $(HVT_OBJS) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS) -lseccomp
 
 # The runtime: one relocatable object, the multiboot v1 header object and the linker script.
 $(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/sys/gen-syscall-names.sh
@@ -279,6 +290,17 @@ $(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h include/unik/
 	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
 
 $(O)/runtime/unik.ld: runtime/unik.ld
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# The hvt target's platform (docs/backends/mirage.md "hvt"): a device application and musl on
+# unik-hvt's hypercalls, with the runtime's command-line parser; unik-cc --unik-target hvt links
+# it and hvt.ld instead of unikrt-app.o and unik.ld.
+RT_HVT_OBJS := $(RT_HVT_C:%.c=$(O)/%.o) $(RT_HVT_S:%.S=$(O)/%.o) $(O)/runtime/kernel/cmdline.o
+$(O)/runtime/unikrt-hvt.o: $(RT_HVT_OBJS)
+	$(call rt_link,$(RT_HVT_OBJS),-G _unik_hvt_start)
+
+$(O)/runtime/hvt.ld: runtime/hvt/hvt.ld
 	@mkdir -p $(dir $@)
 	cp $< $@
 

@@ -18,6 +18,7 @@ enum own_opt {
 	OPT_SERVICE,
 	OPT_APP,
 	OPT_DEVICE,
+	OPT_TARGET,
 };
 
 static const struct {
@@ -33,6 +34,7 @@ static const struct {
     [OPT_SERVICE] = {"--unik-service", false},
     [OPT_APP] = {"--unik-app", false},
     [OPT_DEVICE] = {"--unik-device", true},
+    [OPT_TARGET] = {"--unik-target", true},
 };
 
 #define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
@@ -235,6 +237,16 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 		a->app = true;
 		break;
 	}
+	case OPT_TARGET:
+		/* The targets of a device application (docs/backends/mirage.md "Targets"). */
+		if (strcmp(value, "virtio") && strcmp(value, "hvt")) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "--unik-target `%s`: expected virtio or hvt", value);
+			return -1;
+		}
+		set_string(&a->target, value);
+		a->app = true;
+		break;
 	}
 	return 0;
 }
@@ -395,5 +407,6 @@ void unikcc_args_free(struct unikcc_args *a)
 	free(a->rootfs);
 	free(a->runtime_dir);
 	free(a->output);
+	free(a->target);
 	memset(a, 0, sizeof(*a));
 }

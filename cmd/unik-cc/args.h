@@ -28,6 +28,9 @@ struct unikcc_args {
 	 * variant of the runtime and libunikapp.a; --unik-device implies it. */
 	bool app;
 	struct strv devices; /* --unik-device words, "net:NAME" or "blk:NAME", in order */
+	/* --unik-target: where the device application runs, "virtio" (the default, NULL) or
+	 * "hvt" (unik-hvt: unikrt-hvt.o and hvt.ld); it implies --unik-app. */
+	char *target;
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */

@@ -69,6 +69,9 @@ static void print_help(void)
 	    "  --unik-app              a device application (the mirage backend): link the\n"
 	    "                          runtime's device variant and libunikapp.a\n"
 	    "  --unik-device KIND:NAME declare a device (net:NAME or block:NAME; repeatable)\n"
+	    "  --unik-target TARGET    where a device application runs: virtio (default; QEMU\n"
+	    "                          and the providers) or hvt (unik-hvt, unik's KVM monitor:\n"
+	    "                          links unikrt-hvt.o and hvt.ld); implies --unik-app\n"
 	    "  --unik-runtime-dir DIR  directory holding unikrt.o, mb1.o and unik.ld\n"
 	    "  --unik-keep-temps       keep the generated files and print where they are\n"
 	    "  --help                  print this help\n"
@@ -541,6 +544,27 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 			return -1;
 		}
 	}
+	bool hvt = a->target && !strcmp(a->target, "hvt");
+	if (hvt && (a->service || a->multiboot || a->rootfs)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "--unik-target hvt builds a device application for unik-hvt, which "
+		               "takes no %s",
+		               a->service     ? "--unik-service"
+		               : a->multiboot ? "--unik-multiboot"
+		                              : "--unik-rootfs (it has no file systems)");
+		return -1;
+	}
+	if (hvt) {
+		_cleanup_free_ char *p = unik_path_join(rt, "unikrt-hvt.o");
+
+		if (access(p, R_OK) < 0) {
+			unik_error_sys(err, errno,
+			               "--unik-target hvt needs the runtime's `%s`: rebuild the "
+			               "runtime (make)",
+			               p);
+			return -1;
+		}
+	}
 	/* A service has no C start-up: the runtime's event loop calls service_start. */
 	bool start_files = !a->no_start_files && !a->service;
 
@@ -605,7 +629,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-nostdlib");
 	strv_push(&argv, "-no-pie");
 	{
-		_cleanup_free_ char *ld = unik_path_join(rt, "unik.ld");
+		_cleanup_free_ char *ld = unik_path_join(rt, hvt ? "hvt.ld" : "unik.ld");
 
 		push_linker_pair(&argv, "-T", ld);
 	}
@@ -625,6 +649,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	 * it; an archive only supplies what nothing else defines. */
 	size_t rt_arg = argv.n;
 	strv_push_take(&argv, unik_path_join(rt, a->service ? "unikrt-service.o"
+	                                         : hvt      ? "unikrt-hvt.o"
 	                                         : a->app   ? "unikrt-app.o"
 	                                                    : "unikrt.o"));
 	if (a->multiboot)
