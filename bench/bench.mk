@@ -8,7 +8,8 @@ BENCH_DIR := $(O)/bench
 # the Linux figures).
 BENCH_NET_NATIVE := $(if $(MUSL_GCC),$(BENCH_DIR)/linux_init $(BENCH_DIR)/http.native)
 
-bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) all \
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) \
+		$(if $(LWIP_OBJS),$(BENCH_DIR)/http-includeos.elf) all \
 		test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--memstress $(O)/tests/apps/memstress.elf --memstress-native $(O)/tests/apps/memstress.native \
@@ -37,6 +38,14 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 $(BENCH_DIR)/http.elf: examples/http/http.c $(APPS_DEPS)
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -Wall -pthread -o $@ $< || { rm -f $@; exit 1; }
+
+# The same server as an includeos service (examples/includeos/http), against http.elf in one run
+# (bench_net.py's includeos figures).
+$(BENCH_DIR)/http-includeos.elf: examples/includeos/http/http.c $(BIN)/unik-cc \
+		$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h $(O)/runtime/unik.ld
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime --unik-service -O2 -Wall -o $@ $< || \
+		{ rm -f $@; exit 1; }
 
 $(BENCH_DIR)/http.native: examples/http/http.c
 	@mkdir -p $(dir $@)

@@ -18,6 +18,7 @@ enum own_opt {
 	OPT_SERVICE,
 	OPT_APP,
 	OPT_DEVICE,
+	OPT_LWIP,
 };
 
 static const struct {
@@ -33,6 +34,7 @@ static const struct {
     [OPT_SERVICE] = {"--unik-service", false},
     [OPT_APP] = {"--unik-app", false},
     [OPT_DEVICE] = {"--unik-device", true},
+    [OPT_LWIP] = {"--unik-lwip", false},
 };
 
 #define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
@@ -213,6 +215,9 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 		break;
 	case OPT_APP:
 		a->app = true;
+		break;
+	case OPT_LWIP:
+		a->lwip = a->app = true;
 		break;
 	case OPT_DEVICE: {
 		_cleanup_free_ char *word = unikcc_device_word(value);

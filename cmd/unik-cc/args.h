@@ -28,6 +28,10 @@ struct unikcc_args {
 	 * variant of the runtime and libunikapp.a; --unik-device implies it. */
 	bool app;
 	struct strv devices; /* --unik-device words, "net:NAME" or "blk:NAME", in order */
+	/* --unik-lwip: lwIP as a library over the application's net devices
+	 * (include/unik/lwip-netif.h): its headers when compiling, liblwip-app.a when linking;
+	 * implies --unik-app. */
+	bool lwip;
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */
