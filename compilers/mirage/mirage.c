@@ -107,6 +107,7 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	_cleanup_strv_ struct strv files = {0}, argv = {0};
 	struct unik_sandbox sb;
 	const char *base, *other;
+	bool lwip;
 	DIR *d;
 	struct dirent *de;
 	int r;
@@ -166,7 +167,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	strv_push(&argv, cc);
 	strv_push(&argv, "-O2");
 	strv_push(&argv, "--unik-app");
-	if (uses_lwip(src_dir, &files))
+	lwip = uses_lwip(src_dir, &files);
+	if (lwip)
 		strv_push(&argv, "--unik-lwip");
 	for (size_t i = 0; i < m->devices.n; i++)
 		strv_pushf(&argv, "--unik-device=%s", m->devices.v[i]);
@@ -181,7 +183,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;
-	logf_(log_fd, "unik: mirage application, target virtio, devices:");
+	logf_(log_fd,
+	      "unik: mirage application, target virtio%s, devices:", lwip ? ", with lwIP" : "");
 	for (size_t i = 0; i < m->devices.n; i++)
 		logf_(log_fd, " %s", m->devices.v[i]);
 	logf_(log_fd, "%s\n", m->devices.n ? "" : " none");

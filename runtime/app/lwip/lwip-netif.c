@@ -94,8 +94,8 @@ static err_t app_netif_init(struct netif *nif)
 	nif->hwaddr_len = 6;
 	__builtin_memcpy(nif->hwaddr, info.mac, 6);
 	nif->mtu = (u16_t)info.mtu;
-	nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
-	             NETIF_FLAG_LINK_UP;
+	nif->flags =
+	    NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
 	nif->output = etharp_output;
 	nif->linkoutput = linkoutput;
 	NETIF_SET_CHECKSUM_CTRL(nif, NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP |
@@ -159,7 +159,8 @@ int unik_lwip_poll(void)
 		struct app_netif *a = &netifs[i];
 		size_t len;
 
-		/* A bounded batch per interface, so that timers and the other devices get a turn. */
+		/* A bounded batch per interface, so that timers and the other devices get a turn.
+		 */
 		for (int k = 0; k < 64; k++) {
 			struct pbuf *p;
 
@@ -182,9 +183,8 @@ void unik_lwip_wait(unik_time_t deadline)
 	unik_handle_set_t ready = 0;
 	u32_t sleep_ms = sys_timeouts_sleeptime();
 	unik_time_t now = unik_clock_monotonic();
-	unik_time_t until = sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE
-	                        ? 0
-	                        : now + (unik_time_t)sleep_ms * 1000000;
+	unik_time_t until =
+	    sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? 0 : now + (unik_time_t)sleep_ms * 1000000;
 
 	if (deadline && (!until || deadline < until))
 		until = deadline;
