@@ -176,11 +176,12 @@ static int kernel_base(const struct oci_config *cfg, const char *kernel, const c
 		return -1;
 	}
 	if (said && (!strcmp(said, "mirage")) != g.app) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "annotation %s=%s, but the kernel %s: the image and its label disagree",
-		               OCI_LABEL_BASE, said,
-		               g.app ? "is a mirage application (it declares its devices)"
-		                     : "declares no devices, as a mirage application does");
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "annotation %s=%s, but the kernel %s: the image and its label disagree",
+		    OCI_LABEL_BASE, said,
+		    g.app ? "is a mirage application (it declares its devices)"
+		          : "declares no devices, as a mirage application does");
 		return -1;
 	}
 	*base = said ? said : g.app ? "mirage" : NULL;

@@ -139,3 +139,56 @@ def test_oci_labels_name_the_base():
             labels = oci_labels(tar)
             check_equal('%s: org.unik.base' % name, labels.get('org.unik.base'), base)
             check_equal('%s: org.unik.abi' % name, labels.get('org.unik.abi'), '1')
+
+
+@timeout(900)
+def test_docker_runs_an_includeos_image():
+    """An includeos service exported as a docker-archive: docker loads it, its label names the
+    base, and `docker run --runtime=unik` boots it to the service's own exit status."""
+    import test_oci_common as c  # here: it needs the OCI test machinery only for this test
+    need_core()
+    c.need('dockerd', 'docker')
+    c.need_kvm_or_tcg()
+    name, files, status, line, _ = BASES['includeos']
+    with Home() as h:
+        h.ok(['build', '--name', name, project(name, files)])
+        tar = os.path.join(out_dir(), '%s.docker.tar' % name)
+        h.ok(['export', name, '--format', 'oci', '-o', tar])
+    with c.Dockerd() as d:
+        p = d.docker('load', '-i', tar)
+        if p.returncode or '%s:latest' % name not in p.out:
+            fail('docker load of the includeos image', p.out + p.err)
+        p = d.docker('image', 'inspect', '--format', '{{index .Config.Labels "org.unik.base"}}',
+                     name)
+        check_equal('the label docker sees', p.out.strip(), 'includeos')
+        run = ['run', '--pull', 'never', '--network', 'none', '--runtime=unik', '--rm']
+        p = d.docker(*run, name)
+        if p.returncode != status or line not in p.out:
+            fail('docker run --runtime=unik of the includeos image: exit %d' % p.returncode,
+                 p.out + p.err)
+        c.wait_no_qemu(d.dir)
+
+
+@timeout(300)
+def test_unik_oci_checks_and_records_the_base():
+    """unik-oci takes org.unik.base as an annotation (engines do not hand image labels over):
+    the right base is recorded in the container's state; a base the kernel contradicts, or a
+    word that is no base, is refused before anything is created."""
+    from test_oci_runtime import Runtime, become_subreaper, bundle, check_nothing_left, create
+    become_subreaper()
+    rt = Runtime()
+    try:
+        b = bundle('base-ok', ['/ociapp'], annotations={'org.unik.base': 'rump'})
+        create(rt, 'baseok', b, os.path.join(out_dir(), 'baseok.out'))
+        check_equal('the base in the state', rt.state('baseok')['annotations'].get(
+            'org.unik.base'), 'rump')
+        rt('delete', '--force', 'baseok')
+        for word, want in (('mirage', 'disagree'), ('unikraft', 'not a base unik builds')):
+            b = bundle('base-' + word, ['/ociapp'], annotations={'org.unik.base': word})
+            p = rt('create', '--bundle', b, 'base' + word)
+            if p.returncode == 0 or want not in p.err:
+                fail('create with org.unik.base=%s: wanted a refusal saying %r' % (word, want),
+                     p.err)
+            check_nothing_left(rt, 'a refused org.unik.base')
+    finally:
+        rt.close()
