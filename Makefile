@@ -123,7 +123,7 @@ LWIP_APP_OBJS := $(LWIP_FILES:%=$(O)/runtime/lwip-app/%.o) $(O)/runtime/app/lwip
 LWIP_APP_INC := $(O)/runtime/include/lwip-app
 LWIP_APP_OUT := $(O)/runtime/liblwip-app.a $(LWIP_APP_INC)/.stamp \
 	$(O)/runtime/include/unik/lwip-netif.h
-LWIP_APP_CFLAGS := -O2 -Wall -Werror -DUNIK_LWIP_APP=1 -Iruntime/app/lwip -Iinclude \
+LWIP_APP_CFLAGS := -O2 -Wall -Werror -MMD -MP -DUNIK_LWIP_APP=1 -Iruntime/app/lwip -Iinclude \
 	-I$(LWIP_SRC)/src/include
 
 # The port's headers, and the two C library headers lwIP includes (runtime/net/lwip/libc),

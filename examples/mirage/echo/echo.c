@@ -8,9 +8,9 @@
 #include <unik/devices-app.h>
 #include <unik/lwip-netif.h>
 
-#include "lwip/ip4_addr.h"
-#include "lwip/netif.h"
-#include "lwip/tcp.h"
+#include <lwip/ip4_addr.h>
+#include <lwip/netif.h>
+#include <lwip/tcp.h>
 
 #define PORT 7
 
