@@ -337,6 +337,7 @@ def main():
     try:
         if a.only != 'linux':
             results['includeos'] = includeos_vs_rump(a, path, accel, bdir)
+            results['includeos_rounds'] = a.rounds
         if a.only == 'includeos':
             return finish(results, a)
         netdev = ['-netdev', path.netdev(), '-device', 'virtio-net-device,netdev=n0,mac=' + MAC]
@@ -396,8 +397,8 @@ def report_includeos(r):
     if not inc:
         return
     print('includeos backend against rump, same server, same QEMU (%s, microvm, %s path), '
-          'medians of %s rounds:' % (r['accel'], r['path'],
-                                     len((inc.get('rump') or {}).get('rps_all', [])) or 'n/a'))
+          'medians of the rounds that answered (of %s):'
+          % (r['accel'], r['path'], r.get('includeos_rounds', 'n/a')))
     if inc.get('why'):
         print('  skipped: ' + inc['why'])
     i, rp = inc.get('includeos') or {}, inc.get('rump') or {}
