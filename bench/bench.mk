@@ -1,7 +1,8 @@
 # Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
 # the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
 # in as a ratio to its native peak RSS.  bench_net.py compares examples/http as a unikernel with
-# the same server in a minimal Linux guest (build/linux from scripts/install-deps).
+# the same server in a minimal Linux guest (build/linux from scripts/install-deps), and the
+# includeos build of an HTTP server (examples/includeos/http) with the rump one, in one run.
 
 BENCH_DIR := $(O)/bench
 # The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
