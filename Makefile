@@ -81,7 +81,7 @@ RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 
 # The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
 # runtime/app/ is the device variant's (below), not every program's.
-RT_APP_ALL_C := $(wildcard runtime/app/*.c)
+RT_APP_ALL_C := $(wildcard runtime/app/*.c runtime/app/*/*.c)
 # runtime/hvt/ is the hvt target's platform (unikrt-hvt.o, below), not a layer of the kernel.
 RT_HVT_C := $(wildcard runtime/hvt/*.c)
 RT_HVT_S := $(wildcard runtime/hvt/*.S)
@@ -121,6 +121,16 @@ LWIP_FILES := core/init core/def core/inet_chksum core/ip core/mem core/memp cor
 	core/udp core/ipv4/dhcp core/ipv4/etharp core/ipv4/icmp core/ipv4/ip4 core/ipv4/ip4_addr \
 	core/ipv4/ip4_frag netif/ethernet
 LWIP_OBJS := $(if $(LWIP_SRC),$(LWIP_FILES:%=$(O)/runtime/lwip/%.o))
+# lwIP as a library for mirage applications (include/unik/lwip-netif.h, `unik-cc --unik-lwip`):
+# the same lwIP files compiled with unik-cc against runtime/app/lwip's configuration, and the
+# glue, in liblwip-app.a; lwIP's headers and that configuration under include/lwip-app.
+LWIP_APP_OBJS := $(LWIP_FILES:%=$(O)/runtime/lwip-app/%.o) $(O)/runtime/app/lwip/lwip-netif.o
+LWIP_APP_INC := $(O)/runtime/include/lwip-app
+LWIP_APP_OUT := $(O)/runtime/liblwip-app.a $(LWIP_APP_INC)/.stamp \
+	$(O)/runtime/include/unik/lwip-netif.h
+LWIP_APP_CFLAGS := -O2 -Wall -Werror -MMD -MP -DUNIK_LWIP_APP=1 -Iruntime/app/lwip -Iinclude \
+	-I$(LWIP_SRC)/src/include
+
 # The port's headers, and the two C library headers lwIP includes (runtime/net/lwip/libc),
 # for lwIP's files and the runtime's network code only.
 LWIP_INC := -Iruntime/net/lwip -Iruntime/net/lwip/libc $(if $(LWIP_SRC),-I$(LWIP_SRC)/src/include)
@@ -136,7 +146,8 @@ endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
 	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/mb1.o $(O)/runtime/unik.ld \
 	$(O)/runtime/unikrt-hvt.o $(O)/runtime/hvt.ld \
-	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h)
+	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h \
+	$(LWIP_APP_OUT))
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
@@ -288,6 +299,30 @@ $(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h include/unik/
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
 	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
+
+$(O)/runtime/lwip-app/%.o: $(LWIP_SRC)/src/%.c runtime/app/lwip/lwipopts.h \
+		runtime/app/lwip/arch/cc.h $(BIN)/unik-cc
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc $(LWIP_APP_CFLAGS) -c -o $@ $<
+
+$(O)/runtime/app/lwip/lwip-netif.o: runtime/app/lwip/lwip-netif.c include/unik/lwip-netif.h \
+		include/unik/devices-app.h runtime/app/lwip/lwipopts.h $(BIN)/unik-cc | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc $(LWIP_APP_CFLAGS) -Wextra -c -o $@ $<
+
+$(O)/runtime/liblwip-app.a: $(LWIP_APP_OBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LWIP_APP_INC)/.stamp: runtime/app/lwip/lwipopts.h runtime/app/lwip/arch/cc.h | $(LWIP_STAMP)
+	rm -rf $(LWIP_APP_INC) && mkdir -p $(LWIP_APP_INC)/arch
+	cp -r $(LWIP_SRC)/src/include/lwip $(LWIP_SRC)/src/include/netif $(LWIP_APP_INC)/
+	cp runtime/app/lwip/lwipopts.h $(LWIP_APP_INC)/
+	cp runtime/app/lwip/arch/cc.h $(LWIP_APP_INC)/arch/
+	touch $@
+
+$(O)/runtime/include/unik/lwip-netif.h: include/unik/lwip-netif.h
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(O)/runtime/unik.ld: runtime/unik.ld
 	@mkdir -p $(dir $@)

@@ -1,15 +1,18 @@
 # Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
 # the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
 # in as a ratio to its native peak RSS.  bench_net.py compares examples/http as a unikernel with
-# the same server in a minimal Linux guest (build/linux from scripts/install-deps).  bench_hvt.py
-# times a mirage hello under unik-hvt against its virtio build on QEMU microvm with KVM.
+# the same server in a minimal Linux guest (build/linux from scripts/install-deps), and the
+# includeos build of an HTTP server (examples/includeos/http) with the rump one, in one run.
+# bench_hvt.py times a mirage hello under unik-hvt against its virtio build on QEMU microvm with
+# KVM.
 
 BENCH_DIR := $(O)/bench
 # The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
 # the Linux figures).
 BENCH_NET_NATIVE := $(if $(MUSL_GCC),$(BENCH_DIR)/linux_init $(BENCH_DIR)/http.native)
 
-bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) all \
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) \
+		$(if $(LWIP_OBJS),$(BENCH_DIR)/http-includeos.elf) all \
 		test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--memstress $(O)/tests/apps/memstress.elf --memstress-native $(O)/tests/apps/memstress.native \
@@ -39,6 +42,14 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 $(BENCH_DIR)/http.elf: examples/http/http.c $(APPS_DEPS)
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -Wall -pthread -o $@ $< || { rm -f $@; exit 1; }
+
+# The same server as an includeos service (examples/includeos/http), against http.elf in one run
+# (bench_net.py's includeos figures).
+$(BENCH_DIR)/http-includeos.elf: examples/includeos/http/http.c $(BIN)/unik-cc \
+		$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h $(O)/runtime/unik.ld
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime --unik-service -O2 -Wall -o $@ $< || \
+		{ rm -f $@; exit 1; }
 
 $(BENCH_DIR)/http.native: examples/http/http.c
 	@mkdir -p $(dir $@)

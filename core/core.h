@@ -104,6 +104,12 @@ const struct unik_image *unik_core_image(struct unik_core *c, const char *ref,
                                          struct unik_error *err);
 const struct unik_instance *unik_core_instance(struct unik_core *c, const char *ref,
                                                struct unik_error *err);
+/* The device bindings of an instance of a mirage image, in its declaration order and in the
+ * spelling `unik run` and POST /v1/instances take: "net:NAME=NETWORK" ("user" for user-mode
+ * networking), "blk:NAME=VOLUME"; pushed onto out.  Nothing for other images, or when the
+ * image's kernel cannot be read.  in may be a copy: this reads only the image's kernel file. */
+void unik_core_instance_binds(struct unik_core *c, const struct unik_instance *in,
+                              struct strv *out);
 
 /* ---- builds ---- */
 /* Takes the upload (a gzip tar, removed afterwards) or bo->git, checks and unpacks it, records

@@ -31,6 +31,10 @@ struct unikcc_args {
 	/* --unik-target: where the device application runs, "virtio" (the default, NULL) or
 	 * "hvt" (unik-hvt: unikrt-hvt.o and hvt.ld); it implies --unik-app. */
 	char *target;
+	/* --unik-lwip: lwIP as a library over the application's net devices
+	 * (include/unik/lwip-netif.h): its headers when compiling, liblwip-app.a when linking;
+	 * implies --unik-app. */
+	bool lwip;
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */

@@ -72,6 +72,8 @@ static void print_help(void)
 	    "  --unik-target TARGET    where a device application runs: virtio (default; QEMU\n"
 	    "                          and the providers) or hvt (unik-hvt, unik's KVM monitor:\n"
 	    "                          links unikrt-hvt.o and hvt.ld); implies --unik-app\n"
+	    "  --unik-lwip             lwIP as a library over the device application's net\n"
+	    "                          devices (unik/lwip-netif.h): its headers, liblwip-app.a\n"
 	    "  --unik-runtime-dir DIR  directory holding unikrt.o, mb1.o and unik.ld\n"
 	    "  --unik-keep-temps       keep the generated files and print where they are\n"
 	    "  --help                  print this help\n"
@@ -658,6 +660,8 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-L");
 	strv_push(&argv, d->musl_dir);
 	strv_push(&argv, "-Wl,--start-group");
+	if (a->lwip)
+		strv_push_take(&argv, unik_path_join(rt, "liblwip-app.a"));
 	if (a->app)
 		strv_push_take(&argv, unik_path_join(rt, "libunikapp.a"));
 	if (!a->no_libc)
@@ -728,6 +732,22 @@ static int setup_compile_flags(struct driver *d, struct unik_error *err)
 		if (inc && is_dir(inc)) {
 			strv_push(&d->compile_flags, "-isystem");
 			strv_push(&d->compile_flags, inc);
+		}
+		/* lwIP's headers and liblwip-app.a's configuration (Makefile, LWIP_APP_INC). */
+		if (inc && d->args->lwip) {
+			_cleanup_free_ char *lw = unik_path_join(inc, "lwip-app");
+
+			if (!is_dir(lw)) {
+				unik_error_set(
+				    err, UNIK_E_NOTFOUND,
+				    "--unik-lwip needs lwIP's headers in `%s`: rebuild the "
+				    "runtime with lwIP (make; scripts/install-deps fetches it)",
+				    lw);
+				return -1;
+			}
+			strv_push(&d->compile_flags, "-isystem");
+			strv_push(&d->compile_flags, lw);
+			strv_push(&d->compile_flags, "-DUNIK_LWIP_APP=1");
 		}
 	}
 	return 0;

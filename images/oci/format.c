@@ -32,6 +32,7 @@ static int oci_pack(const struct unik_artifacts *a, const char *out, uint64_t *s
 	    .env = cl.env.n ? (const char *const *)strv_argv(&cl.env) : NULL,
 	    .cmdline = a->cmdline,
 	    .memory_mb = a->memory_mb,
+	    .base = a->base,
 	    .out = out,
 	};
 	struct stat rs;

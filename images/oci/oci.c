@@ -171,6 +171,8 @@ int unik_oci_pack(const struct unik_oci_image_spec *s, struct unik_error *err)
 	    json_pack("{s:s, s:s, s:s, s:s, s:s}", OCI_ANNOTATION_KERNEL, entry, "org.unik.cmdline",
 	              s->cmdline ? s->cmdline : "", "org.unik.memory", mem, "org.unik.monitor",
 	              "qemu", "org.unik.abi", "1");
+	if (s->base && s->base[0])
+		json_object_set_new(labels, OCI_LABEL_BASE, json_string(s->base));
 	json_t *config = json_pack(
 	    "{s:s, s:s, s:s, s:{s:[s], s:o, s:o, s:o}, s:{s:s, s:[s+]}, s:[{s:s, s:s}]}",
 	    "architecture", "amd64", "os", "linux", "created", EPOCH_TEXT, "config", "Entrypoint",

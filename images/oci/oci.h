@@ -14,6 +14,8 @@ struct unik_oci_image_spec {
 	const char *const *env;  /* default "K=V" environment, NULL-ended, or NULL */
 	const char *cmdline;     /* the default guest command line, for the label; may be NULL */
 	uint64_t memory_mb;      /* default guest memory for the label; 0 for none */
+	const char *base;        /* the compiler base that built it (rump, includeos, mirage), for
+	                          * the org.unik.base label; NULL: unknown, no label */
 	const char *out;         /* the tarball, written atomically */
 };
 
