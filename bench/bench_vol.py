@@ -215,6 +215,8 @@ def main():
         for i in range(a.runs):
             order = sorted(guests) if i % 2 == 0 else sorted(guests, reverse=True)
             for name in order:
+                if runs[name] and not any(runs[name]):
+                    continue  # it failed once: it would again, after as long a wait
                 mkfs(img, a.disk_mib)
                 console = os.path.join(bdir, 'vol-%s-console.log' % name)
                 runs[name].append(boot(name, guests[name](console), console, a.timeout))
