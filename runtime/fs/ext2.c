@@ -1105,6 +1105,34 @@ static int ext2_fsync(struct inode *i)
 	return ext2_sync(i->sb);
 }
 
+/* The superblock's counts as they are now (kept current in memory).  f_blocks is the whole
+ * disk, as Linux's ext2 gives it with `-o minixdf` (without, it leaves out the groups' own
+ * metadata); f_fsid is made from the UUID as Linux makes it. */
+static int ext2_statfs(struct super_block *sb, struct linux_statfs *s)
+{
+	struct ext2 *fs = sb->priv;
+	struct dsuper *d = SUPER(fs);
+	uint32_t uuid[4];
+	k_memcpy(uuid, fs->super + 0x68, sizeof(uuid));
+	s->f_type = d->magic;
+	s->f_bsize = s->f_frsize = fs->bs;
+	s->f_blocks = d->blocks_count;
+	s->f_bfree = d->free_blocks;
+	s->f_bavail = d->free_blocks > d->r_blocks_count ? d->free_blocks - d->r_blocks_count : 0;
+	s->f_files = d->inodes_count;
+	s->f_ffree = d->free_inodes;
+	s->f_fsid[0] = (int32_t)(uuid[0] ^ uuid[2]);
+	s->f_fsid[1] = (int32_t)(uuid[1] ^ uuid[3]);
+	s->f_namelen = 255;
+	return 0;
+}
+
+/* i_blocks: the data, indirect and extended-attribute blocks, in 512-byte units. */
+static uint64_t ext2_blocks(struct inode *i)
+{
+	return E(i)->blocks;
+}
+
 struct super_block *ext2_mount(struct blkdev *dev, const char *name, bool readonly)
 {
 	struct ext2 *fs = kzalloc(sizeof(*fs));
@@ -1197,4 +1225,6 @@ static const struct fs_ops ext2_ops = {
     .evict = ext2_evict,
     .fsync = ext2_fsync,
     .sync = ext2_sync,
+    .statfs = ext2_statfs,
+    .blocks = ext2_blocks,
 };

@@ -995,11 +995,17 @@ static long do_select(long n, uint64_t **sets, struct linux_timespec *ts, long u
 	return r;
 }
 
-long sys_fstatfs(long fd, struct linux_statfs *s)
+/* statfs of the file system holding i (a pipe or other unnamed inode: tmpfs's figures). */
+static long statfs_of(struct inode *i, struct linux_statfs *s)
 {
-	if (fd >= 0 && !fd_get(fd))
-		return -EBADF;
+	struct super_block *sb = i ? i->sb : NULL;
 	k_memset(s, 0, sizeof(*s));
+	if (sb && sb->ops->statfs) {
+		int r = sb->ops->statfs(sb, s);
+		if (!r && sb->readonly)
+			s->f_flags |= 1; /* ST_RDONLY */
+		return r;
+	}
 	s->f_type = 0x01021994; /* TMPFS_MAGIC */
 	s->f_bsize = s->f_frsize = 4096;
 	s->f_blocks = mem_total_bytes() / 4096;
@@ -1009,11 +1015,19 @@ long sys_fstatfs(long fd, struct linux_statfs *s)
 	return 0;
 }
 
+long sys_fstatfs(long fd, struct linux_statfs *s)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	return statfs_of(f->ino, s);
+}
+
 long sys_statfs(const char *path, struct linux_statfs *s)
 {
 	struct inode *i;
 	int r = fs_lookup(fs_cwd, path, LOOKUP_FOLLOW, &i);
-	return r < 0 ? r : sys_fstatfs(-1, s);
+	return r < 0 ? r : statfs_of(i, s);
 }
 
 /* For mmap of a file: the inode behind fd, through its mmap operation (see reg_mmap). */

@@ -45,6 +45,11 @@ struct fs_ops {
 	 * dirty, then flushes the device; 0 or a negative errno. */
 	int (*fsync)(struct inode *i);
 	int (*sync)(struct super_block *sb);
+	/* Optional: statfs's figures for the file system (s is zeroed; f_flags is filled in by
+	 * the caller), 0 or a negative errno; without it, tmpfs's (the guest's memory). */
+	int (*statfs)(struct super_block *sb, struct linux_statfs *s);
+	/* Optional: st_blocks of i, in 512-byte units; without it, its size rounded up to pages. */
+	uint64_t (*blocks)(struct inode *i);
 };
 
 /* One mounted file system. */

@@ -2,7 +2,8 @@
  * size and checksum (read in odd-sized pieces) and every symlink's target, so that the test
  * compares it with what the host has (and with a native run); `share write DIR` changes the tree
  * in every way a program can; `share ro DIR` tries to and expects EROFS each time;
- * `share stat FILE` prints the size and mtime stat() reports. */
+ * `share stat FILE` prints the size and mtime stat() reports; `share statfs DIR` prints statfs and
+ * the st_blocks of DIR's files (fsinfo.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "fsinfo.h"
 
 static int failures;
 
@@ -168,7 +171,7 @@ static void ro(const char *dir)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: share list|write|ro|stat PATH\n");
+		fprintf(stderr, "usage: share list|write|ro|stat|statfs PATH\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "list")) {
@@ -181,6 +184,8 @@ int main(int argc, char **argv)
 		struct stat st;
 		check(stat(argv[2], &st) == 0, "stat");
 		printf("size %lld mtime %lld\n", (long long)st.st_size, (long long)st.st_mtime);
+	} else if (!strcmp(argv[1], "statfs")) {
+		failures += fsinfo(argv[2]);
 	}
 	if (failures)
 		printf("FAILED %d\n", failures);
