@@ -2,7 +2,7 @@
 # the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
 # in as a ratio to its native peak RSS.  bench_net.py compares examples/http as a unikernel with
 # the same server in a minimal Linux guest (build/linux from scripts/install-deps), and
-# bench_vol.py bench/volbench.c on an ext2 volume and a 9p share the same way.
+# bench_vol.py bench/volbench.c on an ext2 volume and a 9p share the same way (docs/volumes.md).
 
 BENCH_DIR := $(O)/bench
 # The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
