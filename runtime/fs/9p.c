@@ -810,6 +810,29 @@ static uint64_t p9_blocks(struct inode *i)
 	return PI(i)->blocks;
 }
 
+/* chmod and utimensat on the host file: Tsetattr with the mode, or both times as set in i. */
+static int p9_setattr(struct inode *i, unsigned what)
+{
+	struct msg m;
+	uint32_t valid = 0;
+	if (what & FS_ATTR_MODE)
+		valid |= 0x1; /* P9_ATTR_MODE */
+	if (what & FS_ATTR_TIMES)
+		valid |= 0x10 | 0x20 | 0x80 | 0x100; /* ATIME, MTIME, ATIME_SET, MTIME_SET */
+	begin(PS(i), &m, TSETATTR);
+	put32(&m, PI(i)->fid);
+	put32(&m, valid);
+	put32(&m, i->mode & 07777);
+	put32(&m, 0); /* uid, gid */
+	put32(&m, 0);
+	put64(&m, 0); /* size */
+	put64(&m, (uint64_t)(i->atime / 1000000000));
+	put64(&m, (uint64_t)(i->atime % 1000000000));
+	put64(&m, (uint64_t)(i->mtime / 1000000000));
+	put64(&m, (uint64_t)(i->mtime % 1000000000));
+	return call(&m);
+}
+
 static const struct fs_ops p9_ops = {
     .lookup = p9_lookup,
     .create = p9_create,
@@ -825,6 +848,7 @@ static const struct fs_ops p9_ops = {
     .sync = p9_sync,
     .statfs = p9_statfs,
     .blocks = p9_blocks,
+    .setattr = p9_setattr,
 };
 
 /* --- mounting --- */

@@ -217,3 +217,25 @@ def test_share_statfs_and_blocks():
     if os.stat(os.path.join(d, 'sparse')).st_blocks * 512 >= 6 * 1024 * 1024:
         raise Skip('the host file system fills holes: st_blocks of a sparse file says nothing')
     check_equal('the end', lines[3], 'SUCCESS')
+
+
+def test_share_chmod_and_times():
+    """chmod, fchmod, utimensat and futimens in the guest change the host file (Tsetattr): the
+    host sees the modes and the times to the nanosecond, an omitted time left as it was."""
+    require_root()
+    d = share_dir('attrs')
+    for name in ('m1', 'm2'):
+        with open(os.path.join(d, name), 'w') as f:
+            f.write(name + '\n')
+        os.chmod(os.path.join(d, name), 0o666)
+    os.utime(os.path.join(d, 'm2'), ns=(1100000000 * 10**9 + 7, 1100000000 * 10**9 + 7))
+    r = boot(app('share'), 'unik.dev.share=fs,at=/data share attrs /data', accel='tcg',
+             extra=share_args(d))
+    r.expect_status(0).expect_app('SUCCESS\n')
+    m1, m2 = os.stat(os.path.join(d, 'm1')), os.stat(os.path.join(d, 'm2'))
+    check_equal('m1 mode', oct(m1.st_mode & 0o7777), oct(0o604))
+    check_equal('m1 times', (m1.st_atime_ns, m1.st_mtime_ns),
+                (1000000000 * 10**9 + 500, 1200000000 * 10**9 + 250000))
+    check_equal('m2 mode', oct(m2.st_mode & 0o7777), oct(0o640))
+    check_equal('m2 times', (m2.st_atime_ns, m2.st_mtime_ns),
+                (1100000000 * 10**9 + 7, 1300000000 * 10**9))
