@@ -75,11 +75,12 @@ def linux_initramfs(build, out):
 
 
 def kvm_cpu(build):
-    """The -cpu model KVM guests get: 'host', or 'host,arch-capabilities=off' where QEMU cannot
-    set that MSR (seen nested on AMD hosts: 'failed to set MSR 0x10a', and QEMU aborts), or
-    None when neither boots hello."""
+    """The -cpu model KVM guests get: tests/lib/qemu.py's, else 'host,arch-capabilities=off'
+    where QEMU cannot set that MSR (seen nested on AMD hosts: 'failed to set MSR 0x10a', and
+    QEMU aborts), or None when neither boots hello."""
     hello = os.path.join(build, 'tests', 'apps', 'hello.elf')
-    for cpu in ('host', 'host,arch-capabilities=off'):
+    default = qemu_command(hello, '', 'kvm')
+    for cpu in (default[default.index('-cpu') + 1], 'host,arch-capabilities=off'):
         with tempfile.NamedTemporaryFile(suffix='.log') as f:
             cmd = with_cpu(qemu_command(hello, 'hello', 'kvm', 'microvm', '64M', console=f.name),
                            cpu)
