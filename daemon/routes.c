@@ -13,6 +13,8 @@ const struct route daemon_routes[] = {
     {"GET", "/v1/builds/*", builds_get, false, false},
     {"GET", "/v1/builds/*/log", builds_log, false, false},
     {"GET", "/v1/images", images_list, false, false},
+    {"POST", "/v1/images/pull", images_pull, false, false},
+    {"POST", "/v1/images/*/push", images_push, false, false},
     {"GET", "/v1/images/*", images_get, false, false},
     {"DELETE", "/v1/images/*", images_delete, false, false},
     {"GET", "/v1/images/*/formats/*", images_format_get, false, false},
