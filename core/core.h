@@ -128,6 +128,17 @@ int unik_core_image_format(struct unik_core *c, const char *ref, const char *for
 int unik_core_image_delete(struct unik_core *c, const char *ref, bool force,
                            struct unik_error *err);
 
+/* ---- exports of more than one file (core/export.c) ---- */
+/* The xl.cfg text of image ref for a directory that holds its kernel as kernel_name and its
+ * root fs as rootfs_name (plain file names; the root fs is left out when the image has none).
+ * *text is the caller's. */
+int unik_core_image_xl_relative(struct unik_core *c, const char *ref, const char *kernel_name,
+                                const char *rootfs_name, char **text, struct unik_error *err);
+/* Image ref's root fs (newc cpio): *fd read-only, *size its bytes; UNIK_E_NOTFOUND when the
+ * image has none. */
+int unik_core_image_rootfs(struct unik_core *c, const char *ref, int *fd, uint64_t *size,
+                           struct unik_error *err);
+
 /* ---- registries (core/registry.c) ---- */
 /* Pushes image ref to the registry reference dest ("127.0.0.1:5000/team/hello:1") as an OCI
  * image manifest over the blobs of its `oci` format, skipping blobs the registry has.  progress

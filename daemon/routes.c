@@ -19,6 +19,7 @@ const struct route daemon_routes[] = {
     {"DELETE", "/v1/images/*", images_delete, false, false},
     {"GET", "/v1/images/*/formats/*", images_format_get, false, false},
     {"POST", "/v1/images/*/formats/*", images_format_post, false, false},
+    {"GET", "/v1/images/*/rootfs", images_rootfs, false, false},
     {"GET", "/v1/instances", instances_list, false, false},
     {"POST", "/v1/instances", instances_post, false, false},
     {"GET", "/v1/instances/*", instances_get, false, false},

@@ -29,6 +29,7 @@ void images_get(struct req *r);
 void images_delete(struct req *r);
 void images_format_get(struct req *r);
 void images_format_post(struct req *r);
+void images_rootfs(struct req *r);
 /* v1_registry.c */
 void images_push(struct req *r);
 void images_pull(struct req *r);

@@ -278,3 +278,47 @@ def test_docker_pull_of_a_pushed_image_runs_under_unik_oci():
             if p.returncode != 0 or GREETING not in p.out:
                 fail('docker run of the pulled image: exit %d' % p.returncode, p.out + p.err)
             c.wait_no_qemu(d.dir)
+
+
+@timeout(600)
+def test_export_xl_writes_kernel_and_rootfs_beside_the_config():
+    need_core()
+    src = os.path.join(out_dir(), 'withfs')
+    for rel, text in {'app.c': '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n',
+                      'Unikfile': 'name: withfs\nfiles: rootfs\n',
+                      'rootfs/etc/motd': 'motd\n'}.items():
+        os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+        with open(os.path.join(src, rel), 'w') as f:
+            f.write(text)
+    with Home() as h:
+        h.ok(['build', '--name', 'withfs', '--path', src])
+        xen = os.path.join(out_dir(), 'xen')
+        shutil.rmtree(xen, ignore_errors=True)
+        os.makedirs(xen)
+        h.ok(['export', 'withfs', '--format', 'xl', '-o', os.path.join(xen, 'guest.cfg')])
+        cfg = open(os.path.join(xen, 'guest.cfg')).read()
+        if 'kernel = "guest.elf"' not in cfg or 'ramdisk = "guest.rootfs.cpio"' not in cfg:
+            fail('the exported xl.cfg does not name its files by relative path', cfg)
+        if h.path in cfg:
+            fail("the exported xl.cfg names the daemon's store", cfg)
+        elf = os.path.join(out_dir(), 'withfs.elf')
+        h.ok(['export', 'withfs', '--format', 'elf', '-o', elf])
+        if open(elf, 'rb').read() != open(os.path.join(xen, 'guest.elf'), 'rb').read():
+            fail('the kernel beside the xl.cfg is not the image kernel')
+        with open(os.path.join(xen, 'guest.rootfs.cpio'), 'rb') as f:
+            if not f.read(6) == b'070701':
+                fail('the root fs beside the xl.cfg is not a newc cpio')
+        p = h.ok(['export', 'withfs', '--format', 'xl', '-o', '-'], code=2)
+        if 'three files' not in p.stderr:
+            fail('xl to stdout was not refused with the reason', p.stderr)
+
+
+def test_export_help_lists_o_once():
+    need_core()
+    with Home() as h:
+        p = h.ok(['export', '--help'])
+        lines = [l for l in p.stdout.splitlines() if l.strip().startswith('-o,')]
+        if len(lines) != 1 or 'FILE' not in lines[0]:
+            fail('export --help lists -o %d times' % len(lines), p.stdout)
+        if '--output FORMAT' not in p.stdout:
+            fail('export --help no longer shows --output', p.stdout)
