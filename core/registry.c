@@ -75,7 +75,8 @@ int unik_core_image_push(struct unik_core *c, const char *ref, const char *dest,
 		return -1;
 	if (rr.digest) {
 		unik_error_set(err, UNIK_E_INVALID,
-		               "push to a tag, not a digest (%s): the digest is the manifest's", dest);
+		               "push to a tag, not a digest (%s): the digest is the manifest's",
+		               dest);
 		goto out;
 	}
 	if (push_src_get(c, ref, &s, err) < 0)
@@ -95,14 +96,14 @@ int unik_core_image_push(struct unik_core *c, const char *ref, const char *dest,
 	    .compiler = s.im->compiler,
 	    .provider = s.im->provider,
 	};
-	if (unik_oci_blobs_make(&spec, &b, err) < 0 ||
-	    unik_registry_open(&rr, opts, &reg, err) < 0)
+	if (unik_oci_blobs_make(&spec, &b, err) < 0 || unik_registry_open(&rr, opts, &reg, err) < 0)
 		goto out;
 	const struct {
 		const char *digest;
 		const char *data;
 		size_t len;
-	} blobs[] = {{b.layer_digest, b.layer, b.layer_len}, {b.config_digest, b.config, b.config_len}};
+	} blobs[] = {{b.layer_digest, b.layer, b.layer_len},
+	             {b.config_digest, b.config, b.config_len}};
 	for (size_t i = 0; i < 2; i++) {
 		bool there = false;
 
@@ -262,7 +263,8 @@ static struct unik_image *pulled_image(struct unik_core *c, json_t *config, cons
 		json_array_foreach(json_object_get(cc, "Cmd"), i, v)
 		{
 			if (json_is_string(v))
-				strv_push_take(&words, unik_cmdline_quote_word(json_string_value(v)));
+				strv_push_take(&words,
+				               unik_cmdline_quote_word(json_string_value(v)));
 		}
 		im->args = strv_join(&words, " ");
 		strv_free(&words);
@@ -361,10 +363,11 @@ int unik_core_image_pull(struct unik_core *c, const char *src, const char *name,
 	json_t *layers = json_object_get(m, "layers");
 	if (!cdigest || !json_is_array(layers) || json_array_size(layers) == 0 ||
 	    json_array_size(layers) > MAX_LAYERS) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "the manifest (%s) is not an image manifest with a config and 1 to %d "
-		               "layers",
-		               mtype && *mtype ? mtype : "no media type", MAX_LAYERS);
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "the manifest (%s) is not an image manifest with a config and 1 to %d "
+		    "layers",
+		    mtype && *mtype ? mtype : "no media type", MAX_LAYERS);
 		goto out;
 	}
 	if (unik_registry_blob_get(reg, cdigest, MAX_CONFIG, NULL, NULL, &cdata, &clen, err) < 0)
@@ -410,7 +413,8 @@ int unik_core_image_pull(struct unik_core *c, const char *src, const char *name,
 			unik_error_set(err, UNIK_E_INVALID, "layer %zu has no digest", i);
 			goto out;
 		}
-		if (unik_registry_blob_get(reg, d, MAX_LAYER, progress, ctx, &data, &len, err) < 0 ||
+		if (unik_registry_blob_get(reg, d, MAX_LAYER, progress, ctx, &data, &len, err) <
+		        0 ||
 		    layer_extract(data, len, kernel, kpath, rpath, &got_kernel, &got_rootfs, err) <
 		        0)
 			goto out;

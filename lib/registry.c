@@ -45,18 +45,18 @@ static bool repo_component_ok(const char *s, size_t n)
 	return true;
 }
 
-int unik_registry_ref_parse(const char *text, struct unik_registry_ref *out,
-                            struct unik_error *err)
+int unik_registry_ref_parse(const char *text, struct unik_registry_ref *out, struct unik_error *err)
 {
 	_cleanup_free_ char *s = xstrdup(text ? text : "");
 	char *rest = s, *at, *slash, *colon;
 
 	memset(out, 0, sizeof(*out));
 	if (!*s || strlen(s) > 512 || strchr(s, ' ') || strstr(s, "://")) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "\"%.80s\" is not an image reference (REGISTRY/REPOSITORY[:TAG], e.g. "
-		               "127.0.0.1:5000/hello:latest)",
-		               text ? text : "");
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "\"%.80s\" is not an image reference (REGISTRY/REPOSITORY[:TAG], e.g. "
+		    "127.0.0.1:5000/hello:latest)",
+		    text ? text : "");
 		return -1;
 	}
 	if ((at = strchr(rest, '@'))) {
@@ -66,9 +66,9 @@ int unik_registry_ref_parse(const char *text, struct unik_registry_ref *out,
 		for (size_t i = 7; hex && i < n; i++)
 			hex = isxdigit((unsigned char)at[i]) && !isupper((unsigned char)at[i]);
 		if (!hex) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "\"%.80s\": a digest is sha256: and 64 lower-case hex digits",
-			               text);
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "\"%.80s\": a digest is sha256: and 64 lower-case hex digits", text);
 			return -1;
 		}
 		out->digest = xstrdup(at);
@@ -86,13 +86,14 @@ int unik_registry_ref_parse(const char *text, struct unik_registry_ref *out,
 	if (colon) {
 		*colon++ = '\0';
 		size_t n = strlen(colon);
-		bool ok = n > 0 && n <= 128 && (isalnum((unsigned char)colon[0]) || colon[0] == '_');
+		bool ok =
+		    n > 0 && n <= 128 && (isalnum((unsigned char)colon[0]) || colon[0] == '_');
 		for (size_t i = 0; ok && i < n; i++)
 			ok = isalnum((unsigned char)colon[i]) || strchr("_.-", colon[i]);
 		if (!ok) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "\"%.80s\": a tag is up to 128 letters, digits, '_', '.' or '-'",
-			               text);
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "\"%.80s\": a tag is up to 128 letters, digits, '_', '.' or '-'", text);
 			unik_registry_ref_free(out);
 			return -1;
 		}
@@ -353,10 +354,11 @@ static int authenticate(struct unik_registry *r, const char *challenge, struct u
 {
 	if (strncasecmp(challenge, "Basic", 5) == 0) {
 		if (!r->username) {
-			unik_error_set(err, UNIK_E_PERM,
-			               "%s asks for a login: give --username and --password-stdin, or "
-			               "log in with `docker login %s`",
-			               r->registry, r->registry);
+			unik_error_set(
+			    err, UNIK_E_PERM,
+			    "%s asks for a login: give --username and --password-stdin, or "
+			    "log in with `docker login %s`",
+			    r->registry, r->registry);
 			return -1;
 		}
 		/* perform() sends the credentials itself when authz is "basic". */
@@ -365,24 +367,25 @@ static int authenticate(struct unik_registry *r, const char *challenge, struct u
 		return 0;
 	}
 	if (strncasecmp(challenge, "Bearer", 6) != 0) {
-		unik_error_set(err, UNIK_E_UNSUPPORTED, "%s asks for an unknown kind of login: %.60s",
-		               r->registry, challenge);
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "%s asks for an unknown kind of login: %.60s", r->registry,
+		               challenge);
 		return -1;
 	}
 	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
 	_cleanup_free_ char *service = challenge_param(challenge, "service");
 	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
 	if (!realm || strncmp(realm, "http", 4) != 0) {
-		unik_error_set(err, UNIK_E_IO, "%s: a token login without a realm URL", r->registry);
+		unik_error_set(err, UNIK_E_IO, "%s: a token login without a realm URL",
+		               r->registry);
 		return -1;
 	}
 	_cleanup_free_ char *esc_service = service ? curl_easy_escape(r->easy, service, 0) : NULL;
 	_cleanup_free_ char *esc_scope = scope ? curl_easy_escape(r->easy, scope, 0) : NULL;
-	_cleanup_free_ char *url =
-	    xasprintf("%s%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
-	              esc_service ? "service=" : "", esc_service ? esc_service : "",
-	              esc_scope ? (esc_service ? "&scope=" : "scope=") : "",
-	              esc_scope ? esc_scope : "");
+	_cleanup_free_ char *url = xasprintf(
+	    "%s%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_service ? "service=" : "",
+	    esc_service ? esc_service : "", esc_scope ? (esc_service ? "&scope=" : "scope=") : "",
+	    esc_scope ? esc_scope : "");
 	struct resp p = {.max = MAX_SMALL_BODY};
 	int rc = -1;
 
@@ -484,10 +487,11 @@ int unik_registry_open(const struct unik_registry_ref *ref, const struct unik_re
 		if (!o->insecure) {
 			_cleanup_free_ char *msg = xstrdup(err->msg);
 
-			unik_error_set(err, UNIK_E_IO,
-			               "%s (for a local registry without TLS, or with a certificate "
-			               "of its own, give --insecure)",
-			               msg);
+			unik_error_set(
+			    err, UNIK_E_IO,
+			    "%s (for a local registry without TLS, or with a certificate "
+			    "of its own, give --insecure)",
+			    msg);
 			goto fail;
 		}
 		free(r->base);
@@ -618,8 +622,8 @@ static void hex_of(const unsigned char *md, unsigned n, char *out)
 }
 
 int unik_registry_blob_get(struct unik_registry *r, const char *digest, uint64_t max,
-                           unik_registry_progress_fn progress, void *ctx, char **data,
-                           size_t *len, struct unik_error *err)
+                           unik_registry_progress_fn progress, void *ctx, char **data, size_t *len,
+                           struct unik_error *err)
 {
 	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", r->repository, digest);
 	struct resp p = {.max = (size_t)max, .progress = progress, .ctx = ctx, .what = digest};
@@ -629,8 +633,8 @@ int unik_registry_blob_get(struct unik_registry *r, const char *digest, uint64_t
 	int rc = -1;
 
 	if (strncmp(digest, "sha256:", 7) != 0) {
-		unik_error_set(err, UNIK_E_UNSUPPORTED, "blob %.80s: only sha256 digests are checked",
-		               digest);
+		unik_error_set(err, UNIK_E_UNSUPPORTED,
+		               "blob %.80s: only sha256 digests are checked", digest);
 		return -1;
 	}
 	p.md = EVP_MD_CTX_new();
@@ -643,10 +647,11 @@ int unik_registry_blob_get(struct unik_registry *r, const char *digest, uint64_t
 	EVP_DigestFinal_ex(p.md, md, &mdlen);
 	hex_of(md, mdlen, got + 7);
 	if (strcmp(got, digest) != 0) {
-		unik_error_set(err, UNIK_E_INVALID,
-		               "%s: blob %s: digest mismatch: its content hashes to %s (the registry's "
-		               "copy is damaged or was changed); nothing was stored",
-		               r->registry, digest, got);
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "%s: blob %s: digest mismatch: its content hashes to %s (the registry's "
+		    "copy is damaged or was changed); nothing was stored",
+		    r->registry, digest, got);
 		goto out;
 	}
 	*data = p.body ? p.body : xstrdup("");
@@ -682,12 +687,11 @@ int unik_registry_manifest_get(struct unik_registry *r, const char *reference, c
                                struct unik_error *err)
 {
 	_cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", r->repository, reference);
-	const char *hdr[] = {
-	    "Accept: application/vnd.oci.image.manifest.v1+json, "
-	    "application/vnd.oci.image.index.v1+json, "
-	    "application/vnd.docker.distribution.manifest.v2+json, "
-	    "application/vnd.docker.distribution.manifest.list.v2+json",
-	    NULL};
+	const char *hdr[] = {"Accept: application/vnd.oci.image.manifest.v1+json, "
+	                     "application/vnd.oci.image.index.v1+json, "
+	                     "application/vnd.docker.distribution.manifest.v2+json, "
+	                     "application/vnd.docker.distribution.manifest.list.v2+json",
+	                     NULL};
 	struct resp p = {.max = MAX_SMALL_BODY};
 	unsigned char md[32];
 	unsigned mdlen = 0;
@@ -731,8 +735,7 @@ out:
 	return rc;
 }
 
-int unik_registry_decode_auth(const char *b64, char **user, char **password,
-                              struct unik_error *err)
+int unik_registry_decode_auth(const char *b64, char **user, char **password, struct unik_error *err)
 {
 	size_t n = strlen(b64);
 	unsigned char *buf = xmalloc(n + 4);

@@ -62,8 +62,8 @@ int unik_registry_blob_put(struct unik_registry *r, const char *digest, const vo
 /* Downloads a blob (at most max bytes) and checks its sha256 against digest: a mismatch is
  * UNIK_E_INVALID naming both digests, and *data is not set. */
 int unik_registry_blob_get(struct unik_registry *r, const char *digest, uint64_t max,
-                           unik_registry_progress_fn progress, void *ctx, char **data,
-                           size_t *len, struct unik_error *err);
+                           unik_registry_progress_fn progress, void *ctx, char **data, size_t *len,
+                           struct unik_error *err);
 
 /* PUTs a manifest under reference (a tag or its digest). */
 int unik_registry_manifest_put(struct unik_registry *r, const char *reference,

@@ -140,15 +140,17 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	if (!image)
 		return cli_usage_error(cli, "which image? (unik export IMAGE --format FORMAT)");
 	if (!format)
-		return cli_usage_error(cli, "which format? (--format elf, raw, qcow2, vmdk, vhd, iso, "
-		                            "oci, docker-archive or xl)");
+		return cli_usage_error(cli,
+		                       "which format? (--format elf, raw, qcow2, vmdk, vhd, iso, "
+		                       "oci, docker-archive or xl)");
 	to_stdout = file && strcmp(file, "-") == 0;
 	if (to_stdout && isatty(1))
 		return cli_usage_error(cli, "stdout is a terminal: give -o FILE, or redirect it");
 	xl = strcmp(format, "xl") == 0;
 	if (xl && to_stdout)
-		return cli_usage_error(cli, "the xl export is three files (config, kernel, root fs): "
-		                            "give -o FILE.cfg");
+		return cli_usage_error(cli,
+		                       "the xl export is three files (config, kernel, root fs): "
+		                       "give -o FILE.cfg");
 	layout_dir = strcmp(format, "oci") == 0 && !to_stdout &&
 	             !(file && unik_str_has_suffix(file, ".tar"));
 	if (layout_dir && file) {
@@ -162,8 +164,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		if (d)
 			closedir(d);
 		if (!empty)
-			return cli_usage_error(cli, "`%s` is not empty: the OCI layout goes into a new "
-			                            "or empty directory (or give FILE.tar)",
+			return cli_usage_error(cli,
+			                       "`%s` is not empty: the OCI layout goes into a new "
+			                       "or empty directory (or give FILE.tar)",
 			                       file);
 	}
 
@@ -185,11 +188,10 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	    json_object_get(json_object_get(json_object_get(im, "formats"), format), "size_bytes"));
 	dest = file ? xstrdup(file) : xasprintf("%s.%s", name, format);
 
-	if (xl ? export_xl(cli, name, dest, im, &s.written) < 0
-	    : layout_dir
-	        ? export_layout_dir(cli, get_path, dest, s.total, &s.written) < 0
-	        : cli_download(cli, get_path, to_stdout ? NULL : dest, s.total, "exporting",
-	                       &s.written) < 0) {
+	if (xl           ? export_xl(cli, name, dest, im, &s.written) < 0
+	    : layout_dir ? export_layout_dir(cli, get_path, dest, s.total, &s.written) < 0
+	                 : cli_download(cli, get_path, to_stdout ? NULL : dest, s.total,
+	                                "exporting", &s.written) < 0) {
 		rc = cli_interrupted ? 130 : CLI_FAILED;
 		goto out;
 	}

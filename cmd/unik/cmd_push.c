@@ -14,9 +14,9 @@ static char *ref_registry(const char *ref)
 {
 	const char *slash = strchr(ref, '/');
 
-	if (slash && (memchr(ref, '.', (size_t)(slash - ref)) ||
-	              memchr(ref, ':', (size_t)(slash - ref)) ||
-	              (slash - ref == 9 && strncmp(ref, "localhost", 9) == 0)))
+	if (slash &&
+	    (memchr(ref, '.', (size_t)(slash - ref)) || memchr(ref, ':', (size_t)(slash - ref)) ||
+	     (slash - ref == 9 && strncmp(ref, "localhost", 9) == 0)))
 		return xstrndup(ref, (size_t)(slash - ref));
 	return xstrdup("docker.io");
 }
@@ -50,8 +50,9 @@ int cli_registry_auth(const struct cli *cli, const char *ref, const char *userna
 		size_t n = 0;
 
 		if (!password_stdin)
-			return cli_usage_error(cli, "--username needs --password-stdin (the password "
-			                            "is read from stdin, never from the command line)");
+			return cli_usage_error(cli,
+			                       "--username needs --password-stdin (the password "
+			                       "is read from stdin, never from the command line)");
 		if (isatty(0))
 			fprintf(stderr, "Password: ");
 		while (n < sizeof(buf) - 1) {
@@ -204,7 +205,8 @@ int cmd_pull(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		cli_print_json(j);
 	else
-		printf("pulled %s as %s (%s)\n", pos.v[0], json_string_value(json_object_get(j, "name")),
+		printf("pulled %s as %s (%s)\n", pos.v[0],
+		       json_string_value(json_object_get(j, "name")),
 		       json_string_value(json_object_get(j, "id")));
 	json_decref(j);
 	return CLI_OK;

@@ -14,7 +14,7 @@
 static int registry_opts(json_t *body, struct unik_registry_opts *o, char **user, char **pass,
                          struct unik_error *err)
 {
-	static const char *const keys[] = {"reference", "name", "username", "password",
+	static const char *const keys[] = {"reference", "name",     "username", "password",
 	                                   "auth",      "insecure", NULL};
 	const char *key;
 	json_t *v;
@@ -35,7 +35,8 @@ static int registry_opts(json_t *body, struct unik_registry_opts *o, char **user
 	const char *p = json_string_value(json_object_get(body, "password"));
 	const char *a = json_string_value(json_object_get(body, "auth"));
 	if (a && (u || p)) {
-		unik_error_set(err, UNIK_E_INVALID, "give \"auth\" or \"username\" and \"password\"");
+		unik_error_set(err, UNIK_E_INVALID,
+		               "give \"auth\" or \"username\" and \"password\"");
 		return -1;
 	}
 	if (a && unik_registry_decode_auth(a, user, pass, err) < 0)

@@ -44,7 +44,8 @@ static int pack_as(const struct unik_artifacts *a, const char *out, bool layout,
 		spec.rootfs = NULL;
 	if (unik_oci_blobs_make(&spec, &b, err) < 0)
 		goto out;
-	r = layout ? unik_oci_write_layout(&b, out, err) : unik_oci_write_docker_archive(&b, out, err);
+	r = layout ? unik_oci_write_layout(&b, out, err)
+	           : unik_oci_write_docker_archive(&b, out, err);
 	unik_oci_blobs_free(&b);
 	if (r < 0)
 		goto out;

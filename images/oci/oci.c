@@ -220,12 +220,12 @@ int unik_oci_blobs_make(const struct unik_oci_image_spec *s, struct unik_oci_blo
 	out->layer_len = layer.len;
 	snprintf(out->layer_digest, sizeof(out->layer_digest), "sha256:%s", layer_hex);
 
-	json_t *manifest = json_pack(
-	    "{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}], s:o}", "schemaVersion", 2,
-	    "mediaType", UNIK_OCI_MT_MANIFEST, "config", "mediaType", UNIK_OCI_MT_CONFIG, "digest",
-	    out->config_digest, "size", (json_int_t)out->config_len, "layers", "mediaType",
-	    UNIK_OCI_MT_LAYER, "digest", out->layer_digest, "size", (json_int_t)out->layer_len,
-	    "annotations", annotations);
+	json_t *manifest =
+	    json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}], s:o}", "schemaVersion", 2,
+	              "mediaType", UNIK_OCI_MT_MANIFEST, "config", "mediaType", UNIK_OCI_MT_CONFIG,
+	              "digest", out->config_digest, "size", (json_int_t)out->config_len, "layers",
+	              "mediaType", UNIK_OCI_MT_LAYER, "digest", out->layer_digest, "size",
+	              (json_int_t)out->layer_len, "annotations", annotations);
 	out->manifest = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(manifest);
 	out->manifest_len = strlen(out->manifest);
@@ -297,12 +297,12 @@ int unik_oci_write_layout(const struct unik_oci_blobs *b, const char *out, struc
 	_cleanup_free_ char *config_name = xasprintf("blobs/sha256/%s", b->config_digest + 7);
 	_cleanup_free_ char *manifest_name = xasprintf("blobs/sha256/%s", b->manifest_digest + 7);
 	const char *colon = strrchr(b->tag, ':');
-	json_t *index = json_pack(
-	    "{s:i, s:s, s:[{s:s, s:s, s:I, s:{s:s}, s:{s:s, s:s}}]}", "schemaVersion", 2,
-	    "mediaType", UNIK_OCI_MT_INDEX, "manifests", "mediaType", UNIK_OCI_MT_MANIFEST, "digest",
-	    b->manifest_digest, "size", (json_int_t)b->manifest_len, "annotations",
-	    "org.opencontainers.image.ref.name", colon ? colon + 1 : "latest", "platform",
-	    "architecture", "amd64", "os", "linux");
+	json_t *index = json_pack("{s:i, s:s, s:[{s:s, s:s, s:I, s:{s:s}, s:{s:s, s:s}}]}",
+	                          "schemaVersion", 2, "mediaType", UNIK_OCI_MT_INDEX, "manifests",
+	                          "mediaType", UNIK_OCI_MT_MANIFEST, "digest", b->manifest_digest,
+	                          "size", (json_int_t)b->manifest_len, "annotations",
+	                          "org.opencontainers.image.ref.name", colon ? colon + 1 : "latest",
+	                          "platform", "architecture", "amd64", "os", "linux");
 	_cleanup_free_ char *index_text = json_dumps(index, JSON_COMPACT);
 	const struct tar_entry ents[] = {
 	    {"oci-layout", layout, strlen(layout)},

@@ -23,10 +23,10 @@ struct unik_oci_image_spec {
 };
 
 /* Media types (the OCI image spec). */
-#define UNIK_OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define UNIK_OCI_MT_INDEX    "application/vnd.oci.image.index.v1+json"
-#define UNIK_OCI_MT_CONFIG   "application/vnd.oci.image.config.v1+json"
-#define UNIK_OCI_MT_LAYER    "application/vnd.oci.image.layer.v1.tar"
+#define UNIK_OCI_MT_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define UNIK_OCI_MT_INDEX       "application/vnd.oci.image.index.v1+json"
+#define UNIK_OCI_MT_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define UNIK_OCI_MT_LAYER       "application/vnd.oci.image.layer.v1.tar"
 #define UNIK_DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define UNIK_DOCKER_MT_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 

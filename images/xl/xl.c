@@ -115,10 +115,11 @@ int unik_xl_cfg_text(const struct unik_xl_guest *g, char **out, struct unik_erro
 	    (g->relative ? !plain_name(g->kernel) || (g->ramdisk && !plain_name(g->ramdisk))
 	                 : g->kernel[0] != '/' || (g->ramdisk && g->ramdisk[0] != '/'))) {
 		unik_error_set(err, UNIK_E_INVALID,
-		               g->relative ? "xl.cfg: a guest needs a name and kernel (and ramdisk) "
-		                             "file names without a '/'"
-		                           : "xl.cfg: a guest needs a name and an absolute kernel "
-		                             "(and ramdisk) path");
+		               g->relative
+		                   ? "xl.cfg: a guest needs a name and kernel (and ramdisk) "
+		                     "file names without a '/'"
+		                   : "xl.cfg: a guest needs a name and an absolute kernel "
+		                     "(and ramdisk) path");
 		return -1;
 	}
 	if (g->memory_mb == 0 || g->memory_mb > LONG_MAX / 1024 || g->vcpus == 0) {
