@@ -101,6 +101,97 @@ int cli_registry_auth(const struct cli *cli, const char *ref, const char *userna
 	return 0;
 }
 
+/* The daemon's NDJSON stream of a push or pull (?progress=true): progress lines become one line
+ * on stderr, rewritten in place; the last line is the result or the error. */
+struct progress_sink {
+	char *buf;
+	size_t len;
+	json_t *result;
+	json_t *error;
+	bool shown;
+	const char *what;
+};
+
+static void progress_line(struct progress_sink *s, const char *line, size_t n)
+{
+	json_t *j = json_loadb(line, n, 0, NULL), *p;
+
+	if (!j)
+		return;
+	if ((p = json_object_get(j, "progress"))) {
+		const char *d = json_string_value(json_object_get(p, "digest"));
+		uint64_t done = (uint64_t)json_integer_value(json_object_get(p, "done"));
+		uint64_t total = (uint64_t)json_integer_value(json_object_get(p, "total"));
+		char a[32], b[32];
+
+		cli_human_size((double)done, a, sizeof(a));
+		cli_human_size((double)total, b, sizeof(b));
+		fprintf(stderr, "\r%s %.19s: %s of %s (%d%%)   ", s->what, d ? d : "", a, b,
+		        total ? (int)(done * 100 / total) : 100);
+		s->shown = true;
+	} else if (json_object_get(j, "result")) {
+		s->result = json_incref(json_object_get(j, "result"));
+	} else if (json_object_get(j, "error")) {
+		s->error = json_incref(json_object_get(j, "error"));
+	}
+	json_decref(j);
+}
+
+static int progress_data(void *ctx, const char *data, size_t len)
+{
+	struct progress_sink *s = ctx;
+	char *nl;
+
+	s->buf = xrealloc(s->buf, s->len + len + 1);
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	while ((nl = memchr(s->buf, '\n', s->len))) {
+		size_t n = (size_t)(nl - s->buf);
+
+		progress_line(s, s->buf, n);
+		memmove(s->buf, nl + 1, s->len - n - 1);
+		s->len -= n + 1;
+	}
+	return 0;
+}
+
+/* POSTs body to path: on a terminal with the progress stream, else as one JSON answer.  The
+ * answer, or NULL after printing the error. */
+static json_t *registry_call(struct cli *cli, const char *path, json_t *body, const char *what)
+{
+	struct progress_sink s = {.what = what};
+	struct unik_error err = {0};
+	_cleanup_free_ char *ppath = NULL;
+	int rc;
+
+	if (!isatty(2) || cli->json)
+		return cli_request(cli, "POST", path, body);
+	if (!cli_client(cli))
+		return NULL;
+	cli_catch_signals();
+	ppath = xasprintf("%s?progress=true", path);
+	rc = unik_client_stream_json(cli->client, "POST", ppath, body, progress_data, &s, &err);
+	if (s.shown)
+		fputc('\n', stderr);
+	free(s.buf);
+	if (rc != 0) {
+		if (!cli_interrupted)
+			cli_fail(&err);
+		json_decref(s.result);
+		json_decref(s.error);
+		return NULL;
+	}
+	if (s.error || !s.result) {
+		const char *msg = json_string_value(json_object_get(s.error, "message"));
+
+		fprintf(stderr, "unik: %s\n", msg ? msg : "the daemon's answer ended early");
+		json_decref(s.error);
+		json_decref(s.result);
+		return NULL;
+	}
+	return s.result;
+}
+
 int cmd_push(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
@@ -111,7 +202,7 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 	    "registry lacks, then the manifest.  Credentials come from --username with\n"
 	    "--password-stdin, else from Docker's config.json (`docker login`); they are\n"
 	    "used for this push only.  --insecure allows plain HTTP or a certificate that\n"
-	    "does not verify (a local registry).",
+	    "does not verify (a local registry).  Shows each blob's progress on a terminal.",
 	    "  unik push hello 127.0.0.1:5000/hello:1 --insecure\n"
 	    "  echo \"$TOKEN\" | unik push hello ghcr.io/me/hello --username me --password-stdin\n",
 	};
@@ -140,11 +231,7 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	path = cli_path("/v1/images/%s/push", pos.v[0]);
-	if (!isatty(1) || cli->json)
-		;
-	else
-		fprintf(stderr, "pushing %s to %s...\n", pos.v[0], pos.v[1]);
-	j = cli_request(cli, "POST", path, body);
+	j = registry_call(cli, path, body, "pushing");
 	json_decref(body);
 	if (!j)
 		return CLI_FAILED;
@@ -166,7 +253,7 @@ int cmd_pull(struct cli *cli, int argc, char **argv)
 	    "a registry into the image store as NAME (default: the name it was pushed with,\n"
 	    "else the repository's last part), replacing an image of that name.  Every\n"
 	    "digest is checked; on a mismatch nothing is stored.  Credentials and --insecure\n"
-	    "as for `unik push`.",
+	    "as for `unik push`.  Shows each blob's progress on a terminal.",
 	    "  unik pull 127.0.0.1:5000/hello:1 --insecure\n"
 	    "  unik pull ghcr.io/me/hello --name hello2 && unik run hello2\n",
 	};
@@ -196,9 +283,7 @@ int cmd_pull(struct cli *cli, int argc, char **argv)
 		json_decref(body);
 		return rc;
 	}
-	if (isatty(1) && !cli->json)
-		fprintf(stderr, "pulling %s...\n", pos.v[0]);
-	j = cli_request(cli, "POST", "/v1/images/pull", body);
+	j = registry_call(cli, "/v1/images/pull", body, "pulling");
 	json_decref(body);
 	if (!j)
 		return CLI_FAILED;

@@ -322,3 +322,48 @@ def test_export_help_lists_o_once():
             fail('export --help lists -o %d times' % len(lines), p.stdout)
         if '--output FORMAT' not in p.stdout:
             fail('export --help no longer shows --output', p.stdout)
+
+
+def on_a_terminal(h, args):
+    """unik ARGS with its stderr on a pseudo-terminal (stdout piped); (exit, stdout, stderr)."""
+    import pty
+    from test_cli import unik_bin
+    master, slave = pty.openpty()
+    p = subprocess.Popen([unik_bin()] + list(args), env=h.env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    err = b''
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = p.stdout.read()
+    p.wait(timeout=300)
+    os.close(master)
+    return p.returncode, out.decode(errors='replace'), err.decode(errors='replace')
+
+
+@timeout(600)
+def test_progress_on_a_terminal_and_none_when_piped():
+    need_core()
+    with Registry() as reg, Home() as h:
+        build_hello(h)
+        ref = '%s/progress/hello' % reg.host
+        code, out, err = on_a_terminal(h, ['push', 'hello', ref, '--insecure'])
+        if code != 0 or 'pushed hello' not in out:
+            fail('push on a terminal: exit %d' % code, out + err)
+        if 'pushing sha256:' not in err or '(100%)' not in err:
+            fail('no progress line on the terminal during the push', repr(err))
+        code, out, err = on_a_terminal(h, ['pull', ref, '--name', 'again', '--insecure'])
+        if code != 0 or 'pulling sha256:' not in err or '(100%)' not in err:
+            fail('no progress line on the terminal during the pull', repr(out + err))
+        code, out, err = on_a_terminal(h, ['pull', ref + 'nothere', '--insecure'])
+        if code != 1 or 'nothere' not in err:
+            fail('a failed streamed pull did not report the registry error', repr(out + err))
+        p = h.ok(['push', 'hello', ref, '--insecure'])
+        if '%' in p.stderr or 'sha256:' in p.stderr:
+            fail('progress was printed into a pipe', p.stderr)
