@@ -367,3 +367,29 @@ def test_progress_on_a_terminal_and_none_when_piped():
         p = h.ok(['push', 'hello', ref, '--insecure'])
         if '%' in p.stderr or 'sha256:' in p.stderr:
             fail('progress was printed into a pipe', p.stderr)
+
+
+@timeout(600)
+def test_token_auth_as_docker_hub_does_it():
+    need_core()
+    with Registry(token=('alice', 'tok pass')) as reg:
+        ref = '%s/team/hello:1' % reg.host
+        with Home('pusher') as h:
+            build_hello(h)
+            p = h.ok(['push', 'hello', ref, '--insecure'], code=1)
+            if 'refused the login' not in p.stderr:
+                fail('an anonymous push to a token registry was not refused', p.stderr)
+            with_stdin(h, ['push', 'hello', ref, '--insecure', '--username', 'alice',
+                           '--password-stdin'], 'tok pass\n')
+        asked = reg.token_server.requests
+        if not any('repository:team/hello:pull,push' in r['scope'] and
+                   r['user'] == 'alice:tok pass' and r['service'] == 'unik-test-registry'
+                   for r in asked):
+            fail('the token server was never asked for push access as alice', str(asked))
+        with Home('puller') as h2:
+            h2.ok(['pull', ref, '--insecure'], code=1)
+            with_stdin(h2, ['pull', ref, '--insecure', '--username', 'alice',
+                            '--password-stdin'], 'tok pass\n')
+            p = h2.ok(['run', 'hello'])
+            if GREETING not in p.stdout:
+                fail('the image pulled through a token login did not greet', p.stdout)
