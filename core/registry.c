@@ -392,6 +392,10 @@ int unik_core_image_pull(struct unik_core *c, const char *src, const char *name,
 		own_name = xstrdup(n && unik_name_valid(n) ? n : slash ? slash + 1 : rr.repository);
 		name = own_name;
 	}
+	if (unik_name_check("image name", name, err) < 0) {
+		unik_error_prefix(err, "give --name NAME");
+		goto out;
+	}
 	tmp = unik_path_join(c->tmp_dir, "pull-XXXXXX");
 	if (!mkdtemp(tmp)) {
 		unik_error_sys(err, errno, "create %s", tmp);
