@@ -158,6 +158,15 @@ def test_basic_auth_with_password_stdin_and_docker_config():
                 fail('a wrong password was not refused as unauthorized', p.stderr)
             with_stdin(h, ['push', 'hello', ref, '--insecure', '--username', 'alice',
                            '--password-stdin'], 's3cret pass\n')
+            # The daemon used the password for that push only: nothing in UNIK_HOME has it.
+            for root, _, files in os.walk(h.path):
+                for f in files:
+                    path = os.path.join(root, f)
+                    if not os.path.isfile(path):
+                        continue
+                    with open(path, 'rb') as fh:
+                        if b's3cret' in fh.read():
+                            fail('the registry password was stored in %s' % path)
         cfgdir = os.path.join(out_dir(), 'dockercfg')
         os.makedirs(cfgdir, exist_ok=True)
         with open(os.path.join(cfgdir, 'config.json'), 'w') as f:
