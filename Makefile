@@ -53,7 +53,7 @@ $(O)/providers/aws/%.o: HOST_CFLAGS += -I/usr/include/libxml2
 # libraries go into bin/unik-daemon, which `unik daemon` runs.
 UNIK_SRCS := $(wildcard cmd/unik/*.c)
 UNIK_OBJS := $(UNIK_SRCS:%.c=$(O)/%.o)
-UNIK_LIBS := -lcurl -ljansson -lyaml
+UNIK_LIBS := -lcurl -ljansson -lyaml -larchive
 DAEMON_SRCS := $(wildcard cmd/unik-daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(O)/%.o)
 SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
