@@ -1,8 +1,8 @@
 """The includeos and mirage backends through every door (issue 16): the devices a mirage
 instance was bound with, by name, in its REST JSON and in `unik describe-instance`; `unik export`
 of an includeos and a mirage image to every disk format (each read back by qemu-img, one of each
-booted from its disk), and the base in the labels of the docker-archive `unik export --format oci`
-writes."""
+booted from its disk), and the base in the labels of the image `unik export --format
+docker-archive` writes."""
 
 import json
 import os
@@ -129,13 +129,13 @@ def oci_labels(tar):
 
 @timeout(600)
 def test_oci_labels_name_the_base():
-    """`unik export --format oci` of an includeos and a mirage image writes org.unik.base."""
+    """`unik export --format docker-archive` of an includeos and a mirage image writes org.unik.base."""
     need_core()
     with Home() as h:
         for base, (name, files, _, _, _) in sorted(BASES.items()):
             h.ok(['build', '--name', name, project(name, files)])
             tar = os.path.join(out_dir(), '%s.oci.tar' % name)
-            h.ok(['export', name, '--format', 'oci', '-o', tar])
+            h.ok(['export', name, '--format', 'docker-archive', '-o', tar])
             labels = oci_labels(tar)
             check_equal('%s: org.unik.base' % name, labels.get('org.unik.base'), base)
             check_equal('%s: org.unik.abi' % name, labels.get('org.unik.abi'), '1')
@@ -153,7 +153,7 @@ def test_docker_runs_an_includeos_image():
     with Home() as h:
         h.ok(['build', '--name', name, project(name, files)])
         tar = os.path.join(out_dir(), '%s.docker.tar' % name)
-        h.ok(['export', name, '--format', 'oci', '-o', tar])
+        h.ok(['export', name, '--format', 'docker-archive', '-o', tar])
     with c.Dockerd() as d:
         p = d.docker('load', '-i', tar)
         if p.returncode or '%s:latest' % name not in p.out:
