@@ -153,6 +153,13 @@ def test_attach_rules():
         cli_error(d, 'no volume "nope"', 'run', '-d', '-v', 'nope:/data', 'http')
         cli_error(d, 'no such directory', 'run', '-d', '-v', '/no/such/dir:/data', 'http')
         cli_error(d, 'must be an absolute path', 'run', '-d', '-v', 'data:rel', 'http')
+        cli_error(d, 'an absolute path other than /', 'run', '-d', '-v', 'data:/', 'http')
+        cli_error(d, "/proc is the runtime's own file system", 'run', '-d', '-v', 'data:/proc',
+                  'http')
+        cli_error(d, "/dev is the runtime's own file system", 'run', '-d', '-v',
+                  '%s:/dev/x' % out_dir(), 'http')
+        cli_error(d, 'two mounts at /d', 'run', '-d', '-v', 'data:/d:ro', '-v',
+                  '%s:/d' % out_dir(), 'http')
         cli_error(d, 'the mode after the mount point is ro or rw', 'run', '-d', '-v',
                   'data:/d:rx', 'http')
         cli(d, 'stop', 'w1')
