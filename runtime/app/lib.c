@@ -3,6 +3,7 @@
  * and the clocks.  Compiled with unik-cc like an application, but it needs nothing of the C
  * library beyond exit(), so that the API is the application's whole interface to its host. */
 #include "app/appcall.h"
+#include "app/netconf.h"
 #include "unik/devices-app.h"
 
 #define SYS_WRITE         1
@@ -59,62 +60,6 @@ void unik_console_write(const char *buf, size_t len)
 	}
 }
 
-/* A decimal number at *s, at most max; s moves past it.  -1 when there is none. */
-static long number(const char **s, long max)
-{
-	long v = 0;
-	const char *p = *s;
-
-	while (*p >= '0' && *p <= '9' && v <= max)
-		v = v * 10 + (*p++ - '0');
-	if (p == *s || v > max)
-		return -1;
-	*s = p;
-	return v;
-}
-
-/* "a.b.c.d" at *s into *out (network byte order); s moves past it. */
-static int parse_ip(const char **s, uint32_t *out)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		long b = number(s, 255);
-		if (b < 0 || (i < 3 && *(*s)++ != '.'))
-			return -1;
-		v = v << 8 | (uint32_t)b;
-	}
-	*out = __builtin_bswap32(v);
-	return 0;
-}
-
-/* "IP/PREFIX[,gw=IP][,dns=IP]" (docs/guest-abi.md) into info. */
-static void parse_config(const char *s, struct unik_net_info *info)
-{
-	uint32_t ip;
-
-	if (!*s || parse_ip(&s, &ip) < 0 || *s++ != '/')
-		return;
-	long prefix = number(&s, 32);
-	if (prefix < 0)
-		return;
-	info->has_ip = true;
-	info->ip = ip;
-	info->prefix = (int)prefix;
-	info->netmask = __builtin_bswap32(prefix ? ~0u << (32 - prefix) : 0);
-	while (*s == ',') {
-		s++;
-		if (s[0] == 'g' && s[1] == 'w' && s[2] == '=') {
-			s += 3;
-			if (parse_ip(&s, &info->gateway) < 0)
-				return;
-		} else {
-			while (*s && *s != ',')
-				s++;
-		}
-	}
-}
-
 unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_info *info)
 {
 	struct appcall_info ai;
@@ -127,7 +72,7 @@ unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_
 	__builtin_memcpy(info->mac, ai.mac, 6);
 	info->mtu = ai.mtu;
 	ai.config[sizeof(ai.config) - 1] = 0;
-	parse_config(ai.config, info);
+	unikapp_parse_config(ai.config, info);
 	return UNIK_R_OK;
 }
 

@@ -1,0 +1,293 @@
+/* The application's side of include/unik/devices-app.h for the unix target
+ * (libunikapp-unix.a): the application is a Linux process that bin/unik-spt loaded, and each
+ * call is a host system call on the descriptors unik-spt opened for it (include/unik/spt.h):
+ * the console is write(1), a net device read/write on a tap, a block device pread/pwrite on a
+ * file, the clocks clock_gettime, unik_yield ppoll.  unik-spt's seccomp filter allows those and
+ * nothing more (cmd/unik-spt/rules.c). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/netconf.h"
+#include "unik/devices-app.h"
+#include "unik/spt.h"
+
+struct device {
+	char kind; /* 'n' net, 'b' blk */
+	char name[16];
+	int fd;
+	uint8_t mac[6];
+	size_t mtu;
+	char config[64];
+	uint64_t sectors;
+	bool readonly;
+};
+
+static struct device devices[UNIK_SPT_MAX_DEV];
+static unsigned ndevices;
+
+/* The field at *s up to the next ':' (or the end of the word, when last) into out; false when
+ * it does not fit. */
+static bool field(const char **s, char *out, size_t size, bool last)
+{
+	size_t n = 0;
+	const char *p = *s;
+
+	while (*p && *p != ' ' && (last || *p != ':')) {
+		if (n + 1 >= size)
+			return false;
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+	if (!last) {
+		if (*p != ':')
+			return false;
+		p++;
+	}
+	*s = p;
+	return true;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One word of UNIK_SPT_ENV into d; false when it is not one. */
+static bool parse_device(const char **s, struct device *d)
+{
+	char kind[4], num[24], mode[4];
+	const char *p;
+	long v;
+
+	if (!field(s, kind, sizeof(kind), false) || !field(s, d->name, sizeof(d->name), false))
+		return false;
+	if (!strcmp(kind, "net")) {
+		char mac[13];
+
+		d->kind = 'n';
+		if (!field(s, mac, sizeof(mac), false) || strlen(mac) != 12 ||
+		    !field(s, num, sizeof(num), false) || !field(s, d->config, sizeof(d->config), true))
+			return false;
+		for (int i = 0; i < 6; i++) {
+			int hi = hexval(mac[2 * i]), lo = hexval(mac[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				return false;
+			d->mac[i] = (uint8_t)(hi << 4 | lo);
+		}
+		p = num;
+		if ((v = unikapp_number(&p, 65535)) < 68 || *p)
+			return false;
+		d->mtu = (size_t)v;
+		return true;
+	}
+	if (!strcmp(kind, "blk")) {
+		d->kind = 'b';
+		if (!field(s, num, sizeof(num), false) || !field(s, mode, sizeof(mode), true))
+			return false;
+		d->sectors = 0;
+		for (p = num; *p >= '0' && *p <= '9'; p++) {
+			if (d->sectors > UINT64_MAX / 1024)
+				return false;
+			d->sectors = d->sectors * 10 + (uint64_t)(*p - '0');
+		}
+		if (p == num || *p || (strcmp(mode, "ro") && strcmp(mode, "rw")))
+			return false;
+		d->readonly = !strcmp(mode, "ro");
+		return true;
+	}
+	return false;
+}
+
+static void console(const char *s)
+{
+	unik_console_write(s, strlen(s));
+}
+
+int main(int argc, char **argv)
+{
+	struct unik_app_info info = {argc, argv};
+	const char *s = getenv(UNIK_SPT_ENV);
+
+	while (s && *s) {
+		struct device *d = &devices[ndevices];
+
+		if (ndevices == UNIK_SPT_MAX_DEV || !parse_device(&s, d) || (*s && *s++ != ' ')) {
+			console("unik: bad " UNIK_SPT_ENV " (include/unik/spt.h): run the application "
+			        "with unik-spt\n");
+			return 1;
+		}
+		d->fd = UNIK_SPT_FD_BASE + (int)ndevices++;
+	}
+	return unik_app_main(&info);
+}
+
+void unik_exit(int status)
+{
+	exit(status);
+}
+
+void unik_console_write(const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(1, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static struct device *acquire(char kind, const char *name, unik_handle_t *h)
+{
+	for (unsigned i = 0; i < ndevices; i++)
+		if (devices[i].kind == kind && !strcmp(devices[i].name, name)) {
+			*h = i;
+			return &devices[i];
+		}
+	return NULL;
+}
+
+static struct device *handle(unik_handle_t h, char kind)
+{
+	return h < ndevices && devices[h].kind == kind ? &devices[h] : NULL;
+}
+
+unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_info *info)
+{
+	struct device *d = acquire('n', name, h);
+
+	if (!d)
+		return UNIK_R_EINVAL;
+	memset(info, 0, sizeof(*info));
+	memcpy(info->mac, d->mac, 6);
+	info->mtu = d->mtu;
+	unikapp_parse_config(d->config, info);
+	return UNIK_R_OK;
+}
+
+unik_result_t unik_net_write(unik_handle_t h, const uint8_t *buf, size_t size)
+{
+	struct device *d = handle(h, 'n');
+	ssize_t n;
+
+	if (!d || size < 14 || size > d->mtu + 14)
+		return UNIK_R_EINVAL;
+	do
+		n = write(d->fd, buf, size);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)size ? UNIK_R_OK : UNIK_R_EUNSPEC;
+}
+
+unik_result_t unik_net_read(unik_handle_t h, uint8_t *buf, size_t size, size_t *read_size)
+{
+	struct device *d = handle(h, 'n');
+	ssize_t n;
+
+	*read_size = 0;
+	if (!d || size < d->mtu + 14)
+		return UNIK_R_EINVAL;
+	do
+		n = read(d->fd, buf, size);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? UNIK_R_AGAIN : UNIK_R_EUNSPEC;
+	*read_size = (size_t)n;
+	return UNIK_R_OK;
+}
+
+unik_result_t unik_block_info(const char *name, unik_handle_t *h, struct unik_block_info *info)
+{
+	struct device *d = acquire('b', name, h);
+
+	if (!d)
+		return UNIK_R_EINVAL;
+	info->capacity = d->sectors * UNIK_SECTOR_SIZE;
+	info->block_size = UNIK_SECTOR_SIZE;
+	info->readonly = d->readonly;
+	return UNIK_R_OK;
+}
+
+/* count sectors at sector through pread or pwrite, whole. */
+static unik_result_t transfer(unik_handle_t h, uint64_t sector, void *buf, size_t count,
+                              bool write)
+{
+	struct device *d = handle(h, 'b');
+	size_t len, done = 0;
+
+	if (!d || (write && d->readonly) || sector > d->sectors || count > d->sectors - sector ||
+	    count > SIZE_MAX / UNIK_SECTOR_SIZE)
+		return UNIK_R_EINVAL;
+	len = count * UNIK_SECTOR_SIZE;
+	while (done < len) {
+		off_t off = (off_t)(sector * UNIK_SECTOR_SIZE + done);
+		ssize_t n = write ? pwrite(d->fd, (char *)buf + done, len - done, off)
+		                  : pread(d->fd, (char *)buf + done, len - done, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return UNIK_R_EUNSPEC;
+		done += (size_t)n;
+	}
+	return UNIK_R_OK;
+}
+
+unik_result_t unik_block_read(unik_handle_t h, uint64_t sector, void *buf, size_t count)
+{
+	return transfer(h, sector, buf, count, false);
+}
+
+unik_result_t unik_block_write(unik_handle_t h, uint64_t sector, const void *buf, size_t count)
+{
+	return transfer(h, sector, (void *)buf, count, true);
+}
+
+static unik_time_t clock_ns(clockid_t id)
+{
+	struct timespec ts = {0, 0};
+
+	clock_gettime(id, &ts);
+	return (unik_time_t)ts.tv_sec * 1000000000u + (unik_time_t)ts.tv_nsec;
+}
+
+unik_time_t unik_clock_monotonic(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+unik_time_t unik_clock_wall(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+void unik_yield(unik_time_t deadline, unik_handle_set_t *ready)
+{
+	struct pollfd fds[UNIK_SPT_MAX_DEV];
+	unik_handle_t which[UNIK_SPT_MAX_DEV];
+	unik_handle_set_t set = 0;
+	unik_time_t now = unik_clock_monotonic();
+	struct timespec ts = {0, 0};
+	nfds_t n = 0;
+
+	for (unsigned i = 0; i < ndevices; i++)
+		if (devices[i].kind == 'n') {
+			fds[n] = (struct pollfd){.fd = devices[i].fd, .events = POLLIN};
+			which[n++] = i;
+		}
+	if (deadline > now) {
+		ts.tv_sec = (time_t)((deadline - now) / 1000000000u);
+		ts.tv_nsec = (long)((deadline - now) % 1000000000u);
+	}
+	if (ppoll(fds, n, &ts, NULL) > 0)
+		for (nfds_t i = 0; i < n; i++)
+			if (fds[i].revents & POLLIN)
+				set |= (unik_handle_set_t)1 << which[i];
+	if (ready)
+		*ready = set;
+}
