@@ -18,7 +18,7 @@ $(UNIT_OBJDIR)/test_unikcc_args.o: HOST_CFLAGS += -Icmd/unik-cc
 
 # unik-spt's seccomp rule list lives with unik-spt; its test links it and libseccomp.
 $(O)/tests/unit/test_spt_rules: $(O)/cmd/unik-spt/rules.o
-$(O)/tests/unit/test_spt_rules: HOST_LIBS += -lseccomp
+$(O)/tests/unit/test_spt_rules: CORE_LIBS += -lseccomp
 
 # Tests of the core (daemon, compilers, images, providers) link libunikcore as well.
 UNIT_CORE := $(if $(CORE_OBJS),$(LIBCORE))
