@@ -36,7 +36,7 @@ struct unikcc_args {
 	/* --unik-app: a device application (docs/backends/mirage.md), linked with the device
 	 * variant of the runtime and libunikapp.a; --unik-device implies it. */
 	bool app;
-	struct strv devices; /* --unik-device words, "net:NAME" or "blk:NAME", in order */
+	struct strv devices;       /* --unik-device words, "net:NAME" or "blk:NAME", in order */
 	enum unikcc_target target; /* --unik-target (implies --unik-app); virtio by default */
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */

@@ -655,8 +655,8 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, d->musl_dir);
 	strv_push(&argv, "-Wl,--start-group");
 	if (a->app)
-		strv_push_take(&argv,
-		               unik_path_join(rt, unix_target ? "libunikapp-unix.a" : "libunikapp.a"));
+		strv_push_take(
+		    &argv, unik_path_join(rt, unix_target ? "libunikapp-unix.a" : "libunikapp.a"));
 	if (!a->no_libc)
 		strv_push(&argv, "-lc");
 	strv_push(&argv, libgcc);

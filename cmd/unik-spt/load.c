@@ -202,14 +202,10 @@ uintptr_t spt_stack_build(const struct spt_elf *e, size_t stack_size, char *cons
 	}
 	*w++ = 0;
 	const uint64_t aux[][2] = {
-	    {AT_PHDR, e->phdr},
-	    {AT_PHENT, sizeof(Elf64_Phdr)},
-	    {AT_PHNUM, e->phnum},
-	    {AT_PAGESZ, PAGE},
-	    {AT_ENTRY, e->entry},
-	    {AT_RANDOM, (uintptr_t)random},
-	    {AT_SECURE, 0},
-	    {AT_HWCAP, 0},
+	    {AT_PHDR, e->phdr},   {AT_PHENT, sizeof(Elf64_Phdr)},
+	    {AT_PHNUM, e->phnum}, {AT_PAGESZ, PAGE},
+	    {AT_ENTRY, e->entry}, {AT_RANDOM, (uintptr_t)random},
+	    {AT_SECURE, 0},       {AT_HWCAP, 0},
 	    {AT_NULL, 0},
 	};
 	for (size_t i = 0; i < sizeof(aux) / sizeof(aux[0]); i++) {

@@ -33,19 +33,19 @@
 #define UNIK_VERSION "unknown"
 #endif
 
-#define STACK_SIZE (8u << 20)
+#define STACK_SIZE     (8u << 20)
 #define DEFAULT_MEM_MB 64
 /* Where the SIGSYS handler writes the number of the forbidden call: above the devices'. */
 #define REPORT_FD (UNIK_SPT_FD_BASE + UNIK_SPT_MAX_DEV)
 
 struct binding {
-	char kind;         /* 'n' or 'b' */
+	char kind; /* 'n' or 'b' */
 	char name[16];
-	const char *path;  /* the tap's name or the file */
+	const char *path; /* the tap's name or the file */
 	bool readonly;
 	uint8_t mac[6];
 	bool has_mac;
-	char config[64];   /* "IP/PREFIX[,gw=IP]" or "" */
+	char config[64]; /* "IP/PREFIX[,gw=IP]" or "" */
 	int fd;
 	uint64_t sectors;
 	bool used;
@@ -146,10 +146,11 @@ static int parse_binding(char kind, char *spec, struct binding *b, struct unik_e
 		} else if (!strncmp(w, "gw=", 3) && valid_ip(w + 3, false)) {
 			gw = w + 3;
 		} else {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "--net `%s`: bad option `%s` (mac=XX:XX:XX:XX:XX:XX unicast, "
-			               "ip=A.B.C.D/PREFIX, gw=A.B.C.D)",
-			               b->name, w);
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "--net `%s`: bad option `%s` (mac=XX:XX:XX:XX:XX:XX unicast, "
+			    "ip=A.B.C.D/PREFIX, gw=A.B.C.D)",
+			    b->name, w);
 			return -1;
 		}
 	}
@@ -163,7 +164,8 @@ static int parse_binding(char kind, char *spec, struct binding *b, struct unik_e
 		return -1;
 	}
 	if (ip)
-		snprintf(b->config, sizeof(b->config), "%s%s%s", ip, gw ? ",gw=" : "", gw ? gw : "");
+		snprintf(b->config, sizeof(b->config), "%s%s%s", ip, gw ? ",gw=" : "",
+		         gw ? gw : "");
 	return 0;
 }
 
@@ -243,18 +245,20 @@ static int match_devices(const struct unik_guest_elf *g, struct binding *binds, 
 			if (!strcmp(binds[i].name, dev->name))
 				b = &binds[i];
 		if (!b) {
-			unik_error_set(err, UNIK_E_INVALID,
-			               "the application declares %s device `%s`, which is not bound: "
-			               "add %s %s=%s",
-			               kind == 'n' ? "net" : "block", dev->name,
-			               kind == 'n' ? "--net" : "--block", dev->name,
-			               kind == 'n' ? "TAP" : "FILE");
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "the application declares %s device `%s`, which is not bound: "
+			    "add %s %s=%s",
+			    kind == 'n' ? "net" : "block", dev->name,
+			    kind == 'n' ? "--net" : "--block", dev->name,
+			    kind == 'n' ? "TAP" : "FILE");
 			return -1;
 		}
 		if (b->kind != kind) {
 			unik_error_set(err, UNIK_E_INVALID,
 			               "device `%s` is a %s device: bind it with %s", dev->name,
-			               kind == 'n' ? "net" : "block", kind == 'n' ? "--net" : "--block");
+			               kind == 'n' ? "net" : "block",
+			               kind == 'n' ? "--net" : "--block");
 			return -1;
 		}
 		b->used = true;
@@ -265,10 +269,10 @@ static int match_devices(const struct unik_guest_elf *g, struct binding *binds, 
 			_cleanup_free_ char *list = xstrdup("");
 
 			for (unsigned d = 0; d < g->napp_devices; d++) {
-				char *next = xasprintf("%s%s%s:%s", list, d ? ", " : "",
-				                       g->app_devices[d].kind == UNIK_DEV_NET ? "net"
-				                                                              : "block",
-				                       g->app_devices[d].name);
+				char *next = xasprintf(
+				    "%s%s%s:%s", list, d ? ", " : "",
+				    g->app_devices[d].kind == UNIK_DEV_NET ? "net" : "block",
+				    g->app_devices[d].name);
 				free(list);
 				list = next;
 			}
@@ -315,8 +319,8 @@ static uint64_t vm_data(void)
 }
 
 /* The child: loads the application and becomes it.  Returns only on failure. */
-static void run_child(const struct spt_elf *e, struct binding **devs, unsigned ndevs,
-                      int report, char *const *argv, const char *env, unsigned mem_mb)
+static void run_child(const struct spt_elf *e, struct binding **devs, unsigned ndevs, int report,
+                      char *const *argv, const char *env, unsigned mem_mb)
 {
 	struct unik_error err;
 	struct spt_fds fds = {.report = REPORT_FD};
@@ -448,7 +452,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			mem_mb = strtoul(argv[++i], &end, 10);
 			if (errno || *end || !mem_mb || mem_mb > 1u << 20) {
-				fprintf(stderr, "unik-spt: --mem `%s`: a number of MiB, 1 to 1048576\n",
+				fprintf(stderr,
+				        "unik-spt: --mem `%s`: a number of MiB, 1 to 1048576\n",
 				        argv[i]);
 				return 125;
 			}
@@ -474,8 +479,7 @@ int main(int argc, char **argv)
 		return 125;
 	}
 	if (!g.app || g.pvh) {
-		fprintf(stderr,
-		        "unik-spt: %s: %s\n", argv[i],
+		fprintf(stderr, "unik-spt: %s: %s\n", argv[i],
 		        g.pvh ? "a kernel for a virtual machine (virtio target), not for unik-spt: "
 		                "build the application with --target unix"
 		              : "not a device application (it has no UNIK_NOTE_APP_DEVICES note): "

@@ -35,7 +35,8 @@ const size_t spt_nrules = sizeof(spt_rules) / sizeof(spt_rules[0]);
 static int add(scmp_filter_ctx ctx, const struct spt_rule *r, int nr, unsigned n,
                const struct scmp_arg_cmp *cmp, struct unik_error *err)
 {
-	uint32_t action = r->errno_value ? SCMP_ACT_ERRNO((uint32_t)r->errno_value) : SCMP_ACT_ALLOW;
+	uint32_t action =
+	    r->errno_value ? SCMP_ACT_ERRNO((uint32_t)r->errno_value) : SCMP_ACT_ALLOW;
 	int rc = seccomp_rule_add_array(ctx, action, nr, n, cmp);
 
 	if (rc < 0) {

@@ -29,7 +29,7 @@ struct spt_rule {
 	unsigned arg;
 	uint64_t value;
 	int errno_value; /* 0: allow; else fail the call with this errno (ioctl: ENOTTY) */
-	const char *why;     /* which interface or part of musl's start needs it */
+	const char *why; /* which interface or part of musl's start needs it */
 };
 
 extern const struct spt_rule spt_rules[];

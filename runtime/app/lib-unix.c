@@ -71,7 +71,8 @@ static bool parse_device(const char **s, struct device *d)
 
 		d->kind = 'n';
 		if (!field(s, mac, sizeof(mac), false) || strlen(mac) != 12 ||
-		    !field(s, num, sizeof(num), false) || !field(s, d->config, sizeof(d->config), true))
+		    !field(s, num, sizeof(num), false) ||
+		    !field(s, d->config, sizeof(d->config), true))
 			return false;
 		for (int i = 0; i < 6; i++) {
 			int hi = hexval(mac[2 * i]), lo = hexval(mac[2 * i + 1]);
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
 		struct device *d = &devices[ndevices];
 
 		if (ndevices == UNIK_SPT_MAX_DEV || !parse_device(&s, d) || (*s && *s++ != ' ')) {
-			console("unik: bad " UNIK_SPT_ENV " (include/unik/spt.h): run the application "
+			console("unik: bad " UNIK_SPT_ENV
+			        " (include/unik/spt.h): run the application "
 			        "with unik-spt\n");
 			return 1;
 		}
@@ -215,8 +217,7 @@ unik_result_t unik_block_info(const char *name, unik_handle_t *h, struct unik_bl
 }
 
 /* count sectors at sector through pread or pwrite, whole. */
-static unik_result_t transfer(unik_handle_t h, uint64_t sector, void *buf, size_t count,
-                              bool write)
+static unik_result_t transfer(unik_handle_t h, uint64_t sector, void *buf, size_t count, bool write)
 {
 	struct device *d = handle(h, 'b');
 	size_t len, done = 0;

@@ -38,10 +38,10 @@ static bool allowed(const char *name)
 static void test_nothing_dangerous(void **state)
 {
 	static const char *const never[] = {
-	    "open",   "openat", "openat2",   "socket", "connect", "execve",  "execveat",
-	    "fork",   "vfork",  "clone",     "clone3", "kill",    "ptrace",  "mprotect",
-	    "getpid", "unlink", "rt_sigaction", "prctl", "seccomp", "bpf",     "mount",
-	    "ioctl", /* only TIOCGWINSZ, answered ENOTTY */
+	    "open",     "openat",   "openat2", "socket", "connect",      "execve",
+	    "execveat", "fork",     "vfork",   "clone",  "clone3",       "kill",
+	    "ptrace",   "mprotect", "getpid",  "unlink", "rt_sigaction", "prctl",
+	    "seccomp",  "bpf",      "mount",   "ioctl", /* only TIOCGWINSZ, answered ENOTTY */
 	};
 
 	(void)state;
@@ -84,8 +84,7 @@ static char *section(const char *text, const char *name)
 	char head[64];
 	const char *a, *b;
 
-	snprintf(head, sizeof(head), "if ($syscall == %d)",
-	         seccomp_syscall_resolve_name(name));
+	snprintf(head, sizeof(head), "if ($syscall == %d)", seccomp_syscall_resolve_name(name));
 	a = strstr(text, head);
 	if (!a)
 		return NULL;
@@ -95,8 +94,13 @@ static char *section(const char *text, const char *name)
 
 static void test_filter_fds(void **state)
 {
-	struct spt_fds fds = {.report = 19, .net = {3}, .nnet = 1, .blk = {4, 5}, .nblk = 2,
-	                      .blk_rw = {4}, .nblk_rw = 1};
+	struct spt_fds fds = {.report = 19,
+	                      .net = {3},
+	                      .nnet = 1,
+	                      .blk = {4, 5},
+	                      .nblk = 2,
+	                      .blk_rw = {4},
+	                      .nblk_rw = 1};
 	char *text = pfc(&fds);
 	char *s;
 
