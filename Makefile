@@ -179,9 +179,11 @@ $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
+# Static (PIE, so that it never sits where the application's segments go): each run of an
+# application is an exec of unik-spt, and a dynamic one spends most of its start in ld.so.
 $(BIN)/unik-spt: $(SPT_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_LDFLAGS) -o $@ $^ -lseccomp
+	$(CC) $(HOST_LDFLAGS) $(if $(SAN),,-static-pie) -o $@ $^ -lseccomp
 
 # The runtime: one relocatable object, the multiboot v1 header object and the linker script.
 $(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/sys/gen-syscall-names.sh
@@ -280,7 +282,7 @@ $(O)/runtime/include/unik/service.h: include/unik/service.h
 $(O)/runtime/unikrt-app.o: $(RT_APP_OBJS) $(RT_LIST)
 	$(call rt_link,$(RT_APP_OBJS))
 
-$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h runtime/app/netconf.h \
+$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h runtime/app/shared.h \
 		include/unik/devices-app.h \
 		$(BIN)/unik-cc
 	@mkdir -p $(dir $@)
@@ -288,7 +290,7 @@ $(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h runtime/app/n
 	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
 
 # The unix target's side (include/unik/spt.h): the same API as host system calls, for unik-spt.
-$(O)/runtime/libunikapp-unix.a: runtime/app/lib-unix.c runtime/app/netconf.h include/unik/spt.h \
+$(O)/runtime/libunikapp-unix.a: runtime/app/lib-unix.c runtime/app/shared.h include/unik/spt.h \
 		include/unik/devices-app.h $(BIN)/unik-cc
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<

@@ -1,7 +1,9 @@
 # Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
 # the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
 # in as a ratio to its native peak RSS.  bench_net.py compares examples/http as a unikernel with
-# the same server in a minimal Linux guest (build/linux from scripts/install-deps).
+# the same server in a minimal Linux guest (build/linux from scripts/install-deps).  bench_spt.py
+# times a mirage-style hello under unik-spt against a native static one and reads an idle
+# unik-spt instance's memory.
 
 BENCH_DIR := $(O)/bench
 # The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
@@ -22,6 +24,7 @@ bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_N
 		--json $(BENCH_DIR)/oci.json
 	$(PYTHON) bench/bench_kvm.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/kvm.json
 	$(PYTHON) bench/bench_net.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/net.json
+	$(PYTHON) bench/bench_spt.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/spt.json
 
 # The floor: a 32-bit multiboot v1 stub that prints one line and exits.
 $(BENCH_DIR)/floor.elf: bench/floor/floor.S

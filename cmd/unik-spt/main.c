@@ -24,10 +24,9 @@
 #include "cmd/unik-spt/load.h"
 #include "cmd/unik-spt/rules.h"
 #include "lib/guest_elf.h"
+#include "lib/devices.h"
+#include "lib/spt.h"
 #include "lib/util.h"
-#include "unik/devices-app.h"
-#include "unik/devices.h"
-#include "unik/spt.h"
 
 #ifndef UNIK_VERSION
 #define UNIK_VERSION "unknown"
@@ -36,7 +35,7 @@
 #define STACK_SIZE     (8u << 20)
 #define DEFAULT_MEM_MB 64
 /* Where the SIGSYS handler writes the number of the forbidden call: above the devices'. */
-#define REPORT_FD (UNIK_SPT_FD_BASE + UNIK_SPT_MAX_DEV)
+#define REPORT_FD (UNIK_SPT_FD_FIRST + UNIK_SPT_DEVICES_MAX)
 
 struct binding {
 	char kind; /* 'n' or 'b' */
@@ -219,7 +218,7 @@ static int open_block(struct binding *b, struct unik_error *err)
 		close(fd);
 		return -1;
 	}
-	b->sectors = size / UNIK_SECTOR_SIZE;
+	b->sectors = size / UNIK_SPT_SECTOR;
 	b->fd = fd;
 	return 0;
 }
@@ -238,7 +237,7 @@ static int match_devices(const struct unik_guest_elf *g, struct binding *binds, 
 			}
 	for (unsigned d = 0; d < g->napp_devices; d++) {
 		const struct unik_guest_elf_device *dev = &g->app_devices[d];
-		char kind = dev->kind == UNIK_DEV_NET ? 'n' : 'b';
+		char kind = dev->kind == UNIK_DEVICE_NET ? 'n' : 'b';
 		struct binding *b = NULL;
 
 		for (size_t i = 0; i < nbinds && !b; i++)
@@ -271,7 +270,7 @@ static int match_devices(const struct unik_guest_elf *g, struct binding *binds, 
 			for (unsigned d = 0; d < g->napp_devices; d++) {
 				char *next = xasprintf(
 				    "%s%s%s:%s", list, d ? ", " : "",
-				    g->app_devices[d].kind == UNIK_DEV_NET ? "net" : "block",
+				    g->app_devices[d].kind == UNIK_DEVICE_NET ? "net" : "block",
 				    g->app_devices[d].name);
 				free(list);
 				list = next;
@@ -330,7 +329,7 @@ static void run_child(const struct spt_elf *e, struct binding **devs, unsigned n
 	sigset_t none;
 	char *envp[] = {(char *)env, NULL};
 	uintptr_t sp;
-	int high[UNIK_SPT_MAX_DEV];
+	int high[UNIK_SPT_DEVICES_MAX];
 	scmp_filter_ctx ctx;
 
 	unik_error_clear(&err);
@@ -341,7 +340,7 @@ static void run_child(const struct spt_elf *e, struct binding **devs, unsigned n
 	if (dup2(report, REPORT_FD) < 0)
 		goto sys;
 	for (unsigned i = 0; i < ndevs; i++) {
-		int fd = UNIK_SPT_FD_BASE + (int)i;
+		int fd = UNIK_SPT_FD_FIRST + (int)i;
 
 		if (dup2(high[i], fd) < 0)
 			goto sys;
@@ -353,7 +352,7 @@ static void run_child(const struct spt_elf *e, struct binding **devs, unsigned n
 				fds.blk_rw[fds.nblk_rw++] = fd;
 		}
 	}
-	for (int fd = UNIK_SPT_FD_BASE + (int)ndevs; fd < REPORT_FD; fd++)
+	for (int fd = UNIK_SPT_FD_FIRST + (int)ndevs; fd < REPORT_FD; fd++)
 		close(fd);
 	if (syscall(SYS_close_range, REPORT_FD + 1, ~0u, 0) < 0)
 		goto sys;
@@ -410,8 +409,8 @@ static void forward(int sig)
 int main(int argc, char **argv)
 {
 	struct unik_error err;
-	struct binding binds[2 * UNIK_SPT_MAX_DEV];
-	struct binding *devs[UNIK_SPT_MAX_DEV];
+	struct binding binds[2 * UNIK_SPT_DEVICES_MAX];
+	struct binding *devs[UNIK_SPT_DEVICES_MAX];
 	size_t nbinds = 0;
 	unsigned long mem_mb = DEFAULT_MEM_MB;
 	struct unik_guest_elf g;
@@ -490,22 +489,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unik-spt: %s\n", err.msg);
 		return 125;
 	}
-	env = xstrdup(UNIK_SPT_ENV "=");
+	env = xasprintf("%s=", unik_spt_env_name);
 	for (unsigned d = 0; d < g.napp_devices; d++) {
 		struct binding *b = devs[d];
+		_cleanup_free_ char *word = NULL;
 		char *next;
 
 		if ((b->kind == 'n' ? open_tap(b, &err) : open_block(b, &err)) < 0) {
 			fprintf(stderr, "unik-spt: %s\n", err.msg);
 			return 125;
 		}
-		if (b->kind == 'n')
-			next = xasprintf("%s%snet:%s:%02x%02x%02x%02x%02x%02x:1500:%s", env,
-			                 d ? " " : "", b->name, b->mac[0], b->mac[1], b->mac[2],
-			                 b->mac[3], b->mac[4], b->mac[5], b->config);
-		else
-			next = xasprintf("%s%sblk:%s:%llu:%s", env, d ? " " : "", b->name,
-			                 (unsigned long long)b->sectors, b->readonly ? "ro" : "rw");
+		word = b->kind == 'n' ? unik_spt_net_word(b->name, b->mac, 1500, b->config)
+		                      : unik_spt_blk_word(b->name, b->sectors, b->readonly);
+		next = xasprintf("%s%s%s", env, d ? " " : "", word);
 		free(env);
 		env = next;
 	}

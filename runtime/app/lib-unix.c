@@ -3,18 +3,32 @@
  * call is a host system call on the descriptors unik-spt opened for it (include/unik/spt.h):
  * the console is write(1), a net device read/write on a tap, a block device pread/pwrite on a
  * file, the clocks clock_gettime, unik_yield ppoll.  unik-spt's seccomp filter allows those and
- * nothing more (cmd/unik-spt/rules.c). */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <poll.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "app/netconf.h"
+ * nothing more (cmd/unik-spt/rules.c).  Like lib.c it uses no C library header, and of musl
+ * only exit() and getenv(). */
+#include "app/shared.h"
 #include "unik/devices-app.h"
 #include "unik/spt.h"
+
+/* musl's. */
+char *getenv(const char *name);
+
+#define POLLIN 1
+
+static size_t len_of(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+static bool same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
 
 struct device {
 	char kind; /* 'n' net, 'b' blk */
@@ -66,11 +80,11 @@ static bool parse_device(const char **s, struct device *d)
 
 	if (!field(s, kind, sizeof(kind), false) || !field(s, d->name, sizeof(d->name), false))
 		return false;
-	if (!strcmp(kind, "net")) {
+	if (same(kind, "net")) {
 		char mac[13];
 
 		d->kind = 'n';
-		if (!field(s, mac, sizeof(mac), false) || strlen(mac) != 12 ||
+		if (!field(s, mac, sizeof(mac), false) || len_of(mac) != 12 ||
 		    !field(s, num, sizeof(num), false) ||
 		    !field(s, d->config, sizeof(d->config), true))
 			return false;
@@ -86,7 +100,7 @@ static bool parse_device(const char **s, struct device *d)
 		d->mtu = (size_t)v;
 		return true;
 	}
-	if (!strcmp(kind, "blk")) {
+	if (same(kind, "blk")) {
 		d->kind = 'b';
 		if (!field(s, num, sizeof(num), false) || !field(s, mode, sizeof(mode), true))
 			return false;
@@ -96,9 +110,9 @@ static bool parse_device(const char **s, struct device *d)
 				return false;
 			d->sectors = d->sectors * 10 + (uint64_t)(*p - '0');
 		}
-		if (p == num || *p || (strcmp(mode, "ro") && strcmp(mode, "rw")))
+		if (p == num || *p || (!same(mode, "ro") && !same(mode, "rw")))
 			return false;
-		d->readonly = !strcmp(mode, "ro");
+		d->readonly = same(mode, "ro");
 		return true;
 	}
 	return false;
@@ -106,7 +120,7 @@ static bool parse_device(const char **s, struct device *d)
 
 static void console(const char *s)
 {
-	unik_console_write(s, strlen(s));
+	unikapp_console(s, len_of(s));
 }
 
 int main(int argc, char **argv)
@@ -135,21 +149,13 @@ void unik_exit(int status)
 
 void unik_console_write(const char *buf, size_t len)
 {
-	while (len) {
-		ssize_t n = write(1, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
+	unikapp_console(buf, len);
 }
 
 static struct device *acquire(char kind, const char *name, unik_handle_t *h)
 {
 	for (unsigned i = 0; i < ndevices; i++)
-		if (devices[i].kind == kind && !strcmp(devices[i].name, name)) {
+		if (devices[i].kind == kind && same(devices[i].name, name)) {
 			*h = i;
 			return &devices[i];
 		}
@@ -167,8 +173,8 @@ unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_
 
 	if (!d)
 		return UNIK_R_EINVAL;
-	memset(info, 0, sizeof(*info));
-	memcpy(info->mac, d->mac, 6);
+	__builtin_memset(info, 0, sizeof(*info));
+	__builtin_memcpy(info->mac, d->mac, 6);
 	info->mtu = d->mtu;
 	unikapp_parse_config(d->config, info);
 	return UNIK_R_OK;
@@ -177,29 +183,29 @@ unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_
 unik_result_t unik_net_write(unik_handle_t h, const uint8_t *buf, size_t size)
 {
 	struct device *d = handle(h, 'n');
-	ssize_t n;
+	long n;
 
 	if (!d || size < 14 || size > d->mtu + 14)
 		return UNIK_R_EINVAL;
 	do
-		n = write(d->fd, buf, size);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)size ? UNIK_R_OK : UNIK_R_EUNSPEC;
+		n = unikapp_call(UNIKAPP_SYS_WRITE, d->fd, (long)buf, (long)size, 0);
+	while (n == -UNIKAPP_EINTR);
+	return n == (long)size ? UNIK_R_OK : UNIK_R_EUNSPEC;
 }
 
 unik_result_t unik_net_read(unik_handle_t h, uint8_t *buf, size_t size, size_t *read_size)
 {
 	struct device *d = handle(h, 'n');
-	ssize_t n;
+	long n;
 
 	*read_size = 0;
 	if (!d || size < d->mtu + 14)
 		return UNIK_R_EINVAL;
 	do
-		n = read(d->fd, buf, size);
-	while (n < 0 && errno == EINTR);
+		n = unikapp_call(UNIKAPP_SYS_READ, d->fd, (long)buf, (long)size, 0);
+	while (n == -UNIKAPP_EINTR);
 	if (n < 0)
-		return errno == EAGAIN ? UNIK_R_AGAIN : UNIK_R_EUNSPEC;
+		return n == -UNIKAPP_EAGAIN ? UNIK_R_AGAIN : UNIK_R_EUNSPEC;
 	*read_size = (size_t)n;
 	return UNIK_R_OK;
 }
@@ -223,14 +229,14 @@ static unik_result_t transfer(unik_handle_t h, uint64_t sector, void *buf, size_
 	size_t len, done = 0;
 
 	if (!d || (write && d->readonly) || sector > d->sectors || count > d->sectors - sector ||
-	    count > SIZE_MAX / UNIK_SECTOR_SIZE)
+	    count > (size_t)-1 / UNIK_SECTOR_SIZE)
 		return UNIK_R_EINVAL;
 	len = count * UNIK_SECTOR_SIZE;
 	while (done < len) {
-		off_t off = (off_t)(sector * UNIK_SECTOR_SIZE + done);
-		ssize_t n = write ? pwrite(d->fd, (char *)buf + done, len - done, off)
-		                  : pread(d->fd, (char *)buf + done, len - done, off);
-		if (n < 0 && errno == EINTR)
+		long off = (long)(sector * UNIK_SECTOR_SIZE + done);
+		long n = unikapp_call(write ? UNIKAPP_SYS_PWRITE64 : UNIKAPP_SYS_PREAD64, d->fd,
+		                      (long)((char *)buf + done), (long)(len - done), off);
+		if (n == -UNIKAPP_EINTR)
 			continue;
 		if (n <= 0)
 			return UNIK_R_EUNSPEC;
@@ -249,44 +255,43 @@ unik_result_t unik_block_write(unik_handle_t h, uint64_t sector, const void *buf
 	return transfer(h, sector, (void *)buf, count, true);
 }
 
-static unik_time_t clock_ns(clockid_t id)
-{
-	struct timespec ts = {0, 0};
-
-	clock_gettime(id, &ts);
-	return (unik_time_t)ts.tv_sec * 1000000000u + (unik_time_t)ts.tv_nsec;
-}
-
 unik_time_t unik_clock_monotonic(void)
 {
-	return clock_ns(CLOCK_MONOTONIC);
+	return unikapp_clock(1);
 }
 
 unik_time_t unik_clock_wall(void)
 {
-	return clock_ns(CLOCK_REALTIME);
+	return unikapp_clock(0);
 }
 
 void unik_yield(unik_time_t deadline, unik_handle_set_t *ready)
 {
-	struct pollfd fds[UNIK_SPT_MAX_DEV];
+	struct {
+		int fd;
+		short events, revents;
+	} fds[UNIK_SPT_MAX_DEV];
 	unik_handle_t which[UNIK_SPT_MAX_DEV];
 	unik_handle_set_t set = 0;
 	unik_time_t now = unik_clock_monotonic();
-	struct timespec ts = {0, 0};
-	nfds_t n = 0;
+	struct {
+		int64_t sec, nsec;
+	} ts = {0, 0};
+	unsigned n = 0;
 
 	for (unsigned i = 0; i < ndevices; i++)
 		if (devices[i].kind == 'n') {
-			fds[n] = (struct pollfd){.fd = devices[i].fd, .events = POLLIN};
+			fds[n].fd = devices[i].fd;
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
 			which[n++] = i;
 		}
 	if (deadline > now) {
-		ts.tv_sec = (time_t)((deadline - now) / 1000000000u);
-		ts.tv_nsec = (long)((deadline - now) % 1000000000u);
+		ts.sec = (int64_t)((deadline - now) / 1000000000u);
+		ts.nsec = (int64_t)((deadline - now) % 1000000000u);
 	}
-	if (ppoll(fds, n, &ts, NULL) > 0)
-		for (nfds_t i = 0; i < n; i++)
+	if (unikapp_call(UNIKAPP_SYS_PPOLL, (long)fds, n, (long)&ts, 0) > 0)
+		for (unsigned i = 0; i < n; i++)
 			if (fds[i].revents & POLLIN)
 				set |= (unik_handle_set_t)1 << which[i];
 	if (ready)
