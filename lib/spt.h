@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UNIK_SPT_FD_FIRST    3   /* include/unik/spt.h's UNIK_SPT_FD_BASE */
-#define UNIK_SPT_DEVICES_MAX 16  /* UNIK_SPT_MAX_DEV */
-#define UNIK_SPT_SECTOR      512 /* UNIK_SECTOR_SIZE */
+#define UNIK_SPT_FD_FIRST    3         /* include/unik/spt.h's UNIK_SPT_FD_BASE */
+#define UNIK_SPT_DEVICES_MAX 16        /* UNIK_SPT_MAX_DEV */
+#define UNIK_SPT_SECTOR      512       /* UNIK_SECTOR_SIZE */
 extern const char unik_spt_env_name[]; /* UNIK_SPT_ENV */
 
 /* The environment word of a net device, "net:NAME:MAC:MTU:CONFIG" (config may be "").  Caller
