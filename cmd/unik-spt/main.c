@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -53,15 +54,20 @@ struct binding {
 static void usage(FILE *f)
 {
 	fputs("Usage: unik-spt [--net NAME=TAP[,mac=MAC][,ip=IP/PREFIX][,gw=IP]]...\n"
-	      "                [--block NAME=FILE[:ro]]... [--mem MB] KERNEL [ARGS...]\n"
+	      "                [--block NAME=FILE[:ro]]... [--mem MB] [--console-abi]\n"
+	      "                [--argv0 NAME] KERNEL [ARGS...]\n"
 	      "\n"
 	      "Runs a device application built for the unix target (unik-cc --unik-target unix,\n"
 	      "unik build --target unix) as a seccomp-confined process.  Every device the\n"
 	      "application declares must be bound by its name, and only those: --net to an\n"
-	      "existing tap, --block to a file (whole 512-byte sectors; :ro read-only).  --mem\n"
-	      "limits the application's memory (default 64 MiB).  Any system call the device\n"
-	      "interfaces do not need kills the application; unik-spt then says which.  Its exit\n"
-	      "status is the application's (128+N when signal N ended it).\n",
+	      "existing tap, --block to a file (whole 512-byte sectors; :ro read-only; FILE\n"
+	      "fd:N uses descriptor N, already open).  --mem limits the application's memory\n"
+	      "(default 64 MiB).  Any system call the device interfaces do not need kills the\n"
+	      "application; unik-spt then says which.  Its exit status is the application's\n"
+	      "(128+N when signal N ended it).  --console-abi ends the console (stdout) as a\n"
+	      "unik guest does (docs/guest-abi.md): `unik: exit status N`, after a\n"
+	      "`unik: crash: ...` line (status 255) when the filter or a signal killed it.\n"
+	      "The application's argv[0] is KERNEL, or NAME with --argv0.\n",
 	      f);
 }
 
@@ -168,21 +174,52 @@ static int parse_binding(char kind, char *spec, struct binding *b, struct unik_e
 	return 0;
 }
 
+/* "fd:N": descriptor N, open already; -1 when s is not that or N is not open (with flags). */
+static int inherited_fd(const char *s, int *flags)
+{
+	char *end;
+	long n;
+
+	if (strncmp(s, "fd:", 3))
+		return -1;
+	n = strtol(s + 3, &end, 10);
+	if (*end || end == s + 3 || n < 3 || n > 1024 || (*flags = fcntl((int)n, F_GETFL)) < 0)
+		return -1;
+	return (int)n;
+}
+
 static int open_tap(struct binding *b, struct unik_error *err)
 {
 	struct ifreq ifr = {0};
-	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int fd, fl;
 
-	if (fd < 0) {
-		unik_error_sys(err, errno, "--net %s: open /dev/net/tun", b->name);
-		return -1;
-	}
-	memcpy(ifr.ifr_name, b->path, strlen(b->path));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		unik_error_sys(err, errno, "--net %s: attach to tap `%s`", b->name, b->path);
-		close(fd);
-		return -1;
+	if (!strncmp(b->path, "fd:", 3)) {
+		/* A tap the caller attached (IFF_TAP | IFF_NO_PI: the spt provider, through
+		 * unik-shim, whose user may not open /dev/net/tun). */
+		int n = inherited_fd(b->path, &fl);
+
+		if (n < 0 || fcntl(n, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    (fd = fcntl(n, F_DUPFD_CLOEXEC, 3)) < 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "--net %s: `%s` is not an open descriptor", b->name,
+			               b->path);
+			return -1;
+		}
+		close(n);
+	} else {
+		fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			unik_error_sys(err, errno, "--net %s: open /dev/net/tun", b->name);
+			return -1;
+		}
+		memcpy(ifr.ifr_name, b->path, strlen(b->path));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+			unik_error_sys(err, errno, "--net %s: attach to tap `%s`", b->name,
+			               b->path);
+			close(fd);
+			return -1;
+		}
 	}
 	if (!b->has_mac) {
 		/* A locally administered unicast address of its own. */
@@ -201,8 +238,23 @@ static int open_block(struct binding *b, struct unik_error *err)
 {
 	struct stat st;
 	uint64_t size;
-	int fd = open(b->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fd;
 
+	if (!strncmp(b->path, "fd:", 3)) {
+		/* A descriptor the caller opened (the spt provider, through unik-shim). */
+		int fl = 0, n = inherited_fd(b->path, &fl);
+
+		if (n < 0 || (!b->readonly && (fl & O_ACCMODE) != O_RDWR)) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "--block %s: `%s` is not an open descriptor%s", b->name,
+			               b->path, b->readonly ? "" : " for reading and writing");
+			return -1;
+		}
+		fd = fcntl(n, F_DUPFD_CLOEXEC, 3);
+		close(n);
+	} else {
+		fd = open(b->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		unik_error_sys(err, errno, "--block %s: open `%s`", b->name, b->path);
 		if (fd >= 0)
@@ -319,7 +371,7 @@ static uint64_t vm_data(void)
 
 /* The child: loads the application and becomes it.  Returns only on failure. */
 static void run_child(const struct spt_elf *e, struct binding **devs, unsigned ndevs, int report,
-                      char *const *argv, const char *env, unsigned mem_mb)
+                      char *const *argv, const char *env, unsigned mem_mb, pid_t parent)
 {
 	struct unik_error err;
 	struct spt_fds fds = {.report = REPORT_FD};
@@ -333,6 +385,10 @@ static void run_child(const struct spt_elf *e, struct binding **devs, unsigned n
 	scmp_filter_ctx ctx;
 
 	unik_error_clear(&err);
+	/* The application goes with unik-spt, even when unik-spt is killed (SIGKILL from a
+	 * supervisor): it must not outlive it holding the devices and the console. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(125);
 	/* The descriptors at their places: first out of the way, then down. */
 	for (unsigned i = 0; i < ndevs; i++)
 		if ((high[i] = fcntl(devs[i]->fd, F_DUPFD_CLOEXEC, 100)) < 0)
@@ -413,6 +469,8 @@ int main(int argc, char **argv)
 	struct binding *devs[UNIK_SPT_DEVICES_MAX];
 	size_t nbinds = 0;
 	unsigned long mem_mb = DEFAULT_MEM_MB;
+	bool console_abi = false;
+	const char *argv0 = NULL;
 	struct unik_guest_elf g;
 	struct spt_elf e;
 	_cleanup_free_ char *file = NULL, *env = NULL;
@@ -433,9 +491,17 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		if (!strcmp(a, "--console-abi")) {
+			console_abi = true;
+			continue;
+		}
 		if (!strcmp(a, "--version")) {
 			printf("unik-spt (unik) %s\n", UNIK_VERSION);
 			return 0;
+		}
+		if (!strcmp(a, "--argv0") && i + 1 < argc) {
+			argv0 = argv[++i];
+			continue;
 		}
 		if (!kind && strcmp(a, "--mem")) {
 			fprintf(stderr, "unik-spt: unknown option `%s` (see unik-spt --help)\n", a);
@@ -511,6 +577,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	fflush(stderr);
+	pid_t self = getpid();
 	pid = fork();
 	if (pid < 0) {
 		perror("unik-spt: fork");
@@ -518,7 +585,10 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		run_child(&e, devs, g.napp_devices, pipefd[1], argv + i, env, (unsigned)mem_mb);
+		if (argv0)
+			argv[i] = (char *)argv0;
+		run_child(&e, devs, g.napp_devices, pipefd[1], argv + i, env, (unsigned)mem_mb,
+		          self);
 	}
 	close(pipefd[1]);
 	child_pid = pid;
@@ -535,17 +605,26 @@ int main(int argc, char **argv)
 			perror("unik-spt: waitpid");
 			return 125;
 		}
-	if (WIFEXITED(status))
+	if (WIFEXITED(status)) {
+		if (console_abi)
+			printf("unik: exit status %d\n", WEXITSTATUS(status));
 		return WEXITSTATUS(status);
+	}
+	_cleanup_free_ char *reason = NULL;
 	if (WTERMSIG(status) == SIGSYS && read(pipefd[0], &nr, sizeof(nr)) == sizeof(nr)) {
 		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 
-		fprintf(stderr, "unik-spt: killed by seccomp: system call %d (%s)\n", nr,
-		        name ? name : "unknown");
+		reason = xasprintf("killed by seccomp: system call %d (%s)", nr,
+		                   name ? name : "unknown");
 		free(name);
 	} else {
-		fprintf(stderr, "unik-spt: the application was killed by signal %d (%s)\n",
-		        WTERMSIG(status), strsignal(WTERMSIG(status)));
+		reason = xasprintf("the application was killed by signal %d (%s)", WTERMSIG(status),
+		                   strsignal(WTERMSIG(status)));
 	}
+	fprintf(stderr, "unik-spt: %s\n", reason);
+	/* Stopped on request (SIGTERM forwarded, or SIGKILL): no crash to report. */
+	if (console_abi && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL &&
+	    WTERMSIG(status) != SIGINT && WTERMSIG(status) != SIGHUP)
+		printf("unik: crash: %s\nunik: exit status 255\n", reason);
 	return 128 + WTERMSIG(status);
 }

@@ -171,12 +171,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	for (size_t i = 0; i < m->devices.n; i++)
 		logf_(log_fd, " %s", m->devices.v[i]);
 	logf_(log_fd, "%s\n", m->devices.n ? "" : " none");
-	if (unik_compiler_artifacts(&unik_compiler_mirage, src_dir, m, out_dir,
-	                            unik_steal_ptr(&kernel), log_fd, out, err) < 0)
-		return -1;
-	if (!strcmp(target, "unix"))
-		out->platform = UNIK_PLATFORM_SPT;
-	return 0;
+	return unik_compiler_artifacts(&unik_compiler_mirage, src_dir, m, out_dir,
+	                               unik_steal_ptr(&kernel), log_fd, out, err);
 }
 
 static const char *const mirage_languages[] = {"c", NULL};

@@ -52,7 +52,7 @@ def test_spt_same_output_as_virtio():
     """tests/apps/spt/hello.c built for unix (under unik-spt) and for virtio (under QEMU)
     prints the same lines and ends with the same status."""
     tmp = tempfile.mkdtemp(dir=out_dir())
-    src = os.path.join(APPS, 'hello.c')
+    src = os.path.join(APPS, 'hello', 'hello.c')
     unix = unik_cc(src, os.path.join(tmp, 'hello'), 'unix')
     virtio = unik_cc(src, os.path.join(tmp, 'hello.elf'), 'virtio')
     if subprocess.run(['file', unix], capture_output=True, text=True).stdout.find(
@@ -72,7 +72,7 @@ def test_spt_forbidden_call_killed_with_reason():
     """An application that calls open(2) is killed by the filter; unik-spt names the call and
     exits 128 + SIGSYS."""
     tmp = tempfile.mkdtemp(dir=out_dir())
-    app = unik_cc(os.path.join(APPS, 'forbidden.c'), os.path.join(tmp, 'forbidden'), 'unix')
+    app = unik_cc(os.path.join(APPS, 'forbidden', 'forbidden.c'), os.path.join(tmp, 'forbidden'), 'unix')
     r = run_spt([app])
     if 'forbidden: opening a file' not in r.stdout:
         fail('the application did not start', r.stdout + r.stderr)
@@ -107,7 +107,7 @@ def test_spt_refuses_bad_bindings():
         (['--net', 'service=none0,mac=01:00:00:00:00:01', kv], 'bad option'),
         (['/bin/true'], 'not a static non-PIE executable'),
     ]
-    virtio = unik_cc(os.path.join(APPS, 'hello.c'), os.path.join(tmp, 'hello.elf'), 'virtio')
+    virtio = unik_cc(os.path.join(APPS, 'hello', 'hello.c'), os.path.join(tmp, 'hello.elf'), 'virtio')
     cases.append(([virtio], 'build the application with --target unix'))
     for args, want in cases:
         r = run_spt(args)
@@ -245,3 +245,105 @@ def test_spt_kv_keeps_its_data_on_a_block_file():
                 stop(p)
             want = 'ok\nok\nblue\nmissing\n' if run == 1 else 'round\nblue\n'
             check_equal('kv answers in run %d' % run, out, want)
+
+
+# -- the spt provider, through the daemon ---------------------------------------------------
+
+
+def spt_ready(d):
+    for p in d.ok('GET', '/v1/providers'):
+        if p['name'] == 'spt':
+            if not p['available']:
+                fail('the spt provider is not available: %s' % p['reason'])
+            return
+    fail('the spt provider is not listed by /v1/providers')
+
+
+def wait_state(d, name, states, seconds=60):
+    import time
+    deadline = time.monotonic() + seconds
+    inst = None
+    while time.monotonic() < deadline:
+        inst = d.ok('GET', '/v1/instances/%s' % name)
+        if inst['state'] in states:
+            return inst
+        time.sleep(0.2)
+    fail('instance %s never reached %s' % (name, states), inst)
+
+
+@timeout(400)
+def test_spt_provider_runs_unix_images():
+    """`unik build --target unix` makes an image that records its target and runs on the spt
+    provider by default; a unix image refuses qemu and a virtio image refuses spt; the console,
+    the exit status and a seccomp kill are reported as for a guest."""
+    from test_daemon_fixture import Daemon, cli, cli_error, wait_console
+    import json
+    with Daemon('spt1', env={'UNIK_SPT': spt()}) as d:
+        spt_ready(d)
+        if 'spt' not in cli(d, 'providers').stdout:
+            fail('unik providers does not list spt')
+        hello = os.path.join(APPS, 'hello')
+        cli_error(d, 'no target "arm" (targets: virtio, unix)', 'build', '--target', 'arm',
+                  '--name', 'bad', hello)
+        cli(d, 'build', '--target', 'unix', '--name', 'hu', hello)
+        cli(d, 'build', '--name', 'hv', hello)
+        img = json.loads(cli(d, 'describe-image', 'hu', '-o', 'json').stdout)
+        check_equal('the unix image target', img.get('target'), 'unix')
+        check_equal('the unix image provider', img.get('provider'), 'spt')
+        check_equal('the virtio image target',
+                    json.loads(cli(d, 'describe-image', 'hv', '-o', 'json').stdout).get('target'),
+                    'virtio')
+        if 'unix' not in cli(d, 'describe-image', 'hu').stdout:
+            fail('describe-image does not show the target')
+        cli_error(d, 'runs on the spt provider (--provider spt), not on qemu', 'run', '-d',
+                  '--provider', 'qemu', 'hu')
+        cli_error(d, 'built for the virtio target: run it on qemu', 'run', '-d', '--provider',
+                  'spt', 'hv')
+        cli(d, 'run', '-d', '--name', 'h1', 'hu', 'one', 'two')
+        inst = wait_state(d, 'h1', ('exited', 'crashed'))
+        check_equal('the instance provider', inst['provider'], 'spt')
+        check_equal('exit code', (inst['state'], inst['exit_code']), ('exited', 3))
+        log = wait_console(d, 'h1', 'hello: 2 arguments: one two')
+        if 'hello: stdio reaches the console' not in log:
+            fail('the console lacks the application output', log)
+        # A forbidden call: the instance crashes, saying which call.
+        cli(d, 'build', '--name', 'fb', os.path.join(APPS, 'forbidden'))
+        cli(d, 'run', '-d', '--name', 'f1', 'fb')
+        inst = wait_state(d, 'f1', ('exited', 'crashed'))
+        check_equal('a forbidden call', (inst['state'], inst['exit_code']), ('crashed', 255))
+        wait_console(d, 'f1', 'unik: crash: killed by seccomp: system call 2 (open)')
+        cli(d, 'rm', '-f', 'h1', 'f1')
+
+
+@timeout(500)
+def test_spt_provider_kv_on_a_network_and_volume():
+    """examples/mirage/kv built for unix and run by the daemon on spt with --net service=NETWORK
+    and --block storage=VOLUME: it answers on the network's address and a second instance on
+    the same volume has the data."""
+    from test_net_host import NetDaemon, need_root
+    from test_daemon_fixture import cli, wait_console
+    from test_backend_mirage import kv_ask
+    need_root()
+    with NetDaemon('spt2', env={'UNIK_SPT': spt()}) as d:
+        spt_ready(d)
+        cli(d, 'build', '--target', 'unix', '--name', 'kvu', KV)
+        cli(d, 'network', 'create', '--subnet', (SUBNET % 4) + '.0/24', 'sptlan')
+        cli(d, 'volume', 'create', '--size', '8', 'sptdata')
+        cli(d, 'run', '-d', '--name', 'k1', '--net', 'service=sptlan', '--block',
+            'storage=sptdata', 'kvu')
+        ip = d.ok('GET', '/v1/instances/k1')['ip']
+        if not ip.startswith((SUBNET % 4) + '.'):
+            fail('the instance got no address on sptlan', d.ok('GET', '/v1/instances/k1'))
+        wait_console(d, 'k1', 'kv: listening on %s:5000' % ip)
+        check_equal('put', kv_ask(ip, 'put colour blue'), 'ok')
+        check_equal('get', kv_ask(ip, 'get colour'), 'blue')
+        cli(d, 'stop', 'k1')
+        check_equal('state after stop', d.ok('GET', '/v1/instances/k1')['state'], 'stopped')
+        cli(d, 'rm', '-f', 'k1')
+        cli(d, 'run', '-d', '--name', 'k2', '--net', 'service=sptlan', '--block',
+            'storage=sptdata', 'kvu')
+        ip = d.ok('GET', '/v1/instances/k2')['ip']
+        wait_console(d, 'k2', 'kv: replayed 1 records, 1 keys')
+        check_equal('get after a restart', kv_ask(ip, 'get colour'), 'blue')
+        cli(d, 'rm', '-f', 'k2')
+        cli(d, 'network', 'rm', 'sptlan')
