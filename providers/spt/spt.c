@@ -33,16 +33,16 @@ static bool spt_available(const char *const *opts, char *reason, size_t reason_l
 
 	(void)opts;
 	if (!spt || !shim) {
-		snprintf(reason, reason_len, "%s was not found (set %s, or install it next to unik)",
+		snprintf(reason, reason_len,
+		         "%s was not found (set %s, or install it next to unik)",
 		         spt ? "unik-shim" : "unik-spt", spt ? "UNIK_SHIM" : "UNIK_SPT");
 		return false;
 	}
 	return true;
 }
 
-int spt_build_argv(const struct unik_run_spec *spec, const char *kernel,
-                   const char *const *taps, int fd_base, struct strv *out,
-                   struct unik_error *err)
+int spt_build_argv(const struct unik_run_spec *spec, const char *kernel, const char *const *taps,
+                   int fd_base, struct strv *out, struct unik_error *err)
 {
 	struct unik_cmdline cl = {0};
 	const char *name = spec->instance_name ? spec->instance_name : "app";
@@ -65,8 +65,8 @@ int spt_build_argv(const struct unik_run_spec *spec, const char *kernel,
 
 		if (d->kind == UNIK_DEVICE_NET) {
 			strv_push(out, "--net");
-			strv_pushf(out, "%s=fd:%d,mac=%s%s%s%s%s", d->name, fd_base + (int)i, d->mac,
-			           d->ip ? ",ip=" : "", d->ip ? d->ip : "",
+			strv_pushf(out, "%s=fd:%d,mac=%s%s%s%s%s", d->name, fd_base + (int)i,
+			           d->mac, d->ip ? ",ip=" : "", d->ip ? d->ip : "",
 			           d->ip && d->gateway ? ",gw=" : "",
 			           d->ip && d->gateway ? d->gateway : "");
 		} else if (d->kind == UNIK_DEVICE_BLK) {
@@ -194,10 +194,11 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 			if (d->tap) {
 				tap_of[i] = d->tap;
 			} else if (!d->bridge) {
-				unik_error_set(err, UNIK_E_UNSUPPORTED,
-				               "spt has no user-mode network: bind net device `%s` to a "
-				               "network (--net %s=NETWORK, unik network create)",
-				               d->name, d->name);
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "spt has no user-mode network: bind net device `%s` to a "
+				    "network (--net %s=NETWORK, unik network create)",
+				    d->name, d->name);
 				return -1;
 			} else {
 				char *next;
@@ -215,9 +216,10 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 			}
 		} else if (d->kind == UNIK_DEVICE_BLK) {
 			if (d->format && strcmp(d->format, "raw")) {
-				unik_error_set(err, UNIK_E_UNSUPPORTED,
-				               "spt: block device `%s` is %s; unik-spt takes raw files",
-				               d->name, d->format);
+				unik_error_set(
+				    err, UNIK_E_UNSUPPORTED,
+				    "spt: block device `%s` is %s; unik-spt takes raw files",
+				    d->name, d->format);
 				return -1;
 			}
 			strv_pushf(&fds, "%d:%s:%s", UNIK_VMM_FD_DEVICES + (int)i,

@@ -12,8 +12,7 @@ extern const struct unik_provider unik_provider_spt;
  * --argv0, a --net per net device on its tap (taps[i], made by the provider), a --block per
  * block device on descriptor fd_base + i, the kernel path, then the arguments of cmdline (guest
  * syntax; its environment words are dropped: a unix-target application has none). */
-int spt_build_argv(const struct unik_run_spec *spec, const char *kernel,
-                   const char *const *taps, int fd_base, struct strv *out,
-                   struct unik_error *err);
+int spt_build_argv(const struct unik_run_spec *spec, const char *kernel, const char *const *taps,
+                   int fd_base, struct strv *out, struct unik_error *err);
 
 #endif
