@@ -285,6 +285,8 @@ def test_spt_provider_runs_unix_images():
         hello = os.path.join(APPS, 'hello')
         cli_error(d, 'no target "arm" (targets: virtio, unix)', 'build', '--target', 'arm',
                   '--name', 'bad', hello)
+        cli_error(d, 'the rump backend has no targets', 'build', '--target', 'unix', '--name',
+                  'r', os.path.join(REPO, 'examples', 'hello'))
         cli(d, 'build', '--target', 'unix', '--name', 'hu', hello)
         cli(d, 'build', '--name', 'hv', hello)
         img = json.loads(cli(d, 'describe-image', 'hu', '-o', 'json').stdout)
