@@ -55,7 +55,8 @@ def status_kib(pid):
 
 
 def idle_memory(args, spt, idle):
-    p = subprocess.Popen([spt, idle], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([spt, idle], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
     try:
         if p.stdout.readline() != b'idle\n':
             sys.exit('the idle application did not start')
