@@ -180,3 +180,34 @@ void binds_name_devices(struct unik_core *c, const char *image_id, struct unik_d
 		next[kind]++;
 	}
 }
+
+void unik_core_instance_binds(struct unik_core *c, const struct unik_instance *in, struct strv *out)
+{
+	struct unik_guest_elf g;
+	size_t nic = 0;
+
+	if (!in->image_id || !kernel_info(c, in->image_id, &g) || !g.app)
+		return;
+	for (size_t k = 0; k < g.napp_devices; k++) {
+		const struct unik_guest_elf_device *d = &g.app_devices[k];
+
+		if (d->kind == UNIK_DEV_NET) {
+			/* binds_apply made the NICs in declaration order. */
+			if (nic < in->nnics)
+				strv_pushf(out, "net:%s=%s", d->name,
+				           in->nics[nic].network ? in->nics[nic].network : "user");
+			nic++;
+			continue;
+		}
+		for (size_t m = 0; m < in->nmounts; m++) {
+			const char *at = in->mounts[m].at;
+
+			if (in->mounts[m].volume && at &&
+			    !strncmp(at, BINDS_RAW_AT, strlen(BINDS_RAW_AT)) &&
+			    !strcmp(at + strlen(BINDS_RAW_AT), d->name)) {
+				strv_pushf(out, "blk:%s=%s", d->name, in->mounts[m].volume);
+				break;
+			}
+		}
+	}
+}

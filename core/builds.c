@@ -393,7 +393,7 @@ static int pack_formats(struct unik_core *c, struct unik_image *im, const struct
 
 		blog(lg, "unik: packing %s (%s)%s%s", f->name, f->file,
 		     cmdline ? ", command line " : "", cmdline ? cmdline : "");
-		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name,
+		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name, im->base,
 		                          im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0, &size,
 		                          err) < 0)
 			return -1;

@@ -19,6 +19,7 @@ enum own_opt {
 	OPT_APP,
 	OPT_DEVICE,
 	OPT_TARGET,
+	OPT_LWIP,
 };
 
 static const struct {
@@ -35,6 +36,7 @@ static const struct {
     [OPT_APP] = {"--unik-app", false},
     [OPT_DEVICE] = {"--unik-device", true},
     [OPT_TARGET] = {"--unik-target", true},
+    [OPT_LWIP] = {"--unik-lwip", false},
 };
 
 #define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
@@ -216,6 +218,9 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 	case OPT_APP:
 		a->app = true;
 		break;
+	case OPT_LWIP:
+		a->lwip = a->app = true;
+		break;
 	case OPT_DEVICE: {
 		_cleanup_free_ char *word = unikcc_device_word(value);
 
@@ -257,6 +262,7 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 static const char *const target_names[UNIKCC_TARGETS] = {
     [UNIKCC_TARGET_VIRTIO] = "virtio",
     [UNIKCC_TARGET_UNIX] = "unix",
+    [UNIKCC_TARGET_HVT] = "hvt",
 };
 
 int unikcc_target_parse(const char *name)

@@ -15,13 +15,14 @@ enum unikcc_mode {
 };
 
 /* Where a device application (--unik-app) runs: the table of docs/unik-cc.md, one entry per
- * target (hvt is to come). */
+ * target. */
 enum unikcc_target {
 	UNIKCC_TARGET_VIRTIO = 0, /* a kernel ELF on unik's runtime (unikrt-app.o, libunikapp.a) */
 	UNIKCC_TARGET_UNIX,       /* a static Linux ELF for bin/unik-spt (libunikapp-unix.a) */
+	UNIKCC_TARGET_HVT,        /* a kernel for unik-hvt (unikrt-hvt.o, hvt.ld) */
 	UNIKCC_TARGETS
 };
-#define UNIKCC_TARGET_NAMES "virtio, unix"
+#define UNIKCC_TARGET_NAMES "virtio, unix, hvt"
 
 struct unikcc_args {
 	enum unikcc_mode mode;
@@ -38,6 +39,10 @@ struct unikcc_args {
 	bool app;
 	struct strv devices;       /* --unik-device words, "net:NAME" or "blk:NAME", in order */
 	enum unikcc_target target; /* --unik-target (implies --unik-app); virtio by default */
+	/* --unik-lwip: lwIP as a library over the application's net devices
+	 * (include/unik/lwip-netif.h): its headers when compiling, liblwip-app.a when linking;
+	 * implies --unik-app. */
+	bool lwip;
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */

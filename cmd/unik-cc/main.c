@@ -69,9 +69,13 @@ static void print_help(void)
 	    "  --unik-app              a device application (the mirage backend): link the\n"
 	    "                          runtime's device variant and libunikapp.a\n"
 	    "  --unik-device KIND:NAME declare a device (net:NAME or block:NAME; repeatable)\n"
-	    "  --unik-target TARGET    where the device application runs (implies --unik-app):\n"
-	    "                          virtio (default: a kernel for QEMU) or unix (a static\n"
-	    "                          Linux executable for unik-spt, libunikapp-unix.a)\n"
+	    "  --unik-target TARGET    where a device application runs (implies --unik-app):\n"
+	    "                          virtio (default: a kernel for QEMU and the providers),\n"
+	    "                          unix (a static Linux executable for unik-spt, with\n"
+	    "                          libunikapp-unix.a) or hvt (unik-hvt, unik's KVM monitor:\n"
+	    "                          links unikrt-hvt.o and hvt.ld)\n"
+	    "  --unik-lwip             lwIP as a library over the device application's net\n"
+	    "                          devices (unik/lwip-netif.h): its headers, liblwip-app.a\n"
 	    "  --unik-runtime-dir DIR  directory holding unikrt.o, mb1.o and unik.ld\n"
 	    "  --unik-keep-temps       keep the generated files and print where they are\n"
 	    "  --help                  print this help\n"
@@ -559,6 +563,27 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 			return -1;
 		}
 	}
+	bool hvt = a->app && a->target == UNIKCC_TARGET_HVT;
+	if (hvt && (a->service || a->multiboot || a->rootfs)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "--unik-target hvt builds a device application for unik-hvt, which "
+		               "takes no %s",
+		               a->service     ? "--unik-service"
+		               : a->multiboot ? "--unik-multiboot"
+		                              : "--unik-rootfs (it has no file systems)");
+		return -1;
+	}
+	if (hvt) {
+		_cleanup_free_ char *p = unik_path_join(rt, "unikrt-hvt.o");
+
+		if (access(p, R_OK) < 0) {
+			unik_error_sys(err, errno,
+			               "--unik-target hvt needs the runtime's `%s`: rebuild the "
+			               "runtime (make)",
+			               p);
+			return -1;
+		}
+	}
 	/* A service has no C start-up: the runtime's event loop calls service_start. */
 	bool start_files = !a->no_start_files && !a->service;
 
@@ -623,7 +648,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-nostdlib");
 	strv_push(&argv, "-no-pie");
 	if (!unix_target) {
-		_cleanup_free_ char *ld = unik_path_join(rt, "unik.ld");
+		_cleanup_free_ char *ld = unik_path_join(rt, hvt ? "hvt.ld" : "unik.ld");
 
 		push_linker_pair(&argv, "-T", ld);
 		strv_push(&argv, "-Wl,--no-warn-rwx-segments");
@@ -646,6 +671,7 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	size_t rt_arg = argv.n;
 	if (!unix_target)
 		strv_push_take(&argv, unik_path_join(rt, a->service ? "unikrt-service.o"
+		                                         : hvt      ? "unikrt-hvt.o"
 		                                         : a->app   ? "unikrt-app.o"
 		                                                    : "unikrt.o"));
 	if (a->multiboot)
@@ -654,6 +680,8 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-L");
 	strv_push(&argv, d->musl_dir);
 	strv_push(&argv, "-Wl,--start-group");
+	if (a->lwip)
+		strv_push_take(&argv, unik_path_join(rt, "liblwip-app.a"));
 	if (a->app)
 		strv_push_take(
 		    &argv, unik_path_join(rt, unix_target ? "libunikapp-unix.a" : "libunikapp.a"));
@@ -725,6 +753,22 @@ static int setup_compile_flags(struct driver *d, struct unik_error *err)
 		if (inc && is_dir(inc)) {
 			strv_push(&d->compile_flags, "-isystem");
 			strv_push(&d->compile_flags, inc);
+		}
+		/* lwIP's headers and liblwip-app.a's configuration (Makefile, LWIP_APP_INC). */
+		if (inc && d->args->lwip) {
+			_cleanup_free_ char *lw = unik_path_join(inc, "lwip-app");
+
+			if (!is_dir(lw)) {
+				unik_error_set(
+				    err, UNIK_E_NOTFOUND,
+				    "--unik-lwip needs lwIP's headers in `%s`: rebuild the "
+				    "runtime with lwIP (make; scripts/install-deps fetches it)",
+				    lw);
+				return -1;
+			}
+			strv_push(&d->compile_flags, "-isystem");
+			strv_push(&d->compile_flags, lw);
+			strv_push(&d->compile_flags, "-DUNIK_LWIP_APP=1");
 		}
 	}
 	return 0;

@@ -315,6 +315,12 @@ void cli_print_help(const struct cli *cli, const struct cli_opt *opts, size_t no
 	struct cli tmp = *cli;
 
 	common_opts(&tmp, &dummy, common);
+	/* A verb's own short option wins over a common one (export's -o FILE): the common one is
+	 * then only its long name, and help lists each letter once. */
+	for (size_t i = 0; i < NCOMMON; i++)
+		for (size_t j = 0; j < nopts; j++)
+			if (common[i].short_name && common[i].short_name == opts[j].short_name)
+				common[i].short_name = 0;
 	printf("Usage: %s\n", help->usage);
 	if (help->text)
 		printf("\n%s\n", help->text);

@@ -83,6 +83,21 @@ static const char *looks_like(const char *src, const struct strv *files)
 	return service ? "includeos" : main_fn ? "rump" : NULL;
 }
 
+/* Whether a source includes unik/lwip-netif.h: the application links lwIP as a library
+ * (unik-cc --unik-lwip, docs/backends/mirage.md). */
+static bool uses_lwip(const char *src, const struct strv *files)
+{
+	for (size_t i = 0; i < files->n; i++) {
+		_cleanup_free_ char *p = unik_path_join(src, files->v[i]);
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+
+		if (unik_read_file(p, &text, &len, NULL) == 0 && strstr(text, "unik/lwip-netif.h"))
+			return true;
+	}
+	return false;
+}
+
 extern const struct unik_compiler unik_compiler_mirage;
 
 static int mirage_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
@@ -94,6 +109,7 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	_cleanup_strv_ struct strv files = {0}, argv = {0};
 	struct unik_sandbox sb;
 	const char *base, *other, *target = m->target ? m->target : "virtio";
+	bool lwip;
 	DIR *d;
 	struct dirent *de;
 	int r;
@@ -154,6 +170,9 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	strv_push(&argv, "-O2");
 	strv_push(&argv, "--unik-app");
 	strv_pushf(&argv, "--unik-target=%s", target);
+	lwip = uses_lwip(src_dir, &files);
+	if (lwip)
+		strv_push(&argv, "--unik-lwip");
 	for (size_t i = 0; i < m->devices.n; i++)
 		strv_pushf(&argv, "--unik-device=%s", m->devices.v[i]);
 	if (inc)
@@ -167,7 +186,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;
-	logf_(log_fd, "unik: mirage application, target %s, devices:", target);
+	logf_(log_fd, "unik: mirage application, target %s%s, devices:", target,
+	      lwip ? ", with lwIP" : "");
 	for (size_t i = 0; i < m->devices.n; i++)
 		logf_(log_fd, " %s", m->devices.v[i]);
 	logf_(log_fd, "%s\n", m->devices.n ? "" : " none");

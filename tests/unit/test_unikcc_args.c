@@ -162,6 +162,13 @@ static void test_own_options(void **state)
 	assert_true(a.help);
 	assert_words(&a.gcc_args, (const char *[]){"a.c", NULL});
 	unikcc_args_free(&a);
+
+	/* --unik-target makes a device application; the last one wins. */
+	parse_ok(&a, (const char *[]){"--unik-target", "virtio", "--unik-target=hvt", "a.c", NULL});
+	assert_int_equal(a.target, UNIKCC_TARGET_HVT);
+	assert_true(a.app);
+	assert_words(&a.gcc_args, (const char *[]){"a.c", NULL});
+	unikcc_args_free(&a);
 }
 
 static void test_own_option_errors(void **state)
@@ -178,7 +185,8 @@ static void test_own_option_errors(void **state)
 	    {{"--unik-env=A-B=x", "a.c"}, "NAME=VALUE"},
 	    {{"--unik-multiboot=yes", "a.c"}, "takes no value"},
 	    {{"--unik-rootfs=", "a.c"}, "needs a directory"},
-	    {{"--unik-target", "arm", "a.c"}, "unknown target (targets: virtio, unix)"},
+	    {{"--unik-target", "arm", "a.c"}, "unknown target (targets: virtio, unix, hvt)"},
+	    {{"a.c", "--unik-target"}, "needs a value"},
 	};
 
 	(void)state;
