@@ -62,11 +62,15 @@ PACK_SRCS := $(wildcard cmd/unik-pack/*.c)
 PACK_OBJS := $(PACK_SRCS:%.c=$(O)/%.o)
 OCI_SRCS := $(wildcard cmd/unik-oci/*.c)
 OCI_OBJS := $(OCI_SRCS:%.c=$(O)/%.o)
+# unik-spt, the tender of the mirage backend's unix target (docs/providers/spt.md).
+SPT_SRCS := $(wildcard cmd/unik-spt/*.c)
+SPT_OBJS := $(SPT_SRCS:%.c=$(O)/%.o)
 HVT_SRCS := $(wildcard cmd/unik-hvt/*.c)
 HVT_OBJS := $(HVT_SRCS:%.c=$(O)/%.o)
 HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(DAEMON_SRCS),$(BIN)/unik-daemon) \
 	$(if $(SHIM_SRCS),$(BIN)/unik-shim) $(if $(PACK_SRCS),$(BIN)/unik-pack) \
-	$(if $(OCI_SRCS),$(BIN)/unik-oci) $(if $(HVT_SRCS),$(BIN)/unik-hvt)
+	$(if $(OCI_SRCS),$(BIN)/unik-oci) $(if $(HVT_SRCS),$(BIN)/unik-hvt) \
+	$(if $(SPT_SRCS),$(BIN)/unik-spt)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -144,7 +148,8 @@ $(shell mkdir -p $(O)/runtime/net)
 $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
-	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/mb1.o $(O)/runtime/unik.ld \
+	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/libunikapp-unix.a \
+	$(O)/runtime/mb1.o $(O)/runtime/unik.ld \
 	$(O)/runtime/unikrt-hvt.o $(O)/runtime/hvt.ld \
 	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h \
 	$(LWIP_APP_OUT))
@@ -196,6 +201,12 @@ $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 $(BIN)/unik-hvt: $(HVT_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS) -lseccomp
+
+# Static (PIE, so that it never sits where the application's segments go): each run of an
+# application is an exec of unik-spt, and a dynamic one spends most of its start in ld.so.
+$(BIN)/unik-spt: $(SPT_OBJS) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) $(if $(SAN),,-static-pie) -o $@ $^ -lseccomp
 
 # The runtime: one relocatable object, the multiboot v1 header object and the linker script.
 $(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/sys/gen-syscall-names.sh
@@ -294,8 +305,16 @@ $(O)/runtime/include/unik/service.h: include/unik/service.h
 $(O)/runtime/unikrt-app.o: $(RT_APP_OBJS) $(RT_LIST)
 	$(call rt_link,$(RT_APP_OBJS))
 
-$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h include/unik/devices-app.h \
+$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h runtime/app/shared.h \
+		include/unik/devices-app.h \
 		$(BIN)/unik-cc
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
+	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
+
+# The unix target's side (include/unik/spt.h): the same API as host system calls, for unik-spt.
+$(O)/runtime/libunikapp-unix.a: runtime/app/lib-unix.c runtime/app/shared.h include/unik/spt.h \
+		include/unik/devices-app.h $(BIN)/unik-cc
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
 	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)

@@ -6,7 +6,8 @@
 # bench_hvt.py times a mirage hello under unik-hvt against its virtio build on QEMU microvm with
 # KVM.
 # bench_vol.py runs bench/volbench.c on an ext2 volume and a 9p share the same way
-# (docs/volumes.md).
+# (docs/volumes.md).  bench_spt.py times a mirage-style hello under unik-spt against a native
+# static one and reads an idle unik-spt instance's memory.
 
 BENCH_DIR := $(O)/bench
 # The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
@@ -29,6 +30,7 @@ bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_N
 		--json $(BENCH_DIR)/oci.json
 	$(PYTHON) bench/bench_kvm.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/kvm.json
 	$(PYTHON) bench/bench_net.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/net.json
+	$(PYTHON) bench/bench_spt.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/spt.json
 	$(PYTHON) bench/bench_hvt.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/hvt.json
 	$(PYTHON) bench/bench_vol.py --build $(O) --json $(BENCH_DIR)/vol.json
 

@@ -242,18 +242,40 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 		a->app = true;
 		break;
 	}
-	case OPT_TARGET:
-		/* The targets of a device application (docs/backends/mirage.md "Targets"). */
-		if (strcmp(value, "virtio") && strcmp(value, "hvt")) {
+	case OPT_TARGET: {
+		int t = unikcc_target_parse(value);
+
+		if (t < 0) {
 			unik_error_set(err, UNIK_E_INVALID,
-			               "--unik-target `%s`: expected virtio or hvt", value);
+			               "--unik-target `%s`: unknown target (targets: %s)", value,
+			               UNIKCC_TARGET_NAMES);
 			return -1;
 		}
-		set_string(&a->target, value);
+		a->target = (enum unikcc_target)t;
 		a->app = true;
 		break;
 	}
+	}
 	return 0;
+}
+
+static const char *const target_names[UNIKCC_TARGETS] = {
+    [UNIKCC_TARGET_VIRTIO] = "virtio",
+    [UNIKCC_TARGET_UNIX] = "unix",
+    [UNIKCC_TARGET_HVT] = "hvt",
+};
+
+int unikcc_target_parse(const char *name)
+{
+	for (int t = 0; t < UNIKCC_TARGETS; t++)
+		if (!strcmp(target_names[t], name))
+			return t;
+	return -1;
+}
+
+const char *unikcc_target_name(enum unikcc_target t)
+{
+	return (unsigned)t < UNIKCC_TARGETS ? target_names[t] : NULL;
 }
 
 char *unikcc_device_word(const char *spec)
@@ -412,6 +434,5 @@ void unikcc_args_free(struct unikcc_args *a)
 	free(a->rootfs);
 	free(a->runtime_dir);
 	free(a->output);
-	free(a->target);
 	memset(a, 0, sizeof(*a));
 }

@@ -16,8 +16,10 @@
 #include "lib/cmdline.h"
 #include "lib/util.h"
 
-/* The targets one source builds for; only virtio (QEMU) is made so far. */
-static const char *const targets[] = {"virtio", NULL};
+/* The targets one source builds for (unik-cc --unik-target): virtio, a kernel for QEMU; unix, a
+ * static Linux executable that bin/unik-spt runs (the spt provider).  xen and hvt are to come. */
+static const char *const targets[] = {"virtio", "unix", NULL};
+static const char *const target_providers[] = {NULL, "spt", NULL};
 
 static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(int fd, const char *fmt, ...)
@@ -106,7 +108,7 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	_cleanup_free_ char *inc = NULL, *kernel = NULL;
 	_cleanup_strv_ struct strv files = {0}, argv = {0};
 	struct unik_sandbox sb;
-	const char *base, *other;
+	const char *base, *other, *target = m->target ? m->target : "virtio";
 	bool lwip;
 	DIR *d;
 	struct dirent *de;
@@ -121,8 +123,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 		if (!known) {
 			unik_error_set(
 			    err, UNIK_E_UNSUPPORTED,
-			    "the mirage backend has no target \"%.20s\" (targets: virtio; "
-			    "unix, xen and hvt are not made yet)",
+			    "the mirage backend has no target \"%.20s\" (targets: virtio, unix; "
+			    "xen and hvt are not made yet)",
 			    m->target);
 			return -1;
 		}
@@ -167,6 +169,7 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	strv_push(&argv, cc);
 	strv_push(&argv, "-O2");
 	strv_push(&argv, "--unik-app");
+	strv_pushf(&argv, "--unik-target=%s", target);
 	lwip = uses_lwip(src_dir, &files);
 	if (lwip)
 		strv_push(&argv, "--unik-lwip");
@@ -183,8 +186,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;
-	logf_(log_fd,
-	      "unik: mirage application, target virtio%s, devices:", lwip ? ", with lwIP" : "");
+	logf_(log_fd, "unik: mirage application, target %s%s, devices:", target,
+	      lwip ? ", with lwIP" : "");
 	for (size_t i = 0; i < m->devices.n; i++)
 		logf_(log_fd, " %s", m->devices.v[i]);
 	logf_(log_fd, "%s\n", m->devices.n ? "" : " none");
@@ -206,6 +209,9 @@ const struct unik_compiler unik_compiler_mirage = {
              "  devices: [{net: service}, {block: storage}]\n"
              "and a run binds each one: unik run --net service=NETWORK --block storage=VOLUME\n"
              "(NETWORK \"user\" for user-mode networking).  target: virtio (QEMU, the\n"
-             "default) is the only target made so far.  See docs/backends/mirage.md.\n",
+             "default) or unix (a seccomp-confined host process, unik-spt; the spt provider),\n"
+             "in the Unikfile or with unik build --target.  See docs/backends/mirage.md.\n",
+    .targets = targets,
+    .target_providers = target_providers,
     .build = mirage_build,
 };

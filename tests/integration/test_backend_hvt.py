@@ -276,7 +276,7 @@ def test_hvt_checks_before_boot():
     if p.returncode != 1 or 'built for the virtio target' not in p.stderr:
         fail('a virtio image was not refused', p.stderr)
     for extra, want in [(['--unik-service'], '--unik-service'),
-                        (['--unik-target', 'xen'], 'expected virtio or hvt')]:
+                        (['--unik-target', 'xen'], 'unknown target (targets: virtio, unix, hvt)')]:
         r = run_unik_cc(['--unik-target', 'hvt'] + extra +
                         ['-o', os.path.join(out_dir(), 'x'), os.path.join(out_dir(), 'blk.c')])
         if r.returncode == 0 or want not in r.stderr:
