@@ -237,7 +237,7 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 	}
 	if (unik_manifest_load(src, m, err) < 0)
 		goto fail;
-	name = bo->name ? bo->name : m->name;
+	name = bo->name ? bo->name : m->name ? m->name : bo->default_name;
 	if (!name) {
 		unik_error_set(
 		    err, UNIK_E_INVALID,
@@ -302,7 +302,8 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 	if (!b->opts.force && find_image_name(c, b->image)) {
 		core_unlock(c);
 		unik_error_set(err, UNIK_E_EXISTS,
-		               "image \"%s\" exists: delete it first or build with force",
+		               "image \"%s\" exists: delete it first, or build without "
+		               "--no-replace (REST: option \"force\")",
 		               b->image);
 		goto fail;
 	}

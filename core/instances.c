@@ -571,9 +571,11 @@ static int delete_claimed(struct unik_core *c, struct unik_instance *in, bool fo
 
 	if (!unik_instance_state_final(in->state)) {
 		if (!force) {
-			unik_error_set(err, UNIK_E_STATE,
-			               "instance %s is %s: stop it first or delete with force",
-			               in->name, unik_instance_state_name(in->state));
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "instance %s is %s: stop it first, or stop and delete it with "
+			    "`unik rm -f` (REST: ?force=true)",
+			    in->name, unik_instance_state_name(in->state));
 			return -1;
 		}
 		if (p && vm_stop(c, p, &in->provider_opts, dir, true, 0, err) < 0)

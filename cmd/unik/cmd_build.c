@@ -15,7 +15,7 @@
 struct build_args {
 	const char *name, *path, *base, *lang, *provider, *args, *mem, *git;
 	struct strv env, mounts, formats, popts;
-	bool force, no_cleanup;
+	bool force, no_replace, no_cleanup;
 };
 
 static void warn_skip(void *ctx, const char *path, const char *reason)
@@ -66,9 +66,17 @@ static char *default_name(const char *path)
 	return xstrdup(basename(copy));
 }
 
-static json_t *build_options(struct cli *cli, const struct build_args *a, const char *name)
+/* name: --name, else NULL for the Unikfile's `name:`, with fallback (the directory's name) when
+ * the Unikfile has none. */
+static json_t *build_options(struct cli *cli, const struct build_args *a, const char *name,
+                             const char *fallback)
 {
-	json_t *o = json_pack("{s:s}", "name", name);
+	json_t *o = json_object();
+
+	if (name)
+		json_object_set_new(o, "name", json_string(name));
+	if (fallback)
+		json_object_set_new(o, "default_name", json_string(fallback));
 
 	if (a->base)
 		json_object_set_new(o, "base", json_string(a->base));
@@ -121,7 +129,8 @@ static json_t *build_options(struct cli *cli, const struct build_args *a, const 
 		}
 		json_object_set_new(o, "formats", fs);
 	}
-	if (a->force)
+	/* Like docker build, a build replaces the image of its name unless told not to. */
+	if (!a->no_replace)
 		json_object_set_new(o, "force", json_true());
 	if (a->git)
 		json_object_set_new(o, "git", json_string(a->git));
@@ -195,7 +204,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct build_args a = {0};
 	const struct cli_opt opts[] = {
 	    {'n', "name|imageName", CLI_OPT_STR, &a.name, "NAME",
-	     "the image's name (default: the directory's name)"},
+	     "the image's name (default: the Unikfile's `name:`, else the directory's name)"},
 	    {0, "path", CLI_OPT_STR, &a.path, "DIR", "the source directory (default .)"},
 	    {0, "git", CLI_OPT_STR, &a.git, "URL[#REF]", "build from a git repository instead"},
 	    {0, "base", CLI_OPT_STR, &a.base, "BASE", "the compiler (default rump)"},
@@ -211,13 +220,17 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	     "default guest memory in MiB"},
 	    {0, "format|formats", CLI_OPT_LIST, &a.formats, "FORMAT[,FORMAT...]",
 	     "also pack raw, qcow2, vmdk, vhd or iso (elf always; repeatable)"},
-	    {'f', "force", CLI_OPT_BOOL, &a.force, NULL, "replace an image of the same name"},
+	    {0, "no-replace", CLI_OPT_BOOL, &a.no_replace, NULL,
+	     "fail when an image of the same name exists (default: replace it)"},
+	    {'f', "force", CLI_OPT_BOOL, &a.force, NULL,
+	     "replace an image of the same name (the default; kept for UniK)"},
 	    {0, "no-cleanup", CLI_OPT_BOOL, &a.no_cleanup, NULL, "accepted for UniK; no effect"},
 	    {0, "mountpoint", CLI_OPT_LIST, &a.mounts, "DIR",
 	     "UniK's volume mount points (not supported yet)"},
 	};
 	_cleanup_strv_ struct strv pos = {0};
-	_cleanup_free_ char *name = NULL, *id = NULL, *log_path = NULL, *build_path = NULL;
+	_cleanup_free_ char *name = NULL, *fallback = NULL, *id = NULL, *log_path = NULL,
+	                    *build_path = NULL;
 	json_t *options = NULL, *b = NULL;
 	FILE *log_out;
 	const char *state;
@@ -242,15 +255,15 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (!a.path)
 		a.path = ".";
-	if (a.name) {
-		name = xstrdup(a.name);
-	} else if (a.git) {
-		rc = cli_usage_error(cli, "--git needs --name");
+	if (a.force && a.no_replace) {
+		rc = cli_usage_error(cli, "give --force or --no-replace, not both");
 		goto out_rc;
-	} else {
-		name = default_name(a.path);
 	}
-	if (!(options = build_options(cli, &a, name))) {
+	if (a.name)
+		name = xstrdup(a.name);
+	else if (!a.git)
+		fallback = default_name(a.path);
+	if (!(options = build_options(cli, &a, name, fallback))) {
 		rc = CLI_USAGE;
 		goto out_rc;
 	}
@@ -286,9 +299,14 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (!state || strcmp(state, "succeeded")) {
 		const char *why = json_string_value(json_object_get(b, "error"));
+		const char *img = json_string_value(json_object_get(b, "image"));
 
-		fprintf(stderr, "unik: build of %s failed%s%s\n", name, why && *why ? ": " : "",
-		        why ? why : "");
+		fprintf(stderr, "unik: build of %s failed%s%s\n",
+		        img        ? img
+		        : name     ? name
+		        : fallback ? fallback
+		                   : "the image",
+		        why && *why ? ": " : "", why ? why : "");
 		if (cli->json)
 			cli_print_json(b);
 		rc = CLI_FAILED;
@@ -298,7 +316,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		_cleanup_free_ char *img_path =
 		    cli_path("/v1/images/%s", json_string_value(json_object_get(b, "image"))
 		                                  ? json_string_value(json_object_get(b, "image"))
-		                                  : name);
+		                              : name ? name
+		                                     : fallback);
 		json_t *img = cli_request(cli, "GET", img_path, NULL);
 		char size[32] = "?";
 
@@ -316,7 +335,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			printf("built image %s (%s)\n",
 			       json_string_value(json_object_get(img, "name"))
 			           ? json_string_value(json_object_get(img, "name"))
-			           : name,
+			           : "?",
 			       size);
 		}
 		json_decref(img);

@@ -68,7 +68,8 @@ static int unknown_verb(const char *name)
 static bool takes_value(const char *arg)
 {
 	return !strcmp(arg, "--host") || !strcmp(arg, "--token") || !strcmp(arg, "-o") ||
-	       !strcmp(arg, "--output") || !strcmp(arg, "--retry-timeout");
+	       !strcmp(arg, "--output") || !strcmp(arg, "--retry-timeout") ||
+	       !strcmp(arg, "--color") || !strcmp(arg, "--colour");
 }
 
 int main(int argc, char **argv)
