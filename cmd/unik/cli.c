@@ -533,8 +533,13 @@ const char *cli_fmt_age(const json_t *row, const char *field, char *buf, size_t 
 		snprintf(buf, len, "%ld minute%s ago", d / 60, d / 60 == 1 ? "" : "s");
 	else if (d < 86400)
 		snprintf(buf, len, "%ld hour%s ago", d / 3600, d / 3600 == 1 ? "" : "s");
-	else
+	else if (d < 60 * 86400)
 		snprintf(buf, len, "%ld day%s ago", d / 86400, d / 86400 == 1 ? "" : "s");
+	else if (d < 365 * 86400)
+		snprintf(buf, len, "%ld months ago", d / (30 * 86400));
+	else
+		snprintf(buf, len, "%ld year%s ago", d / (365 * 86400),
+		         d / (365 * 86400) == 1 ? "" : "s");
 	return buf;
 }
 

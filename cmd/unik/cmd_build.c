@@ -40,13 +40,31 @@ static void progress(void *ctx, uint64_t sent, uint64_t total)
 		fputc('\n', stderr);
 }
 
+/* Where the build log goes, and its last bytes: the failure the log already shows is not
+ * printed again. */
+struct log_sink {
+	FILE *f;
+	char tail[4096];
+	size_t n;
+};
+
 static int to_stream(void *ctx, const char *data, size_t len)
 {
-	FILE *f = ctx;
+	struct log_sink *s = ctx;
+	size_t keep = len < sizeof(s->tail) - 1 ? len : sizeof(s->tail) - 1;
 
-	if (fwrite(data, 1, len, f) != len)
+	if (fwrite(data, 1, len, s->f) != len)
 		return 1;
-	fflush(f);
+	fflush(s->f);
+	if (s->n + keep > sizeof(s->tail) - 1) {
+		size_t drop = s->n + keep - (sizeof(s->tail) - 1);
+
+		memmove(s->tail, s->tail + drop, s->n - drop);
+		s->n -= drop;
+	}
+	memcpy(s->tail + s->n, data + len - keep, keep);
+	s->n += keep;
+	s->tail[s->n] = '\0';
 	return 0;
 }
 
@@ -232,7 +250,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	_cleanup_free_ char *name = NULL, *fallback = NULL, *id = NULL, *log_path = NULL,
 	                    *build_path = NULL;
 	json_t *options = NULL, *b = NULL;
-	FILE *log_out;
+	struct log_sink sink = {0};
 	const char *state;
 	int rc;
 
@@ -273,13 +291,12 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		goto out_rc;
 	}
 	/* The log goes where the user looks; with -o json, stdout is kept for the JSON. */
-	log_out = cli->json ? stderr : stdout;
+	sink.f = cli->json ? stderr : stdout;
 	log_path = cli_path("/v1/builds/%s/log?follow=true", id);
 	{
 		struct unik_error err = {0};
 
-		if (unik_client_stream(cli->client, "GET", log_path, to_stream, log_out, &err) <
-		    0) {
+		if (unik_client_stream(cli->client, "GET", log_path, to_stream, &sink, &err) < 0) {
 			rc = cli_interrupted ? 130 : cli_fail(&err);
 			goto out_rc;
 		}
@@ -301,6 +318,9 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		const char *why = json_string_value(json_object_get(b, "error"));
 		const char *img = json_string_value(json_object_get(b, "image"));
 
+		/* The log's last line says why already ("unik: build failed: ..."). */
+		if (why && *why && strstr(sink.tail, why))
+			why = NULL;
 		fprintf(stderr, "unik: build of %s failed%s%s\n",
 		        img        ? img
 		        : name     ? name
