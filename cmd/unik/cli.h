@@ -68,6 +68,7 @@ int cmd_attach_volume(struct cli *cli, int argc, char **argv);
 int cmd_detach_volume(struct cli *cli, int argc, char **argv);
 int cmd_networks(struct cli *cli, int argc, char **argv);
 int cmd_describe_instance(struct cli *cli, int argc, char **argv);
+int cmd_inspect(struct cli *cli, int argc, char **argv);
 int cmd_logs(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);
 int cmd_stop(struct cli *cli, int argc, char **argv);

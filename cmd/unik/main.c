@@ -16,6 +16,7 @@ const struct cli_verb cli_verbs[] = {
     {"run", NULL, cmd_run, "run an image as a new instance (attached, or -d)"},
     {"ps", "instances", cmd_ps, "list instances"},
     {"describe-instance", NULL, cmd_describe_instance, "show everything about one instance"},
+    {"inspect", NULL, cmd_inspect, "any object by name as JSON: image, instance, volume, network"},
     {"volume", NULL, cmd_volume, "create, list, inspect, export, attach and remove volumes"},
     {"volumes", NULL, cmd_volumes, "list volumes"},
     {"create-volume", NULL, cmd_create_volume, "UniK's volume create"},
