@@ -53,6 +53,7 @@ const struct cli_verb *cli_find_verb(const char *name);
 
 /* One function per verb, one file each (cmd_<verb>.c). */
 int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_describe_image(struct cli *cli, int argc, char **argv);
 int cmd_rmi(struct cli *cli, int argc, char **argv);

@@ -8,6 +8,7 @@
 #include "cmd/unik/cli.h"
 
 const struct cli_verb cli_verbs[] = {
+    {"init", NULL, cmd_init, "write a starter project (rump, includeos or mirage) to build"},
     {"build", NULL, cmd_build, "build an image from a source directory or a git repository"},
     {"images", NULL, cmd_images, "list images"},
     {"describe-image", NULL, cmd_describe_image, "show everything about one image"},

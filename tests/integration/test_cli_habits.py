@@ -181,3 +181,37 @@ def test_inspect_any_kind_of_object():
         if p.returncode != 1 or 'no image, instance, volume or network named' not in p.stderr:
             fail('inspect of an unknown name', p.stderr)
         h.ok(['rm', '-f', 'inst'], timeout=60)
+
+
+def test_init_writes_a_starter_that_builds_and_runs_for_each_base():
+    need_core()
+    from harness import out_dir
+    root = os.path.join(out_dir(), 'init')
+    with Home() as h:
+        for base, want, files in (
+                ('rump', 'Hello from p-rump!', ['Makefile', 'README.md', 'Unikfile', 'main.c']),
+                ('includeos', 'p-includeos: tick 3', ['README.md', 'Unikfile', 'service.c']),
+                ('mirage', 'Hello from p-mirage!', ['README.md', 'Unikfile', 'app.c'])):
+            d = os.path.join(root, 'p-' + base)
+            h.ok(['init', '--base', base, d])
+            if sorted(os.listdir(d)) != files:
+                fail('unik init --base %s wrote %s' % (base, sorted(os.listdir(d))))
+            p = h.ok(['build', d], timeout=600)
+            if 'built image p-%s' % base not in p.stdout:
+                fail('the %s starter did not build as p-%s' % (base, base), p.stdout)
+            p = h.ok(['run', 'p-' + base], timeout=300)
+            if want not in p.stdout:
+                fail('the %s starter did not print %r' % (base, want), p.stdout)
+        # An existing project is left alone.
+        d = os.path.join(root, 'p-rump')
+        with open(os.path.join(d, 'main.c')) as f:
+            before = f.read()
+        p = h.run(['init', d])
+        if p.returncode != 2 or '--force' not in p.stderr:
+            fail('init over an existing project must refuse, naming --force', p.stderr)
+        with open(os.path.join(d, 'main.c')) as f:
+            if f.read() != before:
+                fail('init changed an existing file')
+        p = h.run(['init', '--base', 'unikraft', os.path.join(root, 'x')])
+        if p.returncode != 2 or 'rump, includeos or mirage' not in p.stderr:
+            fail('an unknown base', p.stderr)
