@@ -142,7 +142,8 @@ static char *project_name(const char *dir)
 	char *name = xstrdup(basename(copy));
 
 	for (char *c = name; *c; c++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *c))
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+		            *c))
 			*c = '-';
 	if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]) ||
 	    strlen(name) > 63) {
@@ -192,9 +193,24 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		}
 	if (!files)
 		return cli_usage_error(cli, "--base `%s`: want rump, includeos or mirage", base);
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-		unik_error_sys(&err, errno, "create `%s`", dir);
-		return cli_fail(&err);
+	/* DIR and any parents it lacks, as mkdir -p. */
+	{
+		_cleanup_free_ char *d = xstrdup(dir);
+
+		for (char *p = d + 1;; p++) {
+			char c = *p;
+
+			if (c && c != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(d, 0777) < 0 && errno != EEXIST) {
+				unik_error_sys(&err, errno, "create `%s`", d);
+				return cli_fail(&err);
+			}
+			*p = c;
+			if (!c)
+				break;
+		}
 	}
 	name = name_opt ? xstrdup(name_opt) : project_name(dir);
 	if (!name || !*name || strlen(name) > 63 ||
@@ -210,14 +226,16 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 			_cleanup_free_ char *p = unik_path_join(dir, f->path);
 
 			if (access(p, F_OK) == 0)
-				return cli_usage_error(cli, "`%s` exists: init leaves it alone "
-				                            "(--force overwrites it)",
+				return cli_usage_error(cli,
+				                       "`%s` exists: init leaves it alone "
+				                       "(--force overwrites it)",
 				                       p);
 		}
 		_cleanup_free_ char *readme = unik_path_join(dir, "README.md");
 		if (access(readme, F_OK) == 0)
-			return cli_usage_error(cli, "`%s` exists: init leaves it alone "
-			                            "(--force overwrites it)",
+			return cli_usage_error(cli,
+			                       "`%s` exists: init leaves it alone "
+			                       "(--force overwrites it)",
 			                       readme);
 	}
 	for (const struct starter_file *f = files; f->path; f++) {
@@ -237,7 +255,8 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		    "unik build %s        # builds the image `%s` (its name is in the Unikfile)\n"
 		    "unik run %s          # runs it and prints its console\n"
 		    "```\n\n"
-		    "The Unikfile's keys are in unik's docs/unikfile.md; `unik describe-compiler %s`\n"
+		    "The Unikfile's keys are in unik's docs/unikfile.md; `unik describe-compiler "
+		    "%s`\n"
 		    "says how a %s project is laid out.\n",
 		    name, base, what, dir, name, name, base, base);
 
