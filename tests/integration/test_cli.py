@@ -392,6 +392,8 @@ def test_build_from_a_local_git_repository():
         p = h.ok(['run', 'fromgit', 'x'])
         if 'argv[1]=<x>' not in p.stdout:
             fail('the image built from git does not run', p.stdout)
+        # Without --name the repository's Unikfile names the image; this one has none.
         p = h.run(['build', '--git', 'file://%s' % repo])
-        if p.returncode != 2 or '--name' not in p.stderr:
-            fail('--git without --name must be a usage error', p.stderr)
+        if p.returncode != 1 or 'needs a name' not in p.stderr:
+            fail('--git without --name, and no Unikfile name:, must fail asking for one',
+                 p.stderr)
