@@ -46,15 +46,69 @@ struct log_sink {
 	FILE *f;
 	char tail[4096];
 	size_t n;
+	/* On a terminal: the step the build is at ("[2/4] packing qcow2" in the log), shown as a
+	 * bar on the last line, below the log. */
+	bool bar, bar_shown, color;
+	char line[256]; /* the start of the current log line */
+	size_t line_len;
+	int step, steps;
+	char what[128];
 };
+
+/* A log line "[k/n] what": the build's step. */
+static void note_step(struct log_sink *s, const char *line)
+{
+	int k, n, used = 0;
+
+	if (sscanf(line, "[%d/%d] %n", &k, &n, &used) == 2 && used > 0 && k >= 1 && k <= n) {
+		s->step = k;
+		s->steps = n;
+		snprintf(s->what, sizeof(s->what), "%.*s", (int)strcspn(line + used, "\n"),
+		         line + used);
+	}
+}
+
+static void draw_bar(struct log_sink *s)
+{
+	int width = 24, done = s->steps ? (s->step - 1) * width / s->steps : 0;
+
+	fprintf(s->f, "%s[%d/%d] %s ", s->color ? CLI_BOLD : "", s->step, s->steps, s->what);
+	for (int i = 0; i < width; i++)
+		fputs(i < done ? "█" : "░", s->f);
+	fprintf(s->f, " %d%%%s", s->steps ? (s->step - 1) * 100 / s->steps : 0,
+	        s->color ? CLI_RESET : "");
+	s->bar_shown = true;
+}
+
+static void clear_bar(struct log_sink *s)
+{
+	if (s->bar_shown)
+		fputs("\r\033[K", s->f);
+	s->bar_shown = false;
+}
 
 static int to_stream(void *ctx, const char *data, size_t len)
 {
 	struct log_sink *s = ctx;
 	size_t keep = len < sizeof(s->tail) - 1 ? len : sizeof(s->tail) - 1;
 
+	clear_bar(s);
 	if (fwrite(data, 1, len, s->f) != len)
 		return 1;
+	if (s->bar) {
+		for (size_t i = 0; i < len; i++) {
+			if (s->line_len < sizeof(s->line) - 1)
+				s->line[s->line_len++] = data[i];
+			if (data[i] == '\n') {
+				s->line[s->line_len] = '\0';
+				note_step(s, s->line);
+				s->line_len = 0;
+			}
+		}
+		/* Drawn only between whole lines, so a line being written is never broken. */
+		if (len && data[len - 1] == '\n' && s->steps)
+			draw_bar(s);
+	}
 	fflush(s->f);
 	if (s->n + keep > sizeof(s->tail) - 1) {
 		size_t drop = s->n + keep - (sizeof(s->tail) - 1);
@@ -292,11 +346,17 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	/* The log goes where the user looks; with -o json, stdout is kept for the JSON. */
 	sink.f = cli->json ? stderr : stdout;
+	sink.bar = isatty(fileno(sink.f)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	sink.color = cli_color(fileno(sink.f));
 	log_path = cli_path("/v1/builds/%s/log?follow=true", id);
 	{
 		struct unik_error err = {0};
 
-		if (unik_client_stream(cli->client, "GET", log_path, to_stream, &sink, &err) < 0) {
+		int r = unik_client_stream(cli->client, "GET", log_path, to_stream, &sink, &err);
+
+		clear_bar(&sink);
+		fflush(sink.f);
+		if (r < 0) {
 			rc = cli_interrupted ? 130 : cli_fail(&err);
 			goto out_rc;
 		}

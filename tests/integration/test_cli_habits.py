@@ -215,3 +215,43 @@ def test_init_writes_a_starter_that_builds_and_runs_for_each_base():
         p = h.run(['init', '--base', 'unikraft', os.path.join(root, 'x')])
         if p.returncode != 2 or 'rump, includeos or mirage' not in p.stderr:
             fail('an unknown base', p.stderr)
+
+
+def test_build_steps_and_a_progress_bar_on_a_terminal():
+    need_core()
+    from test_disk import need_pack_tools
+    from test_cli import unik_bin
+    import pty
+    need_pack_tools()
+    with Home() as h:
+        p = h.ok(['build', '--name', 'hello', '--format', 'raw,qcow2', HELLO])
+        steps = [l for l in p.stdout.splitlines() if re.match(r'\[\d+/\d+\] ', l)]
+        if steps != ['[1/4] compiling with rump', '[2/4] storing the image',
+                     '[3/4] packing raw', '[4/4] packing qcow2']:
+            fail('the step lines of a build with two formats', p.stdout)
+        if '\033' in p.stdout or '█' in p.stdout:
+            fail('a bar or an escape on a pipe', repr(p.stdout))
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ.update(h.env, TERM='xterm')
+            os.execv(unik_bin(), [unik_bin(), 'build', '--name', 'hello', '--format', 'raw',
+                                  HELLO])
+        out = b''
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        text = out.decode('utf-8', 'replace')
+        if os.waitstatus_to_exitcode(status) != 0 or 'built image hello' not in text:
+            fail('the build on a terminal', text[-2000:])
+        if not re.search(r'\[3/3\] packing raw █+░+ 66%', text) or '\r\033[K' not in text:
+            fail('no progress bar for the packing step on a terminal', repr(text[-2000:]))
+        last = text.rstrip('\r\n').rsplit('\n', 1)[-1]
+        if '█' in last.split('\033[K')[-1]:
+            fail('the bar is left on the last line', repr(last))
