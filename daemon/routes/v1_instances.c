@@ -247,6 +247,28 @@ void instances_logs(struct req *r)
 	           r->compat && req_query_bool(r, "delete"));
 }
 
+/* POST .../stdin {"data": "TEXT"}: TEXT to the guest's console input (unik run -i). */
+void instances_stdin(struct req *r)
+{
+	struct unik_error err = {0};
+	json_t *body = req_json(r, false), *data;
+
+	if (!body)
+		return;
+	data = json_object_get(body, "data");
+	if (!json_is_string(data) || json_object_size(body) != 1) {
+		reply_errorf(r, UNIK_E_INVALID, "the body must be {\"data\": \"TEXT\"}");
+		json_decref(body);
+		return;
+	}
+	if (unik_core_instance_input(D.core, seg(r, 2), json_string_value(data),
+	                             json_string_length(data), &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_text(r, 204, "");
+	json_decref(body);
+}
+
 void instances_wait(struct req *r)
 {
 	struct unik_error err = {0};

@@ -255,3 +255,118 @@ def test_build_steps_and_a_progress_bar_on_a_terminal():
         last = text.rstrip('\r\n').rsplit('\n', 1)[-1]
         if '█' in last.split('\033[K')[-1]:
             fail('the bar is left on the last line', repr(last))
+
+
+ECHO = r'''
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+	char line[256];
+
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		printf("got: %s", line);
+		fflush(stdout);
+		if (!strncmp(line, "quit", 4))
+			return 7;
+	}
+	return 3;
+}
+'''
+
+
+def pty_session(h, argv, script):
+    """Runs unik argv on a new terminal; script is a list of (seconds to read, bytes to type
+    after).  Returns (output, exit status, the terminal's lflag before and after)."""
+    import pty
+    import select
+    import termios
+    from test_cli import unik_bin
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(h.env, TERM='xterm')
+        os.execv(unik_bin(), [unik_bin()] + argv)
+    before = termios.tcgetattr(fd)[3]
+    out = b''
+    for secs, keys in script:
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b''
+            if not chunk:
+                break
+            out += chunk
+            if isinstance(secs, float) and b'ready' in out and keys is not None:
+                break
+        if keys:
+            os.write(fd, keys)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            fail('unik %s did not end' % ' '.join(argv), out.decode('utf-8', 'replace'))
+        try:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                out += os.read(fd, 4096)
+        except OSError:
+            pass
+    after = termios.tcgetattr(fd)[3]
+    os.close(fd)
+    return out.decode('utf-8', 'replace'), os.waitstatus_to_exitcode(status), before, after
+
+
+def test_run_interactive_stdin_raw_terminal_and_detach():
+    need_core()
+    import termios
+    src = project('echo', {'echo.c': ECHO})
+    with Home() as h:
+        h.ok(['build', '--name', 'echo', src])
+        # -i from a pipe: the lines reach the guest's stdin.
+        p = subprocess_run(h, ['run', '-i', 'echo'], b'hello\nquit\n')
+        out = p.stdout.decode('utf-8', 'replace')
+        if p.returncode != 7 or 'got: hello' not in out or 'got: quit' not in out:
+            fail('run -i: the guest did not read its stdin (exit %d)' % p.returncode,
+                 out + p.stderr.decode('utf-8', 'replace'))
+        # -it on a terminal: raw keys (Enter becomes a newline), echoed; Ctrl-] detaches and
+        # the instance keeps running; the terminal is as it was.
+        out, code, before, after = pty_session(
+            h, ['run', '-it', '--name', 'tty1', 'echo'],
+            [(120.0, b'abc\r'), (5, b'\x1d'), (5, None)])
+        if 'got: abc' not in out or 'abc\r\n' not in out:
+            fail('-it: the typed line did not reach the guest, or was not echoed', repr(out))
+        if code != 0 or 'detached from tty1' not in out:
+            fail('Ctrl-] did not detach (exit %d)' % code, repr(out))
+        if after != before or not after & termios.ECHO or not after & termios.ICANON:
+            fail('the terminal was not restored after detaching')
+        if h.json(['describe-instance', 'tty1']).get('state') != 'running':
+            fail('the instance did not keep running after Ctrl-]')
+        # Back in: quit ends it with its status; the terminal is restored on that path too.
+        out, code, before, after = pty_session(
+            h, ['run', '-it', '--name', 'tty2', 'echo'], [(120.0, b'quit\r'), (30, None)])
+        if code != 7 or 'got: quit' not in out:
+            fail('-it: the guest ended by input, exit %d' % code, repr(out))
+        if after != before:
+            fail('the terminal was not restored after the guest ended')
+        p = h.run(['run', '-t', 'echo'])
+        if p.returncode != 2 or 'not a terminal' not in p.stderr:
+            fail('-t without a terminal', p.stderr)
+        h.ok(['rm', '-f', 'tty1'], timeout=60)
+
+
+def subprocess_run(h, args, data):
+    import subprocess
+    from test_cli import unik_bin
+    return subprocess.run([unik_bin()] + args, env=h.env, input=data, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=180)
