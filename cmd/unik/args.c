@@ -194,9 +194,10 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, const struct cli_opt 
 			const char *value = NULL;
 
 			if (!o) {
-				/* -instanceName: UniK's Go flags also took one dash. */
-				if (p == arg + 1 && p[1] &&
-				    find_long(opts, nopts, common, p, strlen(p)))
+				/* -instanceName: UniK's Go flags also took one dash (and its first
+				 * letters may be short options: -i, -n). */
+				if (arg[2] &&
+				    find_long(opts, nopts, common, arg + 1, strlen(arg + 1)))
 					unik_error_set(err, UNIK_E_INVALID,
 					               "unknown option `%s` (did you mean `-%s`?)",
 					               arg, arg);
