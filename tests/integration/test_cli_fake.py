@@ -22,7 +22,7 @@ from harness import Failure, fail, out_dir, tail, bin_dir
 
 VERBS = ['build', 'images', 'describe-image', 'rmi', 'delete-image', 'run', 'ps', 'instances',
          'describe-instance', 'logs', 'start', 'stop', 'rm', 'delete-instance', 'providers',
-         'compilers', 'describe-compiler', 'target', 'version', 'help']
+         'compilers', 'describe-compiler', 'target', 'version', 'help', 'init', 'inspect']
 
 
 def unik_bin():
