@@ -237,7 +237,7 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 	}
 	if (unik_manifest_load(src, m, err) < 0)
 		goto fail;
-	name = bo->name ? bo->name : m->name;
+	name = bo->name ? bo->name : m->name ? m->name : bo->default_name;
 	if (!name) {
 		unik_error_set(
 		    err, UNIK_E_INVALID,
@@ -335,7 +335,8 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 	if (!b->opts.force && find_image_name(c, b->image)) {
 		core_unlock(c);
 		unik_error_set(err, UNIK_E_EXISTS,
-		               "image \"%s\" exists: delete it first or build with force",
+		               "image \"%s\" exists: delete it first, or build without "
+		               "--no-replace (REST: option \"force\")",
 		               b->image);
 		goto fail;
 	}
@@ -378,8 +379,15 @@ fail_early:
 
 /* Packs the stored (not yet listed) image in each format asked for, logging each, and records
  * them in its image.json. */
+/* "[k/n] what": the build's steps, which unik build shows with a progress bar on a terminal. */
+static void bstep(const struct build_log *lg, int *k, int n, const char *what, const char *arg)
+{
+	++*k;
+	blog(lg, "[%d/%d] %s%s%s", *k, n, what, arg ? " " : "", arg ? arg : "");
+}
+
 static int pack_formats(struct unik_core *c, struct unik_image *im, const struct strv *formats,
-                        const struct build_log *lg, struct unik_error *err)
+                        const struct build_log *lg, int *step, int steps, struct unik_error *err)
 {
 	_cleanup_free_ char *cmdline = NULL;
 
@@ -391,6 +399,7 @@ static int pack_formats(struct unik_core *c, struct unik_image *im, const struct
 		const struct unik_image_format *f = unik_image_format_find(formats->v[i]);
 		uint64_t size = 0;
 
+		bstep(lg, step, steps, "packing", f->name);
 		blog(lg, "unik: packing %s (%s)%s%s", f->name, f->file,
 		     cmdline ? ", command line " : "", cmdline ? cmdline : "");
 		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name, im->base,
@@ -433,7 +442,10 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	struct unik_image_files files;
 	struct unik_image *im, *old = NULL;
 	struct unik_sandbox sb;
-	bool staging;
+	bool staging = unik_core_provider(c, b->opts.provider) &&
+	               unik_core_provider(c, b->opts.provider)->stage;
+	/* Compiling, storing, packing each format, staging. */
+	int step = 0, steps = 2 + (int)b->opts.formats.n + (staging ? 1 : 0);
 	json_t *meta;
 
 	if (mkdir(outd, 0700) < 0 && errno != EEXIST) {
@@ -444,6 +456,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	if (sb.kind == UNIK_SANDBOX_NONE)
 		blog(lg,
 		     "unik: build_sandbox: none: the build runs unconfined as the daemon's user");
+	bstep(lg, &step, steps, "compiling with", comp->name);
 	if (unik_sandbox_prepare(&sb, err) < 0 ||
 	    comp->build(src, m, outd, &sb, lg->fd, &art, err) < 0) {
 		unik_sandbox_free(&sb);
@@ -451,9 +464,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	}
 	unik_sandbox_free(&sb);
 	blog(lg, "unik: kernel %s", art.kernel + strlen(dir) + 1);
-
-	staging = unik_core_provider(c, b->opts.provider) &&
-	          unik_core_provider(c, b->opts.provider)->stage;
+	bstep(lg, &step, steps, "storing the image", NULL);
 	im = xcalloc(1, sizeof(*im));
 	unik_new_id(im->id);
 	im->name = xstrdup(b->image);
@@ -481,7 +492,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	im->elf_size = files.elf_size;
 	im->rootfs_size = files.rootfs_size;
 	image_set_format(im, "elf", files.elf_size);
-	if (pack_formats(c, im, &b->opts.formats, lg, err) < 0) {
+	if (pack_formats(c, im, &b->opts.formats, lg, &step, steps, err) < 0) {
 		unik_image_store_remove(c->images_dir, im->id, NULL);
 		unik_image_free(im);
 		return -1;
@@ -536,6 +547,7 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	}
 	if (!staging)
 		return 0;
+	bstep(lg, &step, steps, "staging on", b->opts.provider);
 	if (stage_built(c, b, lg, err) < 0)
 		return -1;
 	core_lock(c);

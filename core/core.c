@@ -177,8 +177,8 @@ int unik_core_image_delete(struct unik_core *c, const char *ref, bool force, str
 	if (users.n && !force) {
 		core_unlock(c);
 		unik_error_set(err, UNIK_E_STATE,
-		               "image %s is used by %zu instance(s): delete them first or delete "
-		               "the image with force",
+		               "image %s is used by %zu instance(s): delete them first, or delete "
+		               "the image and them with `unik rmi -f` (REST: ?force=true)",
 		               im->name, users.n);
 		return -1;
 	}

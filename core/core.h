@@ -195,6 +195,11 @@ int unik_core_wait_instance(struct unik_core *c, const char *ref, bool (*gone)(v
 /* The console log's path and the instance's id (for log streaming). */
 int unik_core_instance_log(struct unik_core *c, const char *ref, char **path,
                            char id[UNIK_ID_LEN + 1], struct unik_error *err);
+/* Writes len bytes to the guest's input (its console's receive side) of running instance ref,
+ * through the stdin.fifo unik-shim makes for it; UNIK_E_STATE when it is not running or its
+ * provider takes no input, or when the guest has not read what came before (64 KiB). */
+int unik_core_instance_input(struct unik_core *c, const char *ref, const char *data, size_t len,
+                             struct unik_error *err);
 /* Whether instance id has ended (or is gone). */
 bool unik_core_instance_ended(struct unik_core *c, const char *id);
 

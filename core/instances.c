@@ -572,9 +572,11 @@ static int delete_claimed(struct unik_core *c, struct unik_instance *in, bool fo
 
 	if (!unik_instance_state_final(in->state)) {
 		if (!force) {
-			unik_error_set(err, UNIK_E_STATE,
-			               "instance %s is %s: stop it first or delete with force",
-			               in->name, unik_instance_state_name(in->state));
+			unik_error_set(
+			    err, UNIK_E_STATE,
+			    "instance %s is %s: stop it first, or stop and delete it with "
+			    "`unik rm -f` (REST: ?force=true)",
+			    in->name, unik_instance_state_name(in->state));
 			return -1;
 		}
 		if (p && vm_stop(c, p, &in->provider_opts, dir, true, 0, err) < 0)
@@ -670,6 +672,56 @@ int unik_core_instance_log(struct unik_core *c, const char *ref, char **path,
 	}
 	core_unlock(c);
 	return in ? 0 : -1;
+}
+
+int unik_core_instance_input(struct unik_core *c, const char *ref, const char *data, size_t len,
+                             struct unik_error *err)
+{
+	struct unik_instance *in;
+	_cleanup_free_ char *fifo = NULL, *name = NULL;
+	_cleanup_close_ int fd = -1;
+	bool running = false;
+
+	core_lock(c);
+	in = resolve_instance(c, ref, err);
+	if (in) {
+		fifo = xasprintf("%s/%s/stdin.fifo", c->instances_dir, in->id);
+		name = xstrdup(in->name);
+		running = in->state == UNIK_STATE_RUNNING;
+	}
+	core_unlock(c);
+	if (!in)
+		return -1;
+	if (!running) {
+		unik_error_set(err, UNIK_E_STATE, "instance %s is not running: it takes no input",
+		               name);
+		return -1;
+	}
+	/* Non-blocking: with no reader (QEMU gone) open fails with ENXIO rather than waiting. */
+	fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		unik_error_set(
+		    err, UNIK_E_STATE,
+		    "instance %s takes no input (%s: its provider gives the guest none, or "
+		    "it has just ended)",
+		    name, strerror(errno));
+		return -1;
+	}
+	while (len) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			unik_error_set(err, UNIK_E_STATE,
+			               "instance %s does not read its input fast enough (%s)", name,
+			               strerror(errno));
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 bool unik_core_instance_ended(struct unik_core *c, const char *id)

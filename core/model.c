@@ -131,6 +131,7 @@ void unik_build_opts_free(struct unik_build_opts *bo)
 	free(bo->args);
 	free(bo->git);
 	free(bo->target);
+	free(bo->default_name);
 	strv_free(&bo->env);
 	strv_free(&bo->formats);
 	strv_free(&bo->provider_opts);

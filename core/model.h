@@ -58,6 +58,7 @@ enum unik_build_state unik_build_state_from_name(const char *s);
 struct unik_build_opts {
 	char *name, *base, *language, *provider, *args, *git;
 	char *target;              /* the backend's target (mirage: "virtio", "unix"), or NULL */
+	char *default_name;        /* the name when neither name nor the Unikfile gives one */
 	struct strv env;           /* NAME=VALUE */
 	struct strv formats;       /* formats to pack besides elf (known names, no repeats) */
 	struct strv provider_opts; /* key=value (--provider-opt) */

@@ -363,8 +363,23 @@ static bool never_ends(const char *id)
 	return true;
 }
 
+static void tail_start(struct req *r, const char *path, uint64_t off, bool follow,
+                       bool (*ended)(const char *id), const char *id, bool truncate_after);
+
 void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(const char *id),
                 const char *id, bool truncate_after)
+{
+	tail_start(r, path, 0, follow, ended, id, truncate_after);
+}
+
+void reply_tail_at(struct req *r, const char *path, uint64_t off, bool follow,
+                   bool (*ended)(const char *id), const char *id)
+{
+	tail_start(r, path, off, follow, ended, id, false);
+}
+
+static void tail_start(struct req *r, const char *path, uint64_t off, bool follow,
+                       bool (*ended)(const char *id), const char *id, bool truncate_after)
 {
 	struct tail *t = xcalloc(1, sizeof(*t));
 	const union MHD_ConnectionInfo *ci =
@@ -372,6 +387,7 @@ void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(cons
 
 	t->path = xstrdup(path);
 	t->fd = -1;
+	t->off = off;
 	t->follow = follow;
 	t->truncate_after = truncate_after;
 	t->ended = ended ? ended : never_ends;

@@ -59,6 +59,9 @@ void reply_file(struct req *r, int fd, uint64_t size, const char *ctype, const c
 /* Streams a file; with follow, waits for more until ended(id) and the file is drained. */
 void reply_tail(struct req *r, const char *path, bool follow, bool (*ended)(const char *id),
                 const char *id, bool truncate_after);
+/* reply_tail from byte off of the file on (logs --tail, --since). */
+void reply_tail_at(struct req *r, const char *path, uint64_t off, bool follow,
+                   bool (*ended)(const char *id), const char *id);
 /* The original UniK's request shapes turned into v1's (pure; fuzzed by fuzz_unik_routes):
  * POST /instances/run's body into a v1 run request, and POST /images/NAME/create's form
  * parts (get(ctx, key) returns one, or NULL) into v1 build options.  NULL with err. */

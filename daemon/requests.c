@@ -97,8 +97,8 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *err)
 {
 	static const char *const keys[] = {
-	    "name", "base",      "language", "provider",      "args",   "env", "force",
-	    "git",  "memory_mb", "formats",  "provider_opts", "target", NULL};
+	    "name", "base",      "language", "provider",      "args",   "env",          "force",
+	    "git",  "memory_mb", "formats",  "provider_opts", "target", "default_name", NULL};
 	const char *k;
 	json_t *v;
 
@@ -112,6 +112,7 @@ int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *e
 		if (!unik_key_known(k, keys, "build option", err))
 			goto fail;
 		if ((strcmp(k, "name") == 0 && opt_str(v, k, &bo->name, err) < 0) ||
+		    (strcmp(k, "default_name") == 0 && opt_str(v, k, &bo->default_name, err) < 0) ||
 		    (strcmp(k, "base") == 0 && opt_str(v, k, &bo->base, err) < 0) ||
 		    (strcmp(k, "language") == 0 && opt_str(v, k, &bo->language, err) < 0) ||
 		    (strcmp(k, "provider") == 0 && opt_str(v, k, &bo->provider, err) < 0) ||

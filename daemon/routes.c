@@ -28,6 +28,7 @@ const struct route daemon_routes[] = {
     {"POST", "/v1/instances/*/start", instances_start_h, false, false},
     {"GET", "/v1/instances/*/logs", instances_logs, false, false},
     {"GET", "/v1/instances/*/wait", instances_wait, false, false},
+    {"POST", "/v1/instances/*/stdin", instances_stdin, false, false},
     {"GET", "/v1/volumes", volumes_list, false, false},
     {"POST", "/v1/volumes", volumes_post, false, true},
     {"GET", "/v1/volumes/*", volumes_get, false, false},

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -152,6 +154,13 @@ int unik_console_log_open(struct unik_console_log *l, const char *dir, long long
 	}
 	l->dir = xstrdup(dir);
 	l->size = (long long)st.st_size;
+	l->times_ms = 0;
+	{
+		_cleanup_free_ char *tp = unik_path_join(dir, UNIK_CONSOLE_TIMES_FILE);
+
+		/* Times are a help, not the log: a log without them is still written. */
+		l->times_fd = open(tp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	}
 	l->max = max > 0 ? max : UNIK_CONSOLE_MAX_DEFAULT;
 	/* A run that follows one which (nearly) filled the file starts a new one. */
 	l->full = l->size >= l->max - ROTATE_SLACK;
@@ -173,9 +182,36 @@ static int rotate(struct unik_console_log *l)
 	close(l->fd);
 	l->fd = fd;
 	l->size = 0;
+	if (l->times_fd >= 0) {
+		_cleanup_free_ char *tp = unik_path_join(l->dir, UNIK_CONSOLE_TIMES_FILE);
+		_cleanup_free_ char *told = unik_path_join(l->dir, UNIK_CONSOLE_OLD_TIMES_FILE);
+
+		close(l->times_fd);
+		(void)rename(tp, told);
+		l->times_fd = open(tp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		l->times_ms = 0;
+	}
 	/* This run's output now begins at the start of the new file. */
 	(void)unik_write_file_atomic(start, "0\n", 2, 0644, NULL);
 	return 0;
+}
+
+/* One "OFFSET MS" line for the bytes about to be written at l->size, unless the last one is
+ * recent enough to stand for them. */
+static void note_time(struct unik_console_log *l)
+{
+	struct timespec ts;
+	long long now;
+	char line[64];
+	int w;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (l->times_fd < 0 || (l->times_ms && now - l->times_ms < UNIK_CONSOLE_TIMES_MS))
+		return;
+	w = snprintf(line, sizeof(line), "%lld %lld\n", l->size, now);
+	if (w > 0 && unik_write_all(l->times_fd, line, (size_t)w) == 0)
+		l->times_ms = now;
 }
 
 int unik_console_log_write(struct unik_console_log *l, const char *buf, size_t n)
@@ -206,6 +242,7 @@ int unik_console_log_write(struct unik_console_log *l, const char *buf, size_t n
 			full = true;
 		}
 		if (cut > 0) {
+			note_time(l);
 			if (unik_write_all(l->fd, buf, cut) < 0)
 				return -1;
 			l->size += (long long)cut;
@@ -222,6 +259,9 @@ void unik_console_log_close(struct unik_console_log *l)
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
+	if (l->times_fd >= 0)
+		close(l->times_fd);
+	l->times_fd = -1;
 	free(l->dir);
 	l->dir = NULL;
 }
@@ -253,4 +293,55 @@ int unik_console_max_parse(const char *what, const char *s, long long *out, stru
 	}
 	*out = v * mult;
 	return 0;
+}
+
+/* ---- the times of the log -------------------------------------------------------------------- */
+
+int unik_console_times_load(const char *dir, struct unik_console_time **out, size_t *n)
+{
+	_cleanup_free_ char *path = unik_path_join(dir, UNIK_CONSOLE_TIMES_FILE);
+	_cleanup_free_ char *text = NULL;
+	struct unik_console_time *t = NULL;
+	size_t len = 0, cnt = 0, cap = 0;
+	struct unik_error ignored;
+
+	*out = NULL;
+	*n = 0;
+	if (unik_read_file(path, &text, &len, &ignored) < 0)
+		return -1;
+	for (char *p = text, *end; p && *p; p = end ? end + 1 : NULL) {
+		long long off, ms;
+
+		end = strchr(p, '\n');
+		if (!end)
+			break; /* a line being written */
+		if (sscanf(p, "%lld %lld", &off, &ms) != 2 || (cnt && off < t[cnt - 1].off))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			t = xrealloc(t, cap * sizeof(*t));
+		}
+		t[cnt].off = off;
+		t[cnt].ms = ms;
+		cnt++;
+	}
+	*out = t;
+	*n = cnt;
+	return 0;
+}
+
+long long unik_console_time_at(const struct unik_console_time *t, size_t n, long long off)
+{
+	size_t lo = 0, hi = n;
+
+	/* The last entry with t[i].off <= off. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t[mid].off <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? t[lo - 1].ms : -1;
 }

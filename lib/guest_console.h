@@ -14,6 +14,11 @@
 #define UNIK_CONSOLE_FILE       "console.log"
 #define UNIK_CONSOLE_START_FILE "console.start" /* where this run's console output begins */
 #define UNIK_CONSOLE_OLD_FILE   "console.log.1" /* the log before the last rotation */
+/* When console.log's bytes were written: "OFFSET UNIX_MS" lines, one per write that came at
+ * least UNIK_CONSOLE_TIMES_MS after the one before (unik logs -t and --since). */
+#define UNIK_CONSOLE_TIMES_FILE     "console.times"
+#define UNIK_CONSOLE_OLD_TIMES_FILE "console.times.1"
+#define UNIK_CONSOLE_TIMES_MS       5
 
 /* The default cap on console.log (and on console.log.1). */
 #define UNIK_CONSOLE_MAX_DEFAULT (16LL << 20)
@@ -46,7 +51,9 @@ struct unik_console_log {
 	char *dir; /* owned */
 	int fd;
 	long long size, max;
-	bool full; /* the next byte goes to a new file */
+	bool full;    /* the next byte goes to a new file */
+	int times_fd; /* console.times, or -1 */
+	long long times_ms;
 };
 
 /* Opens <dir>/console.log for appending; max <= 0 means UNIK_CONSOLE_MAX_DEFAULT. */
@@ -57,6 +64,16 @@ int unik_console_log_open(struct unik_console_log *l, const char *dir, long long
 int unik_console_log_write(struct unik_console_log *l, const char *buf, size_t n);
 
 void unik_console_log_close(struct unik_console_log *l);
+
+/* console.times of dir, read: offsets ascending with the time each was written. */
+struct unik_console_time {
+	long long off, ms;
+};
+/* Reads <dir>/console.times into *out (caller frees), *n entries; -1 when there is none (a
+ * provider that writes no times). */
+int unik_console_times_load(const char *dir, struct unik_console_time **out, size_t *n);
+/* The time (Unix ms) of the byte at off: that of the last entry at or before it; -1 if none. */
+long long unik_console_time_at(const struct unik_console_time *t, size_t n, long long off);
 
 /* Parses a cap given in MiB ("16") or with a unit ("512K", "4M", "1G", "65536" bytes with "B").
  * Fails with a message naming what, on anything else or a cap under 4 KiB. */

@@ -47,6 +47,9 @@
 #define EXIT_FILE     "exit"
 #define ERR_FILE      "qemu.err"
 #define LOG_FILE      "shim.log"
+/* The guest's input for a daemon's instance (`unik run -i`): QEMU reads it as its stdin, and
+ * holds it open for writing too, so it never reads an end when a writer leaves. */
+#define STDIN_FIFO "stdin.fifo"
 
 /* The status a container reports when the guest gave none (docs/guest-abi.md: a crash). */
 #define GUEST_NO_STATUS 255
@@ -341,6 +344,7 @@ int main(int argc, char **argv)
 	struct unik_vmm_user vmm_user;
 	struct unik_console_log con = {.fd = -1};
 	long long cap = 0;
+	int infifo = -1;
 	int ready_fd = -1, i, dirfd, errfd, pfd[2], cpipe[2] = {-1, -1}, inpipe[2] = {-1, -1},
 	    sfd = -1, ws, child_errno = 0;
 	char child_what[128] = "";
@@ -557,6 +561,13 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (!foreground) {
+		(void)unlinkat(dirfd, STDIN_FIFO, 0);
+		if (mkfifoat(dirfd, STDIN_FIFO, 0600) == 0)
+			infifo = openat(dirfd, STDIN_FIFO, O_RDWR | O_CLOEXEC);
+		if (infifo < 0)
+			logmsg("%s: %s (the guest gets no input)", STDIN_FIFO, strerror(errno));
+	}
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl;
@@ -588,6 +599,8 @@ int main(int argc, char **argv)
 			dup2(cpipe[1], 1);
 		if (inpipe[0] >= 0)
 			dup2(inpipe[0], 0);
+		else if (infifo >= 0)
+			dup2(infifo, 0);
 		/* QEMU runs in the instance directory: a QMP socket path too long for a socket
 		 * address is given relative to it. */
 		if (fchdir(dirfd) < 0)
@@ -627,6 +640,8 @@ int main(int argc, char **argv)
 		close(cpipe[1]);
 	if (inpipe[0] >= 0)
 		close(inpipe[0]);
+	if (infifo >= 0)
+		close(infifo);
 	if (errfd >= 0)
 		close(errfd);
 	write_pid(dir, PID_FILE, pid);

@@ -10,7 +10,7 @@
 #include "lib/suggest.h"
 
 /* The options every verb takes.  Built per call because the targets live in *cli. */
-#define NCOMMON 5
+#define NCOMMON 7
 static void common_opts(struct cli *cli, bool *help, struct cli_opt out[NCOMMON])
 {
 	const struct cli_opt opts[NCOMMON] = {
@@ -22,6 +22,10 @@ static void common_opts(struct cli *cli, bool *help, struct cli_opt out[NCOMMON]
 	     "retry a daemon too busy to answer for this long (default: $UNIK_RETRY_TIMEOUT, "
 	     "else 30; 0: never)"},
 	    {'o', "output", CLI_OPT_STR, &cli->output, "FORMAT", "`table` (default) or `json`"},
+	    {0, "no-trunc", CLI_OPT_BOOL, &cli->no_trunc, NULL,
+	     "print whole cells in tables (default: cut them to the terminal's width)"},
+	    {0, "color|colour", CLI_OPT_STR, &cli->color, "WHEN",
+	     "colour: `auto` (default: on a terminal, without $NO_COLOR), `always`, `never`"},
 	    {'h', "help", CLI_OPT_BOOL, help, NULL, "show this help"},
 	};
 
@@ -190,9 +194,10 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, const struct cli_opt 
 			const char *value = NULL;
 
 			if (!o) {
-				/* -instanceName: UniK's Go flags also took one dash. */
-				if (p == arg + 1 && p[1] &&
-				    find_long(opts, nopts, common, p, strlen(p)))
+				/* -instanceName: UniK's Go flags also took one dash (and its first
+				 * letters may be short options: -i, -n). */
+				if (arg[2] &&
+				    find_long(opts, nopts, common, arg + 1, strlen(arg + 1)))
 					unik_error_set(err, UNIK_E_INVALID,
 					               "unknown option `%s` (did you mean `-%s`?)",
 					               arg, arg);
@@ -225,6 +230,13 @@ int cli_parse_args(struct cli *cli, int argc, char **argv, const struct cli_opt 
 	}
 	if (help)
 		return 1;
+	if (cli->color && strcmp(cli->color, "auto") && strcmp(cli->color, "always") &&
+	    strcmp(cli->color, "never")) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "--color `%s`: want `auto`, `always` or `never`", cli->color);
+		return -1;
+	}
+	cli_color_when = cli->color;
 	if (cli->output) {
 		if (strcmp(cli->output, "json") == 0) {
 			cli->json = true;
@@ -242,8 +254,10 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 {
 	va_list ap;
 	const char *verb = cli && cli->typed ? cli->typed : NULL;
+	bool color = cli_color(2);
 
-	fprintf(stderr, "unik%s%s: ", verb ? " " : "", verb ? verb : "");
+	fprintf(stderr, "%sunik%s%s:%s ", color ? CLI_BOLD CLI_RED : "", verb ? " " : "",
+	        verb ? verb : "", color ? CLI_RESET : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,7 +252,10 @@ struct unik_client *cli_client(struct cli *cli)
 
 int cli_fail(const struct unik_error *err)
 {
-	fprintf(stderr, "unik: %s\n", err->msg);
+	bool color = cli_color(2);
+
+	fprintf(stderr, "%sunik:%s %s\n", color ? CLI_BOLD CLI_RED : "", color ? CLI_RESET : "",
+	        err->msg);
 	return CLI_FAILED;
 }
 
@@ -529,8 +533,13 @@ const char *cli_fmt_age(const json_t *row, const char *field, char *buf, size_t 
 		snprintf(buf, len, "%ld minute%s ago", d / 60, d / 60 == 1 ? "" : "s");
 	else if (d < 86400)
 		snprintf(buf, len, "%ld hour%s ago", d / 3600, d / 3600 == 1 ? "" : "s");
-	else
+	else if (d < 60 * 86400)
 		snprintf(buf, len, "%ld day%s ago", d / 86400, d / 86400 == 1 ? "" : "s");
+	else if (d < 365 * 86400)
+		snprintf(buf, len, "%ld months ago", d / (30 * 86400));
+	else
+		snprintf(buf, len, "%ld year%s ago", d / (365 * 86400),
+		         d / (365 * 86400) == 1 ? "" : "s");
 	return buf;
 }
 
@@ -577,12 +586,140 @@ const char *cli_fmt_formats(const json_t *row, const char *field, char *buf, siz
 	return buf;
 }
 
+const char *cli_color_when;
+
+bool cli_color(int fd)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (cli_color_when && !strcmp(cli_color_when, "always"))
+		return true;
+	if (cli_color_when && !strcmp(cli_color_when, "never"))
+		return false;
+	if (nc && *nc)
+		return false;
+	if (term && !strcmp(term, "dumb"))
+		return false;
+	return isatty(fd);
+}
+
+const char *cli_state_color(const char *word)
+{
+	static const struct {
+		const char *prefix, *esc;
+	} colors[] = {
+	    {"running", "\033[32m"}, {"yes", "\033[32m"},         {"succeeded", "\033[32m"},
+	    {"exited (0)", ""},      {"exited", "\033[33m"},      {"stopped", "\033[33m"},
+	    {"pending", "\033[36m"}, {"starting", "\033[36m"},    {"crashed", "\033[31m"},
+	    {"failed", "\033[31m"},  {"unavailable", "\033[31m"}, {"error", "\033[31m"},
+	};
+
+	for (size_t i = 0; i < sizeof(colors) / sizeof(colors[0]); i++)
+		if (!strncmp(word, colors[i].prefix, strlen(colors[i].prefix)))
+			return colors[i].esc;
+	return "";
+}
+
+size_t cli_width(void)
+{
+	const char *c = getenv("COLUMNS");
+	struct winsize ws;
+
+	if (c && *c) {
+		char *end;
+		long n = strtol(c, &end, 10);
+
+		if (!*end && n >= 20 && n <= 10000)
+			return (size_t)n;
+	}
+	if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
+size_t cli_text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Where a cell may be cut: after a space, a comma or a semicolon (the end of a word). */
+static bool word_end(const char *p)
+{
+	return *p == ' ' || *p == ',' || *p == ';';
+}
+
+char *cli_ellipsize(const char *s, size_t width)
+{
+	size_t cols = 0;
+	const char *p, *cut = NULL;
+
+	if (cli_text_width(s) <= width)
+		return xstrdup(s);
+	/* The last word end that leaves room for the ellipsis. */
+	for (p = s; *p && cols + 1 <= width; p++) {
+		if (((unsigned char)*p & 0xc0) == 0x80)
+			continue;
+		if (word_end(p) && p > s)
+			cut = p;
+		cols++;
+	}
+	if (!cut) {
+		/* One long word: kept whole up to its end, then the ellipsis. */
+		for (cut = s; *cut && !word_end(cut); cut++)
+			;
+		if (!*cut)
+			return xstrdup(s);
+	}
+	while (cut > s && (word_end(cut - 1) || cut[-1] == '-' || cut[-1] == '('))
+		cut--;
+	return xasprintf("%.*s…", (int)(cut - s), s);
+}
+
+/* A column at most this wide is cut only when cutting the wider ones is not enough. */
+#define SHORT_COLUMN 14
+
+/* A column of state words: coloured, and never cut. */
+static bool state_column(const struct cli_column *col)
+{
+	return !strcmp(col->heading, "STATE") || !strcmp(col->heading, "AVAILABLE");
+}
+
+/* The width below which a column is not cut: its heading, and each cell's first word with its
+ * ellipsis (a cell is never cut inside a word). */
+static size_t min_width(char **cells, size_t nrows, size_t ncols, size_t c, bool whole)
+{
+	size_t w = cli_text_width(cells[c]);
+
+	for (size_t r = 1; r <= nrows; r++) {
+		const char *t = cells[r * ncols + c];
+		size_t n = whole ? cli_text_width(t) : 0;
+
+		if (!whole) {
+			while (t[n] && !word_end(t + n))
+				n++;
+			n = t[n] ? n + 1 : n;
+		}
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
 void cli_print_table(const struct cli *cli, const json_t *rows, const struct cli_column *cols,
                      size_t ncols)
 {
 	size_t nrows = json_is_array(rows) ? json_array_size(rows) : 0;
 	_cleanup_free_ size_t *width = xcalloc(ncols, sizeof(*width));
+	_cleanup_free_ size_t *floor = xcalloc(ncols, sizeof(*floor));
+	_cleanup_free_ size_t *natural = xcalloc(ncols, sizeof(*natural));
 	_cleanup_free_ char **cells = xcalloc((nrows + 1) * ncols, sizeof(*cells));
+	bool color = cli_color(1);
+	size_t total = 0, avail = cli_width(), gap = 3;
 
 	if (cli->json) {
 		cli_print_json(rows);
@@ -598,25 +735,85 @@ void cli_print_table(const struct cli *cli, const json_t *rows, const struct cli
 			const char *t = cols[c].format
 			                    ? cols[c].format(row, cols[c].field, buf, sizeof(buf))
 			                    : cli_field(row, cols[c].field, buf, sizeof(buf));
+			char *one = xstrdup(t);
 
-			cells[(r + 1) * ncols + c] = xstrdup(t);
+			/* A cell is one line. */
+			for (char *p = one; *p; p++)
+				if (*p == '\n' || *p == '\t' || *p == '\r')
+					*p = ' ';
+			cells[(r + 1) * ncols + c] = one;
 		}
 	}
 	for (size_t i = 0; i < (nrows + 1) * ncols; i++)
-		if (strlen(cells[i]) > width[i % ncols])
-			width[i % ncols] = strlen(cells[i]);
+		if (cli_text_width(cells[i]) > width[i % ncols])
+			width[i % ncols] = cli_text_width(cells[i]);
+	for (size_t c = 0; c < ncols; c++) {
+		natural[c] = width[c];
+		floor[c] = min_width(cells, nrows, ncols, c, state_column(&cols[c]));
+		total += width[c] + (c + 1 < ncols ? gap : 0);
+	}
+	/* Three spaces between columns, two when that saves cutting. */
+	if (!cli->no_trunc && total > avail && ncols > 1) {
+		total -= ncols - 1;
+		gap = 2;
+	}
+	/* Too wide: narrow the widest column that can still give, one column at a time; short
+	 * columns (an id, an age) only once the long ones cannot give any more. */
+	for (int pass = 0; pass < 2; pass++) {
+		while (!cli->no_trunc && total > avail) {
+			size_t best = ncols;
+
+			for (size_t c = 0; c < ncols; c++) {
+				size_t least = floor[c];
+
+				if (pass == 0 && natural[c] <= SHORT_COLUMN)
+					least = natural[c];
+				if (width[c] > least && (best == ncols || width[c] > width[best]))
+					best = c;
+			}
+			if (best == ncols)
+				break;
+			width[best]--;
+			total--;
+		}
+	}
 	for (size_t r = 0; r <= nrows; r++) {
 		for (size_t c = 0; c < ncols; c++) {
-			const char *t = cells[r * ncols + c];
+			_cleanup_free_ char *t =
+			    cli->no_trunc ? xstrdup(cells[r * ncols + c])
+			                  : cli_ellipsize(cells[r * ncols + c], width[c]);
+			const char *esc =
+			    r && color && state_column(&cols[c]) ? cli_state_color(t) : "";
+			size_t w = cli_text_width(t);
 
+			fputs(esc, stdout);
+			fputs(t, stdout);
+			if (*esc)
+				fputs(CLI_RESET, stdout);
 			if (c + 1 < ncols)
-				printf("%-*s   ", (int)width[c], t);
-			else
-				printf("%s\n", t);
+				printf("%*s", (int)(width[c] - (w < width[c] ? w : width[c]) + gap),
+				       "");
 		}
+		putchar('\n');
 	}
 	for (size_t i = 0; i < (nrows + 1) * ncols; i++)
 		free(cells[i]);
+}
+
+void cli_print_ids(const json_t *rows)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(rows, i, row)
+	{
+		const char *id = json_string_value(json_object_get(row, "id"));
+
+		if (!id)
+			id = json_string_value(json_object_get(row, "name"));
+		if (id)
+			printf("%s\n", id);
+	}
 }
 
 static void flatten(const json_t *obj, const char *prefix, struct strv *keys, struct strv *vals)
@@ -660,16 +857,23 @@ int cli_list_verb(struct cli *cli, int argc, char **argv, const struct cli_help 
                   const char *path, const struct cli_column *cols, size_t ncols)
 {
 	_cleanup_strv_ struct strv pos = {0};
+	bool quiet = false;
+	const struct cli_opt opts[] = {
+	    {'q', "quiet", CLI_OPT_BOOL, &quiet, NULL, "print only the ids, one a line"},
+	};
 	json_t *j;
 	int rc;
 
-	if (cli_parse(cli, argc, argv, NULL, 0, 0, help, &pos, &rc))
+	if (cli_parse(cli, argc, argv, opts, 1, 0, help, &pos, &rc))
 		return rc;
 	if (pos.n)
 		return cli_usage_error(cli, "takes no arguments (got `%s`)", pos.v[0]);
 	if (!(j = cli_request(cli, "GET", path, NULL)))
 		return CLI_FAILED;
-	cli_print_table(cli, j, cols, ncols);
+	if (quiet && !cli->json)
+		cli_print_ids(j);
+	else
+		cli_print_table(cli, j, cols, ncols);
 	json_decref(j);
 	return CLI_OK;
 }

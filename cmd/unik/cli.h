@@ -31,6 +31,8 @@ struct cli {
 	bool no_autostart;          /* cli_client() does not start a daemon */
 	struct unik_client *client; /* owned; made by cli_client() */
 	const char *retry_timeout;  /* --retry-timeout, else UNIK_RETRY_TIMEOUT (seconds) */
+	const char *color;          /* --color: "auto" (default), "always" or "never" */
+	bool no_trunc;              /* --no-trunc: tables print whole cells */
 };
 
 /* ------------------------------------------------------------------------------------------- */
@@ -51,6 +53,7 @@ const struct cli_verb *cli_find_verb(const char *name);
 
 /* One function per verb, one file each (cmd_<verb>.c). */
 int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_describe_image(struct cli *cli, int argc, char **argv);
 int cmd_rmi(struct cli *cli, int argc, char **argv);
@@ -73,6 +76,7 @@ int cmd_attach_volume(struct cli *cli, int argc, char **argv);
 int cmd_detach_volume(struct cli *cli, int argc, char **argv);
 int cmd_networks(struct cli *cli, int argc, char **argv);
 int cmd_describe_instance(struct cli *cli, int argc, char **argv);
+int cmd_inspect(struct cli *cli, int argc, char **argv);
 int cmd_logs(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);
 int cmd_stop(struct cli *cli, int argc, char **argv);
@@ -175,9 +179,33 @@ struct cli_column {
 	const char *(*format)(const json_t *row, const char *field, char *buf, size_t len);
 };
 
-/* Prints rows (a JSON array of objects) as an aligned table, or as JSON when cli->json. */
+/* Prints rows (a JSON array of objects) as an aligned table that fits cli_width() (long cells
+ * cut at a word boundary with "…", unless --no-trunc; the STATE and AVAILABLE columns are never
+ * cut, and coloured when cli_color(1)),
+ * or as JSON when cli->json. */
 void cli_print_table(const struct cli *cli, const json_t *rows, const struct cli_column *cols,
                      size_t ncols);
+/* Prints each row's "id" (else "name") on a line of its own: -q. */
+void cli_print_ids(const json_t *rows);
+
+/* The width tables fit: $COLUMNS when it is a number, else the terminal's on stdout, else 80. */
+size_t cli_width(void);
+/* The display width of UTF-8 text (one column per character). */
+size_t cli_text_width(const char *s);
+/* s cut to at most width columns at a word boundary with "…" (never in the middle of a word:
+ * a first word longer than width is kept whole).  Caller frees. */
+char *cli_ellipsize(const char *s, size_t width);
+
+/* Whether to colour what goes to fd: --color=always|never, else NO_COLOR unset, TERM not
+ * "dumb" and fd a terminal.  Set by option parsing; --color is checked there. */
+bool cli_color(int fd);
+extern const char *cli_color_when; /* --color as given, or NULL */
+/* The escape sequence that colours a state word ("running", "exited (1)", "unavailable", ...),
+ * or "" for one without a colour. */
+const char *cli_state_color(const char *word);
+#define CLI_RESET "\033[0m"
+#define CLI_RED   "\033[31m"
+#define CLI_BOLD  "\033[1m"
 
 /* Formatters for columns. */
 const char *cli_fmt_size(const json_t *row, const char *field, char *buf, size_t len);

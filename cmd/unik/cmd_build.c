@@ -15,7 +15,7 @@
 struct build_args {
 	const char *name, *path, *base, *lang, *provider, *args, *mem, *git, *target;
 	struct strv env, mounts, formats, popts;
-	bool force, no_cleanup;
+	bool force, no_replace, no_cleanup;
 };
 
 static void warn_skip(void *ctx, const char *path, const char *reason)
@@ -40,13 +40,85 @@ static void progress(void *ctx, uint64_t sent, uint64_t total)
 		fputc('\n', stderr);
 }
 
+/* Where the build log goes, and its last bytes: the failure the log already shows is not
+ * printed again. */
+struct log_sink {
+	FILE *f;
+	char tail[4096];
+	size_t n;
+	/* On a terminal: the step the build is at ("[2/4] packing qcow2" in the log), shown as a
+	 * bar on the last line, below the log. */
+	bool bar, bar_shown, color;
+	char line[256]; /* the start of the current log line */
+	size_t line_len;
+	int step, steps;
+	char what[128];
+};
+
+/* A log line "[k/n] what": the build's step. */
+static void note_step(struct log_sink *s, const char *line)
+{
+	int k, n, used = 0;
+
+	if (sscanf(line, "[%d/%d] %n", &k, &n, &used) == 2 && used > 0 && k >= 1 && k <= n) {
+		s->step = k;
+		s->steps = n;
+		snprintf(s->what, sizeof(s->what), "%.*s", (int)strcspn(line + used, "\n"),
+		         line + used);
+	}
+}
+
+static void draw_bar(struct log_sink *s)
+{
+	int width = 24, done = s->steps ? (s->step - 1) * width / s->steps : 0;
+
+	fprintf(s->f, "%s[%d/%d] %s ", s->color ? CLI_BOLD : "", s->step, s->steps, s->what);
+	for (int i = 0; i < width; i++)
+		fputs(i < done ? "█" : "░", s->f);
+	fprintf(s->f, " %d%%%s", s->steps ? (s->step - 1) * 100 / s->steps : 0,
+	        s->color ? CLI_RESET : "");
+	s->bar_shown = true;
+}
+
+static void clear_bar(struct log_sink *s)
+{
+	if (s->bar_shown)
+		fputs("\r\033[K", s->f);
+	s->bar_shown = false;
+}
+
 static int to_stream(void *ctx, const char *data, size_t len)
 {
-	FILE *f = ctx;
+	struct log_sink *s = ctx;
+	size_t keep = len < sizeof(s->tail) - 1 ? len : sizeof(s->tail) - 1;
 
-	if (fwrite(data, 1, len, f) != len)
+	clear_bar(s);
+	if (fwrite(data, 1, len, s->f) != len)
 		return 1;
-	fflush(f);
+	if (s->bar) {
+		for (size_t i = 0; i < len; i++) {
+			if (s->line_len < sizeof(s->line) - 1)
+				s->line[s->line_len++] = data[i];
+			if (data[i] == '\n') {
+				s->line[s->line_len] = '\0';
+				note_step(s, s->line);
+				s->line_len = 0;
+			}
+		}
+		/* Drawn only between whole lines, so a line being written is never broken. */
+		if (len && data[len - 1] == '\n' && s->steps)
+			draw_bar(s);
+	}
+	fflush(s->f);
+	if (s->n + keep > sizeof(s->tail) - 1) {
+		size_t drop = s->n + keep - (sizeof(s->tail) - 1);
+
+		memmove(s->tail, s->tail + drop, s->n - drop);
+		s->n -= drop;
+	}
+	memcpy(s->tail + s->n, data + len - keep, keep);
+	s->n += keep;
+	s->tail[s->n] = '\0';
 	return 0;
 }
 
@@ -66,9 +138,17 @@ static char *default_name(const char *path)
 	return xstrdup(basename(copy));
 }
 
-static json_t *build_options(struct cli *cli, const struct build_args *a, const char *name)
+/* name: --name, else NULL for the Unikfile's `name:`, with fallback (the directory's name) when
+ * the Unikfile has none. */
+static json_t *build_options(struct cli *cli, const struct build_args *a, const char *name,
+                             const char *fallback)
 {
-	json_t *o = json_pack("{s:s}", "name", name);
+	json_t *o = json_object();
+
+	if (name)
+		json_object_set_new(o, "name", json_string(name));
+	if (fallback)
+		json_object_set_new(o, "default_name", json_string(fallback));
 
 	if (a->base)
 		json_object_set_new(o, "base", json_string(a->base));
@@ -123,7 +203,8 @@ static json_t *build_options(struct cli *cli, const struct build_args *a, const 
 		}
 		json_object_set_new(o, "formats", fs);
 	}
-	if (a->force)
+	/* Like docker build, a build replaces the image of its name unless told not to. */
+	if (!a->no_replace)
 		json_object_set_new(o, "force", json_true());
 	if (a->git)
 		json_object_set_new(o, "git", json_string(a->git));
@@ -197,7 +278,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct build_args a = {0};
 	const struct cli_opt opts[] = {
 	    {'n', "name|imageName", CLI_OPT_STR, &a.name, "NAME",
-	     "the image's name (default: the directory's name)"},
+	     "the image's name (default: the Unikfile's `name:`, else the directory's name)"},
 	    {0, "path", CLI_OPT_STR, &a.path, "DIR", "the source directory (default .)"},
 	    {0, "git", CLI_OPT_STR, &a.git, "URL[#REF]", "build from a git repository instead"},
 	    {0, "base", CLI_OPT_STR, &a.base, "BASE", "the compiler (default rump)"},
@@ -215,15 +296,19 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	     "default guest memory in MiB"},
 	    {0, "format|formats", CLI_OPT_LIST, &a.formats, "FORMAT[,FORMAT...]",
 	     "also pack raw, qcow2, vmdk, vhd or iso (elf always; repeatable)"},
-	    {'f', "force", CLI_OPT_BOOL, &a.force, NULL, "replace an image of the same name"},
+	    {0, "no-replace", CLI_OPT_BOOL, &a.no_replace, NULL,
+	     "fail when an image of the same name exists (default: replace it)"},
+	    {'f', "force", CLI_OPT_BOOL, &a.force, NULL,
+	     "replace an image of the same name (the default; kept for UniK)"},
 	    {0, "no-cleanup", CLI_OPT_BOOL, &a.no_cleanup, NULL, "accepted for UniK; no effect"},
 	    {0, "mountpoint", CLI_OPT_LIST, &a.mounts, "DIR",
 	     "UniK's volume mount points (not supported yet)"},
 	};
 	_cleanup_strv_ struct strv pos = {0};
-	_cleanup_free_ char *name = NULL, *id = NULL, *log_path = NULL, *build_path = NULL;
+	_cleanup_free_ char *name = NULL, *fallback = NULL, *id = NULL, *log_path = NULL,
+	                    *build_path = NULL;
 	json_t *options = NULL, *b = NULL;
-	FILE *log_out;
+	struct log_sink sink = {0};
 	const char *state;
 	int rc;
 
@@ -246,15 +331,15 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (!a.path)
 		a.path = ".";
-	if (a.name) {
-		name = xstrdup(a.name);
-	} else if (a.git) {
-		rc = cli_usage_error(cli, "--git needs --name");
+	if (a.force && a.no_replace) {
+		rc = cli_usage_error(cli, "give --force or --no-replace, not both");
 		goto out_rc;
-	} else {
-		name = default_name(a.path);
 	}
-	if (!(options = build_options(cli, &a, name))) {
+	if (a.name)
+		name = xstrdup(a.name);
+	else if (!a.git)
+		fallback = default_name(a.path);
+	if (!(options = build_options(cli, &a, name, fallback))) {
 		rc = CLI_USAGE;
 		goto out_rc;
 	}
@@ -264,13 +349,18 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		goto out_rc;
 	}
 	/* The log goes where the user looks; with -o json, stdout is kept for the JSON. */
-	log_out = cli->json ? stderr : stdout;
+	sink.f = cli->json ? stderr : stdout;
+	sink.bar = isatty(fileno(sink.f)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	sink.color = cli_color(fileno(sink.f));
 	log_path = cli_path("/v1/builds/%s/log?follow=true", id);
 	{
 		struct unik_error err = {0};
 
-		if (unik_client_stream(cli->client, "GET", log_path, to_stream, log_out, &err) <
-		    0) {
+		int r = unik_client_stream(cli->client, "GET", log_path, to_stream, &sink, &err);
+
+		clear_bar(&sink);
+		fflush(sink.f);
+		if (r < 0) {
 			rc = cli_interrupted ? 130 : cli_fail(&err);
 			goto out_rc;
 		}
@@ -290,9 +380,17 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (!state || strcmp(state, "succeeded")) {
 		const char *why = json_string_value(json_object_get(b, "error"));
+		const char *img = json_string_value(json_object_get(b, "image"));
 
-		fprintf(stderr, "unik: build of %s failed%s%s\n", name, why && *why ? ": " : "",
-		        why ? why : "");
+		/* The log's last line says why already ("unik: build failed: ..."). */
+		if (why && *why && strstr(sink.tail, why))
+			why = NULL;
+		fprintf(stderr, "unik: build of %s failed%s%s\n",
+		        img        ? img
+		        : name     ? name
+		        : fallback ? fallback
+		                   : "the image",
+		        why && *why ? ": " : "", why ? why : "");
 		if (cli->json)
 			cli_print_json(b);
 		rc = CLI_FAILED;
@@ -302,7 +400,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		_cleanup_free_ char *img_path =
 		    cli_path("/v1/images/%s", json_string_value(json_object_get(b, "image"))
 		                                  ? json_string_value(json_object_get(b, "image"))
-		                                  : name);
+		                              : name ? name
+		                                     : fallback);
 		json_t *img = cli_request(cli, "GET", img_path, NULL);
 		char size[32] = "?";
 
@@ -320,7 +419,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			printf("built image %s (%s)\n",
 			       json_string_value(json_object_get(img, "name"))
 			           ? json_string_value(json_object_get(img, "name"))
-			           : name,
+			           : "?",
 			       size);
 		}
 		json_decref(img);

@@ -8,6 +8,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 	    "Lists the images the daemon has built: name, id, compiler, provider, size, the\n"
 	    "formats it has been packed in with their sizes, and age.",
 	    "  unik images\n"
+	    "  unik rmi $(unik images -q)\n"
 	    "  unik images -o json\n",
 	};
 	static const struct cli_column cols[] = {

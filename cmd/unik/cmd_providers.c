@@ -23,7 +23,8 @@ int cmd_providers(struct cli *cli, int argc, char **argv)
 	    "unik providers [options]",
 	    "Lists the providers the daemon has (where instances run), the image format each\n"
 	    "runs, and whether it can run on this host now; below the table, each unavailable\n"
-	    "one says why (\"xen: unavailable (...)\").  The default is marked with *.  With\n"
+	    "one says why on one line (\"xen: unavailable (...)\", cut to the terminal's width\n"
+	    "unless --no-trunc).  The default is marked with *.  With\n"
 	    "-o json each provider also lists the options --provider-opt takes.",
 	    "  unik providers\n"
 	    "  unik providers -o json\n",
@@ -53,12 +54,20 @@ int cmd_providers(struct cli *cli, int argc, char **argv)
 		json_array_foreach(j, i, row)
 		{
 			const char *reason = json_string_value(json_object_get(row, "reason"));
+			const char *name = json_string_value(json_object_get(row, "name"));
+			_cleanup_free_ char *line = NULL, *cut = NULL;
 
 			if (json_is_true(json_object_get(row, "available")))
 				continue;
-			printf("%s%s: unavailable (%s)\n", first ? "\n" : "",
-			       json_string_value(json_object_get(row, "name")),
-			       reason && *reason ? reason : "no reason given");
+			/* One line each: the reason's own line breaks become spaces, and it is cut
+			 * to the terminal's width. */
+			line = xasprintf("%s: unavailable (%s)", name ? name : "?",
+			                 reason && *reason ? reason : "no reason given");
+			for (char *p = line; *p; p++)
+				if (*p == '\n' || *p == '\r' || *p == '\t')
+					*p = ' ';
+			cut = cli->no_trunc ? xstrdup(line) : cli_ellipsize(line, cli_width());
+			printf("%s%s\n", first ? "\n" : "", cut);
 			first = false;
 		}
 	}

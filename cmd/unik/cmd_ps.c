@@ -39,14 +39,26 @@ static const char *fmt_ports(const json_t *row, const char *field, char *buf, si
 	return buf;
 }
 
+/* Whether an instance has ended: exited, crashed or stopped (hidden without -a). */
+static bool ended(const json_t *row)
+{
+	const char *state = json_string_value(json_object_get(row, "state"));
+
+	return state &&
+	       (!strcmp(state, "exited") || !strcmp(state, "crashed") || !strcmp(state, "stopped"));
+}
+
 int cmd_ps(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
 	    "unik ps [options]\n       unik instances [options]",
-	    "Lists instances: name, id, image, state (with the exit status of ended ones),\n"
-	    "provider, the first NIC's IP address, published ports and age.",
+	    "Lists the instances that have not ended: name, id, image, state, provider, the\n"
+	    "first NIC's IP address, published ports and age.  -a also lists ended ones\n"
+	    "(exited, crashed, stopped) with their exit status.",
 	    "  unik ps\n"
-	    "  unik ps -o json\n",
+	    "  unik ps -a\n"
+	    "  unik rm $(unik ps -aq)\n"
+	    "  unik ps -a -o json\n",
 	};
 	static const struct cli_column cols[] = {
 	    {"NAME", "name", NULL},         {"ID", "id", NULL},
@@ -54,6 +66,30 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 	    {"PROVIDER", "provider", NULL}, {"IP", "ip", NULL},
 	    {"PORTS", "ports", fmt_ports},  {"CREATED", "created", cli_fmt_age},
 	};
-	return cli_list_verb(cli, argc, argv, &help, "/v1/instances", cols,
-	                     sizeof(cols) / sizeof(cols[0]));
+	bool all = false, quiet = false;
+	const struct cli_opt opts[] = {
+	    {'a', "all", CLI_OPT_BOOL, &all, NULL, "also list ended instances"},
+	    {'q', "quiet", CLI_OPT_BOOL, &quiet, NULL, "print only the ids, one a line"},
+	};
+	_cleanup_strv_ struct strv pos = {0};
+	json_t *j, *shown;
+	size_t i;
+	json_t *row;
+	int rc;
+
+	if (cli_parse(cli, argc, argv, opts, 2, 0, &help, &pos, &rc))
+		return rc;
+	if (pos.n)
+		return cli_usage_error(cli, "takes no arguments (got `%s`)", pos.v[0]);
+	if (!(j = cli_request(cli, "GET", "/v1/instances", NULL)))
+		return CLI_FAILED;
+	shown = json_array();
+	json_array_foreach(j, i, row) if (all || !ended(row)) json_array_append(shown, row);
+	if (quiet && !cli->json)
+		cli_print_ids(shown);
+	else
+		cli_print_table(cli, shown, cols, sizeof(cols) / sizeof(cols[0]));
+	json_decref(shown);
+	json_decref(j);
+	return CLI_OK;
 }

@@ -7,7 +7,7 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
 	    "unik rm [options] INSTANCE...\n       unik delete-instance --instance INSTANCE "
 	    "[--force]",
 	    "Deletes instances and their console logs.  A running instance is refused unless\n"
-	    "--force, which stops it first.  Prints the name of each instance deleted.",
+	    "-f (--force), which stops it first.  Prints the name of each instance deleted.",
 	    "  unik rm i1\n"
 	    "  unik rm -f i1 i2\n"
 	    "  unik delete-instance --instance i1 --force\n",

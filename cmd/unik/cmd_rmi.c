@@ -6,7 +6,8 @@ int cmd_rmi(struct cli *cli, int argc, char **argv)
 	static const struct cli_help help = {
 	    "unik rmi [options] IMAGE...\n       unik delete-image --image IMAGE [--force]",
 	    "Deletes images from the daemon's store.  An image that instances use is refused\n"
-	    "unless --force, which deletes those instances too.  Prints the name of each image\n"
+	    "unless -f (--force), which deletes those instances too.  Prints the name of each "
+	    "image\n"
 	    "deleted.",
 	    "  unik rmi hello\n"
 	    "  unik rmi -f hello\n"

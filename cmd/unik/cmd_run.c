@@ -1,7 +1,13 @@
 /* unik run: create an instance of an image and, unless -d, stay attached to its console until
  * the guest ends, then exit with the guest's exit status.  Ctrl-C stops the instance. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cmd/unik/cli.h"
 #include "lib/cmdline.h"
@@ -11,7 +17,7 @@
 struct run_args {
 	const char *image, *name, *mem, *args, *provider;
 	struct strv env, guest, vols, popts, ports, networks, blocks;
-	bool detach, rm, debug, no_cleanup;
+	bool detach, rm, debug, no_cleanup, interactive, tty;
 	char *image_word; /* IMAGE taken from the words, owned */
 };
 
@@ -26,6 +32,10 @@ static const struct cli_help run_help = {
     "By default the console streams to the terminal until the guest ends, and unik\n"
     "exits with the guest's exit status (255 for a crash); Ctrl-C stops the instance and\n"
     "exits 130.  With -d it prints the instance's name and returns at once.\n"
+    "-i sends what this process reads to the guest's stdin (its console's input) as\n"
+    "well; -it puts the terminal in raw mode, so keys (Ctrl-C too) go to the guest as\n"
+    "typed, and Ctrl-] detaches, leaving the instance running.  The terminal is\n"
+    "restored however unik ends.  Input needs the qemu provider.\n"
     "\n"
     "Networking: an image that uses sockets gets one NIC on user-mode networking\n"
     "(10.0.2.15, reaching out through the host; no root needed).  -p HOSTPORT:GUESTPORT\n"
@@ -42,6 +52,8 @@ static const struct cli_help run_help = {
     "Unikfile declares: --net NAME=NETWORK (NETWORK user: user-mode networking) and\n"
     "--block NAME=VOLUME.  Every declared device must be bound.",
     "  unik run hello\n"
+    "  unik run -it shell\n"
+    "  echo 42 | unik run -i calc\n"
     "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
     "  unik run -d --name web -p 8080:80 web && curl http://127.0.0.1:8080/\n"
     "  unik run -d --network backend --network frontend:10.88.1.5 web\n"
@@ -51,7 +63,7 @@ static const struct cli_help run_help = {
     "  unik run --instanceName i1 --imageName hello --env K=V\n",
 };
 
-#define RUN_NOPTS 15
+#define RUN_NOPTS 17
 static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 {
 	const struct cli_opt opts[RUN_NOPTS] = {
@@ -62,6 +74,10 @@ static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 	    {'e', "env", CLI_OPT_LIST, &a->env, "K=V", "guest environment variable (repeatable)"},
 	    {'m', "mem|memory|instanceMemory", CLI_OPT_STR, &a->mem, "MB", "guest memory in MiB"},
 	    {'d', "detach", CLI_OPT_BOOL, &a->detach, NULL, "print the name and return at once"},
+	    {'i', "interactive", CLI_OPT_BOOL, &a->interactive, NULL,
+	     "send this terminal's (or pipe's) input to the guest's stdin"},
+	    {'t', "tty", CLI_OPT_BOOL, &a->tty, NULL,
+	     "raw terminal: keys go to the guest as typed; Ctrl-] detaches (with -i)"},
 	    {0, "args", CLI_OPT_STR, &a->args, "'ARGV0 ARG...'",
 	     "the guest command line, shell-quoted words (ARGS... are appended)"},
 	    {0, "provider", CLI_OPT_STR, &a->provider, "PROVIDER", "where to run (default qemu)"},
@@ -254,6 +270,113 @@ static int exit_status_of(const json_t *inst, const char *name)
 	return CLI_FAILED;
 }
 
+/* ---- input: -i and -t ---- */
+
+struct input;
+static struct input *attach_input; /* set while -i feeds the guest */
+
+#define DETACH_KEY 0x1d /* Ctrl-] */
+
+static struct termios saved_tty;
+static bool tty_raw;
+
+static void restore_tty(void)
+{
+	if (tty_raw) {
+		tcsetattr(0, TCSADRAIN, &saved_tty);
+		tty_raw = false;
+	}
+}
+
+/* Raw input (no echo, no line editing, no signals from keys: the guest gets them), output
+ * processed as before so the guest's "\n" still starts a line. */
+static int raw_tty(void)
+{
+	struct termios raw;
+
+	if (tcgetattr(0, &saved_tty) < 0)
+		return -1;
+	raw = saved_tty;
+	cfmakeraw(&raw);
+	raw.c_oflag = saved_tty.c_oflag;
+	if (tcsetattr(0, TCSADRAIN, &raw) < 0)
+		return -1;
+	tty_raw = true;
+	atexit(restore_tty);
+	return 0;
+}
+
+struct input {
+	struct cli sender; /* a client of its own: the stream holds the other */
+	char *path;        /* POST /v1/instances/REF/stdin */
+	bool tty;
+	volatile bool stop, detached;
+	pthread_t thread;
+};
+
+static bool send_input(struct input *in, const char *buf, size_t len)
+{
+	_cleanup_free_ char *text = xstrndup(buf, len);
+	json_t *body = json_pack("{s:s%}", "data", buf, len);
+	struct unik_error err = {0};
+	int r;
+
+	if (!body) /* not UTF-8: sent as far as it is text */
+		body = json_pack("{s:s}", "data", text);
+	r = body ? unik_client_json(in->sender.client, "POST", in->path, body, NULL, &err) : 0;
+	json_decref(body);
+	if (r < 0) {
+		fprintf(stderr, "%sunik: input: %s\n", in->tty ? "\r" : "", err.msg);
+		return false;
+	}
+	return true;
+}
+
+static void *input_main(void *arg)
+{
+	struct input *in = arg;
+	char buf[4096];
+
+	while (!in->stop) {
+		struct pollfd p = {.fd = 0, .events = POLLIN};
+		ssize_t n;
+		char *key;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(0, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break; /* the end of the input: the guest keeps running */
+		key = in->tty ? memchr(buf, DETACH_KEY, (size_t)n) : NULL;
+		if (key) {
+			if (key > buf)
+				send_input(in, buf, (size_t)(key - buf));
+			in->detached = true;
+			/* Ends the console stream; attach() sees detached and leaves the VM be. */
+			cli_interrupted = SIGINT;
+			break;
+		}
+		if (in->tty) {
+			/* The guest's console has no line discipline: do here what a terminal's
+			 * would there, Enter as a newline (ICRNL) and echo of what was typed. */
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i] == '\r')
+					buf[i] = '\n';
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i] == '\n')
+					fputc('\n', stdout); /* the terminal's ONLCR is kept */
+				else if ((unsigned char)buf[i] >= 0x20 && buf[i] != 0x7f)
+					fputc(buf[i], stdout);
+			fflush(stdout);
+		}
+		if (!send_input(in, buf, (size_t)n))
+			break;
+	}
+	return NULL;
+}
+
 static int attach(struct cli *cli, const char *ref, const char *name, bool rm)
 {
 	_cleanup_free_ char *logs = cli_path("/v1/instances/%s/logs?follow=true", ref);
@@ -263,6 +386,14 @@ static int attach(struct cli *cli, const char *ref, const char *name, bool rm)
 
 	if (cli_stream_to_stdout(cli, logs) < 0 && !cli_interrupted)
 		return CLI_FAILED;
+	if (cli_interrupted && attach_input && attach_input->detached) {
+		restore_tty();
+		fprintf(stderr,
+		        "\nunik: detached from %s, which keeps running (unik logs -f %s; "
+		        "unik stop %s)\n",
+		        name, name, name);
+		return CLI_OK;
+	}
 	if (cli_interrupted) {
 		_cleanup_free_ char *stop = cli_path("/v1/instances/%s/stop", ref);
 		json_t *j;
@@ -307,6 +438,15 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		rc = cli_usage_error(cli, "%s", err.msg);
 		goto out;
 	}
+	if (a.tty && !isatty(0)) {
+		rc = cli_usage_error(cli,
+		                     "-t: the input is not a terminal (use -i alone for a pipe)");
+		goto out;
+	}
+	if ((a.interactive || a.tty) && a.detach) {
+		rc = cli_usage_error(cli, "-i and -t attach to the guest: not with -d");
+		goto out;
+	}
 	if (!(body = run_body(cli, &a))) {
 		rc = CLI_USAGE;
 		goto out;
@@ -329,7 +469,42 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		rc = CLI_OK;
 		goto out;
 	}
+	if (a.interactive) {
+		struct input *in = xcalloc(1, sizeof(*in));
+
+		in->sender = *cli;
+		in->sender.client = NULL;
+		in->sender.no_autostart = true;
+		in->path = cli_path("/v1/instances/%s/stdin", id ? id : name);
+		in->tty = a.tty;
+		if (!cli_client(&in->sender)) {
+			free(in->path);
+			free(in);
+			rc = CLI_FAILED;
+			goto out;
+		}
+		if (a.tty && raw_tty() < 0)
+			fprintf(stderr, "unik: cannot put the terminal in raw mode: %s\n",
+			        strerror(errno));
+		attach_input = in;
+		if (pthread_create(&in->thread, NULL, input_main, in) != 0) {
+			restore_tty();
+			fprintf(stderr, "unik: cannot start the input thread\n");
+			attach_input = NULL;
+		}
+	} else if (a.tty && raw_tty() < 0) {
+		fprintf(stderr, "unik: cannot put the terminal in raw mode: %s\n", strerror(errno));
+	}
 	rc = attach(cli, id ? id : name, name, a.rm);
+	if (attach_input) {
+		attach_input->stop = true;
+		pthread_join(attach_input->thread, NULL);
+		unik_client_free(attach_input->sender.client);
+		free(attach_input->path);
+		free(attach_input);
+		attach_input = NULL;
+	}
+	restore_tty();
 out:
 	json_decref(body);
 	json_decref(inst);

@@ -7,6 +7,26 @@
 
 #include "cmd/unik/cli.h"
 
+/* "target: ..." as text, or with -o json {"target": "HOST:PORT" or null for the local daemon,
+ * "socket": the local socket or null, "config": the file, "changed": true when written/removed}. */
+static void print_target(const struct cli *cli, const char *target, const char *home,
+                         const char *cfg, const char *how, bool changed)
+{
+	_cleanup_free_ char *sock = unik_path_join(home, "daemon.sock");
+
+	if (cli->json) {
+		json_t *o = json_pack("{s:s?, s:s?, s:s, s:b}", "target", target, "socket",
+		                      target ? NULL : sock, "config", cfg, "changed", changed);
+
+		cli_print_json(o);
+		json_decref(o);
+	} else if (target) {
+		printf("target: %s (%s %s)\n", target, how, cfg);
+	} else {
+		printf("target: the local daemon (unix socket %s)\n", sock);
+	}
+}
+
 int cmd_target(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_help help = {
@@ -18,7 +38,9 @@ int cmd_target(struct cli *cli, int argc, char **argv)
 	    "talks to, by writing `host: \"HOST:PORT\"` to $UNIK_HOME/client-config.yaml\n"
 	    "(~/.unik by default), as UniK's `unik target` did.  --local removes that file, so\n"
 	    "the CLI uses the local daemon on $UNIK_HOME/daemon.sock again.  With no options it\n"
-	    "prints the current target.  --host and $UNIK_HOST on a single command override it.",
+	    "prints the current target.  --host and $UNIK_HOST on a single command override it.\n"
+	    "With -o json it prints {\"target\": \"HOST:PORT\" or null, \"socket\": the local\n"
+	    "socket or null, \"config\": the file, \"changed\": whether this run changed it}.",
 	    "  unik target --host 10.0.0.5 --port 3000\n"
 	    "  unik target 127.0.0.1:3000\n"
 	    "  unik target --local\n",
@@ -52,8 +74,7 @@ int cmd_target(struct cli *cli, int argc, char **argv)
 			unik_error_sys(&err, errno, "remove `%s`", cfg);
 			return cli_fail(&err);
 		}
-		_cleanup_free_ char *s = unik_path_join(home, "daemon.sock");
-		printf("target: the local daemon (unix socket %s)\n", s);
+		print_target(cli, NULL, home, cfg, NULL, true);
 		return CLI_OK;
 	}
 	if (!host) {
@@ -61,12 +82,7 @@ int cmd_target(struct cli *cli, int argc, char **argv)
 			return cli_usage_error(cli, "--port needs --host");
 		if (unik_client_config_load(cfg, &current, &err) < 0)
 			return cli_fail(&err);
-		if (current) {
-			printf("target: %s (from %s)\n", current, cfg);
-		} else {
-			_cleanup_free_ char *s = unik_path_join(home, "daemon.sock");
-			printf("target: the local daemon (unix socket %s)\n", s);
-		}
+		print_target(cli, current, home, cfg, "from", false);
 		return CLI_OK;
 	}
 	if (port) {
@@ -85,6 +101,6 @@ int cmd_target(struct cli *cli, int argc, char **argv)
 	}
 	if (unik_client_config_write(cfg, target, &err) < 0)
 		return cli_fail(&err);
-	printf("target: %s (written to %s)\n", target, cfg);
+	print_target(cli, target, home, cfg, "written to", true);
 	return CLI_OK;
 }

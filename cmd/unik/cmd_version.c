@@ -44,7 +44,8 @@ int cmd_version(struct cli *cli, int argc, char **argv)
 			       (long long)json_integer_value(json_object_get(d, "guest_abi")),
 			       unik_client_where(c));
 		else
-			printf("daemon: not reachable%s%s\n", c ? " (" : "", c ? err.msg : "");
+			printf("daemon: not reachable%s%s%s\n", c ? " (" : "", c ? err.msg : "",
+			       c ? ")" : "");
 	}
 	json_decref(d);
 	return CLI_OK;

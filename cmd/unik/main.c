@@ -8,6 +8,7 @@
 #include "cmd/unik/cli.h"
 
 const struct cli_verb cli_verbs[] = {
+    {"init", NULL, cmd_init, "write a starter project (rump, includeos or mirage) to build"},
     {"build", NULL, cmd_build, "build an image from a source directory or a git repository"},
     {"images", NULL, cmd_images, "list images"},
     {"describe-image", NULL, cmd_describe_image, "show everything about one image"},
@@ -18,6 +19,7 @@ const struct cli_verb cli_verbs[] = {
     {"run", NULL, cmd_run, "run an image as a new instance (attached, or -d)"},
     {"ps", "instances", cmd_ps, "list instances"},
     {"describe-instance", NULL, cmd_describe_instance, "show everything about one instance"},
+    {"inspect", NULL, cmd_inspect, "any object by name as JSON: image, instance, volume, network"},
     {"volume", NULL, cmd_volume, "create, list, inspect, export, attach and remove volumes"},
     {"volumes", NULL, cmd_volumes, "list volumes"},
     {"create-volume", NULL, cmd_create_volume, "UniK's volume create"},
@@ -70,7 +72,8 @@ static int unknown_verb(const char *name)
 static bool takes_value(const char *arg)
 {
 	return !strcmp(arg, "--host") || !strcmp(arg, "--token") || !strcmp(arg, "-o") ||
-	       !strcmp(arg, "--output") || !strcmp(arg, "--retry-timeout");
+	       !strcmp(arg, "--output") || !strcmp(arg, "--retry-timeout") ||
+	       !strcmp(arg, "--color") || !strcmp(arg, "--colour");
 }
 
 int main(int argc, char **argv)

@@ -106,6 +106,23 @@ static bool has_makefile(const char *src)
 	return false;
 }
 
+/* Whether the Makefile names $(CXX) or ${CXX} (a C++ project). */
+static bool makefile_uses_cxx(const char *src)
+{
+	static const char *const names[] = {"GNUmakefile", "makefile", "Makefile", NULL};
+
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *p = unik_path_join(src, names[i]);
+		_cleanup_free_ char *text = NULL;
+		struct unik_error ignored;
+
+		if (unik_read_file(p, &text, NULL, &ignored) < 0)
+			continue;
+		return strstr(text, "$(CXX)") || strstr(text, "${CXX}");
+	}
+	return false;
+}
+
 static int build_make(const char *src, const struct unik_manifest *m, const char *cc,
                       const char *cc_flag, const struct unik_sandbox *sb, int log_fd, char **kernel,
                       struct unik_error *err)
@@ -114,12 +131,21 @@ static int build_make(const char *src, const struct unik_manifest *m, const char
 	_cleanup_strv_ struct strv found = {0};
 	_cleanup_free_ char *ccarg =
 	    xasprintf("CC=%s%s%s", cc, cc_flag ? " " : "", cc_flag ? cc_flag : "");
-	const char *argv[] = {"make", "-C", src, ccarg, NULL};
+	/* $(CXX) too, so that a C++ Makefile meets unik-cc's own clear refusal rather than
+	 * building a Linux program with the host's g++. */
+	_cleanup_free_ char *cxxarg =
+	    xasprintf("CXX=%s%s%s", cc, cc_flag ? " " : "", cc_flag ? cc_flag : "");
+	const char *argv[] = {"make", "-C", src, ccarg, cxxarg, NULL};
+	bool cxx = makefile_uses_cxx(src);
 	int rc = -1;
 
 	snap_walk(src, 0, &before);
-	if (unik_sandbox_run_logged(sb, argv, src, log_fd, "make", err) < 0)
+	if (unik_sandbox_run_logged(sb, argv, src, log_fd, "make", err) < 0) {
+		if (cxx)
+			unik_error_prefix(err, "the Makefile builds C++ with $(CXX), and unik "
+			                       "builds C only so far");
 		goto out;
+	}
 	if (m->binary) {
 		_cleanup_free_ char *p = unik_path_join(src, m->binary);
 
@@ -137,6 +163,11 @@ static int build_make(const char *src, const struct unik_manifest *m, const char
 	if (found.n == 1) {
 		*kernel = xstrdup(found.v[0]);
 		rc = 0;
+	} else if (found.n == 0 && cxx) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "make succeeded but produced no unik kernel: the Makefile uses "
+		    "$(CXX), and unik builds C only so far: compile and link with $(CC)");
 	} else if (found.n == 0) {
 		unik_error_set(err, UNIK_E_INVALID,
 		               "make succeeded but produced no unik kernel: does the Makefile link "

@@ -42,6 +42,7 @@ void instances_stop_h(struct req *r);
 void instances_start_h(struct req *r);
 void instances_logs(struct req *r);
 void instances_wait(struct req *r);
+void instances_stdin(struct req *r);
 /* v1_networks.c */
 void networks_list(struct req *r);
 void networks_post(struct req *r);

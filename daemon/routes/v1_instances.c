@@ -2,9 +2,14 @@
  * instances. */
 #include "daemon/routes/routes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "lib/guest_console.h"
+#include "lib/utf8.h"
 
 static bool instance_ended(const char *id)
 {
@@ -107,6 +112,122 @@ void instances_delete(struct req *r)
 		reply_text(r, 204, "");
 }
 
+/* A query number: 0, or -1 after answering 400. */
+static int query_number(struct req *r, const char *key, double *out)
+{
+	const char *v = req_query(r, key);
+	char *end = NULL;
+
+	*out = -1;
+	if (!v)
+		return 0;
+	errno = 0;
+	*out = strtod(v, &end);
+	if (!*v || *end || errno || *out < 0 || *out != *out) {
+		reply_errorf(r, UNIK_E_INVALID,
+		             "\"%s\" must be a number of 0 or more (got \"%.*s\")", key,
+		             UNIK_UTF8_CUT(v, 40));
+		return -1;
+	}
+	return 0;
+}
+
+/* GET .../logs with tail=N (the last N lines), since=UNIX_SECONDS (lines written then or later)
+ * or timestamps=true (each line after the RFC 3339 time it was written): the times come from
+ * console.times, which unik-shim writes beside console.log. */
+static void logs_selected(struct req *r, const char *path, const char *id)
+{
+	bool follow = req_query_bool(r, "follow"), stamps = req_query_bool(r, "timestamps");
+	_cleanup_free_ char *text = NULL, *dir = xstrdup(path);
+	_cleanup_free_ struct unik_console_time *times = NULL;
+	size_t len = 0, ntimes = 0, start = 0;
+	double tail, since;
+	struct unik_error err = {0};
+	char *slash = strrchr(dir, '/');
+
+	if (query_number(r, "tail", &tail) < 0 || query_number(r, "since", &since) < 0)
+		return;
+	if (slash)
+		*slash = '\0';
+	if (follow && stamps) {
+		reply_errorf(r, UNIK_E_UNSUPPORTED,
+		             "timestamps with follow are not supported yet: drop one of them");
+		return;
+	}
+	if (unik_read_file(path, &text, &len, &err) < 0 && err.code != UNIK_E_NOTFOUND) {
+		reply_error(r, &err);
+		return;
+	}
+	if ((since >= 0 || stamps) && unik_console_times_load(dir, &times, &ntimes) < 0) {
+		reply_errorf(r, UNIK_E_UNSUPPORTED,
+		             "this instance's console has no times (its provider writes none): "
+		             "--since and --timestamps need them");
+		return;
+	}
+	if (since >= 0) {
+		long long ms = (long long)(since * 1000);
+
+		/* The first line written at or after since. */
+		for (start = 0; start < len;) {
+			const char *nl = memchr(text + start, '\n', len - start);
+
+			if (unik_console_time_at(times, ntimes, (long long)start) >= ms)
+				break;
+			start = nl ? (size_t)(nl - text) + 1 : len;
+		}
+	}
+	if (tail >= 0) {
+		size_t p = len, lines = 0;
+
+		/* Back from the end to the start of the last tail lines (a last line without its
+		 * newline counts as one). */
+		if (p > start && text[p - 1] == '\n')
+			p--;
+		while (p > start && tail > 0) {
+			if (text[p - 1] == '\n' && ++lines == (size_t)tail)
+				break;
+			p--;
+		}
+		start = tail > 0 ? p : len;
+	}
+	if (!stamps) {
+		reply_tail_at(r, path, start, follow, instance_ended, id);
+		return;
+	}
+	{
+		char *buf = NULL;
+		size_t blen = 0;
+		FILE *out = open_memstream(&buf, &blen);
+
+		if (!out) {
+			reply_errorf(r, UNIK_E_IO, "open_memstream: %s", strerror(errno));
+			return;
+		}
+		for (size_t p = start; p < len;) {
+			const char *nl = memchr(text + p, '\n', len - p);
+			size_t end = nl ? (size_t)(nl - text) + 1 : len;
+			long long ms = unik_console_time_at(times, ntimes, (long long)p);
+			char when[64] = "-";
+
+			if (ms >= 0) {
+				time_t sec = (time_t)(ms / 1000);
+				struct tm tm;
+
+				gmtime_r(&sec, &tm);
+				snprintf(when, sizeof(when),
+				         "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
+				         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+				         tm.tm_sec, ms % 1000);
+			}
+			fprintf(out, "%s %.*s", when, (int)(end - p), text + p);
+			p = end;
+		}
+		fclose(out);
+		reply_text(r, 200, buf ? buf : "");
+		free(buf);
+	}
+}
+
 void instances_logs(struct req *r)
 {
 	struct unik_error err = {0};
@@ -117,8 +238,35 @@ void instances_logs(struct req *r)
 		reply_error(r, &err);
 		return;
 	}
+	if (!r->compat &&
+	    (req_query(r, "tail") || req_query(r, "since") || req_query_bool(r, "timestamps"))) {
+		logs_selected(r, path, id);
+		return;
+	}
 	reply_tail(r, path, req_query_bool(r, "follow"), instance_ended, id,
 	           r->compat && req_query_bool(r, "delete"));
+}
+
+/* POST .../stdin {"data": "TEXT"}: TEXT to the guest's console input (unik run -i). */
+void instances_stdin(struct req *r)
+{
+	struct unik_error err = {0};
+	json_t *body = req_json(r, false), *data;
+
+	if (!body)
+		return;
+	data = json_object_get(body, "data");
+	if (!json_is_string(data) || json_object_size(body) != 1) {
+		reply_errorf(r, UNIK_E_INVALID, "the body must be {\"data\": \"TEXT\"}");
+		json_decref(body);
+		return;
+	}
+	if (unik_core_instance_input(D.core, seg(r, 2), json_string_value(data),
+	                             json_string_length(data), &err) < 0)
+		reply_error(r, &err);
+	else
+		reply_text(r, 204, "");
+	json_decref(body);
 }
 
 void instances_wait(struct req *r)

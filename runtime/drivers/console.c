@@ -2,6 +2,7 @@
  * sends up to 16 bytes with one string instruction, which costs one VM exit per burst under
  * KVM instead of one per byte, and never drops a byte on a slow host.  Under Xen the PV console
  * ring (xen.c) takes the same bytes, and the UART too where one is emulated (HVM). */
+#include "kernel/kernel.h"
 #include "kernel/sched.h"
 #include "platform/xen/xen.h"
 
@@ -20,9 +21,17 @@
 static bool present, xen;
 static char last = '\n'; /* the last byte sent: runtime lines must start on a line of their own */
 
+/* What the UART held before its FIFO was turned on, which empties the receiver: the host may
+ * have sent input before the guest was up (unik run -i), and QEMU holds one byte until then. */
+static char early[16];
+static size_t early_len, early_off;
+
 void console_init(void)
 {
 	xen = xen_console_init();
+	if (inb(COM1 + UART_LSR) != 0xff)
+		while (early_len < sizeof(early) && (inb(COM1 + UART_LSR) & LSR_DR))
+			early[early_len++] = (char)inb(COM1 + UART_RBR);
 	outb(COM1 + UART_IER, 0x00);
 	outb(COM1 + UART_LCR, 0x80); /* divisor latch: 115200 baud */
 	outb(COM1 + 0, 0x01);
@@ -83,7 +92,7 @@ bool console_readable(void)
 {
 	if (xen)
 		return xen_console_readable();
-	return present && (ring0(lsr_r0, 0, 0, 0) & LSR_DR);
+	return early_off < early_len || (present && (ring0(lsr_r0, 0, 0, 0) & LSR_DR));
 }
 
 static uint64_t console_read_r0(uint64_t b, uint64_t len, uint64_t unused)
@@ -103,6 +112,13 @@ long console_read(char *buf, size_t len, bool block)
 {
 	if (!(present || xen) || !len)
 		return 0;
+	if (early_off < early_len) {
+		size_t n = MIN(len, early_len - early_off);
+
+		k_memcpy(buf, early + early_off, n);
+		early_off += n;
+		return (long)n;
+	}
 	for (;;) {
 		size_t n = xen ? xen_console_read(buf, len)
 		               : ring0(console_read_r0, (uint64_t)buf, len, 0);

@@ -113,7 +113,7 @@ class Home:
         pid = self.daemon_pid()
         if pid and os.path.exists(sock):
             try:
-                p = self.run(['ps', '-o', 'json'], timeout=20)
+                p = self.run(['ps', '-a', '-o', 'json'], timeout=20)
                 for inst in json.loads(p.stdout) if p.returncode == 0 else []:
                     if inst.get('state') in ('running', 'pending'):
                         self.run(['rm', '-f', inst['id']], timeout=30)
@@ -253,7 +253,7 @@ def test_detached_lifecycle():
                 fail('`long` printed nothing in 30 s')
             time.sleep(0.05)
         h.ok(['stop', 'long'], timeout=60)
-        states = {i['name']: i['state'] for i in h.json(['ps'])}
+        states = {i['name']: i['state'] for i in h.json(['ps', '-a'])}
         if states.get('long') != 'stopped':
             fail('after stop, long is %s' % states.get('long'), json.dumps(states))
         p = h.ok(['logs', 'long'])
@@ -261,7 +261,7 @@ def test_detached_lifecycle():
             fail('logs of a stopped instance', p.stdout)
         h.ok(['rm', 'long'])
         h.ok(['rm', 'short'])
-        if h.json(['ps']):
+        if h.json(['ps', '-a']):
             fail('instances remain after rm')
         p = h.run(['rm', 'long'])
         if p.returncode != 1 or 'long' not in p.stderr:
@@ -392,6 +392,8 @@ def test_build_from_a_local_git_repository():
         p = h.ok(['run', 'fromgit', 'x'])
         if 'argv[1]=<x>' not in p.stdout:
             fail('the image built from git does not run', p.stdout)
+        # Without --name the repository's Unikfile names the image; this one has none.
         p = h.run(['build', '--git', 'file://%s' % repo])
-        if p.returncode != 2 or '--name' not in p.stderr:
-            fail('--git without --name must be a usage error', p.stderr)
+        if p.returncode != 1 or 'needs a name' not in p.stderr:
+            fail('--git without --name, and no Unikfile name:, must fail asking for one',
+                 p.stderr)

@@ -22,7 +22,7 @@ from harness import Failure, fail, out_dir, tail, bin_dir
 
 VERBS = ['build', 'images', 'describe-image', 'rmi', 'delete-image', 'run', 'ps', 'instances',
          'describe-instance', 'logs', 'start', 'stop', 'rm', 'delete-instance', 'providers',
-         'compilers', 'describe-compiler', 'target', 'version', 'help']
+         'compilers', 'describe-compiler', 'target', 'version', 'help', 'init', 'inspect']
 
 
 def unik_bin():
@@ -63,6 +63,9 @@ class Fake:
         self.console = ['Hello from a unikernel!\n']
         self.exit = {'state': 'exited', 'exit_code': 3}
         self.follow_forever = False
+        self.images = [{'id': 'abc123', 'name': 'hello', 'compiler': 'rump', 'provider': 'qemu',
+                        'size_bytes': 123456, 'created': '2024-01-01T00:00:00Z'}]
+        self.providers = []
         self.closed = False
 
     def record(self, handler, body):
@@ -124,9 +127,9 @@ def make_handler(fake):
             if p == '/v1/version':
                 return self.send_json(200, {'version': '0.1.0', 'api': 'v1', 'guest_abi': 1})
             if p == '/v1/images':
-                return self.send_json(200, [{'id': 'abc123', 'name': 'hello', 'compiler': 'rump',
-                                             'provider': 'qemu', 'size_bytes': 123456,
-                                             'created': '2024-01-01T00:00:00Z'}])
+                return self.send_json(200, fake.images)
+            if p == '/v1/providers':
+                return self.send_json(200, fake.providers)
             if p == '/v1/images/hello':
                 return self.send_json(200, {'id': 'abc123', 'name': 'hello',
                                             'size_bytes': 123456, 'formats': {'elf': {}}})
@@ -327,9 +330,12 @@ def test_tables_and_json(s):
             json.loads(p.stdout)
         except ValueError:
             fail('%s -o json is not JSON' % ' '.join(verb), p.stdout)
-    p = expect(s.run(['ps']), 0, 'ps')
+    p = expect(s.run(['ps', '-a']), 0, 'ps -a')
     if 'exited (3)' not in p.stdout:
-        fail('ps does not show the exit status', p.stdout)
+        fail('ps -a does not show the exit status', p.stdout)
+    p = expect(s.run(['ps']), 0, 'ps')
+    if 'exited' in p.stdout:
+        fail('ps without -a shows an ended instance', p.stdout)
 
 
 @with_fake()
@@ -352,7 +358,9 @@ def test_build_uploads_packed_source_and_streams_log(s):
     req = s.fake.find('POST', '/v1/builds')[0]
     parts = parse_multipart(req)
     opts = json.loads(parts['options'][1])
-    if opts != {'name': 'hello', 'env': {'A': '1'}, 'memory_mb': 96, 'args': "x 'y z'"}:
+    # A build replaces the image of its name unless --no-replace (docker build's habit).
+    if opts != {'name': 'hello', 'env': {'A': '1'}, 'memory_mb': 96, 'args': "x 'y z'",
+                'force': True}:
         fail('build options', json.dumps(opts))
     with tarfile.open(fileobj=io.BytesIO(parts['source'][1]), mode='r:gz') as t:
         names = sorted(t.getnames())
@@ -471,3 +479,184 @@ def test_target_token_and_host(s):
     expect(unik(['ps'], other, env={'UNIK_HOST': '127.0.0.1:%d' % s.port}), 0, 'UNIK_HOST')
     if s.fake.find('GET', '/v1/instances')[0]['headers'].get('Authorization') != 'Bearer t2':
         fail('--token was not sent')
+
+
+# ---------------------------------------------------------------------------------------------
+# Docker's habits and output that fits (issue 17)
+
+FORMATS = {f: {'size_bytes': n} for f, n in (('elf', 96000), ('raw', 1 << 20),
+                                              ('qcow2', 1 << 20), ('vmdk', 786432),
+                                              ('vhd', 1 << 21), ('iso', 1 << 21))}
+
+
+def columns(line):
+    return len(line)  # the text is decoded: '…' is one character, one column
+
+
+def check_cut_cells(out, full):
+    """Every cell cut with '…' in out is a prefix of its whole text in full that ends at a
+    word's end (never inside a word)."""
+    for line in out.splitlines():
+        for cell in line.split('  '):
+            cell = cell.strip()
+            if not cell.endswith('…'):
+                continue
+            head = cell[:-1]
+            i = full.find(head)
+            if i < 0:
+                fail('the cut cell %r is not a prefix of anything printed whole' % cell, out)
+            nxt = full[i + len(head):i + len(head) + 1]
+            if nxt.isalnum():
+                fail('the cell %r is cut in the middle of a word (next: %r)' % (cell, nxt),
+                     out + '\n' + full)
+
+
+@with_fake()
+def test_tables_fit_the_width_and_cut_at_word_ends(s):
+    s.fake.images = [{'id': 'abc123def456', 'name': 'web-server',
+                      'compiler': 'rump', 'provider': 'qemu', 'size_bytes': 123456,
+                      'formats': FORMATS, 'created': '2024-01-01T00:00:00Z'}]
+    env = {'COLUMNS': ''}
+    p = expect(s.run(['images'], env=env), 0, 'images')
+    full = expect(s.run(['images', '--no-trunc'], env=env), 0, 'images --no-trunc').stdout
+    wide = [l for l in p.stdout.splitlines() if columns(l) > 80]
+    if wide:
+        fail('`unik images` piped is wider than 80 columns', p.stdout)
+    if '…' not in p.stdout:
+        fail('nothing was cut, yet the whole table is %d columns wide'
+             % max(map(columns, full.splitlines())), p.stdout)
+    check_cut_cells(p.stdout, full)
+    if 'iso 2.0M' not in full or max(map(columns, full.splitlines())) <= 80:
+        fail('--no-trunc did not print the whole cells', full)
+    for cell in ('web-server', 'abc123def456', 'years ago'):
+        if cell not in p.stdout:
+            fail('%s was cut although shorter columns could give' % cell, p.stdout)
+    p = expect(s.run(['images'], env={'COLUMNS': '60'}), 0, 'images, COLUMNS=60')
+    if any(columns(l) > 60 for l in p.stdout.splitlines()[1:]) and \
+            'web-server' not in p.stdout.splitlines()[1]:
+        fail('COLUMNS=60 is not followed', p.stdout)
+    p = expect(s.run(['images'], env={'COLUMNS': '250'}), 0, 'images, COLUMNS=250')
+    if '…' in p.stdout:
+        fail('COLUMNS=250 leaves room for every cell, yet one was cut', p.stdout)
+
+
+@with_fake()
+def test_provider_reasons_print_one_line_each(s):
+    reason = ('libxl cannot open a context (xencall: Could not obtain handle on privileged\n'
+              'command interface: No such file or directory;\nlibxl: libxl.c:102:'
+              'libxl_ctx_alloc: cannot open libxc handle: No such file or directory)\n'
+              'install Xen and boot its dom0')
+    s.fake.providers = [
+        {'name': 'qemu', 'default': True, 'image_format': 'elf', 'available': True,
+         'description': 'local QEMU microvm per instance (KVM when /dev/kvm opens, else TCG)'},
+        {'name': 'xen', 'default': False, 'image_format': 'elf', 'available': False,
+         'reason': reason, 'description': 'a Xen PVH domain per instance, through libxl '
+                                          '(needs a Xen dom0)'}]
+    p = expect(s.run(['providers'], env={'COLUMNS': ''}), 0, 'providers')
+    lines = p.stdout.splitlines()
+    xen = [l for l in lines if l.startswith('xen: unavailable (libxl cannot open')]
+    if len(xen) != 1 or any(columns(l) > 80 for l in lines):
+        fail('the reason is not one line of at most 80 columns', p.stdout)
+    if any(l.startswith(('command interface', 'libxl:', 'install Xen')) for l in lines):
+        fail("the reason's own line breaks reached the output", p.stdout)
+    full = expect(s.run(['providers', '--no-trunc'], env={'COLUMNS': ''}), 0,
+                  'providers --no-trunc').stdout
+    check_cut_cells(p.stdout, full.replace('\n', ' '))
+    if 'install Xen and boot its dom0)' not in full:
+        fail('--no-trunc did not print the whole reason', full)
+
+
+@with_fake()
+def test_colour_only_when_asked_or_on_a_terminal(s):
+    p = expect(s.run(['ps', '-a']), 0, 'ps -a')
+    if '\033[' in p.stdout:
+        fail('colour on a pipe', repr(p.stdout))
+    p = expect(s.run(['ps', '-a', '--color=always']), 0, 'ps -a --color=always')
+    if '\033[33mexited (3)\033[0m' not in p.stdout:
+        fail('--color=always does not colour the state', repr(p.stdout))
+    if p.stdout.splitlines()[0].startswith('\033'):
+        fail('the heading is coloured', repr(p.stdout))
+    p = expect(s.run(['ps', '-a', '--color', 'never']), 0, '--color never')
+    if '\033[' in p.stdout:
+        fail('--color never', repr(p.stdout))
+    p = expect(s.run(['--color=always', 'rm', 'busy']), 1, 'rm busy --color=always')
+    if not p.stderr.startswith('\033[1m\033[31munik:\033[0m '):
+        fail('the error is not coloured with --color=always', repr(p.stderr))
+    p = expect(s.run(['rm', 'busy']), 1, 'rm busy')
+    if '\033[' in p.stderr:
+        fail('colour on a piped stderr', repr(p.stderr))
+    # A terminal: colour unless NO_COLOR.
+    import pty
+    for env, want in (({}, True), ({'NO_COLOR': '1'}, False)):
+        pid, fd = pty.fork()
+        if pid == 0:
+            e = {k: v for k, v in os.environ.items() if k not in ('UNIK_HOST', 'UNIK_TOKEN')}
+            e.update(UNIK_HOME=s.home, TERM='xterm', **env)
+            os.execve(unik_bin(), [unik_bin(), 'ps', '-a'], e)
+        out = b''
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.waitpid(pid, 0)
+        os.close(fd)
+        if (b'\033[33mexited' in out) != want:
+            fail('on a terminal with %r: colour %s' % (env, 'missing' if want else 'shown'),
+                 repr(out))
+    expect(s.run(['ps', '--color=sometimes']), 2, '--color=sometimes')
+
+
+@with_fake()
+def test_ps_a_q_and_images_q(s):
+    p = expect(s.run(['ps', '-aq']), 0, 'ps -aq')
+    if p.stdout != 'i0000001\n':
+        fail('ps -aq prints the ids alone', p.stdout)
+    p = expect(s.run(['ps', '-q']), 0, 'ps -q')
+    if p.stdout != '':
+        fail('ps -q lists an ended instance', p.stdout)
+    p = expect(s.run(['images', '-q']), 0, 'images -q')
+    if p.stdout != 'abc123\n':
+        fail('images -q prints the ids alone', p.stdout)
+
+
+@with_fake()
+def test_build_replaces_unless_no_replace(s):
+    src = os.path.join(out_dir(), 'proj')
+    os.makedirs(src, exist_ok=True)
+    with open(os.path.join(src, 'hello.c'), 'w') as f:
+        f.write('int main(void){return 0;}\n')
+    expect(s.run(['build', '--no-replace', src]), 0, 'build --no-replace')
+    opts = json.loads(parse_multipart(s.fake.find('POST', '/v1/builds')[0])['options'][1])
+    if 'force' in opts or 'name' in opts or opts.get('default_name') != 'proj':
+        fail('build --no-replace without --name: options', json.dumps(opts))
+    expect(s.run(['build', '--no-replace', '-f', src]), 2, '--no-replace with -f')
+
+
+def test_version_without_a_daemon_closes_its_parenthesis():
+    home = os.path.join(out_dir(), 'nodaemon')
+    os.makedirs(home, exist_ok=True)
+    p = expect(unik(['version'], home), 0, 'version')
+    line = [l for l in p.stdout.splitlines() if l.startswith('daemon')]
+    if not line or line[0].count('(') != line[0].count(')') or 'not reachable' not in line[0]:
+        fail('the daemon line', p.stdout)
+    if os.path.exists(os.path.join(home, 'daemon.pid')):
+        fail('version started a daemon')
+
+
+def test_target_json():
+    home = os.path.join(out_dir(), 'target')
+    os.makedirs(home, exist_ok=True)
+    for args, want in ((['target'], None), (['target', '127.0.0.1:3999'], '127.0.0.1:3999'),
+                       (['target'], '127.0.0.1:3999'), (['target', '--local'], None)):
+        p = expect(unik(args + ['-o', 'json'], home), 0, ' '.join(args))
+        try:
+            j = json.loads(p.stdout)
+        except ValueError:
+            fail('%s -o json printed text' % ' '.join(args), p.stdout)
+        if j.get('target') != want or j.get('config') != os.path.join(home,
+                                                                       'client-config.yaml'):
+            fail('%s -o json' % ' '.join(args), p.stdout)

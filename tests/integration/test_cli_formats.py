@@ -45,7 +45,7 @@ def test_build_format_list_export_boot():
             if v['size_bytes'] != os.path.getsize(path):
                 fail('images -o json: formats.%s.size_bytes %d, the file has %d bytes'
                      % (f, v['size_bytes'], os.path.getsize(path)))
-        p = h.ok(['images'])
+        p = h.ok(['images', '--no-trunc'])
         if 'FORMATS' not in p.stdout or 'raw 1.0M, qcow2 1.0M' not in p.stdout or \
                 'elf ' not in p.stdout:
             fail('`unik images` does not show the formats and their sizes', p.stdout)

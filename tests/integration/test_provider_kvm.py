@@ -801,7 +801,7 @@ def test_cli_run_and_describe():
         if name in domains():
             fail('unik rm left the domain %s defined' % name)
         handles = []
-        for inst in h.json(['ps']) or []:
+        for inst in h.json(['ps', '-a']) or []:
             handles.append(h.json(['describe-instance', inst['id']]).get('provider_handle'))
             h.ok(['rm', '-f', inst['id']])
         left = set(handles) & domains()

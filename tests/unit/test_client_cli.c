@@ -25,6 +25,8 @@
 #include "cmd/unik/cmd_push.c"
 #include "cmd/unik/cmd_help.c"
 #include "cmd/unik/cmd_images.c"
+#include "cmd/unik/cmd_init.c"
+#include "cmd/unik/cmd_inspect.c"
 #include "cmd/unik/cmd_logs.c"
 #include "cmd/unik/cmd_network.c"
 #include "cmd/unik/cmd_volume.c"
@@ -244,13 +246,64 @@ static void test_memory_sizes(void **state)
 	assert_int_equal(cli_parse_mem(NULL), -1);
 }
 
+/* Cells are cut at the end of a word with an ellipsis, never inside one. */
+static void test_ellipsize(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t width;
+		const char *out;
+	} cases[] = {
+	    {"short", 10, "short"},
+	    {"elf 93K, raw 1.0M, qcow2 1.0M", 20, "elf 93K, raw 1.0M…"},
+	    {"elf 93K, raw 1.0M, qcow2 1.0M", 18, "elf 93K, raw 1.0M…"},
+	    {"elf 93K, raw 1.0M, qcow2 1.0M", 17, "elf 93K, raw…"},
+	    {"local QEMU microvm per instance (KVM when", 22, "local QEMU microvm…"},
+	    {"a (b c", 4, "a…"},
+	    {"abcdefghijkl", 5, "abcdefghijkl"}, /* one word: kept whole */
+	    {"abcdefghijkl and more", 5, "abcdefghijkl…"},
+	    {"1 second ago", 9, "1 second…"},
+	    {"1 second ago", 8, "1…"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = cli_ellipsize(cases[i].in, cases[i].width);
+
+		if (strcmp(got, cases[i].out))
+			fail_msg("cli_ellipsize(\"%s\", %zu) = \"%s\", want \"%s\"", cases[i].in,
+			         cases[i].width, got, cases[i].out);
+		free(got);
+	}
+	assert_int_equal(cli_text_width("elf…"), 4);
+}
+
+static void test_since(void **state)
+{
+	(void)state;
+	assert_true(parse_since("2026-12-03T07:25:55Z") == 1796282755.0);
+	assert_true(parse_since("2026-12-03T07:25:55.5Z") == 1796282755.5);
+	assert_true(parse_since("2026-12-03T08:25:55+01:00") == 1796282755.0);
+	assert_true(parse_since("2026-12-03T07:25:55") < 0); /* no zone */
+	assert_true(parse_since("10m") > 0);
+	assert_true(parse_since("1h30m") > 0);
+	assert_true(parse_since("yesterday") < 0);
+	assert_true(parse_since("") < 0);
+	assert_true(parse_since("10") < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_run_args_after_image), cmocka_unit_test(test_run_unik_spellings),
-	    cmocka_unit_test(test_run_short_forms),      cmocka_unit_test(test_run_errors),
-	    cmocka_unit_test(test_generic_parser),       cmocka_unit_test(test_verb_aliases),
-	    cmocka_unit_test(test_did_you_mean),         cmocka_unit_test(test_memory_sizes),
+	    cmocka_unit_test(test_run_args_after_image),
+	    cmocka_unit_test(test_run_unik_spellings),
+	    cmocka_unit_test(test_run_short_forms),
+	    cmocka_unit_test(test_run_errors),
+	    cmocka_unit_test(test_generic_parser),
+	    cmocka_unit_test(test_verb_aliases),
+	    cmocka_unit_test(test_did_you_mean),
+	    cmocka_unit_test(test_memory_sizes),
+	    cmocka_unit_test(test_ellipsize),
+	    cmocka_unit_test(test_since),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

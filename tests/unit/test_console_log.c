@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -190,12 +191,65 @@ static void test_user_parse(void **state)
 	}
 }
 
+/* console.times: one line per write that comes UNIK_CONSOLE_TIMES_MS after the last, wall-clock
+ * milliseconds, offsets of console.log; it rotates with the log. */
+static void test_times(void **state)
+{
+	_cleanup_free_ char *dir = mkdir_tmp();
+	_cleanup_free_ struct unik_console_time *t = NULL;
+	struct unik_console_log l;
+	struct unik_error err;
+	struct timespec a, b, pause = {0, 20 * 1000000L};
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(unik_console_times_load(dir, &t, &n), -1); /* none yet */
+	clock_gettime(CLOCK_REALTIME, &a);
+	assert_int_equal(unik_console_log_open(&l, dir, 4096, &err), 0);
+	assert_int_equal(unik_console_log_write(&l, "one\n", 4), 0);
+	assert_int_equal(unik_console_log_write(&l, "two\n", 4), 0); /* within 5 ms: no line */
+	nanosleep(&pause, NULL);
+	assert_int_equal(unik_console_log_write(&l, "three\n", 6), 0);
+	clock_gettime(CLOCK_REALTIME, &b);
+	unik_console_log_close(&l);
+	assert_int_equal(unik_console_times_load(dir, &t, &n), 0);
+	assert_true(n == 2 || n == 3);
+	assert_int_equal(t[0].off, 0);
+	assert_int_equal(t[n - 1].off, 8);
+	assert_true(t[0].ms >= (long long)a.tv_sec * 1000 + a.tv_nsec / 1000000);
+	assert_true(t[n - 1].ms <= (long long)b.tv_sec * 1000 + b.tv_nsec / 1000000);
+	assert_true(t[n - 1].ms - t[0].ms >= 20);
+	assert_int_equal(unik_console_time_at(t, n, 0), t[0].ms);
+	assert_int_equal(unik_console_time_at(t, n, 9), t[n - 1].ms);
+	assert_int_equal(unik_console_time_at(t, 0, 9), -1);
+	/* Rotation: console.times goes with console.log to .1, and starts again at 0. */
+	assert_int_equal(unik_console_log_open(&l, dir, 4096, &err), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(
+		    unik_console_log_write(&l, "0123456789abcdefghijklmnopqrstu\n", 32), 0);
+		if (i % 50 == 0)
+			nanosleep(&pause, NULL);
+	}
+	unik_console_log_close(&l);
+	free(t);
+	t = NULL;
+	assert_int_equal(unik_console_times_load(dir, &t, &n), 0);
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		assert_true(t[i].off < 4096);
+	{
+		_cleanup_free_ char *old = unik_path_join(dir, UNIK_CONSOLE_OLD_TIMES_FILE);
+
+		assert_int_equal(access(old, F_OK), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rotation),   cmocka_unit_test(test_no_empty_log),
 	    cmocka_unit_test(test_long_line),  cmocka_unit_test(test_max_parse),
-	    cmocka_unit_test(test_user_parse),
+	    cmocka_unit_test(test_user_parse), cmocka_unit_test(test_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
