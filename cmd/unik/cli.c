@@ -96,9 +96,8 @@ static bool daemon_ready(const char *home, pid_t pid, time_t started)
 	return stat(path, &st) == 0 && st.st_mtime >= started;
 }
 
-/* Starts `unik daemon` in its own session with its output in the log, and waits until it
- * answers on sock.  The daemon is a grandchild, so it never becomes our zombie. */
-static int start_daemon(const char *home, const char *sock, struct unik_error *err)
+int cli_start_daemon(const char *home, const char *sock, const struct strv *args,
+                     struct unik_error *err)
 {
 	_cleanup_free_ char *log = unik_path_join(home, "daemon.log");
 	_cleanup_close_ int logfd = -1;
@@ -136,7 +135,7 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 		setsid();
 		gc = fork();
 		if (gc == 0) {
-			char *const argv[] = {"unik", "daemon", NULL};
+			_cleanup_strv_ struct strv argv = {0};
 			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 			signal(SIGINT, SIG_DFL);
@@ -145,7 +144,11 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 				dup2(null, 0);
 			dup2(logfd, 1);
 			dup2(logfd, 2);
-			execv("/proc/self/exe", argv);
+			strv_push(&argv, "unik");
+			strv_push(&argv, "daemon");
+			if (args)
+				strv_extend(&argv, args);
+			execv("/proc/self/exe", (char *const *)strv_argv(&argv));
 			dprintf(2, "unik: cannot run /proc/self/exe daemon: %s\n", strerror(errno));
 			_exit(127);
 		}
@@ -236,7 +239,7 @@ struct unik_client *cli_client(struct cli *cli)
 		sock = unik_path_join(home, "daemon.sock");
 		why = unik_client_probe_socket(sock);
 		if ((why == ENOENT || why == ECONNREFUSED) && !cli->no_autostart &&
-		    start_daemon(home, sock, &err) < 0) {
+		    cli_start_daemon(home, sock, NULL, &err) < 0) {
 			fprintf(stderr,
 			        "unik: cannot reach the unik daemon at unix socket %s, and %s\n",
 			        sock, err.msg);

@@ -136,6 +136,12 @@ char *cli_home(void);
  * the default socket, where a daemon is started when none answers.  NULL after printing why. */
 struct unik_client *cli_client(struct cli *cli);
 
+/* Starts `unik daemon ARGS...` in its own session with its output in HOME/daemon.log, and waits
+ * until it answers on sock and has written HOME/daemon.pid.  The daemon is a grandchild, so it
+ * never becomes our zombie.  0, or -1 with err (the log's end printed). */
+int cli_start_daemon(const char *home, const char *sock, const struct strv *args,
+                     struct unik_error *err);
+
 /* Set by SIGINT/SIGTERM once cli_catch_signals has run; the client's requests end when it is. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_signals(void);

@@ -25,6 +25,7 @@
 #include "lib/cmdline.h"
 #include "lib/hostnet.h"
 #include "lib/kv.h"
+#include "lib/selfpath.h"
 
 extern char **environ;
 
@@ -68,32 +69,18 @@ static char *find_in_path(const char *prog)
 	}
 }
 
-/* unik-shim: $UNIK_SHIM, else next to the running program (bin/unik beside bin/unik-shim),
- * else in PATH.  Caller frees; NULL when not found. */
+/* unik-shim: $UNIK_SHIM, else beside the running program or in its installed layout
+ * (lib/selfpath.h: bin/unik-daemon beside bin/unik-shim, or PREFIX/libexec/unik), else in PATH.
+ * Caller frees; NULL when not found. */
 static char *find_shim(void)
 {
 	const char *env = getenv("UNIK_SHIM");
-	char exe[PATH_MAX];
-	ssize_t n;
+	char *found;
 
 	if (env && *env)
 		return access(env, X_OK) == 0 ? xstrdup(env) : NULL;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			char *cand = unik_path_join(exe, "unik-shim");
-
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-	}
-	return find_in_path("unik-shim");
+	found = unik_find_program("unik-shim");
+	return found ? found : find_in_path("unik-shim");
 }
 
 static bool qemu_available(const char *const *opts, char *reason, size_t reason_len)
