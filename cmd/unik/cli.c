@@ -815,6 +815,19 @@ int cli_subverb(struct cli *cli, int argc, char **argv, const char *noun, const 
 	size_t n = 0;
 	const char *sub = argc > 1 ? argv[1] : NULL, *guess;
 
+	if (sub && cli_help_json() && (!strcmp(sub, "-h") || !strcmp(sub, "--help"))) {
+		json_t *a = json_array();
+
+		for (const struct cli_subverb *s = subs; s->name; s++)
+			json_array_append_new(a, json_pack("{s:s, s:s?, s:s}", "name", s->name,
+			                                   "alias", s->alias, "what", s->what));
+		json_t *j =
+		    json_pack("{s:s, s:s, s:o}", "verb", noun, "text", blurb, "subcommands", a);
+
+		cli_print_json(j);
+		json_decref(j);
+		return CLI_OK;
+	}
 	if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 		FILE *f = sub ? stdout : stderr;
 

@@ -119,6 +119,13 @@ int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_opt *opts
 
 void cli_print_help(const struct cli *cli, const struct cli_opt *opts, size_t nopts,
                     const struct cli_help *help);
+/* Whether UNIK_HELP_FORMAT=json asks --help for JSON (usage, text, examples, the option
+ * tables), which scripts/gen-man turns into man pages and completion. */
+bool cli_help_json(void);
+/* The hidden `unik __complete KIND`: names of images, instances, volumes or networks (one a
+ * line) from a daemon that answers, for shell completion; never starts one, prints nothing on
+ * failure. */
+int cli_complete(int argc, char **argv);
 
 /* Prints "unik VERB: message" and a hint to stderr; returns CLI_USAGE. */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) UNIK_PRINTF(2, 3);

@@ -340,8 +340,15 @@ int cmd_daemon(struct cli *cli, int argc, char **argv)
 	    {NULL, NULL, NULL, NULL},
 	};
 
-	if (argc > 1 &&
-	    (!strcmp(argv[1], "start") || !strcmp(argv[1], "stop") || !strcmp(argv[1], "status")))
-		return cli_subverb(cli, argc, argv, "daemon", "", subs);
+	if ((argc > 1 && (!strcmp(argv[1], "start") || !strcmp(argv[1], "stop") ||
+	                  !strcmp(argv[1], "status"))) ||
+	    (argc == 2 && cli_help_json() && !strcmp(argv[1], "--help")))
+		return cli_subverb(
+		    cli, argc, argv, "daemon",
+		    "`unik daemon [--home DIR] [--listen ADDR:PORT]... [--token TOKEN]` "
+		    "runs the daemon in the foreground (see unik-daemon(8)); the "
+		    "commands below start it in the background, stop it, and tell "
+		    "whether it runs.",
+		    subs);
 	return run_foreground(argc, argv);
 }

@@ -79,6 +79,8 @@ int main(int argc, char **argv)
 	int i = 1, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && !strcmp(argv[1], "__complete"))
+		return cli_complete(argc - 2, argv + 2);
 	while (i < argc && argv[i][0] == '-' && argv[i][1]) {
 		if (!strcmp(argv[i], "--version")) {
 			argv[i] = "version";
