@@ -288,8 +288,20 @@ static int daemon_status(struct cli *cli, int argc, char **argv)
 		if (!c)
 			return CLI_FAILED;
 	}
-	if (unik_client_json(c, "GET", "/v1/daemon", NULL, &d, &err) < 0)
+	if (unik_client_json(c, "GET", "/v1/daemon", NULL, &d, &err) < 0) {
 		d = NULL;
+		/* A daemon from before GET /v1/daemon: its version, and the pid file's pid. */
+		if (err.code == UNIK_E_NOTFOUND &&
+		    unik_client_json(c, "GET", "/v1/version", NULL, &d, &err) == 0) {
+			json_t *socks = json_array();
+
+			pid = live_daemon_pid(home, &start);
+			json_object_set_new(d, "pid", json_integer(pid));
+			json_object_set_new(d, "home", json_string(home));
+			json_array_append_new(socks, json_string(unik_client_where(c)));
+			json_object_set_new(d, "sockets", socks);
+		}
+	}
 	if (d) {
 		if (cli->json) {
 			json_object_set_new(d, "running", json_true());
