@@ -311,11 +311,7 @@ INSTALL_BIN := $(filter $(BIN)/unik $(BIN)/unik-cc $(BIN)/unik-oci $(BIN)/unik-s
 INSTALL_LIBEXEC := $(filter $(BIN)/unik-daemon $(BIN)/unik-shim $(BIN)/unik-pack,$(HOST_BINS))
 INSTALL_DOCS := README.md $(shell find docs -name '*.md' 2>/dev/null)
 
-$(O)/systemd/unik.service: dist/systemd/unik.service.in
-	@mkdir -p $(dir $@)
-	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $< > $@.tmp && mv $@.tmp $@
-
-install: all $(O)/systemd/unik.service
+install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(RTDIR)/include/unik \
 	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
@@ -330,7 +326,10 @@ install: all $(O)/systemd/unik.service
 	install -m 0644 $(O)/man/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(O)/completion/unik.bash $(DESTDIR)$(BASHCOMPDIR)/unik
 	install -m 0644 $(O)/completion/_unik $(DESTDIR)$(ZSHCOMPDIR)/_unik
-	install -m 0644 $(O)/systemd/unik.service dist/systemd/unik.socket $(DESTDIR)$(UNITDIR)/
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' dist/systemd/unik.service.in \
+	    > $(DESTDIR)$(UNITDIR)/unik.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/unik.service
+	install -m 0644 dist/systemd/unik.socket $(DESTDIR)$(UNITDIR)/
 	for f in $(INSTALL_DOCS); do install -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$${f#docs/}; done
 
 # Removes what install wrote (the folders of its own, whole), whatever is built now.

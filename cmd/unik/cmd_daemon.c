@@ -90,7 +90,7 @@ static bool same_process(pid_t pid, unsigned long long start)
 	       state != 'X';
 }
 
-static void sleep_ms(long ms)
+static void wait_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
@@ -239,7 +239,7 @@ static int daemon_stop(struct cli *cli, int argc, char **argv)
 			    (int)pid, wait_s, (int)pid);
 			return CLI_FAILED;
 		}
-		sleep_ms(50);
+		wait_ms(50);
 	}
 	printf("daemon stopped (pid %d)\n", (int)pid);
 	return CLI_OK;

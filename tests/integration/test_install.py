@@ -17,7 +17,14 @@ UNITS = ('unik.service', 'unik.socket')
 
 
 def make(*args, timeout=1800):
-    r = subprocess.run(['make', '-C', REPO, 'O=' + build_dir(), 'BIN=' + bin_dir()] + list(args),
+    # O and BIN as `make test` gave them (relative to the tree when they are in it), so that
+    # nothing is rebuilt under other names.
+    def rel(p):
+        r = os.path.relpath(p, REPO)
+        return p if r.startswith('..') else r
+
+    r = subprocess.run(['make', '-C', REPO, 'O=' + rel(build_dir()), 'BIN=' + rel(bin_dir())] +
+                       list(args),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         fail('make %s: exit %d' % (' '.join(args), r.returncode), tail(r.stdout + r.stderr))
@@ -147,7 +154,9 @@ def test_systemd_units_verify():
     make('install', 'PREFIX=' + prefix)
     units = [os.path.join(prefix, 'lib/systemd/system', u) for u in UNITS]
     r = subprocess.run([analyze, 'verify'] + units, capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, SYSTEMD_LOG_LEVEL='notice'))
+                       env=dict(os.environ, SYSTEMD_LOG_LEVEL='notice',
+                                # Documentation=man:... is checked with man: the prefix's pages.
+                                MANPATH=os.path.join(prefix, 'share/man') + ':'))
     # verify prints problems of the units it is given; others (the host's) are not ours.
     ours = [l for l in (r.stdout + r.stderr).splitlines()
             if 'unik.' in l or prefix in l]
