@@ -46,10 +46,13 @@ static const char usage[] =
     "                      S seconds after it opened or got its last answer (30)\n"
     "  --body-timeout S    close a connection whose request body stalls for S seconds (60)\n"
     "  --foreground        stay in the foreground (the default)\n"
+    "  --help              this text\n"
+    "\n"
+    "`unik daemon start`, `stop` and `status` start it in the background, stop it and\n"
+    "tell whether it runs (unik daemon status --help).\n"
     "\n"
     "Sockets passed by a service manager (systemd's unik.socket: LISTEN_PID and\n"
-    "LISTEN_FDS) are served instead of $UNIK_HOME/daemon.sock; see docs/daemon.md.\n"
-    "  --help              this text\n";
+    "LISTEN_FDS) are served instead of $UNIK_HOME/daemon.sock; see docs/daemon.md.\n";
 
 static int mkdir_0700(const char *p)
 {

@@ -34,7 +34,7 @@ const struct cli_verb cli_verbs[] = {
     {"target", NULL, cmd_target, "choose the daemon this CLI talks to (client-config.yaml)"},
     {"version", NULL, cmd_version, "print the CLI's and the daemon's versions"},
     {"help", NULL, cmd_help, "list the verbs, or show one verb's help"},
-    {"daemon", NULL, cmd_daemon, "run the unik daemon in the foreground"},
+    {"daemon", NULL, cmd_daemon, "run the daemon in the foreground; daemon start|stop|status"},
     {NULL, NULL, NULL, NULL},
 };
 
