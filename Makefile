@@ -55,7 +55,7 @@ $(O)/providers/aws/%.o: HOST_CFLAGS += -I/usr/include/libxml2
 # libraries go into bin/unik-daemon, which `unik daemon` runs.
 UNIK_SRCS := $(wildcard cmd/unik/*.c)
 UNIK_OBJS := $(UNIK_SRCS:%.c=$(O)/%.o)
-UNIK_LIBS := -lcurl -ljansson -lyaml
+UNIK_LIBS := -lcurl -ljansson -lyaml -larchive
 DAEMON_SRCS := $(wildcard cmd/unik-daemon/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(O)/%.o)
 SHIM_SRCS := $(wildcard cmd/unik-shim/*.c)
@@ -64,9 +64,15 @@ PACK_SRCS := $(wildcard cmd/unik-pack/*.c)
 PACK_OBJS := $(PACK_SRCS:%.c=$(O)/%.o)
 OCI_SRCS := $(wildcard cmd/unik-oci/*.c)
 OCI_OBJS := $(OCI_SRCS:%.c=$(O)/%.o)
+# unik-spt, the tender of the mirage backend's unix target (docs/providers/spt.md).
+SPT_SRCS := $(wildcard cmd/unik-spt/*.c)
+SPT_OBJS := $(SPT_SRCS:%.c=$(O)/%.o)
+HVT_SRCS := $(wildcard cmd/unik-hvt/*.c)
+HVT_OBJS := $(HVT_SRCS:%.c=$(O)/%.o)
 HOST_BINS := $(BIN)/unik-cc $(if $(UNIK_SRCS),$(BIN)/unik) $(if $(DAEMON_SRCS),$(BIN)/unik-daemon) \
 	$(if $(SHIM_SRCS),$(BIN)/unik-shim) $(if $(PACK_SRCS),$(BIN)/unik-pack) \
-	$(if $(OCI_SRCS),$(BIN)/unik-oci)
+	$(if $(OCI_SRCS),$(BIN)/unik-oci) $(if $(HVT_SRCS),$(BIN)/unik-hvt) \
+	$(if $(SPT_SRCS),$(BIN)/unik-spt)
 
 # ---------------------------------------------------------------------------------------------
 # Guest code: runtime/ (freestanding, never host headers)
@@ -81,9 +87,12 @@ RT_ASFLAGS := -Iinclude -Iruntime -fno-pic -fno-pie
 
 # The runtime's layers live in subfolders (arch/, platform/, kernel/, sys/, fs/, drivers/).
 # runtime/app/ is the device variant's (below), not every program's.
-RT_APP_ALL_C := $(wildcard runtime/app/*.c)
-RT_C   := $(filter-out $(RT_APP_ALL_C),$(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
-RT_S   := $(filter-out runtime/arch/x86_64/mb1.S,$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
+RT_APP_ALL_C := $(wildcard runtime/app/*.c runtime/app/*/*.c)
+# runtime/hvt/ is the hvt target's platform (unikrt-hvt.o, below), not a layer of the kernel.
+RT_HVT_C := $(wildcard runtime/hvt/*.c)
+RT_HVT_S := $(wildcard runtime/hvt/*.S)
+RT_C   := $(filter-out $(RT_APP_ALL_C) $(RT_HVT_C),$(wildcard runtime/*.c runtime/*/*.c runtime/*/*/*.c))
+RT_S   := $(filter-out runtime/arch/x86_64/mb1.S $(RT_HVT_S),$(wildcard runtime/*.S runtime/*/*.S runtime/*/*/*.S))
 # The includeos backend's event loop (runtime/service/): only in unikrt-service.o.
 RT_SVC_C := $(filter runtime/service/%,$(RT_C))
 RT_C := $(filter-out $(RT_SVC_C),$(RT_C))
@@ -118,6 +127,16 @@ LWIP_FILES := core/init core/def core/inet_chksum core/ip core/mem core/memp cor
 	core/udp core/ipv4/dhcp core/ipv4/etharp core/ipv4/icmp core/ipv4/ip4 core/ipv4/ip4_addr \
 	core/ipv4/ip4_frag netif/ethernet
 LWIP_OBJS := $(if $(LWIP_SRC),$(LWIP_FILES:%=$(O)/runtime/lwip/%.o))
+# lwIP as a library for mirage applications (include/unik/lwip-netif.h, `unik-cc --unik-lwip`):
+# the same lwIP files compiled with unik-cc against runtime/app/lwip's configuration, and the
+# glue, in liblwip-app.a; lwIP's headers and that configuration under include/lwip-app.
+LWIP_APP_OBJS := $(LWIP_FILES:%=$(O)/runtime/lwip-app/%.o) $(O)/runtime/app/lwip/lwip-netif.o
+LWIP_APP_INC := $(O)/runtime/include/lwip-app
+LWIP_APP_OUT := $(O)/runtime/liblwip-app.a $(LWIP_APP_INC)/.stamp \
+	$(O)/runtime/include/unik/lwip-netif.h
+LWIP_APP_CFLAGS := -O2 -Wall -Werror -MMD -MP -DUNIK_LWIP_APP=1 -Iruntime/app/lwip -Iinclude \
+	-I$(LWIP_SRC)/src/include
+
 # The port's headers, and the two C library headers lwIP includes (runtime/net/lwip/libc),
 # for lwIP's files and the runtime's network code only.
 LWIP_INC := -Iruntime/net/lwip -Iruntime/net/lwip/libc $(if $(LWIP_SRC),-I$(LWIP_SRC)/src/include)
@@ -131,8 +150,11 @@ $(shell mkdir -p $(O)/runtime/net)
 $(file >$(LWIP_CONFIG),$(LWIP_CONFIG_TEXT))
 endif
 RT_OUT := $(O)/runtime/unikrt.o $(O)/runtime/unikrt-vol.o $(O)/runtime/unikrt-net.o \
-	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/mb1.o $(O)/runtime/unik.ld \
-	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h)
+	$(O)/runtime/unikrt-app.o $(O)/runtime/libunikapp.a $(O)/runtime/libunikapp-unix.a \
+	$(O)/runtime/mb1.o $(O)/runtime/unik.ld \
+	$(O)/runtime/unikrt-hvt.o $(O)/runtime/hvt.ld \
+	$(if $(LWIP_OBJS),$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h \
+	$(LWIP_APP_OUT))
 
 MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
@@ -177,6 +199,17 @@ $(BIN)/unik-oci: $(OCI_OBJS) $(LIBCORE) $(LIBUNIK)
 $(BIN)/unik-shim: $(SHIM_OBJS) $(LIBUNIK)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+
+# unik's own KVM monitor for the hvt target (docs/backends/mirage.md).
+$(BIN)/unik-hvt: $(HVT_OBJS) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS) -lseccomp
+
+# Static (PIE, so that it never sits where the application's segments go): each run of an
+# application is an exec of unik-spt, and a dynamic one spends most of its start in ld.so.
+$(BIN)/unik-spt: $(SPT_OBJS) $(LIBUNIK)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_LDFLAGS) $(if $(SAN),,-static-pie) -o $@ $^ -lseccomp
 
 # The runtime: one relocatable object, the multiboot v1 header object and the linker script.
 $(O)/runtime/syscall_names.h: $(MUSL_SYSCALL_H) runtime/sys/gen-syscall-names.sh
@@ -275,13 +308,56 @@ $(O)/runtime/include/unik/service.h: include/unik/service.h
 $(O)/runtime/unikrt-app.o: $(RT_APP_OBJS) $(RT_LIST)
 	$(call rt_link,$(RT_APP_OBJS))
 
-$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h include/unik/devices-app.h \
+$(O)/runtime/libunikapp.a: runtime/app/lib.c runtime/app/appcall.h runtime/app/shared.h \
+		include/unik/devices-app.h \
 		$(BIN)/unik-cc
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
 	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
 
+# The unix target's side (include/unik/spt.h): the same API as host system calls, for unik-spt.
+$(O)/runtime/libunikapp-unix.a: runtime/app/lib-unix.c runtime/app/shared.h include/unik/spt.h \
+		include/unik/devices-app.h $(BIN)/unik-cc
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc -O2 -Wall -Wextra -Werror -Iinclude -Iruntime -c -o $(@:.a=.o) $<
+	rm -f $@ && $(AR) rcs $@ $(@:.a=.o)
+
+$(O)/runtime/lwip-app/%.o: $(LWIP_SRC)/src/%.c runtime/app/lwip/lwipopts.h \
+		runtime/app/lwip/arch/cc.h $(BIN)/unik-cc
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc $(LWIP_APP_CFLAGS) -c -o $@ $<
+
+$(O)/runtime/app/lwip/lwip-netif.o: runtime/app/lwip/lwip-netif.c include/unik/lwip-netif.h \
+		include/unik/devices-app.h runtime/app/lwip/lwipopts.h $(BIN)/unik-cc | $(LWIP_STAMP)
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc $(LWIP_APP_CFLAGS) -Wextra -c -o $@ $<
+
+$(O)/runtime/liblwip-app.a: $(LWIP_APP_OBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LWIP_APP_INC)/.stamp: runtime/app/lwip/lwipopts.h runtime/app/lwip/arch/cc.h | $(LWIP_STAMP)
+	rm -rf $(LWIP_APP_INC) && mkdir -p $(LWIP_APP_INC)/arch
+	cp -r $(LWIP_SRC)/src/include/lwip $(LWIP_SRC)/src/include/netif $(LWIP_APP_INC)/
+	cp runtime/app/lwip/lwipopts.h $(LWIP_APP_INC)/
+	cp runtime/app/lwip/arch/cc.h $(LWIP_APP_INC)/arch/
+	touch $@
+
+$(O)/runtime/include/unik/lwip-netif.h: include/unik/lwip-netif.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
 $(O)/runtime/unik.ld: runtime/unik.ld
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# The hvt target's platform (docs/backends/mirage.md "hvt"): a device application and musl on
+# unik-hvt's hypercalls, with the runtime's command-line parser; unik-cc --unik-target hvt links
+# it and hvt.ld instead of unikrt-app.o and unik.ld.
+RT_HVT_OBJS := $(RT_HVT_C:%.c=$(O)/%.o) $(RT_HVT_S:%.S=$(O)/%.o) $(O)/runtime/kernel/cmdline.o
+$(O)/runtime/unikrt-hvt.o: $(RT_HVT_OBJS)
+	$(call rt_link,$(RT_HVT_OBJS),-G _unik_hvt_start)
+
+$(O)/runtime/hvt.ld: runtime/hvt/hvt.ld
 	@mkdir -p $(dir $@)
 	cp $< $@
 
@@ -307,7 +383,8 @@ DOCDIR     := $(PREFIX)/share/doc/unik
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR := $(PREFIX)/share/zsh/site-functions
 UNITDIR    := $(PREFIX)/lib/systemd/system
-INSTALL_BIN := $(filter $(BIN)/unik $(BIN)/unik-cc $(BIN)/unik-oci $(BIN)/unik-spt,$(HOST_BINS))
+INSTALL_BIN := $(filter $(BIN)/unik $(BIN)/unik-cc $(BIN)/unik-oci $(BIN)/unik-spt $(BIN)/unik-hvt,\
+	$(HOST_BINS))
 INSTALL_LIBEXEC := $(filter $(BIN)/unik-daemon $(BIN)/unik-shim $(BIN)/unik-pack,$(HOST_BINS))
 INSTALL_DOCS := README.md $(shell find docs -name '*.md' 2>/dev/null)
 
@@ -318,8 +395,11 @@ install: all
 	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(INSTALL_LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/
-	install -m 0644 $(filter-out %.h,$(RT_OUT)) $(DESTDIR)$(RTDIR)/
-	install -m 0644 $(filter %.h,$(RT_OUT)) $(DESTDIR)$(RTDIR)/include/unik/
+	install -m 0644 $(filter-out %.h %/.stamp,$(RT_OUT)) $(DESTDIR)$(RTDIR)/
+	# The runtime's headers for programs (unik/service.h, lwIP's for --unik-lwip).
+	if [ -d $(O)/runtime/include ]; then cp -R $(O)/runtime/include/. $(DESTDIR)$(RTDIR)/include/ && \
+	    find $(DESTDIR)$(RTDIR)/include -name .stamp -delete && \
+	    chmod -R u=rwX,go=rX $(DESTDIR)$(RTDIR)/include; fi
 	install -m 0644 include/unik/*.h $(DESTDIR)$(INCDIR)/
 	install -m 0644 $(O)/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(O)/man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
@@ -334,7 +414,7 @@ install: all
 
 # Removes what install wrote (the folders of its own, whole), whatever is built now.
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,unik unik-cc unik-oci unik-spt)
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,unik unik-cc unik-oci unik-spt unik-hvt)
 	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(RTDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(MANDIR)/man1/unik.1 $(DESTDIR)$(MANDIR)/man1/unik-*.1 \
 	    $(DESTDIR)$(MANDIR)/man5/unikfile.5 $(DESTDIR)$(MANDIR)/man8/unik-daemon.8 \

@@ -1,15 +1,23 @@
 # Benchmarks (included by the top-level Makefile): `make bench` boots examples/hello against
 # the floor stub and reports boot time ratio, image size, the least memory hello runs in, and the least memory tests/apps/memstress runs
 # in as a ratio to its native peak RSS.  bench_net.py compares examples/http as a unikernel with
-# the same server in a minimal Linux guest (build/linux from scripts/install-deps).
+# the same server in a minimal Linux guest (build/linux from scripts/install-deps), and the
+# includeos build of an HTTP server (examples/includeos/http) with the rump one, in one run.
+# bench_hvt.py times a mirage hello under unik-hvt against its virtio build on QEMU microvm with
+# KVM.
+# bench_vol.py runs bench/volbench.c on an ext2 volume and a 9p share the same way
+# (docs/volumes.md).  bench_spt.py times a mirage-style hello under unik-spt against a native
+# static one and reads an idle unik-spt instance's memory.
 
 BENCH_DIR := $(O)/bench
 # The Linux guest's /init and the native server, when musl-gcc is there (else bench_net.py skips
 # the Linux figures).
 BENCH_NET_NATIVE := $(if $(MUSL_GCC),$(BENCH_DIR)/linux_init $(BENCH_DIR)/http.native)
+BENCH_VOL_NATIVE := $(if $(MUSL_GCC),$(BENCH_DIR)/linux_init $(BENCH_DIR)/volbench.native)
 
-bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) all \
-		test-apps test-tools
+bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_NET_NATIVE) \
+		$(if $(LWIP_OBJS),$(BENCH_DIR)/http-includeos.elf) \
+		$(BENCH_DIR)/volbench.elf $(BENCH_VOL_NATIVE) all test-apps test-tools
 	$(PYTHON) bench/run.py --hello $(BENCH_DIR)/hello --floor $(BENCH_DIR)/floor.elf \
 		--memstress $(O)/tests/apps/memstress.elf --memstress-native $(O)/tests/apps/memstress.native \
 		--threads $(O)/tests/apps/threads.elf --threads-native $(O)/tests/apps/threads.native \
@@ -22,6 +30,21 @@ bench: $(BENCH_DIR)/floor.elf $(BENCH_DIR)/hello $(BENCH_DIR)/http.elf $(BENCH_N
 		--json $(BENCH_DIR)/oci.json
 	$(PYTHON) bench/bench_kvm.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/kvm.json
 	$(PYTHON) bench/bench_net.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/net.json
+	$(PYTHON) bench/bench_spt.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/spt.json
+	$(PYTHON) bench/bench_hvt.py --build $(O) --bin $(BIN) --json $(BENCH_DIR)/hvt.json
+	$(PYTHON) bench/bench_vol.py --build $(O) --json $(BENCH_DIR)/vol.json
+
+# bench_vol.py's program, as a unikernel and natively (static musl) for the Linux guest.
+bench-vol: $(BENCH_DIR)/volbench.elf $(BENCH_VOL_NATIVE)
+	$(PYTHON) bench/bench_vol.py --build $(O) --json $(BENCH_DIR)/vol.json $(BENCH_VOL_ARGS)
+
+$(BENCH_DIR)/volbench.elf: bench/volbench.c $(APPS_DEPS)
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -Wall -o $@ $< || { rm -f $@; exit 1; }
+
+$(BENCH_DIR)/volbench.native: bench/volbench.c
+	@mkdir -p $(dir $@)
+	$(MUSL_GCC) -static -O2 -Wall -o $@ $<
 
 # The floor: a 32-bit multiboot v1 stub that prints one line and exits.
 $(BENCH_DIR)/floor.elf: bench/floor/floor.S
@@ -37,6 +60,14 @@ $(BENCH_DIR)/hello: examples/hello/hello.c $(BIN)/unik-cc $(O)/runtime/unikrt.o 
 $(BENCH_DIR)/http.elf: examples/http/http.c $(APPS_DEPS)
 	@mkdir -p $(dir $@)
 	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime -O2 -Wall -pthread -o $@ $< || { rm -f $@; exit 1; }
+
+# The same server as an includeos service (examples/includeos/http), against http.elf in one run
+# (bench_net.py's includeos figures).
+$(BENCH_DIR)/http-includeos.elf: examples/includeos/http/http.c $(BIN)/unik-cc \
+		$(O)/runtime/unikrt-service.o $(O)/runtime/include/unik/service.h $(O)/runtime/unik.ld
+	@mkdir -p $(dir $@)
+	$(BIN)/unik-cc --unik-runtime-dir $(O)/runtime --unik-service -O2 -Wall -o $@ $< || \
+		{ rm -f $@; exit 1; }
 
 $(BENCH_DIR)/http.native: examples/http/http.c
 	@mkdir -p $(dir $@)
@@ -59,4 +90,4 @@ bench-compare: all
 		--json $(BENCH_DIR)/compare.json $(if $(BENCH_SAMPLES),--samples $(BENCH_SAMPLES)) \
 		$(if $(BENCH_SECONDS),--seconds $(BENCH_SECONDS))
 
-.PHONY: bench bench-compare
+.PHONY: bench bench-vol bench-compare

@@ -46,8 +46,9 @@ def boot_time(args, accel, runs, timeout):
     times = []
     for _ in range(runs):
         with tempfile.NamedTemporaryFile(prefix='unik-bench-disk-', suffix='.log') as f:
-            cmd = [QEMU, '-accel', accel, '-cpu', 'host' if accel == 'kvm' else 'max',
-                   '-m', '128M', '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
+            cmd = [QEMU, '-accel', accel, '-cpu',
+                   'host,-arch-capabilities' if accel == 'kvm' else 'max', '-m', '128M',
+                   '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
                    '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
                    '-serial', 'file:' + f.name] + args
             t0 = time.perf_counter()

@@ -6,7 +6,10 @@ initramfs holding bench/linux_init.c as /init), under the same QEMU, accelerator
 user-mode network without root).  Figures, each a ratio with both absolute numbers: requests/s
 with wrk on keep-alive connections and a 1 KiB body, new connections/s (wrk with
 'Connection: close'), and the time from QEMU's start to the first HTTP answer, against hello's
-boot to exit and against the Linux guest's.  Reports only; never fails on a figure.
+boot to exit and against the Linux guest's.  Then the includeos backend (issue 16):
+examples/includeos/http against the rump build of examples/http answering the same small body,
+both as unikernels on the same QEMU, accelerator and path, in rounds that alternate which goes
+first, with each example's kernel size.  Reports only; never fails on a figure.
 
     python3 bench/bench_net.py --build build --bin bin --json build/bench/net.json
 """
@@ -37,7 +40,10 @@ TARGETS = {  # figure: (target, aim)
     'cps_ratio': (1.0, 1.5),
     'first_answer_vs_hello': (1.5, None),
     'linux_first_answer_speedup': (10.0, None),
+    'includeos_rps_ratio': (1.0, None),
+    'includeos_cps_ratio': (1.0, None),
 }
+INCLUDEOS_MAX_KIB = 256  # issue 16: the includeos HTTP server's kernel
 MAC = '52:54:00:12:34:56'
 PORT = 8080
 # Debian's virtio-net and the transports it sits on, in load order (/init retries anyway).
@@ -239,6 +245,50 @@ def measure(server, args, boots, before=None):
     return fig
 
 
+def includeos_vs_rump(args, path, accel, bdir):
+    """examples/includeos/http against the rump examples/http (no --body: both answer one short
+    line), keep-alive and new-connection requests/s, medians over args.rounds rounds that
+    alternate the order; each kernel's size."""
+    kernels = {'includeos': os.path.join(bdir, 'http-includeos.elf'),
+               'rump': os.path.join(bdir, 'http.elf')}
+    out = {'sizes_kib': {}}
+    for name, k in kernels.items():
+        if not os.path.exists(k):
+            out['why'] = '%s is missing (make bench builds it; it needs lwIP)' % k
+            return out
+        out['sizes_kib'][name] = os.path.getsize(k) / 1024
+    netdev = ['-netdev', path.netdev(), '-device', 'virtio-net-device,netdev=n0,mac=' + MAC]
+    net = 'unik.dev.net0=net,mac=%s unik.net0=%s/%d%s' % (
+        MAC, path.guest_ip, path.prefix, ',gw=10.0.2.2' if path.kind == 'user' else '')
+    servers = {'includeos': Server('includeos', qemu_command(kernels['includeos'], net, accel,
+                                                              'microvm', '256M', extra=netdev),
+                                   path, bdir),
+               'rump': Server('rump', qemu_command(kernels['rump'], net + ' http', accel,
+                                                   'microvm', '256M', extra=netdev), path, bdir)}
+    got = {n: {'rps': [], 'cps': [], 'errors': []} for n in servers}
+    for i in range(args.rounds):
+        order = ['includeos', 'rump'] if i % 2 == 0 else ['rump', 'includeos']
+        for name in order:
+            srv = servers[name]
+            try:
+                if srv.start(args.boot_timeout) is None:
+                    print('bench_net: %s gave no HTTP answer in %d s' % (name, args.boot_timeout))
+                    continue
+                for key, close in (('rps', False), ('cps', True)):
+                    v, bad = wrk(path, args.seconds, args.conns, close)
+                    if v:
+                        got[name][key].append(v)
+                    if bad:
+                        got[name]['errors'].append('%s: %s' % (key, bad))
+            finally:
+                srv.stop()
+    for name, g in got.items():
+        out[name] = {'rps': statistics.median(g['rps']) if g['rps'] else None,
+                     'cps': statistics.median(g['cps']) if g['cps'] else None,
+                     'rps_all': g['rps'], 'cps_all': g['cps'], 'errors': g['errors']}
+    return out
+
+
 def host_tsc_khz():
     with open('/proc/cpuinfo') as f:
         m = re.search(r'^cpu MHz\s*:\s*([\d.]+)', f.read(), re.M)
@@ -262,6 +312,10 @@ def main():
     ap.add_argument('--boots', type=int, default=5,
                     help='unikernel (and hello) boots to the first answer (to the exit)')
     ap.add_argument('--boot-timeout', type=int, default=60)
+    ap.add_argument('--rounds', type=int, default=3,
+                    help='includeos/rump rounds (each boots both and runs wrk twice on each)')
+    ap.add_argument('--only', choices=['linux', 'includeos'],
+                    help='only the figures against Linux, or only includeos against rump')
     a = ap.parse_args()
 
     if not shutil.which('wrk'):
@@ -281,6 +335,11 @@ def main():
     hello_times = []
     path = Path(kind)
     try:
+        if a.only != 'linux':
+            results['includeos'] = includeos_vs_rump(a, path, accel, bdir)
+            results['includeos_rounds'] = a.rounds
+        if a.only == 'includeos':
+            return finish(results, a)
         netdev = ['-netdev', path.netdev(), '-device', 'virtio-net-device,netdev=n0,mac=' + MAC]
         cmdline = 'unik.dev.net0=net,mac=%s unik.net0=%s/%d%s http --body 1024' % (
             MAC, path.guest_ip, path.prefix, ',gw=10.0.2.2' if kind == 'user' else '')
@@ -307,10 +366,19 @@ def main():
     finally:
         path.close()
 
+    return finish(results, a)
+
+
+def finish(results, a):
+    inc = results.get('includeos') or {}
+    results['includeos_rps_ratio'] = ratio((inc.get('includeos') or {}).get('rps'),
+                                           (inc.get('rump') or {}).get('rps'))
+    results['includeos_cps_ratio'] = ratio((inc.get('includeos') or {}).get('cps'),
+                                           (inc.get('rump') or {}).get('cps'))
     u, lx = results.get('unik', {}), results.get('linux') or {}
     results['rps_ratio'] = ratio(u.get('rps'), lx.get('rps'))
     results['cps_ratio'] = ratio(u.get('cps'), lx.get('cps'))
-    results['first_answer_vs_hello'] = ratio(u.get('first_answer_s'), results['hello_boot_s'])
+    results['first_answer_vs_hello'] = ratio(u.get('first_answer_s'), results.get('hello_boot_s'))
     results['linux_first_answer_speedup'] = ratio(lx.get('first_answer_s'),
                                                   u.get('first_answer_s'))
     report(results)
@@ -320,9 +388,39 @@ def main():
     return 0
 
 
+def num(v, fmt):
+    return fmt % v if v is not None else 'n/a'
+
+
+def report_includeos(r):
+    inc = r.get('includeos')
+    if not inc:
+        return
+    print('includeos backend against rump, same server, same QEMU (%s, microvm, %s path), '
+          'medians of the rounds that answered (of %s):'
+          % (r['accel'], r['path'], r.get('includeos_rounds', 'n/a')))
+    if inc.get('why'):
+        print('  skipped: ' + inc['why'])
+    i, rp = inc.get('includeos') or {}, inc.get('rump') or {}
+    for label, key in (('requests/s (keep-alive)', 'rps'), ('new connections/s', 'cps')):
+        print('  %-28s %14s %18s   %s includeos / rump (>= 1.0x)'
+              % (label, num(i.get(key), '%.0f'), num(rp.get(key), '%.0f (rump)'),
+                 num(r.get('includeos_%s_ratio' % key), '%.2fx')))
+    for name, kib in sorted(inc.get('sizes_kib', {}).items()):
+        print('  %-28s %10.1f KiB%s' % (name + ' kernel size', kib,
+                                        '   (<= %d KiB: %s)' % (INCLUDEOS_MAX_KIB,
+                                                                'met' if kib <= INCLUDEOS_MAX_KIB
+                                                                else 'MISSED')
+                                        if name == 'includeos' else ''))
+    for name, fig in (('includeos', i), ('rump', rp)):
+        for e in fig.get('errors', []):
+            print('  %s: wrk errors: %s' % (name, e))
+
+
 def report(r):
-    def num(v, fmt):
-        return fmt % v if v is not None else 'n/a'
+    report_includeos(r)
+    if 'unik' not in r:
+        return
 
     u, lx = r.get('unik', {}), r.get('linux') or {}
     print('network benchmark: %s, %s, %s path, wrk -t 2 -c %d -d %ds, %d-byte body'

@@ -1,8 +1,11 @@
-/* The whole userland of bench/bench_net.py's Linux guest: the /init of a one-directory initramfs.
- * It loads the kernel modules listed in /modules (one file name a line, in /lib) with
- * finit_module, gives eth0 the address of its first argument (IP/PREFIX) with ioctls, brings it
- * up, and execs the rest of its arguments (the HTTP server).  Built static with musl-gcc.
- *     kernel command line: ... -- 10.0.0.2/24 /http --body 1024 */
+/* The whole userland of the Linux guests of bench/bench_net.py and bench/bench_vol.py: the /init
+ * of a one-directory initramfs.  It loads the kernel modules listed in /modules (one file name a
+ * line, in /lib) with finit_module, mounts what each -m asks (SOURCE:DIR:TYPE[:DATA], after
+ * devtmpfs on /dev and proc on /proc), gives eth0 the address of its first other argument
+ * (IP/PREFIX, or - for no network) with ioctls, brings it up, and execs the rest of its
+ * arguments (the program).  Built static with musl-gcc.
+ *     kernel command line: ... -- 10.0.0.2/24 /http --body 1024
+ *                          ... -- -m /dev/vda:/data:ext2 - /volbench disk /data 64 1000 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -77,16 +82,56 @@ static int up(int s, const char *ifname)
 	return ioctl(s, SIOCSIFFLAGS, &r);
 }
 
+/* SOURCE:DIR:TYPE[:DATA], DIR made first.  A device node may show up after its driver's module
+ * is loaded: the mount is tried again for a few seconds. */
+static int mount_spec(const char *spec)
+{
+	char buf[512];
+	char *src = buf, *dir, *type, *data;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	if (!(dir = strchr(src, ':')) || !(type = strchr(dir + 1, ':'))) {
+		fprintf(stderr, "init: bad mount %s (SOURCE:DIR:TYPE[:DATA])\n", spec);
+		return -1;
+	}
+	*dir++ = 0;
+	*type++ = 0;
+	if ((data = strchr(type, ':')))
+		*data++ = 0;
+	mkdir(dir, 0755);
+	for (int tries = 0; mount(src, dir, type, 0, data) < 0; tries++) {
+		if (tries == 500 || (errno != ENOENT && errno != ENXIO && errno != ENODEV)) {
+			fprintf(stderr, "init: mount %s on %s (%s): %s\n", src, dir, type,
+			        strerror(errno));
+			return -1;
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char ip[32];
 	struct in_addr a, mask;
 	int prefix = 24, s;
 
+	load_modules();
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("proc", "/proc", "proc", 0, NULL);
+	while (argc > 2 && !strcmp(argv[1], "-m")) {
+		if (mount_spec(argv[2]) < 0)
+			return 1;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: init IP/PREFIX PROGRAM [ARG...]\n");
+		fprintf(stderr, "usage: init [-m SOURCE:DIR:TYPE[:DATA]]... IP/PREFIX|- PROGRAM "
+		                "[ARG...]\n");
 		return 1;
 	}
+	if (!strcmp(argv[1], "-"))
+		goto run;
 	snprintf(ip, sizeof(ip), "%s", argv[1]);
 	char *slash = strchr(ip, '/');
 	if (slash) {
@@ -98,7 +143,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mask.s_addr = htonl(~0u << (32 - prefix));
-	load_modules();
 	s = socket(AF_INET, SOCK_DGRAM, 0);
 	up(s, "lo");
 	/* The driver's probe may finish after its module's init returns: wait for eth0. */
@@ -117,6 +161,7 @@ int main(int argc, char **argv)
 	close(s);
 	printf("init: eth0 up %s/%d\n", ip, prefix);
 	fflush(stdout);
+run:
 	execv(argv[2], argv + 2);
 	perror("init: exec");
 	return 1;

@@ -85,7 +85,8 @@ int unik_compiler_artifacts(const struct unik_compiler *c, const char *src_dir,
 	struct unik_guest_elf g;
 
 	memset(out, 0, sizeof(*out));
-	if (unik_guest_elf_check(k, &g, err) < 0)
+	/* A unik kernel, or a mirage application for the unix target (unik-spt runs it). */
+	if (unik_guest_elf_check_image(k, &g, err) < 0)
 		return -1;
 	if (m->files) {
 		if (!(files = unik_compiler_rootfs_dir(src_dir, m, err)))
@@ -105,7 +106,10 @@ int unik_compiler_artifacts(const struct unik_compiler *c, const char *src_dir,
 	out->base = xstrdup(c->base);
 	out->language = xstrdup(m->language ? m->language : c->languages[0]);
 	out->compiler = xstrdup(c->name);
-	out->platform = UNIK_PLATFORM_PVH;
+	out->platform =
+	    unik_guest_elf_app_target(&g) && !strcmp(unik_guest_elf_app_target(&g), "unix")
+	        ? UNIK_PLATFORM_SPT
+	        : UNIK_PLATFORM_PVH;
 	out->devices = 0;
 	return 0;
 }

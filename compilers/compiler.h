@@ -14,6 +14,11 @@ struct unik_compiler {
 	const char *const *languages; /* NULL-terminated: {"c", NULL} */
 	const char *description;      /* one line */
 	const char *usage;            /* how to lay out a project for it (several lines) */
+	/* The targets a source builds for (the Unikfile's `target:`, `unik build --target`),
+	 * the default first, NULL-terminated; NULL for a backend with one (no `target:`).  For
+	 * each, the provider that runs it by default, NULL for the daemon's default. */
+	const char *const *targets;
+	const char *const *target_providers;
 
 	/* Builds src_dir (which the backend may write into) as described by m, every command
 	 * run through unik_sandbox_run in sb (whose rw_dirs are src_dir and out_dir; the

@@ -19,12 +19,41 @@ static bool kernel_info(struct unik_core *c, const char *image_id, struct unik_g
 {
 	_cleanup_free_ char *kernel = unik_image_kernel_path(c->images_dir, image_id);
 
-	return unik_guest_elf_check(kernel, g, NULL) == 0;
+	return unik_guest_elf_check_image(kernel, g, NULL) == 0;
 }
 
 static const char *kind_word(unsigned kind)
 {
 	return kind == UNIK_DEV_NET ? "net" : "block";
+}
+
+int binds_check_provider(struct unik_core *c, const struct unik_image *im, const char *provider,
+                         struct unik_error *err)
+{
+	struct unik_guest_elf g;
+	const char *target = kernel_info(c, im->id, &g) ? unik_guest_elf_app_target(&g) : NULL;
+	bool unix_target = target && !strcmp(target, "unix"), spt = !strcmp(provider, "spt");
+
+	if (unix_target && !spt) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "image %s is a mirage application built for the unix target: it runs "
+		    "on the spt provider (--provider spt), not on %s; build it with "
+		    "--target virtio for %s",
+		    im->name, provider, provider);
+		return -1;
+	}
+	if (spt && !unix_target) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "provider spt runs only mirage applications built for the unix target "
+		    "(unik build --target unix); image %s is %s",
+		    im->name,
+		    target ? "built for the virtio target: run it on qemu"
+		           : "a kernel for a virtual machine");
+		return -1;
+	}
+	return 0;
 }
 
 int binds_apply(struct unik_core *c, const struct unik_image *im, const struct unik_run_request *rr,
@@ -149,5 +178,36 @@ void binds_name_devices(struct unik_core *c, const char *image_id, struct unik_d
 			break;
 		}
 		next[kind]++;
+	}
+}
+
+void unik_core_instance_binds(struct unik_core *c, const struct unik_instance *in, struct strv *out)
+{
+	struct unik_guest_elf g;
+	size_t nic = 0;
+
+	if (!in->image_id || !kernel_info(c, in->image_id, &g) || !g.app)
+		return;
+	for (size_t k = 0; k < g.napp_devices; k++) {
+		const struct unik_guest_elf_device *d = &g.app_devices[k];
+
+		if (d->kind == UNIK_DEV_NET) {
+			/* binds_apply made the NICs in declaration order. */
+			if (nic < in->nnics)
+				strv_pushf(out, "net:%s=%s", d->name,
+				           in->nics[nic].network ? in->nics[nic].network : "user");
+			nic++;
+			continue;
+		}
+		for (size_t m = 0; m < in->nmounts; m++) {
+			const char *at = in->mounts[m].at;
+
+			if (in->mounts[m].volume && at &&
+			    !strncmp(at, BINDS_RAW_AT, strlen(BINDS_RAW_AT)) &&
+			    !strcmp(at + strlen(BINDS_RAW_AT), d->name)) {
+				strv_pushf(out, "blk:%s=%s", d->name, in->mounts[m].volume);
+				break;
+			}
+		}
 	}
 }

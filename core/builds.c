@@ -248,6 +248,39 @@ int unik_core_build_submit(struct unik_core *c, struct unik_build_opts *bo, cons
 	                          bo->language ? bo->language : m->language, err);
 	if (!comp)
 		goto fail;
+	if (bo->target) {
+		free(m->target);
+		m->target = xstrdup(bo->target);
+	}
+	if (m->target) {
+		/* The backend's targets, and the provider that runs each by default. */
+		size_t t = 0;
+		_cleanup_free_ char *list = xstrdup("");
+
+		while (comp->targets && comp->targets[t] && strcmp(comp->targets[t], m->target))
+			t++;
+		if (!comp->targets || !comp->targets[t]) {
+			for (size_t i = 0; comp->targets && comp->targets[i]; i++) {
+				char *next =
+				    xasprintf("%s%s%s", list, i ? ", " : "", comp->targets[i]);
+				free(list);
+				list = next;
+			}
+			if (comp->targets)
+				unik_error_set(
+				    err, UNIK_E_INVALID,
+				    "the %s backend has no target \"%.*s\" (targets: %s)",
+				    comp->name, UNIK_UTF8_CUT(m->target, 20), list);
+			else
+				unik_error_set(err, UNIK_E_INVALID,
+				               "the %s backend has no targets (target \"%.*s\"): "
+				               "only --base mirage builds for several",
+				               comp->name, UNIK_UTF8_CUT(m->target, 20));
+			goto fail;
+		}
+		if (!bo->provider && comp->target_providers && comp->target_providers[t])
+			bo->provider = xstrdup(comp->target_providers[t]);
+	}
 	if (!bo->provider)
 		bo->provider = xstrdup(unik_core_default_provider(c));
 	if (!unik_core_provider(c, bo->provider)) {
@@ -360,7 +393,7 @@ static int pack_formats(struct unik_core *c, struct unik_image *im, const struct
 
 		blog(lg, "unik: packing %s (%s)%s%s", f->name, f->file,
 		     cmdline ? ", command line " : "", cmdline ? cmdline : "");
-		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name,
+		if (unik_image_store_pack(c->images_dir, im->id, f, cmdline, im->name, im->base,
 		                          im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0, &size,
 		                          err) < 0)
 			return -1;
@@ -427,6 +460,8 @@ static int do_build(struct unik_core *c, struct unik_build *b, const struct buil
 	im->base = xstrdup(b->opts.base);
 	im->language = xstrdup(b->opts.language);
 	im->compiler = xstrdup(comp->name);
+	if (m->target || comp->targets)
+		im->target = xstrdup(m->target ? m->target : comp->targets[0]);
 	im->provider = xstrdup(b->opts.provider);
 	im->args = xstrdup(b->opts.args ? b->opts.args : m->args ? m->args : "");
 	unik_env_update(&im->env, &m->env);

@@ -15,6 +15,7 @@
 #include "compilers/sandbox.h"
 #include "core/model.h"
 #include "lib/error.h"
+#include "lib/registry.h"
 #include "lib/util.h"
 #include "providers/provider.h"
 
@@ -104,6 +105,12 @@ const struct unik_image *unik_core_image(struct unik_core *c, const char *ref,
                                          struct unik_error *err);
 const struct unik_instance *unik_core_instance(struct unik_core *c, const char *ref,
                                                struct unik_error *err);
+/* The device bindings of an instance of a mirage image, in its declaration order and in the
+ * spelling `unik run` and POST /v1/instances take: "net:NAME=NETWORK" ("user" for user-mode
+ * networking), "blk:NAME=VOLUME"; pushed onto out.  Nothing for other images, or when the
+ * image's kernel cannot be read.  in may be a copy: this reads only the image's kernel file. */
+void unik_core_instance_binds(struct unik_core *c, const struct unik_instance *in,
+                              struct strv *out);
 
 /* ---- builds ---- */
 /* Takes the upload (a gzip tar, removed afterwards) or bo->git, checks and unpacks it, records
@@ -126,6 +133,32 @@ int unik_core_image_format(struct unik_core *c, const char *ref, const char *for
 /* Deletes an image (with force, the instances of it first). */
 int unik_core_image_delete(struct unik_core *c, const char *ref, bool force,
                            struct unik_error *err);
+
+/* ---- exports of more than one file (core/export.c) ---- */
+/* The xl.cfg text of image ref for a directory that holds its kernel as kernel_name and its
+ * root fs as rootfs_name (plain file names; the root fs is left out when the image has none).
+ * *text is the caller's. */
+int unik_core_image_xl_relative(struct unik_core *c, const char *ref, const char *kernel_name,
+                                const char *rootfs_name, char **text, struct unik_error *err);
+/* Image ref's root fs (newc cpio): *fd read-only, *size its bytes; UNIK_E_NOTFOUND when the
+ * image has none. */
+int unik_core_image_rootfs(struct unik_core *c, const char *ref, int *fd, uint64_t *size,
+                           struct unik_error *err);
+
+/* ---- registries (core/registry.c) ---- */
+/* Pushes image ref to the registry reference dest ("127.0.0.1:5000/team/hello:1") as an OCI
+ * image manifest over the blobs of its `oci` format, skipping blobs the registry has.  progress
+ * (may be NULL) sees each blob's bytes go.  *pushed is the full reference, *digest the
+ * manifest's (both may be NULL). */
+int unik_core_image_push(struct unik_core *c, const char *ref, const char *dest,
+                         const struct unik_registry_opts *opts, unik_registry_progress_fn progress,
+                         void *ctx, char **pushed, char **digest, struct unik_error *err);
+/* Pulls src into the store as name (NULL: the image's org.unik.name label, else the
+ * repository's last part), replacing an image of that name.  Every digest is checked first: a
+ * mismatch stores nothing.  *out is a copy of the new image (may be NULL). */
+int unik_core_image_pull(struct unik_core *c, const char *src, const char *name,
+                         const struct unik_registry_opts *opts, unik_registry_progress_fn progress,
+                         void *ctx, struct unik_image **out, struct unik_error *err);
 
 /* ---- instances ---- */
 struct unik_run_request {

@@ -71,7 +71,7 @@ struct pack_args {
 	struct unik_core *c;
 	const char *id;
 	const struct unik_image_format *f;
-	const char *cmdline, *name;
+	const char *cmdline, *name, *base;
 	uint64_t mem, *size;
 };
 
@@ -80,8 +80,8 @@ static int pack_job(void *arg, struct unik_job *job, struct unik_error *err)
 	struct pack_args *a = arg;
 
 	(void)job;
-	return unik_image_store_pack(a->c->images_dir, a->id, a->f, a->cmdline, a->name, a->mem,
-	                             a->size, err);
+	return unik_image_store_pack(a->c->images_dir, a->id, a->f, a->cmdline, a->name, a->base,
+	                             a->mem, a->size, err);
 }
 
 int unik_core_image_format(struct unik_core *c, const char *ref, const char *format, bool force,
@@ -89,7 +89,7 @@ int unik_core_image_format(struct unik_core *c, const char *ref, const char *for
                            struct unik_image **out, struct unik_error *err)
 {
 	const struct unik_image_format *f = unik_image_format_find(format);
-	_cleanup_free_ char *cmdline = NULL, *file = NULL, *im_name = NULL;
+	_cleanup_free_ char *cmdline = NULL, *file = NULL, *im_name = NULL, *im_base = NULL;
 	char id[UNIK_ID_LEN + 1];
 	struct unik_image *im;
 	struct stat sb;
@@ -107,6 +107,7 @@ int unik_core_image_format(struct unik_core *c, const char *ref, const char *for
 	if (im) {
 		memcpy(id, im->id, sizeof(id));
 		im_name = xstrdup(im->name);
+		im_base = im->base ? xstrdup(im->base) : NULL;
 		mem = im->memory_mb > 0 ? (uint64_t)im->memory_mb : 0;
 		if (image_cmdline(im, &cmdline, err) < 0)
 			im = NULL;
@@ -124,7 +125,7 @@ int unik_core_image_format(struct unik_core *c, const char *ref, const char *for
 			damaged(err, im_name, elf);
 			goto out;
 		}
-		struct pack_args a = {c, id, f, cmdline, im_name, mem, &sz};
+		struct pack_args a = {c, id, f, cmdline, im_name, im_base, mem, &sz};
 
 		if (unik_jobs_run(c->jobs, UNIK_JOB_PACK, id, im_name, pack_job, &a, err) < 0) {
 			unik_error_prefix(err, "image %s", im_name);

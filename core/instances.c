@@ -350,7 +350,8 @@ int unik_core_run(struct unik_core *c, const struct unik_run_request *rr,
 	{
 		_cleanup_strv_ struct strv check = {0};
 
-		if (unik_core_provider_opts(c, p, &in->provider_opts, &check, err) < 0) {
+		if (unik_core_provider_opts(c, p, &in->provider_opts, &check, err) < 0 ||
+		    binds_check_provider(c, im, p->name, err) < 0) {
 			core_unlock(c);
 			goto fail_free;
 		}

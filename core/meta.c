@@ -28,6 +28,8 @@ json_t *unik_image_meta_json(const struct unik_image *im)
 	json_object_set_new(o, "base", json_string(im->base));
 	json_object_set_new(o, "language", json_string(im->language));
 	json_object_set_new(o, "compiler", json_string(im->compiler));
+	if (im->target)
+		json_object_set_new(o, "target", json_string(im->target));
 	json_object_set_new(o, "provider", json_string(im->provider));
 	json_object_set_new(o, "created", json_string(im->created));
 	json_object_set_new(o, "size_bytes",

@@ -130,6 +130,7 @@ void unik_build_opts_free(struct unik_build_opts *bo)
 	free(bo->provider);
 	free(bo->args);
 	free(bo->git);
+	free(bo->target);
 	strv_free(&bo->env);
 	strv_free(&bo->formats);
 	strv_free(&bo->provider_opts);
@@ -148,6 +149,7 @@ void unik_image_free(struct unik_image *im)
 	free(im->args);
 	free(im->created);
 	free(im->build_id);
+	free(im->target);
 	strv_free(&im->env);
 	unik_formats_free(&im->formats);
 	free(im);
@@ -255,6 +257,7 @@ struct unik_image *unik_image_dup(const struct unik_image *im)
 	d->args = dup_or_null(im->args);
 	d->created = dup_or_null(im->created);
 	d->build_id = dup_or_null(im->build_id);
+	d->target = dup_or_null(im->target);
 	strv_extend(&d->env, &im->env);
 	d->memory_mb = im->memory_mb;
 	d->elf_size = im->elf_size;

@@ -39,6 +39,9 @@ void unik_formats_free(struct unik_formats *f);
 struct unik_image {
 	char id[UNIK_ID_LEN + 1];
 	char *name, *base, *language, *compiler, *provider, *args, *created, *build_id;
+	/* The backend's target ("virtio", "unix"), or NULL for a backend with one; not in the
+	 * database: read from the kernel when the store is loaded (image_target()). */
+	char *target;
 	struct strv env; /* NAME=VALUE */
 	int64_t memory_mb;
 	uint64_t elf_size, rootfs_size;
@@ -54,6 +57,7 @@ enum unik_build_state unik_build_state_from_name(const char *s);
 /* What a build was asked for (the REST door fills it from the request). */
 struct unik_build_opts {
 	char *name, *base, *language, *provider, *args, *git;
+	char *target;              /* the backend's target (mirage: "virtio", "unix"), or NULL */
 	struct strv env;           /* NAME=VALUE */
 	struct strv formats;       /* formats to pack besides elf (known names, no repeats) */
 	struct strv provider_opts; /* key=value (--provider-opt) */

@@ -1,6 +1,8 @@
 /* The core's state: images, builds and instances in memory (the read path), written through to
  * the store (core/store.c) before any change is acknowledged. */
 #include "core/internal.h"
+#include "images/store.h"
+#include "lib/guest_elf.h"
 #include "lib/utf8.h"
 
 #include <errno.h>
@@ -256,8 +258,18 @@ int state_open(struct unik_core *c, struct unik_error *err)
 	if (unik_store_load(c->store, &st, err) < 0)
 		return -1;
 	c->seq = st.max_seq;
-	for (size_t i = 0; i < st.nimages; i++)
+	for (size_t i = 0; i < st.nimages; i++) {
+		/* A mirage image's target is what its kernel is (lib/guest_elf.h). */
+		_cleanup_free_ char *kernel =
+		    unik_image_kernel_path(c->images_dir, st.images[i]->id);
+		struct unik_guest_elf g;
+		const char *t;
+
+		if (unik_guest_elf_read(kernel, &g, NULL) == 0 &&
+		    (t = unik_guest_elf_app_target(&g)))
+			st.images[i]->target = xstrdup(t);
 		add_image(c, st.images[i]);
+	}
 	for (size_t i = 0; i < st.nbuilds; i++)
 		add_build(c, st.builds[i]);
 	for (size_t i = 0; i < st.ninstances; i++)

@@ -61,7 +61,13 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 	if (unik_devices_check(devs, spec->ndevices, vm->p->caps, vm->p->name, spec->instance_id,
 	                       err) < 0)
 		return -1;
-	if (spec->ndevices) {
+	struct unik_guest_elf app;
+	const char *target = unik_guest_elf_read(spec->kernel, &app, NULL) == 0
+	                         ? unik_guest_elf_app_target(&app)
+	                         : NULL;
+
+	/* A unix-target application has no boot line: unik-spt hands it the devices itself. */
+	if (spec->ndevices && !(target && !strcmp(target, "unix"))) {
 		/* A v1 runtime would take the first manifest word for argv[0]. */
 		int abi = unik_guest_elf_abi_version(spec->kernel, err);
 

@@ -424,7 +424,11 @@ int unik_core_volume_open(struct unik_core *c, const char *ref, int *fd, uint64_
 	return 0;
 }
 
-/* Checks a mount point: absolute, not "/", no "..", not given twice in in. */
+/* The runtime's own file systems: a mount there or below would hide them. */
+static const char *const reserved_mounts[] = {"/proc", "/dev", "/sys"};
+
+/* Checks a mount point: absolute, not "/", no "..", not on or under the runtime's own file
+ * systems, not given twice in in. */
 static int at_check(const struct unik_instance *in, const char *at, struct unik_error *err)
 {
 	if (!at || at[0] != '/' || !at[1] || strstr(at, "/../") || strlen(at) > 200 ||
@@ -434,6 +438,17 @@ static int at_check(const struct unik_instance *in, const char *at, struct unik_
 		               "without ..",
 		               UNIK_UTF8_CUT(at ? at : "", 60));
 		return -1;
+	}
+	for (size_t i = 0; i < sizeof(reserved_mounts) / sizeof(reserved_mounts[0]); i++) {
+		size_t n = strlen(reserved_mounts[i]);
+
+		if (strncmp(at, reserved_mounts[i], n) == 0 && (at[n] == '\0' || at[n] == '/')) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "mount point %.*s: %s is the runtime's own file system; "
+			               "mount elsewhere",
+			               UNIK_UTF8_CUT(at, 60), reserved_mounts[i]);
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < in->nmounts; i++)
 		if (strcmp(in->mounts[i].at, at) == 0) {

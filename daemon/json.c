@@ -40,16 +40,27 @@ json_t *build_json(const struct unik_build *b)
 	return o;
 }
 
-/* An instance's NICs: the network ("user" for user-mode networking), the address, the MAC. */
-static json_t *nics_json(const struct unik_instance *in)
+/* An instance's NICs: the network ("user" for user-mode networking), the device's name in the
+ * guest (net0, ...; a mirage image's declared name, from its "net:NAME=NETWORK" binds), the
+ * address, the MAC. */
+static json_t *nics_json(const struct unik_instance *in, const struct strv *binds)
 {
 	json_t *a = json_array();
+	size_t b = 0;
 
 	for (size_t i = 0; i < in->nnics; i++) {
 		const struct unik_nic *nic = &in->nics[i];
 		char dev[32];
 
-		snprintf(dev, sizeof(dev), "net%zu", i);
+		while (b < binds->n && strncmp(binds->v[b], "net:", 4))
+			b++;
+		if (b < binds->n) {
+			snprintf(dev, sizeof(dev), "%.*s", (int)strcspn(binds->v[b] + 4, "="),
+			         binds->v[b] + 4);
+			b++;
+		} else {
+			snprintf(dev, sizeof(dev), "net%zu", i);
+		}
 		json_array_append_new(a,
 		                      json_pack("{s:s, s:s, s:o, s:o}", "name",
 		                                nic->network ? nic->network : "user", "device", dev,
@@ -97,6 +108,12 @@ static json_t *mounts_json(const struct unik_instance *in)
 json_t *instance_json(const struct unik_instance *in)
 {
 	json_t *o = json_object();
+	_cleanup_strv_ struct strv binds = {0};
+	json_t *ba = json_array();
+
+	unik_core_instance_binds(D.core, in, &binds);
+	for (size_t i = 0; i < binds.n; i++)
+		json_array_append_new(ba, json_string(binds.v[i]));
 
 	json_object_set_new(o, "id", json_string(in->id));
 	json_object_set_new(o, "name", json_string(in->name));
@@ -118,7 +135,8 @@ json_t *instance_json(const struct unik_instance *in)
 	json_object_set_new(o, "provider_handle", json_string(in->handle));
 	json_object_set_new(o, "provider_handle_id", json_string(in->handle_id));
 	json_object_set_new(o, "provider_opts", unik_pairs_json(&in->provider_opts));
-	json_object_set_new(o, "networks", nics_json(in));
+	json_object_set_new(o, "networks", nics_json(in, &binds));
+	json_object_set_new(o, "binds", ba);
 	json_object_set_new(o, "ports", ports_json(in));
 	json_object_set_new(o, "mounts", mounts_json(in));
 	return o;

@@ -96,9 +96,9 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err)
 
 int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *err)
 {
-	static const char *const keys[] = {"name",      "base",    "language",      "provider",
-	                                   "args",      "env",     "force",         "git",
-	                                   "memory_mb", "formats", "provider_opts", NULL};
+	static const char *const keys[] = {
+	    "name", "base",      "language", "provider",      "args",   "env", "force",
+	    "git",  "memory_mb", "formats",  "provider_opts", "target", NULL};
 	const char *k;
 	json_t *v;
 
@@ -116,7 +116,8 @@ int build_opts_parse(json_t *o, struct unik_build_opts *bo, struct unik_error *e
 		    (strcmp(k, "language") == 0 && opt_str(v, k, &bo->language, err) < 0) ||
 		    (strcmp(k, "provider") == 0 && opt_str(v, k, &bo->provider, err) < 0) ||
 		    (strcmp(k, "args") == 0 && opt_str(v, k, &bo->args, err) < 0) ||
-		    (strcmp(k, "git") == 0 && opt_str(v, k, &bo->git, err) < 0))
+		    (strcmp(k, "git") == 0 && opt_str(v, k, &bo->git, err) < 0) ||
+		    (strcmp(k, "target") == 0 && opt_str(v, k, &bo->target, err) < 0))
 			goto fail;
 		if (strcmp(k, "env") == 0 && !json_is_null(v)) {
 			if (env_object_check(v, "option \"env\"", err) < 0)

@@ -8,13 +8,15 @@
 extern const struct unik_image_format unik_image_format_elf;
 extern const struct unik_image_format unik_image_format_raw, unik_image_format_qcow2,
     unik_image_format_vmdk, unik_image_format_vhd, unik_image_format_iso;
-extern const struct unik_image_format unik_image_format_oci;
+extern const struct unik_image_format unik_image_format_oci, unik_image_format_docker_archive;
 extern const struct unik_image_format unik_image_format_xl;
 
 const struct unik_image_format *const unik_image_formats[] = {
-    &unik_image_format_elf,  &unik_image_format_raw, &unik_image_format_qcow2,
-    &unik_image_format_vmdk, &unik_image_format_vhd, &unik_image_format_iso,
-    &unik_image_format_oci,  &unik_image_format_xl,  NULL,
+    &unik_image_format_elf,   &unik_image_format_raw,
+    &unik_image_format_qcow2, &unik_image_format_vmdk,
+    &unik_image_format_vhd,   &unik_image_format_iso,
+    &unik_image_format_oci,   &unik_image_format_docker_archive,
+    &unik_image_format_xl,    NULL,
 };
 
 const struct unik_image_format *unik_image_format_find(const char *name)

@@ -105,8 +105,8 @@ char *unik_image_format_path(const char *images_dir, const char *id,
 }
 
 int unik_image_store_pack(const char *images_dir, const char *id, const struct unik_image_format *f,
-                          const char *cmdline, const char *name, uint64_t memory_mb, uint64_t *size,
-                          struct unik_error *err)
+                          const char *cmdline, const char *name, const char *base,
+                          uint64_t memory_mb, uint64_t *size, struct unik_error *err)
 {
 	_cleanup_free_ char *kernel = unik_image_kernel_path(images_dir, id);
 	_cleanup_free_ char *rootfs = unik_image_rootfs_path(images_dir, id);
@@ -115,7 +115,8 @@ int unik_image_store_pack(const char *images_dir, const char *id, const struct u
 	                           .rootfs = rootfs,
 	                           .cmdline = cmdline,
 	                           .name = name,
-	                           .memory_mb = memory_mb};
+	                           .memory_mb = memory_mb,
+	                           .base = base};
 	struct stat sb;
 
 	if (strcmp(out, kernel) == 0) {

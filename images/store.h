@@ -36,10 +36,11 @@ char *unik_image_format_path(const char *images_dir, const char *id,
 /* Packs images_dir/<id>/ in format f from its kernel.elf and rootfs.cpio, with cmdline (NULL
  * for the kernel's baked defaults) baked into disk formats.  The file is replaced atomically, so
  * readers see the old one or the new one, whole.  For `elf`, which is kernel.elf itself, this
- * only checks it.  *size: the file's size in bytes. */
+ * only checks it.  name, base and memory_mb are metadata some formats record (`oci`'s tag and
+ * labels); base may be NULL.  *size: the file's size in bytes. */
 int unik_image_store_pack(const char *images_dir, const char *id, const struct unik_image_format *f,
-                          const char *cmdline, const char *name, uint64_t memory_mb, uint64_t *size,
-                          struct unik_error *err);
+                          const char *cmdline, const char *name, const char *base,
+                          uint64_t memory_mb, uint64_t *size, struct unik_error *err);
 
 /* Replaces images_dir/<id>/image.json (atomically). */
 int unik_image_store_write_meta(const char *images_dir, const char *id, const char *meta_json,

@@ -833,13 +833,20 @@ int unik_client_json(struct unik_client *c, const char *method, const char *path
 int unik_client_stream(struct unik_client *c, const char *method, const char *path,
                        unik_client_data_fn fn, void *ctx, struct unik_error *err)
 {
+	return unik_client_stream_json(c, method, path, NULL, fn, ctx, err);
+}
+
+int unik_client_stream_json(struct unik_client *c, const char *method, const char *path,
+                            json_t *body, unik_client_data_fn fn, void *ctx, struct unik_error *err)
+{
 	struct xfer x = {.c = c, .fn = fn, .ctx = ctx};
-	struct curl_slist *h = setup(c, method, path, &x, false);
+	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct curl_slist *h = setup(c, method, path, &x, body != NULL);
 	int r;
 
-	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, 0L);
+	if (body || strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, text ? text : "");
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
 	}
 	r = perform(c, method, &x, err);
 	curl_slist_free_all(h);

@@ -102,6 +102,10 @@ int unik_client_json(struct unik_client *c, const char *method, const char *path
 typedef int (*unik_client_data_fn)(void *ctx, const char *data, size_t len);
 int unik_client_stream(struct unik_client *c, const char *method, const char *path,
                        unik_client_data_fn fn, void *ctx, struct unik_error *err);
+/* The same with body sent as JSON (NULL for none). */
+int unik_client_stream_json(struct unik_client *c, const char *method, const char *path,
+                            json_t *body, unik_client_data_fn fn, void *ctx,
+                            struct unik_error *err);
 
 /* One part of a multipart/form-data upload: a file when filename is set, else a form value. */
 struct unik_client_part {

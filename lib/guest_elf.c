@@ -274,16 +274,14 @@ static bool fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
 	return true;
 }
 
-int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct unik_error *err)
+int unik_guest_elf_read(const char *path, struct unik_guest_elf *info, struct unik_error *err)
 {
 	/* Non-blocking, so a FIFO planted where a kernel was expected cannot hang the caller:
 	 * fstat then refuses it. */
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	struct unik_guest_elf g;
 	struct stat st;
 
-	if (info)
-		memset(info, 0, sizeof(*info));
+	memset(info, 0, sizeof(*info));
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		unik_error_sys(err, errno, "open %s", path);
 		return -1;
@@ -292,8 +290,43 @@ int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct u
 		unik_error_set(err, UNIK_E_INVALID, "%s is not a regular file", path);
 		return -1;
 	}
-	if (unik_guest_elf_parse(fd_read_at, &fd, (uint64_t)st.st_size, path, &g, err) < 0 ||
-	    unik_guest_elf_verify(&g, path, err) < 0)
+	return unik_guest_elf_parse(fd_read_at, &fd, (uint64_t)st.st_size, path, info, err);
+}
+
+int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct unik_error *err)
+{
+	struct unik_guest_elf g;
+
+	if (info)
+		memset(info, 0, sizeof(*info));
+	if (unik_guest_elf_read(path, &g, err) < 0 || unik_guest_elf_verify(&g, path, err) < 0)
+		return -1;
+	if (info)
+		*info = g;
+	return 0;
+}
+
+const char *unik_guest_elf_app_target(const struct unik_guest_elf *g)
+{
+	if (!g->app)
+		return NULL;
+	if (g->pvh && g->abi_version)
+		return "virtio";
+	return !g->pvh && !g->abi_version && g->load_start ? "unix" : NULL;
+}
+
+int unik_guest_elf_check_image(const char *path, struct unik_guest_elf *info,
+                               struct unik_error *err)
+{
+	struct unik_guest_elf g;
+	const char *t;
+
+	if (info)
+		memset(info, 0, sizeof(*info));
+	if (unik_guest_elf_read(path, &g, err) < 0)
+		return -1;
+	t = unik_guest_elf_app_target(&g);
+	if ((!t || strcmp(t, "unix")) && unik_guest_elf_verify(&g, path, err) < 0)
 		return -1;
 	if (info)
 		*info = g;

@@ -51,6 +51,18 @@ int unik_guest_elf_verify(const struct unik_guest_elf *g, const char *name, stru
 
 /* Parses and verifies the file at path; info (may be NULL) receives what it says. */
 int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct unik_error *err);
+/* Parses the headers of the file at path into *info, without verifying them. */
+int unik_guest_elf_read(const char *path, struct unik_guest_elf *info, struct unik_error *err);
+
+/* The target a device application was built for (docs/backends/mirage.md): "virtio" for a unik
+ * kernel (PVH), "unix" for a static Linux executable that bin/unik-spt runs (the app note, no
+ * unik ABI note, no PVH note); NULL when it is not a device application. */
+const char *unik_guest_elf_app_target(const struct unik_guest_elf *g);
+
+/* What an image's kernel may be: a unik kernel (unik_guest_elf_check) or a unix-target device
+ * application.  info (may be NULL) receives what it says. */
+int unik_guest_elf_check_image(const char *path, struct unik_guest_elf *info,
+                               struct unik_error *err);
 
 /* The guest ABI version (1..UNIK_ABI_VERSION) of the unik kernel at path, or -1 with err set
  * when it is not one.  A v1 image knows no device manifest: callers refuse devices for it. */

@@ -19,6 +19,10 @@
 #define OCI_ROOTFS_SUFFIX     ".rootfs.cpio"
 #define OCI_ANNOTATION_MEMORY "org.unik.memory" /* guest memory in MiB without a memory limit */
 
+/* The compiler base that built an image (rump, includeos, mirage): a label of the images `unik
+ * export --format oci` writes, which unik-oci also takes as an annotation. */
+#define OCI_LABEL_BASE "org.unik.base"
+
 #define OCI_DEFAULT_MEMORY_MB 64
 
 /* The container's network namespace (linux.namespaces, type "network"). */

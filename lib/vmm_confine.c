@@ -211,7 +211,7 @@ static int open_as(const char *path, int target, const struct unik_vmm_user *u)
 	return 0;
 }
 
-static const char *const fd_modes[] = {"ro", "rw", "dir", "tap"};
+static const char *const fd_modes[] = {"ro", "rw", "dir", "tap", "rawtap"};
 
 int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error *err)
 {
@@ -224,7 +224,7 @@ int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error
 	    !colon[1]) {
 		unik_error_set(
 		    err, UNIK_E_INVALID,
-		    "device descriptor `%s`: expected N:ro|rw|dir|tap:PATH with N from %d "
+		    "device descriptor `%s`: expected N:ro|rw|dir|tap|rawtap:PATH with N from %d "
 		    "to %d",
 		    spec, UNIK_VMM_FD_DEVICES, UNIK_VMM_FD_DEVICES + UNIK_VMM_FD_DEVICES_MAX - 1);
 		return -1;
@@ -250,7 +250,7 @@ char *unik_vmm_fd_format(const struct unik_vmm_fd *f)
 
 /* /dev/net/tun attached to the tap named name, as QEMU would attach it for ifname=: no packet
  * information header, and the virtio-net header when the kernel offers it. */
-static int open_tap(const char *name)
+static int open_tap(const char *name, bool vnet_hdr)
 {
 	struct ifreq ifr = {0};
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -263,7 +263,7 @@ static int open_tap(const char *name)
 		return -1;
 	}
 	memcpy(ifr.ifr_name, name, strlen(name));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
@@ -279,8 +279,9 @@ static int open_tap(const char *name)
 static int open_device(const struct unik_vmm_fd *f)
 {
 	static const int flags[] = {O_RDONLY, O_RDWR, O_RDONLY | O_DIRECTORY};
-	int fd = f->mode == UNIK_VMM_FD_TAP ? open_tap(f->path)
-	                                    : open(f->path, flags[f->mode] | O_CLOEXEC);
+	int fd = f->mode == UNIK_VMM_FD_TAP      ? open_tap(f->path, true)
+	         : f->mode == UNIK_VMM_FD_RAWTAP ? open_tap(f->path, false)
+	                                         : open(f->path, flags[f->mode] | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
@@ -383,7 +384,8 @@ int unik_vmm_confine_child(const struct unik_vmm_files *f, const struct unik_vmm
 	}
 	for (size_t i = 0; i < f->nfds; i++) {
 		if (open_device(&f->fds[i]) < 0) {
-			*what = f->fds[i].mode == UNIK_VMM_FD_TAP
+			*what = f->fds[i].mode == UNIK_VMM_FD_TAP ||
+			                f->fds[i].mode == UNIK_VMM_FD_RAWTAP
 			            ? "open a NIC's tap"
 			            : "open a device's disk or directory";
 			return -1;

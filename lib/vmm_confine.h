@@ -66,6 +66,8 @@ enum unik_vmm_fd_mode {
 	                    checks the directory's mode but not the path to it */
 	UNIK_VMM_FD_TAP, /* path is a tap interface's name: /dev/net/tun attached to it, for
 	                    -netdev tap,fd=N (QEMU's user may not open /dev/net/tun itself) */
+	UNIK_VMM_FD_RAWTAP, /* the same without the virtio-net header: plain frames, for
+	                       unik-spt (the spt provider) */
 };
 
 struct unik_vmm_fd {
@@ -83,8 +85,8 @@ struct unik_vmm_files {
 	size_t nfds;
 };
 
-/* Parses the "N:ro|rw|dir|tap:PATH" of unik-shim's --fd into f (path points into spec): N must be
- * a device descriptor (UNIK_VMM_FD_DEVICES ...).  -1 with err otherwise. */
+/* Parses the "N:ro|rw|dir|tap|rawtap:PATH" of unik-shim's --fd into f (path points into spec): N
+ * must be a device descriptor (UNIK_VMM_FD_DEVICES ...).  -1 with err otherwise. */
 int unik_vmm_fd_parse(const char *spec, struct unik_vmm_fd *f, struct unik_error *err);
 /* The "N:MODE:PATH" word for f.  Caller frees. */
 char *unik_vmm_fd_format(const struct unik_vmm_fd *f);

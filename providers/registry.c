@@ -13,9 +13,11 @@
 #include "providers/aws/awsprov.h"
 #include "providers/kvm/kvm.h"
 #include "providers/xen/xen.h"
+#include "providers/spt/spt.h"
 
 const struct unik_provider *const unik_providers[] = {
-    &unik_provider_qemu, &unik_provider_kvm, &unik_provider_xen, &unik_provider_aws, NULL,
+    &unik_provider_qemu, &unik_provider_kvm, &unik_provider_xen,
+    &unik_provider_aws,  &unik_provider_spt, NULL,
 };
 
 const struct unik_provider *unik_provider_find(const char *name)

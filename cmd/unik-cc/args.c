@@ -18,6 +18,8 @@ enum own_opt {
 	OPT_SERVICE,
 	OPT_APP,
 	OPT_DEVICE,
+	OPT_TARGET,
+	OPT_LWIP,
 };
 
 static const struct {
@@ -33,6 +35,8 @@ static const struct {
     [OPT_SERVICE] = {"--unik-service", false},
     [OPT_APP] = {"--unik-app", false},
     [OPT_DEVICE] = {"--unik-device", true},
+    [OPT_TARGET] = {"--unik-target", true},
+    [OPT_LWIP] = {"--unik-lwip", false},
 };
 
 #define N_OWN_OPTS (sizeof(own_opts) / sizeof(own_opts[0]))
@@ -214,6 +218,9 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 	case OPT_APP:
 		a->app = true;
 		break;
+	case OPT_LWIP:
+		a->lwip = a->app = true;
+		break;
 	case OPT_DEVICE: {
 		_cleanup_free_ char *word = unikcc_device_word(value);
 
@@ -235,8 +242,40 @@ static int parse_own(int argc, char **argv, int *i, struct unikcc_args *a, struc
 		a->app = true;
 		break;
 	}
+	case OPT_TARGET: {
+		int t = unikcc_target_parse(value);
+
+		if (t < 0) {
+			unik_error_set(err, UNIK_E_INVALID,
+			               "--unik-target `%s`: unknown target (targets: %s)", value,
+			               UNIKCC_TARGET_NAMES);
+			return -1;
+		}
+		a->target = (enum unikcc_target)t;
+		a->app = true;
+		break;
+	}
 	}
 	return 0;
+}
+
+static const char *const target_names[UNIKCC_TARGETS] = {
+    [UNIKCC_TARGET_VIRTIO] = "virtio",
+    [UNIKCC_TARGET_UNIX] = "unix",
+    [UNIKCC_TARGET_HVT] = "hvt",
+};
+
+int unikcc_target_parse(const char *name)
+{
+	for (int t = 0; t < UNIKCC_TARGETS; t++)
+		if (!strcmp(target_names[t], name))
+			return t;
+	return -1;
+}
+
+const char *unikcc_target_name(enum unikcc_target t)
+{
+	return (unsigned)t < UNIKCC_TARGETS ? target_names[t] : NULL;
 }
 
 char *unikcc_device_word(const char *spec)

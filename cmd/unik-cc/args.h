@@ -14,6 +14,16 @@ enum unikcc_mode {
 	UNIKCC_LINK,    /* build a unikernel */
 };
 
+/* Where a device application (--unik-app) runs: the table of docs/unik-cc.md, one entry per
+ * target. */
+enum unikcc_target {
+	UNIKCC_TARGET_VIRTIO = 0, /* a kernel ELF on unik's runtime (unikrt-app.o, libunikapp.a) */
+	UNIKCC_TARGET_UNIX,       /* a static Linux ELF for bin/unik-spt (libunikapp-unix.a) */
+	UNIKCC_TARGET_HVT,        /* a kernel for unik-hvt (unikrt-hvt.o, hvt.ld) */
+	UNIKCC_TARGETS
+};
+#define UNIKCC_TARGET_NAMES "virtio, unix, hvt"
+
 struct unikcc_args {
 	enum unikcc_mode mode;
 	struct strv gcc_args;  /* the user's arguments minus unik-cc's own, in order */
@@ -27,7 +37,12 @@ struct unikcc_args {
 	/* --unik-app: a device application (docs/backends/mirage.md), linked with the device
 	 * variant of the runtime and libunikapp.a; --unik-device implies it. */
 	bool app;
-	struct strv devices; /* --unik-device words, "net:NAME" or "blk:NAME", in order */
+	struct strv devices;       /* --unik-device words, "net:NAME" or "blk:NAME", in order */
+	enum unikcc_target target; /* --unik-target (implies --unik-app); virtio by default */
+	/* --unik-lwip: lwIP as a library over the application's net devices
+	 * (include/unik/lwip-netif.h): its headers when compiling, liblwip-app.a when linking;
+	 * implies --unik-app. */
+	bool lwip;
 	bool keep_temps;
 	bool service;         /* --unik-service: an includeos service (service_start, no main) */
 	bool verbose;         /* -v */
@@ -53,5 +68,9 @@ void unikcc_args_free(struct unikcc_args *a);
 /* "net:NAME" or "blk:NAME" for a --unik-device value (KIND:NAME, KIND net, blk or block), or
  * NULL when it is not one.  Caller frees. */
 char *unikcc_device_word(const char *spec);
+
+/* The target named name, or -1; the name of target t, or NULL. */
+int unikcc_target_parse(const char *name);
+const char *unikcc_target_name(enum unikcc_target t);
 
 #endif

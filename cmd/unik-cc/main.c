@@ -70,6 +70,13 @@ static void print_help(void)
 	    "  --unik-app              a device application (the mirage backend): link the\n"
 	    "                          runtime's device variant and libunikapp.a\n"
 	    "  --unik-device KIND:NAME declare a device (net:NAME or block:NAME; repeatable)\n"
+	    "  --unik-target TARGET    where a device application runs (implies --unik-app):\n"
+	    "                          virtio (default: a kernel for QEMU and the providers),\n"
+	    "                          unix (a static Linux executable for unik-spt, with\n"
+	    "                          libunikapp-unix.a) or hvt (unik-hvt, unik's KVM monitor:\n"
+	    "                          links unikrt-hvt.o and hvt.ld)\n"
+	    "  --unik-lwip             lwIP as a library over the device application's net\n"
+	    "                          devices (unik/lwip-netif.h): its headers, liblwip-app.a\n"
 	    "  --unik-runtime-dir DIR  directory holding unikrt.o, mb1.o and unik.ld\n"
 	    "  --unik-keep-temps       keep the generated files and print where they are\n"
 	    "  --help                  print this help\n"
@@ -526,6 +533,21 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 		               a->response_file);
 		return -1;
 	}
+	/* The unix target is a Linux process for bin/unik-spt: musl's start-up and
+	 * libunikapp-unix.a, no runtime kernel, no baked command line (unik-spt passes argv). */
+	bool unix_target = a->app && a->target == UNIKCC_TARGET_UNIX;
+
+	if (unix_target && (a->service || a->multiboot || a->rootfs || a->cmdline || a->env.n)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "--unik-target unix makes a host process for unik-spt: it takes no "
+		               "%s (the arguments and devices come from unik-spt's command line)",
+		               a->service     ? "--unik-service"
+		               : a->multiboot ? "--unik-multiboot"
+		               : a->rootfs    ? "--unik-rootfs"
+		               : a->cmdline   ? "--unik-cmdline"
+		                              : "--unik-env");
+		return -1;
+	}
 	rt = find_runtime(a, err);
 	if (!rt)
 		return -1;
@@ -536,6 +558,27 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 			unik_error_sys(err, errno,
 			               "musl's `%s`: install musl-dev or set UNIK_MUSL_DIR to the "
 			               "directory holding musl's crt1.o and libc.a",
+			               p);
+			return -1;
+		}
+	}
+	bool hvt = a->app && a->target == UNIKCC_TARGET_HVT;
+	if (hvt && (a->service || a->multiboot || a->rootfs)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "--unik-target hvt builds a device application for unik-hvt, which "
+		               "takes no %s",
+		               a->service     ? "--unik-service"
+		               : a->multiboot ? "--unik-multiboot"
+		                              : "--unik-rootfs (it has no file systems)");
+		return -1;
+	}
+	if (hvt) {
+		_cleanup_free_ char *p = unik_path_join(rt, "unikrt-hvt.o");
+
+		if (access(p, R_OK) < 0) {
+			unik_error_sys(err, errno,
+			               "--unik-target hvt needs the runtime's `%s`: rebuild the "
+			               "runtime (make)",
 			               p);
 			return -1;
 		}
@@ -562,14 +605,14 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 		return -1;
 	if (a->no_default_libs || gcc_file(d, "libgcc_eh.a", &libgcc_eh, &ignored) < 0)
 		libgcc_eh = NULL;
-	cmdline = compose_cmdline(a, output, err);
-	if (!cmdline)
+	cmdline = unix_target ? NULL : compose_cmdline(a, output, err);
+	if (!cmdline && !unix_target)
 		return -1;
 
 	d->tmpdir = unik_mkdtemp("unik-cc", err);
 	if (!d->tmpdir)
 		return -1;
-	{
+	if (!unix_target) {
 		_cleanup_free_ char *src = unik_path_join(d->tmpdir, "cmdline.s");
 		_cleanup_free_ char *obj = unik_path_join(d->tmpdir, "cmdline.o");
 
@@ -603,16 +646,18 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	strv_push(&argv, "-static");
 	strv_push(&argv, "-nostdlib");
 	strv_push(&argv, "-no-pie");
-	{
-		_cleanup_free_ char *ld = unik_path_join(rt, "unik.ld");
+	if (!unix_target) {
+		_cleanup_free_ char *ld = unik_path_join(rt, hvt ? "hvt.ld" : "unik.ld");
 
 		push_linker_pair(&argv, "-T", ld);
+		strv_push(&argv, "-Wl,--no-warn-rwx-segments");
 	}
-	strv_push(&argv, "-Wl,--no-warn-rwx-segments");
 	strv_push(&argv, "-Wl,-z,noexecstack");
 	strv_push(&argv, "-Wl,--build-id=none");
-	strv_push(&argv, "-Wl,--discard-locals"); /* the runtime's symbols (Makefile, unikrt.o) */
-	strv_push(&argv, "-Wl,-z,max-page-size=4096");
+	if (!unix_target) {
+		strv_push(&argv, "-Wl,--discard-locals"); /* the runtime's symbols (unikrt.o) */
+		strv_push(&argv, "-Wl,-z,max-page-size=4096");
+	}
 	if (start_files) {
 		strv_push_take(&argv, unik_path_join(d->musl_dir, "crt1.o"));
 		strv_push_take(&argv, unik_path_join(d->musl_dir, "crti.o"));
@@ -623,17 +668,22 @@ static int do_link(struct driver *d, int *status, struct unik_error *err)
 	 * they keep the generated objects. libgcc.a stays too, after the runtime that calls into
 	 * it; an archive only supplies what nothing else defines. */
 	size_t rt_arg = argv.n;
-	strv_push_take(&argv, unik_path_join(rt, a->service ? "unikrt-service.o"
-	                                         : a->app   ? "unikrt-app.o"
-	                                                    : "unikrt.o"));
+	if (!unix_target)
+		strv_push_take(&argv, unik_path_join(rt, a->service ? "unikrt-service.o"
+		                                         : hvt      ? "unikrt-hvt.o"
+		                                         : a->app   ? "unikrt-app.o"
+		                                                    : "unikrt.o"));
 	if (a->multiboot)
 		strv_push_take(&argv, unik_path_join(rt, "mb1.o"));
 	strv_extend(&argv, &gen_objs);
 	strv_push(&argv, "-L");
 	strv_push(&argv, d->musl_dir);
 	strv_push(&argv, "-Wl,--start-group");
+	if (a->lwip)
+		strv_push_take(&argv, unik_path_join(rt, "liblwip-app.a"));
 	if (a->app)
-		strv_push_take(&argv, unik_path_join(rt, "libunikapp.a"));
+		strv_push_take(
+		    &argv, unik_path_join(rt, unix_target ? "libunikapp-unix.a" : "libunikapp.a"));
 	if (!a->no_libc)
 		strv_push(&argv, "-lc");
 	strv_push(&argv, libgcc);
@@ -702,6 +752,22 @@ static int setup_compile_flags(struct driver *d, struct unik_error *err)
 		if (inc && is_dir(inc)) {
 			strv_push(&d->compile_flags, "-isystem");
 			strv_push(&d->compile_flags, inc);
+		}
+		/* lwIP's headers and liblwip-app.a's configuration (Makefile, LWIP_APP_INC). */
+		if (inc && d->args->lwip) {
+			_cleanup_free_ char *lw = unik_path_join(inc, "lwip-app");
+
+			if (!is_dir(lw)) {
+				unik_error_set(
+				    err, UNIK_E_NOTFOUND,
+				    "--unik-lwip needs lwIP's headers in `%s`: rebuild the "
+				    "runtime with lwIP (make; scripts/install-deps fetches it)",
+				    lw);
+				return -1;
+			}
+			strv_push(&d->compile_flags, "-isystem");
+			strv_push(&d->compile_flags, lw);
+			strv_push(&d->compile_flags, "-DUNIK_LWIP_APP=1");
 		}
 	}
 	return 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/unik-oci/oci.h"
+#include "lib/guest_elf.h"
 #include "lib/hostnet.h"
 #include "lib/proc.h"
 #include "core/vm.h"
@@ -152,6 +153,41 @@ static void note_shares(const struct oci_shares *sh)
 	}
 }
 
+/* The compiler base of the kernel (the org.unik.base label `unik export --format oci` writes,
+ * which an engine hands over as an annotation: podman --annotation, a Kubernetes pod), checked
+ * against the kernel: a mirage application carries its device declaration (UNIK_NOTE_APP_DEVICES),
+ * a rump program or an includeos service does not.  Without the annotation, "mirage" for a kernel
+ * with the declaration, else NULL (unknown).  The result is recorded in the container's state. */
+static int kernel_base(const struct oci_config *cfg, const char *kernel, const char **base,
+                       struct unik_error *err)
+{
+	json_t *a = cfg->annotations ? json_object_get(cfg->annotations, OCI_LABEL_BASE) : NULL;
+	const char *said = json_is_string(a) ? json_string_value(a) : NULL;
+	struct unik_guest_elf g;
+
+	*base = NULL;
+	if (unik_guest_elf_check(kernel, &g, err) < 0)
+		return -1;
+	if (said && strcmp(said, "rump") && strcmp(said, "includeos") && strcmp(said, "mirage")) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "annotation %s=\"%.40s\": not a base unik builds (rump, includeos, "
+		               "mirage)",
+		               OCI_LABEL_BASE, said);
+		return -1;
+	}
+	if (said && (!strcmp(said, "mirage")) != g.app) {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "annotation %s=%s, but the kernel %s: the image and its label disagree",
+		    OCI_LABEL_BASE, said,
+		    g.app ? "is a mirage application (it declares its devices)"
+		          : "declares no devices, as a mirage application does");
+		return -1;
+	}
+	*base = said ? said : g.app ? "mirage" : NULL;
+	return 0;
+}
+
 /* Creates a unikernel container; returns its process's PID, or -1.  The process is unik-shim in
  * the foreground (providers/provider.h), started through the core and the qemu provider as for
  * `unik run`: it waits at the exec FIFO for start (when wait_for_start), then runs QEMU with the
@@ -186,8 +222,11 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	pid_t pid = -1;
 	int rc;
 
+	const char *base;
+
 	oci_net_init(&net);
-	if (oci_guest_cmdline(cfg, &cmdline, err) < 0 || oci_guest_memory_mb(cfg, &mem, err) < 0)
+	if (oci_guest_cmdline(cfg, &cmdline, err) < 0 || oci_guest_memory_mb(cfg, &mem, err) < 0 ||
+	    kernel_base(cfg, kernel, &base, err) < 0)
 		return -1;
 	/* Volumes and bound directories (docker run -v) become 9p shares, mounted where the
 	 * container would have them (docs/oci.md "Volumes"). */
@@ -232,7 +271,9 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	st.accel = xstrdup("");
 	st.memory_mb = mem;
 	st.terminal = cfg->terminal;
-	st.annotations = json_incref(cfg->annotations);
+	st.annotations = cfg->annotations ? json_deep_copy(cfg->annotations) : json_object();
+	if (base)
+		json_object_set_new(st.annotations, OCI_LABEL_BASE, json_string(base));
 	rec = unik_path_join(dir, OCI_STATE_FILE);
 	text = oci_state_dump(&st);
 	if (unik_write_file_atomic(rec, text, strlen(text), 0600, err) < 0)

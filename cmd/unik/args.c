@@ -347,6 +347,12 @@ void cli_print_help(const struct cli *cli, const struct cli_opt *opts, size_t no
 	struct cli tmp = *cli;
 
 	common_opts(&tmp, &dummy, common);
+	/* A verb's own short option wins over a common one (export's -o FILE): the common one is
+	 * then only its long name, and help lists each letter once. */
+	for (size_t i = 0; i < NCOMMON; i++)
+		for (size_t j = 0; j < nopts; j++)
+			if (common[i].short_name && common[i].short_name == opts[j].short_name)
+				common[i].short_name = 0;
 	/* The same tables as data, for the man pages and completion (scripts/gen-man). */
 	if (cli_help_json()) {
 		json_t *j = json_pack("{s:s?, s:s, s:s?, s:s?, s:o, s:o}", "verb", cli->verb,

@@ -55,6 +55,13 @@ int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_describe_image(struct cli *cli, int argc, char **argv);
 int cmd_rmi(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_push(struct cli *cli, int argc, char **argv);
+int cmd_pull(struct cli *cli, int argc, char **argv);
+/* Puts a registry login into a push or pull request's body: --username and the password read
+ * from stdin, else the "auth" of Docker's config.json for ref's registry, else nothing.  0, or
+ * the exit status of a usage error. */
+int cli_registry_auth(const struct cli *cli, const char *ref, const char *username,
+                      bool password_stdin, json_t *body);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_ps(struct cli *cli, int argc, char **argv);
 int cmd_network(struct cli *cli, int argc, char **argv);

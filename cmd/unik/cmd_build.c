@@ -13,7 +13,7 @@
 #define PROGRESS_MIN_BYTES (1u << 20)
 
 struct build_args {
-	const char *name, *path, *base, *lang, *provider, *args, *mem, *git;
+	const char *name, *path, *base, *lang, *provider, *args, *mem, *git, *target;
 	struct strv env, mounts, formats, popts;
 	bool force, no_cleanup;
 };
@@ -74,6 +74,8 @@ static json_t *build_options(struct cli *cli, const struct build_args *a, const 
 		json_object_set_new(o, "base", json_string(a->base));
 	if (a->lang)
 		json_object_set_new(o, "language", json_string(a->lang));
+	if (a->target)
+		json_object_set_new(o, "target", json_string(a->target));
 	if (a->provider)
 		json_object_set_new(o, "provider", json_string(a->provider));
 	if (a->popts.n) {
@@ -200,6 +202,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	    {0, "git", CLI_OPT_STR, &a.git, "URL[#REF]", "build from a git repository instead"},
 	    {0, "base", CLI_OPT_STR, &a.base, "BASE", "the compiler (default rump)"},
 	    {0, "language|lang", CLI_OPT_STR, &a.lang, "LANG", "the language (default c)"},
+	    {0, "target", CLI_OPT_STR, &a.target, "TARGET",
+	     "where a mirage application runs: virtio (QEMU, the default) or unix (unik-spt)"},
 	    {0, "provider", CLI_OPT_STR, &a.provider, "PROVIDER",
 	     "the provider to build for (default qemu); aws stages an AMI"},
 	    {0, "provider-opt", CLI_OPT_LIST, &a.popts, "KEY=VALUE",

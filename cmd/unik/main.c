@@ -13,6 +13,8 @@ const struct cli_verb cli_verbs[] = {
     {"describe-image", NULL, cmd_describe_image, "show everything about one image"},
     {"rmi", "delete-image", cmd_rmi, "delete images"},
     {"export", NULL, cmd_export, "write an image as a disk (raw, qcow2, vmdk, vhd, iso) or ELF"},
+    {"push", NULL, cmd_push, "push an image to an OCI registry"},
+    {"pull", NULL, cmd_pull, "pull an image from an OCI registry"},
     {"run", NULL, cmd_run, "run an image as a new instance (attached, or -d)"},
     {"ps", "instances", cmd_ps, "list instances"},
     {"describe-instance", NULL, cmd_describe_instance, "show everything about one instance"},

@@ -16,8 +16,10 @@
 #include "lib/cmdline.h"
 #include "lib/util.h"
 
-/* The targets one source builds for; only virtio (QEMU) is made so far. */
-static const char *const targets[] = {"virtio", NULL};
+/* The targets one source builds for (unik-cc --unik-target): virtio, a kernel for QEMU; unix, a
+ * static Linux executable that bin/unik-spt runs (the spt provider).  xen and hvt are to come. */
+static const char *const targets[] = {"virtio", "unix", NULL};
+static const char *const target_providers[] = {NULL, "spt", NULL};
 
 static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(int fd, const char *fmt, ...)
@@ -81,6 +83,21 @@ static const char *looks_like(const char *src, const struct strv *files)
 	return service ? "includeos" : main_fn ? "rump" : NULL;
 }
 
+/* Whether a source includes unik/lwip-netif.h: the application links lwIP as a library
+ * (unik-cc --unik-lwip, docs/backends/mirage.md). */
+static bool uses_lwip(const char *src, const struct strv *files)
+{
+	for (size_t i = 0; i < files->n; i++) {
+		_cleanup_free_ char *p = unik_path_join(src, files->v[i]);
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+
+		if (unik_read_file(p, &text, &len, NULL) == 0 && strstr(text, "unik/lwip-netif.h"))
+			return true;
+	}
+	return false;
+}
+
 extern const struct unik_compiler unik_compiler_mirage;
 
 static int mirage_build(const char *src_dir, const struct unik_manifest *m, const char *out_dir,
@@ -91,7 +108,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	_cleanup_free_ char *inc = NULL, *kernel = NULL;
 	_cleanup_strv_ struct strv files = {0}, argv = {0};
 	struct unik_sandbox sb;
-	const char *base, *other;
+	const char *base, *other, *target = m->target ? m->target : "virtio";
+	bool lwip;
 	DIR *d;
 	struct dirent *de;
 	int r;
@@ -105,8 +123,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 		if (!known) {
 			unik_error_set(
 			    err, UNIK_E_UNSUPPORTED,
-			    "the mirage backend has no target \"%.20s\" (targets: virtio; "
-			    "unix, xen and hvt are not made yet)",
+			    "the mirage backend has no target \"%.20s\" (targets: virtio, unix; "
+			    "xen and hvt are not made yet)",
 			    m->target);
 			return -1;
 		}
@@ -151,6 +169,10 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	strv_push(&argv, cc);
 	strv_push(&argv, "-O2");
 	strv_push(&argv, "--unik-app");
+	strv_pushf(&argv, "--unik-target=%s", target);
+	lwip = uses_lwip(src_dir, &files);
+	if (lwip)
+		strv_push(&argv, "--unik-lwip");
 	for (size_t i = 0; i < m->devices.n; i++)
 		strv_pushf(&argv, "--unik-device=%s", m->devices.v[i]);
 	if (inc)
@@ -164,7 +186,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 	unik_sandbox_free(&sb);
 	if (r < 0)
 		return -1;
-	logf_(log_fd, "unik: mirage application, target virtio, devices:");
+	logf_(log_fd, "unik: mirage application, target %s%s, devices:", target,
+	      lwip ? ", with lwIP" : "");
 	for (size_t i = 0; i < m->devices.n; i++)
 		logf_(log_fd, " %s", m->devices.v[i]);
 	logf_(log_fd, "%s\n", m->devices.n ? "" : " none");
@@ -186,6 +209,9 @@ const struct unik_compiler unik_compiler_mirage = {
              "  devices: [{net: service}, {block: storage}]\n"
              "and a run binds each one: unik run --net service=NETWORK --block storage=VOLUME\n"
              "(NETWORK \"user\" for user-mode networking).  target: virtio (QEMU, the\n"
-             "default) is the only target made so far.  See docs/backends/mirage.md.\n",
+             "default) or unix (a seccomp-confined host process, unik-spt; the spt provider),\n"
+             "in the Unikfile or with unik build --target.  See docs/backends/mirage.md.\n",
+    .targets = targets,
+    .target_providers = target_providers,
     .build = mirage_build,
 };

@@ -30,6 +30,10 @@ void images_get(struct req *r);
 void images_delete(struct req *r);
 void images_format_get(struct req *r);
 void images_format_post(struct req *r);
+void images_rootfs(struct req *r);
+/* v1_registry.c */
+void images_push(struct req *r);
+void images_pull(struct req *r);
 /* v1_instances.c (stop, start, delete and logs serve UniK's routes too) */
 void instances_list(struct req *r);
 void instances_post(struct req *r);

@@ -6,10 +6,11 @@
 #include "lib/guest_elf.h"
 #include "lib/util.h"
 
-/* The format's check is the guest ELF check: kernel.elf is the kernel itself. */
+/* The format's check is the guest ELF check: kernel.elf is the kernel itself (or a unix-target
+ * device application, which unik-spt runs). */
 static int elf_check(const char *path, struct unik_error *err)
 {
-	return unik_guest_elf_check(path, NULL, err);
+	return unik_guest_elf_check_image(path, NULL, err);
 }
 
 static int copy_file(const char *from, const char *to, uint64_t *size, struct unik_error *err)

@@ -98,6 +98,12 @@ static void put_str(FILE *f, const char *key, const char *value)
 	fprintf(f, "%s = %s\n", key, q);
 }
 
+/* A file name that stays in its directory: no '/', not "." or "..", not hidden. */
+static bool plain_name(const char *s)
+{
+	return *s && *s != '.' && !strchr(s, '/');
+}
+
 int unik_xl_cfg_text(const struct unik_xl_guest *g, char **out, struct unik_error *err)
 {
 	const char *actions[3] = {g->on_poweroff, g->on_reboot, g->on_crash};
@@ -105,11 +111,15 @@ int unik_xl_cfg_text(const struct unik_xl_guest *g, char **out, struct unik_erro
 	size_t len = 0;
 	FILE *f;
 
-	if (!g->name || !*g->name || !g->kernel || g->kernel[0] != '/' ||
-	    (g->ramdisk && g->ramdisk[0] != '/')) {
+	if (!g->name || !*g->name || !g->kernel ||
+	    (g->relative ? !plain_name(g->kernel) || (g->ramdisk && !plain_name(g->ramdisk))
+	                 : g->kernel[0] != '/' || (g->ramdisk && g->ramdisk[0] != '/'))) {
 		unik_error_set(err, UNIK_E_INVALID,
-		               "xl.cfg: a guest needs a name and an absolute kernel (and ramdisk) "
-		               "path");
+		               g->relative
+		                   ? "xl.cfg: a guest needs a name and kernel (and ramdisk) "
+		                     "file names without a '/'"
+		                   : "xl.cfg: a guest needs a name and an absolute kernel "
+		                     "(and ramdisk) path");
 		return -1;
 	}
 	if (g->memory_mb == 0 || g->memory_mb > LONG_MAX / 1024 || g->vcpus == 0) {
@@ -131,8 +141,13 @@ int unik_xl_cfg_text(const struct unik_xl_guest *g, char **out, struct unik_erro
 		unik_error_sys(err, errno, "xl.cfg: open_memstream");
 		return -1;
 	}
-	fputs("# A unik image as a Xen PVH guest (xl.cfg(5)); boot it on a Xen host with\n"
-	      "# `xl create THIS-FILE`.  It names the image store's kernel and root fs by path.\n",
+	fputs(g->relative
+	          ? "# A unik image as a Xen PVH guest (xl.cfg(5)); boot it on a Xen host with\n"
+	            "# `xl create THIS-FILE` from this directory, which holds its kernel and root "
+	            "fs.\n"
+	          : "# A unik image as a Xen PVH guest (xl.cfg(5)); boot it on a Xen host with\n"
+	            "# `xl create THIS-FILE`.  It names the image store's kernel and root fs by "
+	            "path.\n",
 	      f);
 	put_str(f, "type", "pvh");
 	put_str(f, "name", g->name);

@@ -4,6 +4,7 @@
 #ifndef UNIK_IMAGE_XL_H
 #define UNIK_IMAGE_XL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,9 @@ struct unik_xl_guest {
 	const char *on_reboot;
 	const char *on_crash;
 	const char *disk; /* one disk in xl-disk-configuration(5) syntax, or NULL */
+	/* kernel and ramdisk are plain file names beside the config (an export, `unik export
+	 * --format xl`), not absolute paths: xl opens them from the directory it runs in. */
+	bool relative;
 };
 
 /* What an xl.cfg says, as libxlutil read it.  Owned by the struct (unik_xl_parsed_free). */

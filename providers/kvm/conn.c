@@ -27,8 +27,10 @@ struct opener {
 	char *uri;
 	struct timespec started; /* CLOCK_MONOTONIC */
 	bool done;
-	virConnectPtr conn; /* once done: the connection, or NULL and ... */
-	char *error;        /* ... libvirt's message */
+	virConnectPtr conn;   /* once done: the connection, or NULL and ... */
+	char *error;          /* ... libvirt's message */
+	struct kvm_conn info; /* once done with a connection: its capabilities */
+	bool connected;       /* the connection is made; its capabilities are being asked */
 	int refs;
 };
 
@@ -271,14 +273,26 @@ static void opener_release(struct opener *o)
 	free(o);
 }
 
+/* Opens the connection and asks its capabilities, both on this thread, so that a libvirtd that
+ * answers neither (hung, stopped, or busy probing a QEMU that never answers it) costs a caller
+ * its timeout and never blocks it under the lock. */
 static void *open_thread(void *arg)
 {
 	struct opener *o = arg;
 	virConnectPtr conn = virConnectOpenAuth(o->uri, virConnectAuthPtrDefault, 0);
 	/* libvirt's last error is per thread: the message travels in the opener. */
 	char *error = conn ? NULL : xstrdup(kvm_last_error());
+	struct kvm_conn info = {0};
 
+	if (conn) {
+		pthread_mutex_lock(&lock);
+		o->connected = true;
+		pthread_mutex_unlock(&lock);
+		read_caps(conn, &info);
+		info.system = uri_is_system(conn);
+	}
 	pthread_mutex_lock(&lock);
+	o->info = info;
 	o->conn = conn;
 	o->error = error;
 	o->done = true;
@@ -346,8 +360,9 @@ static struct cached *entry(const char *uri)
 	return c;
 }
 
-/* Under lock: makes conn c's connection, with keepalives, lifecycle events and capabilities. */
-static void install(struct cached *c, virConnectPtr conn)
+/* Under lock: makes conn c's connection, with keepalives, lifecycle events and the
+ * capabilities the opener read. */
+static void install(struct cached *c, virConnectPtr conn, const struct kvm_conn *info)
 {
 	c->conn = conn;
 	c->callback = -1;
@@ -360,8 +375,7 @@ static void install(struct cached *c, virConnectPtr conn)
 		    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL);
 	}
 	events_live = c->callback >= 0;
-	read_caps(conn, &c->info);
-	c->info.system = uri_is_system(conn);
+	c->info = *info;
 }
 
 int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct unik_error *err)
@@ -394,12 +408,20 @@ int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct u
 		if (!o->done) {
 			/* The open goes on: a later call collects it (or, once its time is up,
 			 * fails at once). */
-			unik_error_set(
-			    err, UNIK_E_IO,
-			    "libvirt: connect to %s: no answer within %d s (libvirtd "
-			    "accepts connections but does not answer them: is it hung or "
-			    "stopped?)",
-			    c->uri, (timeout_ms + 999) / 1000);
+			if (o->connected)
+				unik_error_set(
+				    err, UNIK_E_IO,
+				    "libvirt: %s: connected, but libvirtd did not give its "
+				    "capabilities within %d s (it may be probing a QEMU "
+				    "that does not answer it: see libvirtd's log)",
+				    c->uri, (timeout_ms + 999) / 1000);
+			else
+				unik_error_set(
+				    err, UNIK_E_IO,
+				    "libvirt: connect to %s: no answer within %d s (libvirtd "
+				    "accepts connections but does not answer them: is it hung or "
+				    "stopped?)",
+				    c->uri, (timeout_ms + 999) / 1000);
 			opener_release(o);
 			goto fail;
 		}
@@ -408,7 +430,7 @@ int kvm_conn_get(const char *uri, int timeout_ms, struct kvm_conn *out, struct u
 			opener_release(o); /* the entry's */
 		}
 		if (o->conn) {
-			install(c, o->conn);
+			install(c, o->conn, &o->info);
 			o->conn = NULL;
 			opener_release(o);
 			break; /* fresh: not checked again */

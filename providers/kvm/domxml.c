@@ -353,9 +353,15 @@ int kvm_domain_xml(const struct kvm_domain_params *p, char **out, struct unik_er
 			elem(f, "    ", "cmdline", p->cmdline);
 	}
 	fprintf(f, "  </os>\n");
-	/* The host's CPU under KVM (as the qemu provider's -cpu max); TCG's most capable model. */
-	fprintf(f, "  <cpu mode='%s'/>\n",
-	        !strcmp(p->type, "kvm") ? "host-passthrough" : "maximum");
+	/* The host's CPU under KVM (as the qemu provider's -cpu max), without
+	 * IA32_ARCH_CAPABILITIES, which a nested KVM may refuse (QEMU aborts; see
+	 * providers/qemu/argv.c); TCG's most capable model. */
+	if (!strcmp(p->type, "kvm"))
+		fprintf(f, "  <cpu mode='host-passthrough'>\n"
+		           "    <feature policy='disable' name='arch-capabilities'/>\n"
+		           "  </cpu>\n");
+	else
+		fprintf(f, "  <cpu mode='maximum'/>\n");
 	fprintf(f, "  <clock offset='utc'/>\n");
 	/* The guest never restarts: every way it ends ends the domain. */
 	fprintf(f, "  <on_poweroff>destroy</on_poweroff>\n");

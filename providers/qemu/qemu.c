@@ -69,18 +69,23 @@ static char *find_in_path(const char *prog)
 	}
 }
 
-/* unik-shim: $UNIK_SHIM, else beside the running program or in its installed layout
- * (lib/selfpath.h: bin/unik-daemon beside bin/unik-shim, or PREFIX/libexec/unik), else in PATH.
- * Caller frees; NULL when not found. */
-static char *find_shim(void)
+/* A unik program (unik-shim, unik-spt): $ENV_NAME, else beside the running program or in its
+ * installed layout (lib/selfpath.h: bin/unik-daemon beside bin/unik-shim, or PREFIX/libexec/unik
+ * and PREFIX/bin), else in PATH.  Caller frees; NULL when not found. */
+char *qemu_find_program(const char *env_name, const char *name)
 {
-	const char *env = getenv("UNIK_SHIM");
+	const char *env = getenv(env_name);
 	char *found;
 
 	if (env && *env)
 		return access(env, X_OK) == 0 ? xstrdup(env) : NULL;
-	found = unik_find_program("unik-shim");
-	return found ? found : find_in_path("unik-shim");
+	found = unik_find_program(name);
+	return found ? found : find_in_path(name);
+}
+
+static char *find_shim(void)
+{
+	return qemu_find_program("UNIK_SHIM", "unik-shim");
 }
 
 static bool qemu_available(const char *const *opts, char *reason, size_t reason_len)
@@ -135,7 +140,7 @@ static ssize_t read_small(const char *dir, const char *name, char *buf, size_t s
 }
 
 /* The last non-empty line of a log in the directory, for error messages. */
-static void last_line(const char *dir, const char *name, char *out, size_t size)
+void qemu_last_line(const char *dir, const char *name, char *out, size_t size)
 {
 	char buf[4096];
 	ssize_t n = read_small(dir, name, buf, sizeof(buf));
@@ -196,7 +201,7 @@ static void guest_ip(const struct qemu_config *c, char *buf, size_t len)
 
 /* Deletes the taps named in list ("a,b"); the first failure goes to err, the rest are still
  * tried. */
-static int delete_taps(const char *list, struct unik_error *err)
+int qemu_delete_taps(const char *list, struct unik_error *err)
 {
 	_cleanup_free_ char *copy = xstrdup(list);
 	char *save = NULL;
@@ -206,7 +211,8 @@ static int delete_taps(const char *list, struct unik_error *err)
 		struct unik_error e;
 
 		if (unik_tap_delete(t, &e) < 0 && rc == 0) {
-			*err = e;
+			if (err) /* remove() may be called without one */
+				*err = e;
 			rc = -1;
 		}
 	}
@@ -330,7 +336,7 @@ static int write_records(const struct unik_run_spec *spec, const struct qemu_con
 }
 
 /* Reads the shim's one-line report ("ok PID" or "error ERRNO MESSAGE") from fd. */
-static int read_ready(int fd, char *buf, size_t size)
+int qemu_shim_read_ready(int fd, char *buf, size_t size)
 {
 	long long deadline = unik_now_ms() + SHIM_READY_TIMEOUT_MS;
 	size_t got = 0;
@@ -440,7 +446,7 @@ static int spawn_shim(const char *shim, const struct unik_run_spec *spec,
 
 /* A restart reuses the directory: forget how the previous run ended, and note where this run's
  * output will begin in the console log it appends to. */
-static int forget_previous_run(const char *dir, struct unik_error *err)
+int qemu_forget_previous_run(const char *dir, struct unik_error *err)
 {
 	static const char *const stale[] = {QEMU_EXIT_FILE, QEMU_STOPPED_FILE, QEMU_PID_FILE,
 	                                    QEMU_SHIM_PID_FILE, QEMU_ERR_FILE};
@@ -515,7 +521,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	c.instance_id = spec->instance_id;
 	qemu_name_taps(&c);
 	if (qemu_build_argv(&c, &argv, err) < 0 || qemu_forwards(&c, &forwards, err) < 0 ||
-	    check_ports(&c, err) < 0 || forget_previous_run(dir, err) < 0 ||
+	    check_ports(&c, err) < 0 || qemu_forget_previous_run(dir, err) < 0 ||
 	    write_records(spec, &c, &argv, err) < 0)
 		return -1;
 	/* From here on a failure deletes the taps again: nothing is left of a run that did not
@@ -534,7 +540,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 		goto fail;
 	}
 	close(pfd[1]);
-	n = read_ready(ready_r, report, sizeof(report));
+	n = qemu_shim_read_ready(ready_r, report, sizeof(report));
 	if (spec->foreground && n > 3 && !strncmp(report, "ok ", 3)) {
 		/* The shim stays: it is the caller's child, and QEMU starts later. */
 		st->pid = pid;
@@ -566,7 +572,7 @@ static int qemu_run(void *ctx, const struct unik_run_spec *spec, struct unik_ins
 	} else {
 		char line[256];
 
-		last_line(dir, QEMU_SHIM_LOG_FILE, line, sizeof(line));
+		qemu_last_line(dir, QEMU_SHIM_LOG_FILE, line, sizeof(line));
 		unik_error_set(err, UNIK_E_IO, "qemu: unik-shim %s%s%s",
 		               n < 0 ? "did not report in time" : "ended without starting QEMU",
 		               line[0] ? ": " : "", line);
@@ -578,7 +584,7 @@ fail:
 		_cleanup_free_ char *taps = taps_list(&c);
 		struct unik_error ignored;
 
-		(void)delete_taps(taps, &ignored);
+		(void)qemu_delete_taps(taps, &ignored);
 	}
 	return -1;
 }
@@ -637,7 +643,7 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 		unik_status_detail(st, "qemu killed by signal %s", val);
 	} else {
 		unik_kv_get(exitrec, "exit_code", val, sizeof(val));
-		last_line(dir, QEMU_ERR_FILE, errline, sizeof(errline));
+		qemu_last_line(dir, QEMU_ERR_FILE, errline, sizeof(errline));
 		if (hostfwd_failed(errline, st))
 			return;
 		if (errline[0])
@@ -650,8 +656,7 @@ static void ended_status(const char *dir, const char *exitrec, bool have_exit,
 	}
 }
 
-static int qemu_status(void *ctx, const char *dir, struct unik_instance_status *st,
-                       struct unik_error *err)
+int qemu_status(void *ctx, const char *dir, struct unik_instance_status *st, struct unik_error *err)
 {
 	(void)ctx;
 	struct qemu_proc vm, shim;
@@ -702,7 +707,7 @@ static int qemu_status(void *ctx, const char *dir, struct unik_instance_status *
 /* After SIGKILL a process ends within milliseconds unless the host is stuck. */
 #define KILL_WAIT_MS 5000
 
-static int qemu_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
+int qemu_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err)
 {
 	(void)ctx;
 	struct unik_instance_status st;
@@ -765,7 +770,7 @@ ended:
 
 /* ---- remove -------------------------------------------------------------------------------- */
 
-static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
+int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 {
 	(void)ctx;
 	/* The shim's temporaries (lib/util.h's "<name>.tmp-XXXXXX") go with the directory. */
@@ -786,7 +791,7 @@ static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 
 		if (read_small(dir, QEMU_STATE_FILE, state, sizeof(state)) >= 0 &&
 		    unik_kv_get(state, "taps", taps, sizeof(taps)) && taps[0] &&
-		    delete_taps(taps, err) < 0)
+		    qemu_delete_taps(taps, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -802,7 +807,7 @@ static int qemu_remove(void *ctx, const char *dir, struct unik_error *err)
 
 /* Events in place of polling: a pidfd of the instance's shim, which outlives QEMU and records how
  * it ended, so the descriptor turns readable once status() can tell. */
-static int qemu_event_fd(void *ctx, const char *dir, struct unik_error *err)
+int qemu_event_fd(void *ctx, const char *dir, struct unik_error *err)
 {
 	struct qemu_proc shim;
 	int fd;

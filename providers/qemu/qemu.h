@@ -134,4 +134,27 @@ int qemu_qmp_execute(struct qemu_qmp *q, const char *command, char **ret, struct
 
 void qemu_qmp_close(struct qemu_qmp *q);
 
+/* ---- shared with the spt provider (providers/spt/), which runs unik-spt under unik-shim the
+ * way this one runs QEMU, and keeps the same records in the instance directory ---- */
+
+/* $env_name, else `name` beside the running program or in its installed layout
+ * (lib/selfpath.h), else in PATH.  Caller frees; NULL when not found. */
+char *qemu_find_program(const char *env_name, const char *name);
+/* Reads unik-shim's one-line report ("ok PID" or "error ERRNO MESSAGE") from fd into buf;
+ * its length, or -1 when none came in time. */
+int qemu_shim_read_ready(int fd, char *buf, size_t size);
+/* A restart reuses the directory: forgets how the previous run ended. */
+int qemu_forget_previous_run(const char *dir, struct unik_error *err);
+/* Deletes the taps named in list ("a,b"). */
+int qemu_delete_taps(const char *list, struct unik_error *err);
+/* The last non-empty line of a file in dir, "" when none. */
+void qemu_last_line(const char *dir, const char *name, char *out, size_t size);
+/* The provider operations on an instance directory of unik-shim's records; the process it
+ * supervises may be any program that exits on SIGTERM (no QMP socket: stop sends SIGTERM). */
+int qemu_status(void *ctx, const char *dir, struct unik_instance_status *st,
+                struct unik_error *err);
+int qemu_stop(void *ctx, const char *dir, bool force, int timeout_ms, struct unik_error *err);
+int qemu_remove(void *ctx, const char *dir, struct unik_error *err);
+int qemu_event_fd(void *ctx, const char *dir, struct unik_error *err);
+
 #endif

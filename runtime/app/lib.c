@@ -3,38 +3,8 @@
  * and the clocks.  Compiled with unik-cc like an application, but it needs nothing of the C
  * library beyond exit(), so that the API is the application's whole interface to its host. */
 #include "app/appcall.h"
+#include "app/shared.h"
 #include "unik/devices-app.h"
-
-#define SYS_WRITE         1
-#define SYS_CLOCK_GETTIME 228
-#define CLOCK_REALTIME    0
-#define CLOCK_MONOTONIC   1
-#define EAGAIN            11
-#define EIO               5
-
-/* musl's: it flushes stdio, which an application may have used to format. */
-__attribute__((noreturn)) void exit(int status);
-
-static unik_result_t result(long r)
-{
-	return r >= 0         ? UNIK_R_OK
-	       : r == -EAGAIN ? UNIK_R_AGAIN
-	       : r == -EIO    ? UNIK_R_EUNSPEC
-	                      : UNIK_R_EINVAL;
-}
-
-/* musl's syscall() sets errno and returns -1: the raw number is wanted. */
-static long call(long nr, long a0, long a1, long a2, long a3)
-{
-	long r;
-	register long r10 __asm__("r10") = a3;
-
-	__asm__ volatile("syscall"
-	                 : "=a"(r)
-	                 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10)
-	                 : "rcx", "r11", "memory");
-	return r;
-}
 
 int main(int argc, char **argv)
 {
@@ -50,75 +20,13 @@ void unik_exit(int status)
 
 void unik_console_write(const char *buf, size_t len)
 {
-	while (len) {
-		long n = call(SYS_WRITE, 1, (long)buf, (long)len, 0);
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-/* A decimal number at *s, at most max; s moves past it.  -1 when there is none. */
-static long number(const char **s, long max)
-{
-	long v = 0;
-	const char *p = *s;
-
-	while (*p >= '0' && *p <= '9' && v <= max)
-		v = v * 10 + (*p++ - '0');
-	if (p == *s || v > max)
-		return -1;
-	*s = p;
-	return v;
-}
-
-/* "a.b.c.d" at *s into *out (network byte order); s moves past it. */
-static int parse_ip(const char **s, uint32_t *out)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		long b = number(s, 255);
-		if (b < 0 || (i < 3 && *(*s)++ != '.'))
-			return -1;
-		v = v << 8 | (uint32_t)b;
-	}
-	*out = __builtin_bswap32(v);
-	return 0;
-}
-
-/* "IP/PREFIX[,gw=IP][,dns=IP]" (docs/guest-abi.md) into info. */
-static void parse_config(const char *s, struct unik_net_info *info)
-{
-	uint32_t ip;
-
-	if (!*s || parse_ip(&s, &ip) < 0 || *s++ != '/')
-		return;
-	long prefix = number(&s, 32);
-	if (prefix < 0)
-		return;
-	info->has_ip = true;
-	info->ip = ip;
-	info->prefix = (int)prefix;
-	info->netmask = __builtin_bswap32(prefix ? ~0u << (32 - prefix) : 0);
-	while (*s == ',') {
-		s++;
-		if (s[0] == 'g' && s[1] == 'w' && s[2] == '=') {
-			s += 3;
-			if (parse_ip(&s, &info->gateway) < 0)
-				return;
-		} else {
-			while (*s && *s != ',')
-				s++;
-		}
-	}
+	unikapp_console(buf, len);
 }
 
 unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_info *info)
 {
 	struct appcall_info ai;
-	long r = call(APPCALL_ACQUIRE, APPCALL_KIND_NET, (long)name, (long)&ai, 0);
+	long r = unikapp_call(APPCALL_ACQUIRE, APPCALL_KIND_NET, (long)name, (long)&ai, 0);
 
 	if (r < 0)
 		return UNIK_R_EINVAL;
@@ -127,27 +35,27 @@ unik_result_t unik_net_info(const char *name, unik_handle_t *h, struct unik_net_
 	__builtin_memcpy(info->mac, ai.mac, 6);
 	info->mtu = ai.mtu;
 	ai.config[sizeof(ai.config) - 1] = 0;
-	parse_config(ai.config, info);
+	unikapp_parse_config(ai.config, info);
 	return UNIK_R_OK;
 }
 
 unik_result_t unik_net_write(unik_handle_t h, const uint8_t *buf, size_t size)
 {
-	return result(call(APPCALL_NET_WRITE, (long)h, (long)buf, (long)size, 0));
+	return unikapp_result(unikapp_call(APPCALL_NET_WRITE, (long)h, (long)buf, (long)size, 0));
 }
 
 unik_result_t unik_net_read(unik_handle_t h, uint8_t *buf, size_t size, size_t *read_size)
 {
-	long r = call(APPCALL_NET_READ, (long)h, (long)buf, (long)size, 0);
+	long r = unikapp_call(APPCALL_NET_READ, (long)h, (long)buf, (long)size, 0);
 
 	*read_size = r > 0 ? (size_t)r : 0;
-	return result(r);
+	return unikapp_result(r);
 }
 
 unik_result_t unik_block_info(const char *name, unik_handle_t *h, struct unik_block_info *info)
 {
 	struct appcall_info ai;
-	long r = call(APPCALL_ACQUIRE, APPCALL_KIND_BLK, (long)name, (long)&ai, 0);
+	long r = unikapp_call(APPCALL_ACQUIRE, APPCALL_KIND_BLK, (long)name, (long)&ai, 0);
 
 	if (r < 0)
 		return UNIK_R_EINVAL;
@@ -160,37 +68,29 @@ unik_result_t unik_block_info(const char *name, unik_handle_t *h, struct unik_bl
 
 unik_result_t unik_block_read(unik_handle_t h, uint64_t sector, void *buf, size_t count)
 {
-	return result(call(APPCALL_BLK_READ, (long)h, (long)sector, (long)buf, (long)count));
+	return unikapp_result(
+	    unikapp_call(APPCALL_BLK_READ, (long)h, (long)sector, (long)buf, (long)count));
 }
 
 unik_result_t unik_block_write(unik_handle_t h, uint64_t sector, const void *buf, size_t count)
 {
-	return result(call(APPCALL_BLK_WRITE, (long)h, (long)sector, (long)buf, (long)count));
-}
-
-static unik_time_t clock_ns(long id)
-{
-	struct {
-		int64_t sec, nsec;
-	} ts = {0, 0};
-
-	call(SYS_CLOCK_GETTIME, id, (long)&ts, 0, 0);
-	return (unik_time_t)ts.sec * 1000000000u + (unik_time_t)ts.nsec;
+	return unikapp_result(
+	    unikapp_call(APPCALL_BLK_WRITE, (long)h, (long)sector, (long)buf, (long)count));
 }
 
 unik_time_t unik_clock_monotonic(void)
 {
-	return clock_ns(CLOCK_MONOTONIC);
+	return unikapp_clock(1);
 }
 
 unik_time_t unik_clock_wall(void)
 {
-	return clock_ns(CLOCK_REALTIME);
+	return unikapp_clock(0);
 }
 
 void unik_yield(unik_time_t deadline, unik_handle_set_t *ready)
 {
-	long r = call(APPCALL_YIELD, (long)deadline, 0, 0, 0);
+	long r = unikapp_call(APPCALL_YIELD, (long)deadline, 0, 0, 0);
 
 	if (ready)
 		*ready = r > 0 ? (unik_handle_set_t)r : 0;

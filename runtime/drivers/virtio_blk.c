@@ -1,9 +1,10 @@
 /* virtio-blk: each disk is one request queue driven synchronously (the request is made
- * available, then the used ring is polled), which keeps a file system's work inside one system
- * call free of other threads without any lock.  A disk is named by its serial
- * (VIRTIO_BLK_T_GET_ID), which the host sets to the manifest device's name. */
+ * available, then the used ring is watched, the CPU halted between looks), which keeps a file
+ * system's work inside one system call free of other threads without any lock.  A disk is
+ * named by its serial (VIRTIO_BLK_T_GET_ID), which the host sets to the manifest device's name. */
 #include "drivers/blkdev.h"
 #include "drivers/virtio.h"
+#include "kernel/sched.h"
 
 #define BLK_F_RO    5
 #define BLK_F_FLUSH 9
@@ -12,6 +13,8 @@
 #define T_FLUSH     4
 #define T_GET_ID    8
 #define ID_BYTES    20
+#define SPIN_NS     20000   /* polled this long, for a quick answer */
+#define HALT_NS     1000000 /* then halted, until the interrupt or this long at most */
 
 struct req_hdr {
 	uint32_t type;
@@ -30,7 +33,10 @@ static struct vblk *disks[BLKDEV_MAX];
 static int ndisks;
 static bool probed;
 
-/* One request of up to three descriptors (header, data, status), waited for by polling. */
+/* One request of up to three descriptors (header, data, status).  The answer is polled for a
+ * little, then waited for with the CPU halted (sched_halt_until), so that a slow request (a
+ * flush is the host's fdatasync) leaves the host's CPU to QEMU's I/O rather than to a spinning
+ * guest.  The halt ends at the device's interrupt; its deadline only covers a lost one. */
 static int request(struct vblk *b, uint32_t type, uint64_t sector, void *buf, size_t n,
                    bool device_writes)
 {
@@ -50,8 +56,14 @@ static int request(struct vblk *b, uint32_t type, uint64_t sector, void *buf, si
 	b->q.desc[d + 1] = (struct vq_desc){(uint64_t)status, 1, VQ_DESC_F_WRITE, 0};
 	virtq_push(&b->q, 0);
 	virtq_kick(b->v, &b->q);
-	while (!virtq_next_used(&b->q))
-		cpu_relax();
+	uint64_t spin_end = clock_monotonic_ns() + SPIN_NS;
+	while (!virtq_next_used(&b->q)) {
+		uint64_t now = clock_monotonic_ns();
+		if (now < spin_end)
+			cpu_relax();
+		else
+			sched_halt_until(now + HALT_NS);
+	}
 	return *status == 0 ? 0 : -EIO;
 }
 
@@ -83,8 +95,8 @@ static void vblk_found(struct virtio_dev *v)
 		kprintf(UNIK_CONSOLE_PREFIX "virtio-blk: transport %d cannot be set up\n", v->slot);
 		return;
 	}
-	/* Requests are polled for: ask the device not to interrupt. */
-	b->q.avail[0] = 1;
+	/* The device interrupts at each answer: the handler (drivers/virtio.c) only acknowledges
+	 * it, which ends the halt in request(). */
 	if (virtio_start(v)) {
 		kprintf(UNIK_CONSOLE_PREFIX "virtio-blk: no interrupt vector for transport %d\n",
 		        v->slot);

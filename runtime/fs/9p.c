@@ -16,6 +16,7 @@ enum {
 	TLCREATE = 14,
 	TSYMLINK = 16,
 	TREADLINK = 22,
+	TSTATFS = 8,
 	TGETATTR = 24,
 	TSETATTR = 26,
 	TREADDIR = 40,
@@ -54,6 +55,7 @@ struct p9_ino {
 	bool owrite; /* ofid is open for writing too */
 	bool hashed;
 	uint64_t qpath;
+	uint64_t blocks; /* the host's st_blocks, from the last Rgetattr */
 	struct inode *hnext;
 	uint64_t dpos, doff; /* the next entry's index and the host's offset to read it from */
 	/* A symlink made by create, which waits for its target (written next) to exist on the
@@ -65,7 +67,7 @@ struct p9_ino {
 struct attrs {
 	uint64_t qpath;
 	uint32_t mode;
-	uint64_t nlink, size;
+	uint64_t nlink, size, blocks;
 	int64_t atime, mtime, ctime;
 };
 
@@ -241,7 +243,8 @@ static int getattr(struct p9 *p, uint32_t fid, struct attrs *a)
 		a->nlink = get64(&r);
 		r.pos += 8; /* rdev */
 		a->size = get64(&r);
-		r.pos += 16; /* blksize, blocks */
+		r.pos += 8; /* blksize */
+		a->blocks = get64(&r);
 		int64_t t[6];
 		get(&r, t, sizeof(t));
 		a->atime = t[0] * 1000000000 + t[1];
@@ -278,6 +281,7 @@ static void apply(struct inode *i, const struct attrs *a)
 	/* A host file unlinked while open there still has its inode here until we drop it. */
 	i->nlink = a->nlink ? (uint32_t)a->nlink : 1;
 	i->size = a->size;
+	PI(i)->blocks = a->blocks;
 	i->atime = a->atime;
 	i->mtime = a->mtime;
 	i->ctime = a->ctime;
@@ -776,6 +780,59 @@ static int p9_sync(struct super_block *sb)
 	return r;
 }
 
+/* Tstatfs on the share's root: the host file system's figures, as QEMU reads them there. */
+static int p9_statfs(struct super_block *sb, struct linux_statfs *s)
+{
+	struct p9 *p = sb->priv;
+	struct msg m;
+	struct rd r;
+	begin(p, &m, TSTATFS);
+	put32(&m, PI(sb->root)->fid);
+	int e = rpc(&m, &r);
+	if (!e) {
+		s->f_type = get32(&r);
+		s->f_bsize = s->f_frsize = get32(&r);
+		s->f_blocks = get64(&r);
+		s->f_bfree = get64(&r);
+		s->f_bavail = get64(&r);
+		s->f_files = get64(&r);
+		s->f_ffree = get64(&r);
+		uint64_t fsid = get64(&r);
+		s->f_fsid[0] = (int32_t)fsid;
+		s->f_fsid[1] = (int32_t)(fsid >> 32);
+		s->f_namelen = get32(&r);
+	}
+	return done(&m, e);
+}
+
+static uint64_t p9_blocks(struct inode *i)
+{
+	return PI(i)->blocks;
+}
+
+/* chmod and utimensat on the host file: Tsetattr with the mode, or both times as set in i. */
+static int p9_setattr(struct inode *i, unsigned what)
+{
+	struct msg m;
+	uint32_t valid = 0;
+	if (what & FS_ATTR_MODE)
+		valid |= 0x1; /* P9_ATTR_MODE */
+	if (what & FS_ATTR_TIMES)
+		valid |= 0x10 | 0x20 | 0x80 | 0x100; /* ATIME, MTIME, ATIME_SET, MTIME_SET */
+	begin(PS(i), &m, TSETATTR);
+	put32(&m, PI(i)->fid);
+	put32(&m, valid);
+	put32(&m, i->mode & 07777);
+	put32(&m, 0); /* uid, gid */
+	put32(&m, 0);
+	put64(&m, 0); /* size */
+	put64(&m, (uint64_t)(i->atime / 1000000000));
+	put64(&m, (uint64_t)(i->atime % 1000000000));
+	put64(&m, (uint64_t)(i->mtime / 1000000000));
+	put64(&m, (uint64_t)(i->mtime % 1000000000));
+	return call(&m);
+}
+
 static const struct fs_ops p9_ops = {
     .lookup = p9_lookup,
     .create = p9_create,
@@ -789,6 +846,9 @@ static const struct fs_ops p9_ops = {
     .evict = p9_evict,
     .fsync = p9_fsync,
     .sync = p9_sync,
+    .statfs = p9_statfs,
+    .blocks = p9_blocks,
+    .setattr = p9_setattr,
 };
 
 /* --- mounting --- */

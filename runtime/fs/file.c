@@ -760,15 +760,28 @@ long sys_link(const char *opath, const char *npath)
 	return sys_linkat(AT_FDCWD, opath, AT_FDCWD, npath, 0);
 }
 
+/* chmod's change, passed to the file system when it keeps modes elsewhere (setattr). */
+static long set_mode(struct inode *i, long mode)
+{
+	if (i->sb && i->sb->readonly)
+		return -EROFS;
+	uint32_t old = i->mode;
+	int64_t old_ctime = i->ctime;
+	i->mode = (i->mode & S_IFMT) | ((uint32_t)mode & 07777);
+	i->ctime = fs_now();
+	int r = i->sb && i->sb->ops->setattr ? i->sb->ops->setattr(i, FS_ATTR_MODE) : 0;
+	if (r < 0) {
+		i->mode = old;
+		i->ctime = old_ctime;
+	}
+	return r;
+}
+
 long sys_fchmodat(long dirfd, const char *path, long mode)
 {
 	struct inode *i;
 	int r = lookup_at(dirfd, path, LOOKUP_FOLLOW, &i);
-	if (r < 0)
-		return r;
-	i->mode = (i->mode & S_IFMT) | ((uint32_t)mode & 07777);
-	i->ctime = fs_now();
-	return 0;
+	return r < 0 ? r : set_mode(i, mode);
 }
 
 long sys_chmod(const char *path, long mode)
@@ -781,8 +794,7 @@ long sys_fchmod(long fd, long mode)
 	struct file *f = fd_get(fd);
 	if (!f)
 		return -EBADF;
-	f->ino->mode = (f->ino->mode & S_IFMT) | ((uint32_t)mode & 07777);
-	return 0;
+	return set_mode(f->ino, mode);
 }
 
 /* Ownership: everything belongs to root, the only user; changing it is accepted and moot. */
@@ -809,7 +821,9 @@ long sys_utimensat(long dirfd, const char *path, const struct linux_timespec *ts
 		if (r < 0)
 			return r;
 	}
-	int64_t now = fs_now();
+	if (i->sb && i->sb->readonly)
+		return -EROFS;
+	int64_t now = fs_now(), old[3] = {i->atime, i->mtime, i->ctime};
 	for (int k = 0; k < 2; k++) {
 		int64_t *field = k ? &i->mtime : &i->atime;
 		if (!ts || ts[k].tv_nsec == 0x3fffffff) /* UTIME_NOW */
@@ -818,7 +832,13 @@ long sys_utimensat(long dirfd, const char *path, const struct linux_timespec *ts
 			*field = ts[k].tv_sec * 1000000000LL + ts[k].tv_nsec;
 	}
 	i->ctime = now;
-	return 0;
+	int r = i->sb && i->sb->ops->setattr ? i->sb->ops->setattr(i, FS_ATTR_TIMES) : 0;
+	if (r < 0) {
+		i->atime = old[0];
+		i->mtime = old[1];
+		i->ctime = old[2];
+	}
+	return r;
 }
 
 long sys_umask(long mask)
@@ -995,11 +1015,17 @@ static long do_select(long n, uint64_t **sets, struct linux_timespec *ts, long u
 	return r;
 }
 
-long sys_fstatfs(long fd, struct linux_statfs *s)
+/* statfs of the file system holding i (a pipe or other unnamed inode: tmpfs's figures). */
+static long statfs_of(struct inode *i, struct linux_statfs *s)
 {
-	if (fd >= 0 && !fd_get(fd))
-		return -EBADF;
+	struct super_block *sb = i ? i->sb : NULL;
 	k_memset(s, 0, sizeof(*s));
+	if (sb && sb->ops->statfs) {
+		int r = sb->ops->statfs(sb, s);
+		if (!r && sb->readonly)
+			s->f_flags |= 1; /* ST_RDONLY */
+		return r;
+	}
 	s->f_type = 0x01021994; /* TMPFS_MAGIC */
 	s->f_bsize = s->f_frsize = 4096;
 	s->f_blocks = mem_total_bytes() / 4096;
@@ -1009,11 +1035,19 @@ long sys_fstatfs(long fd, struct linux_statfs *s)
 	return 0;
 }
 
+long sys_fstatfs(long fd, struct linux_statfs *s)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	return statfs_of(f->ino, s);
+}
+
 long sys_statfs(const char *path, struct linux_statfs *s)
 {
 	struct inode *i;
 	int r = fs_lookup(fs_cwd, path, LOOKUP_FOLLOW, &i);
-	return r < 0 ? r : sys_fstatfs(-1, s);
+	return r < 0 ? r : statfs_of(i, s);
 }
 
 /* For mmap of a file: the inode behind fd, through its mmap operation (see reg_mmap). */

@@ -45,7 +45,19 @@ struct fs_ops {
 	 * dirty, then flushes the device; 0 or a negative errno. */
 	int (*fsync)(struct inode *i);
 	int (*sync)(struct super_block *sb);
+	/* Optional: statfs's figures for the file system (s is zeroed; f_flags is filled in by
+	 * the caller), 0 or a negative errno; without it, tmpfs's (the guest's memory). */
+	int (*statfs)(struct super_block *sb, struct linux_statfs *s);
+	/* Optional: st_blocks of i, in 512-byte units; without it, its size rounded up to pages. */
+	uint64_t (*blocks)(struct inode *i);
+	/* Optional: i's mode (FS_ATTR_MODE) or times (FS_ATTR_TIMES) were just changed in i by
+	 * chmod or utimensat; a file system that keeps them elsewhere (9p, on the host) passes
+	 * them on.  0 or a negative errno (then the change is undone). */
+	int (*setattr)(struct inode *i, unsigned what);
 };
+
+#define FS_ATTR_MODE  1u
+#define FS_ATTR_TIMES 2u
 
 /* One mounted file system. */
 struct super_block {

@@ -340,7 +340,10 @@ void fs_stat(struct inode *i, struct linux_stat *st)
 	st->st_rdev = i->dev ? 0x0501 : 0;
 	st->st_size = S_ISDIR(i->mode) ? 4096 : (int64_t)i->size;
 	st->st_blksize = 4096;
-	st->st_blocks = (int64_t)(PAGE_UP(S_ISREG(i->mode) ? i->size : 0) / 512);
+	if (i->sb && i->sb->ops->blocks)
+		st->st_blocks = (int64_t)i->sb->ops->blocks(i);
+	else
+		st->st_blocks = (int64_t)(PAGE_UP(S_ISREG(i->mode) ? i->size : 0) / 512);
 	st->st_atim = (struct linux_timespec){i->atime / 1000000000, i->atime % 1000000000};
 	st->st_mtim = (struct linux_timespec){i->mtime / 1000000000, i->mtime % 1000000000};
 	st->st_ctim = (struct linux_timespec){i->ctime / 1000000000, i->ctime % 1000000000};

@@ -342,6 +342,16 @@ NORETURN void thread_exit(int status)
 	__builtin_unreachable();
 }
 
+void sched_halt_until(uint64_t deadline)
+{
+	/* The timer's interrupt (sched_timer_irq) re-arms it for the scheduler's own needs. */
+	if (!timer_at || deadline < timer_at) {
+		timer_at = deadline;
+		clock_timer_at(deadline);
+	}
+	clock_halt();
+}
+
 /* entry.S: on the preempted thread's own stack, with the interrupt's frame above. */
 void sched_preempted(void)
 {

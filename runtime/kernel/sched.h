@@ -78,6 +78,11 @@ void waitq_wake(struct waitq *q);
 void thread_wake(struct thread *t, int r);
 /* Sleep until the monotonic deadline, letting other threads run: -EINTR on a signal. */
 int thread_sleep_until(uint64_t deadline);
+/* Halts the CPU without leaving the running thread until an interrupt comes or the deadline
+ * passes, whichever is first; another thread's wait that ends meanwhile only makes it runnable.
+ * For a driver waiting for its device inside a system call whose callers rely on no other
+ * thread getting in (virtio-blk under ext2). */
+void sched_halt_until(uint64_t deadline);
 /* Let the other runnable threads run first. */
 void thread_yield(void);
 /* The thread with this id, or NULL. */

@@ -58,3 +58,7 @@ $(APPS_DIR)/multifile.elf: $(MULTIFILE_SRCS) $(APPS_DEPS)
 		OBJDIR=$(abspath $(APPS_DIR)/multifile) OUT=$(abspath $@) || { rm -f $@; exit 1; }
 
 .PHONY: test-apps
+
+# The statfs and st_blocks printer vol and share share.
+$(APPS_DIR)/vol.elf $(APPS_DIR)/vol.mb1.elf $(APPS_DIR)/vol.native $(APPS_DIR)/share.elf \
+	$(APPS_DIR)/share.native: tests/apps/fsinfo.h

@@ -2,7 +2,9 @@
  * size and checksum (read in odd-sized pieces) and every symlink's target, so that the test
  * compares it with what the host has (and with a native run); `share write DIR` changes the tree
  * in every way a program can; `share ro DIR` tries to and expects EROFS each time;
- * `share stat FILE` prints the size and mtime stat() reports. */
+ * `share stat FILE` prints the size and mtime stat() reports; `share statfs DIR` prints statfs and
+ * the st_blocks of DIR's files (fsinfo.h); `share attrs DIR` changes the modes and times of
+ * DIR/m1 (by name) and DIR/m2 (by descriptor), which the host then checks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "fsinfo.h"
 
 static int failures;
 
@@ -165,10 +169,26 @@ static void ro(const char *dir)
 	check(link(q, p) < 0 && errno == EROFS, "link on ro");
 }
 
+static void attrs(const char *dir)
+{
+	char p1[4096], p2[4096];
+	snprintf(p1, sizeof(p1), "%s/m1", dir);
+	snprintf(p2, sizeof(p2), "%s/m2", dir);
+	check(chmod(p1, 0604) == 0, "chmod m1");
+	struct timespec t1[2] = {{1000000000, 500}, {1200000000, 250000}};
+	check(utimensat(AT_FDCWD, p1, t1, 0) == 0, "utimensat m1");
+	int fd = open(p2, O_RDWR);
+	check(fd >= 0, "open m2");
+	check(fchmod(fd, 0640) == 0, "fchmod m2");
+	struct timespec t2[2] = {{0, UTIME_OMIT}, {1300000000, 0}};
+	check(futimens(fd, t2) == 0, "futimens m2");
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: share list|write|ro|stat PATH\n");
+		fprintf(stderr, "usage: share list|write|ro|stat|statfs|attrs PATH\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "list")) {
@@ -181,6 +201,10 @@ int main(int argc, char **argv)
 		struct stat st;
 		check(stat(argv[2], &st) == 0, "stat");
 		printf("size %lld mtime %lld\n", (long long)st.st_size, (long long)st.st_mtime);
+	} else if (!strcmp(argv[1], "statfs")) {
+		failures += fsinfo(argv[2]);
+	} else if (!strcmp(argv[1], "attrs")) {
+		attrs(argv[2]);
 	}
 	if (failures)
 		printf("FAILED %d\n", failures);

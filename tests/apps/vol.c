@@ -2,7 +2,8 @@
  * file's bytes (the host lists the same tree and compares); `vol write DIR` makes the files the
  * test then checks on the host, and lists them; `vol ro DIR` checks that every change fails with
  * EROFS; `vol umount DIR` writes a file and unmounts the volume; `vol churn DIR` writes and fsyncs
- * files until it is killed (or CHURN_MAX of them). */
+ * files until it is killed (or CHURN_MAX of them); `vol statfs DIR` prints statfs and the
+ * st_blocks of DIR's files (fsinfo.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "fsinfo.h"
 
 static int failures;
 
@@ -260,7 +263,7 @@ static void do_churn(const char *dir)
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc % 2 == 0) {
-		fprintf(stderr, "usage: vol tree|write|ro|umount DIR [...]...\n");
+		fprintf(stderr, "usage: vol tree|write|ro|umount|churn|statfs DIR [...]...\n");
 		return 2;
 	}
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -275,6 +278,8 @@ int main(int argc, char **argv)
 			do_umount(argv[i + 1]);
 		} else if (!strcmp(argv[i], "churn")) {
 			do_churn(argv[i + 1]);
+		} else if (!strcmp(argv[i], "statfs")) {
+			failures += fsinfo(argv[i + 1]);
 		}
 		printf("%s %s\n", argv[i], failures ? "FAILED" : "ok");
 	}

@@ -11,7 +11,7 @@ import time
 
 from harness import Skip, Failure, fail, bin_dir, out_dir, tail, check_equal, variants, REPO
 from apps import app, make_cpio
-from qemu import QEMU, resolve_accel
+from qemu import QEMU, qemu_cpu, resolve_accel
 
 GOLDEN = os.path.join(REPO, 'tests', 'data', 'disk')
 OVMF = '/usr/share/qemu/OVMF.fd'
@@ -138,7 +138,7 @@ def boot(image, how, accel='tcg', timeout=90, tag='', check=True):
         p = run_pack(['--check', image], ok=False)
         if p.returncode != 0:
             fail('unik-pack --check refuses %s' % image, p.stderr)
-    cmd = [QEMU, '-accel', accel, '-cpu', 'host' if accel == 'kvm' else 'max', '-m', '128M',
+    cmd = [QEMU, '-accel', accel, '-cpu', qemu_cpu(accel), '-m', '128M',
            '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
            '-device', 'isa-debug-exit,iobase=0xf4,iosize=4']
     if firmware == 'uefi':

@@ -1,5 +1,5 @@
-"""The `oci` image format end to end: `unik build --format oci`, `unik export --format oci`,
-then `docker load` and `podman load` accept the tarball and `--runtime=unik` runs it with the
+"""The `docker-archive` image format end to end: `unik build --format docker-archive`,
+`unik export --format docker-archive`, then `docker load` and `podman load` accept the tarball and `--runtime=unik` runs it with the
 image's default arguments and environment, its root fs and the engine's overrides."""
 
 import os
@@ -37,12 +37,12 @@ def build_and_export(h):
         os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
         with open(os.path.join(src, rel), 'w') as f:
             f.write(text)
-    h.ok(['build', '--format', 'oci', '--name', 'ocihello', src])
+    h.ok(['build', '--format', 'docker-archive', '--name', 'ocihello', src])
     im = h.json(['describe-image', 'ocihello'])
-    if 'oci' not in im.get('formats', {}):
-        fail('the image has no oci format after --format oci', str(im))
+    if 'docker-archive' not in im.get('formats', {}):
+        fail('the image has no docker-archive format after --format docker-archive', str(im))
     tar = os.path.join(out_dir(), 'ocihello.tar')
-    h.ok(['export', 'ocihello', '--format', 'oci', '-o', tar])
+    h.ok(['export', 'ocihello', '--format', 'docker-archive', '-o', tar])
     return tar
 
 

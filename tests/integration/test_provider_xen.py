@@ -126,15 +126,17 @@ def test_cli_providers_run_and_export_xl():
         img = h.json(['describe-image', 'hello'])
         s = read_xl_cfg(cfg)
         image_dir = os.path.join(h.path, 'images', img['id'])
+        # The export is self-contained: the kernel and root fs beside the config, named by
+        # relative path (run `xl create hello.cfg` from that directory), never the store's.
         want = {
             'type': 'pvh', 'name': 'hello',
-            'kernel': os.path.realpath(os.path.join(image_dir, 'kernel.elf')),
+            'kernel': 'hello.elf',
             'on_poweroff': 'destroy', 'on_reboot': 'destroy', 'on_crash': 'destroy',
             'memory': img.get('memory_mb') or 64, 'vcpus': 1,
         }
         rootfs = os.path.join(image_dir, 'rootfs.cpio')
         if os.path.exists(rootfs):
-            want['ramdisk'] = os.path.realpath(rootfs)
+            want['ramdisk'] = 'hello.rootfs.cpio'
         for k, v in want.items():
             if s.get(k) != v:
                 fail('xl.cfg %s is %r, wanted %r' % (k, s.get(k), v), open(cfg).read())
@@ -144,8 +146,14 @@ def test_cli_providers_run_and_export_xl():
         if shlex.split(s.get('cmdline', '')) != ARGV:
             fail('xl.cfg cmdline %r is not the words %r' % (s.get('cmdline'), ARGV),
                  open(cfg).read())
-        if not os.path.exists(s['kernel']):
-            fail('the kernel the xl.cfg names does not exist: %s' % s['kernel'])
+        beside = os.path.join(os.path.dirname(cfg), s['kernel'])
+        if not os.path.exists(beside):
+            fail('the kernel the xl.cfg names is not beside it: %s' % beside)
+        with open(beside, 'rb') as a, open(os.path.join(image_dir, 'kernel.elf'), 'rb') as b:
+            if a.read() != b.read():
+                fail('the kernel beside the xl.cfg is not the image kernel')
+        if h.path in open(cfg).read():
+            fail("the exported xl.cfg names the daemon's store", open(cfg).read())
 
 
 class XLU:

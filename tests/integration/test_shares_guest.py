@@ -5,6 +5,7 @@ and written by tests/apps/share.c; the host checks what the guest did once it ha
 import os
 import shutil
 import stat
+import subprocess
 
 from harness import Skip, accels, fail, check_equal, out_dir
 from qemu import boot
@@ -178,3 +179,63 @@ def test_share_unknown_tag():
         'unik: share other: no virtio-9p device has the mount tag "other": not mounted')
     if 'mounted on' in r.console:
         fail('a share was mounted though no tag matched')
+
+
+def test_share_statfs_and_blocks():
+    """statfs and fstatfs on a share give the host file system's figures as QEMU passes them
+    (its type, inode count and name length; its size in QEMU's block size), and st_blocks is
+    the host file's, a sparse file's holes not counted."""
+    require_root()
+    d = share_dir('statfs')
+    with open(os.path.join(d, 'data'), 'wb') as f:
+        f.write(bytes(range(256)) * 400)
+    with open(os.path.join(d, 'sparse'), 'wb') as f:
+        f.write(b'head')
+        f.seek(6 * 1024 * 1024)
+        f.write(b'tail')
+    r = boot(app('share'), 'unik.dev.share=fs,at=/data share statfs /data', accel='tcg',
+             extra=share_args(d))
+    r.expect_status(0)
+    lines = r.app.splitlines()
+    fields = lines[0].split()
+    if fields[0] != 'statfs' or len(fields) != 19:
+        fail('no statfs line', r.app)
+    got = dict(zip(fields[1::2], fields[2::2]))
+    host = os.statvfs(d)
+    host_type = subprocess.run(['stat', '-f', '-c', '%t', d], capture_output=True,
+                               text=True).stdout.strip()
+    check_equal('f_type', got['type'], host_type)
+    check_equal('f_files', int(got['files']), host.f_files)
+    check_equal('f_namelen', int(got['namelen']), host.f_namemax)
+    check_equal('f_flags read-only', got['ro'], '0')
+    size, host_size = int(got['bsize']) * int(got['blocks']), host.f_frsize * host.f_blocks
+    if abs(size - host_size) > int(got['bsize']):
+        fail('the share is %d bytes in the guest, %d on the host' % (size, host_size), r.app)
+    want = ''.join('blocks %s %d\n' % (n, os.stat(os.path.join(d, n)).st_blocks)
+                   for n in ('data', 'sparse'))
+    check_equal('st_blocks', ''.join(l + '\n' for l in lines[1:3]), want)
+    if os.stat(os.path.join(d, 'sparse')).st_blocks * 512 >= 6 * 1024 * 1024:
+        raise Skip('the host file system fills holes: st_blocks of a sparse file says nothing')
+    check_equal('the end', lines[3], 'SUCCESS')
+
+
+def test_share_chmod_and_times():
+    """chmod, fchmod, utimensat and futimens in the guest change the host file (Tsetattr): the
+    host sees the modes and the times to the nanosecond, an omitted time left as it was."""
+    require_root()
+    d = share_dir('attrs')
+    for name in ('m1', 'm2'):
+        with open(os.path.join(d, name), 'w') as f:
+            f.write(name + '\n')
+        os.chmod(os.path.join(d, name), 0o666)
+    os.utime(os.path.join(d, 'm2'), ns=(1100000000 * 10**9 + 7, 1100000000 * 10**9 + 7))
+    r = boot(app('share'), 'unik.dev.share=fs,at=/data share attrs /data', accel='tcg',
+             extra=share_args(d))
+    r.expect_status(0).expect_app('SUCCESS\n')
+    m1, m2 = os.stat(os.path.join(d, 'm1')), os.stat(os.path.join(d, 'm2'))
+    check_equal('m1 mode', oct(m1.st_mode & 0o7777), oct(0o604))
+    check_equal('m1 times', (m1.st_atime_ns, m1.st_mtime_ns),
+                (1000000000 * 10**9 + 500, 1200000000 * 10**9 + 250000))
+    check_equal('m2 mode', oct(m2.st_mode & 0o7777), oct(0o640))
+    check_equal('m2 times', (m2.st_atime_ns, m2.st_mtime_ns),
+                (1100000000 * 10**9 + 7, 1300000000 * 10**9))

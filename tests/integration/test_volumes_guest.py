@@ -288,3 +288,50 @@ def test_killed_mid_write():
                              stdin=subprocess.DEVNULL, capture_output=True).stdout
         if got != pattern(20000, i):
             fail('fsynced file f%05d lost or changed: %d bytes' % (i, len(got)))
+
+
+def dumpe2fs_counts(img):
+    out = run([tool('dumpe2fs'), '-h', img]).stdout
+    got = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(':')
+        got[key.strip()] = value.strip()
+    return got
+
+
+@blocks
+def test_statfs_and_blocks(bs):
+    """statfs and fstatfs on a volume give ext2's magic, block size and the superblock's counts
+    (the host reads the same with dumpe2fs), and st_blocks is each file's i_blocks (debugfs),
+    a sparse file's holes not counted; a read-only mount says so in f_flags."""
+    src = os.path.join(out_dir(), 'statfs-src')
+    shutil.rmtree(src, ignore_errors=True)
+    os.makedirs(src)
+    with open(os.path.join(src, 'data'), 'wb') as f:
+        f.write(bytes(range(256)) * 400)
+    with open(os.path.join(src, 'small'), 'w') as f:
+        f.write('small\n')
+    with open(os.path.join(src, 'sparse'), 'wb') as f:
+        f.write(b'head')
+        f.seek(6 * 1024 * 1024)
+        f.write(b'tail')
+    img = mkfs('statfs.img', bs, '16M', src)
+    sb = dumpe2fs_counts(img)
+    blocks = {}
+    for name in ('data', 'small', 'sparse'):
+        stat = run([tool('debugfs'), '-R', 'stat /%s' % name, img]).stdout
+        blocks[name] = int(stat.split('Blockcount:')[1].split()[0])
+    free = int(sb['Free blocks'])
+    want = ('statfs type ef53 bsize %d blocks %s bfree %d bavail %d files %s ffree %s '
+            'namelen 255 ro %%d\n' % (bs, sb['Block count'], free,
+                                     max(free - int(sb['Reserved block count']), 0),
+                                     sb['Inode count'], sb['Free inodes']))
+    want += ''.join('blocks %s %d\n' % (n, blocks[n]) for n in sorted(blocks))
+    if blocks['sparse'] * 512 >= 6 * 1024 * 1024:
+        fail('mke2fs filled the sparse file: the test checks nothing about holes')
+    for ro in (0, 1):
+        r = boot(app('vol'), 'unik.dev.data=blk%s,at=/data vol statfs /data'
+                 % (',ro' if ro else ''), accel='tcg', extra=disk(img, 'data'))
+        r.expect_status(0)
+        check_equal('statfs and st_blocks (ro %d)' % ro, listing(r.app, 'statfs'), want % ro)
+    e2fsck_clean(img)

@@ -91,6 +91,13 @@ def test_volume_lifecycle_and_export():
                   '2', 'v2')
         cli_error(d, 'want a size', 'volume', 'create', '--size', 'lots', 'v2')
         cli_error(d, 'give --data DIR or --size MB', 'create-volume', '--name', 'v2')
+        # A --from directory with links out of it.
+        for target in ('/etc/passwd', '../../outside'):
+            escape = os.path.join(out_dir(), 'escape')
+            shutil.rmtree(escape, ignore_errors=True)
+            os.makedirs(escape)
+            os.symlink(target, os.path.join(escape, 'link'))
+            cli_error(d, 'leaves the source tree', 'volume', 'create', '--from', escape, 'v2')
         r = d.request('POST', '/v1/volumes', {'name': 'v2', 'size_mb': 'big'})
         check_equal('a size that is no number', r.status, 400)
         r = d.request('POST', '/v1/volumes', {'name': '../x', 'size_mb': 8})
@@ -153,6 +160,13 @@ def test_attach_rules():
         cli_error(d, 'no volume "nope"', 'run', '-d', '-v', 'nope:/data', 'http')
         cli_error(d, 'no such directory', 'run', '-d', '-v', '/no/such/dir:/data', 'http')
         cli_error(d, 'must be an absolute path', 'run', '-d', '-v', 'data:rel', 'http')
+        cli_error(d, 'an absolute path other than /', 'run', '-d', '-v', 'data:/', 'http')
+        cli_error(d, "/proc is the runtime's own file system", 'run', '-d', '-v', 'data:/proc',
+                  'http')
+        cli_error(d, "/dev is the runtime's own file system", 'run', '-d', '-v',
+                  '%s:/dev/x' % out_dir(), 'http')
+        cli_error(d, 'two mounts at /d', 'run', '-d', '-v', 'data:/d:ro', '-v',
+                  '%s:/d' % out_dir(), 'http')
         cli_error(d, 'the mode after the mount point is ro or rw', 'run', '-d', '-v',
                   'data:/d:rx', 'http')
         cli(d, 'stop', 'w1')
@@ -192,3 +206,15 @@ def test_attach_rules():
         cli(d, 'volume', 'rm', '-f', 'data')
         check_equal('w2 without it', d.ok('GET', '/v1/instances/w2')['mounts'], [])
         cli(d, 'rm', '-f', 'w2')
+        # A disk e2fsck -p cannot repair (its superblock overwritten) is refused at attach, with
+        # the way out, and no instance is made.
+        cli(d, 'volume', 'create', '--size', '8', 'broken')
+        vid = d.ok('GET', '/v1/volumes/broken')['id']
+        with open(os.path.join(d.home, 'volumes', vid, 'disk.raw'), 'r+b') as f:
+            f.seek(1024)
+            f.write(b'garbage!' * 128)
+        names = sorted(i['name'] for i in d.ok('GET', '/v1/instances'))
+        cli_error(d, 'cannot repair', 'run', '-d', '--network', 'none', '-v', 'broken:/data',
+                  'http')
+        check_equal('instances after the refusal',
+                    sorted(i['name'] for i in d.ok('GET', '/v1/instances')), names)

@@ -43,7 +43,7 @@ def kvm_usable():
     if os.geteuid() == 0 and not (st.st_gid != 0 and st.st_mode & 0o060 == 0o060) and \
             st.st_mode & 0o006 != 0o006:
         return ('/dev/kvm is mode %o, group %d: QEMU\'s unprivileged user cannot open it '
-                '(scripts/install-deps gives it to group kvm)' % (st.st_mode & 0o777, st.st_gid))
+                '(chgrp kvm /dev/kvm && chmod 0660 /dev/kvm opens it to that user)' % (st.st_mode & 0o777, st.st_gid))
     return None
 
 
@@ -57,11 +57,17 @@ def resolve_accel(accel):
     return accel
 
 
+def qemu_cpu(accel):
+    """-cpu's value: the host's CPU under KVM, without IA32_ARCH_CAPABILITIES, which a nested KVM
+    may refuse (QEMU 7.2 then aborts); TCG's most capable model."""
+    return 'host,-arch-capabilities' if accel == 'kvm' else 'max'
+
+
 def qemu_command(kernel, cmdline='', accel='tcg', machine='microvm', mem='128M', initrd=None,
                  console='/dev/null', extra=()):
     """The QEMU argument vector for one boot (also used by bench/run.py)."""
     cmd = [QEMU] + MACHINES[machine]
-    cmd += ['-accel', accel, '-cpu', 'host' if accel == 'kvm' else 'max']
+    cmd += ['-accel', accel, '-cpu', qemu_cpu(accel)]
     cmd += ['-m', str(mem), '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
             '-serial', 'file:' + console,
             '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',

@@ -22,6 +22,7 @@
 #include "cmd/unik/cmd_describe_image.c"
 #include "cmd/unik/cmd_describe_instance.c"
 #include "cmd/unik/cmd_export.c"
+#include "cmd/unik/cmd_push.c"
 #include "cmd/unik/cmd_help.c"
 #include "cmd/unik/cmd_images.c"
 #include "cmd/unik/cmd_logs.c"

@@ -162,6 +162,13 @@ static void test_own_options(void **state)
 	assert_true(a.help);
 	assert_words(&a.gcc_args, (const char *[]){"a.c", NULL});
 	unikcc_args_free(&a);
+
+	/* --unik-target makes a device application; the last one wins. */
+	parse_ok(&a, (const char *[]){"--unik-target", "virtio", "--unik-target=hvt", "a.c", NULL});
+	assert_int_equal(a.target, UNIKCC_TARGET_HVT);
+	assert_true(a.app);
+	assert_words(&a.gcc_args, (const char *[]){"a.c", NULL});
+	unikcc_args_free(&a);
 }
 
 static void test_own_option_errors(void **state)
@@ -178,6 +185,8 @@ static void test_own_option_errors(void **state)
 	    {{"--unik-env=A-B=x", "a.c"}, "NAME=VALUE"},
 	    {{"--unik-multiboot=yes", "a.c"}, "takes no value"},
 	    {{"--unik-rootfs=", "a.c"}, "needs a directory"},
+	    {{"--unik-target", "arm", "a.c"}, "unknown target (targets: virtio, unix, hvt)"},
+	    {{"a.c", "--unik-target"}, "needs a value"},
 	};
 
 	(void)state;
@@ -191,6 +200,30 @@ static void test_own_option_errors(void **state)
 			fail_msg("case %zu: `%s` lacks `%s`", i, err.msg, cases[i].msg);
 		unikcc_args_free(&a);
 	}
+}
+
+/* --unik-target picks an entry of the target table and implies --unik-app. */
+static void test_targets(void **state)
+{
+	struct unikcc_args a;
+
+	(void)state;
+	parse_ok(&a, (const char *[]){"a.c", NULL});
+	assert_int_equal(a.target, UNIKCC_TARGET_VIRTIO);
+	assert_false(a.app);
+	unikcc_args_free(&a);
+	parse_ok(&a, (const char *[]){"--unik-target=unix", "a.c", NULL});
+	assert_int_equal(a.target, UNIKCC_TARGET_UNIX);
+	assert_true(a.app);
+	assert_words(&a.gcc_args, (const char *[]){"a.c", NULL});
+	unikcc_args_free(&a);
+	parse_ok(&a, (const char *[]){"--unik-target", "virtio", "a.c", NULL});
+	assert_int_equal(a.target, UNIKCC_TARGET_VIRTIO);
+	assert_true(a.app);
+	unikcc_args_free(&a);
+	for (int t = 0; t < UNIKCC_TARGETS; t++)
+		assert_int_equal(unikcc_target_parse(unikcc_target_name((enum unikcc_target)t)), t);
+	assert_null(unikcc_target_name(UNIKCC_TARGETS));
 }
 
 static void test_cxx_and_unsupported(void **state)
@@ -325,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_compile_only_modes),
 	    cmocka_unit_test(test_no_inputs_is_pass),
 	    cmocka_unit_test(test_link_output_and_order),
+	    cmocka_unit_test(test_targets),
 	    cmocka_unit_test(test_option_values_are_not_inputs),
 	    cmocka_unit_test(test_own_options),
 	    cmocka_unit_test(test_own_option_errors),

@@ -239,6 +239,79 @@ static void test_json_net(void **state)
 	assert_null(xen_xl_vifs(NULL, 0));
 }
 
+/* Builds a guest's config with devs, its command line as the core makes it (the device words
+ * first, then args), and compares libxl's JSON with the golden file. */
+static void golden_devices(const char *file, struct unik_xl_guest *g,
+                           const struct unik_device *devs, size_t n, const char *args)
+{
+	_cleanup_free_ char *cmdline = unik_devices_cmdline(devs, n, args);
+	_cleanup_free_ char *json = NULL, *text = NULL;
+	libxl_domain_config c;
+	libxl_uuid uuid;
+	struct unik_error err = {0};
+
+	g->cmdline = cmdline;
+	assert_int_equal(libxl_uuid_from_string(&uuid, TEST_UUID), 0);
+	libxl_domain_config_init(&c);
+	if (xen_build_config(g, &uuid, &c, &err) < 0 || xen_add_devices(devs, n, &c, &err) < 0)
+		fail_msg("%s", err.msg);
+	json = xen_config_json(&c);
+	text = xasprintf("%s\n", json);
+	check_golden_text(file, text);
+	libxl_domain_config_dispose(&c);
+}
+
+/* An includeos service (examples/includeos/http) on a network: one vif on the network's bridge,
+ * the address on the command line, and no arguments (a service has no argv). */
+static void test_json_includeos(void **state)
+{
+	(void)state;
+	static const struct unik_device devs[] = {
+	    {.kind = UNIK_DEVICE_NET,
+	     .name = "net0",
+	     .network = "lan",
+	     .bridge = "ukbr-lan",
+	     .ip = "10.87.1.2/24",
+	     .gateway = "10.87.1.1",
+	     .mac = "52:54:00:00:00:0a"},
+	};
+	struct unik_xl_guest g = {
+	    .name = "unik-web-0123456789ab",
+	    .kernel = "/var/lib/unik/images/ba9876543210/web",
+	    .memory_mb = 64,
+	    .vcpus = 1,
+	};
+	golden_devices("includeos-http.json", &g, devs, 1, "");
+}
+
+/* A mirage application (examples/mirage/kv) run with --net service=lan --block storage=kvdata:
+ * the devices carry the declared names, the volume is attached whole (raw, read-write, no
+ * mount point), and the NIC's address is given as unik.service=. */
+static void test_json_mirage(void **state)
+{
+	(void)state;
+	static const struct unik_device devs[] = {
+	    {.kind = UNIK_DEVICE_NET,
+	     .name = "service",
+	     .network = "lan",
+	     .bridge = "ukbr-lan",
+	     .ip = "10.87.1.3/24",
+	     .gateway = "10.87.1.1",
+	     .mac = "52:54:00:00:00:0b"},
+	    {.kind = UNIK_DEVICE_BLK,
+	     .name = "storage",
+	     .path = "/var/lib/unik/volumes/4f2a9c1b7e30/disk.img",
+	     .format = "raw"},
+	};
+	struct unik_xl_guest g = {
+	    .name = "unik-kv-0123456789ab",
+	    .kernel = "/var/lib/unik/images/ba9876543210/kv",
+	    .memory_mb = 64,
+	    .vcpus = 1,
+	};
+	golden_devices("mirage-kv.json", &g, devs, 2, "kv");
+}
+
 /* No forwarder on a Xen host: published ports are refused, naming the port and the guest's
  * address to use instead. */
 static void test_ports_refused(void **state)
@@ -551,6 +624,7 @@ int main(void)
 	    cmocka_unit_test(test_registry),         cmocka_unit_test(test_unavailable_without_xen),
 	    cmocka_unit_test(test_json_devices),     cmocka_unit_test(test_devices_refused),
 	    cmocka_unit_test(test_json_net),         cmocka_unit_test(test_ports_refused),
+	    cmocka_unit_test(test_json_includeos),   cmocka_unit_test(test_json_mirage),
 	    cmocka_unit_test(test_no_unread_golden),
 	};
 

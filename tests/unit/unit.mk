@@ -16,6 +16,10 @@ $(UNIT_OBJDIR)/%.o: tests/unit/%.c
 $(O)/tests/unit/test_unikcc_args: $(O)/cmd/unik-cc/args.o
 $(UNIT_OBJDIR)/test_unikcc_args.o: HOST_CFLAGS += -Icmd/unik-cc
 
+# unik-spt's seccomp rule list lives with unik-spt; its test links it and libseccomp.
+$(O)/tests/unit/test_spt_rules: $(O)/cmd/unik-spt/rules.o
+$(O)/tests/unit/test_spt_rules: CORE_LIBS += -lseccomp
+
 # Tests of the core (daemon, compilers, images, providers) link libunikcore as well.
 UNIT_CORE := $(if $(CORE_OBJS),$(LIBCORE))
 
