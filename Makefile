@@ -7,6 +7,8 @@
 #   make asan            build the host code with ASan+UBSan and run the tests with it
 #   make format-check    check the C sources against .clang-format
 #   make check-deps      check the dependency rule of docs/architecture.md (make test runs it too)
+#   make man             man pages and bash/zsh completion into build/ (part of make)
+#   make install         PREFIX=/usr/local DESTDIR=... (docs/install.md); make uninstall
 
 CC      ?= gcc
 LD      ?= ld
@@ -158,8 +160,9 @@ MUSL_SYSCALL_H := /usr/include/x86_64-linux-musl/bits/syscall.h
 
 # ---------------------------------------------------------------------------------------------
 
-all: $(RT_OUT) $(HOST_BINS)
-.PHONY: all test bench asan clean format format-check unit-tests test-apps example check-deps
+all: $(RT_OUT) $(HOST_BINS) man
+.PHONY: all test bench asan clean format format-check unit-tests test-apps example check-deps \
+	man install uninstall
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -357,6 +360,67 @@ $(O)/runtime/unikrt-hvt.o: $(RT_HVT_OBJS)
 $(O)/runtime/hvt.ld: runtime/hvt/hvt.ld
 	@mkdir -p $(dir $@)
 	cp $< $@
+
+# ---------------------------------------------------------------------------------------------
+# Man pages and completion, from the tables --help prints (scripts/gen-man), and installation
+
+MAN_STAMP := $(O)/man/.generated
+man: $(MAN_STAMP)
+$(MAN_STAMP): scripts/gen-man docs/unikfile.md $(HOST_BINS)
+	$(PYTHON) scripts/gen-man --bin $(BIN) --out $(O)
+	touch $@
+
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage: the layout of docs/install.md.  Every
+# program finds its siblings and the runtime from its own place (lib/selfpath.h).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+LIBEXECDIR := $(PREFIX)/libexec/unik
+RTDIR      := $(PREFIX)/lib/unik
+INCDIR     := $(PREFIX)/include/unik
+MANDIR     := $(PREFIX)/share/man
+DOCDIR     := $(PREFIX)/share/doc/unik
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR := $(PREFIX)/share/zsh/site-functions
+UNITDIR    := $(PREFIX)/lib/systemd/system
+INSTALL_BIN := $(filter $(BIN)/unik $(BIN)/unik-cc $(BIN)/unik-oci $(BIN)/unik-spt $(BIN)/unik-hvt,\
+	$(HOST_BINS))
+INSTALL_LIBEXEC := $(filter $(BIN)/unik-daemon $(BIN)/unik-shim $(BIN)/unik-pack,$(HOST_BINS))
+INSTALL_DOCS := README.md $(shell find docs -name '*.md' 2>/dev/null)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(RTDIR)/include/unik \
+	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	    $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(INSTALL_LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(filter-out %.h %/.stamp,$(RT_OUT)) $(DESTDIR)$(RTDIR)/
+	# The runtime's headers for programs (unik/service.h, lwIP's for --unik-lwip).
+	if [ -d $(O)/runtime/include ]; then cp -R $(O)/runtime/include/. $(DESTDIR)$(RTDIR)/include/ && \
+	    find $(DESTDIR)$(RTDIR)/include -name .stamp -delete && \
+	    chmod -R u=rwX,go=rX $(DESTDIR)$(RTDIR)/include; fi
+	install -m 0644 include/unik/*.h $(DESTDIR)$(INCDIR)/
+	install -m 0644 $(O)/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(O)/man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(O)/man/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(O)/completion/unik.bash $(DESTDIR)$(BASHCOMPDIR)/unik
+	install -m 0644 $(O)/completion/_unik $(DESTDIR)$(ZSHCOMPDIR)/_unik
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' dist/systemd/unik.service.in \
+	    > $(DESTDIR)$(UNITDIR)/unik.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/unik.service
+	install -m 0644 dist/systemd/unik.socket $(DESTDIR)$(UNITDIR)/
+	for f in $(INSTALL_DOCS); do install -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$${f#docs/}; done
+
+# Removes what install wrote (the folders of its own, whole), whatever is built now.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,unik unik-cc unik-oci unik-spt unik-hvt)
+	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(RTDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man1/unik.1 $(DESTDIR)$(MANDIR)/man1/unik-*.1 \
+	    $(DESTDIR)$(MANDIR)/man5/unikfile.5 $(DESTDIR)$(MANDIR)/man8/unik-daemon.8 \
+	    $(DESTDIR)$(MANDIR)/man8/unik-oci.8 $(DESTDIR)$(BASHCOMPDIR)/unik \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_unik $(DESTDIR)$(UNITDIR)/unik.service \
+	    $(DESTDIR)$(UNITDIR)/unik.socket
 
 # ---------------------------------------------------------------------------------------------
 # Tests

@@ -69,7 +69,8 @@ int unik_compiler_build_c(const struct unik_compiler *c, const char *cc_flag, co
                           const struct unik_sandbox *sandbox, int log_fd,
                           struct unik_artifacts *out, struct unik_error *err);
 
-/* Where unik-cc is: $UNIK_CC, else "unik-cc" next to the running program.  Caller frees. */
+/* Where unik-cc is: $UNIK_CC, else beside the running program or in its installed layout
+ * (lib/selfpath.h), else "unik-cc" (PATH).  Caller frees. */
 char *unik_cc_path(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/selfpath.h"
 #include "lib/suggest.h"
 #include "lib/util.h"
 
@@ -104,18 +105,10 @@ const struct unik_compiler *unik_compiler_find(const char *base, const char *lan
 char *unik_cc_path(void)
 {
 	const char *env = getenv("UNIK_CC");
-	char self[PATH_MAX];
-	ssize_t n;
+	char *found;
 
 	if (env && *env)
 		return xstrdup(env);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return xstrdup("unik-cc");
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (!slash)
-		return xstrdup("unik-cc");
-	*slash = '\0';
-	return unik_path_join(self, "unik-cc");
+	found = unik_find_program("unik-cc");
+	return found ? found : xstrdup("unik-cc");
 }

@@ -745,16 +745,141 @@ static int start_mhd(struct listener *l, struct unik_error *err)
 	return 0;
 }
 
+/* The sockets a service manager passed (systemd's socket activation, sd_listen_fds(3)): when
+ * $LISTEN_PID is this process, $LISTEN_FDS listening sockets from fd 3 on.  The variables are
+ * removed so that no child takes them for its own.  Returns how many (0 when none), or -1. */
+static int passed_fds(struct unik_error *err)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long n;
+
+	if (!pid || !fds)
+		return 0;
+	errno = 0;
+	if (strtol(pid, &end, 10) != (long)getpid() || *end || errno) {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		return 0;
+	}
+	n = strtol(fds, &end, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end || !*fds || n < 0 || n > 64) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "LISTEN_FDS \"%.20s\" is not a count of sockets", fds);
+		return -1;
+	}
+	for (int fd = 3; fd < 3 + n; fd++) {
+		int type = 0, acc = 0;
+		socklen_t tl = sizeof(type), al = sizeof(acc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) < 0 ||
+		    type != SOCK_STREAM || !acc) {
+			unik_error_set(
+			    err, UNIK_E_INVALID,
+			    "fd %d from the service manager (LISTEN_FDS) is not a listening "
+			    "stream socket: give unik.socket ListenStream= lines only",
+			    fd);
+			return -1;
+		}
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	return (int)n;
+}
+
+/* A passed socket as a listener: its address as text, and whether it is TCP on loopback. */
+static int passed_listener(int fd, struct listener *l, bool *loopback, struct unik_error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "";
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		unik_error_sys(err, errno, "the address of fd %d (LISTEN_FDS)", fd);
+		return -1;
+	}
+	l->fd = fd;
+	*loopback = false;
+	if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *su = (const struct sockaddr_un *)&ss;
+
+		l->addr = su->sun_path[0] ? xstrndup(su->sun_path, sizeof(su->sun_path))
+		                          : xstrdup("(abstract unix socket)");
+		return 0;
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *si = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &si->sin_addr, host, sizeof(host));
+		l->addr = xasprintf("%s:%u", host, (unsigned)ntohs(si->sin_port));
+		*loopback = (ntohl(si->sin_addr.s_addr) >> 24) == 127;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *si = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &si->sin6_addr, host, sizeof(host));
+		l->addr = xasprintf("[%s]:%u", host, (unsigned)ntohs(si->sin6_port));
+		*loopback = IN6_IS_ADDR_LOOPBACK(&si->sin6_addr);
+	} else {
+		unik_error_set(
+		    err, UNIK_E_INVALID,
+		    "fd %d from the service manager (LISTEN_FDS) is neither a unix nor a "
+		    "TCP socket",
+		    fd);
+		return -1;
+	}
+	l->tcp = true;
+	l->need_token = D.cfg.token != NULL;
+	if (!*loopback && !D.cfg.token) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "listening on %s (not loopback, from the service manager) needs a "
+		               "token: --token, UNIK_TOKEN or \"token:\" in daemon-config.yaml",
+		               l->addr);
+		return -1;
+	}
+	return 0;
+}
+
 int http_start(struct unik_error *err)
 {
-	size_t n = 1 + D.cfg.listen.n;
+	int npassed = passed_fds(err);
+	bool have_unix = false;
 
-	listeners = xcalloc(n, sizeof(*listeners));
-	listeners[0].fd = unix_socket(D.sock_path, err);
-	listeners[0].addr = xstrdup(D.sock_path);
-	if (listeners[0].fd < 0)
+	if (npassed < 0)
 		return -1;
-	nlisteners = 1;
+	listeners = xcalloc(1 + (size_t)npassed + D.cfg.listen.n, sizeof(*listeners));
+	for (int i = 0; i < npassed; i++) {
+		struct listener *l = &listeners[nlisteners];
+		bool loopback;
+
+		if (passed_listener(3 + i, l, &loopback, err) < 0) {
+			free(l->addr);
+			l->addr = NULL;
+			return -1;
+		}
+		nlisteners++;
+		/* The first unix socket is the one the daemon names as its own; the service
+		 * manager owns its file. */
+		if (!l->tcp && !have_unix) {
+			have_unix = true;
+			free(D.sock_path);
+			D.sock_path = xstrdup(l->addr);
+			D.sock_passed = true;
+		}
+	}
+	if (!have_unix) {
+		struct listener *l = &listeners[nlisteners];
+
+		l->fd = unix_socket(D.sock_path, err);
+		l->addr = xstrdup(D.sock_path);
+		if (l->fd < 0)
+			return -1;
+		nlisteners++;
+	}
 	/* Every address is checked before any port is bound: a refused listener never holds its
 	 * port, not even for a moment. */
 	struct sockaddr_storage *ss = xcalloc(D.cfg.listen.n + 1, sizeof(*ss));
@@ -814,8 +939,15 @@ void http_quiesce(void)
 				close(s);
 			listeners[i].fd = -1;
 		}
-	if (nlisteners)
+	if (nlisteners && !D.sock_passed)
 		unlink(D.sock_path);
+}
+
+void http_addresses(struct strv *out)
+{
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].addr)
+			strv_push(out, listeners[i].addr);
 }
 
 void http_stop(void)

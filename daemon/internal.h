@@ -42,6 +42,7 @@ struct daemon {
 	struct daemon_config cfg;
 	struct unik_core *core;
 	atomic_bool stopping;
+	bool sock_passed; /* sock_path came from the service manager (LISTEN_FDS), which owns it */
 };
 
 extern struct daemon D;
@@ -77,5 +78,7 @@ int env_object_check(json_t *env, const char *what, struct unik_error *err);
 int http_start(struct unik_error *err); /* binds the sockets */
 int http_serve(struct unik_error *err); /* starts answering on them */
 void http_stop(void);
+/* The addresses it listens on: unix socket paths and TCP ADDR:PORT, in order. */
+void http_addresses(struct strv *out);
 
 #endif

@@ -46,7 +46,13 @@ static const char usage[] =
     "                      S seconds after it opened or got its last answer (30)\n"
     "  --body-timeout S    close a connection whose request body stalls for S seconds (60)\n"
     "  --foreground        stay in the foreground (the default)\n"
-    "  --help              this text\n";
+    "  --help              this text\n"
+    "\n"
+    "`unik daemon start`, `stop` and `status` start it in the background, stop it and\n"
+    "tell whether it runs (unik daemon status --help).\n"
+    "\n"
+    "Sockets passed by a service manager (systemd's unik.socket: LISTEN_PID and\n"
+    "LISTEN_FDS) are served instead of $UNIK_HOME/daemon.sock; see docs/daemon.md.\n";
 
 static int mkdir_0700(const char *p)
 {
@@ -217,10 +223,15 @@ int unik_daemon_main(int argc, char **argv)
 		fprintf(stderr, "unik daemon: %s\n", err.msg);
 		goto out;
 	}
-	fprintf(stderr, "unik daemon: listening on %s", D.sock_path);
-	for (size_t i = 0; i < D.cfg.listen.n; i++)
-		fprintf(stderr, " and %s", D.cfg.listen.v[i]);
-	fprintf(stderr, " (pid %d, home %s)\n", (int)getpid(), home);
+	{
+		_cleanup_strv_ struct strv addrs = {0};
+
+		http_addresses(&addrs);
+		fprintf(stderr, "unik daemon: listening on");
+		for (size_t i = 0; i < addrs.n; i++)
+			fprintf(stderr, "%s %s", i ? " and" : "", addrs.v[i]);
+		fprintf(stderr, " (pid %d, home %s)\n", (int)getpid(), home);
+	}
 
 	for (;;) {
 		unsigned char sig;

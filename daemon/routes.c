@@ -5,6 +5,7 @@
 
 const struct route daemon_routes[] = {
     {"GET", "/v1/version", v1_version, false, false},
+    {"GET", "/v1/daemon", v1_daemon, false, false},
     {"GET", "/v1/providers", v1_providers, false, false},
     {"GET", "/v1/compilers", v1_compilers, false, false},
     {"GET", "/v1/compilers/*", v1_compiler, false, false},

@@ -14,6 +14,7 @@
 #include "lib/cpio.h"
 #include "lib/error.h"
 #include "lib/guest_elf.h"
+#include "lib/selfpath.h"
 #include "lib/unik_spawn.h"
 #include "lib/util.h"
 
@@ -202,7 +203,6 @@ static char *find_runtime(const struct unikcc_args *a, struct unik_error *err)
 	const char *explicit = a->runtime_dir;
 	const char *how = "--unik-runtime-dir";
 	const char *missing;
-	char *slash;
 
 	if (!explicit && getenv("UNIK_RUNTIME_DIR") && *getenv("UNIK_RUNTIME_DIR")) {
 		explicit = getenv("UNIK_RUNTIME_DIR");
@@ -218,9 +218,8 @@ static char *find_runtime(const struct unikcc_args *a, struct unik_error *err)
 		               how, explicit, missing);
 		return NULL;
 	}
-	exe = realpath("/proc/self/exe", NULL);
-	if (exe && (slash = strrchr(exe, '/'))) {
-		*slash = '\0';
+	exe = unik_self_dir();
+	if (exe) {
 		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 			_cleanup_free_ char *dir = unik_path_join(exe, rel[i]);
 			char *canon = realpath(dir, NULL);

@@ -321,6 +321,38 @@ static void print_opts(const struct cli_opt *opts, size_t n)
 	}
 }
 
+bool cli_help_json(void)
+{
+	const char *f = getenv("UNIK_HELP_FORMAT");
+
+	return f && !strcmp(f, "json");
+}
+
+static json_t *opts_json(const struct cli_opt *opts, size_t n)
+{
+	static const char *const kinds[] = {"bool", "string", "list"};
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cli_opt *o = &opts[i];
+		json_t *names = json_array();
+		char shortn[2] = {o->short_name, 0};
+
+		for (const char *p = o->names; p && *p;) {
+			const char *bar = strchr(p, '|');
+			size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+			json_array_append_new(names, json_stringn(p, len));
+			p = bar ? bar + 1 : NULL;
+		}
+		json_array_append_new(a, json_pack("{s:s?, s:o, s:s, s:s?, s:s?}", "short",
+		                                   o->short_name ? shortn : NULL, "names", names,
+		                                   "kind", kinds[o->kind], "metavar", o->metavar,
+		                                   "help", o->help));
+	}
+	return a;
+}
+
 void cli_print_help(const struct cli *cli, const struct cli_opt *opts, size_t nopts,
                     const struct cli_help *help)
 {
@@ -335,6 +367,17 @@ void cli_print_help(const struct cli *cli, const struct cli_opt *opts, size_t no
 		for (size_t j = 0; j < nopts; j++)
 			if (common[i].short_name && common[i].short_name == opts[j].short_name)
 				common[i].short_name = 0;
+	/* The same tables as data, for the man pages and completion (scripts/gen-man). */
+	if (cli_help_json()) {
+		json_t *j = json_pack("{s:s?, s:s, s:s?, s:s?, s:o, s:o}", "verb", cli->verb,
+		                      "usage", help->usage, "text", help->text, "examples",
+		                      help->examples, "options", opts_json(opts, nopts),
+		                      "common_options", opts_json(common, NCOMMON));
+
+		cli_print_json(j);
+		json_decref(j);
+		return;
+	}
 	printf("Usage: %s\n", help->usage);
 	if (help->text)
 		printf("\n%s\n", help->text);

@@ -97,9 +97,8 @@ static bool daemon_ready(const char *home, pid_t pid, time_t started)
 	return stat(path, &st) == 0 && st.st_mtime >= started;
 }
 
-/* Starts `unik daemon` in its own session with its output in the log, and waits until it
- * answers on sock.  The daemon is a grandchild, so it never becomes our zombie. */
-static int start_daemon(const char *home, const char *sock, struct unik_error *err)
+int cli_start_daemon(const char *home, const char *sock, const struct strv *args,
+                     struct unik_error *err)
 {
 	_cleanup_free_ char *log = unik_path_join(home, "daemon.log");
 	_cleanup_close_ int logfd = -1;
@@ -137,7 +136,7 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 		setsid();
 		gc = fork();
 		if (gc == 0) {
-			char *const argv[] = {"unik", "daemon", NULL};
+			_cleanup_strv_ struct strv argv = {0};
 			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 			signal(SIGINT, SIG_DFL);
@@ -146,7 +145,11 @@ static int start_daemon(const char *home, const char *sock, struct unik_error *e
 				dup2(null, 0);
 			dup2(logfd, 1);
 			dup2(logfd, 2);
-			execv("/proc/self/exe", argv);
+			strv_push(&argv, "unik");
+			strv_push(&argv, "daemon");
+			if (args)
+				strv_extend(&argv, args);
+			execv("/proc/self/exe", (char *const *)strv_argv(&argv));
 			dprintf(2, "unik: cannot run /proc/self/exe daemon: %s\n", strerror(errno));
 			_exit(127);
 		}
@@ -237,7 +240,7 @@ struct unik_client *cli_client(struct cli *cli)
 		sock = unik_path_join(home, "daemon.sock");
 		why = unik_client_probe_socket(sock);
 		if ((why == ENOENT || why == ECONNREFUSED) && !cli->no_autostart &&
-		    start_daemon(home, sock, &err) < 0) {
+		    cli_start_daemon(home, sock, NULL, &err) < 0) {
 			fprintf(stderr,
 			        "unik: cannot reach the unik daemon at unix socket %s, and %s\n",
 			        sock, err.msg);
@@ -1016,6 +1019,19 @@ int cli_subverb(struct cli *cli, int argc, char **argv, const char *noun, const 
 	size_t n = 0;
 	const char *sub = argc > 1 ? argv[1] : NULL, *guess;
 
+	if (sub && cli_help_json() && (!strcmp(sub, "-h") || !strcmp(sub, "--help"))) {
+		json_t *a = json_array();
+
+		for (const struct cli_subverb *s = subs; s->name; s++)
+			json_array_append_new(a, json_pack("{s:s, s:s?, s:s}", "name", s->name,
+			                                   "alias", s->alias, "what", s->what));
+		json_t *j =
+		    json_pack("{s:s, s:s, s:o}", "verb", noun, "text", blurb, "subcommands", a);
+
+		cli_print_json(j);
+		json_decref(j);
+		return CLI_OK;
+	}
 	if (!sub || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 		FILE *f = sub ? stdout : stderr;
 

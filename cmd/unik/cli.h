@@ -130,6 +130,13 @@ int cli_parse(struct cli *cli, int argc, char **argv, const struct cli_opt *opts
 
 void cli_print_help(const struct cli *cli, const struct cli_opt *opts, size_t nopts,
                     const struct cli_help *help);
+/* Whether UNIK_HELP_FORMAT=json asks --help for JSON (usage, text, examples, the option
+ * tables), which scripts/gen-man turns into man pages and completion. */
+bool cli_help_json(void);
+/* The hidden `unik __complete KIND`: names of images, instances, volumes or networks (one a
+ * line) from a daemon that answers, for shell completion; never starts one, prints nothing on
+ * failure. */
+int cli_complete(int argc, char **argv);
 
 /* Prints "unik VERB: message" and a hint to stderr; returns CLI_USAGE. */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) UNIK_PRINTF(2, 3);
@@ -146,6 +153,12 @@ char *cli_home(void);
 /* The client for this invocation, made on first use: --host, UNIK_HOST, the client config, else
  * the default socket, where a daemon is started when none answers.  NULL after printing why. */
 struct unik_client *cli_client(struct cli *cli);
+
+/* Starts `unik daemon ARGS...` in its own session with its output in HOME/daemon.log, and waits
+ * until it answers on sock and has written HOME/daemon.pid.  The daemon is a grandchild, so it
+ * never becomes our zombie.  0, or -1 with err (the log's end printed). */
+int cli_start_daemon(const char *home, const char *sock, const struct strv *args,
+                     struct unik_error *err);
 
 /* Set by SIGINT/SIGTERM once cli_catch_signals has run; the client's requests end when it is. */
 extern volatile sig_atomic_t cli_interrupted;

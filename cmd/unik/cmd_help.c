@@ -18,6 +18,28 @@ int cmd_help(struct cli *cli, int argc, char **argv)
 		c.typed = argv[1];
 		return v->fn(&c, 2, sub);
 	}
+	if (argc >= 2 && cli_help_json()) {
+		static const struct cli_help help = {
+		    "unik help [VERB]",
+		    "Lists the verbs, or prints one verb's help (the same as `unik VERB --help`).",
+		    "  unik help\n"
+		    "  unik help run\n",
+		};
+
+		cli_print_help(cli, NULL, 0, &help);
+		return CLI_OK;
+	}
+	if (cli_help_json()) {
+		json_t *a = json_array();
+
+		for (v = cli_verbs; v->name; v++)
+			json_array_append_new(a,
+			                      json_pack("{s:s, s:s?, s:s}", "name", v->name,
+			                                "alias", v->alias, "summary", v->summary));
+		cli_print_json(a);
+		json_decref(a);
+		return CLI_OK;
+	}
 	puts("Usage: unik [--host HOST[:PORT]] VERB [options] [arguments]\n"
 	     "\n"
 	     "unik builds C programs into unikernels and runs them as virtual machines.\n"

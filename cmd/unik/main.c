@@ -38,7 +38,7 @@ const struct cli_verb cli_verbs[] = {
     {"target", NULL, cmd_target, "choose the daemon this CLI talks to (client-config.yaml)"},
     {"version", NULL, cmd_version, "print the CLI's and the daemon's versions"},
     {"help", NULL, cmd_help, "list the verbs, or show one verb's help"},
-    {"daemon", NULL, cmd_daemon, "run the unik daemon in the foreground"},
+    {"daemon", NULL, cmd_daemon, "run the daemon in the foreground; daemon start|stop|status"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -84,6 +84,8 @@ int main(int argc, char **argv)
 	int i = 1, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && !strcmp(argv[1], "__complete"))
+		return cli_complete(argc - 2, argv + 2);
 	while (i < argc && argv[i][0] == '-' && argv[i][1]) {
 		if (!strcmp(argv[i], "--version")) {
 			argv[i] = "version";

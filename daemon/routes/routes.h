@@ -15,6 +15,7 @@ static inline const char *seg(struct req *r, int i)
 
 /* v1_system.c */
 void v1_version(struct req *r);
+void v1_daemon(struct req *r);
 void v1_providers(struct req *r);
 void v1_compilers(struct req *r);
 void v1_compiler(struct req *r);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/utf8.h"
 
@@ -12,6 +13,21 @@ void v1_version(struct req *r)
 	reply_json(
 	    r, 200,
 	    json_pack("{s:s, s:s, s:i}", "version", UNIK_VERSION, "api", "v1", "guest_abi", 1));
+}
+
+/* The daemon itself, for `unik daemon status`. */
+void v1_daemon(struct req *r)
+{
+	_cleanup_strv_ struct strv addrs = {0};
+	json_t *socks = json_array();
+
+	http_addresses(&addrs);
+	for (size_t i = 0; i < addrs.n; i++)
+		json_array_append_new(socks, json_string(addrs.v[i]));
+	reply_json(r, 200,
+	           json_pack("{s:s, s:i, s:s, s:o, s:b}", "version", UNIK_VERSION, "pid",
+	                     (int)getpid(), "home", D.home, "sockets", socks, "socket_activated",
+	                     D.sock_passed));
 }
 
 void v1_providers(struct req *r)

@@ -25,6 +25,7 @@
 #include "lib/cmdline.h"
 #include "lib/hostnet.h"
 #include "lib/kv.h"
+#include "lib/selfpath.h"
 
 extern char **environ;
 
@@ -68,30 +69,18 @@ static char *find_in_path(const char *prog)
 	}
 }
 
+/* A unik program (unik-shim, unik-spt): $ENV_NAME, else beside the running program or in its
+ * installed layout (lib/selfpath.h: bin/unik-daemon beside bin/unik-shim, or PREFIX/libexec/unik
+ * and PREFIX/bin), else in PATH.  Caller frees; NULL when not found. */
 char *qemu_find_program(const char *env_name, const char *name)
 {
 	const char *env = getenv(env_name);
-	char exe[PATH_MAX];
-	ssize_t n;
+	char *found;
 
 	if (env && *env)
 		return access(env, X_OK) == 0 ? xstrdup(env) : NULL;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			char *cand = unik_path_join(exe, name);
-
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-	}
-	return find_in_path(name);
+	found = unik_find_program(name);
+	return found ? found : find_in_path(name);
 }
 
 static char *find_shim(void)

@@ -137,8 +137,8 @@ void qemu_qmp_close(struct qemu_qmp *q);
 /* ---- shared with the spt provider (providers/spt/), which runs unik-spt under unik-shim the
  * way this one runs QEMU, and keeps the same records in the instance directory ---- */
 
-/* $env_name, else `name` next to the running program (bin/unik beside bin/unik-shim), else in
- * PATH.  Caller frees; NULL when not found. */
+/* $env_name, else `name` beside the running program or in its installed layout
+ * (lib/selfpath.h), else in PATH.  Caller frees; NULL when not found. */
 char *qemu_find_program(const char *env_name, const char *name);
 /* Reads unik-shim's one-line report ("ok PID" or "error ERRNO MESSAGE") from fd into buf;
  * its length, or -1 when none came in time. */

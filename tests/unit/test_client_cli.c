@@ -39,6 +39,7 @@
 #include "cmd/unik/cmd_stop.c"
 #include "cmd/unik/cmd_target.c"
 #include "cmd/unik/cmd_version.c"
+#include "cmd/unik/complete.c"
 
 /* Parses `run WORDS...` into *a; returns what run_parse_args returned. */
 /* Parses `run WORDS...` into *a; returns what run_parse_args returned.  Strings in *a borrow
