@@ -596,7 +596,13 @@ static int kvm_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 		label = xasprintf("+%u:+%u", (unsigned)vu.uid, (unsigned)vu.gid);
 	}
 	p.name = name;
-	p.type = (accel && !strcmp(accel, "tcg")) || !c.has_kvm ? "qemu" : "kvm";
+	/* KVM where libvirt offers it and the QEMU it starts can open /dev/kvm: libvirt probes as
+	 * root, so a /dev/kvm of root's alone (a host without udev's rule) is offered but closed
+	 * to QEMU's user, whose domain would then fail to start. */
+	p.type = (accel && !strcmp(accel, "tcg")) || !c.has_kvm ||
+	                 !unik_vmm_can_open_kvm(c.system ? &vu : NULL)
+	             ? "qemu"
+	             : "kvm";
 	p.machine = machine && *machine ? machine : c.has_microvm ? "microvm" : "pc";
 	p.instance_id = spec->instance_id;
 	p.image_id = spec->image_id;

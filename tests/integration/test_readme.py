@@ -94,9 +94,11 @@ class Tour:
         if argv[0] == 'bin/unik':
             argv[0] = unik_bin()
         elif argv[0] == 'curl':
-            # The guest is still booting: retry as a user would.
+            # The guest is still booting: retry as a user would.  QEMU's user-mode network
+            # accepts the connection and then resets it until the guest listens, so every
+            # error is worth another try.
             argv[1:1] = ['-sS', '--fail', '--retry', '60', '--retry-delay', '1',
-                         '--retry-connrefused', '--max-time', '10']
+                         '--retry-all-errors', '--max-time', '10']
         return argv
 
     def note(self, text):
