@@ -387,3 +387,80 @@ def test_hvt_faults_reported():
             fail('unik-hvt %s: wanted status 255, %r on the console and %r %r reported'
                  % (' '.join(os.path.basename(a) for a in args), console, report, detail),
                  'status %d\nstdout:\n%s\nstderr:\n%s' % (p.returncode, p.stdout, p.stderr))
+
+
+SPT_APPS = os.path.join(REPO, 'tests', 'apps', 'spt')
+
+
+def hvt_provider(d):
+    """The hvt provider's entry in /v1/providers."""
+    for p in d.ok('GET', '/v1/providers'):
+        if p['name'] == 'hvt':
+            return p
+    fail('the hvt provider is not listed by /v1/providers')
+
+
+@timeout(400)
+def test_hvt_provider_builds_and_refuses():
+    """`unik build --target hvt` makes an image that records target hvt and defaults to the
+    hvt provider; an hvt image refuses qemu and spt, and the hvt provider refuses virtio and
+    unix images, each naming the right provider; `unik providers` lists hvt, and where the
+    confined user cannot open /dev/kvm says so as the reason."""
+    from test_daemon_fixture import Daemon, cli, cli_error
+    import json
+    import stat
+    with Daemon('hvt1', env={'UNIK_HVT': unik_hvt()}) as d:
+        p = hvt_provider(d)
+        listing = cli(d, 'providers').stdout
+        if 'hvt' not in listing:
+            fail('unik providers does not list hvt', listing)
+        st = os.stat('/dev/kvm') if os.path.exists('/dev/kvm') else None
+        if not p['available']:
+            if '/dev/kvm' not in p['reason']:
+                fail('the hvt provider is unavailable without saying it is /dev/kvm', p)
+            if p['reason'] not in listing:
+                fail('unik providers does not give the hvt reason', listing)
+            if st and stat.S_IMODE(st.st_mode) & 0o006 == 0o006:
+                fail('/dev/kvm is open to everyone, yet hvt says it cannot be opened', p)
+        elif st is None:
+            fail('the hvt provider is available on a host without /dev/kvm', p)
+        hello = os.path.join(SPT_APPS, 'hello')
+        cli(d, 'build', '--target', 'hvt', '--name', 'hh', hello)
+        cli(d, 'build', '--name', 'hv', hello)
+        cli(d, 'build', '--target', 'unix', '--name', 'hu', hello)
+        img = json.loads(cli(d, 'describe-image', 'hh', '-o', 'json').stdout)
+        check_equal('the hvt image target', img.get('target'), 'hvt')
+        check_equal('the hvt image provider', img.get('provider'), 'hvt')
+        check_equal('the unix image target',
+                    json.loads(cli(d, 'describe-image', 'hu', '-o', 'json').stdout).get('target'),
+                    'unix')
+        if 'hvt' not in cli(d, 'describe-image', 'hh').stdout:
+            fail('describe-image does not show the target')
+        cli_error(d, 'runs on the hvt provider (--provider hvt), not on qemu', 'run', '-d',
+                  '--provider', 'qemu', 'hh')
+        cli_error(d, 'runs on the hvt provider (--provider hvt), not on spt', 'run', '-d',
+                  '--provider', 'spt', 'hh')
+        cli_error(d, 'provider hvt runs only mirage applications built for the hvt target',
+                  'run', '-d', '--provider', 'hvt', 'hv')
+        cli_error(d, 'runs on the spt provider (--provider spt), not on hvt', 'run', '-d',
+                  '--provider', 'hvt', 'hu')
+
+
+@timeout(400)
+def test_hvt_provider_runs_hvt_images():
+    """Where the hvt provider is available, an hvt image run by the daemon (its default
+    provider) prints its console, gets its arguments and ends with its exit status; skipped,
+    with the provider's reason, where it is not."""
+    from test_daemon_fixture import Daemon, cli, wait_console
+    from test_backend_spt import wait_state
+    with Daemon('hvt2', env={'UNIK_HVT': unik_hvt()}) as d:
+        p = hvt_provider(d)
+        if not p['available']:
+            raise Skip('the hvt provider is unavailable: %s' % p['reason'])
+        cli(d, 'build', '--target', 'hvt', '--name', 'hh', os.path.join(SPT_APPS, 'hello'))
+        cli(d, 'run', '-d', '--name', 'h1', 'hh', 'one', 'two')
+        inst = wait_state(d, 'h1', ('exited', 'crashed'))
+        check_equal('the instance provider', inst['provider'], 'hvt')
+        check_equal('exit code', (inst['state'], inst['exit_code']), ('exited', 3))
+        wait_console(d, 'h1', 'hello: 2 arguments: one two')
+        cli(d, 'rm', '-f', 'h1')
