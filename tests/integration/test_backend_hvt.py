@@ -181,12 +181,13 @@ class Netns:
                  tail(p.stdout + p.stderr))
         return p.stdout
 
-    def start(self, args, log):
+    def start(self, args, log, pass_fds=()):
         """unik-hvt in the namespace, in the background, its output into log."""
         f = open(log, 'w')
         try:
             return subprocess.Popen(['ip', 'netns', 'exec', self.name, unik_hvt()] + args,
-                                    stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+                                    stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                    pass_fds=pass_fds)
         finally:
             f.close()
 
@@ -387,6 +388,64 @@ def test_hvt_faults_reported():
             fail('unik-hvt %s: wanted status 255, %r on the console and %r %r reported'
                  % (' '.join(os.path.basename(a) for a in args), console, report, detail),
                  'status %d\nstdout:\n%s\nstderr:\n%s' % (p.returncode, p.stdout, p.stderr))
+
+
+@timeout(300)
+def test_hvt_provider_options():
+    """What the hvt provider gives unik-hvt: --argv0 replaces the image's argv[0];
+    --console-abi ends the console with `unik: crash: ...` and `unik: exit status 255` when the
+    monitor ends the guest (and the status alone after the guest's own crash line); a device
+    bound to fd:N uses that descriptor, and one that is not open is refused before boot."""
+    kernel = build_source('hello', HELLO)
+    fault = build_source('fault', FAULT)
+    halt = raw_kernel(os.path.join(out_dir(), 'halt.elf'), b'\xf4')  # hlt
+    kv = build('kv', [os.path.join(REPO, 'examples', 'mirage', 'kv', 'kv.c')],
+               ['net:service', 'block:storage'])
+    p = run_hvt(['--net', 'service=fd:98', '--block', 'storage=fd:99', kv])
+    if p.returncode != 1 or '--net service=fd:98: `fd:98` is not an open descriptor' \
+            not in p.stderr:
+        fail('unik-hvt took a net device on a descriptor that is not open',
+             'status %d\n%s' % (p.returncode, p.stderr))
+    need_kvm()
+    p = run_hvt(['--argv0', 'other', kernel, 'x'])
+    check_equal('status with --argv0', p.returncode, 42)
+    if 'argc 2\nargv[0]=other\nargv[1]=x\n' not in p.stdout:
+        fail('--argv0 did not reach the application', p.stdout + p.stderr)
+    p = run_hvt(['--argv0', 'other', kernel])
+    if 'argc 1\nargv[0]=other\n' not in p.stdout:
+        fail('--argv0 without arguments did not reach the application', p.stdout + p.stderr)
+    p = run_hvt(['--console-abi', halt])
+    check_equal('a monitor-seen fault with --console-abi', (p.returncode, p.stdout),
+                (255, 'unik: crash: the guest halted with interrupts off (KVM_EXIT_HLT) at '
+                 'rip 0x1000c5\nunik: exit status 255\n'))
+    p = run_hvt(['--console-abi', fault, 'null'])
+    if p.returncode != 255 or not p.stdout.endswith('\nunik: exit status 255\n') or \
+            'unik: crash: vector 14' not in p.stdout:
+        fail('a guest fault with --console-abi', 'status %d\n%s' % (p.returncode, p.stdout))
+    p = run_hvt(['--console-abi', kernel])
+    if p.stdout.count('unik: exit status') != 1:
+        fail('--console-abi repeated the guest\'s exit status', p.stdout)
+    disk = os.path.join(out_dir(), 'kvfd.img')
+    with open(disk, 'wb') as f:
+        f.truncate(1 << 20)
+    with Netns() as ns:
+        fd = os.open(disk, os.O_RDWR)
+        log = os.path.join(out_dir(), 'kvfd.console')
+        try:
+            proc = ns.start(['--net', NET, '--block', 'storage=fd:%d' % fd, kv], log,
+                            pass_fds=(fd,))
+        finally:
+            os.close(fd)
+        try:
+            wait_log(proc, log, 'kv: listening on 10.89.0.2:5000')
+            out = ns.python(KV_CLIENT.replace('sys.argv[1:]', repr(['put fdkey fdvalue', 'get fdkey'])))
+        finally:
+            stop(proc)
+        check_equal('kv on a block descriptor', out,
+                    'put fdkey fdvalue => ok\nget fdkey => fdvalue\n')
+    with open(disk, 'rb') as f:
+        if b'fdvalue' not in f.read():
+            fail('kv wrote nothing to the file behind the descriptor')
 
 
 SPT_APPS = os.path.join(REPO, 'tests', 'apps', 'spt')
