@@ -69,7 +69,8 @@ const char *unik_target_monitor_provider(const char *target);
 const char *unik_monitor_provider_target(const char *provider);
 
 /* What an image's kernel may be: a unik kernel (unik_guest_elf_check) or a device application
- * for a target that runs on its own monitor (unix, hvt).  info (may be NULL) receives what it says. */
+ * for a target that runs on its own monitor (unix, hvt).  info (may be NULL) receives what it says.
+ */
 int unik_guest_elf_check_image(const char *path, struct unik_guest_elf *info,
                                struct unik_error *err);
 

@@ -385,8 +385,8 @@ static void setup_gdt(struct vm *vm)
 }
 
 /* The boot information and the arguments' strings after it. */
-static void setup_boot(struct vm *vm, const struct unik_hvt_image *img, const char *argv0,
-                       int argc, char **argv)
+static void setup_boot(struct vm *vm, const struct unik_hvt_image *img, const char *argv0, int argc,
+                       char **argv)
 {
 	struct unik_hvt_boot *b = (struct unik_hvt_boot *)(vm->mem + UNIK_HVT_BOOT);
 	uint64_t at = (UNIK_HVT_BOOT + sizeof(*b) + 15) & ~15ull;
@@ -656,8 +656,8 @@ static int hypercall(struct vm *vm, unsigned call, uint64_t gpa)
 
 	if (!arg) {
 		crash("the guest made hypercall %u with its argument at 0x%llx, "
-		        "outside memory or unknown\n",
-		        call, (unsigned long long)gpa);
+		      "outside memory or unknown\n",
+		      call, (unsigned long long)gpa);
 		return EXIT_CRASH;
 	}
 	switch (call) {
@@ -713,7 +713,8 @@ static int hypercall(struct vm *vm, unsigned call, uint64_t gpa)
 		struct unik_hvt_crash c;
 		memcpy(&c, arg, sizeof(c));
 		guest_crashed = true;
-		fprintf(stderr, "unik-hvt: the guest crashed: CPU exception %llu (%s) at rip 0x%llx, "
+		fprintf(stderr,
+		        "unik-hvt: the guest crashed: CPU exception %llu (%s) at rip 0x%llx, "
 		        "address 0x%llx, error code 0x%llx\n",
 		        (unsigned long long)c.vector, vector_name(c.vector),
 		        (unsigned long long)c.rip, (unsigned long long)c.cr2,
@@ -755,41 +756,41 @@ static int run(struct vm *vm)
 				continue;
 			}
 			crash("the guest accessed I/O port 0x%x (%s, %u bytes) at rip "
-			        "0x%llx, which is no hypercall\n",
-			        r->io.port, r->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
-			        r->io.size, (unsigned long long)guest_rip(vm));
+			      "0x%llx, which is no hypercall\n",
+			      r->io.port, r->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
+			      r->io.size, (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_MMIO:
 			crash("the guest accessed 0x%llx, outside its memory, at rip "
-			        "0x%llx\n",
-			        (unsigned long long)r->mmio.phys_addr,
-			        (unsigned long long)guest_rip(vm));
+			      "0x%llx\n",
+			      (unsigned long long)r->mmio.phys_addr,
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_SHUTDOWN:
 			crash("the guest stopped with a triple fault "
-			        "(KVM_EXIT_SHUTDOWN) at "
-			        "rip 0x%llx\n",
-			        (unsigned long long)guest_rip(vm));
+			      "(KVM_EXIT_SHUTDOWN) at "
+			      "rip 0x%llx\n",
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_HLT:
 			crash("the guest halted with interrupts off (KVM_EXIT_HLT) at rip "
-			    "0x%llx\n",
-			    (unsigned long long)guest_rip(vm));
+			      "0x%llx\n",
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_FAIL_ENTRY:
 			crash("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason "
-			    "0x%llx) at rip 0x%llx\n",
-			    (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
-			    (unsigned long long)guest_rip(vm));
+			      "0x%llx) at rip 0x%llx\n",
+			      (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_INTERNAL_ERROR:
 			crash("KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u) "
-			    "at rip 0x%llx\n",
-			    r->internal.suberror, (unsigned long long)guest_rip(vm));
+			      "at rip 0x%llx\n",
+			      r->internal.suberror, (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		default:
-			crash("unexpected KVM exit %u at rip 0x%llx\n",
-			        r->exit_reason, (unsigned long long)guest_rip(vm));
+			crash("unexpected KVM exit %u at rip 0x%llx\n", r->exit_reason,
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		}
 	}
@@ -798,9 +799,9 @@ static int run(struct vm *vm)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"net", required_argument, NULL, 'n'}, {"block", required_argument, NULL, 'b'},
-	    {"mem", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},   {"argv0", required_argument, NULL, 'a'},
+	    {"net", required_argument, NULL, 'n'},   {"block", required_argument, NULL, 'b'},
+	    {"mem", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {"argv0", required_argument, NULL, 'a'},
 	    {"console-abi", no_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
 	const char *argv0 = NULL;
 	struct binding *binds[UNIK_HVT_DEVICES];

@@ -31,7 +31,10 @@ extern char **environ;
 
 const struct spt_monitor spt_monitors[] = {
     {.provider = "spt", .program = "unik-spt", .env = "UNIK_SPT", .target = "unix"},
-    {.provider = "hvt", .program = "unik-hvt", .env = "UNIK_HVT", .target = "hvt",
+    {.provider = "hvt",
+     .program = "unik-hvt",
+     .env = "UNIK_HVT",
+     .target = "hvt",
      .needs_kvm = true},
 };
 const size_t spt_nmonitors = sizeof(spt_monitors) / sizeof(spt_monitors[0]);
@@ -263,10 +266,9 @@ static int monitor_run(const struct spt_monitor *m, const struct unik_run_spec *
 			}
 		} else if (d->kind == UNIK_DEVICE_BLK) {
 			if (d->format && strcmp(d->format, "raw")) {
-				unik_error_set(
-				    err, UNIK_E_UNSUPPORTED,
-				    "%s: block device `%s` is %s; %s takes raw files",
-				    m->provider, d->name, d->format, m->program);
+				unik_error_set(err, UNIK_E_UNSUPPORTED,
+				               "%s: block device `%s` is %s; %s takes raw files",
+				               m->provider, d->name, d->format, m->program);
 				return -1;
 			}
 			strv_pushf(&fds, "%d:%s:%s", UNIK_VMM_FD_DEVICES + (int)i,

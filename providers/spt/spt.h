@@ -27,7 +27,8 @@ const struct spt_monitor *spt_monitor_find(const char *provider);
 /* Whether m's provider can run here; reason says why not. */
 bool spt_monitor_available(const struct spt_monitor *m, char *reason, size_t reason_len);
 
-/* A monitor's command line (unik-spt's and unik-hvt's are the same) for an instance (without the program itself): --console-abi, --mem,
+/* A monitor's command line (unik-spt's and unik-hvt's are the same) for an instance (without the
+ * program itself): --console-abi, --mem,
  * --argv0, a --net per net device on its tap (taps[i], made by the provider), a --block per
  * block device on descriptor fd_base + i, the kernel path, then the arguments of cmdline (guest
  * syntax; its environment words are dropped: a unix-target application has none). */
