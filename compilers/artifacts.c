@@ -83,9 +83,11 @@ int unik_compiler_artifacts(const struct unik_compiler *c, const char *src_dir,
 	_cleanup_free_ char *k = kernel;
 	_cleanup_free_ char *files = NULL, *cpio = NULL;
 	struct unik_guest_elf g;
+	const char *t;
 
 	memset(out, 0, sizeof(*out));
-	/* A unik kernel, or a mirage application for the unix target (unik-spt runs it). */
+	/* A unik kernel, or a mirage application for a target that runs on its own monitor
+	 * (unix: unik-spt; hvt: unik-hvt), whose platform is named as its provider. */
 	if (unik_guest_elf_check_image(k, &g, err) < 0)
 		return -1;
 	if (m->files) {
@@ -106,10 +108,8 @@ int unik_compiler_artifacts(const struct unik_compiler *c, const char *src_dir,
 	out->base = xstrdup(c->base);
 	out->language = xstrdup(m->language ? m->language : c->languages[0]);
 	out->compiler = xstrdup(c->name);
-	out->platform =
-	    unik_guest_elf_app_target(&g) && !strcmp(unik_guest_elf_app_target(&g), "unix")
-	        ? UNIK_PLATFORM_SPT
-	        : UNIK_PLATFORM_PVH;
+	t = unik_target_monitor_provider(unik_guest_elf_app_target(&g));
+	out->platform = t ? (enum unik_platform)unik_platform_parse(t) : UNIK_PLATFORM_PVH;
 	out->devices = 0;
 	return 0;
 }

@@ -32,25 +32,24 @@ int binds_check_provider(struct unik_core *c, const struct unik_image *im, const
 {
 	struct unik_guest_elf g;
 	const char *target = kernel_info(c, im->id, &g) ? unik_guest_elf_app_target(&g) : NULL;
-	bool unix_target = target && !strcmp(target, "unix"), spt = !strcmp(provider, "spt");
+	const char *own = unik_target_monitor_provider(target);
+	const char *runs = unik_monitor_provider_target(provider); /* the only target it runs */
 
-	if (unix_target && !spt) {
-		unik_error_set(
-		    err, UNIK_E_INVALID,
-		    "image %s is a mirage application built for the unix target: it runs "
-		    "on the spt provider (--provider spt), not on %s; build it with "
-		    "--target virtio for %s",
-		    im->name, provider, provider);
+	if (own && strcmp(own, provider)) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "image %s is a mirage application built for the %s target: it runs "
+		               "on the %s provider (--provider %s), not on %s; build it with "
+		               "--target virtio for %s",
+		               im->name, target, own, own, provider, provider);
 		return -1;
 	}
-	if (spt && !unix_target) {
-		unik_error_set(
-		    err, UNIK_E_INVALID,
-		    "provider spt runs only mirage applications built for the unix target "
-		    "(unik build --target unix); image %s is %s",
-		    im->name,
-		    target ? "built for the virtio target: run it on qemu"
-		           : "a kernel for a virtual machine");
+	if (runs && !own) {
+		unik_error_set(err, UNIK_E_INVALID,
+		               "provider %s runs only mirage applications built for the %s target "
+		               "(unik build --target %s); image %s is %s",
+		               provider, runs, runs, im->name,
+		               target ? "built for the virtio target: run it on qemu"
+		                      : "a kernel for a virtual machine");
 		return -1;
 	}
 	return 0;

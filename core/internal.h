@@ -128,8 +128,9 @@ size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct 
  * declares none, binds are refused and nothing is added.  Lock held. */
 int binds_apply(struct unik_core *c, const struct unik_image *im, const struct unik_run_request *rr,
                 struct strv *networks, struct strv *volumes, struct unik_error *err);
-/* Whether image im may run on provider `provider`: a mirage application built for the unix target
- * runs only on spt, and spt runs only those; UNIK_E_INVALID saying which to use otherwise. */
+/* Whether image im may run on provider `provider`: a mirage application built for a target that
+ * runs on its own monitor (unix: spt, hvt: hvt; unik_target_monitor_provider) runs only on that
+ * provider, which runs only those; UNIK_E_INVALID saying which to use otherwise. */
 int binds_check_provider(struct unik_core *c, const struct unik_image *im, const char *provider,
                          struct unik_error *err);
 /* Gives a mirage application's devices (from nics_devices and mounts_devices) their declared

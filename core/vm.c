@@ -66,8 +66,9 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 	                         ? unik_guest_elf_app_target(&app)
 	                         : NULL;
 
-	/* A unix-target application has no boot line: unik-spt hands it the devices itself. */
-	if (spec->ndevices && !(target && !strcmp(target, "unix"))) {
+	/* An application of a target that runs on its own monitor (unix, hvt) has no boot line:
+	 * the monitor hands it the devices itself. */
+	if (spec->ndevices && !unik_target_monitor_provider(target)) {
 		/* A v1 runtime would take the first manifest word for argv[0]. */
 		int abi = unik_guest_elf_abi_version(spec->kernel, err);
 

@@ -82,6 +82,10 @@ static void scan_notes(const uint8_t *p, size_t n, struct unik_guest_elf *g)
 		if (nh.n_type == UNIK_NOTE_APP_DEVICES && (nh.n_namesz == 4 || nh.n_namesz == 5) &&
 		    memcmp(p + name_off, UNIK_NOTE_NAME, 4) == 0 && !g->app)
 			app_devices(p + desc_off, nh.n_descsz, g);
+		if (nh.n_type == UNIK_NOTE_HVT && (nh.n_namesz == 4 || nh.n_namesz == 5) &&
+		    memcmp(p + name_off, UNIK_NOTE_NAME, 4) == 0 && nh.n_descsz >= 4 &&
+		    !g->hvt_version)
+			g->hvt_version = get32(p + desc_off) ? get32(p + desc_off) : UINT32_MAX;
 		if (nh.n_type == UNIK_XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
 		    memcmp(p + name_off, "Xen", 4) == 0 && (nh.n_descsz == 4 || nh.n_descsz == 8)) {
 			uint64_t e = get32(p + desc_off);
@@ -312,7 +316,30 @@ const char *unik_guest_elf_app_target(const struct unik_guest_elf *g)
 		return NULL;
 	if (g->pvh && g->abi_version)
 		return "virtio";
-	return !g->pvh && !g->abi_version && g->load_start ? "unix" : NULL;
+	if (g->pvh || g->abi_version || !g->load_start)
+		return NULL;
+	return g->hvt_version ? "hvt" : "unix";
+}
+
+/* The targets that run on their own monitor, and the provider of each. */
+static const struct {
+	const char *target, *provider;
+} monitors[] = {{"unix", "spt"}, {"hvt", "hvt"}};
+
+const char *unik_target_monitor_provider(const char *target)
+{
+	for (size_t i = 0; target && i < sizeof(monitors) / sizeof(monitors[0]); i++)
+		if (!strcmp(monitors[i].target, target))
+			return monitors[i].provider;
+	return NULL;
+}
+
+const char *unik_monitor_provider_target(const char *provider)
+{
+	for (size_t i = 0; provider && i < sizeof(monitors) / sizeof(monitors[0]); i++)
+		if (!strcmp(monitors[i].provider, provider))
+			return monitors[i].target;
+	return NULL;
 }
 
 int unik_guest_elf_check_image(const char *path, struct unik_guest_elf *info,
@@ -326,7 +353,7 @@ int unik_guest_elf_check_image(const char *path, struct unik_guest_elf *info,
 	if (unik_guest_elf_read(path, &g, err) < 0)
 		return -1;
 	t = unik_guest_elf_app_target(&g);
-	if ((!t || strcmp(t, "unix")) && unik_guest_elf_verify(&g, path, err) < 0)
+	if (!unik_target_monitor_provider(t) && unik_guest_elf_verify(&g, path, err) < 0)
 		return -1;
 	if (info)
 		*info = g;

@@ -17,6 +17,7 @@ struct unik_guest_elf {
 	unsigned devices;     /* UNIK_DEV_BIT()s of its UNIK_NOTE_DEVICES notes, ORed; 0: none */
 	bool pvh;             /* carries Xen's PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) */
 	uint64_t pvh_entry;   /* that note's 32-bit entry point */
+	unsigned hvt_version; /* the UNIK_NOTE_HVT note's version: an hvt-target kernel; 0: none */
 	bool multiboot2;      /* a multiboot2 header in the first 32 KiB (what GRUB loads) */
 	uint64_t entry;       /* e_entry */
 	uint64_t load_start;  /* lowest physical address of a PT_LOAD segment; 0 when none */
@@ -55,12 +56,21 @@ int unik_guest_elf_check(const char *path, struct unik_guest_elf *info, struct u
 int unik_guest_elf_read(const char *path, struct unik_guest_elf *info, struct unik_error *err);
 
 /* The target a device application was built for (docs/backends/mirage.md): "virtio" for a unik
- * kernel (PVH), "unix" for a static Linux executable that bin/unik-spt runs (the app note, no
- * unik ABI note, no PVH note); NULL when it is not a device application. */
+ * kernel (PVH), "hvt" for a kernel bin/unik-hvt runs (the hvt note, no PVH note), "unix" for a
+ * static Linux executable that bin/unik-spt runs (the app note, no unik ABI, hvt or PVH note);
+ * NULL when it is not a device application. */
 const char *unik_guest_elf_app_target(const struct unik_guest_elf *g);
 
-/* What an image's kernel may be: a unik kernel (unik_guest_elf_check) or a unix-target device
- * application.  info (may be NULL) receives what it says. */
+/* The provider that runs applications of a target that runs on its own monitor rather than as
+ * a virtual machine's kernel ("unix": "spt", "hvt": "hvt"); NULL for any other target (NULL
+ * included).  Such an image carries no boot line and is not a unik kernel. */
+const char *unik_target_monitor_provider(const char *target);
+/* The other way: the target a monitor's provider runs ("spt": "unix"), or NULL. */
+const char *unik_monitor_provider_target(const char *provider);
+
+/* What an image's kernel may be: a unik kernel (unik_guest_elf_check) or a device application
+ * for a target that runs on its own monitor (unix, hvt).  info (may be NULL) receives what it says.
+ */
 int unik_guest_elf_check_image(const char *path, struct unik_guest_elf *info,
                                struct unik_error *err);
 

@@ -16,8 +16,13 @@
 #include "providers/spt/spt.h"
 
 const struct unik_provider *const unik_providers[] = {
-    &unik_provider_qemu, &unik_provider_kvm, &unik_provider_xen,
-    &unik_provider_aws,  &unik_provider_spt, NULL,
+    &unik_provider_qemu,
+    &unik_provider_kvm,
+    &unik_provider_xen,
+    &unik_provider_aws,
+    &unik_provider_spt,
+    &unik_provider_hvt,
+    NULL,
 };
 
 const struct unik_provider *unik_provider_find(const char *name)

@@ -58,6 +58,43 @@ struct vm {
 	struct timespec start;
 };
 
+/* --console-abi: a failure the monitor sees ends the console (stdout) as a unik guest's does. */
+static bool console_abi;
+
+/* Why the monitor ended the guest, when it did (crash()); the guest reported its own fault. */
+static char crash_reason[256];
+static bool guest_crashed;
+
+/* A fault the monitor saw, on stderr as "unik-hvt: ..." and kept for finish(). */
+static __attribute__((format(printf, 1, 2))) void crash(const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	fputs("unik-hvt: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	vsnprintf(crash_reason, sizeof(crash_reason), fmt, ap);
+	va_end(ap);
+	n = strlen(crash_reason);
+	if (n && crash_reason[n - 1] == '\n')
+		crash_reason[n - 1] = '\0';
+}
+
+/* The exit status, after the console's last lines under --console-abi: the guest wrote them
+ * when it exited, and its crash line when it faulted. */
+static int finish(int status)
+{
+	if (console_abi && crash_reason[0])
+		printf("unik: crash: %s\n", crash_reason);
+	if (console_abi && (crash_reason[0] || guest_crashed))
+		printf("unik: exit status %d\n", status);
+	fflush(stdout);
+	return status;
+}
+
 static void usage(FILE *f)
 {
 	fputs("Usage: unik-hvt [OPTION]... KERNEL [ARGS...]\n"
@@ -74,7 +111,13 @@ static void usage(FILE *f)
 	      "  --block NAME=FILE[:ro]\n"
 	      "                        bind the declared block device NAME to FILE (a multiple\n"
 	      "                        of 512 bytes), read-only with :ro\n"
+	      "                        (TAP or FILE fd:N: descriptor N, already open; a tap\n"
+	      "                        attached IFF_TAP | IFF_NO_PI)\n"
 	      "  --mem MB              guest memory (default 32, 4 to 4096)\n"
+	      "  --argv0 NAME          the application's argv[0] instead of the image's\n"
+	      "  --console-abi         when the monitor ends the guest for a fault it sees, end\n"
+	      "                        the console (stdout) as a unik guest does: `unik: crash:\n"
+	      "                        ...`, then `unik: exit status 255` (docs/guest-abi.md)\n"
 	      "  --help                print this help\n"
 	      "  --version             print unik-hvt's version\n",
 	      f);
@@ -171,10 +214,34 @@ static struct binding *parse_binding(const char *opt, const char *spec, unsigned
 	return b;
 }
 
+/* "fd:N": descriptor N, open already (the hvt provider's, through unik-shim), moved to a
+ * close-on-exec one; -1 when path is not that. */
+static int inherited_fd(const struct binding *b, const char *opt, int *flags)
+{
+	char *end;
+	long n;
+	int fd;
+
+	if (strncmp(b->path, "fd:", 3))
+		return -1;
+	n = strtol(b->path + 3, &end, 10);
+	if (*end || end == b->path + 3 || n < 3 || n > 1024 ||
+	    (*flags = fcntl((int)n, F_GETFL)) < 0 || (fd = fcntl((int)n, F_DUPFD_CLOEXEC, 3)) < 0)
+		die(EXIT_SETUP, "%s %s: `%s` is not an open descriptor", opt, b->spec, b->path);
+	close((int)n);
+	return fd;
+}
+
 static void open_tap(struct binding *b)
 {
 	struct ifreq ifr;
-	int fd;
+	int fd, fl;
+
+	if ((fd = inherited_fd(b, "--net", &fl)) >= 0) {
+		if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			die(EXIT_SETUP, "--net %s: %s", b->spec, strerror(errno));
+		goto attached;
+	}
 
 	/* TUNSETIFF would make a tap of any name that does not exist: nothing would reach it. */
 	if (if_nametoindex(b->path) == 0)
@@ -191,6 +258,7 @@ static void open_tap(struct binding *b)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		die(EXIT_SETUP, "--net %s: attach to tap `%s`: %s", b->spec, b->path,
 		    strerror(errno));
+attached:
 	b->fd = fd;
 	if (!b->has_mac) {
 		if (getrandom(b->mac, 6, 0) != 6)
@@ -202,8 +270,13 @@ static void open_tap(struct binding *b)
 static void open_block(struct binding *b)
 {
 	struct stat st;
-	int fd = open(b->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fl = 0, fd = inherited_fd(b, "--block", &fl);
 
+	if (fd >= 0 && !b->readonly && (fl & O_ACCMODE) != O_RDWR)
+		die(EXIT_SETUP, "--block %s: `%s` is not open for reading and writing", b->spec,
+		    b->path);
+	if (fd < 0)
+		fd = open(b->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		die(EXIT_SETUP, "--block %s: open `%s`: %s", b->spec, b->path, strerror(errno));
 	if (fstat(fd, &st) < 0)
@@ -312,7 +385,8 @@ static void setup_gdt(struct vm *vm)
 }
 
 /* The boot information and the arguments' strings after it. */
-static void setup_boot(struct vm *vm, const struct unik_hvt_image *img, int argc, char **argv)
+static void setup_boot(struct vm *vm, const struct unik_hvt_image *img, const char *argv0, int argc,
+                       char **argv)
 {
 	struct unik_hvt_boot *b = (struct unik_hvt_boot *)(vm->mem + UNIK_HVT_BOOT);
 	uint64_t at = (UNIK_HVT_BOOT + sizeof(*b) + 15) & ~15ull;
@@ -335,6 +409,16 @@ static void setup_boot(struct vm *vm, const struct unik_hvt_image *img, int argc
 			    (unsigned long long)(UNIK_HVT_BOOT_END - UNIK_HVT_BOOT - sizeof(*b)));
 		memcpy(vm->mem + at, argv[i], n);
 		words[i] = at;
+		at += n;
+	}
+	if (argv0) {
+		size_t n = strlen(argv0) + 1;
+
+		if (n > UNIK_HVT_BOOT_END - at)
+			die(EXIT_SETUP, "the arguments are too long (at most %llu bytes)",
+			    (unsigned long long)(UNIK_HVT_BOOT_END - UNIK_HVT_BOOT - sizeof(*b)));
+		memcpy(vm->mem + at, argv0, n);
+		b->argv0 = at;
 		at += n;
 	}
 	b->ndevices = vm->ndevs;
@@ -571,10 +655,9 @@ static int hypercall(struct vm *vm, unsigned call, uint64_t gpa)
 	void *arg = call < UNIK_HVT_NCALLS && sizes[call] ? gpa_ptr(vm, gpa, sizes[call]) : NULL;
 
 	if (!arg) {
-		fprintf(stderr,
-		        "unik-hvt: the guest made hypercall %u with its argument at 0x%llx, "
-		        "outside memory or unknown\n",
-		        call, (unsigned long long)gpa);
+		crash("the guest made hypercall %u with its argument at 0x%llx, "
+		      "outside memory or unknown\n",
+		      call, (unsigned long long)gpa);
 		return EXIT_CRASH;
 	}
 	switch (call) {
@@ -629,6 +712,7 @@ static int hypercall(struct vm *vm, unsigned call, uint64_t gpa)
 	case UNIK_HVT_CRASH: {
 		struct unik_hvt_crash c;
 		memcpy(&c, arg, sizeof(c));
+		guest_crashed = true;
 		fprintf(stderr,
 		        "unik-hvt: the guest crashed: CPU exception %llu (%s) at rip 0x%llx, "
 		        "address 0x%llx, error code 0x%llx\n",
@@ -656,7 +740,7 @@ static int run(struct vm *vm)
 		if (ioctl(vm->vcpu, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			fprintf(stderr, "unik-hvt: KVM_RUN: %s\n", strerror(errno));
+			crash("KVM_RUN: %s\n", strerror(errno));
 			return EXIT_CRASH;
 		}
 		switch (r->exit_reason) {
@@ -671,51 +755,42 @@ static int run(struct vm *vm)
 					return status;
 				continue;
 			}
-			fprintf(stderr,
-			        "unik-hvt: the guest accessed I/O port 0x%x (%s, %u bytes) at rip "
-			        "0x%llx, which is no hypercall\n",
-			        r->io.port, r->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
-			        r->io.size, (unsigned long long)guest_rip(vm));
+			crash("the guest accessed I/O port 0x%x (%s, %u bytes) at rip "
+			      "0x%llx, which is no hypercall\n",
+			      r->io.port, r->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
+			      r->io.size, (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_MMIO:
-			fprintf(stderr,
-			        "unik-hvt: the guest accessed 0x%llx, outside its memory, at rip "
-			        "0x%llx\n",
-			        (unsigned long long)r->mmio.phys_addr,
-			        (unsigned long long)guest_rip(vm));
+			crash("the guest accessed 0x%llx, outside its memory, at rip "
+			      "0x%llx\n",
+			      (unsigned long long)r->mmio.phys_addr,
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_SHUTDOWN:
-			fprintf(stderr,
-			        "unik-hvt: the guest stopped with a triple fault "
-			        "(KVM_EXIT_SHUTDOWN) at "
-			        "rip 0x%llx\n",
-			        (unsigned long long)guest_rip(vm));
+			crash("the guest stopped with a triple fault "
+			      "(KVM_EXIT_SHUTDOWN) at "
+			      "rip 0x%llx\n",
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_HLT:
-			fprintf(
-			    stderr,
-			    "unik-hvt: the guest halted with interrupts off (KVM_EXIT_HLT) at rip "
-			    "0x%llx\n",
-			    (unsigned long long)guest_rip(vm));
+			crash("the guest halted with interrupts off (KVM_EXIT_HLT) at rip "
+			      "0x%llx\n",
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_FAIL_ENTRY:
-			fprintf(
-			    stderr,
-			    "unik-hvt: KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason "
-			    "0x%llx) at rip 0x%llx\n",
-			    (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
-			    (unsigned long long)guest_rip(vm));
+			crash("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, reason "
+			      "0x%llx) at rip 0x%llx\n",
+			      (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		case KVM_EXIT_INTERNAL_ERROR:
-			fprintf(
-			    stderr,
-			    "unik-hvt: KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u) "
-			    "at rip 0x%llx\n",
-			    r->internal.suberror, (unsigned long long)guest_rip(vm));
+			crash("KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u) "
+			      "at rip 0x%llx\n",
+			      r->internal.suberror, (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		default:
-			fprintf(stderr, "unik-hvt: unexpected KVM exit %u at rip 0x%llx\n",
-			        r->exit_reason, (unsigned long long)guest_rip(vm));
+			crash("unexpected KVM exit %u at rip 0x%llx\n", r->exit_reason,
+			      (unsigned long long)guest_rip(vm));
 			return EXIT_CRASH;
 		}
 	}
@@ -724,9 +799,11 @@ static int run(struct vm *vm)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"net", required_argument, NULL, 'n'}, {"block", required_argument, NULL, 'b'},
-	    {"mem", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0}};
+	    {"net", required_argument, NULL, 'n'},   {"block", required_argument, NULL, 'b'},
+	    {"mem", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {"argv0", required_argument, NULL, 'a'},
+	    {"console-abi", no_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
+	const char *argv0 = NULL;
 	struct binding *binds[UNIK_HVT_DEVICES];
 	unsigned nbinds = 0;
 	unsigned long mem_mb = 32;
@@ -757,6 +834,12 @@ int main(int argc, char **argv)
 				    "--mem `%s`: expected a number of MiB from 4 to 4096", optarg);
 			break;
 		}
+		case 'a':
+			argv0 = optarg;
+			break;
+		case 'c':
+			console_abi = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -801,7 +884,7 @@ int main(int argc, char **argv)
 		die(EXIT_SETUP, "`%s` needs more memory than --mem %lu gives it", kernel, mem_mb);
 	setup_gdt(&vm);
 	setup_page_tables(&vm);
-	setup_boot(&vm, &img, argc - optind - 1, argv + optind + 1);
+	setup_boot(&vm, &img, argv0, argc - optind - 1, argv + optind + 1);
 	setup_vcpu(&vm, img.entry);
 	{
 		int taps[UNIK_HVT_DEVICES], blocks[UNIK_HVT_DEVICES];
@@ -819,5 +902,5 @@ int main(int argc, char **argv)
 		if (hvt_confine(vm.vcpu, taps, ntaps, blocks, ro, nblocks, &err) < 0)
 			die(EXIT_SETUP, "%s", err.msg);
 	}
-	return run(&vm);
+	return finish(run(&vm));
 }

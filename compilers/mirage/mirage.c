@@ -17,9 +17,10 @@
 #include "lib/util.h"
 
 /* The targets one source builds for (unik-cc --unik-target): virtio, a kernel for QEMU; unix, a
- * static Linux executable that bin/unik-spt runs (the spt provider).  xen and hvt are to come. */
-static const char *const targets[] = {"virtio", "unix", NULL};
-static const char *const target_providers[] = {NULL, "spt", NULL};
+ * static Linux executable that bin/unik-spt runs (the spt provider); hvt, a kernel for unik's
+ * own KVM monitor bin/unik-hvt (the hvt provider).  xen is to come. */
+static const char *const targets[] = {"virtio", "unix", "hvt", NULL};
+static const char *const target_providers[] = {NULL, "spt", "hvt", NULL};
 
 static void logf_(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(int fd, const char *fmt, ...)
@@ -123,8 +124,8 @@ static int mirage_build(const char *src_dir, const struct unik_manifest *m, cons
 		if (!known) {
 			unik_error_set(
 			    err, UNIK_E_UNSUPPORTED,
-			    "the mirage backend has no target \"%.20s\" (targets: virtio, unix; "
-			    "xen and hvt are not made yet)",
+			    "the mirage backend has no target \"%.20s\" (targets: virtio, unix, "
+			    "hvt; xen is not made yet)",
 			    m->target);
 			return -1;
 		}
@@ -209,7 +210,8 @@ const struct unik_compiler unik_compiler_mirage = {
              "  devices: [{net: service}, {block: storage}]\n"
              "and a run binds each one: unik run --net service=NETWORK --block storage=VOLUME\n"
              "(NETWORK \"user\" for user-mode networking).  target: virtio (QEMU, the\n"
-             "default) or unix (a seccomp-confined host process, unik-spt; the spt provider),\n"
+             "default), unix (a seccomp-confined host process, unik-spt; the spt provider)\n"
+             "or hvt (unik's own KVM monitor, unik-hvt; the hvt provider),\n"
              "in the Unikfile or with unik build --target.  See docs/backends/mirage.md.\n",
     .targets = targets,
     .target_providers = target_providers,

@@ -28,6 +28,10 @@
  * "blk:storage"), each NUL-terminated.  A host binds each to a backing by name before boot, and
  * refuses a run that leaves one unbound or binds one it does not declare. */
 #define UNIK_NOTE_APP_DEVICES 3
+/* A fourth, type UNIK_NOTE_HVT, in a kernel built for the hvt target (runtime/hvt, unik-hvt):
+ * 4-byte descriptor holding UNIK_HVT_VERSION (include/unik/hvt.h).  It tells an hvt kernel from
+ * a unix-target executable, as neither has the PVH note. */
+#define UNIK_NOTE_HVT 4
 
 /* Xen's PVH entry note, read by QEMU, Xen, Firecracker and Cloud Hypervisor. */
 #define UNIK_XEN_ELFNOTE_PHYS32_ENTRY 18

@@ -69,6 +69,9 @@ struct unik_hvt_boot {
 	uint64_t argv;
 	uint8_t random[16]; /* seeds musl's AT_RANDOM (stack protector) */
 	struct unik_hvt_device devices[UNIK_HVT_DEVICES];
+	/* The address of a NUL-terminated string to be the application's argv[0] instead of the
+	 * image's (unik-hvt --argv0), or 0. */
+	uint64_t argv0;
 };
 
 /* The I/O port of hypercall N is UNIK_HVT_PORT + N. */

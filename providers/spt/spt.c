@@ -1,9 +1,11 @@
-/* The spt provider: each instance is one bin/unik-spt process running a unix-target mirage
- * application, supervised by unik-shim exactly as the qemu provider's QEMU is (the same records
- * in the instance directory, the same confinement: an unprivileged user, no capabilities,
+/* The process-monitor providers, spt and hvt: each instance is one monitor process (bin/unik-spt
+ * running a unix-target mirage application, bin/unik-hvt a KVM virtual machine of an hvt-target
+ * one), supervised by unik-shim exactly as the qemu provider's QEMU is (the same records in the
+ * instance directory, the same confinement: an unprivileged user, no capabilities,
  * no_new_privs), so status, stop, remove and events are the qemu provider's.  Net devices are
- * taps the provider makes on their networks' bridges, owned by that user, which unik-spt opens
- * by name; block devices reach it as descriptors the shim opens (unik-spt --block NAME=fd:N). */
+ * taps the provider makes on their networks' bridges, owned by that user, which the shim
+ * attaches; they and block devices reach the monitor as descriptors (--net/--block NAME=fd:N).
+ * One table (monitors[]) says what differs between them; one run function serves both. */
 #include "providers/spt/spt.h"
 
 #include <errno.h>
@@ -23,22 +25,70 @@
 
 extern char **environ;
 
-/* unik-spt takes at most UNIK_SPT_DEVICES_MAX devices (lib/spt.h). */
+/* unik-spt takes at most UNIK_SPT_DEVICES_MAX devices (lib/spt.h), unik-hvt UNIK_HVT_DEVICES
+ * (include/unik/hvt.h); both are 16. */
 #define SPT_DEVICES_MAX 16
 
-static bool spt_available(const char *const *opts, char *reason, size_t reason_len)
-{
-	_cleanup_free_ char *spt = qemu_find_program("UNIK_SPT", "unik-spt");
-	_cleanup_free_ char *shim = qemu_find_program("UNIK_SHIM", "unik-shim");
+const struct spt_monitor spt_monitors[] = {
+    {.provider = "spt", .program = "unik-spt", .env = "UNIK_SPT", .target = "unix"},
+    {.provider = "hvt",
+     .program = "unik-hvt",
+     .env = "UNIK_HVT",
+     .target = "hvt",
+     .needs_kvm = true},
+};
+const size_t spt_nmonitors = sizeof(spt_monitors) / sizeof(spt_monitors[0]);
 
-	(void)opts;
-	if (!spt || !shim) {
+const struct spt_monitor *spt_monitor_find(const char *provider)
+{
+	for (size_t i = 0; provider && i < spt_nmonitors; i++)
+		if (!strcmp(spt_monitors[i].provider, provider))
+			return &spt_monitors[i];
+	return NULL;
+}
+
+bool spt_monitor_available(const struct spt_monitor *m, char *reason, size_t reason_len)
+{
+	_cleanup_free_ char *prog = qemu_find_program(m->env, m->program);
+	_cleanup_free_ char *shim = qemu_find_program("UNIK_SHIM", "unik-shim");
+	const char *user = getenv(UNIK_QEMU_USER_ENV);
+	struct unik_vmm_user vu;
+	struct unik_error err;
+
+	if (!prog || !shim) {
 		snprintf(reason, reason_len,
 		         "%s was not found (set %s, or install it next to unik)",
-		         spt ? "unik-shim" : "unik-spt", spt ? "UNIK_SHIM" : "UNIK_SPT");
+		         prog ? "unik-shim" : m->program, prog ? "UNIK_SHIM" : m->env);
+		return false;
+	}
+	if (!m->needs_kvm)
+		return true;
+	if (!user)
+		user = UNIK_QEMU_USER_DEFAULT;
+	if (unik_vmm_user_parse(user, &vu, &err) < 0) {
+		snprintf(reason, reason_len, "%s", err.msg);
+		return false;
+	}
+	if (!unik_vmm_can_open_kvm(&vu)) {
+		snprintf(reason, reason_len,
+		         "%s needs /dev/kvm, which the confined user %s cannot open (give it "
+		         "access: add it to /dev/kvm's group, or set %s to a user who can)",
+		         m->program, user, UNIK_QEMU_USER_ENV);
 		return false;
 	}
 	return true;
+}
+
+static bool spt_available(const char *const *opts, char *reason, size_t reason_len)
+{
+	(void)opts;
+	return spt_monitor_available(spt_monitor_find("spt"), reason, reason_len);
+}
+
+static bool hvt_available(const char *const *opts, char *reason, size_t reason_len)
+{
+	(void)opts;
+	return spt_monitor_available(spt_monitor_find("hvt"), reason, reason_len);
 }
 
 int spt_build_argv(const struct unik_run_spec *spec, const char *kernel, const char *const *taps,
@@ -47,9 +97,7 @@ int spt_build_argv(const struct unik_run_spec *spec, const char *kernel, const c
 	struct unik_cmdline cl = {0};
 	const char *name = spec->instance_name ? spec->instance_name : "app";
 
-	(void)taps; /* the shim attaches them: unik-spt finds each at fd_base + i */
-
-	(void)taps; /* the shim attaches them: unik-spt finds each at fd_base + i */
+	(void)taps; /* the shim attaches them: the monitor finds each at fd_base + i */
 
 	if (unik_cmdline_split(spec->cmdline ? spec->cmdline : "", &cl, err) < 0) {
 		unik_cmdline_free(&cl);
@@ -82,9 +130,9 @@ int spt_build_argv(const struct unik_run_spec *spec, const char *kernel, const c
 	return 0;
 }
 
-static int spawn_shim(const char *shim, const char *dir, const char *kernel, const char *user,
-                      const struct strv *fds, const struct strv *sargv, int ready_w, pid_t *pid,
-                      struct unik_error *err)
+static int spawn_shim(const struct spt_monitor *m, const char *shim, const char *dir,
+                      const char *kernel, const char *user, const struct strv *fds,
+                      const struct strv *sargv, int ready_w, pid_t *pid, struct unik_error *err)
 {
 	_cleanup_strv_ struct strv argv = {0};
 	posix_spawn_file_actions_t fa;
@@ -99,8 +147,8 @@ static int spawn_shim(const char *shim, const char *dir, const char *kernel, con
 	strv_push(&argv, "3");
 	strv_push(&argv, "--console-max");
 	strv_push(&argv, QEMU_CONSOLE_MAX_DEFAULT);
-	/* unik-spt reads the application as /proc/self/fd/4 (UNIK_VMM_FD_KERNEL), as QEMU does
-	 * its kernel: $UNIK_HOME is closed to the confined user. */
+	/* The monitor reads the application as /proc/self/fd/4 (UNIK_VMM_FD_KERNEL), as QEMU
+	 * does its kernel: $UNIK_HOME is closed to the confined user. */
 	strv_push(&argv, "--kernel");
 	strv_push(&argv, kernel);
 	for (size_t i = 0; i < fds->n; i++) {
@@ -130,14 +178,14 @@ static int spawn_shim(const char *shim, const char *dir, const char *kernel, con
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc) {
-		unik_error_sys(err, rc, "spt: run `%s`", shim);
+		unik_error_sys(err, rc, "%s: run `%s`", m->provider, shim);
 		return -1;
 	}
 	return 0;
 }
 
-static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
-                   struct unik_error *err)
+static int monitor_run(const struct spt_monitor *m, const struct unik_run_spec *spec,
+                       struct unik_instance_status *st, struct unik_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *kernel = NULL, *initrd = NULL, *shim = NULL, *spt = NULL;
 	_cleanup_free_ char *taplist = NULL, *state = NULL;
@@ -154,34 +202,36 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	pid_t pid;
 	size_t made = 0;
 
-	(void)ctx;
 	memset(st, 0, sizeof(*st));
 	st->state = UNIK_STATE_PENDING;
 	st->exit_code = -1;
 	if (spec->foreground) {
 		unik_error_set(err, UNIK_E_UNSUPPORTED,
-		               "spt: runs only detached instances (not under unik-oci)");
+		               "%s: runs only detached instances (not under unik-oci)",
+		               m->provider);
 		return -1;
 	}
-	if (unik_run_spec_paths("spt", spec, &dir, &kernel, &initrd, err) < 0)
+	if (unik_run_spec_paths(m->provider, spec, &dir, &kernel, &initrd, err) < 0)
 		return -1;
 	if (spec->ndevices > SPT_DEVICES_MAX) {
-		unik_error_set(err, UNIK_E_INVALID, "spt: at most %d devices", SPT_DEVICES_MAX);
+		unik_error_set(err, UNIK_E_INVALID, "%s: at most %d devices", m->provider,
+		               SPT_DEVICES_MAX);
 		return -1;
 	}
 	shim = qemu_find_program("UNIK_SHIM", "unik-shim");
-	spt = qemu_find_program("UNIK_SPT", "unik-spt");
+	spt = qemu_find_program(m->env, m->program);
 	if (!shim || !spt) {
 		unik_error_set(err, UNIK_E_UNSUPPORTED,
-		               "spt: %s was not found (set %s, or install it next to unik)",
-		               shim ? "unik-spt" : "unik-shim", shim ? "UNIK_SPT" : "UNIK_SHIM");
+		               "%s: %s was not found (set %s, or install it next to unik)",
+		               m->provider, shim ? m->program : "unik-shim",
+		               shim ? m->env : "UNIK_SHIM");
 		return -1;
 	}
 	if (!user)
 		user = UNIK_QEMU_USER_DEFAULT;
 	if (unik_vmm_user_parse(user, &vu, err) < 0)
 		return -1;
-	if (unik_run_spec_devices("spt", spec, &devs, &dev_paths, err) < 0)
+	if (unik_run_spec_devices(m->provider, spec, &devs, &dev_paths, err) < 0)
 		return -1;
 	s.devices = devs;
 	taplist = xstrdup("");
@@ -196,9 +246,9 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 			} else if (!d->bridge) {
 				unik_error_set(
 				    err, UNIK_E_UNSUPPORTED,
-				    "spt has no user-mode network: bind net device `%s` to a "
+				    "%s has no user-mode network: bind net device `%s` to a "
 				    "network (--net %s=NETWORK, unik network create)",
-				    d->name, d->name);
+				    m->provider, d->name, d->name);
 				return -1;
 			} else {
 				char *next;
@@ -216,10 +266,9 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 			}
 		} else if (d->kind == UNIK_DEVICE_BLK) {
 			if (d->format && strcmp(d->format, "raw")) {
-				unik_error_set(
-				    err, UNIK_E_UNSUPPORTED,
-				    "spt: block device `%s` is %s; unik-spt takes raw files",
-				    d->name, d->format);
+				unik_error_set(err, UNIK_E_UNSUPPORTED,
+				               "%s: block device `%s` is %s; %s takes raw files",
+				               m->provider, d->name, d->format, m->program);
 				return -1;
 			}
 			strv_pushf(&fds, "%d:%s:%s", UNIK_VMM_FD_DEVICES + (int)i,
@@ -230,9 +279,9 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 	if (spt_build_argv(&s, "/proc/self/fd/4", tap_of, UNIK_VMM_FD_DEVICES, &argv, err) < 0 ||
 	    qemu_forget_previous_run(dir, err) < 0)
 		return -1;
-	state = xasprintf("provider=spt\ninstance_id=%s\nkernel=%s\nmemory_mb=%llu\ntaps=%s\n"
+	state = xasprintf("provider=%s\ninstance_id=%s\nkernel=%s\nmemory_mb=%llu\ntaps=%s\n"
 	                  "ip=%s\n",
-	                  spec->instance_id ? spec->instance_id : "", kernel,
+	                  m->provider, spec->instance_id ? spec->instance_id : "", kernel,
 	                  (unsigned long long)spec->memory_mb, taplist, ip);
 	if (unik_write_text_in(dir, QEMU_STATE_FILE, state, err) < 0)
 		return -1;
@@ -244,11 +293,11 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 		made++;
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		unik_error_sys(err, errno, "spt: pipe");
+		unik_error_sys(err, errno, "%s: pipe", m->provider);
 		goto fail;
 	}
 	ready_r = pfd[0];
-	if (spawn_shim(shim, dir, kernel, user, &fds, &argv, pfd[1], &pid, err) < 0) {
+	if (spawn_shim(m, shim, dir, kernel, user, &fds, &argv, pfd[1], &pid, err) < 0) {
 		close(pfd[1]);
 		goto fail;
 	}
@@ -271,14 +320,14 @@ static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_inst
 		if (*msg == ' ')
 			msg++;
 		unik_error_set(err, e > 0 ? unik_error_code_from_errno((int)e) : UNIK_E_IO,
-		               "spt: %s", msg);
+		               "%s: %s", m->provider, msg);
 	} else {
 		char line[256];
 
 		qemu_last_line(dir, QEMU_SHIM_LOG_FILE, line, sizeof(line));
-		unik_error_set(err, UNIK_E_IO, "spt: unik-shim %s%s%s",
-		               n < 0 ? "did not report in time" : "ended without starting unik-spt",
-		               line[0] ? ": " : "", line);
+		unik_error_set(err, UNIK_E_IO, "%s: unik-shim %s%s%s%s", m->provider,
+		               n < 0 ? "did not report in time" : "ended without starting ",
+		               n < 0 ? "" : m->program, line[0] ? ": " : "", line);
 	}
 fail:
 	if (made || *taplist) {
@@ -287,6 +336,20 @@ fail:
 		(void)qemu_delete_taps(taplist, &ignored);
 	}
 	return -1;
+}
+
+static int spt_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
+                   struct unik_error *err)
+{
+	(void)ctx;
+	return monitor_run(spt_monitor_find("spt"), spec, st, err);
+}
+
+static int hvt_run(void *ctx, const struct unik_run_spec *spec, struct unik_instance_status *st,
+                   struct unik_error *err)
+{
+	(void)ctx;
+	return monitor_run(spt_monitor_find("hvt"), spec, st, err);
 }
 
 const struct unik_provider unik_provider_spt = {
@@ -298,6 +361,21 @@ const struct unik_provider unik_provider_spt = {
     .user_net = false,
     .available = spt_available,
     .run = spt_run,
+    .status = qemu_status,
+    .stop = qemu_stop,
+    .remove = qemu_remove,
+    .event_fd = qemu_event_fd,
+};
+
+const struct unik_provider unik_provider_hvt = {
+    .name = "hvt",
+    .description = "mirage applications built for the hvt target, each in its own KVM virtual "
+                   "machine under unik's own monitor (unik-hvt)",
+    .image_format = "elf",
+    .caps = UNIK_DEVICE_BIT(UNIK_DEVICE_NET) | UNIK_DEVICE_BIT(UNIK_DEVICE_BLK),
+    .user_net = false,
+    .available = hvt_available,
+    .run = hvt_run,
     .status = qemu_status,
     .stop = qemu_stop,
     .remove = qemu_remove,

@@ -641,6 +641,10 @@ __attribute__((noreturn)) void hvt_main(const struct unik_hvt_boot *b)
 		for (uint64_t i = 0; i < b->argc; i++)
 			cmdline_push(&argv, (char *)(uintptr_t)words[i]);
 	}
+	if (b->argv0 && argv.n)
+		argv.v[0] = (char *)(uintptr_t)b->argv0;
+	else if (b->argv0)
+		cmdline_push(&argv, (char *)(uintptr_t)b->argv0);
 	if (!argv.n)
 		cmdline_push(&argv, "app");
 

@@ -5,6 +5,16 @@
 #define UCODE 0x1b /* UNIK_HVT_GDT_UCODE, include/unik/hvt.h */
 #define UDATA 0x23 /* UNIK_HVT_GDT_UDATA */
 
+/* The note that marks an hvt kernel (UNIK_NOTE_HVT, include/unik/abi.h): name "unik", type 4,
+ * descriptor UNIK_HVT_VERSION (1). */
+	.section .note.unik, "a"
+	.balign 4
+	.long 5, 4, 4
+	.asciz "unik"
+	.balign 4
+	.long 1
+	.balign 4
+
 	.section .text.hvt,"ax",@progbits
 	.code64
 

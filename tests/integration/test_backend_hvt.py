@@ -181,12 +181,13 @@ class Netns:
                  tail(p.stdout + p.stderr))
         return p.stdout
 
-    def start(self, args, log):
+    def start(self, args, log, pass_fds=()):
         """unik-hvt in the namespace, in the background, its output into log."""
         f = open(log, 'w')
         try:
             return subprocess.Popen(['ip', 'netns', 'exec', self.name, unik_hvt()] + args,
-                                    stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+                                    stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                    pass_fds=pass_fds)
         finally:
             f.close()
 
@@ -387,3 +388,138 @@ def test_hvt_faults_reported():
             fail('unik-hvt %s: wanted status 255, %r on the console and %r %r reported'
                  % (' '.join(os.path.basename(a) for a in args), console, report, detail),
                  'status %d\nstdout:\n%s\nstderr:\n%s' % (p.returncode, p.stdout, p.stderr))
+
+
+@timeout(300)
+def test_hvt_provider_options():
+    """What the hvt provider gives unik-hvt: --argv0 replaces the image's argv[0];
+    --console-abi ends the console with `unik: crash: ...` and `unik: exit status 255` when the
+    monitor ends the guest (and the status alone after the guest's own crash line); a device
+    bound to fd:N uses that descriptor, and one that is not open is refused before boot."""
+    kernel = build_source('hello', HELLO)
+    fault = build_source('fault', FAULT)
+    halt = raw_kernel(os.path.join(out_dir(), 'halt.elf'), b'\xf4')  # hlt
+    kv = build('kv', [os.path.join(REPO, 'examples', 'mirage', 'kv', 'kv.c')],
+               ['net:service', 'block:storage'])
+    p = run_hvt(['--net', 'service=fd:98', '--block', 'storage=fd:99', kv])
+    if p.returncode != 1 or '--net service=fd:98: `fd:98` is not an open descriptor' \
+            not in p.stderr:
+        fail('unik-hvt took a net device on a descriptor that is not open',
+             'status %d\n%s' % (p.returncode, p.stderr))
+    need_kvm()
+    p = run_hvt(['--argv0', 'other', kernel, 'x'])
+    check_equal('status with --argv0', p.returncode, 42)
+    if 'argc 2\nargv[0]=other\nargv[1]=x\n' not in p.stdout:
+        fail('--argv0 did not reach the application', p.stdout + p.stderr)
+    p = run_hvt(['--argv0', 'other', kernel])
+    if 'argc 1\nargv[0]=other\n' not in p.stdout:
+        fail('--argv0 without arguments did not reach the application', p.stdout + p.stderr)
+    p = run_hvt(['--console-abi', halt])
+    check_equal('a monitor-seen fault with --console-abi', (p.returncode, p.stdout),
+                (255, 'unik: crash: the guest halted with interrupts off (KVM_EXIT_HLT) at '
+                 'rip 0x1000c5\nunik: exit status 255\n'))
+    p = run_hvt(['--console-abi', fault, 'null'])
+    if p.returncode != 255 or not p.stdout.endswith('\nunik: exit status 255\n') or \
+            'unik: crash: vector 14' not in p.stdout:
+        fail('a guest fault with --console-abi', 'status %d\n%s' % (p.returncode, p.stdout))
+    p = run_hvt(['--console-abi', kernel])
+    if p.stdout.count('unik: exit status') != 1:
+        fail('--console-abi repeated the guest\'s exit status', p.stdout)
+    disk = os.path.join(out_dir(), 'kvfd.img')
+    with open(disk, 'wb') as f:
+        f.truncate(1 << 20)
+    with Netns() as ns:
+        fd = os.open(disk, os.O_RDWR)
+        log = os.path.join(out_dir(), 'kvfd.console')
+        try:
+            proc = ns.start(['--net', NET, '--block', 'storage=fd:%d' % fd, kv], log,
+                            pass_fds=(fd,))
+        finally:
+            os.close(fd)
+        try:
+            wait_log(proc, log, 'kv: listening on 10.89.0.2:5000')
+            out = ns.python(KV_CLIENT.replace('sys.argv[1:]', repr(['put fdkey fdvalue', 'get fdkey'])))
+        finally:
+            stop(proc)
+        check_equal('kv on a block descriptor', out,
+                    'put fdkey fdvalue => ok\nget fdkey => fdvalue\n')
+    with open(disk, 'rb') as f:
+        if b'fdvalue' not in f.read():
+            fail('kv wrote nothing to the file behind the descriptor')
+
+
+SPT_APPS = os.path.join(REPO, 'tests', 'apps', 'spt')
+
+
+def hvt_provider(d):
+    """The hvt provider's entry in /v1/providers."""
+    for p in d.ok('GET', '/v1/providers'):
+        if p['name'] == 'hvt':
+            return p
+    fail('the hvt provider is not listed by /v1/providers')
+
+
+@timeout(400)
+def test_hvt_provider_builds_and_refuses():
+    """`unik build --target hvt` makes an image that records target hvt and defaults to the
+    hvt provider; an hvt image refuses qemu and spt, and the hvt provider refuses virtio and
+    unix images, each naming the right provider; `unik providers` lists hvt, and where the
+    confined user cannot open /dev/kvm says so as the reason."""
+    from test_daemon_fixture import Daemon, cli, cli_error
+    import json
+    import stat
+    with Daemon('hvt1', env={'UNIK_HVT': unik_hvt()}) as d:
+        p = hvt_provider(d)
+        listing = cli(d, 'providers').stdout
+        if 'hvt' not in listing:
+            fail('unik providers does not list hvt', listing)
+        st = os.stat('/dev/kvm') if os.path.exists('/dev/kvm') else None
+        if not p['available']:
+            if '/dev/kvm' not in p['reason']:
+                fail('the hvt provider is unavailable without saying it is /dev/kvm', p)
+            if p['reason'] not in listing:
+                fail('unik providers does not give the hvt reason', listing)
+            if st and stat.S_IMODE(st.st_mode) & 0o006 == 0o006:
+                fail('/dev/kvm is open to everyone, yet hvt says it cannot be opened', p)
+        elif st is None:
+            fail('the hvt provider is available on a host without /dev/kvm', p)
+        hello = os.path.join(SPT_APPS, 'hello')
+        cli(d, 'build', '--target', 'hvt', '--name', 'hh', hello)
+        cli(d, 'build', '--name', 'hv', hello)
+        cli(d, 'build', '--target', 'unix', '--name', 'hu', hello)
+        img = json.loads(cli(d, 'describe-image', 'hh', '-o', 'json').stdout)
+        check_equal('the hvt image target', img.get('target'), 'hvt')
+        check_equal('the hvt image provider', img.get('provider'), 'hvt')
+        check_equal('the unix image target',
+                    json.loads(cli(d, 'describe-image', 'hu', '-o', 'json').stdout).get('target'),
+                    'unix')
+        if 'hvt' not in cli(d, 'describe-image', 'hh').stdout:
+            fail('describe-image does not show the target')
+        cli_error(d, 'runs on the hvt provider (--provider hvt), not on qemu', 'run', '-d',
+                  '--provider', 'qemu', 'hh')
+        cli_error(d, 'runs on the hvt provider (--provider hvt), not on spt', 'run', '-d',
+                  '--provider', 'spt', 'hh')
+        cli_error(d, 'provider hvt runs only mirage applications built for the hvt target',
+                  'run', '-d', '--provider', 'hvt', 'hv')
+        cli_error(d, 'runs on the spt provider (--provider spt), not on hvt', 'run', '-d',
+                  '--provider', 'hvt', 'hu')
+
+
+@timeout(400)
+def test_hvt_provider_runs_hvt_images():
+    """Where the hvt provider is available, an hvt image run by the daemon (its default
+    provider) prints its console, gets its arguments and ends with its exit status; skipped,
+    with the provider's reason, where it is not."""
+    from test_daemon_fixture import Daemon, cli, wait_console
+    from test_backend_spt import wait_state
+    with Daemon('hvt2', env={'UNIK_HVT': unik_hvt()}) as d:
+        p = hvt_provider(d)
+        if not p['available']:
+            raise Skip('the hvt provider is unavailable: %s' % p['reason'])
+        cli(d, 'build', '--target', 'hvt', '--name', 'hh', os.path.join(SPT_APPS, 'hello'))
+        cli(d, 'run', '-d', '--name', 'h1', 'hh', 'one', 'two')
+        inst = wait_state(d, 'h1', ('exited', 'crashed'))
+        check_equal('the instance provider', inst['provider'], 'hvt')
+        check_equal('exit code', (inst['state'], inst['exit_code']), ('exited', 3))
+        wait_console(d, 'h1', 'hello: 2 arguments: one two')
+        cli(d, 'rm', '-f', 'h1')

@@ -283,7 +283,7 @@ def test_spt_provider_runs_unix_images():
         if 'spt' not in cli(d, 'providers').stdout:
             fail('unik providers does not list spt')
         hello = os.path.join(APPS, 'hello')
-        cli_error(d, 'no target "arm" (targets: virtio, unix)', 'build', '--target', 'arm',
+        cli_error(d, 'no target "arm" (targets: virtio, unix, hvt)', 'build', '--target', 'arm',
                   '--name', 'bad', hello)
         cli_error(d, 'the rump backend has no targets', 'build', '--target', 'unix', '--name',
                   'r', os.path.join(REPO, 'examples', 'hello'))
