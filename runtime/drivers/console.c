@@ -23,15 +23,26 @@ static char last = '\n'; /* the last byte sent: runtime lines must start on a li
 
 /* What the UART held before its FIFO was turned on, which empties the receiver: the host may
  * have sent input before the guest was up (unik run -i), and QEMU holds one byte until then. */
-static char early[16];
+static char early[256];
 static size_t early_len, early_off;
 
 void console_init(void)
 {
 	xen = xen_console_init();
-	if (inb(COM1 + UART_LSR) != 0xff)
-		while (early_len < sizeof(early) && (inb(COM1 + UART_LSR) & LSR_DR))
-			early[early_len++] = (char)inb(COM1 + UART_RBR);
+	/* Without its FIFO the UART holds one byte, and QEMU hands it the next one from the
+	 * host's side a moment after each read.  Turning the FIFO on below empties it, so input
+	 * is taken until the line has been quiet for a while (some thousand polls, each an exit
+	 * to QEMU), not only while a byte happens to be there. */
+	if (inb(COM1 + UART_LSR) != 0xff) {
+		for (unsigned quiet = 0; early_len < sizeof(early) && quiet < 20000; quiet++) {
+			if (inb(COM1 + UART_LSR) & LSR_DR) {
+				early[early_len++] = (char)inb(COM1 + UART_RBR);
+				quiet = 0;
+			} else if (!early_len) {
+				break; /* nothing was sent before boot: no wait */
+			}
+		}
+	}
 	outb(COM1 + UART_IER, 0x00);
 	outb(COM1 + UART_LCR, 0x80); /* divisor latch: 115200 baud */
 	outb(COM1 + 0, 0x01);
