@@ -69,7 +69,7 @@ def read_back(d):
             out[key] = [r.returncode, r.stdout, r.stderr]
     for key in sorted(expected):
         want, got = expected[key], out[key]
-        if key in ('unik images', 'unik ps'):
+        if key in ('unik images', 'unik ps -a'):
             want = [want[0], without_age(want[1]), want[2]]
             got = [got[0], without_age(got[1]), got[2]]
         check_equal(key, got, want)
