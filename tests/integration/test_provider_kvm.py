@@ -53,8 +53,10 @@ def _virsh(*args, check=False, timeout=30):
 def _libvirtd_answers():
     if not libvirt_service.answers(SOCK):
         return False
+    # capabilities, not version: libvirtd answers version while it is still probing QEMU, and
+    # the provider needs the capabilities (a probe that never ends is a machine's problem).
     try:
-        return _virsh('version', timeout=10).returncode == 0
+        return _virsh('capabilities', timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -96,7 +98,8 @@ def start_libvirtd():
     deadline = time.monotonic() + 20
     while not _libvirtd_answers():
         if time.monotonic() > deadline:
-            raise Skip('libvirtd runs but virsh gets no answer from it on ' + SOCK)
+            raise Skip('libvirtd runs but virsh gets no answer (capabilities) from it on ' +
+                       SOCK)
         time.sleep(0.1)
 
 
