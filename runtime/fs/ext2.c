@@ -1111,21 +1111,12 @@ static int ext2_sync(struct super_block *sb)
 	return r;
 }
 
-/* Every dirty block but the bitmaps and group descriptors (and the superblock), then the
- * device's flush: the file's data, its inode and the directories naming it are on the disk, as
- * are every other file's so far (there is no per-file tracking).  What is left, the allocation
- * maps and free counts, is what `e2fsck -p` rebuilds after a crash (the disk is marked not clean
- * while mounted), and it costs about half the requests of each fsync of a new small file. */
+/* Everything, as sync does: leaving the bitmaps and group descriptors to a later sync (half the
+ * requests of a new small file's fsync) left disks after a kill that `e2fsck -p` would not
+ * repair (test_volumes_data.py, sigkill_keeps_fsynced_files). */
 static int ext2_fsync(struct inode *i)
 {
-	struct ext2 *fs = FS(i);
-	if (i->sb->readonly)
-		return 0;
-	for (int h = 0; h < HASH; h++)
-		for (struct e2ino *e = fs->inodes[h]; e; e = e->hnext)
-			write_inode(e->vfs);
-	int r = cache_flush(fs, false);
-	return r ? r : fs->dev->flush(fs->dev);
+	return ext2_sync(i->sb);
 }
 
 /* The superblock's counts as they are now (kept current in memory).  f_blocks is the whole
