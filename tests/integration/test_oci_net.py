@@ -5,7 +5,10 @@ through a tap and tc redirects.  Two variants, each saying which ran:
   driven with unik-oci create/start, and curl from the host to the guest's address;
 - docker: a private dockerd on a user-defined bridge network, `docker run --runtime=unik -p`,
   and curl to the published port on 127.0.0.1 (docker-proxy, as dockerd runs here with
-  --iptables=false so that the host's firewall is left alone)."""
+  --iptables=false so that the host's firewall is left alone);
+- podman: podman with private storage and a private CNI configuration directory, a bridge
+  network of its own, `podman run --runtime unik-oci -p`, and curl to the published port (CNI's
+  portmap plugin: iptables DNAT rules, which podman removes with the container)."""
 
 import json
 import os
@@ -217,3 +220,63 @@ def test_docker_publish():
             d.docker('network', 'rm', net, timeout=60)
     finally:
         d.__exit__(None, None, None)
+
+
+@timeout(600)
+def test_podman_publish():
+    """Variant 3: podman run --runtime unik-oci -p on a podman bridge network (CNI)."""
+    need_net_admin()
+    c.need_kvm_or_tcg()
+    c.need('iptables')
+    from test_oci_podman import Podman
+    pm = Podman()
+    if c.run(['iptables', '-t', 'nat', '-S'], timeout=30).returncode:
+        raise Skip('iptables cannot list the nat table here; CNI\'s portmap needs it')
+    kernel = http_kernel()
+    n = subnet_index()
+    tag = '%d' % (os.getpid() % 100000)
+    net, bridge = 'ukpnet' + tag, None
+    port = free_port()
+    confdir = os.path.join(pm.dir, 'cni')
+    os.makedirs(confdir)
+    pm.pre[1:1] = ['--network-config-dir', confdir]
+    print('variant: podman (a CNI bridge network on 10.92.%d.0/24, portmap), podman run '
+          '--runtime unik-oci -p 127.0.0.1:%d:8080' % (n, port))
+    with open(kernel, 'rb') as f:
+        data = f.read()
+    labels = dict(c.UNIK_LABELS, **{'org.unik.kernel': '/http'})
+    tar = c.write_docker_archive(os.path.join(out_dir(), 'unik-http-podman.tar'),
+                                 'localhost/unik-http:test', {'http': (data, 0o755)}, ['/http'],
+                                 labels=labels)
+    made = False
+    try:
+        p = pm('load', '-i', tar)
+        if p.returncode:
+            fail('podman load failed', p.out + p.err)
+        p = pm('network', 'create', '--disable-dns', '--subnet', '10.92.%d.0/24' % n, net)
+        if p.returncode:
+            raise Skip('podman network create failed here: %s' % tail(p.err, 3))
+        made = True
+        p = pm('network', 'inspect', net)
+        bridge = json.loads(p.out)[0].get('network_interface') or bridge
+        p = pm('run', '-d', '--network', net, '-p', '127.0.0.1:%d:8080' % port, '--name',
+               'ukphttp' + tag, 'localhost/unik-http:test')
+        if p.returncode:
+            fail('podman run -p failed', p.out + p.err)
+        body = curl('http://127.0.0.1:%d/' % port)
+        logs = pm('logs', 'ukphttp' + tag).out
+        if 'unik: net0 up 10.92.%d.' % n not in logs:
+            fail('the guest did not take the container\'s address', logs)
+        print('published port answered: %r' % body[:60])
+        pm('rm', '-f', 'ukphttp' + tag, timeout=120)
+        left = [r for r in sh('iptables-save', '-t', 'nat').out.splitlines()
+                if ':%d' % port in r or ('--dport %d ' % port) in r]
+        if left:
+            fail('podman rm left DNAT rules for port %d' % port, '\n'.join(left))
+    finally:
+        if made:
+            pm('rm', '-f', 'ukphttp' + tag, timeout=120)
+            pm('network', 'rm', '-f', net, timeout=60)
+        pm.close()
+        if bridge:
+            sh('ip', 'link', 'del', bridge, check=False)
