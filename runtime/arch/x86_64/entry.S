@@ -6,6 +6,33 @@
 	.text
 	.code64
 
+	/* iretq, from ring 0 directly, from ring 3 through the iret door (below): there, kernel
+	 * code returning to the application (PVM) needs the frame's IF to take effect. */
+	.macro IRETQ_ANY_RING
+	push %rax
+	mov %cs, %eax
+	test $3, %al
+	pop %rax
+	jnz unik_iret_door
+	iretq
+	.endm
+
+	/* From ring 0, continue in ring 3 on the same stack, interrupts off (rax is lost): kernel
+	 * code that an interrupt or exception handler goes on to run (scheduling, signal
+	 * delivery) runs in ring 3, as the rest of the kernel does, since PVM-style hypervisors
+	 * cannot emulate all of it in ring 0 (xsave, for one). */
+	.macro DROP_TO_RING3
+	mov %rsp, %rax
+	push $0x1b
+	push %rax
+	push $0x002
+	push $0x23
+	lea 9f(%rip), %rax
+	push %rax
+	iretq
+9:
+	.endm
+
 	/* syscall: rax = number, rdi rsi rdx r10 r8 r9 = arguments, rcx = return address,
 	 * r11 = saved rflags; FMASK has cleared IF.  The registers are saved as a struct
 	 * syscall_frame (kernel.h), and the callee-saved ones under it, which is where signal.c
@@ -63,23 +90,19 @@ syscall_return:
 	pop %r9
 	pop %r11
 	pop %rcx
-	cmpl $0, syscall_ring(%rip)
-	jne 1f
-	/* From ring 0: iretq rather than sysretq, which PVM-style hypervisors refuse.  Interrupts
-	 * are on in the application (r11 = its rflags, as Linux leaves it, with IF set): the
-	 * start-up code reaches ring 3 with them off, since ring 3 cannot turn them on itself,
-	 * and the scheduler's timer must be able to preempt threads. */
+	/* Back to the application by an interrupt return rather than sysretq, which PVM-style
+	 * hypervisors refuse.  Interrupts are on in the application (r11 = its rflags, as Linux
+	 * leaves it, with IF set): the start-up code reaches ring 3 with them off, since ring 3
+	 * cannot turn them on itself, and the scheduler's timer must be able to preempt threads.
+	 * The call may have been served in ring 3 (PVM), or have been switched out in one ring and
+	 * back in in the other (unik_preempt): IRETQ_ANY_RING works from either. */
 	or $0x200, %r11
 	push $0x1b
 	push unik_user_rsp(%rip)
 	push %r11
 	push $0x23
 	push %rcx
-	iretq
-1:	push %r11
-	popfq
-	mov unik_user_rsp(%rip), %rsp
-	jmp *%rcx
+	IRETQ_ANY_RING
 
 	/* A fault inside a system call on a bad user pointer resumes here (trap.c). */
 unik_syscall_efault:
@@ -96,9 +119,21 @@ unik_ring0_ud2:
 	ud2
 	ret
 
+	/* The iret door: from ring 3, with rsp at an interrupt-return frame (rip, cs, rflags, rsp,
+	 * ss), make that interrupt return from ring 0.  Only an iretq in ring 0 can set IF, so
+	 * kernel code running in ring 3 (PVM) returns to the application this way, every register
+	 * as it is here. */
+	.globl unik_iret_door
+unik_iret_door:
+	ud2
+
 	.globl unik_ud_entry
 unik_ud_entry:
-	cmpq $unik_ring0_ud2, (%rsp)
+	cmpq $unik_iret_door, (%rsp)
+	jne 2f
+	mov 24(%rsp), %rsp
+	iretq
+2:	cmpq $unik_ring0_ud2, (%rsp)
 	jne 1f
 	mov %rdi, %rax
 	mov %rsi, %rdi
@@ -136,7 +171,7 @@ unik_enter_user:
 	xor %r13d, %r13d
 	xor %r14d, %r14d
 	xor %r15d, %r15d
-	iretq
+	IRETQ_ANY_RING
 
 	/* Exception and interrupt vectors: 16-byte stubs; each pushes a zero error code where the
 	 * CPU does not, then its vector number. */
@@ -191,7 +226,9 @@ trap_return:
 	pop %rbx
 	pop %rax
 	add $16, %rsp
-	iretq
+	/* In ring 3 (PVM, kernel code returning to the application), through the iret door, so
+	 * that the frame's IF takes effect. */
+	IRETQ_ANY_RING
 
 	/* void unik_user_return(struct trap_frame *kf): leave a system call through the interrupt
 	 * return, every register taken from kf at the top of the kernel stack, since the return
@@ -209,6 +246,7 @@ unik_user_return:
 	.globl unik_kstack_call
 unik_kstack_call:
 	mov %rdi, %rsp
+	DROP_TO_RING3
 	call *%rsi
 	jmp trap_return
 
@@ -248,6 +286,7 @@ unik_thread_start:
 	.globl unik_preempt
 unik_preempt:
 	mov %rdi, %rsp
+	DROP_TO_RING3
 	call sched_preempted
 	mov %rsp, %rdi
 	call signal_resume
