@@ -354,24 +354,22 @@ static int fpe_code(uint64_t vector)
 
 /* On the kernel stack: with the stack switched, a fault while writing the frame (a page of the
  * stack still to be mapped) is an ordinary nested exception. */
-static bool delivering_fault;
-
 static void fault_deliver(struct trap_frame *kf)
 {
-	delivering_fault = true;
+	/* fnstsw and stmxcsr here rather than in the handler: PVM-style hypervisors cannot
+	 * emulate them in ring 0. */
+	if (kf->vector == 16 || kf->vector == 19)
+		fault_info.code = fpe_code(kf->vector);
 	if (!setup_frame(kf, fault_info.signo, &fault_info, current->sigmask))
 		trap_crash(kf, fault_cr2);
-	delivering_fault = false;
 }
 
 void signal_fault(struct trap_frame *f, uint64_t cr2)
 {
 	int sig = f->vector < ARRAY_SIZE(fault_signals) ? fault_signals[f->vector] : 0;
 	uint64_t h = sig ? actions[sig].handler : SIG_DFL;
-	/* Blocked or ignored, an exception still kills, as on Linux.  So does one while the
-	 * frame for another is written: that runs in ring 3 (entry.S, unik_kstack_call), where
-	 * its own fault would otherwise look like the application's. */
-	if (delivering_fault || h == SIG_DFL || h == SIG_IGN || (current->sigmask & BIT(sig)))
+	/* Blocked or ignored, an exception still kills, as on Linux. */
+	if (h == SIG_DFL || h == SIG_IGN || (current->sigmask & BIT(sig)))
 		return;
 	struct linux_siginfo *si = &fault_info;
 	k_memset(si, 0, sizeof(*si));
@@ -389,7 +387,7 @@ void signal_fault(struct trap_frame *f, uint64_t cr2)
 		break;
 	case 16:
 	case 19:
-		si->code = fpe_code(f->vector), si->addr = f->rip;
+		si->addr = f->rip; /* the code from the FPU's status: fault_deliver, in ring 3 */
 		break;
 	case 17:
 		si->code = 1; /* BUS_ADRALN */

@@ -74,6 +74,7 @@ unik_syscall_entry:
 	call unik_syscall
 syscall_return:
 	movl $0, in_syscall(%rip)
+	movl $0, in_kernel_ring3(%rip)
 	add $8, %rsp
 	pop %r15
 	pop %r14
@@ -151,6 +152,7 @@ unik_ud_entry:
 	/* Enter the application in ring 3: rdi = entry point, rsi = initial stack pointer. */
 	.globl unik_enter_user
 unik_enter_user:
+	movl $0, in_kernel_ring3(%rip)
 	push $0x1b
 	push %rsi
 	push $0x202
@@ -236,6 +238,7 @@ trap_return:
 	.globl unik_user_return
 unik_user_return:
 	movl $0, in_syscall(%rip)
+	movl $0, in_kernel_ring3(%rip)
 	mov %rdi, %rsp
 	jmp trap_return
 
@@ -247,7 +250,9 @@ unik_user_return:
 unik_kstack_call:
 	mov %rdi, %rsp
 	DROP_TO_RING3
+	movl $1, in_kernel_ring3(%rip)
 	call *%rsi
+	movl $0, in_kernel_ring3(%rip)
 	jmp trap_return
 
 	/* void unik_switch(uint64_t *save_ksp, uint64_t ksp): save the callee-saved registers and
@@ -287,19 +292,24 @@ unik_thread_start:
 unik_preempt:
 	mov %rdi, %rsp
 	DROP_TO_RING3
+	movl $1, in_kernel_ring3(%rip)
 	call sched_preempted
 	mov %rsp, %rdi
 	call signal_resume
+	movl $0, in_kernel_ring3(%rip)
 	jmp trap_return
 
 	.section .data
 	.balign 8
 	.globl unik_kstack_top
 unik_kstack_top:	.quad unik_boot_stack_top
-	.globl unik_user_rsp, unik_syscall_sp, in_syscall
+	.globl unik_user_rsp, unik_syscall_sp, in_syscall, in_kernel_ring3
 unik_user_rsp:	.quad 0
 unik_syscall_sp:	.quad 0
 in_syscall:	.long 0
+	/* Kernel code in ring 3 outside a system call (start-up, unik_kstack_call, unik_preempt):
+	 * its faults are the kernel's, not the application's (trap.c). */
+in_kernel_ring3:	.long 0
 	.globl syscall_ring
 syscall_ring:	.long 0
 
