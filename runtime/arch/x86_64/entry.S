@@ -45,6 +45,18 @@
 	 * privileged steps (port I/O, halting, MSRs). */
 	.globl unik_syscall_entry, unik_syscall_efault
 unik_syscall_entry:
+	/* PVM-style hypervisors ignore FMASK: the call comes in ring 3 with interrupts still on,
+	 * and the cli door (below) turns them off.  Until then nothing of the kernel's is touched,
+	 * so an interrupt here is one in the application, which may be preempted or take a signal
+	 * and come back here.  r11 (the application's rflags) is lost to the test: the return
+	 * gives the application 0x202, status flags clear. */
+	mov %cs, %r11d
+	test $3, %r11b
+	jz 1f
+	.globl unik_cli_door
+unik_cli_door:
+	ud2
+1:	mov $0x202, %r11d
 	mov %rsp, unik_user_rsp(%rip)
 	mov unik_kstack_top(%rip), %rsp		/* the current thread's kernel stack (sched.c) */
 	push %rcx
@@ -133,6 +145,12 @@ unik_ud_entry:
 	cmpq $unik_iret_door, (%rsp)
 	jne 2f
 	mov 24(%rsp), %rsp
+	iretq
+	/* The cli door: continue after the ud2 with interrupts off (unik_syscall_entry). */
+2:	cmpq $unik_cli_door, (%rsp)
+	jne 2f
+	andq $~0x200, 16(%rsp)
+	addq $2, (%rsp)
 	iretq
 2:	cmpq $unik_ring0_ud2, (%rsp)
 	jne 1f
