@@ -169,7 +169,7 @@ NORETURN void proc_exit(int status);
 NORETURN void proc_exit_crash(void); /* after a crash report: status 255 */
 void signal_pend(int sig);           /* acted on as the current system call returns */
 void random_bytes(void *buf, size_t n);
-extern int in_syscall, syscall_ring;
+extern int in_syscall, syscall_ring, in_kernel_ring3;
 extern uint64_t unik_syscall_sp;
 extern char unik_syscall_efault[];
 

@@ -150,5 +150,6 @@ void kmain(uint32_t magic, uint32_t info)
 	init_run(0, INIT_RING0_LAST);
 	boot_magic_value = magic;
 	boot_info_value = info;
+	in_kernel_ring3 = 1; /* until unik_enter_user: the faults of kmain_ring3 are the kernel's */
 	cpu_drop_to_ring3(kmain_ring3);
 }

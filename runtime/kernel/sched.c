@@ -365,9 +365,11 @@ void sched_timer_irq(struct trap_frame *f)
 	if (poller && poller_at && poller_at <= clock_monotonic_ns())
 		poller_at = poller();
 	wake_expired();
-	/* Only the application is preempted: kernel code runs with interrupts off, and where a
-	 * hypervisor runs system calls in ring 3 (syscall_ring) threads only switch there. */
-	if (runq && (f->cs & 3) == 3 && !in_syscall && !syscall_ring) {
+	/* Only the application is preempted: kernel code runs with interrupts off, in ring 0 or,
+	 * where a hypervisor runs system calls in ring 3 (syscall_ring), in ring 3.  unik_preempt
+	 * schedules in ring 3, so a thread switched out in a system call served in ring 0 may go
+	 * on in ring 3: kernel code works in either, and entry.S returns from either. */
+	if (runq && (f->cs & 3) == 3 && !in_syscall) {
 		struct trap_frame *kf = (struct trap_frame *)(current->kstack_top - sizeof(*kf));
 		*kf = *f;
 		unik_preempt(kf);

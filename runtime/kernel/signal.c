@@ -356,6 +356,10 @@ static int fpe_code(uint64_t vector)
  * stack still to be mapped) is an ordinary nested exception. */
 static void fault_deliver(struct trap_frame *kf)
 {
+	/* fnstsw and stmxcsr here rather than in the handler: PVM-style hypervisors cannot
+	 * emulate them in ring 0. */
+	if (kf->vector == 16 || kf->vector == 19)
+		fault_info.code = fpe_code(kf->vector);
 	if (!setup_frame(kf, fault_info.signo, &fault_info, current->sigmask))
 		trap_crash(kf, fault_cr2);
 }
@@ -383,7 +387,7 @@ void signal_fault(struct trap_frame *f, uint64_t cr2)
 		break;
 	case 16:
 	case 19:
-		si->code = fpe_code(f->vector), si->addr = f->rip;
+		si->addr = f->rip; /* the code from the FPU's status: fault_deliver, in ring 3 */
 		break;
 	case 17:
 		si->code = 1; /* BUS_ADRALN */

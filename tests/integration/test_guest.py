@@ -219,7 +219,7 @@ def memstress_native():
 def test_memstress_in_native_rss_bound(accel):
     """A program whose native peak RSS is R runs in a guest of R x 1.25 + 8 MiB, with the same
     output: the runtime loses no memory to fragmentation, copies or untouched pages."""
-    resolve_accel(accel)
+    resolve_accel(accel, direct=True)
     want, rss = memstress_native()
     mib = math.ceil((rss * 1.25 + (8 << 20)) / (1 << 20))
     r = boot(app('memstress'), 'memstress', accel=accel, mem='%dM' % mib, timeout=400)
@@ -255,7 +255,7 @@ def test_too_little_memory_says_so(accel):
 def test_boot_script_refuses_too_little_memory(accel):
     """scripts/boot refuses 1 MiB or less (the kernel would not even be in RAM and could not
     say so), and passes a little more on to the guest, which says so itself."""
-    resolve_accel(accel)
+    resolve_accel(accel, direct=True)
     script = os.path.join(REPO, 'scripts', 'boot')
     env = dict(os.environ, UNIK_ACCEL=accel, UNIK_MEM='1')
     p = subprocess.run([script, app('hello')], env=env, stdin=subprocess.DEVNULL,
@@ -965,7 +965,7 @@ def test_signals_from_faults(accel):
 def test_signal_from_sse_exception(accel):
     """An unmasked SSE exception is SIGFPE with the FPE_FLT* code from MXCSR, and the handler
     starts with the default MXCSR.  QEMU's TCG raises no SIMD floating-point exceptions."""
-    if resolve_accel(accel) == 'tcg':
+    if resolve_accel(accel, direct=True) == 'tcg':
         raise Skip('TCG does not raise SIMD floating-point exceptions (#XM)')
     want = 'SIGFPE (SSE): sig=8 fltdiv=1 addr_is_rip=1 masked after=1 c=0.0\n'
     r = boot(app('signals'), 'signals sse', accel=accel)

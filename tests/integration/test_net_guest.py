@@ -211,7 +211,7 @@ def test_udp_echo_from_the_host(accel):
     datagram (1 byte, 1 KiB, one full Ethernet frame's worth) back from that address."""
     require_lwip()
     require_host_net()
-    accel = resolve_accel(accel)
+    accel = resolve_accel(accel, direct=True)
     with HostNet() as hn:
         br, net = hn.bridge(0)
         tap = hn.tap(0, br)
@@ -269,7 +269,7 @@ def test_guest_connects_out(accel):
     and reads them back: the server sees the guest's address and the bytes it sent."""
     require_lwip()
     require_host_net()
-    accel = resolve_accel(accel)
+    accel = resolve_accel(accel, direct=True)
     size = 256 * 1024
     with HostNet() as hn:
         br, net = hn.bridge(0)
@@ -297,7 +297,7 @@ def test_two_nics_on_two_subnets(accel):
     echo, bound to every address, answers on both, each from the address it was sent to."""
     require_lwip()
     require_host_net()
-    accel = resolve_accel(accel)
+    accel = resolve_accel(accel, direct=True)
     with HostNet() as hn:
         br0, net0 = hn.bridge(0)
         br1, net1 = hn.bridge(1)
@@ -325,7 +325,7 @@ def test_dhcp_from_dnsmasq(accel):
     off (runtime/net/netif.c, unik_dhcp_ask_dns)."""
     require_lwip()
     require_host_net('dnsmasq')
-    accel = resolve_accel(accel)
+    accel = resolve_accel(accel, direct=True)
     d = out_dir()
     with HostNet() as hn:
         br, net = hn.bridge(0)
@@ -362,7 +362,7 @@ def test_wrk_200_connections(accel):
     and 2 threads for 5 s gets answers with no socket error and no non-2xx status."""
     require_lwip()
     require_host_net('wrk')
-    accel = resolve_accel(accel)
+    accel = resolve_accel(accel, direct=True)
     kernel = os.path.join(out_dir(), 'http.elf')
     p = run_unik_cc(['-O2', '-Wall', '-pthread', '-o', kernel,
                      os.path.join(REPO, 'examples', 'http', 'http.c')])

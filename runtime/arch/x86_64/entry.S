@@ -6,6 +6,33 @@
 	.text
 	.code64
 
+	/* iretq, from ring 0 directly, from ring 3 through the iret door (below): there, kernel
+	 * code returning to the application (PVM) needs the frame's IF to take effect. */
+	.macro IRETQ_ANY_RING
+	push %rax
+	mov %cs, %eax
+	test $3, %al
+	pop %rax
+	jnz unik_iret_door
+	iretq
+	.endm
+
+	/* From ring 0, continue in ring 3 on the same stack, interrupts off (rax is lost): kernel
+	 * code that an interrupt or exception handler goes on to run (scheduling, signal
+	 * delivery) runs in ring 3, as the rest of the kernel does, since PVM-style hypervisors
+	 * cannot emulate all of it in ring 0 (xsave, for one). */
+	.macro DROP_TO_RING3
+	mov %rsp, %rax
+	push $0x1b
+	push %rax
+	push $0x002
+	push $0x23
+	lea 9f(%rip), %rax
+	push %rax
+	iretq
+9:
+	.endm
+
 	/* syscall: rax = number, rdi rsi rdx r10 r8 r9 = arguments, rcx = return address,
 	 * r11 = saved rflags; FMASK has cleared IF.  The registers are saved as a struct
 	 * syscall_frame (kernel.h), and the callee-saved ones under it, which is where signal.c
@@ -18,6 +45,18 @@
 	 * privileged steps (port I/O, halting, MSRs). */
 	.globl unik_syscall_entry, unik_syscall_efault
 unik_syscall_entry:
+	/* PVM-style hypervisors ignore FMASK: the call comes in ring 3 with interrupts still on,
+	 * and the cli door (below) turns them off.  Until then nothing of the kernel's is touched,
+	 * so an interrupt here is one in the application, which may be preempted or take a signal
+	 * and come back here.  r11 (the application's rflags) is lost to the test: the return
+	 * gives the application 0x202, status flags clear. */
+	mov %cs, %r11d
+	test $3, %r11b
+	jz 1f
+	.globl unik_cli_door
+unik_cli_door:
+	ud2
+1:	mov $0x202, %r11d
 	mov %rsp, unik_user_rsp(%rip)
 	mov unik_kstack_top(%rip), %rsp		/* the current thread's kernel stack (sched.c) */
 	push %rcx
@@ -47,6 +86,7 @@ unik_syscall_entry:
 	call unik_syscall
 syscall_return:
 	movl $0, in_syscall(%rip)
+	movl $0, in_kernel_ring3(%rip)
 	add $8, %rsp
 	pop %r15
 	pop %r14
@@ -63,23 +103,19 @@ syscall_return:
 	pop %r9
 	pop %r11
 	pop %rcx
-	cmpl $0, syscall_ring(%rip)
-	jne 1f
-	/* From ring 0: iretq rather than sysretq, which PVM-style hypervisors refuse.  Interrupts
-	 * are on in the application (r11 = its rflags, as Linux leaves it, with IF set): the
-	 * start-up code reaches ring 3 with them off, since ring 3 cannot turn them on itself,
-	 * and the scheduler's timer must be able to preempt threads. */
+	/* Back to the application by an interrupt return rather than sysretq, which PVM-style
+	 * hypervisors refuse.  Interrupts are on in the application (r11 = its rflags, as Linux
+	 * leaves it, with IF set): the start-up code reaches ring 3 with them off, since ring 3
+	 * cannot turn them on itself, and the scheduler's timer must be able to preempt threads.
+	 * The call may have been served in ring 3 (PVM), or have been switched out in one ring and
+	 * back in in the other (unik_preempt): IRETQ_ANY_RING works from either. */
 	or $0x200, %r11
 	push $0x1b
 	push unik_user_rsp(%rip)
 	push %r11
 	push $0x23
 	push %rcx
-	iretq
-1:	push %r11
-	popfq
-	mov unik_user_rsp(%rip), %rsp
-	jmp *%rcx
+	IRETQ_ANY_RING
 
 	/* A fault inside a system call on a bad user pointer resumes here (trap.c). */
 unik_syscall_efault:
@@ -96,9 +132,27 @@ unik_ring0_ud2:
 	ud2
 	ret
 
+	/* The iret door: from ring 3, with rsp at an interrupt-return frame (rip, cs, rflags, rsp,
+	 * ss), make that interrupt return from ring 0.  Only an iretq in ring 0 can set IF, so
+	 * kernel code running in ring 3 (PVM) returns to the application this way, every register
+	 * as it is here. */
+	.globl unik_iret_door
+unik_iret_door:
+	ud2
+
 	.globl unik_ud_entry
 unik_ud_entry:
-	cmpq $unik_ring0_ud2, (%rsp)
+	cmpq $unik_iret_door, (%rsp)
+	jne 2f
+	mov 24(%rsp), %rsp
+	iretq
+	/* The cli door: continue after the ud2 with interrupts off (unik_syscall_entry). */
+2:	cmpq $unik_cli_door, (%rsp)
+	jne 2f
+	andq $~0x200, 16(%rsp)
+	addq $2, (%rsp)
+	iretq
+2:	cmpq $unik_ring0_ud2, (%rsp)
 	jne 1f
 	mov %rdi, %rax
 	mov %rsi, %rdi
@@ -116,6 +170,7 @@ unik_ud_entry:
 	/* Enter the application in ring 3: rdi = entry point, rsi = initial stack pointer. */
 	.globl unik_enter_user
 unik_enter_user:
+	movl $0, in_kernel_ring3(%rip)
 	push $0x1b
 	push %rsi
 	push $0x202
@@ -136,7 +191,7 @@ unik_enter_user:
 	xor %r13d, %r13d
 	xor %r14d, %r14d
 	xor %r15d, %r15d
-	iretq
+	IRETQ_ANY_RING
 
 	/* Exception and interrupt vectors: 16-byte stubs; each pushes a zero error code where the
 	 * CPU does not, then its vector number. */
@@ -191,7 +246,9 @@ trap_return:
 	pop %rbx
 	pop %rax
 	add $16, %rsp
-	iretq
+	/* In ring 3 (PVM, kernel code returning to the application), through the iret door, so
+	 * that the frame's IF takes effect. */
+	IRETQ_ANY_RING
 
 	/* void unik_user_return(struct trap_frame *kf): leave a system call through the interrupt
 	 * return, every register taken from kf at the top of the kernel stack, since the return
@@ -199,6 +256,7 @@ trap_return:
 	.globl unik_user_return
 unik_user_return:
 	movl $0, in_syscall(%rip)
+	movl $0, in_kernel_ring3(%rip)
 	mov %rdi, %rsp
 	jmp trap_return
 
@@ -209,7 +267,10 @@ unik_user_return:
 	.globl unik_kstack_call
 unik_kstack_call:
 	mov %rdi, %rsp
+	DROP_TO_RING3
+	movl $1, in_kernel_ring3(%rip)
 	call *%rsi
+	movl $0, in_kernel_ring3(%rip)
 	jmp trap_return
 
 	/* void unik_switch(uint64_t *save_ksp, uint64_t ksp): save the callee-saved registers and
@@ -248,19 +309,25 @@ unik_thread_start:
 	.globl unik_preempt
 unik_preempt:
 	mov %rdi, %rsp
+	DROP_TO_RING3
+	movl $1, in_kernel_ring3(%rip)
 	call sched_preempted
 	mov %rsp, %rdi
 	call signal_resume
+	movl $0, in_kernel_ring3(%rip)
 	jmp trap_return
 
 	.section .data
 	.balign 8
 	.globl unik_kstack_top
 unik_kstack_top:	.quad unik_boot_stack_top
-	.globl unik_user_rsp, unik_syscall_sp, in_syscall
+	.globl unik_user_rsp, unik_syscall_sp, in_syscall, in_kernel_ring3
 unik_user_rsp:	.quad 0
 unik_syscall_sp:	.quad 0
 in_syscall:	.long 0
+	/* Kernel code in ring 3 outside a system call (start-up, unik_kstack_call, unik_preempt):
+	 * its faults are the kernel's, not the application's (trap.c). */
+in_kernel_ring3:	.long 0
 	.globl syscall_ring
 syscall_ring:	.long 0
 

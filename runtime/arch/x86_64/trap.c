@@ -82,6 +82,23 @@ NORETURN void crash_signal(int sig, uint64_t rip, uint64_t rsp, uint64_t rbp)
 	proc_exit_crash();
 }
 
+extern NORETURN void unik_kstack_call(struct trap_frame *kf, void (*fn)(struct trap_frame *));
+
+static uint64_t app_cr2;
+
+/* The application's page fault, in ring 3 on the thread's kernel stack (entry.S): mapping the
+ * page in is ordinary kernel code, which PVM-style hypervisors would emulate, one instruction
+ * at a time, in ring 0. */
+static void app_page_fault(struct trap_frame *kf)
+{
+	if (mem_handle_fault(app_cr2))
+		return;
+	/* Not the kernel's fault from here: the signal's frame is written as for any other. */
+	in_kernel_ring3 = 0;
+	signal_fault(kf, app_cr2);
+	trap_crash(kf, app_cr2);
+}
+
 void unik_trap(struct trap_frame *f)
 {
 	if (f->vector >= IRQ_FIRST) {
@@ -92,6 +109,12 @@ void unik_trap(struct trap_frame *f)
 	uint64_t cr2 = 0;
 	if (f->vector == 14) {
 		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+		if ((f->cs & 3) == 3 && !in_syscall && !in_kernel_ring3) {
+			app_cr2 = cr2;
+			struct trap_frame *kf = (void *)(current->kstack_top - sizeof(*kf));
+			*kf = *f;
+			unik_kstack_call(kf, app_page_fault);
+		}
 		if (mem_handle_fault(cr2))
 			return;
 		/* A bad pointer passed to a system call fails the call, as on Linux. */
@@ -109,7 +132,7 @@ void unik_trap(struct trap_frame *f)
 	}
 	/* The application's own fault (not a system call's, and not the kernel's): its handler,
 	 * if it has one for the signal, runs instead of the report. */
-	if ((f->cs & 3) == 3 && !in_syscall)
+	if ((f->cs & 3) == 3 && !in_syscall && !in_kernel_ring3)
 		signal_fault(f, cr2);
 	trap_crash(f, cr2);
 }
