@@ -45,6 +45,7 @@ TARGETS = {  # figure: (target, aim)
 }
 INCLUDEOS_MAX_KIB = 256  # issue 16: the includeos HTTP server's kernel
 MAC = '52:54:00:12:34:56'
+SERVER_MEM = '256M'  # the unikernel's, the Linux guest's and hello's (for its boot to exit)
 PORT = 8080
 # Debian's virtio-net and the transports it sits on, in load order (/init retries anyway).
 MODULES = ['virtio_ring.ko', 'virtio.ko', 'virtio_mmio.ko', 'failover.ko', 'net_failover.ko',
@@ -143,29 +144,69 @@ class Path:
             subprocess.run(['ip', 'link', 'del', name], capture_output=True)
 
 
-def first_answer(host, port, deadline):
-    """Polls host:port with HTTP GETs until one is answered with a 200 (True) or the deadline
-    passes (False)."""
+def first_answer(host, port, deadline, every=0.005, patience=0.1):
+    """Probes host:port with HTTP GETs until one is answered with a 200 (True) or the deadline
+    passes (False).  A new connection is started every `every` seconds and each is given up after
+    `patience`: a SYN the guest drops (not up yet) is sent again by the host only after a second,
+    so overlapping short attempts time the guest's readiness to within a few milliseconds rather
+    than the client's retry policy.  Connections that get an answer other than a 200, or are
+    refused (listening not yet), are closed and replaced by the next attempt."""
+    import selectors
     req = b'GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n'
-    while time.monotonic() < deadline:
-        try:
-            # A SYN the guest drops (not up yet) is sent again only after a second: a short
-            # timeout and a new connection measure the boot more finely.
-            with socket.create_connection((host, port), timeout=0.05) as s:
-                s.settimeout(5)
-                s.sendall(req)
-                data = b''
-                while b'\r\n' not in data:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                if data.startswith(b'HTTP/1.1 200'):
+    sel = selectors.DefaultSelector()
+    live = {}  # socket -> [started, sent, data]
+    next_try = time.monotonic()
+
+    def drop(sock):
+        sel.unregister(sock)
+        live.pop(sock, None)
+        sock.close()
+
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if now >= next_try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                sock.connect_ex((host, port))
+                live[sock] = [now, False, b'']
+                sel.register(sock, selectors.EVENT_WRITE | selectors.EVENT_READ)
+                next_try = now + every
+            for sock in [s for s, st in live.items() if now - st[0] > patience and not st[1]]:
+                drop(sock)
+            for key, ev in sel.select(max(0.0, min(next_try, deadline) - time.monotonic())):
+                sock, st = key.fileobj, live.get(key.fileobj)
+                if st is None:
+                    continue
+                if not st[1]:
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        drop(sock)
+                        continue
+                    try:
+                        sock.sendall(req)
+                    except OSError:
+                        drop(sock)
+                        continue
+                    st[1] = True
+                    sel.modify(sock, selectors.EVENT_READ)
+                    continue
+                try:
+                    chunk = sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b''
+                st[2] += chunk
+                if st[2].startswith(b'HTTP/1.1 200'):
                     return True
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return False
+                if not chunk or b'\r\n' in st[2]:
+                    drop(sock)
+    finally:
+        for sock in list(live):
+            sock.close()
+        sel.close()
 
 
 class Server:
@@ -206,11 +247,12 @@ def wrk(path, seconds, conns, close):
     return (float(m.group(1)) if m else None), bad
 
 
-def hello_boot(build, accel):
-    """Seconds from QEMU's start to hello's exit (microvm, no NIC), or None."""
+def hello_boot(build, accel, mem):
+    """Seconds from QEMU's start to hello's exit (microvm, no NIC, the server's memory size),
+    or None."""
     hello = os.path.join(build, 'tests', 'apps', 'hello.elf')
     with tempfile.NamedTemporaryFile(suffix='.log') as f:
-        cmd = qemu_command(hello, 'hello', accel, 'microvm', '128M', console=f.name)
+        cmd = qemu_command(hello, 'hello', accel, 'microvm', mem, console=f.name)
         t0 = time.monotonic()
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
         return time.monotonic() - t0 if p.returncode == 1 else None
@@ -261,10 +303,11 @@ def includeos_vs_rump(args, path, accel, bdir):
     net = 'unik.dev.net0=net,mac=%s unik.net0=%s/%d%s' % (
         MAC, path.guest_ip, path.prefix, ',gw=10.0.2.2' if path.kind == 'user' else '')
     servers = {'includeos': Server('includeos', qemu_command(kernels['includeos'], net, accel,
-                                                              'microvm', '256M', extra=netdev),
+                                                              'microvm', SERVER_MEM, extra=netdev),
                                    path, bdir),
                'rump': Server('rump', qemu_command(kernels['rump'], net + ' http', accel,
-                                                   'microvm', '256M', extra=netdev), path, bdir)}
+                                                   'microvm', SERVER_MEM, extra=netdev),
+                              path, bdir)}
     got = {n: {'rps': [], 'cps': [], 'errors': []} for n in servers}
     for i in range(args.rounds):
         order = ['includeos', 'rump'] if i % 2 == 0 else ['rump', 'includeos']
@@ -343,12 +386,12 @@ def main():
         netdev = ['-netdev', path.netdev(), '-device', 'virtio-net-device,netdev=n0,mac=' + MAC]
         cmdline = 'unik.dev.net0=net,mac=%s unik.net0=%s/%d%s http --body 1024' % (
             MAC, path.guest_ip, path.prefix, ',gw=10.0.2.2' if kind == 'user' else '')
-        unik = Server('unik', qemu_command(kernel, cmdline, accel, 'microvm', '256M',
+        unik = Server('unik', qemu_command(kernel, cmdline, accel, 'microvm', SERVER_MEM,
                                            extra=netdev), path, bdir)
         # hello's boots alternate with the server's, so that the load of the machine (TCG on
         # shared cores) weighs on both alike.
-        results['unik'] = measure(unik, a, a.boots,
-                                  lambda: hello_times.append(hello_boot(a.build, accel)))
+        results['unik'] = measure(
+            unik, a, a.boots, lambda: hello_times.append(hello_boot(a.build, accel, SERVER_MEM)))
         results['hello_boot_s'] = (statistics.median(hello_times) if None not in hello_times
                                    else None)
 
@@ -359,7 +402,7 @@ def main():
             append = 'console=ttyS0 quiet panic=-1 tsc_early_khz=%d tsc=reliable -- %s/%d ' \
                 '/http --body 1024' % (host_tsc_khz(), path.guest_ip, path.prefix)
             cmd = qemu_command(os.path.join(a.build, 'linux', 'vmlinuz'), append, accel,
-                               'microvm', '256M', initrd=initrd,
+                               'microvm', SERVER_MEM, initrd=initrd,
                                console=os.path.join(bdir, 'linux-console.log'), extra=netdev)
             linux = Server('linux', cmd, path, bdir)
             results['linux'] = measure(linux, a, 1)
