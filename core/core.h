@@ -166,9 +166,10 @@ struct unik_run_request {
 	struct strv env;                            /* NAME=VALUE */
 	struct strv provider_opts;                  /* key=value */
 	int64_t memory_mb;                          /* 0: the image's */
-	/* "NAME", "NAME:IP" or "NAME:dhcp" (a lease from the network's dnsmasq) per NIC, in order (net0, net1, ...); "none" alone for
-	 * no NIC.  Empty: one NIC on user-mode networking when the image uses the network (its
-	 * UNIK_NOTE_DEVICES note) or ports are published, else none. */
+	/* "NAME", "NAME:IP" or "NAME:dhcp" (a lease from the network's dnsmasq) per NIC, in order
+	 * (net0, net1, ...); "none" alone for no NIC.  Empty: one NIC on user-mode networking when
+	 * the image uses the network (its UNIK_NOTE_DEVICES note) or ports are published, else
+	 * none. */
 	struct strv networks;
 	struct strv ports; /* "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]", published on the first NIC */
 	/* "VOLUME:/path[:ro]" (a volume) or "/host/dir:/path[:ro]" (a host share) */
@@ -245,8 +246,7 @@ int unik_core_network_delete(struct unik_core *c, const char *ref, struct unik_e
 /* The address of nic ("IP/PREFIX" into buf): the one unik gave it, else the one the network's
  * dnsmasq leased to its MAC as the instance watcher last read it.  false when it has none
  * (yet).  Works on copies too. */
-bool unik_core_nic_address(struct unik_core *c, const struct unik_nic *nic, char *buf,
-                           size_t len);
+bool unik_core_nic_address(struct unik_core *c, const struct unik_nic *nic, char *buf, size_t len);
 /* Between _read_begin and _end, like unik_core_image. */
 const struct unik_network *unik_core_network(struct unik_core *c, const char *ref,
                                              struct unik_error *err);

@@ -85,9 +85,9 @@ struct unik_build {
 
 /* A NIC of an instance: device net<index> of its run (lib/devices.h). */
 struct unik_nic {
-	char *network; /* the network's name (struct unik_network); NULL: user-mode networking */
-	char *ip;      /* "10.88.0.2/24" the guest is given; NULL: it asks DHCP */
-	char mac[18];  /* empty until the first run derives it */
+	char *network;  /* the network's name (struct unik_network); NULL: user-mode networking */
+	char *ip;       /* "10.88.0.2/24" the guest is given; NULL: it asks DHCP */
+	char mac[18];   /* empty until the first run derives it */
 	char lease[32]; /* with ip NULL: "IP/PREFIX" the network's dnsmasq leased to mac, as the
 	                   watcher last read it; empty until then (not stored) */
 };

@@ -120,7 +120,8 @@ static int dhcp_start(struct unik_core *c, const struct unik_network *n, struct 
 
 	if (unik_cidr_parse(n->subnet, true, &sub, err) < 0)
 		return -1;
-	if ((mkdir(top, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+	if ((mkdir(top, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
 		unik_error_set(err, UNIK_E_IO, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -578,8 +579,7 @@ int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik
 	return 0;
 }
 
-bool unik_core_nic_address(struct unik_core *c, const struct unik_nic *nic, char *buf,
-                           size_t len)
+bool unik_core_nic_address(struct unik_core *c, const struct unik_nic *nic, char *buf, size_t len)
 {
 	(void)c;
 	if (nic->ip || nic->lease[0]) {

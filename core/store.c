@@ -852,11 +852,12 @@ static int load_networks(struct unik_store *s, struct unik_store_contents *c,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (prepare(s,
-	            "SELECT id, name, seq, created, subnet, gateway, bridge, dhcp FROM networks ORDER "
-	            "BY "
-	            "seq",
-	            &st, err) < 0)
+	if (prepare(
+	        s,
+	        "SELECT id, name, seq, created, subnet, gateway, bridge, dhcp FROM networks ORDER "
+	        "BY "
+	        "seq",
+	        &st, err) < 0)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct unik_network *n = xcalloc(1, sizeof(*n));

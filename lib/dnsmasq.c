@@ -84,11 +84,20 @@ int unik_dnsmasq_start(const struct unik_dnsmasq_conf *conf, struct unik_error *
 	a_router = xasprintf("--dhcp-option=option:router,%s", conf->router);
 	a_exc = xstrdup("--except-interface=lo");
 	{
-		const char *argv[] = {prog,          "--conf-file=/dev/null", "--port=0",
-		                      "--bind-interfaces", a_if,                 a_exc,
-		                      a_range,       a_router,                "--dhcp-authoritative",
-		                      a_lease,       a_pid,                   a_log,
-		                      "--log-dhcp",  NULL};
+		const char *argv[] = {prog,
+		                      "--conf-file=/dev/null",
+		                      "--port=0",
+		                      "--bind-interfaces",
+		                      a_if,
+		                      a_exc,
+		                      a_range,
+		                      a_router,
+		                      "--dhcp-authoritative",
+		                      a_lease,
+		                      a_pid,
+		                      a_log,
+		                      "--log-dhcp",
+		                      NULL};
 
 		efd = open(errf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (efd < 0) {
@@ -101,10 +110,11 @@ int unik_dnsmasq_start(const struct unik_dnsmasq_conf *conf, struct unik_error *
 		if (unik_spawn(argv, &o, &status, err) < 0) {
 			close(efd);
 			if (err && err->code == UNIK_E_NOTFOUND)
-				unik_error_set(err, UNIK_E_NOTFOUND,
-				               "dnsmasq (%s) is not installed or not in the daemon's "
-				               "PATH: install Debian's dnsmasq-base, or name it with $%s",
-				               prog, UNIK_DNSMASQ_ENV);
+				unik_error_set(
+				    err, UNIK_E_NOTFOUND,
+				    "dnsmasq (%s) is not installed or not in the daemon's "
+				    "PATH: install Debian's dnsmasq-base, or name it with $%s",
+				    prog, UNIK_DNSMASQ_ENV);
 			else
 				unik_error_prefix(err, "dnsmasq");
 			return -1;
@@ -121,9 +131,10 @@ int unik_dnsmasq_start(const struct unik_dnsmasq_conf *conf, struct unik_error *
 		return -1;
 	}
 	if (!unik_dnsmasq_running(conf->dir)) {
-		unik_error_set(err, UNIK_E_IO,
-		               "dnsmasq on %s said it started, but no dnsmasq runs with pid file %s",
-		               conf->bridge, pidf);
+		unik_error_set(
+		    err, UNIK_E_IO,
+		    "dnsmasq on %s said it started, but no dnsmasq runs with pid file %s",
+		    conf->bridge, pidf);
 		return -1;
 	}
 	return 0;

@@ -6,8 +6,12 @@
 #include "cmd/unik/cli.h"
 
 static const struct cli_column network_cols[] = {
-    {"NAME", "name", NULL},       {"ID", "id", NULL},         {"SUBNET", "subnet", NULL},
-    {"GATEWAY", "gateway", NULL}, {"BRIDGE", "bridge", NULL}, {"DHCP", "dhcp", NULL},
+    {"NAME", "name", NULL},
+    {"ID", "id", NULL},
+    {"SUBNET", "subnet", NULL},
+    {"GATEWAY", "gateway", NULL},
+    {"BRIDGE", "bridge", NULL},
+    {"DHCP", "dhcp", NULL},
     {"CREATED", "created", cli_fmt_age},
 };
 #define NETWORK_NCOLS (sizeof(network_cols) / sizeof(network_cols[0]))

@@ -38,7 +38,8 @@ void networks_post(struct req *r)
 			continue;
 		if (strcmp(k, "dhcp") == 0) {
 			if (!json_is_boolean(v)) {
-				unik_error_set(&err, UNIK_E_INVALID, "\"dhcp\" must be true or false");
+				unik_error_set(&err, UNIK_E_INVALID,
+				               "\"dhcp\" must be true or false");
 				goto fail;
 			}
 			dhcp = json_is_true(v);
