@@ -10,6 +10,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -191,5 +192,33 @@ def test_guest_leases_an_address_and_is_reached():
             cli(d, 'rm', '-f', 'dyn', 'fixed')
             cli(d, 'network', 'rm', 'lan', 'plain')
             check_equal('dnsmasq after network rm', dnsmasqs(d.home), [])
+    finally:
+        kill_dnsmasqs(d.home)
+
+
+@timeout(120)
+def test_orphan_dnsmasq_is_stopped():
+    """What a daemon killed inside `network create --dhcp` leaves (dnsmasq and the bridge made,
+    the store row not yet written) is made by removing the row while the daemon is down: the
+    next start stops that dnsmasq, removes its files and the bridge."""
+    need_dnsmasq()
+    d = NetDaemon('dh4')
+    try:
+        with d:
+            cli(d, 'network', 'create', '--dhcp', '--subnet', SUBNET % 6, 'lost')
+            net = d.ok('GET', '/v1/networks/lost')
+            check_equal('one dnsmasq', len(dnsmasqs(d.home)), 1)
+            d.stop()
+            db = sqlite3.connect(os.path.join(d.home, 'unik.db'))
+            db.execute('DELETE FROM networks WHERE id = ?', (net['id'],))
+            db.commit()
+            db.close()
+            d.start()
+            check_equal('networks', d.ok('GET', '/v1/networks'), [])
+            check_equal('dnsmasq of the network the store lacks', dnsmasqs(d.home), [])
+            if os.path.exists(os.path.dirname(pid_file(d, net))):
+                fail('its files are left')
+            if link_exists(net['bridge']):
+                fail('its bridge %s is left' % net['bridge'])
     finally:
         kill_dnsmasqs(d.home)
