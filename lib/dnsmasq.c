@@ -153,11 +153,18 @@ int unik_dnsmasq_stop(const char *dir, struct unik_error *err)
 		return -1;
 	}
 	until = unik_now_ms() + 5000;
-	while (unik_dnsmasq_running(dir) == pid) {
+	for (bool killed = false; unik_dnsmasq_running(dir) == pid;) {
 		struct timespec ts = {0, 20 * 1000 * 1000};
 
 		if (unik_now_ms() > until) {
+			if (killed) {
+				unik_error_set(err, UNIK_E_IO,
+				               "dnsmasq (pid %d) is still there 5 s after SIGKILL",
+				               (int)pid);
+				return -1;
+			}
 			kill(pid, SIGKILL);
+			killed = true;
 			until = unik_now_ms() + 5000;
 		}
 		nanosleep(&ts, NULL);

@@ -29,7 +29,7 @@ pid_t unik_dnsmasq_running(const char *dir);
 int unik_dnsmasq_start(const struct unik_dnsmasq_conf *conf, struct unik_error *err);
 
 /* Stops the dnsmasq of dir, if one runs (SIGTERM, then SIGKILL after 5 s), and waits until it is
- * gone. */
+ * gone; -1 if it is still there 5 s after SIGKILL. */
 int unik_dnsmasq_stop(const char *dir, struct unik_error *err);
 
 /* The address dnsmasq of dir leased to mac ("52:54:00:..."), dotted, from its lease file.
