@@ -166,9 +166,10 @@ struct unik_run_request {
 	struct strv env;                            /* NAME=VALUE */
 	struct strv provider_opts;                  /* key=value */
 	int64_t memory_mb;                          /* 0: the image's */
-	/* "NAME" or "NAME:IP" of a network per NIC, in order (net0, net1, ...); "none" alone for
-	 * no NIC.  Empty: one NIC on user-mode networking when the image uses the network (its
-	 * UNIK_NOTE_DEVICES note) or ports are published, else none. */
+	/* "NAME", "NAME:IP" or "NAME:dhcp" (a lease from the network's dnsmasq) per NIC, in order
+	 * (net0, net1, ...); "none" alone for no NIC.  Empty: one NIC on user-mode networking when
+	 * the image uses the network (its UNIK_NOTE_DEVICES note) or ports are published, else
+	 * none. */
 	struct strv networks;
 	struct strv ports; /* "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]", published on the first NIC */
 	/* "VOLUME:/path[:ro]" (a volume) or "/host/dir:/path[:ro]" (a host share) */
@@ -235,11 +236,17 @@ int unik_core_volume_detach(struct unik_core *c, const char *vref, struct unik_e
 /* Makes network name: a Linux bridge on this host with the gateway (the subnet's first address)
  * and subnet (NULL: the first free 10.88.N.0/24).  A subnet that overlaps another network or an
  * address of the host is refused (UNIK_E_INVALID, naming what it overlaps); nothing is left
- * behind on failure. */
-int unik_core_network_create(struct unik_core *c, const char *name, const char *subnet,
+ * behind on failure.  dhcp: the daemon also runs dnsmasq on the bridge (lib/dnsmasq.h), leasing
+ * the upper half of the subnet, which unik's own allocator then never gives; a dnsmasq that
+ * cannot start fails the whole create. */
+int unik_core_network_create(struct unik_core *c, const char *name, const char *subnet, bool dhcp,
                              struct unik_network **out, struct unik_error *err);
 /* Removes a network and its bridge; refused (UNIK_E_STATE, naming them) while instances use it. */
 int unik_core_network_delete(struct unik_core *c, const char *ref, struct unik_error *err);
+/* The address of nic ("IP/PREFIX" into buf): the one unik gave it, else the one the network's
+ * dnsmasq leased to its MAC as the instance watcher last read it.  false when it has none
+ * (yet).  Works on copies too. */
+bool unik_core_nic_address(struct unik_core *c, const struct unik_nic *nic, char *buf, size_t len);
 /* Between _read_begin and _end, like unik_core_image. */
 const struct unik_network *unik_core_network(struct unik_core *c, const char *ref,
                                              struct unik_error *err);

@@ -790,9 +790,16 @@ static void poll_once(struct unik_core *c, bool adopt)
 			if (strcmp(in->id, ids.v[i]) != 0 || in->busy ||
 			    unik_instance_state_final(in->state))
 				continue;
+			/* A provider with no word for the address (a NIC on DHCP) leaves the
+			 * core's alone: no change to record. */
 			if (in->state != st.state || in->pid != st.pid ||
-			    strcmp(in->ip, st.ip) != 0) {
+			    (st.ip[0] && strcmp(in->ip, st.ip) != 0)) {
 				apply_status(in, &st);
+				nics_leases_refresh(c, in);
+				if (save_instance(c, in, &err) < 0)
+					fprintf(stderr, "unik daemon: %s\n", err.msg);
+				pthread_cond_broadcast(&c->changed);
+			} else if (nics_leases_refresh(c, in)) {
 				if (save_instance(c, in, &err) < 0)
 					fprintf(stderr, "unik daemon: %s\n", err.msg);
 				pthread_cond_broadcast(&c->changed);

@@ -115,6 +115,9 @@ int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik
                 unsigned image_devices, struct unik_error *err);
 /* in's NICs as devices for a run (lock held): devs[] gets in->nnics entries whose strings point
  * into in and c's networks (valid while both are). */
+/* Reads the leases of in's NICs on DHCP from their networks' dnsmasq into nic->lease (and the
+ * first NIC's into in->ip); whether anything changed.  Lock held. */
+bool nics_leases_refresh(struct unik_core *c, struct unik_instance *in);
 size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,
                     size_t max);
 

@@ -85,9 +85,11 @@ struct unik_build {
 
 /* A NIC of an instance: device net<index> of its run (lib/devices.h). */
 struct unik_nic {
-	char *network; /* the network's name (struct unik_network); NULL: user-mode networking */
-	char *ip;      /* "10.88.0.2/24" the guest is given; NULL: it asks DHCP */
-	char mac[18];  /* empty until the first run derives it */
+	char *network;  /* the network's name (struct unik_network); NULL: user-mode networking */
+	char *ip;       /* "10.88.0.2/24" the guest is given; NULL: it asks DHCP */
+	char mac[18];   /* empty until the first run derives it */
+	char lease[32]; /* with ip NULL: "IP/PREFIX" the network's dnsmasq leased to mac, as the
+	                   watcher last read it; empty until then (not stored) */
 };
 
 /* A volume or a host share an instance mounts: device vol<index> or share<index> of its run. */
@@ -144,6 +146,7 @@ struct unik_network {
 	char *subnet;  /* "10.88.0.0/24" */
 	char *gateway; /* "10.88.0.1" */
 	char *bridge;  /* "ukbr-0123456789" (lib/hostnet.h) */
+	bool dhcp;     /* dnsmasq hands out the upper half of the subnet (lib/dnsmasq.h) */
 	int64_t seq;
 };
 

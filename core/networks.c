@@ -4,10 +4,14 @@
  * of the instance or of the daemon, finds them as they were. */
 #include "core/internal.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "lib/dnsmasq.h"
 #include "lib/hostnet.h"
 #include "lib/names.h"
 #include "unik/devices.h"
@@ -21,6 +25,9 @@
 /* The names a run gives for "no NIC" and "a NIC on user-mode networking". */
 #define NET_NONE "none"
 #define NET_USER "user"
+
+/* The word of `--network NAME:dhcp`: a lease from the network's dnsmasq, no fixed address. */
+#define NET_DHCP "dhcp"
 
 /* At most this many NICs per instance. */
 #define NICS_MAX 8
@@ -84,6 +91,66 @@ static bool overlaps(struct unik_core *c, const struct unik_cidr *sub, struct un
 	return hit;
 }
 
+/* The directory of network id's dnsmasq files: $UNIK_HOME/networks/ID.  Caller frees. */
+static char *dhcp_dir(struct unik_core *c, const char *id)
+{
+	_cleanup_free_ char *top = unik_path_join(c->home, "networks");
+
+	return unik_path_join(top, id);
+}
+
+/* The range dnsmasq leases on sub: its upper half, up to the last address before the
+ * broadcast.  unik's own allocator stays below *first. */
+static void dhcp_range(const struct unik_cidr *sub, uint32_t *first, uint32_t *last)
+{
+	uint32_t size = ~unik_cidr_mask(sub->prefix) + 1;
+
+	*first = sub->addr + size / 2;
+	*last = (sub->addr | ~unik_cidr_mask(sub->prefix)) - 1;
+}
+
+/* Starts n's dnsmasq (its directory made first) unless one runs. */
+static int dhcp_start(struct unik_core *c, const struct unik_network *n, struct unik_error *err)
+{
+	_cleanup_free_ char *top = unik_path_join(c->home, "networks");
+	_cleanup_free_ char *dir = dhcp_dir(c, n->id);
+	struct unik_cidr sub, a;
+	uint32_t first, last;
+	char f[32], l[32], mask[32];
+
+	if (unik_cidr_parse(n->subnet, true, &sub, err) < 0)
+		return -1;
+	if ((mkdir(top, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		unik_error_set(err, UNIK_E_IO, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	dhcp_range(&sub, &first, &last);
+	a = (struct unik_cidr){first, 32};
+	unik_cidr_format(&a, false, f, sizeof(f));
+	a.addr = last;
+	unik_cidr_format(&a, false, l, sizeof(l));
+	a.addr = unik_cidr_mask(sub.prefix);
+	unik_cidr_format(&a, false, mask, sizeof(mask));
+	return unik_dnsmasq_start(&(struct unik_dnsmasq_conf){.dir = dir,
+	                                                      .bridge = n->bridge,
+	                                                      .first = f,
+	                                                      .last = l,
+	                                                      .netmask = mask,
+	                                                      .router = n->gateway},
+	                          err);
+}
+
+/* Stops network id's dnsmasq, if one runs, and removes its files. */
+static int dhcp_stop(struct unik_core *c, const char *id, struct unik_error *err)
+{
+	_cleanup_free_ char *dir = dhcp_dir(c, id);
+
+	if (unik_dnsmasq_stop(dir, err) < 0)
+		return -1;
+	return unik_rmtree(dir, err);
+}
+
 static int subnet_pick(struct unik_core *c, const char *text, struct unik_cidr *sub,
                        struct unik_error *err)
 {
@@ -134,7 +201,7 @@ static int subnet_pick(struct unik_core *c, const char *text, struct unik_cidr *
 	return overlaps(c, sub, err) ? -1 : 0;
 }
 
-int unik_core_network_create(struct unik_core *c, const char *name, const char *subnet,
+int unik_core_network_create(struct unik_core *c, const char *name, const char *subnet, bool dhcp,
                              struct unik_network **out, struct unik_error *err)
 {
 	struct unik_network *n;
@@ -173,9 +240,14 @@ int unik_core_network_create(struct unik_core *c, const char *name, const char *
 	unik_bridge_name(n->id, bridge);
 	n->bridge = xstrdup(bridge);
 	n->seq = ++c->seq;
-	if (unik_bridge_create(n->bridge, &gw, err) < 0) {
+	n->dhcp = dhcp;
+	/* The bridge, then dnsmasq, then the store row: a daemon killed before the row is written
+	 * leaves a dnsmasq that the next start finds in no network and stops (networks_start). */
+	if (unik_bridge_create(n->bridge, &gw, err) < 0 || (dhcp && dhcp_start(c, n, err) < 0)) {
 		core_unlock(c);
 		/* A bridge half made (created, but its address refused) goes again. */
+		if (dhcp)
+			dhcp_stop(c, n->id, NULL);
 		unik_bridge_delete(n->bridge, NULL);
 		unik_error_prefix(err, "network \"%s\"", name);
 		unik_network_free(n);
@@ -185,6 +257,8 @@ int unik_core_network_create(struct unik_core *c, const char *name, const char *
 	    db_commit(c, err) < 0) {
 		db_rollback(c);
 		core_unlock(c);
+		if (dhcp)
+			dhcp_stop(c, n->id, NULL);
 		unik_bridge_delete(n->bridge, NULL);
 		unik_network_free(n);
 		return -1;
@@ -224,7 +298,9 @@ int unik_core_network_delete(struct unik_core *c, const char *ref, struct unik_e
 		               n->name, list);
 		return -1;
 	}
-	if (unik_bridge_delete(n->bridge, err) < 0) {
+	/* dnsmasq first: the store row goes last, so a daemon killed on the way finds the network
+	 * again and brings its dnsmasq back. */
+	if ((n->dhcp && dhcp_stop(c, n->id, err) < 0) || unik_bridge_delete(n->bridge, err) < 0) {
 		core_unlock(c);
 		unik_error_prefix(err, "network \"%s\"", n->name);
 		return -1;
@@ -247,6 +323,39 @@ int unik_core_network_delete(struct unik_core *c, const char *ref, struct unik_e
 	return 0;
 }
 
+/* Stops the dnsmasqs (and removes the bridges) of networks the store does not hold: what a
+ * daemon killed in the middle of `network create --dhcp` leaves.  Lock held. */
+static void dhcp_sweep(struct unik_core *c)
+{
+	_cleanup_free_ char *top = unik_path_join(c->home, "networks");
+	DIR *d = opendir(top);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		bool known = false;
+		char bridge[UNIK_IFNAME_MAX + 1];
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < c->nnetworks && !known; i++)
+			known = strcmp(c->networks[i]->id, e->d_name) == 0 && c->networks[i]->dhcp;
+		if (known)
+			continue;
+		fprintf(stderr, "unik: network %s: not in the store, its DHCP server goes\n",
+		        e->d_name);
+		dhcp_stop(c, e->d_name, NULL);
+		unik_bridge_name(e->d_name, bridge);
+		for (size_t i = 0; i < c->nnetworks; i++)
+			if (strcmp(c->networks[i]->bridge, bridge) == 0)
+				bridge[0] = '\0';
+		if (bridge[0])
+			unik_bridge_delete(bridge, NULL);
+	}
+	closedir(d);
+}
+
 void networks_start(struct unik_core *c)
 {
 	core_lock(c);
@@ -261,10 +370,22 @@ void networks_start(struct unik_core *c)
 			continue;
 		}
 		gw.prefix = sub.prefix;
-		if (unik_bridge_create(n->bridge, &gw, &err) < 0)
+		if (n->dhcp && !unik_netif_exists(n->bridge)) {
+			/* A dnsmasq that outlived its bridge serves an interface that is gone. */
+			_cleanup_free_ char *dir = dhcp_dir(c, n->id);
+
+			unik_dnsmasq_stop(dir, NULL);
+		}
+		if (unik_bridge_create(n->bridge, &gw, &err) < 0) {
 			fprintf(stderr, "unik: network %s: bridge %s: %s\n", n->name, n->bridge,
 			        err.msg);
+			continue;
+		}
+		/* One dnsmasq per network: the one an earlier daemon started is kept. */
+		if (n->dhcp && dhcp_start(c, n, &err) < 0)
+			fprintf(stderr, "unik: network %s: DHCP server: %s\n", n->name, err.msg);
 	}
+	dhcp_sweep(c);
 	core_unlock(c);
 }
 
@@ -295,6 +416,24 @@ static int ip_pick(struct unik_core *c, const struct unik_network *n, const char
 		return -1;
 	first = sub.addr + 1;
 	last = (sub.addr | ~unik_cidr_mask(sub.prefix)) - 1;
+	if (n->dhcp) {
+		uint32_t dfirst, dlast;
+
+		dhcp_range(&sub, &dfirst, &dlast);
+		if (want && unik_cidr_parse(want, false, &ip, NULL) == 0 && ip.addr >= dfirst &&
+		    ip.addr <= dlast) {
+			char a[32], b[32];
+
+			unik_cidr_format(&(struct unik_cidr){dfirst, 32}, false, a, sizeof(a));
+			unik_cidr_format(&(struct unik_cidr){dlast, 32}, false, b, sizeof(b));
+			unik_error_set(err, UNIK_E_INVALID,
+			               "address %s on network \"%s\" is in its DHCP range (%s to "
+			               "%s): give one below it, or --network %s:dhcp",
+			               want, n->name, a, b, n->name);
+			return -1;
+		}
+		last = dfirst - 1;
+	}
 	if (want) {
 		if (unik_cidr_parse(want, false, &ip, err) < 0) {
 			unik_error_prefix(err, "--network %s:%s", n->name, want);
@@ -406,6 +545,26 @@ int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik
 				               n->name);
 				return -1;
 			}
+		if (colon && strcmp(colon, NET_DHCP) == 0) {
+			if (!n->dhcp) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "network \"%s\" has no DHCP server: give --network "
+				               "%s or %s:IP, or make a network with `unik network "
+				               "create --dhcp`",
+				               n->name, n->name, n->name);
+				return -1;
+			}
+			if (in->nnics == 0 && in->nports) {
+				unik_error_set(err, UNIK_E_INVALID,
+				               "-p publishes ports on the first NIC, and --network "
+				               "%s:dhcp gives it no address unik knows in advance: "
+				               "give it one (--network %s or %s:IP)",
+				               n->name, n->name, n->name);
+				return -1;
+			}
+			nic_add(in, n->name, NULL);
+			continue;
+		}
 		if (ip_pick(c, n, colon, ip, err) < 0)
 			return -1;
 		nic_add(in, n->name, ip);
@@ -418,6 +577,47 @@ int nics_assign(struct unik_core *c, struct unik_instance *in, const struct unik
 		         in->nics[0].ip);
 	}
 	return 0;
+}
+
+bool unik_core_nic_address(struct unik_core *c, const struct unik_nic *nic, char *buf, size_t len)
+{
+	(void)c;
+	if (nic->ip || nic->lease[0]) {
+		snprintf(buf, len, "%s", nic->ip ? nic->ip : nic->lease);
+		return true;
+	}
+	return false;
+}
+
+bool nics_leases_refresh(struct unik_core *c, struct unik_instance *in)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < in->nnics; i++) {
+		struct unik_nic *nic = &in->nics[i];
+		const struct unik_network *n = nic->network ? find_network(c, nic->network) : NULL;
+		_cleanup_free_ char *dir = NULL;
+		struct unik_cidr sub;
+		char ip[64], now[32] = "";
+
+		if (nic->ip || !n || !n->dhcp || unik_cidr_parse(n->subnet, true, &sub, NULL) < 0)
+			continue;
+		dir = dhcp_dir(c, n->id);
+		if (unik_dnsmasq_lease(dir, nic->mac, ip, sizeof(ip)) == 0)
+			snprintf(now, sizeof(now), "%.20s/%d", ip, sub.prefix);
+		if (strcmp(now, nic->lease) != 0) {
+			snprintf(nic->lease, sizeof(nic->lease), "%s", now);
+			changed = true;
+		}
+		if (i == 0 && now[0]) {
+			now[strcspn(now, "/")] = '\0';
+			if (strcmp(in->ip, now) != 0) {
+				snprintf(in->ip, sizeof(in->ip), "%s", now);
+				changed = true;
+			}
+		}
+	}
+	return changed;
 }
 
 size_t nics_devices(struct unik_core *c, const struct unik_instance *in, struct unik_device *devs,

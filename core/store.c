@@ -55,6 +55,9 @@ static const char schema_v2[] =
     " volume TEXT, host_path TEXT, at TEXT NOT NULL, readonly INTEGER NOT NULL,"
     " PRIMARY KEY(instance_id, pos));";
 
+/* Version 3 lets a network run a DHCP server (dnsmasq, on the upper half of its subnet). */
+static const char schema_v3[] = "ALTER TABLE networks ADD COLUMN dhcp INTEGER NOT NULL DEFAULT 0;";
+
 /* Version 0 to 1: the JSON rows become typed rows, read as the version-0 daemon read them
  * (a row missing a field it required was skipped; absent optional fields were empty). */
 static const char migrate_0_1[] =
@@ -249,7 +252,8 @@ static int migrate(struct unik_store *s, int *from, struct unik_error *err)
 	}
 	if (v == 0 && !has_table(s, "images")) {
 		/* A new database: the newest tables at once. */
-		if (exec(s, schema_v1, err) < 0 || exec(s, schema_v2, err) < 0)
+		if (exec(s, schema_v1, err) < 0 || exec(s, schema_v2, err) < 0 ||
+		    exec(s, schema_v3, err) < 0)
 			goto fail;
 		v = UNIK_STORE_SCHEMA_VERSION;
 	} else if (v == 0) {
@@ -259,8 +263,15 @@ static int migrate(struct unik_store *s, int *from, struct unik_error *err)
 		}
 		v = 1;
 	}
-	if (v == 1 && exec(s, schema_v2, err) < 0) {
-		unik_error_prefix(err, "upgrading the store from schema version 1 to 2");
+	if (v == 1) {
+		if (exec(s, schema_v2, err) < 0) {
+			unik_error_prefix(err, "upgrading the store from schema version 1 to 2");
+			goto fail;
+		}
+		v = 2;
+	}
+	if (v == 2 && exec(s, schema_v3, err) < 0) {
+		unik_error_prefix(err, "upgrading the store from schema version 2 to 3");
 		goto fail;
 	}
 	{
@@ -503,10 +514,10 @@ int unik_store_put_network(struct unik_store *s, const struct unik_network *n,
                            struct unik_error *err)
 {
 	if (run(s,
-	        "INSERT OR REPLACE INTO networks(id, name, seq, created, subnet, gateway, bridge) "
-	        "VALUES(?, ?, ?, ?, ?, ?, ?)",
-	        err, "ssissss", n->id, n->name, n->seq, n->created, n->subnet, n->gateway,
-	        n->bridge) < 0) {
+	        "INSERT OR REPLACE INTO networks(id, name, seq, created, subnet, gateway, bridge, "
+	        "dhcp) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+	        err, "ssissssi", n->id, n->name, n->seq, n->created, n->subnet, n->gateway,
+	        n->bridge, (int64_t)n->dhcp) < 0) {
 		unik_error_prefix(err, "write network %s", n->id);
 		return -1;
 	}
@@ -841,10 +852,12 @@ static int load_networks(struct unik_store *s, struct unik_store_contents *c,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (prepare(s,
-	            "SELECT id, name, seq, created, subnet, gateway, bridge FROM networks ORDER BY "
-	            "seq",
-	            &st, err) < 0)
+	if (prepare(
+	        s,
+	        "SELECT id, name, seq, created, subnet, gateway, bridge, dhcp FROM networks ORDER "
+	        "BY "
+	        "seq",
+	        &st, err) < 0)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct unik_network *n = xcalloc(1, sizeof(*n));
@@ -856,6 +869,7 @@ static int load_networks(struct unik_store *s, struct unik_store_contents *c,
 		n->subnet = col_dup(st, 4);
 		n->gateway = col_dup(st, 5);
 		n->bridge = col_dup(st, 6);
+		n->dhcp = sqlite3_column_int(st, 7) != 0;
 		seen_seq(c, n->seq);
 		LIST_PUSH(c->networks, c->nnetworks, n);
 	}

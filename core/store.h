@@ -3,7 +3,7 @@
  * migrations bring up to date when the store opens.  The core writes a change through before it
  * acknowledges it, so a daemon killed at any moment loses nothing it had acknowledged.
  *
- * Schema (version 2):
+ * Schema (version 3):
  *   images(id, name, seq, base, language, compiler, provider, args, created, build_id,
  *          memory_mb, elf_size, rootfs_size)      image_env(image_id, pos, name, value)
  *                                                 image_formats(image_id, pos, format, size)
@@ -19,6 +19,8 @@
  *   instance_ports(instance_id, pos, proto, host_ip, host_port, guest_port)
  *   instance_mounts(instance_id, pos, volume, host_path, at, readonly)  (one of volume and
  *                   host_path: a volume's name, or a host share's directory)
+ * Version 3 adds:
+ *   networks.dhcp (1: the daemon runs dnsmasq on the network's bridge; 0 for older rows)
  * Version 0 is the daemon's layout before the typed store: images, builds and instances with
  * columns id, name, seq, json (the REST JSON of the record); its user_version was 0. */
 #ifndef UNIK_CORE_STORE_H
@@ -30,7 +32,7 @@
 #include "core/model.h"
 #include "lib/error.h"
 
-#define UNIK_STORE_SCHEMA_VERSION 2
+#define UNIK_STORE_SCHEMA_VERSION 3
 
 struct unik_store;
 

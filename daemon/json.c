@@ -50,7 +50,8 @@ static json_t *nics_json(const struct unik_instance *in, const struct strv *bind
 
 	for (size_t i = 0; i < in->nnics; i++) {
 		const struct unik_nic *nic = &in->nics[i];
-		char dev[32];
+		char dev[32], ip[64];
+		bool has_ip = unik_core_nic_address(D.core, nic, ip, sizeof(ip));
 
 		while (b < binds->n && strncmp(binds->v[b], "net:", 4))
 			b++;
@@ -61,11 +62,11 @@ static json_t *nics_json(const struct unik_instance *in, const struct strv *bind
 		} else {
 			snprintf(dev, sizeof(dev), "net%zu", i);
 		}
-		json_array_append_new(a,
-		                      json_pack("{s:s, s:s, s:o, s:o}", "name",
-		                                nic->network ? nic->network : "user", "device", dev,
-		                                "ip", jstr_or_null(nic->ip), "mac",
-		                                nic->mac[0] ? json_string(nic->mac) : json_null()));
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:o, s:b, s:o}", "name",
+		                 nic->network ? nic->network : "user", "device", dev, "ip",
+		                 has_ip ? json_string(ip) : json_null(), "dhcp", !nic->ip, "mac",
+		                 nic->mac[0] ? json_string(nic->mac) : json_null()));
 	}
 	return a;
 }
@@ -164,6 +165,7 @@ json_t *network_json(const struct unik_network *n)
 	json_object_set_new(o, "subnet", json_string(n->subnet));
 	json_object_set_new(o, "gateway", json_string(n->gateway));
 	json_object_set_new(o, "bridge", json_string(n->bridge));
+	json_object_set_new(o, "dhcp", json_boolean(n->dhcp));
 	json_object_set_new(o, "created", json_string(n->created));
 	return o;
 }

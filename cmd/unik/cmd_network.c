@@ -6,15 +6,20 @@
 #include "cmd/unik/cli.h"
 
 static const struct cli_column network_cols[] = {
-    {"NAME", "name", NULL},       {"ID", "id", NULL},         {"SUBNET", "subnet", NULL},
-    {"GATEWAY", "gateway", NULL}, {"BRIDGE", "bridge", NULL}, {"CREATED", "created", cli_fmt_age},
+    {"NAME", "name", NULL},
+    {"ID", "id", NULL},
+    {"SUBNET", "subnet", NULL},
+    {"GATEWAY", "gateway", NULL},
+    {"BRIDGE", "bridge", NULL},
+    {"DHCP", "dhcp", NULL},
+    {"CREATED", "created", cli_fmt_age},
 };
 #define NETWORK_NCOLS (sizeof(network_cols) / sizeof(network_cols[0]))
 
 static const struct cli_help networks_help = {
     "unik networks [options]\n       unik network ls [options]",
-    "Lists networks: name, id, subnet, gateway (the bridge's own address) and the Linux\n"
-    "bridge on the daemon's host.",
+    "Lists networks: name, id, subnet, gateway (the bridge's own address), the Linux\n"
+    "bridge on the daemon's host, and whether it runs a DHCP server (--dhcp).",
     "  unik networks\n"
     "  unik network ls -o json\n",
 };
@@ -33,27 +38,39 @@ static int network_create(struct cli *cli, int argc, char **argv)
 	    "subnet's first address as the gateway.  `unik run --network NAME` puts an\n"
 	    "instance's NIC on it with the next free address.  Without --subnet, the first\n"
 	    "10.88.N.0/24 that overlaps no other network and no address of the host.  The daemon\n"
-	    "needs root (CAP_NET_ADMIN) for bridges.  No DHCP server is started: unik gives\n"
-	    "each NIC its address on the guest's command line.",
+	    "needs root (CAP_NET_ADMIN) for bridges.  No DHCP server is started unless --dhcp\n"
+	    "is given: unik gives each NIC its address on the guest's command line.\n"
+	    "\n"
+	    "--dhcp also runs dnsmasq (Debian's dnsmasq-base; $UNIK_DNSMASQ names another) on\n"
+	    "the bridge, DHCP only, leasing the upper half of the subnet (10.88.N.128 to .254\n"
+	    "for a /24) with the gateway as router; unik's own addresses then come from the\n"
+	    "lower half only.  `unik run --network NAME:dhcp` gives a NIC a lease from it.\n"
+	    "It stops with `network rm` and comes back when the daemon starts.",
 	    "  unik network create backend\n"
-	    "  unik network create --subnet 10.90.0.0/24 frontend\n",
+	    "  unik network create --subnet 10.90.0.0/24 frontend\n"
+	    "  unik network create --dhcp lan\n",
 	};
 	const char *subnet = NULL, *name = NULL;
+	bool dhcp = false;
 	const struct cli_opt opts[] = {
 	    {0, "subnet", CLI_OPT_STR, &subnet, "CIDR", "the subnet, e.g. 10.90.0.0/24"},
+	    {0, "dhcp", CLI_OPT_BOOL, &dhcp, NULL,
+	     "run a DHCP server (dnsmasq) on the upper half of the subnet"},
 	    {0, "name", CLI_OPT_STR, &name, "NAME", "the network's name (or the word)"},
 	};
 	_cleanup_strv_ struct strv pos = {0};
 	json_t *body, *j;
 	int rc;
 
-	if (cli_parse(cli, argc, argv, opts, 2, 0, &help, &pos, &rc))
+	if (cli_parse(cli, argc, argv, opts, 3, 0, &help, &pos, &rc))
 		return rc;
 	if ((rc = cli_one_name(cli, &pos, &name, "unik network create NAME")))
 		return rc;
 	body = json_pack("{s:s}", "name", name);
 	if (subnet)
 		json_object_set_new(body, "subnet", json_string(subnet));
+	if (dhcp)
+		json_object_set_new(body, "dhcp", json_true());
 	j = cli_request(cli, "POST", "/v1/networks", body);
 	json_decref(body);
 	if (!j)

@@ -42,6 +42,8 @@ static const struct cli_help run_help = {
     "publishes a guest port on the host (all addresses unless HOSTIP: is given).\n"
     "--network NAME puts a NIC on a network made with `unik network create`, with an\n"
     "address from its subnet (or NAME:IP); give it once per NIC.  --network none: no NIC.\n"
+    "NAME:dhcp gives the NIC no address: the guest leases one from the network's DHCP\n"
+    "server (a network made with --dhcp), and ps shows it once leased.\n"
     "\n"
     "Storage: -v VOLUME:/path mounts a volume (`unik volume create`) at /path; it is\n"
     "checked with e2fsck first, and mounted read-write by one running instance at most.\n"
@@ -57,6 +59,7 @@ static const struct cli_help run_help = {
     "  unik run --name i1 -e GREETING=hi --mem 128 hello first 'second arg'\n"
     "  unik run -d --name web -p 8080:80 web && curl http://127.0.0.1:8080/\n"
     "  unik run -d --network backend --network frontend:10.88.1.5 web\n"
+    "  unik run -d --network lan:dhcp web\n"
     "  unik run -v data:/var/data -v /srv/site:/www:ro web\n"
     "  unik run --net service=lan --block storage=kvdata kv\n"
     "  unik run --provider kvm --provider-opt uri=qemu:///system hello\n"
@@ -85,7 +88,7 @@ static void run_opts(struct run_args *a, struct cli_opt o[RUN_NOPTS])
 	     "a provider option, e.g. uri=qemu:///system for kvm (repeatable)"},
 	    {'p', "publish", CLI_OPT_LIST, &a->ports, "[HOSTIP:]HOSTPORT:GUESTPORT[/udp]",
 	     "publish a guest port on the host (repeatable)"},
-	    {0, "network|net", CLI_OPT_LIST, &a->networks, "NAME[:IP]",
+	    {0, "network|net", CLI_OPT_LIST, &a->networks, "NAME[:IP|:dhcp]",
 	     "a NIC on this network; user for user-mode, none for no NIC (repeatable)"},
 	    {0, "rm", CLI_OPT_BOOL, &a->rm, NULL, "delete the instance once it has ended"},
 	    {0, "block", CLI_OPT_LIST, &a->blocks, "NAME=VOLUME",

@@ -17,11 +17,12 @@ void networks_list(struct req *r)
 
 void networks_post(struct req *r)
 {
-	static const char *const keys[] = {"name", "subnet", NULL};
+	static const char *const keys[] = {"name", "subnet", "dhcp", NULL};
 	struct unik_error err = {0};
 	json_t *body = req_json(r, false), *v;
 	struct unik_network *out = NULL;
 	const char *name = NULL, *subnet = NULL, *k;
+	bool dhcp = false;
 
 	if (!body)
 		return;
@@ -35,6 +36,15 @@ void networks_post(struct req *r)
 			goto fail;
 		if (json_is_null(v))
 			continue;
+		if (strcmp(k, "dhcp") == 0) {
+			if (!json_is_boolean(v)) {
+				unik_error_set(&err, UNIK_E_INVALID,
+				               "\"dhcp\" must be true or false");
+				goto fail;
+			}
+			dhcp = json_is_true(v);
+			continue;
+		}
 		if (!json_is_string(v) || json_string_length(v) > 128 ||
 		    strlen(json_string_value(v)) != json_string_length(v)) {
 			unik_error_set(&err, UNIK_E_INVALID, "\"%s\" must be a string", k);
@@ -46,7 +56,7 @@ void networks_post(struct req *r)
 		unik_error_set(&err, UNIK_E_INVALID, "\"name\" is required");
 		goto fail;
 	}
-	if (unik_core_network_create(D.core, name, subnet, &out, &err) < 0)
+	if (unik_core_network_create(D.core, name, subnet, dhcp, &out, &err) < 0)
 		goto fail;
 	reply_json(r, 201, network_json(out));
 	unik_network_free(out);

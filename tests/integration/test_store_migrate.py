@@ -12,13 +12,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import bin_dir, check_equal, fail, out_dir, timeout
+from harness import Skip, bin_dir, check_equal, fail, out_dir, timeout
 from test_daemon_fixture import Daemon
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data',
                        'store', 'v0')
 # The newest schema this code writes (core/store.c, STORE_SCHEMA_VERSION).
-NEWEST = 2
+NEWEST = 3
 IMAGE_ID = 'd102dba2b81e'
 
 
@@ -106,9 +106,10 @@ def test_v0_database_reads_back_as_before():
 
 @timeout(120)
 def test_v1_database_gains_networks():
-    """Schema 1 (the typed store before networks) is schema 2 without the networks,
+    """Schema 1 (the typed store before networks) is schema 3 without the networks,
     instance_nics, instance_ports and instance_mounts tables: a v0 database upgraded, then set back to 1 by
-    dropping them, upgrades again, reads back the same, and then takes a network."""
+    dropping them, upgrades again (through 2 to 3), reads back the same, and then takes a
+    network."""
     home = make_home('v1')
     d = Daemon(home=home)
     d.start()
@@ -131,6 +132,39 @@ def test_v1_database_gains_networks():
         log = f.read()
     if 'from schema version 1 to %d' % NEWEST not in log:
         fail('the daemon log should name the upgrade from version 1', log)
+    check_equal('schema version after the upgrade', user_version(home), NEWEST)
+
+
+@timeout(120)
+def test_v2_database_gains_dhcp():
+    """Schema 2 is schema 3 without networks.dhcp: a network written at version 2 reads back
+    after the upgrade as one without a DHCP server, and a network with one can then be made."""
+    if os.geteuid() != 0:
+        raise Skip('networks need root (CAP_NET_ADMIN) to make bridges')
+    home = make_home('v2')
+    d = Daemon(home=home)
+    d.start()
+    d.stop()
+    db = sqlite3.connect(os.path.join(home, 'unik.db'))
+    db.executescript("ALTER TABLE networks DROP COLUMN dhcp;"
+                     "INSERT INTO networks VALUES('0a0b0c0d0e0f', 'old', 100,"
+                     " '2026-01-01T00:00:00.000Z', '10.87.251.0/24', '10.87.251.1',"
+                     " 'ukbr-0a0b0c0d0e');"
+                     "PRAGMA user_version = 2;")
+    db.close()
+    d = Daemon(home=home)
+    d.start()
+    try:
+        read_back(d)
+        old = d.ok('GET', '/v1/networks/old')
+        check_equal('the old network', (old['subnet'], old['dhcp']), ('10.87.251.0/24', False))
+        d.ok('DELETE', '/v1/networks/old', status=204)
+    finally:
+        d.stop()
+    with open(d.log_path) as f:
+        log = f.read()
+    if 'from schema version 2 to %d' % NEWEST not in log:
+        fail('the daemon log should name the upgrade from version 2', log)
     check_equal('schema version after the upgrade', user_version(home), NEWEST)
 
 

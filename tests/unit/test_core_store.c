@@ -197,9 +197,54 @@ static void test_newer_refused(void **state)
 	assert_non_null(strstr(err.msg, "schema version 99, newer than this unik knows"));
 }
 
+/* Networks keep their dhcp flag (schema 3); a version-2 database, whose networks table has no
+ * dhcp column, gains it with 0 for the networks it holds. */
+static void test_network_dhcp(void **state)
+{
+	_cleanup_free_ char *path = db_path();
+	struct unik_store *s = NULL;
+	struct unik_store_contents c;
+	struct unik_network n = {.id = "dddddddddddd", .seq = 1, .dhcp = true};
+	sqlite3 *db;
+	int from = -1;
+
+	(void)state;
+	n.name = "lan", n.created = "2026-01-01T00:00:00.000Z", n.subnet = "10.88.0.0/24";
+	n.gateway = "10.88.0.1", n.bridge = "ukbr-dddddddddd";
+	assert_int_equal(unik_store_open(path, &s, NULL, NULL), 0);
+	assert_int_equal(unik_store_put_network(s, &n, NULL), 0);
+	n.id[0] = 'e', n.name = "plain", n.dhcp = false, n.seq = 2;
+	assert_int_equal(unik_store_put_network(s, &n, NULL), 0);
+	assert_int_equal(unik_store_load(s, &c, NULL), 0);
+	assert_int_equal(c.nnetworks, 2);
+	assert_true(c.networks[0]->dhcp);
+	assert_false(c.networks[1]->dhcp);
+	unik_store_contents_free(&c);
+	unik_store_close(s);
+
+	/* Back to version 2: the column goes. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "ALTER TABLE networks DROP COLUMN dhcp;"
+	                              "PRAGMA user_version = 2;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(unik_store_open(path, &s, &from, NULL), 0);
+	assert_int_equal(from, 2);
+	assert_int_equal(unik_store_load(s, &c, NULL), 0);
+	assert_int_equal(c.nnetworks, 2);
+	assert_string_equal(c.networks[0]->name, "lan");
+	assert_false(c.networks[0]->dhcp);
+	assert_false(c.networks[1]->dhcp);
+	unik_store_contents_free(&c);
+	unik_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_network_dhcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v0_upgrade, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
