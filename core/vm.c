@@ -2,8 +2,10 @@
 #include <string.h>
 
 #include <unik/abi.h>
+#include <unik/devices.h>
 
 #include "core/vm.h"
+#include "lib/cmdline.h"
 #include "lib/devices.h"
 #include "lib/guest_elf.h"
 #include "lib/suggest.h"
@@ -82,7 +84,17 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 			    abi, UNIK_ABI_VERSION_DEVICES);
 			return -1;
 		}
-		cmdline = unik_devices_cmdline(spec->devices, spec->ndevices, plain);
+		/* The guest is named after the instance: uname -n, and /etc/hosts once a NIC is
+		 * up (docs/guest-abi.md).  The word follows the manifest words. */
+		_cleanup_free_ char *named = NULL;
+		const char *host = spec->hostname ? spec->hostname : spec->instance_name;
+		if (host && host[0]) {
+			_cleanup_free_ char *word = xasprintf("%s%s", UNIK_HOSTNAME_WORD_PREFIX, host);
+			_cleanup_free_ char *quoted = unik_cmdline_quote_word(word);
+			named = xasprintf("%s%s%s", quoted, plain && plain[0] ? " " : "",
+			                  plain ? plain : "");
+		}
+		cmdline = unik_devices_cmdline(spec->devices, spec->ndevices, named ? named : plain);
 		spec->cmdline = cmdline;
 	}
 	rc = vm->p->run(vm->ctx, spec, st, err);
