@@ -89,12 +89,14 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 		_cleanup_free_ char *named = NULL;
 		const char *host = spec->hostname ? spec->hostname : spec->instance_name;
 		if (host && host[0]) {
-			_cleanup_free_ char *word = xasprintf("%s%s", UNIK_HOSTNAME_WORD_PREFIX, host);
+			_cleanup_free_ char *word =
+			    xasprintf("%s%s", UNIK_HOSTNAME_WORD_PREFIX, host);
 			_cleanup_free_ char *quoted = unik_cmdline_quote_word(word);
 			named = xasprintf("%s%s%s", quoted, plain && plain[0] ? " " : "",
 			                  plain ? plain : "");
 		}
-		cmdline = unik_devices_cmdline(spec->devices, spec->ndevices, named ? named : plain);
+		cmdline =
+		    unik_devices_cmdline(spec->devices, spec->ndevices, named ? named : plain);
 		spec->cmdline = cmdline;
 	}
 	rc = vm->p->run(vm->ctx, spec, st, err);

@@ -293,6 +293,12 @@ int unik_devices_check(struct unik_device *devs, size_t n, unsigned caps, const 
 			    "device name \"%s\" is not valid: 1 to %d characters from a-z, 0-9, "
 			    "_ and -, starting with a letter",
 			    d->name ? d->name : "", UNIK_DEV_NAME_MAX);
+		/* unik.hostname= names the guest: no device's configuration word may look so. */
+		if (!strcmp(d->name, "hostname"))
+			return FAIL(
+			    UNIK_E_INVALID,
+			    "device name \"hostname\" is reserved (unik.hostname= names the "
+			    "guest): choose another");
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(devs[j].name, d->name) == 0)
 				return FAIL(UNIK_E_INVALID, "two devices are named \"%s\"",

@@ -77,6 +77,8 @@ static const char *parse_word(const char *w, struct rt_devices *t, struct rt_dev
 	for (int i = 0; i < n; i++)
 		d->name[i] = p[i];
 	d->name[n] = 0;
+	if (!k_strcmp(d->name, "hostname"))
+		return "the name \"hostname\" is reserved (unik.hostname= names the guest)";
 	for (int i = 0; i < t->n; i++)
 		if (!k_strcmp(t->d[i].name, d->name))
 			return "a device of this name came before";
@@ -127,7 +129,8 @@ bool devices_take_word(const char *word, struct rt_devices *t)
 		size_t n = k_strlen(name);
 
 		if (!n || n > UNIK_HOSTNAME_MAX)
-			kprintf(UNIK_CONSOLE_PREFIX "ignoring \"%s\": a hostname has 1 to %d bytes\n",
+			kprintf(UNIK_CONSOLE_PREFIX
+			        "ignoring \"%s\": a hostname has 1 to %d bytes\n",
 			        word, UNIK_HOSTNAME_MAX);
 		else
 			for (size_t i = 0; i <= n; i++)
