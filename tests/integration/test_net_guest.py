@@ -19,7 +19,7 @@ import time
 
 from harness import REPO, Skip, accels, build_dir, check_equal, fail, out_dir
 from qemu import boot, resolve_accel
-from apps import app, run_unik_cc
+from apps import app, run_native, run_unik_cc
 
 
 def require_lwip():
@@ -472,6 +472,14 @@ def test_names_resolve_through_musl(accel):
         'getaddrinfo renamed.unik.test: EAI_NONAME\n'
         'gethostbyname renamed.unik.test: HOST_NOT_FOUND\n'
         'sethostname 80 bytes: refused\n' % (guest, guest, svc, svc))
+    # The same program natively (musl-gcc) agrees on what the host can check without
+    # renaming it: localhost from /etc/hosts, and 80 bytes refused.
+    native = os.path.join(os.path.dirname(app('resolve')), 'resolve.native')
+    if os.path.exists(native):
+        got, status = run_native(native, ['localhost'])
+        check_equal('the native run', (got, status),
+                    ('getaddrinfo localhost: 127.0.0.1\ngethostbyname localhost: 127.0.0.1\n'
+                     'sethostname 80 bytes: refused\n', 0))
     with open(os.path.join(d, 'dnsmasq.log'), errors='replace') as f:
         queries = f.read()
     if 'svc.unik.test' not in queries:
