@@ -1,7 +1,8 @@
 /* Name resolution through musl's own resolver: for each name on the command line, what
  * getaddrinfo (AF_INET) and gethostbyname answer, one line each, so that a test compares the
  * guest's lines with what it expects (and with this program run natively).  "hostname" stands
- * for the name uname reports; "-set NAME" calls sethostname first. */
+ * for the name uname reports; "-set NAME" calls sethostname first; "-wait" waits (up to 20 s)
+ * for /etc/resolv.conf to name a server, as a DHCP lease writes it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -74,6 +75,25 @@ int main(int argc, char **argv)
 			i++;
 			if (sethostname(argv[i], strlen(argv[i])) < 0) {
 				perror("sethostname");
+				return 1;
+			}
+			continue;
+		}
+		if (!strcmp(argv[i], "-wait")) {
+			int tries = 0;
+			for (; tries < 200; tries++) {
+				char line[200] = "";
+				FILE *f = fopen("/etc/resolv.conf", "r");
+				while (f && fgets(line, sizeof(line), f) && strncmp(line, "nameserver", 10))
+					;
+				if (f)
+					fclose(f);
+				if (!strncmp(line, "nameserver", 10))
+					break;
+				usleep(100000);
+			}
+			if (tries == 200) {
+				puts("no name server in /etc/resolv.conf");
 				return 1;
 			}
 			continue;

@@ -485,3 +485,41 @@ def test_names_resolve_through_musl(accel):
     if 'svc.unik.test' not in queries:
         fail('dnsmasq saw no query for svc.unik.test: the answer did not come from DNS',
              queries[-2000:])
+
+
+@accels
+def test_names_resolve_after_a_dhcp_lease(accel):
+    """No address on the boot line: once the guest has leased one from dnsmasq (DHCP and DNS
+    on the bridge), /etc/hosts maps its hostname to the lease and musl's resolver asks the
+    name server the lease gave."""
+    require_lwip()
+    require_host_net('dnsmasq')
+    accel = resolve_accel(accel)
+    d = out_dir()
+    with HostNet() as hn:
+        br, net = hn.bridge(0)
+        tap = hn.tap(0, br)
+        lease, dns, svc = str(net[77]), str(net[1]), str(net[201])
+        dm, log = start_dnsmasq(d, [
+            '--interface=' + br, '--bind-interfaces', '--except-interface=lo', '--port=53',
+            '--no-resolv', '--no-hosts', '--local=/unik.test/',
+            '--address=/svc.unik.test/' + svc, '--log-queries',
+            '--dhcp-range=%s,%s,255.255.255.0,5m' % (lease, lease),
+            '--dhcp-option=option:router,%s' % dns,
+            '--dhcp-option=option:dns-server,%s' % dns,
+            '--dhcp-leasefile=' + os.path.join(d, 'dnsmasq.leases')])
+        try:
+            cmdline = ('unik.dev.net0=net,mac=%s unik.hostname=leased '
+                       'resolve -wait hostname svc.unik.test' % mac(0))
+            r = boot(app('resolve'), cmdline, accel=accel, timeout=180,
+                     extra=nic(0, tap, mac(0)))
+        finally:
+            stop_dnsmasq(dm, log)
+    expect_up(r, 'net0', lease + '/24')
+    r.expect_status(0).expect_app(
+        'uname -n: leased\n'
+        'getaddrinfo leased: %s\n'
+        'gethostbyname leased: %s\n'
+        'getaddrinfo svc.unik.test: %s\n'
+        'gethostbyname svc.unik.test: %s\n'
+        'sethostname 80 bytes: refused\n' % (lease, lease, svc, svc))
