@@ -84,7 +84,8 @@ int main(int argc, char **argv)
 			for (; tries < 200; tries++) {
 				char line[200] = "";
 				FILE *f = fopen("/etc/resolv.conf", "r");
-				while (f && fgets(line, sizeof(line), f) && strncmp(line, "nameserver", 10))
+				while (f && fgets(line, sizeof(line), f) &&
+				       strncmp(line, "nameserver", 10))
 					;
 				if (f)
 					fclose(f);
