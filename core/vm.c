@@ -2,10 +2,8 @@
 #include <string.h>
 
 #include <unik/abi.h>
-#include <unik/devices.h>
 
 #include "core/vm.h"
-#include "lib/cmdline.h"
 #include "lib/devices.h"
 #include "lib/guest_elf.h"
 #include "lib/suggest.h"
@@ -89,10 +87,8 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 		_cleanup_free_ char *named = NULL;
 		const char *host = spec->hostname ? spec->hostname : spec->instance_name;
 		if (host && host[0]) {
-			_cleanup_free_ char *word =
-			    xasprintf("%s%s", UNIK_HOSTNAME_WORD_PREFIX, host);
-			_cleanup_free_ char *quoted = unik_cmdline_quote_word(word);
-			named = xasprintf("%s%s%s", quoted, plain && plain[0] ? " " : "",
+			_cleanup_free_ char *word = unik_hostname_word(host);
+			named = xasprintf("%s%s%s", word, plain && plain[0] ? " " : "",
 			                  plain ? plain : "");
 		}
 		cmdline =

@@ -372,3 +372,18 @@ char *unik_devices_cmdline(const struct unik_device *devs, size_t n, const char 
 	strv_free(&words);
 	return out;
 }
+
+char *unik_hostname_word(const char *name)
+{
+	_cleanup_free_ char *word = xasprintf("%s%s", UNIK_HOSTNAME_WORD_PREFIX, name);
+
+	return unik_cmdline_quote_word(word);
+}
+
+const char *unik_skip_hostname_word(const char *s)
+{
+	if (strncmp(s, UNIK_HOSTNAME_WORD_PREFIX, strlen(UNIK_HOSTNAME_WORD_PREFIX)))
+		return s;
+	s += strcspn(s, " ");
+	return s + (*s == ' ');
+}
