@@ -82,7 +82,17 @@ int unik_vm_run(struct unik_vm *vm, struct unik_run_spec *spec, struct unik_inst
 			    abi, UNIK_ABI_VERSION_DEVICES);
 			return -1;
 		}
-		cmdline = unik_devices_cmdline(spec->devices, spec->ndevices, plain);
+		/* The guest is named after the instance: uname -n, and /etc/hosts once a NIC is
+		 * up (docs/guest-abi.md).  The word follows the manifest words. */
+		_cleanup_free_ char *named = NULL;
+		const char *host = spec->hostname ? spec->hostname : spec->instance_name;
+		if (host && host[0]) {
+			_cleanup_free_ char *word = unik_hostname_word(host);
+			named = xasprintf("%s%s%s", word, plain && plain[0] ? " " : "",
+			                  plain ? plain : "");
+		}
+		cmdline =
+		    unik_devices_cmdline(spec->devices, spec->ndevices, named ? named : plain);
 		spec->cmdline = cmdline;
 	}
 	rc = vm->p->run(vm->ctx, spec, st, err);

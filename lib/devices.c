@@ -293,6 +293,12 @@ int unik_devices_check(struct unik_device *devs, size_t n, unsigned caps, const 
 			    "device name \"%s\" is not valid: 1 to %d characters from a-z, 0-9, "
 			    "_ and -, starting with a letter",
 			    d->name ? d->name : "", UNIK_DEV_NAME_MAX);
+		/* unik.hostname= names the guest: no device's configuration word may look so. */
+		if (!strcmp(d->name, "hostname"))
+			return FAIL(
+			    UNIK_E_INVALID,
+			    "device name \"hostname\" is reserved (unik.hostname= names the "
+			    "guest): choose another");
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(devs[j].name, d->name) == 0)
 				return FAIL(UNIK_E_INVALID, "two devices are named \"%s\"",
@@ -365,4 +371,19 @@ char *unik_devices_cmdline(const struct unik_device *devs, size_t n, const char 
 	out = strv_join(&words, " ");
 	strv_free(&words);
 	return out;
+}
+
+char *unik_hostname_word(const char *name)
+{
+	_cleanup_free_ char *word = xasprintf("%s%s", UNIK_HOSTNAME_WORD_PREFIX, name);
+
+	return unik_cmdline_quote_word(word);
+}
+
+const char *unik_skip_hostname_word(const char *s)
+{
+	if (strncmp(s, UNIK_HOSTNAME_WORD_PREFIX, strlen(UNIK_HOSTNAME_WORD_PREFIX)))
+		return s;
+	s += strcspn(s, " ");
+	return s + (*s == ' ');
 }

@@ -102,4 +102,12 @@ int unik_devices_check(struct unik_device *devs, size_t n, unsigned caps, const 
  * command line a v2 guest gets.  Caller frees.  With no devices, a copy of cmdline. */
 char *unik_devices_cmdline(const struct unik_device *devs, size_t n, const char *cmdline);
 
+/* The guest's hostname word (unik.hostname=NAME, docs/guest-abi.md "Hostname"), quoted when
+ * it needs it.  Caller frees. */
+char *unik_hostname_word(const char *name);
+
+/* s past a leading hostname word and the blank after it (s itself when it starts with none);
+ * for words unik_hostname_word made of a name that needs no quoting. */
+const char *unik_skip_hostname_word(const char *s);
+
 #endif

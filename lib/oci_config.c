@@ -26,6 +26,7 @@ void oci_config_free(struct oci_config *c)
 	strv_free(&c->env);
 	free(c->cwd);
 	free(c->root_path);
+	free(c->hostname);
 	json_decref(c->annotations);
 	free(c->netns_path);
 	free(c->resolv_mount);
@@ -351,6 +352,13 @@ int oci_config_parse(const char *text, size_t len, const char *bundle, struct oc
 		goto out;
 	}
 	out->oci_version = xstrdup(v ? json_string_value(v) : "");
+	/* Linux's limit (sethostname), which the guest keeps too (include/unik/devices.h). */
+	v = json_object_get(root, "hostname");
+	if (v && (!json_is_string(v) || strlen(json_string_value(v)) > 64)) {
+		bad(err, "hostname", "must be a string of at most 64 bytes");
+		goto out;
+	}
+	out->hostname = xstrdup(v ? json_string_value(v) : "");
 
 	process = json_object_get(root, "process");
 	if (!json_is_object(process)) {

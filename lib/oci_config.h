@@ -49,6 +49,7 @@ struct oci_config {
 	char *cwd;            /* process.cwd, "/" when absent */
 	bool terminal;        /* process.terminal */
 	char *root_path;      /* root.path made absolute against the bundle */
+	char *hostname;       /* hostname, 1 to 64 bytes; "" when absent */
 	int64_t memory_limit; /* linux.resources.memory.limit in bytes; 0 when absent or <= 0 */
 	json_t *annotations;  /* an object of strings (never NULL; empty when absent) */
 	enum oci_netns netns;

@@ -15,6 +15,7 @@
 struct unik_run_spec {
 	const char *instance_id;   /* unik's id, [a-z0-9]{12} */
 	const char *instance_name; /* the user's name */
+	const char *hostname;      /* the guest's hostname (ABI v2), NULL for instance_name */
 	const char *instance_dir;  /* $UNIK_HOME/instances/<id>, exists and is empty */
 	const char *kernel;        /* path of the image's kernel ELF (format "elf") */
 	const char *image;         /* path of the image in the provider's image_format, checked */

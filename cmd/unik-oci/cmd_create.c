@@ -297,6 +297,7 @@ static pid_t create_unikernel(const struct create_opts *o, const char *bundle,
 	rootfs = xasprintf("%s" OCI_ROOTFS_SUFFIX, kernel);
 	spec.instance_id = o->id;
 	spec.instance_name = o->id;
+	spec.hostname = cfg->hostname[0] ? cfg->hostname : NULL;
 	spec.instance_dir = dir;
 	spec.kernel = kernel;
 	spec.image = kernel;

@@ -38,5 +38,9 @@ enum unik_dev_kind {
  * out before it parses the rest; a v1 runtime would take it for argv[0], which is why hosts give
  * devices only to images whose ABI note says 2 or more. */
 #define UNIK_DEV_WORD_PREFIX "unik.dev."
+/* The guest's hostname (uname's nodename, and /etc/hosts once a NIC is up): "unik.hostname=NAME",
+ * NAME of 1 to UNIK_HOSTNAME_MAX bytes.  "hostname" is therefore no device name. */
+#define UNIK_HOSTNAME_WORD_PREFIX "unik.hostname="
+#define UNIK_HOSTNAME_MAX         64
 
 #endif

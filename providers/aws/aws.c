@@ -1210,7 +1210,9 @@ char *aws_cmdline_without_devices(const char *cmdline, const struct unik_device 
 	len = strlen(words);
 	if (strncmp(cmdline, words, len) || (cmdline[len] && cmdline[len] != ' '))
 		return xstrdup(cmdline);
-	return xstrdup(cmdline + len + (cmdline[len] ? 1 : 0));
+	/* And the hostname word after them (an instance name: never quoted); EC2 names the
+	 * machine itself, and a line of only that word would hide the AMI's baked line. */
+	return xstrdup(unik_skip_hostname_word(cmdline + len + (cmdline[len] ? 1 : 0)));
 }
 
 char *aws_guest_cmdline(const char *cmdline, const struct unik_device *devs, size_t n,

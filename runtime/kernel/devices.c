@@ -77,6 +77,8 @@ static const char *parse_word(const char *w, struct rt_devices *t, struct rt_dev
 	for (int i = 0; i < n; i++)
 		d->name[i] = p[i];
 	d->name[n] = 0;
+	if (!k_strcmp(d->name, "hostname"))
+		return "the name \"hostname\" is reserved (unik.hostname= names the guest)";
 	for (int i = 0; i < t->n; i++)
 		if (!k_strcmp(t->d[i].name, d->name))
 			return "a device of this name came before";
@@ -101,12 +103,17 @@ static const char *parse_word(const char *w, struct rt_devices *t, struct rt_dev
 	return NULL;
 }
 
+bool devices_is_hostname_word(const char *word)
+{
+	return !k_strncmp(word, UNIK_HOSTNAME_WORD_PREFIX, sizeof(UNIK_HOSTNAME_WORD_PREFIX) - 1);
+}
+
 bool devices_is_net_word(const char *word)
 {
 	const char *p = word + 5;
 	int n;
 
-	if (k_strncmp(word, "unik.", 5))
+	if (k_strncmp(word, "unik.", 5) || devices_is_hostname_word(word))
 		return false;
 	n = name_len(p, '=');
 	return n && p[n] == '=';
@@ -117,6 +124,19 @@ bool devices_take_word(const char *word, struct rt_devices *t)
 	struct rt_device d = {0};
 	const char *why;
 
+	if (devices_is_hostname_word(word)) {
+		const char *name = word + sizeof(UNIK_HOSTNAME_WORD_PREFIX) - 1;
+		size_t n = k_strlen(name);
+
+		if (!n || n > UNIK_HOSTNAME_MAX)
+			kprintf(UNIK_CONSOLE_PREFIX
+			        "ignoring \"%s\": a hostname has 1 to %d bytes\n",
+			        word, UNIK_HOSTNAME_MAX);
+		else
+			for (size_t i = 0; i <= n; i++)
+				t->hostname[i] = name[i];
+		return true;
+	}
 	if (k_strncmp(word, UNIK_DEV_WORD_PREFIX, sizeof(UNIK_DEV_WORD_PREFIX) - 1))
 		return devices_is_net_word(word);
 	why = parse_word(word, t, &d);

@@ -19,6 +19,7 @@ struct rt_device {
 struct rt_devices {
 	struct rt_device d[UNIK_DEV_MAX];
 	int n;
+	char hostname[UNIK_HOSTNAME_MAX + 1]; /* from unik.hostname=NAME; "" when none came */
 };
 
 /* Whether word is a manifest word (it starts with UNIK_DEV_WORD_PREFIX).  If so, it is taken:
@@ -30,6 +31,10 @@ bool devices_take_word(const char *word, struct rt_devices *t);
 /* Whether word is a network configuration word, unik.NAME=... for a device NAME (net/netif.c
  * reads those from the raw boot line itself; cmdline_parse only keeps them out of argv). */
 bool devices_is_net_word(const char *word);
+
+/* Whether word is the hostname word, UNIK_HOSTNAME_WORD_PREFIX NAME ("hostname" is reserved:
+ * never a device's network configuration). */
+bool devices_is_hostname_word(const char *word);
 
 #ifndef UNIK_CMDLINE_HOST
 /* main.c: what this boot's command line declared. */

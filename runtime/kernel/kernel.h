@@ -164,6 +164,9 @@ struct syscall_frame {
 	uint64_t nr, rdi, rsi, rdx, r10, r8, r9, r11, rcx;
 };
 long unik_syscall(struct syscall_frame *f);
+/* The hostname uname reports (sys/syscall.c); len at most UNIK_HOSTNAME_MAX. */
+const char *kern_hostname(void);
+void kern_set_hostname(const char *name, size_t len);
 extern uint64_t unik_user_rsp, unik_kstack_top;
 NORETURN void proc_exit(int status);
 NORETURN void proc_exit_crash(void); /* after a crash report: status 255 */

@@ -131,6 +131,8 @@ static NORETURN void kmain_ring3(void)
 	if (boot_info.cmdline)
 		cmdline_parse((const char *)boot_info.cmdline, boot_info.cmdline_len,
 		              boot_info.drop_first_word, &env, &argv, &boot_devices);
+	if (boot_devices.hostname[0])
+		kern_set_hostname(boot_devices.hostname, k_strlen(boot_devices.hostname));
 	init_run(INIT_RING0_LAST + 1, INIT_LAST);
 	if (unik_service_run)
 		unik_service_run();

@@ -149,7 +149,8 @@ static void read_boot_line(void)
 			break;
 		k_memcpy(word, w, len);
 		word[len] = 0;
-		if (!k_strncmp(word, UNIK_DEV_WORD_PREFIX, sizeof(UNIK_DEV_WORD_PREFIX) - 1))
+		if (!k_strncmp(word, UNIK_DEV_WORD_PREFIX, sizeof(UNIK_DEV_WORD_PREFIX) - 1) ||
+		    devices_is_hostname_word(word))
 			continue;
 		if (!devices_is_net_word(word))
 			break;
@@ -172,6 +173,24 @@ static void write_resolv_conf(const ip4_addr_t *dns)
 		fs_write(f, text, (uint64_t)n, 0);
 }
 
+/* The NIC's address names the guest: "IP\tHOSTNAME" is appended to /etc/hosts, whether the
+ * image brought its own file or got the defaults (docs/guest-abi.md), so that resolving the
+ * hostname (uname -n) finds it, as in a container. */
+static void add_hosts_entry(const ip4_addr_t *a)
+{
+	struct inode *etc, *f;
+	char text[32 + UNIK_HOSTNAME_MAX];
+	int n = k_snprintf(text, sizeof(text), "%s\t%s\n", ip4addr_ntoa(a), kern_hostname());
+
+	if (fs_lookup(fs_root_ino, "/etc", LOOKUP_FOLLOW, &etc) < 0 || !S_ISDIR(etc->mode))
+		return;
+	if (fs_create(etc, "hosts", S_IFREG | 0644, &f) < 0 &&
+	    fs_lookup(etc, "hosts", LOOKUP_FOLLOW, &f) < 0)
+		return;
+	if (S_ISREG(f->mode))
+		fs_write(f, text, (uint64_t)n, f->size);
+}
+
 static int prefix_of(const ip4_addr_t *mask)
 {
 	return __builtin_popcount(ip4_addr_get_u32(mask));
@@ -188,6 +207,7 @@ static void if_status(struct netif *nif)
 	ip4_addr_copy(u->announced, *a);
 	kprintf(UNIK_CONSOLE_PREFIX "%s up %s/%d\n", u->dev->name, ip4addr_ntoa(a),
 	        prefix_of(netif_ip4_netmask(nif)));
+	add_hosts_entry(a);
 	if (u->cfg && !ip4_addr_isany(&u->cfg->dns))
 		write_resolv_conf(&u->cfg->dns);
 	else if (!ip4_addr_isany(&u->dns))

@@ -2,6 +2,8 @@
  * randomness and limits (signals are kernel/signal.c's).  A call the runtime lacks returns
  * -ENOSYS and is named once. */
 #include "kernel/kernel.h"
+#include "kernel/mem.h"
+#include <unik/devices.h>
 #include "fs/fs.h"
 #include "syscall_names.h"
 #include "kernel/sched.h"
@@ -103,17 +105,49 @@ static long sys_getrandom(void *buf, uint64_t n, long flags)
 
 /* --- identity --- */
 
+/* uname's nodename: "unik" unless the boot line said (unik.hostname=) or sethostname did.
+ * In .bss, with a flag for "set" (Linux allows an empty name), so that hello carries no
+ * initialised copy. */
+static char hostname[UNIK_HOSTNAME_MAX + 1], domainname[UNIK_HOSTNAME_MAX + 1];
+static bool hostname_set, domainname_set;
+
+const char *kern_hostname(void)
+{
+	return hostname_set ? hostname : "unik";
+}
+
+void kern_set_hostname(const char *name, size_t len)
+{
+	k_memcpy(hostname, name, len);
+	hostname[len] = 0;
+	hostname_set = true;
+}
+
+/* sethostname and setdomainname, with Linux's errors (the guest runs as root). */
+static long set_name(char *dst, bool *set, const char *name, long len)
+{
+	if (len < 0 || len > UNIK_HOSTNAME_MAX)
+		return -EINVAL;
+	if (len && !user_range_ok(name, (size_t)len))
+		return -EFAULT;
+	k_memcpy(dst, name, (size_t)len);
+	dst[len] = 0;
+	*set = true;
+	return 0;
+}
+
 static long sys_uname(struct linux_utsname *u)
 {
 	k_memset(u, 0, sizeof(*u));
 	/* The Linux system-call ABI is what the application sees, so it is told "Linux", as
 	 * gVisor does; the release and version say what really runs it. */
 	k_memcpy(u->sysname, "Linux", 6);
-	k_memcpy(u->nodename, "unik", 5);
+	const char *h = kern_hostname(), *dn = domainname_set ? domainname : "(none)";
+	k_memcpy(u->nodename, h, k_strlen(h) + 1);
 	k_memcpy(u->release, "6.1.0-unik", 11);
 	k_snprintf(u->version, sizeof(u->version), "unik guest ABI %d", UNIK_ABI_VERSION);
 	k_memcpy(u->machine, "x86_64", 7);
-	k_memcpy(u->domainname, "(none)", 7);
+	k_memcpy(u->domainname, dn, k_strlen(dn) + 1);
 	return 0;
 }
 
@@ -520,6 +554,16 @@ SYSCALL(158)
 SYSCALL(160)
 {
 	return sys_prlimit64(0, a0, P(a1), NULL);
+}
+
+SYSCALL(170)
+{
+	return set_name(hostname, &hostname_set, P(a0), a1);
+}
+
+SYSCALL(171)
+{
+	return set_name(domainname, &domainname_set, P(a0), a1);
 }
 
 SYSCALL(201)

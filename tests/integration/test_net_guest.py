@@ -19,7 +19,7 @@ import time
 
 from harness import REPO, Skip, accels, build_dir, check_equal, fail, out_dir
 from qemu import boot, resolve_accel
-from apps import app, run_unik_cc
+from apps import app, run_native, run_unik_cc
 
 
 def require_lwip():
@@ -408,3 +408,118 @@ def quit_qemu(monitor):
                 pass
     except OSError:
         pass
+
+
+def start_dnsmasq(d, args):
+    log = open(os.path.join(d, 'dnsmasq.log'), 'w')
+    dm = subprocess.Popen(['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--user=root',
+                           '--pid-file=' + os.path.join(d, 'dnsmasq.pid')] + args,
+                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    return dm, log
+
+
+def stop_dnsmasq(dm, log):
+    dm.terminate()
+    try:
+        dm.wait(10)
+    except subprocess.TimeoutExpired:
+        dm.kill()
+        dm.wait()
+    log.close()
+
+
+@accels
+def test_names_resolve_through_musl(accel):
+    """tests/apps/resolve.c on a bridge, with a DNS server (dnsmasq on the bridge's address,
+    port 53) that alone knows svc.unik.test and answers NXDOMAIN for the rest of unik.test:
+    getaddrinfo and gethostbyname find localhost and the guest's own hostname (unik.hostname=
+    on the boot line, uname -n, and the line the runtime added to /etc/hosts) in /etc/hosts,
+    the service over UDP through musl's resolver, and say EAI_NONAME / HOST_NOT_FOUND for a
+    name that does not exist.  sethostname then renames the guest (a name /etc/hosts does not
+    have, which the server says does not exist), and refuses 80 bytes with EINVAL."""
+    require_lwip()
+    require_host_net('dnsmasq')
+    accel = resolve_accel(accel)
+    d = out_dir()
+    with HostNet() as hn:
+        br, net = hn.bridge(0)
+        tap = hn.tap(0, br)
+        guest, dns, svc = str(net[9]), str(net[1]), str(net[200])
+        dm, log = start_dnsmasq(d, [
+            '--interface=' + br, '--bind-interfaces', '--except-interface=lo', '--port=53',
+            '--no-resolv', '--no-hosts', '--local=/unik.test/',
+            '--address=/svc.unik.test/' + svc, '--log-queries'])
+        try:
+            cmdline = ('unik.dev.net0=net,mac=%s unik.net0=%s/24,dns=%s unik.hostname=box-1 '
+                       'resolve localhost hostname svc.unik.test nothere.unik.test '
+                       '-set renamed.unik.test hostname' % (mac(0), guest, dns))
+            r = boot(app('resolve'), cmdline, accel=accel, timeout=180,
+                     extra=nic(0, tap, mac(0)))
+        finally:
+            stop_dnsmasq(dm, log)
+    expect_up(r, 'net0', guest + '/24')
+    r.expect_status(0).expect_app(
+        'getaddrinfo localhost: 127.0.0.1\n'
+        'gethostbyname localhost: 127.0.0.1\n'
+        'uname -n: box-1\n'
+        'getaddrinfo box-1: %s\n'
+        'gethostbyname box-1: %s\n'
+        'getaddrinfo svc.unik.test: %s\n'
+        'gethostbyname svc.unik.test: %s\n'
+        'getaddrinfo nothere.unik.test: EAI_NONAME\n'
+        'gethostbyname nothere.unik.test: HOST_NOT_FOUND\n'
+        'uname -n: renamed.unik.test\n'
+        'getaddrinfo renamed.unik.test: EAI_NONAME\n'
+        'gethostbyname renamed.unik.test: HOST_NOT_FOUND\n'
+        'sethostname 80 bytes: refused\n' % (guest, guest, svc, svc))
+    # The same program natively (musl-gcc) agrees on what the host can check without
+    # renaming it: localhost from /etc/hosts, and 80 bytes refused.
+    native = os.path.join(os.path.dirname(app('resolve')), 'resolve.native')
+    if os.path.exists(native):
+        got, status = run_native(native, ['localhost'])
+        check_equal('the native run', (got, status),
+                    ('getaddrinfo localhost: 127.0.0.1\ngethostbyname localhost: 127.0.0.1\n'
+                     'sethostname 80 bytes: refused\n', 0))
+    with open(os.path.join(d, 'dnsmasq.log'), errors='replace') as f:
+        queries = f.read()
+    if 'svc.unik.test' not in queries:
+        fail('dnsmasq saw no query for svc.unik.test: the answer did not come from DNS',
+             queries[-2000:])
+
+
+@accels
+def test_names_resolve_after_a_dhcp_lease(accel):
+    """No address on the boot line: once the guest has leased one from dnsmasq (DHCP and DNS
+    on the bridge), /etc/hosts maps its hostname to the lease and musl's resolver asks the
+    name server the lease gave."""
+    require_lwip()
+    require_host_net('dnsmasq')
+    accel = resolve_accel(accel)
+    d = out_dir()
+    with HostNet() as hn:
+        br, net = hn.bridge(0)
+        tap = hn.tap(0, br)
+        lease, dns, svc = str(net[77]), str(net[1]), str(net[201])
+        dm, log = start_dnsmasq(d, [
+            '--interface=' + br, '--bind-interfaces', '--except-interface=lo', '--port=53',
+            '--no-resolv', '--no-hosts', '--local=/unik.test/',
+            '--address=/svc.unik.test/' + svc, '--log-queries',
+            '--dhcp-range=%s,%s,255.255.255.0,5m' % (lease, lease),
+            '--dhcp-option=option:router,%s' % dns,
+            '--dhcp-option=option:dns-server,%s' % dns,
+            '--dhcp-leasefile=' + os.path.join(d, 'dnsmasq.leases')])
+        try:
+            cmdline = ('unik.dev.net0=net,mac=%s unik.hostname=leased '
+                       'resolve -wait hostname svc.unik.test' % mac(0))
+            r = boot(app('resolve'), cmdline, accel=accel, timeout=180,
+                     extra=nic(0, tap, mac(0)))
+        finally:
+            stop_dnsmasq(dm, log)
+    expect_up(r, 'net0', lease + '/24')
+    r.expect_status(0).expect_app(
+        'uname -n: leased\n'
+        'getaddrinfo leased: %s\n'
+        'gethostbyname leased: %s\n'
+        'getaddrinfo svc.unik.test: %s\n'
+        'gethostbyname svc.unik.test: %s\n'
+        'sethostname 80 bytes: refused\n' % (lease, lease, svc, svc))

@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import REPO, Skip, bin_dir, check_equal, fail, out_dir, timeout
 from test_daemon_fixture import (Daemon, cli, cli_error, curl, free_port, provider_ready,
-                                 wait_console)
+                                 wait_console, write_tree)
 
 # A subnet no test machine uses (RFC 5737's TEST-NET-1 is documentation; the tests stay off
 # 192.0.2.0/24, which some of these machines have on eth0).
@@ -264,3 +264,34 @@ def test_publish_and_network_through_the_cli():
         if link_exists(tap):
             fail('tap %s outlived its instance' % tap)
         cli(d, 'network', 'rm', 'web')
+
+
+@timeout(400)
+def test_instance_is_named_after_itself():
+    """The daemon passes unik.hostname=<instance name> (docs/guest-abi.md "Hostname"): on a
+    network, tests/apps/resolve.c prints the instance name as uname -n, and musl's getaddrinfo
+    and gethostbyname find it in /etc/hosts at the address the daemon handed out."""
+    need_root()
+    with open(os.path.join(REPO, 'tests', 'apps', 'resolve.c')) as f:
+        resolve_c = f.read()
+    src = write_tree(os.path.join(out_dir(), 'resolve'),
+                     {'Makefile': 'resolve: resolve.c\n\t$(CC) -O2 -o resolve resolve.c\n',
+                      'resolve.c': resolve_c})
+    with NetDaemon('nethome6') as d:
+        provider_ready(d)
+        b = d.build(src, {'name': 'resolve'})
+        if b['state'] != 'succeeded':
+            fail('build %s: %s' % (b['state'], b.get('error')), b.get('log', '')[-3000:])
+        cli(d, 'network', 'create', '--subnet', SUBNET % 6, 'names')
+        cli(d, 'run', '-d', '--name', 'box-7', '--network', 'names', 'resolve', 'hostname')
+        w = d.ok('GET', '/v1/instances/box-7/wait', timeout=300)
+        log = d.get('/v1/instances/box-7/logs').text
+        if w['state'] != 'exited' or w['exit_code'] != 0:
+            fail('resolve ended %s' % w, log[-2000:])
+        ip = d.ok('GET', '/v1/instances/box-7')['ip']
+        for line in ('uname -n: box-7', 'getaddrinfo box-7: %s' % ip,
+                     'gethostbyname box-7: %s' % ip):
+            if line not in log:
+                fail('no %r line' % line, log[-2000:])
+        cli(d, 'rm', '-f', 'box-7')
+        cli(d, 'network', 'rm', 'names')

@@ -117,7 +117,7 @@ def test_oci_netns_direct():
         with open(os.path.join(rootfs, 'etc', 'resolv.conf'), 'w') as f:
             f.write('nameserver 127.0.0.11\nnameserver %s\n' % gw)
         hook_out = os.path.join(out_dir(), 'hook-state.json')
-        cfg = {'ociVersion': '1.0.2',
+        cfg = {'ociVersion': '1.0.2', 'hostname': 'web-oci',
                'process': {'args': ['/http'], 'env': ['PATH=/bin'], 'cwd': '/'},
                'root': {'path': 'rootfs'},
                'hooks': {'prestart': [{'path': '/bin/sh',
@@ -158,6 +158,9 @@ def test_oci_netns_direct():
         if ('dns=%s' % gw) not in ' '.join(qemu):
             fail('the guest was not given the name server %s (the loopback one skipped)' % gw,
                  repr(qemu))
+        # config.json's hostname names the guest (docs/oci.md), as uname -n reports it.
+        if 'unik.hostname=web-oci' not in ' '.join(qemu):
+            fail('the guest was not given config.json\'s hostname', repr(qemu))
         print('guest at %s (mac %s) answered: %r' % (guest_ip, mac, body[:60]))
         c.run(rt + ['kill', cid, 'KILL'])
     finally:

@@ -624,7 +624,14 @@ static void test_cmdline_without_devices(void **state)
 	_cleanup_free_ char *b = aws_cmdline_without_devices(bare, &d, 1);
 	_cleanup_free_ char *c = aws_cmdline_without_devices("app unik.net0=1", &d, 1);
 	_cleanup_free_ char *e = aws_cmdline_without_devices("app", NULL, 0);
+	/* core/vm.c's hostname word after the devices' comes off too. */
+	_cleanup_free_ char *named = unik_devices_cmdline(&d, 1, "unik.hostname=web-1 A=1 app");
+	_cleanup_free_ char *alone = unik_devices_cmdline(&d, 1, "unik.hostname=web-1");
+	_cleanup_free_ char *f = aws_cmdline_without_devices(named, &d, 1);
+	_cleanup_free_ char *g = aws_cmdline_without_devices(alone, &d, 1);
 
+	assert_string_equal(f, "A=1 app");
+	assert_string_equal(g, "");
 	assert_string_equal(a, "A=1 app 'x y'");
 	assert_string_equal(b, "");
 	assert_string_equal(c, "app unik.net0=1");

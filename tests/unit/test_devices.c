@@ -73,6 +73,7 @@ static void test_check_refusals(void **state)
 	    {{.kind = UNIK_DEVICE_NET, .name = "0net"}, "is not valid"},
 	    {{.kind = UNIK_DEVICE_NET, .name = "a-very-long-name"}, "is not valid"},
 	    {{.kind = UNIK_DEVICE_NET, .name = ""}, "is not valid"},
+	    {{.kind = UNIK_DEVICE_NET, .name = "hostname"}, "is reserved"},
 	    {{.kind = UNIK_DEVICE_CONSOLE, .name = "c"}, "not a kind that can be attached"},
 	    {{.kind = UNIK_DEVICE_BLK, .name = "d"}, "has no disk file"},
 	    {{.kind = UNIK_DEVICE_FS, .name = "s"}, "has no host directory"},

@@ -29,15 +29,16 @@ static void test_parse_docker_config(void **state)
 {
 	struct oci_config c;
 	struct unik_error err;
-	const char *text =
-	    "{\"ociVersion\":\"1.0.2-dev\",\"process\":{\"args\":[\"/ociapp\",\"x\"],"
-	    "\"env\":[\"PATH=/bin\",\"K=V\"],\"cwd\":\"/w\",\"terminal\":true},"
-	    "\"root\":{\"path\":\"rootfs\"},\"linux\":{\"resources\":{\"memory\":"
-	    "{\"limit\":134217728}}},\"annotations\":{\"org.unik.kernel\":\"/k\"}}";
+	const char *text = "{\"ociVersion\":\"1.0.2-dev\",\"hostname\":\"web-1\","
+	                   "\"process\":{\"args\":[\"/ociapp\",\"x\"],"
+	                   "\"env\":[\"PATH=/bin\",\"K=V\"],\"cwd\":\"/w\",\"terminal\":true},"
+	                   "\"root\":{\"path\":\"rootfs\"},\"linux\":{\"resources\":{\"memory\":"
+	                   "{\"limit\":134217728}}},\"annotations\":{\"org.unik.kernel\":\"/k\"}}";
 
 	(void)state;
 	assert_int_equal(parse(text, &c, &err), 0);
 	assert_string_equal(c.oci_version, "1.0.2-dev");
+	assert_string_equal(c.hostname, "web-1");
 	assert_int_equal(c.args.n, 2);
 	assert_string_equal(c.args.v[1], "x");
 	assert_int_equal(c.env.n, 2);
@@ -136,6 +137,12 @@ static void test_parse_errors(void **state)
 	expect_error("{\"process\":{\"args\":[\"a\"],\"terminal\":1},\"root\":{\"path\":\"r\"}}",
 	             "process.terminal must be true or false");
 	expect_error("{\"process\":{\"args\":[\"a\"]}}", "root is missing");
+	expect_error("{\"hostname\":1,\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}",
+	             "hostname must be a string of at most 64 bytes");
+	expect_error(
+	    "{\"hostname\":\"x1234567890123456789012345678901234567890123456789012345678901"
+	    "234\",\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"}}",
+	    "hostname must be a string of at most 64 bytes");
 	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"\"}}",
 	             "root.path must be a non-empty string");
 	expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":\"r\"},\"linux\":{"
