@@ -19,6 +19,7 @@
 #include "lib/cmdline.h"
 #include "compilers/compiler.h"
 #include "lib/guest_abi.h"
+#include "lib/proc.h"
 #include "images/format.h"
 #include "images/store.h"
 #include "lib/names.h"
@@ -689,20 +690,12 @@ enum unik_build_state unik_core_build_wait(struct unik_core *c, const char *id)
  * for its dead parent forever). */
 static bool is_orphan_bwrap(long pid, const char *prefix)
 {
-	char path[64], buf[8192];
-	ssize_t n;
-	int fd;
+	char buf[8192];
+	ssize_t n = unik_proc_cmdline((pid_t)pid, buf, sizeof(buf));
 	bool bwrap, named = false;
 
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (n < 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	bwrap = !strcmp(buf, "bwrap") || unik_str_has_suffix(buf, "/bwrap");
 	for (char *a = buf; bwrap && !named && a < buf + n; a += strlen(a) + 1)
 		named = !strncmp(a, prefix, strlen(prefix));

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/proc.h"
 #include "lib/unik_spawn.h"
 #include "lib/util.h"
 
@@ -26,19 +27,11 @@
 /* Whether /proc/pid/cmdline holds the word want. */
 static bool cmdline_has(pid_t pid, const char *want)
 {
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
+	char buf[4096];
+	ssize_t n = unik_proc_cmdline(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (n < 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	for (char *w = buf; w < buf + n; w += strlen(w) + 1)
 		if (strcmp(w, want) == 0)
 			return true;

@@ -9,4 +9,9 @@
  * /proc/PID/stat) of pid.  Returns -1 when the process does not exist or cannot be read. */
 int unik_proc_stat(pid_t pid, char *state, unsigned long long *start);
 
+/* pid's arguments (/proc/PID/cmdline: each ends with a NUL), at most size - 1 bytes of them
+ * into buf, NUL-terminated.  Returns their length, or -1 when the process does not exist,
+ * cannot be read, or has none (a zombie, a kernel thread). */
+ssize_t unik_proc_cmdline(pid_t pid, char *buf, size_t size);
+
 #endif

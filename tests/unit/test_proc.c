@@ -34,6 +34,47 @@ static void test_self(void **state)
 	assert_int_equal(unik_proc_stat(-1, &st, &start), -1);
 }
 
+/* The arguments of a child that waits: each word whole, cut to the buffer, NUL-terminated; a
+ * process that is gone has none. */
+static void test_cmdline(void **state)
+{
+	char buf[64], small[8];
+	int p[2];
+	pid_t pid;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[1]);
+		dup2(p[0], 0);
+		execlp("cat", "cat", "-", "two words", (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	/* Until exec, the child's arguments are the test's own: wait for cat's. */
+	for (int i = 0; i < 500; i++) {
+		n = unik_proc_cmdline(pid, buf, sizeof(buf));
+		if (n > 0 && strcmp(buf, "cat") == 0)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(n, (ssize_t)sizeof("cat\0-\0two words"));
+	assert_string_equal(buf, "cat");
+	assert_string_equal(buf + 4, "-");
+	assert_string_equal(buf + 6, "two words");
+	n = unik_proc_cmdline(pid, small, sizeof(small));
+	assert_int_equal(n, (ssize_t)sizeof(small) - 1);
+	assert_int_equal(small[n], '\0');
+	assert_int_equal(unik_proc_cmdline(pid, buf, 1), -1);
+	close(p[1]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(unik_proc_cmdline(pid, buf, sizeof(buf)), -1);
+	assert_int_equal(unik_proc_cmdline(0, buf, sizeof(buf)), -1);
+}
+
 /* The child's name breaks a naive split on spaces and on the first ')'. */
 static void test_child_with_odd_name_then_zombie_then_gone(void **state)
 {
@@ -83,6 +124,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_self),
+	    cmocka_unit_test(test_cmdline),
 	    cmocka_unit_test(test_child_with_odd_name_then_zombie_then_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
